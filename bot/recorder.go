@@ -1,0 +1,351 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Journal is where the Recorder makes events durable. *store.Store is the
+// real one. Append writes the whole batch in one fsync'd transaction and
+// assigns ID, Seq and Hash to every event in place; it either commits all of
+// the batch or none of it.
+type Journal interface {
+	Append(ctx context.Context, b *Batch) error
+}
+
+// Batch is one transaction's worth of writes.
+type Batch struct {
+	Events []*Event
+	// Routes[i] are the log deliveries of Events[i], written to the outbox
+	// in the same transaction. Routes is nil or as long as Events.
+	Routes [][]Route
+	// Cursors are platform positions (the Telegram update offset) saved in
+	// the same transaction as the events they produced.
+	Cursors []Cursor
+}
+
+// Route is one log delivery: Sink names the deliverer ("discord",
+// "telegram"), Target where it posts (a channel or chat id).
+type Route struct {
+	Sink   string
+	Target string
+}
+
+// Cursor is a named platform position stored with a batch.
+type Cursor struct {
+	Name  string
+	Value []byte
+}
+
+// Router decides, before commit, where an event is delivered. It is called
+// from the recorder's single committing goroutine and must not block.
+type Router interface {
+	Route(e *Event) []Route
+}
+
+// RouterFunc adapts a function to Router.
+type RouterFunc func(e *Event) []Route
+
+// Route implements Router.
+func (f RouterFunc) Route(e *Event) []Route { return f(e) }
+
+// RecorderOptions tunes a Recorder. The zero value is usable.
+type RecorderOptions struct {
+	// MaxDelay bounds how long a commit waits for more concurrent callers to
+	// join it (default 2ms). The wait ends early once every caller that is
+	// inside Record has joined.
+	MaxDelay time.Duration
+	// MaxBatch caps the events of one transaction (default 8192).
+	MaxBatch int
+	// QueueSize caps the calls waiting for a commit (default 4096); further
+	// callers wait, so overload slows producers down instead of dropping.
+	QueueSize int
+	// Prepare, if set, is applied to every event before routing and commit
+	// (for example to drop content a property does not store).
+	Prepare func(e *Event)
+	Routers []Router
+	// Now is the clock used for events without a time.
+	Now    func() time.Time
+	Logger zerolog.Logger
+}
+
+// ErrRecorderClosed is returned by Record after Close.
+var ErrRecorderClosed = errors.New("recorder closed")
+
+// Recorder commits events in groups and then hands them to subscribers.
+//
+// Record returns only after the caller's events are durable. Concurrent
+// callers share one transaction. When the journal fails (for example a
+// full disk) the recorder keeps the batch in memory and retries with
+// backoff, logging each failure; callers keep waiting, and new callers wait
+// once the bounded queue is full, so nothing is dropped.
+type Recorder struct {
+	j    Journal
+	opts RecorderOptions
+
+	queue    chan *request
+	inflight atomic.Int64 // callers inside Record
+	closing  chan struct{}
+	closed   chan struct{}
+	once     sync.Once
+	mu       sync.RWMutex // guards queue sends against close
+	isClosed bool
+
+	subMu   sync.Mutex
+	subs    []func([]*Event)
+	notify  chan []*Event
+	notDone chan struct{}
+
+	stats RecorderStats
+}
+
+// RecorderStats are cumulative counters, safe to read at any time.
+type RecorderStats struct {
+	Commits  atomic.Uint64
+	Events   atomic.Uint64
+	Failures atomic.Uint64
+	// LastBatch and LastCommit describe the newest commit.
+	LastBatch  atomic.Int64
+	LastCommit atomic.Int64 // nanoseconds
+}
+
+type request struct {
+	events []*Event
+	cursor *Cursor
+	done   chan error
+}
+
+// NewRecorder starts a recorder writing to j. Close it to drain.
+func NewRecorder(j Journal, opts RecorderOptions) *Recorder {
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = 2 * time.Millisecond
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 8192
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 4096
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Recorder{
+		j:       j,
+		opts:    opts,
+		queue:   make(chan *request, opts.QueueSize),
+		closing: make(chan struct{}),
+		closed:  make(chan struct{}),
+		notify:  make(chan []*Event, 64),
+		notDone: make(chan struct{}),
+	}
+	go r.commitLoop()
+	go r.notifyLoop()
+	return r
+}
+
+// Stats returns the recorder's counters.
+func (r *Recorder) Stats() *RecorderStats { return &r.stats }
+
+// Subscribe registers fn to receive every committed batch, in commit order,
+// from one goroutine. fn must not block for long: it delays every later
+// subscriber call (but not commits, up to a bounded backlog).
+func (r *Recorder) Subscribe(fn func(events []*Event)) {
+	r.subMu.Lock()
+	r.subs = append(r.subs, fn)
+	r.subMu.Unlock()
+}
+
+// Record makes events durable and returns once they are. Invalid events
+// fail the whole call before anything is written. If ctx ends first,
+// Record returns ctx.Err(); the events may still be committed.
+func (r *Recorder) Record(ctx context.Context, events ...*Event) error {
+	return r.record(ctx, nil, events)
+}
+
+// RecordCursor is Record plus a platform cursor saved in the same
+// transaction as the events (which may be none).
+func (r *Recorder) RecordCursor(ctx context.Context, c Cursor, events ...*Event) error {
+	return r.record(ctx, &c, events)
+}
+
+func (r *Recorder) record(ctx context.Context, c *Cursor, events []*Event) error {
+	if len(events) == 0 && c == nil {
+		return nil
+	}
+	now := r.opts.Now()
+	for _, e := range events {
+		if e == nil {
+			return fmt.Errorf("record: %w: nil event", ErrInvalidEvent)
+		}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("record: %w", err)
+		}
+		e.Normalize(now)
+	}
+	r.inflight.Add(1)
+	defer r.inflight.Add(-1)
+	req := &request{events: events, cursor: c, done: make(chan error, 1)}
+
+	r.mu.RLock()
+	if r.isClosed {
+		r.mu.RUnlock()
+		return ErrRecorderClosed
+	}
+	select {
+	case r.queue <- req:
+		r.mu.RUnlock()
+	case <-ctx.Done():
+		r.mu.RUnlock()
+		return fmt.Errorf("record: waiting for queue: %w", ctx.Err())
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("record: waiting for commit: %w", ctx.Err())
+	}
+}
+
+// Close stops accepting events, commits everything queued and waits for
+// subscribers to see it, or until ctx ends.
+func (r *Recorder) Close(ctx context.Context) error {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.isClosed = true
+		close(r.queue)
+		r.mu.Unlock()
+	})
+	select {
+	case <-r.notDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close recorder: %w", ctx.Err())
+	}
+}
+
+func (r *Recorder) commitLoop() {
+	defer close(r.notify)
+	var pending []*request
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-r.queue
+		if !ok {
+			return
+		}
+		pending = append(pending[:0], first)
+		n := len(first.events)
+		open := true
+		// Take what is already queued, then wait briefly while other
+		// callers are on their way.
+		start := time.Now()
+	gather:
+		for n < r.opts.MaxBatch {
+			select {
+			case req, ok := <-r.queue:
+				if !ok {
+					open = false
+					break gather
+				}
+				pending = append(pending, req)
+				n += len(req.events)
+				continue
+			default:
+			}
+			if int(r.inflight.Load()) <= len(pending) {
+				break
+			}
+			wait := r.opts.MaxDelay - time.Since(start)
+			if wait <= 0 {
+				break
+			}
+			timer.Reset(wait)
+			select {
+			case req, ok := <-r.queue:
+				timer.Stop()
+				if !ok {
+					open = false
+					break gather
+				}
+				pending = append(pending, req)
+				n += len(req.events)
+			case <-timer.C:
+				break gather
+			}
+		}
+		r.commit(pending, n)
+		if !open {
+			// Drain whatever raced in before close.
+			for req := range r.queue {
+				r.commit([]*request{req}, len(req.events))
+			}
+			return
+		}
+	}
+}
+
+// commit writes one batch, retrying until it succeeds: the events were
+// accepted and must not be lost.
+func (r *Recorder) commit(reqs []*request, n int) {
+	b := &Batch{Events: make([]*Event, 0, n)}
+	for _, req := range reqs {
+		b.Events = append(b.Events, req.events...)
+		if req.cursor != nil {
+			b.Cursors = append(b.Cursors, *req.cursor)
+		}
+	}
+	for _, e := range b.Events {
+		if r.opts.Prepare != nil {
+			r.opts.Prepare(e)
+		}
+	}
+	if len(r.opts.Routers) > 0 {
+		b.Routes = make([][]Route, len(b.Events))
+		for i, e := range b.Events {
+			for _, rt := range r.opts.Routers {
+				b.Routes[i] = append(b.Routes[i], rt.Route(e)...)
+			}
+		}
+	}
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := r.j.Append(context.Background(), b)
+		if err == nil {
+			r.stats.Commits.Add(1)
+			r.stats.Events.Add(uint64(len(b.Events)))
+			r.stats.LastBatch.Store(int64(len(b.Events)))
+			r.stats.LastCommit.Store(int64(time.Since(start)))
+			break
+		}
+		r.stats.Failures.Add(1)
+		r.opts.Logger.Error().Err(err).Int("events", len(b.Events)).Int("attempt", attempt).
+			Dur("retry_in", backoff).Msg("recorder: commit failed; events kept in memory, retrying")
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	for _, req := range reqs {
+		req.done <- nil
+	}
+	if len(b.Events) > 0 {
+		r.notify <- b.Events
+	}
+}
+
+func (r *Recorder) notifyLoop() {
+	defer close(r.notDone)
+	for evs := range r.notify {
+		r.subMu.Lock()
+		subs := r.subs
+		r.subMu.Unlock()
+		for _, fn := range subs {
+			fn(evs)
+		}
+	}
+}

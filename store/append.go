@@ -1,0 +1,350 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// Index roles stored in ixuser values.
+const (
+	roleActor  = 1
+	roleTarget = 2
+)
+
+// Append writes a batch in one fsync'd transaction: every event with its
+// indexes and chain link, its outbox routes, and the cursors. It assigns ID,
+// Seq and Hash to each event in place. On error nothing is written and the
+// batch may be appended again.
+func (s *Store) Append(ctx context.Context, b *bot.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	if b.Routes != nil && len(b.Routes) != len(b.Events) {
+		return fmt.Errorf("append: %d route lists for %d events", len(b.Routes), len(b.Events))
+	}
+	for _, e := range b.Events {
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
+	}
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	w := &appendTx{
+		s:     s,
+		seq:   s.seq,
+		props: make(map[propKey]*propState),
+		dict:  make(map[string]uint32),
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return w.run(tx, b) }); err != nil {
+		return fmt.Errorf("append %d events to %s: %w", len(b.Events), s.path, err)
+	}
+	// Committed: publish the new state.
+	s.seq = w.seq
+	for k, v := range w.dict {
+		s.dict[k] = v
+	}
+	s.cacheMu.Lock()
+	for k, ps := range w.props {
+		if cur, ok := s.propByID[k]; ok {
+			*cur = *ps
+		} else {
+			s.propByID[k] = ps
+			s.propByNo[ps.num] = k
+		}
+	}
+	s.cacheMu.Unlock()
+	return nil
+}
+
+// appendTx is the state of one Append transaction. Nothing in it reaches
+// the Store's caches unless the transaction commits.
+type appendTx struct {
+	s     *Store
+	tx    *bolt.Tx
+	seq   uint64
+	props map[propKey]*propState // copies, published on commit
+	dict  map[string]uint32      // new dictionary entries
+	arena arena
+
+	ev, ixType, ixUser, ixChan, ixMsg, outbox, dictB, propsB, propNum *bolt.Bucket
+
+	scratch, personal, dictKey []byte
+	pending           map[*bolt.Bucket][]kv
+}
+
+type kv struct {
+	k, v []byte
+	n   int // queue order: a later write of the same key wins
+}
+
+// put queues a write; flush applies each bucket's writes in key order,
+// which keeps bbolt's page cache hot and its node splits cheap.
+func (w *appendTx) put(b *bolt.Bucket, k, v []byte) {
+	if v == nil {
+		v = []byte{}
+	}
+	w.pending[b] = append(w.pending[b], kv{k, v, len(w.pending[b])})
+}
+
+func (w *appendTx) flush() error {
+	for b, kvs := range w.pending {
+		slices.SortFunc(kvs, func(a, c kv) int {
+			if d := bytes.Compare(a.k, c.k); d != 0 {
+				return d
+			}
+			return a.n - c.n
+		})
+		for _, p := range kvs {
+			if err := b.Put(p.k, p.v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *appendTx) run(tx *bolt.Tx, b *bot.Batch) error {
+	w.tx = tx
+	w.ev = fill(tx.Bucket(bEvents))
+	w.ixType = fill(tx.Bucket(bIxType))
+	w.ixUser = fill(tx.Bucket(bIxUser))
+	w.ixChan = fill(tx.Bucket(bIxChan))
+	w.ixMsg = fill(tx.Bucket(bIxMsg))
+	w.outbox = fill(tx.Bucket(bOutbox))
+	w.dictB = tx.Bucket(bDict)
+	w.propsB = tx.Bucket(bProps)
+	w.propNum = tx.Bucket(bPropNum)
+	w.pending = make(map[*bolt.Bucket][]kv, 6)
+
+	nonces := make([]byte, nonceLen*len(b.Events))
+	if _, err := rand.Read(nonces); err != nil {
+		return fmt.Errorf("nonces: %w", err)
+	}
+	for i, e := range b.Events {
+		var routes []bot.Route
+		if b.Routes != nil {
+			routes = b.Routes[i]
+		}
+		if err := w.add(e, nonces[i*nonceLen:(i+1)*nonceLen], routes); err != nil {
+			return fmt.Errorf("event %d (%s): %w", i, e.Type, err)
+		}
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	for k, ps := range w.props {
+		if err := w.propsB.Put(propKeyBytes(k.platform, k.id), encodeProp(ps)); err != nil {
+			return err
+		}
+	}
+	cursors := tx.Bucket(bCursors)
+	for _, c := range b.Cursors {
+		if err := cursors.Put([]byte(c.Name), c.Value); err != nil {
+			return fmt.Errorf("cursor %s: %w", c.Name, err)
+		}
+	}
+	return tx.Bucket(bMeta).Put(kSeq, binary.BigEndian.AppendUint64(nil, w.seq))
+}
+
+func fill(b *bolt.Bucket) *bolt.Bucket {
+	b.FillPercent = fillRatio
+	return b
+}
+
+func (w *appendTx) add(e *bot.Event, nonce []byte, routes []bot.Route) error {
+	ps, err := w.property(e.Platform, e.PropertyID)
+	if err != nil {
+		return err
+	}
+	w.seq++
+	e.Seq = w.seq
+	e.ID = bot.MakeID(e.Time, e.Seq)
+	e.Redacted = false
+
+	r := record{ev: *e, prevSeq: ps.lastSeq}
+	copy(r.nonce[:], nonce)
+	w.personal = appendPersonal(w.personal[:0], e)
+	digest := w.s.hasher.personalDigest(nonce, w.personal)
+	sum := w.s.hasher.recordHash(ps.head[:], &r, &digest)
+	e.Hash = w.arena.copy(sum[:])
+	r.ev.Hash = e.Hash
+
+	w.scratch = encodeRecord(w.scratch[:0], &r, w.personal)
+	key := w.key(ps.num, nil, e.ID)
+	w.put(w.ev, key, w.arena.copy(w.scratch))
+	typ := byte(e.Type)
+	w.put(w.ixType, w.key(ps.num, []byte{typ}, e.ID), nil)
+	if err := w.indexUsers(ps.num, e, typ); err != nil {
+		return err
+	}
+	if e.ChannelID != "" {
+		ch, err := w.dictNum(dictChannel, e.ChannelID)
+		if err != nil {
+			return err
+		}
+		w.put(w.ixChan, w.key(ps.num, u32(ch), e.ID), w.arena.copy([]byte{typ}))
+	}
+	if e.MessageID != "" && (e.Type == bot.ChatMessage || e.Type == bot.ChatMessageEdit) {
+		k := appendMsgKey(binary.BigEndian.AppendUint32(w.scratch[:0], ps.num), e.MessageID)
+		w.put(w.ixMsg, w.arena.copy(k), w.arena.copy(e.ID[:]))
+	}
+	for _, rt := range routes {
+		k := w.arena.alloc(len(rt.Sink) + 1 + len(rt.Target) + 1 + 8)
+		n := copy(k, rt.Sink)
+		k[n] = 0
+		n += 1 + copy(k[n+1:], rt.Target)
+		k[n] = 0
+		binary.BigEndian.PutUint64(k[n+1:], e.Seq)
+		w.put(w.outbox, k, key)
+	}
+	ps.lastSeq = e.Seq
+	ps.head = sum
+	ps.count++
+	return nil
+}
+
+// indexUsers writes one ixuser entry per distinct subject, with its roles.
+func (w *appendTx) indexUsers(prop uint32, e *bot.Event, typ byte) error {
+	put := func(id string, role byte) error {
+		n, err := w.dictNum(dictUser, id)
+		if err != nil {
+			return err
+		}
+		w.put(w.ixUser, w.key(prop, u32(n), e.ID), w.arena.copy([]byte{role, typ}))
+		return nil
+	}
+	actorAlsoTarget := false
+	for i, t := range e.TargetIDs {
+		if t == "" || containsBefore(e.TargetIDs, i, t) {
+			continue
+		}
+		role := byte(roleTarget)
+		if t == e.ActorID {
+			role |= roleActor
+			actorAlsoTarget = true
+		}
+		if err := put(t, role); err != nil {
+			return err
+		}
+	}
+	if e.ActorID != "" && !actorAlsoTarget {
+		return put(e.ActorID, roleActor)
+	}
+	return nil
+}
+
+func containsBefore(s []string, i int, v string) bool {
+	for _, x := range s[:i] {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// key builds prop(4) mid id(12) in the arena.
+func (w *appendTx) key(prop uint32, mid []byte, id bot.ID) []byte {
+	k := w.arena.alloc(4 + len(mid) + len(id))
+	binary.BigEndian.PutUint32(k, prop)
+	copy(k[4:], mid)
+	copy(k[4+len(mid):], id[:])
+	return k
+}
+
+// property returns the working copy of a property's state, creating the
+// property on first use.
+func (w *appendTx) property(p bot.Platform, id string) (*propState, error) {
+	k := propKey{p, id}
+	if ps, ok := w.props[k]; ok {
+		return ps, nil
+	}
+	if cur := w.s.property(p, id); cur != nil {
+		cp := *cur
+		w.props[k] = &cp
+		return &cp, nil
+	}
+	n, err := w.propsB.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	if n > 1<<32-1 {
+		return nil, fmt.Errorf("too many properties")
+	}
+	ps := &propState{num: uint32(n)}
+	if err := w.propNum.Put(u32(ps.num), propKeyBytes(p, id)); err != nil {
+		return nil, err
+	}
+	w.props[k] = ps
+	return ps, nil
+}
+
+// dictNum returns the number of a user or channel id, assigning one if new.
+func (w *appendTx) dictNum(kind byte, id string) (uint32, error) {
+	w.dictKey = append(append(w.dictKey[:0], kind), id...)
+	if n, ok := w.s.dict[string(w.dictKey)]; ok {
+		return n, nil
+	}
+	if n, ok := w.dict[string(w.dictKey)]; ok {
+		return n, nil
+	}
+	k := w.arena.copy(w.dictKey)
+	if v := w.dictB.Get(k); len(v) == 4 {
+		n := binary.BigEndian.Uint32(v)
+		w.dict[string(k)] = n
+		return n, nil
+	}
+	seq, err := w.dictB.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	if seq > 1<<32-1 {
+		return 0, fmt.Errorf("dictionary full")
+	}
+	n := uint32(seq)
+	if err := w.dictB.Put(k, u32(n)); err != nil {
+		return 0, err
+	}
+	w.dict[string(k)] = n
+	return n, nil
+}
+
+// msgKey orders message ids: platform message ids are increasing numbers
+// (Discord snowflakes, Telegram's per-chat counters), stored as 8 big-endian
+// bytes so that new messages append to the index; anything else is kept as
+// text after a marker byte.
+func msgKey(id string) []byte { return appendMsgKey(nil, id) }
+
+func appendMsgKey(b []byte, id string) []byte {
+	if n, err := strconv.ParseUint(id, 10, 64); err == nil && (id == "0" || id[0] != '0') {
+		return binary.BigEndian.AppendUint64(append(b, 0), n)
+	}
+	return append(append(b, 1), id...)
+}
+
+// arena hands out byte slices that stay valid for the whole transaction, as
+// bbolt requires of keys and values passed to Put.
+type arena struct{ buf []byte }
+
+func (a *arena) alloc(n int) []byte {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(64<<10, n))
+	}
+	start := len(a.buf)
+	a.buf = a.buf[:start+n]
+	return a.buf[start : start+n : start+n]
+}
+
+func (a *arena) copy(b []byte) []byte {
+	out := a.alloc(len(b))
+	copy(out, b)
+	return out
+}

@@ -1,0 +1,223 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// benchEvent is a CHAT_MESSAGE with 100 characters of content, the shape
+// of most of a busy community's records.
+func benchEvent(rng *rand.Rand, props, users int) *bot.Event {
+	return &bot.Event{
+		Time:         time.Now(),
+		Platform:     bot.Discord,
+		PropertyID:   fmt.Sprintf("1%017d", rng.IntN(props)),
+		Type:         bot.ChatMessage,
+		PlatformType: "MESSAGE_CREATE",
+		Function:     bot.FuncGateway,
+		ActorType:    bot.ActorNonAdmin,
+		ActorID:      fmt.Sprintf("3%017d", rng.IntN(users)),
+		ActorName:    "some_member",
+		ChannelID:    fmt.Sprintf("2%017d", rng.IntN(20)),
+		MessageID:    nextSnowflake(),
+		Content:      "Has anyone tried the new release? The migration guide says to back up first, which I did, twice..",
+	}
+}
+
+var snowflakeSeq atomic.Uint64
+
+// nextSnowflake returns increasing Discord-style ids: milliseconds since
+// the Discord epoch shifted by 22 bits, plus a counter.
+func nextSnowflake() string {
+	ms := uint64(time.Now().UnixMilli() - 1420070400000)
+	return fmt.Sprint(ms<<22 | snowflakeSeq.Add(1)&(1<<22-1))
+}
+
+// BenchmarkRecorderIngest measures durable ingest (fsync'd group commits,
+// all indexes, hash chain) through the Recorder with 16 concurrent
+// producers, each recording one event per call and waiting for it.
+func BenchmarkRecorderIngest(b *testing.B) {
+	for _, perCall := range []int{1, 8} {
+		b.Run(fmt.Sprintf("events_per_call=%d", perCall), func(b *testing.B) {
+			s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			rec := bot.NewRecorder(s, bot.RecorderOptions{})
+			const producers = 16
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for p := 0; p < producers; p++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(p), 3))
+					for {
+						n := next.Add(int64(perCall))
+						if n-int64(perCall) >= int64(b.N) {
+							return
+						}
+						evs := make([]*bot.Event, perCall)
+						for i := range evs {
+							evs[i] = benchEvent(rng, 50, 5000)
+						}
+						if err := rec.Record(context.Background(), evs...); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			el := time.Since(start)
+			b.StopTimer()
+			rec.Close(context.Background())
+			st := rec.Stats()
+			b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+			b.ReportMetric(float64(st.Events.Load())/float64(max(st.Commits.Load(), 1)), "events/commit")
+		})
+	}
+}
+
+// BenchmarkQueryTypeUser measures the 50 newest records matching
+// property+type+user in a store of 1,000,000 records (built once, cached
+// in the temp dir of the first run; set CHATWARDEN_BENCH_DB to keep it).
+func BenchmarkQueryTypeUser(b *testing.B) {
+	s := millionStore(b)
+	rng := rand.New(rand.NewPCG(1, 1))
+	b.ResetTimer()
+	found := 0
+	for i := 0; i < b.N; i++ {
+		q := Query{Platform: bot.Discord, Property: fmt.Sprintf("1%017d", rng.IntN(10)),
+			Types: []bot.EventType{bot.ChatMessage}, User: fmt.Sprintf("3%017d", rng.IntN(2000)), Limit: 50}
+		page, err := s.Query(context.Background(), q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		found += len(page.Events)
+	}
+	b.ReportMetric(float64(found)/float64(b.N), "records/op")
+}
+
+var (
+	millionOnce sync.Once
+	millionPath string
+)
+
+// millionStore returns a store of 1,000,000 records: 10 properties, 2,000
+// users, a mix of types, each property's users active in it.
+func millionStore(b *testing.B) *Store {
+	millionOnce.Do(func() {
+		millionPath = os.Getenv("CHATWARDEN_BENCH_DB")
+		if millionPath == "" {
+			dir, err := os.MkdirTemp("", "chatwarden-bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			millionPath = filepath.Join(dir, "million.db")
+		}
+		if _, err := os.Stat(millionPath); err == nil {
+			return
+		}
+		s, err := Open(millionPath, Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(2, 2))
+		types := []bot.EventType{bot.ChatMessage, bot.ChatMessage, bot.ChatMessage, bot.ChatMessageEdit,
+			bot.ChatMessageDelete, bot.UserJoin, bot.UserUpdate, bot.UserRemove}
+		t0 := time.Now().Add(-30 * 24 * time.Hour)
+		const total, batch = 1_000_000, 10_000
+		for i := 0; i < total; i += batch {
+			evs := make([]*bot.Event, batch)
+			for j := range evs {
+				e := benchEvent(rng, 10, 2000)
+				e.Type = types[rng.IntN(len(types))]
+				e.Time = t0.Add(time.Duration(i+j) * 2 * time.Second)
+				evs[j] = e
+			}
+			if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Close()
+	})
+	s, err := Open(millionPath, Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkDiskBytesPerMessage reports the database size per CHAT_MESSAGE
+// record with 100 characters of content.
+func BenchmarkDiskBytesPerMessage(b *testing.B) {
+	const n = 200_000
+	for i := 0; i < b.N; i++ {
+		path := filepath.Join(b.TempDir(), "size.db")
+		s, err := Open(path, Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(5, 5))
+		t0 := time.Now().Add(-time.Hour)
+		for j := 0; j < n; j += 5000 {
+			evs := make([]*bot.Event, 5000)
+			for k := range evs {
+				evs[k] = benchEvent(rng, 20, 3000)
+				evs[k].Time = t0.Add(time.Duration(j+k) * time.Millisecond)
+			}
+			if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var used int64
+		s.Close()
+		fi, err := os.Stat(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		used = fi.Size()
+		b.ReportMetric(float64(used)/n, "bytes/event")
+	}
+}
+
+// BenchmarkAppend measures Append's own cost (no fsync) per event.
+func BenchmarkAppend(b *testing.B) {
+	for _, batch := range []int{100, 1000, 8000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			rng := rand.New(rand.NewPCG(1, 3))
+			all := make([]*bot.Event, b.N+batch)
+			for i := range all {
+				all[i] = benchEvent(rng, benchProps, benchUsers)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i += batch {
+				evs := all[i : i+batch]
+				if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+var benchProps, benchUsers = 16, 200

@@ -1,0 +1,264 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// Settings returns a property's settings; the zero Settings when none were
+// saved.
+func (s *Store) Settings(ctx context.Context, p bot.Platform, property string) (bot.Settings, error) {
+	var set bot.Settings
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bSettings).Get(propKeyBytes(p, property))
+		if v == nil {
+			return nil
+		}
+		return json.Unmarshal(v, &set)
+	})
+	if err != nil {
+		return bot.Settings{}, fmt.Errorf("settings of %s %s: %w", p, property, err)
+	}
+	return set, nil
+}
+
+// UpdateSettings applies fn to a property's settings in one transaction and
+// returns the settings before and after. If fn fails nothing changes.
+func (s *Store) UpdateSettings(ctx context.Context, p bot.Platform, property string, fn func(*bot.Settings) error) (old, updated bot.Settings, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSettings)
+		key := propKeyBytes(p, property)
+		old, updated = bot.Settings{}, bot.Settings{}
+		if v := b.Get(key); v != nil {
+			if err := json.Unmarshal(v, &old); err != nil {
+				return err
+			}
+		}
+		updated = old.Clone()
+		if err := fn(&updated); err != nil {
+			return err
+		}
+		v, err := json.Marshal(updated)
+		if err != nil {
+			return err
+		}
+		return b.Put(key, v)
+	})
+	if err != nil {
+		return bot.Settings{}, bot.Settings{}, fmt.Errorf("update settings of %s %s: %w", p, property, err)
+	}
+	return old, updated, nil
+}
+
+// EachSettings calls fn with every property's saved settings.
+func (s *Store) EachSettings(ctx context.Context, fn func(p bot.Platform, property string, set bot.Settings) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSettings).ForEach(func(k, v []byte) error {
+			var set bot.Settings
+			if len(k) < 2 {
+				return fmt.Errorf("settings: %w: key", errCorrupt)
+			}
+			if err := json.Unmarshal(v, &set); err != nil {
+				return fmt.Errorf("settings of %s: %w", k[1:], err)
+			}
+			return fn(bot.Platform(k[0]), string(k[1:]), set)
+		})
+	})
+}
+
+// Cursor returns a platform cursor saved with Append, or nil.
+func (s *Store) Cursor(name string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		out = bytes.Clone(tx.Bucket(bCursors).Get([]byte(name)))
+		return nil
+	})
+	return out, err
+}
+
+// Namespaced key-value state for the engines and handlers (verification
+// challenges, member profiles, API token hashes). Each namespace is its own
+// bucket under "kv".
+
+// Put stores value under key in namespace ns.
+func (s *Store) Put(ns string, key, value []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket(bKV).CreateBucketIfNotExists([]byte(ns))
+		if err != nil {
+			return err
+		}
+		return b.Put(key, value)
+	})
+	if err != nil {
+		return fmt.Errorf("put %s/%q: %w", ns, key, err)
+	}
+	return nil
+}
+
+// GetKV returns the value of key in namespace ns, or ErrNotFound.
+func (s *Store) GetKV(ns string, key []byte) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bKV).Bucket([]byte(ns)); b != nil {
+			out = bytes.Clone(b.Get(key))
+		}
+		if out == nil {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get %s/%q: %w", ns, key, err)
+	}
+	return out, nil
+}
+
+// DeleteKV deletes key from namespace ns; a missing key is not an error.
+func (s *Store) DeleteKV(ns string, key []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bKV).Bucket([]byte(ns)); b != nil {
+			return b.Delete(key)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete %s/%q: %w", ns, key, err)
+	}
+	return nil
+}
+
+// ScanKV calls fn for every key of namespace ns with the prefix, in key
+// order. fn must not keep the slices.
+func (s *Store) ScanKV(ns string, prefix []byte, fn func(key, value []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bKV).Bucket([]byte(ns))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Delivery is one pending log delivery from the outbox.
+type Delivery struct {
+	Key    []byte
+	Target string
+	Seq    uint64
+	// Event is nil when the record was purged before it was delivered.
+	Event *bot.Event
+}
+
+func outboxPrefix(sink, target string) []byte {
+	k := append([]byte(sink), 0)
+	if target != "" {
+		k = append(append(k, target...), 0)
+	}
+	return k
+}
+
+// OutboxTargets lists the targets of a sink with pending deliveries.
+func (s *Store) OutboxTargets(sink string) ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := outboxPrefix(sink, "")
+		c := tx.Bucket(bOutbox).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); {
+			rest := k[len(prefix):]
+			i := bytes.IndexByte(rest, 0)
+			if i < 0 {
+				return fmt.Errorf("outbox: %w: key", errCorrupt)
+			}
+			target := string(rest[:i])
+			out = append(out, target)
+			// Skip to the next target.
+			next := append(outboxPrefix(sink, target)[:len(prefix)+i], 1)
+			k, _ = c.Seek(next)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox targets of %s: %w", sink, err)
+	}
+	return out, nil
+}
+
+// OutboxPending returns up to max pending deliveries of one target, oldest
+// commit first.
+func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int) ([]Delivery, error) {
+	var out []Delivery
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := outboxPrefix(sink, target)
+		evB := tx.Bucket(bEvents)
+		c := tx.Bucket(bOutbox).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < max; k, v = c.Next() {
+			if len(k) != len(prefix)+8 || len(v) != 16 {
+				return fmt.Errorf("outbox: %w: entry", errCorrupt)
+			}
+			d := Delivery{Key: bytes.Clone(k), Target: target, Seq: binary.BigEndian.Uint64(k[len(prefix):])}
+			if rec := evB.Get(v); rec != nil {
+				e, err := s.decodeEvent(binary.BigEndian.Uint32(v), v[4:], rec)
+				if err != nil {
+					return err
+				}
+				d.Event = e
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox of %s/%s: %w", sink, target, err)
+	}
+	return out, nil
+}
+
+// OutboxDone removes delivered entries.
+func (s *Store) OutboxDone(ctx context.Context, keys ...[]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bOutbox)
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outbox done: %w", err)
+	}
+	return nil
+}
+
+// OutboxDepth counts a sink's pending deliveries.
+func (s *Store) OutboxDepth(sink string) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := outboxPrefix(sink, "")
+		c := tx.Bucket(bOutbox).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// errStop ends a scan early without error.
+var errStop = errors.New("stop")

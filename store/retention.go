@@ -1,0 +1,193 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// purgeChunk bounds the records one purge transaction deletes, so that a
+// large purge neither holds the writer lock for long nor needs much memory.
+const purgeChunk = 5000
+
+// Purge deletes a property's records older than before, with their index
+// entries, and returns how many it deleted. The chain stays verifiable:
+// for each purged record whose successor is kept, a bridge keeps its hash.
+func (s *Store) Purge(ctx context.Context, p bot.Platform, property string, before time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := s.purgeChunk(ctx, p, property, before)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("purge %s %s before %s: %w", p, property, before.Format(time.RFC3339), err)
+		}
+		if n < purgeChunk {
+			return total, nil
+		}
+	}
+}
+
+func (s *Store) purgeChunk(ctx context.Context, p bot.Platform, property string, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	cur := s.property(p, property)
+	if cur == nil {
+		return 0, nil
+	}
+	ps := *cur
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		ps = *cur
+		evB := tx.Bucket(bEvents)
+		bridges := tx.Bucket(bBridge)
+		prefix := u32(ps.num)
+		end := append(u32(ps.num), bot.MakeID(before, 0).Bytes()...)
+		type purged struct {
+			key     []byte
+			seq     uint64
+			prevSeq uint64
+			hash    []byte
+		}
+		var batch []purged
+		c := evB.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, end) < 0 && len(batch) < purgeChunk; k, v = c.Next() {
+			e, err := s.decodeEvent(ps.num, k[4:], v)
+			if err != nil {
+				return err
+			}
+			var r record
+			_ = decodeRecord(v, &r) // decoded above without error
+			if err := s.unindex(tx, ps.num, e); err != nil {
+				return err
+			}
+			batch = append(batch, purged{bytes.Clone(k), e.Seq, r.prevSeq, e.Hash})
+		}
+		for _, d := range batch {
+			if err := evB.Delete(d.key); err != nil {
+				return err
+			}
+			if err := bridges.Put(binary.BigEndian.AppendUint64(u32(ps.num), d.seq), d.hash); err != nil {
+				return err
+			}
+		}
+		for _, d := range batch {
+			if d.prevSeq != 0 {
+				if err := bridges.Delete(binary.BigEndian.AppendUint64(u32(ps.num), d.prevSeq)); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(batch)
+		ps.count -= uint64(n)
+		return tx.Bucket(bProps).Put(propKeyBytes(p, property), encodeProp(&ps))
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.cacheMu.Lock()
+	*cur = ps
+	s.cacheMu.Unlock()
+	return n, nil
+}
+
+// unindex deletes the index entries of e.
+func (s *Store) unindex(tx *bolt.Tx, prop uint32, e *bot.Event) error {
+	key := func(mid []byte) []byte {
+		k := append(u32(prop), mid...)
+		return append(k, e.ID[:]...)
+	}
+	if err := tx.Bucket(bIxType).Delete(key([]byte{byte(e.Type)})); err != nil {
+		return err
+	}
+	for _, u := range e.Subjects() {
+		if n := dictLookup(tx, dictUser, u); n != 0 {
+			if err := tx.Bucket(bIxUser).Delete(key(u32(n))); err != nil {
+				return err
+			}
+		}
+	}
+	if n := dictLookup(tx, dictChannel, e.ChannelID); n != 0 {
+		if err := tx.Bucket(bIxChan).Delete(key(u32(n))); err != nil {
+			return err
+		}
+	}
+	if e.MessageID != "" {
+		// The entry names the newest record of the message: drop it only
+		// when that is this record.
+		ix := tx.Bucket(bIxMsg)
+		k := append(u32(prop), msgKey(e.MessageID)...)
+		if bytes.Equal(ix.Get(k), e.ID[:]) {
+			return ix.Delete(k)
+		}
+	}
+	return nil
+}
+
+// Erase removes the personal data (names, params, content, attachments) of
+// every record of a property in which user is the actor or a target, and
+// returns how many records it changed. Ids, types and times stay, and the
+// chain still verifies: each erased record keeps only the digest of what was
+// removed. The caller records the erasure (DATA_RETENTION).
+func (s *Store) Erase(ctx context.Context, p bot.Platform, property, user string) (int, error) {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	ps := s.property(p, property)
+	if ps == nil || user == "" {
+		return 0, nil
+	}
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		un := dictLookup(tx, dictUser, user)
+		if un == 0 {
+			return nil
+		}
+		evB := tx.Bucket(bEvents)
+		prefix := append(u32(ps.num), u32(un)...)
+		h := newChainHasher()
+		var personal []byte
+		c := tx.Bucket(bIxUser).Cursor()
+		var keys [][]byte
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			keys = append(keys, append(u32(ps.num), k[len(k)-12:]...))
+		}
+		for _, key := range keys {
+			v := evB.Get(key)
+			if v == nil {
+				continue
+			}
+			var r record
+			if err := decodeRecord(v, &r); err != nil {
+				return fmt.Errorf("record %x: %w", key[4:], err)
+			}
+			if r.ev.Redacted {
+				continue
+			}
+			personal = appendPersonal(personal[:0], &r.ev)
+			r.digest = h.personalDigest(r.nonce[:], personal)
+			r.ev.Redacted = true
+			if err := evB.Put(key, encodeRecord(nil, &r, nil)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("erase user %s in %s %s: %w", user, p, property, err)
+	}
+	return n, nil
+}
