@@ -28,6 +28,16 @@ type Batch struct {
 	// Cursors are platform positions (the Telegram update offset) saved in
 	// the same transaction as the events they produced.
 	Cursors []Cursor
+	// Sealed[i] is what the journal's Sealer computed for Events[i] on the
+	// caller's goroutine; nil or as long as Events.
+	Sealed [][]byte
+}
+
+// Sealer is implemented by journals that can do the part of Append's work
+// that does not depend on commit order (encoding, digests) on the caller's
+// goroutine, off the single committing goroutine. Seal must not keep e.
+type Sealer interface {
+	Seal(e *Event) []byte
 }
 
 // Route is one log delivery: Sink names the deliverer ("discord",
@@ -66,8 +76,9 @@ type RecorderOptions struct {
 	// QueueSize caps the calls waiting for a commit (default 4096); further
 	// callers wait, so overload slows producers down instead of dropping.
 	QueueSize int
-	// Prepare, if set, is applied to every event before routing and commit
-	// (for example to drop content a property does not store).
+	// Prepare, if set, is applied to every event on the caller's goroutine
+	// before it is queued (for example to drop content a property does not
+	// store). It must be safe for concurrent use.
 	Prepare func(e *Event)
 	Routers []Router
 	// Now is the clock used for events without a time.
@@ -117,8 +128,19 @@ type RecorderStats struct {
 
 type request struct {
 	events []*Event
+	sealed [][]byte
 	cursor *Cursor
-	done   chan error
+	done   chan error  // Record's waiter, or nil
+	cb     func(error) // Submit's callback, or nil
+}
+
+func (req *request) finish(err error) {
+	if req.done != nil {
+		req.done <- err
+	}
+	if req.cb != nil {
+		req.cb(err)
+	}
 }
 
 // NewRecorder starts a recorder writing to j. Close it to drain.
@@ -168,6 +190,18 @@ func (r *Recorder) Record(ctx context.Context, events ...*Event) error {
 	return r.record(ctx, nil, events)
 }
 
+// Submit queues events and returns without waiting for the commit; done
+// is called (from the recorder's goroutine, so it must be quick) once they
+// are durable. It lets one producer keep many events in flight, as a
+// gateway reader does. Submit blocks only while the queue is full. An error
+// from Submit means the events were not accepted and done is not called.
+func (r *Recorder) Submit(ctx context.Context, done func(error), events ...*Event) error {
+	if done == nil {
+		done = func(error) {}
+	}
+	return r.enqueue(ctx, &request{events: events, cb: done})
+}
+
 // RecordCursor is Record plus a platform cursor saved in the same
 // transaction as the events (which may be none).
 func (r *Recorder) RecordCursor(ctx context.Context, c Cursor, events ...*Event) error {
@@ -178,8 +212,24 @@ func (r *Recorder) record(ctx context.Context, c *Cursor, events []*Event) error
 	if len(events) == 0 && c == nil {
 		return nil
 	}
+	r.inflight.Add(1)
+	defer r.inflight.Add(-1)
+	req := &request{events: events, cursor: c, done: make(chan error, 1)}
+	if err := r.enqueue(ctx, req); err != nil {
+		return err
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("record: waiting for commit: %w", ctx.Err())
+	}
+}
+
+// enqueue validates and queues a request.
+func (r *Recorder) enqueue(ctx context.Context, req *request) error {
 	now := r.opts.Now()
-	for _, e := range events {
+	for _, e := range req.events {
 		if e == nil {
 			return fmt.Errorf("record: %w: nil event", ErrInvalidEvent)
 		}
@@ -187,28 +237,27 @@ func (r *Recorder) record(ctx context.Context, c *Cursor, events []*Event) error
 			return fmt.Errorf("record: %w", err)
 		}
 		e.Normalize(now)
+		if r.opts.Prepare != nil {
+			r.opts.Prepare(e)
+		}
 	}
-	r.inflight.Add(1)
-	defer r.inflight.Add(-1)
-	req := &request{events: events, cursor: c, done: make(chan error, 1)}
-
+	if sealer, ok := r.j.(Sealer); ok {
+		req.sealed = make([][]byte, len(req.events))
+		for i, e := range req.events {
+			req.sealed[i] = sealer.Seal(e)
+		}
+	}
 	r.mu.RLock()
 	if r.isClosed {
 		r.mu.RUnlock()
 		return ErrRecorderClosed
 	}
+	defer r.mu.RUnlock()
 	select {
 	case r.queue <- req:
-		r.mu.RUnlock()
+		return nil
 	case <-ctx.Done():
-		r.mu.RUnlock()
 		return fmt.Errorf("record: waiting for queue: %w", ctx.Err())
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("record: waiting for commit: %w", ctx.Err())
 	}
 }
 
@@ -294,15 +343,17 @@ func (r *Recorder) commitLoop() {
 // accepted and must not be lost.
 func (r *Recorder) commit(reqs []*request, n int) {
 	b := &Batch{Events: make([]*Event, 0, n)}
+	_, sealing := r.j.(Sealer)
+	if sealing {
+		b.Sealed = make([][]byte, 0, n)
+	}
 	for _, req := range reqs {
 		b.Events = append(b.Events, req.events...)
+		if sealing {
+			b.Sealed = append(b.Sealed, req.sealed...)
+		}
 		if req.cursor != nil {
 			b.Cursors = append(b.Cursors, *req.cursor)
-		}
-	}
-	for _, e := range b.Events {
-		if r.opts.Prepare != nil {
-			r.opts.Prepare(e)
 		}
 	}
 	if len(r.opts.Routers) > 0 {
@@ -331,7 +382,7 @@ func (r *Recorder) commit(reqs []*request, n int) {
 		backoff = min(backoff*2, 5*time.Second)
 	}
 	for _, req := range reqs {
-		req.done <- nil
+		req.finish(nil)
 	}
 	if len(b.Events) > 0 {
 		r.notify <- b.Events

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -30,6 +31,9 @@ func (s *Store) Append(ctx context.Context, b *bot.Batch) error {
 	}
 	if b.Routes != nil && len(b.Routes) != len(b.Events) {
 		return fmt.Errorf("append: %d route lists for %d events", len(b.Routes), len(b.Events))
+	}
+	if b.Sealed != nil && len(b.Sealed) != len(b.Events) {
+		return fmt.Errorf("append: %d seals for %d events", len(b.Sealed), len(b.Events))
 	}
 	for _, e := range b.Events {
 		if err := e.Validate(); err != nil {
@@ -77,13 +81,13 @@ type appendTx struct {
 
 	ev, ixType, ixUser, ixChan, ixMsg, outbox, dictB, propsB, propNum *bolt.Bucket
 
-	scratch, personal, dictKey []byte
-	pending           map[*bolt.Bucket][]kv
+	scratch, dictKey []byte
+	pending          map[*bolt.Bucket][]kv
 }
 
 type kv struct {
 	k, v []byte
-	n   int // queue order: a later write of the same key wins
+	n    int // queue order: a later write of the same key wins
 }
 
 // put queues a write; flush applies each bucket's writes in key order,
@@ -125,16 +129,19 @@ func (w *appendTx) run(tx *bolt.Tx, b *bot.Batch) error {
 	w.propNum = tx.Bucket(bPropNum)
 	w.pending = make(map[*bolt.Bucket][]kv, 6)
 
-	nonces := make([]byte, nonceLen*len(b.Events))
-	if _, err := rand.Read(nonces); err != nil {
-		return fmt.Errorf("nonces: %w", err)
-	}
 	for i, e := range b.Events {
 		var routes []bot.Route
 		if b.Routes != nil {
 			routes = b.Routes[i]
 		}
-		if err := w.add(e, nonces[i*nonceLen:(i+1)*nonceLen], routes); err != nil {
+		var sealed []byte
+		if b.Sealed != nil {
+			sealed = b.Sealed[i]
+		}
+		if len(sealed) < nonceLen+hashLen {
+			sealed = w.s.Seal(e)
+		}
+		if err := w.add(e, sealed, routes); err != nil {
 			return fmt.Errorf("event %d (%s): %w", i, e.Type, err)
 		}
 	}
@@ -160,7 +167,27 @@ func fill(b *bolt.Bucket) *bolt.Bucket {
 	return b
 }
 
-func (w *appendTx) add(e *bot.Event, nonce []byte, routes []bot.Route) error {
+// Seal computes, for an event not yet committed, what does not depend on
+// its place in the chain: a random nonce, the personal part's encoding and
+// its digest. It implements bot.Sealer so that the Recorder runs it on the
+// callers' goroutines.
+func (s *Store) Seal(e *bot.Event) []byte {
+	b := make([]byte, nonceLen+hashLen, nonceLen+hashLen+64+len(e.Content))
+	if _, err := rand.Read(b[:nonceLen]); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // documented never to fail on Linux
+	}
+	b = appendPersonal(b, e)
+	h := sha256.New()
+	h.Write(b[:nonceLen])
+	h.Write(b[nonceLen+hashLen:])
+	h.Sum(b[nonceLen:nonceLen])
+	return b
+}
+
+var _ bot.Sealer = (*Store)(nil)
+
+// add writes one event. sealed is Seal's result for it.
+func (w *appendTx) add(e *bot.Event, sealed []byte, routes []bot.Route) error {
 	ps, err := w.property(e.Platform, e.PropertyID)
 	if err != nil {
 		return err
@@ -171,14 +198,15 @@ func (w *appendTx) add(e *bot.Event, nonce []byte, routes []bot.Route) error {
 	e.Redacted = false
 
 	r := record{ev: *e, prevSeq: ps.lastSeq}
-	copy(r.nonce[:], nonce)
-	w.personal = appendPersonal(w.personal[:0], e)
-	digest := w.s.hasher.personalDigest(nonce, w.personal)
+	copy(r.nonce[:], sealed)
+	var digest [hashLen]byte
+	copy(digest[:], sealed[nonceLen:])
+	personal := sealed[nonceLen+hashLen:]
 	sum := w.s.hasher.recordHash(ps.head[:], &r, &digest)
 	e.Hash = w.arena.copy(sum[:])
 	r.ev.Hash = e.Hash
 
-	w.scratch = encodeRecord(w.scratch[:0], &r, w.personal)
+	w.scratch = encodeRecord(w.scratch[:0], &r, personal)
 	key := w.key(ps.num, nil, e.ID)
 	w.put(w.ev, key, w.arena.copy(w.scratch))
 	typ := byte(e.Type)
