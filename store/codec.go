@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/chatwarden/chatwarden/bot"
 )
@@ -16,13 +18,14 @@ import (
 //	version(1) type(1) function(1) actor_type(1) flags(1)
 //	uvarint seq, uvarint seq-prev_seq (= seq when first of its chain)
 //	uvarint platform-type code (0: string follows)
-//	str actor_id, uvarint n, n × str target, str channel, str message
+//	id actor_id, uvarint n, n × id target, id channel, id message
 //	hash(32)
 //	flags&redacted: digest(32)
 //	else: nonce(8), str actor_name, uvarint n, n × (str key, str value),
 //	      str content, uvarint n, n × (str name, str url, uvarint size, str hash)
 //
-// str is uvarint length + bytes. The personal part (names, params, content,
+// str is uvarint length + bytes; id is a tagged varint for decimal numbers,
+// else a tagged str (see appendID). The personal part (names, params, content,
 // attachments) enters the chain only through its digest,
 // SHA-256(nonce, personal part), so erasing it keeps the chain verifiable;
 // the random nonce is erased with it, so the digest left behind cannot be
@@ -65,6 +68,44 @@ type record struct {
 	prevSeq uint64
 	nonce   [nonceLen]byte
 	digest  [hashLen]byte // personal digest when redacted
+}
+
+// Id tags: platform ids are mostly decimal numbers (snowflakes, Telegram
+// user and chat ids), stored as varints, about half the size of the text.
+const (
+	idText     = 0
+	idPositive = 1
+	idNegative = 2
+)
+
+// appendID writes an id string: a number in its canonical decimal form as
+// a tagged varint, anything else as tagged text. It decodes to the same
+// string either way.
+func appendID(b []byte, s string) []byte {
+	neg := strings.HasPrefix(s, "-")
+	digits := strings.TrimPrefix(s, "-")
+	if n, err := strconv.ParseUint(digits, 10, 64); err == nil && digits != "" &&
+		(digits == "0" || digits[0] != '0') && !(neg && n == 0) {
+		tag := byte(idPositive)
+		if neg {
+			tag = idNegative
+		}
+		return binary.AppendUvarint(append(b, tag), n)
+	}
+	return appendStr(append(b, idText), s)
+}
+
+func (r *reader) id() string {
+	switch r.byte() {
+	case idText:
+		return r.str()
+	case idPositive:
+		return strconv.FormatUint(r.uvarint(), 10)
+	case idNegative:
+		return "-" + strconv.FormatUint(r.uvarint(), 10)
+	}
+	r.err = errCorrupt
+	return ""
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -124,13 +165,13 @@ func encodeRecord(b []byte, r *record, personal []byte) []byte {
 		b = binary.AppendUvarint(b, 0)
 		b = appendStr(b, e.PlatformType)
 	}
-	b = appendStr(b, e.ActorID)
+	b = appendID(b, e.ActorID)
 	b = binary.AppendUvarint(b, uint64(len(e.TargetIDs)))
 	for _, t := range e.TargetIDs {
-		b = appendStr(b, t)
+		b = appendID(b, t)
 	}
-	b = appendStr(b, e.ChannelID)
-	b = appendStr(b, e.MessageID)
+	b = appendID(b, e.ChannelID)
+	b = appendID(b, e.MessageID)
 	b = append(b, e.Hash...)
 	if e.Redacted {
 		return append(b, r.digest[:]...)
@@ -223,15 +264,15 @@ func decodeRecord(v []byte, out *record) error {
 	} else {
 		return fmt.Errorf("%w: platform type code %d", errCorrupt, code)
 	}
-	e.ActorID = r.str()
+	e.ActorID = r.id()
 	if n := r.count(); n > 0 {
 		e.TargetIDs = make([]string, n)
 		for i := range e.TargetIDs {
-			e.TargetIDs[i] = r.str()
+			e.TargetIDs[i] = r.id()
 		}
 	}
-	e.ChannelID = r.str()
-	e.MessageID = r.str()
+	e.ChannelID = r.id()
+	e.MessageID = r.id()
 	e.Hash = append([]byte(nil), r.bytes(hashLen)...)
 	e.Redacted = flags&flagRedacted != 0
 	if e.Redacted {
