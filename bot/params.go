@@ -94,6 +94,20 @@ const (
 	ParamReportedAuthor   = "reported_author_id"
 	ParamLink             = "link"
 
+	ParamAccountCreated = "account_created"
+	ParamIsBot          = "is_bot"
+	ParamWebhookID      = "webhook_id"
+	ParamEmbedURLs      = "embed_urls"
+	ParamReplyTo        = "reply_to"
+	ParamOldContent     = "old_content"
+	ParamUnknownBefore  = "unknown_before" // the store never saw the earlier state
+	ParamPostedAt       = "posted_at"
+	ParamChannelKind    = "channel_kind"
+	ParamParentID       = "parent_id"
+	ParamMaxUses        = "max_uses"
+	ParamRolesAdded     = "roles_added"
+	ParamRolesRemoved   = "roles_removed"
+
 	ParamTruncatedTargets     = "truncated_targets"
 	ParamTruncatedAttachments = "truncated_attachments"
 	ParamTruncatedParams      = "truncated_params"

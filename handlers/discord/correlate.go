@@ -1,0 +1,187 @@
+package discord
+
+import (
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// correlator pairs gateway events with the audit-log entries that name
+// their moderator and reason. Discord sends the two separately and in no
+// fixed order, so an event that may have an entry waits up to the window
+// for it; an entry that comes first is kept for the window.
+type correlator struct {
+	window time.Duration
+	emit   func(...*bot.Event)
+
+	mu      sync.Mutex
+	waiting map[corrKey]*pending
+	entries map[corrKey]auditEntry
+}
+
+type corrKey struct {
+	guild  string
+	action discordgo.AuditLogAction
+	target string
+}
+
+type auditEntry struct {
+	actor, reason string
+	at            time.Time
+}
+
+type pending struct {
+	event *bot.Event
+	timer *time.Timer
+	// apply fills the event from an entry (actor, reason, removal kind).
+	apply func(e *bot.Event, a auditEntry)
+}
+
+func newCorrelator(window time.Duration, emit func(...*bot.Event)) *correlator {
+	return &correlator{window: window, emit: emit,
+		waiting: make(map[corrKey]*pending), entries: make(map[corrKey]auditEntry)}
+}
+
+// await records e once its audit entry (any of keys) arrives or the window
+// ends. apply is called with the entry when there is one.
+func (c *correlator) await(e *bot.Event, apply func(*bot.Event, auditEntry), keys ...corrKey) {
+	c.mu.Lock()
+	now := time.Now()
+	for _, k := range keys {
+		if a, ok := c.entries[k]; ok && now.Sub(a.at) <= c.window {
+			delete(c.entries, k)
+			c.mu.Unlock()
+			apply(e, a)
+			c.emit(e)
+			return
+		}
+	}
+	p := &pending{event: e, apply: apply}
+	var released []*bot.Event
+	for _, k := range keys {
+		// A second event for the same key: record the first as it is.
+		if old, ok := c.waiting[k]; ok && c.dropLocked(old) {
+			released = append(released, old.event)
+		}
+		c.waiting[k] = p
+	}
+	p.timer = time.AfterFunc(c.window, func() {
+		c.mu.Lock()
+		for _, k := range keys {
+			if c.waiting[k] == p {
+				delete(c.waiting, k)
+			}
+		}
+		c.mu.Unlock()
+		c.emit(p.event)
+	})
+	c.mu.Unlock()
+	c.emit(released...)
+}
+
+// dropLocked stops p's timer and forgets p; false when the timer already
+// fired (the event is being recorded as it is).
+func (c *correlator) dropLocked(p *pending) bool {
+	if !p.timer.Stop() {
+		return false
+	}
+	for key, q := range c.waiting {
+		if q == p {
+			delete(c.waiting, key)
+		}
+	}
+	return true
+}
+
+// entry delivers an audit-log entry: it completes a waiting event, or is
+// kept for one that comes later. It reports whether it completed one.
+func (c *correlator) entry(k corrKey, a auditEntry) bool {
+	c.mu.Lock()
+	p, ok := c.waiting[k]
+	if ok && c.dropLocked(p) {
+		c.mu.Unlock()
+		p.apply(p.event, a)
+		c.emit(p.event)
+		return true
+	}
+	c.entries[k] = a
+	// Forget stale entries now and then.
+	if len(c.entries) > 1024 {
+		for key, e := range c.entries {
+			if time.Since(e.at) > c.window {
+				delete(c.entries, key)
+			}
+		}
+	}
+	c.mu.Unlock()
+	return false
+}
+
+// suppress drops a waiting event (for example the member removal implied
+// by a ban). It reports whether one was dropped.
+func (c *correlator) suppress(k corrKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.waiting[k]
+	return ok && c.dropLocked(p)
+}
+
+// flush records every waiting event now (at shutdown).
+func (c *correlator) flush() {
+	c.mu.Lock()
+	var out []*bot.Event
+	seen := map[*pending]bool{}
+	for _, p := range c.waiting {
+		if !seen[p] && c.dropLocked(p) {
+			seen[p] = true
+			out = append(out, p.event)
+		}
+	}
+	c.mu.Unlock()
+	c.emit(out...)
+}
+
+// echoes remembers the bot's own actions so that their gateway echoes
+// (the MESSAGE_DELETE of a message it deleted, the GUILD_BAN_ADD of its
+// ban) are not recorded a second time: the action's own record has the
+// bot as actor and the reason.
+type echoes struct {
+	mu   sync.Mutex
+	want map[string]time.Time
+}
+
+func newEchoes() *echoes { return &echoes{want: make(map[string]time.Time)} }
+
+const echoTTL = time.Minute
+
+func echoKey(kind, guild, id string) string { return kind + "/" + guild + "/" + id }
+
+// expect notes that the bot is about to cause an event.
+func (e *echoes) expect(kind, guild, id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	if len(e.want) > 4096 {
+		for k, t := range e.want {
+			if now.After(t) {
+				delete(e.want, k)
+			}
+		}
+	}
+	e.want[echoKey(kind, guild, id)] = now.Add(echoTTL)
+}
+
+// take reports whether an event was expected, forgetting it.
+func (e *echoes) take(kind, guild, id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := echoKey(kind, guild, id)
+	t, ok := e.want[k]
+	if ok {
+		delete(e.want, k)
+	}
+	return ok && time.Now().Before(t)
+}

@@ -1,0 +1,180 @@
+package discord
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+type sink struct {
+	mu  sync.Mutex
+	evs []*bot.Event
+}
+
+func (s *sink) emit(evs ...*bot.Event) {
+	s.mu.Lock()
+	s.evs = append(s.evs, evs...)
+	s.mu.Unlock()
+}
+
+func (s *sink) wait(t *testing.T, n int) []*bot.Event {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s.mu.Lock()
+		got := append([]*bot.Event(nil), s.evs...)
+		s.mu.Unlock()
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func removal(user string) *bot.Event {
+	e := &bot.Event{ActorID: user, PropertyID: "g", Type: bot.UserRemove}
+	e.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
+	return e
+}
+
+func kicked(e *bot.Event, a auditEntry) {
+	e.ActorID = a.actor
+	e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+	e.Params.Set(bot.ParamReason, a.reason)
+}
+
+func TestCorrelatorEntryAfterEvent(t *testing.T) {
+	var s sink
+	c := newCorrelator(time.Second, s.emit)
+	key := corrKey{"g", auditMemberKick, "u1"}
+	c.await(removal("u1"), kicked, key)
+	if !c.entry(key, auditEntry{actor: "mod", reason: "spam", at: time.Now()}) {
+		t.Fatal("entry did not complete the waiting removal")
+	}
+	got := s.wait(t, 1)
+	if len(got) != 1 || got[0].ActorID != "mod" || got[0].Params[bot.ParamRemoval] != bot.RemovalKicked || got[0].Params[bot.ParamReason] != "spam" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestCorrelatorEntryBeforeEvent(t *testing.T) {
+	var s sink
+	c := newCorrelator(time.Second, s.emit)
+	key := corrKey{"g", auditMemberKick, "u1"}
+	c.entry(key, auditEntry{actor: "mod", at: time.Now()})
+	c.await(removal("u1"), kicked, key)
+	if got := s.wait(t, 1); len(got) != 1 || got[0].ActorID != "mod" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestCorrelatorTimesOutAsLeft(t *testing.T) {
+	var s sink
+	c := newCorrelator(30*time.Millisecond, s.emit)
+	c.await(removal("u1"), kicked, corrKey{"g", auditMemberKick, "u1"})
+	got := s.wait(t, 1)
+	if len(got) != 1 || got[0].ActorID != "u1" || got[0].Params[bot.ParamRemoval] != bot.RemovalLeft {
+		t.Fatalf("got %+v", got)
+	}
+	// An entry for another guild or user never completes it.
+	c.await(removal("u2"), kicked, corrKey{"g", auditMemberKick, "u2"})
+	c.entry(corrKey{"other", auditMemberKick, "u2"}, auditEntry{actor: "mod", at: time.Now()})
+	got = s.wait(t, 2)
+	if len(got) != 2 || got[1].ActorID != "u2" {
+		t.Fatalf("an entry of another guild completed the removal: %+v", got[1])
+	}
+}
+
+func TestCorrelatorSuppressAndFlush(t *testing.T) {
+	var s sink
+	c := newCorrelator(time.Hour, s.emit)
+	c.await(removal("u1"), kicked, corrKey{"g", auditMemberKick, "u1"})
+	if !c.suppress(corrKey{"g", auditMemberKick, "u1"}) {
+		t.Fatal("nothing suppressed")
+	}
+	c.await(removal("u2"), kicked, corrKey{"g", auditMemberKick, "u2"})
+	c.await(removal("u3"), kicked, corrKey{"g", auditMemberKick, "u3"})
+	c.flush()
+	got := s.wait(t, 2)
+	if len(got) != 2 {
+		t.Fatalf("flush recorded %d events, want 2 (u1 was suppressed)", len(got))
+	}
+}
+
+func TestCorrelatorSecondEventReleasesFirst(t *testing.T) {
+	var s sink
+	c := newCorrelator(time.Hour, s.emit)
+	key := corrKey{"g", auditMemberKick, "u1"}
+	c.await(removal("u1"), kicked, key)
+	c.await(removal("u1"), kicked, key)
+	if got := s.wait(t, 1); len(got) != 1 {
+		t.Fatalf("the first waiting event was not released: %d", len(got))
+	}
+	c.flush()
+	if got := s.wait(t, 2); len(got) != 2 {
+		t.Fatalf("events lost: %d", len(got))
+	}
+}
+
+func TestEchoes(t *testing.T) {
+	e := newEchoes()
+	e.expect("delete", "g", "m1")
+	if e.take("delete", "g2", "m1") || e.take("ban", "g", "m1") {
+		t.Fatal("an echo matched another guild or kind")
+	}
+	if !e.take("delete", "g", "m1") || e.take("delete", "g", "m1") {
+		t.Fatal("an expected echo must match exactly once")
+	}
+}
+
+func TestDiff(t *testing.T) {
+	old := profile{User: "u", Username: "ann", Nick: "A", Roles: []string{"1", "2"}}
+	now := profile{User: "u", Username: "ann", Nick: "Annie", Roles: []string{"2", "3"}, Timeout: "2026-11-23T00:00:00Z"}
+	got := diff(old, now)
+	fields := map[string]change{}
+	for _, c := range got {
+		fields[c.field] = c
+	}
+	if len(got) != 3 || fields["nickname"].new != "Annie" || fields["roles"].old != "1,2" || fields["timeout"].new == "" {
+		t.Fatalf("diff %+v", got)
+	}
+	if d := diff(old, old); len(d) != 0 {
+		t.Fatalf("equal profiles differ: %+v", d)
+	}
+	if got := minus([]string{"2", "3"}, []string{"1", "2"}); len(got) != 1 || got[0] != "3" {
+		t.Fatalf("minus %v", got)
+	}
+}
+
+func TestRedirect(t *testing.T) {
+	var path, auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, auth = r.URL.RequestURI(), r.Header.Get("Authorization")
+	}))
+	defer srv.Close()
+	rt, err := newRedirect(srv.URL+"/proxy/api/v9/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", discordgo.EndpointAPI+"users/@me?x=1", nil)
+	req.Header.Set("Authorization", "Bot t")
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if path != "/proxy/api/v9/users/@me?x=1" || auth != "Bot t" {
+		t.Fatalf("redirected to %q with auth %q", path, auth)
+	}
+	for _, bad := range []string{"ftp://x", "not a url", "http://"} {
+		if _, err := newRedirect(bad, nil); err == nil {
+			t.Errorf("api_url %q accepted", bad)
+		}
+	}
+}

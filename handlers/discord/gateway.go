@@ -1,0 +1,498 @@
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// Audit-log actions chatwarden reads (Discord API documentation).
+const (
+	auditChannelCreate = discordgo.AuditLogActionChannelCreate // 10
+	auditChannelDelete = discordgo.AuditLogActionChannelDelete // 12
+	auditMemberKick    = discordgo.AuditLogActionMemberKick    // 20
+	auditMemberBanAdd  = discordgo.AuditLogActionMemberBanAdd  // 22
+	auditMemberBanRem  = discordgo.AuditLogActionMemberBanRemove
+	auditMemberUpdate  = discordgo.AuditLogActionMemberUpdate     // 24 (nick, timeout)
+	auditMemberRoles   = discordgo.AuditLogActionMemberRoleUpdate // 25
+	auditInviteDelete  = discordgo.AuditLogActionInviteDelete     // 42
+	auditMessageDelete = discordgo.AuditLogActionMessageDelete    // 72
+	auditThreadDelete  = discordgo.AuditLogActionThreadDelete     // 112
+)
+
+func (b *Bot) addHandlers() {
+	s := b.s
+	s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
+		b.self = r.User
+		b.once.Do(func() { close(b.ready) })
+	})
+	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.onGuildCreate(g.Guild) })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberAdd) { b.onMemberAdd(m.Member) })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberRemove) { b.onMemberRemove(m.Member) })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.onMemberUpdate(m.Member) })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildBanAdd) { b.onBan(m.GuildID, m.User, true) })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildBanRemove) { b.onBan(m.GuildID, m.User, false) })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(m.Message) })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onMessageEdit(m.Message) })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) {
+		b.onMessageDelete(m.GuildID, m.ChannelID, m.ID, "MESSAGE_DELETE")
+	})
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDeleteBulk) {
+		for _, id := range m.Messages {
+			b.onMessageDelete(m.GuildID, m.ChannelID, id, "MESSAGE_DELETE_BULK")
+		}
+	})
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelCreate) { b.onChannel(c.Channel, true, "CHANNEL_CREATE") })
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) {
+		b.onChannel(c.Channel, false, "CHANNEL_DELETE")
+	})
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadCreate) {
+		if c.NewlyCreated {
+			b.onChannel(c.Channel, true, "THREAD_CREATE")
+		}
+	})
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) { b.onChannel(c.Channel, false, "THREAD_DELETE") })
+	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildUpdate) { b.onGuildUpdate(g.Guild) })
+	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InviteCreate) { b.onInviteCreate(i) })
+	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InviteDelete) { b.onInviteDelete(i) })
+	s.AddHandler(func(_ *discordgo.Session, a *discordgo.GuildAuditLogEntryCreate) { b.onAuditEntry(a) })
+}
+
+// event starts a gateway record of a guild.
+func (b *Bot) event(guild string, typ bot.EventType, platformType string) *bot.Event {
+	return &bot.Event{
+		Time:         time.Now(),
+		Platform:     bot.Discord,
+		PropertyID:   guild,
+		Type:         typ,
+		PlatformType: platformType,
+		Function:     bot.FuncGateway,
+		ActorType:    bot.ActorSystem,
+	}
+}
+
+// setActor names the actor and classifies it: a bot account, an admin (the
+// owner or a member whose roles grant Administrator, Manage Server, Ban or
+// Kick Members), or a member.
+func (b *Bot) setActor(e *bot.Event, u *discordgo.User, m *discordgo.Member) {
+	if u == nil {
+		return
+	}
+	e.ActorID, e.ActorName = u.ID, displayName(u, m)
+	e.ActorType = b.actorType(e.PropertyID, u, m)
+}
+
+func (b *Bot) actorType(guild string, u *discordgo.User, m *discordgo.Member) bot.ActorType {
+	switch {
+	case u == nil:
+		return bot.ActorSystem
+	case u.Bot:
+		return bot.ActorBot
+	case b.isStaff(guild, u.ID, m):
+		return bot.ActorAdmin
+	}
+	return bot.ActorNonAdmin
+}
+
+// staffPerms are the permissions that make a member staff.
+const staffPerms = discordgo.PermissionAdministrator | discordgo.PermissionManageGuild |
+	discordgo.PermissionBanMembers | discordgo.PermissionKickMembers
+
+// isStaff reports whether a member holds any staff permission, from the
+// state's copy of the guild's roles.
+func (b *Bot) isStaff(guild, user string, m *discordgo.Member) bool {
+	g, err := b.s.State.Guild(guild)
+	if err != nil {
+		return false
+	}
+	if g.OwnerID == user {
+		return true
+	}
+	if m == nil {
+		m, _ = b.s.State.Member(guild, user)
+	}
+	if m == nil {
+		return false
+	}
+	for _, r := range g.Roles {
+		if (r.ID == guild || slices.Contains(m.Roles, r.ID)) && r.Permissions&staffPerms != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func displayName(u *discordgo.User, m *discordgo.Member) string {
+	switch {
+	case m != nil && m.Nick != "":
+		return m.Nick
+	case u.GlobalName != "":
+		return u.GlobalName
+	}
+	return u.Username
+}
+
+func (b *Bot) onGuildCreate(g *discordgo.Guild) {
+	if g == nil || g.Unavailable {
+		return
+	}
+	// Remember the guild's settings and members so that later updates can
+	// be diffed; a first sight records nothing.
+	if _, err := b.loadGuild(g.ID); errors.Is(err, store.ErrNotFound) {
+		b.saveGuild(guildSnapshot(g))
+	}
+	for _, m := range g.Members {
+		m.GuildID = g.ID
+		if _, err := b.loadProfile(g.ID, m.User.ID); errors.Is(err, store.ErrNotFound) {
+			b.saveProfile(g.ID, profileOf(m))
+		}
+	}
+}
+
+func (b *Bot) onMemberAdd(m *discordgo.Member) {
+	if m == nil || m.User == nil {
+		return
+	}
+	e := b.event(m.GuildID, bot.UserJoin, "GUILD_MEMBER_ADD")
+	if !m.JoinedAt.IsZero() {
+		e.Time = m.JoinedAt
+	}
+	b.setActor(e, m.User, m)
+	e.Params.Set(bot.ParamAccountCreated, accountCreated(m.User.ID))
+	if m.User.Bot {
+		e.Params.Set(bot.ParamIsBot, "true")
+	}
+	b.saveProfile(m.GuildID, profileOf(m))
+	b.submit(e)
+}
+
+func (b *Bot) onMemberRemove(m *discordgo.Member) {
+	if m == nil || m.User == nil {
+		return
+	}
+	if b.self != nil && m.User.ID == b.self.ID {
+		return
+	}
+	if b.echo.take("kick", m.GuildID, m.User.ID) || b.echo.take("ban-remove", m.GuildID, m.User.ID) {
+		return // the bot's own kick or ban, recorded by the action
+	}
+	e := b.event(m.GuildID, bot.UserRemove, "GUILD_MEMBER_REMOVE")
+	b.setActor(e, m.User, m)
+	e.TargetIDs = []string{m.User.ID}
+	e.Params.Set(bot.ParamTargetName, displayName(m.User, m))
+	e.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
+	b.corr.await(e, func(e *bot.Event, a auditEntry) {
+		b.setModerator(e, a)
+		e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+	}, corrKey{m.GuildID, auditMemberKick, m.User.ID}, corrKey{m.GuildID, auditMemberBanAdd, m.User.ID})
+}
+
+// setModerator makes the audit entry's user the actor of e.
+func (b *Bot) setModerator(e *bot.Event, a auditEntry) {
+	if a.actor == "" {
+		return
+	}
+	m, _ := b.s.State.Member(e.PropertyID, a.actor)
+	var u *discordgo.User
+	if m != nil {
+		u = m.User
+	}
+	if u == nil {
+		u = &discordgo.User{ID: a.actor, Username: a.actor}
+	}
+	b.setActor(e, u, m)
+	e.Params.Set(bot.ParamReason, a.reason)
+}
+
+func (b *Bot) onBan(guild string, u *discordgo.User, added bool) {
+	if u == nil {
+		return
+	}
+	kind, typ, pt, action := "ban", bot.UserBan, "GUILD_BAN_ADD", auditMemberBanAdd
+	if !added {
+		kind, typ, pt, action = "unban", bot.UserBanRemove, "GUILD_BAN_REMOVE", auditMemberBanRem
+	}
+	if b.echo.take(kind, guild, u.ID) {
+		return
+	}
+	e := b.event(guild, typ, pt)
+	e.TargetIDs = []string{u.ID}
+	e.Params.Set(bot.ParamTargetName, displayName(u, nil))
+	if added {
+		// The member removal the ban causes is not a second story.
+		b.corr.suppress(corrKey{guild, auditMemberKick, u.ID})
+	}
+	b.corr.await(e, b.setModerator, corrKey{guild, action, u.ID})
+}
+
+func (b *Bot) onMessage(m *discordgo.Message) {
+	if m == nil || m.GuildID == "" || m.Author == nil {
+		return
+	}
+	if b.self != nil && m.Author.ID == b.self.ID {
+		return // the bot's own posts: log entries, prompts, replies
+	}
+	e := b.event(m.GuildID, bot.ChatMessage, "MESSAGE_CREATE")
+	e.Time = snowflakeTime(m.ID, e.Time)
+	b.setActor(e, m.Author, m.Member)
+	e.ChannelID, e.MessageID = m.ChannelID, m.ID
+	e.Content = m.Content
+	fillMessage(e, m)
+	if m.WebhookID != "" {
+		e.ActorType = bot.ActorBot
+		e.Params.Set(bot.ParamWebhookID, m.WebhookID)
+	}
+	b.submit(e)
+	b.maybeRenamed(m)
+}
+
+// fillMessage adds attachments, embeds' links and the reply reference.
+func fillMessage(e *bot.Event, m *discordgo.Message) {
+	for _, a := range m.Attachments {
+		e.Attachments = append(e.Attachments, bot.Attachment{Name: a.Filename, URL: a.URL, Size: int64(a.Size)})
+	}
+	if len(m.Attachments) > 0 {
+		e.Params.Set(bot.ParamAttachmentStatus, bot.HasAttachment)
+	}
+	var links []string
+	for _, em := range m.Embeds {
+		if em != nil && em.URL != "" {
+			links = append(links, em.URL)
+		}
+	}
+	if len(links) > 0 {
+		e.Params.Set(bot.ParamEmbedURLs, strings.Join(links, " "))
+	}
+	if m.MessageReference != nil && m.MessageReference.MessageID != "" {
+		e.Params.Set(bot.ParamReplyTo, m.MessageReference.MessageID)
+	}
+}
+
+// maybeRenamed records a USER_UPDATE when a message shows a member whose
+// names differ from the stored profile (a missed GUILD_MEMBER_UPDATE).
+func (b *Bot) maybeRenamed(m *discordgo.Message) {
+	if m.Member == nil {
+		return
+	}
+	mem := *m.Member
+	mem.User, mem.GuildID = m.Author, m.GuildID
+	old, err := b.loadProfile(m.GuildID, m.Author.ID)
+	if err != nil {
+		b.saveProfile(m.GuildID, profileOf(&mem))
+		return
+	}
+	now := profileOf(&mem)
+	now.Roles, now.Timeout = old.Roles, old.Timeout // a message does not carry all of these reliably
+	if now.Avatar == "" {
+		now.Avatar = old.Avatar
+	}
+	b.diffProfile(m.GuildID, &mem, old, now, "MESSAGE_CREATE")
+}
+
+func (b *Bot) onMessageEdit(m *discordgo.Message) {
+	if m == nil || m.GuildID == "" || m.EditedTimestamp == nil {
+		return // embed unfurls and other updates without an edit
+	}
+	if m.Author != nil && b.self != nil && m.Author.ID == b.self.ID {
+		return
+	}
+	e := b.event(m.GuildID, bot.ChatMessageEdit, "MESSAGE_UPDATE")
+	e.Time = *m.EditedTimestamp
+	e.ChannelID, e.MessageID = m.ChannelID, m.ID
+	e.Content = m.Content
+	prev, err := b.opts.Store.FindMessage(context.Background(), bot.Discord, m.GuildID, m.ID)
+	if err == nil {
+		if prev.Content == m.Content && m.Author == nil {
+			return
+		}
+		e.Params.Set(bot.ParamOldContent, prev.Content)
+		e.ActorID, e.ActorName, e.ActorType = prev.ActorID, prev.ActorName, prev.ActorType
+		e.Attachments = prev.Attachments
+	} else {
+		e.Params.Set(bot.ParamOldContent, "")
+		e.Params.Set(bot.ParamUnknownBefore, "true")
+	}
+	if m.Author != nil {
+		b.setActor(e, m.Author, m.Member)
+		e.Attachments = nil
+		fillMessage(e, m)
+	}
+	b.submit(e)
+}
+
+func (b *Bot) onMessageDelete(guild, channel, id, platformType string) {
+	if guild == "" {
+		return
+	}
+	if b.echo.take("delete", guild, id) {
+		return // deleted by the bot: recorded with its reason already
+	}
+	e := b.event(guild, bot.ChatMessageDelete, platformType)
+	e.ChannelID, e.MessageID = channel, id
+	prev, err := b.opts.Store.FindMessage(context.Background(), bot.Discord, guild, id)
+	if err == nil {
+		e.Content, e.Attachments = prev.Content, prev.Attachments
+		e.ActorID, e.ActorName, e.ActorType = prev.ActorID, prev.ActorName, prev.ActorType
+		e.TargetIDs = []string{prev.ActorID}
+		e.Params.Set(bot.ParamTargetName, prev.ActorName)
+		e.Params.Set(bot.ParamPostedAt, prev.Time.Format(time.RFC3339))
+		if prev.ActorID == "" {
+			e.TargetIDs = nil
+		}
+		// A moderator's deletion shows in the audit log against the author.
+		b.corr.await(e, b.setModerator, corrKey{guild, auditMessageDelete, prev.ActorID + "/" + channel})
+		return
+	}
+	e.Params.Set(bot.ParamUnknownBefore, "true")
+	b.submit(e)
+}
+
+func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string) {
+	if c == nil || c.GuildID == "" {
+		return
+	}
+	typ, action := bot.ChannelCreate, auditChannelCreate
+	if !created {
+		typ, action = bot.ChannelDelete, auditChannelDelete
+		if strings.HasPrefix(platformType, "THREAD") {
+			action = auditThreadDelete
+		}
+	}
+	e := b.event(c.GuildID, typ, platformType)
+	e.ChannelID = c.ID
+	e.Params.Set(bot.ParamChannelName, c.Name)
+	e.Params.Set(bot.ParamChannelKind, channelKind(c.Type))
+	if c.ParentID != "" {
+		e.Params.Set(bot.ParamParentID, c.ParentID)
+	}
+	if created && c.OwnerID != "" { // threads name their creator
+		m, _ := b.s.State.Member(c.GuildID, c.OwnerID)
+		u := &discordgo.User{ID: c.OwnerID, Username: c.OwnerID}
+		if m != nil && m.User != nil {
+			u = m.User
+		}
+		b.setActor(e, u, m)
+		b.submit(e)
+		return
+	}
+	b.corr.await(e, b.setModerator, corrKey{c.GuildID, action, c.ID})
+}
+
+func channelKind(t discordgo.ChannelType) string {
+	switch t {
+	case discordgo.ChannelTypeGuildText:
+		return "TEXT"
+	case discordgo.ChannelTypeGuildVoice:
+		return "VOICE"
+	case discordgo.ChannelTypeGuildCategory:
+		return "CATEGORY"
+	case discordgo.ChannelTypeGuildNews:
+		return "ANNOUNCEMENT"
+	case discordgo.ChannelTypeGuildPublicThread, discordgo.ChannelTypeGuildPrivateThread, discordgo.ChannelTypeGuildNewsThread:
+		return "THREAD"
+	case discordgo.ChannelTypeGuildForum:
+		return "FORUM"
+	case discordgo.ChannelTypeGuildStageVoice:
+		return "STAGE"
+	}
+	return fmt.Sprintf("TYPE_%d", t)
+}
+
+func (b *Bot) onInviteCreate(i *discordgo.InviteCreate) {
+	if i == nil || i.Invite == nil || i.GuildID == "" {
+		return
+	}
+	e := b.event(i.GuildID, bot.PropertyInviteCreate, "INVITE_CREATE")
+	e.ChannelID = i.ChannelID
+	if i.Inviter != nil {
+		b.setActor(e, i.Inviter, nil)
+	}
+	e.Params.Set(bot.ParamInviteCode, i.Code)
+	if i.MaxUses > 0 {
+		e.Params.Set(bot.ParamMaxUses, fmt.Sprint(i.MaxUses))
+	}
+	if i.MaxAge > 0 {
+		e.Params.Set(bot.ParamDuration, (time.Duration(i.MaxAge) * time.Second).String())
+	}
+	b.submit(e)
+}
+
+func (b *Bot) onInviteDelete(i *discordgo.InviteDelete) {
+	if i == nil || i.GuildID == "" {
+		return
+	}
+	e := b.event(i.GuildID, bot.PropertyInviteDelete, "INVITE_DELETE")
+	e.ChannelID = i.ChannelID
+	e.Params.Set(bot.ParamInviteCode, i.Code)
+	b.corr.await(e, b.setModerator, corrKey{i.GuildID, auditInviteDelete, i.Code})
+}
+
+func (b *Bot) onAuditEntry(a *discordgo.GuildAuditLogEntryCreate) {
+	if a == nil || a.AuditLogEntry == nil || a.ActionType == nil {
+		return
+	}
+	entry := auditEntry{actor: a.UserID, reason: a.Reason, at: time.Now()}
+	if b.self != nil && a.UserID == b.self.ID {
+		return // the bot's own actions are recorded by the actions themselves
+	}
+	target := a.TargetID
+	switch *a.ActionType {
+	case auditMessageDelete:
+		if a.Options != nil {
+			target = a.TargetID + "/" + a.Options.ChannelID
+		}
+	case auditInviteDelete:
+		target = auditCode(a.Changes)
+	}
+	b.corr.entry(corrKey{a.GuildID, *a.ActionType, target}, entry)
+}
+
+// auditCode finds the invite code among an audit entry's changes.
+func auditCode(changes []*discordgo.AuditLogChange) string {
+	for _, c := range changes {
+		if c != nil && c.Key != nil && *c.Key == discordgo.AuditLogChangeKeyCode {
+			if s, ok := c.OldValue.(string); ok {
+				return s
+			}
+			if s, ok := c.NewValue.(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// snowflakeTime is the creation time encoded in a snowflake id.
+func snowflakeTime(id string, fallback time.Time) time.Time {
+	t, err := discordgo.SnowflakeTimestamp(id)
+	if err != nil || t.Year() < 2015 {
+		return fallback
+	}
+	return t
+}
+
+func accountCreated(id string) string {
+	t, err := discordgo.SnowflakeTimestamp(id)
+	if err != nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// jsonString renders a value for params.
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

@@ -1,0 +1,226 @@
+package discord
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// Store namespaces of the Discord handler's state.
+const (
+	nsProfile = "discord/profile" // guild/user -> profile
+	nsGuild   = "discord/guild"   // guild -> guild snapshot
+)
+
+// profile is what USER_UPDATE diffs: a member's visible attributes.
+type profile struct {
+	User       string   `json:"u"`
+	Username   string   `json:"n,omitempty"`
+	GlobalName string   `json:"g,omitempty"`
+	Nick       string   `json:"k,omitempty"`
+	Avatar     string   `json:"a,omitempty"`
+	Roles      []string `json:"r,omitempty"`
+	Timeout    string   `json:"t,omitempty"` // RFC 3339, empty when none
+}
+
+func profileOf(m *discordgo.Member) profile {
+	p := profile{User: m.User.ID, Username: m.User.Username, GlobalName: m.User.GlobalName,
+		Nick: m.Nick, Avatar: m.User.Avatar}
+	if m.Avatar != "" {
+		p.Avatar = m.Avatar
+	}
+	p.Roles = slices.Clone(m.Roles)
+	slices.Sort(p.Roles)
+	if m.CommunicationDisabledUntil != nil && m.CommunicationDisabledUntil.After(time.Now()) {
+		p.Timeout = m.CommunicationDisabledUntil.UTC().Format(time.RFC3339)
+	}
+	return p
+}
+
+func (b *Bot) loadProfile(guild, user string) (profile, error) {
+	var p profile
+	v, err := b.opts.Store.GetKV(nsProfile, []byte(guild+"/"+user))
+	if err != nil {
+		return p, err
+	}
+	return p, json.Unmarshal(v, &p)
+}
+
+func (b *Bot) saveProfile(guild string, p profile) {
+	v, _ := json.Marshal(p)
+	if err := b.opts.Store.Put(nsProfile, []byte(guild+"/"+p.User), v); err != nil {
+		b.log.Error().Err(err).Str("guild", guild).Msg("save member profile")
+	}
+}
+
+// change is one attribute that differs between two profiles.
+type change struct {
+	field, old, new string
+	audit           discordgo.AuditLogAction
+}
+
+func diff(old, now profile) []change {
+	var out []change
+	add := func(field, o, n string, a discordgo.AuditLogAction) {
+		if o != n {
+			out = append(out, change{field, o, n, a})
+		}
+	}
+	add("username", old.Username, now.Username, 0)
+	add("global_name", old.GlobalName, now.GlobalName, 0)
+	add("nickname", old.Nick, now.Nick, auditMemberUpdate)
+	add("avatar", old.Avatar, now.Avatar, 0)
+	add("roles", strings.Join(old.Roles, ","), strings.Join(now.Roles, ","), auditMemberRoles)
+	add("timeout", old.Timeout, now.Timeout, auditMemberUpdate)
+	return out
+}
+
+func (b *Bot) onMemberUpdate(m *discordgo.Member) {
+	if m == nil || m.User == nil {
+		return
+	}
+	old, err := b.loadProfile(m.GuildID, m.User.ID)
+	if err != nil {
+		b.saveProfile(m.GuildID, profileOf(m)) // first sight: nothing to compare with
+		return
+	}
+	b.diffProfile(m.GuildID, m, old, profileOf(m), "GUILD_MEMBER_UPDATE")
+}
+
+// diffProfile records one USER_UPDATE per changed attribute and stores the
+// new profile. Moderator-made changes (nickname, roles, timeout) wait for
+// their audit-log entry to name the moderator; a member's own changes name
+// the member.
+func (b *Bot) diffProfile(guild string, m *discordgo.Member, old, now profile, platformType string) {
+	changes := diff(old, now)
+	if len(changes) == 0 {
+		return
+	}
+	b.saveProfile(guild, now)
+	for _, c := range changes {
+		e := b.event(guild, bot.UserUpdate, platformType)
+		b.setActor(e, m.User, m)
+		e.TargetIDs = []string{m.User.ID}
+		e.Params.Set(bot.ParamTargetName, displayName(m.User, m))
+		e.Params.Set(bot.ParamField, c.field)
+		e.Params.Set(bot.ParamOldValue, c.old)
+		e.Params.Set(bot.ParamNewValue, c.new)
+		if c.field == "roles" {
+			e.Params.Set(bot.ParamRolesAdded, strings.Join(minus(now.Roles, old.Roles), ","))
+			e.Params.Set(bot.ParamRolesRemoved, strings.Join(minus(old.Roles, now.Roles), ","))
+		}
+		if c.field == "timeout" && c.new != "" {
+			e.Params.Set(bot.ParamUntil, c.new)
+		}
+		if c.audit == 0 || b.echo.take("update", guild, m.User.ID+"/"+c.field) {
+			if c.audit != 0 {
+				continue // the bot's own timeout or role change: recorded by the action
+			}
+			b.submit(e)
+			continue
+		}
+		b.corr.await(e, b.setModerator, corrKey{guild, c.audit, m.User.ID})
+	}
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// guildState is what PROPERTY_UPDATE diffs.
+type guildState struct {
+	ID                string `json:"id"`
+	Name              string `json:"name"`
+	Icon              string `json:"icon,omitempty"`
+	OwnerID           string `json:"owner,omitempty"`
+	VerificationLevel int    `json:"verification_level"`
+	ContentFilter     int    `json:"content_filter"`
+	Banner            string `json:"banner,omitempty"`
+	Description       string `json:"description,omitempty"`
+	VanityURLCode     string `json:"vanity,omitempty"`
+	SystemChannelID   string `json:"system_channel,omitempty"`
+	RulesChannelID    string `json:"rules_channel,omitempty"`
+}
+
+func guildSnapshot(g *discordgo.Guild) guildState {
+	return guildState{ID: g.ID, Name: g.Name, Icon: g.Icon, OwnerID: g.OwnerID,
+		VerificationLevel: int(g.VerificationLevel), ContentFilter: int(g.ExplicitContentFilter),
+		Banner: g.Banner, Description: g.Description, VanityURLCode: g.VanityURLCode,
+		SystemChannelID: g.SystemChannelID, RulesChannelID: g.RulesChannelID}
+}
+
+func (b *Bot) loadGuild(id string) (guildState, error) {
+	var g guildState
+	v, err := b.opts.Store.GetKV(nsGuild, []byte(id))
+	if err != nil {
+		return g, err
+	}
+	return g, json.Unmarshal(v, &g)
+}
+
+func (b *Bot) saveGuild(g guildState) {
+	v, _ := json.Marshal(g)
+	if err := b.opts.Store.Put(nsGuild, []byte(g.ID), v); err != nil {
+		b.log.Error().Err(err).Str("guild", g.ID).Msg("save guild snapshot")
+	}
+}
+
+func (b *Bot) onGuildUpdate(g *discordgo.Guild) {
+	if g == nil {
+		return
+	}
+	now := guildSnapshot(g)
+	old, err := b.loadGuild(g.ID)
+	b.saveGuild(now)
+	if err != nil {
+		return
+	}
+	var changed []string
+	e := b.event(g.ID, bot.PropertyUpdate, "GUILD_UPDATE")
+	oldM, newM := fieldsOf(old), fieldsOf(now)
+	for _, k := range sortedKeys(newM) {
+		if oldM[k] != newM[k] {
+			changed = append(changed, k)
+			e.Params.Set("old_"+k, oldM[k])
+			e.Params.Set("new_"+k, newM[k])
+		}
+	}
+	if len(changed) == 0 {
+		return
+	}
+	e.Params.Set(bot.ParamChanged, strings.Join(changed, ","))
+	b.corr.await(e, b.setModerator, corrKey{g.ID, discordgo.AuditLogActionGuildUpdate, g.ID})
+}
+
+func fieldsOf(g guildState) map[string]string {
+	var m map[string]any
+	raw, _ := json.Marshal(g)
+	_ = json.Unmarshal(raw, &m)
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if k != "id" {
+			out[k] = strings.Trim(jsonString(v), `"`)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,209 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// Intents are exactly the gateway intents the catalogue needs.
+const Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMembers | discordgo.IntentGuildModeration |
+	discordgo.IntentsGuildInvites | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
+
+// DefaultAPIURL is Discord's REST base for the API version discordgo speaks.
+var DefaultAPIURL = strings.TrimSuffix(discordgo.EndpointAPI, "/")
+
+// Options configure a Bot.
+type Options struct {
+	Token      string
+	APIURL     string // default DefaultAPIURL; every REST call (and so gateway discovery) goes there
+	ShardID    int
+	ShardCount int
+	DevGuildID string // register commands in this guild only
+
+	Store    *store.Store
+	Recorder *bot.Recorder
+	Logger   zerolog.Logger
+	// ReadyTimeout bounds the wait for the gateway's READY (default 30s).
+	ReadyTimeout time.Duration
+	// CorrelationWindow is how long a member removal, ban or deletion waits
+	// for its audit-log entry to name the moderator (default 2s).
+	CorrelationWindow time.Duration
+	// HTTPClient is the base client; its Transport is wrapped to redirect.
+	HTTPClient *http.Client
+}
+
+// Bot is chatwarden's Discord side.
+type Bot struct {
+	opts  Options
+	s     *discordgo.Session
+	log   zerolog.Logger
+	self  *discordgo.User
+	app   *discordgo.Application
+	corr  *correlator
+	echo  *echoes
+	ready chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+}
+
+// ErrTokenRejected and ErrIntentsDisabled are startup failures an operator
+// must fix in the Discord developer portal.
+var (
+	ErrTokenRejected   = errors.New("discord rejected the bot token")
+	ErrIntentsDisabled = errors.New("privileged gateway intents are not enabled")
+)
+
+// New builds the session; Run connects it.
+func New(opts Options) (*Bot, error) {
+	if opts.Token == "" {
+		return nil, errors.New("discord: no token")
+	}
+	if opts.APIURL == "" {
+		opts.APIURL = DefaultAPIURL
+	}
+	if opts.ShardCount <= 0 {
+		opts.ShardCount = 1
+	}
+	if opts.ShardID < 0 || opts.ShardID >= opts.ShardCount {
+		return nil, fmt.Errorf("discord: shard %d is not within 0..%d", opts.ShardID, opts.ShardCount-1)
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 30 * time.Second
+	}
+	if opts.CorrelationWindow <= 0 {
+		opts.CorrelationWindow = 2 * time.Second
+	}
+	if opts.Store == nil || opts.Recorder == nil {
+		return nil, errors.New("discord: a store and a recorder are required")
+	}
+	s, err := discordgo.New("Bot " + opts.Token)
+	if err != nil {
+		return nil, fmt.Errorf("discord session: %w", err)
+	}
+	base := opts.HTTPClient
+	if base == nil {
+		base = &http.Client{Timeout: 20 * time.Second}
+	}
+	rt, err := newRedirect(opts.APIURL, base.Transport)
+	if err != nil {
+		return nil, err
+	}
+	s.Client = &http.Client{Transport: rt, Timeout: base.Timeout, Jar: base.Jar}
+	s.Identify.Intents = Intents
+	s.ShardID, s.ShardCount = opts.ShardID, opts.ShardCount
+	s.SyncEvents = true // handlers run in gateway order
+	s.StateEnabled = true
+	s.State.TrackPresences = false
+	s.State.MaxMessageCount = 0 // message history comes from the store, not memory
+	b := &Bot{
+		opts:  opts,
+		s:     s,
+		log:   opts.Logger.With().Str("platform", "discord").Int("shard", opts.ShardID).Logger(),
+		echo:  newEchoes(),
+		ready: make(chan struct{}),
+	}
+	b.corr = newCorrelator(opts.CorrelationWindow, b.submit)
+	b.addHandlers()
+	return b, nil
+}
+
+// Session returns the discordgo session (for the command and sink layers).
+func (b *Bot) Session() *discordgo.Session { return b.s }
+
+// Run checks the token and intents, connects, waits for READY, and keeps
+// the connection until ctx ends. A rejected token or disabled privileged
+// intent is returned at once with what to do about it.
+func (b *Bot) Run(ctx context.Context) error {
+	if err := b.preflight(); err != nil {
+		return err
+	}
+	if err := b.s.Open(); err != nil {
+		return fmt.Errorf("discord: connect to the gateway: %w", err)
+	}
+	select {
+	case <-b.ready:
+		b.log.Info().Str("user", b.self.Username).Int("guilds", len(b.s.State.Guilds)).Msg("discord ready")
+	case <-time.After(b.opts.ReadyTimeout):
+		b.s.Close()
+		return fmt.Errorf("discord: no READY from the gateway within %s (check the bot token and the privileged intents in the developer portal)", b.opts.ReadyTimeout)
+	case <-ctx.Done():
+		b.s.Close()
+		return ctx.Err()
+	}
+	<-ctx.Done()
+	b.corr.flush()
+	err := b.s.Close()
+	b.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("discord: close: %w", err)
+	}
+	return nil
+}
+
+// Ready is closed once the gateway session is ready.
+func (b *Bot) Ready() <-chan struct{} { return b.ready }
+
+// preflight asks REST who the bot is and whether its privileged intents
+// are enabled, so that a bad token (gateway close 4004) or a disabled
+// intent (close 4014) is a clear startup error, not a reconnect loop.
+func (b *Bot) preflight() error {
+	u, err := b.s.User("@me")
+	if err != nil {
+		var re *discordgo.RESTError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
+			return fmt.Errorf("%w: check discord.token (or CHATWARDEN_DISCORD_TOKEN); reset it under Bot > Token in the developer portal", ErrTokenRejected)
+		}
+		return fmt.Errorf("discord: who am I: %w", err)
+	}
+	b.self = u
+	app, err := b.s.Application("@me")
+	if err != nil {
+		return fmt.Errorf("discord: read the application: %w", err)
+	}
+	b.app = app
+	const (
+		membersOn  = 1 << 14 // GATEWAY_GUILD_MEMBERS
+		membersLtd = 1 << 15 // GATEWAY_GUILD_MEMBERS_LIMITED
+		contentOn  = 1 << 18 // GATEWAY_MESSAGE_CONTENT
+		contentLtd = 1 << 19 // GATEWAY_MESSAGE_CONTENT_LIMITED
+	)
+	var missing []string
+	if app.Flags&(membersOn|membersLtd) == 0 {
+		missing = append(missing, "SERVER MEMBERS INTENT")
+	}
+	if app.Flags&(contentOn|contentLtd) == 0 {
+		missing = append(missing, "MESSAGE CONTENT INTENT")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: turn on %s under Bot > Privileged Gateway Intents in the developer portal for application %s",
+			ErrIntentsDisabled, strings.Join(missing, " and "), app.ID)
+	}
+	return nil
+}
+
+// submit records events without blocking the gateway reader on the
+// commit: the recorder keeps order and makes them durable in groups.
+func (b *Bot) submit(events ...*bot.Event) {
+	if len(events) == 0 {
+		return
+	}
+	err := b.opts.Recorder.Submit(context.Background(), func(err error) {
+		if err != nil {
+			b.log.Error().Err(err).Msg("record discord events")
+		}
+	}, events...)
+	if err != nil {
+		b.log.Error().Err(err).Int("events", len(events)).Msg("record discord events")
+	}
+}
