@@ -1,0 +1,231 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+var _ bot.Actions = (*Bot)(nil)
+
+// Platform implements bot.Actions.
+func (b *Bot) Platform() bot.Platform { return bot.Discord }
+
+// actionEvent starts the record of an action the bot performs.
+func (b *Bot) actionEvent(guild string, typ bot.EventType, platformType string, c bot.Cause) *bot.Event {
+	e := &bot.Event{Time: time.Now(), Platform: bot.Discord, PropertyID: guild, Type: typ,
+		PlatformType: platformType, Function: c.Function, ActorType: bot.ActorBot}
+	if !e.Function.Valid() {
+		e.Function = bot.FuncCommand
+	}
+	if c.ActorID != "" {
+		e.ActorID, e.ActorName, e.ActorType = c.ActorID, c.ActorName, bot.ActorAdmin
+	} else if b.self != nil {
+		e.ActorID, e.ActorName = b.self.ID, b.self.Username
+	}
+	e.Params.Set(bot.ParamReason, c.Reason)
+	return e
+}
+
+// record makes an action's record durable before the action returns.
+func (b *Bot) record(ctx context.Context, e *bot.Event) error {
+	if err := b.opts.Recorder.Record(ctx, e); err != nil {
+		return fmt.Errorf("record %s: %w", e.Type, err)
+	}
+	return nil
+}
+
+// reason is what Discord's audit log shows for the bot's actions.
+func reason(c bot.Cause) discordgo.RequestOption {
+	r := c.Reason
+	if c.ActorName != "" {
+		r = fmt.Sprintf("%s (by %s)", r, c.ActorName)
+	}
+	return discordgo.WithAuditLogReason(bot.Cut(r, 512))
+}
+
+// restErr maps Discord's errors onto the bot's.
+func restErr(op string, err error) error {
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil {
+		switch {
+		case re.Response.StatusCode == http.StatusForbidden:
+			return fmt.Errorf("discord %s: %w: %v", op, bot.ErrForbidden, err)
+		case re.Response.StatusCode == http.StatusNotFound:
+			return fmt.Errorf("discord %s: %w: %v", op, bot.ErrNotFound, err)
+		}
+	}
+	return fmt.Errorf("discord %s: %w", op, err)
+}
+
+// DeleteMessage implements bot.Actions: the record carries what the store
+// knew of the message, and the gateway's echo is not recorded again.
+func (b *Bot) DeleteMessage(ctx context.Context, guild, channel, message string, c bot.Cause) error {
+	b.echo.expect("delete", guild, message)
+	if err := b.s.ChannelMessageDelete(channel, message, reason(c), discordgo.WithContext(ctx)); err != nil {
+		b.echo.take("delete", guild, message)
+		return restErr("delete message", err)
+	}
+	e := b.actionEvent(guild, bot.ChatMessageDelete, "MESSAGE_DELETE", c)
+	e.ChannelID, e.MessageID = channel, message
+	if prev, err := b.opts.Store.FindMessage(ctx, bot.Discord, guild, message); err == nil {
+		e.Content, e.Attachments = prev.Content, prev.Attachments
+		e.TargetIDs = []string{prev.ActorID}
+		e.Params.Set(bot.ParamTargetName, prev.ActorName)
+	}
+	return b.record(ctx, e)
+}
+
+// Timeout implements bot.Actions with Discord's member timeout.
+func (b *Bot) Timeout(ctx context.Context, guild, user string, until time.Time, c bot.Cause) error {
+	b.echo.expect("update", guild, user+"/timeout")
+	if err := b.s.GuildMemberTimeout(guild, user, &until, reason(c), discordgo.WithContext(ctx)); err != nil {
+		b.echo.take("update", guild, user+"/timeout")
+		return restErr("timeout member", err)
+	}
+	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
+	e.TargetIDs = []string{user}
+	e.Params.Set(bot.ParamField, "timeout")
+	e.Params.Set(bot.ParamNewValue, until.UTC().Format(time.RFC3339))
+	e.Params.Set(bot.ParamUntil, until.UTC().Format(time.RFC3339))
+	return b.record(ctx, e)
+}
+
+// RemoveTimeout implements bot.Actions.
+func (b *Bot) RemoveTimeout(ctx context.Context, guild, user string, c bot.Cause) error {
+	b.echo.expect("update", guild, user+"/timeout")
+	if err := b.s.GuildMemberTimeout(guild, user, nil, reason(c), discordgo.WithContext(ctx)); err != nil {
+		b.echo.take("update", guild, user+"/timeout")
+		return restErr("lift timeout", err)
+	}
+	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
+	e.TargetIDs = []string{user}
+	e.Params.Set(bot.ParamField, "timeout")
+	e.Params.Set(bot.ParamNewValue, "")
+	return b.record(ctx, e)
+}
+
+// Kick implements bot.Actions.
+func (b *Bot) Kick(ctx context.Context, guild, user string, c bot.Cause) error {
+	b.echo.expect("kick", guild, user)
+	if err := b.s.GuildMemberDeleteWithReason(guild, user, bot.Cut(c.Reason, 512), discordgo.WithContext(ctx)); err != nil {
+		b.echo.take("kick", guild, user)
+		return restErr("kick", err)
+	}
+	e := b.actionEvent(guild, bot.UserRemove, "GUILD_MEMBER_REMOVE", c)
+	e.TargetIDs = []string{user}
+	e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+	return b.record(ctx, e)
+}
+
+// Ban implements bot.Actions.
+func (b *Bot) Ban(ctx context.Context, guild, user string, c bot.Cause) error {
+	b.echo.expect("ban", guild, user)
+	b.echo.expect("ban-remove", guild, user) // the member removal a ban causes
+	if err := b.s.GuildBanCreateWithReason(guild, user, bot.Cut(c.Reason, 512), 0, discordgo.WithContext(ctx)); err != nil {
+		b.echo.take("ban", guild, user)
+		b.echo.take("ban-remove", guild, user)
+		return restErr("ban", err)
+	}
+	e := b.actionEvent(guild, bot.UserBan, "GUILD_BAN_ADD", c)
+	e.TargetIDs = []string{user}
+	return b.record(ctx, e)
+}
+
+// Unban implements bot.Actions.
+func (b *Bot) Unban(ctx context.Context, guild, user string, c bot.Cause) error {
+	b.echo.expect("unban", guild, user)
+	if err := b.s.GuildBanDelete(guild, user, reason(c), discordgo.WithContext(ctx)); err != nil {
+		b.echo.take("unban", guild, user)
+		return restErr("unban", err)
+	}
+	e := b.actionEvent(guild, bot.UserBanRemove, "GUILD_BAN_REMOVE", c)
+	e.TargetIDs = []string{user}
+	return b.record(ctx, e)
+}
+
+// AddRole implements bot.Actions.
+func (b *Bot) AddRole(ctx context.Context, guild, user, role string, c bot.Cause) error {
+	return b.role(ctx, guild, user, role, true, c)
+}
+
+// RemoveRole implements bot.Actions.
+func (b *Bot) RemoveRole(ctx context.Context, guild, user, role string, c bot.Cause) error {
+	return b.role(ctx, guild, user, role, false, c)
+}
+
+func (b *Bot) role(ctx context.Context, guild, user, role string, add bool, c bot.Cause) error {
+	b.echo.expect("update", guild, user+"/roles")
+	var err error
+	if add {
+		err = b.s.GuildMemberRoleAdd(guild, user, role, reason(c), discordgo.WithContext(ctx))
+	} else {
+		err = b.s.GuildMemberRoleRemove(guild, user, role, reason(c), discordgo.WithContext(ctx))
+	}
+	if err != nil {
+		b.echo.take("update", guild, user+"/roles")
+		return restErr("change roles", err)
+	}
+	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
+	e.TargetIDs = []string{user}
+	e.Params.Set(bot.ParamField, "roles")
+	if add {
+		e.Params.Set(bot.ParamRolesAdded, role)
+	} else {
+		e.Params.Set(bot.ParamRolesRemoved, role)
+	}
+	return b.record(ctx, e)
+}
+
+// Send implements bot.Actions. Mentions are off except the one user the
+// message names.
+func (b *Bot) Send(ctx context.Context, guild, channel string, m bot.Message) (string, error) {
+	data := &discordgo.MessageSend{
+		Content:         bot.Cut(m.Text, 2000),
+		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
+		Components:      components(m.Buttons),
+	}
+	if m.Mention != "" {
+		data.AllowedMentions.Users = []string{m.Mention}
+	}
+	if m.ReplyTo != "" {
+		data.Reference = &discordgo.MessageReference{MessageID: m.ReplyTo, ChannelID: channel, GuildID: guild}
+	}
+	msg, err := b.s.ChannelMessageSendComplex(channel, data, discordgo.WithContext(ctx))
+	if err != nil {
+		return "", restErr("send message", err)
+	}
+	return msg.ID, nil
+}
+
+// components lays buttons out in rows of five, Discord's limit.
+func components(buttons []bot.Button) []discordgo.MessageComponent {
+	var rows []discordgo.MessageComponent
+	for i := 0; i < len(buttons) && len(rows) < 5; i += 5 {
+		var row discordgo.ActionsRow
+		for _, bt := range buttons[i:min(i+5, len(buttons))] {
+			row.Components = append(row.Components, discordgo.Button{
+				Label: bot.Cut(bt.Label, 80), CustomID: bt.Data, Style: buttonStyle(bt.Style)})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func buttonStyle(s bot.ButtonStyle) discordgo.ButtonStyle {
+	switch s {
+	case bot.StyleSecondary:
+		return discordgo.SecondaryButton
+	case bot.StyleSuccess:
+		return discordgo.SuccessButton
+	case bot.StyleDanger:
+		return discordgo.DangerButton
+	}
+	return discordgo.PrimaryButton
+}
