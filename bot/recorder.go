@@ -71,9 +71,10 @@ type RecorderOptions struct {
 	// join it (default 2ms). The wait ends early once every caller that is
 	// inside Record has joined.
 	MaxDelay time.Duration
-	// MaxBatch caps the events of one transaction (default 8192).
+	// MaxBatch caps the events of one transaction (default 16384). Bigger
+	// batches share more index pages per commit.
 	MaxBatch int
-	// QueueSize caps the calls waiting for a commit (default 4096); further
+	// QueueSize caps the calls waiting for a commit (default 16384); further
 	// callers wait, so overload slows producers down instead of dropping.
 	QueueSize int
 	// Prepare, if set, is applied to every event on the caller's goroutine
@@ -149,10 +150,10 @@ func NewRecorder(j Journal, opts RecorderOptions) *Recorder {
 		opts.MaxDelay = 2 * time.Millisecond
 	}
 	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 8192
+		opts.MaxBatch = 16384
 	}
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 4096
+		opts.QueueSize = 16384
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,7 +48,7 @@ func nextSnowflake() string {
 // BenchmarkRecorderIngest measures durable ingest (fsync'd group commits,
 // all indexes, hash chain) through the Recorder with 16 concurrent
 // producers. "wait" producers call Record with one event and wait for it;
-// "pipelined" producers Submit one event per call and keep up to 512 in
+// "pipelined" producers Submit one event per call and keep up to 2,048 in
 // flight each, as a gateway reader does. Every event counts only once it
 // is acknowledged durable. The workload is 16 communities of 2,000 members
 // whose activity follows Zipf's law, 20 channels each.
@@ -60,7 +61,7 @@ func BenchmarkRecorderIngest(b *testing.B) {
 			}
 			defer s.Close()
 			rec := bot.NewRecorder(s, bot.RecorderOptions{})
-			const producers, window = 16, 512
+			const producers, window = 16, 2048
 			per := (b.N + producers - 1) / producers
 			evs := make([][]*bot.Event, producers)
 			for p := range evs {
@@ -132,18 +133,28 @@ func BenchmarkQueryTypeUser(b *testing.B) {
 	s := millionStore(b)
 	rng := rand.New(rand.NewPCG(1, 1))
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 1999)
+	qs := make([]Query, b.N)
+	for i := range qs {
+		qs[i] = Query{Platform: bot.Discord, Property: fmt.Sprintf("1%017d", rng.IntN(10)),
+			Types: []bot.EventType{bot.ChatMessage}, User: fmt.Sprintf("3%017d", zipf.Uint64()), Limit: 50}
+	}
+	lat := make([]time.Duration, b.N)
 	b.ResetTimer()
 	found := 0
-	for i := 0; i < b.N; i++ {
-		q := Query{Platform: bot.Discord, Property: fmt.Sprintf("1%017d", rng.IntN(10)),
-			Types: []bot.EventType{bot.ChatMessage}, User: fmt.Sprintf("3%017d", zipf.Uint64()), Limit: 50}
+	for i, q := range qs {
+		start := time.Now()
 		page, err := s.Query(context.Background(), q)
+		lat[i] = time.Since(start)
 		if err != nil {
 			b.Fatal(err)
 		}
 		found += len(page.Events)
 	}
+	b.StopTimer()
+	slices.Sort(lat)
 	b.ReportMetric(float64(found)/float64(b.N), "records/op")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
 var (
@@ -266,3 +277,4 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 var benchProps, benchUsers = 16, 200
+
