@@ -3,6 +3,7 @@ package bot
 import (
 	"encoding/base32"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -14,7 +15,7 @@ import (
 type Event struct {
 	ID   ID     `json:"id"`
 	Seq  uint64 `json:"seq,omitempty"`  // commit order across the whole store
-	Hash []byte `json:"hash,omitempty"` // SHA-256 chaining this record to the previous one of its property
+	Hash Digest `json:"hash,omitempty"` // SHA-256 chaining this record to the previous one of its property
 
 	Time       time.Time `json:"time"` // when the platform says it happened, else when received
 	Platform   Platform  `json:"platform"`
@@ -208,3 +209,22 @@ func (id ID) SeqLow() uint32 { return binary.BigEndian.Uint32(id[8:]) }
 
 // Bytes returns id as a byte slice.
 func (id ID) Bytes() []byte { return id[:] }
+
+// Digest is a hash; its text form is lowercase hex.
+type Digest []byte
+
+// String returns the hex form.
+func (d Digest) String() string { return hex.EncodeToString(d) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Digest) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(d)), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Digest) UnmarshalText(b []byte) error {
+	v, err := hex.DecodeString(string(b))
+	if err != nil {
+		return fmt.Errorf("bad digest: %w", err)
+	}
+	*d = v
+	return nil
+}

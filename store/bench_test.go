@@ -277,4 +277,3 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 var benchProps, benchUsers = 16, 200
-

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+func cmdVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("verify", "--db FILE [--platform P --property ID]", stderr)
+	db := fs.String("db", "", "the database `file` (required)")
+	platform := fs.String("platform", "", "discord or telegram")
+	property := fs.String("property", "", "verify only this property `id`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := openRead(*db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var results []store.Verification
+	if *property != "" {
+		p, err := bot.ParsePlatform(*platform)
+		if err != nil {
+			return usagef("--property needs --platform: %v", err)
+		}
+		v, err := s.Verify(context.Background(), p, *property)
+		if err != nil {
+			return err
+		}
+		results = append(results, v)
+	} else if results, err = s.VerifyAll(context.Background()); err != nil {
+		return err
+	}
+	failed := 0
+	for _, v := range results {
+		if v.OK {
+			fmt.Fprintf(stdout, "OK      %s:%s  %d records  head %s\n", v.Platform, v.Property, v.Records, hex.EncodeToString(v.Head[:]))
+			continue
+		}
+		failed++
+		fmt.Fprintf(stdout, "FAILED  %s:%s  %s", v.Platform, v.Property, v.Problem)
+		if !v.BadID.IsZero() {
+			fmt.Fprintf(stdout, "  (record %s, seq %d)", v.BadID, v.BadSeq)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d chains failed verification", failed, len(results))
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(stdout, "no records")
+	}
+	return nil
+}
+
+func cmdBackup(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("backup", "--db FILE --out FILE", stderr)
+	db := fs.String("db", "", "the database `file` (required)")
+	out := fs.String("out", "", "the backup `file` to write (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *db == "" || *out == "" {
+		return usagef("--db and --out are required")
+	}
+	s, err := store.Open(*db, store.Options{ReadOnly: true})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("%w\nThe bot is running: take the backup through its HTTP API instead (GET /v1/backup with the operator token)", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	w, commit, err := output(*out, nil)
+	if err != nil {
+		return err
+	}
+	n, err := s.Backup(context.Background(), w)
+	if err := commit(err); err != nil {
+		return fmt.Errorf("backup to %s: %w", *out, err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, n)
+	return nil
+}
+
+// openWrite opens a database for an offline change.
+func openWrite(path string) (*store.Store, error) {
+	if path == "" {
+		return nil, usagef("--db is required")
+	}
+	s, err := store.Open(path, store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%w\n(stop the bot first: this command changes the database)", err)
+	}
+	return s, err
+}
+
+// retentionEvent is the DATA_RETENTION record of an operator's action.
+func retentionEvent(p bot.Platform, property, action string, n int) *bot.Event {
+	e := &bot.Event{Time: time.Now(), Platform: p, PropertyID: property, Type: bot.DataRetention,
+		PlatformType: "cli", Function: bot.FuncRetention, ActorType: bot.ActorSystem, ActorID: "operator", ActorName: "operator"}
+	e.Params.Set(bot.ParamAction, action)
+	e.Params.Set(bot.ParamCount, strconv.Itoa(n))
+	return e
+}
+
+func cmdErase(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("erase", "--db FILE --platform P --property ID --user ID", stderr)
+	db := fs.String("db", "", "the database `file` (required)")
+	platform := fs.String("platform", "", "discord or telegram (required)")
+	property := fs.String("property", "", "guild or chat `id` (required)")
+	user := fs.String("user", "", "the user `id` whose personal data to erase (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := bot.ParsePlatform(*platform)
+	if err != nil {
+		return usagef("--platform: %v", err)
+	}
+	if *property == "" || *user == "" {
+		return usagef("--property and --user are required")
+	}
+	s, err := openWrite(*db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := s.Erase(context.Background(), p, *property, *user)
+	if err != nil {
+		return err
+	}
+	e := retentionEvent(p, *property, bot.RetentionErase, n)
+	e.TargetIDs = []string{*user}
+	if err := s.Append(context.Background(), &bot.Batch{Events: []*bot.Event{e}}); err != nil {
+		return fmt.Errorf("record the erasure: %w", err)
+	}
+	fmt.Fprintf(stdout, "erased the personal data of %s in %d records of %s:%s\n", *user, n, p, *property)
+	return nil
+}
+
+func cmdPurge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("purge", "--db FILE [--days N | --config FILE]", stderr)
+	db := fs.String("db", "", "the database `file` (required)")
+	days := fs.Int("days", -1, "purge records older than this many `days` (default: storage.retention_days of --config, else 90)")
+	cfgPath := fs.String("config", "", "read the default from this config `file`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *days < 0 {
+		*days = 90
+		if *cfgPath != "" {
+			cfg, err := config.Load(*cfgPath)
+			if err != nil {
+				return err
+			}
+			*days = cfg.Storage.RetentionDays
+		}
+	}
+	if *days == 0 {
+		fmt.Fprintln(stdout, "retention is 0 days (keep forever): nothing to purge")
+		return nil
+	}
+	s, err := openWrite(*db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	total, err := purgeAll(context.Background(), s, *days, nil, func(e *bot.Event) error {
+		return s.Append(context.Background(), &bot.Batch{Events: []*bot.Event{e}})
+	})
+	fmt.Fprintf(stdout, "purged %d records older than %d days\n", total, *days)
+	return err
+}
+
+// purgeAll purges every property's records older than its retention period
+// (the property's own setting, else days) and records one DATA_RETENTION
+// event per property that lost records.
+func purgeAll(ctx context.Context, s *store.Store, days int, now func() time.Time, record func(*bot.Event) error) (int, error) {
+	if now == nil {
+		now = time.Now
+	}
+	total := 0
+	for _, p := range s.Properties() {
+		keep := days
+		if set, err := s.Settings(ctx, p.Platform, p.ID); err == nil && set.RetentionDays > 0 {
+			keep = set.RetentionDays
+		}
+		if keep <= 0 {
+			continue
+		}
+		before := now().AddDate(0, 0, -keep)
+		n, err := s.Purge(ctx, p.Platform, p.ID, before)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n > 0 {
+			e := retentionEvent(p.Platform, p.ID, bot.RetentionPurge, n)
+			e.Params.Set(bot.ParamDays, strconv.Itoa(keep))
+			e.Params.Set(bot.ParamBefore, before.UTC().Format(time.RFC3339))
+			if err := record(e); err != nil {
+				return total, fmt.Errorf("record the purge of %s:%s: %w", p.Platform, p.ID, err)
+			}
+		}
+	}
+	return total, nil
+}
+
+// Discord permissions chatwarden asks for; README.md explains each.
+const invitePermissions = 1<<1 | // Kick Members: verification failures, engines' kicks
+	1<<2 | // Ban Members: engines' bans, the Unban button
+	1<<4 | // Manage Channels: Discord sends invite events only to bots with it
+	1<<7 | // View Audit Log: name the moderator and reason of kicks, bans, deletions
+	1<<10 | // View Channels
+	1<<11 | // Send Messages: log entries, verification prompts
+	1<<13 | // Manage Messages: delete filtered links
+	1<<14 | // Embed Links: log entries are embeds
+	1<<15 | // Attach Files: /audit export
+	1<<16 | // Read Message History
+	1<<28 | // Manage Roles: give the verified role
+	1<<40 // Moderate Members: timeouts (quarantine, escalation)
+
+func cmdInvite(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("invite", "[--client-id ID | --config FILE]", stderr)
+	clientID := fs.String("client-id", "", "the application's client `id`")
+	cfgPath := fs.String("config", "", "derive the client id from the Discord token in this config `file`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *clientID == "" && *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		*clientID = clientIDFromToken(cfg.Discord.Token.Reveal())
+	}
+	if *clientID == "" {
+		return usagef("give --client-id, or --config with a Discord token")
+	}
+	if _, err := strconv.ParseUint(*clientID, 10, 64); err != nil {
+		return usagef("--client-id %q is not a Discord id", *clientID)
+	}
+	v := url.Values{"client_id": {*clientID}, "scope": {"bot applications.commands"},
+		"permissions": {strconv.FormatUint(invitePermissions, 10)}}
+	fmt.Fprintf(stdout, "https://discord.com/oauth2/authorize?%s\n", v.Encode())
+	return nil
+}
+
+// clientIDFromToken reads the bot's id from the first part of its token
+// (base64 of the id); the token itself is never printed.
+func clientIDFromToken(token string) string {
+	first, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(first, "="))
+	if err != nil {
+		return ""
+	}
+	if _, err := strconv.ParseUint(string(b), 10, 64); err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func cmdHealthcheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("healthcheck", "[--url URL]", stderr)
+	u := fs.String("url", "http://127.0.0.1:8080/healthz", "the health `URL`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(*u)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s", *u, resp.Status)
+	}
+	return nil
+}
+
+func cmdVersion(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("version", "", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	line := fmt.Sprintf("chatwarden %s (%s %s/%s)", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				line += " " + s.Value
+			}
+		}
+	}
+	fmt.Fprintln(stdout, line)
+	return nil
+}

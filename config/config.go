@@ -1,0 +1,400 @@
+// Package config loads chatwarden's YAML configuration strictly: an unknown
+// or misspelt key, a duplicate key or a value of the wrong type is an error
+// naming the file, line and key; values are validated with messages that
+// say what is wrong and what is allowed. Tokens may come from the
+// environment and never appear in errors or logs.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration. Zero fields take the defaults of
+// Default(); every key is documented in config.example.yaml.
+type Config struct {
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
+
+	Storage  Storage  `yaml:"storage"`
+	Discord  Discord  `yaml:"discord"`
+	Telegram Telegram `yaml:"telegram"`
+	Defaults Defaults `yaml:"defaults"`
+	API      API      `yaml:"api"`
+}
+
+// Storage configures the bbolt database.
+type Storage struct {
+	Path                string `yaml:"path"`
+	RetentionDays       int    `yaml:"retention_days"`
+	StoreMessageContent bool   `yaml:"store_message_content"`
+}
+
+// Discord configures the Discord connection.
+type Discord struct {
+	Enabled    bool   `yaml:"enabled"`
+	Token      Secret `yaml:"token"`
+	APIURL     string `yaml:"api_url"`
+	ShardID    int    `yaml:"shard_id"`
+	ShardCount int    `yaml:"shard_count"`
+	DevGuildID string `yaml:"dev_guild_id"`
+}
+
+// Telegram configures the Telegram connection.
+type Telegram struct {
+	Enabled             bool     `yaml:"enabled"`
+	Token               Secret   `yaml:"token"`
+	APIURL              string   `yaml:"api_url"`
+	PollTimeout         Duration `yaml:"poll_timeout"`
+	Webhook             Webhook  `yaml:"webhook"`
+	DeleteCommandsAfter Duration `yaml:"delete_commands_after"`
+}
+
+// Webhook configures Telegram's optional webhook mode.
+type Webhook struct {
+	Listen      string `yaml:"listen"`
+	URL         string `yaml:"url"`
+	SecretToken Secret `yaml:"secret_token"`
+}
+
+// Defaults are the per-property settings used until a property's admins
+// change them.
+type Defaults struct {
+	Locale string `yaml:"locale"`
+}
+
+// API configures the HTTP query API.
+type API struct {
+	Listen        string `yaml:"listen"`
+	OperatorToken Secret `yaml:"operator_token"`
+}
+
+// Locales the log formats exist in.
+var Locales = []string{"en", "fr", "hi"}
+
+// Default returns the configuration used for missing keys.
+func Default() Config {
+	return Config{
+		LogLevel:  "info",
+		LogFormat: "json",
+		Storage:   Storage{Path: "chatwarden.db", RetentionDays: 90, StoreMessageContent: true},
+		Discord:   Discord{APIURL: "https://discord.com/api/v9", ShardCount: 1},
+		Telegram: Telegram{APIURL: "https://api.telegram.org", PollTimeout: Duration(50 * time.Second),
+			DeleteCommandsAfter: Duration(time.Minute)},
+		Defaults: Defaults{Locale: "en"},
+	}
+}
+
+// Secret is a token: it prints as [redacted] in every format.
+type Secret string
+
+func (Secret) String() string                  { return "[redacted]" }
+func (Secret) GoString() string                { return "[redacted]" }
+func (Secret) MarshalJSON() ([]byte, error)    { return []byte(`"[redacted]"`), nil }
+func (Secret) MarshalYAML() (any, error)       { return "[redacted]", nil }
+func (Secret) MarshalText() ([]byte, error)    { return []byte("[redacted]"), nil }
+func (s Secret) Reveal() string                { return string(s) }
+func (s Secret) Format(f fmt.State, verb rune) { f.Write([]byte("[redacted]")) }
+
+// Duration is a Go duration written like "90s" or "1m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: %q is not a duration (write it like 90s, 5m or 1h30m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration back as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Error is a configuration error at a place in a file.
+type Error struct {
+	File string
+	Line int    // 0 when not tied to a line
+	Key  string // dotted path, e.g. storage.retention_days
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads and parses the file at path, then applies the environment.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses YAML named name (for messages), applies the environment
+// (CHATWARDEN_DISCORD_TOKEN, CHATWARDEN_TELEGRAM_TOKEN,
+// CHATWARDEN_API_OPERATOR_TOKEN, CHATWARDEN_STORAGE_PATH) and validates.
+func Parse(data []byte, name string) (*Config, error) {
+	cfg := Default()
+	lines := map[string]int{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, &Error{File: name, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		}
+		if len(doc.Content) > 0 {
+			root := doc.Content[0]
+			if root.Kind != yaml.MappingNode {
+				if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+					goto env
+				}
+				return nil, &Error{File: name, Line: root.Line, Msg: "the top level must be a mapping of keys to values"}
+			}
+			if err := checkKeys(name, root, reflect.TypeOf(cfg), "", lines); err != nil {
+				return nil, err
+			}
+			if err := root.Decode(&cfg); err != nil {
+				return nil, &Error{File: name, Msg: typeError(err)}
+			}
+		}
+	}
+env:
+	for env, dst := range map[string]*Secret{
+		"CHATWARDEN_DISCORD_TOKEN":      &cfg.Discord.Token,
+		"CHATWARDEN_TELEGRAM_TOKEN":     &cfg.Telegram.Token,
+		"CHATWARDEN_API_OPERATOR_TOKEN": &cfg.API.OperatorToken,
+	} {
+		if v := os.Getenv(env); v != "" {
+			*dst = Secret(v)
+		}
+	}
+	if v := os.Getenv("CHATWARDEN_STORAGE_PATH"); v != "" {
+		cfg.Storage.Path = v
+	}
+	if err := cfg.validate(name, lines); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// typeError turns yaml's type errors into one readable line each.
+func typeError(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return strings.Join(te.Errors, "; ")
+	}
+	return err.Error()
+}
+
+// checkKeys walks a mapping against the struct type t, rejecting unknown
+// and duplicate keys, and notes each key's line.
+func checkKeys(file string, m *yaml.Node, t reflect.Type, prefix string, lines map[string]int) error {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag := strings.Split(f.Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+			fields[tag] = f.Type
+		}
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		path := prefix + k.Value
+		if line, dup := seen[k.Value]; dup {
+			return &Error{File: file, Line: k.Line, Key: path, Msg: fmt.Sprintf("duplicate key (first set on line %d)", line)}
+		}
+		seen[k.Value] = k.Line
+		ft, ok := fields[k.Value]
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q", k.Value)
+			if prefix != "" {
+				msg += " in " + strings.TrimSuffix(prefix, ".")
+			}
+			if s := suggest(k.Value, fields); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", s)
+			}
+			return &Error{File: file, Line: k.Line, Msg: msg}
+		}
+		lines[path] = v.Line
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(Duration(0)) {
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+				continue
+			}
+			if v.Kind != yaml.MappingNode {
+				return &Error{File: file, Line: v.Line, Key: path, Msg: "must be a mapping of keys to values"}
+			}
+			if err := checkKeys(file, v, ft, path+".", lines); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// suggest returns the known key closest to key, if it is close.
+func suggest(key string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if d := distance(key, name); d < bestD {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func (c *Config) validate(file string, lines map[string]int) error {
+	fail := func(key, format string, args ...any) error {
+		return &Error{File: file, Line: lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if !slices.Contains([]string{"trace", "debug", "info", "warn", "error"}, c.LogLevel) {
+		return fail("log_level", "must be one of trace, debug, info, warn, error; got %q", c.LogLevel)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		return fail("log_format", "must be json or console; got %q", c.LogFormat)
+	}
+	if strings.TrimSpace(c.Storage.Path) == "" {
+		return fail("storage.path", "must not be empty")
+	}
+	if c.Storage.RetentionDays < 0 {
+		return fail("storage.retention_days", "must be ≥ 0 (0 keeps records forever); got %d", c.Storage.RetentionDays)
+	}
+	if err := checkURL(c.Discord.APIURL); err != nil {
+		return fail("discord.api_url", "%v", err)
+	}
+	if c.Discord.ShardCount < 1 {
+		return fail("discord.shard_count", "must be ≥ 1; got %d", c.Discord.ShardCount)
+	}
+	if c.Discord.ShardID < 0 || c.Discord.ShardID >= c.Discord.ShardCount {
+		return fail("discord.shard_id", "must be within 0..%d (shard_count - 1); got %d", c.Discord.ShardCount-1, c.Discord.ShardID)
+	}
+	if c.Discord.Enabled && c.Discord.Token == "" {
+		return fail("discord.enabled", "is true but there is no token: set discord.token or CHATWARDEN_DISCORD_TOKEN")
+	}
+	if err := checkURL(c.Telegram.APIURL); err != nil {
+		return fail("telegram.api_url", "%v", err)
+	}
+	if p := c.Telegram.PollTimeout.D(); p < time.Second || p > 50*time.Second {
+		return fail("telegram.poll_timeout", "must be between 1s and 50s; got %s", p)
+	}
+	if c.Telegram.DeleteCommandsAfter < 0 {
+		return fail("telegram.delete_commands_after", "must be ≥ 0 (0 keeps command exchanges); got %s", c.Telegram.DeleteCommandsAfter.D())
+	}
+	if c.Telegram.Enabled && c.Telegram.Token == "" {
+		return fail("telegram.enabled", "is true but there is no token: set telegram.token or CHATWARDEN_TELEGRAM_TOKEN")
+	}
+	if w := c.Telegram.Webhook; w.Listen != "" {
+		if _, _, err := net.SplitHostPort(w.Listen); err != nil {
+			return fail("telegram.webhook.listen", "must be host:port; got %q", w.Listen)
+		}
+		if err := checkURL(w.URL); err != nil {
+			return fail("telegram.webhook.url", "%v", err)
+		}
+		if !validSecretToken(string(w.SecretToken)) {
+			return fail("telegram.webhook.secret_token", "is required with webhook.listen: 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+		}
+	}
+	if !slices.Contains(Locales, c.Defaults.Locale) {
+		return fail("defaults.locale", "must be one of %s; got %q", strings.Join(Locales, ", "), c.Defaults.Locale)
+	}
+	if c.API.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+			return fail("api.listen", "must be host:port, e.g. 127.0.0.1:8080; got %q", c.API.Listen)
+		}
+	}
+	if t := c.API.OperatorToken; t != "" && len(t) < 32 {
+		return fail("api.operator_token", "must be at least 32 characters (or CHATWARDEN_API_OPERATOR_TOKEN)")
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an http(s) URL; got %q", s)
+	}
+	return nil
+}
+
+func validSecretToken(s string) bool {
+	if len(s) < 1 || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Keys lists every key path of Config (for docs and drift tests).
+func Keys() []string {
+	var out []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, prefix+tag+".")
+				continue
+			}
+			out = append(out, prefix+tag)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	return out
+}

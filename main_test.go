@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// cli runs one command line and returns its exit status and output.
+func cli(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// testDB writes n records to a new database over two guilds and a chat.
+func testDB(t *testing.T, n int) (string, []*bot.Event) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cli.db")
+	s, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var evs []*bot.Event
+	base := time.Now().Add(-48 * time.Hour)
+	for i := 0; i < n; i++ {
+		e := &bot.Event{Time: base.Add(time.Duration(i) * time.Minute), Platform: bot.Discord, PropertyID: "g1",
+			Type: []bot.EventType{bot.ChatMessage, bot.UserJoin, bot.UserBan}[i%3], PlatformType: "MESSAGE_CREATE",
+			Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: fmt.Sprintf("u%d", i%5),
+			ActorName: fmt.Sprintf("user\n%d\u202e", i%5), ChannelID: "c1", Content: fmt.Sprintf("message %d", i)}
+		switch i % 4 {
+		case 1:
+			e.PropertyID = "g2"
+		case 2:
+			e.Platform, e.PropertyID = bot.Telegram, "-100"
+		}
+		if i == 7 {
+			e.Content = "=HYPERLINK(\"http://evil\")"
+		}
+		evs = append(evs, e)
+	}
+	if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+	return path, evs
+}
+
+func count(evs []*bot.Event, keep func(*bot.Event) bool) int {
+	n := 0
+	for _, e := range evs {
+		if keep(e) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestLogsPagesThroughEverything(t *testing.T) {
+	db, evs := testDB(t, 300)
+	want := count(evs, func(e *bot.Event) bool { return e.PropertyID == "g1" && e.Type == bot.UserJoin })
+	seen := map[string]bool{}
+	args := []string{"logs", "--db", db, "--property", "g1", "--type", "user_join", "--limit", "7", "--json"}
+	for pages := 0; ; pages++ {
+		code, out, errs := cli(args...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if line == "" {
+				continue
+			}
+			var e bot.Event
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("bad NDJSON line %q: %v", line, err)
+			}
+			if e.PropertyID != "g1" || e.Type != bot.UserJoin || seen[e.ID.String()] {
+				t.Fatalf("unexpected or repeated record %+v", e)
+			}
+			seen[e.ID.String()] = true
+		}
+		cur, ok := strings.CutPrefix(strings.TrimSpace(errs), "more: --cursor ")
+		if !ok {
+			break
+		}
+		args = append(args[:len(args):len(args)], "--cursor", cur)
+		if pages > 100 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(seen) != want {
+		t.Fatalf("paged through %d records, want %d", len(seen), want)
+	}
+}
+
+func TestLogsTableIsSafe(t *testing.T) {
+	db, _ := testDB(t, 30)
+	code, out, _ := cli("logs", "--db", db, "--platform", "discord", "--property", "g1", "--limit", "5")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 6 || !strings.HasPrefix(lines[0], "TIME") {
+		t.Fatalf("want a header and 5 rows, got:\n%s", out)
+	}
+	if strings.ContainsRune(out, '\u202e') {
+		t.Fatal("a bidi override from a name reached the terminal")
+	}
+}
+
+func TestExportFormats(t *testing.T) {
+	db, evs := testDB(t, 90)
+	dir := t.TempDir()
+	code, _, errs := cli("export", "--db", db, "--format", "csv", "--out", filepath.Join(dir, "x.csv"))
+	if code != 0 {
+		t.Fatalf("csv: exit %d %s", code, errs)
+	}
+	f, _ := os.Open(filepath.Join(dir, "x.csv"))
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != len(evs)+1 || strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") {
+		t.Fatalf("csv: %d rows, err %v", len(rows), err)
+	}
+	found := false
+	for _, r := range rows[1:] {
+		if strings.Contains(r[14], "HYPERLINK") {
+			found = true
+			if !strings.HasPrefix(r[14], "'=") {
+				t.Fatalf("formula not defused: %q", r[14])
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the formula record is missing")
+	}
+	code, out, _ := cli("export", "--db", db, "--format", "ndjson", "--platform", "telegram", "--property", "-100")
+	want := count(evs, func(e *bot.Event) bool { return e.PropertyID == "-100" })
+	if code != 0 || strings.Count(out, "\n") != want {
+		t.Fatalf("ndjson: exit %d, %d lines, want %d", code, strings.Count(out, "\n"), want)
+	}
+}
+
+func TestVerifyDetectsTamperingAndBackupCopies(t *testing.T) {
+	db, _ := testDB(t, 60)
+	if code, out, _ := cli("verify", "--db", db); code != 0 || strings.Count(out, "OK") != 3 {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if code, _, errs := cli("backup", "--db", db, "--out", backup); code != 0 {
+		t.Fatalf("backup: exit %d %s", code, errs)
+	}
+	// Flip a byte of one record in the original.
+	bdb, err := bolt.Open(db, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("ev"))
+		k, v := b.Cursor().First()
+		v = bytes.Clone(v)
+		v[len(v)-2] ^= 1
+		return b.Put(bytes.Clone(k), v)
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := cli("verify", "--db", db)
+	if code != 1 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "altered") {
+		t.Fatalf("tampered verify: exit %d\n%s", code, out)
+	}
+	if code, out, _ := cli("verify", "--db", backup); code != 0 {
+		t.Fatalf("the backup does not verify: %s", out)
+	}
+}
+
+func TestBackupWhileLockedFailsFast(t *testing.T) {
+	db, _ := testDB(t, 3)
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	code, _, errs := cli("backup", "--db", db, "--out", filepath.Join(t.TempDir(), "b.db"))
+	if code != 1 || !strings.Contains(errs, "running") || !strings.Contains(errs, db) {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+func TestEraseAndPurge(t *testing.T) {
+	db, _ := testDB(t, 120)
+	code, out, errs := cli("erase", "--db", db, "--platform", "discord", "--property", "g1", "--user", "u1")
+	if code != 0 || !strings.Contains(out, "erased") {
+		t.Fatalf("erase: exit %d %s %s", code, out, errs)
+	}
+	code, out, _ = cli("logs", "--db", db, "--platform", "discord", "--property", "g1", "--user", "u1", "--json", "--limit", "1000")
+	if code != 0 || strings.Contains(out, "message ") {
+		t.Fatalf("content of u1 survived the erasure:\n%s", out)
+	}
+	if code, out, _ := cli("logs", "--db", db, "--property", "g1", "--type", "DATA_RETENTION", "--json"); code != 0 || !strings.Contains(out, `"action":"ERASE"`) {
+		t.Fatalf("the erasure was not recorded: %s", out)
+	}
+	code, out, _ = cli("purge", "--db", db, "--days", "1")
+	if code != 0 || !strings.Contains(out, "purged") {
+		t.Fatalf("purge: exit %d %s", code, out)
+	}
+	if code, out, _ := cli("verify", "--db", db); code != 0 {
+		t.Fatalf("chains after erase and purge: %s", out)
+	}
+	code, out, _ = cli("logs", "--db", db, "--until", "25h", "--json")
+	if code != 0 || strings.TrimSpace(out) != "" {
+		t.Fatalf("records older than a day survived the purge:\n%s", out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	db, _ := testDB(t, 3)
+	for _, args := range [][]string{
+		{},
+		{"nope"},
+		{"logs"},
+		{"logs", "--db", db, "--since", "yesterday"},
+		{"logs", "--db", db, "--limit", "5000"},
+		{"logs", "--db", db, "--type", "USER_JION"},
+		{"logs", "--db", db, "--bogus"},
+		{"logs", "--db", db, "--cursor", "tampered"},
+		{"logs", "--db", db, "--since", "1h", "--until", "2h"},
+		{"export", "--db", db, "--format", "xml"},
+		{"verify", "--db", db, "--property", "g1"},
+		{"erase", "--db", db, "--platform", "discord"},
+		{"run"},
+		{"invite"},
+		{"version", "extra"},
+	} {
+		if code, _, errs := cli(args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errs)
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"logs", "--help"}, {"export", "-h"}, {"run", "--help"}} {
+		if code, _, _ := cli(args...); code != 0 {
+			t.Errorf("%v: exit %d, want 0", args, code)
+		}
+	}
+}
+
+func TestVersionAndInvite(t *testing.T) {
+	if code, out, _ := cli("version"); code != 0 || !strings.HasPrefix(out, "chatwarden ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	code, out, _ := cli("invite", "--client-id", "123456789012345678")
+	if code != 0 || !strings.Contains(out, "client_id=123456789012345678") || !strings.Contains(out, "scope=bot+applications.commands") ||
+		!strings.Contains(out, fmt.Sprintf("permissions=%d", invitePermissions)) {
+		t.Fatalf("invite: %d %q", code, out)
+	}
+	// The id comes from the token's first part; the token is never printed.
+	token := "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.c2VjcmV0c2VjcmV0c2VjcmV0"
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("discord:\n  enabled: true\n  token: "+token+"\n"), 0o600)
+	code, out, errs := cli("invite", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "client_id=123456789012345678") || strings.Contains(out+errs, "c2VjcmV0") {
+		t.Fatalf("invite from config: %d %q %q", code, out, errs)
+	}
+}
+
+func TestServeDrainsOnCancel(t *testing.T) {
+	cfg := config.Default()
+	cfg.Storage.Path = filepath.Join(t.TempDir(), "run.db")
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, &cfg, newLogger(&cfg, &logs)) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(logs.String(), `"message":"chatwarden running"`) {
+		t.Fatalf("logs: %s", logs.String())
+	}
+	// The database is closed: it opens again at once.
+	s, err := store.Open(cfg.Storage.Path, store.Options{LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
