@@ -114,7 +114,7 @@ func (b *Bot) RemoveTimeout(ctx context.Context, guild, user string, c bot.Cause
 // Kick implements bot.Actions.
 func (b *Bot) Kick(ctx context.Context, guild, user string, c bot.Cause) error {
 	b.echo.expect("kick", guild, user)
-	if err := b.s.GuildMemberDeleteWithReason(guild, user, bot.Cut(c.Reason, 512), discordgo.WithContext(ctx)); err != nil {
+	if err := b.s.GuildMemberDelete(guild, user, reason(c), discordgo.WithContext(ctx)); err != nil {
 		b.echo.take("kick", guild, user)
 		return restErr("kick", err)
 	}
@@ -128,7 +128,9 @@ func (b *Bot) Kick(ctx context.Context, guild, user string, c bot.Cause) error {
 func (b *Bot) Ban(ctx context.Context, guild, user string, c bot.Cause) error {
 	b.echo.expect("ban", guild, user)
 	b.echo.expect("ban-remove", guild, user) // the member removal a ban causes
-	if err := b.s.GuildBanCreateWithReason(guild, user, bot.Cut(c.Reason, 512), 0, discordgo.WithContext(ctx)); err != nil {
+	// The reason goes in the X-Audit-Log-Reason header: discordgo's
+	// GuildBanCreateWithReason uses the deprecated query parameter.
+	if err := b.s.GuildBanCreate(guild, user, 0, reason(c), discordgo.WithContext(ctx)); err != nil {
 		b.echo.take("ban", guild, user)
 		b.echo.take("ban-remove", guild, user)
 		return restErr("ban", err)

@@ -133,7 +133,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	select {
 	case <-b.ready:
-		b.log.Info().Str("user", b.self.Username).Int("guilds", len(b.s.State.Guilds)).Msg("discord ready")
+		b.s.State.RLock()
+		guilds := len(b.s.State.Guilds)
+		b.s.State.RUnlock()
+		b.log.Info().Str("user", b.self.Username).Int("guilds", guilds).Msg("discord ready")
 	case <-time.After(b.opts.ReadyTimeout):
 		b.s.Close()
 		return fmt.Errorf("discord: no READY from the gateway within %s (check the bot token and the privileged intents in the developer portal)", b.opts.ReadyTimeout)

@@ -1,0 +1,384 @@
+// Package discordtest is a fake Discord for tests and the demo: it speaks
+// the real gateway protocol over a real websocket on 127.0.0.1 (hello,
+// identify with token and intent checks, READY, GUILD_CREATE, heartbeats,
+// resume with replay) and serves the REST routes chatwarden uses, so the
+// unmodified discordgo session runs against it the way net/http/httptest
+// serves real HTTP. Payloads are Discord API shapes: string snowflakes,
+// string permission fields.
+package discordtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
+)
+
+// Application flags that enable the privileged intents.
+const (
+	FlagGuildMembers   = 1 << 14
+	FlagMessageContent = 1 << 18
+)
+
+// Options configure a Server. Zero values take working defaults.
+type Options struct {
+	Token    string // the bot token the fake accepts (without "Bot ")
+	AppID    string
+	BotName  string
+	AppFlags int // default FlagGuildMembers|FlagMessageContent
+	// HeartbeatInterval the gateway asks for (default 41.25s).
+	HeartbeatInterval time.Duration
+}
+
+// Server is a running fake Discord.
+type Server struct {
+	URL  string
+	opts Options
+	http *httptest.Server
+	up   websocket.Upgrader
+
+	mu        sync.Mutex
+	guilds    map[string]*discordgo.Guild
+	calls     []Call
+	sessions  map[string]*session
+	conns     map[*websocket.Conn]*session
+	identify  []Identify
+	nextID    atomic.Uint64
+	resumes   int
+	auditLogs map[string][]*discordgo.AuditLogEntry
+	fail      map[string]int // route prefix -> remaining 5xx answers
+}
+
+// Call is one REST request the bot made.
+type Call struct {
+	Method, Path, Reason string
+	Body                 []byte
+}
+
+// session is one gateway session: its dispatch log survives reconnects so
+// a resume replays what was missed.
+type session struct {
+	id     string
+	seq    int64
+	sent   []frame
+	conn   *websocket.Conn
+	wmu    sync.Mutex
+	intent discordgo.Intent
+}
+
+type frame struct {
+	Op   int             `json:"op"`
+	D    json.RawMessage `json:"d"`
+	S    int64           `json:"s,omitempty"`
+	T    string          `json:"t,omitempty"`
+	seqd bool
+}
+
+// New starts a fake Discord on 127.0.0.1.
+func New(opts Options) *Server {
+	if opts.Token == "" {
+		opts.Token = "test-token"
+	}
+	if opts.AppID == "" {
+		opts.AppID = "900000000000000001"
+	}
+	if opts.BotName == "" {
+		opts.BotName = "chatwarden"
+	}
+	if opts.AppFlags == 0 {
+		opts.AppFlags = FlagGuildMembers | FlagMessageContent
+	}
+	if opts.HeartbeatInterval == 0 {
+		opts.HeartbeatInterval = 41250 * time.Millisecond
+	}
+	s := &Server{opts: opts, guilds: map[string]*discordgo.Guild{}, sessions: map[string]*session{},
+		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}}
+	s.nextID.Store(1)
+	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.http.URL
+	return s
+}
+
+// APIURL is the REST base to configure as discord.api_url.
+func (s *Server) APIURL() string { return s.URL + "/api/v9" }
+
+// BotID is the bot user's id.
+func (s *Server) BotID() string { return s.opts.AppID }
+
+// Close stops the server and drops every connection.
+func (s *Server) Close() {
+	s.DropConnections()
+	s.http.Close()
+}
+
+// Snowflake returns a new id whose timestamp is now.
+func (s *Server) Snowflake() string {
+	ms := uint64(time.Now().UnixMilli() - 1420070400000)
+	return strconv.FormatUint(ms<<22|s.nextID.Add(1)&0x3fffff, 10)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/gateway") {
+		s.gateway(w, r)
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v")
+	if !ok {
+		writeErr(w, 404, 0, "404: Not Found")
+		return
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[i:]
+	}
+	s.rest(w, r, rest)
+}
+
+// Identify is what the fake reads of an IDENTIFY payload.
+type Identify struct {
+	Token   string           `json:"token"`
+	Intents discordgo.Intent `json:"intents"`
+	Shard   *[2]int          `json:"shard"`
+}
+
+// Identifies returns every IDENTIFY the fake accepted or refused.
+func (s *Server) Identifies() []Identify {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Identify(nil), s.identify...)
+}
+
+// Resumes counts accepted RESUMEs.
+func (s *Server) Resumes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resumes
+}
+
+// Calls returns the REST calls so far.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// Fail5xx makes the next n requests whose path starts with prefix answer
+// 502.
+func (s *Server) Fail5xx(prefix string, n int) {
+	s.mu.Lock()
+	s.fail[prefix] += n
+	s.mu.Unlock()
+}
+
+func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
+	c, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	hello, _ := json.Marshal(map[string]any{"heartbeat_interval": s.opts.HeartbeatInterval.Milliseconds()})
+	if c.WriteJSON(frame{Op: 10, D: hello}) != nil {
+		return
+	}
+	var sess *session
+	for {
+		var in struct {
+			Op int             `json:"op"`
+			D  json.RawMessage `json:"d"`
+		}
+		if err := c.ReadJSON(&in); err != nil {
+			if sess != nil {
+				sess.wmu.Lock()
+				if sess.conn == c {
+					sess.conn = nil
+				}
+				sess.wmu.Unlock()
+			}
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			return
+		}
+		switch in.Op {
+		case 1: // heartbeat
+			sess := sess
+			if sess == nil {
+				c.WriteJSON(frame{Op: 11, D: json.RawMessage("null")})
+				continue
+			}
+			sess.write(frame{Op: 11, D: json.RawMessage("null")})
+		case 2: // identify
+			var id Identify
+			if json.Unmarshal(in.D, &id) != nil {
+				closeWith(c, 4002, "Error while decoding payload.")
+				return
+			}
+			s.mu.Lock()
+			s.identify = append(s.identify, id)
+			s.mu.Unlock()
+			if strings.TrimPrefix(id.Token, "Bot ") != s.opts.Token {
+				closeWith(c, 4004, "Authentication failed.")
+				return
+			}
+			if (id.Intents&discordgo.IntentsGuildMembers != 0 && s.opts.AppFlags&FlagGuildMembers == 0) ||
+				(id.Intents&discordgo.IntentMessageContent != 0 && s.opts.AppFlags&FlagMessageContent == 0) {
+				closeWith(c, 4014, "Disallowed intent(s).")
+				return
+			}
+			sess = &session{id: fmt.Sprintf("session-%d", s.nextID.Add(1)), conn: c, intent: id.Intents}
+			s.mu.Lock()
+			s.sessions[sess.id] = sess
+			s.conns[c] = sess
+			var stubs []map[string]any
+			var guilds []json.RawMessage
+			for _, g := range s.guilds {
+				stubs = append(stubs, map[string]any{"id": g.ID, "unavailable": true})
+				raw, _ := json.Marshal(g) // under the lock: helpers change guilds
+				guilds = append(guilds, raw)
+			}
+			s.mu.Unlock()
+			s.dispatchTo(sess, "READY", map[string]any{
+				"v": 9, "session_id": sess.id, "resume_gateway_url": "ws" + strings.TrimPrefix(s.URL, "http") + "/gateway",
+				"user": s.botUser(), "guilds": stubs,
+				"application": map[string]any{"id": s.opts.AppID, "flags": s.opts.AppFlags},
+			})
+			for _, g := range guilds {
+				s.dispatchTo(sess, "GUILD_CREATE", g)
+			}
+		case 6: // resume
+			var res struct {
+				Token     string `json:"token"`
+				SessionID string `json:"session_id"`
+				Seq       int64  `json:"seq"`
+			}
+			json.Unmarshal(in.D, &res)
+			s.mu.Lock()
+			old := s.sessions[res.SessionID]
+			if old != nil && strings.TrimPrefix(res.Token, "Bot ") == s.opts.Token {
+				s.resumes++
+				s.conns[c] = old
+				sess = old
+			} else {
+				old = nil
+			}
+			s.mu.Unlock()
+			if old == nil {
+				c.WriteJSON(frame{Op: 9, D: json.RawMessage("false")})
+				continue
+			}
+			sess.wmu.Lock()
+			sess.conn = c
+			for _, f := range sess.sent {
+				if f.S > res.Seq {
+					c.WriteJSON(f)
+				}
+			}
+			sess.wmu.Unlock()
+			s.dispatchTo(sess, "RESUMED", map[string]any{})
+		}
+	}
+}
+
+func closeWith(c *websocket.Conn, code int, text string) {
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, text))
+	time.Sleep(20 * time.Millisecond)
+}
+
+func (sess *session) write(f frame) {
+	sess.wmu.Lock()
+	defer sess.wmu.Unlock()
+	if sess.conn != nil {
+		sess.conn.WriteJSON(f)
+	}
+}
+
+// dispatchTo sends an event to one session, logging it for resumes.
+// data is marshalled unless it is already a json.RawMessage.
+func (s *Server) dispatchTo(sess *session, name string, data any) {
+	raw, ok := data.(json.RawMessage)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(data); err != nil {
+			panic(fmt.Sprintf("discordtest: marshal %s: %v", name, err))
+		}
+	}
+	sess.wmu.Lock()
+	defer sess.wmu.Unlock()
+	sess.seq++
+	f := frame{Op: 0, T: name, S: sess.seq, D: raw}
+	sess.sent = append(sess.sent, f)
+	if sess.conn != nil {
+		sess.conn.WriteJSON(f)
+	}
+}
+
+// Dispatch sends a gateway event to every session; sessions that are not
+// connected get it when they resume.
+func (s *Server) Dispatch(name string, data any) {
+	raw, ok := data.(json.RawMessage)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(data); err != nil {
+			panic(fmt.Sprintf("discordtest: marshal %s: %v", name, err))
+		}
+	}
+	data = raw
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		s.dispatchTo(sess, name, data)
+	}
+}
+
+// DropConnections closes every gateway socket without a close frame, the
+// way a network failure does; discordgo reconnects and resumes.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, sess := range s.conns {
+		sess.wmu.Lock()
+		if sess.conn == c {
+			sess.conn = nil
+		}
+		sess.wmu.Unlock()
+		c.UnderlyingConn().Close()
+		delete(s.conns, c)
+	}
+}
+
+// Connected reports whether any session has a live socket.
+func (s *Server) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns) > 0
+}
+
+func (s *Server) botUser() *discordgo.User {
+	return &discordgo.User{ID: s.opts.AppID, Username: s.opts.BotName, Bot: true}
+}
+
+func writeErr(w http.ResponseWriter, status, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"message": msg, "code": code})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if v == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,248 @@
+package discord_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/handlers/discord"
+	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+const (
+	guildID   = "100000000000000001"
+	otherID   = "100000000000000002"
+	channelID = "200000000000000001"
+	modRole   = "300000000000000001"
+)
+
+var (
+	owner  = &discordgo.User{ID: "400000000000000001", Username: "owner"}
+	mod    = &discordgo.User{ID: "400000000000000002", Username: "mod"}
+	member = &discordgo.User{ID: "400000000000000003", Username: "ann", GlobalName: "Ann"}
+)
+
+type harness struct {
+	t    *testing.T
+	fake *discordtest.Server
+	s    *store.Store
+	rec  *bot.Recorder
+	b    *discord.Bot
+	stop context.CancelFunc
+	done chan error
+}
+
+func guild(id string) *discordgo.Guild {
+	return &discordgo.Guild{ID: id, Name: "Test " + id, OwnerID: owner.ID,
+		Roles: []*discordgo.Role{{ID: id, Name: "@everyone"},
+			{ID: modRole, Name: "mods", Permissions: discordgo.PermissionBanMembers | discordgo.PermissionKickMembers}},
+		Channels: []*discordgo.Channel{{ID: channelID, GuildID: id, Name: "general", Type: discordgo.ChannelTypeGuildText}},
+		Members: []*discordgo.Member{{User: owner, Roles: []string{}}, {User: mod, Roles: []string{modRole}},
+			{User: member, Roles: []string{}}}}
+}
+
+func start(t *testing.T, opts discordtest.Options) (*harness, error) {
+	t.Helper()
+	fake := discordtest.New(opts)
+	t.Cleanup(fake.Close)
+	fake.AddGuild(guild(guildID))
+	s, err := store.Open(filepath.Join(t.TempDir(), "d.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := bot.NewRecorder(s, bot.RecorderOptions{})
+	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
+	b, err := discord.New(discord.Options{Token: "test-token", APIURL: fake.APIURL(), Store: s, Recorder: rec,
+		Logger: zerolog.Nop(), CorrelationWindow: 300 * time.Millisecond, ReadyTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, fake: fake, s: s, rec: rec, b: b, stop: cancel, done: make(chan error, 1)}
+	go func() { h.done <- b.Run(ctx) }()
+	select {
+	case <-b.Ready():
+	case err := <-h.done:
+		cancel()
+		return nil, err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no READY")
+	}
+	t.Cleanup(func() { cancel(); <-h.done })
+	// Wait until GUILD_CREATE reached the state.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := b.Session().State.Guild(guildID); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("guild never reached the state")
+		}
+	}
+	return h, nil
+}
+
+// wait polls the store until n records match q.
+func (h *harness) wait(q store.Query, n int) []*bot.Event {
+	h.t.Helper()
+	q.Platform, q.Property, q.Limit = bot.Discord, guildID, 1000
+	var evs []*bot.Event
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		page, err := h.s.Query(context.Background(), q)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if evs = page.Events; len(evs) >= n {
+			return evs
+		}
+	}
+	h.t.Fatalf("%+v: %d records, want %d", q, len(evs), n)
+	return nil
+}
+
+func TestStartupChecks(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := h.fake.Identifies()
+	if len(ids) != 1 || ids[0].Intents != discord.Intents {
+		t.Fatalf("identify %+v, want intents %d", ids, discord.Intents)
+	}
+	if _, err := start(t, discordtest.Options{Token: "another"}); !errors.Is(err, discord.ErrTokenRejected) || !strings.Contains(err.Error(), "developer portal") {
+		t.Fatalf("wrong token: %v", err)
+	}
+	_, err = start(t, discordtest.Options{AppFlags: discordtest.FlagGuildMembers})
+	if !errors.Is(err, discord.ErrIntentsDisabled) || !strings.Contains(err.Error(), "MESSAGE CONTENT") {
+		t.Fatalf("disabled intent: %v", err)
+	}
+}
+
+func TestGatewaySourcesBecomeRecords(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newbie := &discordgo.User{ID: "400000000000000009", Username: "newbie"}
+	h.fake.Join(guildID, newbie)
+	join := h.wait(store.Query{Types: []bot.EventType{bot.UserJoin}}, 1)[0]
+	if join.ActorID != newbie.ID || join.ActorType != bot.ActorNonAdmin || join.PlatformType != "GUILD_MEMBER_ADD" || join.Function != bot.FuncGateway {
+		t.Fatalf("join %+v", join)
+	}
+
+	msg := h.fake.Say(guildID, channelID, member, "hello @everyone")
+	got := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)[0]
+	if got.Content != "hello @everyone" || got.MessageID != msg.ID || got.ChannelID != channelID || got.ActorName != "Ann" {
+		t.Fatalf("message %+v", got)
+	}
+	h.fake.Edit(msg, "hello again")
+	edit := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageEdit}}, 1)[0]
+	if edit.Content != "hello again" || edit.Params[bot.ParamOldContent] != "hello @everyone" {
+		t.Fatalf("edit %+v", edit)
+	}
+	h.fake.Delete(msg)
+	del := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageDelete}}, 1)[0]
+	if del.Content != "hello again" || del.Target() != member.ID {
+		t.Fatalf("delete: the earlier content must come from the store: %+v", del)
+	}
+
+	h.fake.KickBy(guildID, mod.ID, newbie.ID, "spam")
+	kick := h.wait(store.Query{Types: []bot.EventType{bot.UserRemove}}, 1)[0]
+	if kick.ActorID != mod.ID || kick.ActorType != bot.ActorAdmin || kick.Params[bot.ParamRemoval] != bot.RemovalKicked ||
+		kick.Params[bot.ParamReason] != "spam" || kick.Target() != newbie.ID {
+		t.Fatalf("kick %+v", kick)
+	}
+	h.fake.Leave(guildID, member.ID)
+	left := h.wait(store.Query{Types: []bot.EventType{bot.UserRemove}}, 2)[0]
+	if left.ActorID != member.ID || left.Params[bot.ParamRemoval] != bot.RemovalLeft {
+		t.Fatalf("leave %+v", left)
+	}
+}
+
+func TestOwnActionsRecordedOnce(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	msg := h.fake.Say(guildID, channelID, member, "buy cheap nitro")
+	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	cause := bot.Cause{Function: bot.FuncLinkFilter, Reason: "phishing"}
+	if err := h.b.DeleteMessage(ctx, guildID, channelID, msg.ID, cause); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.b.Ban(ctx, guildID, member.ID, cause); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(800 * time.Millisecond) // longer than the correlation window: echoes would have landed
+	dels := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageDelete}}, 1)
+	bans := h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)
+	removes, _ := h.s.Query(ctx, store.Query{Platform: bot.Discord, Property: guildID, Types: []bot.EventType{bot.UserRemove}})
+	if len(dels) != 1 || len(bans) != 1 || len(removes.Events) != 0 {
+		t.Fatalf("the bot's actions were recorded %d/%d times with %d removals; want once each and no removal", len(dels), len(bans), len(removes.Events))
+	}
+	if dels[0].ActorType != bot.ActorBot || dels[0].Function != bot.FuncLinkFilter || dels[0].Content != "buy cheap nitro" ||
+		dels[0].Params[bot.ParamReason] != "phishing" || bans[0].ActorID != h.fake.BotID() {
+		t.Fatalf("action records: %+v %+v", dels[0], bans[0])
+	}
+	var reasons []string
+	for _, c := range h.fake.Calls() {
+		if c.Reason != "" {
+			reasons = append(reasons, c.Method+" "+c.Reason)
+		}
+	}
+	if len(reasons) != 2 {
+		t.Fatalf("audit-log reasons sent: %v", reasons)
+	}
+}
+
+func TestResumeDeliversEventsMissedWhileDisconnected(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fake.DropConnections()
+	for i := 0; i < 20; i++ {
+		h.fake.Say(guildID, channelID, member, "while you were away")
+	}
+	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 20)
+	if h.fake.Resumes() < 1 {
+		t.Fatal("discordgo did not resume")
+	}
+	if n := len(h.fake.Identifies()); n != 1 {
+		t.Fatalf("%d identifies: a resume must not start a new session", n)
+	}
+}
+
+func TestIsolationBetweenGuilds(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fake.AddGuild(guild(otherID))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := h.b.Session().State.Guild(otherID); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("second guild never arrived")
+		}
+	}
+	h.fake.Say(otherID, channelID, member, "in the other guild")
+	h.fake.Say(guildID, channelID, member, "in this guild")
+	evs := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	time.Sleep(100 * time.Millisecond)
+	evs = h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	for _, e := range evs {
+		if e.PropertyID != guildID || strings.Contains(e.Content, "other") {
+			t.Fatalf("a record of another guild in this guild's query: %+v", e)
+		}
+	}
+}
