@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -153,15 +152,6 @@ func (s *Store) ScanKV(ns string, prefix []byte, fn func(key, value []byte) erro
 	})
 }
 
-// Delivery is one pending log delivery from the outbox.
-type Delivery struct {
-	Key    []byte
-	Target string
-	Seq    uint64
-	// Event is nil when the record was purged before it was delivered.
-	Event *bot.Event
-}
-
 func outboxPrefix(sink, target string) []byte {
 	k := append([]byte(sink), 0)
 	if target != "" {
@@ -198,8 +188,8 @@ func (s *Store) OutboxTargets(sink string) ([]string, error) {
 
 // OutboxPending returns up to max pending deliveries of one target, oldest
 // commit first.
-func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int) ([]Delivery, error) {
-	var out []Delivery
+func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int) ([]bot.Delivery, error) {
+	var out []bot.Delivery
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := outboxPrefix(sink, target)
 		evB := tx.Bucket(bEvents)
@@ -208,7 +198,7 @@ func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int)
 			if len(k) != len(prefix)+8 || len(v) != 16 {
 				return fmt.Errorf("outbox: %w: entry", errCorrupt)
 			}
-			d := Delivery{Key: bytes.Clone(k), Target: target, Seq: binary.BigEndian.Uint64(k[len(prefix):])}
+			d := bot.Delivery{Key: bytes.Clone(k), Target: target, Seq: binary.BigEndian.Uint64(k[len(prefix):])}
 			if rec := evB.Get(v); rec != nil {
 				e, err := s.decodeEvent(binary.BigEndian.Uint32(v), v[4:], rec)
 				if err != nil {
@@ -259,6 +249,3 @@ func (s *Store) OutboxDepth(sink string) (int, error) {
 	})
 	return n, err
 }
-
-// errStop ends a scan early without error.
-var errStop = errors.New("stop")

@@ -1,0 +1,191 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// poster records what it was asked to post and can fail on demand.
+type poster struct {
+	mu     sync.Mutex
+	posted map[string][]string // target -> actor ids in order
+	calls  []time.Time
+	script []error // errors for the next calls, in order
+	max    int     // accept at most this many per call (0: all)
+}
+
+func (p *poster) Post(ctx context.Context, target string, evs []*bot.Event) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, time.Now())
+	if len(p.script) > 0 {
+		err := p.script[0]
+		p.script = p.script[1:]
+		if err != nil {
+			return 0, err
+		}
+	}
+	n := len(evs)
+	if p.max > 0 && n > p.max {
+		n = p.max
+	}
+	for _, e := range evs[:n] {
+		p.posted[target] = append(p.posted[target], e.ActorID)
+	}
+	return n, nil
+}
+
+func (p *poster) got(target string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.posted[target]...)
+}
+
+func setup(t *testing.T, settings map[string]bot.Settings) (*store.Store, *bot.Recorder, *bot.LogRouter) {
+	t.Helper()
+	s, err := store.Open(filepath.Join(t.TempDir(), "o.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for prop, set := range settings {
+		if _, _, err := s.UpdateSettings(context.Background(), bot.Discord, prop, func(x *bot.Settings) error { *x = set; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	router, err := bot.NewLogRouter(context.Background(), s, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
+	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
+	return s, rec, router
+}
+
+func ev(prop, actor string, t bot.EventType) *bot.Event {
+	return &bot.Event{Platform: bot.Discord, PropertyID: prop, Type: t, Function: bot.FuncGateway,
+		ActorType: bot.ActorNonAdmin, ActorID: actor}
+}
+
+func TestLogRouterKeepsPropertiesApart(t *testing.T) {
+	s, rec, router := setup(t, map[string]bot.Settings{
+		"A": {LogChannels: []bot.LogChannel{{ID: "logA"}, {ID: "modsA", Types: []bot.EventType{bot.UserBan}}}},
+		"B": {LogChannels: []bot.LogChannel{{ID: "logB"}}},
+	})
+	if err := rec.Record(context.Background(), ev("A", "a1", bot.UserJoin), ev("A", "a2", bot.UserBan), ev("B", "b1", bot.UserBan), ev("C", "c1", bot.UserJoin)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"logA": {"a1", "a2"}, "modsA": {"a2"}, "logB": {"b1"}}
+	for target, actors := range want {
+		p, err := s.OutboxPending(context.Background(), "discord", target, 100)
+		if err != nil || len(p) != len(actors) {
+			t.Fatalf("%s: %d pending (%v), want %v", target, len(p), err, actors)
+		}
+		for i, d := range p {
+			if d.Event.ActorID != actors[i] {
+				t.Fatalf("%s got %s's entry", target, d.Event.ActorID)
+			}
+		}
+	}
+	router.Update(bot.Discord, "C", bot.Settings{LogChannels: []bot.LogChannel{{ID: "logC"}}, Locale: "hi"})
+	if got := router.Route(ev("C", "c2", bot.UserJoin)); len(got) != 1 || got[0].Target != "logC" {
+		t.Fatalf("after update: %+v", got)
+	}
+	if router.Locale(bot.Discord, "C") != "hi" || router.Locale(bot.Discord, "A") != "en" {
+		t.Fatal("locale")
+	}
+}
+
+func run(t *testing.T, d *bot.Deliverer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestDelivererDeliversInOrderAndSurvivesFailures(t *testing.T) {
+	s, rec, _ := setup(t, map[string]bot.Settings{"A": {LogChannels: []bot.LogChannel{{ID: "log"}}}})
+	for i := 0; i < 25; i++ {
+		if err := rec.Record(context.Background(), ev("A", string(rune('a'+i)), bot.UserJoin)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &poster{posted: map[string][]string{}, max: 4,
+		script: []error{errors.New("502 bad gateway"), &bot.RetryAfterError{Wait: 50 * time.Millisecond}}}
+	d := bot.NewDeliverer(bot.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, MinInterval: time.Millisecond, Poll: 10 * time.Millisecond})
+	run(t, d)
+	waitFor(t, "all 25 entries", func() bool { return len(p.got("log")) == 25 })
+	got := p.got("log")
+	for i, a := range got {
+		if a != string(rune('a'+i)) {
+			t.Fatalf("entry %d is %s: out of order or duplicated: %v", i, a, got)
+		}
+	}
+	if n, _ := s.OutboxDepth("discord"); n != 0 {
+		t.Fatalf("%d entries left in the outbox", n)
+	}
+	// The failed and rate-limited calls came before any delivery and
+	// lost nothing; the retry waited.
+	p.mu.Lock()
+	gap := p.calls[2].Sub(p.calls[1])
+	p.mu.Unlock()
+	if gap < 50*time.Millisecond {
+		t.Fatalf("retried %s after a 50ms retry-after", gap)
+	}
+}
+
+func TestDelivererPausesForbiddenTargets(t *testing.T) {
+	s, rec, _ := setup(t, map[string]bot.Settings{"A": {LogChannels: []bot.LogChannel{{ID: "gone"}, {ID: "ok"}}}})
+	p := &poster{posted: map[string][]string{}, script: []error{bot.ErrForbidden}}
+	paused := make(chan string, 1)
+	d := bot.NewDeliverer(bot.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, MinInterval: time.Millisecond,
+		Poll: 10 * time.Millisecond, OnPause: func(target string, err error) { paused <- target }})
+	if err := rec.Record(context.Background(), ev("A", "x", bot.UserJoin)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	if got := <-paused; got != "gone" {
+		t.Fatalf("paused %s", got)
+	}
+	waitFor(t, "the other channel", func() bool { return len(p.got("ok")) == 1 })
+	time.Sleep(50 * time.Millisecond)
+	if n, _ := s.OutboxDepth("discord"); n != 1 || len(p.got("gone")) != 0 {
+		t.Fatalf("paused channel: depth %d, posted %v", n, p.got("gone"))
+	}
+	d.Resume("gone")
+	waitFor(t, "the resumed channel", func() bool { return len(p.got("gone")) == 1 })
+}
+
+func TestDelivererDropsPurgedEntries(t *testing.T) {
+	s, rec, _ := setup(t, map[string]bot.Settings{"A": {LogChannels: []bot.LogChannel{{ID: "log"}}}})
+	old := ev("A", "old", bot.UserJoin)
+	old.Time = time.Now().AddDate(0, 0, -100)
+	if err := rec.Record(context.Background(), old, ev("A", "new", bot.UserJoin)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Purge(context.Background(), bot.Discord, "A", time.Now().AddDate(0, 0, -90)); err != nil {
+		t.Fatal(err)
+	}
+	p := &poster{posted: map[string][]string{}}
+	run(t, bot.NewDeliverer(bot.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, Poll: 10 * time.Millisecond}))
+	waitFor(t, "delivery", func() bool { return len(p.got("log")) == 1 })
+	waitFor(t, "an empty outbox", func() bool { n, _ := s.OutboxDepth("discord"); return n == 0 })
+	if got := p.got("log"); got[0] != "new" {
+		t.Fatalf("posted %v", got)
+	}
+}

@@ -1,0 +1,89 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// SettingsSource lists every property's saved settings; *store.Store is one.
+type SettingsSource interface {
+	EachSettings(ctx context.Context, fn func(p Platform, property string, s Settings) error) error
+}
+
+// LogRouter routes events to their property's log channels, by type. It
+// keeps every property's settings in memory (loaded once, then updated by
+// whoever changes them) so that routing, which runs on the recorder's
+// committing goroutine, never does I/O. An event is only ever routed to
+// channels configured for its own property.
+type LogRouter struct {
+	defaultLocale string
+	mu            sync.RWMutex
+	settings      map[routeKey]Settings
+}
+
+type routeKey struct {
+	p  Platform
+	id string
+}
+
+var _ Router = (*LogRouter)(nil)
+
+// NewLogRouter loads every property's settings from src.
+func NewLogRouter(ctx context.Context, src SettingsSource, defaultLocale string) (*LogRouter, error) {
+	r := &LogRouter{defaultLocale: defaultLocale, settings: make(map[routeKey]Settings)}
+	if src == nil {
+		return r, nil
+	}
+	err := src.EachSettings(ctx, func(p Platform, property string, s Settings) error {
+		r.settings[routeKey{p, property}] = s.Clone()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load settings: %w", err)
+	}
+	return r, nil
+}
+
+// Update replaces a property's settings after they changed.
+func (r *LogRouter) Update(p Platform, property string, s Settings) {
+	r.mu.Lock()
+	r.settings[routeKey{p, property}] = s.Clone()
+	r.mu.Unlock()
+}
+
+// Settings returns a copy of a property's settings.
+func (r *LogRouter) Settings(p Platform, property string) Settings {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.settings[routeKey{p, property}].Clone()
+}
+
+// Locale returns the property's locale, or the default.
+func (r *LogRouter) Locale(p Platform, property string) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if l := r.settings[routeKey{p, property}].Locale; l != "" {
+		return l
+	}
+	return r.defaultLocale
+}
+
+// Route implements Router: one route per log channel of the event's
+// property that takes its type. Paused channels keep receiving routes so
+// that nothing is lost while they are paused.
+func (r *LogRouter) Route(e *Event) []Route {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, ok := r.settings[routeKey{e.Platform, e.PropertyID}]
+	if !ok {
+		return nil
+	}
+	var out []Route
+	for i := range s.LogChannels {
+		if s.LogChannels[i].Wants(e.Type) {
+			out = append(out, Route{Sink: e.Platform.String(), Target: s.LogChannels[i].ID})
+		}
+	}
+	return out
+}
