@@ -65,9 +65,14 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	defer s.Close()
 	log.Info().Str("db", cfg.Storage.Path).Int("properties", len(s.Properties())).Msg("store open")
 
+	router, err := bot.NewLogRouter(ctx, s, cfg.Defaults.Locale)
+	if err != nil {
+		return err
+	}
 	rec := bot.NewRecorder(s, bot.RecorderOptions{
 		Logger:  log,
 		Prepare: contentPolicy(cfg.Storage.StoreMessageContent),
+		Routers: []bot.Router{router},
 	})
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -96,7 +101,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		d, err := discord.New(discord.Options{
 			Token: cfg.Discord.Token.Reveal(), APIURL: cfg.Discord.APIURL,
 			ShardID: cfg.Discord.ShardID, ShardCount: cfg.Discord.ShardCount, DevGuildID: cfg.Discord.DevGuildID,
-			Store: s, Recorder: rec, Logger: log,
+			Store: s, Recorder: rec, Logger: log, Router: router,
 		})
 		if err != nil {
 			return err

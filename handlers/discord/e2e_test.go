@@ -21,6 +21,7 @@ const (
 	guildID   = "100000000000000001"
 	otherID   = "100000000000000002"
 	channelID = "200000000000000001"
+	logID     = "200000000000000002"
 	modRole   = "300000000000000001"
 )
 
@@ -44,12 +45,18 @@ func guild(id string) *discordgo.Guild {
 	return &discordgo.Guild{ID: id, Name: "Test " + id, OwnerID: owner.ID,
 		Roles: []*discordgo.Role{{ID: id, Name: "@everyone"},
 			{ID: modRole, Name: "mods", Permissions: discordgo.PermissionBanMembers | discordgo.PermissionKickMembers}},
-		Channels: []*discordgo.Channel{{ID: channelID, GuildID: id, Name: "general", Type: discordgo.ChannelTypeGuildText}},
+		Channels: []*discordgo.Channel{{ID: channelID, GuildID: id, Name: "general", Type: discordgo.ChannelTypeGuildText},
+			{ID: logID, GuildID: id, Name: "audit-log", Type: discordgo.ChannelTypeGuildText}},
 		Members: []*discordgo.Member{{User: owner, Roles: []string{}}, {User: mod, Roles: []string{modRole}},
 			{User: member, Roles: []string{}}}}
 }
 
 func start(t *testing.T, opts discordtest.Options) (*harness, error) {
+	return startWith(t, opts, nil)
+}
+
+// startWith starts the bot with a guild's settings (log channels) saved.
+func startWith(t *testing.T, opts discordtest.Options, settings *bot.Settings) (*harness, error) {
 	t.Helper()
 	fake := discordtest.New(opts)
 	t.Cleanup(fake.Close)
@@ -58,10 +65,18 @@ func start(t *testing.T, opts discordtest.Options) (*harness, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{})
+	if settings != nil {
+		s.UpdateSettings(context.Background(), bot.Discord, guildID, func(x *bot.Settings) error { *x = *settings; return nil })
+	}
+	router, err := bot.NewLogRouter(context.Background(), s, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
 	b, err := discord.New(discord.Options{Token: "test-token", APIURL: fake.APIURL(), Store: s, Recorder: rec,
-		Logger: zerolog.Nop(), CorrelationWindow: 300 * time.Millisecond, ReadyTimeout: 5 * time.Second})
+		Logger: zerolog.Nop(), CorrelationWindow: 300 * time.Millisecond, ReadyTimeout: 5 * time.Second,
+		Router: router, LogInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,3 +261,5 @@ func TestIsolationBetweenGuilds(t *testing.T) {
 		}
 	}
 }
+
+func discordtestOptions() discordtest.Options { return discordtest.Options{} }

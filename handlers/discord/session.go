@@ -41,6 +41,12 @@ type Options struct {
 	CorrelationWindow time.Duration
 	// HTTPClient is the base client; its Transport is wrapped to redirect.
 	HTTPClient *http.Client
+	// Router, when set, gives locales and routes: the bot then delivers
+	// the outbox's Discord entries to log channels.
+	Router *bot.LogRouter
+	// LogInterval is the least time between two posts to one log channel
+	// (default 1s: Discord allows about five a channel every five seconds).
+	LogInterval time.Duration
 }
 
 // Bot is chatwarden's Discord side.
@@ -55,6 +61,8 @@ type Bot struct {
 	ready chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup
+
+	deliverer *bot.Deliverer
 }
 
 // ErrTokenRejected and ErrIntentsDisabled are startup failures an operator
@@ -137,6 +145,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		guilds := len(b.s.State.Guilds)
 		b.s.State.RUnlock()
 		b.log.Info().Str("user", b.self.Username).Int("guilds", guilds).Msg("discord ready")
+		b.startDelivery(ctx)
 	case <-time.After(b.opts.ReadyTimeout):
 		b.s.Close()
 		return fmt.Errorf("discord: no READY from the gateway within %s (check the bot token and the privileged intents in the developer portal)", b.opts.ReadyTimeout)

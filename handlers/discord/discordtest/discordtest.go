@@ -55,6 +55,8 @@ type Server struct {
 	resumes   int
 	auditLogs map[string][]*discordgo.AuditLogEntry
 	fail      map[string]int // route prefix -> remaining 5xx answers
+	denied    map[string]bool
+	posts     map[string][][]byte // accepted message bodies by channel
 }
 
 // Call is one REST request the bot made.
@@ -100,7 +102,7 @@ func New(opts Options) *Server {
 		opts.HeartbeatInterval = 41250 * time.Millisecond
 	}
 	s := &Server{opts: opts, guilds: map[string]*discordgo.Guild{}, sessions: map[string]*session{},
-		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}}
+		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}, denied: map[string]bool{}, posts: map[string][][]byte{}}
 	s.nextID.Store(1)
 	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.http.URL
@@ -167,6 +169,22 @@ func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Call(nil), s.calls...)
+}
+
+// DenyChannel makes posts to a channel fail with 403 Missing Access, as
+// when the bot lost its permissions there.
+func (s *Server) DenyChannel(channel string) {
+	s.mu.Lock()
+	s.denied[channel] = true
+	s.mu.Unlock()
+}
+
+// Posts returns the bodies of the messages the bot posted to a channel
+// (accepted ones only).
+func (s *Server) Posts(channel string) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.posts[channel]...)
 }
 
 // Fail5xx makes the next n requests whose path starts with prefix answer

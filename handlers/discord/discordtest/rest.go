@@ -114,12 +114,22 @@ func (s *Server) postMessage(w http.ResponseWriter, channel string, body []byte)
 		writeErr(w, http.StatusNotFound, 10003, "Unknown Channel")
 		return
 	}
+	s.mu.Lock()
+	denied := s.denied[channel]
+	s.mu.Unlock()
+	if denied {
+		writeErr(w, http.StatusForbidden, 50001, "Missing Access")
+		return
+	}
 	var m discordgo.Message
 	if json.Unmarshal(body, &m) != nil {
 		writeErr(w, http.StatusBadRequest, 50035, "Invalid Form Body")
 		return
 	}
 	m.ID, m.ChannelID, m.GuildID, m.Author, m.Timestamp = s.Snowflake(), channel, g, s.botUser(), time.Now()
+	s.mu.Lock()
+	s.posts[channel] = append(s.posts[channel], body)
+	s.mu.Unlock()
 	writeJSON(w, &m)
 	s.Dispatch("MESSAGE_CREATE", &m)
 }

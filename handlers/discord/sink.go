@@ -1,0 +1,186 @@
+package discord
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// Discord's limits on a message's embeds.
+const (
+	maxEmbeds      = 10
+	maxEmbedTotal  = 6000
+	maxDescription = 4096
+	maxFields      = 25
+	maxFieldName   = 256
+	maxFieldValue  = 1024
+	maxTitle       = 256
+	maxFooter      = 2048
+)
+
+var categoryColour = map[bot.Category]int{
+	bot.CategoryMembers:    0x3BA55C, // green
+	bot.CategoryMessages:   0x5865F2, // blurple
+	bot.CategoryModeration: 0xED4245, // red
+	bot.CategoryServer:     0xFAA61A, // amber
+}
+
+var _ bot.Poster = (*Bot)(nil)
+
+// Post implements bot.Poster: as many entries as fit one message (up to
+// ten embeds, 6,000 characters), rendered in the property's locale, with
+// every mention disabled so that no entry can ping.
+func (b *Bot) Post(ctx context.Context, channel string, evs []*bot.Event) (int, error) {
+	var embeds []*discordgo.MessageEmbed
+	total := 0
+	for _, e := range evs {
+		em := b.embed(e)
+		size := embedSize(em)
+		if len(embeds) == maxEmbeds || (len(embeds) > 0 && total+size > maxEmbedTotal) {
+			break
+		}
+		embeds = append(embeds, em)
+		total += size
+	}
+	msg := &discordgo.MessageSend{
+		Embeds:          embeds,
+		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
+	}
+	if _, err := b.s.ChannelMessageSendComplex(channel, msg, discordgo.WithContext(ctx)); err != nil {
+		return 0, restErr("post log entry", err)
+	}
+	return len(embeds), nil
+}
+
+// embed renders one record.
+func (b *Bot) embed(e *bot.Event) *discordgo.MessageEmbed {
+	locale := "en"
+	if b.opts.Router != nil {
+		locale = b.opts.Router.Locale(e.Platform, e.PropertyID)
+	}
+	en := bot.Render(e, locale)
+	desc := escapeMarkdown(en.Summary)
+	if en.Content != "" {
+		desc += "\n" + quote(en.Content, maxDescription-len([]rune(desc))-1)
+	}
+	em := &discordgo.MessageEmbed{
+		Title:       cut(en.Title, maxTitle),
+		Description: cut(desc, maxDescription),
+		Color:       categoryColour[en.Category],
+		Footer:      &discordgo.MessageEmbedFooter{Text: cut(en.Footer, maxFooter)},
+		Timestamp:   e.Time.UTC().Format(time.RFC3339),
+	}
+	for _, f := range en.Fields {
+		if len(em.Fields) == maxFields {
+			break
+		}
+		em.Fields = append(em.Fields, &discordgo.MessageEmbedField{
+			Name: cut(f.Label, maxFieldName), Value: cut(escapeMarkdown(f.Value), maxFieldValue), Inline: f.Inline})
+	}
+	// Keep one embed within the whole message's budget on its own.
+	for embedSize(em) > maxEmbedTotal && len(em.Fields) > 0 {
+		em.Fields = em.Fields[:len(em.Fields)-1]
+	}
+	if embedSize(em) > maxEmbedTotal {
+		em.Description = cut(em.Description, maxEmbedTotal-embedSize(em)+len([]rune(em.Description)))
+	}
+	return em
+}
+
+func embedSize(em *discordgo.MessageEmbed) int {
+	n := len([]rune(em.Title)) + len([]rune(em.Description))
+	if em.Footer != nil {
+		n += len([]rune(em.Footer.Text))
+	}
+	for _, f := range em.Fields {
+		n += len([]rune(f.Name)) + len([]rune(f.Value))
+	}
+	return n
+}
+
+// cut shortens s to max runes with a marker.
+func cut(s string, max int) string {
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	marker := []rune(bot.CutMarker)
+	if max <= len(marker) {
+		return string(r[:max])
+	}
+	return string(r[:max-len(marker)]) + bot.CutMarker
+}
+
+// quote renders user content as a Markdown quote that cannot break out:
+// Markdown is escaped and every line is quoted; it is cut with a marker.
+func quote(s string, max int) string {
+	lines := strings.Split(escapeMarkdown(s), "\n")
+	for i, l := range lines {
+		lines[i] = "> " + l
+	}
+	return cut(strings.Join(lines, "\n"), max)
+}
+
+var markdownEscaper = strings.NewReplacer(
+	`\`, `\\`, `*`, `\*`, `_`, `\_`, "~", `\~`, "`", "\\`", `|`, `\|`, `>`, `\>`,
+	`[`, `\[`, `]`, `\]`, `(`, `\(`, `)`, `\)`, `#`, `\#`, `-`, `\-`, `<`, `\<`, `@`, "@\u200b",
+)
+
+// escapeMarkdown makes user text display literally in an embed: no
+// formatting, masked links, headings or mention syntax.
+func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
+
+// startDelivery runs the log deliverer for this bot's guilds.
+func (b *Bot) startDelivery(ctx context.Context) {
+	if b.opts.Router == nil {
+		return
+	}
+	d := bot.NewDeliverer(bot.DelivererOptions{
+		Sink: bot.Discord.String(), Outbox: b.opts.Store, Poster: b,
+		MinInterval: b.opts.LogInterval, Logger: b.log,
+		OnPause: func(channel string, err error) { b.pauseChannel(ctx, channel, err) },
+	})
+	_ = b.opts.Store.EachSettings(ctx, func(p bot.Platform, property string, s bot.Settings) error {
+		for _, lc := range s.LogChannels {
+			if p == bot.Discord && lc.Paused != "" {
+				d.Pause(lc.ID)
+			}
+		}
+		return nil
+	})
+	b.deliverer = d
+	b.opts.Recorder.Subscribe(func([]*bot.Event) { d.Wake() })
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		d.Run(ctx)
+	}()
+}
+
+// pauseChannel records why a log channel stopped receiving entries, so
+// that /config show can say it.
+func (b *Bot) pauseChannel(ctx context.Context, channel string, cause error) {
+	reason := fmt.Sprintf("the bot cannot post here (%v); fix its permissions and set the channel again", cause)
+	_ = b.opts.Store.EachSettings(ctx, func(p bot.Platform, property string, s bot.Settings) error {
+		if p != bot.Discord || s.LogChannel(channel) == nil {
+			return nil
+		}
+		go func() {
+			_, updated, err := b.opts.Store.UpdateSettings(context.Background(), p, property, func(s *bot.Settings) error {
+				if lc := s.LogChannel(channel); lc != nil {
+					lc.Paused, lc.PausedAt = bot.Cut(reason, 300), time.Now().UTC()
+				}
+				return nil
+			})
+			if err == nil {
+				b.opts.Router.Update(p, property, updated)
+			}
+		}()
+		return nil
+	})
+}
