@@ -65,6 +65,14 @@ func (b *Bot) addHandlers() {
 	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InviteCreate) { b.onInviteCreate(i) })
 	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InviteDelete) { b.onInviteDelete(i) })
 	s.AddHandler(func(_ *discordgo.Session, a *discordgo.GuildAuditLogEntryCreate) { b.onAuditEntry(a) })
+	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) {
+		// Interactions must be answered within 3 s: off the gateway reader.
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.onInteraction(i.Interaction)
+		}()
+	})
 }
 
 // event starts a gateway record of a guild.

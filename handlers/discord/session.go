@@ -122,6 +122,7 @@ func New(opts Options) (*Bot, error) {
 		ready: make(chan struct{}),
 	}
 	b.corr = newCorrelator(opts.CorrelationWindow, b.submit)
+	b.deliverer = b.newDeliverer()
 	b.addHandlers()
 	return b, nil
 }
@@ -145,6 +146,10 @@ func (b *Bot) Run(ctx context.Context) error {
 		guilds := len(b.s.State.Guilds)
 		b.s.State.RUnlock()
 		b.log.Info().Str("user", b.self.Username).Int("guilds", guilds).Msg("discord ready")
+		if err := b.registerCommands(); err != nil {
+			b.s.Close()
+			return err
+		}
 		b.startDelivery(ctx)
 	case <-time.After(b.opts.ReadyTimeout):
 		b.s.Close()

@@ -135,16 +135,25 @@ var markdownEscaper = strings.NewReplacer(
 // formatting, masked links, headings or mention syntax.
 func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
 
-// startDelivery runs the log deliverer for this bot's guilds.
-func (b *Bot) startDelivery(ctx context.Context) {
+// newDeliverer builds the log deliverer when the bot has a router; it is
+// set once, in New, so command handlers may use it at any time.
+func (b *Bot) newDeliverer() *bot.Deliverer {
 	if b.opts.Router == nil {
-		return
+		return nil
 	}
-	d := bot.NewDeliverer(bot.DelivererOptions{
+	return bot.NewDeliverer(bot.DelivererOptions{
 		Sink: bot.Discord.String(), Outbox: b.opts.Store, Poster: b,
 		MinInterval: b.opts.LogInterval, Logger: b.log,
-		OnPause: func(channel string, err error) { b.pauseChannel(ctx, channel, err) },
+		OnPause: func(channel string, err error) { b.pauseChannel(context.Background(), channel, err) },
 	})
+}
+
+// startDelivery runs the log deliverer for this bot's guilds.
+func (b *Bot) startDelivery(ctx context.Context) {
+	d := b.deliverer
+	if d == nil {
+		return
+	}
 	_ = b.opts.Store.EachSettings(ctx, func(p bot.Platform, property string, s bot.Settings) error {
 		for _, lc := range s.LogChannels {
 			if p == bot.Discord && lc.Paused != "" {
@@ -153,7 +162,6 @@ func (b *Bot) startDelivery(ctx context.Context) {
 		}
 		return nil
 	})
-	b.deliverer = d
 	b.opts.Recorder.Subscribe(func([]*bot.Event) { d.Wake() })
 	b.wg.Add(1)
 	go func() {

@@ -56,7 +56,18 @@ type Server struct {
 	auditLogs map[string][]*discordgo.AuditLogEntry
 	fail      map[string]int // route prefix -> remaining 5xx answers
 	denied    map[string]bool
-	posts     map[string][][]byte // accepted message bodies by channel
+	posts     map[string][][]byte          // accepted message bodies by channel
+	commands  map[string][]json.RawMessage // "" (global) or guild id -> registered commands
+	replies   map[string][]Reply           // interaction token -> callbacks and edits
+}
+
+// Reply is one answer to an interaction: a callback or an edit of the
+// original response.
+type Reply struct {
+	Kind string // "callback" or "edit"
+	Body []byte // JSON (multipart edits: the payload_json part)
+	File string // the name of an attached file, if any
+	Data []byte // its bytes
 }
 
 // Call is one REST request the bot made.
@@ -102,7 +113,8 @@ func New(opts Options) *Server {
 		opts.HeartbeatInterval = 41250 * time.Millisecond
 	}
 	s := &Server{opts: opts, guilds: map[string]*discordgo.Guild{}, sessions: map[string]*session{},
-		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}, denied: map[string]bool{}, posts: map[string][][]byte{}}
+		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}, denied: map[string]bool{}, posts: map[string][][]byte{},
+		commands: map[string][]json.RawMessage{}, replies: map[string][]Reply{}}
 	s.nextID.Store(1)
 	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.http.URL

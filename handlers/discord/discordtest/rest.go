@@ -1,8 +1,11 @@
 package discordtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,6 +58,36 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		s.ban(w, parts[1], parts[3], reason, false)
 	case "PUT guilds/:/members/:/roles/:", "DELETE guilds/:/members/:/roles/:":
 		s.role(w, parts[1], parts[3], parts[5], r.Method == "PUT", reason)
+	case "PUT applications/:/commands", "PUT applications/:/guilds/:/commands":
+		scope := ""
+		if len(parts) == 5 {
+			scope = parts[3]
+		}
+		var cmds []map[string]any
+		if json.Unmarshal(body, &cmds) != nil {
+			writeErr(w, http.StatusBadRequest, 50035, "Invalid Form Body")
+			return
+		}
+		var saved []json.RawMessage
+		for _, c := range cmds {
+			c["id"], c["application_id"], c["version"] = s.Snowflake(), s.opts.AppID, s.Snowflake()
+			raw, _ := json.Marshal(c)
+			saved = append(saved, raw)
+		}
+		s.mu.Lock()
+		s.commands[scope] = saved
+		s.mu.Unlock()
+		writeJSON(w, saved)
+	case "POST interactions/:/:/callback":
+		s.addReply(parts[2], Reply{Kind: "callback", Body: body})
+		writeJSON(w, nil)
+	case "PATCH webhooks/:/:/messages/@original":
+		rep := Reply{Kind: "edit", Body: body}
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+			rep = multipartReply(r, body)
+		}
+		s.addReply(parts[2], rep)
+		writeJSON(w, map[string]any{"id": s.Snowflake(), "channel_id": "0", "content": ""})
 	case "GET guilds/:/audit-logs":
 		s.mu.Lock()
 		entries := s.auditLogs[parts[1]]
@@ -65,11 +98,39 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 	}
 }
 
+func (s *Server) addReply(token string, r Reply) {
+	s.mu.Lock()
+	s.replies[token] = append(s.replies[token], r)
+	s.mu.Unlock()
+}
+
+// multipartReply reads a multipart edit: payload_json and one file.
+func multipartReply(r *http.Request, body []byte) Reply {
+	rep := Reply{Kind: "edit"}
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return rep
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return rep
+		}
+		data, _ := io.ReadAll(part)
+		if part.FormName() == "payload_json" {
+			rep.Body = data
+		} else {
+			rep.File, rep.Data = part.FileName(), data
+		}
+	}
+}
+
 // pattern replaces ids in a path with ":".
 func pattern(parts []string) string {
 	out := make([]string, len(parts))
 	for i, p := range parts {
-		if p != "" && p[0] >= '0' && p[0] <= '9' {
+		if p != "" && (p[0] >= '0' && p[0] <= '9' || len(p) > 30) { // ids and interaction tokens
 			p = ":"
 		}
 		out[i] = p

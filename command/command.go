@@ -1,0 +1,290 @@
+// Package command holds the platform-neutral cores of chatwarden's chat
+// commands: parsing a search, running it scoped to the caller's property,
+// and changing a property's settings with a SETTINGS_CHANGE record. Each
+// platform's handler is a thin adapter that reads its own command syntax,
+// checks the caller's permission, and renders the result.
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// ErrBadArgument is wrapped by errors about a command's arguments; the
+// message names the argument and is safe to show the caller.
+var ErrBadArgument = errors.New("bad argument")
+
+func bad(arg, format string, a ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrBadArgument, arg, fmt.Sprintf(format, a...))
+}
+
+// Search is a search as a member typed it.
+type Search struct {
+	Types   string // comma-separated types or presets
+	User    string
+	Channel string
+	Since   string // "24h", "7d", RFC 3339 or a date
+	Until   string
+	Limit   int // 0: 10
+}
+
+// Scope is where a command runs: one property. Every query a command
+// makes is built from it, never from the caller's input.
+type Scope struct {
+	Platform bot.Platform
+	Property string
+}
+
+// Query turns a search into a store query scoped to one property.
+func (s Search) Query(scope Scope, now time.Time) (store.Query, error) {
+	q := store.Query{Platform: scope.Platform, Property: scope.Property, User: s.User, Channel: s.Channel, Limit: s.Limit}
+	if q.Limit == 0 {
+		q.Limit = 10
+	}
+	if q.Limit < 1 || q.Limit > store.MaxLimit {
+		return q, bad("limit", "must be within 1..%d", store.MaxLimit)
+	}
+	types, err := ParseTypes(s.Types)
+	if err != nil {
+		return q, err
+	}
+	q.Types = types
+	if q.Since, err = ParseTime(s.Since, now); err != nil {
+		return q, bad("since", "%v", err)
+	}
+	if q.Until, err = ParseTime(s.Until, now); err != nil {
+		return q, bad("until", "%v", err)
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return q, bad("since", "must be before until")
+	}
+	return q, nil
+}
+
+// ParseTypes reads comma-separated event types or presets (members,
+// messages, moderation, server, all); empty means every type.
+func ParseTypes(s string) ([]bot.EventType, error) {
+	var out []bot.EventType
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if preset, ok := bot.Preset(strings.ToLower(name)); ok {
+			if preset == nil {
+				return nil, nil
+			}
+			out = append(out, preset...)
+			continue
+		}
+		t, err := bot.ParseEventType(name)
+		if err != nil {
+			return nil, bad("type", "%q is not an event type or preset", name)
+		}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// ParseTime reads "24h", "7d" (that long ago), a date, or RFC 3339.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 36500 {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor a time (2026-11-01 or RFC 3339)", s)
+}
+
+// Admin is the member changing settings.
+type Admin struct {
+	ID, Name string
+}
+
+// Settings changes a property's settings and records each change.
+type Settings struct {
+	Store    *store.Store
+	Router   *bot.LogRouter
+	Recorder *bot.Recorder
+}
+
+// change applies fn, publishes the new settings to the router and records
+// SETTINGS_CHANGE with the old and new value of the setting.
+func (c *Settings) change(ctx context.Context, scope Scope, admin Admin, setting string,
+	fn func(*bot.Settings) error, value func(bot.Settings) string) (bot.Settings, error) {
+	old, updated, err := c.Store.UpdateSettings(ctx, scope.Platform, scope.Property, fn)
+	if err != nil {
+		return old, err
+	}
+	if c.Router != nil {
+		c.Router.Update(scope.Platform, scope.Property, updated)
+	}
+	e := &bot.Event{Platform: scope.Platform, PropertyID: scope.Property, Type: bot.SettingsChange,
+		PlatformType: "command", Function: bot.FuncCommand, ActorType: bot.ActorAdmin,
+		ActorID: admin.ID, ActorName: admin.Name}
+	e.Params.Set(bot.ParamSetting, setting)
+	e.Params.Set(bot.ParamOldValue, value(old))
+	e.Params.Set(bot.ParamNewValue, value(updated))
+	if err := c.Recorder.Record(ctx, e); err != nil {
+		return updated, fmt.Errorf("record the settings change: %w", err)
+	}
+	return updated, nil
+}
+
+// SetLogChannel routes types (a list or presets; empty: all) to a channel
+// and resumes it if it was paused.
+func (c *Settings) SetLogChannel(ctx context.Context, scope Scope, admin Admin, channel, types string) (bot.Settings, error) {
+	ts, err := ParseTypes(types)
+	if err != nil {
+		return bot.Settings{}, err
+	}
+	if channel == "" {
+		return bot.Settings{}, bad("channel", "is required")
+	}
+	return c.change(ctx, scope, admin, "log_channel:"+channel, func(s *bot.Settings) error {
+		if lc := s.LogChannel(channel); lc != nil {
+			lc.Types, lc.Paused, lc.PausedAt = ts, "", time.Time{}
+			return nil
+		}
+		if len(s.LogChannels) >= 10 {
+			return bad("channel", "at most 10 log channels per community")
+		}
+		s.LogChannels = append(s.LogChannels, bot.LogChannel{ID: channel, Types: ts})
+		return nil
+	}, func(s bot.Settings) string { return describeChannel(s.LogChannel(channel)) })
+}
+
+// RemoveLogChannel stops routing to a channel.
+func (c *Settings) RemoveLogChannel(ctx context.Context, scope Scope, admin Admin, channel string) (bot.Settings, error) {
+	return c.change(ctx, scope, admin, "log_channel:"+channel, func(s *bot.Settings) error {
+		i := slices.IndexFunc(s.LogChannels, func(l bot.LogChannel) bool { return l.ID == channel })
+		if i < 0 {
+			return bad("channel", "is not a log channel")
+		}
+		s.LogChannels = slices.Delete(s.LogChannels, i, i+1)
+		return nil
+	}, func(s bot.Settings) string { return describeChannel(s.LogChannel(channel)) })
+}
+
+// SetLocale sets the language of the property's log entries.
+func (c *Settings) SetLocale(ctx context.Context, scope Scope, admin Admin, locale string) (bot.Settings, error) {
+	if !bot.ValidLocale(locale) {
+		return bot.Settings{}, bad("locale", "must be one of %s", strings.Join(bot.Locales(), ", "))
+	}
+	return c.change(ctx, scope, admin, "locale", func(s *bot.Settings) error {
+		s.Locale = locale
+		return nil
+	}, func(s bot.Settings) string { return s.Locale })
+}
+
+func describeChannel(lc *bot.LogChannel) string {
+	if lc == nil {
+		return ""
+	}
+	if len(lc.Types) == 0 {
+		return "all"
+	}
+	names := make([]string, len(lc.Types))
+	for i, t := range lc.Types {
+		names[i] = t.String()
+	}
+	return strings.Join(names, ",")
+}
+
+// Show describes a property's settings for /config show and /settings.
+func Show(s bot.Settings, defaultLocale string) []string {
+	locale := s.Locale
+	if locale == "" {
+		locale = defaultLocale + " (default)"
+	}
+	out := []string{"locale: " + locale}
+	if len(s.LogChannels) == 0 {
+		out = append(out, "log channels: none")
+	}
+	for _, lc := range s.LogChannels {
+		line := fmt.Sprintf("log channel %s: %s", lc.ID, describeChannel(&lc))
+		if lc.Paused != "" {
+			line += " — PAUSED: " + lc.Paused
+		}
+		out = append(out, line)
+	}
+	if s.RetentionDays > 0 {
+		out = append(out, fmt.Sprintf("retention: %d days", s.RetentionDays))
+	}
+	return out
+}
+
+// Pages keeps the state of paged results (the filters and cursors behind
+// Older/Newer buttons) in the store under a short random id, so that a
+// button's data stays short and carries nothing the presser could alter to
+// reach another property.
+type Pages struct{ Store *store.Store }
+
+// PageState is what a pager button refers to.
+type PageState struct {
+	Scope   Scope       `json:"scope"`
+	Invoker string      `json:"invoker"`
+	Query   store.Query `json:"query"`
+	Created time.Time   `json:"created"`
+}
+
+const nsPages = "command/pages"
+
+// PageTTL is how long Older/Newer buttons keep working.
+const PageTTL = 24 * time.Hour
+
+// Save stores a page state and returns its id.
+func (p *Pages) Save(st PageState) (string, error) {
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	st.Created = time.Now()
+	v, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	return id, p.Store.Put(nsPages, []byte(id), v)
+}
+
+// Load returns a page state if it exists, is fresh, belongs to scope and
+// was created by presser.
+func (p *Pages) Load(id string, scope Scope, presser string) (PageState, error) {
+	var st PageState
+	v, err := p.Store.GetKV(nsPages, []byte(id))
+	if err != nil {
+		return st, fmt.Errorf("these results expired: run the search again")
+	}
+	if err := json.Unmarshal(v, &st); err != nil {
+		return st, err
+	}
+	switch {
+	case st.Scope != scope:
+		return st, fmt.Errorf("these results belong to another community")
+	case st.Invoker != presser:
+		return st, fmt.Errorf("only the member who searched can page through these results")
+	case time.Since(st.Created) > PageTTL:
+		return st, fmt.Errorf("these results expired: run the search again")
+	}
+	return st, nil
+}

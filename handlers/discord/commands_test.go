@@ -1,0 +1,218 @@
+package discord_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+	dt "github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// answer is what an interaction's last reply shows.
+type answer struct {
+	Content string `json:"content"`
+	Embeds  []struct {
+		Title, Description string
+	} `json:"embeds"`
+	Components []struct {
+		Components []struct {
+			Label    string `json:"label"`
+			CustomID string `json:"custom_id"`
+		} `json:"components"`
+	} `json:"components"`
+	Data *answer `json:"data"` // callbacks wrap the message in data
+}
+
+func last(t *testing.T, in *dt.Interaction, n int) (answer, dt.Reply) {
+	t.Helper()
+	replies, err := in.Wait(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := replies[len(replies)-1]
+	var a answer
+	if err := json.Unmarshal(r.Body, &a); err != nil {
+		t.Fatalf("reply %s: %v", r.Body, err)
+	}
+	if a.Data != nil {
+		a = *a.Data
+	}
+	return a, r
+}
+
+func button(a answer, label string) string {
+	for _, row := range a.Components {
+		for _, c := range row.Components {
+			if c.Label == label {
+				return c.CustomID
+			}
+		}
+	}
+	return ""
+}
+
+func TestCommandsRegisteredAndGuarded(t *testing.T) {
+	h, err := start(t, discordtestOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(h.fake.Commands("")) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no commands registered")
+		}
+	}
+	var names []string
+	for _, raw := range h.fake.Commands("") {
+		var c struct{ Name string }
+		json.Unmarshal(raw, &c)
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, ","); got != "audit,config,Report to moderators" {
+		t.Fatalf("registered %s", got)
+	}
+	// A moderator without Manage Server cannot configure; a member cannot search.
+	a, _ := last(t, h.fake.Slash(guildID, mod, "config", "log-channel", dt.Channel("channel", logID)), 1)
+	if !strings.Contains(a.Content, "Manage Server") {
+		t.Fatalf("config by a moderator: %q", a.Content)
+	}
+	a, _ = last(t, h.fake.Slash(guildID, member, "audit", "search"), 1)
+	if !strings.Contains(a.Content, "View Audit Log") {
+		t.Fatalf("search by a member: %q", a.Content)
+	}
+	a, _ = last(t, h.fake.Slash("", owner, "audit", "search"), 1)
+	if !strings.Contains(a.Content, "servers only") {
+		t.Fatalf("search in a DM: %q", a.Content)
+	}
+	if set, _ := h.s.Settings(context.Background(), bot.Discord, guildID); len(set.LogChannels) != 0 {
+		t.Fatal("a refused command changed the settings")
+	}
+}
+
+func TestConfigLogChannelRoutesAndRecords(t *testing.T) {
+	h, err := start(t, discordtestOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := last(t, h.fake.Slash(guildID, owner, "config", "log-channel", dt.Channel("channel", logID), dt.Str("types", "members")), 1)
+	if !strings.Contains(a.Content, logID) {
+		t.Fatalf("answer %q", a.Content)
+	}
+	change := h.wait(store.Query{Types: []bot.EventType{bot.SettingsChange}}, 1)[0]
+	if change.ActorID != owner.ID || change.ActorType != bot.ActorAdmin || change.Params[bot.ParamOldValue] != "" ||
+		!strings.Contains(change.Params[bot.ParamNewValue], "USER_JOIN") {
+		t.Fatalf("settings change %+v", change)
+	}
+	h.fake.Join(guildID, &discordgo.User{ID: "400000000000000020", Username: "newcomer"})
+	h.fake.Say(guildID, channelID, member, "not a members event")
+	posts := h.waitPosts(1)
+	time.Sleep(200 * time.Millisecond)
+	posts = decodePosts(t, h.fake.Posts(logID))
+	for _, p := range posts {
+		for _, e := range p.Embeds {
+			if strings.Contains(e.Description, "message") && !strings.Contains(e.Description, "newcomer") {
+				t.Fatalf("a messages entry reached a members-only channel: %+v", e)
+			}
+		}
+	}
+	a, _ = last(t, h.fake.Slash(guildID, owner, "config", "show"), 1)
+	if !strings.Contains(a.Content, "log channel "+logID) {
+		t.Fatalf("show: %q", a.Content)
+	}
+}
+
+func TestAuditSearchPagesOnlyForItsInvoker(t *testing.T) {
+	h, err := start(t, discordtestOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		h.fake.Say(guildID, channelID, member, "message")
+	}
+	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 5)
+	in := h.fake.Slash(guildID, owner, "audit", "search", dt.Str("type", "CHAT_MESSAGE"), dt.Int("limit", 2))
+	a, _ := last(t, in, 2) // deferral, then the edit
+	if len(a.Embeds) != 1 || strings.Count(a.Embeds[0].Description, "\n") != 1 {
+		t.Fatalf("first page %+v", a)
+	}
+	older := button(a, "Older")
+	if older == "" || button(a, "Newer") != "" {
+		t.Fatalf("buttons %+v", a.Components)
+	}
+	// Someone else pressing it is refused.
+	r, _ := last(t, h.fake.Press(guildID, mod, older), 1)
+	if !strings.Contains(r.Content, "only the member who searched") {
+		t.Fatalf("another member paged: %q", r.Content)
+	}
+	// The same button pressed in another guild is refused.
+	h.fake.AddGuild(guild(otherID))
+	r, _ = last(t, h.fake.Press(otherID, owner, older), 1)
+	if !strings.Contains(r.Content, "another community") {
+		t.Fatalf("pressed from another guild: %q", r.Content)
+	}
+	// The invoker pages.
+	press := h.fake.Press(guildID, owner, older)
+	a2, _ := last(t, press, 2)
+	if len(a2.Embeds) != 1 || a2.Embeds[0].Description == a.Embeds[0].Description || button(a2, "Newer") == "" {
+		t.Fatalf("second page %+v", a2)
+	}
+	// A cursor from another search is refused.
+	forged := older[:strings.LastIndex(older, ":")+1] + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	r, _ = last(t, h.fake.Press(guildID, owner, forged), 1)
+	if !strings.Contains(r.Content, "does not belong") {
+		t.Fatalf("forged cursor: %q", r.Content)
+	}
+}
+
+func TestAuditSearchStaysInItsGuild(t *testing.T) {
+	h, err := start(t, discordtestOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fake.AddGuild(guild(otherID))
+	time.Sleep(100 * time.Millisecond)
+	h.fake.Say(otherID, channelID, member, "secret of the other guild")
+	h.fake.Say(guildID, channelID, member, "ours")
+	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	for _, sub := range []string{"search", "export"} {
+		a, r := last(t, h.fake.Slash(guildID, owner, "audit", sub), 2)
+		all := a.Content + string(r.Data)
+		for _, e := range a.Embeds {
+			all += e.Description
+		}
+		if strings.Contains(all, "secret of the other guild") || strings.Contains(all, otherID) {
+			t.Fatalf("%s returned another guild's record", sub)
+		}
+	}
+}
+
+func TestExportAndReport(t *testing.T) {
+	h, err := startWith(t, discordtestOptions(), &bot.Settings{LogChannels: []bot.LogChannel{{ID: logID, Types: []bot.EventType{bot.MessageReport}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := h.fake.Say(guildID, channelID, member, "=cmd|' /C calc'!A0")
+	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	_, r := last(t, h.fake.Slash(guildID, owner, "audit", "export", dt.Str("format", "csv")), 2)
+	if r.File != "audit.csv" || !strings.Contains(string(r.Data), "'=cmd") {
+		t.Fatalf("export file %q:\n%s", r.File, r.Data)
+	}
+	a, _ := last(t, h.fake.ReportMessage(guildID, mod, "Report to moderators", msg), 1)
+	if !strings.Contains(a.Content, "moderators have been told") {
+		t.Fatalf("report answer %q", a.Content)
+	}
+	rep := h.wait(store.Query{Types: []bot.EventType{bot.MessageReport}}, 1)[0]
+	if rep.ActorID != mod.ID || rep.Target() != member.ID || rep.Function != bot.FuncReport || rep.Content != msg.Content ||
+		!strings.Contains(rep.Params[bot.ParamLink], msg.ID) {
+		t.Fatalf("report %+v", rep)
+	}
+	posts := h.waitPosts(1)
+	if !strings.Contains(posts[0].Embeds[0].Description, "reported a message") {
+		t.Fatalf("log entry %+v", posts[0].Embeds[0])
+	}
+}
