@@ -1,0 +1,23 @@
+# chatwarden: a static binary in a small non-root image.
+#   docker build -t chatwarden .
+#   docker run -v chatwarden-data:/data -e CHATWARDEN_DISCORD_TOKEN=... \
+#     -v ./config.yaml:/etc/chatwarden/config.yaml chatwarden
+# The database lives in the /data volume (CHATWARDEN_STORAGE_PATH).
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/chatwarden . \
+ && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/chatwarden /usr/local/bin/chatwarden
+COPY --from=build --chown=nonroot:nonroot /out/data /data
+COPY config.example.yaml /etc/chatwarden/config.yaml
+USER nonroot:nonroot
+VOLUME ["/data"]
+ENV CHATWARDEN_STORAGE_PATH=/data/chatwarden.db
+ENTRYPOINT ["/usr/local/bin/chatwarden"]
+CMD ["run", "--config", "/etc/chatwarden/config.yaml"]
