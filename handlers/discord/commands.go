@@ -162,6 +162,10 @@ func (b *Bot) onInteraction(i *discordgo.Interaction) {
 			b.onPage(i, id)
 			return
 		}
+		if strings.HasPrefix(id, "cw:r:") {
+			b.onReversal(i, id)
+			return
+		}
 		b.reply(i, "This button is not chatwarden's, or has expired.")
 	}
 }

@@ -216,3 +216,55 @@ func TestExportAndReport(t *testing.T) {
 		t.Fatalf("log entry %+v", posts[0].Embeds[0])
 	}
 }
+
+func TestUnbanButtonOnBanEntries(t *testing.T) {
+	h, err := startWith(t, discordtestOptions(), &bot.Settings{LogChannels: []bot.LogChannel{{ID: logID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fake.BanBy(guildID, mod.ID, member.ID, "raiding")
+	ban := h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)[0]
+	if ban.ActorID != mod.ID || ban.Params[bot.ParamReason] != "raiding" {
+		t.Fatalf("ban %+v", ban)
+	}
+	var unban string
+	for deadline := time.Now().Add(5 * time.Second); unban == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, body := range h.fake.Posts(logID) {
+			var a answer
+			json.Unmarshal(body, &a)
+			if id := button(a, "Unban"); id != "" {
+				unban = id
+			}
+		}
+	}
+	if unban == "" || !strings.Contains(unban, ban.ID.String()) {
+		t.Fatalf("no Unban button for the ban entry (%q)", unban)
+	}
+	// A member without Ban Members is refused; the owner lifts the ban.
+	a, _ := last(t, h.fake.Press(guildID, &discordgo.User{ID: "400000000000000030", Username: "rando"}, unban), 1)
+	if !strings.Contains(a.Content, "permission") {
+		t.Fatalf("press without permission: %q", a.Content)
+	}
+	h.fake.AddGuild(guild(otherID))
+	a, _ = last(t, h.fake.Press(otherID, owner, unban), 1)
+	if !strings.Contains(a.Content, "not in this server") {
+		t.Fatalf("press from another guild: %q", a.Content)
+	}
+	a, _ = last(t, h.fake.Press(guildID, owner, unban), 1)
+	if !strings.Contains(a.Content, "done") {
+		t.Fatalf("press by the owner: %q", a.Content)
+	}
+	lifted := h.wait(store.Query{Types: []bot.EventType{bot.UserBanRemove}}, 1)
+	if len(lifted) != 1 || lifted[0].ActorID != owner.ID || lifted[0].ActorType != bot.ActorAdmin || lifted[0].Target() != member.ID {
+		t.Fatalf("unban records %+v", lifted)
+	}
+	found := false
+	for _, c := range h.fake.Calls() {
+		if c.Method == "DELETE" && c.Path == "/guilds/"+guildID+"/bans/"+member.ID {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the ban was not lifted on Discord")
+	}
+}

@@ -37,8 +37,15 @@ var _ bot.Poster = (*Bot)(nil)
 // every mention disabled so that no entry can ping.
 func (b *Bot) Post(ctx context.Context, channel string, evs []*bot.Event) (int, error) {
 	var embeds []*discordgo.MessageEmbed
+	var comps []discordgo.MessageComponent
 	total := 0
 	for _, e := range evs {
+		// An entry with reversal buttons is a message of its own, so that
+		// its buttons are unambiguous.
+		buttons := reversalComponents(e)
+		if len(embeds) > 0 && buttons != nil {
+			break
+		}
 		em := b.embed(e)
 		size := embedSize(em)
 		if len(embeds) == maxEmbeds || (len(embeds) > 0 && total+size > maxEmbedTotal) {
@@ -46,9 +53,14 @@ func (b *Bot) Post(ctx context.Context, channel string, evs []*bot.Event) (int, 
 		}
 		embeds = append(embeds, em)
 		total += size
+		if buttons != nil {
+			comps = buttons
+			break
+		}
 	}
 	msg := &discordgo.MessageSend{
 		Embeds:          embeds,
+		Components:      comps,
 		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
 	}
 	if _, err := b.s.ChannelMessageSendComplex(channel, msg, discordgo.WithContext(ctx)); err != nil {

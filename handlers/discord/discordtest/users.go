@@ -94,3 +94,17 @@ func (s *Server) AuditEntry(guild, actor string, action discordgo.AuditLogAction
 		GuildID string `json:"guild_id"`
 	}{e, guild})
 }
+
+// BanBy bans a member as a moderator does: the removal, the ban and the
+// audit-log entry naming the moderator.
+func (s *Server) BanBy(guild, moderator, user, reason string) {
+	m := s.member(guild, user)
+	u := &discordgo.User{ID: user, Username: "user" + user}
+	if m != nil {
+		u = m.User
+		s.removeMember(guild, user)
+		s.Dispatch("GUILD_MEMBER_REMOVE", map[string]any{"guild_id": guild, "user": u})
+	}
+	s.Dispatch("GUILD_BAN_ADD", map[string]any{"guild_id": guild, "user": u})
+	s.AuditEntry(guild, moderator, discordgo.AuditLogActionMemberBanAdd, user, reason, nil)
+}

@@ -1,0 +1,101 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// One-tap reversal buttons on log entries. A button's custom id holds only
+// the action and the record id; the target comes from the record, looked
+// up in the guild where the button is pressed, so a button cannot reach
+// another guild or another member.
+type reversalAction struct {
+	label string
+	style discordgo.ButtonStyle
+	perm  int64
+	do    func(b *Bot, ctx context.Context, guild, user string, c bot.Cause) error
+}
+
+var reversals = map[string]reversalAction{
+	"unban": {"Unban", discordgo.SuccessButton, discordgo.PermissionBanMembers,
+		func(b *Bot, ctx context.Context, g, u string, c bot.Cause) error { return b.Unban(ctx, g, u, c) }},
+	"lift": {"Lift timeout", discordgo.SuccessButton, discordgo.PermissionModerateMembers,
+		func(b *Bot, ctx context.Context, g, u string, c bot.Cause) error {
+			return b.RemoveTimeout(ctx, g, u, c)
+		}},
+	"kick": {"Kick", discordgo.SecondaryButton, discordgo.PermissionKickMembers,
+		func(b *Bot, ctx context.Context, g, u string, c bot.Cause) error { return b.Kick(ctx, g, u, c) }},
+	"ban": {"Ban", discordgo.DangerButton, discordgo.PermissionBanMembers,
+		func(b *Bot, ctx context.Context, g, u string, c bot.Cause) error { return b.Ban(ctx, g, u, c) }},
+}
+
+// reversalsFor lists the buttons an entry carries.
+func reversalsFor(e *bot.Event) []string {
+	switch {
+	case e.Target() == "":
+		return nil
+	case e.Type == bot.UserBan:
+		return []string{"unban"}
+	case e.Type == bot.UserUpdate && e.Params[bot.ParamField] == "timeout" && e.Params[bot.ParamNewValue] != "":
+		return []string{"lift"}
+	case e.Type == bot.SecurityEvent || e.Type == bot.VerificationFailure:
+		return []string{"kick", "ban"}
+	}
+	return nil
+}
+
+func reversalComponents(e *bot.Event) []discordgo.MessageComponent {
+	names := reversalsFor(e)
+	if len(names) == 0 {
+		return nil
+	}
+	var row discordgo.ActionsRow
+	for _, n := range names {
+		a := reversals[n]
+		row.Components = append(row.Components, discordgo.Button{Label: a.label, Style: a.style,
+			CustomID: "cw:r:" + n + ":" + e.ID.String()})
+	}
+	return []discordgo.MessageComponent{row}
+}
+
+// onReversal serves a reversal button press.
+func (b *Bot) onReversal(i *discordgo.Interaction, customID string) {
+	parts := strings.Split(strings.TrimPrefix(customID, "cw:r:"), ":")
+	a, ok := reversals[parts[0]]
+	if len(parts) != 2 || !ok {
+		b.reply(i, "This button has expired.")
+		return
+	}
+	if !allowed(i, a.perm) {
+		b.reply(i, "You do not have the permission this needs.")
+		return
+	}
+	id, err := bot.ParseID(parts[1])
+	if err != nil {
+		b.reply(i, "This button has expired.")
+		return
+	}
+	ctx := context.Background()
+	e, err := b.opts.Store.Get(ctx, bot.Discord, i.GuildID, id)
+	if err != nil || e.Target() == "" {
+		b.reply(i, "That entry is not in this server's audit log.")
+		return
+	}
+	user := e.Target()
+	cause := bot.Cause{Function: bot.FuncCommand, Reason: "log entry " + e.ID.String(),
+		ActorID: i.Member.User.ID, ActorName: displayName(i.Member.User, i.Member)}
+	if err := a.do(b, ctx, i.GuildID, user, cause); err != nil {
+		msg := "That did not work; try again."
+		if errors.Is(err, bot.ErrForbidden) {
+			msg = "chatwarden lacks the permission for this (check its role's position and permissions)."
+		}
+		b.reply(i, msg)
+		return
+	}
+	b.reply(i, a.label+": done.")
+}
