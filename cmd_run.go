@@ -16,6 +16,7 @@ import (
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord"
+	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -55,9 +56,6 @@ func newLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
 
 // serve runs the bot until ctx ends, then drains within shutdownTimeout.
 func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
-	if cfg.Telegram.Enabled {
-		return errors.New("telegram.enabled: Telegram support is not available in this build yet")
-	}
 	s, err := store.Open(cfg.Storage.Path, store.Options{})
 	if err != nil {
 		return err
@@ -108,7 +106,20 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		}
 		start("discord", d.Run)
 	}
-	log.Info().Bool("discord", cfg.Discord.Enabled).Msg("chatwarden running")
+	if cfg.Telegram.Enabled {
+		if cfg.Telegram.Webhook.Listen != "" {
+			return errors.New("telegram.webhook: webhook mode is not available in this build yet; remove telegram.webhook.listen to poll")
+		}
+		t, err := telegram.New(telegram.Options{
+			Token: cfg.Telegram.Token.Reveal(), APIURL: cfg.Telegram.APIURL, PollTimeout: cfg.Telegram.PollTimeout.D(),
+			Store: s, Recorder: rec, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		start("telegram", t.Run)
+	}
+	log.Info().Bool("discord", cfg.Discord.Enabled).Bool("telegram", cfg.Telegram.Enabled).Msg("chatwarden running")
 	<-ctx.Done()
 	log.Info().Msg("shutting down")
 	wg.Wait()

@@ -105,6 +105,8 @@ const (
 	ParamChannelKind    = "channel_kind"
 	ParamParentID       = "parent_id"
 	ParamMaxUses        = "max_uses"
+	ParamSenderChat     = "sender_chat"
+	ParamViaJoinRequest = "via_join_request"
 	ParamRolesAdded     = "roles_added"
 	ParamRolesRemoved   = "roles_removed"
 
