@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -91,49 +92,15 @@ func (f *filters) resolve(s *store.Store, q *store.Query) error {
 }
 
 func parseTypes(s string) ([]bot.EventType, error) {
-	var out []bot.EventType
-	for _, name := range strings.Split(s, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
-		}
-		if preset, ok := bot.Preset(strings.ToLower(name)); ok {
-			if preset == nil { // "all"
-				return nil, nil
-			}
-			out = append(out, preset...)
-			continue
-		}
-		t, err := bot.ParseEventType(name)
-		if err != nil {
-			return nil, usagef("--type: %v", err)
-		}
-		out = append(out, t)
+	types, err := command.ParseTypes(s)
+	if err != nil {
+		return nil, usagef("--%v", strings.TrimPrefix(err.Error(), command.ErrBadArgument.Error()+": "))
 	}
-	return out, nil
+	return types, nil
 }
 
-// parseWhen reads "24h", "7d", "30m" (that long ago), a date or RFC 3339.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return now.AddDate(0, 0, -n), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor a time (2026-11-01 or RFC 3339)", s)
-}
+// parseWhen reads "24h", "7d" (that long ago), a date or RFC 3339.
+func parseWhen(s string, now time.Time) (time.Time, error) { return command.ParseTime(s, now) }
 
 // openRead opens a database for reading, failing fast if it is missing.
 func openRead(path string) (*store.Store, error) {

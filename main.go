@@ -18,12 +18,12 @@ var version = "dev"
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // command is one subcommand.
-type command struct {
+type subcommand struct {
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) error
 }
 
-var commands = map[string]command{
+var commands = map[string]subcommand{
 	"run":         {"run the bot with a config file", cmdRun},
 	"logs":        {"show audit records from a database", cmdLogs},
 	"export":      {"export audit records as NDJSON or CSV", cmdExport},
