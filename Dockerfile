@@ -18,6 +18,10 @@ COPY --from=build --chown=nonroot:nonroot /out/data /data
 COPY config.example.yaml /etc/chatwarden/config.yaml
 USER nonroot:nonroot
 VOLUME ["/data"]
-ENV CHATWARDEN_STORAGE_PATH=/data/chatwarden.db
+ENV CHATWARDEN_STORAGE_PATH=/data/chatwarden.db \
+    CHATWARDEN_API_LISTEN=0.0.0.0:8080
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["/usr/local/bin/chatwarden", "healthcheck", "--url", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["/usr/local/bin/chatwarden"]
 CMD ["run", "--config", "/etc/chatwarden/config.yaml"]

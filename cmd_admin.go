@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -70,18 +71,35 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdBackup(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("backup", "--db FILE --out FILE", stderr)
-	db := fs.String("db", "", "the database `file` (required)")
+	fs := newFlags("backup", "--db FILE --out FILE | --from URL --out FILE", stderr)
+	db := fs.String("db", "", "the database `file`, copied offline")
+	from := fs.String("from", "", "a running bot's API `URL` (api.listen), copied online; the operator token comes from CHATWARDEN_API_OPERATOR_TOKEN")
 	out := fs.String("out", "", "the backup `file` to write (required)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *db == "" || *out == "" {
-		return usagef("--db and --out are required")
+	if *out == "" || (*db == "") == (*from == "") {
+		return usagef("give --out and one of --db or --from")
+	}
+	if *from != "" {
+		token := os.Getenv("CHATWARDEN_API_OPERATOR_TOKEN")
+		if token == "" {
+			return usagef("--from needs the operator token in CHATWARDEN_API_OPERATOR_TOKEN")
+		}
+		w, commit, err := output(*out, nil)
+		if err != nil {
+			return err
+		}
+		n, err := onlineBackup(context.Background(), *from, token, w)
+		if err := commit(err); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s (%d bytes) from the running bot\n", *out, n)
+		return nil
 	}
 	s, err := store.Open(*db, store.Options{ReadOnly: true})
 	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("%w\nThe bot is running: take the backup through its HTTP API instead (GET /v1/backup with the operator token)", err)
+		return fmt.Errorf("%w\nThe bot is running: take an online copy with --from http://<api.listen> (and CHATWARDEN_API_OPERATOR_TOKEN)", err)
 	}
 	if err != nil {
 		return err

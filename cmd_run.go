@@ -95,6 +95,10 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		}()
 	}
 	start("retention", func(ctx context.Context) error { return retentionLoop(ctx, s, rec, cfg.Storage.RetentionDays, log) })
+	if cfg.API.Listen != "" {
+		h := opsHandler(s, cfg.API.OperatorToken.Reveal(), log)
+		start("api", func(ctx context.Context) error { return serveOps(ctx, cfg.API.Listen, h) })
+	}
 	if cfg.Discord.Enabled {
 		d, err := discord.New(discord.Options{
 			Token: cfg.Discord.Token.Reveal(), APIURL: cfg.Discord.APIURL,

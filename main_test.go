@@ -6,12 +6,15 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/chatwarden/chatwarden/bot"
@@ -305,4 +308,41 @@ func TestServeDrainsOnCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+func TestOnlineBackupFromARunningBot(t *testing.T) {
+	db, _ := testDB(t, 40)
+	cfg := config.Default()
+	cfg.Storage.Path = db
+	cfg.API.Listen = "127.0.0.1:0"
+	const token = "operator-token-operator-token-0123456789"
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv := httptest.NewServer(opsHandler(s, token, zerolog.Nop()))
+	defer srv.Close()
+
+	// The database is held: an offline copy is refused and says what to do.
+	if code, _, errs := cli("backup", "--db", db, "--out", filepath.Join(t.TempDir(), "x.db")); code != 1 || !strings.Contains(errs, "--from") {
+		t.Fatalf("offline backup of a held database: exit %d %s", code, errs)
+	}
+	t.Setenv("CHATWARDEN_API_OPERATOR_TOKEN", "wrong-token-wrong-token-wrong-token-00")
+	if code, _, _ := cli("backup", "--from", srv.URL, "--out", filepath.Join(t.TempDir(), "y.db")); code != 1 {
+		t.Fatalf("a wrong token got a backup: exit %d", code)
+	}
+	t.Setenv("CHATWARDEN_API_OPERATOR_TOKEN", token)
+	out := filepath.Join(t.TempDir(), "online.db")
+	if code, stdout, errs := cli("backup", "--from", srv.URL, "--out", out); code != 0 || !strings.Contains(stdout, "running bot") {
+		t.Fatalf("online backup: exit %d %s %s", code, stdout, errs)
+	}
+	if code, o, _ := cli("verify", "--db", out); code != 0 || strings.Count(o, "OK") != 3 {
+		t.Fatalf("the online copy does not verify:\n%s", o)
+	}
+	resp, err := http.Get(srv.URL + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

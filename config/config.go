@@ -158,7 +158,8 @@ func Load(path string) (*Config, error) {
 
 // Parse parses YAML named name (for messages), applies the environment
 // (CHATWARDEN_DISCORD_TOKEN, CHATWARDEN_TELEGRAM_TOKEN,
-// CHATWARDEN_API_OPERATOR_TOKEN, CHATWARDEN_STORAGE_PATH) and validates.
+// CHATWARDEN_API_OPERATOR_TOKEN, CHATWARDEN_STORAGE_PATH,
+// CHATWARDEN_API_LISTEN) and validates.
 func Parse(data []byte, name string) (*Config, error) {
 	cfg := Default()
 	lines := map[string]int{}
@@ -195,6 +196,9 @@ env:
 	}
 	if v := os.Getenv("CHATWARDEN_STORAGE_PATH"); v != "" {
 		cfg.Storage.Path = v
+	}
+	if v := os.Getenv("CHATWARDEN_API_LISTEN"); v != "" {
+		cfg.API.Listen = v
 	}
 	if err := cfg.validate(name, lines); err != nil {
 		return nil, err

@@ -86,11 +86,12 @@ func TestErrors(t *testing.T) {
 func TestEnvironmentTokens(t *testing.T) {
 	t.Setenv("CHATWARDEN_DISCORD_TOKEN", "from-env")
 	t.Setenv("CHATWARDEN_STORAGE_PATH", "/data/env.db")
+	t.Setenv("CHATWARDEN_API_LISTEN", "0.0.0.0:8080")
 	cfg, err := Parse([]byte("discord:\n  enabled: true\n  token: from-file\n"), "c.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Discord.Token.Reveal() != "from-env" || cfg.Storage.Path != "/data/env.db" {
+	if cfg.Discord.Token.Reveal() != "from-env" || cfg.Storage.Path != "/data/env.db" || cfg.API.Listen != "0.0.0.0:8080" {
 		t.Fatalf("env not applied: token %q path %q", cfg.Discord.Token.Reveal(), cfg.Storage.Path)
 	}
 }
