@@ -56,14 +56,12 @@ func (s *Store) Append(ctx context.Context, b *bot.Batch) error {
 	for k, v := range w.dict {
 		s.dict[k] = v
 	}
+	// Publish new states rather than changing the old ones in place:
+	// queries may still hold the old pointers (copy on write).
 	s.cacheMu.Lock()
 	for k, ps := range w.props {
-		if cur, ok := s.propByID[k]; ok {
-			*cur = *ps
-		} else {
-			s.propByID[k] = ps
-			s.propByNo[ps.num] = k
-		}
+		s.propByID[k] = ps
+		s.propByNo[ps.num] = k
 	}
 	s.cacheMu.Unlock()
 	return nil

@@ -95,7 +95,7 @@ func (s *Store) purgeChunk(ctx context.Context, p bot.Platform, property string,
 		return 0, err
 	}
 	s.cacheMu.Lock()
-	*cur = ps
+	s.propByID[propKey{p, property}] = &ps // copy on write, as in Append
 	s.cacheMu.Unlock()
 	return n, nil
 }

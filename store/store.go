@@ -88,7 +88,9 @@ type propKey struct {
 	id       string
 }
 
-// propState is a property's number and chain head.
+// propState is a property's number and chain head. A state published in
+// the cache is never changed: writers publish a new one (copy on write), so
+// readers may keep the pointer without a lock.
 type propState struct {
 	num     uint32
 	lastSeq uint64
