@@ -69,9 +69,10 @@ func Render(e *Event, locale string) Entry {
 	label := func(k string) string { return text(locale, func(c *catalog) string { return c.labels[k] }, k) }
 
 	actor := OneLine(e.ActorName, 100)
+	if actor == "" {
+		actor = OneLine(e.ActorID, 100) // ids come from outside too
+	}
 	switch {
-	case actor == "" && e.ActorID != "":
-		actor = e.ActorID
 	case actor == "" && e.ActorType == ActorSystem:
 		actor = word("system")
 	case actor == "":
@@ -79,7 +80,7 @@ func Render(e *Event, locale string) Entry {
 	}
 	target := OneLine(e.Params[ParamTargetName], 100)
 	if target == "" {
-		target = e.Target()
+		target = OneLine(e.Target(), 100)
 	}
 	if target == "" {
 		target = word("someone")
@@ -129,7 +130,7 @@ func Render(e *Event, locale string) Entry {
 		add(label("channel"), who(e.Params[ParamChannelName], e.ChannelID), true)
 	}
 	if e.MessageID != "" {
-		add(label("message"), e.MessageID, true)
+		add(label("message"), e.MessageID, true) // add makes it one line
 	}
 	for _, k := range e.Params.Keys() {
 		if k == ParamTargetName || k == ParamChannelName {
@@ -155,7 +156,7 @@ func Render(e *Event, locale string) Entry {
 
 // who shows a name with its id.
 func who(name, id string) string {
-	name = OneLine(name, 100)
+	name, id = OneLine(name, 100), OneLine(id, 100)
 	if name == "" || name == id {
 		return id
 	}

@@ -145,6 +145,7 @@ func TestFieldsAreDeterministic(t *testing.T) {
 func FuzzRender(f *testing.F) {
 	f.Add("Alice", "Bob", "USER_BAN", "en", "reason")
 	f.Add("\u202e\n", "", "SECURITY_EVENT", "hi", "\x00")
+	f.Add("\n", "\r", "", "en", "") // a blank name falls back to an id that must be sanitised too
 	f.Fuzz(func(t *testing.T, actor, target, typ, locale, reason string) {
 		tp, _ := ParseEventType(typ)
 		e := &Event{Type: tp, ActorName: actor, ActorID: actor, TargetIDs: []string{target}}
