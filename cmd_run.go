@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		}
 		t, err := telegram.New(telegram.Options{
 			Token: cfg.Telegram.Token.Reveal(), APIURL: cfg.Telegram.APIURL, PollTimeout: cfg.Telegram.PollTimeout.D(),
-			Store: s, Recorder: rec, Logger: log,
+			Store: s, Recorder: rec, Logger: log, Router: router,
 		})
 		if err != nil {
 			return err

@@ -36,6 +36,12 @@ type Options struct {
 	// DedupWindow is how long a join or leave seen in one form (chat_member
 	// or the service message) suppresses the other (default 2m).
 	DedupWindow time.Duration
+	// Router, when set, gives locales and routes: the bot then delivers the
+	// outbox's Telegram entries to log chats.
+	Router *bot.LogRouter
+	// LogInterval is the least time between two posts to one log chat
+	// (default 3s: Telegram allows about 20 messages a minute in a group).
+	LogInterval time.Duration
 }
 
 // Bot is chatwarden's Telegram side.
@@ -63,6 +69,9 @@ func New(opts Options) (*Bot, error) {
 	if opts.DedupWindow <= 0 {
 		opts.DedupWindow = 2 * time.Minute
 	}
+	if opts.LogInterval <= 0 {
+		opts.LogInterval = 3 * time.Second
+	}
 	client := &http.Client{Timeout: opts.PollTimeout + 15*time.Second}
 	api, err := tgbotapi.NewBotAPIWithClient(opts.Token, strings.TrimSuffix(opts.APIURL, "/")+"/bot%s/%s", client)
 	if err != nil {
@@ -85,6 +94,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	wait := b.startDelivery(ctx)
+	defer wait()
 	allowed, _ := json.Marshal(AllowedUpdates)
 	backoff := time.Second
 	for ctx.Err() == nil {

@@ -17,11 +17,12 @@ import (
 )
 
 type harness struct {
-	t    *testing.T
-	fake *telegramtest.Server
-	s    *store.Store
-	rec  *bot.Recorder
-	stop func()
+	t      *testing.T
+	fake   *telegramtest.Server
+	s      *store.Store
+	rec    *bot.Recorder
+	router *bot.LogRouter
+	stop   func()
 }
 
 func newHarness(t *testing.T) *harness {
@@ -32,9 +33,13 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{})
+	router, err := bot.NewLogRouter(context.Background(), s, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
-	h := &harness{t: t, fake: fake, s: s, rec: rec}
+	h := &harness{t: t, fake: fake, s: s, rec: rec, router: router}
 	h.start()
 	return h
 }
@@ -42,7 +47,7 @@ func newHarness(t *testing.T) *harness {
 // start runs a new Bot on the harness's store (as after a restart).
 func (h *harness) start() {
 	b, err := telegram.New(telegram.Options{Token: h.fake.Token(), APIURL: h.fake.URL, PollTimeout: time.Second,
-		Store: h.s, Recorder: h.rec, Logger: zerolog.Nop()})
+		Store: h.s, Recorder: h.rec, Logger: zerolog.Nop(), Router: h.router, LogInterval: 1100 * time.Millisecond})
 	if err != nil {
 		h.t.Fatal(err)
 	}

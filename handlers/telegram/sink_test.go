@@ -1,0 +1,79 @@
+package telegram_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+// setLog links a log chat to a group, as /setlog will.
+func (h *harness) setLog(group, logChat int64) {
+	h.t.Helper()
+	prop := strconv.FormatInt(group, 10)
+	_, set, err := h.s.UpdateSettings(context.Background(), bot.Telegram, prop, func(s *bot.Settings) error {
+		s.LogChannels = []bot.LogChannel{{ID: strconv.FormatInt(logChat, 10)}}
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.router.Update(bot.Telegram, prop, set)
+}
+
+func TestLogChatEntries(t *testing.T) {
+	h := newHarness(t)
+	owner := h.fake.NewUser("Owner")
+	mallory := h.fake.NewUser("<b>Mallory</b> & co")
+	a := h.fake.NewSupergroup("A", owner, mallory)
+	b := h.fake.NewSupergroup("B", owner, mallory)
+	logChat := h.fake.NewSupergroup("A logs", owner)
+	h.setLog(a.ID, logChat.ID)
+
+	h.fake.Inject429("sendMessage", 1, 1) // Telegram says wait a second first
+	h.fake.Message(a, mallory, `<script>alert(1)</script> <a href="x">`+strings.Repeat("long ", 1200))
+	h.fake.Message(b, mallory, "a secret of group B")
+	for i := 0; i < 20; i++ {
+		h.fake.JoinMember(a, h.fake.NewUser("joiner"+strconv.Itoa(i)))
+	}
+	var text, raw string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var all, raws []string
+		for _, m := range h.fake.Messages(logChat.ID) {
+			if m.ParseMode != "HTML" || !m.DisableNotify || !m.LinkPreviewOff {
+				t.Fatalf("parse mode %q, silent %v, previews off %v", m.ParseMode, m.DisableNotify, m.LinkPreviewOff)
+			}
+			all = append(all, m.Text)
+			raws = append(raws, m.RawText)
+		}
+		text, raw = strings.Join(all, "\n"), strings.Join(raws, "\n")
+		if strings.Count(text, "joined.") == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log chat got %d of 20 joins:\n%.2000s", strings.Count(text, "joined."), text)
+		}
+	}
+	// The fake accepted every message: the HTML parsed and fit 4096 units.
+	// What members read is the content as typed; what was sent escaped it.
+	if !strings.Contains(text, `<script>alert(1)</script> <a href="x">`) || !strings.Contains(raw, "&lt;script&gt;") ||
+		strings.Contains(raw, "<script>") || !strings.Contains(text, "<b>Mallory</b> & co") {
+		t.Fatal("user content was not escaped")
+	}
+	if !strings.Contains(text, bot.CutMarker) {
+		t.Fatal("long content was not cut with a marker")
+	}
+	if strings.Contains(text, "secret of group B") {
+		t.Fatal("group B's entry reached group A's log chat")
+	}
+	if v := h.fake.RateLimitViolations(); len(v) > 0 {
+		t.Fatalf("pacing violated: %v", v)
+	}
+	msgs := h.fake.Messages(logChat.ID)
+	if len(msgs) >= 21 {
+		t.Fatalf("%d messages for 21 entries: entries were not batched", len(msgs))
+	}
+}
