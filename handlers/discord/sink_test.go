@@ -3,6 +3,7 @@ package discord_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -110,5 +112,51 @@ func TestLostAccessPausesTheChannel(t *testing.T) {
 	}
 	if n, _ := h.s.OutboxDepth("discord"); n != 1 {
 		t.Fatalf("the entry must wait in the outbox while paused: depth %d", n)
+	}
+}
+
+// TestRaidDeliveredWithinRateLimits sends 2,000 joins: every entry reaches
+// the log channel and no request exceeds the fake's per-channel limit
+// (shrunk from Discord's 5 per 5 s so that the test is quick).
+func TestRaidDeliveredWithinRateLimits(t *testing.T) {
+	h, err := startWith(t, discordtest.Options{MessageLimit: 50, MessageWindow: time.Second},
+		&bot.Settings{LogChannels: []bot.LogChannel{{ID: logID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for i := 0; i < n; i++ {
+		h.fake.Join(guildID, &discordgo.User{ID: strconv.Itoa(500000000000000000 + i), Username: "raider" + strconv.Itoa(i)})
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := h.s.Counts(context.Background(), bot.Discord, guildID, time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c[bot.UserJoin] == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d joins recorded", c[bot.UserJoin], n)
+		}
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if d, _ := h.s.OutboxDepth("discord"); d == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			d, _ := h.s.OutboxDepth("discord")
+			t.Fatalf("%d entries still undelivered", d)
+		}
+	}
+	embeds := 0
+	for _, p := range decodePosts(t, h.fake.Posts(logID)) {
+		embeds += len(p.Embeds)
+	}
+	if embeds != n {
+		t.Fatalf("%d entries delivered, want %d", embeds, n)
+	}
+	if v := h.fake.RateLimitViolations(); v != 0 {
+		t.Fatalf("%d requests over the rate limit", v)
 	}
 }

@@ -36,6 +36,10 @@ type Options struct {
 	AppFlags int // default FlagGuildMembers|FlagMessageContent
 	// HeartbeatInterval the gateway asks for (default 41.25s).
 	HeartbeatInterval time.Duration
+	// MessageLimit messages per MessageWindow per channel (Discord's
+	// bucket, default 5 per 5s); requests over it get 429 and are counted.
+	MessageLimit  int
+	MessageWindow time.Duration
 }
 
 // Server is a running fake Discord.
@@ -58,7 +62,9 @@ type Server struct {
 	denied    map[string]bool
 	posts     map[string][][]byte          // accepted message bodies by channel
 	commands  map[string][]json.RawMessage // "" (global) or guild id -> registered commands
-	replies   map[string][]Reply           // interaction token -> callbacks and edits
+	buckets   map[string]*bucket
+	violated  int
+	replies   map[string][]Reply // interaction token -> callbacks and edits
 }
 
 // Reply is one answer to an interaction: a callback or an edit of the
@@ -112,9 +118,15 @@ func New(opts Options) *Server {
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = 41250 * time.Millisecond
 	}
+	if opts.MessageLimit == 0 {
+		opts.MessageLimit = 5
+	}
+	if opts.MessageWindow == 0 {
+		opts.MessageWindow = 5 * time.Second
+	}
 	s := &Server{opts: opts, guilds: map[string]*discordgo.Guild{}, sessions: map[string]*session{},
 		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}, denied: map[string]bool{}, posts: map[string][][]byte{},
-		commands: map[string][]json.RawMessage{}, replies: map[string][]Reply{}}
+		commands: map[string][]json.RawMessage{}, replies: map[string][]Reply{}, buckets: map[string]*bucket{}}
 	s.nextID.Store(1)
 	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.http.URL
@@ -181,6 +193,53 @@ func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Call(nil), s.calls...)
+}
+
+// bucket is one rate-limit bucket.
+type bucket struct {
+	used  int
+	reset time.Time
+}
+
+// take spends one request of a bucket and writes Discord's rate-limit
+// headers. It reports false (after answering 429) when the bucket is empty.
+func (s *Server) take(w http.ResponseWriter, key string) bool {
+	s.mu.Lock()
+	b := s.buckets[key]
+	now := time.Now()
+	if b == nil || !now.Before(b.reset) {
+		b = &bucket{reset: now.Add(s.opts.MessageWindow)}
+		s.buckets[key] = b
+	}
+	after := b.reset.Sub(now).Seconds()
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(s.opts.MessageLimit))
+	h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(b.reset.UnixMilli())/1000, 'f', 3, 64))
+	h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(after, 'f', 3, 64))
+	h.Set("X-RateLimit-Bucket", key)
+	if b.used >= s.opts.MessageLimit {
+		s.violated++
+		s.mu.Unlock()
+		h.Set("X-RateLimit-Remaining", "0")
+		h.Set("X-RateLimit-Scope", "user")
+		h.Set("Retry-After", strconv.Itoa(int(after)+1))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		json.NewEncoder(w).Encode(map[string]any{"message": "You are being rate limited.", "retry_after": after, "global": false})
+		return false
+	}
+	b.used++
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.opts.MessageLimit-b.used))
+	s.mu.Unlock()
+	return true
+}
+
+// RateLimitViolations counts requests that arrived while their bucket was
+// empty (each answered 429).
+func (s *Server) RateLimitViolations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.violated
 }
 
 // DenyChannel makes posts to a channel fail with 403 Missing Access, as

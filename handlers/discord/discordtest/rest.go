@@ -47,7 +47,9 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 	case "DELETE channels/:/messages/:":
 		s.deleteMessage(w, parts[1], parts[3], reason)
 	case "POST channels/:/messages":
-		s.postMessage(w, parts[1], body)
+		if s.take(w, "messages:"+parts[1]) {
+			s.postMessage(w, parts[1], body)
+		}
 	case "DELETE guilds/:/members/:":
 		s.kick(w, parts[1], parts[3], reason)
 	case "PATCH guilds/:/members/:":
