@@ -1,0 +1,517 @@
+package moderation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/moderation/workqueue"
+)
+
+// SettingsSource returns a property's saved settings; *store.Store is one.
+type SettingsSource interface {
+	Settings(ctx context.Context, p bot.Platform, property string) (bot.Settings, error)
+}
+
+// Recorder makes the engine's records durable; *bot.Recorder is one.
+type Recorder interface {
+	Record(ctx context.Context, events ...*bot.Event) error
+}
+
+// Options configure an Engine. Settings and Recorder are required.
+type Options struct {
+	Settings SettingsSource
+	Recorder Recorder
+	// Defaults are the operator's settings; see BuiltinDefaults.
+	Defaults Defaults
+	// Clock defaults to the system clock.
+	Clock  Clock
+	Logger zerolog.Logger
+	// QueueSize bounds each property's work kept in memory (default
+	// 1024); beyond it work spills to KV.
+	QueueSize int
+	// KV is where a flooded property's work spills (*store.Store); without
+	// it Handle waits for room instead, which can stall the recorder's
+	// subscriber (see the package documentation).
+	KV workqueue.KV
+	// ActionTimeout bounds each piece of work: checks, platform actions
+	// and records (default 30s).
+	ActionTimeout time.Duration
+	// ReloadInterval is how often deny-list files are checked for changes
+	// and idle state is pruned (default 30s).
+	ReloadInterval time.Duration
+	// CacheTTL is how long staff lists and invite lists from the
+	// Directory are reused (default 1m).
+	CacheTTL time.Duration
+}
+
+// ErrClosed is returned by Handle and OnIntegration after Close.
+var ErrClosed = errors.New("moderation engine closed")
+
+// Engine runs the moderation engines for every attached platform. Its
+// methods are safe for concurrent use.
+type Engine struct {
+	opts  Options
+	clock Clock
+	log   zerolog.Logger
+	deny  *denyFiles
+
+	pmu       sync.RWMutex
+	platforms map[bot.Platform]*platform
+
+	q *workqueue.Queue[job]
+
+	smu        sync.Mutex // guards the state below
+	invites    map[propKey]map[string]bool
+	acted      *recentSet
+	violations map[userKey][]time.Time
+	seen       map[string]time.Time // deduplication of security records, by expiry
+	staff      map[propKey]cached[[]Member]
+	ownInvites map[propKey]cached[[]string]
+
+	raids *raidGuard
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+type platform struct {
+	actions bot.Actions
+	dir     Directory
+}
+
+type propKey struct {
+	p  bot.Platform
+	id string
+}
+
+type userKey struct {
+	propKey
+	user string
+}
+
+type cached[T any] struct {
+	v       T
+	expires time.Time
+}
+
+// job is one piece of queued work: an event, or an integration report.
+// It is encoded as JSON when it spills.
+type job struct {
+	Event *bot.Event   `json:"event,omitempty"`
+	Integ *Integration `json:"integration,omitempty"`
+}
+
+func (j job) key() propKey {
+	if j.Integ != nil {
+		return propKey{j.Integ.Platform, j.Integ.Property}
+	}
+	return propKey{j.Event.Platform, j.Event.PropertyID}
+}
+
+// queueKey is a property's work-queue key: the platform byte, then the id.
+func queueKey(k propKey) string { return string([]byte{byte(k.p)}) + k.id }
+
+// NSBacklog is the store namespace of spilled work.
+const NSBacklog = "moderation/backlog"
+
+// dedupeFor is how long a security record suppresses an identical one.
+const dedupeFor = 10 * time.Minute
+
+// New validates the defaults, loads the deny-list files and starts the
+// engine's timer loop. Close stops it.
+func New(opts Options) (*Engine, error) {
+	if opts.Settings == nil || opts.Recorder == nil {
+		return nil, errors.New("moderation: Settings and Recorder are required")
+	}
+	if err := opts.Defaults.Validate(); err != nil {
+		return nil, fmt.Errorf("moderation defaults: %w", err)
+	}
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 1024
+	}
+	if opts.ActionTimeout <= 0 {
+		opts.ActionTimeout = 30 * time.Second
+	}
+	if opts.ReloadInterval <= 0 {
+		opts.ReloadInterval = 30 * time.Second
+	}
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = time.Minute
+	}
+	deny, err := loadDenyFiles(opts.Defaults.LinkFilter.DenylistFiles)
+	if err != nil {
+		return nil, fmt.Errorf("moderation: %w", err)
+	}
+	e := &Engine{
+		opts:       opts,
+		clock:      opts.Clock,
+		log:        opts.Logger.With().Str("component", "moderation").Logger(),
+		deny:       deny,
+		platforms:  make(map[bot.Platform]*platform),
+		invites:    make(map[propKey]map[string]bool),
+		acted:      newRecentSet(4096),
+		violations: make(map[userKey][]time.Time),
+		seen:       make(map[string]time.Time),
+		staff:      make(map[propKey]cached[[]Member]),
+		ownInvites: make(map[propKey]cached[[]string]),
+		raids:      newRaidGuard(),
+		wake:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	e.q, err = workqueue.New(workqueue.Options{Size: opts.QueueSize, KV: opts.KV, Namespace: NSBacklog,
+		Logger: e.log}, func(_ string, j job) { e.run(j) })
+	if err != nil {
+		return nil, fmt.Errorf("moderation: %w", err)
+	}
+	go e.loop()
+	return e, nil
+}
+
+// Attach registers a platform's actions and directory; the platform is
+// a.Platform(). Events of platforms not attached are only counted for
+// raids. Work of the platform that spilled before a restart resumes.
+func (e *Engine) Attach(a bot.Actions, d Directory) {
+	p := a.Platform()
+	e.pmu.Lock()
+	e.platforms[p] = &platform{actions: a, dir: d}
+	e.pmu.Unlock()
+	e.q.Resume(string([]byte{byte(p)}))
+}
+
+func (e *Engine) platform(p bot.Platform) *platform {
+	e.pmu.RLock()
+	defer e.pmu.RUnlock()
+	return e.platforms[p]
+}
+
+// Committed hands a committed batch to Handle; it has the signature of a
+// bot.Recorder subscriber: rec.Subscribe(engine.Committed).
+func (e *Engine) Committed(events []*bot.Event) {
+	for _, ev := range events {
+		if err := e.Handle(context.Background(), ev); err != nil && !errors.Is(err, ErrClosed) {
+			e.log.Error().Err(err).Msg("handle committed event")
+		}
+	}
+}
+
+// Handle looks at one committed event. Cheap bookkeeping happens at once;
+// checks and actions are queued for the event's property and run in
+// order. Handle returns without waiting for them unless the property's
+// queue is full, when it waits for room or for ctx. Events the engines
+// recorded themselves (any function but gateway) are ignored, except
+// invite records.
+func (e *Engine) Handle(ctx context.Context, ev *bot.Event) error {
+	if ev == nil || !ev.Platform.Valid() || ev.PropertyID == "" {
+		return nil
+	}
+	switch ev.Type {
+	case bot.PropertyInviteCreate, bot.PropertyInviteDelete:
+		e.learnInvite(ev)
+		return nil
+	}
+	if ev.Function != bot.FuncGateway {
+		return nil
+	}
+	switch ev.Type {
+	case bot.UserJoin:
+		e.observeJoin(ctx, ev)
+		return e.enqueue(ctx, job{Event: ev})
+	case bot.UserUpdate:
+		if IsNameField(ev.Params.Get(bot.ParamField)) {
+			return e.enqueue(ctx, job{Event: ev})
+		}
+	case bot.ChatMessage, bot.ChatMessageEdit:
+		if mayHaveLinks(ev) {
+			return e.enqueue(ctx, job{Event: ev})
+		}
+	}
+	return nil
+}
+
+// enqueue adds a job to its property's queue.
+func (e *Engine) enqueue(ctx context.Context, j job) error {
+	err := e.q.Push(ctx, queueKey(j.key()), j)
+	if errors.Is(err, workqueue.ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+// run does one job; a panic is logged, not fatal.
+func (e *Engine) run(j job) {
+	k := j.key()
+	log := e.log.With().Str("platform", k.p.String()).Str("property", k.id).Logger()
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error().Interface("panic", r).Bytes("stack", debug.Stack()).Msg("moderation job panicked")
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.ActionTimeout)
+	defer cancel()
+	pl := e.platform(k.p)
+	if pl == nil {
+		log.Debug().Msg("platform not attached; event not moderated")
+		return
+	}
+	cfg := e.resolve(ctx, k)
+	if j.Integ != nil {
+		e.checkIntegration(ctx, pl, *j.Integ, cfg.IntegrationGuard)
+		return
+	}
+	ev := j.Event
+	switch ev.Type {
+	case bot.ChatMessage, bot.ChatMessageEdit:
+		e.checkLinks(ctx, pl, ev, cfg.LinkFilter)
+	case bot.UserJoin:
+		if ev.Params.Get(bot.ParamIsBot) == "true" {
+			e.checkIntegration(ctx, pl, Integration{Platform: ev.Platform, Property: ev.PropertyID,
+				Kind: IntegrationBot, ID: ev.ActorID, Name: ev.ActorName, Time: ev.Time}, cfg.IntegrationGuard)
+		}
+		e.checkImpersonation(ctx, pl, ev, cfg.Impersonation)
+	case bot.UserUpdate:
+		e.checkImpersonation(ctx, pl, ev, cfg.Impersonation)
+	}
+}
+
+// resolve returns the settings in force for a property; on a store error
+// the defaults, logged.
+func (e *Engine) resolve(ctx context.Context, k propKey) Defaults {
+	s, err := e.opts.Settings.Settings(ctx, k.p, k.id)
+	if err != nil {
+		e.log.Error().Err(err).Str("property", k.id).Msg("read settings; using the defaults")
+	}
+	return e.opts.Defaults.Resolve(s)
+}
+
+// Flush waits until every job queued so far has run, or ctx ends.
+func (e *Engine) Flush(ctx context.Context) error {
+	if err := e.q.Flush(ctx); err != nil {
+		return fmt.Errorf("moderation: %w", err)
+	}
+	return nil
+}
+
+// Close stops accepting work, records a JOIN_RAID for every raid still
+// under way, stops the timer loop and waits for queued work to finish or
+// ctx to end. Close the engine before the recorder.
+func (e *Engine) Close(ctx context.Context) error {
+	e.once.Do(func() {
+		e.q.Close()
+		close(e.stop)
+	})
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return fmt.Errorf("moderation close: %w", ctx.Err())
+	}
+	return e.Flush(ctx)
+}
+
+// loop reloads deny lists, prunes idle state and ends raids on time.
+func (e *Engine) loop() {
+	defer close(e.done)
+	next := e.clock.Now().Add(e.opts.ReloadInterval)
+	for {
+		at := next
+		if t, ok := e.raids.nextCheck(); ok && t.Before(at) {
+			at = t
+		}
+		select {
+		case <-e.clock.At(at):
+		case <-e.wake:
+		case <-e.stop:
+			e.endRaids(e.clock.Now(), true)
+			return
+		}
+		now := e.clock.Now()
+		e.endRaids(now, false)
+		if !now.Before(next) {
+			e.reloadDenyFiles()
+			e.prune(now)
+			next = now.Add(e.opts.ReloadInterval)
+		}
+	}
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) reloadDenyFiles() {
+	reloaded, errs := e.deny.refresh()
+	for _, p := range reloaded {
+		e.log.Info().Str("file", p).Msg("deny list reloaded")
+	}
+	for _, err := range errs {
+		e.log.Warn().Err(err).Msg("deny list not reloaded; the previous contents stay in force")
+	}
+}
+
+// prune forgets expired state.
+func (e *Engine) prune(now time.Time) {
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	for k, exp := range e.seen {
+		if now.After(exp) {
+			delete(e.seen, k)
+		}
+	}
+	for k, c := range e.staff {
+		if now.After(c.expires) {
+			delete(e.staff, k)
+		}
+	}
+	for k, c := range e.ownInvites {
+		if now.After(c.expires) {
+			delete(e.ownInvites, k)
+		}
+	}
+	for k, ts := range e.violations {
+		if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > escalateWindowMax {
+			delete(e.violations, k)
+		}
+	}
+	e.raids.prune(now)
+}
+
+// firstSeen reports whether key was not seen within dedupeFor, and
+// remembers it.
+func (e *Engine) firstSeen(key string) bool {
+	now := e.clock.Now()
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	if exp, ok := e.seen[key]; ok && now.Before(exp) {
+		return false
+	}
+	e.seen[key] = now.Add(dedupeFor)
+	return true
+}
+
+// staffOf returns the property's staff, cached for CacheTTL.
+func (e *Engine) staffOf(ctx context.Context, pl *platform, k propKey) []Member {
+	now := e.clock.Now()
+	e.smu.Lock()
+	c, ok := e.staff[k]
+	e.smu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.v
+	}
+	staff, err := pl.dir.Staff(ctx, k.id)
+	if err != nil {
+		e.log.Warn().Err(err).Str("property", k.id).Msg("list staff; checking against the configured names only")
+		return c.v // the stale list, if any
+	}
+	e.smu.Lock()
+	e.staff[k] = cached[[]Member]{v: staff, expires: now.Add(e.opts.CacheTTL)}
+	e.smu.Unlock()
+	return staff
+}
+
+// record makes a synthetic event durable, logging failures.
+func (e *Engine) record(ctx context.Context, ev *bot.Event) {
+	if err := e.opts.Recorder.Record(ctx, ev); err != nil {
+		e.log.Error().Err(err).Str("property", ev.PropertyID).Stringer("type", ev.Type).
+			Msg("record moderation event")
+	}
+}
+
+// synthetic starts a record the engine makes, with the bot as actor.
+func (e *Engine) synthetic(pl *platform, k propKey, typ bot.EventType, fn bot.Function) *bot.Event {
+	ev := &bot.Event{Time: e.clock.Now(), Platform: k.p, PropertyID: k.id, Type: typ,
+		PlatformType: fn.String(), Function: fn, ActorType: bot.ActorBot}
+	if pl != nil && pl.dir != nil {
+		ev.ActorID, ev.ActorName = pl.dir.Self()
+	}
+	return ev
+}
+
+// outcome describes the result of an action for a record's params.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return OutcomeDone
+	case errors.Is(err, bot.ErrNotFound):
+		return OutcomeGone
+	case errors.Is(err, bot.ErrForbidden):
+		return OutcomeForbidden
+	case errors.Is(err, bot.ErrUnsupported):
+		return OutcomeUnsupported
+	}
+	return OutcomeFailed
+}
+
+// Outcomes of an engine's action, in params.outcome.
+const (
+	OutcomeDone        = "DONE"
+	OutcomeGone        = "ALREADY_GONE" // the message or member was gone
+	OutcomeForbidden   = "FORBIDDEN"    // the bot lacks the rights
+	OutcomeUnsupported = "UNSUPPORTED"
+	OutcomeFailed      = "FAILED"
+	OutcomeNone        = "NONE" // no action was configured
+)
+
+// Actions an engine took, in params.action.
+const (
+	ActDelete     = "DELETE"
+	ActFlag       = "FLAG"
+	ActQuarantine = "QUARANTINE"
+	ActKick       = "KICK"
+	ActBan        = "BAN"
+	ActNone       = "NONE"
+)
+
+// Param keys the engines add besides bot's.
+const (
+	// ParamIntegration says what was added: BOT, WEBHOOK or INTEGRATION.
+	ParamIntegration = "integration"
+	// ParamTextLinks carries a Telegram message's text_link entity URLs,
+	// space-separated (the Telegram handler may also put them in
+	// embed_urls).
+	ParamTextLinks = "text_links"
+	// ParamStartedAt is when a raid began (RFC 3339).
+	ParamStartedAt = "started_at"
+	// ParamEscalated is set on MODERATION_LINK when the violation timed
+	// the member out.
+	ParamEscalated = "escalated"
+)
+
+// recentSet remembers the last n keys.
+type recentSet struct {
+	ring []string
+	next int
+	set  map[string]struct{}
+}
+
+func newRecentSet(n int) *recentSet {
+	return &recentSet{ring: make([]string, n), set: make(map[string]struct{}, n)}
+}
+
+// add reports whether key is new, remembering it.
+func (r *recentSet) add(key string) bool {
+	if _, ok := r.set[key]; ok {
+		return false
+	}
+	if old := r.ring[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = key
+	r.next = (r.next + 1) % len(r.ring)
+	r.set[key] = struct{}{}
+	return true
+}

@@ -1,0 +1,309 @@
+package moderation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/moderation/links"
+)
+
+// Rules of the link filter, in MODERATION_LINK's params.rule.
+const (
+	RuleDenylist       = "DENYLIST"        // the domain is on a deny list
+	RuleNotAllowlisted = "NOT_ALLOWLISTED" // allowlist mode: the domain is not listed
+	RuleInvite         = "INVITE"          // an invite to another server or group
+)
+
+// Verdict is the link filter's decision on one link.
+type Verdict struct {
+	Blocked bool
+	Rule    string // Rule* when blocked
+	// Matched is the list entry that decided (the denied or allowed
+	// domain, or the invite code).
+	Matched string
+}
+
+// Policy is the link filter's rules for one property, ready to judge
+// links. Build it with NewPolicy.
+type Policy struct {
+	mode         string
+	deny, allow  []string
+	files        *denyFiles
+	blockInvites bool
+	platform     string          // "discord" or "telegram": whose invites are own
+	own          map[string]bool // own invite codes
+}
+
+// NewPolicy returns the policy of cfg on platform p, with own as the
+// property's own invite codes.
+func NewPolicy(p bot.Platform, cfg LinkFilterConfig, own []string) *Policy {
+	pol := &Policy{mode: cfg.Mode, blockInvites: cfg.BlockInvites, platform: p.String(),
+		own: make(map[string]bool, len(own))}
+	for _, d := range cfg.Denylist {
+		if d = CanonicalDomain(d); d != "" {
+			pol.deny = append(pol.deny, d)
+		}
+	}
+	for _, d := range cfg.Allowlist {
+		if d = CanonicalDomain(d); d != "" {
+			pol.allow = append(pol.allow, d)
+		}
+	}
+	for _, c := range own {
+		pol.own[c] = true
+	}
+	return pol
+}
+
+// Judge decides on one link. Invites come first: the property's own are
+// always allowed, others are blocked when invites are blocked. Then the
+// deny lists (in both modes), then, in allowlist mode, everything not
+// allowed.
+func (p *Policy) Judge(l links.Link) Verdict {
+	if inv := l.Invite; inv != nil {
+		if inv.Platform == p.platform && p.own[inv.Code] {
+			return Verdict{}
+		}
+		if p.blockInvites {
+			return Verdict{Blocked: true, Rule: RuleInvite, Matched: inv.Code}
+		}
+	}
+	for _, d := range p.deny {
+		if links.HostMatches(l.Host, d) {
+			return Verdict{Blocked: true, Rule: RuleDenylist, Matched: d}
+		}
+	}
+	if m := p.files.match(l.Host); m != "" {
+		return Verdict{Blocked: true, Rule: RuleDenylist, Matched: m}
+	}
+	if p.mode == ModeAllowlist {
+		for _, d := range p.allow {
+			if links.HostMatches(l.Host, d) {
+				return Verdict{Matched: d}
+			}
+		}
+		return Verdict{Blocked: true, Rule: RuleNotAllowlisted}
+	}
+	return Verdict{}
+}
+
+// mayHaveLinks is Handle's cheap test of whether a message is worth
+// queueing for the link filter.
+func mayHaveLinks(ev *bot.Event) bool {
+	return ev.Params.Get(bot.ParamEmbedURLs) != "" || ev.Params.Get(ParamTextLinks) != "" ||
+		links.Has(ev.Content)
+}
+
+// MessageLinks returns the links of a CHAT_MESSAGE or CHAT_MESSAGE_EDIT:
+// in its content (text or caption), its embeds (params embed_urls) and its
+// Telegram text_link entities (params text_links), without duplicates.
+func MessageLinks(ev *bot.Event) []links.Link {
+	out := links.Find(ev.Content)
+	for _, key := range []string{bot.ParamEmbedURLs, ParamTextLinks} {
+		for _, u := range strings.Fields(ev.Params.Get(key)) {
+			for _, l := range links.Find(u) {
+				if !slices.ContainsFunc(out, func(o links.Link) bool { return o.URL == l.URL }) {
+					out = append(out, l)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkLinks runs the link filter on a message.
+func (e *Engine) checkLinks(ctx context.Context, pl *platform, ev *bot.Event, cfg LinkFilterConfig) {
+	if !cfg.Enabled || ev.MessageID == "" {
+		return
+	}
+	if self, _ := pl.dir.Self(); ev.ActorID != "" && ev.ActorID == self {
+		return
+	}
+	found := MessageLinks(ev)
+	if len(found) == 0 {
+		return
+	}
+	k := propKey{ev.Platform, ev.PropertyID}
+	var own []string
+	if slices.ContainsFunc(found, func(l links.Link) bool { return l.Invite != nil }) {
+		own = e.ownInviteCodes(ctx, pl, k, cfg)
+	}
+	pol := NewPolicy(ev.Platform, cfg, own)
+	pol.files = e.deny
+	var bad links.Link
+	var v Verdict
+	for _, l := range found {
+		if v = pol.Judge(l); v.Blocked {
+			bad = l
+			break
+		}
+	}
+	if !v.Blocked {
+		return
+	}
+	log := e.log.With().Str("platform", k.p.String()).Str("property", k.id).
+		Str("message", ev.MessageID).Str("domain", bad.Host).Str("rule", v.Rule).Logger()
+	if why := e.exempt(ctx, pl, ev, cfg); why != "" {
+		log.Debug().Str("exempt", why).Msg("blocked link in an exempt message")
+		return
+	}
+	e.smu.Lock()
+	first := e.acted.add(k.p.String() + "\x00" + k.id + "\x00" + ev.MessageID)
+	e.smu.Unlock()
+	if !first {
+		return // the same message seen again (an edit, a redelivery)
+	}
+	cause := bot.Cause{Function: bot.FuncLinkFilter,
+		Reason: fmt.Sprintf("link filter: %s %s", strings.ToLower(v.Rule), bad.Host)}
+	err := pl.actions.DeleteMessage(ctx, k.id, ev.ChannelID, ev.MessageID, cause)
+	if err != nil {
+		log.Warn().Err(err).Msg("delete a message with a blocked link")
+	}
+	escalate := e.violation(ev, cfg)
+
+	rec := e.synthetic(pl, k, bot.ModerationLink, bot.FuncLinkFilter)
+	rec.ChannelID, rec.MessageID = ev.ChannelID, ev.MessageID
+	if ev.ActorID != "" {
+		rec.TargetIDs = []string{ev.ActorID}
+	}
+	rec.Params.Set(bot.ParamTargetName, ev.ActorName)
+	rec.Params.Set(bot.ParamURL, bad.URL)
+	rec.Params.Set(bot.ParamDomain, bad.Host)
+	rec.Params.Set(bot.ParamRule, v.Rule)
+	rec.Params.Set(bot.ParamMode, strings.ToUpper(cfg.Mode))
+	rec.Params.Set(bot.ParamAction, ActDelete)
+	rec.Params.Set(bot.ParamOutcome, outcome(err))
+	if escalate {
+		rec.Params.Set(ParamEscalated, "true")
+	}
+	e.record(ctx, rec)
+
+	if escalate {
+		until := e.clock.Now().Add(cfg.EscalateTimeout)
+		cause.Reason = fmt.Sprintf("link filter: %d blocked links within %s", cfg.EscalateAfter, cfg.EscalateWindow)
+		if err := pl.actions.Timeout(ctx, k.id, ev.ActorID, until, cause); err != nil {
+			log.Warn().Err(err).Str("user", ev.ActorID).Msg("time out a member for repeated blocked links")
+		}
+	}
+}
+
+// exempt says why a message is exempt from the link filter, or "".
+func (e *Engine) exempt(ctx context.Context, pl *platform, ev *bot.Event, cfg LinkFilterConfig) string {
+	if ev.ChannelID != "" && slices.Contains(cfg.ExemptChannels, ev.ChannelID) {
+		return "channel"
+	}
+	if ev.ActorID == "" {
+		return ""
+	}
+	if cfg.ExemptAdmins {
+		if ev.ActorType == bot.ActorAdmin {
+			return "admin"
+		}
+		if ok, err := pl.dir.IsAdmin(ctx, ev.PropertyID, ev.ActorID); err != nil {
+			e.log.Warn().Err(err).Str("user", ev.ActorID).Msg("check admin rights")
+		} else if ok {
+			return "admin"
+		}
+	}
+	if len(cfg.ExemptRoles) > 0 {
+		if rl, ok := pl.dir.(RoleLister); ok {
+			roles, err := rl.MemberRoles(ctx, ev.PropertyID, ev.ActorID)
+			if err != nil {
+				e.log.Warn().Err(err).Str("user", ev.ActorID).Msg("list member roles")
+			}
+			for _, r := range roles {
+				if slices.Contains(cfg.ExemptRoles, r) {
+					return "role"
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// violation counts a member's blocked link and reports whether it
+// reaches the escalation threshold (which then starts over).
+func (e *Engine) violation(ev *bot.Event, cfg LinkFilterConfig) bool {
+	if ev.ActorID == "" {
+		return false
+	}
+	now := e.clock.Now()
+	k := userKey{propKey{ev.Platform, ev.PropertyID}, ev.ActorID}
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	ts := e.violations[k]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) > cfg.EscalateWindow {
+		i++
+	}
+	ts = append(ts[i:], now)
+	if cfg.Escalate && len(ts) >= cfg.EscalateAfter {
+		delete(e.violations, k)
+		return true
+	}
+	if len(ts) > 100 {
+		ts = ts[len(ts)-100:]
+	}
+	e.violations[k] = ts
+	return false
+}
+
+// learnInvite remembers invite codes the property creates (and forgets
+// deleted ones): links to them are the property's own.
+func (e *Engine) learnInvite(ev *bot.Event) {
+	code := ev.Params.Get(bot.ParamInviteCode)
+	if code == "" {
+		return
+	}
+	k := propKey{ev.Platform, ev.PropertyID}
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	m := e.invites[k]
+	if ev.Type == bot.PropertyInviteDelete {
+		delete(m, code)
+		return
+	}
+	if m == nil {
+		m = make(map[string]bool)
+		e.invites[k] = m
+	}
+	if len(m) < 10000 {
+		m[code] = true
+	}
+}
+
+// ownInviteCodes returns the property's own invite codes: the settings',
+// those seen created, and the directory's (cached).
+func (e *Engine) ownInviteCodes(ctx context.Context, pl *platform, k propKey, cfg LinkFilterConfig) []string {
+	own := slices.Clone(cfg.AllowedInvites)
+	now := e.clock.Now()
+	e.smu.Lock()
+	for c := range e.invites[k] {
+		own = append(own, c)
+	}
+	c, ok := e.ownInvites[k]
+	e.smu.Unlock()
+	il, lister := pl.dir.(InviteLister)
+	if !lister {
+		return own
+	}
+	if !ok || !now.Before(c.expires) {
+		codes, err := il.Invites(ctx, k.id)
+		if err != nil {
+			e.log.Warn().Err(err).Str("property", k.id).Msg("list own invites")
+		} else {
+			c = cached[[]string]{v: codes, expires: now.Add(e.opts.CacheTTL)}
+			e.smu.Lock()
+			e.ownInvites[k] = c
+			e.smu.Unlock()
+		}
+	}
+	return append(own, c.v...)
+}
+
+// escalateWindowMax bounds how long violations are remembered.
+const escalateWindowMax = 7 * 24 * time.Hour

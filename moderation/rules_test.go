@@ -1,0 +1,328 @@
+package moderation
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/moderation/links"
+)
+
+func link(t *testing.T, s string) links.Link {
+	t.Helper()
+	found := links.Find(s)
+	if len(found) != 1 {
+		t.Fatalf("links.Find(%q) = %d links", s, len(found))
+	}
+	return found[0]
+}
+
+func TestPolicyJudge(t *testing.T) {
+	deny := LinkFilterConfig{Mode: ModeDenylist, Denylist: []string{"*.evil.com", "Bad.Example.", "xn--bcher-kva.example"}}
+	allow := LinkFilterConfig{Mode: ModeAllowlist, Allowlist: []string{"example.org", "discord.gg"},
+		Denylist: []string{"phish.example.org"}}
+	invites := LinkFilterConfig{Mode: ModeDenylist, BlockInvites: true}
+	tests := []struct {
+		name string
+		cfg  LinkFilterConfig
+		p    bot.Platform
+		own  []string
+		url  string
+		want Verdict
+	}{
+		{"listed domain", deny, bot.Discord, nil, "https://evil.com/x", Verdict{true, RuleDenylist, "evil.com"}},
+		{"subdomain", deny, bot.Discord, nil, "a.b.evil.com", Verdict{true, RuleDenylist, "evil.com"}},
+		{"label boundary", deny, bot.Discord, nil, "notevil.com", Verdict{}},
+		{"case and dot", deny, bot.Discord, nil, "http://BAD.example.", Verdict{true, RuleDenylist, "bad.example"}},
+		{"IDN", deny, bot.Discord, nil, "http://bücher.example/", Verdict{true, RuleDenylist, "xn--bcher-kva.example"}},
+		{"unlisted", deny, bot.Discord, nil, "https://example.net", Verdict{}},
+		{"allowlisted", allow, bot.Discord, nil, "https://docs.example.org", Verdict{Matched: "example.org"}},
+		{"not allowlisted", allow, bot.Discord, nil, "https://github.com", Verdict{true, RuleNotAllowlisted, ""}},
+		{"deny beats allow", allow, bot.Discord, nil, "https://phish.example.org", Verdict{true, RuleDenylist, "phish.example.org"}},
+		{"invites allowed by mode", allow, bot.Discord, nil, "discord.gg/abc", Verdict{Matched: "discord.gg"}},
+		{"foreign invite", invites, bot.Discord, nil, "discord.gg/abc", Verdict{true, RuleInvite, "abc"}},
+		{"own invite", invites, bot.Discord, []string{"abc"}, "https://discord.com/invite/abc", Verdict{}},
+		{"own code, other platform", invites, bot.Telegram, []string{"abc"}, "discord.gg/abc", Verdict{true, RuleInvite, "abc"}},
+		{"telegram invite", invites, bot.Telegram, nil, "https://t.me/+AbCdEf", Verdict{true, RuleInvite, "AbCdEf"}},
+		{"telegram joinchat own", invites, bot.Telegram, []string{"AbCdEf"}, "t.me/joinchat/AbCdEf", Verdict{}},
+		{"public channel is no invite", invites, bot.Telegram, nil, "https://t.me/somechannel", Verdict{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := NewPolicy(tt.p, tt.cfg, tt.own).Judge(link(t, tt.url))
+			if got != tt.want {
+				t.Errorf("Judge(%q) = %+v, want %+v", tt.url, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDenyFiles(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.txt")
+	if err := os.WriteFile(a, []byte("# comment\n0.0.0.0 hosts-style.example # trailing\n\n*.wild.example\nhttps://url.example/path\nlocalhost\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := loadDenyFiles([]string{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"hosts-style.example": "hosts-style.example", "x.wild.example": "wild.example",
+		"url.example": "url.example", "localhost": "", "example": "", "other.example": "",
+	} {
+		if got := d.match(host); got != want {
+			t.Errorf("match(%q) = %q, want %q", host, got, want)
+		}
+	}
+	// A changed file is reloaded; a vanished one keeps its last contents.
+	if err := os.WriteFile(a, []byte("new.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if reloaded, errs := d.refresh(); len(reloaded) != 1 || len(errs) != 0 {
+		t.Fatalf("refresh = %v, %v", reloaded, errs)
+	}
+	if d.match("new.example") == "" || d.match("url.example") != "" {
+		t.Error("reload did not replace the contents")
+	}
+	if reloaded, _ := d.refresh(); len(reloaded) != 0 {
+		t.Error("an unchanged file was reloaded")
+	}
+	os.Remove(a)
+	if _, errs := d.refresh(); len(errs) != 1 {
+		t.Fatalf("errors for a vanished file = %v", errs)
+	}
+	if _, errs := d.refresh(); len(errs) != 0 {
+		t.Fatalf("the same error reported twice")
+	}
+	if d.match("new.example") == "" {
+		t.Error("the last contents were dropped")
+	}
+}
+
+func TestCanonicalDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"Evil.COM": "evil.com", "*.evil.com": "evil.com", ".evil.com.": "evil.com",
+		"https://user@evil.com:8443/x?y": "evil.com", "bücher.example": "xn--bcher-kva.example",
+		"": "", "not a domain": "", "evil.com/path": "evil.com",
+	} {
+		if got := CanonicalDomain(in); got != want {
+			t.Errorf("CanonicalDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRaidDetector(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	type step struct {
+		join    float64 // join at this second, or -1 for none
+		check   float64 // End(check) when join < 0
+		started bool
+		ended   bool
+	}
+	tests := []struct {
+		name  string
+		joins int
+		steps []step
+		count int // of the ended raid
+	}{
+		{"slow joins never raid", 3, []step{{0, 0, false, false}, {4, 0, false, false}, {8, 0, false, false},
+			{12, 0, false, false}, {16, 0, false, false}, {-1, 100, false, false}}, 0},
+		{"four in ten seconds", 3, []step{{0, 0, false, false}, {1, 0, false, false}, {2, 0, false, false},
+			{3, 0, true, false}, {4, 0, false, false}, {-1, 11, false, false}, {-1, 12.9, false, false},
+			{-1, 13, false, true}}, 5},
+		{"the oldest join left the window", 3, []step{{0, 0, false, false}, {1, 0, false, false},
+			{2, 0, false, false}, {10.5, 0, false, false}, {11, 0, true, false}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewRaidDetector(tt.joins, 10*time.Second)
+			for i, s := range tt.steps {
+				if s.join >= 0 {
+					if got := d.Join(at(s.join), "u"); got != s.started {
+						t.Fatalf("step %d: Join started = %v, want %v", i, got, s.started)
+					}
+					continue
+				}
+				r, ok := d.End(at(s.check))
+				if ok != s.ended {
+					t.Fatalf("step %d: End(%vs) = %v, want %v", i, s.check, ok, s.ended)
+				}
+				if ok && r.Count != tt.count {
+					t.Errorf("count = %d, want %d", r.Count, tt.count)
+				}
+				if ok && (d.Active() || !r.Start.Equal(t0) || !r.End.Equal(at(4))) {
+					t.Errorf("raid = %+v, active after end = %v", r, d.Active())
+				}
+			}
+		})
+	}
+}
+
+func TestRaidDetectorResize(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := NewRaidDetector(5, 10*time.Second)
+	for i := range 4 {
+		d.Join(t0.Add(time.Duration(i)*time.Second), "u")
+	}
+	d.Joins = 2 // three joins already in the window: the next starts a raid
+	if !d.Join(t0.Add(4*time.Second), "u") {
+		t.Fatal("no raid after lowering the threshold")
+	}
+	if at, _ := d.EndsAt(); !at.Equal(t0.Add(13 * time.Second)) {
+		t.Errorf("EndsAt = %v", at)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	d := BuiltinDefaults()
+	d.LinkFilter.Denylist = []string{"global.example"}
+	d.Impersonation.ProtectedNames = []string{"Acme"}
+	if got := d.Resolve(bot.Settings{}); !reflect.DeepEqual(got, d) {
+		t.Errorf("Resolve(no settings) = %+v, want the defaults", got)
+	}
+	off := false
+	s := bot.Settings{
+		LinkFilter: &bot.LinkFilterSettings{Enabled: &off, Mode: ModeAllowlist, Denylist: []string{"local.example"},
+			ExemptChannels: []string{"c1"}, EscalateAfter: 5, EscalateWindowSeconds: 30},
+		Impersonation: &bot.ImpersonationSettings{Action: "bogus", ProtectedNames: []string{"support"}, QuarantineSeconds: 60},
+		RaidGuard:     &bot.RaidGuardSettings{Joins: 50},
+	}
+	got := d.Resolve(s)
+	if got.LinkFilter.Enabled || got.LinkFilter.Mode != ModeAllowlist || got.LinkFilter.EscalateAfter != 5 ||
+		got.LinkFilter.EscalateWindow != 30*time.Second || got.LinkFilter.EscalateTimeout != d.LinkFilter.EscalateTimeout ||
+		!slices.Equal(got.LinkFilter.Denylist, []string{"global.example", "local.example"}) ||
+		!slices.Equal(got.LinkFilter.ExemptChannels, []string{"c1"}) {
+		t.Errorf("link filter = %+v", got.LinkFilter)
+	}
+	if got.Impersonation.Action != ActionFlag || got.Impersonation.Quarantine != time.Minute ||
+		!slices.Equal(got.Impersonation.ProtectedNames, []string{"Acme", "support"}) {
+		t.Errorf("impersonation = %+v", got.Impersonation)
+	}
+	if got.RaidGuard.Joins != 50 || got.RaidGuard.Window != d.RaidGuard.Window {
+		t.Errorf("raid guard = %+v", got.RaidGuard)
+	}
+	if len(d.LinkFilter.Denylist) != 1 || len(d.Impersonation.ProtectedNames) != 1 {
+		t.Error("Resolve changed the defaults")
+	}
+}
+
+func TestDefaultsValidate(t *testing.T) {
+	if err := BuiltinDefaults().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func(d *Defaults){
+		"mode":       func(d *Defaults) { d.LinkFilter.Mode = "block" },
+		"action":     func(d *Defaults) { d.Impersonation.Action = "shout" },
+		"joins":      func(d *Defaults) { d.RaidGuard.Joins = 0 },
+		"quarantine": func(d *Defaults) { d.Impersonation.Quarantine = 29 * 24 * time.Hour },
+	} {
+		d := BuiltinDefaults()
+		f(&d)
+		if d.Validate() == nil {
+			t.Errorf("%s: invalid defaults accepted", name)
+		}
+	}
+}
+
+func TestSetSetting(t *testing.T) {
+	var s bot.Settings
+	steps := []struct {
+		key, value, want string
+		err              bool
+	}{
+		{"link_filter.mode", "ALLOWLIST", "allowlist", false},
+		{"link_filter.mode", "maybe", "allowlist", true},
+		{"link_filter.enabled", "off", "off", false},
+		{"link_filter.enabled", "default", "", false},
+		{"link_filter.denylist", "evil.com, bad.example,evil.com", "evil.com,bad.example", false},
+		{"link_filter.escalate_window", "5m", "5m0s", false},
+		{"link_filter.escalate_window", "8d", "5m0s", true},
+		{"link_filter.escalate_after", "3", "3", false},
+		{"link_filter.escalate_after", "zero", "3", true},
+		{"impersonation.protected_names", "Acme Support, admin", "Acme Support,admin", false},
+		{"impersonation.quarantine", "2d", "48h0m0s", false},
+		{"raid_guard.window", "30", "30s", false},
+		{"raid_guard.joins", "default", "", false},
+		{"no_such.key", "1", "", true},
+	}
+	for _, st := range steps {
+		err := SetSetting(&s, st.key, st.value)
+		if (err != nil) != st.err {
+			t.Fatalf("SetSetting(%s, %q) = %v", st.key, st.value, err)
+		}
+		if st.err {
+			continue
+		}
+		if got, _ := GetSetting(s, st.key); got != st.want {
+			t.Errorf("after %s=%q: %q, want %q", st.key, st.value, got, st.want)
+		}
+	}
+	if len(SettingKeys()) != len(settings) {
+		t.Error("SettingKeys is incomplete")
+	}
+	// Reading never adds sections.
+	var empty bot.Settings
+	if _, err := GetSetting(empty, "raid_guard.joins"); err != nil || empty.RaidGuard != nil {
+		t.Error("GetSetting changed the settings")
+	}
+}
+
+func TestSettingsCloneIsDeep(t *testing.T) {
+	on := true
+	s := bot.Settings{
+		LinkFilter:       &bot.LinkFilterSettings{Enabled: &on, Denylist: []string{"a"}, ExemptRoles: []string{"r"}},
+		Impersonation:    &bot.ImpersonationSettings{ProtectedNames: []string{"n"}},
+		IntegrationGuard: &bot.IntegrationGuardSettings{Allowlist: []string{"b"}, Kick: &on},
+		RaidGuard:        &bot.RaidGuardSettings{Enabled: &on},
+		Verification:     &bot.VerificationSettings{Enabled: &on, Kind: "math"},
+	}
+	c := s.Clone()
+	*c.LinkFilter.Enabled = false
+	c.LinkFilter.Denylist[0], c.LinkFilter.ExemptRoles[0] = "x", "x"
+	c.Impersonation.ProtectedNames[0] = "x"
+	c.IntegrationGuard.Allowlist[0] = "x"
+	*c.IntegrationGuard.Kick = false
+	c.RaidGuard.Joins = 5
+	c.Verification.Kind = "button"
+	*c.Verification.Enabled = false
+	if !on || s.LinkFilter.Denylist[0] != "a" || s.LinkFilter.ExemptRoles[0] != "r" ||
+		s.Impersonation.ProtectedNames[0] != "n" || s.IntegrationGuard.Allowlist[0] != "b" ||
+		s.RaidGuard.Joins != 0 || s.Verification.Kind != "math" {
+		t.Fatalf("Clone shares state: %+v", s)
+	}
+}
+
+func TestFindImpersonation(t *testing.T) {
+	staff := []Member{{ID: "owner", Names: []string{"Alice", "alice_w"}}, {ID: "mod", Names: []string{"Bob Moderator"}}}
+	prot := ProtectedNames(staff, []string{"Support", "Alice"})
+	tests := []struct {
+		user, name string
+		want       string // the protected name matched, "" for none
+	}{
+		{"u1", "AIice", "Alice"},
+		{"u1", "ＡＬＩＣＥ", "Alice"},
+		{"u1", "al\u200bice", "Alice"},
+		{"u1", "Bob Moderat0r", "Bob Moderator"},
+		{"u1", "Bob Moderators", "Bob Moderator"}, // one edit from a long name
+		{"u1", "Supp0rt", "Support"},
+		{"u1", "Alan", ""},
+		{"u1", "", ""},
+		{"owner", "Alice", "Alice"}, // the configured "Alice" is nobody's own name
+		{"mod", "Bob Moderator", ""},
+	}
+	for _, tt := range tests {
+		m, ok := FindImpersonation(tt.user, []Candidate{{Name: tt.name, Field: "name"}}, prot)
+		if got := m.Protected.Name; ok != (tt.want != "") || got != tt.want {
+			t.Errorf("FindImpersonation(%s, %q) = %q, %v; want %q", tt.user, tt.name, got, ok, tt.want)
+		}
+		if ok && tt.user == "owner" && m.Owner != "" {
+			t.Errorf("the owner matched their own name: %+v", m)
+		}
+	}
+}

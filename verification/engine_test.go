@@ -1,0 +1,557 @@
+package verification_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/moderation/moderationtest"
+	"github.com/chatwarden/chatwarden/store"
+	"github.com/chatwarden/chatwarden/verification"
+)
+
+const (
+	guild = "900000000000000001"
+	chat  = "-1001234567890"
+)
+
+var start = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	t     *testing.T
+	st    *store.Store
+	rec   *bot.Recorder
+	clock *moderationtest.Clock
+	dir   *moderationtest.Directory
+	acts  map[bot.Platform]*moderationtest.Actions
+	eng   *verification.Engine
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "test.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &env{t: t, st: st, clock: moderationtest.NewClock(start), dir: moderationtest.NewDirectory()}
+	ev.rec = bot.NewRecorder(st, bot.RecorderOptions{})
+	ev.acts = map[bot.Platform]*moderationtest.Actions{
+		bot.Discord:  moderationtest.NewActions(bot.Discord, ev.rec),
+		bot.Telegram: moderationtest.NewActions(bot.Telegram, ev.rec),
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if ev.eng != nil {
+			if err := ev.eng.Close(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+		if err := ev.rec.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		st.Close()
+	})
+	ev.start()
+	return ev
+}
+
+// start starts a new engine instance on the same store (a restart).
+func (ev *env) start() {
+	ev.t.Helper()
+	eng, err := verification.New(context.Background(), verification.Options{
+		KV: ev.st, Settings: ev.st, Recorder: ev.rec, Defaults: verification.BuiltinDefaults(), Clock: ev.clock,
+		Logger: zerolog.New(zerolog.NewTestWriter(ev.t)).Level(zerolog.WarnLevel),
+	})
+	if err != nil {
+		ev.t.Fatal(err)
+	}
+	ev.eng = eng
+	for _, a := range ev.acts {
+		eng.Attach(a, ev.dir)
+	}
+}
+
+// stop closes the engine instance.
+func (ev *env) stop() {
+	ev.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ev.eng.Close(ctx); err != nil {
+		ev.t.Fatal(err)
+	}
+	ev.eng = nil
+}
+
+func (ev *env) configure(p bot.Platform, property string, v bot.VerificationSettings) {
+	ev.t.Helper()
+	on := true
+	v.Enabled = &on
+	if _, _, err := ev.st.UpdateSettings(context.Background(), p, property, func(s *bot.Settings) error {
+		s.Verification = &v
+		return nil
+	}); err != nil {
+		ev.t.Fatal(err)
+	}
+}
+
+// feed records gateway events and hands them to the engine, as a platform
+// does after commit.
+func (ev *env) feed(events ...*bot.Event) {
+	ev.t.Helper()
+	ctx := context.Background()
+	for _, e := range events {
+		if err := ev.rec.Record(ctx, e); err != nil {
+			ev.t.Fatal(err)
+		}
+		if err := ev.eng.Handle(ctx, e); err != nil {
+			ev.t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := ev.eng.Flush(ctx); err != nil {
+		ev.t.Fatal(err)
+	}
+}
+
+func joinEvent(p bot.Platform, property, user, name string) *bot.Event {
+	return &bot.Event{Platform: p, PropertyID: property, Type: bot.UserJoin, PlatformType: "join",
+		Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: user, ActorName: name}
+}
+
+func (ev *env) press(property, user, data string) verification.Reply {
+	ev.t.Helper()
+	r, err := ev.eng.OnPress(context.Background(), property, user, data)
+	if err != nil {
+		ev.t.Fatalf("OnPress: %v", err)
+	}
+	return r
+}
+
+func (ev *env) records(p bot.Platform, property string, typ bot.EventType) []*bot.Event {
+	ev.t.Helper()
+	var out []*bot.Event
+	err := ev.st.Scan(context.Background(), store.Query{Platform: p, Property: property,
+		Types: []bot.EventType{typ}}, func(e *bot.Event) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		ev.t.Fatal(err)
+	}
+	return out
+}
+
+func (ev *env) eventually(what string, cond func() bool) {
+	ev.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			ev.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (ev *env) pending(p bot.Platform, property string) []verification.Challenge {
+	ev.t.Helper()
+	cs, err := ev.eng.Pending(p, property)
+	if err != nil {
+		ev.t.Fatal(err)
+	}
+	return cs
+}
+
+var sumRE = regexp.MustCompile(`What is (\d+) \+ (\d+)\?`)
+
+// pick returns the right (or a wrong) answer button of a shown question.
+func pick(t *testing.T, text string, buttons []bot.Button, right bool) bot.Button {
+	t.Helper()
+	if len(buttons) == 1 {
+		if !right {
+			t.Fatal("the button kind has no wrong answer")
+		}
+		return buttons[0]
+	}
+	m := sumRE.FindStringSubmatch(text)
+	if m == nil || len(buttons) != 4 {
+		t.Fatalf("no math question in %q with %d buttons", text, len(buttons))
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	for _, btn := range buttons {
+		if (btn.Label == strconv.Itoa(a+b)) == right {
+			return btn
+		}
+	}
+	t.Fatalf("no fitting answer among %+v", buttons)
+	return bot.Button{}
+}
+
+func checkParams(t *testing.T, e *bot.Event, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got := e.Params.Get(k); got != v {
+			t.Errorf("%s %s = %q, want %q", e.Type, k, got, v)
+		}
+	}
+}
+
+func TestDiscordButtonPasses(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(bot.Discord, guild, bot.VerificationSettings{ChannelID: "verify", RoleID: "verified"})
+	acts := ev.acts[bot.Discord]
+	ev.feed(joinEvent(bot.Discord, guild, "u1", "Newcomer"))
+	if p := ev.pending(bot.Discord, guild); len(p) != 1 || p[0].Stage != verification.StageWaiting || !p[0].Enforce {
+		t.Fatalf("pending = %+v", p)
+	}
+	msg, err := ev.eng.PostPrompt(context.Background(), bot.Discord, guild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sends := acts.Calls("Send")
+	if len(sends) != 1 || sends[0].Channel != "verify" || sends[0].Message != msg || len(sends[0].Sent.Buttons) != 1 {
+		t.Fatalf("prompt = %+v", sends)
+	}
+	verify := sends[0].Sent.Buttons[0].Data
+
+	ev.clock.Advance(20 * time.Second)
+	r := ev.press(guild, "u1", verify)
+	if r.Update || len(r.Buttons) != 1 || !strings.Contains(r.Text, "confirm") {
+		t.Fatalf("challenge reply = %+v", r)
+	}
+	ev.clock.Advance(10 * time.Second)
+	r = ev.press(guild, "u1", pick(t, r.Text, r.Buttons, true).Data)
+	if !r.Update || !strings.Contains(r.Text, "verified") || len(r.Buttons) != 0 {
+		t.Fatalf("success reply = %+v", r)
+	}
+	if roles := acts.Calls("AddRole"); len(roles) != 1 || roles[0].User != "u1" || roles[0].Role != "verified" ||
+		roles[0].Cause.Function != bot.FuncVerification {
+		t.Fatalf("AddRole calls = %+v", roles)
+	}
+	recs := ev.records(bot.Discord, guild, bot.VerificationSuccess)
+	if len(recs) != 1 {
+		t.Fatalf("%d VERIFICATION_SUCCESS records", len(recs))
+	}
+	checkParams(t, recs[0], map[string]string{bot.ParamVerifyKind: "BUTTON", bot.ParamAttempts: "1",
+		bot.ParamTimeTaken: "30s", bot.ParamAction: "ROLE", bot.ParamOutcome: "DONE", bot.ParamTargetName: "Newcomer"})
+	if recs[0].Target() != "u1" || recs[0].Function != bot.FuncVerification || recs[0].ActorType != bot.ActorBot {
+		t.Errorf("record = %+v", recs[0])
+	}
+	if p := ev.pending(bot.Discord, guild); len(p) != 0 {
+		t.Fatalf("still pending: %+v", p)
+	}
+	// The deadline passing later changes nothing.
+	ev.clock.Advance(10 * time.Minute)
+	time.Sleep(20 * time.Millisecond)
+	if n := len(acts.Calls("Kick")); n != 0 || len(ev.records(bot.Discord, guild, bot.VerificationFailure)) != 0 {
+		t.Fatal("a verified member was failed")
+	}
+}
+
+func TestDiscordMathFailsByWrongAnswers(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(bot.Discord, guild, bot.VerificationSettings{ChannelID: "verify", RoleID: "verified",
+		Kind: verification.KindMath, MaxAttempts: 3})
+	acts := ev.acts[bot.Discord]
+	ev.feed(joinEvent(bot.Discord, guild, "u1", "Guesser"))
+	if _, err := ev.eng.PostPrompt(context.Background(), bot.Discord, guild); err != nil {
+		t.Fatal(err)
+	}
+	verify := acts.Calls("Send")[0].Sent.Buttons[0].Data
+
+	r := ev.press(guild, "u1", verify)
+	first := r
+	var seen []string
+	for i := range 3 {
+		seen = append(seen, r.Buttons[0].Data)
+		ev.clock.Advance(5 * time.Second)
+		r = ev.press(guild, "u1", pick(t, r.Text, r.Buttons, false).Data)
+		if !r.Update {
+			t.Fatalf("answer %d: reply is not an update: %+v", i, r)
+		}
+		if i < 2 {
+			if !strings.Contains(r.Text, fmt.Sprintf("%d attempt", 2-i)) || len(r.Buttons) != 4 {
+				t.Fatalf("answer %d: reply %+v", i, r)
+			}
+			if r.Buttons[0].Data == seen[len(seen)-1] {
+				t.Fatal("the retry kept the old buttons")
+			}
+		}
+	}
+	if !strings.Contains(r.Text, "failed") {
+		t.Fatalf("final reply = %+v", r)
+	}
+	// The first question's right answer no longer counts.
+	if r := ev.press(guild, "u1", pick(t, first.Text, first.Buttons, true).Data); !strings.Contains(r.Text, "ended") {
+		t.Errorf("late press = %+v", r)
+	}
+	kicks := acts.Calls("Kick")
+	if len(kicks) != 1 || kicks[0].User != "u1" || kicks[0].Cause.Function != bot.FuncVerification {
+		t.Fatalf("kicks = %+v", kicks)
+	}
+	if n := len(acts.Calls("AddRole")); n != 0 {
+		t.Fatalf("%d roles granted", n)
+	}
+	recs := ev.records(bot.Discord, guild, bot.VerificationFailure)
+	if len(recs) != 1 {
+		t.Fatalf("%d VERIFICATION_FAILURE records", len(recs))
+	}
+	checkParams(t, recs[0], map[string]string{bot.ParamVerifyKind: "MATH", bot.ParamAttempts: "3",
+		bot.ParamReason: bot.ReasonWrongAnswer, bot.ParamAction: "KICK", bot.ParamTimeTaken: "15s"})
+	if len(ev.records(bot.Discord, guild, bot.UserRemove)) != 1 {
+		t.Error("the kick was not recorded")
+	}
+}
+
+func TestTelegramPassesAndOthersCannotPress(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(bot.Telegram, chat, bot.VerificationSettings{Kind: verification.KindMath})
+	acts := ev.acts[bot.Telegram]
+	j := joinEvent(bot.Telegram, chat, "111", "Ann")
+	j.MessageID = "join1"
+	ev.feed(j)
+
+	to := acts.Calls("Timeout")
+	if len(to) != 1 || to[0].User != "111" || !to[0].Until.After(start.Add(5*time.Minute)) {
+		t.Fatalf("restrictions = %+v", to)
+	}
+	sends := acts.Calls("Send")
+	if len(sends) != 1 || sends[0].Channel != chat || sends[0].Sent.Mention != "111" ||
+		!strings.Contains(sends[0].Sent.Text, "Ann") || sends[0].Sent.ReplyTo != "join1" || len(sends[0].Sent.Buttons) != 4 {
+		t.Fatalf("challenge = %+v", sends)
+	}
+	for _, b := range sends[0].Sent.Buttons {
+		if len(b.Data) > verification.MaxDataLen {
+			t.Fatalf("button data of %d bytes", len(b.Data))
+		}
+	}
+	right := pick(t, sends[0].Sent.Text, sends[0].Sent.Buttons, true)
+
+	// Another member, another group, junk: refused, nothing changes.
+	for _, tt := range []struct{ property, user, data, want string }{
+		{chat, "222", right.Data, "someone else"},
+		{"-100999", "111", right.Data, "someone else"},
+		{chat, "111", right.Data[:len(right.Data)-2] + "AA", "someone else"},
+		{chat, "111", "page:older:1", "not valid"},
+	} {
+		if r := ev.press(tt.property, tt.user, tt.data); !strings.Contains(r.Text, tt.want) || r.Update {
+			t.Errorf("press by %s in %s: %+v, want %q", tt.user, tt.property, r, tt.want)
+		}
+	}
+	if p := ev.pending(bot.Telegram, chat); len(p) != 1 || p[0].Attempts != 0 {
+		t.Fatalf("pending after refused presses = %+v", p)
+	}
+
+	ev.clock.Advance(7 * time.Second)
+	r := ev.press(chat, "111", right.Data)
+	if r.Update || !strings.Contains(r.Text, "verified") {
+		t.Fatalf("success reply = %+v", r)
+	}
+	if lifted := acts.Calls("RemoveTimeout"); len(lifted) != 1 || lifted[0].User != "111" {
+		t.Fatalf("RemoveTimeout calls = %+v", lifted)
+	}
+	dels := acts.Calls("DeleteMessage")
+	if len(dels) != 1 || dels[0].Message != sends[0].Message {
+		t.Fatalf("deleted %+v, want the challenge %s only", dels, sends[0].Message)
+	}
+	recs := ev.records(bot.Telegram, chat, bot.VerificationSuccess)
+	if len(recs) != 1 {
+		t.Fatalf("%d VERIFICATION_SUCCESS records", len(recs))
+	}
+	checkParams(t, recs[0], map[string]string{bot.ParamVerifyKind: "MATH", bot.ParamAttempts: "1",
+		bot.ParamTimeTaken: "7s", bot.ParamAction: "UNRESTRICT"})
+	// Pressing again after the end.
+	if r := ev.press(chat, "111", right.Data); !strings.Contains(r.Text, "ended") {
+		t.Errorf("press after success = %+v", r)
+	}
+}
+
+func TestTelegramTimeoutAcrossRestart(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(bot.Telegram, chat, bot.VerificationSettings{TimeoutSeconds: 120})
+	j := joinEvent(bot.Telegram, chat, "111", "Sleepy")
+	j.MessageID = "join1"
+	ev.feed(j)
+	ev.clock.Advance(90 * time.Second)
+	late := joinEvent(bot.Telegram, chat, "333", "Later")
+	late.MessageID = "join3"
+	ev.feed(late)
+	challenge := ev.acts[bot.Telegram].Calls("Send")[0].Message
+
+	// The bot goes down; the first deadline passes while it is down.
+	ev.stop()
+	ev.clock.Advance(60 * time.Second)
+	ev.acts[bot.Telegram] = moderationtest.NewActions(bot.Telegram, ev.rec)
+	acts := ev.acts[bot.Telegram]
+	ev.start()
+
+	ev.eventually("the overdue deadline", func() bool {
+		return len(ev.records(bot.Telegram, chat, bot.VerificationFailure)) == 1 &&
+			len(ev.pending(bot.Telegram, chat)) == 1
+	})
+	kicks := acts.Calls("Kick")
+	if len(kicks) != 1 || kicks[0].User != "111" {
+		t.Fatalf("kicks = %+v", kicks)
+	}
+	var deleted []string
+	for _, d := range acts.Calls("DeleteMessage") {
+		deleted = append(deleted, d.Message)
+	}
+	if strings.Join(deleted, ",") != challenge+",join1" {
+		t.Fatalf("deleted %v, want the challenge %s and the join message", deleted, challenge)
+	}
+	rec := ev.records(bot.Telegram, chat, bot.VerificationFailure)[0]
+	checkParams(t, rec, map[string]string{bot.ParamReason: bot.ReasonTimeout, bot.ParamAttempts: "0",
+		bot.ParamVerifyKind: "BUTTON", bot.ParamAction: "KICK", bot.ParamTimeTaken: "2m30s"})
+
+	// The second member's deadline, still ahead at the restart, fires on time.
+	if p := ev.pending(bot.Telegram, chat); len(p) != 1 || p[0].User != "333" {
+		t.Fatalf("pending = %+v", p)
+	}
+	ev.clock.Advance(59 * time.Second)
+	time.Sleep(20 * time.Millisecond)
+	if n := len(ev.records(bot.Telegram, chat, bot.VerificationFailure)); n != 1 {
+		t.Fatalf("a deadline fired early")
+	}
+	ev.clock.Advance(time.Second)
+	ev.eventually("the second deadline", func() bool {
+		return len(ev.records(bot.Telegram, chat, bot.VerificationFailure)) == 2 &&
+			len(ev.pending(bot.Telegram, chat)) == 0
+	})
+}
+
+func TestDiscordTimeoutBans(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(bot.Discord, guild, bot.VerificationSettings{RoleID: "verified", FailAction: verification.FailBan})
+	ev.feed(joinEvent(bot.Discord, guild, "u1", "Idle"))
+	ev.clock.Advance(5 * time.Minute)
+	ev.eventually("the deadline", func() bool {
+		return len(ev.records(bot.Discord, guild, bot.VerificationFailure)) == 1
+	})
+	if bans := ev.acts[bot.Discord].Calls("Ban"); len(bans) != 1 || bans[0].User != "u1" {
+		t.Fatalf("bans = %+v", bans)
+	}
+}
+
+func TestLeavingWhilePending(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(bot.Telegram, chat, bot.VerificationSettings{})
+	j := joinEvent(bot.Telegram, chat, "111", "Leaver")
+	j.MessageID = "join1"
+	ev.feed(j)
+	ev.clock.Advance(12 * time.Second)
+	leave := &bot.Event{Platform: bot.Telegram, PropertyID: chat, Type: bot.UserRemove, PlatformType: "chat_member",
+		Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: "111", TargetIDs: []string{"111"}}
+	leave.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
+	ev.feed(leave)
+	recs := ev.records(bot.Telegram, chat, bot.VerificationFailure)
+	if len(recs) != 1 {
+		t.Fatalf("%d VERIFICATION_FAILURE records", len(recs))
+	}
+	checkParams(t, recs[0], map[string]string{bot.ParamReason: bot.ReasonLeft, bot.ParamAction: "NONE",
+		bot.ParamTimeTaken: "12s"})
+	acts := ev.acts[bot.Telegram]
+	if n := len(acts.Calls("Kick", "Ban")); n != 0 {
+		t.Errorf("%d removals of a member who left", n)
+	}
+	if dels := acts.Calls("DeleteMessage"); len(dels) != 1 || dels[0].Message != acts.Calls("Send")[0].Message {
+		t.Errorf("deleted %+v, want the challenge only", dels)
+	}
+	// The later deadline finds nothing.
+	ev.clock.Advance(10 * time.Minute)
+	time.Sleep(20 * time.Millisecond)
+	if n := len(ev.records(bot.Telegram, chat, bot.VerificationFailure)); n != 1 {
+		t.Fatalf("%d failures", n)
+	}
+}
+
+func TestSkipsBotsAndMembersAddedByAdmins(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(bot.Telegram, chat, bot.VerificationSettings{})
+	ev.dir.SetAdmin(chat, "admin1", true)
+	byAdmin := joinEvent(bot.Telegram, chat, "111", "Friend")
+	byAdmin.Params.Set(verification.ParamAddedBy, "admin1")
+	byMember := joinEvent(bot.Telegram, chat, "222", "Friend of a friend")
+	byMember.Params.Set(verification.ParamAddedBy, "333")
+	aBot := joinEvent(bot.Telegram, chat, "444", "Helper Bot")
+	aBot.Params.Set(bot.ParamIsBot, "true")
+	ev.feed(byAdmin, byMember, aBot)
+	if p := ev.pending(bot.Telegram, chat); len(p) != 1 || p[0].User != "222" {
+		t.Fatalf("pending = %+v", p)
+	}
+	// Joining twice keeps the one challenge.
+	ev.feed(byMember)
+	if n := len(ev.acts[bot.Telegram].Calls("Send")); n != 1 {
+		t.Fatalf("%d challenges posted", n)
+	}
+}
+
+func TestOffByDefault(t *testing.T) {
+	ev := newEnv(t)
+	ev.feed(joinEvent(bot.Telegram, chat, "111", "x"), joinEvent(bot.Discord, guild, "u1", "y"))
+	if calls := ev.acts[bot.Telegram].Calls(); len(calls) != 0 {
+		t.Fatalf("calls = %+v", calls)
+	}
+	if p := ev.pending(bot.Discord, guild); len(p) != 0 {
+		t.Fatalf("pending = %+v", p)
+	}
+}
+
+func TestPressWithoutJoinDoesNotRemove(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(bot.Discord, guild, bot.VerificationSettings{ChannelID: "verify", RoleID: "verified",
+		Kind: verification.KindMath, MaxAttempts: 1})
+	if _, err := ev.eng.PostPrompt(context.Background(), bot.Discord, guild); err != nil {
+		t.Fatal(err)
+	}
+	verify := ev.acts[bot.Discord].Calls("Send")[0].Sent.Buttons[0].Data
+	r := ev.press(guild, "old-member", verify)
+	r = ev.press(guild, "old-member", pick(t, r.Text, r.Buttons, false).Data)
+	if !strings.Contains(r.Text, "failed") {
+		t.Fatalf("reply = %+v", r)
+	}
+	if n := len(ev.acts[bot.Discord].Calls("Kick", "Ban")); n != 0 {
+		t.Fatal("a member who joined before verification was removed")
+	}
+	if n := len(ev.records(bot.Discord, guild, bot.VerificationFailure)); n != 1 {
+		t.Fatalf("%d failures recorded", n)
+	}
+}
+
+func TestDecidedChallengeFinishedAfterCrash(t *testing.T) {
+	ev := newEnv(t)
+	ev.stop()
+	// A challenge decided just before a crash: stored as done, its effects
+	// and record never made.
+	c := verification.NewChallenge(bot.Discord, guild, "u1", "Lucky", verification.Defaults{Kind: verification.KindButton,
+		Timeout: time.Minute, MaxAttempts: 3, FailAction: verification.FailKick, RoleID: "verified"}, start, 7)
+	c.Enforce = true
+	c.Ask(nil)
+	c.Answer(c.Round, 0, start.Add(3*time.Second))
+	v, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.st.Put(verification.NSPending, []byte("\x01"+guild+"\x00u1"), v); err != nil {
+		t.Fatal(err)
+	}
+	ev.start()
+	ev.eventually("the finished challenge", func() bool {
+		return len(ev.records(bot.Discord, guild, bot.VerificationSuccess)) == 1 &&
+			len(ev.pending(bot.Discord, guild)) == 0
+	})
+	if roles := ev.acts[bot.Discord].Calls("AddRole"); len(roles) != 1 {
+		t.Fatalf("roles = %+v", roles)
+	}
+}
