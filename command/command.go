@@ -7,6 +7,8 @@ package command
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -258,7 +260,11 @@ const PageTTL = 24 * time.Hour
 
 // Save stores a page state and returns its id.
 func (p *Pages) Save(st PageState) (string, error) {
-	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var raw [9]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw[:])
 	st.Created = time.Now()
 	v, err := json.Marshal(st)
 	if err != nil {

@@ -1,0 +1,81 @@
+package command
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+)
+
+func TestSearchQueryIsScoped(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	scope := Scope{Platform: bot.Telegram, Property: "-100"}
+	q, err := Search{Types: "user_join, moderation", User: "42", Since: "7d", Until: "1h", Limit: 5}.Query(scope, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Platform != bot.Telegram || q.Property != "-100" || q.User != "42" || q.Limit != 5 ||
+		!q.Since.Equal(now.AddDate(0, 0, -7)) || !q.Until.Equal(now.Add(-time.Hour)) {
+		t.Fatalf("query %+v", q)
+	}
+	if q.Types[0] != bot.UserJoin || len(q.Types) < 3 {
+		t.Fatalf("types %v", q.Types)
+	}
+	if q, _ := (Search{}).Query(scope, now); q.Limit != 10 || q.Types != nil {
+		t.Fatalf("defaults %+v", q)
+	}
+}
+
+func TestSearchErrorsNameTheArgument(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		s    Search
+		want string
+	}{
+		{Search{Types: "USER_JION"}, "type"},
+		{Search{Since: "yesterday"}, "since"},
+		{Search{Until: "tomorrow-ish"}, "until"},
+		{Search{Limit: 1001}, "limit"},
+		{Search{Limit: -1}, "limit"},
+		{Search{Since: "1h", Until: "2h"}, "since"},
+	} {
+		_, err := tc.s.Query(Scope{Platform: bot.Discord, Property: "g"}, now)
+		if !errors.Is(err, ErrBadArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want a bad %s", tc.s, err, tc.want)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"":                     {},
+		"90m":                  now.Add(-90 * time.Minute),
+		"2d":                   now.AddDate(0, 0, -2),
+		"2026-11-01":           time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+		"2026-11-01T10:00:00Z": time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC),
+	} {
+		got, err := ParseTime(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%q: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"-5m", "99999999d", "soon", "2026-13-01"} {
+		if _, err := ParseTime(bad, now); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestShowSaysWhyAChannelIsPaused(t *testing.T) {
+	lines := Show(bot.Settings{LogChannels: []bot.LogChannel{{ID: "c1", Types: []bot.EventType{bot.UserBan}, Paused: "missing access"}}}, "en")
+	got := ""
+	for _, l := range lines {
+		got += l + "\n"
+	}
+	if !strings.Contains(got, "en (default)") || !strings.Contains(got, "c1: USER_BAN") || !strings.Contains(got, "PAUSED: missing access") {
+		t.Fatalf("show:\n%s", got)
+	}
+}
