@@ -1,183 +1,540 @@
 package bot
 
 import (
-	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Entry is a record rendered for a log channel: a title, the one-line
 // summary in the admin-console style of EVENTS.md ("{actor} posted a
 // message."), and the details below it. It is platform-neutral and
 // unescaped: each sink escapes for its markup and cuts to its limits.
+// Every string but Content is a single line.
 type Entry struct {
-	Title    string
-	Summary  string
-	Fields   []Field
-	Content  string // the message text, quoted by the sink; may hold newlines
+	Title    string  // short localized heading, e.g. "Message deleted"
+	Summary  string  // the type's one-line format with the names filled in; never empty
+	Fields   []Field // the details, in a stable order
+	Content  string  // the message text as recorded, for the sink to quote; may hold newlines
 	Category Category
-	Footer   string // record id, type and time
+	Footer   string // record id · event type · time (RFC 3339)
 }
 
 // Field is one labelled detail of an entry.
 type Field struct {
-	Label, Value string
-	Inline       bool
+	// Key names the detail whatever the locale: one of the Field*
+	// constants or a param key. Sinks match on it, never on Label.
+	Key    string
+	Label  string // localized
+	Value  string // one line, sanitised, not escaped
+	Inline bool   // short enough to sit beside others
 }
 
-// Locales lists the locales log entries exist in; the first is the fallback.
+// Keys of the fields that do not come from params.
+const (
+	FieldActor      = "actor"      // name (id) · actor type
+	FieldTarget     = "target"     // the first target: name (id)
+	FieldTargets    = "targets"    // the other targets' ids
+	FieldChannel    = "channel"    // #name (id)
+	FieldMessage    = "message"    // message id
+	FieldAttachment = "attachment" // name (size) url, one field each
+	FieldRedacted   = "redacted"   // present when the record's personal data was erased
+)
+
+// paramOrder is the order in which known params are shown: what happened
+// first, then the evidence, then the bookkeeping. Params not listed follow
+// in key order (old_x next to new_x).
+var paramOrder = []string{
+	ParamKind, ParamAction, ParamOutcome, ParamRemoval, ParamReason, ParamRule, ParamMode,
+	ParamURL, ParamDomain, "escalated", // moderation.ParamEscalated
+	ParamMatchedName, ParamNameSkeleton, ParamMatchedSkeleton,
+	"integration", ParamWebhookID, "added_by", // moderation.ParamIntegration, verification.ParamAddedBy
+	ParamField, ParamChanged, ParamSetting, ParamOldValue, ParamNewValue, ParamOldContent,
+	ParamRolesAdded, ParamRolesRemoved, ParamUntil, ParamDuration,
+	ParamVerifyKind, ParamAttempts, ParamTimeTaken,
+	ParamCount, ParamDays, ParamBefore, "started_at", // moderation.ParamStartedAt
+	ParamInviteCode, ParamMaxUses, ParamLink, ParamViaJoinRequest,
+	ParamReportedID, ParamReportedAuthor, ParamReplyTo,
+	ParamIsBot, ParamAccountCreated, ParamPostedAt, ParamChannelKind, ParamParentID, ParamSenderChat,
+	ParamEmbedURLs, "text_links", // moderation.ParamTextLinks
+	ParamAttachmentStatus, ParamUnknownBefore,
+	ParamTruncatedTargets, ParamTruncatedAttachments, ParamTruncatedParams,
+}
+
+// paramRank maps a known param key to its place in paramOrder.
+var paramRank = func() map[string]int {
+	m := make(map[string]int, len(paramOrder))
+	for i, k := range paramOrder {
+		m[k] = i
+	}
+	return m
+}()
+
+// Params shown elsewhere than as their own field.
+var paramsShownElsewhere = map[string]bool{ParamTargetName: true, ParamChannelName: true}
+
+// Locales lists the locales log entries exist in; the first, English, is
+// the fallback for a missing string or an unknown locale.
 func Locales() []string { return []string{"en", "fr", "hi"} }
 
-// ValidLocale reports whether s is a supported locale.
+// ValidLocale reports whether s is one of Locales.
 func ValidLocale(s string) bool {
 	_, ok := locales[s]
 	return ok
 }
 
-// catalog is one locale's strings. Missing keys fall back to English.
+// catalog is one locale's strings, kept as data for translators (see
+// locale_en.go). A missing or empty string falls back to English.
+//
+// Summary formats take placeholders: {actor}, {target}, {kind}, {count},
+// {days}, {before}; {name.form} asks for a grammatical form of the word
+// standing in for a missing name (words["someone.obl"]); {name:one|other}
+// picks a word by the plural form of the number in {name}, e.g.
+// "{count} {count:record|records}". See expand.
 type catalog struct {
-	titles    map[EventType]string
-	summaries map[string]string // by EventType name, plus variants ("USER_REMOVE/left")
-	labels    map[string]string // field labels, by param key or field name
-	words     map[string]string // "someone", "the system", ...
+	titles    map[string]string // like summaries; a variant without a title takes its type's
+	summaries map[string]string // by event type name, plus variants such as "USER_REMOVE/left"
+	labels    map[string]string // field labels, by Field* key or param key
+	words     map[string]string // words filled into summaries and values
+	// one reports whether the integer n takes the singular ("one") form.
+	one func(n int64) bool
 }
 
-var locales = map[string]*catalog{"en": &catalogEN, "fr": &catalogFR, "hi": &catalogHI}
+type catalogs map[string]*catalog
 
-// text looks up a key in the locale, then in English; it never returns "".
-func text(locale string, pick func(*catalog) string, fallback string) string {
-	if c, ok := locales[locale]; ok {
-		if s := pick(c); s != "" {
-			return s
-		}
+var locales = catalogs{"en": &catalogEN, "fr": &catalogFR, "hi": &catalogHI}
+
+// Render renders e in locale; an unknown locale, or a string the locale
+// lacks, falls back to English. Render never panics, never returns an
+// empty or multi-line summary, and neither escapes nor cuts: names and
+// single-line values pass through OneLine, Content is left as recorded.
+func Render(e *Event, locale string) Entry { return locales.render(e, locale) }
+
+// lookup is the pair of catalogs a render reads: the locale's and English.
+type lookup struct{ loc, en *catalog }
+
+func (cs catalogs) lookup(locale string) lookup {
+	l := lookup{en: cs["en"], loc: cs[canonicalLocale(locale)]}
+	if l.en == nil {
+		l.en = &catalog{}
 	}
-	if s := pick(&catalogEN); s != "" {
+	if l.loc == nil {
+		l.loc = l.en
+	}
+	return l
+}
+
+// canonicalLocale turns "FR", "fr-FR" or "fr_CA" into "fr".
+func canonicalLocale(s string) string {
+	if i := strings.IndexAny(s, "-_"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+// find returns the locale's string, else English's, and the catalog it
+// came from; "" when neither has it.
+func (l lookup) find(pick func(*catalog) string) (string, *catalog) {
+	if s := pick(l.loc); s != "" {
+		return s, l.loc
+	}
+	return pick(l.en), l.en
+}
+
+func (l lookup) word(key string) string {
+	if s, _ := l.find(func(c *catalog) string { return c.words[key] }); s != "" {
 		return s
 	}
-	return fallback
+	return key
 }
 
-// Render renders e in locale (English when the locale or a string is
-// missing). It never panics and never returns an empty summary.
-func Render(e *Event, locale string) Entry {
+func (l lookup) label(key string) string {
+	if s, _ := l.find(func(c *catalog) string { return c.labels[key] }); s != "" {
+		return s
+	}
+	for _, p := range [...]struct{ prefix, label string }{{"old_", ParamOldValue}, {"new_", ParamNewValue}} {
+		if rest, ok := strings.CutPrefix(key, p.prefix); ok && rest != "" {
+			return l.label(p.label) + " (" + rest + ")"
+		}
+	}
+	return key
+}
+
+func (cs catalogs) render(e *Event, locale string) Entry {
 	if e == nil {
 		e = &Event{}
 	}
-	word := func(k string) string { return text(locale, func(c *catalog) string { return c.words[k] }, k) }
-	label := func(k string) string { return text(locale, func(c *catalog) string { return c.labels[k] }, k) }
-
-	actor := OneLine(e.ActorName, 100)
-	if actor == "" {
-		actor = OneLine(e.ActorID, 100) // ids come from outside too
+	l := cs.lookup(locale)
+	key, base := summaryKey(e), e.Type.String()
+	title, _ := l.find(func(c *catalog) string {
+		if t := c.titles[key]; t != "" {
+			return t
+		}
+		return c.titles[base]
+	})
+	if title == "" {
+		title = base
 	}
-	switch {
-	case actor == "" && e.ActorType == ActorSystem:
-		actor = word("system")
-	case actor == "":
-		actor = word("someone")
-	}
-	target := OneLine(e.Params[ParamTargetName], 100)
-	if target == "" {
-		target = OneLine(e.Target(), 100)
-	}
-	if target == "" {
-		target = word("someone")
-	}
-	key := e.Type.String()
-	switch {
-	case e.Type == UserRemove && (e.ActorID == "" || e.ActorID == e.Target() || len(e.TargetIDs) == 0):
-		key += "/left"
-	case e.Type == DataRetention && e.Params[ParamAction] == RetentionPurge:
-		key += "/purge"
-	}
-	format := text(locale, func(c *catalog) string { return c.summaries[key] }, "")
-	if format == "" {
-		format = "{actor}: " + e.Type.String()
-	}
-	summary := strings.NewReplacer(
-		"{actor}", actor,
-		"{target}", target,
-		"{kind}", OneLine(e.Params[ParamKind], 64),
-		"{count}", OneLine(e.Params[ParamCount], 20),
-		"{days}", OneLine(e.Params[ParamDays], 20),
-	).Replace(format)
-
-	en := Entry{
-		Title:    text(locale, func(c *catalog) string { return c.titles[e.Type] }, e.Type.String()),
-		Summary:  summary,
+	return Entry{
+		Title:    title,
+		Summary:  summary(e, l),
+		Fields:   fields(e, l),
 		Content:  e.Content,
 		Category: e.Type.Category(),
-		Footer:   fmt.Sprintf("%s · %s · %s", e.ID, e.Type, e.Time.UTC().Format(time.RFC3339)),
+		Footer:   footer(e),
 	}
-	add := func(lbl, val string, inline bool) {
-		if val = OneLine(val, 1024); val != "" {
-			en.Fields = append(en.Fields, Field{Label: lbl, Value: val, Inline: inline})
+}
+
+// summaryKey picks the format of e: its type's name, or a variant.
+func summaryKey(e *Event) string {
+	key := e.Type.String()
+	switch e.Type {
+	case UserRemove:
+		if leftOnTheirOwn(e) {
+			key += "/left"
+		}
+	case DataRetention:
+		action := e.Params[ParamAction]
+		if action == RetentionPurge || action != RetentionErase && len(e.TargetIDs) == 0 {
+			switch {
+			case e.Params[ParamDays] != "":
+				key += "/purge"
+			case e.Params[ParamBefore] != "":
+				key += "/purge_before"
+			default:
+				key += "/purge_old"
+			}
 		}
 	}
-	if e.ActorID != "" {
-		add(label("actor"), who(e.ActorName, e.ActorID)+" · "+e.ActorType.String(), true)
+	return key
+}
+
+// leftOnTheirOwn reports whether a USER_REMOVE says "{target} left.": the
+// actor is the target, or no one else is known to have removed them.
+func leftOnTheirOwn(e *Event) bool {
+	switch {
+	case len(e.TargetIDs) == 0:
+		return true
+	case e.ActorID != "":
+		return e.ActorID == e.TargetIDs[0] && e.Params[ParamRemoval] != RemovalKicked
+	case e.ActorName != "":
+		return e.ActorName == e.Params[ParamTargetName]
+	default:
+		return e.Params[ParamRemoval] != RemovalKicked
 	}
-	for i, t := range e.TargetIDs {
-		name := ""
-		if i == 0 {
-			name = e.Params[ParamTargetName]
+}
+
+// summaryFormat returns the format for e and the catalog it came from; ""
+// when no catalog has one.
+func summaryFormat(e *Event, l lookup) (string, *catalog) {
+	return l.find(func(c *catalog) string { return c.summaries[summaryKey(e)] })
+}
+
+// value is what a placeholder stands for: text from the record, or a
+// word of the catalog (by key) when the record has none.
+type value struct{ text, word string }
+
+func summary(e *Event, l lookup) string {
+	format, c := summaryFormat(e, l)
+	if format == "" {
+		format, c = "{actor}: "+e.Type.String(), l.loc
+	}
+	// Words come from the catalog the format came from, so that an
+	// English fallback line does not mix languages.
+	wl := lookup{loc: c, en: l.en}
+
+	actor := value{text: OneLine(e.ActorName, 0)}
+	if actor.text == "" {
+		actor.text = OneLine(e.ActorID, 0) // ids come from outside too
+	}
+	if e.Type == UserRemove && len(e.TargetIDs) > 0 && e.ActorID == e.TargetIDs[0] && e.Params[ParamRemoval] == RemovalKicked {
+		actor.text = "" // kicked, but the moderator is unknown: not by themselves
+	}
+	if actor.text == "" {
+		actor.word = "someone"
+		if e.ActorType == ActorSystem {
+			actor.word = "system"
 		}
-		add(label("target"), who(name, t), true)
 	}
-	if e.ChannelID != "" {
-		add(label("channel"), who(e.Params[ParamChannelName], e.ChannelID), true)
+	target := value{text: OneLine(e.Params[ParamTargetName], 0)}
+	if target.text == "" {
+		target.text = OneLine(e.Target(), 0)
 	}
-	if e.MessageID != "" {
-		add(label("message"), e.MessageID, true) // add makes it one line
+	switch {
+	case target.text == "" && e.Type == UserRemove:
+		target = actor // who left is who acted
+	case target.text == "":
+		target.word = "someone"
 	}
-	for _, k := range e.Params.Keys() {
-		if k == ParamTargetName || k == ParamChannelName {
-			continue
+	vars := map[string]value{
+		"actor":  actor,
+		"target": target,
+		"kind":   {text: OneLine(e.Params[ParamKind], 0), word: "incident"},
+		"count":  {text: OneLine(e.Params[ParamCount], 0)},
+		"days":   {text: OneLine(e.Params[ParamDays], 0)},
+		"before": {text: OneLine(day(e.Params[ParamBefore]), 0)},
+	}
+	if vars["count"].text == "" {
+		vars["count"] = value{text: "?"}
+	}
+	resolve := func(name, form string) (string, bool) {
+		v, ok := vars[name]
+		switch {
+		case !ok:
+			return "", false
+		case v.text != "":
+			return v.text, true
+		case form != "":
+			if w, _ := wl.find(func(c *catalog) string { return c.words[v.word+"."+form] }); w != "" {
+				return w, true
+			}
 		}
-		add(label(k), e.Params[k], len(e.Params[k]) < 40)
+		return wl.word(v.word), true
+	}
+	s := OneLine(expand(format, resolve, c.one), 0)
+	if startsWithWord(format, vars) {
+		s = upperFirst(s)
+	}
+	if s == "" { // a broken translation; never a blank line
+		a, _ := resolve("actor", "")
+		s = a + ": " + e.Type.String()
+	}
+	return s
+}
+
+// startsWithWord reports whether format begins with a placeholder that
+// stands for a word ("someone joined." is capitalised, names are not).
+func startsWithWord(format string, vars map[string]value) bool {
+	if !strings.HasPrefix(format, "{") {
+		return false
+	}
+	end := strings.IndexAny(format, ".:}")
+	if end < 0 {
+		return false
+	}
+	v, ok := vars[format[1:end]]
+	return ok && v.text == ""
+}
+
+// expand fills the placeholders of format in one pass, so a name that
+// contains "{target}" stays as typed. A placeholder is {name}, {name.form}
+// (a grammatical form of a word, e.g. the Hindi oblique "{actor.obl} ने":
+// names are used as they are) or {name:one|other} (the word for the
+// plural form of the number in name). An unknown placeholder is kept.
+func expand(format string, resolve func(name, form string) (string, bool), one func(int64) bool) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(format, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(format[i:], '}')
+		if j < 0 {
+			break
+		}
+		b.WriteString(format[:i])
+		ph := format[i+1 : i+j]
+		ph, forms, plural := strings.Cut(ph, ":")
+		name, form, _ := strings.Cut(ph, ".")
+		v, ok := resolve(name, form)
+		switch {
+		case !ok:
+			b.WriteString(format[i : i+j+1])
+		case plural:
+			singular, other, _ := strings.Cut(forms, "|")
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && one != nil && one(n) || other == "" {
+				b.WriteString(singular)
+			} else {
+				b.WriteString(other)
+			}
+		default:
+			b.WriteString(v)
+		}
+		format = format[i+j+1:]
+	}
+	b.WriteString(format)
+	return b.String()
+}
+
+// day shows an RFC 3339 time as its UTC date; other text is kept.
+func day(s string) string {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC().Format(time.DateOnly)
+	}
+	return s
+}
+
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+func fields(e *Event, l lookup) []Field {
+	var out []Field
+	add := func(key, val string) {
+		if val = OneLine(val, 0); val != "" {
+			label := OneLine(l.label(key), 0)
+			if label == "" { // a blank param key
+				label = strconv.Quote(key)
+			}
+			out = append(out, Field{Key: key, Label: label, Value: val, Inline: utf8.RuneCountInString(val) <= 40})
+		}
+	}
+	if e.ActorID != "" || e.ActorName != "" {
+		v := who(e.ActorName, e.ActorID)
+		if e.ActorType.Valid() {
+			v += " · " + l.word("actor."+e.ActorType.String())
+		}
+		add(FieldActor, v)
+	}
+	if len(e.TargetIDs) > 0 || e.Params[ParamTargetName] != "" {
+		add(FieldTarget, who(e.Params[ParamTargetName], e.Target()))
+	}
+	if len(e.TargetIDs) > 1 {
+		add(FieldTargets, strings.Join(e.TargetIDs[1:], ", "))
+	}
+	if e.ChannelID != "" || e.Params[ParamChannelName] != "" {
+		name := OneLine(e.Params[ParamChannelName], 0)
+		id := OneLine(e.ChannelID, 0)
+		switch {
+		case name == "":
+			add(FieldChannel, "#"+id)
+		case id == "" || id == name:
+			add(FieldChannel, "#"+name)
+		default:
+			add(FieldChannel, "#"+name+" ("+id+")")
+		}
+	}
+	add(FieldMessage, e.MessageID)
+	for _, k := range paramKeys(e.Params) {
+		v := e.Params[k]
+		switch v {
+		case "true":
+			v = l.word("yes")
+		case "false":
+			v = l.word("no")
+		}
+		add(k, v)
 	}
 	for _, a := range e.Attachments {
-		v := a.Name
+		v := OneLine(a.Name, 0)
+		if v == "" {
+			v = l.word("file")
+		}
 		if a.Size > 0 {
-			v += " (" + strconv.FormatInt(a.Size, 10) + " B)"
+			v += " (" + size(a.Size, l) + ")"
 		}
-		if a.URL != "" {
-			v += " " + a.URL
+		if u := OneLine(a.URL, 0); u != "" {
+			v += " " + u
 		}
-		add(label("attachment"), v, false)
+		out = append(out, Field{Key: FieldAttachment, Label: l.label(FieldAttachment), Value: v})
 	}
 	if e.Redacted {
-		add(label("redacted"), word("erased"), false)
+		add(FieldRedacted, l.word("erased"))
 	}
-	return en
+	return out
+}
+
+// paramKeys orders the params to show: known keys in paramOrder, then
+// the others by key, each old_x just before its new_x.
+func paramKeys(p Params) []string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		if !paramsShownElsewhere[k] {
+			keys = append(keys, k)
+		}
+	}
+	sortKey := func(k string) string {
+		if rest, ok := strings.CutPrefix(k, "old_"); ok {
+			return rest + "\x00" + "0"
+		}
+		if rest, ok := strings.CutPrefix(k, "new_"); ok {
+			return rest + "\x00" + "1"
+		}
+		return k
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		ri, iKnown := paramRank[keys[i]]
+		rj, jKnown := paramRank[keys[j]]
+		switch {
+		case iKnown && jKnown:
+			return ri < rj
+		case iKnown != jKnown:
+			return iKnown
+		}
+		si, sj := sortKey(keys[i]), sortKey(keys[j])
+		if si != sj {
+			return si < sj
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
 }
 
 // who shows a name with its id.
 func who(name, id string) string {
-	name, id = OneLine(name, 100), OneLine(id, 100)
-	if name == "" || name == id {
+	name, id = OneLine(name, 0), OneLine(id, 0)
+	switch {
+	case name == "" || name == id:
 		return id
+	case id == "":
+		return name
 	}
 	return name + " (" + id + ")"
 }
 
+// size shows a byte count with a binary unit and the locale's decimal sign.
+func size(n int64, l lookup) string {
+	units := [...]string{"size.B", "size.KB", "size.MB", "size.GB", "size.TB"}
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " " + l.word(units[0])
+	}
+	f, u := float64(n), 0
+	for f >= 1024 && u < len(units)-1 {
+		f /= 1024
+		u++
+	}
+	s := strconv.FormatFloat(f, 'f', 1, 64)
+	s = strings.TrimSuffix(s, ".0")
+	return strings.Replace(s, ".", l.word("decimal"), 1) + " " + l.word(units[u])
+}
+
+func footer(e *Event) string {
+	parts := make([]string, 0, 3)
+	if !e.ID.IsZero() {
+		parts = append(parts, e.ID.String())
+	}
+	parts = append(parts, e.Type.String())
+	if !e.Time.IsZero() {
+		parts = append(parts, e.Time.UTC().Format(time.RFC3339))
+	}
+	return strings.Join(parts, " · ")
+}
+
 // OneLine makes a user-supplied string safe for a single line of a log
-// entry: newlines, tabs and other control characters become spaces,
-// bidirectional overrides and isolates are removed (so a name cannot
-// reverse the text after it), and the result is cut to max runes.
+// entry: newlines, tabs and other control characters (and the Unicode
+// line and paragraph separators) become spaces; bidirectional embeddings,
+// overrides, isolates and marks are removed, so a name can neither forge a
+// second line nor reverse the text after it; surrounding space is trimmed.
+// When max > 0 the result is cut to max runes, "…" marking the cut.
 func OneLine(s string, max int) string {
 	var b strings.Builder
+	b.Grow(len(s))
 	n := 0
 	for _, r := range s {
 		switch {
-		case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C:
+		case isBidiControl(r):
 			continue
-		case r == '\n' || r == '\r' || r == '\t' || unicode.IsControl(r) || r == 0x2028 || r == 0x2029:
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
 			r = ' '
 		}
-		if n == max {
+		if max > 0 && n == max {
 			b.WriteString("…")
 			break
 		}
@@ -185,4 +542,12 @@ func OneLine(s string, max int) string {
 		n++
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// isBidiControl reports whether r is a bidirectional formatting character:
+// LRE, RLE, PDF, LRO, RLO (U+202A–U+202E), the isolates LRI, RLI, FSI, PDI
+// (U+2066–U+2069), and the marks LRM, RLM, ALM.
+func isBidiControl(r rune) bool {
+	return r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069' ||
+		r == '\u200E' || r == '\u200F' || r == '\u061C'
 }

@@ -1,14 +1,20 @@
 package bot
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
+var sampleTime = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// sample is a record of type t by Alice (1) about Bob (2), with every
+// param a summary may use.
 func sample(t EventType) *Event {
-	e := &Event{ID: MakeID(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), 7), Time: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC),
-		Platform: Discord, PropertyID: "g", Type: t, Function: FuncGateway, ActorType: ActorAdmin,
+	e := &Event{ID: MakeID(sampleTime, 7), Time: sampleTime, Platform: Discord, PropertyID: "g",
+		Type: t, Function: FuncGateway, ActorType: ActorAdmin,
 		ActorID: "1", ActorName: "Alice", TargetIDs: []string{"2"}, ChannelID: "c"}
 	e.Params.Set(ParamTargetName, "Bob")
 	e.Params.Set(ParamKind, KindImpersonation)
@@ -17,39 +23,145 @@ func sample(t EventType) *Event {
 	return e
 }
 
+// variants are records that take each summary variant.
+func variants() map[string]*Event {
+	left := sample(UserRemove)
+	left.ActorID, left.ActorName = "2", "Bob"
+	purge := sample(DataRetention)
+	purge.Params.Set(ParamAction, RetentionPurge)
+	before := sample(DataRetention)
+	before.Params.Set(ParamAction, RetentionPurge)
+	before.Params.Set(ParamDays, "")
+	before.Params.Set(ParamBefore, "2026-08-03T12:00:00Z")
+	old := sample(DataRetention)
+	old.Params.Set(ParamAction, RetentionPurge)
+	old.Params.Set(ParamDays, "")
+	erase := sample(DataRetention)
+	erase.Params.Set(ParamAction, RetentionErase)
+	return map[string]*Event{
+		"USER_REMOVE/left": left, "DATA_RETENTION/purge": purge,
+		"DATA_RETENTION/purge_before": before, "DATA_RETENTION/purge_old": old, "DATA_RETENTION": erase,
+	}
+}
+
 func TestEveryTypeInEveryLocale(t *testing.T) {
+	events := variants()
+	for _, typ := range EventTypes() {
+		events[typ.String()] = sample(typ)
+	}
+	events["USER_REMOVE"] = sample(UserRemove)
 	for _, loc := range Locales() {
-		c := locales[loc]
-		for _, typ := range EventTypes() {
-			if c.titles[typ] == "" || c.summaries[typ.String()] == "" {
-				t.Errorf("%s: %s has no title or summary", loc, typ)
-			}
-			en := Render(sample(typ), loc)
-			if en.Summary == "" || en.Title == "" || strings.Contains(en.Summary, "{") {
-				t.Errorf("%s %s: summary %q title %q", loc, typ, en.Summary, en.Title)
-			}
-			f := locales[loc].summaries[typ.String()]
-			if strings.Contains(f, "{actor}") && !strings.Contains(en.Summary, "Alice") ||
-				strings.Contains(f, "{target}") && !strings.Contains(en.Summary, "Bob") {
-				t.Errorf("%s %s: %q lacks the names", loc, typ, en.Summary)
-			}
+		if !ValidLocale(loc) {
+			t.Fatalf("%s is not valid", loc)
 		}
-		for _, variant := range []string{"USER_REMOVE/left", "DATA_RETENTION/purge"} {
-			if c.summaries[variant] == "" {
-				t.Errorf("%s: no %s", loc, variant)
+		l := locales.lookup(loc)
+		for key, e := range events {
+			if got := summaryKey(e); got != key {
+				t.Fatalf("%s takes the format %s, want %s", e.Type, got, key)
+			}
+			format := locales[loc].summaries[key]
+			if format == "" || locales[loc].titles[e.Type.String()] == "" {
+				t.Errorf("%s: %s has no format or title of its own", loc, key)
+				continue
+			}
+			en := Render(e, loc)
+			if en.Summary == "" || en.Title == "" || strings.ContainsAny(en.Summary, "{}\n") {
+				t.Errorf("%s %s: summary %q title %q", loc, key, en.Summary, en.Title)
+			}
+			if f, _ := summaryFormat(e, l); f != format {
+				t.Errorf("%s %s: used %q", loc, key, f)
+			}
+			if strings.Contains(format, "{actor") && !strings.Contains(en.Summary, "Alice") ||
+				strings.Contains(format, "{target") && !strings.Contains(en.Summary, "Bob") ||
+				strings.Contains(format, "{kind") && !strings.Contains(en.Summary, KindImpersonation) ||
+				strings.Contains(format, "{count") && !strings.Contains(en.Summary, "12") {
+				t.Errorf("%s %s: %q lacks a name of %q", loc, key, en.Summary, format)
+			}
+			if loc == "hi" && !strings.ContainsFunc(en.Summary, isDevanagari) {
+				t.Errorf("hi %s: %q is not in Devanagari", key, en.Summary)
+			}
+			if loc != "en" && en.Summary == Render(e, "en").Summary {
+				t.Errorf("%s %s: %q is the English text", loc, key, en.Summary)
+			}
+			if en.Category != e.Type.Category() || en.Content != e.Content {
+				t.Errorf("%s %s: category or content changed", loc, key)
 			}
 		}
 	}
 }
 
+func isDevanagari(r rune) bool { return unicode.Is(unicode.Devanagari, r) }
+
+// Every string English has, each translation has too, and nothing more.
+func TestCataloguesAreComplete(t *testing.T) {
+	en := locales["en"]
+	for _, k := range paramOrder {
+		if en.labels[k] == "" {
+			t.Errorf("en: no label for param %s", k)
+		}
+	}
+	for _, k := range []string{FieldActor, FieldTarget, FieldTargets, FieldChannel, FieldMessage, FieldAttachment, FieldRedacted} {
+		if en.labels[k] == "" {
+			t.Errorf("en: no label for field %s", k)
+		}
+	}
+	for _, a := range []ActorType{ActorAdmin, ActorNonAdmin, ActorBot, ActorSystem} {
+		if en.words["actor."+a.String()] == "" {
+			t.Errorf("en: no word for actor type %s", a)
+		}
+	}
+	same := func(loc, table string, a, b map[string]string) {
+		for k := range a {
+			if b[k] == "" {
+				t.Errorf("%s: %s[%q] missing", loc, table, k)
+			}
+		}
+		for k := range b {
+			if _, ok := a[k]; !ok && !strings.Contains(k, ".") {
+				t.Errorf("%s: %s[%q] is not in English", loc, table, k)
+			}
+		}
+	}
+	for _, loc := range Locales() {
+		c := locales[loc]
+		if c.one == nil {
+			t.Errorf("%s: no plural rule", loc)
+		}
+		same(loc, "titles", en.titles, c.titles)
+		same(loc, "summaries", en.summaries, c.summaries)
+		same(loc, "labels", en.labels, c.labels)
+		same(loc, "words", en.words, c.words)
+		for k, s := range c.summaries {
+			if strings.ContainsAny(s, "\n\r") || !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "।") {
+				t.Errorf("%s: summary %s = %q is not one sentence", loc, k, s)
+			}
+		}
+	}
+}
+
+// The English formats of EVENTS.md, filled in.
 func TestEnglishFormatsOfEVENTSmd(t *testing.T) {
 	for typ, want := range map[EventType]string{
-		UserJoin:            "Alice joined.",
-		UserBan:             "Alice banned Bob.",
-		ChatMessage:         "Alice posted a message.",
-		SecurityEvent:       "Security: IMPERSONATION involving Bob.",
-		ModerationLink:      "A message by Bob was removed by link filtering.",
-		VerificationFailure: "Bob failed verification.",
+		UserJoin:             "Alice joined.",
+		UserRemove:           "Alice removed Bob.",
+		UserBan:              "Alice banned Bob.",
+		UserBanRemove:        "Alice lifted the ban on Bob.",
+		UserUpdate:           "Bob's profile was updated.",
+		ChatMessage:          "Alice posted a message.",
+		ChatMessageEdit:      "Alice edited a message.",
+		ChatMessageDelete:    "Alice deleted a message.",
+		ChannelCreate:        "Alice created a channel.",
+		ChannelDelete:        "Alice deleted a channel.",
+		PropertyUpdate:       "Alice updated the server settings.",
+		PropertyInviteCreate: "Alice created an invite.",
+		PropertyInviteDelete: "Alice deleted an invite.",
+		MessageReport:        "Alice reported a message.",
+		VerificationSuccess:  "Bob passed verification.",
+		VerificationFailure:  "Bob failed verification.",
+		ModerationLink:       "A message by Bob was removed by link filtering.",
+		SecurityEvent:        "Security: IMPERSONATION involving Bob.",
+		SettingsChange:       "Alice changed a setting.",
+		DataRetention:        "Alice erased the data of Bob.",
 	} {
 		if got := Render(sample(typ), "en").Summary; got != want {
 			t.Errorf("%s: %q, want %q", typ, got, want)
@@ -58,102 +170,399 @@ func TestEnglishFormatsOfEVENTSmd(t *testing.T) {
 }
 
 func TestUserRemoveForms(t *testing.T) {
-	kicked := sample(UserRemove)
-	if got := Render(kicked, "en").Summary; got != "Alice removed Bob." {
-		t.Fatalf("kick: %q", got)
+	for _, c := range []struct {
+		name, loc             string
+		actorID, actorName    string
+		removal               string
+		targets               []string
+		want                  string
+		wantTitle             string
+		actorType             ActorType
+		dropTargetName, noKey bool
+	}{
+		{name: "kicked", loc: "en", actorID: "1", actorName: "Alice", removal: RemovalKicked, targets: []string{"2"},
+			want: "Alice removed Bob.", wantTitle: "Member removed"},
+		{name: "left", loc: "en", actorID: "2", actorName: "Bob", removal: RemovalLeft, targets: []string{"2"},
+			want: "Bob left.", wantTitle: "Member left"},
+		{name: "left, no actor", loc: "en", removal: RemovalLeft, targets: []string{"2"}, want: "Bob left."},
+		{name: "kicked by an unknown moderator", loc: "en", actorID: "2", actorName: "Bob", removal: RemovalKicked,
+			targets: []string{"2"}, want: "Someone removed Bob."},
+		{name: "no target", loc: "en", actorID: "3", actorName: "Carol", want: "Carol left.", dropTargetName: true},
+		{name: "no target name", loc: "en", actorID: "1", actorName: "Alice", targets: []string{"2"},
+			want: "Alice removed 2.", dropTargetName: true},
+		{name: "fr kicked", loc: "fr", actorID: "1", actorName: "Alice", targets: []string{"2"},
+			want: "Alice a expulsé Bob.", wantTitle: "Membre expulsé"},
+		{name: "fr left", loc: "fr", actorID: "2", actorName: "Bob", targets: []string{"2"}, want: "Bob a quitté le serveur."},
+		{name: "hi kicked", loc: "hi", actorID: "1", actorName: "Alice", targets: []string{"2"}, want: "Alice ने Bob को हटाया।"},
+		{name: "hi kicked by someone", loc: "hi", actorID: "2", removal: RemovalKicked, targets: []string{"2"},
+			want: "किसी ने Bob को हटाया।"},
+		{name: "hi left", loc: "hi", actorID: "2", targets: []string{"2"}, want: "Bob चले गए।"},
+	} {
+		e := &Event{Type: UserRemove, ActorID: c.actorID, ActorName: c.actorName, ActorType: ActorNonAdmin, TargetIDs: c.targets}
+		e.Params.Set(ParamRemoval, c.removal)
+		if !c.dropTargetName {
+			e.Params.Set(ParamTargetName, "Bob")
+		}
+		en := Render(e, c.loc)
+		if en.Summary != c.want || c.wantTitle != "" && en.Title != c.wantTitle {
+			t.Errorf("%s: %q / %q, want %q / %q", c.name, en.Summary, en.Title, c.want, c.wantTitle)
+		}
 	}
-	left := sample(UserRemove)
-	left.ActorID, left.ActorName, left.TargetIDs = "2", "Bob", []string{"2"}
-	if got := Render(left, "en").Summary; got != "Bob left." {
-		t.Fatalf("leave: %q", got)
+}
+
+func TestDataRetention(t *testing.T) {
+	for _, c := range []struct {
+		loc                         string
+		action, count, days, before string
+		target                      bool
+		want                        string
+	}{
+		{"en", RetentionPurge, "12", "30", "", false, "12 records older than 30 days were purged."},
+		{"en", RetentionPurge, "1", "1", "", false, "1 record older than 1 day was purged."},
+		{"en", RetentionPurge, "3", "", "2026-08-03T12:00:00Z", false, "3 records from before 2026-08-03 were purged."},
+		{"en", RetentionPurge, "", "", "", false, "? old records were purged."},
+		{"en", "", "5", "90", "", false, "5 records older than 90 days were purged."},
+		{"en", RetentionErase, "40", "", "", true, "The system erased the data of Bob."},
+		{"fr", RetentionPurge, "12", "30", "", false, "12 enregistrements de plus de 30 jours ont été purgés."},
+		{"fr", RetentionPurge, "1", "1", "", false, "1 enregistrement de plus de 1 jour a été purgé."},
+		{"fr", RetentionPurge, "2", "", "2026-08-03T12:00:00Z", false, "2 enregistrements antérieurs au 2026-08-03 ont été purgés."},
+		{"fr", RetentionErase, "40", "", "", true, "Le système a effacé les données de Bob."},
+		{"hi", RetentionPurge, "12", "30", "", false, "30 दिन से पुराने 12 रिकॉर्ड हटाए गए।"},
+		{"hi", RetentionPurge, "1", "30", "", false, "30 दिन से पुराना 1 रिकॉर्ड हटाया गया।"},
+		{"hi", RetentionErase, "40", "", "", true, "सिस्टम ने Bob का डेटा मिटाया।"},
+	} {
+		e := &Event{Type: DataRetention, Function: FuncRetention, ActorType: ActorSystem}
+		e.Params.Set(ParamAction, c.action)
+		e.Params.Set(ParamCount, c.count)
+		e.Params.Set(ParamDays, c.days)
+		e.Params.Set(ParamBefore, c.before)
+		if c.target {
+			e.TargetIDs = []string{"2"}
+			e.Params.Set(ParamTargetName, "Bob")
+		}
+		if got := Render(e, c.loc).Summary; got != c.want {
+			t.Errorf("%s %+v: %q, want %q", c.loc, c, got, c.want)
+		}
 	}
-	purge := sample(DataRetention)
-	purge.Params.Set(ParamAction, RetentionPurge)
-	if got := Render(purge, "fr").Summary; got != "12 enregistrements de plus de 30 jours ont été purgés." {
-		t.Fatalf("purge: %q", got)
+	// The CLI's records: the operator is named.
+	e := &Event{Type: DataRetention, ActorType: ActorSystem, ActorID: "operator", ActorName: "operator", TargetIDs: []string{"42"}}
+	e.Params.Set(ParamAction, RetentionErase)
+	if got := Render(e, "en").Summary; got != "operator erased the data of 42." {
+		t.Errorf("erase: %q", got)
 	}
 }
 
 func TestFallbacks(t *testing.T) {
 	e := sample(UserJoin)
-	if got := Render(e, "de").Summary; got != "Alice joined." {
-		t.Fatalf("unknown locale: %q", got)
+	for _, loc := range []string{"de", "", "xx-YY", "\x00"} {
+		if got := Render(e, loc).Summary; got != "Alice joined." {
+			t.Errorf("locale %q: %q", loc, got)
+		}
 	}
-	// A key missing from French falls back to English.
-	saved := catalogFR.summaries["USER_JOIN"]
-	delete(catalogFR.summaries, "USER_JOIN")
-	got := Render(e, "fr").Summary
-	catalogFR.summaries["USER_JOIN"] = saved
-	if got != "Alice joined." {
-		t.Fatalf("missing French key: %q", got)
+	for _, loc := range []string{"FR", "fr-CA", "fr_FR"} {
+		if got := Render(e, loc).Summary; got != "Alice a rejoint le serveur." {
+			t.Errorf("locale %q: %q", loc, got)
+		}
 	}
-	if got := Render(&Event{Type: 200}, "hi").Summary; got == "" {
-		t.Fatal("unknown type: empty summary")
+	if ValidLocale("de") || ValidLocale("") || ValidLocale("FR") {
+		t.Error("ValidLocale accepts a locale with no catalogue")
 	}
-	if got := Render(nil, "en"); got.Summary == "" {
-		t.Fatal("nil event: empty summary")
+
+	// A translation that lacks strings: each falls back to English, words
+	// included, and a title variant falls back to its type's title.
+	partial := &catalog{
+		one:       func(n int64) bool { return n == 1 },
+		titles:    map[string]string{"USER_REMOVE": "Membre expulsé"},
+		summaries: map[string]string{"USER_BAN": "{actor} a banni {target}."},
+		labels:    map[string]string{FieldActor: "Auteur"},
+		words:     map[string]string{"someone": "quelqu'un"},
+	}
+	cs := catalogs{"en": &catalogEN, "xx": partial}
+	join := cs.render(e, "xx")
+	if join.Summary != "Alice joined." || join.Title != "Member joined" {
+		t.Errorf("missing summary and title: %q %q", join.Summary, join.Title)
+	}
+	if got := cs.render(sample(UserBan), "xx").Summary; got != "Alice a banni Bob." {
+		t.Errorf("present summary: %q", got)
 	}
 	anon := sample(ChatMessage)
-	anon.ActorName, anon.ActorID, anon.ActorType = "", "", ActorSystem
-	if got := Render(anon, "fr").Summary; got != "le système a publié un message." {
-		t.Fatalf("no actor: %q", got)
+	anon.ActorName, anon.ActorID = "", ""
+	anon.ActorType = ActorNonAdmin
+	if got := cs.render(anon, "xx").Summary; got != "Someone posted a message." {
+		t.Errorf("English line with a translated word: %q", got)
+	}
+	left := variants()["USER_REMOVE/left"]
+	if got := cs.render(left, "xx"); got.Title != "Membre expulsé" || got.Summary != "Bob left." {
+		t.Errorf("variant: %q %q", got.Title, got.Summary)
+	}
+	var labels []string
+	for _, f := range join.Fields {
+		labels = append(labels, f.Label)
+	}
+	if !slices.Contains(labels, "Auteur") || !slices.Contains(labels, "Target") || !slices.Contains(labels, "Kind") {
+		t.Errorf("labels %v: want the translated one and English for the rest", labels)
+	}
+	// No catalogue has the type: the generic line.
+	empty := catalogs{"en": &catalog{}}
+	if got := empty.render(e, "en"); got.Summary != "Alice: USER_JOIN" || got.Title != "USER_JOIN" {
+		t.Errorf("no format anywhere: %q %q", got.Summary, got.Title)
+	}
+	if got := (catalogs{}).render(e, "fr").Summary; got != "Alice: USER_JOIN" {
+		t.Errorf("no catalogues: %q", got)
+	}
+	// A broken translation that renders blank still gives a line.
+	blank := catalogs{"en": &catalog{summaries: map[string]string{"USER_JOIN": " \u202e "}}}
+	if got := blank.render(e, "en").Summary; got != "Alice: USER_JOIN" {
+		t.Errorf("blank format: %q", got)
+	}
+}
+
+func TestUnknownAndEmptyEvents(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		e    *Event
+		loc  string
+		want string
+	}{
+		{"nil", nil, "en", "Someone: EVENT_TYPE(0)"},
+		{"zero", &Event{}, "fr", "Quelqu'un: EVENT_TYPE(0)"},
+		{"unknown type", &Event{Type: 200, ActorName: "Alice"}, "hi", "Alice: EVENT_TYPE(200)"},
+		{"unknown type, system", &Event{Type: 77, ActorType: ActorSystem}, "en", "The system: EVENT_TYPE(77)"},
+		{"id only", &Event{Type: ChatMessage, ActorID: "99"}, "en", "99 posted a message."},
+		{"no target", &Event{Type: UserBan, ActorName: "Alice"}, "en", "Alice banned someone."},
+		{"no target hi", &Event{Type: UserBan, ActorName: "Alice"}, "hi", "Alice ने किसी को प्रतिबंधित किया।"},
+		{"no kind", &Event{Type: SecurityEvent, TargetIDs: []string{"5"}}, "en", "Security: incident involving 5."},
+		{"nil params", &Event{Type: UserUpdate, TargetIDs: []string{"5"}}, "fr", "Le profil de 5 a été modifié."},
+		{"placeholder in a name", &Event{Type: UserBan, ActorName: "{target}", TargetIDs: []string{"5"}}, "en", "{target} banned 5."},
+		{"redacted", &Event{Type: ChatMessage, Redacted: true, ActorID: "7"}, "en", "7 posted a message."},
+	} {
+		var en Entry
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("%s: panic %v", c.name, r)
+				}
+			}()
+			en = Render(c.e, c.loc)
+		}()
+		if en.Summary != c.want {
+			t.Errorf("%s: %q, want %q", c.name, en.Summary, c.want)
+		}
+		if en.Title == "" || en.Footer == "" {
+			t.Errorf("%s: title %q footer %q", c.name, en.Title, en.Footer)
+		}
+	}
+	if f := Render(&Event{Type: 200}, "en").Footer; f != "EVENT_TYPE(200)" {
+		t.Errorf("footer of a bare record: %q", f)
 	}
 }
 
 func TestHostileNamesStayOnOneLine(t *testing.T) {
 	e := sample(UserBan)
 	e.ActorName = "Eve\n@everyone\u202eevil\u2066"
-	e.Params.Set(ParamTargetName, "Mallory\r\nSecurity: fake entry")
-	e.Params.Set(ParamReason, "line1\nline2")
-	en := Render(e, "en")
-	if strings.ContainsAny(en.Summary, "\n\r\u202e\u2066") {
-		t.Fatalf("summary %q", en.Summary)
-	}
-	for _, f := range en.Fields {
-		if strings.ContainsAny(f.Value, "\n\r\u202e") {
-			t.Fatalf("field %s = %q", f.Label, f.Value)
+	e.Params.Set(ParamTargetName, "Mallory\r\nSecurity: fake entry\u2067")
+	e.Params.Set(ParamReason, "line1\nline2\u202d")
+	e.Params.Set("custom\nkey", "v\x00\x1b[31m")
+	e.ChannelID = "c\u2028h"
+	e.Attachments = []Attachment{{Name: "a\n.png\u202e", URL: "https://x/\n"}}
+	e.Content = "first line\nsecond line"
+	for _, loc := range Locales() {
+		en := Render(e, loc)
+		if strings.ContainsFunc(en.Summary, isLineBreakOrBidi) {
+			t.Errorf("%s: summary %q", loc, en.Summary)
 		}
-	}
-	if OneLine(strings.Repeat("é", 500), 10) != strings.Repeat("é", 10)+"…" {
-		t.Fatal("OneLine does not cut at runes")
+		if !strings.Contains(en.Summary, "Eve @everyone") || !strings.Contains(en.Summary, "Mallory  Security: fake entry") {
+			t.Errorf("%s: summary %q lost the names", loc, en.Summary)
+		}
+		for _, f := range en.Fields {
+			if strings.ContainsFunc(f.Label+f.Value, isLineBreakOrBidi) {
+				t.Errorf("%s: field %q = %q", loc, f.Label, f.Value)
+			}
+		}
+		if en.Content != e.Content {
+			t.Errorf("%s: content %q: it must keep its lines", loc, en.Content)
+		}
 	}
 }
 
-func TestFieldsAreDeterministic(t *testing.T) {
-	e := sample(ModerationLink)
-	e.Params.Set(ParamURL, "https://evil.example/x")
-	e.Params.Set(ParamDomain, "evil.example")
-	e.Attachments = []Attachment{{Name: "a.png", Size: 10, URL: "https://cdn/a.png"}}
-	a, b := Render(e, "hi"), Render(e, "hi")
-	if len(a.Fields) == 0 || len(a.Fields) != len(b.Fields) {
-		t.Fatal("fields differ between renders")
-	}
-	for i := range a.Fields {
-		if a.Fields[i] != b.Fields[i] {
-			t.Fatalf("field %d differs", i)
+func isLineBreakOrBidi(r rune) bool {
+	return r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029' || isBidiControl(r) || unicode.IsControl(r)
+}
+
+func TestOneLine(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"Alice", 0, "Alice"},
+		{"  Alice\t", 0, "Alice"},
+		{"Eve\n@everyone", 0, "Eve @everyone"},
+		{"a\r\nb", 0, "a  b"},
+		{"x\u2028y\u2029z\u0085w", 0, "x y z w"},
+		{"\u202egnp.exe", 0, "gnp.exe"},
+		{"a\u202a\u202b\u202c\u202d\u202eb", 0, "ab"},
+		{"a\u2066\u2067\u2068\u2069b", 0, "ab"},
+		{"a\u200e\u200f\u061cb", 0, "ab"},
+		{"مرحبا", 0, "مرحبا"}, // right-to-left text itself is kept
+		{"नमस्ते दुनिया", 0, "नमस्ते दुनिया"}, // combining marks are kept
+		{"\xff\xfe", 0, "\ufffd\ufffd"},
+		{strings.Repeat("é", 50), 10, strings.Repeat("é", 10) + "…"},
+		{"short", 10, "short"},
+		{"", 0, ""},
+		{"\n\u202e\n", 0, ""},
+	} {
+		if got := OneLine(c.in, c.max); got != c.want {
+			t.Errorf("OneLine(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
 		}
 	}
-	var labels []string
-	for _, f := range a.Fields {
-		labels = append(labels, f.Label)
+}
+
+func TestFields(t *testing.T) {
+	e := sample(ModerationLink)
+	e.ActorID, e.ActorName, e.ActorType = "99", "chatwarden", ActorBot
+	e.TargetIDs = []string{"2", "3", "4"}
+	e.MessageID = "m1"
+	e.Params.Set(ParamChannelName, "general")
+	e.Params.Set(ParamKind, "")
+	e.Params.Set(ParamCount, "")
+	e.Params.Set(ParamDays, "")
+	e.Params.Set(ParamURL, "https://evil.example/x")
+	e.Params.Set(ParamDomain, "evil.example")
+	e.Params.Set(ParamAction, "DELETE")
+	e.Params.Set("escalated", "true")
+	e.Params.Set("zz_custom", "value")
+	e.Params.Set("old_name", "A")
+	e.Params.Set("new_name", "B")
+	e.Attachments = []Attachment{{Name: "a.png", Size: 1536, URL: "https://cdn/a.png"}, {Size: 10}}
+	e.Redacted = true
+
+	type kv struct{ key, label, value string }
+	want := []kv{
+		{FieldActor, "Actor", "chatwarden (99) · bot"},
+		{FieldTarget, "Target", "Bob (2)"},
+		{FieldTargets, "Other targets", "3, 4"},
+		{FieldChannel, "Channel", "#general (c)"},
+		{FieldMessage, "Message", "m1"},
+		{ParamAction, "Action", "DELETE"},
+		{ParamURL, "URL", "https://evil.example/x"},
+		{ParamDomain, "Domain", "evil.example"},
+		{"escalated", "Timed out", "Yes"},
+		{"old_name", "Old value (name)", "A"},
+		{"new_name", "New value (name)", "B"},
+		{"zz_custom", "zz_custom", "value"},
+		{FieldAttachment, "Attachment", "a.png (1.5 KB) https://cdn/a.png"},
+		{FieldAttachment, "Attachment", "file (10 B)"},
+		{FieldRedacted, "Personal data", "erased"},
 	}
-	if !strings.Contains(strings.Join(labels, "|"), "डोमेन") {
-		t.Fatalf("Hindi labels missing: %v", labels)
+	check := func(loc string, en Entry, want []kv) {
+		t.Helper()
+		var got []kv
+		for _, f := range en.Fields {
+			got = append(got, kv{f.Key, f.Label, f.Value})
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s fields:\n got %q\nwant %q", loc, got, want)
+		}
+	}
+	check("en", Render(e, "en"), want)
+	for i := 0; i < 20; i++ { // map order must not leak into the fields
+		if a, b := Render(e, "hi"), Render(e, "hi"); !slices.Equal(a.Fields, b.Fields) {
+			t.Fatal("fields differ between renders")
+		}
+	}
+	fr := Render(e, "fr")
+	if fr.Fields[0].Value != "chatwarden (99) · bot" || fr.Fields[12].Value != "a.png (1,5 Ko) https://cdn/a.png" ||
+		fr.Fields[8].Label != "Exclu temporairement" || fr.Fields[8].Value != "Oui" || fr.Fields[9].Label != "Ancienne valeur (name)" {
+		t.Errorf("fr fields: %+v", fr.Fields)
+	}
+	hi := Render(e, "hi")
+	if hi.Fields[0].Label != "कर्ता" || hi.Fields[7].Label != "डोमेन" || hi.Fields[0].Key != FieldActor {
+		t.Errorf("hi fields: %+v", hi.Fields)
+	}
+	for _, f := range Render(e, "en").Fields {
+		if f.Inline != (f.Key != FieldAttachment && len([]rune(f.Value)) <= 40) {
+			t.Errorf("%s: inline %v", f.Key, f.Inline)
+		}
+	}
+
+	// Channel without a name; actor with a name only; a lone target name.
+	e2 := &Event{Type: ChatMessage, ActorName: "Alice", ChannelID: "c9", ActorType: ActorNonAdmin}
+	e2.Params.Set(ParamTargetName, "Zed")
+	check("en", Render(e2, "en"), []kv{
+		{FieldActor, "Actor", "Alice · member"},
+		{FieldTarget, "Target", "Zed"},
+		{FieldChannel, "Channel", "#c9"},
+	})
+	if got := Render(&Event{}, "en").Fields; len(got) != 0 {
+		t.Errorf("zero event has fields %+v", got)
+	}
+}
+
+func TestSizes(t *testing.T) {
+	l := locales.lookup("en")
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1 KB", 1536: "1.5 KB", 5 << 20: "5 MB", 3 << 30: "3 GB", 1 << 50: "1024 TB"} {
+		if got := size(n, l); got != want {
+			t.Errorf("size(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := size(1536, locales.lookup("fr")); got != "1,5 Ko" {
+		t.Errorf("fr: %q", got)
+	}
+}
+
+func TestFooter(t *testing.T) {
+	e := sample(ChatMessage)
+	want := e.ID.String() + " · CHAT_MESSAGE · 2026-11-01T12:00:00Z"
+	if got := Render(e, "hi").Footer; got != want {
+		t.Errorf("footer %q, want %q", got, want)
+	}
+	e.Time = e.Time.In(time.FixedZone("x", 3600))
+	if got := Render(e, "en").Footer; got != want {
+		t.Errorf("footer not in UTC: %q", got)
+	}
+}
+
+func TestLocales(t *testing.T) {
+	if got := Locales(); !slices.Equal(got, []string{"en", "fr", "hi"}) {
+		t.Fatalf("Locales() = %v", got)
+	}
+	Locales()[0] = "xx"
+	if Locales()[0] != "en" {
+		t.Fatal("Locales shares its slice")
+	}
+	if len(locales) != len(Locales()) {
+		t.Fatal("Locales and the catalogues disagree")
 	}
 }
 
 func FuzzRender(f *testing.F) {
-	f.Add("Alice", "Bob", "USER_BAN", "en", "reason")
-	f.Add("\u202e\n", "", "SECURITY_EVENT", "hi", "\x00")
-	f.Add("\n", "\r", "", "en", "") // a blank name falls back to an id that must be sanitised too
-	f.Fuzz(func(t *testing.T, actor, target, typ, locale, reason string) {
-		tp, _ := ParseEventType(typ)
-		e := &Event{Type: tp, ActorName: actor, ActorID: actor, TargetIDs: []string{target}}
+	f.Add(uint8(UserBan), "Alice", "1", "Bob", "2", "en", "reason", "spam", "hi\nthere", uint8(ActorAdmin))
+	f.Add(uint8(SecurityEvent), "\u202e\n", "", "", "", "hi", "kind", "\x00", "", uint8(0))
+	f.Add(uint8(UserRemove), "\n", "\r", "\u2066", "\r", "fr", "removal", "KICKED", "", uint8(ActorSystem))
+	f.Add(uint8(DataRetention), "", "", "", "", "fr-CA", "count", "1", "", uint8(ActorSystem))
+	f.Add(uint8(255), "{actor}", "{", "}", "{count:a|b}", "", "before", "2026-01-01T00:00:00Z", "", uint8(9))
+	f.Add(uint8(ChatMessage), "0", "0", "0", "0", "0", " ", "0", "", uint8('\t')) // a blank param key
+	f.Fuzz(func(t *testing.T, typ uint8, actor, actorID, target, targetID, locale, key, val, content string, at uint8) {
+		e := &Event{Type: EventType(typ), ActorName: actor, ActorID: actorID, ActorType: ActorType(at),
+			TargetIDs: []string{targetID}, Content: content, ChannelID: target, MessageID: val}
+		if targetID == "" {
+			e.TargetIDs = nil
+		}
 		e.Params.Set(ParamTargetName, target)
-		e.Params.Set(ParamReason, reason)
+		e.Params.Set(key, val)
+		e.Attachments = []Attachment{{Name: actor, URL: val, Size: int64(len(val))}}
 		en := Render(e, locale)
-		if en.Summary == "" || strings.ContainsAny(en.Summary, "\n\r") {
+		if en.Summary == "" || strings.ContainsFunc(en.Summary, isLineBreakOrBidi) {
 			t.Fatalf("summary %q", en.Summary)
+		}
+		if en.Title == "" || en.Footer == "" || en.Content != content {
+			t.Fatalf("title %q footer %q content %q", en.Title, en.Footer, en.Content)
+		}
+		for _, fl := range en.Fields {
+			if fl.Label == "" || fl.Value == "" || strings.ContainsFunc(fl.Label+fl.Value, isLineBreakOrBidi) {
+				t.Fatalf("field %+v", fl)
+			}
 		}
 	})
 }
