@@ -74,18 +74,24 @@ func (b *Bot) entryHTML(e *bot.Event, budget int) string {
 	}
 	en := bot.Render(e, locale)
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "<b>%s</b>\n%s", esc(en.Title), esc(en.Summary))
+	fmt.Fprintf(&sb, "<b>%s</b>\n%s", esc(cutUTF16(en.Title, 200)), esc(cutUTF16(en.Summary, 600)))
 	if e.ActorID != "" {
 		fmt.Fprintf(&sb, "\n%s", userLink(e.ActorID, e.ActorName))
 	}
+	// Render does not cut: keep each detail short so that one entry, its
+	// fields included, always fits a message.
 	for _, f := range en.Fields {
-		if strings.HasPrefix(f.Label, "Actor") {
+		if f.Key == bot.FieldActor { // shown above as a link
 			continue
 		}
-		fmt.Fprintf(&sb, "\n<i>%s:</i> %s", esc(f.Label), esc(f.Value))
+		fmt.Fprintf(&sb, "\n<i>%s:</i> %s", esc(cutUTF16(f.Label, 100)), esc(cutUTF16(f.Value, 300)))
 	}
 	fmt.Fprintf(&sb, "\n<code>%s</code>", esc(en.Footer))
 	head := sb.String()
+	if visibleLen(head) > maxText-100 { // very many fields: drop the tail
+		head = head[:strings.LastIndex(head[:len(head)*(maxText-100)/visibleLen(head)], "\n")]
+		head += "\n" + esc(bot.CutMarker)
+	}
 	if en.Content == "" {
 		return head
 	}

@@ -77,3 +77,35 @@ func TestLogChatEntries(t *testing.T) {
 		t.Fatalf("%d messages for 21 entries: entries were not batched", len(msgs))
 	}
 }
+
+func TestLongEntriesFitOneMessage(t *testing.T) {
+	h := newHarness(t)
+	owner, ann := h.fake.NewUser("Owner"), h.fake.NewUser("Ann")
+	a := h.fake.NewSupergroup("A", owner, ann)
+	logChat := h.fake.NewSupergroup("A logs", owner)
+	h.setLog(a.ID, logChat.ID)
+	_, set, _ := h.s.UpdateSettings(context.Background(), bot.Telegram, strconv.FormatInt(a.ID, 10), func(s *bot.Settings) error {
+		s.Locale = "fr"
+		return nil
+	})
+	h.router.Update(bot.Telegram, strconv.FormatInt(a.ID, 10), set)
+	// A record with many long details, recorded directly as an engine would.
+	e := &bot.Event{Platform: bot.Telegram, PropertyID: strconv.FormatInt(a.ID, 10), Type: bot.SecurityEvent,
+		Function: bot.FuncImpersonation, ActorType: bot.ActorBot, ActorID: "1", ActorName: "bot",
+		TargetIDs: []string{strconv.FormatInt(ann.ID, 10)}, Content: strings.Repeat("x", 5000)}
+	for i := 0; i < 40; i++ {
+		e.Params.Set("detail_"+strconv.Itoa(i), strings.Repeat("é", 2000))
+	}
+	if err := h.rec.Record(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(h.fake.Messages(logChat.ID)) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the long entry was never posted (rejected as too long?)")
+		}
+	}
+	m := h.fake.Messages(logChat.ID)[0]
+	if strings.Contains(m.Text, "Auteur") || strings.Count(m.RawText, "tg://user?id=1") != 1 {
+		t.Fatalf("the actor is shown twice in French:\n%.500s", m.Text)
+	}
+}
