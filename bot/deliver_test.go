@@ -189,3 +189,33 @@ func TestDelivererDropsPurgedEntries(t *testing.T) {
 		t.Fatalf("posted %v", got)
 	}
 }
+
+func TestContentPolicyFollowsTheProperty(t *testing.T) {
+	no, yes := false, true
+	_, _, router := setup(t, map[string]bot.Settings{"quiet": {StoreContent: &no}, "loud": {StoreContent: &yes}})
+	msg := func(prop string) *bot.Event {
+		e := ev(prop, "a", bot.ChatMessageEdit)
+		e.Content = "secret"
+		e.Params.Set(bot.ParamOldContent, "older secret")
+		e.Attachments = []bot.Attachment{{Name: "f.txt", URL: "https://cdn/f.txt", Size: 3}}
+		return e
+	}
+	for _, c := range []struct {
+		prop          string
+		byDefault     bool
+		wantContent   bool
+		wantAttachURL bool
+	}{
+		{"quiet", true, false, false},
+		{"loud", false, true, true},
+		{"unset", true, true, true},
+		{"unset", false, false, false},
+	} {
+		e := msg(c.prop)
+		router.ContentPolicy(c.byDefault)(e)
+		if (e.Content != "") != c.wantContent || (e.Params[bot.ParamOldContent] != "") != c.wantContent ||
+			(e.Attachments[0].URL != "") != c.wantAttachURL || e.Attachments[0].Name != "f.txt" {
+			t.Errorf("%s (default %v): %+v", c.prop, c.byDefault, e)
+		}
+	}
+}

@@ -87,3 +87,30 @@ func (r *LogRouter) Route(e *Event) []Route {
 	}
 	return out
 }
+
+// ContentPolicy returns a RecorderOptions.Prepare function that drops
+// message content from events of properties that do not store it: the
+// text, the earlier text of an edit, and attachments' links (their names,
+// sizes and hashes stay). A property's Settings.StoreContent decides;
+// without it, storeByDefault (the operator's storage.store_message_content)
+// does. It reads the router's in-memory settings, so it is cheap and safe
+// for concurrent use.
+func (r *LogRouter) ContentPolicy(storeByDefault bool) func(*Event) {
+	return func(e *Event) {
+		r.mu.RLock()
+		s := r.settings[routeKey{e.Platform, e.PropertyID}].StoreContent
+		r.mu.RUnlock()
+		store := storeByDefault
+		if s != nil {
+			store = *s
+		}
+		if store {
+			return
+		}
+		e.Content = ""
+		for i := range e.Attachments {
+			e.Attachments[i].URL = ""
+		}
+		delete(e.Params, ParamOldContent)
+	}
+}

@@ -2,12 +2,14 @@ package telegram
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -27,32 +29,92 @@ const OffsetCursor = "telegram/offset"
 
 // Options configure a Bot.
 type Options struct {
-	Token       string
-	APIURL      string        // default https://api.telegram.org
-	PollTimeout time.Duration // default 50s
-	Store       *store.Store
-	Recorder    *bot.Recorder
-	Logger      zerolog.Logger
+	Token string
+	// APIURL is the Bot API server (default https://api.telegram.org): a
+	// local Bot API server or a test server. Requests go to
+	// APIURL/bot<token>/<method>.
+	APIURL string
+	// PollTimeout is how long one getUpdates call waits (default 50s).
+	PollTimeout time.Duration
+	// Webhook, when Listen is set, receives updates by webhook instead of
+	// polling.
+	Webhook Webhook
+	// DeleteCommandsAfter is how long a command and the bot's answer stay
+	// in the group before both are deleted; 0 keeps them. (The config's
+	// telegram.delete_commands_after defaults to 1m.)
+	DeleteCommandsAfter time.Duration
+	// DeleteServiceMessages deletes the "X joined" and "X left" service
+	// messages once their join or leave is recorded.
+	DeleteServiceMessages bool
+	// DefaultLocale is used for properties without a locale of their own
+	// when there is no Router (default "en").
+	DefaultLocale string
+
+	Store    *store.Store
+	Recorder *bot.Recorder
+	// Router gives every property's settings and locale; with it the bot
+	// delivers the outbox's Telegram entries to log chats and serves the
+	// settings commands. main uses one router for every platform.
+	Router *bot.LogRouter
+	Logger zerolog.Logger
+	// HTTPClient, if set, makes the requests (its Timeout should exceed
+	// PollTimeout).
+	HTTPClient *http.Client
+
 	// DedupWindow is how long a join or leave seen in one form (chat_member
 	// or the service message) suppresses the other (default 2m).
 	DedupWindow time.Duration
-	// Router, when set, gives locales and routes: the bot then delivers the
-	// outbox's Telegram entries to log chats.
-	Router *bot.LogRouter
 	// LogInterval is the least time between two posts to one log chat
-	// (default 3s: Telegram allows about 20 messages a minute in a group).
+	// (default 3s: Telegram allows 20 messages a minute in a group).
 	LogInterval time.Duration
+	// AdminCacheTTL is how long a member's admin status is trusted before
+	// it is asked again (default 2m); chat_member updates refresh it.
+	AdminCacheTTL time.Duration
+	// Now is the clock (default time.Now); tests use the fake server's.
+	Now func() time.Time
 }
 
-// Bot is chatwarden's Telegram side.
+// Webhook configures webhook mode.
+type Webhook struct {
+	// Listen is the address the bot's HTTP server listens on (host:port).
+	Listen string
+	// URL is the public HTTPS address Telegram posts to; its path is the
+	// one served.
+	URL string
+	// SecretToken is checked on every request
+	// (X-Telegram-Bot-Api-Secret-Token); required.
+	SecretToken string
+}
+
+// Bot is chatwarden's Telegram side: it turns updates into records, serves
+// the commands and buttons, delivers log entries to log chats and
+// implements bot.Actions for the engines.
 type Bot struct {
 	opts Options
 	api  *tgbotapi.BotAPI
 	log  zerolog.Logger
 	self tgbotapi.User
+
+	life   context.Context // ends when the bot stops: aborts requests
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	batchM sync.Mutex // one batch at a time (webhook requests may overlap)
+
+	deliverer *bot.Deliverer
+	admins    adminCache
+	echo      echoes
+	buttons   map[string]func(context.Context, Press) Answer
+	buttonsMu sync.RWMutex
+	key       []byte // signs reversal buttons
+	wake      chan struct{}
+	paceMu    sync.Mutex
+	paceNext  time.Time // the earliest next message, across all chats
+
+	// Test hooks: called around the commit of each batch.
+	beforeCommit, afterCommit func() bool
 }
 
-// New checks the token with getMe.
+// New checks the token with getMe and prepares the bot; Run starts it.
 func New(opts Options) (*Bot, error) {
 	if opts.Token == "" {
 		return nil, errors.New("telegram: no token")
@@ -72,50 +134,137 @@ func New(opts Options) (*Bot, error) {
 	if opts.LogInterval <= 0 {
 		opts.LogInterval = 3 * time.Second
 	}
-	client := &http.Client{Timeout: opts.PollTimeout + 15*time.Second}
-	api, err := tgbotapi.NewBotAPIWithClient(opts.Token, strings.TrimSuffix(opts.APIURL, "/")+"/bot%s/%s", client)
-	if err != nil {
-		// tgbotapi's error text is the API's description; it never holds the token.
-		return nil, fmt.Errorf("telegram: check the token with getMe: %w", err)
+	if opts.AdminCacheTTL <= 0 {
+		opts.AdminCacheTTL = 2 * time.Minute
 	}
-	b := &Bot{opts: opts, api: api, self: api.Self,
-		log: opts.Logger.With().Str("platform", "telegram").Logger()}
+	if opts.DefaultLocale == "" {
+		opts.DefaultLocale = "en"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Webhook.Listen != "" && opts.Webhook.SecretToken == "" {
+		return nil, errors.New("telegram: webhook mode needs a secret token")
+	}
+	log := opts.Logger.With().Str("platform", "telegram").Logger()
+	registerToken(opts.Token, log)
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: opts.PollTimeout + 15*time.Second}
+	}
+	life, stop := context.WithCancel(context.Background())
+	api, err := tgbotapi.NewBotAPIWithClient(opts.Token, strings.TrimSuffix(opts.APIURL, "/")+"/bot%s/%s",
+		&ctxClient{c: hc, ctx: life})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("telegram: check the token with getMe: %w", redact(err))
+	}
+	b := &Bot{opts: opts, api: api, self: api.Self, log: log, life: life, stop: stop,
+		buttons: map[string]func(context.Context, Press) Answer{}, wake: make(chan struct{}, 1)}
+	b.admins.m = map[memberKey]cachedMember{}
+	b.echo.m = map[string]time.Time{}
+	if b.key, err = b.loadKey(); err != nil {
+		stop()
+		return nil, err
+	}
+	if opts.Router != nil {
+		b.deliverer = bot.NewDeliverer(bot.DelivererOptions{Sink: bot.Telegram.String(), Outbox: opts.Store, Poster: b,
+			MinInterval: opts.LogInterval, Logger: log,
+			OnPause: func(chat string, err error) { b.pauseLogChat(chat, err) }})
+	}
 	return b, nil
 }
 
-// Self is the bot's own account.
-func (b *Bot) Self() tgbotapi.User { return b.self }
+// Self returns the bot's own account: the actor of its records
+// (moderation.Directory and verification.Directory).
+func (b *Bot) Self() (id, name string) { return itoa(b.self.ID), b.self.UserName }
 
-// Run polls for updates until ctx ends. Each batch's records and the next
-// offset commit together, so a crash neither loses an update nor records
-// one twice: after a restart the stored offset confirms what was recorded.
+// Deliverer returns the log deliverer, or nil without a Router.
+func (b *Bot) Deliverer() *bot.Deliverer { return b.deliverer }
+
+const (
+	nsKey = "telegram/key" // "hmac" -> the reversal buttons' key
+)
+
+func (b *Bot) loadKey() ([]byte, error) {
+	if k, err := b.opts.Store.GetKV(nsKey, []byte("hmac")); err == nil && len(k) == 32 {
+		return k, nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("telegram: load the button key: %w", err)
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := b.opts.Store.Put(nsKey, []byte("hmac"), k); err != nil {
+		return nil, fmt.Errorf("telegram: save the button key: %w", err)
+	}
+	return k, nil
+}
+
+// Run serves Telegram until ctx ends: it registers the commands, starts
+// log delivery and the cleanup of command exchanges, and receives updates
+// by long polling (or by webhook when Options.Webhook.Listen is set). When
+// Run returns the bot is stopped; make a new one to start again.
 func (b *Bot) Run(ctx context.Context) error {
-	offset, err := b.offset()
+	defer b.Close()
+	go func() {
+		select {
+		case <-ctx.Done():
+			b.stop()
+		case <-b.life.Done():
+		}
+	}()
+	st, err := b.loadCursor()
 	if err != nil {
 		return err
 	}
-	wait := b.startDelivery(ctx)
-	defer wait()
+	// A crash may have come between a batch's commit and applying the
+	// handler state it changed: apply it again (it is idempotent).
+	b.applyState(st.State)
+	b.startDelivery()
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); b.cleanupLoop() }()
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); b.registerCommands() }()
+	if b.opts.Webhook.Listen != "" {
+		return b.serveWebhook(st.Offset)
+	}
+	return b.poll(st.Offset)
+}
+
+// Close stops the bot: held requests end, background work finishes.
+func (b *Bot) Close() {
+	b.stop()
+	b.wg.Wait()
+}
+
+func (b *Bot) poll(offset int64) error {
+	// getUpdates fails while a webhook is set (for example by an earlier
+	// run in webhook mode); pending updates stay queued at Telegram.
+	if err := b.call("deleteWebhook", tgbotapi.Params{}, nil); err != nil && b.life.Err() == nil {
+		b.log.Warn().Err(err).Msg("deleteWebhook")
+	}
 	allowed, _ := json.Marshal(AllowedUpdates)
 	backoff := time.Second
-	for ctx.Err() == nil {
+	for b.life.Err() == nil {
 		params := tgbotapi.Params{}
 		params.AddNonZero64("offset", offset)
 		params.AddNonZero("timeout", int(b.opts.PollTimeout/time.Second))
 		params["allowed_updates"] = string(allowed)
-		resp, err := b.api.MakeRequest("getUpdates", params)
+		var raws []json.RawMessage
+		err := b.call("getUpdates", params, &raws)
 		if err != nil {
-			if ctx.Err() != nil {
+			if b.life.Err() != nil {
 				return nil
 			}
 			wait := backoff
-			var te *tgbotapi.Error
-			if errors.As(err, &te) && te.RetryAfter > 0 {
+			if te := apiError(err); te != nil && te.RetryAfter > 0 {
 				wait = time.Duration(te.RetryAfter) * time.Second
 			}
 			b.log.Warn().Err(err).Dur("retry_in", wait).Msg("getUpdates failed")
 			select {
-			case <-ctx.Done():
+			case <-b.life.Done():
 				return nil
 			case <-time.After(wait):
 			}
@@ -123,44 +272,64 @@ func (b *Bot) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
-		var raws []json.RawMessage
-		if err := json.Unmarshal(resp.Result, &raws); err != nil {
-			b.log.Error().Err(err).Msg("decode getUpdates")
-			continue
-		}
 		if len(raws) == 0 {
 			continue
 		}
-		next, events := b.translateBatch(ctx, raws, offset)
-		// Records and offset in one transaction, waiting for durability:
-		// the next getUpdates confirms the batch to Telegram.
-		if err := b.opts.Recorder.RecordCursor(context.Background(), bot.Cursor{Name: OffsetCursor,
-			Value: []byte(strconv.FormatInt(next, 10))}, events...); err != nil {
-			return fmt.Errorf("telegram: record updates: %w", err)
+		next, err := b.handleBatch(raws, offset)
+		if err != nil {
+			return err
 		}
 		offset = next
 	}
 	return nil
 }
 
-func (b *Bot) offset() (int64, error) {
+// cursorState is the stored offset cursor: the next update id, and the
+// handler state the last batch changed (profiles, deduplication marks),
+// saved in the batch's own transaction so that a crash between the commit
+// and applying the state loses nothing. Earlier versions stored the bare
+// offset in decimal.
+type cursorState struct {
+	Offset int64  `json:"offset"`
+	State  []kvOp `json:"state,omitempty"`
+}
+
+func (b *Bot) loadCursor() (cursorState, error) {
+	var st cursorState
 	v, err := b.opts.Store.Cursor(OffsetCursor)
 	if err != nil || len(v) == 0 {
-		return 0, err
+		return st, err
+	}
+	if v[0] == '{' {
+		if err := json.Unmarshal(v, &st); err != nil {
+			return st, fmt.Errorf("telegram: stored offset: %w", err)
+		}
+		return st, nil
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("telegram: stored offset %q: %w", v, err)
+		return st, fmt.Errorf("telegram: stored offset %q: %w", v, err)
 	}
-	return n, nil
+	st.Offset = n
+	return st, nil
 }
 
-// translateBatch turns a batch into records and returns the next offset.
-// An update that cannot be decoded is recorded as skipped in the log and
-// confirmed, so that it cannot block the queue forever.
-func (b *Bot) translateBatch(ctx context.Context, raws []json.RawMessage, offset int64) (int64, []*bot.Event) {
+// handleBatch translates a batch of updates, commits its records with the
+// next offset and the state it changed in one transaction, then applies
+// the state and acts on the updates (commands, buttons, cleanup). Updates
+// below offset (a webhook's redelivery) are skipped. It returns the next
+// offset.
+//
+// If the process dies before the commit, nothing of the batch is stored
+// and Telegram sends it again. If it dies after, the stored offset
+// confirms the batch at the next getUpdates and the saved state is applied
+// at start; the actions on the batch (a command's answer) are lost, never
+// repeated, and no record is written twice.
+func (b *Bot) handleBatch(raws []json.RawMessage, offset int64) (int64, error) {
+	b.batchM.Lock()
+	defer b.batchM.Unlock()
+	t := &batch{b: b, overlay: map[string]*kvOp{}}
 	next := offset
-	var events []*bot.Event
 	for _, raw := range raws {
 		var u update
 		if err := u.decode(raw); err != nil {
@@ -173,10 +342,114 @@ func (b *Bot) translateBatch(ctx context.Context, raws []json.RawMessage, offset
 			}
 			continue
 		}
+		if int64(u.UpdateID) < offset {
+			continue // already recorded
+		}
 		if int64(u.UpdateID) >= next {
 			next = int64(u.UpdateID) + 1
 		}
-		events = append(events, b.translate(ctx, &u)...)
+		t.events = append(t.events, b.translate(t, &u)...)
 	}
-	return next, events
+	if next == offset && len(t.events) == 0 {
+		return next, nil
+	}
+	if b.beforeCommit != nil && !b.beforeCommit() {
+		return offset, errStopped
+	}
+	st := cursorState{Offset: next, State: t.ops()}
+	val, _ := json.Marshal(st)
+	// Records, offset and state in one transaction, waiting for
+	// durability: only then may the next getUpdates confirm the batch.
+	if err := b.opts.Recorder.RecordCursor(context.Background(), bot.Cursor{Name: OffsetCursor, Value: val}, t.events...); err != nil {
+		return offset, fmt.Errorf("telegram: record updates: %w", err)
+	}
+	if b.afterCommit != nil && !b.afterCommit() {
+		return next, errStopped
+	}
+	b.applyState(st.State)
+	for _, fn := range t.effects {
+		if b.life.Err() != nil {
+			break
+		}
+		fn()
+	}
+	return next, nil
+}
+
+// errStopped ends Run when a test hook simulates a crash.
+var errStopped = errors.New("telegram: stopped")
+
+// kvOp is one change of the handler's state in the store's KV namespaces.
+type kvOp struct {
+	NS  string `json:"n"`
+	Key string `json:"k"`
+	Val []byte `json:"v,omitempty"`
+	Del bool   `json:"d,omitempty"`
+}
+
+func (b *Bot) applyState(ops []kvOp) {
+	for _, op := range ops {
+		var err error
+		if op.Del {
+			err = b.opts.Store.DeleteKV(op.NS, []byte(op.Key))
+		} else {
+			err = b.opts.Store.Put(op.NS, []byte(op.Key), op.Val)
+		}
+		if err != nil {
+			b.log.Error().Err(err).Str("ns", op.NS).Msg("save handler state")
+		}
+	}
+}
+
+// batch is the work of one batch of updates: its records, the state it
+// changes (read back by later updates of the same batch, written only
+// after the commit) and what to do once the records are durable.
+type batch struct {
+	b       *Bot
+	events  []*bot.Event
+	overlay map[string]*kvOp
+	order   []string
+	existed map[string]bool
+	effects []func()
+}
+
+func (t *batch) get(ns, key string) ([]byte, bool) {
+	if op, ok := t.overlay[ns+"\x00"+key]; ok {
+		return op.Val, !op.Del
+	}
+	v, err := t.b.opts.Store.GetKV(ns, []byte(key))
+	return v, err == nil
+}
+
+func (t *batch) set(ns, key string, val []byte, del bool) {
+	k := ns + "\x00" + key
+	if _, ok := t.overlay[k]; !ok {
+		if t.existed == nil {
+			t.existed = map[string]bool{}
+		}
+		_, err := t.b.opts.Store.GetKV(ns, []byte(key))
+		t.existed[k] = err == nil
+		t.order = append(t.order, k)
+	}
+	t.overlay[k] = &kvOp{NS: ns, Key: key, Val: val, Del: del}
+}
+
+func (t *batch) put(ns, key string, val []byte) { t.set(ns, key, val, false) }
+func (t *batch) del(ns, key string)             { t.set(ns, key, nil, true) }
+
+// after queues fn to run once the batch is durable.
+func (t *batch) after(fn func()) { t.effects = append(t.effects, fn) }
+
+// ops returns the batch's final state changes, leaving out deletions of
+// keys that did not exist before the batch.
+func (t *batch) ops() []kvOp {
+	var out []kvOp
+	for _, k := range t.order {
+		op := t.overlay[k]
+		if op.Del && !t.existed[k] {
+			continue
+		}
+		out = append(out, *op)
+	}
+	return out
 }

@@ -1,7 +1,28 @@
 // Package telegram connects chatwarden to Telegram through the Bot API
-// client (go-telegram-bot-api v5): long polling whose offset is stored in
-// the same transaction as the records each batch produced, and the
-// translation of every Telegram source in EVENTS.md into audit records.
-// Fields that client's types lack (forum topics, via_join_request) are
-// read from the raw update JSON.
+// client (go-telegram-bot-api v5): it turns updates into audit records,
+// serves the admins' commands and buttons, posts log entries to log chats
+// and carries out the engines' actions.
+//
+// Updates arrive by long polling (or by webhook, with its secret token
+// checked on every request). Each batch is translated as a whole, then
+// its records, the next update offset and the handler state the batch
+// changed (member profiles, join/leave deduplication marks, migrations)
+// commit in one transaction: a crash loses no update and records none
+// twice. Commands, buttons and service-message cleanup run once the batch
+// is durable. Fields tgbotapi v5.5.1 lacks (forum topics, forward_origin,
+// via_join_request, newer permissions) are read from the raw JSON.
+//
+// chat_member is the source of truth for joins, leaves, bans and unbans;
+// the new_chat_members and left_chat_member service messages deduplicate
+// against it. A basic group that becomes a supergroup keeps its history:
+// lookups follow the move (see migrate.go).
+//
+// Log chats receive HTML entries in the group's locale, every
+// user-supplied string escaped, through the persisted outbox and paced per
+// chat; bans, restrictions and security alerts carry one-tap reversal
+// buttons whose data is signed, and whose presser must be an admin of the
+// group concerned.
+//
+// Bot implements bot.Actions, and the Self, IsAdmin, Staff and MemberNames
+// the engines' directories need.
 package telegram

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,14 +23,29 @@ type harness struct {
 	s      *store.Store
 	rec    *bot.Recorder
 	router *bot.LogRouter
+	opts   func(*telegram.Options)
+	bot    *telegram.Bot
 	stop   func()
 }
 
-func newHarness(t *testing.T) *harness {
+// config tunes a harness.
+type config struct {
+	fake  telegramtest.Options
+	opts  func(*telegram.Options)
+	hooks func(b *telegram.Bot) // before Run
+	sync  bool                  // fsync the store (the crash tests)
+}
+
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, config{}) }
+
+func newHarnessWith(t *testing.T, c config) *harness {
 	t.Helper()
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second})
+	if c.fake.LongPollCap == 0 {
+		c.fake.LongPollCap = time.Second
+	}
+	fake := telegramtest.New(c.fake)
 	t.Cleanup(fake.Close)
-	s, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{NoSync: true})
+	s, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{NoSync: !c.sync})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,24 +55,40 @@ func newHarness(t *testing.T) *harness {
 	}
 	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
-	h := &harness{t: t, fake: fake, s: s, rec: rec, router: router}
-	h.start()
+	h := &harness{t: t, fake: fake, s: s, rec: rec, router: router, opts: c.opts}
+	h.start(c.hooks)
 	return h
 }
 
+// options returns the bot's options for this harness.
+func (h *harness) options() telegram.Options {
+	o := telegram.Options{Token: h.fake.Token(), APIURL: h.fake.URL, PollTimeout: time.Second,
+		Store: h.s, Recorder: h.rec, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel), Router: h.router, LogInterval: 1100 * time.Millisecond}
+	if h.opts != nil {
+		h.opts(&o)
+	}
+	return o
+}
+
 // start runs a new Bot on the harness's store (as after a restart).
-func (h *harness) start() {
-	b, err := telegram.New(telegram.Options{Token: h.fake.Token(), APIURL: h.fake.URL, PollTimeout: time.Second,
-		Store: h.s, Recorder: h.rec, Logger: zerolog.Nop(), Router: h.router, LogInterval: 1100 * time.Millisecond})
+func (h *harness) start(hooks func(*telegram.Bot)) {
+	b, err := telegram.New(h.options())
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	if hooks != nil {
+		hooks(b)
+	}
+	h.bot = b
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { b.Run(ctx); close(done) }()
-	h.stop = func() { cancel(); <-done }
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done }) }
 	h.t.Cleanup(h.stop)
-	h.fake.WaitPolling(len(h.fake.GetUpdatesCalls())+1, 5*time.Second)
+	if h.options().Webhook.Listen == "" {
+		h.fake.WaitPolling(len(h.fake.GetUpdatesCalls())+1, 5*time.Second)
+	}
 }
 
 func (h *harness) wait(chat int64, typ bot.EventType, n int) []*bot.Event {
@@ -165,7 +197,7 @@ func TestRestartNeitherLosesNorDuplicates(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		h.fake.Message(chat, ann, "while down "+strconv.Itoa(i))
 	}
-	h.start()
+	h.start(nil)
 	evs := h.exactly(chat.ID, bot.ChatMessage, 50)
 	seen := map[string]bool{}
 	for _, e := range evs {

@@ -2,7 +2,6 @@ package telegram
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"html"
 	"strconv"
@@ -16,102 +15,175 @@ import (
 )
 
 // maxText is Telegram's limit on a message's text, in UTF-16 code units
-// after entity parsing; entries are kept below it with room for markup.
+// after entity parsing.
 const maxText = 4096
 
 var _ bot.Poster = (*Bot)(nil)
 
 // Post implements bot.Poster: as many entries as fit one HTML message,
 // every user-supplied string escaped, users shown as tg://user links,
-// content quoted and cut with a marker, previews and notifications off.
+// content quoted and cut with a marker, previews off and sent silently.
+// An entry with reversal buttons (Unban, Unmute, Ban) is a message of its
+// own so that its buttons are unambiguous.
 func (b *Bot) Post(ctx context.Context, target string, evs []*bot.Event) (int, error) {
-	chat, err := strconv.ParseInt(target, 10, 64)
+	chat, err := parseChat(b.current(target))
 	if err != nil {
-		return 0, fmt.Errorf("telegram: log chat %q: %w", target, bot.ErrNotFound)
+		return 0, err
 	}
 	var parts []string
+	var keyboard [][]tgbotapi.InlineKeyboardButton
 	size := 0
 	for _, e := range evs {
-		entry := b.entryHTML(e, maxText-size-2)
+		buttons := b.reversalButtons(e)
+		if len(parts) > 0 && buttons != nil {
+			break
+		}
+		entry := b.entryHTML(e, maxText-size)
 		n := visibleLen(entry)
 		if len(parts) > 0 && size+n+2 > maxText {
 			break
 		}
 		parts = append(parts, entry)
 		size += n + 2
+		if buttons != nil {
+			keyboard = [][]tgbotapi.InlineKeyboardButton{buttons}
+			break
+		}
 	}
-	msg := tgbotapi.NewMessage(chat, strings.Join(parts, "\n\n"))
-	msg.ParseMode = tgbotapi.ModeHTML
-	msg.DisableWebPagePreview = true
-	msg.DisableNotification = true
-	if _, err := b.api.Request(msg); err != nil {
+	text := strings.Join(parts, "\n\n")
+	err = b.sendHTML(chat, text, keyboard)
+	if te := apiError(err); te != nil && te.MigrateToChatID != 0 {
+		// The log chat became a supergroup: follow it, and post there.
+		b.moveSettings(target, itoa(te.MigrateToChatID))
+		_ = b.opts.Store.Put(nsMigrated, []byte(itoa(chat)), []byte(itoa(te.MigrateToChatID)))
+		_ = b.opts.Store.Put(nsAlias, []byte(itoa(te.MigrateToChatID)), []byte(itoa(chat)))
+		err = b.sendHTML(te.MigrateToChatID, text, keyboard)
+	}
+	if err != nil {
 		return 0, sendErr(err)
 	}
 	return len(parts), nil
 }
 
-// sendErr maps the Bot API's errors onto the deliverer's.
-func sendErr(err error) error {
-	var te *tgbotapi.Error
-	if errors.As(err, &te) {
-		switch {
-		case te.RetryAfter > 0:
-			return &bot.RetryAfterError{Wait: time.Duration(te.RetryAfter) * time.Second, Err: err}
-		case te.Code == 403:
-			return fmt.Errorf("telegram: %w: %v", bot.ErrForbidden, err)
-		case strings.Contains(te.Message, "chat not found"):
-			return fmt.Errorf("telegram: %w: %v", bot.ErrNotFound, err)
+func (b *Bot) sendHTML(chat int64, text string, keyboard [][]tgbotapi.InlineKeyboardButton) error {
+	b.globalPace()
+	msg := tgbotapi.NewMessage(chat, text)
+	msg.ParseMode = tgbotapi.ModeHTML
+	msg.DisableWebPagePreview = true
+	msg.DisableNotification = true
+	if keyboard != nil {
+		msg.ReplyMarkup = tgbotapi.NewInlineKeyboardMarkup(keyboard...)
+	}
+	_, err := b.api.Request(msg)
+	return redact(err)
+}
+
+// globalInterval keeps the bot under Telegram's global limit of about 30
+// messages a second across all chats; the deliverer paces each chat.
+const globalInterval = 35 * time.Millisecond
+
+func (b *Bot) globalPace() {
+	b.paceMu.Lock()
+	wait := time.Until(b.paceNext)
+	b.paceNext = time.Now().Add(max(wait, 0) + globalInterval)
+	b.paceMu.Unlock()
+	if wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-b.life.Done():
 		}
+	}
+}
+
+// sendErr maps the Bot API's errors onto the deliverer's: retry_after is
+// honoured; a chat the bot may no longer post to, or that is gone, pauses
+// the log chat; everything else is retried with backoff.
+func sendErr(err error) error {
+	te := apiError(err)
+	if te == nil {
+		return fmt.Errorf("telegram: send log entry: %w", err)
+	}
+	msg := strings.ToLower(te.Message)
+	switch {
+	case te.RetryAfter > 0:
+		return &bot.RetryAfterError{Wait: time.Duration(te.RetryAfter) * time.Second, Err: err}
+	case te.Code == 403, strings.Contains(msg, "not enough rights"), strings.Contains(msg, "have no rights"),
+		strings.Contains(msg, "need administrator rights"):
+		return fmt.Errorf("telegram: %w: %s", bot.ErrForbidden, te.Message)
+	case strings.Contains(msg, "chat not found"), strings.Contains(msg, "chat_id is empty"):
+		return fmt.Errorf("telegram: %w: %s", bot.ErrNotFound, te.Message)
 	}
 	return fmt.Errorf("telegram: send log entry: %w", err)
 }
 
-// entryHTML renders one record within budget visible characters.
-func (b *Bot) entryHTML(e *bot.Event, budget int) string {
-	locale := "en"
+// locale returns a property's locale.
+func (b *Bot) locale(property string) string {
 	if b.opts.Router != nil {
-		locale = b.opts.Router.Locale(e.Platform, e.PropertyID)
+		return b.opts.Router.Locale(bot.Telegram, property)
 	}
-	en := bot.Render(e, locale)
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "<b>%s</b>\n%s", esc(cutUTF16(en.Title, 200)), esc(cutUTF16(en.Summary, 600)))
-	if e.ActorID != "" {
-		fmt.Fprintf(&sb, "\n%s", userLink(e.ActorID, e.ActorName))
-	}
-	// Render does not cut: keep each detail short so that one entry, its
+	return b.opts.DefaultLocale
+}
+
+// Field values are cut to this many characters in log entries.
+const maxFieldValue = 300
+
+// entryHTML renders one record within budget UTF-16 units.
+func (b *Bot) entryHTML(e *bot.Event, budget int) string {
+	en := bot.Render(e, b.locale(e.PropertyID))
+	// Render does not cut: every part is kept short so that one entry, its
 	// fields included, always fits a message.
+	head := []string{"<b>" + esc(cutUTF16(en.Title, 200)) + "</b>", esc(cutUTF16(en.Summary, 600))}
+	if e.ActorID != "" {
+		head = append(head, userLink(e.ActorID, e.ActorName))
+	}
+	var fields []string
 	for _, f := range en.Fields {
-		if f.Key == bot.FieldActor { // shown above as a link
+		if f.Key == bot.FieldActor {
 			continue
 		}
-		fmt.Fprintf(&sb, "\n<i>%s:</i> %s", esc(cutUTF16(f.Label, 100)), esc(cutUTF16(f.Value, 300)))
+		v := esc(bot.OneLine(f.Value, maxFieldValue))
+		if f.Key == bot.FieldTarget && isUserID(e.Target()) {
+			v = userLink(e.Target(), e.Params[bot.ParamTargetName]) + " <code>" + esc(e.Target()) + "</code>"
+		}
+		fields = append(fields, "<i>"+esc(cutUTF16(f.Label, 100))+":</i> "+v)
 	}
-	fmt.Fprintf(&sb, "\n<code>%s</code>", esc(en.Footer))
-	head := sb.String()
-	if visibleLen(head) > maxText-100 { // very many fields: drop the tail
-		head = head[:strings.LastIndex(head[:len(head)*(maxText-100)/visibleLen(head)], "\n")]
-		head += "\n" + esc(bot.CutMarker)
+	footer := "<code>" + esc(en.Footer) + "</code>"
+	// Fields go until the budget is spent; a note says when some did not fit.
+	join := func(fs []string) string {
+		return strings.Join(append(append(append([]string(nil), head...), fs...), footer), "\n")
+	}
+	out := join(fields)
+	for len(fields) > 0 && visibleLen(out) > budget-40 {
+		fields = fields[:len(fields)-1]
+		out = join(append(fields, "<i>"+esc(bot.CutMarker)+"</i>"))
 	}
 	if en.Content == "" {
-		return head
+		return out
 	}
-	room := budget - visibleLen(head) - 2
+	room := budget - visibleLen(out) - 2
 	if room < 40 {
 		room = 40
 	}
-	return head + "\n<blockquote>" + esc(cutUTF16(en.Content, room)) + "</blockquote>"
+	return out + "\n<blockquote>" + esc(cutUTF16(en.Content, room)) + "</blockquote>"
 }
 
-// userLink shows a user as a tg://user link; numeric ids only, so a
-// hostile id cannot smuggle markup into the href.
+func isUserID(id string) bool {
+	n, err := strconv.ParseInt(id, 10, 64)
+	return err == nil && n > 0
+}
+
+// userLink shows a user as a tg://user link (numeric ids only, so a
+// hostile id cannot smuggle markup into the href). Entries are sent
+// silently; a channel (negative id) is shown as its name.
 func userLink(id, name string) string {
 	if name == "" {
 		name = id
 	}
-	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-		return esc(bot.OneLine(name, 100))
+	name = esc(bot.OneLine(name, 100))
+	if !isUserID(id) {
+		return name
 	}
-	return fmt.Sprintf(`<a href="tg://user?id=%s">%s</a>`, id, esc(bot.OneLine(name, 100)))
+	return fmt.Sprintf(`<a href="tg://user?id=%s">%s</a>`, id, name)
 }
 
 func esc(s string) string { return html.EscapeString(s) }
@@ -160,15 +232,49 @@ func cutUTF16(s string, max int) string {
 	return string(out) + bot.CutMarker
 }
 
-// startDelivery runs the log deliverer for Telegram log chats.
-func (b *Bot) startDelivery(ctx context.Context) func() {
-	if b.opts.Router == nil {
-		return func() {}
+// startDelivery runs the log deliverer, keeping log chats saved as paused
+// on hold until an admin sets them again.
+func (b *Bot) startDelivery() {
+	d := b.deliverer
+	if d == nil {
+		return
 	}
-	d := bot.NewDeliverer(bot.DelivererOptions{Sink: bot.Telegram.String(), Outbox: b.opts.Store, Poster: b,
-		MinInterval: b.opts.LogInterval, Logger: b.log})
+	_ = b.opts.Store.EachSettings(b.life, func(p bot.Platform, property string, s bot.Settings) error {
+		for _, lc := range s.LogChannels {
+			if p == bot.Telegram && lc.Paused != "" {
+				d.Pause(lc.ID)
+			}
+		}
+		return nil
+	})
 	b.opts.Recorder.Subscribe(func([]*bot.Event) { d.Wake() })
-	done := make(chan struct{})
-	go func() { d.Run(ctx); close(done) }()
-	return func() { <-done }
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		d.Run(b.life)
+	}()
+}
+
+// pauseLogChat records in every group's settings why a log chat stopped
+// receiving entries, so that /settings can say it.
+func (b *Bot) pauseLogChat(chat string, cause error) {
+	reason := bot.Cut(fmt.Sprintf("chatwarden cannot post there (%v); make it an admin that can post, then /setlog it again", cause), 300)
+	var props []string
+	_ = b.opts.Store.EachSettings(context.Background(), func(p bot.Platform, property string, s bot.Settings) error {
+		if p == bot.Telegram && s.LogChannel(chat) != nil {
+			props = append(props, property)
+		}
+		return nil
+	})
+	for _, prop := range props {
+		_, updated, err := b.opts.Store.UpdateSettings(context.Background(), bot.Telegram, prop, func(s *bot.Settings) error {
+			if lc := s.LogChannel(chat); lc != nil {
+				lc.Paused, lc.PausedAt = reason, time.Now().UTC()
+			}
+			return nil
+		})
+		if err == nil {
+			b.routerUpdate(prop, updated)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package telegram
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,11 +20,11 @@ import (
 type update struct {
 	tgbotapi.Update
 	ext struct {
-		Message       *messageExt `json:"message"`
-		EditedMessage *messageExt `json:"edited_message"`
-		ChatMember    *struct {
-			ViaJoinRequest bool `json:"via_join_request"`
-		} `json:"chat_member"`
+		Message       *messageExt      `json:"message"`
+		EditedMessage *messageExt      `json:"edited_message"`
+		ChannelPost   *messageExt      `json:"channel_post"`
+		ChatMember    *memberUpdateExt `json:"chat_member"`
+		MyChatMember  *memberUpdateExt `json:"my_chat_member"`
 	}
 }
 
@@ -35,6 +34,35 @@ type messageExt struct {
 	ForumTopicCreated *struct {
 		Name string `json:"name"`
 	} `json:"forum_topic_created"`
+	// ForwardOrigin (Bot API 7.0) replaced forward_from_chat and
+	// forward_from_message_id, which tgbotapi still reads.
+	ForwardOrigin *struct {
+		Type      string         `json:"type"`
+		Chat      *tgbotapi.Chat `json:"chat"`
+		MessageID int            `json:"message_id"`
+	} `json:"forward_origin"`
+}
+
+// forwardedFrom returns the channel (or chat) and message a forwarded
+// message came from, from either generation of fields.
+func forwardedFrom(m *tgbotapi.Message, ext *messageExt) (int64, int) {
+	if ext != nil && ext.ForwardOrigin != nil && ext.ForwardOrigin.Chat != nil {
+		return ext.ForwardOrigin.Chat.ID, ext.ForwardOrigin.MessageID
+	}
+	if m.ForwardFromChat != nil {
+		return m.ForwardFromChat.ID, m.ForwardFromMessageID
+	}
+	return 0, 0
+}
+
+type memberUpdateExt struct {
+	ViaJoinRequest bool `json:"via_join_request"`
+	OldChatMember  struct {
+		CanManageTopics bool `json:"can_manage_topics"`
+	} `json:"old_chat_member"`
+	NewChatMember struct {
+		CanManageTopics bool `json:"can_manage_topics"`
+	} `json:"new_chat_member"`
 }
 
 func (u *update) decode(raw []byte) error {
@@ -47,15 +75,25 @@ func (u *update) decode(raw []byte) error {
 	return nil
 }
 
-// Store namespaces of the Telegram handler's state.
+// Store namespaces of the Telegram handler's state. Keys start with the
+// chat id and "/".
 const (
-	nsProfile = "telegram/profile" // chat/user -> names
+	nsProfile = "telegram/profile" // chat/user -> names (JSON)
 	nsChat    = "telegram/chat"    // chat -> title
 	nsSeen    = "telegram/seen"    // chat/user/join|leave -> unix time, for deduplication
+	nsInvites = "telegram/invites" // chat/link -> "" once its creation is recorded
 )
 
-func chatID(c *tgbotapi.Chat) string { return strconv.FormatInt(c.ID, 10) }
-func userID(u *tgbotapi.User) string { return strconv.FormatInt(u.ID, 10) }
+// ParamAddedBy is the USER_JOIN param naming who added the member, when
+// someone else did (verification.ParamAddedBy).
+const ParamAddedBy = "added_by"
+
+// ParamTextLinks carries a message's text_link URLs
+// (moderation.ParamTextLinks).
+const ParamTextLinks = "text_links"
+
+func chatID(c *tgbotapi.Chat) string { return itoa(c.ID) }
+func userID(u *tgbotapi.User) string { return itoa(u.ID) }
 
 func userName(u *tgbotapi.User) string {
 	if u == nil {
@@ -88,25 +126,29 @@ func (b *Bot) setActor(e *bot.Event, u *tgbotapi.User) {
 	}
 }
 
-// translate turns one update into records.
-func (b *Bot) translate(ctx context.Context, u *update) []*bot.Event {
+// translate turns one update into records and queues what to do once they
+// are durable.
+func (b *Bot) translate(t *batch, u *update) []*bot.Event {
 	switch {
 	case u.Message != nil:
-		return b.onMessage(ctx, u.Message, u.ext.Message, "message")
+		return b.onMessage(t, u.Message, u.ext.Message, "message")
 	case u.EditedMessage != nil:
-		return b.onEdit(ctx, u.EditedMessage)
+		return b.onEdit(t, u.EditedMessage, u.ext.EditedMessage)
 	case u.ChannelPost != nil:
-		return b.onMessage(ctx, u.ChannelPost, nil, "channel_post")
+		return b.onMessage(t, u.ChannelPost, u.ext.ChannelPost, "channel_post")
 	case u.ChatMember != nil:
 		via := u.ext.ChatMember != nil && u.ext.ChatMember.ViaJoinRequest
-		return b.onChatMember(u.ChatMember, via)
+		return b.onChatMember(t, u.ChatMember, via)
 	case u.MyChatMember != nil:
-		return b.onMyChatMember(u.MyChatMember)
+		return b.onMyChatMember(t, u.MyChatMember)
+	case u.CallbackQuery != nil:
+		q := u.CallbackQuery
+		t.after(func() { b.onCallback(q) })
 	}
 	return nil
 }
 
-func (b *Bot) onMessage(ctx context.Context, m *tgbotapi.Message, ext *messageExt, platformType string) []*bot.Event {
+func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platformType string) []*bot.Event {
 	if m.Chat == nil || m.Chat.Type == "private" {
 		return nil
 	}
@@ -115,21 +157,21 @@ func (b *Bot) onMessage(ctx context.Context, m *tgbotapi.Message, ext *messageEx
 		var out []*bot.Event
 		for i := range m.NewChatMembers {
 			nu := &m.NewChatMembers[i]
-			if !b.firstSight(m.Chat, nu, "join") {
+			if nu.ID == b.self.ID {
+				continue // the bot's own arrival comes as my_chat_member
+			}
+			if !b.firstSight(t, m.Chat, nu, "join") {
 				continue // already recorded from chat_member
 			}
-			e := b.event(m.Chat, bot.UserJoin, "new_chat_members", m.Date)
-			b.setActor(e, nu)
-			if m.From != nil && m.From.ID != nu.ID {
-				b.setActor(e, m.From)
-				e.TargetIDs = []string{userID(nu)}
-				e.Params.Set(bot.ParamTargetName, userName(nu))
-			}
+			e := b.joinEvent(t, m.Chat, nu, m.From, "new_chat_members", m.Date, false)
+			e.MessageID = strconv.Itoa(m.MessageID)
 			out = append(out, e)
 		}
+		b.cleanupService(t, m)
 		return out
 	case m.LeftChatMember != nil:
-		if !b.firstSight(m.Chat, m.LeftChatMember, "leave") {
+		b.cleanupService(t, m)
+		if m.LeftChatMember.ID == b.self.ID || !b.firstSight(t, m.Chat, m.LeftChatMember, "leave") {
 			return nil
 		}
 		e := b.event(m.Chat, bot.UserRemove, "left_chat_member", m.Date)
@@ -139,14 +181,17 @@ func (b *Bot) onMessage(ctx context.Context, m *tgbotapi.Message, ext *messageEx
 		e.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
 		if m.From != nil && m.From.ID != m.LeftChatMember.ID {
 			e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+			e.ActorType = bot.ActorAdmin
 		}
 		return []*bot.Event{e}
 	case m.NewChatTitle != "":
 		e := b.event(m.Chat, bot.PropertyUpdate, "new_chat_title", m.Date)
 		b.setActor(e, m.From)
-		old, _ := b.opts.Store.GetKV(nsChat, []byte(chatID(m.Chat)))
-		_ = b.opts.Store.Put(nsChat, []byte(chatID(m.Chat)), []byte(m.NewChatTitle))
+		key := chatID(m.Chat)
+		old, _ := t.get(nsChat, key)
+		t.put(nsChat, key, []byte(m.NewChatTitle))
 		e.Params.Set(bot.ParamChanged, "title")
+		e.Params.Set(bot.ParamField, "title")
 		e.Params.Set(bot.ParamOldValue, string(old))
 		e.Params.Set(bot.ParamNewValue, m.NewChatTitle)
 		return []*bot.Event{e}
@@ -158,9 +203,20 @@ func (b *Bot) onMessage(ctx context.Context, m *tgbotapi.Message, ext *messageEx
 		e := b.event(m.Chat, bot.PropertyUpdate, pt, m.Date)
 		b.setActor(e, m.From)
 		e.Params.Set(bot.ParamChanged, "photo")
+		e.Params.Set(bot.ParamField, "photo")
 		return []*bot.Event{e}
-	case m.MigrateToChatID != 0 || m.MigrateFromChatID != 0:
-		return nil // the handler keeps both ids; no record of its own
+	case m.MigrateToChatID != 0:
+		b.migrate(t, m.Chat.ID, m.MigrateToChatID)
+		return nil // the new chat's migrate_from message is the record
+	case m.MigrateFromChatID != 0:
+		b.migrate(t, m.MigrateFromChatID, m.Chat.ID)
+		e := b.event(m.Chat, bot.PropertyUpdate, "migrate_from_chat_id", m.Date)
+		b.setActor(e, m.From)
+		e.Params.Set(bot.ParamChanged, "chat_id")
+		e.Params.Set(bot.ParamField, "chat_id")
+		e.Params.Set(bot.ParamOldValue, itoa(m.MigrateFromChatID))
+		e.Params.Set(bot.ParamNewValue, chatID(m.Chat))
+		return []*bot.Event{e}
 	case ext != nil && ext.ForumTopicCreated != nil:
 		e := b.event(m.Chat, bot.ChannelCreate, "forum_topic_created", m.Date)
 		b.setActor(e, m.From)
@@ -168,12 +224,14 @@ func (b *Bot) onMessage(ctx context.Context, m *tgbotapi.Message, ext *messageEx
 		e.Params.Set(bot.ParamChannelName, ext.ForumTopicCreated.Name)
 		e.Params.Set(bot.ParamChannelKind, "FORUM_TOPIC")
 		return []*bot.Event{e}
+	case m.GroupChatCreated || m.SuperGroupChatCreated || m.ChannelChatCreated || m.PinnedMessage != nil:
+		return nil
 	}
 	e := b.event(m.Chat, bot.ChatMessage, platformType, m.Date)
 	b.setActor(e, m.From)
 	if m.SenderChat != nil {
 		// Sent on behalf of a channel or anonymously by an admin: the chat
-		// is the author.
+		// is the author, and the one to act on (banChatSenderChat).
 		e.ActorID, e.ActorName = chatID(m.SenderChat), m.SenderChat.Title
 		e.ActorType = bot.ActorNonAdmin
 		if m.SenderChat.ID == m.Chat.ID {
@@ -185,11 +243,15 @@ func (b *Bot) onMessage(ctx context.Context, m *tgbotapi.Message, ext *messageEx
 	if ext != nil && ext.IsTopicMessage {
 		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
 	}
+	if m.ReplyToMessage != nil && !(ext != nil && ext.IsTopicMessage && m.ReplyToMessage.MessageID == ext.MessageThreadID) {
+		e.Params.Set(bot.ParamReplyTo, strconv.Itoa(m.ReplyToMessage.MessageID))
+	}
 	fillContent(e, m)
 	out := []*bot.Event{e}
 	if m.From != nil && m.SenderChat == nil {
-		out = append(out, b.renamed(m)...)
+		out = append(out, b.renamed(t, m)...)
 	}
+	out = append(out, b.command(t, m, ext)...)
 	return out
 }
 
@@ -206,39 +268,85 @@ func fillContent(e *bot.Event, m *tgbotapi.Message) {
 		p := m.Photo[len(m.Photo)-1]
 		e.Attachments = append(e.Attachments, bot.Attachment{Name: "photo", Size: int64(p.FileSize), Hash: p.FileUniqueID})
 	}
+	if m.Video != nil {
+		e.Attachments = append(e.Attachments, bot.Attachment{Name: m.Video.FileName, Size: int64(m.Video.FileSize), Hash: m.Video.FileUniqueID})
+	}
+	if m.Audio != nil {
+		e.Attachments = append(e.Attachments, bot.Attachment{Name: m.Audio.FileName, Size: int64(m.Audio.FileSize), Hash: m.Audio.FileUniqueID})
+	}
+	if m.Voice != nil {
+		e.Attachments = append(e.Attachments, bot.Attachment{Name: "voice", Size: int64(m.Voice.FileSize), Hash: m.Voice.FileUniqueID})
+	}
+	if m.Sticker != nil {
+		e.Attachments = append(e.Attachments, bot.Attachment{Name: "sticker " + m.Sticker.Emoji, Size: int64(m.Sticker.FileSize), Hash: m.Sticker.FileUniqueID})
+	}
 	if len(e.Attachments) > 0 {
 		e.Params.Set(bot.ParamAttachmentStatus, bot.HasAttachment)
 	}
 	var links []string
-	for _, ent := range append(m.Entities, m.CaptionEntities...) {
+	for _, ent := range append(slicesClone(m.Entities), m.CaptionEntities...) {
 		if ent.Type == "text_link" && ent.URL != "" {
 			links = append(links, ent.URL)
 		}
 	}
 	if len(links) > 0 {
-		e.Params.Set(bot.ParamEmbedURLs, strings.Join(links, " "))
+		e.Params.Set(ParamTextLinks, strings.Join(links, " "))
 	}
 }
 
-// renamed records a USER_UPDATE when a sender's names differ from the
-// stored profile.
-func (b *Bot) renamed(m *tgbotapi.Message) []*bot.Event {
-	key := []byte(chatID(m.Chat) + "/" + userID(m.From))
-	now := map[string]string{"first_name": m.From.FirstName, "last_name": m.From.LastName, "username": m.From.UserName}
+func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+
+// profile is what the handler remembers of a member's names.
+type profile struct {
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name,omitempty"`
+	Username  string `json:"username,omitempty"`
+}
+
+func (p profile) field(name string) string {
+	switch name {
+	case "first_name":
+		return p.FirstName
+	case "last_name":
+		return p.LastName
+	}
+	return p.Username
+}
+
+func profileOf(u *tgbotapi.User) profile {
+	return profile{FirstName: u.FirstName, LastName: u.LastName, Username: u.UserName}
+}
+
+func profileKey(chat int64, user int64) string { return itoa(chat) + "/" + itoa(user) }
+
+// notice remembers a member's names without recording anything (a join).
+func (b *Bot) notice(t *batch, chat int64, u *tgbotapi.User) {
+	cur, _ := json.Marshal(profileOf(u))
+	key := profileKey(chat, u.ID)
+	if old, ok := t.get(nsProfile, key); !ok || string(old) != string(cur) {
+		t.put(nsProfile, key, cur)
+	}
+}
+
+// renamed records a USER_UPDATE for each name of the sender that differs
+// from the stored profile.
+func (b *Bot) renamed(t *batch, m *tgbotapi.Message) []*bot.Event {
+	key := profileKey(m.Chat.ID, m.From.ID)
+	now := profileOf(m.From)
 	cur, _ := json.Marshal(now)
-	old, err := b.opts.Store.GetKV(nsProfile, key)
-	if err == nil && string(old) == string(cur) {
+	old, seen := t.get(nsProfile, key)
+	if seen && string(old) == string(cur) {
 		return nil
 	}
-	_ = b.opts.Store.Put(nsProfile, key, cur)
-	if err != nil {
+	t.put(nsProfile, key, cur)
+	if !seen {
 		return nil // first sight
 	}
-	var before map[string]string
+	var before profile
 	_ = json.Unmarshal(old, &before)
 	var out []*bot.Event
 	for _, field := range []string{"first_name", "last_name", "username"} {
-		if before[field] == now[field] {
+		if before.field(field) == now.field(field) {
 			continue
 		}
 		e := b.event(m.Chat, bot.UserUpdate, "message", m.Date)
@@ -246,22 +354,38 @@ func (b *Bot) renamed(m *tgbotapi.Message) []*bot.Event {
 		e.TargetIDs = []string{userID(m.From)}
 		e.Params.Set(bot.ParamTargetName, userName(m.From))
 		e.Params.Set(bot.ParamField, field)
-		e.Params.Set(bot.ParamOldValue, before[field])
-		e.Params.Set(bot.ParamNewValue, now[field])
+		e.Params.Set(bot.ParamOldValue, before.field(field))
+		e.Params.Set(bot.ParamNewValue, now.field(field))
 		out = append(out, e)
 	}
 	return out
 }
 
-func (b *Bot) onEdit(ctx context.Context, m *tgbotapi.Message) []*bot.Event {
+func (b *Bot) onEdit(t *batch, m *tgbotapi.Message, ext *messageExt) []*bot.Event {
 	if m.Chat == nil || m.Chat.Type == "private" {
 		return nil
 	}
 	e := b.event(m.Chat, bot.ChatMessageEdit, "edited_message", m.EditDate)
 	b.setActor(e, m.From)
+	if m.SenderChat != nil {
+		e.ActorID, e.ActorName = chatID(m.SenderChat), m.SenderChat.Title
+	}
 	e.MessageID = strconv.Itoa(m.MessageID)
+	if ext != nil && ext.IsTopicMessage {
+		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
+	}
 	fillContent(e, m)
-	prev, err := b.opts.Store.FindMessage(ctx, bot.Telegram, chatID(m.Chat), e.MessageID)
+	// The earlier text: from this batch if the message is in it, else
+	// from the store.
+	for i := len(t.events) - 1; i >= 0; i-- {
+		p := t.events[i]
+		if p.PropertyID == e.PropertyID && p.MessageID == e.MessageID &&
+			(p.Type == bot.ChatMessage || p.Type == bot.ChatMessageEdit) {
+			e.Params.Set(bot.ParamOldContent, p.Content)
+			return []*bot.Event{e}
+		}
+	}
+	prev, err := b.opts.Store.FindMessage(b.life, bot.Telegram, chatID(m.Chat), e.MessageID)
 	switch {
 	case err == nil:
 		e.Params.Set(bot.ParamOldContent, prev.Content)
@@ -274,17 +398,31 @@ func (b *Bot) onEdit(ctx context.Context, m *tgbotapi.Message) []*bot.Event {
 // firstSight reports whether a join or leave of user in chat was not yet
 // recorded from its other form (chat_member and the service message both
 // announce it), and notes it.
-func (b *Bot) firstSight(chat *tgbotapi.Chat, u *tgbotapi.User, what string) bool {
-	key := []byte(chatID(chat) + "/" + userID(u) + "/" + what)
+func (b *Bot) firstSight(t *batch, chat *tgbotapi.Chat, u *tgbotapi.User, what string) bool {
+	key := chatID(chat) + "/" + userID(u) + "/" + what
 	now := time.Now()
-	if v, err := b.opts.Store.GetKV(nsSeen, key); err == nil {
-		if t, err := strconv.ParseInt(string(v), 10, 64); err == nil && now.Sub(time.Unix(t, 0)) < b.opts.DedupWindow {
-			_ = b.opts.Store.DeleteKV(nsSeen, key)
+	if v, ok := t.get(nsSeen, key); ok {
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil && now.Sub(time.Unix(n, 0)) < b.opts.DedupWindow {
+			t.del(nsSeen, key)
 			return false
 		}
 	}
-	_ = b.opts.Store.Put(nsSeen, key, []byte(strconv.FormatInt(now.Unix(), 10)))
+	t.put(nsSeen, key, []byte(strconv.FormatInt(now.Unix(), 10)))
 	return true
+}
+
+// cleanupService deletes a join or leave service message, when configured,
+// once the batch is recorded.
+func (b *Bot) cleanupService(t *batch, m *tgbotapi.Message) {
+	if !b.opts.DeleteServiceMessages {
+		return
+	}
+	chat, id := m.Chat.ID, m.MessageID
+	t.after(func() {
+		if err := b.call("deleteMessage", tgbotapi.Params{"chat_id": itoa(chat), "message_id": strconv.Itoa(id)}, nil); err != nil {
+			b.log.Debug().Err(err).Int64("chat", chat).Msg("delete service message")
+		}
+	})
 }
 
 func isMember(m tgbotapi.ChatMember) bool {
@@ -297,14 +435,30 @@ func isMember(m tgbotapi.ChatMember) bool {
 	return false
 }
 
+// joinEvent is a USER_JOIN: the member is the actor; who added them, when
+// someone else did, is in added_by.
+func (b *Bot) joinEvent(t *batch, chat *tgbotapi.Chat, member, by *tgbotapi.User, platformType string, date int, viaRequest bool) *bot.Event {
+	e := b.event(chat, bot.UserJoin, platformType, date)
+	b.setActor(e, member)
+	if member.IsBot {
+		e.Params.Set(bot.ParamIsBot, "true")
+	}
+	if by != nil && by.ID != member.ID && !viaRequest {
+		e.Params.Set(ParamAddedBy, userID(by))
+	}
+	b.notice(t, chat.ID, member)
+	return e
+}
+
 // onChatMember is the source of truth for joins, leaves, bans and unbans,
 // and records rights changes.
-func (b *Bot) onChatMember(c *tgbotapi.ChatMemberUpdated, viaJoinRequest bool) []*bot.Event {
+func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinRequest bool) []*bot.Event {
 	oldM, newM := c.OldChatMember, c.NewChatMember
 	if newM.User == nil {
 		return nil
 	}
 	target := newM.User
+	b.admins.note(c.Chat.ID, newM, time.Now())
 	byOther := c.From.ID != target.ID
 	mk := func(typ bot.EventType) *bot.Event {
 		e := b.event(&c.Chat, typ, "chat_member", c.Date)
@@ -316,46 +470,57 @@ func (b *Bot) onChatMember(c *tgbotapi.ChatMemberUpdated, viaJoinRequest bool) [
 		e.Params.Set(bot.ParamTargetName, userName(target))
 		return e
 	}
+	var out []*bot.Event
+	echo := ""
 	switch {
-	case !isMember(oldM) && oldM.Status != "kicked" && isMember(newM),
-		oldM.Status == "kicked" && isMember(newM):
-		if !b.firstSight(&c.Chat, target, "join") {
-			return nil
+	case !isMember(oldM) && isMember(newM):
+		if oldM.Status == "kicked" {
+			echo = "unban"
 		}
-		e := mk(bot.UserJoin)
-		if !byOther {
-			e.TargetIDs = nil
-			delete(e.Params, bot.ParamTargetName)
+		if c.InviteLink != nil {
+			out = append(out, b.inviteSeen(t, &c.Chat, c.InviteLink, c.Date)...)
 		}
+		if !b.firstSight(t, &c.Chat, target, "join") {
+			return out
+		}
+		e := b.joinEvent(t, &c.Chat, target, &c.From, "chat_member", c.Date, viaJoinRequest)
 		if c.InviteLink != nil {
 			e.Params.Set(bot.ParamInviteCode, c.InviteLink.InviteLink)
 		}
 		if viaJoinRequest {
 			e.Params.Set(bot.ParamViaJoinRequest, "true")
 		}
-		return []*bot.Event{e}
+		out = append(out, e)
 	case newM.Status == "kicked" && oldM.Status != "kicked":
 		// The ban implies the removal: its left_chat_member message is not
 		// a second story.
-		b.firstSight(&c.Chat, target, "leave")
+		b.firstSight(t, &c.Chat, target, "leave")
+		echo = "ban"
 		e := mk(bot.UserBan)
 		if newM.UntilDate > 0 {
 			e.Params.Set(bot.ParamUntil, time.Unix(newM.UntilDate, 0).UTC().Format(time.RFC3339))
 		}
-		return []*bot.Event{e}
+		out = append(out, e)
 	case oldM.Status == "kicked" && newM.Status == "left":
-		return []*bot.Event{mk(bot.UserBanRemove)}
+		echo = "unban"
+		out = append(out, mk(bot.UserBanRemove))
 	case isMember(oldM) && !isMember(newM):
-		if !b.firstSight(&c.Chat, target, "leave") {
-			return nil
+		if !b.firstSight(t, &c.Chat, target, "leave") {
+			break
 		}
 		e := mk(bot.UserRemove)
 		e.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
 		if byOther {
 			e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
 		}
-		return []*bot.Event{e}
-	case oldM.Status != newM.Status || rights(oldM) != rights(newM):
+		out = append(out, e)
+	case oldM.Status != newM.Status || rights(oldM) != rights(newM) || oldM.UntilDate != newM.UntilDate:
+		switch newM.Status {
+		case "restricted":
+			echo = "restrict"
+		case "member":
+			echo = "unrestrict"
+		}
 		e := mk(bot.UserUpdate)
 		e.Params.Set(bot.ParamField, "status")
 		e.Params.Set(bot.ParamOldValue, oldM.Status+rights(oldM))
@@ -363,19 +528,56 @@ func (b *Bot) onChatMember(c *tgbotapi.ChatMemberUpdated, viaJoinRequest bool) [
 		if newM.Status == "restricted" && newM.UntilDate > 0 {
 			e.Params.Set(bot.ParamUntil, time.Unix(newM.UntilDate, 0).UTC().Format(time.RFC3339))
 		}
-		return []*bot.Event{e}
+		out = append(out, e)
 	}
-	return nil
+	// The bot's own actions are recorded by the action itself, with the
+	// reason; their echo here is not a second record.
+	if c.From.ID == b.self.ID && echo != "" && b.echo.take(c.Chat.ID, target.ID, echo) {
+		return nil
+	}
+	return out
 }
 
-// rights summarises the rights that matter to moderation.
+// inviteSeen records PROPERTY_INVITE_CREATE the first time a link shows up.
+func (b *Bot) inviteSeen(t *batch, chat *tgbotapi.Chat, l *tgbotapi.ChatInviteLink, date int) []*bot.Event {
+	key := chatID(chat) + "/" + l.InviteLink
+	if _, ok := t.get(nsInvites, key); ok {
+		return nil
+	}
+	t.put(nsInvites, key, nil)
+	e := b.event(chat, bot.PropertyInviteCreate, "chat_member.invite_link", date)
+	b.setActor(e, &l.Creator)
+	e.ActorType = bot.ActorAdmin // only admins create links
+	e.Params.Set(bot.ParamInviteCode, l.InviteLink)
+	if l.MemberLimit > 0 {
+		e.Params.Set(bot.ParamMaxUses, strconv.Itoa(l.MemberLimit))
+	}
+	if l.IsPrimary {
+		e.Params.Set(bot.ParamChannelKind, "PRIMARY_LINK")
+	}
+	return []*bot.Event{e}
+}
+
+// rights summarises the rights and permissions that matter to moderation.
 func rights(m tgbotapi.ChatMember) string {
 	var r []string
-	for name, on := range map[string]bool{"restrict": m.CanRestrictMembers, "delete": m.CanDeleteMessages,
-		"promote": m.CanPromoteMembers, "invite": m.CanInviteUsers, "send": m.CanSendMessages} {
+	add := func(name string, on bool) {
 		if on {
 			r = append(r, name)
 		}
+	}
+	switch m.Status {
+	case "administrator":
+		add("restrict", m.CanRestrictMembers)
+		add("delete", m.CanDeleteMessages)
+		add("promote", m.CanPromoteMembers)
+		add("invite", m.CanInviteUsers)
+		add("change_info", m.CanChangeInfo)
+		add("pin", m.CanPinMessages)
+	case "restricted":
+		add("send", m.CanSendMessages)
+		add("media", m.CanSendMediaMessages)
+		add("other", m.CanSendOtherMessages)
 	}
 	if len(r) == 0 {
 		return ""
@@ -384,19 +586,63 @@ func rights(m tgbotapi.ChatMember) string {
 	return " (" + strings.Join(r, ",") + ")"
 }
 
-// onMyChatMember records the bot losing (or gaining) its admin rights.
-func (b *Bot) onMyChatMember(c *tgbotapi.ChatMemberUpdated) []*bot.Event {
-	oldM, newM := c.OldChatMember, c.NewChatMember
-	if oldM.Status == "administrator" && newM.Status != "administrator" ||
-		oldM.CanRestrictMembers && !newM.CanRestrictMembers || oldM.CanDeleteMessages && !newM.CanDeleteMessages {
-		e := b.event(&c.Chat, bot.SecurityEvent, "my_chat_member", c.Date)
-		b.setActor(e, &c.From)
-		e.TargetIDs = []string{strconv.FormatInt(b.self.ID, 10)}
-		e.Params.Set(bot.ParamTargetName, b.self.UserName)
-		e.Params.Set(bot.ParamKind, bot.KindBotRightsLost)
-		e.Params.Set(bot.ParamOldValue, oldM.Status+rights(oldM))
-		e.Params.Set(bot.ParamNewValue, newM.Status+rights(newM))
-		return []*bot.Event{e}
+// botNeeds are the admin rights chatwarden uses, and what it cannot do
+// without each.
+var botNeeds = []struct {
+	right string
+	has   func(tgbotapi.ChatMember) bool
+	loses string
+}{
+	{"can_delete_messages", func(m tgbotapi.ChatMember) bool { return m.CanDeleteMessages }, "delete messages"},
+	{"can_restrict_members", func(m tgbotapi.ChatMember) bool { return m.CanRestrictMembers }, "restrict, ban or unban members"},
+	{"can_invite_users", func(m tgbotapi.ChatMember) bool { return m.CanInviteUsers }, "see join requests"},
+	{"administrator", func(m tgbotapi.ChatMember) bool { return true }, "see joins, leaves and bans (Telegram sends member updates to admins only)"},
+}
+
+func botHas(m tgbotapi.ChatMember, i int) bool {
+	switch m.Status {
+	case "creator":
+		return true
+	case "administrator":
+		return botNeeds[i].has(m)
 	}
-	return nil
+	return false
+}
+
+// onMyChatMember records the bot losing rights it needs (or the chat
+// altogether); the record reaches the log chat, saying what the bot can no
+// longer do.
+func (b *Bot) onMyChatMember(t *batch, c *tgbotapi.ChatMemberUpdated) []*bot.Event {
+	if c.Chat.Type == "private" {
+		return nil
+	}
+	oldM, newM := c.OldChatMember, c.NewChatMember
+	var lost, cannot []string
+	for i, n := range botNeeds {
+		if botHas(oldM, i) && !botHas(newM, i) {
+			lost = append(lost, n.right)
+			cannot = append(cannot, n.loses)
+		}
+	}
+	removed := isMember(oldM) && (newM.Status == "left" || newM.Status == "kicked")
+	if len(lost) == 0 && !removed {
+		return nil
+	}
+	e := b.event(&c.Chat, bot.SecurityEvent, "my_chat_member", c.Date)
+	b.setActor(e, &c.From)
+	if !c.From.IsBot {
+		e.ActorType = bot.ActorAdmin
+	}
+	e.TargetIDs = []string{itoa(b.self.ID)}
+	e.Params.Set(bot.ParamTargetName, b.self.UserName)
+	e.Params.Set(bot.ParamKind, bot.KindBotRightsLost)
+	e.Params.Set(bot.ParamOldValue, oldM.Status+rights(oldM))
+	e.Params.Set(bot.ParamNewValue, newM.Status+rights(newM))
+	e.Params.Set(bot.ParamChanged, strings.Join(lost, ","))
+	if removed {
+		e.Params.Set(bot.ParamReason, "chatwarden was removed from the group and can no longer record anything there")
+	} else {
+		e.Params.Set(bot.ParamReason, "chatwarden can no longer "+strings.Join(cannot, "; "))
+	}
+	return []*bot.Event{e}
 }

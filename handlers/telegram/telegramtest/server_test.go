@@ -1164,3 +1164,24 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardCarriesTheOrigin(t *testing.T) {
+	srv, _ := start(t, telegramtest.Options{})
+	owner := srv.NewUser("Owner")
+	channel := srv.NewChannel("Logs", "", owner)
+	group := srv.NewSupergroup("Group", owner)
+	post := srv.ChannelPost(channel, "/setlog")
+	up, err := srv.Forward(group, owner, channel, post.ChannelPost.MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := up.Message
+	if m == nil || m.Text != "/setlog" || m.ForwardOrigin == nil || m.ForwardOrigin.Type != "channel" ||
+		m.ForwardOrigin.Chat.ID != channel.ID || m.ForwardOrigin.MessageID != post.ChannelPost.MessageID ||
+		m.ForwardFromChat == nil || m.ForwardFromChat.ID != channel.ID || m.From == nil || m.From.ID != owner.ID {
+		t.Fatalf("forward = %+v", m)
+	}
+	if _, err := srv.Forward(group, owner, channel, 999); err == nil {
+		t.Fatal("forwarded a message that does not exist")
+	}
+}

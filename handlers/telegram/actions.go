@@ -1,0 +1,315 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+var _ bot.Actions = (*Bot)(nil)
+
+// Platform implements bot.Actions.
+func (b *Bot) Platform() bot.Platform { return bot.Telegram }
+
+// deleteWindow is how long Telegram lets a bot delete others' messages.
+const deleteWindow = 48 * time.Hour
+
+// actionEvent starts the record of an action the bot performs: the bot is
+// the actor, or the admin who acted through it (a button, a command).
+func (b *Bot) actionEvent(property string, typ bot.EventType, platformType string, c bot.Cause) *bot.Event {
+	e := &bot.Event{Time: time.Now(), Platform: bot.Telegram, PropertyID: property, Type: typ,
+		PlatformType: platformType, Function: c.Function, ActorType: bot.ActorBot}
+	if !e.Function.Valid() {
+		e.Function = bot.FuncCommand
+	}
+	if c.ActorID != "" {
+		e.ActorID, e.ActorName, e.ActorType = c.ActorID, c.ActorName, bot.ActorAdmin
+	} else {
+		e.ActorID, e.ActorName = itoa(b.self.ID), b.self.UserName
+	}
+	e.Params.Set(bot.ParamReason, c.Reason)
+	return e
+}
+
+func (b *Bot) target(e *bot.Event, chat, user int64) {
+	e.TargetIDs = []string{itoa(user)}
+	if p, ok := b.storedProfile(chat, user); ok {
+		e.Params.Set(bot.ParamTargetName, strings.TrimSpace(p.FirstName+" "+p.LastName))
+	}
+}
+
+// record makes an action's record durable before the action returns.
+func (b *Bot) record(ctx context.Context, e *bot.Event) error {
+	if err := b.opts.Recorder.Record(ctx, e); err != nil {
+		return fmt.Errorf("record %s: %w", e.Type, err)
+	}
+	return nil
+}
+
+func ids(property, user string) (int64, int64, error) {
+	chat, err := parseChat(property)
+	if err != nil {
+		return 0, 0, err
+	}
+	u, err := strconv.ParseInt(user, 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("telegram: %q is not a user id: %w", user, bot.ErrNotFound)
+	}
+	return chat, u, nil
+}
+
+// DeleteMessage implements bot.Actions. Telegram lets bots delete other
+// members' messages for 48 hours: an older message fails with
+// bot.ErrTooOld, before any request when the store knows its date. The
+// record carries what the store knew of the message.
+func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message string, c bot.Cause) error {
+	chat, err := parseChat(property)
+	if err != nil {
+		return err
+	}
+	prev, ferr := b.opts.Store.FindMessage(ctx, bot.Telegram, property, message)
+	if ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
+		prev = nil
+	}
+	old := prev != nil && b.opts.Now().Sub(prev.Time) >= deleteWindow
+	if old {
+		return fmt.Errorf("telegram: message %s was sent %s ago: %w (Telegram allows 48 hours)",
+			message, b.opts.Now().Sub(prev.Time).Round(time.Hour), bot.ErrTooOld)
+	}
+	err = b.call("deleteMessage", tgbotapi.Params{"chat_id": itoa(chat), "message_id": message}, nil)
+	if err != nil {
+		te := apiError(err)
+		switch {
+		case te != nil && strings.Contains(te.Message, "message can't be deleted") && prev == nil:
+			return fmt.Errorf("telegram: message %s can't be deleted: it may be older than 48 hours, or the bot lacks the right: %w", message, bot.ErrTooOld)
+		case te != nil && strings.Contains(te.Message, "message can't be deleted"):
+			return fmt.Errorf("telegram: message %s can't be deleted: %w", message, bot.ErrForbidden)
+		}
+		return actionErr("delete message", err)
+	}
+	e := b.actionEvent(property, bot.ChatMessageDelete, "deleteMessage", c)
+	e.ChannelID, e.MessageID = channel, message
+	if prev != nil {
+		e.Content, e.Attachments = prev.Content, prev.Attachments
+		if prev.ActorID != "" {
+			e.TargetIDs = []string{prev.ActorID}
+			e.Params.Set(bot.ParamTargetName, prev.ActorName)
+		}
+		if e.ChannelID == "" {
+			e.ChannelID = prev.ChannelID
+		}
+	}
+	return b.record(ctx, e)
+}
+
+// permissions builds a ChatPermissions object with every permission set
+// to allow, including those tgbotapi v5.5.1 does not know.
+func permissions(allow bool) string {
+	p := map[string]bool{}
+	for _, k := range []string{"can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
+		"can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+		"can_send_other_messages", "can_add_web_page_previews", "can_change_info", "can_invite_users",
+		"can_pin_messages", "can_manage_topics"} {
+		p[k] = allow
+	}
+	return jsonParam(p)
+}
+
+// Timeout implements bot.Actions: the member may not send anything until
+// the given time (Telegram treats less than 30 seconds or more than 366
+// days as forever).
+func (b *Bot) Timeout(ctx context.Context, property, user string, until time.Time, c bot.Cause) error {
+	chat, u, err := ids(property, user)
+	if err != nil {
+		return err
+	}
+	b.echo.expect(chat, u, "restrict")
+	params := tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u),
+		"permissions": permissions(false), "use_independent_chat_permissions": "true"}
+	if !until.IsZero() {
+		params["until_date"] = strconv.FormatInt(until.Unix(), 10)
+	}
+	err = b.call("restrictChatMember", params, nil)
+	if err != nil {
+		b.echo.forget(chat, u, "restrict")
+		return actionErr("restrict member", err)
+	}
+	e := b.actionEvent(property, bot.UserUpdate, "restrictChatMember", c)
+	b.target(e, chat, u)
+	e.Params.Set(bot.ParamField, "status")
+	e.Params.Set(bot.ParamNewValue, "restricted")
+	if !until.IsZero() {
+		e.Params.Set(bot.ParamUntil, until.UTC().Format(time.RFC3339))
+	}
+	return b.record(ctx, e)
+}
+
+// RemoveTimeout implements bot.Actions: every permission is given back.
+func (b *Bot) RemoveTimeout(ctx context.Context, property, user string, c bot.Cause) error {
+	chat, u, err := ids(property, user)
+	if err != nil {
+		return err
+	}
+	b.echo.expect(chat, u, "unrestrict")
+	err = b.call("restrictChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u),
+		"permissions": permissions(true), "use_independent_chat_permissions": "true"}, nil)
+	if err != nil {
+		b.echo.forget(chat, u, "unrestrict")
+		return actionErr("lift restrictions", err)
+	}
+	e := b.actionEvent(property, bot.UserUpdate, "restrictChatMember", c)
+	b.target(e, chat, u)
+	e.Params.Set(bot.ParamField, "status")
+	e.Params.Set(bot.ParamOldValue, "restricted")
+	e.Params.Set(bot.ParamNewValue, "member")
+	return b.record(ctx, e)
+}
+
+// Kick implements bot.Actions: a ban lifted at once, so the member may
+// come back.
+func (b *Bot) Kick(ctx context.Context, property, user string, c bot.Cause) error {
+	chat, u, err := ids(property, user)
+	if err != nil {
+		return err
+	}
+	if u < 0 {
+		return fmt.Errorf("telegram: a chat cannot be kicked, only banned: %w", bot.ErrUnsupported)
+	}
+	b.echo.expect(chat, u, "ban")
+	b.echo.expect(chat, u, "unban")
+	if err := b.call("banChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u)}, nil); err != nil {
+		b.echo.forget(chat, u, "ban")
+		b.echo.forget(chat, u, "unban")
+		return actionErr("kick", err)
+	}
+	uerr := b.call("unbanChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u), "only_if_banned": "true"}, nil)
+	e := b.actionEvent(property, bot.UserRemove, "banChatMember", c)
+	b.target(e, chat, u)
+	e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+	if uerr != nil {
+		// The member was removed but stays banned: say so.
+		b.echo.forget(chat, u, "unban")
+		e.Params.Set(bot.ParamOutcome, "BANNED_NOT_LIFTED")
+	}
+	if err := b.record(ctx, e); err != nil {
+		return err
+	}
+	if uerr != nil {
+		return actionErr("kick (lift the ban)", uerr)
+	}
+	return nil
+}
+
+// Ban implements bot.Actions. A negative id is a chat that posted on its
+// own behalf (sender_chat): it is banned with banChatSenderChat.
+func (b *Bot) Ban(ctx context.Context, property, user string, c bot.Cause) error {
+	chat, u, err := ids(property, user)
+	if err != nil {
+		return err
+	}
+	method, params := "banChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u)}
+	if u < 0 {
+		method, params = "banChatSenderChat", tgbotapi.Params{"chat_id": itoa(chat), "sender_chat_id": itoa(u)}
+	} else {
+		b.echo.expect(chat, u, "ban")
+	}
+	if err := b.call(method, params, nil); err != nil {
+		b.echo.forget(chat, u, "ban")
+		return actionErr("ban", err)
+	}
+	e := b.actionEvent(property, bot.UserBan, method, c)
+	b.target(e, chat, u)
+	return b.record(ctx, e)
+}
+
+// Unban implements bot.Actions (unbanChatSenderChat for a chat).
+func (b *Bot) Unban(ctx context.Context, property, user string, c bot.Cause) error {
+	chat, u, err := ids(property, user)
+	if err != nil {
+		return err
+	}
+	method, params := "unbanChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u), "only_if_banned": "true"}
+	if u < 0 {
+		method, params = "unbanChatSenderChat", tgbotapi.Params{"chat_id": itoa(chat), "sender_chat_id": itoa(u)}
+	} else {
+		b.echo.expect(chat, u, "unban")
+	}
+	if err := b.call(method, params, nil); err != nil {
+		b.echo.forget(chat, u, "unban")
+		return actionErr("unban", err)
+	}
+	e := b.actionEvent(property, bot.UserBanRemove, method, c)
+	b.target(e, chat, u)
+	return b.record(ctx, e)
+}
+
+// AddRole implements bot.Actions: Telegram has no roles.
+func (b *Bot) AddRole(ctx context.Context, property, user, role string, c bot.Cause) error {
+	return fmt.Errorf("telegram: roles: %w", bot.ErrUnsupported)
+}
+
+// RemoveRole implements bot.Actions: Telegram has no roles.
+func (b *Bot) RemoveRole(ctx context.Context, property, user, role string, c bot.Cause) error {
+	return fmt.Errorf("telegram: roles: %w", bot.ErrUnsupported)
+}
+
+// Send implements bot.Actions: the text (escaped, shown as typed) with
+// inline buttons, in the chat or, when channel is a topic's thread id, in
+// that forum topic. Only Message.Mention may be notified: a link to them
+// opens the message.
+func (b *Bot) Send(ctx context.Context, property, channel string, m bot.Message) (string, error) {
+	chat, err := parseChat(property)
+	if err != nil {
+		return "", err
+	}
+	text := esc(cutUTF16(m.Text, maxText-10))
+	if isUserID(m.Mention) {
+		text = `<a href="tg://user?id=` + m.Mention + `">👋</a> ` + text
+	}
+	params := tgbotapi.Params{"chat_id": itoa(chat), "text": text, "parse_mode": tgbotapi.ModeHTML,
+		"link_preview_options": `{"is_disabled":true}`, "disable_web_page_preview": "true"}
+	if _, err := strconv.Atoi(channel); err == nil && channel != "0" {
+		params["message_thread_id"] = channel
+	}
+	if _, err := strconv.Atoi(m.ReplyTo); err == nil {
+		params["reply_parameters"] = jsonParam(map[string]any{"message_id": mustAtoi(m.ReplyTo), "allow_sending_without_reply": true})
+	}
+	if kb := keyboard(m.Buttons); kb != nil {
+		params["reply_markup"] = jsonParam(kb)
+	}
+	var sent tgbotapi.Message
+	if err := b.call("sendMessage", params, &sent); err != nil {
+		return "", actionErr("send message", err)
+	}
+	return strconv.Itoa(sent.MessageID), nil
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// EditMessage replaces the text and buttons of a message the bot sent (a
+// verification challenge, for example).
+func (b *Bot) EditMessage(ctx context.Context, property, message string, m bot.Message) error {
+	chat, err := parseChat(property)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.Atoi(message)
+	if err != nil {
+		return fmt.Errorf("telegram: message %q: %w", message, bot.ErrNotFound)
+	}
+	if err := b.editMessage(chat, id, esc(cutUTF16(m.Text, maxText-10)), keyboard(m.Buttons)); err != nil {
+		return actionErr("edit message", err)
+	}
+	return nil
+}

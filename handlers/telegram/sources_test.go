@@ -1,0 +1,182 @@
+package telegram_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+)
+
+// TestEverySourceReachesTheLogChat injects each Telegram source of
+// EVENTS.md and checks the record it makes and its entry in the log chat
+// (the entry's summary and record id).
+func TestEverySourceReachesTheLogChat(t *testing.T) {
+	h := newHarnessWith(t, fast(config{}))
+	f := h.fake
+	owner, ann, bob, zoe := f.NewUser("Owner"), f.NewUser("Ann"), f.NewUser("Bob"), f.NewUser("Zoe")
+	group := f.NewSupergroup("Group", owner, ann, bob)
+	forum := f.NewForum("Forum", owner)
+	channel := f.NewChannel("News", "news", owner)
+	logChat := f.NewChannel("Logs", "", owner)
+	for _, c := range []telegramtest.Chat{group, forum, channel} {
+		h.setLog(c.ID, logChat.ID)
+	}
+
+	type check struct {
+		name   string
+		chat   telegramtest.Chat
+		typ    bot.EventType
+		inject func()
+		verify func(e *bot.Event) bool
+		button string // the reversal button the entry carries
+	}
+	var sentID int
+	checks := []check{
+		{name: "message", chat: group, typ: bot.ChatMessage,
+			inject: func() { sentID = f.Message(group, ann, "hello <b>all</b>").Message.MessageID },
+			verify: func(e *bot.Event) bool {
+				return e.Content == "hello <b>all</b>" && e.ActorID == id(ann.ID) && e.ActorType == bot.ActorNonAdmin &&
+					e.PlatformType == "message" && e.Function == bot.FuncGateway
+			}},
+		{name: "edited_message", chat: group, typ: bot.ChatMessageEdit,
+			inject: func() {
+				if _, err := f.EditMessage(group, sentID, "hello again"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			verify: func(e *bot.Event) bool {
+				return e.Content == "hello again" && e.Params[bot.ParamOldContent] == "hello <b>all</b>" && e.PlatformType == "edited_message"
+			}},
+		{name: "channel_post", chat: channel, typ: bot.ChatMessage,
+			inject: func() { f.ChannelPost(channel, "breaking news") },
+			verify: func(e *bot.Event) bool {
+				return e.PlatformType == "channel_post" && e.ActorID == id(channel.ID) && e.Content == "breaking news"
+			}},
+		{name: "sender_chat", chat: group, typ: bot.ChatMessage,
+			inject: func() { f.MessageFromChannel(group, channel, "posted as the channel") },
+			verify: func(e *bot.Event) bool {
+				return e.ActorID == id(channel.ID) && e.Params[bot.ParamSenderChat] == id(channel.ID) && e.Content == "posted as the channel"
+			}},
+		{name: "chat_member join and new_chat_members", chat: group, typ: bot.UserJoin,
+			inject: func() { f.JoinMember(group, zoe, telegramtest.JoinOptions{InviteLink: "https://t.me/+AbCdEfGhIj"}) },
+			verify: func(e *bot.Event) bool {
+				return e.ActorID == id(zoe.ID) && e.PlatformType == "chat_member" && e.Params[bot.ParamInviteCode] != ""
+			}},
+		{name: "invite link first seen", chat: group, typ: bot.PropertyInviteCreate,
+			inject: func() {},
+			verify: func(e *bot.Event) bool {
+				return e.ActorID == id(owner.ID) && strings.HasPrefix(e.Params[bot.ParamInviteCode], "https://t.me/+")
+			}},
+		{name: "added by an admin", chat: group, typ: bot.UserJoin,
+			inject: func() { f.AddMemberByAdmin(group, owner, f.NewUser("Added")) },
+			verify: func(e *bot.Event) bool { return e.Params["added_by"] == id(owner.ID) && e.ActorName == "Added" }},
+		{name: "leave", chat: group, typ: bot.UserRemove,
+			inject: func() { f.LeaveMember(group, bob) },
+			verify: func(e *bot.Event) bool {
+				return e.Target() == id(bob.ID) && e.Params[bot.ParamRemoval] == bot.RemovalLeft
+			}},
+		{name: "ban", chat: group, typ: bot.UserBan, button: "Unban",
+			inject: func() { f.BanMember(group, owner, zoe, time.Time{}) },
+			verify: func(e *bot.Event) bool {
+				return e.ActorID == id(owner.ID) && e.ActorType == bot.ActorAdmin && e.Target() == id(zoe.ID)
+			}},
+		{name: "unban", chat: group, typ: bot.UserBanRemove,
+			inject: func() { f.Unban(group, owner, zoe) },
+			verify: func(e *bot.Event) bool { return e.Target() == id(zoe.ID) && e.ActorID == id(owner.ID) }},
+		{name: "restriction", chat: group, typ: bot.UserUpdate, button: "Unmute",
+			inject: func() { f.Restrict(group, owner, ann, telegramtest.ChatPermissions{}, f.Now().Add(time.Hour)) },
+			verify: func(e *bot.Event) bool {
+				return e.Target() == id(ann.ID) && strings.HasPrefix(e.Params[bot.ParamNewValue], "restricted") && e.Params[bot.ParamUntil] != ""
+			}},
+		{name: "admin rights", chat: forum, typ: bot.UserUpdate,
+			inject: func() { f.PromoteAdmin(forum, owner, ann, telegramtest.AdminRights{CanDeleteMessages: true}) },
+			verify: func(e *bot.Event) bool {
+				return e.Target() == id(ann.ID) && strings.HasPrefix(e.Params[bot.ParamNewValue], "administrator")
+			}},
+		{name: "name change", chat: forum, typ: bot.UserUpdate,
+			inject: func() {
+				f.Message(forum, bob, "first")
+				renamed := bob
+				renamed.FirstName, renamed.Username = "Robert", "robert"
+				f.Message(forum, renamed, "second")
+			},
+			verify: func(e *bot.Event) bool {
+				return e.Params[bot.ParamField] == "first_name" && e.Params[bot.ParamOldValue] == "Bob" && e.Params[bot.ParamNewValue] == "Robert"
+			}},
+		{name: "new_chat_title", chat: group, typ: bot.PropertyUpdate,
+			inject: func() { f.SetTitle(group, owner, "Renamed <group>") },
+			verify: func(e *bot.Event) bool { return e.Params[bot.ParamNewValue] == "Renamed <group>" }},
+		{name: "new_chat_photo", chat: forum, typ: bot.PropertyUpdate,
+			inject: func() { f.SetPhoto(forum, owner) },
+			verify: func(e *bot.Event) bool { return e.PlatformType == "new_chat_photo" }},
+		{name: "forum_topic_created", chat: forum, typ: bot.ChannelCreate,
+			inject: func() { f.ForumTopicCreated(forum, owner, "Announcements") },
+			verify: func(e *bot.Event) bool {
+				return e.Params[bot.ParamChannelName] == "Announcements" && e.ChannelID != "" && e.ChannelID != "0"
+			}},
+		{name: "report", chat: group, typ: bot.MessageReport,
+			inject: func() {
+				bad := f.Message(group, bob, "buy followers now").Message.MessageID
+				f.ReplyTo(group, ann, bad, "/report")
+			},
+			verify: func(e *bot.Event) bool {
+				return e.Function == bot.FuncReport && e.ActorID == id(ann.ID) && e.Target() == id(bob.ID) &&
+					e.Content == "buy followers now" && strings.HasPrefix(e.Params[bot.ParamLink], "https://t.me/c/")
+			}},
+		{name: "my_chat_member: rights lost", chat: forum, typ: bot.SecurityEvent,
+			inject: func() { f.BotRightsChanged(forum, owner, &telegramtest.AdminRights{CanInviteUsers: true}) },
+			verify: func(e *bot.Event) bool {
+				return e.Params[bot.ParamKind] == bot.KindBotRightsLost && strings.Contains(e.Params[bot.ParamReason], "delete messages") &&
+					strings.Contains(e.Params[bot.ParamChanged], "can_restrict_members")
+			}},
+	}
+	seen := map[string]bool{}
+	for _, c := range checks {
+		before := len(h.records(c.chat.ID, c.typ))
+		c.inject()
+		var rec *bot.Event
+		waitFor(t, c.name+" record", func() bool {
+			for _, e := range h.records(c.chat.ID, c.typ) {
+				if !seen[e.ID.String()] && c.verify(e) {
+					rec = e
+					return true
+				}
+			}
+			return false
+		})
+		seen[rec.ID.String()] = true
+		_ = before
+		entry := h.waitMessage(logChat.ID, rec.ID.String())
+		summary := bot.Render(rec, "en").Summary
+		if !strings.Contains(entry.Text, summary) {
+			t.Errorf("%s: the log entry lacks the summary %q:\n%s", c.name, summary, entry.Text)
+		}
+		if c.button != "" {
+			if _, ok := buttons(entry)[c.button]; !ok {
+				t.Errorf("%s: the entry has no %s button: %v", c.name, c.button, buttons(entry))
+			}
+		}
+	}
+	// Both forms of a join or leave were delivered; each is one record.
+	if n := len(h.records(group.ID, bot.UserJoin)); n != 2 {
+		t.Errorf("%d USER_JOIN records in the group, want 2 (chat_member and its service message are one join)", n)
+	}
+	if n := len(h.records(group.ID, bot.UserRemove)); n != 1 {
+		t.Errorf("%d USER_REMOVE records, want 1 (the ban is not a removal too)", n)
+	}
+	text := h.text(logChat.ID)
+	if !strings.Contains(text, "can no longer") {
+		t.Error("the log chat was not told what the bot can no longer do")
+	}
+	if !strings.Contains(text, "https://t.me/c/") {
+		t.Error("the report's entry has no link to the message")
+	}
+	noViolations(t, f)
+	for _, m := range h.sent(logChat.ID) {
+		if !m.DisableNotify || !m.LinkPreviewOff || m.ParseMode != "HTML" {
+			t.Fatalf("log message sent with sound or previews: %+v", m)
+		}
+	}
+}
