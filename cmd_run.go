@@ -69,7 +69,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	}
 	rec := bot.NewRecorder(s, bot.RecorderOptions{
 		Logger:  log,
-		Prepare: contentPolicy(cfg.Storage.StoreMessageContent),
+		Prepare: router.ContentPolicy(cfg.Storage.StoreMessageContent),
 		Routers: []bot.Router{router},
 	})
 	defer func() {
@@ -111,12 +111,12 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		start("discord", d.Run)
 	}
 	if cfg.Telegram.Enabled {
-		if cfg.Telegram.Webhook.Listen != "" {
-			return errors.New("telegram.webhook: webhook mode is not available in this build yet; remove telegram.webhook.listen to poll")
-		}
 		t, err := telegram.New(telegram.Options{
 			Token: cfg.Telegram.Token.Reveal(), APIURL: cfg.Telegram.APIURL, PollTimeout: cfg.Telegram.PollTimeout.D(),
 			Store: s, Recorder: rec, Logger: log, Router: router,
+			DeleteCommandsAfter: cfg.Telegram.DeleteCommandsAfter.D(), DefaultLocale: cfg.Defaults.Locale,
+			Webhook: telegram.Webhook{Listen: cfg.Telegram.Webhook.Listen, URL: cfg.Telegram.Webhook.URL,
+				SecretToken: cfg.Telegram.Webhook.SecretToken.Reveal()},
 		})
 		if err != nil {
 			return err
@@ -132,21 +132,6 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	default:
 		return nil
-	}
-}
-
-// contentPolicy drops message text and attachment links from records when
-// the operator turned content storage off.
-func contentPolicy(storeContent bool) func(*bot.Event) {
-	return func(e *bot.Event) {
-		if storeContent {
-			return
-		}
-		e.Content = ""
-		for i := range e.Attachments {
-			e.Attachments[i].URL = ""
-		}
-		delete(e.Params, bot.ParamOldContent)
 	}
 }
 
