@@ -1,0 +1,381 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// Feed delivers committed batches of events, in commit order, from one
+// goroutine; *bot.Recorder is one. fn must not block.
+type Feed interface {
+	Subscribe(fn func(events []*bot.Event))
+}
+
+var _ Feed = (*bot.Recorder)(nil)
+
+// ReadyFunc reports whether a component is ready to serve: nil when it is,
+// else why not (for example "gateway disconnected").
+type ReadyFunc func(ctx context.Context) error
+
+// Options configures a Server. Store and Recorder are required.
+type Options struct {
+	Store *store.Store
+	// Recorder records token changes and authentication failures; a
+	// *bot.Recorder also serves as Feed and gives the recorder metrics.
+	Recorder Recorder
+	// Feed is the live feed of committed events for activities:watch and
+	// the event metrics; by default Recorder, when it is a Feed.
+	Feed Feed
+	// OperatorToken (32 characters or more) may read every property and
+	// take backups; empty disables operator access.
+	OperatorToken string
+	// Tokens checks property tokens; by default NewTokens(Store, Recorder).
+	Tokens *Tokens
+	// Metrics is exposed at /metrics; by default NewMetrics().
+	Metrics *Metrics
+	// Ready lists readiness checks by component name (e.g. "discord");
+	// /readyz also checks the store. More can be added with AddReady.
+	Ready map[string]ReadyFunc
+	// DefaultLocale renders log entries in the viewer for properties
+	// without a locale of their own (default "en").
+	DefaultLocale string
+	// AuthFailureInterval is the least time between two recorded
+	// authentication failures from one IP address (default one minute);
+	// failures in between are counted in the next record.
+	AuthFailureInterval time.Duration
+	// Watch tunes activities:watch.
+	Watch WatchOptions
+	// ScanBudget bounds the records one activities.list request examines
+	// when the filters parameter is used (default 10,000); a page may then
+	// hold fewer than maxResults items and still have a nextPageToken.
+	ScanBudget int
+	Logger     zerolog.Logger
+	Now        func() time.Time
+}
+
+// WatchOptions tunes the Server-Sent Events feed.
+type WatchOptions struct {
+	// Buffer is how many events may wait for one slow client (default
+	// 1024); a client further behind is disconnected and resumes with
+	// Last-Event-ID.
+	Buffer int
+	// Heartbeat is the interval of keep-alive comments (default 15s).
+	Heartbeat time.Duration
+	// ReplayWindow: on resume, records up to this long older than the
+	// Last-Event-ID record are examined for later commits (events whose
+	// platform time is older than their commit, such as updates delivered
+	// late). Default 10 minutes.
+	ReplayWindow time.Duration
+	// MaxReplay caps the records one resume replays (default 100,000);
+	// past it the stream answers 410 Gone and the client should page
+	// through activities.list instead.
+	MaxReplay int
+	// WriteTimeout bounds one write to a client (default 30s).
+	WriteTimeout time.Duration
+}
+
+// Server is the HTTP API, viewer, metrics and health endpoints. It is an
+// http.Handler.
+type Server struct {
+	opts    Options
+	store   *store.Store
+	rec     Recorder
+	tokens  *Tokens
+	metrics *Metrics
+	log     zerolog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	hub     *hub
+	limiter *failureLimiter
+	key     []byte // keys the viewer's logout form token
+
+	readyMu sync.Mutex
+	ready   map[string]ReadyFunc
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// New builds a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Recorder == nil {
+		return nil, errors.New("httpapi: Store and Recorder are required")
+	}
+	if opts.OperatorToken != "" && len(opts.OperatorToken) < 32 {
+		return nil, errors.New("httpapi: the operator token must be at least 32 characters")
+	}
+	if opts.Feed == nil {
+		opts.Feed, _ = opts.Recorder.(Feed)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Tokens == nil {
+		opts.Tokens = NewTokens(opts.Store, opts.Recorder)
+		opts.Tokens.now = opts.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
+	if opts.DefaultLocale == "" {
+		opts.DefaultLocale = "en"
+	}
+	if opts.AuthFailureInterval <= 0 {
+		opts.AuthFailureInterval = time.Minute
+	}
+	if opts.ScanBudget <= 0 {
+		opts.ScanBudget = 10000
+	}
+	w := &opts.Watch
+	if w.Buffer <= 0 {
+		w.Buffer = 1024
+	}
+	if w.Heartbeat <= 0 {
+		w.Heartbeat = 15 * time.Second
+	}
+	if w.ReplayWindow <= 0 {
+		w.ReplayWindow = 10 * time.Minute
+	}
+	if w.MaxReplay <= 0 {
+		w.MaxReplay = 100000
+	}
+	if w.WriteTimeout <= 0 {
+		w.WriteTimeout = 30 * time.Second
+	}
+	s := &Server{
+		opts:    opts,
+		store:   opts.Store,
+		rec:     opts.Recorder,
+		tokens:  opts.Tokens,
+		metrics: opts.Metrics,
+		log:     opts.Logger.With().Str("component", "httpapi").Logger(),
+		now:     opts.Now,
+		limiter: newFailureLimiter(opts.AuthFailureInterval),
+		key:     make([]byte, 32),
+		ready:   make(map[string]ReadyFunc),
+		done:    make(chan struct{}),
+	}
+	if _, err := rand.Read(s.key); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	for name, fn := range opts.Ready {
+		s.ready[name] = fn
+	}
+	if opts.Feed != nil {
+		s.hub = newHub(s.metrics)
+		opts.Feed.Subscribe(s.hub.publish)
+	}
+	var stats *bot.RecorderStats
+	if st, ok := opts.Recorder.(interface{ Stats() *bot.RecorderStats }); ok {
+		stats = st.Stats()
+	}
+	s.metrics.observeRecorder(opts.Feed, stats)
+	s.metrics.GaugeFunc(MetricOutboxDepth, "Log-channel deliveries waiting in the outbox, by platform.", []string{"platform"},
+		func(emit func(float64, ...string)) {
+			for _, sink := range []string{"discord", "telegram"} {
+				if n, err := s.store.OutboxDepth(sink); err == nil {
+					emit(float64(n), sink)
+				}
+			}
+		})
+	s.metrics.GaugeFunc(MetricWatchClients, "Open activities:watch streams.", nil,
+		func(emit func(float64, ...string)) { emit(float64(s.hub.clients())) })
+	s.routes()
+	return s, nil
+}
+
+// AddReady adds (or replaces) a readiness check shown by /readyz.
+func (s *Server) AddReady(name string, fn ReadyFunc) {
+	s.readyMu.Lock()
+	s.ready[name] = fn
+	s.readyMu.Unlock()
+}
+
+// Tokens returns the token manager, for the chat command adapters.
+func (s *Server) Tokens() *Tokens { return s.tokens }
+
+// Metrics returns the metrics registry.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Close ends every open activities:watch stream. Serve calls it when it
+// shuts down, since an event stream never becomes idle.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/properties/{property}/activities", s.handleList)
+	m.HandleFunc("GET /v1/properties/{property}/activities:export", s.handleExport)
+	m.HandleFunc("GET /v1/properties/{property}/activities:watch", s.handleWatch)
+	m.HandleFunc("GET /v1/backup", s.handleBackup)
+	m.HandleFunc("GET /healthz", s.handleHealthz)
+	m.HandleFunc("GET /readyz", s.handleReadyz)
+	m.Handle("GET /metrics", s.metrics)
+	m.HandleFunc("GET /{$}", s.handleViewer)
+	m.HandleFunc("POST /login", s.handleLogin)
+	m.HandleFunc("POST /logout", s.handleLogout)
+	m.HandleFunc("GET /export", s.handleViewerExport)
+	m.HandleFunc("GET /static/viewer.css", s.handleCSS)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "", "no such endpoint: %s %s", r.Method, r.URL.Path)
+	})
+	s.mux = m
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	s.mux.ServeHTTP(sw, r)
+	route := r.Pattern
+	if route == "" || route == "/" {
+		route = "other"
+	}
+	d := time.Since(start)
+	s.metrics.Inc(MetricAPIRequests, "route", route, "code", strconv.Itoa(sw.code))
+	s.metrics.ObserveDuration(MetricAPISeconds, d, "route", route)
+	if ev := s.log.Debug(); ev.Enabled() {
+		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", sw.code).
+			Dur("took", d).Str("remote", clientIP(r)).Msg("http request")
+	}
+}
+
+// statusWriter remembers the status code.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// errorBody is the JSON error document of every 4xx and 5xx answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      int    `json:"code"`
+	Status    string `json:"status"`
+	Message   string `json:"message"`
+	Parameter string `json:"parameter,omitempty"`
+}
+
+// writeError writes a JSON error; param names the bad query parameter.
+func writeError(w http.ResponseWriter, code int, status, param, format string, a ...any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(errorBody{errorDetail{Code: code, Status: status, Message: fmt.Sprintf(format, a...), Parameter: param}})
+}
+
+// bufPool holds response buffers: a page is encoded whole, then written
+// with its length in one go (no chunked encoding, few syscalls).
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON writes v with status 200.
+func writeJSON(w http.ResponseWriter, v any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			bufPool.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		writeError(w, http.StatusInternalServerError, "INTERNAL", "", "encode the answer: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
+}
+
+// fail answers a request that went wrong: 400 for a ParamError, 500 (with
+// the details only in the log) otherwise.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *ParamError
+	if errors.As(err, &pe) {
+		writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", pe.Param, "%s", pe.Error())
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	s.log.Error().Err(err).Str("path", r.URL.Path).Msg("request failed")
+	writeError(w, http.StatusInternalServerError, "INTERNAL", "", "internal error; the server log has the details")
+}
+
+// clientIP returns the address the request came from. Forwarding headers
+// are not trusted: behind a proxy every failure counts against the proxy.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Serve listens on addr (host:port) and serves h until ctx ends, then shuts
+// down gracefully within five seconds. If h is a *Server its event streams
+// are closed at shutdown.
+func Serve(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api.listen %s: %w", addr, err)
+	}
+	return ServeListener(ctx, ln, h)
+}
+
+// ServeListener is Serve on an open listener.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if s, ok := h.(*Server); ok {
+		srv.RegisterOnShutdown(s.Close)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		<-stopped
+		return nil
+	}
+	return fmt.Errorf("http api: %w", err)
+}

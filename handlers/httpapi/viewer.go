@@ -1,0 +1,414 @@
+package httpapi
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// The log viewer: one server-rendered page, no script. Logging in posts a
+// token (a property's or the operator's), kept in an HttpOnly,
+// SameSite=Strict cookie; everything after that is GET forms and links,
+// and logging out is a POST carrying a form token derived from the
+// session.
+
+// SessionCookie is the viewer's session cookie.
+const SessionCookie = "cw_session"
+
+// ViewerPageSize is the default number of entries per viewer page.
+const ViewerPageSize = 50
+
+// contentSecurityPolicy allows the page's own stylesheet and forms and
+// nothing else: no script at all, no framing.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+var (
+	//go:embed viewer/viewer.html
+	viewerHTML string
+	//go:embed viewer/viewer.css
+	viewerCSS string
+
+	viewerTmpl = template.Must(template.New("viewer").Parse(viewerHTML))
+)
+
+// viewerPage is what the template shows.
+type viewerPage struct {
+	LoggedIn   bool
+	Notice     string // after login failures and expired sessions
+	Error      string // bad filters
+	Operator   bool
+	Property   string // shown property (path form), "" when the operator has chosen none
+	Properties []option
+	Lang       string
+	Types      []option
+	User       string
+	Channel    string
+	Since      string
+	Until      string
+	Limit      int
+	Entries    []viewerEntry
+	OlderURL   string
+	NewerURL   string
+	CSVURL     string
+	NDJSONURL  string
+	CSRF       string
+}
+
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+type viewerEntry struct {
+	bot.Entry
+	Time     string // RFC 3339
+	TimeText string
+	Class    string // CSS class from the category
+}
+
+// render is the one place log entries are rendered for the viewer: the
+// log channels' format and locale.
+func render(e *bot.Event, locale string) bot.Entry { return bot.Render(e, locale) }
+
+func (s *Server) viewerHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+}
+
+func (s *Server) show(w http.ResponseWriter, code int, page *viewerPage) {
+	s.viewerHeaders(w)
+	w.WriteHeader(code)
+	if err := viewerTmpl.Execute(w, page); err != nil {
+		s.log.Error().Err(err).Msg("viewer template")
+	}
+}
+
+// session returns the principal of the session cookie; ok is false when
+// there is no cookie. A cookie whose token no longer works is cleared.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, token string, ok bool, err error) {
+	c, cerr := r.Cookie(SessionCookie)
+	if cerr != nil || c.Value == "" {
+		return p, "", false, nil
+	}
+	raw, derr := base64.RawURLEncoding.DecodeString(c.Value)
+	token = string(raw)
+	p, reason, err := s.authenticate(r.Context(), token)
+	if err != nil {
+		return p, "", false, err
+	}
+	if derr != nil || reason != "" {
+		if reason == "" {
+			reason = ReasonUnknownToken
+		}
+		s.authFailed(r, reason, nil, nil)
+		clearSession(w, r)
+		return p, "", false, nil
+	}
+	return p, token, true, nil
+}
+
+func setSession(w http.ResponseWriter, r *http.Request, token string) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(token)),
+		Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
+}
+
+func clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
+}
+
+// csrf is the logout form's token: a MAC of the session's token under a
+// key that lives as long as the process.
+func (s *Server) csrf(token string) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("logout\x00" + token))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// sameOrigin rejects cross-site form posts. Browsers send Sec-Fetch-Site
+// (which pages cannot forge) with every request; older ones send Origin
+// with every POST. Clients that send neither (curl, tests) are not
+// browsers a forged form could drive.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+// handleLogin checks the posted token and starts a session.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "cross-site form posts are refused")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil {
+		s.show(w, http.StatusBadRequest, &viewerPage{Notice: "The form could not be read."})
+		return
+	}
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	_, reason, err := s.authenticate(r.Context(), token)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if reason != "" {
+		s.authFailed(r, reason, nil, nil)
+		s.show(w, http.StatusUnauthorized, &viewerPage{Notice: "That token is not valid. Ask an admin for a new one (/config api-token on Discord, /apitoken on Telegram)."})
+		return
+	}
+	setSession(w, r, token)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// handleLogout ends the session.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "cross-site form posts are refused")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	_, token, ok, err := s.session(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ok {
+		if r.ParseForm() != nil || !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.csrf(token))) {
+			writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "the logout form is stale: reload the page")
+			return
+		}
+	}
+	clearSession(w, r)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// handleCSS serves the stylesheet.
+func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write([]byte(viewerCSS))
+}
+
+// viewerSearch reads the viewer's filter form: property (operator only),
+// type, user, channel, since, until, limit and page.
+func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage) (Property, *search, error) {
+	prop := p.property()
+	if p.operator {
+		if v.Get("property") == "" {
+			return prop, nil, nil
+		}
+		var err error
+		if prop, err = ParseProperty(v.Get("property")); err != nil {
+			return prop, nil, badParam("property", "%v", err)
+		}
+	}
+	page.Property = prop.String()
+	page.User, page.Channel = v.Get("user"), v.Get("channel")
+	page.Since, page.Until = v.Get("since"), v.Get("until")
+	srch := &search{max: ViewerPageSize}
+	srch.q.Platform, srch.q.Property = prop.Platform, prop.ID
+	if prop.All {
+		srch.q.Platform, srch.q.Property = 0, ""
+	}
+	if raw := v.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 200 {
+			return prop, nil, badParam("limit", "must be a number from 1 to 200")
+		}
+		srch.max = n
+	}
+	page.Limit = srch.max
+	types, err := parseTypeList("type", v["type"], true)
+	if err != nil {
+		return prop, nil, err
+	}
+	if len(types) < len(bot.EventTypes()) {
+		srch.q.Types = types
+	}
+	for _, f := range []struct{ param, val string }{{"user", page.User}, {"channel", page.Channel}} {
+		if len(f.val) > bot.MaxIDLen {
+			return prop, nil, badParam(f.param, "longer than %d bytes", bot.MaxIDLen)
+		}
+	}
+	srch.q.User, srch.q.Channel = strings.TrimSpace(page.User), strings.TrimSpace(page.Channel)
+	now := s.now()
+	if srch.q.Since, err = viewerTime("since", page.Since, now); err != nil {
+		return prop, nil, err
+	}
+	if srch.q.Until, err = viewerTime("until", page.Until, now); err != nil {
+		return prop, nil, err
+	}
+	if !srch.q.Since.IsZero() && !srch.q.Until.IsZero() && !srch.q.Since.Before(srch.q.Until) {
+		return prop, nil, badParam("since", "must be before until")
+	}
+	srch.q.Cursor = v.Get("page")
+	return prop, srch, nil
+}
+
+// viewerTime reads what people type: 24h or 7d ago, a date, RFC 3339, or
+// the browser's datetime-local form (taken as UTC).
+func viewerTime(param, s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse("2006-01-02T15:04", s); err == nil {
+		return t, nil
+	}
+	t, err := command.ParseTime(s, now)
+	if err != nil {
+		return t, badParam(param, "%v", err)
+	}
+	return t.UTC(), nil
+}
+
+// handleViewer shows the login form, or the log page of the session.
+func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
+	p, token, ok, err := s.session(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		s.show(w, http.StatusOK, &viewerPage{})
+		return
+	}
+	v := r.URL.Query()
+	page := &viewerPage{LoggedIn: true, Operator: p.operator, CSRF: s.csrf(token), Lang: s.opts.DefaultLocale, Limit: ViewerPageSize}
+	prop, srch, err := s.viewerSearch(v, p, page)
+	page.Types = typeOptions(v.Get("type"))
+	if p.operator {
+		page.Properties = s.propertyOptions(page.Property)
+	}
+	if err != nil {
+		page.Error = err.Error()
+		s.show(w, http.StatusBadRequest, page)
+		return
+	}
+	if srch == nil {
+		s.show(w, http.StatusOK, page) // the operator has not chosen a property yet
+		return
+	}
+	locale := s.opts.DefaultLocale
+	if !prop.All {
+		if set, err := s.store.Settings(r.Context(), prop.Platform, prop.ID); err == nil && set.Locale != "" {
+			locale = set.Locale
+		}
+	}
+	page.Lang = locale
+	q := srch.q
+	q.Limit = srch.max
+	res, err := s.store.Query(r.Context(), q)
+	if err != nil {
+		if errors.Is(err, store.ErrBadCursor) || errors.Is(err, store.ErrBadQuery) {
+			page.Error = queryError(err).Error()
+			if errors.Is(err, store.ErrBadCursor) {
+				page.Error = "page: this link belongs to other filters; start again from the newest entries"
+			}
+			s.show(w, http.StatusBadRequest, page)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	for _, e := range res.Events {
+		page.Entries = append(page.Entries, viewerEntry{
+			Entry: render(e, locale), Time: e.Time.UTC().Format(time.RFC3339Nano),
+			TimeText: e.Time.UTC().Format("2006-01-02 15:04:05 UTC"), Class: "cat-" + e.Type.Category().String(),
+		})
+	}
+	link := func(extra url.Values) string {
+		out := url.Values{}
+		for _, k := range []string{"property", "type", "user", "channel", "since", "until", "limit"} {
+			if val := v.Get(k); val != "" && (k != "property" || p.operator) {
+				out.Set(k, val)
+			}
+		}
+		for k, vals := range extra {
+			out[k] = vals
+		}
+		return "?" + out.Encode()
+	}
+	if res.Older != "" {
+		page.OlderURL = "/" + link(url.Values{"page": {res.Older}})
+	}
+	if res.Newer != "" {
+		page.NewerURL = "/" + link(url.Values{"page": {res.Newer}})
+	}
+	page.CSVURL = "/export" + link(url.Values{"format": {"csv"}})
+	page.NDJSONURL = "/export" + link(url.Values{"format": {"ndjson"}})
+	s.show(w, http.StatusOK, page)
+}
+
+// handleViewerExport downloads everything the viewer's filters match.
+func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
+	p, _, ok, err := s.session(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		unauthorized(w, ReasonMissingToken)
+		return
+	}
+	v := r.URL.Query()
+	var page viewerPage
+	prop, srch, err := s.viewerSearch(v, p, &page)
+	if err == nil && srch == nil {
+		err = badParam("property", "choose a property")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	srch.q.Cursor = ""
+	s.stream(w, r, prop, srch, v.Get("format"))
+}
+
+// typeOptions lists the type filter's choices.
+func typeOptions(selected string) []option {
+	out := []option{{Value: "", Label: "all types"}}
+	for _, c := range []string{"members", "messages", "moderation", "server"} {
+		out = append(out, option{Value: c, Label: "category: " + c})
+	}
+	for _, t := range bot.EventTypes() {
+		out = append(out, option{Value: t.String(), Label: t.String()})
+	}
+	for i := range out {
+		out[i].Selected = strings.EqualFold(out[i].Value, selected)
+	}
+	return out
+}
+
+// propertyOptions lists the properties the operator may choose.
+func (s *Server) propertyOptions(selected string) []option {
+	out := []option{{Value: AllProperties, Label: "all properties", Selected: selected == AllProperties}}
+	for _, p := range s.store.Properties() {
+		v := Property{Platform: p.Platform, ID: p.ID}.String()
+		out = append(out, option{Value: v, Label: v + " (" + strconv.FormatUint(p.Count, 10) + " records)", Selected: v == selected})
+	}
+	return out
+}
