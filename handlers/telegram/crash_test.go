@@ -164,6 +164,9 @@ func TestWebhookChecksTheSecretAndSkipsRedeliveries(t *testing.T) {
 	g := f.NewSupergroup("G", owner, ann)
 	f.Message(g, ann, "by webhook")
 	h.wait(g.ID, bot.ChatMessage, 1)
+	// The fake notes a delivery once the bot's answer is back, which can
+	// be after the bot committed the record.
+	waitFor(t, "the webhook delivery", func() bool { return len(f.WebhookDeliveries()) > 0 })
 	d := f.WebhookDeliveries()[0]
 	raw, _ := json.Marshal(d.Update)
 	post := func(token string) int {
