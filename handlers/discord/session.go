@@ -13,6 +13,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/verification"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -47,6 +50,16 @@ type Options struct {
 	// LogInterval is the least time between two posts to one log channel
 	// (default 1s: Discord allows about five a channel every five seconds).
 	LogInterval time.Duration
+
+	// Moderation and Verification, when set, are attached once the
+	// session is ready (the Bot is their bot.Actions and Directory) and
+	// get what only the platform sees: integrations created (audit log),
+	// verification button presses, their /config subcommands. main
+	// subscribes their Committed to the recorder.
+	Moderation   *moderation.Engine
+	Verification *verification.Engine
+	// Tokens, when set, serves /config api-token (the HTTP API's tokens).
+	Tokens *command.Tokens
 }
 
 // Bot is chatwarden's Discord side.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chatwarden/chatwarden/command"
 	"net/http"
 	"strings"
 	"time"
@@ -339,7 +340,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	}
 	s.readyMu.Unlock()
 	checks["store"] = func(ctx context.Context) error {
-		_, err := s.store.GetKV(TokenNamespace, []byte{0})
+		_, err := s.store.GetKV(command.TokenNamespace, []byte{0})
 		if err == nil || errors.Is(err, store.ErrNotFound) {
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chatwarden/chatwarden/command"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -423,7 +424,7 @@ func TestIsolation(t *testing.T) {
 		t.Errorf("basic auth: %d", r.StatusCode)
 	}
 	// Revoked tokens stop working at once.
-	if _, err := e.srv.Tokens().Revoke(context.Background(), bot.Discord, propA, TokenID(e.tokA), testAdmin); err != nil {
+	if _, err := e.srv.Tokens().Revoke(context.Background(), bot.Discord, propA, command.TokenID(e.tokA), testAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.get("/v1/properties/"+pathA+"/activities", e.tokA); r.StatusCode != 401 {
@@ -440,14 +441,14 @@ func TestTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !wellFormed(token) || !strings.HasPrefix(token, "cw_") || len(token) != 46 {
+	if !command.WellFormedToken(token) || !strings.HasPrefix(token, "cw_") || len(token) != 46 {
 		t.Errorf("token %q has the wrong shape", token)
 	}
-	if info.ID != TokenID(token) || info.Label != "grafana board" || info.CreatedBy != testAdmin.ID {
+	if info.ID != command.TokenID(token) || info.Label != "grafana board" || info.CreatedBy != testAdmin.ID {
 		t.Errorf("info %+v", info)
 	}
 	list, err := tk.List(ctx, bot.Discord, propA)
-	if err != nil || len(list) != 2 || !slices.ContainsFunc(list, func(i TokenInfo) bool { return i == info }) {
+	if err != nil || len(list) != 2 || !slices.ContainsFunc(list, func(i command.TokenInfo) bool { return i == info }) {
 		t.Fatalf("List: %+v, %v", list, err)
 	}
 	if got, err := tk.Lookup(ctx, token); err != nil || got.ID != info.ID || got.Property != propA {
@@ -460,20 +461,20 @@ func TestTokens(t *testing.T) {
 	}
 	for _, tok := range []string{token, e.tokA, e.tokB} {
 		if strings.Contains(string(raw), tok) || strings.Contains(string(raw), strings.TrimPrefix(tok, "cw_")) {
-			t.Errorf("token %s found in the database file", TokenID(tok))
+			t.Errorf("token %s found in the database file", command.TokenID(tok))
 		}
 	}
 	// Revocation is scoped to the property.
-	if _, err := tk.Revoke(ctx, bot.Telegram, propB, info.ID, testAdmin); !errors.Is(err, ErrTokenNotFound) {
+	if _, err := tk.Revoke(ctx, bot.Telegram, propB, info.ID, testAdmin); !errors.Is(err, command.ErrTokenNotFound) {
 		t.Errorf("revoke from another property: %v", err)
 	}
-	if _, err := tk.Revoke(ctx, bot.Discord, propA, "zz", testAdmin); !errors.Is(err, ErrTokenNotFound) {
+	if _, err := tk.Revoke(ctx, bot.Discord, propA, "zz", testAdmin); !errors.Is(err, command.ErrTokenNotFound) {
 		t.Errorf("revoke garbage: %v", err)
 	}
 	if _, err := tk.Revoke(ctx, bot.Discord, propA, token, testAdmin); err != nil { // by the token itself
 		t.Errorf("revoke: %v", err)
 	}
-	if _, err := tk.Lookup(ctx, token); !errors.Is(err, ErrTokenNotFound) {
+	if _, err := tk.Lookup(ctx, token); !errors.Is(err, command.ErrTokenNotFound) {
 		t.Errorf("Lookup after revoke: %v", err)
 	}
 	// Both changes are on record, with the id and never the token.
@@ -499,13 +500,13 @@ func TestTokens(t *testing.T) {
 		t.Errorf("records of the token: %v", news)
 	}
 	// A property holds a bounded number of tokens.
-	for range MaxTokensPerProperty - 1 {
+	for range command.MaxTokensPerProperty - 1 {
 		if _, _, err := tk.Create(ctx, bot.Telegram, propB, testAdmin, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := tk.Create(ctx, bot.Telegram, propB, testAdmin, ""); !errors.Is(err, ErrTooManyTokens) {
-		t.Errorf("token %d: %v", MaxTokensPerProperty+1, err)
+	if _, _, err := tk.Create(ctx, bot.Telegram, propB, testAdmin, ""); !errors.Is(err, command.ErrTooManyTokens) {
+		t.Errorf("token %d: %v", command.MaxTokensPerProperty+1, err)
 	}
 }
 
@@ -543,7 +544,7 @@ func TestAuthFailuresRecorded(t *testing.T) {
 	e.get("/v1/properties/"+pathA+"/activities", e.tokB) // wrong property
 	got = failures(pathA)
 	if len(got) != 2 || got[0]["reason"] != ReasonWrongProperty || got[0][ParamSuppressed] != "4" ||
-		got[0][ParamTokenID] != TokenID(e.tokB) {
+		got[0][ParamTokenID] != command.TokenID(e.tokB) {
 		t.Fatalf("after the interval: %v", got)
 	}
 	// Failures against an unknown property go to the token's property if

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"github.com/chatwarden/chatwarden/command"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,9 +18,9 @@ import (
 // API_AUTH_FAILURE, and SETTINGS_CHANGE for tokens).
 const (
 	ParamRemoteAddr = "remote_addr" // the client's IP address
-	ParamTokenID    = "token_id"    // TokenID of the token concerned, never the token
-	ParamSuppressed = "suppressed"  // failures from the same address not recorded since the last record
-	ParamPath       = "path"        // the URL path requested
+	ParamTokenID    = command.ParamTokenID
+	ParamSuppressed = "suppressed" // failures from the same address not recorded since the last record
+	ParamPath       = "path"       // the URL path requested
 	ParamMethod     = "method"
 )
 
@@ -34,7 +35,7 @@ const (
 // principal is who a request authenticated as.
 type principal struct {
 	operator bool
-	token    TokenInfo // a property token's description
+	token    command.TokenInfo // a property token's description
 }
 
 // may reports whether p may read prop.
@@ -73,7 +74,7 @@ func (s *Server) authenticate(ctx context.Context, token string) (p principal, r
 		return principal{operator: true}, "", nil
 	}
 	info, err := s.tokens.Lookup(ctx, token)
-	if errors.Is(err, ErrTokenNotFound) {
+	if errors.Is(err, command.ErrTokenNotFound) {
 		return p, ReasonUnknownToken, nil
 	}
 	if err != nil {
@@ -127,7 +128,7 @@ func unauthorized(w http.ResponseWriter, reason string) {
 // authentication failure. The record goes to the property that was asked
 // for if the store knows it, else to the property of the token that was
 // used; a failure that concerns no known property is only logged.
-func (s *Server) authFailed(r *http.Request, reason string, attacked *Property, used *TokenInfo) {
+func (s *Server) authFailed(r *http.Request, reason string, attacked *Property, used *command.TokenInfo) {
 	ip := clientIP(r)
 	s.metrics.Inc(MetricAuthFailures, "reason", reason)
 	ev := s.log.Warn().Str("remote", ip).Str("reason", reason).Str("method", r.Method).Str("path", r.URL.Path)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/chatwarden/chatwarden/command"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -119,7 +120,7 @@ func benchStore(b *testing.B) *store.Store {
 func BenchmarkActivitiesPage(b *testing.B) {
 	s := benchStore(b)
 	defer s.Close()
-	tokens := NewTokens(s, nopRecorder{})
+	tokens := command.NewTokens(s, nopRecorder{})
 	token, info, err := tokens.Create(context.Background(), bot.Discord, benchProp, testAdmin, "bench")
 	if err != nil {
 		b.Fatal(err)

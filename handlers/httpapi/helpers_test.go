@@ -127,7 +127,7 @@ func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 	})
 	// The fixtures' tokens are made without records, so that tests see
 	// only the records they make.
-	ctx, quiet := context.Background(), NewTokens(s, nopRecorder{})
+	ctx, quiet := context.Background(), command.NewTokens(s, nopRecorder{})
 	if e.tokA, _, err = quiet.Create(ctx, bot.Discord, propA, testAdmin, "tests"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chatwarden/chatwarden/command"
 	"net"
 	"net/http"
 	"strconv"
@@ -36,15 +37,15 @@ type Options struct {
 	Store *store.Store
 	// Recorder records token changes and authentication failures; a
 	// *bot.Recorder also serves as Feed and gives the recorder metrics.
-	Recorder Recorder
+	Recorder command.EventRecorder
 	// Feed is the live feed of committed events for activities:watch and
 	// the event metrics; by default Recorder, when it is a Feed.
 	Feed Feed
 	// OperatorToken (32 characters or more) may read every property and
 	// take backups; empty disables operator access.
 	OperatorToken string
-	// Tokens checks property tokens; by default NewTokens(Store, Recorder).
-	Tokens *Tokens
+	// Tokens checks property tokens; by default command.NewTokens(Store, Recorder).
+	Tokens *command.Tokens
 	// Metrics is exposed at /metrics; by default NewMetrics().
 	Metrics *Metrics
 	// Ready lists readiness checks by component name (e.g. "discord");
@@ -93,8 +94,8 @@ type WatchOptions struct {
 type Server struct {
 	opts    Options
 	store   *store.Store
-	rec     Recorder
-	tokens  *Tokens
+	rec     command.EventRecorder
+	tokens  *command.Tokens
 	metrics *Metrics
 	log     zerolog.Logger
 	now     func() time.Time
@@ -125,8 +126,8 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	if opts.Tokens == nil {
-		opts.Tokens = NewTokens(opts.Store, opts.Recorder)
-		opts.Tokens.now = opts.Now
+		opts.Tokens = command.NewTokens(opts.Store, opts.Recorder)
+		opts.Tokens.Now = opts.Now
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
@@ -206,7 +207,7 @@ func (s *Server) AddReady(name string, fn ReadyFunc) {
 }
 
 // Tokens returns the token manager, for the chat command adapters.
-func (s *Server) Tokens() *Tokens { return s.tokens }
+func (s *Server) Tokens() *command.Tokens { return s.tokens }
 
 // Metrics returns the metrics registry.
 func (s *Server) Metrics() *Metrics { return s.metrics }

@@ -16,6 +16,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/verification"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -72,6 +75,16 @@ type Options struct {
 	AdminCacheTTL time.Duration
 	// Now is the clock (default time.Now); tests use the fake server's.
 	Now func() time.Time
+
+	// Moderation and Verification, when set, are attached when Run starts
+	// (the Bot is their bot.Actions and Directory) and get what only the
+	// platform sees: verification button presses and their /settings
+	// keys. main subscribes their Committed to the recorder.
+	Moderation   *moderation.Engine
+	Verification *verification.Engine
+	// Tokens, when set, serves /apitoken in a private chat (the HTTP
+	// API's tokens).
+	Tokens *command.Tokens
 }
 
 // Webhook configures webhook mode.

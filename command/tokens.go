@@ -1,4 +1,4 @@
-package httpapi
+package command
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/bot"
-	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -39,22 +38,26 @@ var ErrTokenNotFound = errors.New("no such API token in this property")
 // MaxTokensPerProperty tokens already.
 var ErrTooManyTokens = fmt.Errorf("a property may have at most %d API tokens: revoke one first", MaxTokensPerProperty)
 
-// KV is the part of *store.Store that Tokens uses.
-type KV interface {
+// TokenKV is the part of *store.Store that Tokens uses.
+type TokenKV interface {
 	Put(ns string, key, value []byte) error
 	GetKV(ns string, key []byte) ([]byte, error)
 	DeleteKV(ns string, key []byte) error
 	ScanKV(ns string, prefix []byte, fn func(key, value []byte) error) error
 }
 
-var _ KV = (*store.Store)(nil)
+var _ TokenKV = (*store.Store)(nil)
 
-// Recorder records audit events; *bot.Recorder is one.
-type Recorder interface {
+// EventRecorder records audit events; *bot.Recorder is one.
+type EventRecorder interface {
 	Record(ctx context.Context, events ...*bot.Event) error
 }
 
-var _ Recorder = (*bot.Recorder)(nil)
+var _ EventRecorder = (*bot.Recorder)(nil)
+
+// ParamTokenID names the token concerned in a record: its TokenID, never
+// the token.
+const ParamTokenID = "token_id"
 
 // TokenInfo describes a property token. The token itself is never stored:
 // only its hash, of which ID is the first 8 bytes in hex, enough to name
@@ -75,15 +78,16 @@ type TokenInfo struct {
 // Telegram (/apitoken) command adapters call Create, List and Revoke after
 // checking that the caller is an admin of the property.
 type Tokens struct {
-	kv  KV
-	rec Recorder
-	now func() time.Time
+	kv  TokenKV
+	rec EventRecorder
+	// Now is the clock of creation times (default time.Now).
+	Now func() time.Time
 }
 
 // NewTokens returns a token manager keeping hashes in kv and recording
 // changes through rec.
-func NewTokens(kv KV, rec Recorder) *Tokens {
-	return &Tokens{kv: kv, rec: rec, now: time.Now}
+func NewTokens(kv TokenKV, rec EventRecorder) *Tokens {
+	return &Tokens{kv: kv, rec: rec, Now: time.Now}
 }
 
 // tokenHash returns the storage key of a token.
@@ -96,8 +100,8 @@ func tokenHash(token string) []byte {
 // of its SHA-256 in hex. It is safe to show and to log.
 func TokenID(token string) string { return hex.EncodeToString(tokenHash(token)[:8]) }
 
-// wellFormed reports whether s has the shape of a property token.
-func wellFormed(s string) bool {
+// WellFormedToken reports whether s has the shape of a property token.
+func WellFormedToken(s string) bool {
 	rest, ok := strings.CutPrefix(s, TokenPrefix)
 	if !ok || len(s) != tokenLen {
 		return false
@@ -109,7 +113,7 @@ func wellFormed(s string) bool {
 // Create makes a new token for a property and records the creation. The
 // token is returned once, to be shown to the admin once; only its hash is
 // kept. label is an optional note (at most 100 bytes kept).
-func (t *Tokens) Create(ctx context.Context, p bot.Platform, property string, by command.Admin, label string) (string, TokenInfo, error) {
+func (t *Tokens) Create(ctx context.Context, p bot.Platform, property string, by Admin, label string) (string, TokenInfo, error) {
 	if !p.Valid() || property == "" {
 		return "", TokenInfo{}, fmt.Errorf("create API token: invalid property %s %q", p, property)
 	}
@@ -126,7 +130,7 @@ func (t *Tokens) Create(ctx context.Context, p bot.Platform, property string, by
 	}
 	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	info := TokenInfo{
-		ID: TokenID(token), Platform: p, Property: property, Created: t.now().UTC(),
+		ID: TokenID(token), Platform: p, Property: property, Created: t.Now().UTC(),
 		CreatedBy: by.ID, CreatedByName: bot.Cut(by.Name, bot.MaxNameLen), Label: bot.OneLine(label, 100),
 	}
 	v, err := json.Marshal(info)
@@ -150,7 +154,7 @@ func (t *Tokens) Create(ctx context.Context, p bot.Platform, property string, by
 
 // change builds the SETTINGS_CHANGE record of a token's creation or
 // revocation.
-func (t *Tokens) change(p bot.Platform, property string, by command.Admin, id, old, updated string) *bot.Event {
+func (t *Tokens) change(p bot.Platform, property string, by Admin, id, old, updated string) *bot.Event {
 	e := &bot.Event{Platform: p, PropertyID: property, Type: bot.SettingsChange, PlatformType: "command",
 		Function: bot.FuncCommand, ActorType: bot.ActorAdmin, ActorID: by.ID, ActorName: by.Name}
 	e.Params.Set(bot.ParamSetting, "api_token")
@@ -163,7 +167,7 @@ func (t *Tokens) change(p bot.Platform, property string, by command.Admin, id, o
 // Lookup returns the token's description, or ErrTokenNotFound. It never
 // logs or keeps the token.
 func (t *Tokens) Lookup(ctx context.Context, token string) (TokenInfo, error) {
-	if !wellFormed(token) {
+	if !WellFormedToken(token) {
 		return TokenInfo{}, ErrTokenNotFound
 	}
 	v, err := t.kv.GetKV(TokenNamespace, tokenHash(token))
@@ -220,9 +224,9 @@ func (t *Tokens) List(ctx context.Context, p bot.Platform, property string) ([]T
 // Revoke deletes a property's token, named by its id (as List shows it) or
 // by the token itself, and records the revocation. A token of another
 // property is ErrTokenNotFound.
-func (t *Tokens) Revoke(ctx context.Context, p bot.Platform, property, idOrToken string, by command.Admin) (TokenInfo, error) {
+func (t *Tokens) Revoke(ctx context.Context, p bot.Platform, property, idOrToken string, by Admin) (TokenInfo, error) {
 	var prefix []byte
-	if wellFormed(idOrToken) {
+	if WellFormedToken(idOrToken) {
 		prefix = tokenHash(idOrToken)
 	} else if b, err := hex.DecodeString(strings.ToLower(idOrToken)); err == nil && len(b) == 8 {
 		prefix = b

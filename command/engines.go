@@ -1,0 +1,100 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/verification"
+)
+
+// An engine setting is one key of the moderation engines or of
+// verification ("link_filter.mode", "verification.timeout") that a
+// property's admins may change from chat: /config set on Discord,
+// /settings on Telegram.
+type engineSettings struct {
+	keys func() []string
+	get  func(bot.Settings, string) (string, error)
+	set  func(*bot.Settings, string, string) error
+}
+
+var engines = []engineSettings{
+	{moderation.SettingKeys, moderation.GetSetting, moderation.SetSetting},
+	{verification.SettingKeys, verification.GetSetting, verification.SetSetting},
+}
+
+// EngineSettingKeys lists every engine setting, in a stable order.
+func EngineSettingKeys() []string {
+	var out []string
+	for _, e := range engines {
+		out = append(out, e.keys()...)
+	}
+	return out
+}
+
+func engineFor(key string) (engineSettings, string, error) {
+	key = strings.ToLower(strings.TrimSpace(key))
+	for _, e := range engines {
+		if slices.Contains(e.keys(), key) {
+			return e, key, nil
+		}
+	}
+	return engineSettings{}, key, bad("setting", "%q is not a setting; the settings are %s", key, strings.Join(EngineSettingKeys(), ", "))
+}
+
+// GetEngineSetting returns the property's own value of an engine setting,
+// "" when it follows the operator's default.
+func GetEngineSetting(s bot.Settings, key string) (string, error) {
+	e, key, err := engineFor(key)
+	if err != nil {
+		return "", err
+	}
+	return e.get(s, key)
+}
+
+// SetEngineSetting changes one engine setting of a property and records
+// SETTINGS_CHANGE with its old and new value. "default" (or an empty value)
+// returns it to the operator's default. A bad value is an ErrBadArgument
+// whose message says what is allowed.
+func (c *Settings) SetEngineSetting(ctx context.Context, scope Scope, admin Admin, key, value string) (bot.Settings, error) {
+	e, key, err := engineFor(key)
+	if err != nil {
+		return bot.Settings{}, err
+	}
+	value = strings.TrimSpace(value)
+	if len(value) > 4000 {
+		return bot.Settings{}, bad(key, "the value is too long")
+	}
+	return c.change(ctx, scope, admin, key, func(s *bot.Settings) error {
+		if err := e.set(s, key, value); err != nil {
+			if errors.Is(err, moderation.ErrBadValue) || errors.Is(err, verification.ErrBadValue) ||
+				errors.Is(err, moderation.ErrUnknownSetting) || errors.Is(err, verification.ErrUnknownSetting) {
+				return fmt.Errorf("%w: %v", ErrBadArgument, err)
+			}
+			return err
+		}
+		return nil
+	}, func(s bot.Settings) string {
+		v, _ := e.get(s, key)
+		return v
+	})
+}
+
+// ShowEngineSettings describes the engine settings a property changed
+// ("key: value"); every other key follows the operator's defaults.
+func ShowEngineSettings(s bot.Settings) []string {
+	var out []string
+	for _, key := range EngineSettingKeys() {
+		if v, err := GetEngineSetting(s, key); err == nil && v != "" {
+			out = append(out, key+": "+v)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"moderation and verification: the operator's defaults"}
+	}
+	return out
+}
