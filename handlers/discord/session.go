@@ -15,8 +15,8 @@ import (
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation"
-	"github.com/chatwarden/chatwarden/verification"
 	"github.com/chatwarden/chatwarden/store"
+	"github.com/chatwarden/chatwarden/verification"
 )
 
 // Intents are exactly the gateway intents the catalogue needs.

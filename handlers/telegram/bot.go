@@ -18,8 +18,8 @@ import (
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation"
-	"github.com/chatwarden/chatwarden/verification"
 	"github.com/chatwarden/chatwarden/store"
+	"github.com/chatwarden/chatwarden/verification"
 )
 
 // AllowedUpdates is the full subscription, sent on every getUpdates: the
