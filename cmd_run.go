@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -14,10 +15,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord"
+	"github.com/chatwarden/chatwarden/handlers/httpapi"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
+	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/store"
+	"github.com/chatwarden/chatwarden/verification"
 )
 
 // shutdownTimeout bounds draining the recorder at exit.
@@ -54,8 +59,14 @@ func newLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
 
-// serve runs the bot until ctx ends, then drains within shutdownTimeout.
+// serve runs the bot until ctx ends, then drains within shutdownTimeout:
+// the platforms stop taking events, the engines finish their queued work,
+// the recorder commits what it holds, and the store closes.
 func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
+	modDefaults, verDefaults, err := engineDefaults(cfg)
+	if err != nil {
+		return err
+	}
 	s, err := store.Open(cfg.Storage.Path, store.Options{})
 	if err != nil {
 		return err
@@ -67,18 +78,55 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{
+	// The engines record through the recorder, whose log routing asks the
+	// moderation engine about raids: rec is set before anything records.
+	var rec *bot.Recorder
+	late := recordFunc(func(ctx context.Context, events ...*bot.Event) error { return rec.Record(ctx, events...) })
+	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: late, KV: s, Defaults: modDefaults,
+		Logger: log.With().Str("component", "moderation").Logger()})
+	if err != nil {
+		return err
+	}
+	ver, err := verification.New(ctx, verification.Options{KV: s, Settings: s, Recorder: late, Defaults: verDefaults,
+		Logger: log.With().Str("component", "verification").Logger()})
+	if err != nil {
+		mod.Close(ctx)
+		return err
+	}
+	rec = bot.NewRecorder(s, bot.RecorderOptions{
 		Logger:  log,
 		Prepare: router.ContentPolicy(cfg.Storage.StoreMessageContent),
-		Routers: []bot.Router{router},
+		Routers: []bot.Router{mod.RaidFilter(router)},
 	})
+	rec.Subscribe(mod.Committed)
+	rec.Subscribe(ver.Committed)
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
+		for _, eng := range []struct {
+			name  string
+			close func(context.Context) error
+		}{{"moderation", mod.Close}, {"verification", ver.Close}} {
+			if err := eng.close(dctx); err != nil {
+				log.Error().Err(err).Str("engine", eng.name).Msg("engine did not finish in time")
+			}
+		}
 		if err := rec.Close(dctx); err != nil {
 			log.Error().Err(err).Msg("recorder did not drain in time")
 		}
 	}()
+
+	metrics := httpapi.NewMetrics()
+	rec.Subscribe(countEngineActions(metrics))
+	var api *httpapi.Server
+	tokens := command.NewTokens(s, rec)
+	if cfg.API.Listen != "" {
+		api, err = httpapi.New(httpapi.Options{Store: s, Recorder: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
+			Tokens: tokens, Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log})
+		if err != nil {
+			return err
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -95,18 +143,18 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		}()
 	}
 	start("retention", func(ctx context.Context) error { return retentionLoop(ctx, s, rec, cfg.Storage.RetentionDays, log) })
-	if cfg.API.Listen != "" {
-		h := opsHandler(s, cfg.API.OperatorToken.Reveal(), log)
-		start("api", func(ctx context.Context) error { return serveOps(ctx, cfg.API.Listen, h) })
-	}
 	if cfg.Discord.Enabled {
 		d, err := discord.New(discord.Options{
 			Token: cfg.Discord.Token.Reveal(), APIURL: cfg.Discord.APIURL,
 			ShardID: cfg.Discord.ShardID, ShardCount: cfg.Discord.ShardCount, DevGuildID: cfg.Discord.DevGuildID,
 			Store: s, Recorder: rec, Logger: log, Router: router,
+			Moderation: mod, Verification: ver, Tokens: tokens,
 		})
 		if err != nil {
 			return err
+		}
+		if api != nil {
+			api.AddReady("discord", readyWhen(d.Ready()))
 		}
 		start("discord", d.Run)
 	}
@@ -117,13 +165,18 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			DeleteCommandsAfter: cfg.Telegram.DeleteCommandsAfter.D(), DefaultLocale: cfg.Defaults.Locale,
 			Webhook: telegram.Webhook{Listen: cfg.Telegram.Webhook.Listen, URL: cfg.Telegram.Webhook.URL,
 				SecretToken: cfg.Telegram.Webhook.SecretToken.Reveal()},
+			Moderation: mod, Verification: ver, Tokens: tokens,
 		})
 		if err != nil {
 			return err
 		}
 		start("telegram", t.Run)
 	}
-	log.Info().Bool("discord", cfg.Discord.Enabled).Bool("telegram", cfg.Telegram.Enabled).Msg("chatwarden running")
+	if api != nil {
+		start("api", func(ctx context.Context) error { return httpapi.Serve(ctx, cfg.API.Listen, api) })
+	}
+	log.Info().Bool("discord", cfg.Discord.Enabled).Bool("telegram", cfg.Telegram.Enabled).
+		Str("api", cfg.API.Listen).Msg("chatwarden running")
 	<-ctx.Done()
 	log.Info().Msg("shutting down")
 	wg.Wait()
@@ -133,6 +186,70 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	default:
 		return nil
 	}
+}
+
+// recordFunc adapts a function to the engines' Recorder.
+type recordFunc func(ctx context.Context, events ...*bot.Event) error
+
+func (f recordFunc) Record(ctx context.Context, events ...*bot.Event) error { return f(ctx, events...) }
+
+// readyWhen is a readiness check that passes once ready is closed.
+func readyWhen(ready <-chan struct{}) httpapi.ReadyFunc {
+	return func(context.Context) error {
+		select {
+		case <-ready:
+			return nil
+		default:
+			return errors.New("not connected yet")
+		}
+	}
+}
+
+// countEngineActions counts the engines' records by kind for /metrics:
+// MODERATION_LINK, each SECURITY_EVENT kind, VERIFICATION_SUCCESS and
+// VERIFICATION_FAILURE.
+func countEngineActions(m *httpapi.Metrics) func([]*bot.Event) {
+	return func(events []*bot.Event) {
+		for _, e := range events {
+			switch e.Type {
+			case bot.ModerationLink, bot.VerificationSuccess, bot.VerificationFailure:
+				m.Inc(httpapi.MetricEngineActions, "kind", e.Type.String())
+			case bot.SecurityEvent:
+				m.Inc(httpapi.MetricEngineActions, "kind", e.Params.Get(bot.ParamKind))
+			}
+		}
+	}
+}
+
+// engineDefaults turns the config's moderation and verification sections
+// into the engines' defaults and checks them, naming the key and line of a
+// bad value.
+func engineDefaults(cfg *config.Config) (moderation.Defaults, verification.Defaults, error) {
+	m, v := cfg.Moderation, cfg.Verification
+	mod := moderation.Defaults{
+		LinkFilter: moderation.LinkFilterConfig{Enabled: m.LinkFilter.Enabled, Mode: m.LinkFilter.Mode,
+			Denylist: m.LinkFilter.Denylist, Allowlist: m.LinkFilter.Allowlist, DenylistFiles: m.LinkFilter.DenylistFiles,
+			BlockInvites: m.LinkFilter.BlockInvites, ExemptAdmins: m.LinkFilter.ExemptAdmins,
+			Escalate: m.LinkFilter.Escalate, EscalateAfter: m.LinkFilter.EscalateAfter,
+			EscalateWindow: m.LinkFilter.EscalateWindow.D(), EscalateTimeout: m.LinkFilter.EscalateTimeout.D()},
+		Impersonation: moderation.ImpersonationConfig{Enabled: m.Impersonation.Enabled, Action: m.Impersonation.Action,
+			ProtectedNames: m.Impersonation.ProtectedNames, Quarantine: m.Impersonation.Quarantine.D()},
+		IntegrationGuard: moderation.IntegrationGuardConfig{Enabled: m.IntegrationGuard.Enabled,
+			Allowlist: m.IntegrationGuard.Allowlist, Kick: m.IntegrationGuard.Kick},
+		RaidGuard: moderation.RaidGuardConfig{Enabled: m.RaidGuard.Enabled, Joins: m.RaidGuard.Joins, Window: m.RaidGuard.Window.D()},
+	}
+	ver := verification.Defaults{Enabled: v.Enabled, Kind: v.Kind, Timeout: v.Timeout.D(), MaxAttempts: v.MaxAttempts,
+		FailAction: v.FailAction, SkipAddedByAdmin: v.SkipAddedByAdmin}
+	// The engines' messages start with the key below their section.
+	if err := mod.Validate(); err != nil {
+		key, msg, _ := strings.Cut(err.Error(), ": ")
+		return mod, ver, cfg.ErrorAt("moderation."+key, msg)
+	}
+	if err := ver.Validate(); err != nil {
+		key, msg, _ := strings.Cut(err.Error(), ": ")
+		return mod, ver, cfg.ErrorAt(key, msg)
+	}
+	return mod, ver, nil
 }
 
 // retentionLoop purges old records once at start and then daily.

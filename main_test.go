@@ -6,10 +6,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ import (
 
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/store"
+	"github.com/chatwarden/chatwarden/verification"
 )
 
 // cli runs one command line and returns its exit status and output.
@@ -312,37 +315,109 @@ func TestServeDrainsOnCancel(t *testing.T) {
 
 func TestOnlineBackupFromARunningBot(t *testing.T) {
 	db, _ := testDB(t, 40)
-	cfg := config.Default()
-	cfg.Storage.Path = db
-	cfg.API.Listen = "127.0.0.1:0"
-	const token = "operator-token-operator-token-0123456789"
-	s, err := store.Open(db, store.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	srv := httptest.NewServer(opsHandler(s, token, zerolog.Nop()))
-	defer srv.Close()
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := config.Default()
+	cfg.Storage.Path = db
+	cfg.API.Listen = addr
+	const token = "operator-token-operator-token-0123456789"
+	cfg.API.OperatorToken = token
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, &cfg, zerolog.Nop()) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	base := "http://" + addr
+	waitUntil(t, "the API", func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
 
 	// The database is held: an offline copy is refused and says what to do.
 	if code, _, errs := cli("backup", "--db", db, "--out", filepath.Join(t.TempDir(), "x.db")); code != 1 || !strings.Contains(errs, "--from") {
 		t.Fatalf("offline backup of a held database: exit %d %s", code, errs)
 	}
 	t.Setenv("CHATWARDEN_API_OPERATOR_TOKEN", "wrong-token-wrong-token-wrong-token-00")
-	if code, _, _ := cli("backup", "--from", srv.URL, "--out", filepath.Join(t.TempDir(), "y.db")); code != 1 {
+	if code, _, _ := cli("backup", "--from", base, "--out", filepath.Join(t.TempDir(), "y.db")); code != 1 {
 		t.Fatalf("a wrong token got a backup: exit %d", code)
 	}
 	t.Setenv("CHATWARDEN_API_OPERATOR_TOKEN", token)
 	out := filepath.Join(t.TempDir(), "online.db")
-	if code, stdout, errs := cli("backup", "--from", srv.URL, "--out", out); code != 0 || !strings.Contains(stdout, "running bot") {
+	if code, stdout, errs := cli("backup", "--from", base, "--out", out); code != 0 || !strings.Contains(stdout, "running bot") {
 		t.Fatalf("online backup: exit %d %s %s", code, stdout, errs)
 	}
-	if code, o, _ := cli("verify", "--db", out); code != 0 || strings.Count(o, "OK") != 3 {
+	// Three communities verify, and the refused attempt is on record.
+	if code, o, _ := cli("verify", "--db", out); code != 0 || strings.Count(o, "OK") < 3 {
 		t.Fatalf("the online copy does not verify:\n%s", o)
 	}
-	resp, err := http.Get(srv.URL + "/healthz")
+	resp, err := http.Get(base + "/metrics")
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("healthz: %v %v", resp, err)
+		t.Fatalf("metrics: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// waitUntil polls cond until it holds, failing after a generous timeout.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEngineDefaultsFromConfig: the config's moderation and verification
+// sections become the engines' defaults (the built-in ones when the file
+// sets nothing), and a value the engines refuse names its key and line.
+func TestEngineDefaultsFromConfig(t *testing.T) {
+	cfg, err := config.Parse(nil, "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, ver, err := engineDefaults(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(mod, moderation.BuiltinDefaults()) {
+		t.Errorf("moderation defaults\n%+v\nwant\n%+v", mod, moderation.BuiltinDefaults())
+	}
+	if !reflect.DeepEqual(ver, verification.BuiltinDefaults()) {
+		t.Errorf("verification defaults\n%+v\nwant\n%+v", ver, verification.BuiltinDefaults())
+	}
+	cfg, err = config.Parse([]byte("moderation:\n  link_filter:\n    denylist: [evil.example]\n  impersonation:\n    action: ban\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mod, _, err = engineDefaults(cfg); err != nil || mod.Impersonation.Action != "ban" || mod.LinkFilter.Denylist[0] != "evil.example" {
+		t.Fatalf("parsed %+v, %v", mod, err)
+	}
+	for src, want := range map[string]string{
+		"moderation:\n  link_filter:\n    mode: blocklist\n": "c.yaml:3: moderation.link_filter.mode",
+		"moderation:\n  raid_guard:\n    joins: 0\n":         "c.yaml:3: moderation.raid_guard.joins",
+		"verification:\n  kind: captcha\n":                   "c.yaml:2: verification.kind",
+		"verification:\n  timeout: 1s\n":                     "c.yaml:2: verification.timeout",
+		"moderation:\n  impersonation:\n    action: shout\n": "c.yaml:3: moderation.impersonation.action",
+	} {
+		cfg, err := config.Parse([]byte(src), "c.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := engineDefaults(cfg); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: error %v, want it to start with %q", src, err, want)
+		}
+	}
 }

@@ -31,6 +31,78 @@ type Config struct {
 	Telegram Telegram `yaml:"telegram"`
 	Defaults Defaults `yaml:"defaults"`
 	API      API      `yaml:"api"`
+
+	Moderation   Moderation   `yaml:"moderation"`
+	Verification Verification `yaml:"verification"`
+
+	file  string         // the file the config came from, for ErrorAt
+	lines map[string]int // each key's line
+}
+
+// Moderation holds the operator's defaults for the moderation engines;
+// every community's admins may override each key (/config set,
+// /settings). The engines validate the values (see ErrorAt).
+type Moderation struct {
+	LinkFilter       LinkFilter       `yaml:"link_filter"`
+	Impersonation    Impersonation    `yaml:"impersonation"`
+	IntegrationGuard IntegrationGuard `yaml:"integration_guard"`
+	RaidGuard        RaidGuard        `yaml:"raid_guard"`
+}
+
+// LinkFilter configures the link filter.
+type LinkFilter struct {
+	Enabled         bool     `yaml:"enabled"`
+	Mode            string   `yaml:"mode"`
+	Denylist        []string `yaml:"denylist"`
+	Allowlist       []string `yaml:"allowlist"`
+	DenylistFiles   []string `yaml:"denylist_files"`
+	BlockInvites    bool     `yaml:"block_invites"`
+	ExemptAdmins    bool     `yaml:"exempt_admins"`
+	Escalate        bool     `yaml:"escalate"`
+	EscalateAfter   int      `yaml:"escalate_after"`
+	EscalateWindow  Duration `yaml:"escalate_window"`
+	EscalateTimeout Duration `yaml:"escalate_timeout"`
+}
+
+// Impersonation configures the impersonation guard.
+type Impersonation struct {
+	Enabled        bool     `yaml:"enabled"`
+	Action         string   `yaml:"action"`
+	ProtectedNames []string `yaml:"protected_names"`
+	Quarantine     Duration `yaml:"quarantine"`
+}
+
+// IntegrationGuard configures the guard against unapproved bots,
+// webhooks and integrations.
+type IntegrationGuard struct {
+	Enabled   bool     `yaml:"enabled"`
+	Allowlist []string `yaml:"allowlist"`
+	Kick      bool     `yaml:"kick"`
+}
+
+// RaidGuard configures join-raid detection: more than Joins joins within
+// Window.
+type RaidGuard struct {
+	Enabled bool     `yaml:"enabled"`
+	Joins   int      `yaml:"joins"`
+	Window  Duration `yaml:"window"`
+}
+
+// Verification holds the operator's defaults for newcomer verification.
+type Verification struct {
+	Enabled          bool     `yaml:"enabled"`
+	Kind             string   `yaml:"kind"`
+	Timeout          Duration `yaml:"timeout"`
+	MaxAttempts      int      `yaml:"max_attempts"`
+	FailAction       string   `yaml:"fail_action"`
+	SkipAddedByAdmin bool     `yaml:"skip_added_by_admin"`
+}
+
+// ErrorAt returns a configuration error for a dotted key
+// ("moderation.link_filter.mode"), at the key's line when the file set it.
+// main uses it for the checks the engines make of their defaults.
+func (c *Config) ErrorAt(key, msg string) error {
+	return &Error{File: c.file, Line: c.lines[key], Key: key, Msg: msg}
 }
 
 // Storage configures the bbolt database.
@@ -92,6 +164,15 @@ func Default() Config {
 		Telegram: Telegram{APIURL: "https://api.telegram.org", PollTimeout: Duration(50 * time.Second),
 			DeleteCommandsAfter: Duration(time.Minute)},
 		Defaults: Defaults{Locale: "en"},
+		Moderation: Moderation{
+			LinkFilter: LinkFilter{Enabled: true, Mode: "denylist", ExemptAdmins: true, EscalateAfter: 3,
+				EscalateWindow: Duration(10 * time.Minute), EscalateTimeout: Duration(10 * time.Minute)},
+			Impersonation:    Impersonation{Enabled: true, Action: "flag", Quarantine: Duration(24 * time.Hour)},
+			IntegrationGuard: IntegrationGuard{Enabled: true},
+			RaidGuard:        RaidGuard{Enabled: true, Joins: 10, Window: Duration(10 * time.Second)},
+		},
+		Verification: Verification{Kind: "button", Timeout: Duration(5 * time.Minute), MaxAttempts: 3,
+			FailAction: "kick", SkipAddedByAdmin: true},
 	}
 }
 
@@ -203,6 +284,7 @@ env:
 	if err := cfg.validate(name, lines); err != nil {
 		return nil, err
 	}
+	cfg.file, cfg.lines = name, lines
 	return &cfg, nil
 }
 

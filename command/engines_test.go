@@ -1,0 +1,88 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// TestEngineSettingsAreSavedAndRecorded changes engine settings through
+// the real store and recorder: the value is saved, the router sees it, and
+// each change is one SETTINGS_CHANGE with the old and new value and the
+// admin as actor; bad keys and values are ErrBadArgument naming the key.
+func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(filepath.Join(t.TempDir(), "c.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := bot.NewLogRouter(ctx, s, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := bot.NewRecorder(s, bot.RecorderOptions{})
+	t.Cleanup(func() { rec.Close(ctx); s.Close() })
+	c := &Settings{Store: s, Router: router, Recorder: rec}
+	scope := Scope{Platform: bot.Telegram, Property: "-1001"}
+	admin := Admin{ID: "42", Name: "Ann"}
+
+	keys := EngineSettingKeys()
+	for _, k := range []string{"link_filter.mode", "impersonation.action", "raid_guard.joins", "verification.timeout"} {
+		if !slices.Contains(keys, k) {
+			t.Errorf("EngineSettingKeys lacks %s", k)
+		}
+	}
+	if _, err := c.SetEngineSetting(ctx, scope, admin, "link_filter.denylist", "evil.example, phish.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetEngineSetting(ctx, scope, admin, " Verification.Timeout ", "2m"); err != nil {
+		t.Fatal(err)
+	}
+	got := router.Settings(scope.Platform, scope.Property)
+	if v, _ := GetEngineSetting(got, "link_filter.denylist"); !strings.Contains(v, "evil.example") || !strings.Contains(v, "phish.example") {
+		t.Errorf("denylist %q", v)
+	}
+	if got.Verification == nil || got.Verification.TimeoutSeconds != 120 {
+		t.Errorf("verification %+v", got.Verification)
+	}
+	lines := ShowEngineSettings(got)
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "link_filter.denylist: ") {
+		t.Errorf("show: %q", lines)
+	}
+
+	for _, tc := range []struct{ key, value, want string }{
+		{"link_filter.mdoe", "allowlist", "link_filter.mdoe"},
+		{"link_filter.mode", "blocklist", "link_filter.mode"},
+		{"raid_guard.joins", "-3", "raid_guard.joins"},
+		{"verification.kind", "captcha", "verification.kind"},
+	} {
+		_, err := c.SetEngineSetting(ctx, scope, admin, tc.key, tc.value)
+		if !errors.Is(err, ErrBadArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: %v", tc.key, tc.value, err)
+		}
+	}
+	// Back to the default: the setting is empty again.
+	if _, err := c.SetEngineSetting(ctx, scope, admin, "verification.timeout", "default"); err != nil {
+		t.Fatal(err)
+	}
+
+	page, err := s.Query(ctx, store.Query{Platform: scope.Platform, Property: scope.Property,
+		Types: []bot.EventType{bot.SettingsChange}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != 3 {
+		t.Fatalf("%d SETTINGS_CHANGE records, want 3 (failures record nothing)", len(page.Events))
+	}
+	last := page.Events[0] // newest first
+	if last.ActorID != "42" || last.Params.Get(bot.ParamSetting) != "verification.timeout" ||
+		last.Params.Get(bot.ParamOldValue) != "2m0s" || last.Params.Get(bot.ParamNewValue) != "" {
+		t.Errorf("last change %+v", last.Params)
+	}
+}
