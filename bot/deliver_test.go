@@ -2,8 +2,10 @@ package bot_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,6 +218,13 @@ func TestContentPolicyFollowsTheProperty(t *testing.T) {
 		if (e.Content != "") != c.wantContent || (e.Params[bot.ParamOldContent] != "") != c.wantContent ||
 			(e.Attachments[0].URL != "") != c.wantAttachURL || e.Attachments[0].Name != "f.txt" {
 			t.Errorf("%s (default %v): %+v", c.prop, c.byDefault, e)
+		}
+		// Text not stored stays readable in memory, and only there.
+		if !c.wantContent {
+			raw, _ := json.Marshal(e)
+			if e.Withheld != "secret" || strings.Contains(string(raw), "secret") {
+				t.Errorf("%s: withheld %q, JSON %s", c.prop, e.Withheld, raw)
+			}
 		}
 	}
 }

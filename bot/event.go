@@ -40,6 +40,12 @@ type Event struct {
 	// Redacted is set on records whose personal data (names, content,
 	// attachments, params) was erased; the chain still verifies.
 	Redacted bool `json:"redacted,omitempty"`
+
+	// Withheld is message text that the property does not store (see
+	// LogRouter.ContentPolicy): it is never written to the store, the
+	// outbox or an export, but the engines reading the committed event in
+	// memory (the link filter) still see it.
+	Withheld string `json:"-"`
 }
 
 // Attachment is a file attached to a message.

@@ -93,7 +93,8 @@ func (r *LogRouter) Route(e *Event) []Route {
 // text, the earlier text of an edit, and attachments' links (their names,
 // sizes and hashes stay). A property's Settings.StoreContent decides;
 // without it, storeByDefault (the operator's storage.store_message_content)
-// does. It reads the router's in-memory settings, so it is cheap and safe
+// does. The text moves to Event.Withheld, so the link filter still checks
+// it. It reads the router's in-memory settings, so it is cheap and safe
 // for concurrent use.
 func (r *LogRouter) ContentPolicy(storeByDefault bool) func(*Event) {
 	return func(e *Event) {
@@ -107,7 +108,7 @@ func (r *LogRouter) ContentPolicy(storeByDefault bool) func(*Event) {
 		if store {
 			return
 		}
-		e.Content = ""
+		e.Withheld, e.Content = e.Content, ""
 		for i := range e.Attachments {
 			e.Attachments[i].URL = ""
 		}

@@ -810,3 +810,22 @@ func TestCloseSummarisesARunningRaid(t *testing.T) {
 		t.Fatalf("records = %+v", sec)
 	}
 }
+
+// TestLinkFilterReadsWithheldText: in a community that does not store
+// message text, the content policy moves it to Event.Withheld; the link
+// filter still finds the link there.
+func TestLinkFilterReadsWithheldText(t *testing.T) {
+	d := moderation.BuiltinDefaults()
+	d.LinkFilter.Denylist = []string{"evil.com"}
+	ev := newEnv(t, d)
+	msg := ev.message("u1", "")
+	msg.Withheld = "my secret words and https://login.evil.com/x"
+	ev.feed(msg)
+	if dels := ev.acts.Calls("DeleteMessage"); len(dels) != 1 || dels[0].Message != msg.MessageID {
+		t.Fatalf("delete calls = %+v", dels)
+	}
+	mod := ev.records(bot.ModerationLink)
+	if len(mod) != 1 || mod[0].Params.Get(bot.ParamDomain) != "login.evil.com" || mod[0].Content != "" {
+		t.Fatalf("MODERATION_LINK records = %+v", mod)
+	}
+}

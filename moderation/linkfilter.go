@@ -95,14 +95,24 @@ func (p *Policy) Judge(l links.Link) Verdict {
 // queueing for the link filter.
 func mayHaveLinks(ev *bot.Event) bool {
 	return ev.Params.Get(bot.ParamEmbedURLs) != "" || ev.Params.Get(ParamTextLinks) != "" ||
-		links.Has(ev.Content)
+		links.Has(messageText(ev))
+}
+
+// messageText is a message's text: its content, or, in a property that does not
+// store content, the text withheld from the store. (Work that spills to
+// the store during a flood carries no withheld text.)
+func messageText(ev *bot.Event) string {
+	if ev.Content != "" {
+		return ev.Content
+	}
+	return ev.Withheld
 }
 
 // MessageLinks returns the links of a CHAT_MESSAGE or CHAT_MESSAGE_EDIT:
 // in its content (text or caption), its embeds (params embed_urls) and its
 // Telegram text_link entities (params text_links), without duplicates.
 func MessageLinks(ev *bot.Event) []links.Link {
-	out := links.Find(ev.Content)
+	out := links.Find(messageText(ev))
 	for _, key := range []string{bot.ParamEmbedURLs, ParamTextLinks} {
 		for _, u := range strings.Fields(ev.Params.Get(key)) {
 			for _, l := range links.Find(u) {
