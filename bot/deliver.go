@@ -64,7 +64,10 @@ type DelivererOptions struct {
 	// OnPause is called when a target refuses the bot for good (ErrForbidden,
 	// ErrNotFound): deliveries to it stop until Resume; its entries stay.
 	OnPause func(target string, err error)
-	Logger  zerolog.Logger
+	// OnFailure, if set, is called for every post the platform refused
+	// (rate limits, outages, lost access): for metrics. It must not block.
+	OnFailure func(target string, err error)
+	Logger    zerolog.Logger
 }
 
 // Deliverer moves entries from the persisted outbox to a platform. An
@@ -202,6 +205,9 @@ func (d *Deliverer) deliver(ctx context.Context, target string) (bool, time.Dura
 		}
 	}
 	wait := d.opts.MinInterval
+	if err != nil && d.opts.OnFailure != nil {
+		d.opts.OnFailure(target, err)
+	}
 	var ra *RetryAfterError
 	switch {
 	case err == nil:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,9 +130,18 @@ func TestDelivererDeliversInOrderAndSurvivesFailures(t *testing.T) {
 	}
 	p := &poster{posted: map[string][]string{}, max: 4,
 		script: []error{errors.New("502 bad gateway"), &bot.RetryAfterError{Wait: 50 * time.Millisecond}}}
-	d := bot.NewDeliverer(bot.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, MinInterval: time.Millisecond, Poll: 10 * time.Millisecond})
+	var failures atomic.Int32
+	d := bot.NewDeliverer(bot.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, MinInterval: time.Millisecond, Poll: 10 * time.Millisecond,
+		OnFailure: func(target string, err error) {
+			if target == "log" && err != nil {
+				failures.Add(1)
+			}
+		}})
 	run(t, d)
 	waitFor(t, "all 25 entries", func() bool { return len(p.got("log")) == 25 })
+	if n := failures.Load(); n != 2 {
+		t.Errorf("OnFailure called %d times, want 2 (the 502 and the 429)", n)
+	}
 	got := p.got("log")
 	for i, a := range got {
 		if a != string(rune('a'+i)) {
