@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// TestKilledTenTimesLosesNothing runs `chatwarden run` as a child process
+// against a fake Telegram kept in this process, plays messages in three
+// groups that each have a log channel, and kills the bot with SIGKILL at a
+// random moment, ten times in a row, while the messages keep coming. Then
+// it lets a last bot catch up and stop cleanly, and checks what the README
+// promises: every update is recorded exactly once (the offset advances in
+// the records' transaction), every record reaches its log channel, a
+// delivery is repeated only when a kill fell between the platform's
+// acceptance and the outbox update (at most one post per kill), and every
+// hash chain verifies.
+func TestKilledTenTimesLosesNothing(t *testing.T) {
+	if os.Getenv("CHATWARDEN_KILL_CHILD") != "" {
+		t.Skip("child")
+	}
+	if testing.Short() {
+		t.Skip("kill test in -short mode")
+	}
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second})
+	defer fake.Close()
+	owner := fake.NewUser("Owner")
+	members := []telegramtest.User{fake.NewUser("Ann"), fake.NewUser("Bob"), fake.NewUser("Chloé")}
+	type group struct{ chat, logs telegramtest.Chat }
+	var groups []group
+	dir := t.TempDir()
+	db := filepath.Join(dir, "kill.db")
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		g := group{fake.NewSupergroup("Group "+strconv.Itoa(i), owner, members...),
+			fake.NewChannel("Logs "+strconv.Itoa(i), "", owner)}
+		_, _, err := s.UpdateSettings(context.Background(), bot.Telegram, strconv.FormatInt(g.chat.ID, 10), func(st *bot.Settings) error {
+			st.LogChannels = []bot.LogChannel{{ID: strconv.FormatInt(g.logs.ID, 10), Types: []bot.EventType{bot.ChatMessage}}}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, g)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`log_level: warn
+storage: {path: %s}
+telegram:
+  enabled: true
+  token: %q
+  api_url: %s
+  poll_timeout: 1s
+  delete_commands_after: 0s
+`, db, fake.Token(), fake.URL)), 0o600)
+
+	var logs bytes.Buffer
+	startBot := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$")
+		cmd.Env = append(os.Environ(), "CHATWARDEN_KILL_CHILD="+cfg)
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	var sent []string
+	say := func() {
+		g := groups[rng.IntN(len(groups))]
+		text := fmt.Sprintf("message %d", len(sent))
+		fake.Message(g.chat, members[rng.IntN(len(members))], text)
+		sent = append(sent, text)
+	}
+	const kills = 10
+	for range kills {
+		cmd := startBot()
+		deadline := time.Now().Add(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		for time.Now().Before(deadline) {
+			say()
+			time.Sleep(time.Duration(20+rng.IntN(80)) * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		say() // while the bot is down
+	}
+	last := startBot()
+	if !fake.WaitUpdatesConsumed(60 * time.Second) {
+		t.Fatalf("the last bot did not catch up: %d updates pending\n%s", len(fake.PendingUpdates()), logs.String())
+	}
+	// Every message reaches its group's log channel.
+	waitUntil(t, "every entry in the log channels", func() bool {
+		for _, text := range sent {
+			if !kLogged(fake, text, groups[0].logs.ID, groups[1].logs.ID, groups[2].logs.ID) {
+				return false
+			}
+		}
+		return true
+	})
+	last.Process.Signal(syscall.SIGTERM)
+	if err := last.Wait(); err != nil {
+		t.Fatalf("the last bot did not stop cleanly: %v\n%s", err, logs.String())
+	}
+
+	s, err = store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recorded := map[string]int{}
+	for _, g := range groups {
+		page, err := s.Query(context.Background(), store.Query{Platform: bot.Telegram,
+			Property: strconv.FormatInt(g.chat.ID, 10), Types: []bot.EventType{bot.ChatMessage}, Limit: store.MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Events {
+			recorded[e.Content]++
+		}
+	}
+	for _, text := range sent {
+		if recorded[text] != 1 {
+			t.Errorf("%q recorded %d times, want exactly once", text, recorded[text])
+		}
+	}
+	if len(recorded) != len(sent) {
+		t.Errorf("%d messages recorded, %d sent", len(recorded), len(sent))
+	}
+	// A post is repeated only when a kill came between Telegram's
+	// acceptance and the outbox update: at most one post per kill.
+	repeated := 0
+	for _, g := range groups {
+		seen := map[string]bool{}
+		for _, m := range fake.Messages(g.logs.ID) {
+			if seen[m.Text] {
+				repeated++
+			}
+			seen[m.Text] = true
+		}
+	}
+	if repeated > kills {
+		t.Errorf("%d log posts repeated after %d kills", repeated, kills)
+	}
+	vs, err := s.VerifyAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if !v.OK {
+			t.Errorf("chain of %s %s: %+v", v.Platform, v.Property, v)
+		}
+	}
+	t.Logf("%d messages through %d kills; %d log posts repeated", len(sent), kills, repeated)
+}
+
+// kLogged reports whether text was posted, as its own quoted line, to one
+// of the log channels.
+func kLogged(fake *telegramtest.Server, text string, logChats ...int64) bool {
+	for _, c := range logChats {
+		for _, m := range fake.Messages(c) {
+			if strings.Contains(m.Text, text+"\n") || strings.HasSuffix(m.Text, text) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestKillChild is the bot the kill test runs and kills.
+func TestKillChild(t *testing.T) {
+	cfg := os.Getenv("CHATWARDEN_KILL_CHILD")
+	if cfg == "" {
+		t.Skip("only run as a child of the kill test")
+	}
+	os.Exit(run([]string{"run", "--config", cfg}, os.Stdout, os.Stderr))
+}
