@@ -278,7 +278,8 @@ func (e *Engine) run(j job) {
 	case bot.UserJoin:
 		if ev.Params.Get(bot.ParamIsBot) == "true" {
 			e.checkIntegration(ctx, pl, Integration{Platform: ev.Platform, Property: ev.PropertyID,
-				Kind: IntegrationBot, ID: ev.ActorID, Name: ev.ActorName, Time: ev.Time}, cfg.IntegrationGuard)
+				Kind: IntegrationBot, ID: ev.ActorID, Name: ev.ActorName, AddedBy: ev.Params.Get(paramAddedBy),
+				ChannelID: ev.ChannelID, Time: ev.Time}, cfg.IntegrationGuard)
 		}
 		e.checkImpersonation(ctx, pl, ev, cfg.Impersonation)
 	case bot.UserUpdate:
@@ -423,6 +424,16 @@ func (e *Engine) staffOf(ctx context.Context, pl *platform, k propKey) []Member 
 	return staff
 }
 
+// ForgetStaff drops the cached staff list of a property, so that the
+// next check asks the Directory again. Platforms call it when an admin is
+// promoted, demoted or renamed, so that a new admin's names are protected
+// at once rather than after Options.CacheTTL.
+func (e *Engine) ForgetStaff(p bot.Platform, property string) {
+	e.smu.Lock()
+	delete(e.staff, propKey{p, property})
+	e.smu.Unlock()
+}
+
 // record makes a synthetic event durable, logging failures.
 func (e *Engine) record(ctx context.Context, ev *bot.Event) {
 	if err := e.opts.Recorder.Record(ctx, ev); err != nil {
@@ -489,6 +500,10 @@ const (
 	// ParamEscalated is set on MODERATION_LINK when the violation timed
 	// the member out.
 	ParamEscalated = "escalated"
+	// paramAddedBy is the USER_JOIN param naming who added the member
+	// (verification.ParamAddedBy): the second target of an unauthorized
+	// bot's record.
+	paramAddedBy = "added_by"
 )
 
 // recentSet remembers the last n keys.

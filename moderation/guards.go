@@ -137,12 +137,17 @@ func (e *Engine) InRaid(p bot.Platform, property string) bool {
 }
 
 // RaidFilter wraps the log router: USER_JOIN records of a property in a
-// raid get no log routes; everything else is routed by next (which may be
-// nil). Joins are counted after commit, so the joins committed together
-// with the one that starts a raid may still be routed.
+// raid get no log routes; nor does the CHAT_MESSAGE_DELETE of a message
+// the link filter removed, whose MODERATION_LINK (with the content) tells
+// the removal once. Everything else is routed by next (which may be nil).
+// Joins are counted after commit, so the joins committed together with the
+// one that starts a raid may still be routed.
 func (e *Engine) RaidFilter(next bot.Router) bot.Router {
 	return bot.RouterFunc(func(ev *bot.Event) []bot.Route {
 		if ev.Type == bot.UserJoin && e.InRaid(ev.Platform, ev.PropertyID) {
+			return nil
+		}
+		if ev.Type == bot.ChatMessageDelete && ev.Function == bot.FuncLinkFilter {
 			return nil
 		}
 		if next == nil {

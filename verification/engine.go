@@ -59,6 +59,15 @@ type Directory interface {
 	IsAdmin(ctx context.Context, property, user string) (bool, error)
 }
 
+// JoinMessageFinder is implemented by directories that remember the join
+// service message of a member (Telegram). The engine asks it on failure
+// when the USER_JOIN did not carry the message: Telegram announces a join
+// twice (chat_member and the service message) and the handler records the
+// join once, often from chat_member.
+type JoinMessageFinder interface {
+	JoinMessage(ctx context.Context, property, user string) (string, bool)
+}
+
 // Clock tells the time; tests use a fake one.
 type Clock interface {
 	Now() time.Time
@@ -684,7 +693,11 @@ func (e *Engine) finish(ctx context.Context, pl *platform, key string, c *Challe
 		if c.Platform == bot.Telegram {
 			deleteMsg(c.MessageID)
 			if r.Reason != bot.ReasonLeft {
-				deleteMsg(c.JoinMessageID)
+				join := c.JoinMessageID
+				if f, ok := pl.dir.(JoinMessageFinder); ok && join == "" {
+					join, _ = f.JoinMessage(ctx, c.Property, c.User)
+				}
+				deleteMsg(join)
 			}
 		}
 	}

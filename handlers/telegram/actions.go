@@ -75,6 +75,9 @@ func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message stri
 	if err != nil {
 		return err
 	}
+	if channel == property {
+		channel = "" // the chat itself, not a topic
+	}
 	prev, ferr := b.opts.Store.FindMessage(ctx, bot.Telegram, property, message)
 	if ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
 		prev = nil
@@ -276,8 +279,8 @@ func (b *Bot) Send(ctx context.Context, property, channel string, m bot.Message)
 	}
 	params := tgbotapi.Params{"chat_id": itoa(chat), "text": text, "parse_mode": tgbotapi.ModeHTML,
 		"link_preview_options": `{"is_disabled":true}`, "disable_web_page_preview": "true"}
-	if _, err := strconv.Atoi(channel); err == nil && channel != "0" {
-		params["message_thread_id"] = channel
+	if n, err := strconv.Atoi(channel); err == nil && n > 0 {
+		params["message_thread_id"] = channel // a forum topic; the chat's own id means the chat
 	}
 	if _, err := strconv.Atoi(m.ReplyTo); err == nil {
 		params["reply_parameters"] = jsonParam(map[string]any{"message_id": mustAtoi(m.ReplyTo), "allow_sending_without_reply": true})

@@ -235,6 +235,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	// A crash may have come between a batch's commit and applying the
 	// handler state it changed: apply it again (it is idempotent).
 	b.applyState(st.State)
+	b.attachEngines()
 	b.startDelivery()
 	b.wg.Add(1)
 	go func() { defer b.wg.Done(); b.cleanupLoop() }()

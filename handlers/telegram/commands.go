@@ -24,16 +24,18 @@ import (
 type commandInfo struct {
 	name, desc string
 	admin      bool
+	private    bool // served in a private chat with the bot, not in groups
 }
 
 var commands = []commandInfo{
-	{"logs", "Search the audit log: /logs [type] [@user|id] [since] [limit]", true},
-	{"setlog", "Link a log chat: /setlog <chat id>, or forward /setlog from a channel", true},
-	{"unsetlog", "Stop sending entries to a log chat", true},
-	{"logtypes", "Choose what a log chat receives: /logtypes <types or presets>", true},
-	{"locale", "Language of log entries: /locale en|fr|hi", true},
-	{"settings", "Show chatwarden's settings for this group", true},
-	{"report", "Reply to a message with /report to tell the admins", false},
+	{"logs", "Search the audit log: /logs [type] [@user|id] [since] [limit]", true, false},
+	{"setlog", "Link a log chat: /setlog <chat id>, or forward /setlog from a channel", true, false},
+	{"unsetlog", "Stop sending entries to a log chat", true, false},
+	{"logtypes", "Choose what a log chat receives: /logtypes <types or presets>", true, false},
+	{"locale", "Language of log entries: /locale en|fr|hi", true, false},
+	{"settings", "Show or change settings: /settings [keys | <key> <value>]", true, false},
+	{"report", "Reply to a message with /report to tell the admins", false, false},
+	{"apitoken", "HTTP API tokens of a group you administer: /apitoken create|list|revoke <chat id>", true, true},
 }
 
 // registerCommands puts the commands in the clients' menus: everything
@@ -43,17 +45,22 @@ func (b *Bot) registerCommands() {
 		Command     string `json:"command"`
 		Description string `json:"description"`
 	}
-	var all, members []cmd
+	var all, members, private []cmd
 	for _, c := range commands {
-		all = append(all, cmd{c.name, c.desc})
-		if !c.admin {
+		switch {
+		case c.private:
+			private = append(private, cmd{c.name, c.desc})
+		case !c.admin:
 			members = append(members, cmd{c.name, c.desc})
+			fallthrough
+		default:
+			all = append(all, cmd{c.name, c.desc})
 		}
 	}
 	for _, set := range []struct {
 		scope string
 		cmds  []cmd
-	}{{"all_group_chats", members}, {"all_chat_administrators", all}} {
+	}{{"all_group_chats", members}, {"all_chat_administrators", all}, {"all_private_chats", private}} {
 		err := b.call("setMyCommands", tgbotapi.Params{"commands": jsonParam(set.cmds),
 			"scope": jsonParam(map[string]string{"type": set.scope})}, nil)
 		if err != nil && b.life.Err() == nil {
@@ -100,6 +107,11 @@ func (b *Bot) command(t *batch, m *tgbotapi.Message, ext *messageExt) []*bot.Eve
 	switch name {
 	case "report":
 		return b.report(t, m, ext)
+	case "apitoken":
+		t.after(func() {
+			b.answer(m, "API tokens are secrets: send <code>/apitoken</code> to me in a private chat.", nil)
+		})
+		return nil
 	case "setlog":
 		if from, msgID := forwardedFrom(m, ext); from != 0 {
 			t.after(func() { b.setlogForwarded(m, from, msgID) })
@@ -177,7 +189,7 @@ func (b *Bot) adminCommand(m *tgbotapi.Message, name string, args []string) {
 	case "locale":
 		b.setLocale(m, scope, who, args)
 	case "settings":
-		b.showSettings(m)
+		b.settingsCommand(m, scope, who, args)
 	}
 }
 
@@ -434,7 +446,9 @@ func (b *Bot) showSettings(m *tgbotapi.Message) {
 	if b.opts.Router != nil {
 		def = b.opts.Router.Locale(bot.Telegram, "")
 	}
-	lines := command.Show(b.settingsOf(chatID(m.Chat)), def)
+	set := b.settingsOf(chatID(m.Chat))
+	lines := command.Show(set, def)
+	lines = append(lines, command.ShowEngineSettings(set)...)
 	if b.opts.DeleteCommandsAfter > 0 {
 		lines = append(lines, "commands and answers are deleted after "+b.opts.DeleteCommandsAfter.String())
 	}

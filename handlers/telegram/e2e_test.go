@@ -26,6 +26,7 @@ type harness struct {
 	opts   func(*telegram.Options)
 	bot    *telegram.Bot
 	stop   func()
+	eng    *engineSet // nil unless config.engines is set
 }
 
 // config tunes a harness.
@@ -34,6 +35,9 @@ type config struct {
 	opts  func(*telegram.Options)
 	hooks func(b *telegram.Bot) // before Run
 	sync  bool                  // fsync the store (the crash tests)
+	// engines runs real moderation and verification engines and API
+	// tokens, wired as main wires them (see engines_test.go).
+	engines *engineConfig
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, config{}) }
@@ -53,9 +57,19 @@ func newHarnessWith(t *testing.T, c config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
+	h := &harness{t: t, fake: fake, s: s, router: router, opts: c.opts}
+	var route bot.Router = router
+	if c.engines != nil {
+		h.eng = newEngineSet(h, *c.engines)
+		route = h.eng.raidFilter(router)
+	}
+	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{route}})
+	h.rec = rec
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
-	h := &harness{t: t, fake: fake, s: s, rec: rec, router: router, opts: c.opts}
+	if h.eng != nil {
+		rec.Subscribe(h.eng.committed)
+		t.Cleanup(h.eng.close)
+	}
 	h.start(c.hooks)
 	return h
 }
@@ -64,6 +78,9 @@ func newHarnessWith(t *testing.T, c config) *harness {
 func (h *harness) options() telegram.Options {
 	o := telegram.Options{Token: h.fake.Token(), APIURL: h.fake.URL, PollTimeout: time.Second,
 		Store: h.s, Recorder: h.rec, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel), Router: h.router, LogInterval: 1100 * time.Millisecond}
+	if h.eng != nil {
+		h.eng.options(&o)
+	}
 	if h.opts != nil {
 		h.opts(&o)
 	}

@@ -149,7 +149,11 @@ func (b *Bot) translate(t *batch, u *update) []*bot.Event {
 }
 
 func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platformType string) []*bot.Event {
-	if m.Chat == nil || m.Chat.Type == "private" {
+	if m.Chat == nil {
+		return nil
+	}
+	if m.Chat.Type == "private" {
+		b.privateMessage(t, m, ext)
 		return nil
 	}
 	switch {
@@ -159,6 +163,9 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 			nu := &m.NewChatMembers[i]
 			if nu.ID == b.self.ID {
 				continue // the bot's own arrival comes as my_chat_member
+			}
+			if b.opts.Verification != nil {
+				t.put(nsJoinMsg, profileKey(m.Chat.ID, nu.ID), []byte(strconv.Itoa(m.MessageID)))
 			}
 			if !b.firstSight(t, m.Chat, nu, "join") {
 				continue // already recorded from chat_member
@@ -344,6 +351,9 @@ func (b *Bot) renamed(t *batch, m *tgbotapi.Message) []*bot.Event {
 	}
 	var before profile
 	_ = json.Unmarshal(old, &before)
+	// A renamed admin's new names must be protected at once.
+	chat := chatID(m.Chat)
+	t.after(func() { b.forgetStaff(chat) })
 	var out []*bot.Event
 	for _, field := range []string{"first_name", "last_name", "username"} {
 		if before.field(field) == now.field(field) {
@@ -459,6 +469,10 @@ func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinReque
 	}
 	target := newM.User
 	b.admins.note(c.Chat.ID, newM, time.Now())
+	if staffChanged(oldM, newM) {
+		chat := chatID(&c.Chat)
+		t.after(func() { b.forgetStaff(chat) })
+	}
 	byOther := c.From.ID != target.ID
 	mk := func(typ bot.EventType) *bot.Event {
 		e := b.event(&c.Chat, typ, "chat_member", c.Date)
