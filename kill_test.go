@@ -36,44 +36,8 @@ func TestKilledTenTimesLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill test in -short mode")
 	}
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second})
-	defer fake.Close()
-	owner := fake.NewUser("Owner")
-	members := []telegramtest.User{fake.NewUser("Ann"), fake.NewUser("Bob"), fake.NewUser("Chloé")}
-	type group struct{ chat, logs telegramtest.Chat }
-	var groups []group
-	dir := t.TempDir()
-	db := filepath.Join(dir, "kill.db")
-	s, err := store.Open(db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		g := group{fake.NewSupergroup("Group "+strconv.Itoa(i), owner, members...),
-			fake.NewChannel("Logs "+strconv.Itoa(i), "", owner)}
-		_, _, err := s.UpdateSettings(context.Background(), bot.Telegram, strconv.FormatInt(g.chat.ID, 10), func(st *bot.Settings) error {
-			st.LogChannels = []bot.LogChannel{{ID: strconv.FormatInt(g.logs.ID, 10), Types: []bot.EventType{bot.ChatMessage}}}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		groups = append(groups, g)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`log_level: warn
-storage: {path: %s}
-telegram:
-  enabled: true
-  token: %q
-  api_url: %s
-  poll_timeout: 1s
-  delete_commands_after: 0s
-`, db, fake.Token(), fake.URL)), 0o600)
-
+	sc := newTelegramScene(t)
+	fake, groups, members, cfg := sc.fake, sc.groups, sc.members, sc.cfg
 	var logs bytes.Buffer
 	startBot := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$")
@@ -111,7 +75,7 @@ telegram:
 	// Every message reaches its group's log channel.
 	waitUntil(t, "every entry in the log channels", func() bool {
 		for _, text := range sent {
-			if !kLogged(fake, text, groups[0].logs.ID, groups[1].logs.ID, groups[2].logs.ID) {
+			if !sc.logged(text) {
 				return false
 			}
 		}
@@ -122,13 +86,114 @@ telegram:
 		t.Fatalf("the last bot did not stop cleanly: %v\n%s", err, logs.String())
 	}
 
-	s, err = store.Open(db, store.Options{})
+	sc.check(t, sent)
+	// A post is repeated only when a kill came between Telegram's
+	// acceptance and the outbox update: at most one post per kill.
+	repeated := 0
+	for _, g := range groups {
+		seen := map[string]bool{}
+		for _, m := range fake.Messages(g.logs.ID) {
+			if seen[m.Text] {
+				repeated++
+			}
+			seen[m.Text] = true
+		}
+	}
+	if repeated > kills {
+		t.Errorf("%d log posts repeated after %d kills", repeated, kills)
+	}
+	t.Logf("%d messages through %d kills; %d log posts repeated", len(sent), kills, repeated)
+}
+
+// TestKillChild is the bot the kill test runs and kills.
+func TestKillChild(t *testing.T) {
+	cfg := os.Getenv("CHATWARDEN_KILL_CHILD")
+	if cfg == "" {
+		t.Skip("only run as a child of the kill test")
+	}
+	os.Exit(run([]string{"run", "--config", cfg}, os.Stdout, os.Stderr))
+}
+
+// telegramScene is a fake Telegram with three groups, each with a log
+// channel routed CHAT_MESSAGE records, a database holding those settings,
+// and a config file running the bot against the fake.
+type telegramScene struct {
+	fake    *telegramtest.Server
+	members []telegramtest.User
+	groups  []sceneGroup
+	db, cfg string
+}
+
+type sceneGroup struct{ chat, logs telegramtest.Chat }
+
+func newTelegramScene(t *testing.T) *telegramScene {
+	t.Helper()
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second})
+	t.Cleanup(fake.Close)
+	owner := fake.NewUser("Owner")
+	sc := &telegramScene{fake: fake, members: []telegramtest.User{fake.NewUser("Ann"), fake.NewUser("Bob"), fake.NewUser("Chloé")}}
+	dir := t.TempDir()
+	sc.db = filepath.Join(dir, "scene.db")
+	s, err := store.Open(sc.db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		g := sceneGroup{fake.NewSupergroup("Group "+strconv.Itoa(i), owner, sc.members...),
+			fake.NewChannel("Logs "+strconv.Itoa(i), "", owner)}
+		_, _, err := s.UpdateSettings(context.Background(), bot.Telegram, strconv.FormatInt(g.chat.ID, 10), func(st *bot.Settings) error {
+			st.LogChannels = []bot.LogChannel{{ID: strconv.FormatInt(g.logs.ID, 10), Types: []bot.EventType{bot.ChatMessage}}}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.groups = append(sc.groups, g)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sc.cfg = filepath.Join(dir, "config.yaml")
+	err = os.WriteFile(sc.cfg, []byte(fmt.Sprintf(`log_level: warn
+storage: {path: %s}
+telegram:
+  enabled: true
+  token: %q
+  api_url: %s
+  poll_timeout: 1s
+  delete_commands_after: 0s
+`, sc.db, fake.Token(), fake.URL)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// logged reports whether text was posted to one of the log channels as a
+// line of its own.
+func (sc *telegramScene) logged(text string) bool {
+	for _, g := range sc.groups {
+		for _, m := range sc.fake.Messages(g.logs.ID) {
+			if strings.Contains(m.Text, text+"\n") || strings.HasSuffix(m.Text, text) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// check opens the database once the bot has stopped and checks that each
+// text was recorded exactly once, that nothing else was, and that every
+// chain verifies.
+func (sc *telegramScene) check(t *testing.T, sent []string) {
+	t.Helper()
+	s, err := store.Open(sc.db, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	recorded := map[string]int{}
-	for _, g := range groups {
+	for _, g := range sc.groups {
 		page, err := s.Query(context.Background(), store.Query{Platform: bot.Telegram,
 			Property: strconv.FormatInt(g.chat.ID, 10), Types: []bot.EventType{bot.ChatMessage}, Limit: store.MaxLimit})
 		if err != nil {
@@ -146,21 +211,6 @@ telegram:
 	if len(recorded) != len(sent) {
 		t.Errorf("%d messages recorded, %d sent", len(recorded), len(sent))
 	}
-	// A post is repeated only when a kill came between Telegram's
-	// acceptance and the outbox update: at most one post per kill.
-	repeated := 0
-	for _, g := range groups {
-		seen := map[string]bool{}
-		for _, m := range fake.Messages(g.logs.ID) {
-			if seen[m.Text] {
-				repeated++
-			}
-			seen[m.Text] = true
-		}
-	}
-	if repeated > kills {
-		t.Errorf("%d log posts repeated after %d kills", repeated, kills)
-	}
 	vs, err := s.VerifyAll(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -170,27 +220,4 @@ telegram:
 			t.Errorf("chain of %s %s: %+v", v.Platform, v.Property, v)
 		}
 	}
-	t.Logf("%d messages through %d kills; %d log posts repeated", len(sent), kills, repeated)
-}
-
-// kLogged reports whether text was posted, as its own quoted line, to one
-// of the log channels.
-func kLogged(fake *telegramtest.Server, text string, logChats ...int64) bool {
-	for _, c := range logChats {
-		for _, m := range fake.Messages(c) {
-			if strings.Contains(m.Text, text+"\n") || strings.HasSuffix(m.Text, text) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// TestKillChild is the bot the kill test runs and kills.
-func TestKillChild(t *testing.T) {
-	cfg := os.Getenv("CHATWARDEN_KILL_CHILD")
-	if cfg == "" {
-		t.Skip("only run as a child of the kill test")
-	}
-	os.Exit(run([]string{"run", "--config", cfg}, os.Stdout, os.Stderr))
 }
