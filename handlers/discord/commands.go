@@ -15,6 +15,7 @@ import (
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
+	"github.com/chatwarden/chatwarden/verification"
 )
 
 // Permissions the commands require; Discord hides the commands from other
@@ -73,6 +74,26 @@ func commandSet() []*discordgo.ApplicationCommand {
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "locale", Description: "Language of log entries",
 					Options: []*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionString, Name: "locale", Description: "en, fr or hi", Required: true, Choices: locales}}},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "show", Description: "Show the settings"},
+				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "set", Description: "Change a moderation or verification setting",
+					Options: []*discordgo.ApplicationCommandOption{
+						{Type: discordgo.ApplicationCommandOptionString, Name: "key", Description: "the setting, e.g. link_filter.denylist", Required: true, Autocomplete: true},
+						{Type: discordgo.ApplicationCommandOptionString, Name: "value", Description: "the new value; default returns it to the bot's default", Required: true}}},
+				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "verification", Description: "Turn on member verification and post the Verify button",
+					Options: []*discordgo.ApplicationCommandOption{
+						{Type: discordgo.ApplicationCommandOptionChannel, Name: "channel", Description: "where members press Verify",
+							ChannelTypes: []discordgo.ChannelType{discordgo.ChannelTypeGuildText, discordgo.ChannelTypeGuildNews}},
+						{Type: discordgo.ApplicationCommandOptionRole, Name: "role", Description: "the role members get when they pass"},
+						{Type: discordgo.ApplicationCommandOptionString, Name: "kind", Description: "button or math",
+							Choices: []*discordgo.ApplicationCommandOptionChoice{{Name: "button", Value: "button"}, {Name: "math", Value: "math"}}},
+						str("timeout", "time to pass, e.g. 5m (30s to 24h)")}},
+				{Type: discordgo.ApplicationCommandOptionSubCommandGroup, Name: "api-token", Description: "Tokens of the HTTP API for this server",
+					Options: []*discordgo.ApplicationCommandOption{
+						{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "create", Description: "Create a token (shown once)",
+							Options: []*discordgo.ApplicationCommandOption{str("label", "a note to recognise it by")}},
+						{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "list", Description: "List the tokens"},
+						{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "revoke", Description: "Revoke a token",
+							Options: []*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionString, Name: "id", Description: "the token's id, as listed", Required: true}}},
+					}},
 			}},
 		{Name: ReportCommand, Type: discordgo.MessageApplicationCommand, Contexts: guildOnly},
 	}
@@ -156,8 +177,19 @@ func (b *Bot) onInteraction(i *discordgo.Interaction) {
 		default:
 			b.reply(i, "Unknown command.")
 		}
+	case discordgo.InteractionApplicationCommandAutocomplete:
+		if !allowed(i, permConfig) {
+			b.s.InteractionRespond(i, &discordgo.InteractionResponse{Type: discordgo.InteractionApplicationCommandAutocompleteResult,
+				Data: &discordgo.InteractionResponseData{Choices: []*discordgo.ApplicationCommandOptionChoice{}}})
+			return
+		}
+		b.onSettingAutocomplete(i)
 	case discordgo.InteractionMessageComponent:
 		id := i.MessageComponentData().CustomID
+		if verification.IsButton(id) {
+			b.onVerificationPress(i, id)
+			return
+		}
 		if strings.HasPrefix(id, "cw:p:") {
 			b.onPage(i, id)
 			return
@@ -328,7 +360,18 @@ func (b *Bot) onConfig(i *discordgo.Interaction, data discordgo.ApplicationComma
 		done = "Log entries will be written in " + optString(opts, "locale") + "."
 	case "show":
 		set := b.opts.Router.Settings(bot.Discord, i.GuildID)
-		b.reply(i, strings.Join(command.Show(set, b.opts.Router.Locale(bot.Discord, "")), "\n"))
+		lines := command.Show(set, b.opts.Router.Locale(bot.Discord, ""))
+		lines = append(lines, command.ShowEngineSettings(set)...)
+		b.reply(i, strings.Join(lines, "\n"))
+		return
+	case "set":
+		b.onConfigSet(i, opts)
+		return
+	case "verification":
+		b.onConfigVerification(i, opts)
+		return
+	case "api-token":
+		b.onAPIToken(i, sub)
 		return
 	default:
 		err = errors.New("unknown subcommand")

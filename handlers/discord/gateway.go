@@ -176,10 +176,17 @@ func (b *Bot) onMemberAdd(m *discordgo.Member) {
 	}
 	b.setActor(e, m.User, m)
 	e.Params.Set(bot.ParamAccountCreated, accountCreated(m.User.ID))
-	if m.User.Bot {
-		e.Params.Set(bot.ParamIsBot, "true")
-	}
 	b.saveProfile(m.GuildID, profileOf(m))
+	if m.User.Bot {
+		// A bot is added by someone: its BOT_ADD audit entry names them.
+		e.Params.Set(bot.ParamIsBot, "true")
+		b.corr.await(e, func(e *bot.Event, a auditEntry) {
+			if a.actor != "" && a.actor != m.User.ID {
+				e.Params.Set(paramAddedBy, a.actor)
+			}
+		}, corrKey{m.GuildID, auditBotAdd, m.User.ID})
+		return
+	}
 	b.submit(e)
 }
 
@@ -454,6 +461,8 @@ func (b *Bot) onAuditEntry(a *discordgo.GuildAuditLogEntryCreate) {
 	}
 	target := a.TargetID
 	switch *a.ActionType {
+	case auditBotAdd, auditWebhookCreate, auditIntegrationCreate:
+		b.onIntegrationEntry(a) // a BOT_ADD also names the adder of the bot's USER_JOIN
 	case auditMessageDelete:
 		if a.Options != nil {
 			target = a.TargetID + "/" + a.Options.ChannelID

@@ -76,6 +76,7 @@ type Bot struct {
 	wg    sync.WaitGroup
 
 	deliverer *bot.Deliverer
+	members   memberCache // members read over REST (directory.go)
 }
 
 // ErrTokenRejected and ErrIntentsDisabled are startup failures an operator
@@ -164,6 +165,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			return err
 		}
 		b.startDelivery(ctx)
+		b.attachEngines()
 	case <-time.After(b.opts.ReadyTimeout):
 		b.s.Close()
 		return fmt.Errorf("discord: no READY from the gateway within %s (check the bot token and the privileged intents in the developer portal)", b.opts.ReadyTimeout)
