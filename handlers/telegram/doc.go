@@ -23,6 +23,13 @@
 // buttons whose data is signed, and whose presser must be an admin of the
 // group concerned.
 //
-// Bot implements bot.Actions, and the Self, IsAdmin, Staff and MemberNames
-// the engines' directories need.
+// Bot implements bot.Actions; Run attaches it to the moderation and
+// verification engines of Options with a directory (engines.go) that
+// adapts Self, IsAdmin, Staff and MemberNames, remembers join service
+// messages, and drops the engine's cached staff list when an admin
+// changes. Verification buttons are routed to the engine, which checks the
+// presser. Admins change the engines' settings with /settings <key>
+// <value>; /apitoken, in a private chat with the bot, manages a group's
+// HTTP API tokens for that group's admins (asked with getChatMember), and
+// shows a new token once.
 package telegram
