@@ -25,6 +25,7 @@ type subcommand struct {
 
 var commands = map[string]subcommand{
 	"run":         {"run the bot with a config file", cmdRun},
+	"demo":        {"run the bot against built-in fake Discord and Telegram on a scripted day", cmdDemo},
 	"logs":        {"show audit records from a database", cmdLogs},
 	"export":      {"export audit records as NDJSON or CSV", cmdExport},
 	"verify":      {"check the hash chains of a database", cmdVerify},

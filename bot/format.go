@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ const (
 	FieldAttachment = "attachment" // name (size) url, one field each
 	FieldRedacted   = "redacted"   // present when the record's personal data was erased
 )
+
+// maxTargetsShown is how many other targets an entry lists by id.
+const maxTargetsShown = 10
 
 // paramOrder is the order in which known params are shown: what happened
 // first, then the evidence, then the bookkeeping. Params not listed follow
@@ -396,8 +400,14 @@ func fields(e *Event, l lookup) []Field {
 	if len(e.TargetIDs) > 0 || e.Params[ParamTargetName] != "" {
 		add(FieldTarget, who(e.Params[ParamTargetName], e.Target()))
 	}
-	if len(e.TargetIDs) > 1 {
-		add(FieldTargets, strings.Join(e.TargetIDs[1:], ", "))
+	if others := e.TargetIDs[min(1, len(e.TargetIDs)):]; len(others) > 0 {
+		// A raid's record names every joiner; the entry names a few and
+		// counts the rest (the record and the queries keep them all).
+		shown := strings.Join(others[:min(len(others), maxTargetsShown)], ", ")
+		if n := len(others) - maxTargetsShown; n > 0 {
+			shown += fmt.Sprintf(" … (+%d)", n)
+		}
+		add(FieldTargets, shown)
 	}
 	if e.ChannelID != "" || e.Params[ParamChannelName] != "" {
 		name := OneLine(e.Params[ParamChannelName], 0)

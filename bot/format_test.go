@@ -2,6 +2,7 @@ package bot
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -565,4 +566,20 @@ func FuzzRender(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRenderCountsManyTargets(t *testing.T) {
+	e := &Event{Type: SecurityEvent, Platform: Discord, PropertyID: "1", ActorID: "9"}
+	for i := range 300 {
+		e.TargetIDs = append(e.TargetIDs, strconv.Itoa(1000+i))
+	}
+	var got string
+	for _, f := range Render(e, "en").Fields {
+		if f.Key == FieldTargets {
+			got = f.Value
+		}
+	}
+	if !strings.HasPrefix(got, "1001, 1002,") || !strings.HasSuffix(got, "1010 … (+289)") {
+		t.Fatalf("other targets shown as %q", got)
+	}
 }

@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -127,7 +128,11 @@ func (e *Engine) checkImpersonation(ctx context.Context, pl *platform, ev *bot.E
 	}
 	if nl, ok := pl.dir.(NameLister); ok {
 		more, err := nl.MemberNames(ctx, k.id, user)
-		if err != nil {
+		switch {
+		case errors.Is(err, bot.ErrNotFound):
+			// Gone already (a member who joined and left at once): the
+			// names the event carries are all there is.
+		case err != nil:
 			e.log.Warn().Err(err).Str("user", user).Msg("list member names")
 		}
 		for _, n := range more {

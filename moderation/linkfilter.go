@@ -177,6 +177,7 @@ func (e *Engine) checkLinks(ctx context.Context, pl *platform, ev *bot.Event, cf
 
 	rec := e.synthetic(pl, k, bot.ModerationLink, bot.FuncLinkFilter)
 	rec.ChannelID, rec.MessageID = ev.ChannelID, ev.MessageID
+	rec.Params.Set(bot.ParamChannelName, ev.Params.Get(bot.ParamChannelName))
 	// What was removed, so that the one log entry of the removal shows it
 	// (RaidFilter keeps the deletion's own record out of log channels).
 	rec.Content, rec.Attachments = ev.Content, ev.Attachments

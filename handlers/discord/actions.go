@@ -33,8 +33,43 @@ func (b *Bot) actionEvent(guild string, typ bot.EventType, platformType string, 
 	return e
 }
 
+// nameTarget sets the member an action is about, with the name moderators
+// know them by: from the state, else the stored profile (a member just
+// kicked is gone from the state).
+func (b *Bot) nameTarget(e *bot.Event, guild, user string) {
+	e.TargetIDs = []string{user}
+	if m, err := b.s.State.Member(guild, user); err == nil && m.User != nil {
+		e.Params.Set(bot.ParamTargetName, displayName(m.User, m))
+		return
+	}
+	if p, err := b.loadProfile(guild, user); err == nil {
+		name := p.Nick
+		if name == "" {
+			name = p.GlobalName
+		}
+		if name == "" {
+			name = p.Username
+		}
+		e.Params.Set(bot.ParamTargetName, name)
+	}
+}
+
+// nameChannels fills in the channel names the events lack from the
+// state, so that an entry says #general rather than an id.
+func (b *Bot) nameChannels(events []*bot.Event) {
+	for _, e := range events {
+		if e.ChannelID == "" || e.Params[bot.ParamChannelName] != "" {
+			continue
+		}
+		if c, err := b.s.State.Channel(e.ChannelID); err == nil && c.Name != "" {
+			e.Params.Set(bot.ParamChannelName, c.Name)
+		}
+	}
+}
+
 // record makes an action's record durable before the action returns.
 func (b *Bot) record(ctx context.Context, e *bot.Event) error {
+	b.nameChannels([]*bot.Event{e})
 	if err := b.opts.Recorder.Record(ctx, e); err != nil {
 		return fmt.Errorf("record %s: %w", e.Type, err)
 	}
@@ -90,7 +125,7 @@ func (b *Bot) Timeout(ctx context.Context, guild, user string, until time.Time, 
 		return restErr("timeout member", err)
 	}
 	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
-	e.TargetIDs = []string{user}
+	b.nameTarget(e, guild, user)
 	e.Params.Set(bot.ParamField, "timeout")
 	e.Params.Set(bot.ParamNewValue, until.UTC().Format(time.RFC3339))
 	e.Params.Set(bot.ParamUntil, until.UTC().Format(time.RFC3339))
@@ -105,7 +140,7 @@ func (b *Bot) RemoveTimeout(ctx context.Context, guild, user string, c bot.Cause
 		return restErr("lift timeout", err)
 	}
 	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
-	e.TargetIDs = []string{user}
+	b.nameTarget(e, guild, user)
 	e.Params.Set(bot.ParamField, "timeout")
 	e.Params.Set(bot.ParamNewValue, "")
 	return b.record(ctx, e)
@@ -119,7 +154,7 @@ func (b *Bot) Kick(ctx context.Context, guild, user string, c bot.Cause) error {
 		return restErr("kick", err)
 	}
 	e := b.actionEvent(guild, bot.UserRemove, "GUILD_MEMBER_REMOVE", c)
-	e.TargetIDs = []string{user}
+	b.nameTarget(e, guild, user)
 	e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
 	return b.record(ctx, e)
 }
@@ -136,7 +171,7 @@ func (b *Bot) Ban(ctx context.Context, guild, user string, c bot.Cause) error {
 		return restErr("ban", err)
 	}
 	e := b.actionEvent(guild, bot.UserBan, "GUILD_BAN_ADD", c)
-	e.TargetIDs = []string{user}
+	b.nameTarget(e, guild, user)
 	return b.record(ctx, e)
 }
 
@@ -148,7 +183,7 @@ func (b *Bot) Unban(ctx context.Context, guild, user string, c bot.Cause) error 
 		return restErr("unban", err)
 	}
 	e := b.actionEvent(guild, bot.UserBanRemove, "GUILD_BAN_REMOVE", c)
-	e.TargetIDs = []string{user}
+	b.nameTarget(e, guild, user)
 	return b.record(ctx, e)
 }
 
@@ -175,7 +210,7 @@ func (b *Bot) role(ctx context.Context, guild, user, role string, add bool, c bo
 		return restErr("change roles", err)
 	}
 	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
-	e.TargetIDs = []string{user}
+	b.nameTarget(e, guild, user)
 	e.Params.Set(bot.ParamField, "roles")
 	if add {
 		e.Params.Set(bot.ParamRolesAdded, role)

@@ -230,6 +230,7 @@ func (b *Bot) submit(events ...*bot.Event) {
 	if len(events) == 0 {
 		return
 	}
+	b.nameChannels(events)
 	err := b.opts.Recorder.Submit(context.Background(), func(err error) {
 		if err != nil {
 			b.log.Error().Err(err).Msg("record discord events")

@@ -87,7 +87,7 @@ func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message stri
 		return fmt.Errorf("telegram: message %s was sent %s ago: %w (Telegram allows 48 hours)",
 			message, b.opts.Now().Sub(prev.Time).Round(time.Hour), bot.ErrTooOld)
 	}
-	err = b.call("deleteMessage", tgbotapi.Params{"chat_id": itoa(chat), "message_id": message}, nil)
+	err = b.callPatient(ctx, "deleteMessage", tgbotapi.Params{"chat_id": itoa(chat), "message_id": message}, nil)
 	if err != nil {
 		te := apiError(err)
 		switch {
@@ -140,7 +140,7 @@ func (b *Bot) Timeout(ctx context.Context, property, user string, until time.Tim
 	if !until.IsZero() {
 		params["until_date"] = strconv.FormatInt(until.Unix(), 10)
 	}
-	err = b.call("restrictChatMember", params, nil)
+	err = b.callPatient(ctx, "restrictChatMember", params, nil)
 	if err != nil {
 		b.echo.forget(chat, u, "restrict")
 		return actionErr("restrict member", err)
@@ -162,7 +162,7 @@ func (b *Bot) RemoveTimeout(ctx context.Context, property, user string, c bot.Ca
 		return err
 	}
 	b.echo.expect(chat, u, "unrestrict")
-	err = b.call("restrictChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u),
+	err = b.callPatient(ctx, "restrictChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u),
 		"permissions": permissions(true), "use_independent_chat_permissions": "true"}, nil)
 	if err != nil {
 		b.echo.forget(chat, u, "unrestrict")
@@ -188,12 +188,12 @@ func (b *Bot) Kick(ctx context.Context, property, user string, c bot.Cause) erro
 	}
 	b.echo.expect(chat, u, "ban")
 	b.echo.expect(chat, u, "unban")
-	if err := b.call("banChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u)}, nil); err != nil {
+	if err := b.callPatient(ctx, "banChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u)}, nil); err != nil {
 		b.echo.forget(chat, u, "ban")
 		b.echo.forget(chat, u, "unban")
 		return actionErr("kick", err)
 	}
-	uerr := b.call("unbanChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u), "only_if_banned": "true"}, nil)
+	uerr := b.callPatient(ctx, "unbanChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u), "only_if_banned": "true"}, nil)
 	e := b.actionEvent(property, bot.UserRemove, "banChatMember", c)
 	b.target(e, chat, u)
 	e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
@@ -224,7 +224,7 @@ func (b *Bot) Ban(ctx context.Context, property, user string, c bot.Cause) error
 	} else {
 		b.echo.expect(chat, u, "ban")
 	}
-	if err := b.call(method, params, nil); err != nil {
+	if err := b.callPatient(ctx, method, params, nil); err != nil {
 		b.echo.forget(chat, u, "ban")
 		return actionErr("ban", err)
 	}
@@ -245,7 +245,7 @@ func (b *Bot) Unban(ctx context.Context, property, user string, c bot.Cause) err
 	} else {
 		b.echo.expect(chat, u, "unban")
 	}
-	if err := b.call(method, params, nil); err != nil {
+	if err := b.callPatient(ctx, method, params, nil); err != nil {
 		b.echo.forget(chat, u, "unban")
 		return actionErr("unban", err)
 	}
@@ -289,7 +289,7 @@ func (b *Bot) Send(ctx context.Context, property, channel string, m bot.Message)
 		params["reply_markup"] = jsonParam(kb)
 	}
 	var sent tgbotapi.Message
-	if err := b.call("sendMessage", params, &sent); err != nil {
+	if err := b.callPatient(ctx, "sendMessage", params, &sent); err != nil {
 		return "", actionErr("send message", err)
 	}
 	return strconv.Itoa(sent.MessageID), nil

@@ -111,6 +111,38 @@ func (b *Bot) call(method string, params tgbotapi.Params, out any) error {
 	return nil
 }
 
+// maxActionWait bounds how long one action waits out Telegram's flood
+// control in all: a challenge or a deletion much later than that is worse
+// than the error the engine then reports.
+const maxActionWait = 30 * time.Second
+
+// callPatient is call for the engines' actions: a 429 (retry_after) is
+// waited out and the call made again, within maxActionWait and ctx.
+// Telegram paces every chat, and a group busy with the bot's answers must
+// still get its verification challenge.
+func (b *Bot) callPatient(ctx context.Context, method string, params tgbotapi.Params, out any) error {
+	var waited time.Duration
+	for {
+		err := b.call(method, params, out)
+		te := apiError(err)
+		if te == nil || te.RetryAfter <= 0 {
+			return err
+		}
+		wait := time.Duration(te.RetryAfter) * time.Second
+		if waited+wait > maxActionWait {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		waited += wait
+	}
+}
+
 // apiError returns the Bot API's error, if err is one.
 func apiError(err error) *tgbotapi.Error {
 	var te *tgbotapi.Error

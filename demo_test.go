@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// TestDemo runs `chatwarden demo` as a subprocess, as a newcomer would,
+// and checks what it shows and the database it leaves: every scene's
+// records, the raid summarised, and chains that verify.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo takes about 45s")
+	}
+	db := filepath.Join(t.TempDir(), "demo.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestDemoChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "CHATWARDEN_DEMO_CHILD="+db)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("the demo took %s", time.Since(start).Round(time.Second))
+	out := stdout.String()
+	for _, want := range []string{
+		"Log entries will be posted in #mod-log",
+		"link_filter.denylist is now free-nitro.gift",
+		"Kind: JOIN_RAID", "Count: 300",
+		"Kind: IMPERSONATION", "Action: QUARANTINE",
+		"Ann answers right: You're verified.",
+		"Verification passed", "Verification failed", "Reason: TIMEOUT", "Reason: WRONG_ANSWER",
+		"Link removed", "> last chance!! hxxps://free-nitro[.]gift/claim",
+		"Message edited", "Before: Seed swap on Saturday at 10",
+		"Message deleted", "Message reported", "Member banned", "Ban lifted",
+		"Audit log", "every hash chain verifies",
+		"chatwarden logs --db " + db,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the demo's output lacks %q", want)
+		}
+	}
+	// The raid is one summary, not 300 join entries in #mod-log.
+	if n := strings.Count(out, "Member joined   Discord"); n > 20 {
+		t.Errorf("%d Discord join entries shown: the raid was not summarised", n)
+	}
+	// The bot's logs never print its tokens (the fake Telegram's is
+	// distinctive; the fake Discord's is the demo's own).
+	if all := out + stderr.String(); strings.Contains(all, "AAFakeTokenTelegramTestServer") || strings.Contains(all, "Bot "+demoDiscordToken) {
+		t.Error("a bot token reached the demo's output")
+	}
+
+	s, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var discord, telegram string
+	for _, p := range s.Properties() {
+		switch p.Platform {
+		case bot.Discord:
+			discord = p.ID
+		case bot.Telegram:
+			telegram = p.ID
+		}
+	}
+	if discord == "" || telegram == "" {
+		t.Fatalf("properties in the demo's database: %+v", s.Properties())
+	}
+	records := func(p bot.Platform, property string, typ bot.EventType) []*bot.Event {
+		t.Helper()
+		var evs []*bot.Event
+		err := s.Scan(context.Background(), store.Query{Platform: p, Property: property, Types: []bot.EventType{typ}},
+			func(e *bot.Event) error { evs = append(evs, e); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	count := func(p bot.Platform, property string, typ bot.EventType, want int) {
+		t.Helper()
+		if got := len(records(p, property, typ)); got != want {
+			t.Errorf("%s %s: %d records, want %d", p, typ, got, want)
+		}
+	}
+	count(bot.Discord, discord, bot.UserJoin, demoRaidSize+4)
+	count(bot.Discord, discord, bot.ModerationLink, 2)
+	count(bot.Discord, discord, bot.VerificationSuccess, 1)
+	count(bot.Discord, discord, bot.VerificationFailure, 3)
+	count(bot.Discord, discord, bot.MessageReport, 1)
+	count(bot.Discord, discord, bot.ChatMessageEdit, 1)
+	kinds := map[string][]*bot.Event{}
+	for _, e := range records(bot.Discord, discord, bot.SecurityEvent) {
+		kinds[e.Params.Get(bot.ParamKind)] = append(kinds[e.Params.Get(bot.ParamKind)], e)
+	}
+	if raids := kinds[bot.KindJoinRaid]; len(raids) != 1 || raids[0].Params.Get(bot.ParamCount) != "300" {
+		t.Errorf("JOIN_RAID records: %+v", raids)
+	}
+	if imp := kinds[bot.KindImpersonation]; len(imp) != 1 {
+		t.Errorf("IMPERSONATION records: %+v", imp)
+	}
+	// Link deletions: one CHAT_MESSAGE_DELETE each, by the bot; Ann's own
+	// deletion is hers.
+	byBot := 0
+	for _, e := range records(bot.Discord, discord, bot.ChatMessageDelete) {
+		if e.ActorType == bot.ActorBot {
+			byBot++
+		}
+	}
+	if byBot != 2 {
+		t.Errorf("%d message deletions by the bot, want 2 (one per phishing message)", byBot)
+	}
+	count(bot.Telegram, telegram, bot.ModerationLink, 1)
+	count(bot.Telegram, telegram, bot.VerificationSuccess, 1)
+	count(bot.Telegram, telegram, bot.UserBan, 1)
+	count(bot.Telegram, telegram, bot.UserBanRemove, 1)
+	count(bot.Telegram, telegram, bot.ChatMessageEdit, 1)
+	if n := len(records(bot.Telegram, telegram, bot.SettingsChange)); n < 3 {
+		t.Errorf("%d Telegram settings changes, want at least 3", n)
+	}
+	results, err := s.VerifyAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range results {
+		if !v.OK {
+			t.Errorf("chain %s:%s: %s", v.Platform, v.Property, v.Problem)
+		}
+	}
+}
+
+// TestDemoChild is the demo process TestDemo runs.
+func TestDemoChild(t *testing.T) {
+	db := os.Getenv("CHATWARDEN_DEMO_CHILD")
+	if db == "" {
+		t.Skip("only run as a child of TestDemo")
+	}
+	os.Exit(run([]string{"demo", "--db", db, "--no-color"}, os.Stdout, os.Stderr))
+}
