@@ -149,6 +149,7 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			ShardID: cfg.Discord.ShardID, ShardCount: cfg.Discord.ShardCount, DevGuildID: cfg.Discord.DevGuildID,
 			Store: s, Recorder: rec, Logger: log, Router: router,
 			Moderation: mod, Verification: ver, Tokens: tokens,
+			OnReconnect: countReconnect(metrics, "discord"), OnDeliveryFailure: countDeliveryFailure(metrics, "discord"),
 		})
 		if err != nil {
 			return err
@@ -166,9 +167,13 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			Webhook: telegram.Webhook{Listen: cfg.Telegram.Webhook.Listen, URL: cfg.Telegram.Webhook.URL,
 				SecretToken: cfg.Telegram.Webhook.SecretToken.Reveal()},
 			Moderation: mod, Verification: ver, Tokens: tokens,
+			OnReconnect: countReconnect(metrics, "telegram"), OnDeliveryFailure: countDeliveryFailure(metrics, "telegram"),
 		})
 		if err != nil {
 			return err
+		}
+		if api != nil {
+			api.AddReady("telegram", readyWhen(t.Ready()))
 		}
 		start("telegram", t.Run)
 	}
@@ -203,6 +208,16 @@ func readyWhen(ready <-chan struct{}) httpapi.ReadyFunc {
 			return errors.New("not connected yet")
 		}
 	}
+}
+
+// countReconnect counts a platform's lost connections for /metrics.
+func countReconnect(m *httpapi.Metrics, platform string) func() {
+	return func() { m.Inc(httpapi.MetricReconnects, "platform", platform) }
+}
+
+// countDeliveryFailure counts a platform's refused log posts for /metrics.
+func countDeliveryFailure(m *httpapi.Metrics, platform string) func(string, error) {
+	return func(string, error) { m.Inc(httpapi.MetricDeliveryFailures, "platform", platform) }
 }
 
 // countEngineActions counts the engines' records by kind for /metrics:

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +33,13 @@ func TestTelegramFaultsLoseNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.API.Listen = ln.Addr().String()
+	ln.Close()
+	base := "http://" + cfg.API.Listen
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, zerolog.Nop()) }()
@@ -36,6 +48,14 @@ func TestTelegramFaultsLoseNothing(t *testing.T) {
 		<-done
 	}()
 
+	waitUntil(t, "readiness once Telegram answers", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	var sent []string
 	say := func() {
@@ -80,6 +100,15 @@ func TestTelegramFaultsLoseNothing(t *testing.T) {
 		return true
 	})
 	t.Logf("entries delivered after %s", time.Since(start))
+	// Every failed poll is a reconnect, every refused post a delivery
+	// failure: an operator's dashboard sees the incident.
+	metrics := scrape(t, base)
+	if n := metrics[`chatwarden_reconnects_total{platform="telegram"}`]; n < 6 {
+		t.Errorf("%v Telegram reconnects counted, want at least 6 (one per getUpdates failure)", n)
+	}
+	if n := metrics[`chatwarden_delivery_failures_total{platform="telegram"}`]; n < 5 {
+		t.Errorf("%v Telegram delivery failures counted, want at least 5 (2 429s, 3 5xx)", n)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -89,4 +118,31 @@ func TestTelegramFaultsLoseNothing(t *testing.T) {
 	if n := len(sc.fake.Calls("getUpdates")); n < 7 {
 		t.Errorf("only %d getUpdates calls: the faults were not all met", n)
 	}
+}
+
+// scrape reads a running bot's /metrics: series (name with labels) to
+// value.
+func scrape(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		series, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[series] = v
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,8 @@ type harness struct {
 	b    *discord.Bot
 	stop context.CancelFunc
 	done chan error
+
+	reconnects atomic.Int32 // Options.OnReconnect calls
 }
 
 func guild(id string) *discordgo.Guild {
@@ -74,14 +77,15 @@ func startWith(t *testing.T, opts discordtest.Options, settings *bot.Settings) (
 	}
 	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
+	h := &harness{t: t}
 	b, err := discord.New(discord.Options{Token: "test-token", APIURL: fake.APIURL(), Store: s, Recorder: rec,
 		Logger: zerolog.Nop(), CorrelationWindow: 300 * time.Millisecond, ReadyTimeout: 5 * time.Second,
-		Router: router, LogInterval: 10 * time.Millisecond})
+		Router: router, LogInterval: 10 * time.Millisecond, OnReconnect: func() { h.reconnects.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, fake: fake, s: s, rec: rec, b: b, stop: cancel, done: make(chan error, 1)}
+	h.fake, h.s, h.rec, h.b, h.stop, h.done = fake, s, rec, b, cancel, make(chan error, 1)
 	go func() { h.done <- b.Run(ctx) }()
 	select {
 	case <-b.Ready():
@@ -109,7 +113,7 @@ func (h *harness) wait(q store.Query, n int) []*bot.Event {
 	h.t.Helper()
 	q.Platform, q.Property, q.Limit = bot.Discord, guildID, 1000
 	var evs []*bot.Event
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		page, err := h.s.Query(context.Background(), q)
 		if err != nil {
 			h.t.Fatal(err)
@@ -230,6 +234,9 @@ func TestResumeDeliversEventsMissedWhileDisconnected(t *testing.T) {
 	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 20)
 	if h.fake.Resumes() < 1 {
 		t.Fatal("discordgo did not resume")
+	}
+	if h.reconnects.Load() < 1 {
+		t.Fatal("the dropped connection was not reported to OnReconnect (the reconnect metric)")
 	}
 	if n := len(h.fake.Identifies()); n != 1 {
 		t.Fatalf("%d identifies: a resume must not start a new session", n)

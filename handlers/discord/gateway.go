@@ -36,6 +36,11 @@ func (b *Bot) addHandlers() {
 		b.once.Do(func() { close(b.ready) })
 	})
 	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.onGuildCreate(g.Guild) })
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+		if b.opts.OnReconnect != nil {
+			b.opts.OnReconnect()
+		}
+	})
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberAdd) { b.onMemberAdd(m.Member) })
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberRemove) { b.onMemberRemove(m.Member) })
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.onMemberUpdate(m.Member) })

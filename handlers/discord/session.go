@@ -60,6 +60,12 @@ type Options struct {
 	Verification *verification.Engine
 	// Tokens, when set, serves /config api-token (the HTTP API's tokens).
 	Tokens *command.Tokens
+	// OnReconnect, if set, is called each time the connection to the
+	// platform is lost and made again (a gateway disconnect), for metrics. It must not block.
+	OnReconnect func()
+	// OnDeliveryFailure, if set, is called for every log post the
+	// platform refused, for metrics. It must not block.
+	OnDeliveryFailure func(target string, err error)
 }
 
 // Bot is chatwarden's Discord side.

@@ -155,7 +155,7 @@ func (b *Bot) newDeliverer() *bot.Deliverer {
 	}
 	return bot.NewDeliverer(bot.DelivererOptions{
 		Sink: bot.Discord.String(), Outbox: b.opts.Store, Poster: b,
-		MinInterval: b.opts.LogInterval, Logger: b.log,
+		MinInterval: b.opts.LogInterval, Logger: b.log, OnFailure: b.opts.OnDeliveryFailure,
 		OnPause: func(channel string, err error) { b.pauseChannel(context.Background(), channel, err) },
 	})
 }

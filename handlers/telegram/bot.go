@@ -85,6 +85,12 @@ type Options struct {
 	// Tokens, when set, serves /apitoken in a private chat (the HTTP
 	// API's tokens).
 	Tokens *command.Tokens
+	// OnReconnect, if set, is called each time the connection to the
+	// platform is lost and made again (a failed getUpdates), for metrics. It must not block.
+	OnReconnect func()
+	// OnDeliveryFailure, if set, is called for every log post the
+	// platform refused, for metrics. It must not block.
+	OnDeliveryFailure func(target string, err error)
 }
 
 // Webhook configures webhook mode.
@@ -114,6 +120,8 @@ type Bot struct {
 	batchM sync.Mutex // one batch at a time (webhook requests may overlap)
 
 	deliverer *bot.Deliverer
+	ready     chan struct{} // closed once updates arrive (a poll succeeded, or the webhook is set)
+	readyOnce sync.Once
 	admins    adminCache
 	echo      echoes
 	buttons   map[string]func(context.Context, Press) Answer
@@ -173,7 +181,7 @@ func New(opts Options) (*Bot, error) {
 		return nil, fmt.Errorf("telegram: check the token with getMe: %w", redact(err))
 	}
 	b := &Bot{opts: opts, api: api, self: api.Self, log: log, life: life, stop: stop,
-		buttons: map[string]func(context.Context, Press) Answer{}, wake: make(chan struct{}, 1)}
+		buttons: map[string]func(context.Context, Press) Answer{}, wake: make(chan struct{}, 1), ready: make(chan struct{})}
 	b.admins.m = map[memberKey]cachedMember{}
 	b.echo.m = map[string]time.Time{}
 	if b.key, err = b.loadKey(); err != nil {
@@ -182,7 +190,7 @@ func New(opts Options) (*Bot, error) {
 	}
 	if opts.Router != nil {
 		b.deliverer = bot.NewDeliverer(bot.DelivererOptions{Sink: bot.Telegram.String(), Outbox: opts.Store, Poster: b,
-			MinInterval: opts.LogInterval, Logger: log,
+			MinInterval: opts.LogInterval, Logger: log, OnFailure: opts.OnDeliveryFailure,
 			OnPause: func(chat string, err error) { b.pauseLogChat(chat, err) }})
 	}
 	return b, nil
@@ -253,6 +261,12 @@ func (b *Bot) Close() {
 	b.wg.Wait()
 }
 
+// Ready is closed once the bot receives updates: after its first
+// successful getUpdates, or once the webhook is set.
+func (b *Bot) Ready() <-chan struct{} { return b.ready }
+
+func (b *Bot) markReady() { b.readyOnce.Do(func() { close(b.ready) }) }
+
 func (b *Bot) poll(offset int64) error {
 	// getUpdates fails while a webhook is set (for example by an earlier
 	// run in webhook mode); pending updates stay queued at Telegram.
@@ -277,6 +291,9 @@ func (b *Bot) poll(offset int64) error {
 				wait = time.Duration(te.RetryAfter) * time.Second
 			}
 			b.log.Warn().Err(err).Dur("retry_in", wait).Msg("getUpdates failed")
+			if b.opts.OnReconnect != nil {
+				b.opts.OnReconnect()
+			}
 			select {
 			case <-b.life.Done():
 				return nil
@@ -286,6 +303,7 @@ func (b *Bot) poll(offset int64) error {
 			continue
 		}
 		backoff = time.Second
+		b.markReady()
 		if len(raws) == 0 {
 			continue
 		}

@@ -56,6 +56,7 @@ func (b *Bot) serveWebhook(offset int64) error {
 		_ = srv.Close()
 		return err
 	}
+	b.markReady()
 	b.log.Info().Str("listen", ln.Addr().String()).Msg("receiving updates by webhook")
 	select {
 	case <-b.life.Done():

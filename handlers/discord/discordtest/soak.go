@@ -1,0 +1,35 @@
+package discordtest
+
+// TrimHistory lets a long-running test (a soak test) keep the fake's
+// memory flat: it forgets the REST call log and the bodies of accepted
+// posts, and shortens each connected session's replay log to its newest
+// keep frames (a disconnected session keeps all of its log, so that a
+// resume still replays what it missed). It returns how many accepted
+// posts it forgot, by channel, so the caller can keep counting them.
+func (s *Server) TrimHistory(keep int) map[string]int {
+	if keep < 0 {
+		keep = 0
+	}
+	s.mu.Lock()
+	forgot := make(map[string]int, len(s.posts))
+	for ch, bodies := range s.posts {
+		if len(bodies) > 0 {
+			forgot[ch] = len(bodies)
+		}
+		delete(s.posts, ch)
+	}
+	s.calls = nil
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.wmu.Lock()
+		if sess.conn != nil && len(sess.sent) > keep {
+			sess.sent = append([]frame(nil), sess.sent[len(sess.sent)-keep:]...)
+		}
+		sess.wmu.Unlock()
+	}
+	return forgot
+}
