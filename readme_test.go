@@ -40,3 +40,38 @@ func TestReadmeDocumentsEveryConfigKey(t *testing.T) {
 		}
 	}
 }
+
+// TestCIRunsTheQuickStart keeps CI honest about the README: each command
+// of the quick start is run by .ci/run exactly as written.
+func TestCIRunsTheQuickStart(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile(".ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, quick, ok := strings.Cut(string(readme), "## Quick start")
+	if !ok {
+		t.Fatal("README.md has no quick start")
+	}
+	_, block, _ := strings.Cut(quick, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	var commands []string
+	for _, line := range strings.Split(block, "\n") {
+		cmd, _, _ := strings.Cut(line, "#")
+		if cmd = strings.TrimSpace(cmd); cmd != "" {
+			commands = append(commands, cmd)
+		}
+	}
+	if len(commands) != 2 {
+		t.Fatalf("the quick start has %d commands, want 2 (the demo and the tests): %q", len(commands), commands)
+	}
+	ciLines := strings.Split(string(ci), "\n")
+	for _, cmd := range commands {
+		if !slices.ContainsFunc(ciLines, func(l string) bool { return strings.TrimSpace(l) == cmd }) {
+			t.Errorf(".ci/run does not run the quick start's %q as written", cmd)
+		}
+	}
+}
