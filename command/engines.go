@@ -25,6 +25,7 @@ type engineSettings struct {
 var engines = []engineSettings{
 	{moderation.SettingKeys, moderation.GetSetting, moderation.SetSetting},
 	{verification.SettingKeys, verification.GetSetting, verification.SetSetting},
+	{privacyKeys, getPrivacy, setPrivacy},
 }
 
 // EngineSettingKeys lists every engine setting, in a stable order.

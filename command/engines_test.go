@@ -86,3 +86,59 @@ func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
 		t.Errorf("last change %+v", last.Params)
 	}
 }
+
+// TestPrivacySettings turns message content off for one property from
+// chat: the router's content policy then keeps that property's message
+// text out of the store, while another property's is kept; retention
+// takes a number of days.
+func TestPrivacySettings(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(filepath.Join(t.TempDir(), "p.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := bot.NewLogRouter(ctx, s, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := bot.NewRecorder(s, bot.RecorderOptions{Prepare: router.ContentPolicy(true)})
+	t.Cleanup(func() { rec.Close(ctx); s.Close() })
+	c := &Settings{Store: s, Router: router, Recorder: rec}
+	private, open := Scope{Platform: bot.Discord, Property: "1"}, Scope{Platform: bot.Discord, Property: "2"}
+	admin := Admin{ID: "42", Name: "Ann"}
+	if _, err := c.SetEngineSetting(ctx, private, admin, KeyStoreContent, "off"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetEngineSetting(ctx, private, admin, KeyRetentionDays, "30d"); err != nil {
+		t.Fatal(err)
+	}
+	got := router.Settings(private.Platform, private.Property)
+	if got.StoreContent == nil || *got.StoreContent || got.RetentionDays != 30 {
+		t.Fatalf("settings %+v", got)
+	}
+	for _, bad := range []string{"0", "forever", "99999"} {
+		if _, err := c.SetEngineSetting(ctx, private, admin, KeyRetentionDays, bad); !errors.Is(err, ErrBadArgument) {
+			t.Errorf("retention_days %q: %v", bad, err)
+		}
+	}
+	for _, sc := range []Scope{private, open} {
+		e := &bot.Event{Platform: sc.Platform, PropertyID: sc.Property, Type: bot.ChatMessage, ActorID: "7",
+			MessageID: "m" + sc.Property, Content: "my phone number is 555-0100", Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin}
+		if err := rec.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		sc   Scope
+		want string
+	}{{private, ""}, {open, "my phone number is 555-0100"}} {
+		page, err := s.Query(ctx, store.Query{Platform: tc.sc.Platform, Property: tc.sc.Property,
+			Types: []bot.EventType{bot.ChatMessage}, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != 1 || page.Events[0].Content != tc.want {
+			t.Errorf("property %s stored %+v, want content %q", tc.sc.Property, page.Events, tc.want)
+		}
+	}
+}
