@@ -21,6 +21,7 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo takes about 45s")
 	}
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "demo.db")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

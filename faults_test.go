@@ -3,18 +3,24 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
+	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/store"
 )
 
 // TestTelegramFaultsLoseNothing runs the whole bot (serve) against a fake
@@ -145,4 +151,142 @@ func scrape(t *testing.T, base string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// TestDiscordGatewayDropsLoseNothing runs the whole bot (serve) against
+// the fake Discord while its gateway connection drops every few seconds
+// for a minute, the way a flaky network does, and members keep talking
+// throughout. discordgo resumes each time; afterwards every message is
+// recorded exactly once, every one reached the log channel, the reconnects
+// were counted, and the chain verifies.
+func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test in -short mode")
+	}
+	t.Parallel()
+	fake := discordtest.New(discordtest.Options{Token: "drop-token"})
+	t.Cleanup(fake.Close)
+	const guildID, general, logs = "110000000000000001", "210000000000000001", "210000000000000002"
+	owner := &discordgo.User{ID: "410000000000000001", Username: "owner"}
+	members := []*discordgo.User{{ID: "410000000000000002", Username: "ann"}, {ID: "410000000000000003", Username: "bob"}}
+	fake.AddGuild(&discordgo.Guild{ID: guildID, Name: "Drops", OwnerID: owner.ID,
+		Roles: []*discordgo.Role{{ID: guildID, Name: "@everyone"}},
+		Channels: []*discordgo.Channel{{ID: general, GuildID: guildID, Name: "general", Type: discordgo.ChannelTypeGuildText},
+			{ID: logs, GuildID: guildID, Name: "logs", Type: discordgo.ChannelTypeGuildText}},
+		Members: []*discordgo.Member{{User: owner}, {User: members[0]}, {User: members[1]}}})
+	db := filepath.Join(t.TempDir(), "drops.db")
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.UpdateSettings(context.Background(), bot.Discord, guildID, func(st *bot.Settings) error {
+		st.LogChannels = []bot.LogChannel{{ID: logs, Types: []bot.EventType{bot.ChatMessage}}}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	cfg, err := config.Parse([]byte(fmt.Sprintf("storage: {path: %q}\ndiscord: {enabled: true, token: drop-token, api_url: %q}\napi: {listen: %q}\n",
+		db, fake.APIURL(), listen)), "drops.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, zerolog.Nop()) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitUntil(t, "the bot connected", func() bool { return len(fake.Commands("")) > 0 })
+
+	var sent []string
+	drops := 0
+	deadline := time.Now().Add(time.Minute)
+	nextDrop := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		text := fmt.Sprintf("message %d", len(sent))
+		fake.Say(guildID, general, members[len(sent)%2], text)
+		sent = append(sent, text)
+		// Paced so that the log channel (one post of up to 10 entries a
+		// second) keeps up: the test is about the gateway, not the backlog.
+		time.Sleep(150 * time.Millisecond)
+		if time.Now().After(nextDrop) {
+			fake.DropConnections()
+			drops++
+			nextDrop = time.Now().Add(time.Duration(2000+rand.IntN(2000)) * time.Millisecond)
+		}
+	}
+	t.Logf("%d messages sent through %d dropped connections; %d resumes", len(sent), drops, fake.Resumes())
+	posted := func() map[string]int {
+		n := map[string]int{}
+		for _, raw := range fake.Posts(logs) {
+			var p struct {
+				Embeds []struct {
+					Description string `json:"description"`
+				} `json:"embeds"`
+			}
+			if json.Unmarshal(raw, &p) != nil {
+				continue
+			}
+			for _, em := range p.Embeds {
+				for _, text := range sent {
+					if strings.Contains(em.Description, text+"\n") || strings.HasSuffix(em.Description, text) {
+						n[text]++
+					}
+				}
+			}
+		}
+		return n
+	}
+	waitUntil(t, "every message in the log channel", func() bool { return len(posted()) == len(sent) })
+	for text, n := range posted() {
+		if n > 1 {
+			t.Errorf("%q posted %d times", text, n)
+		}
+	}
+	if m := scrape(t, "http://"+listen); m[`chatwarden_reconnects_total{platform="discord"}`] < float64(drops) {
+		t.Errorf("%v reconnects counted for %d drops", m[`chatwarden_reconnects_total{platform="discord"}`], drops)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	done <- nil
+
+	s, err = store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recorded := map[string]int{}
+	err = s.Scan(context.Background(), store.Query{Platform: bot.Discord, Property: guildID, Types: []bot.EventType{bot.ChatMessage}},
+		func(e *bot.Event) error { recorded[e.Content]++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range sent {
+		if recorded[text] != 1 {
+			t.Errorf("%q recorded %d times, want exactly once", text, recorded[text])
+		}
+	}
+	if len(recorded) != len(sent) {
+		t.Errorf("%d messages recorded, %d sent", len(recorded), len(sent))
+	}
+	vs, err := s.VerifyAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if !v.OK {
+			t.Errorf("chain of %s %s: %+v", v.Platform, v.Property, v)
+		}
+	}
 }
