@@ -1,0 +1,614 @@
+package discord_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/handlers/discord"
+	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/moderation/moderationtest"
+	"github.com/chatwarden/chatwarden/store"
+	"github.com/chatwarden/chatwarden/verification"
+)
+
+// The engines' end-to-end tests: the real Discord handler, the real
+// moderation and verification engines and the API tokens, wired as main's
+// serve wires them, against the fake Discord.
+
+const (
+	engGuild    = "110000000000000001"
+	engGeneral  = "210000000000000001"
+	engLog      = "210000000000000002"
+	engVerify   = "210000000000000003"
+	engModRole  = "310000000000000001"
+	engAdmin    = "310000000000000002"
+	engVerified = "310000000000000003"
+)
+
+var (
+	engOwner = &discordgo.User{ID: "410000000000000001", Username: "olga", GlobalName: "Olga Petrova"}
+	engMod   = &discordgo.User{ID: "410000000000000002", Username: "maximilian", GlobalName: "Maximilian"}
+	engAda   = &discordgo.User{ID: "410000000000000003", Username: "ada"}
+	engAnn   = &discordgo.User{ID: "410000000000000004", Username: "ann", GlobalName: "Ann"}
+)
+
+// engGuildOf is the guild of the engine tests: an owner, a moderator
+// (Ban and Kick Members), an admin (Manage Server) and a plain member.
+func engGuildOf() *discordgo.Guild {
+	return &discordgo.Guild{ID: engGuild, Name: "Engines", OwnerID: engOwner.ID,
+		Roles: []*discordgo.Role{{ID: engGuild, Name: "@everyone"},
+			{ID: engModRole, Name: "mods", Permissions: discordgo.PermissionBanMembers | discordgo.PermissionKickMembers},
+			{ID: engAdmin, Name: "admins", Permissions: discordgo.PermissionManageGuild},
+			{ID: engVerified, Name: "verified"}},
+		Channels: []*discordgo.Channel{{ID: engGeneral, GuildID: engGuild, Name: "general", Type: discordgo.ChannelTypeGuildText},
+			{ID: engLog, GuildID: engGuild, Name: "audit-log", Type: discordgo.ChannelTypeGuildText},
+			{ID: engVerify, GuildID: engGuild, Name: "verify", Type: discordgo.ChannelTypeGuildText}},
+		Members: []*discordgo.Member{{User: engOwner, Roles: []string{}}, {User: engMod, Roles: []string{engModRole}},
+			{User: engAda, Roles: []string{engAdmin}}, {User: engAnn, Roles: []string{}}}}
+}
+
+// engineConfig tunes the engines of a harness.
+type engineConfig struct {
+	mod func(*moderation.Defaults)
+	ver func(*verification.Defaults)
+	log []bot.EventType // the log channel's types (nil: all)
+}
+
+// engineHarness is a bot with real engines: the engines record through
+// the recorder (bound late, as in serve), the recorder's subscriber feeds
+// them, and log routing goes through the moderation engine's raid filter.
+// Both engines run on fake clocks, so raids end and deadlines pass when a
+// test says so; the bot and the engines can be restarted on the same
+// store.
+type engineHarness struct {
+	t        *testing.T
+	cfg      engineConfig
+	fake     *discordtest.Server
+	s        *store.Store
+	router   *bot.LogRouter
+	rec      *bot.Recorder
+	tokens   *command.Tokens
+	modClock *moderationtest.Clock
+	verClock *moderationtest.Clock
+	logs     *lockedBuffer
+
+	mu      sync.Mutex
+	mod     *moderation.Engine
+	ver     *verification.Engine
+	b       *discord.Bot
+	stopBot func()
+
+	joins atomic.Int64 // USER_JOIN records handed to the engines
+	marks atomic.Int64
+}
+
+// lockedBuffer is the harness's log: tests read it while the bot writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type recordFunc func(ctx context.Context, events ...*bot.Event) error
+
+func (f recordFunc) Record(ctx context.Context, events ...*bot.Event) error { return f(ctx, events...) }
+
+// stopTimeout bounds every part of the stop sequence: a hang fails the
+// test with the goroutines' stacks instead of waiting for the test binary's
+// timeout.
+const stopTimeout = 15 * time.Second
+
+func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
+	t.Helper()
+	h := &engineHarness{t: t, cfg: cfg, logs: &lockedBuffer{}}
+	h.fake = discordtest.New(discordtest.Options{})
+	t.Cleanup(h.fake.Close)
+	h.fake.AddGuild(engGuildOf())
+	s, err := store.Open(filepath.Join(t.TempDir(), "e.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s = s
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close the store: %v", err)
+		}
+	})
+	if _, _, err := s.UpdateSettings(context.Background(), bot.Discord, engGuild, func(x *bot.Settings) error {
+		x.LogChannels = []bot.LogChannel{{ID: engLog, Types: cfg.log}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if h.router, err = bot.NewLogRouter(context.Background(), s, "en"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	h.modClock, h.verClock = moderationtest.NewClock(now), moderationtest.NewClock(now)
+	late := recordFunc(func(ctx context.Context, events ...*bot.Event) error { return h.rec.Record(ctx, events...) })
+	h.tokens = command.NewTokens(s, late)
+	h.startEngines()
+	h.rec = bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{h.raidFilter(h.router)}})
+	h.rec.Subscribe(h.committed)
+	// Cleanups run last first: the bot stops, then the engines finish
+	// their work, then the recorder drains, then the store closes (as
+	// serve does).
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		if err := h.rec.Close(ctx); err != nil {
+			t.Errorf("close the recorder: %v\n%s", err, stacks())
+		}
+	})
+	t.Cleanup(h.closeEngines)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("bot log:\n%s", h.logs.String())
+		}
+	})
+	h.start()
+	return h
+}
+
+func stacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
+}
+
+func (h *engineHarness) startEngines() {
+	t := h.t
+	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
+	md := moderation.BuiltinDefaults()
+	if h.cfg.mod != nil {
+		h.cfg.mod(&md)
+	}
+	vd := verification.BuiltinDefaults()
+	if h.cfg.ver != nil {
+		h.cfg.ver(&vd)
+	}
+	late := recordFunc(func(ctx context.Context, events ...*bot.Event) error { return h.rec.Record(ctx, events...) })
+	mod, err := moderation.New(moderation.Options{Settings: h.s, Recorder: late, KV: h.s, Defaults: md,
+		Clock: h.modClock, Logger: log, ActionTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verification.New(context.Background(), verification.Options{KV: h.s, Settings: h.s, Recorder: late,
+		Defaults: vd, Clock: h.verClock, Logger: log, ActionTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.mod, h.ver = mod, ver
+	h.mu.Unlock()
+}
+
+func (h *engineHarness) engines() (*moderation.Engine, *verification.Engine) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.mod, h.ver
+}
+
+// committed is the recorder's subscriber: rec.Subscribe(mod.Committed)
+// and rec.Subscribe(ver.Committed) of whichever engines run.
+func (h *engineHarness) committed(evs []*bot.Event) {
+	mod, ver := h.engines()
+	mod.Committed(evs)
+	ver.Committed(evs)
+	for _, ev := range evs {
+		if ev.Type == bot.UserJoin {
+			h.joins.Add(1)
+		}
+	}
+}
+
+// raidFilter is mod.RaidFilter(router) of whichever engine runs.
+func (h *engineHarness) raidFilter(router bot.Router) bot.Router {
+	return bot.RouterFunc(func(ev *bot.Event) []bot.Route {
+		mod, _ := h.engines()
+		return mod.RaidFilter(router).Route(ev)
+	})
+}
+
+func (h *engineHarness) closeEngines() {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	mod, ver := h.engines()
+	if err := mod.Close(ctx); err != nil {
+		h.t.Errorf("close the moderation engine: %v\n%s", err, stacks())
+	}
+	if err := ver.Close(ctx); err != nil {
+		h.t.Errorf("close the verification engine: %v\n%s", err, stacks())
+	}
+}
+
+// start runs a new Bot on the harness's store and engines and waits until
+// it is ready and holds the guild.
+func (h *engineHarness) start() {
+	t := h.t
+	t.Helper()
+	mod, ver := h.engines()
+	b, err := discord.New(discord.Options{Token: "test-token", APIURL: h.fake.APIURL(), Store: h.s, Recorder: h.rec,
+		Logger: zerolog.New(h.logs).Level(zerolog.DebugLevel), CorrelationWindow: 300 * time.Millisecond,
+		ReadyTimeout: 10 * time.Second, Router: h.router, LogInterval: 100 * time.Millisecond,
+		HTTPClient:   &http.Client{Timeout: 10 * time.Second, Transport: h.fake.Transport(nil)},
+		Moderation:   mod, Verification: ver, Tokens: h.tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("the bot stopped with %v", err)
+				}
+			case <-time.After(stopTimeout):
+				t.Errorf("the bot did not stop within %s\n%s", stopTimeout, stacks())
+			}
+		})
+	}
+	h.mu.Lock()
+	h.b, h.stopBot = b, stop
+	h.mu.Unlock()
+	t.Cleanup(stop)
+	select {
+	case <-b.Ready():
+	case err := <-done:
+		t.Fatalf("the bot stopped before READY: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no READY within 15s\n%s", stacks())
+	}
+	h.poll("the guild in the state", func() bool {
+		_, err := b.Session().State.Guild(engGuild)
+		return err == nil
+	})
+}
+
+// stop stops the bot (not the engines).
+func (h *engineHarness) stop() {
+	h.mu.Lock()
+	stop := h.stopBot
+	h.mu.Unlock()
+	stop()
+}
+
+// restart stops the bot and the engines, lets both clocks run on by idle
+// (time passing while the process is down), and starts new engines and a
+// new bot on the same store.
+func (h *engineHarness) restart(idle time.Duration) {
+	h.t.Helper()
+	h.stop()
+	h.closeEngines()
+	h.verClock.Advance(idle)
+	h.modClock.Advance(idle)
+	h.startEngines()
+	h.start()
+}
+
+// poll waits until cond holds, failing after 10 seconds.
+func (h *engineHarness) poll(what string, cond func() bool) {
+	h.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// records returns the guild's records of the given types, newest first.
+func (h *engineHarness) records(types ...bot.EventType) []*bot.Event {
+	h.t.Helper()
+	var out []*bot.Event
+	q := store.Query{Platform: bot.Discord, Property: engGuild, Types: types, Limit: 1000}
+	for {
+		page, err := h.s.Query(context.Background(), q)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, page.Events...)
+		if page.Older == "" {
+			return out
+		}
+		q.Cursor = page.Older
+	}
+}
+
+// wait polls the store until there are at least n records of typ.
+func (h *engineHarness) wait(typ bot.EventType, n int) []*bot.Event {
+	h.t.Helper()
+	var evs []*bot.Event
+	h.poll(strconv.Itoa(n)+" "+typ.String()+" records", func() bool {
+		evs = h.records(typ)
+		return len(evs) >= n
+	})
+	return evs
+}
+
+// settle waits until everything the fake sent so far has been handled and
+// recorded: a marker message is posted and deleted by its author (the
+// deletion waits out the correlation window like any earlier deletion or
+// removal would), then the engines' queued work is flushed.
+func (h *engineHarness) settle() {
+	h.t.Helper()
+	m := h.fake.Say(engGuild, engGeneral, engAnn, "marker "+strconv.FormatInt(h.marks.Add(1), 10))
+	h.poll("the marker message", func() bool { return h.hasMessage(bot.ChatMessage, m.ID) })
+	h.fake.Delete(m)
+	h.poll("the marker's deletion", func() bool { return h.hasMessage(bot.ChatMessageDelete, m.ID) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	mod, ver := h.engines()
+	if err := mod.Flush(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := ver.Flush(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *engineHarness) hasMessage(typ bot.EventType, id string) bool {
+	return slices.ContainsFunc(h.records(typ), func(e *bot.Event) bool { return e.MessageID == id })
+}
+
+// exactly settles and checks there are exactly n records of typ, leaving
+// out the settle markers.
+func (h *engineHarness) exactly(typ bot.EventType, n int) []*bot.Event {
+	h.t.Helper()
+	h.wait(typ, n)
+	h.settle()
+	var out []*bot.Event
+	for _, e := range h.records(typ) {
+		if !strings.HasPrefix(e.Content, "marker ") {
+			out = append(out, e)
+		}
+	}
+	if len(out) != n {
+		h.t.Fatalf("%d %s records, want exactly %d: %s", len(out), typ, n, describe(out))
+	}
+	return out
+}
+
+func describe(evs []*bot.Event) string {
+	var parts []string
+	for _, e := range evs {
+		parts = append(parts, e.Type.String()+"/"+e.Function.String()+" by "+e.ActorID+" "+jsonOf(e.Params))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// logEntries waits for the log channel's outbox to empty and returns
+// every entry posted there (embed descriptions and field values) but the
+// settle markers'.
+func (h *engineHarness) logEntries() []string {
+	h.t.Helper()
+	h.poll("the log outbox to empty", func() bool {
+		n, err := h.s.OutboxDepth(bot.Discord.String())
+		return err == nil && n == 0
+	})
+	var out []string
+	for _, p := range decodeEngPosts(h.t, h.fake.Posts(engLog)) {
+		for _, e := range p {
+			if !strings.Contains(e, "> marker ") {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// decodeEngPosts returns each post's embeds as text.
+func decodeEngPosts(t *testing.T, bodies [][]byte) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, b := range bodies {
+		var p struct {
+			Embeds []struct {
+				Title, Description string
+				Fields             []struct{ Name, Value string }
+			}
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatalf("post body %s: %v", b, err)
+		}
+		var embeds []string
+		for _, e := range p.Embeds {
+			text := e.Title + "\n" + e.Description
+			for _, f := range e.Fields {
+				text += "\n" + f.Name + ": " + f.Value
+			}
+			embeds = append(embeds, text)
+		}
+		out = append(out, embeds)
+	}
+	return out
+}
+
+func countContaining(entries []string, s string) int {
+	n := 0
+	for _, e := range entries {
+		if strings.Contains(e, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// calls returns the REST calls of a method whose path matches.
+func (h *engineHarness) calls(method, path string) []discordtest.Call {
+	var out []discordtest.Call
+	for _, c := range h.fake.Calls() {
+		if c.Method == method && c.Path == path {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// engAnswer is an interaction callback or edit as the fake received it.
+type engAnswer struct {
+	Type int `json:"type"`
+	Data struct {
+		Content    string `json:"content"`
+		Flags      int    `json:"flags"`
+		Components []struct {
+			Components []struct {
+				Label    string `json:"label"`
+				CustomID string `json:"custom_id"`
+			} `json:"components"`
+		} `json:"components"`
+		Choices []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"choices"`
+	} `json:"data"`
+}
+
+// buttons returns an answer's buttons by label.
+func (a engAnswer) buttons() map[string]string {
+	out := map[string]string{}
+	for _, row := range a.Data.Components {
+		for _, b := range row.Components {
+			out[b.Label] = b.CustomID
+		}
+	}
+	return out
+}
+
+// reply waits for the final answer to an interaction: a callback, or the
+// edit that follows a deferred one (type 5 or 6).
+func (h *engineHarness) reply(in *discordtest.Interaction) engAnswer {
+	h.t.Helper()
+	var a engAnswer
+	h.poll("the answer to interaction "+in.ID, func() bool {
+		rs := in.Replies()
+		if len(rs) == 0 {
+			return false
+		}
+		if err := json.Unmarshal(rs[0].Body, &a); err != nil {
+			h.t.Fatalf("callback %s: %v", rs[0].Body, err)
+		}
+		if a.Type != int(discordgo.InteractionResponseDeferredChannelMessageWithSource) &&
+			a.Type != int(discordgo.InteractionResponseDeferredMessageUpdate) {
+			return true
+		}
+		if len(rs) < 2 {
+			return false
+		}
+		deferred := a
+		a = engAnswer{}
+		if err := json.Unmarshal(rs[len(rs)-1].Body, &a.Data); err != nil {
+			h.t.Fatalf("edit %s: %v", rs[len(rs)-1].Body, err)
+		}
+		a.Type, a.Data.Flags = deferred.Type, deferred.Data.Flags
+		return true
+	})
+	return a
+}
+
+const ephemeral = int(discordgo.MessageFlagsEphemeral)
+
+func TestEnginesLinkFilterDeletesPhishingOnce(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{mod: func(d *moderation.Defaults) {
+		d.LinkFilter.Denylist = []string{"evil.example"}
+	}})
+	f := h.fake
+	phish := f.Say(engGuild, engGeneral, engAnn, "urgent: verify at https://login.evil.example/account now")
+	allowed := f.Say(engGuild, engGeneral, engAnn, "the docs are at https://go.dev/doc/")
+	hidden := f.Say(engGuild, engGeneral, engAnn, "free nitro hxxps://evil[.]example/login")
+
+	links := h.wait(bot.ModerationLink, 2)
+	links = h.exactly(bot.ModerationLink, 2)
+	byMsg := map[string]*bot.Event{}
+	for _, l := range links {
+		if l.ActorID != f.BotID() || l.ActorType != bot.ActorBot || l.Target() != engAnn.ID || l.Function != bot.FuncLinkFilter ||
+			l.Params[bot.ParamDomain] != "evil.example" && !strings.HasSuffix(l.Params[bot.ParamDomain], ".evil.example") {
+			t.Errorf("MODERATION_LINK %+v", l)
+		}
+		byMsg[l.MessageID] = l
+	}
+	if byMsg[phish.ID] == nil || byMsg[hidden.ID] == nil || byMsg[allowed.ID] != nil {
+		t.Fatalf("link records for %v; want the phishing %s and the obfuscated %s", describe(links), phish.ID, hidden.ID)
+	}
+	if o := byMsg[phish.ID].Params[bot.ParamOutcome]; o != moderation.OutcomeDone {
+		t.Errorf("outcome %q", o)
+	}
+
+	// One DELETE per removed message, none of the allowed one.
+	for _, m := range []*discordgo.Message{phish, hidden, allowed} {
+		want := 1
+		if m == allowed {
+			want = 0
+		}
+		if n := len(h.calls(http.MethodDelete, "/channels/"+engGeneral+"/messages/"+m.ID)); n != want {
+			t.Errorf("message %q: %d DELETE calls, want %d", m.Content, n, want)
+		}
+	}
+
+	// One CHAT_MESSAGE_DELETE each, by the bot: the gateway's echo of the
+	// bot's own deletion is not a second record.
+	dels := h.exactly(bot.ChatMessageDelete, 2)
+	for _, d := range dels {
+		if d.ActorID != f.BotID() || d.ActorType != bot.ActorBot || d.Function != bot.FuncLinkFilter || d.Target() != engAnn.ID {
+			t.Errorf("CHAT_MESSAGE_DELETE %s", describe([]*bot.Event{d}))
+		}
+	}
+
+	// The log channel tells each removal once, with the content, and not
+	// the bot's deletion besides.
+	h.poll("two link-filter entries", func() bool {
+		return countContaining(h.logEntries(), "removed by link filtering") >= 2
+	})
+	entries := h.logEntries()
+	if n := countContaining(entries, "removed by link filtering"); n != 2 {
+		t.Errorf("%d link-filter entries:\n%s", n, strings.Join(entries, "\n---\n"))
+	}
+	if countContaining(entries, "deleted a message") != 0 {
+		t.Errorf("the bot's deletion is logged besides the MODERATION_LINK:\n%s", strings.Join(entries, "\n---\n"))
+	}
+	var removal []string
+	for _, e := range entries {
+		if strings.Contains(e, "removed by link filtering") {
+			removal = append(removal, e)
+		}
+	}
+	if countContaining(removal, "urgent: verify at") != 1 || countContaining(removal, `free nitro hxxps://evil\[.\]example`) != 1 {
+		t.Errorf("the removed message's content is not in the log:\n%s", strings.Join(entries, "\n---\n"))
+	}
+}
