@@ -258,8 +258,8 @@ func (h *engineHarness) start() {
 	b, err := discord.New(discord.Options{Token: "test-token", APIURL: h.fake.APIURL(), Store: h.s, Recorder: h.rec,
 		Logger: zerolog.New(h.logs).Level(zerolog.DebugLevel), CorrelationWindow: 300 * time.Millisecond,
 		ReadyTimeout: 10 * time.Second, Router: h.router, LogInterval: 100 * time.Millisecond,
-		HTTPClient:   &http.Client{Timeout: 10 * time.Second, Transport: h.fake.Transport(nil)},
-		Moderation:   mod, Verification: ver, Tokens: h.tokens})
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: h.fake.Transport(nil)},
+		Moderation: mod, Verification: ver, Tokens: h.tokens})
 	if err != nil {
 		t.Fatal(err)
 	}
