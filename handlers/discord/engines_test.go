@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -610,5 +611,328 @@ func TestEnginesLinkFilterDeletesPhishingOnce(t *testing.T) {
 	}
 	if countContaining(removal, "urgent: verify at") != 1 || countContaining(removal, `free nitro hxxps://evil\[.\]example`) != 1 {
 		t.Errorf("the removed message's content is not in the log:\n%s", strings.Join(entries, "\n---\n"))
+	}
+}
+
+// configSet runs /config set as u and returns the answer.
+func (h *engineHarness) configSet(u *discordgo.User, key, value string) engAnswer {
+	h.t.Helper()
+	return h.reply(h.fake.Slash(engGuild, u, "config", "set", discordtest.Str("key", key), discordtest.Str("value", value)))
+}
+
+func TestEnginesImpersonationOfTheOwner(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+	// Cyrillic О, а and е in "Оlgа Pеtrova".
+	fake1 := &discordgo.User{ID: "410000000000000011", Username: "olga_help", GlobalName: "\u041elg\u0430 P\u0435trova"}
+	f.Join(engGuild, fake1)
+	sec := h.wait(bot.SecurityEvent, 1)[0]
+	if sec.Params[bot.ParamKind] != bot.KindImpersonation || sec.Target() != fake1.ID || !slices.Contains(sec.TargetIDs, engOwner.ID) ||
+		sec.Params[bot.ParamAction] != moderation.ActFlag || sec.Params[bot.ParamMatchedName] != "Olga Petrova" ||
+		sec.ActorID != f.BotID() || sec.Function != bot.FuncImpersonation {
+		t.Fatalf("impersonation record %s", describe([]*bot.Event{sec}))
+	}
+	if n := len(h.calls(http.MethodPatch, "/guilds/"+engGuild+"/members/"+fake1.ID)); n != 0 {
+		t.Fatalf("a flagged member was changed (%d PATCH calls)", n)
+	}
+
+	// With quarantine the next one is timed out.
+	if a := h.configSet(engAda, "impersonation.action", "quarantine"); !strings.Contains(a.Data.Content, "is now quarantine") {
+		t.Fatalf("/config set: %q", a.Data.Content)
+	}
+	fake2 := &discordgo.User{ID: "410000000000000012", Username: "olgap", GlobalName: "\u041elga Petr\u043eva"}
+	f.Join(engGuild, fake2)
+	var patch []discordtest.Call
+	h.poll("the impersonator's timeout", func() bool {
+		patch = h.calls(http.MethodPatch, "/guilds/"+engGuild+"/members/"+fake2.ID)
+		return len(patch) > 0
+	})
+	var body struct {
+		Until *time.Time `json:"communication_disabled_until"`
+	}
+	if err := json.Unmarshal(patch[0].Body, &body); err != nil || body.Until == nil ||
+		body.Until.Sub(h.modClock.Now()) < 23*time.Hour || body.Until.Sub(h.modClock.Now()) > 25*time.Hour {
+		t.Fatalf("timeout PATCH %s (%v): want communication_disabled_until a day ahead", patch[0].Body, err)
+	}
+	if !strings.Contains(patch[0].Reason, "impersonation") {
+		t.Errorf("audit-log reason %q", patch[0].Reason)
+	}
+
+	// The owner and the staff are never flagged for names like their own:
+	// the owner writes hers with a zero, the moderator takes the owner's.
+	f.Rename(engGuild, engOwner.ID, "0lga Petrova")
+	f.Rename(engGuild, engMod.ID, "Olga Petrova")
+	h.wait(bot.UserUpdate, 2)
+	secs := h.exactly(bot.SecurityEvent, 2)
+	q := secs[0]
+	if q.Target() != fake2.ID || q.Params[bot.ParamAction] != moderation.ActQuarantine || q.Params[bot.ParamOutcome] != moderation.OutcomeDone {
+		t.Fatalf("quarantine record %s", describe(secs))
+	}
+	// The timeout is recorded once, by the action (the gateway's echo of it
+	// is not a second USER_UPDATE).
+	var timeouts []*bot.Event
+	for _, e := range h.records(bot.UserUpdate) {
+		if e.Params[bot.ParamField] == "timeout" {
+			timeouts = append(timeouts, e)
+		}
+	}
+	if len(timeouts) != 1 || timeouts[0].Function != bot.FuncImpersonation || timeouts[0].Target() != fake2.ID {
+		t.Fatalf("timeout records: %s", describe(timeouts))
+	}
+}
+
+func roleOpt(name, id string) discordtest.Option {
+	return discordtest.Option{Name: name, Type: discordgo.ApplicationCommandOptionRole, Value: id}
+}
+
+// enableVerification runs /config verification as the admin and returns
+// the posted Verify button's custom id.
+func (h *engineHarness) enableVerification(kind, timeout string) string {
+	h.t.Helper()
+	a := h.reply(h.fake.Slash(engGuild, engAda, "config", "verification", discordtest.Channel("channel", engVerify),
+		roleOpt("role", engVerified), discordtest.Str("kind", kind), discordtest.Str("timeout", timeout)))
+	if !strings.Contains(a.Data.Content, "Verification is on") || a.Data.Flags&ephemeral == 0 {
+		h.t.Fatalf("/config verification: %+v", a)
+	}
+	var posts [][]byte
+	h.poll("the Verify button", func() bool { posts = h.fake.Posts(engVerify); return len(posts) > 0 })
+	var prompt engAnswer
+	if err := json.Unmarshal(posts[len(posts)-1], &prompt.Data); err != nil {
+		h.t.Fatal(err)
+	}
+	id := prompt.buttons()["Verify"]
+	if !verification.IsButton(id) {
+		h.t.Fatalf("the prompt's buttons %v", prompt.buttons())
+	}
+	return id
+}
+
+// pending returns the guild's pending challenges.
+func (h *engineHarness) pending() []verification.Challenge {
+	h.t.Helper()
+	_, ver := h.engines()
+	p, err := ver.Pending(bot.Discord, engGuild)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// joinPending makes u join and waits for their challenge.
+func (h *engineHarness) joinPending(u *discordgo.User) {
+	h.t.Helper()
+	h.fake.Join(engGuild, u)
+	h.poll(u.Username+"'s challenge", func() bool {
+		return slices.ContainsFunc(h.pending(), func(c verification.Challenge) bool { return c.User == u.ID })
+	})
+}
+
+func TestEnginesVerificationByButton(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+
+	// A member without Manage Server cannot turn it on.
+	a := h.reply(f.Slash(engGuild, engAnn, "config", "verification", discordtest.Channel("channel", engVerify)))
+	if !strings.Contains(a.Data.Content, "Manage Server") || a.Data.Flags&ephemeral == 0 {
+		t.Fatalf("a member's /config verification: %+v", a)
+	}
+	if n := len(f.Posts(engVerify)); n != 0 {
+		t.Fatalf("a member's /config verification posted %d messages", n)
+	}
+	if evs := h.records(bot.SettingsChange); len(evs) != 0 {
+		t.Fatalf("a member's /config verification was recorded: %s", describe(evs))
+	}
+
+	start := h.enableVerification("button", "5m")
+	changes := h.records(bot.SettingsChange)
+	var keys []string
+	for _, c := range changes {
+		if c.ActorID != engAda.ID {
+			t.Errorf("settings change by %s", c.ActorID)
+		}
+		keys = append(keys, c.Params[bot.ParamSetting]+"="+c.Params[bot.ParamNewValue])
+	}
+	slices.Sort(keys)
+	want := []string{"verification.channel=" + engVerify, "verification.enabled=on", "verification.kind=button",
+		"verification.role=" + engVerified, "verification.timeout=5m0s"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("settings changes %v, want %v", keys, want)
+	}
+
+	zoe := &discordgo.User{ID: "410000000000000021", Username: "zoe"}
+	h.joinPending(zoe)
+
+	// Verify shows Zoe her own question, privately.
+	q := h.reply(f.Press(engGuild, zoe, start))
+	human := q.buttons()["I'm human"]
+	if q.Type != int(discordgo.InteractionResponseChannelMessageWithSource) || q.Data.Flags&ephemeral == 0 || human == "" {
+		t.Fatalf("Verify press: %+v", q)
+	}
+	// Another member's press of Zoe's button does not count.
+	if a := h.reply(f.Press(engGuild, engAnn, human)); !strings.Contains(a.Data.Content, "for someone else") || a.Data.Flags&ephemeral == 0 {
+		t.Fatalf("another member's press: %+v", a)
+	}
+	roleCall := "/guilds/" + engGuild + "/members/" + zoe.ID + "/roles/" + engVerified
+	if n := len(h.calls(http.MethodPut, roleCall)); n != 0 {
+		t.Fatalf("another member's press granted the role (%d calls)", n)
+	}
+	if evs := h.records(bot.VerificationSuccess, bot.VerificationFailure); len(evs) != 0 {
+		t.Fatalf("another member's press was recorded: %s", describe(evs))
+	}
+
+	// Zoe's press passes: the ephemeral question is updated (type 7) and
+	// she gets the role.
+	ok := h.reply(f.Press(engGuild, zoe, human))
+	if ok.Type != int(discordgo.InteractionResponseUpdateMessage) || !strings.Contains(ok.Data.Content, "verified") || len(ok.buttons()) != 0 {
+		t.Fatalf("Zoe's press: %+v", ok)
+	}
+	h.poll("the role", func() bool { return len(h.calls(http.MethodPut, roleCall)) == 1 })
+	pass := h.exactly(bot.VerificationSuccess, 1)[0]
+	if pass.Target() != zoe.ID || pass.Params[bot.ParamAction] != "ROLE" || pass.Params[bot.ParamOutcome] != "DONE" ||
+		pass.Params[bot.ParamVerifyKind] != "BUTTON" || pass.ActorID != f.BotID() {
+		t.Fatalf("success record %s", describe([]*bot.Event{pass}))
+	}
+	if p := h.pending(); len(p) != 0 {
+		t.Fatalf("still pending: %+v", p)
+	}
+	// The role is recorded once, by the action.
+	var roles []*bot.Event
+	for _, e := range h.records(bot.UserUpdate) {
+		if e.Params[bot.ParamField] == "roles" {
+			roles = append(roles, e)
+		}
+	}
+	if len(roles) != 1 || roles[0].Function != bot.FuncVerification || roles[0].Params[bot.ParamRolesAdded] != engVerified {
+		t.Fatalf("role records: %s", describe(roles))
+	}
+}
+
+var sumRE = regexp.MustCompile(`What is (\d+) \+ (\d+)\?`)
+
+// wrongAnswer returns the custom id of a wrong answer of a math question.
+func wrongAnswer(t *testing.T, a engAnswer) string {
+	t.Helper()
+	m := sumRE.FindStringSubmatch(a.Data.Content)
+	if m == nil {
+		t.Fatalf("no sum in %q", a.Data.Content)
+	}
+	x, _ := strconv.Atoi(m[1])
+	y, _ := strconv.Atoi(m[2])
+	for label, id := range a.buttons() {
+		if label != strconv.Itoa(x+y) {
+			return id
+		}
+	}
+	t.Fatalf("no wrong answer among %v", a.buttons())
+	return ""
+}
+
+func TestEnginesVerificationFailsByWrongAnswers(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+	start := h.enableVerification("math", "5m")
+	if a := h.configSet(engAda, "verification.max_attempts", "2"); !strings.Contains(a.Data.Content, "is now 2") {
+		t.Fatalf("/config set: %q", a.Data.Content)
+	}
+	zoe := &discordgo.User{ID: "410000000000000022", Username: "zoe"}
+	h.joinPending(zoe)
+
+	q := h.reply(f.Press(engGuild, zoe, start))
+	if len(q.buttons()) != 4 {
+		t.Fatalf("math question %+v", q)
+	}
+	retry := h.reply(f.Press(engGuild, zoe, wrongAnswer(t, q)))
+	if retry.Type != int(discordgo.InteractionResponseUpdateMessage) || !strings.Contains(retry.Data.Content, "Wrong answer, 1 attempt left") {
+		t.Fatalf("first wrong answer: %+v", retry)
+	}
+	// Only Zoe's presses count: another member's press of her buttons
+	// neither answers nor uses an attempt.
+	if a := h.reply(f.Press(engGuild, engAnn, wrongAnswer(t, retry))); !strings.Contains(a.Data.Content, "for someone else") {
+		t.Fatalf("another member's press: %+v", a)
+	}
+	last := h.reply(f.Press(engGuild, zoe, wrongAnswer(t, retry)))
+	if !strings.Contains(last.Data.Content, "Verification failed") {
+		t.Fatalf("last wrong answer: %+v", last)
+	}
+	fail := h.exactly(bot.VerificationFailure, 1)[0]
+	if fail.Target() != zoe.ID || fail.Params[bot.ParamReason] != bot.ReasonWrongAnswer || fail.Params[bot.ParamAttempts] != "2" ||
+		fail.Params[bot.ParamAction] != "KICK" || fail.Params[bot.ParamOutcome] != "DONE" || fail.Params[bot.ParamVerifyKind] != "MATH" {
+		t.Fatalf("failure record %s", describe([]*bot.Event{fail}))
+	}
+	if n := len(h.calls(http.MethodDelete, "/guilds/"+engGuild+"/members/"+zoe.ID)); n != 1 {
+		t.Fatalf("%d kicks, want 1", n)
+	}
+	rm := h.exactly(bot.UserRemove, 1)[0]
+	if rm.Function != bot.FuncVerification || rm.Target() != zoe.ID || rm.Params[bot.ParamRemoval] != bot.RemovalKicked {
+		t.Fatalf("kick record %s", describe([]*bot.Event{rm}))
+	}
+	if n := len(h.calls(http.MethodPut, "/guilds/"+engGuild+"/members/"+zoe.ID+"/roles/"+engVerified)); n != 0 {
+		t.Fatal("a failed member got the role")
+	}
+}
+
+func TestEnginesVerificationTimesOutAcrossARestart(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	h.enableVerification("button", "1m")
+	zoe := &discordgo.User{ID: "410000000000000023", Username: "zoe"}
+	h.joinPending(zoe)
+
+	// Down for two minutes: the deadline passes while nothing runs, and
+	// fires as soon as the new bot is attached.
+	h.restart(2 * time.Minute)
+	fail := h.wait(bot.VerificationFailure, 1)[0]
+	if fail.Params[bot.ParamReason] != bot.ReasonTimeout || fail.Params[bot.ParamAction] != "KICK" ||
+		fail.Params[bot.ParamOutcome] != "DONE" || fail.Target() != zoe.ID {
+		t.Fatalf("timeout record %s", describe([]*bot.Event{fail}))
+	}
+	h.poll("the kick", func() bool { return len(h.calls(http.MethodDelete, "/guilds/"+engGuild+"/members/"+zoe.ID)) == 1 })
+	h.exactly(bot.VerificationFailure, 1)
+	if p := h.pending(); len(p) != 0 {
+		t.Fatalf("still pending: %+v", p)
+	}
+}
+
+func TestEnginesJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+	const n = 1000
+	for i := range n {
+		f.Join(engGuild, &discordgo.User{ID: strconv.Itoa(510000000000000000 + i), Username: "raider" + strconv.Itoa(i)})
+	}
+	h.wait(bot.UserJoin, n)
+	h.poll("the engines to see every join", func() bool { return h.joins.Load() >= n })
+	mod, _ := h.engines()
+	if !mod.InRaid(bot.Discord, engGuild) {
+		t.Fatal("no raid under way after 1000 joins")
+	}
+	// Ten quiet seconds (the default window) end it.
+	h.modClock.Advance(11 * time.Second)
+	raid := h.wait(bot.SecurityEvent, 1)[0]
+	if raid.Params[bot.ParamKind] != bot.KindJoinRaid || raid.Params[bot.ParamCount] != strconv.Itoa(n) ||
+		len(raid.TargetIDs) != bot.MaxTargets || raid.Function != bot.FuncRaidGuard || raid.ActorID != f.BotID() {
+		t.Fatalf("raid record %s (%d targets)", describe([]*bot.Event{raid}), len(raid.TargetIDs))
+	}
+	h.exactly(bot.SecurityEvent, 1)
+	if joins := h.records(bot.UserJoin); len(joins) != n {
+		t.Fatalf("%d USER_JOIN records, want %d", len(joins), n)
+	}
+
+	// The log channel gets the summary, not a thousand join lines (the
+	// embeds escape Markdown: JOIN\_RAID).
+	var entries []string
+	for deadline := time.Now().Add(10 * time.Second); countContaining(entries, `Kind: JOIN\_RAID`) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no raid entry among %d log entries:\n%s", len(entries), strings.Join(entries, "\n---\n"))
+		}
+		entries = h.logEntries()
+	}
+	if got := countContaining(entries, `Kind: JOIN\_RAID`); got != 1 {
+		t.Errorf("%d raid entries in the log channel", got)
+	}
+	if joined := countContaining(entries, " joined."); joined > 100 {
+		t.Errorf("the log channel got %d join entries during the raid", joined)
+	}
+	if v := f.RateLimitViolations(); v != 0 {
+		t.Errorf("%d requests over Discord's rate limits", v)
 	}
 }
