@@ -936,3 +936,186 @@ func TestEnginesJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
 		t.Errorf("%d requests over Discord's rate limits", v)
 	}
 }
+
+func TestEnginesUnauthorizedIntegrations(t *testing.T) {
+	good := &discordgo.User{ID: "610000000000000001", Username: "helper"}
+	h := newEngineHarness(t, engineConfig{mod: func(d *moderation.Defaults) {
+		d.IntegrationGuard.Allowlist = []string{good.ID}
+	}})
+	f := h.fake
+	f.AddBot(engGuild, engAda.ID, good)
+	spam := &discordgo.User{ID: "610000000000000002", Username: "free_nitro_bot"}
+	f.AddBot(engGuild, engAnn.ID, spam)
+	hook := f.CreateWebhook(engGuild, engAnn.ID, engGeneral, "Captain Hook")
+	app := f.Snowflake()
+	f.AuditEntryChanges(engGuild, engAnn.ID, discordgo.AuditLogActionIntegrationCreate, app, map[string]any{"name": "Shady App"})
+
+	// The spam bot is reported by its USER_JOIN and its BOT_ADD entry:
+	// one record. The allowlisted bot is none.
+	secs := h.wait(bot.SecurityEvent, 3)
+	secs = h.exactly(bot.SecurityEvent, 3)
+	byKind := map[string]*bot.Event{}
+	for _, s := range secs {
+		if s.Params[bot.ParamKind] != bot.KindUnauthorizedIntegration || s.Function != bot.FuncIntegrationGuard || s.ActorID != f.BotID() {
+			t.Errorf("record %s", describe([]*bot.Event{s}))
+		}
+		byKind[s.Params[moderation.ParamIntegration]] = s
+	}
+	b, w, i := byKind[moderation.IntegrationBot], byKind[moderation.IntegrationWebhook], byKind[moderation.IntegrationApp]
+	if b == nil || w == nil || i == nil {
+		t.Fatalf("records %s; want a bot, a webhook and an integration", describe(secs))
+	}
+	if !slices.Equal(b.TargetIDs, []string{spam.ID, engAnn.ID}) || b.Params[bot.ParamTargetName] != "free_nitro_bot" {
+		t.Errorf("bot record %s", describe([]*bot.Event{b}))
+	}
+	if !slices.Equal(w.TargetIDs, []string{hook, engAnn.ID}) || w.Params[bot.ParamWebhookID] != hook ||
+		w.Params[bot.ParamTargetName] != "Captain Hook" || w.ChannelID != engGeneral {
+		t.Errorf("webhook record %s (channel %q)", describe([]*bot.Event{w}), w.ChannelID)
+	}
+	if !slices.Equal(i.TargetIDs, []string{app, engAnn.ID}) || i.Params[bot.ParamTargetName] != "Shady App" {
+		t.Errorf("integration record %s", describe([]*bot.Event{i}))
+	}
+	// The bots' joins are recorded, naming who added them.
+	joins := h.exactly(bot.UserJoin, 2)
+	for _, j := range joins {
+		if j.Params[bot.ParamIsBot] != "true" || j.ActorType != bot.ActorBot {
+			t.Errorf("bot join %s", describe([]*bot.Event{j}))
+		}
+		if j.ActorID == spam.ID && j.Params[verification.ParamAddedBy] != engAnn.ID {
+			t.Errorf("the spam bot's join does not name who added it: %s", describe([]*bot.Event{j}))
+		}
+	}
+}
+
+func TestEnginesConfigSet(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+
+	// Autocomplete suggests keys to admins only.
+	ac := h.reply(f.Autocomplete(engGuild, engAda, "config", "set", "key", "verif"))
+	if ac.Type != int(discordgo.InteractionApplicationCommandAutocompleteResult) || len(ac.Data.Choices) == 0 {
+		t.Fatalf("autocomplete %+v", ac)
+	}
+	for _, c := range ac.Data.Choices {
+		if !strings.Contains(c.Value, "verif") {
+			t.Errorf("suggested %q for %q", c.Value, "verif")
+		}
+	}
+	if ac := h.reply(f.Autocomplete(engGuild, engAnn, "config", "set", "key", "")); len(ac.Data.Choices) != 0 {
+		t.Errorf("a member was suggested %d keys", len(ac.Data.Choices))
+	}
+
+	// An admin changes a setting twice: each change is recorded with the
+	// old and the new value.
+	for _, c := range []struct{ value, want string }{
+		{"evil.example", "link_filter.denylist is now evil.example."},
+		{"evil.example, phish.example", "link_filter.denylist is now evil.example, phish.example."},
+	} {
+		a := h.configSet(engAda, "link_filter.denylist", c.value)
+		if a.Data.Content != c.want || a.Data.Flags&ephemeral == 0 {
+			t.Fatalf("/config set %q: %+v", c.value, a)
+		}
+	}
+	changes := h.wait(bot.SettingsChange, 2)
+	if c := changes[0]; c.ActorID != engAda.ID || c.ActorType != bot.ActorAdmin || c.Params[bot.ParamSetting] != "link_filter.denylist" ||
+		c.Params[bot.ParamOldValue] != "evil.example" || c.Params[bot.ParamNewValue] != "evil.example,phish.example" || c.Function != bot.FuncCommand {
+		t.Fatalf("second change %s", describe(changes))
+	}
+	if c := changes[1]; c.Params[bot.ParamOldValue] != "" || c.Params[bot.ParamNewValue] != "evil.example" {
+		t.Fatalf("first change %s", describe(changes))
+	}
+	// The setting is in force: the link filter now removes such links.
+	m := f.Say(engGuild, engGeneral, engAnn, "see https://phish.example/x")
+	h.poll("the removal", func() bool { return h.hasMessage(bot.ModerationLink, m.ID) })
+
+	// A member without Manage Server is refused and nothing is recorded;
+	// an unknown key or a bad value is explained, and not recorded either.
+	for _, c := range []struct {
+		u          *discordgo.User
+		key, value string
+		want       string
+	}{
+		{engAnn, "link_filter.enabled", "off", "You need the Manage Server permission."},
+		{engMod, "link_filter.enabled", "off", "You need the Manage Server permission."},
+		{engAda, "no.such.key", "1", `"no.such.key" is not a setting`},
+		{engAda, "link_filter.mode", "sometimes", `"sometimes" is not one of`},
+		{engAda, "verification.timeout", "1s", "is not a duration within 30s..24h0m0s"},
+	} {
+		a := h.configSet(c.u, c.key, c.value)
+		if !strings.Contains(a.Data.Content, c.want) || a.Data.Flags&ephemeral == 0 {
+			t.Errorf("/config set %s %s by %s: %q, want %q", c.key, c.value, c.u.Username, a.Data.Content, c.want)
+		}
+	}
+	h.exactly(bot.SettingsChange, 2)
+	set, err := h.s.Settings(context.Background(), bot.Discord, engGuild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := command.GetEngineSetting(set, "link_filter.enabled"); v != "" {
+		t.Fatalf("a refused /config set changed link_filter.enabled to %q", v)
+	}
+	// /config show lists what the guild changed.
+	show := h.reply(f.Slash(engGuild, engAda, "config", "show"))
+	if !strings.Contains(show.Data.Content, "link_filter.denylist: evil.example,phish.example") {
+		t.Fatalf("/config show: %q", show.Data.Content)
+	}
+}
+
+var tokenRE = regexp.MustCompile(command.TokenPrefix + `[A-Za-z0-9_-]{20,}`)
+
+func TestEnginesAPITokens(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+
+	if a := h.reply(f.SlashGroup(engGuild, engAnn, "config", "api-token", "create")); !strings.Contains(a.Data.Content, "Manage Server") {
+		t.Fatalf("a member's api-token create: %q", a.Data.Content)
+	}
+	created := h.reply(f.SlashGroup(engGuild, engAda, "config", "api-token", "create", discordtest.Str("label", "grafana board")))
+	token := tokenRE.FindString(created.Data.Content)
+	if token == "" || created.Data.Flags&ephemeral == 0 || !strings.Contains(created.Data.Content, "shown only now") {
+		t.Fatalf("api-token create: %+v", created)
+	}
+	info, err := h.tokens.Lookup(context.Background(), token)
+	if err != nil || info.Property != engGuild || info.CreatedBy != engAda.ID || info.Label != "grafana board" {
+		t.Fatalf("lookup %+v %v", info, err)
+	}
+	change := h.exactly(bot.SettingsChange, 1)[0]
+	if change.Params[bot.ParamSetting] != "api_token" || change.Params[command.ParamTokenID] != info.ID ||
+		change.Params[bot.ParamNewValue] != "created" || change.ActorID != engAda.ID {
+		t.Fatalf("change %s", describe([]*bot.Event{change}))
+	}
+	list := h.reply(f.SlashGroup(engGuild, engAda, "config", "api-token", "list"))
+	if !strings.Contains(list.Data.Content, info.ID) || !strings.Contains(list.Data.Content, "grafana board") {
+		t.Fatalf("api-token list: %q", list.Data.Content)
+	}
+	show := h.reply(f.Slash(engGuild, engAda, "config", "show"))
+
+	// The token is in no record, no log post, no other answer and no log
+	// line.
+	h.poll("the change's log entry", func() bool { return countContaining(h.logEntries(), "changed a setting") > 0 })
+	secret := token[len(command.TokenPrefix):]
+	for _, e := range h.records() {
+		if strings.Contains(jsonOf(e), secret) {
+			t.Fatalf("a record holds the token: %s", jsonOf(e))
+		}
+	}
+	for _, p := range h.fake.Posts(engLog) {
+		if bytes.Contains(p, []byte(secret)) {
+			t.Fatalf("a log post holds the token: %s", p)
+		}
+	}
+	for _, s := range []string{list.Data.Content, show.Data.Content, h.logs.String()} {
+		if strings.Contains(s, secret) {
+			t.Fatalf("the token was shown again or logged: %q", s)
+		}
+	}
+
+	revoked := h.reply(f.SlashGroup(engGuild, engAda, "config", "api-token", "revoke", discordtest.Str("id", info.ID)))
+	if !strings.Contains(revoked.Data.Content, "is revoked") {
+		t.Fatalf("api-token revoke: %q", revoked.Data.Content)
+	}
+	if _, err := h.tokens.Lookup(context.Background(), token); err == nil {
+		t.Fatal("the revoked token still works")
+	}
+	h.exactly(bot.SettingsChange, 2)
+}
