@@ -69,7 +69,8 @@ func engGuildOf() *discordgo.Guild {
 type engineConfig struct {
 	mod func(*moderation.Defaults)
 	ver func(*verification.Defaults)
-	log []bot.EventType // the log channel's types (nil: all)
+	log  []bot.EventType // the log channel's types (nil: all)
+	fake discordtest.Options
 }
 
 // engineHarness is a bot with real engines: the engines record through
@@ -130,7 +131,7 @@ const stopTimeout = 15 * time.Second
 func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 	t.Helper()
 	h := &engineHarness{t: t, cfg: cfg, logs: &lockedBuffer{}}
-	h.fake = discordtest.New(discordtest.Options{})
+	h.fake = discordtest.New(cfg.fake)
 	t.Cleanup(h.fake.Close)
 	h.fake.AddGuild(engGuildOf())
 	s, err := store.Open(filepath.Join(t.TempDir(), "e.db"), store.Options{NoSync: true})
@@ -1118,4 +1119,96 @@ func TestEnginesAPITokens(t *testing.T) {
 		t.Fatal("the revoked token still works")
 	}
 	h.exactly(bot.SettingsChange, 2)
+}
+
+func TestEnginesNewModeratorIsProtectedAtOnce(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+	bart := &discordgo.User{ID: "410000000000000031", Username: "bartholomew", GlobalName: "Bartholomew"}
+	f.Join(engGuild, bart)
+	h.wait(bot.UserJoin, 1)
+	// The staff list is read (and cached) for the join's check; then Bart
+	// becomes a moderator.
+	h.settle()
+	f.SetRoles(engGuild, engOwner.ID, bart.ID, engModRole)
+	h.poll("the promotion", func() bool {
+		return slices.ContainsFunc(h.records(bot.UserUpdate), func(e *bot.Event) bool { return e.Params[bot.ParamRolesAdded] == engModRole })
+	})
+	fake := &discordgo.User{ID: "410000000000000032", Username: "bart_support", GlobalName: "B\u0430rtholomew"}
+	f.Join(engGuild, fake)
+	sec := h.wait(bot.SecurityEvent, 1)[0]
+	if sec.Target() != fake.ID || !slices.Contains(sec.TargetIDs, bart.ID) || !strings.EqualFold(sec.Params[bot.ParamMatchedName], "Bartholomew") {
+		t.Fatalf("impersonation record %s", describe([]*bot.Event{sec}))
+	}
+}
+
+func TestEnginesDirectoryOverREST(t *testing.T) {
+	trusted := "310000000000000009"
+	h := newEngineHarness(t, engineConfig{fake: discordtest.Options{LargeGuilds: true}, mod: func(d *moderation.Defaults) {
+		d.LinkFilter.Denylist = []string{"evil.example"}
+		d.LinkFilter.BlockInvites = true
+	}})
+	f := h.fake
+	if _, err := h.b.Session().State.Member(engGuild, engOwner.ID); err == nil {
+		t.Fatal("the state holds the owner of a large guild")
+	}
+	tess := &discordgo.User{ID: "410000000000000041", Username: "tess"}
+	g := engGuildOf()
+	g.Roles = append(g.Roles, &discordgo.Role{ID: trusted, Name: "trusted"})
+	g.Members = append(g.Members, &discordgo.Member{User: tess, Roles: []string{trusted}})
+	f.AddGuild(g) // the same guild, now with Tess and her role (still large)
+	h.poll("the trusted role in the state", func() bool {
+		_, err := h.b.Session().State.Role(engGuild, trusted)
+		return err == nil
+	})
+	f.AddInvite(engGuild, "owncode")
+	if a := h.configSet(engAda, "link_filter.exempt_roles", trusted); !strings.Contains(a.Data.Content, "is now") {
+		t.Fatalf("/config set: %q", a.Data.Content)
+	}
+
+	// The owner is read over REST for the staff list: her look-alike is
+	// caught.
+	fake1 := &discordgo.User{ID: "410000000000000042", Username: "olga_help", GlobalName: "\u041elg\u0430 P\u0435trova"}
+	f.Join(engGuild, fake1)
+	sec := h.wait(bot.SecurityEvent, 1)[0]
+	if sec.Params[bot.ParamKind] != bot.KindImpersonation || !slices.Contains(sec.TargetIDs, engOwner.ID) {
+		t.Fatalf("impersonation record %s", describe([]*bot.Event{sec}))
+	}
+	if len(h.calls(http.MethodGet, "/guilds/"+engGuild+"/members/"+engOwner.ID)) == 0 {
+		t.Fatal("the owner was not read over REST")
+	}
+
+	// Tess's role, read over REST, exempts her; the guild's own invite
+	// (listed over REST) is allowed and another one is not.
+	tessLink := f.Say(engGuild, engGeneral, tess, "https://evil.example/tess")
+	own := f.Say(engGuild, engGeneral, engAnn, "join us: https://discord.gg/owncode")
+	other := f.Say(engGuild, engGeneral, engAnn, "better server: https://discord.gg/spamcode")
+	links := h.exactly(bot.ModerationLink, 1)
+	if links[0].MessageID != other.ID {
+		t.Fatalf("link records %s; want the foreign invite %s only (own %s, exempt %s)", describe(links), other.ID, own.ID, tessLink.ID)
+	}
+	if len(h.calls(http.MethodGet, "/guilds/"+engGuild+"/members/"+tess.ID)) == 0 {
+		t.Error("Tess's roles were not read over REST")
+	}
+	if len(h.calls(http.MethodGet, "/guilds/"+engGuild+"/invites")) == 0 {
+		t.Error("the guild's invites were not listed")
+	}
+}
+
+func TestEnginesSlowVerificationPressIsDeferred(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+	start := h.enableVerification("button", "5m")
+	zoe := &discordgo.User{ID: "410000000000000024", Username: "zoe"}
+	h.joinPending(zoe)
+	q := h.reply(f.Press(engGuild, zoe, start))
+	// Granting the role takes longer than Discord waits for an answer:
+	// the press is acknowledged (type 6) and the answer edited in.
+	f.Delay("/guilds/"+engGuild+"/members/"+zoe.ID+"/roles/", 3*time.Second)
+	in := f.Press(engGuild, zoe, q.buttons()["I'm human"])
+	ok := h.reply(in)
+	if ok.Type != int(discordgo.InteractionResponseDeferredMessageUpdate) || !strings.Contains(ok.Data.Content, "verified") || len(ok.buttons()) != 0 {
+		t.Fatalf("slow press: %+v (%d replies)", ok, len(in.Replies()))
+	}
+	h.exactly(bot.VerificationSuccess, 1)
 }

@@ -204,6 +204,7 @@ func (b *Bot) onMemberRemove(m *discordgo.Member) {
 	if b.self != nil && m.User.ID == b.self.ID {
 		return
 	}
+	b.members.forget(m.GuildID, m.User.ID) // gone: a REST copy would say otherwise for a while
 	if b.echo.take("kick", m.GuildID, m.User.ID) || b.echo.take("ban-remove", m.GuildID, m.User.ID) {
 		return // the bot's own kick or ban, recorded by the action
 	}
