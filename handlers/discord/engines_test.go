@@ -67,8 +67,8 @@ func engGuildOf() *discordgo.Guild {
 
 // engineConfig tunes the engines of a harness.
 type engineConfig struct {
-	mod func(*moderation.Defaults)
-	ver func(*verification.Defaults)
+	mod  func(*moderation.Defaults)
+	ver  func(*verification.Defaults)
 	log  []bot.EventType // the log channel's types (nil: all)
 	fake discordtest.Options
 }
