@@ -31,8 +31,8 @@ const (
 // (verification.ParamAddedBy).
 const paramAddedBy = verification.ParamAddedBy
 
-// attachEngines registers the Bot with the engines once the session is
-// ready: from then on they may act and ask.
+// attachEngines registers the Bot with the engines when the gateway's
+// first READY is handled (gateway.go): from then on they may act and ask.
 func (b *Bot) attachEngines() {
 	if b.opts.Moderation != nil {
 		b.opts.Moderation.Attach(b, b)

@@ -33,7 +33,14 @@ func (b *Bot) addHandlers() {
 	s := b.s
 	s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
 		b.self = r.User
-		b.once.Do(func() { close(b.ready) })
+		b.once.Do(func() {
+			// The engines are attached here, on the gateway goroutine,
+			// before any later dispatch is handled: the events that
+			// follow READY (the first messages and joins after a restart)
+			// are then moderated, not dropped as "platform not attached".
+			b.attachEngines()
+			close(b.ready)
+		})
 	})
 	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.onGuildCreate(g.Guild) })
 	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
@@ -202,6 +209,7 @@ func (b *Bot) onMemberRemove(m *discordgo.Member) {
 	if b.self != nil && m.User.ID == b.self.ID {
 		return
 	}
+	b.members.forget(m.GuildID, m.User.ID) // gone: a REST copy would say otherwise for a while
 	if b.echo.take("kick", m.GuildID, m.User.ID) || b.echo.take("ban-remove", m.GuildID, m.User.ID) {
 		return // the bot's own kick or ban, recorded by the action
 	}

@@ -84,12 +84,39 @@ func (b *Bot) onMemberUpdate(m *discordgo.Member) {
 	if m == nil || m.User == nil {
 		return
 	}
+	b.members.forget(m.GuildID, m.User.ID) // the gateway's copy is newer than a REST read
 	old, err := b.loadProfile(m.GuildID, m.User.ID)
 	if err != nil {
 		b.saveProfile(m.GuildID, profileOf(m)) // first sight: nothing to compare with
+		if b.isStaff(m.GuildID, m.User.ID, m) {
+			b.forgetStaff(m.GuildID)
+		}
 		return
 	}
-	b.diffProfile(m.GuildID, m, old, profileOf(m), "GUILD_MEMBER_UPDATE")
+	now := profileOf(m)
+	if staffMayChange(old, now, b.isStaff(m.GuildID, m.User.ID, m)) {
+		b.forgetStaff(m.GuildID)
+	}
+	b.diffProfile(m.GuildID, m, old, now, "GUILD_MEMBER_UPDATE")
+}
+
+// staffMayChange reports whether a member's update may change the staff
+// list the impersonation guard protects: new roles (a promotion or a
+// demotion), or a staff member's new name.
+func staffMayChange(old, now profile, staff bool) bool {
+	if !slices.Equal(old.Roles, now.Roles) {
+		return true
+	}
+	return staff && (old.Username != now.Username || old.GlobalName != now.GlobalName || old.Nick != now.Nick)
+}
+
+// forgetStaff makes the moderation engine read a guild's staff again, so
+// that a new moderator's names are protected at once, not after the
+// engine's cache expires.
+func (b *Bot) forgetStaff(guild string) {
+	if b.opts.Moderation != nil {
+		b.opts.Moderation.ForgetStaff(bot.Discord, guild)
+	}
 }
 
 // diffProfile records one USER_UPDATE per changed attribute and stores the

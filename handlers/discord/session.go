@@ -171,7 +171,6 @@ func (b *Bot) Run(ctx context.Context) error {
 			return err
 		}
 		b.startDelivery(ctx)
-		b.attachEngines()
 	case <-time.After(b.opts.ReadyTimeout):
 		b.s.Close()
 		return fmt.Errorf("discord: no READY from the gateway within %s (check the bot token and the privileged intents in the developer portal)", b.opts.ReadyTimeout)

@@ -40,6 +40,10 @@ type Options struct {
 	// bucket, default 5 per 5s); requests over it get 429 and are counted.
 	MessageLimit  int
 	MessageWindow time.Duration
+	// LargeGuilds sends guilds as Discord sends those above the large
+	// threshold: GUILD_CREATE says "large" and carries no members, so the
+	// bot must read members over REST (GET /guilds/{id}/members/{user}).
+	LargeGuilds bool
 }
 
 // Server is a running fake Discord.
@@ -64,7 +68,8 @@ type Server struct {
 	commands  map[string][]json.RawMessage // "" (global) or guild id -> registered commands
 	buckets   map[string]*bucket
 	violated  int
-	replies   map[string][]Reply // interaction token -> callbacks and edits
+	replies   map[string][]Reply       // interaction token -> callbacks and edits
+	delays    map[string]time.Duration // route prefix -> latency before answering
 }
 
 // Reply is one answer to an interaction: a callback or an edit of the
@@ -126,7 +131,8 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, guilds: map[string]*discordgo.Guild{}, sessions: map[string]*session{},
 		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}, denied: map[string]bool{}, posts: map[string][][]byte{},
-		commands: map[string][]json.RawMessage{}, replies: map[string][]Reply{}, buckets: map[string]*bucket{}}
+		commands: map[string][]json.RawMessage{}, replies: map[string][]Reply{}, buckets: map[string]*bucket{},
+		delays: map[string]time.Duration{}}
 	s.nextID.Store(1)
 	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.http.URL
@@ -258,6 +264,27 @@ func (s *Server) Posts(channel string) [][]byte {
 	return append([][]byte(nil), s.posts[channel]...)
 }
 
+// Delay makes every later request whose path starts with prefix wait d
+// before it is served, as a slow Discord does.
+func (s *Server) Delay(prefix string, d time.Duration) {
+	s.mu.Lock()
+	s.delays[prefix] = d
+	s.mu.Unlock()
+}
+
+// guildCreateLocked is a guild's GUILD_CREATE payload; the caller holds
+// s.mu.
+func (s *Server) guildCreateLocked(g *discordgo.Guild) json.RawMessage {
+	if !s.opts.LargeGuilds {
+		raw, _ := json.Marshal(g)
+		return raw
+	}
+	cp := *g
+	cp.Members, cp.Large, cp.MemberCount = nil, true, len(g.Members)
+	raw, _ := json.Marshal(&cp)
+	return raw
+}
+
 // Fail5xx makes the next n requests whose path starts with prefix answer
 // 502.
 func (s *Server) Fail5xx(prefix string, n int) {
@@ -329,8 +356,7 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			var guilds []json.RawMessage
 			for _, g := range s.guilds {
 				stubs = append(stubs, map[string]any{"id": g.ID, "unavailable": true})
-				raw, _ := json.Marshal(g) // under the lock: helpers change guilds
-				guilds = append(guilds, raw)
+				guilds = append(guilds, s.guildCreateLocked(g)) // under the lock: helpers change guilds
 			}
 			s.mu.Unlock()
 			s.dispatchTo(sess, "READY", map[string]any{

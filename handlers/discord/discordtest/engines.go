@@ -143,3 +143,19 @@ func (s *Server) serveInvites(r *http.Request, guild string) *http.Response {
 		Header: http.Header{"Content-Type": []string{"application/json"}}, Body: io.NopCloser(bytes.NewReader(body)),
 		ContentLength: int64(len(body)), Request: r}
 }
+
+// SetRoles changes a member's roles as moderator does: GUILD_MEMBER_UPDATE,
+// then the MEMBER_ROLE_UPDATE audit entry naming the moderator.
+func (s *Server) SetRoles(guild, moderator, user string, roles ...string) {
+	s.mu.Lock()
+	m := s.findMemberLocked(guild, user)
+	if m == nil {
+		s.mu.Unlock()
+		return
+	}
+	m.Roles = append([]string{}, roles...)
+	cp := *m
+	s.mu.Unlock()
+	s.Dispatch("GUILD_MEMBER_UPDATE", &cp)
+	s.AuditEntry(guild, moderator, discordgo.AuditLogActionMemberRoleUpdate, user, "", nil)
+}

@@ -20,6 +20,17 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 	reason, _ := url.PathUnescape(r.Header.Get("X-Audit-Log-Reason"))
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Method: r.Method, Path: path, Reason: reason, Body: body})
+	var delay time.Duration
+	for prefix, d := range s.delays {
+		if strings.HasPrefix(path, prefix) {
+			delay = max(delay, d)
+		}
+	}
+	if delay > 0 {
+		s.mu.Unlock()
+		time.Sleep(delay)
+		s.mu.Lock()
+	}
 	for prefix, n := range s.fail {
 		if n > 0 && strings.HasPrefix(path, prefix) {
 			s.fail[prefix] = n - 1
@@ -50,6 +61,20 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		if s.take(w, "messages:"+parts[1]) {
 			s.postMessage(w, parts[1], body)
 		}
+	case "GET guilds/:/members/:":
+		s.mu.Lock()
+		var cp *discordgo.Member
+		if m := s.findMemberLocked(parts[1], parts[3]); m != nil {
+			c := *m
+			c.Roles = append([]string{}, m.Roles...)
+			cp = &c
+		}
+		s.mu.Unlock()
+		if cp == nil {
+			writeErr(w, http.StatusNotFound, 10007, "Unknown Member")
+			return
+		}
+		writeJSON(w, cp)
 	case "DELETE guilds/:/members/:":
 		s.kick(w, parts[1], parts[3], reason)
 	case "PATCH guilds/:/members/:":

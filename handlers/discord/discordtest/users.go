@@ -15,7 +15,7 @@ func (s *Server) AddGuild(g *discordgo.Guild) {
 	}
 	s.mu.Lock()
 	s.guilds[g.ID] = g
-	raw, _ := json.Marshal(g)
+	raw := s.guildCreateLocked(g)
 	s.mu.Unlock()
 	s.Dispatch("GUILD_CREATE", json.RawMessage(raw))
 }
