@@ -64,21 +64,31 @@ func postingBot(t testing.TB) (*Bot, *capture) {
 // hostileEvent builds a record from fuzzed parts the way the outbox hands
 // it to the sink: normalized to the stored limits. Strings are made valid
 // UTF-8 first, as every platform's JSON decoding does.
-func hostileEvent(typ uint8, locale, actor, actorID, target, targetID, key, val, content string) *bot.Event {
+//
+// Long strings come from repeating short ones reps times (names and values
+// then reach their stored limits, content its 16 KiB), so that the fuzzer
+// works on small inputs and minimizes quickly.
+func hostileEvent(typ uint8, locale, actor, actorID, target, targetID, key, val, content string, reps uint16) *bot.Event {
 	v := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+	long := func(s string) string {
+		if n := int(reps%4096) + 1; len(s)*n <= 64<<10 {
+			s = strings.Repeat(s, n)
+		}
+		return v(s)
+	}
 	e := &bot.Event{Platform: bot.Discord, PropertyID: v(locale), Type: bot.EventType(typ), Function: bot.FuncGateway,
-		ActorType: bot.ActorNonAdmin, ActorName: v(actor), ActorID: v(actorID), ChannelID: v(targetID),
-		MessageID: v(targetID), Content: v(content), Time: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+		ActorType: bot.ActorNonAdmin, ActorName: long(actor), ActorID: v(actorID), ChannelID: v(targetID),
+		MessageID: v(targetID), Content: long(content), Time: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
 	e.ID = bot.MakeID(e.Time, 7)
 	if targetID != "" {
 		e.TargetIDs = []string{v(targetID), v(actorID)}
 	}
-	e.Params.Set(bot.ParamTargetName, v(target))
-	e.Params.Set(bot.ParamChannelName, v(target))
-	e.Params.Set(bot.ParamKind, v(val))
-	e.Params.Set(bot.ParamReason, v(val))
-	e.Params.Set(v(key), v(val))
-	e.Attachments = []bot.Attachment{{Name: v(target), URL: v(val), Size: int64(len(val))}}
+	e.Params.Set(bot.ParamTargetName, long(target))
+	e.Params.Set(bot.ParamChannelName, long(target))
+	e.Params.Set(bot.ParamKind, long(val))
+	e.Params.Set(bot.ParamReason, long(val))
+	e.Params.Set(long(key), long(val))
+	e.Attachments = []bot.Attachment{{Name: long(target), URL: long(val), Size: int64(len(val)) << (reps % 48)}}
 	e.Normalize(e.Time)
 	return e
 }
@@ -141,17 +151,18 @@ func checkEmbed(t *testing.T, em *discordgo.MessageEmbed) {
 // would reach Discord: within the message and embed limits, every mention
 // disabled, no entry dropped without being counted.
 func FuzzDiscordPost(f *testing.F) {
-	f.Add(uint8(bot.ChatMessage), "en", "Ann", "400000000000000003", "", "", "reason", "", "hello @everyone <@&300000000000000001> **bold**", uint8(1))
-	f.Add(uint8(bot.ModerationLink), "fr", strings.Repeat("\u0301", 300), "1", strings.Repeat("_", 3000), "2", "url", "https://evil.example/@here", strings.Repeat("x\n", 3000), uint8(3))
-	f.Add(uint8(bot.UserBan), "hi", "\u202eevil\u202c", "<@1>", "Bob\nReason: forged", "<@&2>", "k\nx", "v\r\nw", "", uint8(12))
-	f.Add(uint8(bot.SecurityEvent), "en", strings.Repeat("\u200b", 256), "", strings.Repeat("*", 2100), "3", "kind", strings.Repeat("@", 2100), strings.Repeat("\u0300", 4000), uint8(10))
-	f.Add(uint8(255), "xx", "", "", "", "", "", "", "", uint8(0))
-	f.Fuzz(func(t *testing.T, typ uint8, locale, actor, actorID, target, targetID, key, val, content string, copies uint8) {
+	f.Add(uint8(bot.ChatMessage), "en", "Ann", "400000000000000003", "", "", "reason", "", "hello @everyone <@&300000000000000001> **bold**", uint8(1), uint16(0))
+	f.Add(uint8(bot.ModerationLink), "fr", "\u0301", "1", "_", "2", "url", "https://evil.example/@here", "x\n", uint8(3), uint16(3000))
+	f.Add(uint8(bot.UserBan), "hi", "\u202eevil\u202c", "<@1>", "Bob\nReason: forged", "<@&2>", "k\nx", "v\r\nw", "", uint8(12), uint16(0))
+	f.Add(uint8(bot.SecurityEvent), "en", "\u200b", "", "*", "3", "kind", "@", "\u0300", uint8(10), uint16(4000))
+	f.Add(uint8(bot.ChatMessageDelete), "en", "@", "", "everyone", "", "old_content", "`", "@\u200beveryone\n> ", uint8(11), uint16(900))
+	f.Add(uint8(255), "xx", "", "", "", "", "", "", "", uint8(0), uint16(0))
+	f.Fuzz(func(t *testing.T, typ uint8, locale, actor, actorID, target, targetID, key, val, content string, copies uint8, reps uint16) {
 		b, c := postingBot(t)
 		n := int(copies%12) + 1
 		evs := make([]*bot.Event, n)
 		for i := range evs {
-			evs[i] = hostileEvent(typ, locale, actor, actorID, target, targetID, key, val, content)
+			evs[i] = hostileEvent(typ, locale, actor, actorID, target, targetID, key, val, content, reps)
 		}
 		for _, e := range evs {
 			checkEmbed(t, b.embed(e))
