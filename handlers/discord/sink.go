@@ -21,6 +21,8 @@ const (
 	maxFieldValue  = 1024
 	maxTitle       = 256
 	maxFooter      = 2048
+
+	maxSummary = 1024 // of the description, the rest is for the content
 )
 
 var categoryColour = map[bot.Category]int{
@@ -76,7 +78,10 @@ func (b *Bot) embed(e *bot.Event) *discordgo.MessageEmbed {
 		locale = b.opts.Router.Locale(e.Platform, e.PropertyID)
 	}
 	en := bot.Render(e, locale)
-	desc := escapeMarkdown(en.Summary)
+	// The summary is cut to leave the content room: names are long enough
+	// (a target name may fill a 2 KiB param, doubled by escaping) to take
+	// the whole description otherwise.
+	desc := cut(escapeMarkdown(en.Summary), maxSummary)
 	if en.Content != "" {
 		desc += "\n" + quote(en.Content, maxDescription-len([]rune(desc))-1)
 	}
@@ -120,6 +125,9 @@ func cut(s string, max int) string {
 	r := []rune(s)
 	if len(r) <= max {
 		return s
+	}
+	if max <= 0 {
+		return ""
 	}
 	marker := []rune(bot.CutMarker)
 	if max <= len(marker) {

@@ -148,12 +148,15 @@ func (b *Bot) entryHTML(e *bot.Event, budget int) string {
 		fields = append(fields, "<i>"+esc(cutUTF16(f.Label, 100))+":</i> "+v)
 	}
 	footer := "<code>" + esc(en.Footer) + "</code>"
-	// Fields go until the budget is spent; a note says when some did not fit.
+	// Fields go until the budget is spent; a note says when some did not
+	// fit. They leave the content its least room (40 units) and the two
+	// units room's arithmetic below keeps spare: with less, the room's
+	// floor would push the entry over the budget.
 	join := func(fs []string) string {
 		return strings.Join(append(append(append([]string(nil), head...), fs...), footer), "\n")
 	}
 	out := join(fields)
-	for len(fields) > 0 && visibleLen(out) > budget-40 {
+	for len(fields) > 0 && visibleLen(out) > budget-42 {
 		fields = fields[:len(fields)-1]
 		out = join(append(fields, "<i>"+esc(bot.CutMarker)+"</i>"))
 	}
@@ -167,9 +170,12 @@ func (b *Bot) entryHTML(e *bot.Event, budget int) string {
 	return out + "\n<blockquote>" + esc(cutUTF16(en.Content, room)) + "</blockquote>"
 }
 
+// isUserID reports whether id is a user's id as Telegram writes it: a
+// positive decimal without sign or leading zeros ("+9" and "09" parse, but
+// are not ids and must not reach an href).
 func isUserID(id string) bool {
 	n, err := strconv.ParseInt(id, 10, 64)
-	return err == nil && n > 0
+	return err == nil && n > 0 && strconv.FormatInt(n, 10) == id
 }
 
 // userLink shows a user as a tg://user link (numeric ids only, so a
