@@ -203,6 +203,14 @@ func (sc *telegramScene) check(t *testing.T, sent []string) {
 			recorded[e.Content]++
 		}
 	}
+	recordedOnce(t, s, recorded, sent)
+}
+
+// recordedOnce checks that each sent text was recorded exactly once and
+// nothing else was (recorded counts records by content), and that every
+// chain of s verifies.
+func recordedOnce(t *testing.T, s *store.Store, recorded map[string]int, sent []string) {
+	t.Helper()
 	for _, text := range sent {
 		if recorded[text] != 1 {
 			t.Errorf("%q recorded %d times, want exactly once", text, recorded[text])
