@@ -172,14 +172,19 @@ func printTable(w io.Writer, evs []*bot.Event, withProperty bool) {
 	}
 	fmt.Fprintln(tw, header)
 	for _, e := range evs {
-		actor := e.ActorName
-		if actor == "" {
-			actor = e.ActorID
-		} else if e.ActorID != "" {
-			actor += " (" + e.ActorID + ")"
+		target := strings.Join(e.TargetIDs, ",")
+		if len(e.TargetIDs) > 0 {
+			target = named(e.Params[bot.ParamTargetName], e.TargetIDs[0])
+			if n := len(e.TargetIDs) - 1; n > 0 {
+				target += fmt.Sprintf(" +%d", n)
+			}
 		}
-		cells := []string{e.Time.Format("2006-01-02 15:04:05"), e.Type.String(), actor,
-			strings.Join(e.TargetIDs, ","), e.ChannelID, details(e)}
+		channel := e.ChannelID
+		if name := e.Params[bot.ParamChannelName]; name != "" {
+			channel = "#" + name
+		}
+		cells := []string{e.Time.Format("2006-01-02 15:04:05"), e.Type.String(), named(e.ActorName, e.ActorID),
+			target, channel, details(e)}
 		if withProperty {
 			cells = append([]string{cells[0], e.Platform.String() + ":" + e.PropertyID}, cells[1:]...)
 		}
@@ -189,6 +194,17 @@ func printTable(w io.Writer, evs []*bot.Event, withProperty bool) {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
+}
+
+// named shows "name (id)", or whichever of the two is known.
+func named(name, id string) string {
+	switch {
+	case name == "":
+		return id
+	case id == "":
+		return name
+	}
+	return name + " (" + id + ")"
 }
 
 // details summarises a record on one line: its content, else its params.

@@ -406,7 +406,7 @@ func (b *Bot) onReport(i *discordgo.Interaction, data discordgo.ApplicationComma
 	}
 	e.Params.Set(bot.ParamReportedID, m.ID)
 	e.Params.Set(bot.ParamLink, fmt.Sprintf("https://discord.com/channels/%s/%s/%s", i.GuildID, m.ChannelID, m.ID))
-	if err := b.opts.Recorder.Record(context.Background(), e); err != nil {
+	if err := b.record(context.Background(), e); err != nil {
 		b.reply(i, "The report could not be saved; try again.")
 		return
 	}
