@@ -57,6 +57,11 @@ func testDB(t *testing.T, n int) (string, []*bot.Event) {
 		if i == 7 {
 			e.Content = "=HYPERLINK(\"http://evil\")"
 		}
+		if e.Type == bot.UserBan {
+			e.TargetIDs = []string{"t1", "t2"}
+			e.Params.Set(bot.ParamTargetName, "Mallory")
+			e.Params.Set(bot.ParamChannelName, "general")
+		}
 		evs = append(evs, e)
 	}
 	if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
@@ -124,6 +129,10 @@ func TestLogsTableIsSafe(t *testing.T) {
 	}
 	if strings.ContainsRune(out, '\u202e') {
 		t.Fatal("a bidi override from a name reached the terminal")
+	}
+	// Targets and channels by name, as moderators know them.
+	if !strings.Contains(out, "Mallory (t1) +1") || !strings.Contains(out, "#general") {
+		t.Fatalf("targets and channels not named:\n%s", out)
 	}
 }
 
