@@ -1,0 +1,102 @@
+package discord_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/moderation"
+)
+
+// logButtons returns the custom ids of the log channel's buttons with a
+// label, in the order they were posted.
+func (h *engineHarness) logButtons(label string) []string {
+	var ids []string
+	for _, raw := range h.fake.Posts(engLog) {
+		var p struct {
+			Components []struct {
+				Components []struct {
+					Label    string `json:"label"`
+					CustomID string `json:"custom_id"`
+				} `json:"components"`
+			} `json:"components"`
+		}
+		if json.Unmarshal(raw, &p) != nil {
+			continue
+		}
+		for _, row := range p.Components {
+			for _, b := range row.Components {
+				if b.Label == label {
+					ids = append(ids, b.CustomID)
+				}
+			}
+		}
+	}
+	return ids
+}
+
+// TestReversalButtonsOnEngineEntries presses the buttons of the entries an
+// engine's action leaves (a quarantine's timeout: Lift; the security alert:
+// Kick and Ban): each is checked against the presser's own permissions in
+// the guild of the entry, and what it does is recorded with the presser as
+// actor.
+func TestReversalButtonsOnEngineEntries(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{mod: func(d *moderation.Defaults) { d.Impersonation.Action = moderation.ActionQuarantine }})
+	f := h.fake
+	mimic := &discordgo.User{ID: "410000000000000021", Username: "olga.staff", GlobalName: "\u041elg\u0430 Petrova"}
+	f.Join(engGuild, mimic)
+	h.wait(bot.SecurityEvent, 1)
+	var lift, kick, ban []string
+	h.poll("the Lift, Kick and Ban buttons in the log channel", func() bool {
+		lift, kick, ban = h.logButtons("Lift timeout"), h.logButtons("Kick"), h.logButtons("Ban")
+		return len(lift) == 1 && len(kick) == 1 && len(ban) == 1
+	})
+	member := func(method string) int { return len(h.calls(method, "/guilds/"+engGuild+"/members/"+mimic.ID)) }
+	patches := member(http.MethodPatch)
+
+	// A plain member may press nothing; the moderator (Ban and Kick
+	// Members, no Moderate Members) may not lift a timeout.
+	for _, id := range []string{lift[0], kick[0], ban[0]} {
+		if a := h.reply(f.Press(engGuild, engAnn, id)); !strings.Contains(a.Data.Content, "permission") || a.Data.Flags&ephemeral == 0 {
+			t.Fatalf("a member's press of %s: %+v", id, a.Data)
+		}
+	}
+	if a := h.reply(f.Press(engGuild, engMod, lift[0])); !strings.Contains(a.Data.Content, "permission") {
+		t.Fatalf("the moderator lifted a timeout without Moderate Members: %q", a.Data.Content)
+	}
+	if member(http.MethodPatch) != patches || member(http.MethodDelete) != 0 || len(h.calls(http.MethodPut, "/guilds/"+engGuild+"/bans/"+mimic.ID)) != 0 {
+		t.Fatal("a refused press acted on Discord")
+	}
+
+	// The owner lifts the timeout: a PATCH clearing it, recorded as hers.
+	if a := h.reply(f.Press(engGuild, engOwner, lift[0])); !strings.Contains(a.Data.Content, "done") {
+		t.Fatalf("the owner's Lift: %q", a.Data.Content)
+	}
+	h.poll("the timeout lifted on Discord", func() bool { return member(http.MethodPatch) > patches })
+	lifted := h.records(bot.UserUpdate)
+	found := false
+	for _, e := range lifted {
+		if e.Params[bot.ParamField] == "timeout" && e.ActorID == engOwner.ID && e.ActorType == bot.ActorAdmin && e.Target() == mimic.ID {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no USER_UPDATE of the timeout by the owner: %s", describe(lifted))
+	}
+
+	// The moderator bans from the security alert.
+	if a := h.reply(f.Press(engGuild, engMod, ban[0])); !strings.Contains(a.Data.Content, "done") {
+		t.Fatalf("the moderator's Ban: %q", a.Data.Content)
+	}
+	bans := h.wait(bot.UserBan, 1)
+	if bans[0].ActorID != engMod.ID || bans[0].Target() != mimic.ID || !strings.Contains(bans[0].Params[bot.ParamReason], "log entry") {
+		t.Fatalf("ban record %s", describe(bans))
+	}
+	if n := len(h.calls(http.MethodPut, "/guilds/"+engGuild+"/bans/"+mimic.ID)); n != 1 {
+		t.Fatalf("%d ban calls", n)
+	}
+}
