@@ -88,8 +88,9 @@ verification:
 	if err != nil {
 		return fmt.Errorf("demo: config: %w", err)
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).Level(zerolog.WarnLevel).
-		With().Timestamp().Logger()
+	// The bot's own warnings (a raid starting, a failed call) go to stderr.
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly, NoColor: !scr.color || !useColor(stderr)}).
+		Level(zerolog.WarnLevel).With().Timestamp().Logger()
 
 	scr.write(scr.style("1", "chatwarden demo") + ": the real bot against a fake Discord and a fake Telegram, on one day in\n" +
 		"the Riverside Gardeners community. Log-channel entries appear as they are posted.\n")
