@@ -40,8 +40,9 @@ type InviteLister interface {
 }
 
 // NameLister is implemented by directories that know every name of a
-// member; without it the impersonation guard checks the names the event
-// carries.
+// member, the name the member is shown by last (Discord: username, global
+// name, nickname); without it the impersonation guard checks the names
+// the event carries.
 type NameLister interface {
 	MemberNames(ctx context.Context, property, user string) ([]string, error)
 }

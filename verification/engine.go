@@ -624,7 +624,7 @@ func (e *Engine) start(ctx context.Context, pl *platform, p bot.Platform, proper
 	fresh := errors.Is(err, store.ErrNotFound)
 	switch {
 	case fresh:
-		c = NewChallenge(p, property, user, "", cfg, now, e.newID())
+		c = NewChallenge(p, property, user, e.memberName(ctx, pl, property, user), cfg, now, e.newID())
 	case err != nil:
 		return Reply{Text: textTrouble}, fmt.Errorf("verification: %w", err)
 	case c.Done():
@@ -647,6 +647,23 @@ func (e *Engine) start(ctx context.Context, pl *platform, p bot.Platform, proper
 		e.schedule(c.Deadline, key)
 	}
 	return Reply{Text: privatePrompt(c, now), Buttons: e.buttons(c)}, nil
+}
+
+// memberName asks the platform for the name a member is shown by, for a
+// challenge that starts before the engine saw the join (a press right
+// after joining); "" when the directory cannot tell.
+func (e *Engine) memberName(ctx context.Context, pl *platform, property, user string) string {
+	nl, ok := pl.dir.(interface {
+		MemberNames(ctx context.Context, property, user string) ([]string, error)
+	})
+	if !ok {
+		return ""
+	}
+	names, err := nl.MemberNames(ctx, property, user)
+	if err != nil || len(names) == 0 {
+		return ""
+	}
+	return names[len(names)-1]
 }
 
 // finish carries out a decided challenge's effects, records the result

@@ -516,6 +516,7 @@ func TestPressWithoutJoinDoesNotRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify := ev.acts[bot.Discord].Calls("Send")[0].Sent.Buttons[0].Data
+	ev.dir.SetNames(guild, "old-member", "oldie", "Old Member")
 	r := ev.press(guild, "old-member", verify)
 	r = ev.press(guild, "old-member", pick(t, r.Text, r.Buttons, false).Data)
 	if !strings.Contains(r.Text, "failed") {
@@ -524,8 +525,13 @@ func TestPressWithoutJoinDoesNotRemove(t *testing.T) {
 	if n := len(ev.acts[bot.Discord].Calls("Kick", "Ban")); n != 0 {
 		t.Fatal("a member who joined before verification was removed")
 	}
-	if n := len(ev.records(bot.Discord, guild, bot.VerificationFailure)); n != 1 {
-		t.Fatalf("%d failures recorded", n)
+	recs := ev.records(bot.Discord, guild, bot.VerificationFailure)
+	if len(recs) != 1 {
+		t.Fatalf("%d failures recorded", len(recs))
+	}
+	// The engine never saw a join with the name: the directory told it.
+	if got := recs[0].Params[bot.ParamTargetName]; got != "Old Member" {
+		t.Errorf("the record names the member %q, want the displayed name", got)
 	}
 }
 

@@ -221,18 +221,20 @@ type Directory struct {
 	admins  map[string]bool                // property + "/" + user
 	roles   map[string][]string            // property + "/" + user
 	invites map[string][]string            // by property
+	names   map[string][]string            // property + "/" + user
 }
 
 var (
 	_ moderation.Directory    = (*Directory)(nil)
 	_ moderation.RoleLister   = (*Directory)(nil)
 	_ moderation.InviteLister = (*Directory)(nil)
+	_ moderation.NameLister   = (*Directory)(nil)
 )
 
 // NewDirectory returns an empty directory whose bot is "bot"/"chatwarden".
 func NewDirectory() *Directory {
 	return &Directory{SelfID: "bot", SelfName: "chatwarden", staff: map[string][]moderation.Member{},
-		admins: map[string]bool{}, roles: map[string][]string{}, invites: map[string][]string{}}
+		admins: map[string]bool{}, roles: map[string][]string{}, invites: map[string][]string{}, names: map[string][]string{}}
 }
 
 // AddStaff adds a staff member (who is also an admin) to property.
@@ -286,6 +288,20 @@ func (d *Directory) MemberRoles(_ context.Context, property, user string) ([]str
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.roles[property+"/"+user]), nil
+}
+
+// SetNames sets every name of a member, the displayed one last.
+func (d *Directory) SetNames(property, user string, names ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.names[property+"/"+user] = names
+}
+
+// MemberNames implements moderation.NameLister.
+func (d *Directory) MemberNames(_ context.Context, property, user string) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.names[property+"/"+user]), nil
 }
 
 // Invites implements moderation.InviteLister.
