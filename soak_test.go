@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -377,6 +378,20 @@ func (m soakMetrics) quantile(name string, q float64) float64 {
 	return lo
 }
 
+// soakHeapProfile writes the live heap to path.
+func soakHeapProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func soakHeap() uint64 {
 	runtime.GC()
 	var ms runtime.MemStats
@@ -617,6 +632,12 @@ api:
 	minute.Stop()
 	stopLoad()
 	wg.Wait()
+	if path := os.Getenv("CHATWARDEN_SOAK_HEAPPROFILE"); path != "" {
+		// What holds the heap at the end of the load, for go tool pprof.
+		if err := soakHeapProfile(path); err != nil {
+			t.Errorf("heap profile: %v", err)
+		}
+	}
 	loadElapsed := time.Since(loadStart)
 	sent := expected.total()
 	t.Logf("load stopped after %s: Discord %d events in %s (%.0f/s of %.0f asked), Telegram %d in %s (%.0f/s of %.0f asked), %.0f/s together",
