@@ -38,19 +38,22 @@ func waitFor(timeout time.Duration, what string, cond func() bool) error {
 	return nil
 }
 
+// demoVerifyTimeout is the verification timeout the demo sets (the least
+// the engine allows): Carl's and the look-alike's deadlines end the day.
+const demoVerifyTimeout = 30 * time.Second
+
 // discordCommunity is the Riverside Gardeners server on the fake Discord.
 type discordCommunity struct {
-	fake                    *discordtest.Server
-	guild                   *discordgo.Guild
-	general, welcome, logs  string // channel ids
-	verified                string // role id
-	owner, theo             *discordgo.User
-	ann, bob, carl, dave    *discordgo.User
-	eve, mimic              *discordgo.User
-	verifyButton            string // the Verify button's custom id
-	timedOut, raidAccounts  []string
-	verificationStarted     time.Time
-	verificationTimeoutSpan time.Duration
+	fake                   *discordtest.Server
+	guild                  *discordgo.Guild
+	general, welcome, logs string // channel ids
+	verified               string // role id
+	owner, theo            *discordgo.User
+	ann, bob, carl, dave   *discordgo.User
+	eve, mimic             *discordgo.User
+	verifyButton           string    // the Verify button's custom id
+	timedOut               []string  // members who never answer
+	verificationStarted    time.Time // when the first of them joined
 }
 
 func newDiscordCommunity(fake *discordtest.Server) *discordCommunity {
@@ -61,8 +64,7 @@ func newDiscordCommunity(fake *discordtest.Server) *discordCommunity {
 		ann: user("ann.g", "Ann"), bob: user("bobby", "Bob"), carl: user("carl_k", "Carl"), dave: user("dave77", "Dave"),
 		eve: user("eve.free.gifts", "Eve"),
 		// "Mаya Lin" with a Cyrillic а: the owner's name to the eye.
-		mimic:                   user("maya_lin.support", "M\u0430ya Lin"),
-		verificationTimeoutSpan: 30 * time.Second}
+		mimic: user("maya_lin.support", "M\u0430ya Lin")}
 	id := fake.Snowflake()
 	mods, verified := fake.Snowflake(), fake.Snowflake()
 	d.general, d.welcome, d.logs, d.verified = fake.Snowflake(), fake.Snowflake(), fake.Snowflake(), verified
@@ -182,7 +184,6 @@ func (d *discordCommunity) raid(scr *screen) error {
 	scr.scene("Discord: a raid, %d fresh accounts join within seconds", demoRaidSize)
 	for i := range demoRaidSize {
 		u := &discordgo.User{ID: d.fake.Snowflake(), Username: fmt.Sprintf("gr0w_b0t_%04d", i)}
-		d.raidAccounts = append(d.raidAccounts, u.ID)
 		d.fake.Join(d.guild.ID, u)
 		if i%50 == 49 {
 			time.Sleep(100 * time.Millisecond)
@@ -238,11 +239,12 @@ func (d *discordCommunity) press(u *discordgo.User, customID string) (discordPos
 }
 
 func (d *discordCommunity) verification(scr *screen) error {
-	scr.scene("Discord: Maya turns on verification (math, 30s) for newcomers")
-	if _, err := d.slash(scr, d.owner, "/config verification channel:#welcome role:@Verified kind:math timeout:30s",
+	timeout := demoVerifyTimeout.String()
+	scr.scene("Discord: Maya turns on verification (math, %s) for newcomers", timeout)
+	if _, err := d.slash(scr, d.owner, "/config verification channel:#welcome role:@Verified kind:math timeout:"+timeout,
 		"config", "verification", discordtest.Channel("channel", d.welcome),
 		discordtest.Option{Name: "role", Type: discordgo.ApplicationCommandOptionRole, Value: d.verified},
-		discordtest.Str("kind", "math"), discordtest.Str("timeout", "30s")); err != nil {
+		discordtest.Str("kind", "math"), discordtest.Str("timeout", timeout)); err != nil {
 		return err
 	}
 	prompt, err := d.posted(d.welcome, "the Verify button in #welcome", func(p discordPost) bool { return p.buttons()["Verify"] != "" })
@@ -360,10 +362,10 @@ func (d *discordCommunity) editDeleteReport(scr *screen) error {
 }
 
 func (d *discordCommunity) waitTimeouts(scr *screen) error {
-	left := time.Until(d.verificationStarted.Add(d.verificationTimeoutSpan)).Round(time.Second)
+	left := time.Until(d.verificationStarted.Add(demoVerifyTimeout)).Round(time.Second)
 	scr.scene("Discord: Carl and the look-alike never verified; their time runs out (in about %s)", max(left, 0))
 	// Bob's failure and the two timeouts, as the log channel shows them.
-	return waitFor(d.verificationTimeoutSpan+stepTimeout, "the two verification timeouts in #mod-log", func() bool {
+	return waitFor(demoVerifyTimeout+stepTimeout, "the two verification timeouts in #mod-log", func() bool {
 		n := 0
 		for _, raw := range d.fake.Posts(d.logs) {
 			var p discordPost
@@ -395,11 +397,10 @@ func (d *discordCommunity) auditSearch(scr *screen) {
 
 // telegramCommunity is the Riverside Gardeners group on the fake Telegram.
 type telegramCommunity struct {
-	fake              *telegramtest.Server
-	group, logs       telegramtest.Chat
-	owner, sam, lee   telegramtest.User
-	priya             telegramtest.User
-	botMessagesBefore int
+	fake            *telegramtest.Server
+	group, logs     telegramtest.Chat
+	owner, sam, lee telegramtest.User
+	priya           telegramtest.User
 }
 
 func newTelegramCommunity(fake *telegramtest.Server) *telegramCommunity {
