@@ -323,7 +323,12 @@ func (h *engineHarness) restart(idle time.Duration) {
 // poll waits until cond holds, failing after 10 seconds.
 func (h *engineHarness) poll(what string, cond func() bool) {
 	h.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+	h.pollFor(10*time.Second, what, cond)
+}
+
+func (h *engineHarness) pollFor(d time.Duration, what string, cond func() bool) {
+	h.t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("timed out waiting for %s", what)
 		}
@@ -420,7 +425,9 @@ func jsonOf(v any) string {
 // settle markers'.
 func (h *engineHarness) logEntries() []string {
 	h.t.Helper()
-	h.poll("the log outbox to empty", func() bool {
+	// Discord lets five posts a channel through every five seconds: a
+	// backlog of entries takes a while.
+	h.pollFor(40*time.Second, "the log outbox to empty", func() bool {
 		n, err := h.s.OutboxDepth(bot.Discord.String())
 		return err == nil && n == 0
 	})
@@ -888,6 +895,9 @@ func TestEnginesVerificationTimesOutAcrossARestart(t *testing.T) {
 	}
 	h.poll("the kick", func() bool { return len(h.calls(http.MethodDelete, "/guilds/"+engGuild+"/members/"+zoe.ID)) == 1 })
 	h.exactly(bot.VerificationFailure, 1)
+	if rm := h.exactly(bot.UserRemove, 1)[0]; rm.Function != bot.FuncVerification || rm.Target() != zoe.ID {
+		t.Fatalf("kick record %s", describe([]*bot.Event{rm}))
+	}
 	if p := h.pending(); len(p) != 0 {
 		t.Fatalf("still pending: %+v", p)
 	}
@@ -930,7 +940,9 @@ func TestEnginesJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
 	if got := countContaining(entries, `Kind: JOIN\_RAID`); got != 1 {
 		t.Errorf("%d raid entries in the log channel", got)
 	}
-	if joined := countContaining(entries, " joined."); joined > 100 {
+	// Joins committed in the batch that starts the raid are still routed
+	// (the engine counts them after commit): a few, not a thousand.
+	if joined := countContaining(entries, " joined."); joined > 200 {
 		t.Errorf("the log channel got %d join entries during the raid", joined)
 	}
 	if v := f.RateLimitViolations(); v != 0 {
@@ -985,6 +997,23 @@ func TestEnginesUnauthorizedIntegrations(t *testing.T) {
 		if j.ActorID == spam.ID && j.Params[verification.ParamAddedBy] != engAnn.ID {
 			t.Errorf("the spam bot's join does not name who added it: %s", describe([]*bot.Event{j}))
 		}
+	}
+
+	// With integration_guard.kick on, the next unlisted bot is kicked, and
+	// the kick is recorded once, by the guard.
+	if a := h.configSet(engAda, "integration_guard.kick", "on"); !strings.Contains(a.Data.Content, "is now on") {
+		t.Fatalf("/config set: %q", a.Data.Content)
+	}
+	spam2 := &discordgo.User{ID: "610000000000000003", Username: "airdrop_bot"}
+	f.AddBot(engGuild, engAnn.ID, spam2)
+	h.poll("the kick", func() bool { return len(h.calls(http.MethodDelete, "/guilds/"+engGuild+"/members/"+spam2.ID)) == 1 })
+	secs = h.exactly(bot.SecurityEvent, 4)
+	if k := secs[0]; k.Target() != spam2.ID || k.Params[bot.ParamAction] != moderation.ActKick || k.Params[bot.ParamOutcome] != moderation.OutcomeDone {
+		t.Fatalf("kick record %s", describe(secs[:1]))
+	}
+	rm := h.exactly(bot.UserRemove, 1)[0]
+	if rm.Function != bot.FuncIntegrationGuard || rm.Target() != spam2.ID || rm.ActorID != f.BotID() {
+		t.Fatalf("removal record %s", describe([]*bot.Event{rm}))
 	}
 }
 

@@ -32,8 +32,13 @@ const (
 func (b *Bot) addHandlers() {
 	s := b.s
 	s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
-		b.self = r.User
 		b.once.Do(func() {
+			// Only the first READY sets it (preflight read the same user):
+			// a later one, after a new identify, would race the engines
+			// reading Self.
+			if r.User != nil {
+				b.self = r.User
+			}
 			// The engines are attached here, on the gateway goroutine,
 			// before any later dispatch is handled: the events that
 			// follow READY (the first messages and joins after a restart)

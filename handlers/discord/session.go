@@ -51,8 +51,9 @@ type Options struct {
 	// (default 1s: Discord allows about five a channel every five seconds).
 	LogInterval time.Duration
 
-	// Moderation and Verification, when set, are attached once the
-	// session is ready (the Bot is their bot.Actions and Directory) and
+	// Moderation and Verification, when set, are attached when the
+	// gateway's first READY is handled, before any later event (the Bot
+	// is their bot.Actions and Directory), and
 	// get what only the platform sees: integrations created (audit log),
 	// verification button presses, their /config subcommands. main
 	// subscribes their Committed to the recorder.
