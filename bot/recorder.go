@@ -19,6 +19,11 @@ type Journal interface {
 	Append(ctx context.Context, b *Batch) error
 }
 
+// ErrJournalClosed is wrapped by a Journal's Append once the journal is
+// closed: retrying cannot help, so the recorder gives the batch up (its
+// callers get the error) instead of retrying forever.
+var ErrJournalClosed = errors.New("journal closed")
+
 // Batch is one transaction's worth of writes.
 type Batch struct {
 	Events []*Event
@@ -377,6 +382,14 @@ func (r *Recorder) commit(reqs []*request, n int) {
 			break
 		}
 		r.stats.Failures.Add(1)
+		if errors.Is(err, ErrJournalClosed) {
+			r.opts.Logger.Error().Err(err).Int("events", len(b.Events)).
+				Msg("recorder: journal closed; batch not recorded")
+			for _, req := range reqs {
+				req.finish(fmt.Errorf("record: %w", err))
+			}
+			return
+		}
 		r.opts.Logger.Error().Err(err).Int("events", len(b.Events)).Int("attempt", attempt).
 			Dur("retry_in", backoff).Msg("recorder: commit failed; events kept in memory, retrying")
 		time.Sleep(backoff)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -49,6 +50,9 @@ func (s *Store) Append(ctx context.Context, b *bot.Batch) error {
 		dict:  make(map[string]uint32),
 	}
 	if err := s.db.Update(func(tx *bolt.Tx) error { return w.run(tx, b) }); err != nil {
+		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			return fmt.Errorf("append %d events to %s: %w: %w", len(b.Events), s.path, bot.ErrJournalClosed, err)
+		}
 		return fmt.Errorf("append %d events to %s: %w", len(b.Events), s.path, err)
 	}
 	// Committed: publish the new state.
