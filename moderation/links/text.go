@@ -7,40 +7,17 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/chatwarden/chatwarden/moderation/skeleton"
 )
 
-// defaultIgnorable is Default_Ignorable_Code_Point from the Unicode 17.0
-// DerivedCoreProperties.txt (27 lines, 4174 code points; unchanged since 16.0).
-var defaultIgnorable = &unicode.RangeTable{
-	R16: []unicode.Range16{
-		{Lo: 0x00AD, Hi: 0x00AD, Stride: 1},
-		{Lo: 0x034F, Hi: 0x034F, Stride: 1},
-		{Lo: 0x061C, Hi: 0x061C, Stride: 1},
-		{Lo: 0x115F, Hi: 0x1160, Stride: 1},
-		{Lo: 0x17B4, Hi: 0x17B5, Stride: 1},
-		{Lo: 0x180B, Hi: 0x180F, Stride: 1},
-		{Lo: 0x200B, Hi: 0x200F, Stride: 1},
-		{Lo: 0x202A, Hi: 0x202E, Stride: 1},
-		{Lo: 0x2060, Hi: 0x206F, Stride: 1},
-		{Lo: 0x3164, Hi: 0x3164, Stride: 1},
-		{Lo: 0xFE00, Hi: 0xFE0F, Stride: 1},
-		{Lo: 0xFEFF, Hi: 0xFEFF, Stride: 1},
-		{Lo: 0xFFA0, Hi: 0xFFA0, Stride: 1},
-		{Lo: 0xFFF0, Hi: 0xFFF8, Stride: 1},
-	},
-	R32: []unicode.Range32{
-		{Lo: 0x1BCA0, Hi: 0x1BCA3, Stride: 1},
-		{Lo: 0x1D173, Hi: 0x1D17A, Stride: 1},
-		{Lo: 0xE0000, Hi: 0xE0FFF, Stride: 1},
-	},
-	LatinOffset: 1,
-}
-
+// isDI reports whether r is a Default_Ignorable_Code_Point (the table
+// the skeletons use).
 func isDI(r rune) bool {
 	if r < 0xAD {
 		return false
 	}
-	return unicode.Is(defaultIgnorable, r)
+	return unicode.Is(skeleton.DefaultIgnorable, r)
 }
 
 const ideographicStop = 0x3002 // 。 (U+FF61 ｡ and U+FE12 ︒ become this under NFKC)

@@ -145,9 +145,10 @@ func main() {
 		s = s[n:]
 	}
 	fmt.Fprintf(&b, "\n\n")
-	fmt.Fprintf(&b, "// defaultIgnorable is Default_Ignorable_Code_Point, Unicode 17.0\n")
-	fmt.Fprintf(&b, "// (DerivedCoreProperties-17.0.0.txt).\n")
-	fmt.Fprintf(&b, "var defaultIgnorable = &unicode.RangeTable{\n\tR16: []unicode.Range16{\n")
+	fmt.Fprintf(&b, "// DefaultIgnorable is Default_Ignorable_Code_Point, Unicode 17.0\n")
+	fmt.Fprintf(&b, "// (DerivedCoreProperties-17.0.0.txt): the zero-width, joiner,\n")
+	fmt.Fprintf(&b, "// direction-control and variation characters that render as nothing.\n")
+	fmt.Fprintf(&b, "var DefaultIgnorable = &unicode.RangeTable{\n\tR16: []unicode.Range16{\n")
 	latin := 0
 	for _, r := range defaultIgnorable {
 		if r[1] <= 0xFFFF {

@@ -76,12 +76,12 @@ func skeleton(s string, cased bool) string {
 
 func removeIgnorable(s string) string {
 	for i, r := range s {
-		if r >= 0xAD && unicode.Is(defaultIgnorable, r) {
+		if r >= 0xAD && unicode.Is(DefaultIgnorable, r) {
 			var b strings.Builder
 			b.Grow(len(s))
 			b.WriteString(s[:i])
 			for _, r := range s[i:] {
-				if r < 0xAD || !unicode.Is(defaultIgnorable, r) {
+				if r < 0xAD || !unicode.Is(DefaultIgnorable, r) {
 					b.WriteRune(r)
 				}
 			}

@@ -174,7 +174,7 @@ func TestTablesUpToDate(t *testing.T) {
 func TestDefaultIgnorable(t *testing.T) {
 	n := 0
 	for r := rune(0); r <= unicode.MaxRune; r++ {
-		in := unicode.Is(defaultIgnorable, r)
+		in := unicode.Is(DefaultIgnorable, r)
 		if in {
 			n++
 		}

@@ -1767,9 +1767,10 @@ const confData = "" +
 	"𩬰鱀鳽䳎䳭鵧𪃎䳸𪄅𪈎𪊑䵖黾鼅鼏" +
 	"鼖𪘀"
 
-// defaultIgnorable is Default_Ignorable_Code_Point, Unicode 17.0
-// (DerivedCoreProperties-17.0.0.txt).
-var defaultIgnorable = &unicode.RangeTable{
+// DefaultIgnorable is Default_Ignorable_Code_Point, Unicode 17.0
+// (DerivedCoreProperties-17.0.0.txt): the zero-width, joiner,
+// direction-control and variation characters that render as nothing.
+var DefaultIgnorable = &unicode.RangeTable{
 	R16: []unicode.Range16{
 		{Lo: 0x00AD, Hi: 0x00AD, Stride: 1},
 		{Lo: 0x034F, Hi: 0x034F, Stride: 1},
