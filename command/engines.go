@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/chatwarden/chatwarden/bot"
@@ -12,39 +11,29 @@ import (
 	"github.com/chatwarden/chatwarden/verification"
 )
 
-// An engine setting is one key of the moderation engines or of
-// verification ("link_filter.mode", "verification.timeout") that a
-// property's admins may change from chat: /config set on Discord,
-// /settings on Telegram.
-type engineSettings struct {
-	keys func() []string
-	get  func(bot.Settings, string) (string, error)
-	set  func(*bot.Settings, string, string) error
-}
-
-var engines = []engineSettings{
-	{moderation.SettingKeys, moderation.GetSetting, moderation.SetSetting},
-	{verification.SettingKeys, verification.GetSetting, verification.SetSetting},
-	{privacyKeys, getPrivacy, setPrivacy},
-}
+// The engine settings are the keys of the moderation engines, of
+// verification and of privacy ("link_filter.mode", "verification.timeout",
+// "retention_days") that a property's admins may change from chat:
+// /config set on Discord, /settings on Telegram.
+var engines = []bot.SettingTable{moderation.Keys, verification.Keys, privacyKeys}
 
 // EngineSettingKeys lists every engine setting, in a stable order.
 func EngineSettingKeys() []string {
 	var out []string
-	for _, e := range engines {
-		out = append(out, e.keys()...)
+	for _, t := range engines {
+		out = append(out, t.Names()...)
 	}
 	return out
 }
 
-func engineFor(key string) (engineSettings, string, error) {
+func engineFor(key string) (bot.SettingTable, string, error) {
 	key = strings.ToLower(strings.TrimSpace(key))
-	for _, e := range engines {
-		if slices.Contains(e.keys(), key) {
-			return e, key, nil
+	for _, t := range engines {
+		if t.Has(key) {
+			return t, key, nil
 		}
 	}
-	return engineSettings{}, key, bad("setting", "%q is not a setting; the settings are %s", key, strings.Join(EngineSettingKeys(), ", "))
+	return nil, key, bad("setting", "%q is not a setting; the settings are %s", key, strings.Join(EngineSettingKeys(), ", "))
 }
 
 // GetEngineSetting returns the property's own value of an engine setting,
@@ -54,7 +43,7 @@ func GetEngineSetting(s bot.Settings, key string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return e.get(s, key)
+	return e.Get(s, key)
 }
 
 // SetEngineSetting changes one engine setting of a property and records
@@ -71,16 +60,15 @@ func (c *Settings) SetEngineSetting(ctx context.Context, scope Scope, admin Admi
 		return bot.Settings{}, bad(key, "the value is too long")
 	}
 	return c.change(ctx, scope, admin, key, func(s *bot.Settings) error {
-		if err := e.set(s, key, value); err != nil {
-			if errors.Is(err, moderation.ErrBadValue) || errors.Is(err, verification.ErrBadValue) ||
-				errors.Is(err, moderation.ErrUnknownSetting) || errors.Is(err, verification.ErrUnknownSetting) {
+		if err := e.Set(s, key, value); err != nil {
+			if errors.Is(err, bot.ErrBadValue) || errors.Is(err, bot.ErrUnknownSetting) {
 				return fmt.Errorf("%w: %v", ErrBadArgument, err)
 			}
 			return err
 		}
 		return nil
 	}, func(s bot.Settings) string {
-		v, _ := e.get(s, key)
+		v, _ := e.Get(s, key)
 		return v
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/chatwarden/chatwarden/bot"
-	"github.com/chatwarden/chatwarden/moderation"
 )
 
 // A property's privacy settings, changed like the engines' settings:
@@ -19,42 +18,27 @@ const (
 // maxRetentionDays bounds a property's own retention (ten years).
 const maxRetentionDays = 3650
 
-func privacyKeys() []string { return []string{KeyStoreContent, KeyRetentionDays} }
-
-func getPrivacy(s bot.Settings, key string) (string, error) {
-	switch key {
-	case KeyStoreContent:
-		return moderation.FormatBool(s.StoreContent), nil
-	case KeyRetentionDays:
-		if s.RetentionDays == 0 {
-			return "", nil
-		}
-		return strconv.Itoa(s.RetentionDays), nil
-	}
-	return "", fmt.Errorf("%w: %s", moderation.ErrUnknownSetting, key)
-}
-
-func setPrivacy(s *bot.Settings, key, value string) error {
-	switch key {
-	case KeyStoreContent:
-		b, err := moderation.ParseBool(value)
-		if err != nil {
-			return err
-		}
-		s.StoreContent = b
-		return nil
-	case KeyRetentionDays:
-		v := strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(value), "d")))
-		if v == "" || v == "default" {
-			s.RetentionDays = 0
+// privacyKeys are a property's privacy settings.
+var privacyKeys = bot.SettingTable{
+	bot.BoolSetting(KeyStoreContent, func(s *bot.Settings) **bool { return &s.StoreContent }),
+	bot.NewSettingKey(KeyRetentionDays,
+		func(s *bot.Settings) string {
+			if s.RetentionDays == 0 {
+				return ""
+			}
+			return strconv.Itoa(s.RetentionDays)
+		},
+		func(s *bot.Settings, value string) error {
+			v := strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(value), "d")))
+			if v == "" || v == "default" {
+				s.RetentionDays = 0
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxRetentionDays {
+				return fmt.Errorf("%w: %q is not a number of days from 1 to %d (or default)", bot.ErrBadValue, value, maxRetentionDays)
+			}
+			s.RetentionDays = n
 			return nil
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxRetentionDays {
-			return fmt.Errorf("%w: %q is not a number of days from 1 to %d (or default)", moderation.ErrBadValue, value, maxRetentionDays)
-		}
-		s.RetentionDays = n
-		return nil
-	}
-	return fmt.Errorf("%w: %s", moderation.ErrUnknownSetting, key)
+		}),
 }

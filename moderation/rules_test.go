@@ -1,10 +1,12 @@
 package moderation
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,24 +254,30 @@ func TestSetSetting(t *testing.T) {
 		{"no_such.key", "1", "", true},
 	}
 	for _, st := range steps {
-		err := SetSetting(&s, st.key, st.value)
+		err := Keys.Set(&s, st.key, st.value)
 		if (err != nil) != st.err {
-			t.Fatalf("SetSetting(%s, %q) = %v", st.key, st.value, err)
+			t.Fatalf("Set(%s, %q) = %v", st.key, st.value, err)
 		}
 		if st.err {
+			if !errors.Is(err, bot.ErrBadValue) && !errors.Is(err, bot.ErrUnknownSetting) || !strings.Contains(err.Error(), st.key) {
+				t.Errorf("Set(%s, %q): %v does not name the key", st.key, st.value, err)
+			}
 			continue
 		}
-		if got, _ := GetSetting(s, st.key); got != st.want {
+		if got, _ := Keys.Get(s, st.key); got != st.want {
 			t.Errorf("after %s=%q: %q, want %q", st.key, st.value, got, st.want)
 		}
 	}
-	if len(SettingKeys()) != len(settings) {
-		t.Error("SettingKeys is incomplete")
-	}
-	// Reading never adds sections.
+	// Every key reads back "" on a property that changed nothing, and
+	// reading never adds sections.
 	var empty bot.Settings
-	if _, err := GetSetting(empty, "raid_guard.joins"); err != nil || empty.RaidGuard != nil {
-		t.Error("GetSetting changed the settings")
+	for _, k := range Keys.Names() {
+		if v, err := Keys.Get(empty, k); err != nil || v != "" {
+			t.Errorf("Get(%s) on empty settings = %q, %v", k, v, err)
+		}
+	}
+	if empty.RaidGuard != nil || empty.LinkFilter != nil {
+		t.Error("Get changed the settings")
 	}
 }
 

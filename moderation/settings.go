@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/chatwarden/chatwarden/bot"
@@ -202,20 +200,36 @@ func setSeconds(dst *time.Duration, v int) {
 	}
 }
 
-// ErrUnknownSetting is returned by SetSetting and GetSetting for a key
-// that is not a moderation setting.
-var ErrUnknownSetting = errors.New("unknown setting")
-
-// ErrBadValue is wrapped by SetSetting's errors about a value; the message
-// says what is allowed and is safe to show an admin.
-var ErrBadValue = errors.New("bad value")
-
-// setting is one admin-settable key.
-type setting struct {
-	key string
-	get func(s *bot.Settings) string
-	set func(s *bot.Settings, v string) error
+// Keys are the moderation settings admins may change from chat (/config
+// set on Discord, /settings on Telegram). Lists replace the property's
+// list; an empty value clears it.
+var Keys = bot.SettingTable{
+	bot.BoolSetting("link_filter.enabled", func(s *bot.Settings) **bool { return &lfs(s).Enabled }),
+	bot.ChoiceSetting("link_filter.mode", []string{ModeDenylist, ModeAllowlist}, func(s *bot.Settings) *string { return &lfs(s).Mode }),
+	bot.ListSetting("link_filter.denylist", func(s *bot.Settings) *[]string { return &lfs(s).Denylist }),
+	bot.ListSetting("link_filter.allowlist", func(s *bot.Settings) *[]string { return &lfs(s).Allowlist }),
+	bot.BoolSetting("link_filter.block_invites", func(s *bot.Settings) **bool { return &lfs(s).BlockInvites }),
+	bot.ListSetting("link_filter.allowed_invites", func(s *bot.Settings) *[]string { return &lfs(s).AllowedInvites }),
+	bot.ListSetting("link_filter.exempt_channels", func(s *bot.Settings) *[]string { return &lfs(s).ExemptChannels }),
+	bot.ListSetting("link_filter.exempt_roles", func(s *bot.Settings) *[]string { return &lfs(s).ExemptRoles }),
+	bot.BoolSetting("link_filter.exempt_admins", func(s *bot.Settings) **bool { return &lfs(s).ExemptAdmins }),
+	bot.BoolSetting("link_filter.escalate", func(s *bot.Settings) **bool { return &lfs(s).Escalate }),
+	bot.IntSetting("link_filter.escalate_after", 1, 100, func(s *bot.Settings) *int { return &lfs(s).EscalateAfter }),
+	bot.SecondsSetting("link_filter.escalate_window", time.Second, escalateWindowMax, func(s *bot.Settings) *int { return &lfs(s).EscalateWindowSeconds }),
+	bot.SecondsSetting("link_filter.escalate_timeout", time.Second, maxTimeout, func(s *bot.Settings) *int { return &lfs(s).EscalateTimeoutSeconds }),
+	bot.BoolSetting("impersonation.enabled", func(s *bot.Settings) **bool { return &ims(s).Enabled }),
+	bot.ChoiceSetting("impersonation.action", []string{ActionFlag, ActionQuarantine, ActionKick, ActionBan}, func(s *bot.Settings) *string { return &ims(s).Action }),
+	bot.ListSetting("impersonation.protected_names", func(s *bot.Settings) *[]string { return &ims(s).ProtectedNames }),
+	bot.SecondsSetting("impersonation.quarantine", time.Second, maxTimeout, func(s *bot.Settings) *int { return &ims(s).QuarantineSeconds }),
+	bot.BoolSetting("integration_guard.enabled", func(s *bot.Settings) **bool { return &igs(s).Enabled }),
+	bot.ListSetting("integration_guard.allowlist", func(s *bot.Settings) *[]string { return &igs(s).Allowlist }),
+	bot.BoolSetting("integration_guard.kick", func(s *bot.Settings) **bool { return &igs(s).Kick }),
+	bot.BoolSetting("raid_guard.enabled", func(s *bot.Settings) **bool { return &rgs(s).Enabled }),
+	bot.IntSetting("raid_guard.joins", 1, 100000, func(s *bot.Settings) *int { return &rgs(s).Joins }),
+	bot.SecondsSetting("raid_guard.window", time.Second, 24*time.Hour, func(s *bot.Settings) *int { return &rgs(s).WindowSeconds }),
 }
+
+// The sections of bot.Settings the keys write, created on first use.
 
 func lfs(s *bot.Settings) *bot.LinkFilterSettings {
 	if s.LinkFilter == nil {
@@ -243,241 +257,4 @@ func rgs(s *bot.Settings) *bot.RaidGuardSettings {
 		s.RaidGuard = &bot.RaidGuardSettings{}
 	}
 	return s.RaidGuard
-}
-
-// Getters run on view's copy, so reading never adds a section to s.
-func boolSetting(key string, field func(s *bot.Settings) **bool) setting {
-	return setting{key: key,
-		get: func(s *bot.Settings) string { return FormatBool(*field(s)) },
-		set: func(s *bot.Settings, v string) error {
-			b, err := ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("%s: %w", key, err)
-			}
-			*field(s) = b
-			return nil
-		}}
-}
-
-func intSetting(key string, lo, hi int, field func(s *bot.Settings) *int) setting {
-	return setting{key: key,
-		get: func(s *bot.Settings) string { return formatInt(*field(s)) },
-		set: func(s *bot.Settings, v string) error {
-			n, err := parseInt(v, lo, hi)
-			if err != nil {
-				return fmt.Errorf("%s: %w", key, err)
-			}
-			*field(s) = n
-			return nil
-		}}
-}
-
-func secondsSetting(key string, lo, hi time.Duration, field func(s *bot.Settings) *int) setting {
-	return setting{key: key,
-		get: func(s *bot.Settings) string { return FormatSeconds(*field(s)) },
-		set: func(s *bot.Settings, v string) error {
-			n, err := ParseSeconds(v, lo, hi)
-			if err != nil {
-				return fmt.Errorf("%s: %w", key, err)
-			}
-			*field(s) = n
-			return nil
-		}}
-}
-
-func listSetting(key string, field func(s *bot.Settings) *[]string) setting {
-	return setting{key: key,
-		get: func(s *bot.Settings) string { return strings.Join(*field(s), ",") },
-		set: func(s *bot.Settings, v string) error {
-			*field(s) = ParseList(v)
-			return nil
-		}}
-}
-
-func choiceSetting(key string, choices []string, field func(s *bot.Settings) *string) setting {
-	return setting{key: key,
-		get: func(s *bot.Settings) string { return *field(s) },
-		set: func(s *bot.Settings, v string) error {
-			v = strings.ToLower(strings.TrimSpace(v))
-			if v == "default" {
-				v = ""
-			}
-			if v != "" && !slices.Contains(choices, v) {
-				return fmt.Errorf("%s: %w: %q is not one of %s", key, ErrBadValue, v, strings.Join(choices, ", "))
-			}
-			*field(s) = v
-			return nil
-		}}
-}
-
-// view returns a settings copy whose engine sections exist, for getters.
-func view(s bot.Settings) *bot.Settings {
-	c := s.Clone()
-	lfs(&c)
-	ims(&c)
-	igs(&c)
-	rgs(&c)
-	return &c
-}
-
-var settings = []setting{
-	boolSetting("link_filter.enabled", func(s *bot.Settings) **bool { return &lfs(s).Enabled }),
-	choiceSetting("link_filter.mode", []string{ModeDenylist, ModeAllowlist}, func(s *bot.Settings) *string { return &lfs(s).Mode }),
-	listSetting("link_filter.denylist", func(s *bot.Settings) *[]string { return &lfs(s).Denylist }),
-	listSetting("link_filter.allowlist", func(s *bot.Settings) *[]string { return &lfs(s).Allowlist }),
-	boolSetting("link_filter.block_invites", func(s *bot.Settings) **bool { return &lfs(s).BlockInvites }),
-	listSetting("link_filter.allowed_invites", func(s *bot.Settings) *[]string { return &lfs(s).AllowedInvites }),
-	listSetting("link_filter.exempt_channels", func(s *bot.Settings) *[]string { return &lfs(s).ExemptChannels }),
-	listSetting("link_filter.exempt_roles", func(s *bot.Settings) *[]string { return &lfs(s).ExemptRoles }),
-	boolSetting("link_filter.exempt_admins", func(s *bot.Settings) **bool { return &lfs(s).ExemptAdmins }),
-	boolSetting("link_filter.escalate", func(s *bot.Settings) **bool { return &lfs(s).Escalate }),
-	intSetting("link_filter.escalate_after", 1, 100, func(s *bot.Settings) *int { return &lfs(s).EscalateAfter }),
-	secondsSetting("link_filter.escalate_window", time.Second, escalateWindowMax, func(s *bot.Settings) *int { return &lfs(s).EscalateWindowSeconds }),
-	secondsSetting("link_filter.escalate_timeout", time.Second, maxTimeout, func(s *bot.Settings) *int { return &lfs(s).EscalateTimeoutSeconds }),
-	boolSetting("impersonation.enabled", func(s *bot.Settings) **bool { return &ims(s).Enabled }),
-	choiceSetting("impersonation.action", []string{ActionFlag, ActionQuarantine, ActionKick, ActionBan}, func(s *bot.Settings) *string { return &ims(s).Action }),
-	listSetting("impersonation.protected_names", func(s *bot.Settings) *[]string { return &ims(s).ProtectedNames }),
-	secondsSetting("impersonation.quarantine", time.Second, maxTimeout, func(s *bot.Settings) *int { return &ims(s).QuarantineSeconds }),
-	boolSetting("integration_guard.enabled", func(s *bot.Settings) **bool { return &igs(s).Enabled }),
-	listSetting("integration_guard.allowlist", func(s *bot.Settings) *[]string { return &igs(s).Allowlist }),
-	boolSetting("integration_guard.kick", func(s *bot.Settings) **bool { return &igs(s).Kick }),
-	boolSetting("raid_guard.enabled", func(s *bot.Settings) **bool { return &rgs(s).Enabled }),
-	intSetting("raid_guard.joins", 1, 100000, func(s *bot.Settings) *int { return &rgs(s).Joins }),
-	secondsSetting("raid_guard.window", time.Second, 24*time.Hour, func(s *bot.Settings) *int { return &rgs(s).WindowSeconds }),
-}
-
-// SettingKeys lists the moderation settings admins may change, as dotted
-// keys ("link_filter.mode").
-func SettingKeys() []string {
-	out := make([]string, len(settings))
-	for i, s := range settings {
-		out[i] = s.key
-	}
-	return out
-}
-
-func findSetting(key string) (setting, error) {
-	key = strings.ToLower(strings.TrimSpace(key))
-	for _, s := range settings {
-		if s.key == key {
-			return s, nil
-		}
-	}
-	return setting{}, fmt.Errorf("%w: %q", ErrUnknownSetting, key)
-}
-
-// GetSetting returns the property's own value of key ("" when it uses the
-// default), in the form SetSetting takes.
-func GetSetting(s bot.Settings, key string) (string, error) {
-	st, err := findSetting(key)
-	if err != nil {
-		return "", err
-	}
-	return st.get(view(s)), nil
-}
-
-// SetSetting sets the property's value of key from what an admin typed:
-// booleans on/off, true/false, yes/no; durations like 90s, 10m, 2h;
-// lists comma-separated (replacing the property's list; an empty value
-// clears it); choices by name. "default" (or an empty value) returns a
-// key to the operator's default. Commands call it inside
-// store.UpdateSettings and record the SETTINGS_CHANGE.
-func SetSetting(s *bot.Settings, key, value string) error {
-	st, err := findSetting(key)
-	if err != nil {
-		return err
-	}
-	return st.set(s, value)
-}
-
-// ParseBool reads on/off, true/false, yes/no, 1/0; "default" or "" is nil.
-func ParseBool(v string) (*bool, error) {
-	t, f := true, false
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "default":
-		return nil, nil
-	case "on", "true", "yes", "1", "enable", "enabled":
-		return &t, nil
-	case "off", "false", "no", "0", "disable", "disabled":
-		return &f, nil
-	}
-	return nil, fmt.Errorf("%w: %q is not on or off", ErrBadValue, v)
-}
-
-// FormatBool writes a *bool as ParseBool reads it ("" for nil).
-func FormatBool(b *bool) string {
-	switch {
-	case b == nil:
-		return ""
-	case *b:
-		return "on"
-	}
-	return "off"
-}
-
-func parseInt(v string, lo, hi int) (int, error) {
-	v = strings.TrimSpace(v)
-	if v == "" || strings.EqualFold(v, "default") {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("%w: %q is not a whole number within %d..%d", ErrBadValue, v, lo, hi)
-	}
-	return n, nil
-}
-
-func formatInt(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return strconv.Itoa(n)
-}
-
-// ParseSeconds reads a duration ("90s", "10m", "2h", "7d", or a number of
-// seconds) within lo..hi and returns whole seconds; "default" or "" is 0.
-func ParseSeconds(v string, lo, hi time.Duration) (int, error) {
-	v = strings.TrimSpace(v)
-	if v == "" || strings.EqualFold(v, "default") {
-		return 0, nil
-	}
-	var d time.Duration
-	if n, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil {
-			return 0, fmt.Errorf("%w: %q is not a duration (write it like 90s, 10m, 2h or 7d)", ErrBadValue, v)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else if d, err = time.ParseDuration(v); err != nil {
-		return 0, fmt.Errorf("%w: %q is not a duration (write it like 90s, 10m, 2h or 7d)", ErrBadValue, v)
-	}
-	if d < lo || d > hi {
-		return 0, fmt.Errorf("%w: %s is not within %s..%s", ErrBadValue, d, lo, hi)
-	}
-	return int(d / time.Second), nil
-}
-
-// FormatSeconds writes seconds as a duration ("" for 0).
-func FormatSeconds(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return (time.Duration(n) * time.Second).String()
-}
-
-// ParseList splits a comma- or line-separated list, trimming blanks and
-// dropping empty items and duplicates; "default" or "" is nil.
-func ParseList(v string) []string {
-	if strings.EqualFold(strings.TrimSpace(v), "default") {
-		return nil
-	}
-	var out []string
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' }) {
-		if f = strings.TrimSpace(f); f != "" && !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	return out
 }

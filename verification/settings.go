@@ -1,11 +1,7 @@
 package verification
 
 import (
-	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/chatwarden/chatwarden/bot"
@@ -99,182 +95,24 @@ func (d Defaults) Resolve(s bot.Settings) Defaults {
 	return out
 }
 
-// ErrUnknownSetting is returned for a key that is not a verification
-// setting.
-var ErrUnknownSetting = errors.New("unknown setting")
-
-// ErrBadValue is wrapped by SetSetting's errors about a value; the message
-// says what is allowed and is safe to show an admin.
-var ErrBadValue = errors.New("bad value")
-
-type setting struct {
-	key string
-	get func(v *bot.VerificationSettings) string
-	set func(v *bot.VerificationSettings, s string) error
+// Keys are the verification settings admins may change from chat (/config
+// set on Discord, /settings on Telegram; the channel and role also through
+// /config verification).
+var Keys = bot.SettingTable{
+	bot.BoolSetting("verification.enabled", func(s *bot.Settings) **bool { return &vs(s).Enabled }),
+	bot.ChoiceSetting("verification.kind", []string{KindButton, KindMath}, func(s *bot.Settings) *string { return &vs(s).Kind }),
+	bot.IDSetting("verification.channel", func(s *bot.Settings) *string { return &vs(s).ChannelID }),
+	bot.IDSetting("verification.role", func(s *bot.Settings) *string { return &vs(s).RoleID }),
+	bot.SecondsSetting("verification.timeout", MinTimeout, MaxTimeout, func(s *bot.Settings) *int { return &vs(s).TimeoutSeconds }),
+	bot.IntSetting("verification.max_attempts", 1, MaxMaxAttempts, func(s *bot.Settings) *int { return &vs(s).MaxAttempts }),
+	bot.ChoiceSetting("verification.fail_action", []string{FailKick, FailBan}, func(s *bot.Settings) *string { return &vs(s).FailAction }),
+	bot.BoolSetting("verification.skip_added_by_admin", func(s *bot.Settings) **bool { return &vs(s).SkipAddedByAdmin }),
 }
 
-func isDefault(s string) bool {
-	s = strings.TrimSpace(s)
-	return s == "" || strings.EqualFold(s, "default")
-}
-
-func choice(key string, choices []string, field func(v *bot.VerificationSettings) *string) setting {
-	return setting{key: key,
-		get: func(v *bot.VerificationSettings) string { return *field(v) },
-		set: func(v *bot.VerificationSettings, s string) error {
-			s = strings.ToLower(strings.TrimSpace(s))
-			if isDefault(s) {
-				s = ""
-			}
-			if s != "" && !slices.Contains(choices, s) {
-				return fmt.Errorf("%s: %w: %q is not one of %s", key, ErrBadValue, s, strings.Join(choices, ", "))
-			}
-			*field(v) = s
-			return nil
-		}}
-}
-
-func flag(key string, field func(v *bot.VerificationSettings) **bool) setting {
-	return setting{key: key,
-		get: func(v *bot.VerificationSettings) string {
-			switch b := *field(v); {
-			case b == nil:
-				return ""
-			case *b:
-				return "on"
-			}
-			return "off"
-		},
-		set: func(v *bot.VerificationSettings, s string) error {
-			t, f := true, false
-			switch strings.ToLower(strings.TrimSpace(s)) {
-			case "", "default":
-				*field(v) = nil
-			case "on", "true", "yes", "1", "enable", "enabled":
-				*field(v) = &t
-			case "off", "false", "no", "0", "disable", "disabled":
-				*field(v) = &f
-			default:
-				return fmt.Errorf("%s: %w: %q is not on or off", key, ErrBadValue, s)
-			}
-			return nil
-		}}
-}
-
-func id(key string, field func(v *bot.VerificationSettings) *string) setting {
-	return setting{key: key,
-		get: func(v *bot.VerificationSettings) string { return *field(v) },
-		set: func(v *bot.VerificationSettings, s string) error {
-			s = strings.TrimSpace(s)
-			if isDefault(s) {
-				s = ""
-			}
-			// Accept Discord's mention forms <#id> and <@&id>.
-			s = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(s, "<#"), "<@&"), "<"), ">")
-			if len(s) > bot.MaxIDLen || strings.ContainsAny(s, " \t\n") {
-				return fmt.Errorf("%s: %w: %q is not an id", key, ErrBadValue, s)
-			}
-			*field(v) = s
-			return nil
-		}}
-}
-
-var settings = []setting{
-	flag("verification.enabled", func(v *bot.VerificationSettings) **bool { return &v.Enabled }),
-	choice("verification.kind", []string{KindButton, KindMath}, func(v *bot.VerificationSettings) *string { return &v.Kind }),
-	id("verification.channel", func(v *bot.VerificationSettings) *string { return &v.ChannelID }),
-	id("verification.role", func(v *bot.VerificationSettings) *string { return &v.RoleID }),
-	{key: "verification.timeout",
-		get: func(v *bot.VerificationSettings) string {
-			if v.TimeoutSeconds == 0 {
-				return ""
-			}
-			return (time.Duration(v.TimeoutSeconds) * time.Second).String()
-		},
-		set: func(v *bot.VerificationSettings, s string) error {
-			if isDefault(s) {
-				v.TimeoutSeconds = 0
-				return nil
-			}
-			s = strings.TrimSpace(s)
-			d, err := time.ParseDuration(s)
-			if n, aerr := strconv.Atoi(s); aerr == nil {
-				d, err = time.Duration(n)*time.Second, nil
-			}
-			if err != nil || d < MinTimeout || d > MaxTimeout {
-				return fmt.Errorf("verification.timeout: %w: %q is not a duration within %s..%s", ErrBadValue, s, MinTimeout, MaxTimeout)
-			}
-			v.TimeoutSeconds = int(d / time.Second)
-			return nil
-		}},
-	{key: "verification.max_attempts",
-		get: func(v *bot.VerificationSettings) string {
-			if v.MaxAttempts == 0 {
-				return ""
-			}
-			return strconv.Itoa(v.MaxAttempts)
-		},
-		set: func(v *bot.VerificationSettings, s string) error {
-			if isDefault(s) {
-				v.MaxAttempts = 0
-				return nil
-			}
-			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 || n > MaxMaxAttempts {
-				return fmt.Errorf("verification.max_attempts: %w: %q is not within 1..%d", ErrBadValue, s, MaxMaxAttempts)
-			}
-			v.MaxAttempts = n
-			return nil
-		}},
-	choice("verification.fail_action", []string{FailKick, FailBan}, func(v *bot.VerificationSettings) *string { return &v.FailAction }),
-	flag("verification.skip_added_by_admin", func(v *bot.VerificationSettings) **bool { return &v.SkipAddedByAdmin }),
-}
-
-// SettingKeys lists the verification settings admins may change.
-func SettingKeys() []string {
-	out := make([]string, len(settings))
-	for i, s := range settings {
-		out[i] = s.key
-	}
-	return out
-}
-
-func find(key string) (setting, error) {
-	key = strings.ToLower(strings.TrimSpace(key))
-	for _, s := range settings {
-		if s.key == key {
-			return s, nil
-		}
-	}
-	return setting{}, fmt.Errorf("%w: %q", ErrUnknownSetting, key)
-}
-
-// GetSetting returns the property's own value of key ("" when it uses the
-// default).
-func GetSetting(s bot.Settings, key string) (string, error) {
-	st, err := find(key)
-	if err != nil {
-		return "", err
-	}
-	v := bot.VerificationSettings{}
-	if s.Verification != nil {
-		v = *s.Verification
-	}
-	return st.get(&v), nil
-}
-
-// SetSetting sets the property's value of key from what an admin typed
-// (on/off, a duration like 5m, a number, kind and action names, channel
-// and role ids or mentions); "default" or "" returns it to the operator's
-// default. Commands call it inside store.UpdateSettings and record the
-// SETTINGS_CHANGE.
-func SetSetting(s *bot.Settings, key, value string) error {
-	st, err := find(key)
-	if err != nil {
-		return err
-	}
+// vs is the verification section of s, created on first use.
+func vs(s *bot.Settings) *bot.VerificationSettings {
 	if s.Verification == nil {
 		s.Verification = &bot.VerificationSettings{}
 	}
-	return st.set(s.Verification, value)
+	return s.Verification
 }

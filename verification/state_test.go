@@ -1,6 +1,7 @@
 package verification
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -209,17 +210,19 @@ func TestVerificationSettings(t *testing.T) {
 		{"verification.fail_action", "ban", "ban"},
 		{"verification.skip_added_by_admin", "off", "off"},
 	} {
-		if err := SetSetting(&s, st.key, st.value); err != nil {
+		if err := Keys.Set(&s, st.key, st.value); err != nil {
 			t.Fatalf("SetSetting(%s, %q): %v", st.key, st.value, err)
 		}
-		if got, _ := GetSetting(s, st.key); got != st.want {
+		if got, _ := Keys.Get(s, st.key); got != st.want {
 			t.Errorf("%s = %q, want %q", st.key, got, st.want)
 		}
 	}
 	for _, bad := range [][2]string{{"verification.kind", "captcha"}, {"verification.timeout", "5s"},
 		{"verification.max_attempts", "11"}, {"verification.fail_action", "mute"}, {"verification.nope", "1"}} {
-		if err := SetSetting(&s, bad[0], bad[1]); err == nil {
-			t.Errorf("SetSetting(%s, %q) accepted", bad[0], bad[1])
+		if err := Keys.Set(&s, bad[0], bad[1]); err == nil {
+			t.Errorf("Set(%s, %q) accepted", bad[0], bad[1])
+		} else if !errors.Is(err, bot.ErrBadValue) && !errors.Is(err, bot.ErrUnknownSetting) || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("Set(%s, %q): %v does not name the key", bad[0], bad[1], err)
 		}
 	}
 	got := BuiltinDefaults().Resolve(s)
@@ -228,7 +231,7 @@ func TestVerificationSettings(t *testing.T) {
 	if got != want {
 		t.Errorf("Resolve = %+v, want %+v", got, want)
 	}
-	if err := SetSetting(&s, "verification.timeout", "default"); err != nil {
+	if err := Keys.Set(&s, "verification.timeout", "default"); err != nil {
 		t.Fatal(err)
 	}
 	if got := BuiltinDefaults().Resolve(s).Timeout; got != 5*time.Minute {

@@ -1069,7 +1069,7 @@ func TestEnginesConfigSet(t *testing.T) {
 		{engMod, "link_filter.enabled", "off", "You need the Manage Server permission."},
 		{engAda, "no.such.key", "1", `"no.such.key" is not a setting`},
 		{engAda, "link_filter.mode", "sometimes", `"sometimes" is not one of`},
-		{engAda, "verification.timeout", "1s", "is not a duration within 30s..24h0m0s"},
+		{engAda, "verification.timeout", "1s", "is not within 30s..24h0m0s"},
 	} {
 		a := h.configSet(c.u, c.key, c.value)
 		if !strings.Contains(a.Data.Content, c.want) || a.Data.Flags&ephemeral == 0 {
