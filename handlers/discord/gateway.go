@@ -136,11 +136,14 @@ func (b *Bot) isStaff(guild, user string, m *discordgo.Member) bool {
 	if err != nil {
 		return false
 	}
+	if m == nil {
+		m = b.stateMember(guild, user)
+	}
+	// The guild's roles and owner change in place on the gateway goroutine.
+	b.s.State.RLock()
+	defer b.s.State.RUnlock()
 	if g.OwnerID == user {
 		return true
-	}
-	if m == nil {
-		m, _ = b.s.State.Member(guild, user)
 	}
 	if m == nil {
 		return false
@@ -231,7 +234,7 @@ func (b *Bot) setModerator(e *bot.Event, a auditEntry) {
 	if a.actor == "" {
 		return
 	}
-	m, _ := b.s.State.Member(e.PropertyID, a.actor)
+	m := b.stateMember(e.PropertyID, a.actor)
 	var u *discordgo.User
 	if m != nil {
 		u = m.User
@@ -441,7 +444,7 @@ func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string)
 		e.Params.Set(bot.ParamParentID, c.ParentID)
 	}
 	if created && c.OwnerID != "" { // threads name their creator
-		m, _ := b.s.State.Member(c.GuildID, c.OwnerID)
+		m := b.stateMember(c.GuildID, c.OwnerID)
 		u := &discordgo.User{ID: c.OwnerID, Username: c.OwnerID}
 		if m != nil && m.User != nil {
 			u = m.User
