@@ -33,12 +33,27 @@ func (b *Bot) actionEvent(guild string, typ bot.EventType, platformType string, 
 	return e
 }
 
+// stateMember returns a copy of a member in the state, or nil. The
+// state's own value is overwritten in place by the gateway goroutine on
+// every member update, so it is copied under the state's lock: handlers
+// of interactions and the engines read members on other goroutines.
+func (b *Bot) stateMember(guild, user string) *discordgo.Member {
+	m, err := b.s.State.Member(guild, user)
+	if err != nil || m == nil {
+		return nil
+	}
+	b.s.State.RLock()
+	cp := *m
+	b.s.State.RUnlock()
+	return &cp
+}
+
 // nameTarget sets the member an action is about, with the name moderators
 // know them by: from the state, else the stored profile (a member just
 // kicked is gone from the state).
 func (b *Bot) nameTarget(e *bot.Event, guild, user string) {
 	e.TargetIDs = []string{user}
-	if m, err := b.s.State.Member(guild, user); err == nil && m.User != nil {
+	if m := b.stateMember(guild, user); m != nil && m.User != nil {
 		e.Params.Set(bot.ParamTargetName, displayName(m.User, m))
 		return
 	}

@@ -34,10 +34,17 @@ type auditEntry struct {
 }
 
 type pending struct {
-	event *bot.Event
-	timer *time.Timer
-	// apply fills the event from an entry (actor, reason, removal kind).
+	events []*bot.Event // one, or the records one entry completes together
+	timer  *time.Timer
+	// apply fills an event from an entry (actor, reason, removal kind).
 	apply func(e *bot.Event, a auditEntry)
+}
+
+// applyAll fills every event of p from an entry.
+func (p *pending) applyAll(a auditEntry) {
+	for _, e := range p.events {
+		p.apply(e, a)
+	}
 }
 
 func newCorrelator(window time.Duration, emit func(...*bot.Event)) *correlator {
@@ -48,23 +55,32 @@ func newCorrelator(window time.Duration, emit func(...*bot.Event)) *correlator {
 // await records e once its audit entry (any of keys) arrives or the window
 // ends. apply is called with the entry when there is one.
 func (c *correlator) await(e *bot.Event, apply func(*bot.Event, auditEntry), keys ...corrKey) {
+	c.awaitAll([]*bot.Event{e}, apply, keys...)
+}
+
+// awaitAll is await for events that one audit entry completes together,
+// such as the records of a bulk delete: apply is called for each.
+func (c *correlator) awaitAll(events []*bot.Event, apply func(*bot.Event, auditEntry), keys ...corrKey) {
+	if len(events) == 0 {
+		return
+	}
+	p := &pending{events: events, apply: apply}
 	c.mu.Lock()
 	now := time.Now()
 	for _, k := range keys {
 		if a, ok := c.entries[k]; ok && now.Sub(a.at) <= c.window {
 			delete(c.entries, k)
 			c.mu.Unlock()
-			apply(e, a)
-			c.emit(e)
+			p.applyAll(a)
+			c.emit(events...)
 			return
 		}
 	}
-	p := &pending{event: e, apply: apply}
 	var released []*bot.Event
 	for _, k := range keys {
 		// A second event for the same key: record the first as it is.
 		if old, ok := c.waiting[k]; ok && c.dropLocked(old) {
-			released = append(released, old.event)
+			released = append(released, old.events...)
 		}
 		c.waiting[k] = p
 	}
@@ -76,7 +92,7 @@ func (c *correlator) await(e *bot.Event, apply func(*bot.Event, auditEntry), key
 			}
 		}
 		c.mu.Unlock()
-		c.emit(p.event)
+		c.emit(p.events...)
 	})
 	c.mu.Unlock()
 	c.emit(released...)
@@ -103,8 +119,8 @@ func (c *correlator) entry(k corrKey, a auditEntry) bool {
 	p, ok := c.waiting[k]
 	if ok && c.dropLocked(p) {
 		c.mu.Unlock()
-		p.apply(p.event, a)
-		c.emit(p.event)
+		p.applyAll(a)
+		c.emit(p.events...)
 		return true
 	}
 	c.entries[k] = a
@@ -137,7 +153,7 @@ func (c *correlator) flush() {
 	for _, p := range c.waiting {
 		if !seen[p] && c.dropLocked(p) {
 			seen[p] = true
-			out = append(out, p.event)
+			out = append(out, p.events...)
 		}
 	}
 	c.mu.Unlock()

@@ -178,3 +178,42 @@ func TestRedirect(t *testing.T) {
 		}
 	}
 }
+
+// TestCorrelatorGroupCompletedByOneEntry: the records of a bulk delete wait
+// together; one entry names the moderator of each, whichever comes first,
+// and without an entry all are recorded as they are when the window ends.
+func TestCorrelatorGroupCompletedByOneEntry(t *testing.T) {
+	group := func() []*bot.Event { return []*bot.Event{removal("a"), removal("b"), removal("c")} }
+	key := corrKey{"g", auditMessageBulk, "channel"}
+	mod := auditEntry{actor: "mod", reason: "purge", at: time.Now()}
+
+	var after sink
+	c := newCorrelator(time.Second, after.emit)
+	c.awaitAll(group(), kicked, key)
+	if !c.entry(key, mod) {
+		t.Fatal("the entry did not complete the waiting group")
+	}
+	var before sink
+	c = newCorrelator(time.Second, before.emit)
+	c.entry(key, mod)
+	c.awaitAll(group(), kicked, key)
+	for name, s := range map[string]*sink{"entry after": &after, "entry before": &before} {
+		got := s.wait(t, 3)
+		if len(got) != 3 {
+			t.Fatalf("%s: %d records, want 3", name, len(got))
+		}
+		for _, e := range got {
+			if e.ActorID != "mod" || e.Params[bot.ParamReason] != "purge" {
+				t.Errorf("%s: %+v not named after the entry", name, e)
+			}
+		}
+	}
+
+	var none sink
+	c = newCorrelator(50*time.Millisecond, none.emit)
+	c.awaitAll(group(), kicked, key)
+	got := none.wait(t, 3)
+	if len(got) != 3 || got[0].ActorID != "a" || got[2].ActorID != "c" {
+		t.Fatalf("without an entry: %+v", got)
+	}
+}

@@ -89,7 +89,7 @@ func (b *Bot) Self() (id, name string) {
 // briefly). A member who is not in the guild is an error wrapping
 // bot.ErrNotFound.
 func (b *Bot) member(ctx context.Context, guild, user string) (*discordgo.Member, error) {
-	if m, err := b.s.State.Member(guild, user); err == nil && m != nil && m.User != nil {
+	if m := b.stateMember(guild, user); m != nil && m.User != nil {
 		return m, nil
 	}
 	key := guild + "/" + user

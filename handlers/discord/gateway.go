@@ -22,11 +22,12 @@ const (
 	auditMemberKick    = discordgo.AuditLogActionMemberKick    // 20
 	auditMemberBanAdd  = discordgo.AuditLogActionMemberBanAdd  // 22
 	auditMemberBanRem  = discordgo.AuditLogActionMemberBanRemove
-	auditMemberUpdate  = discordgo.AuditLogActionMemberUpdate     // 24 (nick, timeout)
-	auditMemberRoles   = discordgo.AuditLogActionMemberRoleUpdate // 25
-	auditInviteDelete  = discordgo.AuditLogActionInviteDelete     // 42
-	auditMessageDelete = discordgo.AuditLogActionMessageDelete    // 72
-	auditThreadDelete  = discordgo.AuditLogActionThreadDelete     // 112
+	auditMemberUpdate  = discordgo.AuditLogActionMemberUpdate      // 24 (nick, timeout)
+	auditMemberRoles   = discordgo.AuditLogActionMemberRoleUpdate  // 25
+	auditInviteDelete  = discordgo.AuditLogActionInviteDelete      // 42
+	auditMessageDelete = discordgo.AuditLogActionMessageDelete     // 72
+	auditMessageBulk   = discordgo.AuditLogActionMessageBulkDelete // 73
+	auditThreadDelete  = discordgo.AuditLogActionThreadDelete      // 112
 )
 
 func (b *Bot) addHandlers() {
@@ -61,13 +62,9 @@ func (b *Bot) addHandlers() {
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(m.Message) })
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onMessageEdit(m.Message) })
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) {
-		b.onMessageDelete(m.GuildID, m.ChannelID, m.ID, "MESSAGE_DELETE")
+		b.onMessageDelete(m.GuildID, m.ChannelID, m.ID)
 	})
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDeleteBulk) {
-		for _, id := range m.Messages {
-			b.onMessageDelete(m.GuildID, m.ChannelID, id, "MESSAGE_DELETE_BULK")
-		}
-	})
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDeleteBulk) { b.onMessageDeleteBulk(m) })
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelCreate) { b.onChannel(c.Channel, true, "CHANNEL_CREATE") })
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) {
 		b.onChannel(c.Channel, false, "CHANNEL_DELETE")
@@ -139,11 +136,14 @@ func (b *Bot) isStaff(guild, user string, m *discordgo.Member) bool {
 	if err != nil {
 		return false
 	}
+	if m == nil {
+		m = b.stateMember(guild, user)
+	}
+	// The guild's roles and owner change in place on the gateway goroutine.
+	b.s.State.RLock()
+	defer b.s.State.RUnlock()
 	if g.OwnerID == user {
 		return true
-	}
-	if m == nil {
-		m, _ = b.s.State.Member(guild, user)
 	}
 	if m == nil {
 		return false
@@ -234,7 +234,7 @@ func (b *Bot) setModerator(e *bot.Event, a auditEntry) {
 	if a.actor == "" {
 		return
 	}
-	m, _ := b.s.State.Member(e.PropertyID, a.actor)
+	m := b.stateMember(e.PropertyID, a.actor)
 	var u *discordgo.User
 	if m != nil {
 		u = m.User
@@ -362,31 +362,61 @@ func (b *Bot) onMessageEdit(m *discordgo.Message) {
 	b.submit(e)
 }
 
-func (b *Bot) onMessageDelete(guild, channel, id, platformType string) {
+// deletion starts the record of a deleted message with what the store
+// knew of it: its author (actor and target), content and attachments.
+// known is false when the store never saw the message; e is nil for the
+// echo of the bot's own deletion, recorded with its reason already.
+func (b *Bot) deletion(guild, channel, id, platformType string) (e *bot.Event, known bool) {
+	if b.echo.take("delete", guild, id) {
+		return nil, false
+	}
+	e = b.event(guild, bot.ChatMessageDelete, platformType)
+	e.ChannelID, e.MessageID = channel, id
+	prev, err := b.opts.Store.FindMessage(context.Background(), bot.Discord, guild, id)
+	if err != nil {
+		e.Params.Set(bot.ParamUnknownBefore, "true")
+		return e, false
+	}
+	e.Content, e.Attachments = prev.Content, prev.Attachments
+	e.ActorID, e.ActorName, e.ActorType = prev.ActorID, prev.ActorName, prev.ActorType
+	if prev.ActorID != "" {
+		e.TargetIDs = []string{prev.ActorID}
+	}
+	e.Params.Set(bot.ParamTargetName, prev.ActorName)
+	e.Params.Set(bot.ParamPostedAt, prev.Time.Format(time.RFC3339))
+	return e, true
+}
+
+func (b *Bot) onMessageDelete(guild, channel, id string) {
 	if guild == "" {
 		return
 	}
-	if b.echo.take("delete", guild, id) {
-		return // deleted by the bot: recorded with its reason already
-	}
-	e := b.event(guild, bot.ChatMessageDelete, platformType)
-	e.ChannelID, e.MessageID = channel, id
-	prev, err := b.opts.Store.FindMessage(context.Background(), bot.Discord, guild, id)
-	if err == nil {
-		e.Content, e.Attachments = prev.Content, prev.Attachments
-		e.ActorID, e.ActorName, e.ActorType = prev.ActorID, prev.ActorName, prev.ActorType
-		e.TargetIDs = []string{prev.ActorID}
-		e.Params.Set(bot.ParamTargetName, prev.ActorName)
-		e.Params.Set(bot.ParamPostedAt, prev.Time.Format(time.RFC3339))
-		if prev.ActorID == "" {
-			e.TargetIDs = nil
-		}
+	e, known := b.deletion(guild, channel, id, "MESSAGE_DELETE")
+	switch {
+	case e == nil:
+	case known:
 		// A moderator's deletion shows in the audit log against the author.
-		b.corr.await(e, b.setModerator, corrKey{guild, auditMessageDelete, prev.ActorID + "/" + channel})
+		b.corr.await(e, b.setModerator, corrKey{guild, auditMessageDelete, e.ActorID + "/" + channel})
+	default:
+		b.submit(e)
+	}
+}
+
+// onMessageDeleteBulk records one deletion per message. Members cannot
+// bulk-delete, a moderator or a bot does: the one MESSAGE_BULK_DELETE
+// audit entry (its target is the channel) names them as the actor of
+// every record, the author staying the target.
+func (b *Bot) onMessageDeleteBulk(m *discordgo.MessageDeleteBulk) {
+	if m == nil || m.GuildID == "" {
 		return
 	}
-	e.Params.Set(bot.ParamUnknownBefore, "true")
-	b.submit(e)
+	var evs []*bot.Event
+	for _, id := range m.Messages {
+		if e, _ := b.deletion(m.GuildID, m.ChannelID, id, "MESSAGE_DELETE_BULK"); e != nil {
+			evs = append(evs, e)
+		}
+	}
+	b.corr.awaitAll(evs, b.setModerator, corrKey{m.GuildID, auditMessageBulk, m.ChannelID})
 }
 
 func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string) {
@@ -402,13 +432,19 @@ func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string)
 	}
 	e := b.event(c.GuildID, typ, platformType)
 	e.ChannelID = c.ID
-	e.Params.Set(bot.ParamChannelName, c.Name)
+	name := c.Name
+	if name == "" && !created {
+		// THREAD_DELETE carries no name, and the state forgot the thread
+		// before this handler ran: the store's last record there knows it.
+		name = b.lastChannelName(c.GuildID, c.ID)
+	}
+	e.Params.Set(bot.ParamChannelName, name)
 	e.Params.Set(bot.ParamChannelKind, channelKind(c.Type))
 	if c.ParentID != "" {
 		e.Params.Set(bot.ParamParentID, c.ParentID)
 	}
 	if created && c.OwnerID != "" { // threads name their creator
-		m, _ := b.s.State.Member(c.GuildID, c.OwnerID)
+		m := b.stateMember(c.GuildID, c.OwnerID)
 		u := &discordgo.User{ID: c.OwnerID, Username: c.OwnerID}
 		if m != nil && m.User != nil {
 			u = m.User
@@ -418,6 +454,16 @@ func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string)
 		return
 	}
 	b.corr.await(e, b.setModerator, corrKey{c.GuildID, action, c.ID})
+}
+
+// lastChannelName is the channel name of the newest record in a channel
+// (its creation, a message there), or "".
+func (b *Bot) lastChannelName(guild, channel string) string {
+	page, err := b.opts.Store.Query(context.Background(), store.Query{Platform: bot.Discord, Property: guild, Channel: channel, Limit: 1})
+	if err != nil || len(page.Events) == 0 {
+		return ""
+	}
+	return page.Events[0].Params[bot.ParamChannelName]
 }
 
 func channelKind(t discordgo.ChannelType) string {
