@@ -10,6 +10,7 @@ package discordtest
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -217,7 +218,10 @@ func (s *Server) take(w http.ResponseWriter, key string) bool {
 		b = &bucket{reset: now.Add(s.opts.MessageWindow)}
 		s.buckets[key] = b
 	}
-	after := b.reset.Sub(now).Seconds()
+	// Rounded up to the millisecond, as Discord does: rounded down, a
+	// client that waits exactly Reset-After would arrive a fraction of a
+	// millisecond early and be counted over the limit.
+	after := math.Ceil(b.reset.Sub(now).Seconds()*1000) / 1000
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(s.opts.MessageLimit))
 	h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(b.reset.UnixMilli())/1000, 'f', 3, 64))
