@@ -42,7 +42,8 @@ type Options struct {
 	MessageWindow time.Duration
 	// LargeGuilds sends guilds as Discord sends those above the large
 	// threshold: GUILD_CREATE says "large" and carries no members, so the
-	// bot must read members over REST (GET /guilds/{id}/members/{user}).
+	// bot must ask the gateway for them (op 8, chunks.go) or read them
+	// over REST (GET /guilds/{id}/members/{user}).
 	LargeGuilds bool
 	// HoldMemberChunks makes the gateway record REQUEST_GUILD_MEMBERS
 	// (op 8) without answering it, as when the chunks are slow to come:
