@@ -71,6 +71,9 @@ type engineConfig struct {
 	ver  func(*verification.Defaults)
 	log  []bot.EventType // the log channel's types (nil: all)
 	fake discordtest.Options
+	// setup, if set, prepares the fake (guilds, members) before the bot
+	// first connects.
+	setup func(*discordtest.Server)
 }
 
 // engineHarness is a bot with real engines: the engines record through
@@ -134,6 +137,9 @@ func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 	h.fake = discordtest.New(cfg.fake)
 	t.Cleanup(h.fake.Close)
 	h.fake.AddGuild(engGuildOf())
+	if cfg.setup != nil {
+		cfg.setup(h.fake)
+	}
 	s, err := store.Open(filepath.Join(t.TempDir(), "e.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -1173,7 +1179,8 @@ func TestEnginesNewModeratorIsProtectedAtOnce(t *testing.T) {
 
 func TestEnginesDirectoryOverREST(t *testing.T) {
 	trusted := "310000000000000009"
-	h := newEngineHarness(t, engineConfig{fake: discordtest.Options{LargeGuilds: true}, mod: func(d *moderation.Defaults) {
+	// The member chunks never come: the directory reads over REST.
+	h := newEngineHarness(t, engineConfig{fake: discordtest.Options{LargeGuilds: true, HoldMemberChunks: true}, mod: func(d *moderation.Defaults) {
 		d.LinkFilter.Denylist = []string{"evil.example"}
 		d.LinkFilter.BlockInvites = true
 	}})

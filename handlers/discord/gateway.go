@@ -32,6 +32,7 @@ const (
 
 func (b *Bot) addHandlers() {
 	s := b.s
+	b.addMemberHandlers() // first: the state's members are kept there (chunks.go)
 	s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
 		b.once.Do(func() {
 			// Only the first READY sets it (preflight read the same user):

@@ -84,6 +84,7 @@ type Bot struct {
 
 	deliverer *bot.Deliverer
 	members   memberCache // members read over REST (directory.go)
+	chunks    *chunker    // member-list requests of large guilds (chunks.go)
 }
 
 // ErrTokenRejected and ErrIntentsDisabled are startup failures an operator
@@ -136,11 +137,12 @@ func New(opts Options) (*Bot, error) {
 	s.State.TrackPresences = false
 	s.State.MaxMessageCount = 0 // message history comes from the store, not memory
 	b := &Bot{
-		opts:  opts,
-		s:     s,
-		log:   opts.Logger.With().Str("platform", "discord").Int("shard", opts.ShardID).Logger(),
-		echo:  newEchoes(),
-		ready: make(chan struct{}),
+		opts:   opts,
+		s:      s,
+		log:    opts.Logger.With().Str("platform", "discord").Int("shard", opts.ShardID).Logger(),
+		echo:   newEchoes(),
+		ready:  make(chan struct{}),
+		chunks: newChunker(),
 	}
 	b.corr = newCorrelator(opts.CorrelationWindow, b.submit)
 	b.deliverer = b.newDeliverer()
@@ -158,6 +160,13 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.preflight(); err != nil {
 		return err
 	}
+	chunkCtx, stopChunks := context.WithCancel(ctx)
+	defer stopChunks()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.requestMembersLoop(chunkCtx)
+	}()
 	if err := b.s.Open(); err != nil {
 		return fmt.Errorf("discord: connect to the gateway: %w", err)
 	}

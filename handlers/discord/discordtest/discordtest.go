@@ -43,8 +43,13 @@ type Options struct {
 	MessageWindow time.Duration
 	// LargeGuilds sends guilds as Discord sends those above the large
 	// threshold: GUILD_CREATE says "large" and carries no members, so the
-	// bot must read members over REST (GET /guilds/{id}/members/{user}).
+	// bot must ask the gateway for them (op 8, chunks.go) or read them
+	// over REST (GET /guilds/{id}/members/{user}).
 	LargeGuilds bool
+	// HoldMemberChunks makes the gateway record REQUEST_GUILD_MEMBERS
+	// (op 8) without answering it, as when the chunks are slow to come:
+	// the bot must then read members over REST.
+	HoldMemberChunks bool
 }
 
 // Server is a running fake Discord.
@@ -370,6 +375,10 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			})
 			for _, g := range guilds {
 				s.dispatchTo(sess, "GUILD_CREATE", g)
+			}
+		case 8: // request guild members (chunks.go)
+			if code, text := s.requestMembers(sess, in.D); code != 0 {
+				closeWith(c, code, text) // the read fails next and cleans up
 			}
 		case 6: // resume
 			var res struct {
