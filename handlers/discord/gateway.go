@@ -176,6 +176,9 @@ func (b *Bot) onGuildCreate(g *discordgo.Guild) {
 		b.saveGuild(guildSnapshot(g))
 	}
 	for _, m := range g.Members {
+		if m == nil || m.User == nil {
+			continue // hostile or truncated payload: nothing to key a profile on
+		}
 		m.GuildID = g.ID
 		if _, err := b.loadProfile(g.ID, m.User.ID); errors.Is(err, store.ErrNotFound) {
 			b.saveProfile(g.ID, profileOf(m))
