@@ -3,9 +3,11 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -48,6 +50,7 @@ func FuzzParse(f *testing.F) {
 		if len(data) > 16<<10 {
 			return // a config file is small; keep each run cheap
 		}
+		defer watchdog(10*time.Second, data)()
 		const name = "fuzz.yaml"
 		cfg, err := Parse(data, name)
 		if err != nil {
@@ -126,4 +129,13 @@ func dump(t *testing.T, c *Config) []byte {
 // readExample is the repository's commented example config, a good seed.
 func readExample() ([]byte, error) {
 	return os.ReadFile("../config.example.yaml")
+}
+
+// watchdog crashes the fuzzing process when one input runs longer than d,
+// so that the fuzzer records the input that hangs: "never an unbounded
+// time" is a property too. It returns the function that stops it.
+func watchdog(d time.Duration, input []byte) (stop func() bool) {
+	return time.AfterFunc(d, func() {
+		panic(fmt.Sprintf("one input ran longer than %s: %q", d, input))
+	}).Stop
 }
