@@ -150,7 +150,7 @@ func (b *Bot) isStaff(guild, user string, m *discordgo.Member) bool {
 		return false
 	}
 	for _, r := range g.Roles {
-		if (r.ID == guild || slices.Contains(m.Roles, r.ID)) && r.Permissions&staffPerms != 0 {
+		if r != nil && (r.ID == guild || slices.Contains(m.Roles, r.ID)) && r.Permissions&staffPerms != 0 {
 			return true
 		}
 	}
@@ -177,6 +177,9 @@ func (b *Bot) onGuildCreate(g *discordgo.Guild) {
 		b.saveGuild(guildSnapshot(g))
 	}
 	for _, m := range g.Members {
+		if m == nil || m.User == nil {
+			continue // hostile or truncated payload: nothing to key a profile on
+		}
 		m.GuildID = g.ID
 		if _, err := b.loadProfile(g.ID, m.User.ID); errors.Is(err, store.ErrNotFound) {
 			b.saveProfile(g.ID, profileOf(m))
@@ -185,7 +188,7 @@ func (b *Bot) onGuildCreate(g *discordgo.Guild) {
 }
 
 func (b *Bot) onMemberAdd(m *discordgo.Member) {
-	if m == nil || m.User == nil {
+	if m == nil || m.User == nil || m.GuildID == "" {
 		return
 	}
 	e := b.event(m.GuildID, bot.UserJoin, "GUILD_MEMBER_ADD")
@@ -209,7 +212,7 @@ func (b *Bot) onMemberAdd(m *discordgo.Member) {
 }
 
 func (b *Bot) onMemberRemove(m *discordgo.Member) {
-	if m == nil || m.User == nil {
+	if m == nil || m.User == nil || m.GuildID == "" {
 		return
 	}
 	if b.self != nil && m.User.ID == b.self.ID {
@@ -248,7 +251,7 @@ func (b *Bot) setModerator(e *bot.Event, a auditEntry) {
 }
 
 func (b *Bot) onBan(guild string, u *discordgo.User, added bool) {
-	if u == nil {
+	if u == nil || guild == "" {
 		return
 	}
 	kind, typ, pt, action := "ban", bot.UserBan, "GUILD_BAN_ADD", auditMemberBanAdd
@@ -292,9 +295,12 @@ func (b *Bot) onMessage(m *discordgo.Message) {
 // fillMessage adds attachments, embeds' links and the reply reference.
 func fillMessage(e *bot.Event, m *discordgo.Message) {
 	for _, a := range m.Attachments {
+		if a == nil {
+			continue // a null in a hostile payload
+		}
 		e.Attachments = append(e.Attachments, bot.Attachment{Name: a.Filename, URL: a.URL, Size: int64(a.Size)})
 	}
-	if len(m.Attachments) > 0 {
+	if len(e.Attachments) > 0 {
 		e.Params.Set(bot.ParamAttachmentStatus, bot.HasAttachment)
 	}
 	var links []string

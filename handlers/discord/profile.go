@@ -81,7 +81,7 @@ func diff(old, now profile) []change {
 }
 
 func (b *Bot) onMemberUpdate(m *discordgo.Member) {
-	if m == nil || m.User == nil {
+	if m == nil || m.User == nil || m.GuildID == "" {
 		return
 	}
 	b.members.forget(m.GuildID, m.User.ID) // the gateway's copy is newer than a REST read
@@ -204,7 +204,7 @@ func (b *Bot) saveGuild(g guildState) {
 }
 
 func (b *Bot) onGuildUpdate(g *discordgo.Guild) {
-	if g == nil {
+	if g == nil || g.ID == "" {
 		return
 	}
 	now := guildSnapshot(g)

@@ -65,7 +65,10 @@ func skeleton(s string, cased bool) string {
 		s = norm.NFKC.String(mapConfusables(norm.NFD.String(s)))
 	}
 	for range maxRounds {
-		n := mapConfusables(norm.NFD.String(folder.String(norm.NFKC.String(s))))
+		// Normalization makes text stream-safe by inserting U+034F after
+		// every 30 combining marks; that is default-ignorable, so it goes
+		// again (or a long run of marks would never reach a fixed point).
+		n := removeIgnorable(mapConfusables(norm.NFD.String(folder.String(norm.NFKC.String(s)))))
 		if n == s {
 			break
 		}

@@ -1,0 +1,305 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// offline refuses every REST request: a translation that would reach the
+// network fails fast instead of waiting on it.
+type offline struct{}
+
+func (offline) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("fuzz: no network")
+}
+
+// discardJournal accepts every batch without writing it: the fuzz target
+// checks what the translation produced, not the store.
+type discardJournal struct{}
+
+func (discardJournal) Append(context.Context, *bot.Batch) error { return nil }
+
+// logFlag remembers whether the bot logged a failure to record events,
+// which is how a translation that produced an invalid bot.Event shows.
+type logFlag struct {
+	mu  sync.Mutex
+	bad []string
+}
+
+func (l *logFlag) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("record discord events")) {
+		l.mu.Lock()
+		l.bad = append(l.bad, string(p))
+		l.mu.Unlock()
+	}
+	return len(p), nil
+}
+
+func (l *logFlag) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.bad
+	l.bad = nil
+	return out
+}
+
+// gatewayRig is a Bot built by New, never connected: its handlers run
+// against a real store (member profiles, guild snapshots, a stored message
+// for edits and deletions to find) and a recorder whose Prepare hook sees
+// every event the translation submits.
+type gatewayRig struct {
+	b    *Bot
+	logs *logFlag
+
+	mu     sync.Mutex
+	events []*bot.Event
+}
+
+func newGatewayRig(t testing.TB) *gatewayRig {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "gw.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	// A message the edit and deletion paths find in the store.
+	known := &bot.Event{Time: time.Now(), Platform: bot.Discord, PropertyID: "1", Type: bot.ChatMessage,
+		Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: "2", ActorName: "author",
+		ChannelID: "3", MessageID: "1000", Content: "before"}
+	known.Normalize(time.Now())
+	if err := st.Append(context.Background(), &bot.Batch{Events: []*bot.Event{known}}); err != nil {
+		t.Fatal(err)
+	}
+	g := &gatewayRig{logs: &logFlag{}}
+	rec := bot.NewRecorder(discardJournal{}, bot.RecorderOptions{Prepare: func(e *bot.Event) {
+		g.mu.Lock()
+		g.events = append(g.events, e)
+		g.mu.Unlock()
+	}})
+	t.Cleanup(func() { rec.Close(context.Background()) })
+	b, err := New(Options{Token: "fuzz", Store: st, Recorder: rec, CorrelationWindow: time.Hour,
+		HTTPClient: &http.Client{Transport: offline{}, Timeout: time.Second},
+		Logger:     zerolog.New(g.logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A guild in the state, so that the staff checks read roles.
+	if err := b.s.State.GuildAdd(&discordgo.Guild{ID: "1", OwnerID: "9",
+		Roles: []*discordgo.Role{{ID: "1"}, {ID: "5", Permissions: discordgo.PermissionBanMembers}}}); err != nil {
+		t.Fatal(err)
+	}
+	b.self = &discordgo.User{ID: "4", Username: "chatwarden", Bot: true}
+	g.b = b
+	return g
+}
+
+// dispatch decodes payload as the gateway event kind names and runs it
+// through the same handler addHandlers registers for it. It reports false
+// when the payload does not decode (discordgo would drop it too).
+func (g *gatewayRig) dispatch(kind string, payload []byte) bool {
+	b := g.b
+	decode := func(v any) bool { return json.Unmarshal(payload, v) == nil }
+	switch kind {
+	case "GUILD_CREATE":
+		var v discordgo.GuildCreate
+		if !decode(&v) {
+			return false
+		}
+		b.onGuildCreate(v.Guild)
+	case "GUILD_UPDATE":
+		var v discordgo.GuildUpdate
+		if !decode(&v) {
+			return false
+		}
+		b.onGuildUpdate(v.Guild)
+	case "GUILD_MEMBER_ADD":
+		var v discordgo.GuildMemberAdd
+		if !decode(&v) {
+			return false
+		}
+		b.onMemberAdd(v.Member)
+	case "GUILD_MEMBER_REMOVE":
+		var v discordgo.GuildMemberRemove
+		if !decode(&v) {
+			return false
+		}
+		b.onMemberRemove(v.Member)
+	case "GUILD_MEMBER_UPDATE":
+		var v discordgo.GuildMemberUpdate
+		if !decode(&v) {
+			return false
+		}
+		b.onMemberUpdate(v.Member)
+	case "GUILD_BAN_ADD", "GUILD_BAN_REMOVE":
+		var v discordgo.GuildBanAdd
+		if !decode(&v) {
+			return false
+		}
+		b.onBan(v.GuildID, v.User, kind == "GUILD_BAN_ADD")
+	case "MESSAGE_CREATE":
+		var v discordgo.MessageCreate
+		if !decode(&v) {
+			return false
+		}
+		b.onMessage(v.Message)
+	case "MESSAGE_UPDATE":
+		var v discordgo.MessageUpdate
+		if !decode(&v) {
+			return false
+		}
+		b.onMessageEdit(v.Message)
+	case "MESSAGE_DELETE":
+		var v discordgo.MessageDelete
+		if !decode(&v) {
+			return false
+		}
+		b.onMessageDelete(v.GuildID, v.ChannelID, v.ID, "MESSAGE_DELETE")
+	case "MESSAGE_DELETE_BULK":
+		var v discordgo.MessageDeleteBulk
+		if !decode(&v) {
+			return false
+		}
+		for _, id := range v.Messages {
+			b.onMessageDelete(v.GuildID, v.ChannelID, id, "MESSAGE_DELETE_BULK")
+		}
+	case "CHANNEL_CREATE", "CHANNEL_DELETE", "THREAD_CREATE", "THREAD_DELETE":
+		var v discordgo.Channel
+		if !decode(&v) {
+			return false
+		}
+		b.onChannel(&v, strings.HasSuffix(kind, "CREATE"), kind)
+	case "INVITE_CREATE":
+		var v discordgo.InviteCreate
+		if !decode(&v) {
+			return false
+		}
+		b.onInviteCreate(&v)
+	case "INVITE_DELETE":
+		var v discordgo.InviteDelete
+		if !decode(&v) {
+			return false
+		}
+		b.onInviteDelete(&v)
+	case "GUILD_AUDIT_LOG_ENTRY_CREATE":
+		var v discordgo.GuildAuditLogEntryCreate
+		if !decode(&v) {
+			return false
+		}
+		b.onAuditEntry(&v)
+	default:
+		return false // an unknown event type: discordgo hands it to no handler
+	}
+	return true
+}
+
+// gatewayKinds are the dispatches the fuzz target drives, chosen by the
+// fuzzer's first byte.
+var gatewayKinds = []string{"GUILD_CREATE", "GUILD_UPDATE", "GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE",
+	"GUILD_MEMBER_UPDATE", "GUILD_BAN_ADD", "GUILD_BAN_REMOVE", "MESSAGE_CREATE", "MESSAGE_UPDATE",
+	"MESSAGE_DELETE", "MESSAGE_DELETE_BULK", "CHANNEL_CREATE", "CHANNEL_DELETE", "THREAD_CREATE",
+	"THREAD_DELETE", "INVITE_CREATE", "INVITE_DELETE", "GUILD_AUDIT_LOG_ENTRY_CREATE", "UNKNOWN_EVENT"}
+
+// FuzzGatewayTranslate feeds hostile gateway payloads (any JSON, invalid
+// snowflakes, missing users, unknown event types) through the Discord
+// handler's translation into bot.Events. Properties: no panic; every event
+// submitted passes Validate (an invalid one is refused by the recorder and
+// logged, which fails the target); every recorded event is one of the
+// gateway's own, for a non-empty guild, with sizes within the stored limits
+// and valid UTF-8 where the input was; the bot's own user is never recorded
+// as the author of a message.
+func FuzzGatewayTranslate(f *testing.F) {
+	seeds := []struct {
+		kind    uint8
+		payload string
+	}{
+		{0, `{"id":"1","name":"g","members":[{"user":{"id":"2","username":"a"},"roles":["5"]}]}`},
+		{0, `{"id":"1","members":[{"nick":"no user"},null]}`},
+		{1, `{"id":"1","name":"renamed","owner_id":"9","description":"<@&123>"}`},
+		{2, `{"guild_id":"1","user":{"id":"not-a-snowflake","username":"@everyone","bot":true},"joined_at":"2024-01-01T00:00:00Z"}`},
+		{3, `{"guild_id":"1","user":{"id":"2","username":"x"}}`},
+		{4, `{"guild_id":"1","user":{"id":"2","username":"**bold**\n\nFAKE ENTRY","global_name":"\u202eevil"},"nick":"</b><a href=x>","roles":["5","6"],"communication_disabled_until":"2999-01-01T00:00:00Z"}`},
+		{5, `{"guild_id":"1","user":{"id":"7","username":"<script>"}}`},
+		{6, `{"guild_id":"1","user":null}`},
+		{7, `{"id":"1100000000000000000","guild_id":"1","channel_id":"3","content":"hi https://x.example <@&1>","author":{"id":"2","username":"a"},"member":{"nick":"n"},"attachments":[{"filename":"f","url":"u","size":1}],"embeds":[{"url":"https://e"},null],"message_reference":{"message_id":"5"},"webhook_id":"8"}`},
+		{7, `{"id":"-1","guild_id":"1","channel_id":"3","content":"self","author":{"id":"4"}}`},
+		{8, `{"id":"1000","guild_id":"1","channel_id":"3","content":"after","edited_timestamp":"2024-01-01T00:00:00Z","author":{"id":"2"}}`},
+		{8, `{"id":"1001","guild_id":"1","edited_timestamp":"2024-01-01T00:00:00Z"}`},
+		{9, `{"id":"1000","guild_id":"1","channel_id":"3"}`},
+		{10, `{"guild_id":"1","channel_id":"3","ids":["1000","x","",""]}`},
+		{11, `{"id":"11","guild_id":"1","name":"chan","type":99,"owner_id":"2","parent_id":"3"}`},
+		{12, `{"id":"11","guild_id":"1","type":0}`},
+		{15, `{"guild_id":"1","channel_id":"3","code":"abc","inviter":{"id":"2"},"max_uses":-5,"max_age":9223372036}`},
+		{16, `{"guild_id":"1","channel_id":"3","code":"abc"}`},
+		{17, `{"guild_id":"1","id":"x","user_id":"9","target_id":"2","action_type":20,"reason":"spam\n@everyone"}`},
+		{17, `{"guild_id":"1","user_id":"9","target_id":"2","action_type":72,"options":{"channel_id":"3"}}`},
+		{17, `{"guild_id":"1","action_type":42,"changes":[{"key":"code","old_value":7},{"key":"code","new_value":"abc"},null]}`},
+		{18, `{"t":"SOMETHING_NEW","d":{}}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.kind, []byte(s.payload))
+	}
+	g := newGatewayRig(f)
+	gateway := map[string]bool{}
+	for _, k := range gatewayKinds {
+		gateway[k] = true
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, payload []byte) {
+		if len(payload) > 64<<10 {
+			return // the gateway's own frames are bounded; keep each run cheap
+		}
+		name := gatewayKinds[int(kind)%len(gatewayKinds)]
+		g.dispatch(name, payload)
+		g.b.corr.flush()
+		if bad := g.logs.take(); len(bad) > 0 {
+			t.Fatalf("%s: the translation submitted an event the recorder refused: %s", name, bad)
+		}
+		g.mu.Lock()
+		events := g.events
+		g.events = nil
+		g.mu.Unlock()
+		validInput := utf8.Valid(payload)
+		for _, e := range events {
+			if err := e.Validate(); err != nil {
+				t.Fatalf("%s: invalid event: %v", name, err)
+			}
+			if e.Platform != bot.Discord || e.Function != bot.FuncGateway || e.PropertyID == "" {
+				t.Fatalf("%s: event of %v/%v for property %q", name, e.Platform, e.Function, e.PropertyID)
+			}
+			if !gateway[e.PlatformType] {
+				t.Fatalf("%s: platform type %q is not a gateway event's", name, e.PlatformType)
+			}
+			if len(e.Content) > bot.MaxContentLen || len(e.ActorName) > bot.MaxNameLen ||
+				len(e.ActorID) > bot.MaxIDLen || len(e.Params) > bot.MaxParams ||
+				len(e.TargetIDs) > bot.MaxTargets || len(e.Attachments) > bot.MaxAttachments {
+				t.Fatalf("%s: event exceeds the stored limits: content %d, name %d, params %d",
+					name, len(e.Content), len(e.ActorName), len(e.Params))
+			}
+			for k, v := range e.Params {
+				if len(k) > bot.MaxNameLen || len(v) > bot.MaxParamLen {
+					t.Fatalf("%s: param %q of %d bytes", name, k, len(v))
+				}
+			}
+			if validInput && (!utf8.ValidString(e.Content) || !utf8.ValidString(e.ActorName)) {
+				t.Fatalf("%s: valid UTF-8 in, invalid out: %q %q", name, e.ActorName, e.Content)
+			}
+			if e.Type == bot.ChatMessage && e.ActorID == g.b.self.ID {
+				t.Fatalf("%s: the bot's own message recorded", name)
+			}
+		}
+	})
+}
