@@ -168,15 +168,13 @@ func (g *gatewayRig) dispatch(kind string, payload []byte) bool {
 		if !decode(&v) {
 			return false
 		}
-		b.onMessageDelete(v.GuildID, v.ChannelID, v.ID, "MESSAGE_DELETE")
+		b.onMessageDelete(v.GuildID, v.ChannelID, v.ID)
 	case "MESSAGE_DELETE_BULK":
 		var v discordgo.MessageDeleteBulk
 		if !decode(&v) {
 			return false
 		}
-		for _, id := range v.Messages {
-			b.onMessageDelete(v.GuildID, v.ChannelID, id, "MESSAGE_DELETE_BULK")
-		}
+		b.onMessageDeleteBulk(&v)
 	case "CHANNEL_CREATE", "CHANNEL_DELETE", "THREAD_CREATE", "THREAD_DELETE":
 		var v discordgo.Channel
 		if !decode(&v) {
