@@ -470,10 +470,12 @@ func (s *Server) Dispatch(name string, data any) {
 }
 
 // DropConnections closes every gateway socket without a close frame, the
-// way a network failure does; discordgo reconnects and resumes.
-func (s *Server) DropConnections() {
+// way a network failure does; discordgo reconnects and resumes. It returns
+// how many sockets it closed: none while the bot is between connections.
+func (s *Server) DropConnections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := len(s.conns)
 	for c, sess := range s.conns {
 		sess.wmu.Lock()
 		if sess.conn == c {
@@ -483,6 +485,7 @@ func (s *Server) DropConnections() {
 		c.UnderlyingConn().Close()
 		delete(s.conns, c)
 	}
+	return n
 }
 
 // Connected reports whether any session has a live socket.
