@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -91,13 +92,21 @@ func (b *Bot) record(ctx context.Context, e *bot.Event) error {
 	return nil
 }
 
-// reason is what Discord's audit log shows for the bot's actions.
+// reason is what Discord's audit log shows for the bot's actions. Discord
+// takes it URL-encoded in the X-Audit-Log-Reason header, at most 512
+// characters before encoding: raw, a newline in a presser's name would
+// make net/http refuse the request and other non-ASCII would reach
+// Discord garbled. discordgo passes the header as given.
 func reason(c bot.Cause) discordgo.RequestOption {
+	return discordgo.WithAuditLogReason(auditReason(c))
+}
+
+func auditReason(c bot.Cause) string {
 	r := c.Reason
 	if c.ActorName != "" {
 		r = fmt.Sprintf("%s (by %s)", r, c.ActorName)
 	}
-	return discordgo.WithAuditLogReason(bot.Cut(r, 512))
+	return url.PathEscape(bot.Cut(r, 512))
 }
 
 // restErr maps Discord's errors onto the bot's.

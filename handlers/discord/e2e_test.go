@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
@@ -219,6 +220,36 @@ func TestOwnActionsRecordedOnce(t *testing.T) {
 	}
 	if len(reasons) != 2 {
 		t.Fatalf("audit-log reasons sent: %v", reasons)
+	}
+}
+
+// TestAuditLogReasonsAreEncoded: the reason Discord shows in its audit log
+// reaches it whole whatever the presser's name holds: a newline (which
+// net/http refuses in a raw header) and non-ASCII (which Discord reads
+// URL-encoded); the fake refuses unencoded reasons as garbled.
+func TestAuditLogReasonsAreEncoded(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cause := bot.Cause{Function: bot.FuncCommand, Reason: "raid «wave 2» 100%", ActorName: "Zoë\nthe admin 🛡"}
+	if err := h.b.Ban(ctx, guildID, member.ID, cause); err != nil {
+		t.Fatal(err)
+	}
+	long := bot.Cause{Function: bot.FuncCommand, Reason: strings.Repeat("é", 600)}
+	if err := h.b.Unban(ctx, guildID, member.ID, long); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range h.fake.Calls() {
+		if strings.Contains(c.Path, "/bans/") {
+			got = append(got, c.Reason)
+		}
+	}
+	want := "raid «wave 2» 100% (by Zoë\nthe admin 🛡)"
+	if len(got) != 2 || got[0] != want || utf8.RuneCountInString(got[1]) > 512 || !strings.HasPrefix(got[1], "éé") {
+		t.Fatalf("reasons Discord received: %q; want %q and a cut reason", got, want)
 	}
 }
 

@@ -3,6 +3,8 @@ package discordtest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -10,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 )
@@ -17,7 +20,11 @@ import (
 // rest serves the REST routes; path is after /api/v{N}.
 func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-	reason, _ := url.PathUnescape(r.Header.Get("X-Audit-Log-Reason"))
+	reason, err := auditReason(r.Header.Get("X-Audit-Log-Reason"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, 50035, "Invalid Form Body: X-Audit-Log-Reason: "+err.Error())
+		return
+	}
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Method: r.Method, Path: path, Reason: reason, Body: body})
 	var delay time.Duration
@@ -343,4 +350,27 @@ func (s *Server) removeMember(guild, user string) {
 			return
 		}
 	}
+}
+
+// auditReason decodes an X-Audit-Log-Reason header the way Discord reads
+// it: URL-encoded UTF-8 of at most 512 characters. Raw bytes outside
+// printable ASCII are refused, so a bot that forgets to encode fails here
+// as its reasons would be garbled on Discord.
+func auditReason(h string) (string, error) {
+	for i := 0; i < len(h); i++ {
+		if h[i] < 0x20 || h[i] >= 0x7f {
+			return "", fmt.Errorf("byte %#x at %d is not URL-encoded", h[i], i)
+		}
+	}
+	r, err := url.PathUnescape(h)
+	if err != nil {
+		return "", err
+	}
+	if !utf8.ValidString(r) {
+		return "", errors.New("not UTF-8")
+	}
+	if n := utf8.RuneCountInString(r); n > 512 {
+		return "", fmt.Errorf("%d characters, over 512", n)
+	}
+	return r, nil
 }
