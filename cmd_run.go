@@ -155,7 +155,15 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			return err
 		}
 		if api != nil {
-			api.AddReady("discord", readyWhen(d.Ready()))
+			api.AddReady("discord", func(ctx context.Context) error {
+				if err := readyWhen(d.Ready())(ctx); err != nil {
+					return err
+				}
+				if !d.Connected() {
+					return errors.New("gateway connection lost; reconnecting")
+				}
+				return nil
+			})
 		}
 		start("discord", d.Run)
 	}

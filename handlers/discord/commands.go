@@ -104,6 +104,9 @@ func ptrFloat(v float64) *float64 { return &v }
 // registerCommands replaces the bot's commands with one bulk overwrite.
 func (b *Bot) registerCommands() error {
 	if _, err := b.s.ApplicationCommandBulkOverwrite(b.self.ID, b.opts.DevGuildID, commandSet()); err != nil {
+		if unauthorized(err) { // the token was reset since Run checked it
+			return tokenRejected()
+		}
 		return fmt.Errorf("discord: register commands: %w", err)
 	}
 	return nil

@@ -35,7 +35,7 @@ func (b *Bot) addHandlers() {
 	b.addMemberHandlers() // first: the state's members are kept there (chunks.go)
 	s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
 		b.once.Do(func() {
-			// Only the first READY sets it (preflight read the same user):
+			// Only the first READY sets it (credentials read the same user):
 			// a later one, after a new identify, would race the engines
 			// reading Self.
 			if r.User != nil {
@@ -50,11 +50,8 @@ func (b *Bot) addHandlers() {
 		})
 	})
 	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.onGuildCreate(g.Guild) })
-	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
-		if b.opts.OnReconnect != nil {
-			b.opts.OnReconnect()
-		}
-	})
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Connect) { b.onConnect() })
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.onDisconnect() })
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberAdd) { b.onMemberAdd(m.Member) })
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberRemove) { b.onMemberRemove(m.Member) })
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.onMemberUpdate(m.Member) })

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -85,10 +86,16 @@ type Bot struct {
 	deliverer *bot.Deliverer
 	members   memberCache // members read over REST (directory.go)
 	chunks    *chunker    // member-list requests of large guilds (chunks.go)
+
+	lost        chan struct{} // a lost gateway connection, for Run (reconnect.go)
+	connected   atomic.Bool
+	connectedAt atomic.Int64 // unix nanoseconds of the last READY or RESUMED
+	closing     atomic.Bool  // Run is closing the session: not a lost connection
 }
 
-// ErrTokenRejected and ErrIntentsDisabled are startup failures an operator
-// must fix in the Discord developer portal.
+// ErrTokenRejected and ErrIntentsDisabled end Run, at start or when the
+// token is reset or an intent turned off while it runs: an operator must
+// fix them in the Discord developer portal.
 var (
 	ErrTokenRejected   = errors.New("discord rejected the bot token")
 	ErrIntentsDisabled = errors.New("privileged gateway intents are not enabled")
@@ -133,6 +140,9 @@ func New(opts Options) (*Bot, error) {
 	s.Identify.Intents = Intents
 	s.ShardID, s.ShardCount = opts.ShardID, opts.ShardCount
 	s.SyncEvents = true // handlers run in gateway order
+	// Run reconnects (reconnect.go): discordgo's own loop retries forever,
+	// even with a revoked token.
+	s.ShouldReconnectOnError = false
 	s.StateEnabled = true
 	s.State.TrackPresences = false
 	s.State.MaxMessageCount = 0 // message history comes from the store, not memory
@@ -143,6 +153,7 @@ func New(opts Options) (*Bot, error) {
 		echo:   newEchoes(),
 		ready:  make(chan struct{}),
 		chunks: newChunker(),
+		lost:   make(chan struct{}, 1),
 	}
 	b.corr = newCorrelator(opts.CorrelationWindow, b.submit)
 	b.deliverer = b.newDeliverer()
@@ -154,21 +165,24 @@ func New(opts Options) (*Bot, error) {
 func (b *Bot) Session() *discordgo.Session { return b.s }
 
 // Run checks the token and intents, connects, waits for READY, and keeps
-// the connection until ctx ends. A rejected token or disabled privileged
-// intent is returned at once with what to do about it.
-func (b *Bot) Run(ctx context.Context) error {
-	if err := b.preflight(); err != nil {
+// the connection until ctx ends, reconnecting whenever it is lost
+// (reconnect.go). A rejected token or disabled privileged intent, at start
+// or later, is returned with what to do about it.
+func (b *Bot) Run(parent context.Context) error {
+	u, app, err := b.credentials()
+	if err != nil {
 		return err
 	}
-	chunkCtx, stopChunks := context.WithCancel(ctx)
-	defer stopChunks()
+	b.self, b.app = u, app
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		b.requestMembersLoop(chunkCtx)
+		b.requestMembersLoop(ctx)
 	}()
 	if err := b.s.Open(); err != nil {
-		return fmt.Errorf("discord: connect to the gateway: %w", err)
+		return b.gatewayError(err)
 	}
 	select {
 	case <-b.ready:
@@ -188,10 +202,15 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.s.Close()
 		return ctx.Err()
 	}
-	<-ctx.Done()
+	fatal := b.stayConnected(ctx)
+	cancel()
 	b.corr.flush()
-	err := b.s.Close()
+	b.closing.Store(true)
+	err = b.s.Close()
 	b.wg.Wait()
+	if fatal != nil {
+		return fatal
+	}
 	if err != nil {
 		return fmt.Errorf("discord: close: %w", err)
 	}
@@ -201,24 +220,22 @@ func (b *Bot) Run(ctx context.Context) error {
 // Ready is closed once the gateway session is ready.
 func (b *Bot) Ready() <-chan struct{} { return b.ready }
 
-// preflight asks REST who the bot is and whether its privileged intents
+// credentials asks REST who the bot is and whether its privileged intents
 // are enabled, so that a bad token (gateway close 4004) or a disabled
-// intent (close 4014) is a clear startup error, not a reconnect loop.
-func (b *Bot) preflight() error {
+// intent (close 4014) is a clear error, not a reconnect loop. Run asks at
+// start and after every lost connection.
+func (b *Bot) credentials() (*discordgo.User, *discordgo.Application, error) {
 	u, err := b.s.User("@me")
 	if err != nil {
-		var re *discordgo.RESTError
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
-			return fmt.Errorf("%w: check discord.token (or CHATWARDEN_DISCORD_TOKEN); reset it under Bot > Token in the developer portal", ErrTokenRejected)
+		if unauthorized(err) {
+			return nil, nil, tokenRejected()
 		}
-		return fmt.Errorf("discord: who am I: %w", err)
+		return nil, nil, fmt.Errorf("discord: who am I: %w", err)
 	}
-	b.self = u
 	app, err := b.s.Application("@me")
 	if err != nil {
-		return fmt.Errorf("discord: read the application: %w", err)
+		return nil, nil, fmt.Errorf("discord: read the application: %w", err)
 	}
-	b.app = app
 	const (
 		membersOn  = 1 << 14 // GATEWAY_GUILD_MEMBERS
 		membersLtd = 1 << 15 // GATEWAY_GUILD_MEMBERS_LIMITED
@@ -233,10 +250,21 @@ func (b *Bot) preflight() error {
 		missing = append(missing, "MESSAGE CONTENT INTENT")
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: turn on %s under Bot > Privileged Gateway Intents in the developer portal for application %s",
+		return nil, nil, fmt.Errorf("%w: turn on %s under Bot > Privileged Gateway Intents in the developer portal for application %s",
 			ErrIntentsDisabled, strings.Join(missing, " and "), app.ID)
 	}
-	return nil
+	return u, app, nil
+}
+
+// unauthorized reports whether a REST call failed with 401: the token is
+// not (or no longer) valid.
+func unauthorized(err error) bool {
+	var re *discordgo.RESTError
+	return errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized
+}
+
+func tokenRejected() error {
+	return fmt.Errorf("%w: check discord.token (or CHATWARDEN_DISCORD_TOKEN); reset it under Bot > Token in the developer portal", ErrTokenRejected)
 }
 
 // submit records events without blocking the gateway reader on the

@@ -67,6 +67,7 @@ type Server struct {
 	identify  []Identify
 	nextID    atomic.Uint64
 	resumes   int
+	dials     int // gateway connections opened
 	auditLogs map[string][]*discordgo.AuditLogEntry
 	fail      map[string]int // route prefix -> remaining 5xx answers
 	denied    map[string]bool
@@ -76,6 +77,7 @@ type Server struct {
 	violated  int
 	replies   map[string][]Reply       // interaction token -> callbacks and edits
 	delays    map[string]time.Duration // route prefix -> latency before answering
+	limited   map[string]*injected     // route prefix -> injected 429s (faults.go)
 }
 
 // Reply is one answer to an interaction: a callback or an edit of the
@@ -138,7 +140,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, guilds: map[string]*discordgo.Guild{}, sessions: map[string]*session{},
 		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}, denied: map[string]bool{}, posts: map[string][][]byte{},
 		commands: map[string][]json.RawMessage{}, replies: map[string][]Reply{}, buckets: map[string]*bucket{},
-		delays: map[string]time.Duration{}}
+		delays: map[string]time.Duration{}, limited: map[string]*injected{}}
 	s.nextID.Store(1)
 	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.http.URL
@@ -308,6 +310,9 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
+	s.mu.Lock()
+	s.dials++
+	s.mu.Unlock()
 	hello, _ := json.Marshal(map[string]any{"heartbeat_interval": s.opts.HeartbeatInterval.Milliseconds()})
 	if c.WriteJSON(frame{Op: 10, D: hello}) != nil {
 		return
@@ -348,12 +353,13 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
 			s.identify = append(s.identify, id)
 			s.mu.Unlock()
-			if strings.TrimPrefix(id.Token, "Bot ") != s.opts.Token {
+			token, flags := s.credentials()
+			if strings.TrimPrefix(id.Token, "Bot ") != token {
 				closeWith(c, 4004, "Authentication failed.")
 				return
 			}
-			if (id.Intents&discordgo.IntentsGuildMembers != 0 && s.opts.AppFlags&FlagGuildMembers == 0) ||
-				(id.Intents&discordgo.IntentMessageContent != 0 && s.opts.AppFlags&FlagMessageContent == 0) {
+			if (id.Intents&discordgo.IntentsGuildMembers != 0 && flags&FlagGuildMembers == 0) ||
+				(id.Intents&discordgo.IntentMessageContent != 0 && flags&FlagMessageContent == 0) {
 				closeWith(c, 4014, "Disallowed intent(s).")
 				return
 			}
@@ -371,7 +377,7 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			s.dispatchTo(sess, "READY", map[string]any{
 				"v": 9, "session_id": sess.id, "resume_gateway_url": "ws" + strings.TrimPrefix(s.URL, "http") + "/gateway",
 				"user": s.botUser(), "guilds": stubs,
-				"application": map[string]any{"id": s.opts.AppID, "flags": s.opts.AppFlags},
+				"application": map[string]any{"id": s.opts.AppID, "flags": flags},
 			})
 			for _, g := range guilds {
 				s.dispatchTo(sess, "GUILD_CREATE", g)
@@ -387,14 +393,16 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				Seq       int64  `json:"seq"`
 			}
 			json.Unmarshal(in.D, &res)
+			if token, _ := s.credentials(); strings.TrimPrefix(res.Token, "Bot ") != token {
+				closeWith(c, 4004, "Authentication failed.")
+				return
+			}
 			s.mu.Lock()
 			old := s.sessions[res.SessionID]
-			if old != nil && strings.TrimPrefix(res.Token, "Bot ") == s.opts.Token {
+			if old != nil {
 				s.resumes++
 				s.conns[c] = old
 				sess = old
-			} else {
-				old = nil
 			}
 			s.mu.Unlock()
 			if old == nil {

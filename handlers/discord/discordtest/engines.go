@@ -122,8 +122,9 @@ func (s *Server) serveInvites(r *http.Request, guild string) *http.Response {
 	_, known := s.guilds[guild]
 	s.mu.Unlock()
 	status, body := http.StatusOK, []byte("[]")
+	token, _ := s.credentials()
 	switch {
-	case r.Header.Get("Authorization") != "Bot "+s.opts.Token:
+	case r.Header.Get("Authorization") != "Bot "+token:
 		status, body = http.StatusUnauthorized, []byte(`{"message":"401: Unauthorized","code":0}`)
 	case !known:
 		status, body = http.StatusNotFound, []byte(`{"message":"Unknown Guild","code":10004}`)

@@ -38,6 +38,10 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		time.Sleep(delay)
 		s.mu.Lock()
 	}
+	if s.injected429(w, path) {
+		s.mu.Unlock()
+		return
+	}
 	for prefix, n := range s.fail {
 		if n > 0 && strings.HasPrefix(path, prefix) {
 			s.fail[prefix] = n - 1
@@ -47,7 +51,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		}
 	}
 	s.mu.Unlock()
-	if r.Header.Get("Authorization") != "Bot "+s.opts.Token {
+	if token, _ := s.credentials(); r.Header.Get("Authorization") != "Bot "+token {
 		writeErr(w, http.StatusUnauthorized, 0, "401: Unauthorized")
 		return
 	}
@@ -60,7 +64,8 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 	case "GET users/@me":
 		writeJSON(w, s.botUser())
 	case "GET oauth2/applications/@me", "GET applications/@me":
-		writeJSON(w, map[string]any{"id": s.opts.AppID, "name": s.opts.BotName, "flags": s.opts.AppFlags,
+		_, flags := s.credentials()
+		writeJSON(w, map[string]any{"id": s.opts.AppID, "name": s.opts.BotName, "flags": flags,
 			"bot": s.botUser()})
 	case "DELETE channels/:/messages/:":
 		s.deleteMessage(w, parts[1], parts[3], reason)

@@ -1,0 +1,205 @@
+package discord_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/handlers/discord"
+	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+var newcomer = &discordgo.User{ID: "400000000000000019", Username: "newcomer"}
+
+// sayAll posts n messages and returns their texts.
+func (h *harness) sayAll(prefix string, n int) []string {
+	var texts []string
+	for i := range n {
+		text := fmt.Sprintf("%s %d", prefix, i)
+		h.fake.Say(guildID, channelID, member, text)
+		texts = append(texts, text)
+	}
+	return texts
+}
+
+// recordedOnce fails unless every text is recorded exactly once as a
+// CHAT_MESSAGE.
+func (h *harness) recordedOnce(texts []string, total int) {
+	h.t.Helper()
+	n := map[string]int{}
+	for _, e := range h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, total) {
+		n[e.Content]++
+	}
+	for _, text := range texts {
+		if n[text] != 1 {
+			h.t.Errorf("%q recorded %d times, want once", text, n[text])
+		}
+	}
+}
+
+// TestReconnectOpResumes: op 7 RECONNECT (a gateway node restarting) makes
+// the bot reconnect and resume; what was dispatched in between arrives
+// once, and no new session is started.
+func TestReconnectOpResumes(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := h.sayAll("before", 5)
+	if h.fake.Reconnect() != 1 {
+		t.Fatal("no live socket to send op 7 on")
+	}
+	after := h.sayAll("after", 20)
+	h.recordedOnce(append(before, after...), 25)
+	if h.fake.Resumes() < 1 {
+		t.Fatal("the bot did not resume after op 7")
+	}
+	if n := len(h.fake.Identifies()); n != 1 {
+		t.Fatalf("%d identifies after op 7: a resume must not start a new session", n)
+	}
+	waitFor(t, "the bot connected again", h.b.Connected)
+}
+
+// TestInvalidSessionIdentifiesAgain: op 9 INVALID_SESSION (not resumable)
+// makes the bot identify again; events after the new READY are recorded,
+// and the guild is still known (GUILD_CREATE came again).
+func TestInvalidSessionIdentifiesAgain(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := h.sayAll("before", 3)
+	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 3)
+	if h.fake.InvalidateSessions() != 1 {
+		t.Fatal("no live socket to send op 9 on")
+	}
+	waitFor(t, "a second identify", func() bool { return len(h.fake.Identifies()) == 2 })
+	waitFor(t, "the new session is connected", h.fake.Connected)
+	after := h.sayAll("after", 3)
+	h.recordedOnce(append(before, after...), 6)
+	h.fake.Join(guildID, newcomer)
+	join := h.wait(store.Query{Types: []bot.EventType{bot.UserJoin}}, 1)[0]
+	if join.ActorID != newcomer.ID {
+		t.Fatalf("join after the new session: %+v", join)
+	}
+}
+
+// TestTokenResetWhileRunningEndsRun: resetting the token in the developer
+// portal while the bot runs ends Run with ErrTokenRejected and what to
+// do, instead of discordgo's endless reconnect loop; nothing dials again.
+func TestTokenResetWhileRunningEndsRun(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the commands registered", func() bool { return len(h.fake.Commands("")) > 0 })
+	h.fake.RevokeToken()
+	err = h.runErr(t)
+	if !errors.Is(err, discord.ErrTokenRejected) || !strings.Contains(err.Error(), "developer portal") {
+		t.Fatalf("Run returned %v; want ErrTokenRejected saying where to reset the token", err)
+	}
+	h.noMoreDials(t)
+}
+
+// TestIntentsTurnedOffWhileRunningEndsRun: unticking a privileged intent
+// while the bot runs (Discord closes with 4014) ends Run with
+// ErrIntentsDisabled naming the intents.
+func TestIntentsTurnedOffWhileRunningEndsRun(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the commands registered", func() bool { return len(h.fake.Commands("")) > 0 })
+	h.fake.DisableIntents()
+	err = h.runErr(t)
+	if !errors.Is(err, discord.ErrIntentsDisabled) || !strings.Contains(err.Error(), "SERVER MEMBERS INTENT") {
+		t.Fatalf("Run returned %v; want ErrIntentsDisabled naming the intents", err)
+	}
+	h.noMoreDials(t)
+}
+
+// runErr waits for Run to end on its own and returns its error (and puts
+// it back for the harness's cleanup).
+func (h *harness) runErr(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-h.done:
+		h.done <- err
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run kept going after the platform refused the bot")
+		return nil
+	}
+}
+
+// noMoreDials fails if the bot opens the gateway again after Run ended:
+// discordgo's first retry would come within a second.
+func (h *harness) noMoreDials(t *testing.T) {
+	t.Helper()
+	n := h.fake.Dials()
+	time.Sleep(1500 * time.Millisecond)
+	if m := h.fake.Dials(); m != n {
+		t.Fatalf("%d gateway connections after Run ended", m-n)
+	}
+}
+
+// TestActionsHonour429: a 429 on the routes of the engines' actions
+// (ban, kick, timeout, role, delete) is waited out as retry_after says and
+// the action then succeeds, recorded once; no request comes back early.
+func TestActionsHonour429(t *testing.T) {
+	h, err := start(t, discordtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	h.fake.Join(guildID, newcomer)
+	h.wait(store.Query{Types: []bot.EventType{bot.UserJoin}}, 1)
+	cause := bot.Cause{Function: bot.FuncLinkFilter, Reason: "test"}
+	base := "/guilds/" + guildID + "/members/" + newcomer.ID
+	h.fake.RateLimit(base+"/roles/", 1, 300*time.Millisecond)
+	if err := h.b.AddRole(ctx, guildID, newcomer.ID, modRole, cause); err != nil {
+		t.Fatalf("add role through a 429: %v", err)
+	}
+	h.fake.RateLimit(base, 2, 200*time.Millisecond)
+	if err := h.b.Timeout(ctx, guildID, newcomer.ID, time.Now().Add(time.Minute), cause); err != nil {
+		t.Fatalf("timeout through two 429s: %v", err)
+	}
+	h.fake.RateLimit("/guilds/"+guildID+"/bans/", 1, 300*time.Millisecond)
+	if err := h.b.Ban(ctx, guildID, newcomer.ID, cause); err != nil {
+		t.Fatalf("ban through a 429: %v", err)
+	}
+	if v := h.fake.RateLimitViolations(); v != 0 {
+		t.Fatalf("%d requests came back before retry_after", v)
+	}
+	var tries = map[string]int{}
+	for _, c := range h.fake.Calls() {
+		if strings.HasPrefix(c.Path, base) || strings.HasPrefix(c.Path, "/guilds/"+guildID+"/bans/") {
+			tries[c.Method+" "+strings.TrimPrefix(c.Path, "/guilds/"+guildID)]++
+		}
+	}
+	if tries["PUT "+strings.TrimPrefix(base, "/guilds/"+guildID)+"/roles/"+modRole] != 2 ||
+		tries["PATCH "+strings.TrimPrefix(base, "/guilds/"+guildID)] != 3 || tries["PUT /bans/"+newcomer.ID] != 2 {
+		t.Fatalf("requests per route: %v; want each 429 retried once", tries)
+	}
+	bans := h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)
+	if len(bans) != 1 || bans[0].ActorType != bot.ActorBot {
+		t.Fatalf("ban records: %+v", bans)
+	}
+}
+
+// waitFor polls cond for up to 15 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
