@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,9 +158,11 @@ func scrape(t *testing.T, base string) map[string]float64 {
 // TestDiscordGatewayDropsLoseNothing runs the whole bot (serve) against
 // the fake Discord while its gateway connection drops every few seconds
 // for a minute, the way a flaky network does, and members keep talking
-// throughout. discordgo resumes each time; afterwards every message is
-// recorded exactly once, every one reached the log channel, the reconnects
-// were counted, and the chain verifies.
+// throughout; midway the log channel's route answers 429 for a while and
+// then 5xx. The bot resumes each time; afterwards every message is
+// recorded exactly once, every one reached the log channel once, no post
+// came back before its retry_after, the reconnects were counted, the
+// chain verifies, and the token never reached the logs.
 func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test in -short mode")
@@ -200,13 +204,19 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, zerolog.Nop()) }()
+	var logged lockedBuffer
+	go func() { done <- serve(ctx, cfg, zerolog.New(&logged)) }()
 	defer func() {
 		cancel()
 		<-done
 	}()
 	waitUntil(t, "the bot connected", func() bool { return len(fake.Commands("")) > 0 })
 
+	restFaults := time.AfterFunc(20*time.Second, func() {
+		fake.RateLimit("/channels/"+logs+"/messages", 8, 700*time.Millisecond)
+		time.AfterFunc(10*time.Second, func() { fake.Fail5xx("/channels/"+logs+"/messages", 6) })
+	})
+	defer restFaults.Stop()
 	var sent []string
 	drops, wasUp := 0, false
 	deadline := time.Now().Add(time.Minute)
@@ -257,6 +267,9 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 			t.Errorf("%q posted %d times", text, n)
 		}
 	}
+	if v := fake.RateLimitViolations(); v != 0 {
+		t.Errorf("%d requests came back before their retry_after", v)
+	}
 	reconnects := func() float64 { return scrape(t, "http://"+listen)[`chatwarden_reconnects_total{platform="discord"}`] }
 	waitUntil(t, fmt.Sprintf("a reconnect counted for each of %d drops", drops), func() bool { return reconnects() >= float64(drops) })
 	cancel()
@@ -277,4 +290,34 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	recordedOnce(t, s, recorded, sent)
+	attempts := 0
+	for _, c := range fake.Calls() {
+		if c.Method == http.MethodPost && c.Path == "/channels/"+logs+"/messages" {
+			attempts++
+		}
+	}
+	if accepted := len(fake.Posts(logs)); attempts < accepted+8+6 {
+		t.Errorf("%d log posts accepted in %d attempts: the injected 429s and 5xx did not all happen", accepted, attempts)
+	}
+	if out := logged.String(); !strings.Contains(out, "discord ready") || strings.Contains(out, "drop-token") {
+		t.Errorf("the logs lack the ready line or hold the token:\n%s", out)
+	}
+}
+
+// lockedBuffer is a log destination the bot's goroutines may share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
