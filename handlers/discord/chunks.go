@@ -168,23 +168,24 @@ func (c *chunker) drop(nonce string) string {
 	return w.guild
 }
 
-// addMemberHandlers registers the member tracking (first of all
-// handlers), the member-list requests and their answers.
-func (b *Bot) addMemberHandlers() {
-	s := b.s
-	s.State.TrackMembers = false // trackMembers does it, keeping of chunks only the staff
-	s.AddHandler(func(s *discordgo.Session, m *discordgo.GuildMemberAdd) { b.trackMember(m.Member, false) })
-	s.AddHandler(func(s *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.trackMember(m.Member, false) })
-	s.AddHandler(func(s *discordgo.Session, m *discordgo.GuildMemberRemove) { b.trackMember(m.Member, true) })
-	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.maybeRequestMembers(g.Guild) })
-	s.AddHandler(func(_ *discordgo.Session, r *discordgo.GuildRoleCreate) { b.onStaffRole(r.GuildRole) })
-	s.AddHandler(func(_ *discordgo.Session, r *discordgo.GuildRoleUpdate) { b.onStaffRole(r.GuildRole) })
-	s.AddHandler(func(_ *discordgo.Session, c *discordgo.GuildMembersChunk) { b.onMembersChunk(c) })
-	s.AddHandler(func(_ *discordgo.Session, e *discordgo.Event) {
-		if e.Type == "RATE_LIMITED" {
-			b.onRateLimited(e.RawData)
-		}
-	})
+// memberHandlers keep the state's members (first of all handlers) and
+// make and take the member-list requests.
+func (b *Bot) memberHandlers() []any {
+	b.s.State.TrackMembers = false // trackMember does it, keeping of chunks only the staff
+	return []any{
+		func(_ *discordgo.Session, m *discordgo.GuildMemberAdd) { b.trackMember(m.Member, false) },
+		func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.trackMember(m.Member, false) },
+		func(_ *discordgo.Session, m *discordgo.GuildMemberRemove) { b.trackMember(m.Member, true) },
+		func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.maybeRequestMembers(g.Guild) },
+		func(_ *discordgo.Session, r *discordgo.GuildRoleCreate) { b.onStaffRole(r.GuildRole) },
+		func(_ *discordgo.Session, r *discordgo.GuildRoleUpdate) { b.onStaffRole(r.GuildRole) },
+		func(_ *discordgo.Session, c *discordgo.GuildMembersChunk) { b.onMembersChunk(c) },
+		func(_ *discordgo.Session, e *discordgo.Event) {
+			if e.Type == "RATE_LIMITED" {
+				b.onRateLimited(e.RawData)
+			}
+		},
+	}
 }
 
 // trackMember keeps the state's copy of a member as discordgo's

@@ -30,61 +30,71 @@ const (
 	auditThreadDelete  = discordgo.AuditLogActionThreadDelete      // 112
 )
 
+// addHandlers registers the gateway handlers with discordgo.
 func (b *Bot) addHandlers() {
-	s := b.s
-	b.addMemberHandlers() // first: the state's members are kept there (chunks.go)
-	s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
-		b.once.Do(func() {
-			// Only the first READY sets it (credentials read the same user):
-			// a later one, after a new identify, would race the engines
-			// reading Self.
-			if r.User != nil {
-				b.self = r.User
+	for _, h := range b.handlers() {
+		b.s.AddHandler(h)
+	}
+}
+
+// handlers are the gateway handlers, each a func(*discordgo.Session, *T)
+// for the event T: the member-state ones first, as discordgo runs an
+// event's handlers in order (chunks.go). The fuzz target drives the same
+// list.
+func (b *Bot) handlers() []any {
+	return append(b.memberHandlers(),
+		func(_ *discordgo.Session, r *discordgo.Ready) {
+			b.once.Do(func() {
+				// Only the first READY sets it (credentials read the same user):
+				// a later one, after a new identify, would race the engines
+				// reading Self.
+				if r.User != nil {
+					b.self = r.User
+				}
+				// The engines are attached here, on the gateway goroutine,
+				// before any later dispatch is handled: the events that
+				// follow READY (the first messages and joins after a restart)
+				// are then moderated, not dropped as "platform not attached".
+				b.attachEngines()
+				close(b.ready)
+			})
+		},
+		func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.onGuildCreate(g.Guild) },
+		func(_ *discordgo.Session, _ *discordgo.Connect) { b.onConnect() },
+		func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.onDisconnect() },
+		func(_ *discordgo.Session, m *discordgo.GuildMemberAdd) { b.onMemberAdd(m.Member) },
+		func(_ *discordgo.Session, m *discordgo.GuildMemberRemove) { b.onMemberRemove(m.Member) },
+		func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.onMemberUpdate(m.Member) },
+		func(_ *discordgo.Session, m *discordgo.GuildBanAdd) { b.onBan(m.GuildID, m.User, true) },
+		func(_ *discordgo.Session, m *discordgo.GuildBanRemove) { b.onBan(m.GuildID, m.User, false) },
+		func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(m.Message) },
+		func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onMessageEdit(m.Message) },
+		func(_ *discordgo.Session, m *discordgo.MessageDelete) {
+			b.onMessageDelete(m.GuildID, m.ChannelID, m.ID)
+		},
+		func(_ *discordgo.Session, m *discordgo.MessageDeleteBulk) { b.onMessageDeleteBulk(m) },
+		func(_ *discordgo.Session, c *discordgo.ChannelCreate) { b.onChannel(c.Channel, true, "CHANNEL_CREATE") },
+		func(_ *discordgo.Session, c *discordgo.ChannelDelete) {
+			b.onChannel(c.Channel, false, "CHANNEL_DELETE")
+		},
+		func(_ *discordgo.Session, c *discordgo.ThreadCreate) {
+			if c.NewlyCreated {
+				b.onChannel(c.Channel, true, "THREAD_CREATE")
 			}
-			// The engines are attached here, on the gateway goroutine,
-			// before any later dispatch is handled: the events that
-			// follow READY (the first messages and joins after a restart)
-			// are then moderated, not dropped as "platform not attached".
-			b.attachEngines()
-			close(b.ready)
+		},
+		func(_ *discordgo.Session, c *discordgo.ThreadDelete) { b.onChannel(c.Channel, false, "THREAD_DELETE") },
+		func(_ *discordgo.Session, g *discordgo.GuildUpdate) { b.onGuildUpdate(g.Guild) },
+		func(_ *discordgo.Session, i *discordgo.InviteCreate) { b.onInviteCreate(i) },
+		func(_ *discordgo.Session, i *discordgo.InviteDelete) { b.onInviteDelete(i) },
+		func(_ *discordgo.Session, a *discordgo.GuildAuditLogEntryCreate) { b.onAuditEntry(a) },
+		func(_ *discordgo.Session, i *discordgo.InteractionCreate) {
+			// Interactions must be answered within 3 s: off the gateway reader.
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				b.onInteraction(i.Interaction)
+			}()
 		})
-	})
-	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.onGuildCreate(g.Guild) })
-	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Connect) { b.onConnect() })
-	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.onDisconnect() })
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberAdd) { b.onMemberAdd(m.Member) })
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberRemove) { b.onMemberRemove(m.Member) })
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.onMemberUpdate(m.Member) })
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildBanAdd) { b.onBan(m.GuildID, m.User, true) })
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildBanRemove) { b.onBan(m.GuildID, m.User, false) })
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(m.Message) })
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onMessageEdit(m.Message) })
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) {
-		b.onMessageDelete(m.GuildID, m.ChannelID, m.ID)
-	})
-	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDeleteBulk) { b.onMessageDeleteBulk(m) })
-	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelCreate) { b.onChannel(c.Channel, true, "CHANNEL_CREATE") })
-	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) {
-		b.onChannel(c.Channel, false, "CHANNEL_DELETE")
-	})
-	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadCreate) {
-		if c.NewlyCreated {
-			b.onChannel(c.Channel, true, "THREAD_CREATE")
-		}
-	})
-	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) { b.onChannel(c.Channel, false, "THREAD_DELETE") })
-	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildUpdate) { b.onGuildUpdate(g.Guild) })
-	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InviteCreate) { b.onInviteCreate(i) })
-	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InviteDelete) { b.onInviteDelete(i) })
-	s.AddHandler(func(_ *discordgo.Session, a *discordgo.GuildAuditLogEntryCreate) { b.onAuditEntry(a) })
-	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) {
-		// Interactions must be answered within 3 s: off the gateway reader.
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			b.onInteraction(i.Interaction)
-		}()
-	})
 }
 
 // event starts a gateway record of a guild.

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
@@ -63,8 +66,9 @@ func (l *logFlag) take() []string {
 // for edits and deletions to find) and a recorder whose Prepare hook sees
 // every event the translation submits.
 type gatewayRig struct {
-	b    *Bot
-	logs *logFlag
+	b      *Bot
+	byKind map[string][]reflect.Value // the bot's handlers by event name
+	logs   *logFlag
 
 	mu     sync.Mutex
 	events []*bot.Event
@@ -104,105 +108,80 @@ func newGatewayRig(t testing.TB) *gatewayRig {
 		t.Fatal(err)
 	}
 	b.self = &discordgo.User{ID: "4", Username: "chatwarden", Bot: true}
-	g.b = b
+	g.b, g.byKind = b, handlersByKind(b)
 	return g
 }
 
-// dispatch decodes payload as the gateway event kind names and runs it
-// through the same handler addHandlers registers for it. It reports false
-// when the payload does not decode (discordgo would drop it too).
+// dispatch decodes payload as discordgo decodes the event kind names and
+// runs it through every handler the bot registers for it (Bot.handlers),
+// in order, with the one decoded value, as discordgo does. It reports false
+// when no handler takes kind or the payload does not decode (discordgo
+// drops it too).
 func (g *gatewayRig) dispatch(kind string, payload []byte) bool {
-	b := g.b
-	decode := func(v any) bool { return json.Unmarshal(payload, v) == nil }
-	switch kind {
-	case "GUILD_CREATE":
-		var v discordgo.GuildCreate
-		if !decode(&v) {
-			return false
-		}
-		b.onGuildCreate(v.Guild)
-	case "GUILD_UPDATE":
-		var v discordgo.GuildUpdate
-		if !decode(&v) {
-			return false
-		}
-		b.onGuildUpdate(v.Guild)
-	case "GUILD_MEMBER_ADD":
-		var v discordgo.GuildMemberAdd
-		if !decode(&v) {
-			return false
-		}
-		b.onMemberAdd(v.Member)
-	case "GUILD_MEMBER_REMOVE":
-		var v discordgo.GuildMemberRemove
-		if !decode(&v) {
-			return false
-		}
-		b.onMemberRemove(v.Member)
-	case "GUILD_MEMBER_UPDATE":
-		var v discordgo.GuildMemberUpdate
-		if !decode(&v) {
-			return false
-		}
-		b.onMemberUpdate(v.Member)
-	case "GUILD_BAN_ADD", "GUILD_BAN_REMOVE":
-		var v discordgo.GuildBanAdd
-		if !decode(&v) {
-			return false
-		}
-		b.onBan(v.GuildID, v.User, kind == "GUILD_BAN_ADD")
-	case "MESSAGE_CREATE":
-		var v discordgo.MessageCreate
-		if !decode(&v) {
-			return false
-		}
-		b.onMessage(v.Message)
-	case "MESSAGE_UPDATE":
-		var v discordgo.MessageUpdate
-		if !decode(&v) {
-			return false
-		}
-		b.onMessageEdit(v.Message)
-	case "MESSAGE_DELETE":
-		var v discordgo.MessageDelete
-		if !decode(&v) {
-			return false
-		}
-		b.onMessageDelete(v.GuildID, v.ChannelID, v.ID)
-	case "MESSAGE_DELETE_BULK":
-		var v discordgo.MessageDeleteBulk
-		if !decode(&v) {
-			return false
-		}
-		b.onMessageDeleteBulk(&v)
-	case "CHANNEL_CREATE", "CHANNEL_DELETE", "THREAD_CREATE", "THREAD_DELETE":
-		var v discordgo.Channel
-		if !decode(&v) {
-			return false
-		}
-		b.onChannel(&v, strings.HasSuffix(kind, "CREATE"), kind)
-	case "INVITE_CREATE":
-		var v discordgo.InviteCreate
-		if !decode(&v) {
-			return false
-		}
-		b.onInviteCreate(&v)
-	case "INVITE_DELETE":
-		var v discordgo.InviteDelete
-		if !decode(&v) {
-			return false
-		}
-		b.onInviteDelete(&v)
-	case "GUILD_AUDIT_LOG_ENTRY_CREATE":
-		var v discordgo.GuildAuditLogEntryCreate
-		if !decode(&v) {
-			return false
-		}
-		b.onAuditEntry(&v)
-	default:
-		return false // an unknown event type: discordgo hands it to no handler
+	hs := g.byKind[kind]
+	if len(hs) == 0 {
+		return false
+	}
+	v := reflect.New(hs[0].Type().In(1).Elem())
+	if json.Unmarshal(payload, v.Interface()) != nil {
+		return false
+	}
+	for _, h := range hs {
+		h.Call([]reflect.Value{reflect.Zero(hs[0].Type().In(0)), v})
 	}
 	return true
+}
+
+// notFuzzed are the handlers of what is no outside data to translate:
+// the connection's own events, and interactions, which go to a goroutine
+// and REST (their custom ids are fuzzed on their own).
+var notFuzzed = map[string]bool{"READY": true, "CONNECT": true, "DISCONNECT": true, "EVENT": true, "INTERACTION_CREATE": true}
+
+// handlersByKind indexes the bot's gateway handlers by the event name
+// discordgo dispatches them for: the Go type's name in upper snake case
+// (GuildAuditLogEntryCreate is GUILD_AUDIT_LOG_ENTRY_CREATE).
+func handlersByKind(b *Bot) map[string][]reflect.Value {
+	out := map[string][]reflect.Value{}
+	for _, h := range b.handlers() {
+		fv := reflect.ValueOf(h)
+		name := upperSnake(fv.Type().In(1).Elem().Name())
+		if !notFuzzed[name] {
+			out[name] = append(out[name], fv)
+		}
+	}
+	return out
+}
+
+func upperSnake(camel string) string {
+	var sb strings.Builder
+	for i, r := range camel {
+		if i > 0 && unicode.IsUpper(r) {
+			sb.WriteByte('_')
+		}
+		sb.WriteRune(unicode.ToUpper(r))
+	}
+	return sb.String()
+}
+
+// TestFuzzDrivesEveryHandler: a handler added to the bot without a place
+// in gatewayKinds would go unfuzzed.
+func TestFuzzDrivesEveryHandler(t *testing.T) {
+	g := newGatewayRig(t)
+	listed := map[string]bool{}
+	for _, k := range gatewayKinds {
+		listed[k] = true
+		if k != "UNKNOWN_EVENT" && len(g.byKind[k]) == 0 {
+			t.Errorf("%s is fuzzed but no handler takes it", k)
+		}
+	}
+	for k := range g.byKind {
+		if !listed[k] {
+			t.Errorf("the handler of %s is not in gatewayKinds", k)
+		}
+	}
+	if len(g.byKind["GUILD_MEMBER_ADD"]) != 2 {
+		t.Errorf("GUILD_MEMBER_ADD drives %d handlers, want the state's and the record's", len(g.byKind["GUILD_MEMBER_ADD"]))
+	}
 }
 
 // gatewayKinds are the dispatches the fuzz target drives, chosen by the
@@ -210,7 +189,8 @@ func (g *gatewayRig) dispatch(kind string, payload []byte) bool {
 var gatewayKinds = []string{"GUILD_CREATE", "GUILD_UPDATE", "GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE",
 	"GUILD_MEMBER_UPDATE", "GUILD_BAN_ADD", "GUILD_BAN_REMOVE", "MESSAGE_CREATE", "MESSAGE_UPDATE",
 	"MESSAGE_DELETE", "MESSAGE_DELETE_BULK", "CHANNEL_CREATE", "CHANNEL_DELETE", "THREAD_CREATE",
-	"THREAD_DELETE", "INVITE_CREATE", "INVITE_DELETE", "GUILD_AUDIT_LOG_ENTRY_CREATE", "UNKNOWN_EVENT"}
+	"THREAD_DELETE", "INVITE_CREATE", "INVITE_DELETE", "GUILD_AUDIT_LOG_ENTRY_CREATE", "UNKNOWN_EVENT",
+	"GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE", "GUILD_MEMBERS_CHUNK"}
 
 // FuzzGatewayTranslate feeds hostile gateway payloads (any JSON, invalid
 // snowflakes, missing users, unknown event types) through the Discord
@@ -247,6 +227,9 @@ func FuzzGatewayTranslate(f *testing.F) {
 		{17, `{"guild_id":"1","user_id":"9","target_id":"2","action_type":72,"options":{"channel_id":"3"}}`},
 		{17, `{"guild_id":"1","action_type":42,"changes":[{"key":"code","old_value":7},{"key":"code","new_value":"abc"},null]}`},
 		{18, `{"t":"SOMETHING_NEW","d":{}}`},
+		{19, `{"guild_id":"1","role":{"id":"6","name":"mods","permissions":"4"}}`},
+		{20, `{"guild_id":"1","role":{"id":"5","permissions":"not a number"}}`},
+		{21, `{"guild_id":"1","members":[{"user":{"id":"2","username":"a"},"roles":["5"]},null],"chunk_index":0,"chunk_count":1,"nonce":"n"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.kind, []byte(s.payload))
@@ -261,6 +244,10 @@ func FuzzGatewayTranslate(f *testing.F) {
 			return // the gateway's own frames are bounded; keep each run cheap
 		}
 		name := gatewayKinds[int(kind)%len(gatewayKinds)]
+		// Unbounded time shows as a crash with the input: a hung run would
+		// otherwise only stall the fuzzer.
+		watchdog := time.AfterFunc(3*time.Second, func() { panic(fmt.Sprintf("%s took over 3 s on %q", name, payload)) })
+		defer watchdog.Stop()
 		g.dispatch(name, payload)
 		g.b.corr.flush()
 		if bad := g.logs.take(); len(bad) > 0 {
