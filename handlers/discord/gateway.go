@@ -419,7 +419,8 @@ func (b *Bot) onMessageDelete(guild, channel, id string) {
 // onMessageDeleteBulk records one deletion per message. Members cannot
 // bulk-delete, a moderator or a bot does: the one MESSAGE_BULK_DELETE
 // audit entry (its target is the channel) names them as the actor of
-// every record, the author staying the target.
+// every record, the author staying the target. Without the entry the
+// actor is an unnamed moderator ("Someone deleted…"), never the author.
 func (b *Bot) onMessageDeleteBulk(m *discordgo.MessageDeleteBulk) {
 	if m == nil || m.GuildID == "" {
 		return
@@ -427,6 +428,7 @@ func (b *Bot) onMessageDeleteBulk(m *discordgo.MessageDeleteBulk) {
 	var evs []*bot.Event
 	for _, id := range m.Messages {
 		if e, _ := b.deletion(m.GuildID, m.ChannelID, id, "MESSAGE_DELETE_BULK"); e != nil {
+			e.ActorID, e.ActorName, e.ActorType = "", "", bot.ActorAdmin
 			evs = append(evs, e)
 		}
 	}
