@@ -91,38 +91,37 @@ func TestInvalidSessionIdentifiesAgain(t *testing.T) {
 	}
 }
 
-// TestTokenResetWhileRunningEndsRun: resetting the token in the developer
-// portal while the bot runs ends Run with ErrTokenRejected and what to
-// do, instead of discordgo's endless reconnect loop; nothing dials again.
-func TestTokenResetWhileRunningEndsRun(t *testing.T) {
-	h, err := start(t, discordtest.Options{})
-	if err != nil {
-		t.Fatal(err)
+// TestPortalChangesWhileRunningEndRun: resetting the token in the
+// developer portal while the bot runs (REST 401, close 4004), or unticking
+// a privileged intent (close 4014), ends Run with the error that says what
+// to do, instead of discordgo's endless reconnect loop; nothing dials
+// again.
+func TestPortalChangesWhileRunningEndRun(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*discordtest.Server) int
+		want   error
+		says   string
+	}{
+		{"token reset", (*discordtest.Server).RevokeToken, discord.ErrTokenRejected, "developer portal"},
+		{"intents off", (*discordtest.Server).DisableIntents, discord.ErrIntentsDisabled, "SERVER MEMBERS INTENT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := start(t, discordtest.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the commands registered", func() bool { return len(h.fake.Commands("")) > 0 })
+			if tc.change(h.fake) != 1 {
+				t.Fatal("no live socket to close")
+			}
+			err = h.runErr(t)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("Run returned %v; want %v saying %q", err, tc.want, tc.says)
+			}
+			h.noMoreDials(t)
+		})
 	}
-	waitFor(t, "the commands registered", func() bool { return len(h.fake.Commands("")) > 0 })
-	h.fake.RevokeToken()
-	err = h.runErr(t)
-	if !errors.Is(err, discord.ErrTokenRejected) || !strings.Contains(err.Error(), "developer portal") {
-		t.Fatalf("Run returned %v; want ErrTokenRejected saying where to reset the token", err)
-	}
-	h.noMoreDials(t)
-}
-
-// TestIntentsTurnedOffWhileRunningEndsRun: unticking a privileged intent
-// while the bot runs (Discord closes with 4014) ends Run with
-// ErrIntentsDisabled naming the intents.
-func TestIntentsTurnedOffWhileRunningEndsRun(t *testing.T) {
-	h, err := start(t, discordtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the commands registered", func() bool { return len(h.fake.Commands("")) > 0 })
-	h.fake.DisableIntents()
-	err = h.runErr(t)
-	if !errors.Is(err, discord.ErrIntentsDisabled) || !strings.Contains(err.Error(), "SERVER MEMBERS INTENT") {
-		t.Fatalf("Run returned %v; want ErrIntentsDisabled naming the intents", err)
-	}
-	h.noMoreDials(t)
 }
 
 // runErr waits for Run to end on its own and returns its error (and puts
