@@ -173,18 +173,18 @@ func (c *chunker) drop(nonce string) string {
 func (b *Bot) memberHandlers() []any {
 	b.s.State.TrackMembers = false // trackMember does it, keeping of chunks only the staff
 	return []any{
-		func(_ *discordgo.Session, m *discordgo.GuildMemberAdd) { b.trackMember(m.Member, false) },
-		func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.trackMember(m.Member, false) },
-		func(_ *discordgo.Session, m *discordgo.GuildMemberRemove) { b.trackMember(m.Member, true) },
-		func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.maybeRequestMembers(g.Guild) },
-		func(_ *discordgo.Session, r *discordgo.GuildRoleCreate) { b.onStaffRole(r.GuildRole) },
-		func(_ *discordgo.Session, r *discordgo.GuildRoleUpdate) { b.onStaffRole(r.GuildRole) },
-		func(_ *discordgo.Session, c *discordgo.GuildMembersChunk) { b.onMembersChunk(c) },
-		func(_ *discordgo.Session, e *discordgo.Event) {
+		on(b, func(m *discordgo.GuildMemberAdd) { b.trackMember(m.Member, false) }),
+		on(b, func(m *discordgo.GuildMemberUpdate) { b.trackMember(m.Member, false) }),
+		on(b, func(m *discordgo.GuildMemberRemove) { b.trackMember(m.Member, true) }),
+		on(b, func(g *discordgo.GuildCreate) { b.maybeRequestMembers(g.Guild) }),
+		on(b, func(r *discordgo.GuildRoleCreate) { b.onStaffRole(r.GuildRole) }),
+		on(b, func(r *discordgo.GuildRoleUpdate) { b.onStaffRole(r.GuildRole) }),
+		on(b, func(c *discordgo.GuildMembersChunk) { b.onMembersChunk(c) }),
+		on(b, func(e *discordgo.Event) {
 			if e.Type == "RATE_LIMITED" {
 				b.onRateLimited(e.RawData)
 			}
-		},
+		}),
 	}
 }
 

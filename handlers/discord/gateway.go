@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func (b *Bot) addHandlers() {
 // list.
 func (b *Bot) handlers() []any {
 	return append(b.memberHandlers(),
-		func(_ *discordgo.Session, r *discordgo.Ready) {
+		on(b, func(r *discordgo.Ready) {
 			b.once.Do(func() {
 				// Only the first READY sets it (credentials read the same user):
 				// a later one, after a new identify, would race the engines
@@ -58,43 +59,73 @@ func (b *Bot) handlers() []any {
 				b.attachEngines()
 				close(b.ready)
 			})
-		},
-		func(_ *discordgo.Session, g *discordgo.GuildCreate) { b.onGuildCreate(g.Guild) },
-		func(_ *discordgo.Session, _ *discordgo.Connect) { b.onConnect() },
-		func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.onDisconnect() },
-		func(_ *discordgo.Session, m *discordgo.GuildMemberAdd) { b.onMemberAdd(m.Member) },
-		func(_ *discordgo.Session, m *discordgo.GuildMemberRemove) { b.onMemberRemove(m.Member) },
-		func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) { b.onMemberUpdate(m.Member) },
-		func(_ *discordgo.Session, m *discordgo.GuildBanAdd) { b.onBan(m.GuildID, m.User, true) },
-		func(_ *discordgo.Session, m *discordgo.GuildBanRemove) { b.onBan(m.GuildID, m.User, false) },
-		func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(m.Message) },
-		func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onMessageEdit(m.Message) },
-		func(_ *discordgo.Session, m *discordgo.MessageDelete) {
-			b.onMessageDelete(m.GuildID, m.ChannelID, m.ID)
-		},
-		func(_ *discordgo.Session, m *discordgo.MessageDeleteBulk) { b.onMessageDeleteBulk(m) },
-		func(_ *discordgo.Session, c *discordgo.ChannelCreate) { b.onChannel(c.Channel, true, "CHANNEL_CREATE") },
-		func(_ *discordgo.Session, c *discordgo.ChannelDelete) {
+		}),
+		on(b, func(g *discordgo.GuildCreate) { b.onGuildCreate(g.Guild) }),
+		on(b, func(_ *discordgo.Connect) { b.onConnect() }),
+		on(b, func(_ *discordgo.Disconnect) { b.onDisconnect() }),
+		on(b, func(m *discordgo.GuildMemberAdd) { b.onMemberAdd(m.Member) }),
+		on(b, func(m *discordgo.GuildMemberRemove) { b.onMemberRemove(m.Member) }),
+		on(b, func(m *discordgo.GuildMemberUpdate) { b.onMemberUpdate(m.Member) }),
+		on(b, func(m *discordgo.GuildBanAdd) { b.onBan(m.GuildID, m.User, true) }),
+		on(b, func(m *discordgo.GuildBanRemove) { b.onBan(m.GuildID, m.User, false) }),
+		on(b, func(m *discordgo.MessageCreate) { b.onMessage(m.Message) }),
+		on(b, func(m *discordgo.MessageUpdate) { b.onMessageEdit(m.Message) }),
+		on(b, func(m *discordgo.MessageDelete) {
+			if m.Message != nil {
+				b.onMessageDelete(m.GuildID, m.ChannelID, m.ID)
+			}
+		}),
+		on(b, func(m *discordgo.MessageDeleteBulk) { b.onMessageDeleteBulk(m) }),
+		on(b, func(c *discordgo.ChannelCreate) { b.onChannel(c.Channel, true, "CHANNEL_CREATE") }),
+		on(b, func(c *discordgo.ChannelDelete) {
 			b.onChannel(c.Channel, false, "CHANNEL_DELETE")
-		},
-		func(_ *discordgo.Session, c *discordgo.ThreadCreate) {
+		}),
+		on(b, func(c *discordgo.ThreadCreate) {
 			if c.NewlyCreated {
 				b.onChannel(c.Channel, true, "THREAD_CREATE")
 			}
-		},
-		func(_ *discordgo.Session, c *discordgo.ThreadDelete) { b.onChannel(c.Channel, false, "THREAD_DELETE") },
-		func(_ *discordgo.Session, g *discordgo.GuildUpdate) { b.onGuildUpdate(g.Guild) },
-		func(_ *discordgo.Session, i *discordgo.InviteCreate) { b.onInviteCreate(i) },
-		func(_ *discordgo.Session, i *discordgo.InviteDelete) { b.onInviteDelete(i) },
-		func(_ *discordgo.Session, a *discordgo.GuildAuditLogEntryCreate) { b.onAuditEntry(a) },
-		func(_ *discordgo.Session, i *discordgo.InteractionCreate) {
+		}),
+		on(b, func(c *discordgo.ThreadDelete) { b.onChannel(c.Channel, false, "THREAD_DELETE") }),
+		on(b, func(g *discordgo.GuildUpdate) { b.onGuildUpdate(g.Guild) }),
+		on(b, func(i *discordgo.InviteCreate) {
+			if i.Invite != nil {
+				b.onInviteCreate(i)
+			}
+		}),
+		on(b, func(i *discordgo.InviteDelete) { b.onInviteDelete(i) }),
+		on(b, func(a *discordgo.GuildAuditLogEntryCreate) { b.onAuditEntry(a) }),
+		on(b, func(i *discordgo.InteractionCreate) {
+			if i.Interaction == nil {
+				return
+			}
 			// Interactions must be answered within 3 s: off the gateway reader.
 			b.wg.Add(1)
 			go func() {
 				defer b.wg.Done()
-				b.onInteraction(i.Interaction)
+				on(b, b.onInteraction)(nil, i.Interaction) // recovered there too
 			}()
-		})
+		}),
+	)
+}
+
+// on adapts fn to a discordgo handler of the events T, one that survives
+// a bad event: discordgo dispatches what a payload that failed to decode
+// filled in (embedded pointers nil) and calls handlers without recover,
+// so a panic would end the process. A nil event is ignored; a panic is
+// logged with the event's type and stack and the event skipped.
+func on[T any](b *Bot, fn func(*T)) func(*discordgo.Session, *T) {
+	return func(_ *discordgo.Session, v *T) {
+		if v == nil {
+			return
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				b.log.Error().Str("event", fmt.Sprintf("%T", v)).Str("panic", fmt.Sprint(p)).
+					Str("stack", string(debug.Stack())).Msg("gateway handler panicked; event skipped")
+			}
+		}()
+		fn(v)
+	}
 }
 
 // event starts a gateway record of a guild.

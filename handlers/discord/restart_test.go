@@ -191,3 +191,56 @@ func TestRestartDuringLogDeliveryLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d entries, %d posted twice", len(seen), len(dups))
 }
+
+// TestMemberRequestRateLimitedAfterARestart: a bot restarted within
+// Discord's 30 s window for a guild's member list gets a RATE_LIMITED
+// dispatch for its request and asks again once retry_after has passed,
+// not before, so the large guild's staff still reach the state. It waits
+// out the real window (about 30 s), in parallel with nothing else.
+func TestMemberRequestRateLimitedAfterARestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out Discord's 30 s member-request window")
+	}
+	t.Parallel()
+	const window = 30 * time.Second // Discord's, and the fake's
+	fake := discordtest.New(discordtest.Options{LargeGuilds: true})
+	t.Cleanup(fake.Close)
+	fake.AddGuild(guild(guildID))
+	whole := func() (answered, refused []discordtest.MemberRequest) {
+		for _, r := range fake.MemberRequests() {
+			if r.GuildID == guildID && r.Query != nil && *r.Query == "" && r.Limit == 0 {
+				if r.Answered {
+					answered = append(answered, r)
+				} else {
+					refused = append(refused, r)
+				}
+			}
+		}
+		return answered, refused
+	}
+	db := filepath.Join(t.TempDir(), "r.db")
+	first := launch(t, fake, db)
+	waitFor(t, "the first member-list request answered", func() bool { a, _ := whole(); return len(a) == 1 })
+	first.shutdown()
+
+	second := launch(t, fake, db)
+	waitFor(t, "the restarted bot's request refused as rate limited", func() bool { _, r := whole(); return len(r) >= 1 })
+	for deadline := time.Now().Add(window + 15*time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if a, _ := whole(); len(a) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no member-list request answered after the RATE_LIMITED one: %+v", fake.MemberRequests())
+		}
+	}
+	answered, refused := whole()
+	if len(refused) != 1 {
+		t.Errorf("%d requests refused; the bot must wait out retry_after, not retry at once", len(refused))
+	}
+	if gap := answered[1].Time.Sub(answered[0].Time); gap < window {
+		t.Errorf("asked again %v after the first answer, within the %v window", gap, window)
+	}
+	if _, err := second.b.Session().State.Member(guildID, mod.ID); err != nil {
+		t.Errorf("the moderator from the chunks is not in the state: %v", err)
+	}
+}

@@ -68,6 +68,7 @@ type Server struct {
 	nextID    atomic.Uint64
 	resumes   int
 	dials     int // gateway connections opened
+	started   int // sessions started by an accepted identify
 	auditLogs map[string][]*discordgo.AuditLogEntry
 	fail      map[string]int // route prefix -> remaining 5xx answers
 	denied    map[string]bool
@@ -363,10 +364,18 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				closeWith(c, 4014, "Disallowed intent(s).")
 				return
 			}
+			if prev := sess; prev != nil {
+				// Identify again on this socket (after op 9): the old
+				// session's last write to it, under its lock, is over
+				// before the new session writes.
+				prev.wmu.Lock()
+				prev.wmu.Unlock()
+			}
 			sess = &session{id: fmt.Sprintf("session-%d", s.nextID.Add(1)), conn: c, intent: id.Intents}
 			s.mu.Lock()
 			s.sessions[sess.id] = sess
 			s.conns[c] = sess
+			s.started++
 			var stubs []map[string]any
 			var guilds []json.RawMessage
 			for _, g := range s.guilds {

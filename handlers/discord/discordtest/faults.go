@@ -30,6 +30,14 @@ func (s *Server) Dials() int {
 	return s.dials
 }
 
+// Sessions counts the sessions an accepted IDENTIFY started; events
+// dispatched once it has grown reach the new session.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.started
+}
+
 // Reconnect sends op 7 RECONNECT on every live socket, as a gateway node
 // about to restart does: the client must reconnect and resume.
 func (s *Server) Reconnect() int {
