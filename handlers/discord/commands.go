@@ -15,7 +15,6 @@ import (
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
-	"github.com/chatwarden/chatwarden/verification"
 )
 
 // Permissions the commands require; Discord hides the commands from other
@@ -189,19 +188,16 @@ func (b *Bot) onInteraction(i *discordgo.Interaction) {
 		b.onSettingAutocomplete(i)
 	case discordgo.InteractionMessageComponent:
 		id := i.MessageComponentData().CustomID
-		if verification.IsButton(id) {
+		switch kindOf(id) {
+		case buttonVerification:
 			b.onVerificationPress(i, id)
-			return
-		}
-		if strings.HasPrefix(id, "cw:p:") {
+		case buttonPage:
 			b.onPage(i, id)
-			return
-		}
-		if strings.HasPrefix(id, "cw:r:") {
+		case buttonReversal:
 			b.onReversal(i, id)
-			return
+		default:
+			b.reply(i, "This button is not chatwarden's, or has expired.")
 		}
-		b.reply(i, "This button is not chatwarden's, or has expired.")
 	}
 }
 
@@ -449,10 +445,10 @@ func (b *Bot) showPage(i *discordgo.Interaction, q store.Query, pageID string) {
 	em := &discordgo.MessageEmbed{Title: "Audit log", Description: cut(desc, maxDescription)}
 	var buttons []discordgo.MessageComponent
 	if page.Newer != "" {
-		buttons = append(buttons, discordgo.Button{Label: "Newer", Style: discordgo.SecondaryButton, CustomID: "cw:p:" + pageID + ":" + page.Newer})
+		buttons = append(buttons, discordgo.Button{Label: "Newer", Style: discordgo.SecondaryButton, CustomID: pageCustomID(pageID, page.Newer)})
 	}
 	if page.Older != "" {
-		buttons = append(buttons, discordgo.Button{Label: "Older", Style: discordgo.SecondaryButton, CustomID: "cw:p:" + pageID + ":" + page.Older})
+		buttons = append(buttons, discordgo.Button{Label: "Older", Style: discordgo.SecondaryButton, CustomID: pageCustomID(pageID, page.Older)})
 	}
 	comps := []discordgo.MessageComponent{}
 	if len(buttons) > 0 {
@@ -464,19 +460,19 @@ func (b *Bot) showPage(i *discordgo.Interaction, q store.Query, pageID string) {
 // onPage serves an Older/Newer press: only the invoker, only in the guild
 // the search ran in, and the cursor must belong to that search.
 func (b *Bot) onPage(i *discordgo.Interaction, customID string) {
-	parts := strings.SplitN(strings.TrimPrefix(customID, "cw:p:"), ":", 2)
-	if len(parts) != 2 {
+	pageID, cursor, ok := parsePageCustomID(customID)
+	if !ok {
 		b.reply(i, "This button has expired.")
 		return
 	}
 	pages := command.Pages{Store: b.opts.Store}
-	st, err := pages.Load(parts[0], b.scope(i), i.Member.User.ID)
+	st, err := pages.Load(pageID, b.scope(i), i.Member.User.ID)
 	if err != nil {
 		b.reply(i, err.Error())
 		return
 	}
 	q := st.Query
-	q.Cursor = parts[1]
+	q.Cursor = cursor
 	if _, err := b.opts.Store.Query(context.Background(), q); err != nil {
 		b.reply(i, "This button does not belong to these results.")
 		return
@@ -484,5 +480,5 @@ func (b *Bot) onPage(i *discordgo.Interaction, customID string) {
 	if err := b.deferReply(i, true); err != nil {
 		return
 	}
-	b.showPage(i, q, parts[0])
+	b.showPage(i, q, pageID)
 }

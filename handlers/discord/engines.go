@@ -133,8 +133,7 @@ func (b *Bot) onVerificationPress(i *discordgo.Interaction, data string) {
 	case res = <-done:
 	case <-time.After(pressBudget):
 		// Too slow for a direct answer: acknowledge, then edit.
-		update := len(data) > 2 && data[2] != 's' // answers sit on the member's ephemeral message
-		if err := b.deferReply(i, update); err != nil {
+		if err := b.deferReply(i, verificationAnswer(data)); err != nil {
 			b.log.Warn().Err(err).Msg("acknowledge a verification press")
 		}
 		res = <-done

@@ -3,7 +3,6 @@ package discord
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -58,26 +57,21 @@ func reversalComponents(e *bot.Event) []discordgo.MessageComponent {
 	for _, n := range names {
 		a := reversals[n]
 		row.Components = append(row.Components, discordgo.Button{Label: a.label, Style: a.style,
-			CustomID: "cw:r:" + n + ":" + e.ID.String()})
+			CustomID: reversalCustomID(n, e.ID)})
 	}
 	return []discordgo.MessageComponent{row}
 }
 
 // onReversal serves a reversal button press.
 func (b *Bot) onReversal(i *discordgo.Interaction, customID string) {
-	parts := strings.Split(strings.TrimPrefix(customID, "cw:r:"), ":")
-	a, ok := reversals[parts[0]]
-	if len(parts) != 2 || !ok {
+	name, id, ok := parseReversalCustomID(customID)
+	if !ok {
 		b.reply(i, "This button has expired.")
 		return
 	}
+	a := reversals[name]
 	if !allowed(i, a.perm) {
 		b.reply(i, "You do not have the permission this needs.")
-		return
-	}
-	id, err := bot.ParseID(parts[1])
-	if err != nil {
-		b.reply(i, "This button has expired.")
 		return
 	}
 	ctx := context.Background()

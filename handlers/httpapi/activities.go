@@ -301,11 +301,9 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "only the operator token may take backups")
 		return
 	}
-	if len(r.URL.Query()) > 0 {
-		for name := range r.URL.Query() {
-			s.fail(w, r, badParam(name, "unknown parameter (backup takes none)"))
-			return
-		}
+	if err := checkNames(r.URL.Query(), nil); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="chatwarden.db"`)

@@ -282,6 +282,40 @@ func TestBadParameters(t *testing.T) {
 	}
 }
 
+// TestParameterWithNoName: a query with a nameless parameter (?=x) is
+// refused like an unknown parameter, with an error that names the query
+// and says so, on every endpoint; empty pairs (?&) are no parameter.
+func TestParameterWithNoName(t *testing.T) {
+	e := newEnv(t)
+	e.record(ev(1, bot.ChatMessage))
+	prefix := "/v1/properties/" + pathA + "/"
+	for _, c := range []struct{ path, token string }{
+		{prefix + "activities?=x", e.tokA},
+		{prefix + "activities?=", e.tokA},
+		{prefix + "activities?maxResults=5&=x", e.tokA},
+		{prefix + "activities?%3Dx=1&=", e.tokA}, // an escaped "=" is a name; the bare one is not
+		{prefix + "activities:export?format=csv&=x", e.tokA},
+		{prefix + "activities:watch?=x", e.tokA},
+		{"/v1/backup?=x", testOperator},
+	} {
+		r := e.get(c.path, c.token)
+		if r.StatusCode != 400 {
+			t.Errorf("%s: status %d, want 400 (%s)", c.path, r.StatusCode, r.body)
+			continue
+		}
+		er := r.errorOf()
+		if er.Parameter != "query" || !strings.HasPrefix(er.Message, "query: ") ||
+			!strings.Contains(er.Message, "parameter with no name") || er.Status != "INVALID_ARGUMENT" {
+			t.Errorf("%s: error %+v, want one naming the query and saying a parameter has no name", c.path, er)
+		}
+	}
+	for _, path := range []string{prefix + "activities?&", prefix + "activities?&&maxResults=1&", prefix + "activities:export?&format=csv"} {
+		if r := e.get(path, e.tokA); r.StatusCode != 200 {
+			t.Errorf("%s: status %d, want 200 (%s)", path, r.StatusCode, r.body)
+		}
+	}
+}
+
 // TestPaginationAcrossInserts: pages continue strictly below the previous
 // one while records arrive, newer and older.
 func TestPaginationAcrossInserts(t *testing.T) {

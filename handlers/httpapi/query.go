@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -59,17 +60,39 @@ type paramFilter struct {
 	neq         bool // <> instead of ==
 }
 
+// checkNames refuses a query that has a parameter not in allowed, a
+// parameter with no name, or a parameter given twice (except eventName
+// and eventType). Names are checked in order, so that a query with
+// several faults always gets the same answer.
+func checkNames(v url.Values, allowed []string) error {
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		switch {
+		case name == "":
+			// No parameter name to give: the error names the query.
+			return badParam("query", "it has a parameter with no name (such as ?=x); this endpoint takes %s", takes(allowed))
+		case !slices.Contains(allowed, name):
+			return badParam(name, "unknown parameter (this endpoint takes %s)", takes(allowed))
+		case len(v[name]) > 1 && name != "eventName" && name != "eventType":
+			return badParam(name, "given more than once")
+		}
+	}
+	return nil
+}
+
+// takes lists an endpoint's parameters for an error message.
+func takes(allowed []string) string {
+	if len(allowed) == 0 {
+		return "none"
+	}
+	return strings.Join(allowed, ", ")
+}
+
 // parseSearch reads the parameters of one endpoint (allowed lists them);
-// unknown and repeated parameters are errors.
+// unknown, nameless and repeated parameters are errors (checkNames).
 func parseSearch(v url.Values, prop Property, allowed []string) (search, error) {
 	var s search
-	for name, vals := range v {
-		if !slices.Contains(allowed, name) {
-			return s, badParam(name, "unknown parameter (this endpoint takes %s)", strings.Join(allowed, ", "))
-		}
-		if len(vals) > 1 && name != "eventName" && name != "eventType" {
-			return s, badParam(name, "given more than once")
-		}
+	if err := checkNames(v, allowed); err != nil {
+		return s, err
 	}
 	s.q.Platform, s.q.Property = prop.Platform, prop.ID
 	if prop.All {
