@@ -103,7 +103,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	srch, err := parseSearch(r.URL.Query(), prop, listParams)
+	srch, _, err := parseRequest(r, prop, listParams)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -191,8 +191,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 // export writes an export of the search in r's query (params lists the
 // parameters allowed).
 func (s *Server) export(w http.ResponseWriter, r *http.Request, prop Property, params []string) {
-	v := r.URL.Query()
-	srch, err := parseSearch(v, prop, params)
+	srch, v, err := parseRequest(r, prop, params)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -301,7 +300,11 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "only the operator token may take backups")
 		return
 	}
-	if err := checkNames(r.URL.Query(), nil); err != nil {
+	v, err := queryOf(r)
+	if err == nil {
+		err = checkNames(v, nil)
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}

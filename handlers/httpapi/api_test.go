@@ -747,3 +747,28 @@ func TestHealth(t *testing.T) {
 		t.Errorf("readyz, store closed: %d %s", r.StatusCode, r.body)
 	}
 }
+
+// TestBadlyEscapedQuery: a pair net/http would drop without a word
+// (?%zz=1) is refused with a 400 naming the query, on every endpoint, so
+// no refused parameter passes unseen.
+func TestBadlyEscapedQuery(t *testing.T) {
+	e := newEnv(t)
+	e.record(ev(1, bot.ChatMessage))
+	prefix := "/v1/properties/" + pathA + "/"
+	for _, c := range []struct{ path, token string }{
+		{prefix + "activities?%zz=1", e.tokA},
+		{prefix + "activities?maxResults=5&actor=%G1", e.tokA},
+		{prefix + "activities:export?format=csv&%zz=1", e.tokA},
+		{prefix + "activities:watch?%zz", e.tokA},
+		{"/v1/backup?%zz=1", testOperator},
+	} {
+		r := e.get(c.path, c.token)
+		if r.StatusCode != 400 {
+			t.Errorf("%s: status %d, want 400 (%s)", c.path, r.StatusCode, r.body)
+			continue
+		}
+		if er := r.errorOf(); er.Parameter != "query" || !strings.Contains(er.Message, "not a valid URL query") {
+			t.Errorf("%s: error %+v, want one naming the query", c.path, er)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -60,6 +61,17 @@ type paramFilter struct {
 	neq         bool // <> instead of ==
 }
 
+// queryOf parses r's query strictly: net/http's URL.Query drops a badly
+// escaped pair (?%zz=1) without a word, which would let a parameter the
+// endpoint refuses pass unseen.
+func queryOf(r *http.Request) (url.Values, error) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badParam("query", "it is not a valid URL query: %v", err)
+	}
+	return v, nil
+}
+
 // checkNames refuses a query that has a parameter not in allowed, a
 // parameter with no name, or a parameter given twice (except eventName
 // and eventType). Names are checked in order, so that a query with
@@ -85,6 +97,16 @@ func takes(allowed []string) string {
 		return "none"
 	}
 	return strings.Join(allowed, ", ")
+}
+
+// parseRequest reads r's query (queryOf) as an endpoint's search; v is
+// the query, for the parameters that are not filters.
+func parseRequest(r *http.Request, prop Property, allowed []string) (s search, v url.Values, err error) {
+	if v, err = queryOf(r); err != nil {
+		return s, nil, err
+	}
+	s, err = parseSearch(v, prop, allowed)
+	return s, v, err
 }
 
 // parseSearch reads the parameters of one endpoint (allowed lists them);

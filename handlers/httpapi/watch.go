@@ -110,14 +110,14 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "", "the live feed is not available in this process")
 		return
 	}
-	srch, err := parseSearch(r.URL.Query(), prop, watchParams)
+	srch, v, err := parseRequest(r, prop, watchParams)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	lastParam, lastText := "Last-Event-ID", r.Header.Get("Last-Event-ID")
 	if lastText == "" {
-		lastParam, lastText = "lastEventId", r.URL.Query().Get("lastEventId")
+		lastParam, lastText = "lastEventId", v.Get("lastEventId")
 	}
 	var last bot.ID
 	if lastText != "" {
