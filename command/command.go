@@ -262,19 +262,22 @@ const PageTTL = 24 * time.Hour
 func (p *Pages) Save(st PageState) (string, error) {
 	var raw [9]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return "", err
+		return "", fmt.Errorf("save page state: id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw[:])
 	st.Created = time.Now()
 	v, err := json.Marshal(st)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("save page state: %w", err)
 	}
-	return id, p.Store.Put(nsPages, []byte(id), v)
+	if err := p.Store.Put(nsPages, []byte(id), v); err != nil {
+		return "", fmt.Errorf("save page state: %w", err)
+	}
+	return id, nil
 }
 
 // Load returns a page state if it exists, is fresh, belongs to scope and
-// was created by presser.
+// was created by presser. Its errors are sentences for the presser.
 func (p *Pages) Load(id string, scope Scope, presser string) (PageState, error) {
 	var st PageState
 	v, err := p.Store.GetKV(nsPages, []byte(id))
@@ -282,7 +285,8 @@ func (p *Pages) Load(id string, scope Scope, presser string) (PageState, error) 
 		return st, fmt.Errorf("these results expired: run the search again")
 	}
 	if err := json.Unmarshal(v, &st); err != nil {
-		return st, err
+		// Load's errors are shown to the presser: no decoder detail.
+		return st, fmt.Errorf("these results cannot be read: run the search again")
 	}
 	switch {
 	case st.Scope != scope:
