@@ -282,21 +282,29 @@ func TestBadParameters(t *testing.T) {
 	}
 }
 
-// TestParameterWithNoName: a query with a nameless parameter (?=x) is
-// refused like an unknown parameter, with an error that names the query
-// and says so, on every endpoint; empty pairs (?&) are no parameter.
-func TestParameterWithNoName(t *testing.T) {
+// TestMalformedQueries: a nameless parameter (?=x) and a badly escaped
+// pair (?%zz=1, which net/http's URL.Query drops without a word) are
+// refused like an unknown parameter, with a 400 that names the query and
+// says what is wrong, on every endpoint; empty pairs (?&) are no
+// parameter.
+func TestMalformedQueries(t *testing.T) {
 	e := newEnv(t)
 	e.record(ev(1, bot.ChatMessage))
 	prefix := "/v1/properties/" + pathA + "/"
-	for _, c := range []struct{ path, token string }{
-		{prefix + "activities?=x", e.tokA},
-		{prefix + "activities?=", e.tokA},
-		{prefix + "activities?maxResults=5&=x", e.tokA},
-		{prefix + "activities?%3Dx=1&=", e.tokA}, // an escaped "=" is a name; the bare one is not
-		{prefix + "activities:export?format=csv&=x", e.tokA},
-		{prefix + "activities:watch?=x", e.tokA},
-		{"/v1/backup?=x", testOperator},
+	const noName, badEscape = "parameter with no name", "not a valid URL query"
+	for _, c := range []struct{ path, token, says string }{
+		{prefix + "activities?=x", e.tokA, noName},
+		{prefix + "activities?=", e.tokA, noName},
+		{prefix + "activities?maxResults=5&=x", e.tokA, noName},
+		{prefix + "activities?%3Dx=1&=", e.tokA, noName}, // an escaped "=" is a name; the bare one is not
+		{prefix + "activities:export?format=csv&=x", e.tokA, noName},
+		{prefix + "activities:watch?=x", e.tokA, noName},
+		{"/v1/backup?=x", testOperator, noName},
+		{prefix + "activities?%zz=1", e.tokA, badEscape},
+		{prefix + "activities?maxResults=5&actor=%G1", e.tokA, badEscape},
+		{prefix + "activities:export?format=csv&%zz=1", e.tokA, badEscape},
+		{prefix + "activities:watch?%zz", e.tokA, badEscape},
+		{"/v1/backup?%zz=1", testOperator, badEscape},
 	} {
 		r := e.get(c.path, c.token)
 		if r.StatusCode != 400 {
@@ -305,8 +313,8 @@ func TestParameterWithNoName(t *testing.T) {
 		}
 		er := r.errorOf()
 		if er.Parameter != "query" || !strings.HasPrefix(er.Message, "query: ") ||
-			!strings.Contains(er.Message, "parameter with no name") || er.Status != "INVALID_ARGUMENT" {
-			t.Errorf("%s: error %+v, want one naming the query and saying a parameter has no name", c.path, er)
+			!strings.Contains(er.Message, c.says) || er.Status != "INVALID_ARGUMENT" {
+			t.Errorf("%s: error %+v, want one naming the query and saying %q", c.path, er, c.says)
 		}
 	}
 	for _, path := range []string{prefix + "activities?&", prefix + "activities?&&maxResults=1&", prefix + "activities:export?&format=csv"} {
@@ -745,30 +753,5 @@ func TestHealth(t *testing.T) {
 	e.store.Close()
 	if r := e.get("/readyz", ""); r.StatusCode != 503 || !strings.Contains(r.String(), "store") {
 		t.Errorf("readyz, store closed: %d %s", r.StatusCode, r.body)
-	}
-}
-
-// TestBadlyEscapedQuery: a pair net/http would drop without a word
-// (?%zz=1) is refused with a 400 naming the query, on every endpoint, so
-// no refused parameter passes unseen.
-func TestBadlyEscapedQuery(t *testing.T) {
-	e := newEnv(t)
-	e.record(ev(1, bot.ChatMessage))
-	prefix := "/v1/properties/" + pathA + "/"
-	for _, c := range []struct{ path, token string }{
-		{prefix + "activities?%zz=1", e.tokA},
-		{prefix + "activities?maxResults=5&actor=%G1", e.tokA},
-		{prefix + "activities:export?format=csv&%zz=1", e.tokA},
-		{prefix + "activities:watch?%zz", e.tokA},
-		{"/v1/backup?%zz=1", testOperator},
-	} {
-		r := e.get(c.path, c.token)
-		if r.StatusCode != 400 {
-			t.Errorf("%s: status %d, want 400 (%s)", c.path, r.StatusCode, r.body)
-			continue
-		}
-		if er := r.errorOf(); er.Parameter != "query" || !strings.Contains(er.Message, "not a valid URL query") {
-			t.Errorf("%s: error %+v, want one naming the query", c.path, er)
-		}
 	}
 }
