@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -108,13 +109,26 @@ func checkError(t *testing.T, data []byte, name string, err error) {
 }
 
 // yamlLines counts the lines of data as YAML (and so the error lines)
-// does: "\r\n", "\n", a lone "\r", and NEL, LS and PS (U+0085, U+2028,
-// U+2029) each end one. The fuzzer found "\r0" and "\u00850", each
-// rightly reported on line 2.
+// does: in the file's encoding (UTF-16 after its byte-order mark, as the
+// YAML reader decodes it, else UTF-8), "\r\n", "\n", a lone "\r", and
+// NEL, LS and PS (U+0085, U+2028, U+2029) each end one. The fuzzer found
+// "\r0", "\u00850" and a UTF-16 NEL, each rightly reported on line 2.
 func yamlLines(data []byte) int {
-	s := strings.ReplaceAll(string(data), "\r\n", "\n")
-	return strings.Count(s, "\n") + strings.Count(s, "\r") +
-		strings.Count(s, "\u0085") + strings.Count(s, "\u2028") + strings.Count(s, "\u2029") + 1
+	text := string(data)
+	if len(data) >= 2 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff) {
+		units := make([]uint16, 0, len(data)/2)
+		for i := 2; i+1 < len(data); i += 2 {
+			if data[0] == 0xff { // little-endian
+				units = append(units, uint16(data[i])|uint16(data[i+1])<<8)
+			} else {
+				units = append(units, uint16(data[i])<<8|uint16(data[i+1]))
+			}
+		}
+		text = string(utf16.Decode(units))
+	}
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	return strings.Count(text, "\n") + strings.Count(text, "\r") +
+		strings.Count(text, "\u0085") + strings.Count(text, "\u2028") + strings.Count(text, "\u2029") + 1
 }
 
 // isKey reports whether k is a dotted key path of Config, or a section.
