@@ -155,12 +155,9 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			return err
 		}
 		if api != nil {
-			api.AddReady("discord", func(ctx context.Context) error {
-				if err := readyWhen(d.Ready())(ctx); err != nil {
-					return err
-				}
-				if !d.Connected() {
-					return errors.New("gateway connection lost; reconnecting")
+			api.AddReady("discord", func(context.Context) error {
+				if !d.Connected() { // false until READY, and while reconnecting
+					return errors.New("not connected to the gateway")
 				}
 				return nil
 			})

@@ -270,6 +270,14 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	if v := fake.RateLimitViolations(); v != 0 {
 		t.Errorf("%d requests came back before their retry_after", v)
 	}
+	waitUntil(t, "ready again after the drops", func() bool {
+		resp, err := http.Get("http://" + listen + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	reconnects := func() float64 { return scrape(t, "http://"+listen)[`chatwarden_reconnects_total{platform="discord"}`] }
 	waitUntil(t, fmt.Sprintf("a reconnect counted for each of %d drops", drops), func() bool { return reconnects() >= float64(drops) })
 	cancel()

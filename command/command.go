@@ -285,7 +285,6 @@ func (p *Pages) Load(id string, scope Scope, presser string) (PageState, error) 
 		return st, fmt.Errorf("these results expired: run the search again")
 	}
 	if err := json.Unmarshal(v, &st); err != nil {
-		// Load's errors are shown to the presser: no decoder detail.
 		return st, fmt.Errorf("these results cannot be read: run the search again")
 	}
 	switch {

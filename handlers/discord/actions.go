@@ -98,15 +98,11 @@ func (b *Bot) record(ctx context.Context, e *bot.Event) error {
 // make net/http refuse the request and other non-ASCII would reach
 // Discord garbled. discordgo passes the header as given.
 func reason(c bot.Cause) discordgo.RequestOption {
-	return discordgo.WithAuditLogReason(auditReason(c))
-}
-
-func auditReason(c bot.Cause) string {
 	r := c.Reason
 	if c.ActorName != "" {
 		r = fmt.Sprintf("%s (by %s)", r, c.ActorName)
 	}
-	return url.PathEscape(bot.Cut(r, 512))
+	return discordgo.WithAuditLogReason(url.PathEscape(bot.Cut(r, 512)))
 }
 
 // restErr maps Discord's errors onto the bot's.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/moderation/moderationtest"
 	"github.com/chatwarden/chatwarden/store"
 	"github.com/chatwarden/chatwarden/verification"
 )
@@ -64,33 +65,6 @@ func reversalNames() []string {
 	slices.Sort(names)
 	return names
 }
-
-// promptActions posts the Verify button nowhere and keeps its data; the
-// engine calls no other action in the rig (the challenge outlives every
-// run), and the embedded nil interface panics if it does.
-type promptActions struct {
-	bot.Actions
-	sent chan bot.Message
-}
-
-func (promptActions) Platform() bot.Platform { return bot.Discord }
-
-func (a promptActions) Send(_ context.Context, _, _ string, m bot.Message) (string, error) {
-	a.sent <- m
-	return "300000000000000001", nil
-}
-
-// staffDirectory knows only the bot and says nobody is an admin.
-type staffDirectory struct{}
-
-func (staffDirectory) Self() (id, name string) { return "300000000000000002", "chatwarden" }
-
-func (staffDirectory) IsAdmin(context.Context, string, string) (bool, error) { return false, nil }
-
-// discardRecords is a verification.Recorder that keeps nothing.
-type discardRecords struct{}
-
-func (discardRecords) Record(context.Context, ...*bot.Event) error { return nil }
 
 func newIDRig(t testing.TB) *idRig {
 	t.Helper()
@@ -152,7 +126,9 @@ func newIDRig(t testing.TB) *idRig {
 	// The Verify button, and the answers of a challenge it starts.
 	d := verification.BuiltinDefaults()
 	d.Enabled, d.ChannelID, d.Timeout = true, "10", verification.MaxTimeout
-	ver, err := verification.New(ctx, verification.Options{KV: st, Settings: st, Recorder: discardRecords{},
+	rec := bot.NewRecorder(discardJournal{}, bot.RecorderOptions{}) // gateway_fuzz_test.go
+	t.Cleanup(func() { rec.Close(context.Background()) })
+	ver, err := verification.New(ctx, verification.Options{KV: st, Settings: st, Recorder: rec,
 		Defaults: d, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -165,12 +141,16 @@ func newIDRig(t testing.TB) *idRig {
 		}
 	})
 	r.ver = ver
-	acts := promptActions{sent: make(chan bot.Message, 1)}
-	ver.Attach(acts, staffDirectory{})
+	acts := moderationtest.NewActions(bot.Discord, nil)
+	ver.Attach(acts, moderationtest.NewDirectory())
 	if _, err := ver.PostPrompt(ctx, bot.Discord, idGuild); err != nil {
 		t.Fatal(err)
 	}
-	prompt := <-acts.sent
+	sent := acts.Calls("Send")
+	if len(sent) != 1 {
+		t.Fatalf("the prompt was sent %d times", len(sent))
+	}
+	prompt := sent[0].Sent
 	if len(prompt.Buttons) != 1 {
 		t.Fatalf("the prompt has buttons %+v", prompt.Buttons)
 	}

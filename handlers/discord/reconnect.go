@@ -99,41 +99,35 @@ func (b *Bot) reconnect(ctx context.Context) error {
 			b.log.Info().Msg("discord: reconnected to the gateway")
 			return nil
 		}
-		if fatal := b.gatewayError(err); fatalClose(err) {
-			return fatal
+		if explained, fatal := b.gatewayError(err); fatal {
+			return explained
 		}
 		b.log.Warn().Err(err).Dur("retry_in", wait).Msg("discord: reconnect to the gateway")
 	}
 }
 
-// fatalClose reports whether err is a gateway close that no retry can
-// fix (Discord's close codes 4004 and 4010 to 4014).
-func fatalClose(err error) bool {
-	var ce *websocket.CloseError
-	return errors.As(err, &ce) && (ce.Code == 4004 || (ce.Code >= 4010 && ce.Code <= 4014))
-}
-
-// gatewayError explains a failed gateway connection: the close codes an
-// operator must act on say what to do.
-func (b *Bot) gatewayError(err error) error {
+// gatewayError explains a failed gateway connection, and reports whether
+// no retry can fix it: Discord's close codes 4004 and 4010 to 4014, which
+// an operator (or a chatwarden fix) must act on, say what to do.
+func (b *Bot) gatewayError(err error) (explained error, fatal bool) {
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) {
-		return fmt.Errorf("discord: connect to the gateway: %w", err)
+		return fmt.Errorf("discord: connect to the gateway: %w", err), false
 	}
 	switch ce.Code {
 	case 4004:
-		return tokenRejected()
+		return tokenRejected(), true
 	case 4010:
 		return fmt.Errorf("discord: the gateway refused shard %d of %d: check discord.shard_id and discord.shard_count: %w",
-			b.opts.ShardID, b.opts.ShardCount, err)
+			b.opts.ShardID, b.opts.ShardCount, err), true
 	case 4011:
 		return fmt.Errorf("discord: the bot is in too many servers for %d shard(s): raise discord.shard_count and run one process per shard range (README, Scaling): %w",
-			b.opts.ShardCount, err)
+			b.opts.ShardCount, err), true
 	case 4012, 4013:
-		return fmt.Errorf("discord: the gateway refused the session's API version or intents (a chatwarden bug, please report it): %w", err)
+		return fmt.Errorf("discord: the gateway refused the session's API version or intents (a chatwarden bug, please report it): %w", err), true
 	case 4014:
 		return fmt.Errorf("%w: turn on SERVER MEMBERS INTENT and MESSAGE CONTENT INTENT under Bot > Privileged Gateway Intents in the developer portal: %v",
-			ErrIntentsDisabled, err)
+			ErrIntentsDisabled, err), true
 	}
-	return fmt.Errorf("discord: connect to the gateway: %w", err)
+	return fmt.Errorf("discord: connect to the gateway: %w", err), false
 }

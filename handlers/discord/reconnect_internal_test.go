@@ -31,10 +31,10 @@ func TestGatewayErrorExplainsCloseCodes(t *testing.T) {
 		{websocket.CloseAbnormalClosure, false, nil, "connect to the gateway"},
 	} {
 		err := fmt.Errorf("read: %w", &websocket.CloseError{Code: tc.code, Text: "x"})
-		if got := fatalClose(err); got != tc.fatal {
-			t.Errorf("close %d: fatal %v, want %v", tc.code, got, tc.fatal)
+		msg, fatal := b.gatewayError(err)
+		if fatal != tc.fatal {
+			t.Errorf("close %d: fatal %v, want %v", tc.code, fatal, tc.fatal)
 		}
-		msg := b.gatewayError(err)
 		if tc.is != nil && !errors.Is(msg, tc.is) {
 			t.Errorf("close %d: %v is not %v", tc.code, msg, tc.is)
 		}
@@ -42,7 +42,7 @@ func TestGatewayErrorExplainsCloseCodes(t *testing.T) {
 			t.Errorf("close %d: %q does not say %q", tc.code, msg, tc.says)
 		}
 	}
-	if fatalClose(io.ErrUnexpectedEOF) || !strings.Contains(b.gatewayError(io.ErrUnexpectedEOF).Error(), "unexpected EOF") {
+	if msg, fatal := b.gatewayError(io.ErrUnexpectedEOF); fatal || !strings.Contains(msg.Error(), "unexpected EOF") {
 		t.Error("a dropped socket must be retried and named")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,9 @@ func TestPortalChangesWhileRunningEndRun(t *testing.T) {
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("Run returned %v; want %v saying %q", err, tc.want, tc.says)
 			}
+			if h.b.Connected() {
+				t.Error("Connected (readiness) after Run ended")
+			}
 			h.noMoreDials(t)
 		})
 	}
@@ -150,9 +154,9 @@ func (h *harness) noMoreDials(t *testing.T) {
 	}
 }
 
-// TestActionsHonour429: a 429 on the routes of the engines' actions
-// (ban, kick, timeout, role, delete) is waited out as retry_after says and
-// the action then succeeds, recorded once; no request comes back early.
+// TestActionsHonour429: a 429 on the routes of the engines' actions (a
+// role, a timeout, a ban) is waited out as retry_after says and the action
+// then succeeds, recorded once; no request comes back early.
 func TestActionsHonour429(t *testing.T) {
 	h, err := start(t, discordtest.Options{})
 	if err != nil {
@@ -162,44 +166,63 @@ func TestActionsHonour429(t *testing.T) {
 	h.fake.Join(guildID, newcomer)
 	h.wait(store.Query{Types: []bot.EventType{bot.UserJoin}}, 1)
 	cause := bot.Cause{Function: bot.FuncLinkFilter, Reason: "test"}
-	base := "/guilds/" + guildID + "/members/" + newcomer.ID
-	h.fake.RateLimit(base+"/roles/", 1, 300*time.Millisecond)
+	g := "/guilds/" + guildID
+	member, bans := "/members/"+newcomer.ID, "/bans/"+newcomer.ID
+	h.fake.RateLimit(g+member+"/roles/", 1, 300*time.Millisecond)
 	if err := h.b.AddRole(ctx, guildID, newcomer.ID, modRole, cause); err != nil {
 		t.Fatalf("add role through a 429: %v", err)
 	}
-	h.fake.RateLimit(base, 2, 200*time.Millisecond)
+	h.fake.RateLimit(g+member, 2, 200*time.Millisecond)
 	if err := h.b.Timeout(ctx, guildID, newcomer.ID, time.Now().Add(time.Minute), cause); err != nil {
 		t.Fatalf("timeout through two 429s: %v", err)
 	}
-	h.fake.RateLimit("/guilds/"+guildID+"/bans/", 1, 300*time.Millisecond)
+	h.fake.RateLimit(g+bans, 1, 300*time.Millisecond)
 	if err := h.b.Ban(ctx, guildID, newcomer.ID, cause); err != nil {
 		t.Fatalf("ban through a 429: %v", err)
 	}
 	if v := h.fake.RateLimitViolations(); v != 0 {
 		t.Fatalf("%d requests came back before retry_after", v)
 	}
-	var tries = map[string]int{}
+	tries := map[string]int{}
 	for _, c := range h.fake.Calls() {
-		if strings.HasPrefix(c.Path, base) || strings.HasPrefix(c.Path, "/guilds/"+guildID+"/bans/") {
-			tries[c.Method+" "+strings.TrimPrefix(c.Path, "/guilds/"+guildID)]++
-		}
+		tries[c.Method+" "+strings.TrimPrefix(c.Path, g)]++
 	}
-	if tries["PUT "+strings.TrimPrefix(base, "/guilds/"+guildID)+"/roles/"+modRole] != 2 ||
-		tries["PATCH "+strings.TrimPrefix(base, "/guilds/"+guildID)] != 3 || tries["PUT /bans/"+newcomer.ID] != 2 {
+	if tries["PUT "+member+"/roles/"+modRole] != 2 || tries["PATCH "+member] != 3 || tries["PUT "+bans] != 2 {
 		t.Fatalf("requests per route: %v; want each 429 retried once", tries)
 	}
-	bans := h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)
-	if len(bans) != 1 || bans[0].ActorType != bot.ActorBot {
-		t.Fatalf("ban records: %+v", bans)
+	recs := h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)
+	if len(recs) != 1 || recs[0].ActorType != bot.ActorBot {
+		t.Fatalf("ban records: %+v", recs)
 	}
 }
 
 // waitFor polls cond for up to 15 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+	waitForUpTo(t, 15*time.Second, what, cond)
+}
+
+// waitForUpTo polls cond for up to d.
+func waitForUpTo(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// TestTokenResetBeforeCommandsAreRegistered: a token reset between Run's
+// check and the commands' bulk overwrite (a 401 there) ends Run with
+// ErrTokenRejected too, not a bare HTTP error.
+func TestTokenResetBeforeCommandsAreRegistered(t *testing.T) {
+	fake := discordtest.New(discordtest.Options{})
+	t.Cleanup(fake.Close)
+	fake.AddGuild(guild(guildID))
+	fake.Delay("/applications/"+fake.BotID()+"/", 500*time.Millisecond) // the overwrite, not applications/@me
+	in := launch(t, fake, filepath.Join(t.TempDir(), "t.db"))
+	fake.RevokeToken() // READY came; the overwrite is still on its way
+	if err := in.runErr(t); !errors.Is(err, discord.ErrTokenRejected) {
+		t.Fatalf("Run returned %v; want ErrTokenRejected", err)
 	}
 }

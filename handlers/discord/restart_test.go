@@ -225,14 +225,8 @@ func TestMemberRequestRateLimitedAfterARestart(t *testing.T) {
 
 	second := launch(t, fake, db)
 	waitFor(t, "the restarted bot's request refused as rate limited", func() bool { _, r := whole(); return len(r) >= 1 })
-	for deadline := time.Now().Add(window + 15*time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if a, _ := whole(); len(a) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no member-list request answered after the RATE_LIMITED one: %+v", fake.MemberRequests())
-		}
-	}
+	waitForUpTo(t, window+15*time.Second, "a member-list request answered after the RATE_LIMITED one",
+		func() bool { a, _ := whole(); return len(a) == 2 })
 	answered, refused := whole()
 	if len(refused) != 1 {
 		t.Errorf("%d requests refused; the bot must wait out retry_after, not retry at once", len(refused))

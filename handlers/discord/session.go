@@ -182,7 +182,8 @@ func (b *Bot) Run(parent context.Context) error {
 		b.requestMembersLoop(ctx)
 	}()
 	if err := b.s.Open(); err != nil {
-		return b.gatewayError(err)
+		explained, _ := b.gatewayError(err)
+		return explained
 	}
 	select {
 	case <-b.ready:
@@ -191,22 +192,21 @@ func (b *Bot) Run(parent context.Context) error {
 		b.s.State.RUnlock()
 		b.log.Info().Str("user", b.self.Username).Int("guilds", guilds).Msg("discord ready")
 		if err := b.registerCommands(); err != nil {
-			b.s.Close()
+			b.close()
 			return err
 		}
 		b.startDelivery(ctx)
 	case <-time.After(b.opts.ReadyTimeout):
-		b.s.Close()
+		b.close()
 		return fmt.Errorf("discord: no READY from the gateway within %s (check the bot token and the privileged intents in the developer portal)", b.opts.ReadyTimeout)
 	case <-ctx.Done():
-		b.s.Close()
+		b.close()
 		return ctx.Err()
 	}
 	fatal := b.stayConnected(ctx)
 	cancel()
 	b.corr.flush()
-	b.closing.Store(true)
-	err = b.s.Close()
+	err = b.close()
 	b.wg.Wait()
 	if fatal != nil {
 		return fatal
@@ -215,6 +215,13 @@ func (b *Bot) Run(parent context.Context) error {
 		return fmt.Errorf("discord: close: %w", err)
 	}
 	return nil
+}
+
+// close ends the gateway session for good: its Disconnect is no lost
+// connection.
+func (b *Bot) close() error {
+	b.closing.Store(true)
+	return b.s.Close()
 }
 
 // Ready is closed once the gateway session is ready.

@@ -216,6 +216,28 @@ type bucket struct {
 	reset time.Time
 }
 
+// setRateLimit writes Discord's rate-limit headers of a bucket (all but
+// Remaining).
+func setRateLimit(h http.Header, bucket string, limit int, reset time.Time, after float64) {
+	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(reset.UnixMilli())/1000, 'f', 3, 64))
+	h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(after, 'f', 3, 64))
+	h.Set("X-RateLimit-Bucket", bucket)
+}
+
+// tooManyRequests answers 429 as Discord does for an exhausted bucket:
+// the headers, Retry-After in whole seconds, and retry_after in the body.
+func tooManyRequests(w http.ResponseWriter, bucket string, limit int, reset time.Time, after float64) {
+	h := w.Header()
+	setRateLimit(h, bucket, limit, reset, after)
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Scope", "user")
+	h.Set("Retry-After", strconv.Itoa(int(after)+1))
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	json.NewEncoder(w).Encode(map[string]any{"message": "You are being rate limited.", "retry_after": after, "global": false})
+}
+
 // take spends one request of a bucket and writes Discord's rate-limit
 // headers. It reports false (after answering 429) when the bucket is empty.
 func (s *Server) take(w http.ResponseWriter, key string) bool {
@@ -231,21 +253,13 @@ func (s *Server) take(w http.ResponseWriter, key string) bool {
 	// millisecond early and be counted over the limit.
 	after := math.Ceil(b.reset.Sub(now).Seconds()*1000) / 1000
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.opts.MessageLimit))
-	h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(b.reset.UnixMilli())/1000, 'f', 3, 64))
-	h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(after, 'f', 3, 64))
-	h.Set("X-RateLimit-Bucket", key)
 	if b.used >= s.opts.MessageLimit {
 		s.violated++
 		s.mu.Unlock()
-		h.Set("X-RateLimit-Remaining", "0")
-		h.Set("X-RateLimit-Scope", "user")
-		h.Set("Retry-After", strconv.Itoa(int(after)+1))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusTooManyRequests)
-		json.NewEncoder(w).Encode(map[string]any{"message": "You are being rate limited.", "retry_after": after, "global": false})
+		tooManyRequests(w, key, s.opts.MessageLimit, b.reset, after)
 		return false
 	}
+	setRateLimit(h, key, s.opts.MessageLimit, b.reset, after)
 	b.used++
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.opts.MessageLimit-b.used))
 	s.mu.Unlock()

@@ -3,7 +3,6 @@ package discordtest
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -140,18 +139,7 @@ func (s *Server) injected429(w http.ResponseWriter, path string) bool {
 		}
 		l.left--
 		l.until = now.Add(l.wait)
-		after := strconv.FormatFloat(l.wait.Seconds(), 'f', 3, 64)
-		h := w.Header()
-		h.Set("X-RateLimit-Limit", "1")
-		h.Set("X-RateLimit-Remaining", "0")
-		h.Set("X-RateLimit-Reset-After", after)
-		h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(l.until.UnixMilli())/1000, 'f', 3, 64))
-		h.Set("X-RateLimit-Bucket", "injected:"+prefix)
-		h.Set("X-RateLimit-Scope", "user")
-		h.Set("Retry-After", strconv.Itoa(int(l.wait.Seconds())+1))
-		h.Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusTooManyRequests)
-		json.NewEncoder(w).Encode(map[string]any{"message": "You are being rate limited.", "retry_after": l.wait.Seconds(), "global": false})
+		tooManyRequests(w, "injected:"+prefix, 1, l.until, l.wait.Seconds())
 		return true
 	}
 	return false
