@@ -56,14 +56,7 @@ func TestTelegramFaultsLoseNothing(t *testing.T) {
 		<-done
 	}()
 
-	waitUntil(t, "readiness once Telegram answers", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitUntil(t, "readiness once Telegram answers", func() bool { return ready(base) })
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	var sent []string
 	say := func() {
@@ -270,14 +263,7 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	if v := fake.RateLimitViolations(); v != 0 {
 		t.Errorf("%d requests came back before their retry_after", v)
 	}
-	waitUntil(t, "ready again after the drops", func() bool {
-		resp, err := http.Get("http://" + listen + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitUntil(t, "ready again after the drops", func() bool { return ready("http://" + listen) })
 	reconnects := func() float64 { return scrape(t, "http://"+listen)[`chatwarden_reconnects_total{platform="discord"}`] }
 	waitUntil(t, fmt.Sprintf("a reconnect counted for each of %d drops", drops), func() bool { return reconnects() >= float64(drops) })
 	cancel()
@@ -310,6 +296,16 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	if out := logged.String(); !strings.Contains(out, "discord ready") || strings.Contains(out, "drop-token") {
 		t.Errorf("the logs lack the ready line or hold the token:\n%s", out)
 	}
+}
+
+// ready reports whether the API at base answers /readyz with 200.
+func ready(base string) bool {
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // lockedBuffer is a log destination the bot's goroutines may share.

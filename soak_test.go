@@ -536,14 +536,7 @@ api:
 	client := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + addr
 	metricsURL := base + "/metrics"
-	if !soakWait(30*time.Second, func() bool {
-		resp, err := client.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
+	if !soakWait(30*time.Second, func() bool { return ready(base) }) {
 		t.Fatal("the bot was not ready within 30s")
 	}
 	if len(tfake.WaitPolling(1, 30*time.Second)) == 0 {
