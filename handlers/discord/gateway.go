@@ -214,11 +214,19 @@ func (b *Bot) onGuildCreate(g *discordgo.Guild) {
 	if _, err := b.loadGuild(g.ID); errors.Is(err, store.ErrNotFound) {
 		b.saveGuild(guildSnapshot(g))
 	}
+	// The state holds these same members (discordgo keeps the payload's
+	// pointers) and actions read them under its lock: write under it.
+	b.s.State.Lock()
+	for _, m := range g.Members {
+		if m != nil {
+			m.GuildID = g.ID
+		}
+	}
+	b.s.State.Unlock()
 	for _, m := range g.Members {
 		if m == nil || m.User == nil {
 			continue // hostile or truncated payload: nothing to key a profile on
 		}
-		m.GuildID = g.ID
 		if _, err := b.loadProfile(g.ID, m.User.ID); errors.Is(err, store.ErrNotFound) {
 			b.saveProfile(g.ID, profileOf(m))
 		}
