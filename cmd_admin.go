@@ -16,7 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -36,7 +38,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	defer s.Close()
 	var results []store.Verification
 	if *property != "" {
-		p, err := bot.ParsePlatform(*platform)
+		p, err := audit.ParsePlatform(*platform)
 		if err != nil {
 			return usagef("--property needs --platform: %v", err)
 		}
@@ -130,11 +132,11 @@ func openWrite(path string) (*store.Store, error) {
 }
 
 // retentionEvent is the DATA_RETENTION record of an operator's action.
-func retentionEvent(p bot.Platform, property, action string, n int) *bot.Event {
-	e := &bot.Event{Time: time.Now(), Platform: p, PropertyID: property, Type: bot.DataRetention,
-		PlatformType: "cli", Function: bot.FuncRetention, ActorType: bot.ActorSystem, ActorID: "operator", ActorName: "operator"}
-	e.Params.Set(bot.ParamAction, action)
-	e.Params.Set(bot.ParamCount, strconv.Itoa(n))
+func retentionEvent(p audit.Platform, property, action string, n int) *audit.Event {
+	e := &audit.Event{Time: time.Now(), Platform: p, PropertyID: property, Type: audit.DataRetention,
+		PlatformType: "cli", Function: audit.FuncRetention, ActorType: audit.ActorSystem, ActorID: "operator", ActorName: "operator"}
+	e.Params.Set(audit.ParamAction, action)
+	e.Params.Set(audit.ParamCount, strconv.Itoa(n))
 	return e
 }
 
@@ -147,7 +149,7 @@ func cmdErase(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := bot.ParsePlatform(*platform)
+	p, err := audit.ParsePlatform(*platform)
 	if err != nil {
 		return usagef("--platform: %v", err)
 	}
@@ -163,9 +165,9 @@ func cmdErase(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e := retentionEvent(p, *property, bot.RetentionErase, n)
+	e := retentionEvent(p, *property, audit.RetentionErase, n)
 	e.TargetIDs = []string{*user}
-	if err := s.Append(context.Background(), &bot.Batch{Events: []*bot.Event{e}}); err != nil {
+	if err := s.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{e}}); err != nil {
 		return fmt.Errorf("record the erasure: %w", err)
 	}
 	fmt.Fprintf(stdout, "erased the personal data of %s in %d records of %s:%s\n", *user, n, p, *property)
@@ -199,8 +201,8 @@ func cmdPurge(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	total, err := purgeAll(context.Background(), s, *days, nil, func(e *bot.Event) error {
-		return s.Append(context.Background(), &bot.Batch{Events: []*bot.Event{e}})
+	total, err := purgeAll(context.Background(), s, *days, nil, func(e *audit.Event) error {
+		return s.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{e}})
 	})
 	fmt.Fprintf(stdout, "purged %d records older than %d days\n", total, *days)
 	return err
@@ -209,7 +211,7 @@ func cmdPurge(args []string, stdout, stderr io.Writer) error {
 // purgeAll purges every property's records older than its retention period
 // (the property's own setting, else days) and records one DATA_RETENTION
 // event per property that lost records.
-func purgeAll(ctx context.Context, s *store.Store, days int, now func() time.Time, record func(*bot.Event) error) (int, error) {
+func purgeAll(ctx context.Context, s *store.Store, days int, now func() time.Time, record func(*audit.Event) error) (int, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -229,9 +231,9 @@ func purgeAll(ctx context.Context, s *store.Store, days int, now func() time.Tim
 			return total, err
 		}
 		if n > 0 {
-			e := retentionEvent(p.Platform, p.ID, bot.RetentionPurge, n)
-			e.Params.Set(bot.ParamDays, strconv.Itoa(keep))
-			e.Params.Set(bot.ParamBefore, before.UTC().Format(time.RFC3339))
+			e := retentionEvent(p.Platform, p.ID, audit.RetentionPurge, n)
+			e.Params.Set(audit.ParamDays, strconv.Itoa(keep))
+			e.Params.Set(audit.ParamBefore, before.UTC().Format(time.RFC3339))
 			if err := record(e); err != nil {
 				return total, fmt.Errorf("record the purge of %s:%s: %w", p.Platform, p.ID, err)
 			}

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
@@ -210,7 +211,7 @@ func summarize(ctx context.Context, dbPath string, scr *screen, watch *logWatch)
 		if err != nil {
 			return fmt.Errorf("demo: count %s:%s: %w", p.Platform, p.ID, err)
 		}
-		types := make([]bot.EventType, 0, len(counts))
+		types := make([]audit.EventType, 0, len(counts))
 		n := 0
 		for typ, c := range counts {
 			types = append(types, typ)

@@ -16,7 +16,8 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -45,7 +46,7 @@ func (f *filters) parse(now time.Time) (store.Query, error) {
 	var q store.Query
 	var err error
 	if f.platform != "" {
-		if q.Platform, err = bot.ParsePlatform(f.platform); err != nil {
+		if q.Platform, err = audit.ParsePlatform(f.platform); err != nil {
 			return q, usagef("--platform: %v", err)
 		}
 	}
@@ -72,7 +73,7 @@ func (f *filters) parse(now time.Time) (store.Query, error) {
 func (f *filters) resolve(s *store.Store, q *store.Query) error {
 	if q.Property != "" && q.Platform == 0 {
 		{
-			var found []bot.Platform
+			var found []audit.Platform
 			for _, p := range s.Properties() {
 				if p.ID == f.property {
 					found = append(found, p.Platform)
@@ -91,7 +92,7 @@ func (f *filters) resolve(s *store.Store, q *store.Query) error {
 	return nil
 }
 
-func parseTypes(s string) ([]bot.EventType, error) {
+func parseTypes(s string) ([]audit.EventType, error) {
 	types, err := command.ParseTypes(s)
 	if err != nil {
 		return nil, usagef("--%v", strings.TrimPrefix(err.Error(), command.ErrBadArgument.Error()+": "))
@@ -164,7 +165,7 @@ func cmdLogs(args []string, stdout, stderr io.Writer) error {
 }
 
 // printTable writes records as an aligned table, one line each.
-func printTable(w io.Writer, evs []*bot.Event, withProperty bool) {
+func printTable(w io.Writer, evs []*audit.Event, withProperty bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	header := "TIME\tTYPE\tACTOR\tTARGET\tCHANNEL\tDETAILS"
 	if withProperty {
@@ -174,13 +175,13 @@ func printTable(w io.Writer, evs []*bot.Event, withProperty bool) {
 	for _, e := range evs {
 		target := strings.Join(e.TargetIDs, ",")
 		if len(e.TargetIDs) > 0 {
-			target = named(e.Params[bot.ParamTargetName], e.TargetIDs[0])
+			target = named(e.Params[audit.ParamTargetName], e.TargetIDs[0])
 			if n := len(e.TargetIDs) - 1; n > 0 {
 				target += fmt.Sprintf(" +%d", n)
 			}
 		}
 		channel := e.ChannelID
-		if name := e.Params[bot.ParamChannelName]; name != "" {
+		if name := e.Params[audit.ParamChannelName]; name != "" {
 			channel = "#" + name
 		}
 		cells := []string{e.Time.Format("2006-01-02 15:04:05"), e.Type.String(), named(e.ActorName, e.ActorID),
@@ -208,7 +209,7 @@ func named(name, id string) string {
 }
 
 // details summarises a record on one line: its content, else its params.
-func details(e *bot.Event) string {
+func details(e *audit.Event) string {
 	if e.Redacted {
 		return "[erased]"
 	}
@@ -271,7 +272,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 	n := 0
 	if *format == "ndjson" {
 		enc := json.NewEncoder(w)
-		err = s.Scan(context.Background(), q, func(e *bot.Event) error { n++; return enc.Encode(e) })
+		err = s.Scan(context.Background(), q, func(e *audit.Event) error { n++; return enc.Encode(e) })
 	} else {
 		err = writeCSV(w, s, q, &n)
 	}
@@ -292,7 +293,7 @@ func writeCSV(w io.Writer, s *store.Store, q store.Query, n *int) error {
 	if err := cw.Write(CSVHeader); err != nil {
 		return err
 	}
-	err := s.Scan(context.Background(), q, func(e *bot.Event) error {
+	err := s.Scan(context.Background(), q, func(e *audit.Event) error {
 		*n++
 		params, _ := json.Marshal(e.Params)
 		atts, _ := json.Marshal(e.Attachments)

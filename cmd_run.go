@@ -12,9 +12,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord"
@@ -74,14 +77,14 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	defer s.Close()
 	log.Info().Str("db", cfg.Storage.Path).Int("properties", len(s.Properties())).Msg("store open")
 
-	router, err := bot.NewLogRouter(ctx, s, cfg.Defaults.Locale)
+	router, err := logchannel.NewRouter(ctx, s, cfg.Defaults.Locale)
 	if err != nil {
 		return err
 	}
 	// The engines record through the recorder, whose log routing asks the
 	// moderation engine about raids: rec is set before anything records.
-	var rec *bot.Recorder
-	late := recordFunc(func(ctx context.Context, events ...*bot.Event) error { return rec.Record(ctx, events...) })
+	var rec *recorder.Recorder
+	late := recordFunc(func(ctx context.Context, events ...*audit.Event) error { return rec.Record(ctx, events...) })
 	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: late, KV: s, Defaults: modDefaults,
 		Logger: log.With().Str("component", "moderation").Logger()})
 	if err != nil {
@@ -93,10 +96,10 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		mod.Close(ctx)
 		return err
 	}
-	rec = bot.NewRecorder(s, bot.RecorderOptions{
+	rec = recorder.New(s, recorder.Options{
 		Logger:  log,
 		Prepare: router.ContentPolicy(cfg.Storage.StoreMessageContent),
-		Routers: []bot.Router{mod.RaidFilter(router)},
+		Routers: []recorder.Router{mod.RaidFilter(router)},
 	})
 	rec.Subscribe(mod.Committed)
 	rec.Subscribe(ver.Committed)
@@ -199,9 +202,11 @@ func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 }
 
 // recordFunc adapts a function to the engines' Recorder.
-type recordFunc func(ctx context.Context, events ...*bot.Event) error
+type recordFunc func(ctx context.Context, events ...*audit.Event) error
 
-func (f recordFunc) Record(ctx context.Context, events ...*bot.Event) error { return f(ctx, events...) }
+func (f recordFunc) Record(ctx context.Context, events ...*audit.Event) error {
+	return f(ctx, events...)
+}
 
 // readyWhen is a readiness check that passes once ready is closed.
 func readyWhen(ready <-chan struct{}) httpapi.ReadyFunc {
@@ -228,14 +233,14 @@ func countDeliveryFailure(m *httpapi.Metrics, platform string) func(string, erro
 // countEngineActions counts the engines' records by kind for /metrics:
 // MODERATION_LINK, each SECURITY_EVENT kind, VERIFICATION_SUCCESS and
 // VERIFICATION_FAILURE.
-func countEngineActions(m *httpapi.Metrics) func([]*bot.Event) {
-	return func(events []*bot.Event) {
+func countEngineActions(m *httpapi.Metrics) func([]*audit.Event) {
+	return func(events []*audit.Event) {
 		for _, e := range events {
 			switch e.Type {
-			case bot.ModerationLink, bot.VerificationSuccess, bot.VerificationFailure:
+			case audit.ModerationLink, audit.VerificationSuccess, audit.VerificationFailure:
 				m.Inc(httpapi.MetricEngineActions, "kind", e.Type.String())
-			case bot.SecurityEvent:
-				m.Inc(httpapi.MetricEngineActions, "kind", e.Params.Get(bot.ParamKind))
+			case audit.SecurityEvent:
+				m.Inc(httpapi.MetricEngineActions, "kind", e.Params.Get(audit.ParamKind))
 			}
 		}
 	}
@@ -273,9 +278,9 @@ func engineDefaults(cfg *config.Config) (moderation.Defaults, verification.Defau
 }
 
 // retentionLoop purges old records once at start and then daily.
-func retentionLoop(ctx context.Context, s *store.Store, rec *bot.Recorder, days int, log zerolog.Logger) error {
+func retentionLoop(ctx context.Context, s *store.Store, rec *recorder.Recorder, days int, log zerolog.Logger) error {
 	for {
-		n, err := purgeAll(ctx, s, days, nil, func(e *bot.Event) error { return rec.Record(ctx, e) })
+		n, err := purgeAll(ctx, s, days, nil, func(e *audit.Event) error { return rec.Record(ctx, e) })
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Error().Err(err).Msg("retention purge")
 		} else if n > 0 {

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -70,64 +71,64 @@ func TestDemo(t *testing.T) {
 	var discord, telegram string
 	for _, p := range s.Properties() {
 		switch p.Platform {
-		case bot.Discord:
+		case audit.Discord:
 			discord = p.ID
-		case bot.Telegram:
+		case audit.Telegram:
 			telegram = p.ID
 		}
 	}
 	if discord == "" || telegram == "" {
 		t.Fatalf("properties in the demo's database: %+v", s.Properties())
 	}
-	records := func(p bot.Platform, property string, typ bot.EventType) []*bot.Event {
+	records := func(p audit.Platform, property string, typ audit.EventType) []*audit.Event {
 		t.Helper()
-		var evs []*bot.Event
-		err := s.Scan(context.Background(), store.Query{Platform: p, Property: property, Types: []bot.EventType{typ}},
-			func(e *bot.Event) error { evs = append(evs, e); return nil })
+		var evs []*audit.Event
+		err := s.Scan(context.Background(), store.Query{Platform: p, Property: property, Types: []audit.EventType{typ}},
+			func(e *audit.Event) error { evs = append(evs, e); return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
 		return evs
 	}
-	count := func(p bot.Platform, property string, typ bot.EventType, want int) {
+	count := func(p audit.Platform, property string, typ audit.EventType, want int) {
 		t.Helper()
 		if got := len(records(p, property, typ)); got != want {
 			t.Errorf("%s %s: %d records, want %d", p, typ, got, want)
 		}
 	}
-	count(bot.Discord, discord, bot.UserJoin, demoRaidSize+4)
-	count(bot.Discord, discord, bot.ModerationLink, 2)
-	count(bot.Discord, discord, bot.VerificationSuccess, 1)
-	count(bot.Discord, discord, bot.VerificationFailure, 3)
-	count(bot.Discord, discord, bot.MessageReport, 1)
-	count(bot.Discord, discord, bot.ChatMessageEdit, 1)
-	kinds := map[string][]*bot.Event{}
-	for _, e := range records(bot.Discord, discord, bot.SecurityEvent) {
-		kinds[e.Params.Get(bot.ParamKind)] = append(kinds[e.Params.Get(bot.ParamKind)], e)
+	count(audit.Discord, discord, audit.UserJoin, demoRaidSize+4)
+	count(audit.Discord, discord, audit.ModerationLink, 2)
+	count(audit.Discord, discord, audit.VerificationSuccess, 1)
+	count(audit.Discord, discord, audit.VerificationFailure, 3)
+	count(audit.Discord, discord, audit.MessageReport, 1)
+	count(audit.Discord, discord, audit.ChatMessageEdit, 1)
+	kinds := map[string][]*audit.Event{}
+	for _, e := range records(audit.Discord, discord, audit.SecurityEvent) {
+		kinds[e.Params.Get(audit.ParamKind)] = append(kinds[e.Params.Get(audit.ParamKind)], e)
 	}
-	if raids := kinds[bot.KindJoinRaid]; len(raids) != 1 || raids[0].Params.Get(bot.ParamCount) != "300" {
+	if raids := kinds[audit.KindJoinRaid]; len(raids) != 1 || raids[0].Params.Get(audit.ParamCount) != "300" {
 		t.Errorf("JOIN_RAID records: %+v", raids)
 	}
-	if imp := kinds[bot.KindImpersonation]; len(imp) != 1 {
+	if imp := kinds[audit.KindImpersonation]; len(imp) != 1 {
 		t.Errorf("IMPERSONATION records: %+v", imp)
 	}
 	// Link deletions: one CHAT_MESSAGE_DELETE each, by the bot; Ann's own
 	// deletion is hers.
 	byBot := 0
-	for _, e := range records(bot.Discord, discord, bot.ChatMessageDelete) {
-		if e.ActorType == bot.ActorBot {
+	for _, e := range records(audit.Discord, discord, audit.ChatMessageDelete) {
+		if e.ActorType == audit.ActorBot {
 			byBot++
 		}
 	}
 	if byBot != 2 {
 		t.Errorf("%d message deletions by the bot, want 2 (one per phishing message)", byBot)
 	}
-	count(bot.Telegram, telegram, bot.ModerationLink, 1)
-	count(bot.Telegram, telegram, bot.VerificationSuccess, 1)
-	count(bot.Telegram, telegram, bot.UserBan, 1)
-	count(bot.Telegram, telegram, bot.UserBanRemove, 1)
-	count(bot.Telegram, telegram, bot.ChatMessageEdit, 1)
-	if n := len(records(bot.Telegram, telegram, bot.SettingsChange)); n < 3 {
+	count(audit.Telegram, telegram, audit.ModerationLink, 1)
+	count(audit.Telegram, telegram, audit.VerificationSuccess, 1)
+	count(audit.Telegram, telegram, audit.UserBan, 1)
+	count(audit.Telegram, telegram, audit.UserBanRemove, 1)
+	count(audit.Telegram, telegram, audit.ChatMessageEdit, 1)
+	if n := len(records(audit.Telegram, telegram, audit.SettingsChange)); n < 3 {
 		t.Errorf("%d Telegram settings changes, want at least 3", n)
 	}
 	results, err := s.VerifyAll(context.Background())

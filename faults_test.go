@@ -16,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
@@ -176,8 +178,8 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = s.UpdateSettings(context.Background(), bot.Discord, guildID, func(st *bot.Settings) error {
-		st.LogChannels = []bot.LogChannel{{ID: logs, Types: []bot.EventType{bot.ChatMessage}}}
+	_, _, err = s.UpdateSettings(context.Background(), audit.Discord, guildID, func(st *settings.Community) error {
+		st.LogChannels = []settings.LogChannel{{ID: logs, Types: []audit.EventType{audit.ChatMessage}}}
 		return nil
 	})
 	if err != nil {
@@ -278,8 +280,8 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	}
 	defer s.Close()
 	recorded := map[string]int{}
-	err = s.Scan(context.Background(), store.Query{Platform: bot.Discord, Property: guildID, Types: []bot.EventType{bot.ChatMessage}},
-		func(e *bot.Event) error { recorded[e.Content]++; return nil })
+	err = s.Scan(context.Background(), store.Query{Platform: audit.Discord, Property: guildID, Types: []audit.EventType{audit.ChatMessage}},
+		func(e *audit.Event) error { recorded[e.Content]++; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -141,8 +143,8 @@ func newTelegramScene(t *testing.T) *telegramScene {
 	for i := range 3 {
 		g := sceneGroup{fake.NewSupergroup("Group "+strconv.Itoa(i), owner, sc.members...),
 			fake.NewChannel("Logs "+strconv.Itoa(i), "", owner)}
-		_, _, err := s.UpdateSettings(context.Background(), bot.Telegram, strconv.FormatInt(g.chat.ID, 10), func(st *bot.Settings) error {
-			st.LogChannels = []bot.LogChannel{{ID: strconv.FormatInt(g.logs.ID, 10), Types: []bot.EventType{bot.ChatMessage}}}
+		_, _, err := s.UpdateSettings(context.Background(), audit.Telegram, strconv.FormatInt(g.chat.ID, 10), func(st *settings.Community) error {
+			st.LogChannels = []settings.LogChannel{{ID: strconv.FormatInt(g.logs.ID, 10), Types: []audit.EventType{audit.ChatMessage}}}
 			return nil
 		})
 		if err != nil {
@@ -194,8 +196,8 @@ func (sc *telegramScene) check(t *testing.T, sent []string) {
 	defer s.Close()
 	recorded := map[string]int{}
 	for _, g := range sc.groups {
-		page, err := s.Query(context.Background(), store.Query{Platform: bot.Telegram,
-			Property: strconv.FormatInt(g.chat.ID, 10), Types: []bot.EventType{bot.ChatMessage}, Limit: store.MaxLimit})
+		page, err := s.Query(context.Background(), store.Query{Platform: audit.Telegram,
+			Property: strconv.FormatInt(g.chat.ID, 10), Types: []audit.EventType{audit.ChatMessage}, Limit: store.MaxLimit})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/store"
@@ -33,7 +35,7 @@ func cli(args ...string) (int, string, string) {
 }
 
 // testDB writes n records to a new database over two guilds and a chat.
-func testDB(t *testing.T, n int) (string, []*bot.Event) {
+func testDB(t *testing.T, n int) (string, []*audit.Event) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cli.db")
 	s, err := store.Open(path, store.Options{NoSync: true})
@@ -41,36 +43,36 @@ func testDB(t *testing.T, n int) (string, []*bot.Event) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var evs []*bot.Event
+	var evs []*audit.Event
 	base := time.Now().Add(-48 * time.Hour)
 	for i := 0; i < n; i++ {
-		e := &bot.Event{Time: base.Add(time.Duration(i) * time.Minute), Platform: bot.Discord, PropertyID: "g1",
-			Type: []bot.EventType{bot.ChatMessage, bot.UserJoin, bot.UserBan}[i%3], PlatformType: "MESSAGE_CREATE",
-			Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: fmt.Sprintf("u%d", i%5),
+		e := &audit.Event{Time: base.Add(time.Duration(i) * time.Minute), Platform: audit.Discord, PropertyID: "g1",
+			Type: []audit.EventType{audit.ChatMessage, audit.UserJoin, audit.UserBan}[i%3], PlatformType: "MESSAGE_CREATE",
+			Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: fmt.Sprintf("u%d", i%5),
 			ActorName: fmt.Sprintf("user\n%d\u202e", i%5), ChannelID: "c1", Content: fmt.Sprintf("message %d", i)}
 		switch i % 4 {
 		case 1:
 			e.PropertyID = "g2"
 		case 2:
-			e.Platform, e.PropertyID = bot.Telegram, "-100"
+			e.Platform, e.PropertyID = audit.Telegram, "-100"
 		}
 		if i == 7 {
 			e.Content = "=HYPERLINK(\"http://evil\")"
 		}
-		if e.Type == bot.UserBan {
+		if e.Type == audit.UserBan {
 			e.TargetIDs = []string{"t1", "t2"}
-			e.Params.Set(bot.ParamTargetName, "Mallory")
-			e.Params.Set(bot.ParamChannelName, "general")
+			e.Params.Set(audit.ParamTargetName, "Mallory")
+			e.Params.Set(audit.ParamChannelName, "general")
 		}
 		evs = append(evs, e)
 	}
-	if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
+	if err := s.Append(context.Background(), &recorder.Batch{Events: evs}); err != nil {
 		t.Fatal(err)
 	}
 	return path, evs
 }
 
-func count(evs []*bot.Event, keep func(*bot.Event) bool) int {
+func count(evs []*audit.Event, keep func(*audit.Event) bool) int {
 	n := 0
 	for _, e := range evs {
 		if keep(e) {
@@ -82,7 +84,7 @@ func count(evs []*bot.Event, keep func(*bot.Event) bool) int {
 
 func TestLogsPagesThroughEverything(t *testing.T) {
 	db, evs := testDB(t, 300)
-	want := count(evs, func(e *bot.Event) bool { return e.PropertyID == "g1" && e.Type == bot.UserJoin })
+	want := count(evs, func(e *audit.Event) bool { return e.PropertyID == "g1" && e.Type == audit.UserJoin })
 	seen := map[string]bool{}
 	args := []string{"logs", "--db", db, "--property", "g1", "--type", "user_join", "--limit", "7", "--json"}
 	for pages := 0; ; pages++ {
@@ -94,11 +96,11 @@ func TestLogsPagesThroughEverything(t *testing.T) {
 			if line == "" {
 				continue
 			}
-			var e bot.Event
+			var e audit.Event
 			if err := json.Unmarshal([]byte(line), &e); err != nil {
 				t.Fatalf("bad NDJSON line %q: %v", line, err)
 			}
-			if e.PropertyID != "g1" || e.Type != bot.UserJoin || seen[e.ID.String()] {
+			if e.PropertyID != "g1" || e.Type != audit.UserJoin || seen[e.ID.String()] {
 				t.Fatalf("unexpected or repeated record %+v", e)
 			}
 			seen[e.ID.String()] = true
@@ -162,7 +164,7 @@ func TestExportFormats(t *testing.T) {
 		t.Fatal("the formula record is missing")
 	}
 	code, out, _ := cli("export", "--db", db, "--format", "ndjson", "--platform", "telegram", "--property", "-100")
-	want := count(evs, func(e *bot.Event) bool { return e.PropertyID == "-100" })
+	want := count(evs, func(e *audit.Event) bool { return e.PropertyID == "-100" })
 	if code != 0 || strings.Count(out, "\n") != want {
 		t.Fatalf("ndjson: exit %d, %d lines, want %d", code, strings.Count(out, "\n"), want)
 	}

@@ -24,10 +24,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
@@ -98,27 +100,27 @@ func soakSettings() (time.Duration, int, error) {
 // produce (each platform event injected becomes exactly one record).
 type soakExpected struct {
 	mu sync.Mutex
-	n  map[bot.Platform]map[bot.EventType]int
+	n  map[audit.Platform]map[audit.EventType]int
 }
 
-func (x *soakExpected) add(p bot.Platform, t bot.EventType) {
+func (x *soakExpected) add(p audit.Platform, t audit.EventType) {
 	x.mu.Lock()
 	if x.n == nil {
-		x.n = map[bot.Platform]map[bot.EventType]int{}
+		x.n = map[audit.Platform]map[audit.EventType]int{}
 	}
 	if x.n[p] == nil {
-		x.n[p] = map[bot.EventType]int{}
+		x.n[p] = map[audit.EventType]int{}
 	}
 	x.n[p][t]++
 	x.mu.Unlock()
 }
 
-func (x *soakExpected) snapshot() map[bot.Platform]map[bot.EventType]int {
+func (x *soakExpected) snapshot() map[audit.Platform]map[audit.EventType]int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	out := map[bot.Platform]map[bot.EventType]int{}
+	out := map[audit.Platform]map[audit.EventType]int{}
 	for p, m := range x.n {
-		out[p] = map[bot.EventType]int{}
+		out[p] = map[audit.EventType]int{}
 		for t, n := range m {
 			out[p][t] = n
 		}
@@ -252,8 +254,8 @@ func soakPick(rng *rand.Rand, mix []struct {
 // soakDiscordTypes and soakTelegramTypes are routed to the log channels:
 // the rarer types, so that entries fit the platforms' rate limits.
 var (
-	soakDiscordTypes  = []bot.EventType{bot.ChatMessageDelete, bot.UserJoin, bot.UserRemove}
-	soakTelegramTypes = []bot.EventType{bot.UserJoin, bot.UserRemove, bot.UserUpdate}
+	soakDiscordTypes  = []audit.EventType{audit.ChatMessageDelete, audit.UserJoin, audit.UserRemove}
+	soakTelegramTypes = []audit.EventType{audit.UserJoin, audit.UserRemove, audit.UserUpdate}
 )
 
 func soakFreeAddr() (string, error) {
@@ -467,16 +469,16 @@ func TestSoak(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, g := range guilds {
-		if _, _, err := s.UpdateSettings(ctx, bot.Discord, g.id, func(st *bot.Settings) error {
-			st.LogChannels = []bot.LogChannel{{ID: g.logs, Types: soakDiscordTypes}}
+		if _, _, err := s.UpdateSettings(ctx, audit.Discord, g.id, func(st *settings.Community) error {
+			st.LogChannels = []settings.LogChannel{{ID: g.logs, Types: soakDiscordTypes}}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, g := range groups {
-		if _, _, err := s.UpdateSettings(ctx, bot.Telegram, strconv.FormatInt(g.chat.ID, 10), func(st *bot.Settings) error {
-			st.LogChannels = []bot.LogChannel{{ID: strconv.FormatInt(g.logs.ID, 10), Types: soakTelegramTypes}}
+		if _, _, err := s.UpdateSettings(ctx, audit.Telegram, strconv.FormatInt(g.chat.ID, 10), func(st *settings.Community) error {
+			st.LogChannels = []settings.LogChannel{{ID: strconv.FormatInt(g.logs.ID, 10), Types: soakTelegramTypes}}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -711,9 +713,9 @@ api:
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got := map[bot.Platform]map[bot.EventType]int{bot.Discord: {}, bot.Telegram: {}}
+	got := map[audit.Platform]map[audit.EventType]int{audit.Discord: {}, audit.Telegram: {}}
 	other := map[string]int{}
-	for _, p := range []bot.Platform{bot.Discord, bot.Telegram} {
+	for _, p := range []audit.Platform{audit.Discord, audit.Telegram} {
 		c, err := s.Counts(ctx, p, "", time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
@@ -727,7 +729,7 @@ api:
 		}
 	}
 	recorded := 0
-	for _, p := range []bot.Platform{bot.Discord, bot.Telegram} {
+	for _, p := range []audit.Platform{audit.Discord, audit.Telegram} {
 		for typ, w := range want[p] {
 			recorded += got[p][typ]
 			if got[p][typ] != w {
@@ -760,7 +762,7 @@ api:
 	fmt.Fprintf(&b, "  asked %d events/s for %s (+%s warm-up); achieved %.0f events/s (Discord %.0f/s, Telegram %.0f/s)\n",
 		rate, duration, warm, float64(sent)/loadElapsed.Seconds(), float64(dres.sent)/dres.elapsed.Seconds(), float64(tres.sent)/tres.elapsed.Seconds())
 	fmt.Fprintf(&b, "  events sent %d, recorded %d (other records: %v)\n", sent, recorded, other)
-	for _, p := range []bot.Platform{bot.Discord, bot.Telegram} {
+	for _, p := range []audit.Platform{audit.Discord, audit.Telegram} {
 		var parts []string
 		for typ, w := range want[p] {
 			parts = append(parts, fmt.Sprintf("%s %d/%d", typ, got[p][typ], w))
@@ -821,7 +823,7 @@ func soakDiscordEvent(f *discordtest.Server, rng *rand.Rand, g *soakDiscordGuild
 		if len(g.recent) > 0 {
 			m := g.recent[rng.IntN(len(g.recent))]
 			f.Edit(m, m.Content+" (edited)")
-			x.add(bot.Discord, bot.ChatMessageEdit)
+			x.add(audit.Discord, audit.ChatMessageEdit)
 			return true
 		}
 	case soakDelete:
@@ -829,7 +831,7 @@ func soakDiscordEvent(f *discordtest.Server, rng *rand.Rand, g *soakDiscordGuild
 			i := rng.IntN(len(g.recent))
 			f.Delete(g.recent[i])
 			g.recent = append(g.recent[:i], g.recent[i+1:]...)
-			x.add(bot.Discord, bot.ChatMessageDelete)
+			x.add(audit.Discord, audit.ChatMessageDelete)
 			return true
 		}
 	case soakJoin:
@@ -840,7 +842,7 @@ func soakDiscordEvent(f *discordtest.Server, rng *rand.Rand, g *soakDiscordGuild
 			f.Join(g.id, v.u)
 			v.since = time.Now()
 			g.inside = append(g.inside, v)
-			x.add(bot.Discord, bot.UserJoin)
+			x.add(audit.Discord, audit.UserJoin)
 			return true
 		}
 	case soakLeave:
@@ -849,7 +851,7 @@ func soakDiscordEvent(f *discordtest.Server, rng *rand.Rand, g *soakDiscordGuild
 			g.inside = append(g.inside[:i], g.inside[i+1:]...)
 			f.Leave(g.id, v.u.ID)
 			g.outside = append(g.outside, v)
-			x.add(bot.Discord, bot.UserRemove)
+			x.add(audit.Discord, audit.UserRemove)
 			return true
 		}
 	case soakMemberUpdate:
@@ -857,7 +859,7 @@ func soakDiscordEvent(f *discordtest.Server, rng *rand.Rand, g *soakDiscordGuild
 		// (a message racing a rename would tell the rename twice).
 		if i, ok := soakReady(&g.inside, rng); ok {
 			f.Rename(g.id, g.inside[i].u.ID, fmt.Sprintf("nick%d", rng.IntN(1_000_000)))
-			x.add(bot.Discord, bot.UserUpdate)
+			x.add(audit.Discord, audit.UserUpdate)
 			return true
 		}
 	}
@@ -867,7 +869,7 @@ func soakDiscordEvent(f *discordtest.Server, rng *rand.Rand, g *soakDiscordGuild
 		g.recent = append(g.recent[:0], g.recent[1:]...)
 	}
 	g.recent = append(g.recent, m)
-	x.add(bot.Discord, bot.ChatMessage)
+	x.add(audit.Discord, audit.ChatMessage)
 	return true
 }
 
@@ -880,7 +882,7 @@ func soakTelegramEvent(f *telegramtest.Server, rng *rand.Rand, g *soakTelegramGr
 		if len(g.recent) > 0 {
 			id := g.recent[rng.IntN(len(g.recent))]
 			if _, err := f.EditMessage(g.chat, id, fmt.Sprintf("edited %d", rng.IntN(1_000_000))); err == nil {
-				x.add(bot.Telegram, bot.ChatMessageEdit)
+				x.add(audit.Telegram, audit.ChatMessageEdit)
 				return true
 			}
 		}
@@ -892,7 +894,7 @@ func soakTelegramEvent(f *telegramtest.Server, rng *rand.Rand, g *soakTelegramGr
 			f.JoinMember(g.chat, v.u)
 			v.since = time.Now()
 			g.inside = append(g.inside, v)
-			x.add(bot.Telegram, bot.UserJoin)
+			x.add(audit.Telegram, audit.UserJoin)
 			return true
 		}
 	case soakLeave:
@@ -901,7 +903,7 @@ func soakTelegramEvent(f *telegramtest.Server, rng *rand.Rand, g *soakTelegramGr
 			g.inside = append(g.inside[:i], g.inside[i+1:]...)
 			f.LeaveMember(g.chat, v.u)
 			g.outside = append(g.outside, v)
-			x.add(bot.Telegram, bot.UserRemove)
+			x.add(audit.Telegram, audit.UserRemove)
 			return true
 		}
 	case soakMemberUpdate:
@@ -909,7 +911,7 @@ func soakTelegramEvent(f *telegramtest.Server, rng *rand.Rand, g *soakTelegramGr
 		u := g.residents[rng.IntN(len(g.residents))]
 		until := time.Now().Add(time.Hour + time.Duration(rng.IntN(86400))*time.Second)
 		f.Restrict(g.chat, g.owner, u, telegramtest.AllPermissions(), until)
-		x.add(bot.Telegram, bot.UserUpdate)
+		x.add(audit.Telegram, audit.UserUpdate)
 		return true
 	}
 	u := g.residents[rng.IntN(len(g.residents))]
@@ -920,6 +922,6 @@ func soakTelegramEvent(f *telegramtest.Server, rng *rand.Rand, g *soakTelegramGr
 		}
 		g.recent = append(g.recent, up.Message.MessageID)
 	}
-	x.add(bot.Telegram, bot.ChatMessage)
+	x.add(audit.Telegram, audit.ChatMessage)
 	return true
 }

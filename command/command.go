@@ -17,7 +17,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -42,7 +47,7 @@ type Search struct {
 // Scope is where a command runs: one property. Every query a command
 // makes is built from it, never from the caller's input.
 type Scope struct {
-	Platform bot.Platform
+	Platform audit.Platform
 	Property string
 }
 
@@ -74,21 +79,21 @@ func (s Search) Query(scope Scope, now time.Time) (store.Query, error) {
 
 // ParseTypes reads comma-separated event types or presets (members,
 // messages, moderation, server, all); empty means every type.
-func ParseTypes(s string) ([]bot.EventType, error) {
-	var out []bot.EventType
+func ParseTypes(s string) ([]audit.EventType, error) {
+	var out []audit.EventType
 	for _, name := range strings.Split(s, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
 			continue
 		}
-		if preset, ok := bot.Preset(strings.ToLower(name)); ok {
+		if preset, ok := audit.Preset(strings.ToLower(name)); ok {
 			if preset == nil {
 				return nil, nil
 			}
 			out = append(out, preset...)
 			continue
 		}
-		t, err := bot.ParseEventType(name)
+		t, err := audit.ParseEventType(name)
 		if err != nil {
 			return nil, bad("type", "%q is not an event type or preset", name)
 		}
@@ -129,14 +134,14 @@ type Admin struct {
 // Settings changes a property's settings and records each change.
 type Settings struct {
 	Store    *store.Store
-	Router   *bot.LogRouter
-	Recorder *bot.Recorder
+	Router   *logchannel.Router
+	Recorder *recorder.Recorder
 }
 
 // change applies fn, publishes the new settings to the router and records
 // SETTINGS_CHANGE with the old and new value of the setting.
 func (c *Settings) change(ctx context.Context, scope Scope, admin Admin, setting string,
-	fn func(*bot.Settings) error, value func(bot.Settings) string) (bot.Settings, error) {
+	fn func(*settings.Community) error, value func(settings.Community) string) (settings.Community, error) {
 	old, updated, err := c.Store.UpdateSettings(ctx, scope.Platform, scope.Property, fn)
 	if err != nil {
 		return old, err
@@ -144,12 +149,12 @@ func (c *Settings) change(ctx context.Context, scope Scope, admin Admin, setting
 	if c.Router != nil {
 		c.Router.Update(scope.Platform, scope.Property, updated)
 	}
-	e := &bot.Event{Platform: scope.Platform, PropertyID: scope.Property, Type: bot.SettingsChange,
-		PlatformType: "command", Function: bot.FuncCommand, ActorType: bot.ActorAdmin,
+	e := &audit.Event{Platform: scope.Platform, PropertyID: scope.Property, Type: audit.SettingsChange,
+		PlatformType: "command", Function: audit.FuncCommand, ActorType: audit.ActorAdmin,
 		ActorID: admin.ID, ActorName: admin.Name}
-	e.Params.Set(bot.ParamSetting, setting)
-	e.Params.Set(bot.ParamOldValue, value(old))
-	e.Params.Set(bot.ParamNewValue, value(updated))
+	e.Params.Set(audit.ParamSetting, setting)
+	e.Params.Set(audit.ParamOldValue, value(old))
+	e.Params.Set(audit.ParamNewValue, value(updated))
 	if err := c.Recorder.Record(ctx, e); err != nil {
 		return updated, fmt.Errorf("record the settings change: %w", err)
 	}
@@ -158,15 +163,15 @@ func (c *Settings) change(ctx context.Context, scope Scope, admin Admin, setting
 
 // SetLogChannel routes types (a list or presets; empty: all) to a channel
 // and resumes it if it was paused.
-func (c *Settings) SetLogChannel(ctx context.Context, scope Scope, admin Admin, channel, types string) (bot.Settings, error) {
+func (c *Settings) SetLogChannel(ctx context.Context, scope Scope, admin Admin, channel, types string) (settings.Community, error) {
 	ts, err := ParseTypes(types)
 	if err != nil {
-		return bot.Settings{}, err
+		return settings.Community{}, err
 	}
 	if channel == "" {
-		return bot.Settings{}, bad("channel", "is required")
+		return settings.Community{}, bad("channel", "is required")
 	}
-	return c.change(ctx, scope, admin, "log_channel:"+channel, func(s *bot.Settings) error {
+	return c.change(ctx, scope, admin, "log_channel:"+channel, func(s *settings.Community) error {
 		if lc := s.LogChannel(channel); lc != nil {
 			lc.Types, lc.Paused, lc.PausedAt = ts, "", time.Time{}
 			return nil
@@ -174,35 +179,35 @@ func (c *Settings) SetLogChannel(ctx context.Context, scope Scope, admin Admin, 
 		if len(s.LogChannels) >= 10 {
 			return bad("channel", "at most 10 log channels per community")
 		}
-		s.LogChannels = append(s.LogChannels, bot.LogChannel{ID: channel, Types: ts})
+		s.LogChannels = append(s.LogChannels, settings.LogChannel{ID: channel, Types: ts})
 		return nil
-	}, func(s bot.Settings) string { return describeChannel(s.LogChannel(channel)) })
+	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) })
 }
 
 // RemoveLogChannel stops routing to a channel.
-func (c *Settings) RemoveLogChannel(ctx context.Context, scope Scope, admin Admin, channel string) (bot.Settings, error) {
-	return c.change(ctx, scope, admin, "log_channel:"+channel, func(s *bot.Settings) error {
-		i := slices.IndexFunc(s.LogChannels, func(l bot.LogChannel) bool { return l.ID == channel })
+func (c *Settings) RemoveLogChannel(ctx context.Context, scope Scope, admin Admin, channel string) (settings.Community, error) {
+	return c.change(ctx, scope, admin, "log_channel:"+channel, func(s *settings.Community) error {
+		i := slices.IndexFunc(s.LogChannels, func(l settings.LogChannel) bool { return l.ID == channel })
 		if i < 0 {
 			return bad("channel", "is not a log channel")
 		}
 		s.LogChannels = slices.Delete(s.LogChannels, i, i+1)
 		return nil
-	}, func(s bot.Settings) string { return describeChannel(s.LogChannel(channel)) })
+	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) })
 }
 
 // SetLocale sets the language of the property's log entries.
-func (c *Settings) SetLocale(ctx context.Context, scope Scope, admin Admin, locale string) (bot.Settings, error) {
-	if !bot.ValidLocale(locale) {
-		return bot.Settings{}, bad("locale", "must be one of %s", strings.Join(bot.Locales(), ", "))
+func (c *Settings) SetLocale(ctx context.Context, scope Scope, admin Admin, locale string) (settings.Community, error) {
+	if !logentry.ValidLocale(locale) {
+		return settings.Community{}, bad("locale", "must be one of %s", strings.Join(logentry.Locales(), ", "))
 	}
-	return c.change(ctx, scope, admin, "locale", func(s *bot.Settings) error {
+	return c.change(ctx, scope, admin, "locale", func(s *settings.Community) error {
 		s.Locale = locale
 		return nil
-	}, func(s bot.Settings) string { return s.Locale })
+	}, func(s settings.Community) string { return s.Locale })
 }
 
-func describeChannel(lc *bot.LogChannel) string {
+func describeChannel(lc *settings.LogChannel) string {
 	if lc == nil {
 		return ""
 	}
@@ -217,7 +222,7 @@ func describeChannel(lc *bot.LogChannel) string {
 }
 
 // Show describes a property's settings for /config show and /settings.
-func Show(s bot.Settings, defaultLocale string) []string {
+func Show(s settings.Community, defaultLocale string) []string {
 	locale := s.Locale
 	if locale == "" {
 		locale = defaultLocale + " (default)"

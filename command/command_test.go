@@ -6,21 +6,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 func TestSearchQueryIsScoped(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	scope := Scope{Platform: bot.Telegram, Property: "-100"}
+	scope := Scope{Platform: audit.Telegram, Property: "-100"}
 	q, err := Search{Types: "user_join, moderation", User: "42", Since: "7d", Until: "1h", Limit: 5}.Query(scope, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Platform != bot.Telegram || q.Property != "-100" || q.User != "42" || q.Limit != 5 ||
+	if q.Platform != audit.Telegram || q.Property != "-100" || q.User != "42" || q.Limit != 5 ||
 		!q.Since.Equal(now.AddDate(0, 0, -7)) || !q.Until.Equal(now.Add(-time.Hour)) {
 		t.Fatalf("query %+v", q)
 	}
-	if q.Types[0] != bot.UserJoin || len(q.Types) < 3 {
+	if q.Types[0] != audit.UserJoin || len(q.Types) < 3 {
 		t.Fatalf("types %v", q.Types)
 	}
 	if q, _ := (Search{}).Query(scope, now); q.Limit != 10 || q.Types != nil {
@@ -41,7 +42,7 @@ func TestSearchErrorsNameTheArgument(t *testing.T) {
 		{Search{Limit: -1}, "limit"},
 		{Search{Since: "1h", Until: "2h"}, "since"},
 	} {
-		_, err := tc.s.Query(Scope{Platform: bot.Discord, Property: "g"}, now)
+		_, err := tc.s.Query(Scope{Platform: audit.Discord, Property: "g"}, now)
 		if !errors.Is(err, ErrBadArgument) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want a bad %s", tc.s, err, tc.want)
 		}
@@ -70,7 +71,7 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestShowSaysWhyAChannelIsPaused(t *testing.T) {
-	lines := Show(bot.Settings{LogChannels: []bot.LogChannel{{ID: "c1", Types: []bot.EventType{bot.UserBan}, Paused: "missing access"}}}, "en")
+	lines := Show(settings.Community{LogChannels: []settings.LogChannel{{ID: "c1", Types: []audit.EventType{audit.UserBan}, Paused: "missing access"}}}, "en")
 	got := ""
 	for _, l := range lines {
 		got += l + "\n"

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/verification"
 )
@@ -15,7 +16,7 @@ import (
 // verification and of privacy ("link_filter.mode", "verification.timeout",
 // "retention_days") that a property's admins may change from chat:
 // /config set on Discord, /settings on Telegram.
-var engines = []bot.SettingTable{moderation.Keys, verification.Keys, privacyKeys}
+var engines = []settings.Table{moderation.Keys, verification.Keys, privacyKeys}
 
 // EngineSettingKeys lists every engine setting, in a stable order.
 func EngineSettingKeys() []string {
@@ -26,7 +27,7 @@ func EngineSettingKeys() []string {
 	return out
 }
 
-func engineFor(key string) (bot.SettingTable, string, error) {
+func engineFor(key string) (settings.Table, string, error) {
 	key = strings.ToLower(strings.TrimSpace(key))
 	for _, t := range engines {
 		if t.Has(key) {
@@ -38,7 +39,7 @@ func engineFor(key string) (bot.SettingTable, string, error) {
 
 // GetEngineSetting returns the property's own value of an engine setting,
 // "" when it follows the operator's default.
-func GetEngineSetting(s bot.Settings, key string) (string, error) {
+func GetEngineSetting(s settings.Community, key string) (string, error) {
 	e, key, err := engineFor(key)
 	if err != nil {
 		return "", err
@@ -50,24 +51,24 @@ func GetEngineSetting(s bot.Settings, key string) (string, error) {
 // SETTINGS_CHANGE with its old and new value. "default" (or an empty value)
 // returns it to the operator's default. A bad value is an ErrBadArgument
 // whose message says what is allowed.
-func (c *Settings) SetEngineSetting(ctx context.Context, scope Scope, admin Admin, key, value string) (bot.Settings, error) {
+func (c *Settings) SetEngineSetting(ctx context.Context, scope Scope, admin Admin, key, value string) (settings.Community, error) {
 	e, key, err := engineFor(key)
 	if err != nil {
-		return bot.Settings{}, err
+		return settings.Community{}, err
 	}
 	value = strings.TrimSpace(value)
 	if len(value) > 4000 {
-		return bot.Settings{}, bad(key, "the value is too long")
+		return settings.Community{}, bad(key, "the value is too long")
 	}
-	return c.change(ctx, scope, admin, key, func(s *bot.Settings) error {
+	return c.change(ctx, scope, admin, key, func(s *settings.Community) error {
 		if err := e.Set(s, key, value); err != nil {
-			if errors.Is(err, bot.ErrBadValue) || errors.Is(err, bot.ErrUnknownSetting) {
+			if errors.Is(err, settings.ErrBadValue) || errors.Is(err, settings.ErrUnknown) {
 				return fmt.Errorf("%w: %v", ErrBadArgument, err)
 			}
 			return err
 		}
 		return nil
-	}, func(s bot.Settings) string {
+	}, func(s settings.Community) string {
 		v, _ := e.Get(s, key)
 		return v
 	})
@@ -75,7 +76,7 @@ func (c *Settings) SetEngineSetting(ctx context.Context, scope Scope, admin Admi
 
 // ShowEngineSettings describes the engine settings a property changed
 // ("key: value"); every other key follows the operator's defaults.
-func ShowEngineSettings(s bot.Settings) []string {
+func ShowEngineSettings(s settings.Community) []string {
 	var out []string
 	for _, key := range EngineSettingKeys() {
 		if v, err := GetEngineSetting(s, key); err == nil && v != "" {

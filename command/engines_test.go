@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -22,14 +25,14 @@ func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, err := bot.NewLogRouter(ctx, s, "en")
+	router, err := logchannel.NewRouter(ctx, s, "en")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{})
+	rec := recorder.New(s, recorder.Options{})
 	t.Cleanup(func() { rec.Close(ctx); s.Close() })
 	c := &Settings{Store: s, Router: router, Recorder: rec}
-	scope := Scope{Platform: bot.Telegram, Property: "-1001"}
+	scope := Scope{Platform: audit.Telegram, Property: "-1001"}
 	admin := Admin{ID: "42", Name: "Ann"}
 
 	keys := EngineSettingKeys()
@@ -73,7 +76,7 @@ func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
 	}
 
 	page, err := s.Query(ctx, store.Query{Platform: scope.Platform, Property: scope.Property,
-		Types: []bot.EventType{bot.SettingsChange}, Limit: 10})
+		Types: []audit.EventType{audit.SettingsChange}, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +84,8 @@ func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
 		t.Fatalf("%d SETTINGS_CHANGE records, want 3 (failures record nothing)", len(page.Events))
 	}
 	last := page.Events[0] // newest first
-	if last.ActorID != "42" || last.Params.Get(bot.ParamSetting) != "verification.timeout" ||
-		last.Params.Get(bot.ParamOldValue) != "2m0s" || last.Params.Get(bot.ParamNewValue) != "" {
+	if last.ActorID != "42" || last.Params.Get(audit.ParamSetting) != "verification.timeout" ||
+		last.Params.Get(audit.ParamOldValue) != "2m0s" || last.Params.Get(audit.ParamNewValue) != "" {
 		t.Errorf("last change %+v", last.Params)
 	}
 }
@@ -97,14 +100,14 @@ func TestPrivacySettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, err := bot.NewLogRouter(ctx, s, "en")
+	router, err := logchannel.NewRouter(ctx, s, "en")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{Prepare: router.ContentPolicy(true)})
+	rec := recorder.New(s, recorder.Options{Prepare: router.ContentPolicy(true)})
 	t.Cleanup(func() { rec.Close(ctx); s.Close() })
 	c := &Settings{Store: s, Router: router, Recorder: rec}
-	private, open := Scope{Platform: bot.Discord, Property: "1"}, Scope{Platform: bot.Discord, Property: "2"}
+	private, open := Scope{Platform: audit.Discord, Property: "1"}, Scope{Platform: audit.Discord, Property: "2"}
 	admin := Admin{ID: "42", Name: "Ann"}
 	if _, err := c.SetEngineSetting(ctx, private, admin, KeyStoreContent, "off"); err != nil {
 		t.Fatal(err)
@@ -122,8 +125,8 @@ func TestPrivacySettings(t *testing.T) {
 		}
 	}
 	for _, sc := range []Scope{private, open} {
-		e := &bot.Event{Platform: sc.Platform, PropertyID: sc.Property, Type: bot.ChatMessage, ActorID: "7",
-			MessageID: "m" + sc.Property, Content: "my phone number is 555-0100", Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin}
+		e := &audit.Event{Platform: sc.Platform, PropertyID: sc.Property, Type: audit.ChatMessage, ActorID: "7",
+			MessageID: "m" + sc.Property, Content: "my phone number is 555-0100", Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin}
 		if err := rec.Record(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +136,7 @@ func TestPrivacySettings(t *testing.T) {
 		want string
 	}{{private, ""}, {open, "my phone number is 555-0100"}} {
 		page, err := s.Query(ctx, store.Query{Platform: tc.sc.Platform, Property: tc.sc.Property,
-			Types: []bot.EventType{bot.ChatMessage}, Limit: 10})
+			Types: []audit.EventType{audit.ChatMessage}, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

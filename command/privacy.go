@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // A property's privacy settings, changed like the engines' settings:
@@ -19,16 +19,16 @@ const (
 const maxRetentionDays = 3650
 
 // privacyKeys are a property's privacy settings.
-var privacyKeys = bot.SettingTable{
-	bot.BoolSetting(KeyStoreContent, func(s *bot.Settings) **bool { return &s.StoreContent }),
-	bot.NewSettingKey(KeyRetentionDays,
-		func(s *bot.Settings) string {
+var privacyKeys = settings.Table{
+	settings.Bool(KeyStoreContent, func(s *settings.Community) **bool { return &s.StoreContent }),
+	settings.NewKey(KeyRetentionDays,
+		func(s *settings.Community) string {
 			if s.RetentionDays == 0 {
 				return ""
 			}
 			return strconv.Itoa(s.RetentionDays)
 		},
-		func(s *bot.Settings, value string) error {
+		func(s *settings.Community, value string) error {
 			v := strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(value), "d")))
 			if v == "" || v == "default" {
 				s.RetentionDays = 0
@@ -36,7 +36,7 @@ var privacyKeys = bot.SettingTable{
 			}
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > maxRetentionDays {
-				return fmt.Errorf("%w: %q is not a number of days from 1 to %d (or default)", bot.ErrBadValue, value, maxRetentionDays)
+				return fmt.Errorf("%w: %q is not a number of days from 1 to %d (or default)", settings.ErrBadValue, value, maxRetentionDays)
 			}
 			s.RetentionDays = n
 			return nil

@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -48,12 +51,12 @@ type TokenKV interface {
 
 var _ TokenKV = (*store.Store)(nil)
 
-// EventRecorder records audit events; *bot.Recorder is one.
+// EventRecorder records audit events; *recorder.Recorder is one.
 type EventRecorder interface {
-	Record(ctx context.Context, events ...*bot.Event) error
+	Record(ctx context.Context, events ...*audit.Event) error
 }
 
-var _ EventRecorder = (*bot.Recorder)(nil)
+var _ EventRecorder = (*recorder.Recorder)(nil)
 
 // ParamTokenID names the token concerned in a record: its TokenID, never
 // the token.
@@ -63,13 +66,13 @@ const ParamTokenID = "token_id"
 // only its hash, of which ID is the first 8 bytes in hex, enough to name
 // the token in a list or a revocation.
 type TokenInfo struct {
-	ID            string       `json:"-"`
-	Platform      bot.Platform `json:"platform"`
-	Property      string       `json:"property"`
-	Created       time.Time    `json:"created"`
-	CreatedBy     string       `json:"created_by"`
-	CreatedByName string       `json:"created_by_name,omitempty"`
-	Label         string       `json:"label,omitempty"`
+	ID            string         `json:"-"`
+	Platform      audit.Platform `json:"platform"`
+	Property      string         `json:"property"`
+	Created       time.Time      `json:"created"`
+	CreatedBy     string         `json:"created_by"`
+	CreatedByName string         `json:"created_by_name,omitempty"`
+	Label         string         `json:"label,omitempty"`
 }
 
 // Tokens creates, checks, lists and revokes property tokens. Creation and
@@ -113,7 +116,7 @@ func WellFormedToken(s string) bool {
 // Create makes a new token for a property and records the creation. The
 // token is returned once, to be shown to the admin once; only its hash is
 // kept. label is an optional note (at most 100 bytes kept).
-func (t *Tokens) Create(ctx context.Context, p bot.Platform, property string, by Admin, label string) (string, TokenInfo, error) {
+func (t *Tokens) Create(ctx context.Context, p audit.Platform, property string, by Admin, label string) (string, TokenInfo, error) {
 	if !p.Valid() || property == "" {
 		return "", TokenInfo{}, fmt.Errorf("create API token: invalid property %s %q", p, property)
 	}
@@ -131,7 +134,7 @@ func (t *Tokens) Create(ctx context.Context, p bot.Platform, property string, by
 	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	info := TokenInfo{
 		ID: TokenID(token), Platform: p, Property: property, Created: t.Now().UTC(),
-		CreatedBy: by.ID, CreatedByName: bot.Cut(by.Name, bot.MaxNameLen), Label: bot.OneLine(label, 100),
+		CreatedBy: by.ID, CreatedByName: audit.Cut(by.Name, audit.MaxNameLen), Label: logentry.OneLine(label, 100),
 	}
 	v, err := json.Marshal(info)
 	if err != nil {
@@ -154,13 +157,13 @@ func (t *Tokens) Create(ctx context.Context, p bot.Platform, property string, by
 
 // change builds the SETTINGS_CHANGE record of a token's creation or
 // revocation.
-func (t *Tokens) change(p bot.Platform, property string, by Admin, id, old, updated string) *bot.Event {
-	e := &bot.Event{Platform: p, PropertyID: property, Type: bot.SettingsChange, PlatformType: "command",
-		Function: bot.FuncCommand, ActorType: bot.ActorAdmin, ActorID: by.ID, ActorName: by.Name}
-	e.Params.Set(bot.ParamSetting, "api_token")
+func (t *Tokens) change(p audit.Platform, property string, by Admin, id, old, updated string) *audit.Event {
+	e := &audit.Event{Platform: p, PropertyID: property, Type: audit.SettingsChange, PlatformType: "command",
+		Function: audit.FuncCommand, ActorType: audit.ActorAdmin, ActorID: by.ID, ActorName: by.Name}
+	e.Params.Set(audit.ParamSetting, "api_token")
 	e.Params.Set(ParamTokenID, id)
-	e.Params.Set(bot.ParamOldValue, old)
-	e.Params.Set(bot.ParamNewValue, updated)
+	e.Params.Set(audit.ParamOldValue, old)
+	e.Params.Set(audit.ParamNewValue, updated)
 	return e
 }
 
@@ -194,7 +197,7 @@ func decodeToken(key, v []byte) (TokenInfo, error) {
 }
 
 // List returns a property's tokens, oldest first.
-func (t *Tokens) List(ctx context.Context, p bot.Platform, property string) ([]TokenInfo, error) {
+func (t *Tokens) List(ctx context.Context, p audit.Platform, property string) ([]TokenInfo, error) {
 	var out []TokenInfo
 	err := t.kv.ScanKV(TokenNamespace, nil, func(k, v []byte) error {
 		if len(k) != sha256.Size {
@@ -224,7 +227,7 @@ func (t *Tokens) List(ctx context.Context, p bot.Platform, property string) ([]T
 // Revoke deletes a property's token, named by its id (as List shows it) or
 // by the token itself, and records the revocation. A token of another
 // property is ErrTokenNotFound.
-func (t *Tokens) Revoke(ctx context.Context, p bot.Platform, property, idOrToken string, by Admin) (TokenInfo, error) {
+func (t *Tokens) Revoke(ctx context.Context, p audit.Platform, property, idOrToken string, by Admin) (TokenInfo, error) {
 	var prefix []byte
 	if WellFormedToken(idOrToken) {
 		prefix = tokenHash(idOrToken)

@@ -1,13 +1,13 @@
 // Package moderation holds chatwarden's moderation engines: the link
 // filter, the impersonation guard, the integration guard and the raid
 // guard. They know nothing of Discord or Telegram: they read committed
-// bot.Events (as the platform handlers record them), ask the platform the
+// audit events (as the platform handlers record them), ask the platform the
 // little that events do not carry through a Directory, act through
-// bot.Actions, and record their own synthetic events (MODERATION_LINK,
+// platform.Actions, and record their own synthetic events (MODERATION_LINK,
 // SECURITY_EVENT) through the Recorder.
 //
 // One Engine serves every platform and property. Each property's settings
-// (bot.Settings) override the operator's Defaults field by field.
+// (settings.Community) override the operator's Defaults field by field.
 //
 // # Wiring
 //

@@ -8,20 +8,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/moderation/workqueue"
 )
 
 // SettingsSource returns a property's saved settings; *store.Store is one.
 type SettingsSource interface {
-	Settings(ctx context.Context, p bot.Platform, property string) (bot.Settings, error)
+	Settings(ctx context.Context, p audit.Platform, property string) (settings.Community, error)
 }
 
-// Recorder makes the engine's records durable; *bot.Recorder is one.
+// Recorder makes the engine's records durable; *recorder.Recorder is one.
 type Recorder interface {
-	Record(ctx context.Context, events ...*bot.Event) error
+	Record(ctx context.Context, events ...*audit.Event) error
 }
 
 // Options configure an Engine. Settings and Recorder are required.
@@ -63,7 +66,7 @@ type Engine struct {
 	deny  *denyFiles
 
 	pmu       sync.RWMutex
-	platforms map[bot.Platform]*platform
+	platforms map[audit.Platform]*attached
 
 	q *workqueue.Queue[job]
 
@@ -83,13 +86,13 @@ type Engine struct {
 	once sync.Once
 }
 
-type platform struct {
-	actions bot.Actions
+type attached struct {
+	actions platform.Actions
 	dir     Directory
 }
 
 type propKey struct {
-	p  bot.Platform
+	p  audit.Platform
 	id string
 }
 
@@ -106,7 +109,7 @@ type cached[T any] struct {
 // job is one piece of queued work: an event, or an integration report.
 // It is encoded as JSON when it spills.
 type job struct {
-	Event *bot.Event   `json:"event,omitempty"`
+	Event *audit.Event `json:"event,omitempty"`
 	Integ *Integration `json:"integration,omitempty"`
 }
 
@@ -159,7 +162,7 @@ func New(opts Options) (*Engine, error) {
 		clock:      opts.Clock,
 		log:        opts.Logger.With().Str("component", "moderation").Logger(),
 		deny:       deny,
-		platforms:  make(map[bot.Platform]*platform),
+		platforms:  make(map[audit.Platform]*attached),
 		invites:    make(map[propKey]map[string]bool),
 		acted:      newRecentSet(4096),
 		violations: make(map[userKey][]time.Time),
@@ -183,23 +186,23 @@ func New(opts Options) (*Engine, error) {
 // Attach registers a platform's actions and directory; the platform is
 // a.Platform(). Events of platforms not attached are only counted for
 // raids. Work of the platform that spilled before a restart resumes.
-func (e *Engine) Attach(a bot.Actions, d Directory) {
+func (e *Engine) Attach(a platform.Actions, d Directory) {
 	p := a.Platform()
 	e.pmu.Lock()
-	e.platforms[p] = &platform{actions: a, dir: d}
+	e.platforms[p] = &attached{actions: a, dir: d}
 	e.pmu.Unlock()
 	e.q.Resume(string([]byte{byte(p)}))
 }
 
-func (e *Engine) platform(p bot.Platform) *platform {
+func (e *Engine) platform(p audit.Platform) *attached {
 	e.pmu.RLock()
 	defer e.pmu.RUnlock()
 	return e.platforms[p]
 }
 
 // Committed hands a committed batch to Handle; it has the signature of a
-// bot.Recorder subscriber: rec.Subscribe(engine.Committed).
-func (e *Engine) Committed(events []*bot.Event) {
+// recorder.Recorder subscriber: rec.Subscribe(engine.Committed).
+func (e *Engine) Committed(events []*audit.Event) {
 	for _, ev := range events {
 		if err := e.Handle(context.Background(), ev); err != nil && !errors.Is(err, ErrClosed) {
 			e.log.Error().Err(err).Msg("handle committed event")
@@ -213,27 +216,27 @@ func (e *Engine) Committed(events []*bot.Event) {
 // queue is full, when it waits for room or for ctx. Events the engines
 // recorded themselves (any function but gateway) are ignored, except
 // invite records.
-func (e *Engine) Handle(ctx context.Context, ev *bot.Event) error {
+func (e *Engine) Handle(ctx context.Context, ev *audit.Event) error {
 	if ev == nil || !ev.Platform.Valid() || ev.PropertyID == "" {
 		return nil
 	}
 	switch ev.Type {
-	case bot.PropertyInviteCreate, bot.PropertyInviteDelete:
+	case audit.PropertyInviteCreate, audit.PropertyInviteDelete:
 		e.learnInvite(ev)
 		return nil
 	}
-	if ev.Function != bot.FuncGateway {
+	if ev.Function != audit.FuncGateway {
 		return nil
 	}
 	switch ev.Type {
-	case bot.UserJoin:
+	case audit.UserJoin:
 		e.observeJoin(ctx, ev)
 		return e.enqueue(ctx, job{Event: ev})
-	case bot.UserUpdate:
-		if IsNameField(ev.Params.Get(bot.ParamField)) {
+	case audit.UserUpdate:
+		if IsNameField(ev.Params.Get(audit.ParamField)) {
 			return e.enqueue(ctx, job{Event: ev})
 		}
-	case bot.ChatMessage, bot.ChatMessageEdit:
+	case audit.ChatMessage, audit.ChatMessageEdit:
 		if mayHaveLinks(ev) {
 			return e.enqueue(ctx, job{Event: ev})
 		}
@@ -273,16 +276,16 @@ func (e *Engine) run(j job) {
 	}
 	ev := j.Event
 	switch ev.Type {
-	case bot.ChatMessage, bot.ChatMessageEdit:
+	case audit.ChatMessage, audit.ChatMessageEdit:
 		e.checkLinks(ctx, pl, ev, cfg.LinkFilter)
-	case bot.UserJoin:
-		if ev.Params.Get(bot.ParamIsBot) == "true" {
+	case audit.UserJoin:
+		if ev.Params.Get(audit.ParamIsBot) == "true" {
 			e.checkIntegration(ctx, pl, Integration{Platform: ev.Platform, Property: ev.PropertyID,
 				Kind: IntegrationBot, ID: ev.ActorID, Name: ev.ActorName, AddedBy: ev.Params.Get(paramAddedBy),
 				ChannelID: ev.ChannelID, Time: ev.Time}, cfg.IntegrationGuard)
 		}
 		e.checkImpersonation(ctx, pl, ev, cfg.Impersonation)
-	case bot.UserUpdate:
+	case audit.UserUpdate:
 		e.checkImpersonation(ctx, pl, ev, cfg.Impersonation)
 	}
 }
@@ -405,7 +408,7 @@ func (e *Engine) firstSeen(key string) bool {
 }
 
 // staffOf returns the property's staff, cached for CacheTTL.
-func (e *Engine) staffOf(ctx context.Context, pl *platform, k propKey) []Member {
+func (e *Engine) staffOf(ctx context.Context, pl *attached, k propKey) []Member {
 	now := e.clock.Now()
 	e.smu.Lock()
 	c, ok := e.staff[k]
@@ -428,14 +431,14 @@ func (e *Engine) staffOf(ctx context.Context, pl *platform, k propKey) []Member 
 // next check asks the Directory again. Platforms call it when an admin is
 // promoted, demoted or renamed, so that a new admin's names are protected
 // at once rather than after Options.CacheTTL.
-func (e *Engine) ForgetStaff(p bot.Platform, property string) {
+func (e *Engine) ForgetStaff(p audit.Platform, property string) {
 	e.smu.Lock()
 	delete(e.staff, propKey{p, property})
 	e.smu.Unlock()
 }
 
 // record makes a synthetic event durable, logging failures.
-func (e *Engine) record(ctx context.Context, ev *bot.Event) {
+func (e *Engine) record(ctx context.Context, ev *audit.Event) {
 	if err := e.opts.Recorder.Record(ctx, ev); err != nil {
 		e.log.Error().Err(err).Str("property", ev.PropertyID).Stringer("type", ev.Type).
 			Msg("record moderation event")
@@ -443,9 +446,9 @@ func (e *Engine) record(ctx context.Context, ev *bot.Event) {
 }
 
 // synthetic starts a record the engine makes, with the bot as actor.
-func (e *Engine) synthetic(pl *platform, k propKey, typ bot.EventType, fn bot.Function) *bot.Event {
-	ev := &bot.Event{Time: e.clock.Now(), Platform: k.p, PropertyID: k.id, Type: typ,
-		PlatformType: fn.String(), Function: fn, ActorType: bot.ActorBot}
+func (e *Engine) synthetic(pl *attached, k propKey, typ audit.EventType, fn audit.Function) *audit.Event {
+	ev := &audit.Event{Time: e.clock.Now(), Platform: k.p, PropertyID: k.id, Type: typ,
+		PlatformType: fn.String(), Function: fn, ActorType: audit.ActorBot}
 	if pl != nil && pl.dir != nil {
 		ev.ActorID, ev.ActorName = pl.dir.Self()
 	}
@@ -457,11 +460,11 @@ func outcome(err error) string {
 	switch {
 	case err == nil:
 		return OutcomeDone
-	case errors.Is(err, bot.ErrNotFound):
+	case errors.Is(err, platform.ErrNotFound):
 		return OutcomeGone
-	case errors.Is(err, bot.ErrForbidden):
+	case errors.Is(err, platform.ErrForbidden):
 		return OutcomeForbidden
-	case errors.Is(err, bot.ErrUnsupported):
+	case errors.Is(err, platform.ErrUnsupported):
 		return OutcomeUnsupported
 	}
 	return OutcomeFailed

@@ -10,9 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/moderation/moderationtest"
 	"github.com/chatwarden/chatwarden/store"
@@ -25,7 +29,7 @@ var start = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t          *testing.T
 	st         *store.Store
-	rec        *bot.Recorder
+	rec        *recorder.Recorder
 	eng        *moderation.Engine
 	acts       *moderationtest.Actions
 	tg         *moderationtest.Actions
@@ -36,9 +40,9 @@ type env struct {
 }
 
 // recorderFunc adapts a function to moderation.Recorder.
-type recorderFunc func(ctx context.Context, events ...*bot.Event) error
+type recorderFunc func(ctx context.Context, events ...*audit.Event) error
 
-func (f recorderFunc) Record(ctx context.Context, events ...*bot.Event) error {
+func (f recorderFunc) Record(ctx context.Context, events ...*audit.Event) error {
 	return f(ctx, events...)
 }
 
@@ -53,7 +57,7 @@ func newEnv(t *testing.T, defaults moderation.Defaults, tune ...func(*moderation
 	opts := moderation.Options{
 		Settings: st,
 		KV:       st,
-		Recorder: recorderFunc(func(ctx context.Context, events ...*bot.Event) error { return ev.rec.Record(ctx, events...) }),
+		Recorder: recorderFunc(func(ctx context.Context, events ...*audit.Event) error { return ev.rec.Record(ctx, events...) }),
 		Defaults: defaults,
 		Clock:    ev.clock,
 		Logger:   zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
@@ -66,16 +70,16 @@ func newEnv(t *testing.T, defaults moderation.Defaults, tune ...func(*moderation
 		t.Fatal(err)
 	}
 	ev.eng = eng
-	countJoins := bot.RouterFunc(func(e *bot.Event) []bot.Route {
-		if e.Type == bot.UserJoin {
+	countJoins := recorder.RouterFunc(func(e *audit.Event) []recorder.Route {
+		if e.Type == audit.UserJoin {
 			ev.joinRoutes.Add(1)
 		}
-		return []bot.Route{{Sink: "test", Target: "log"}}
+		return []recorder.Route{{Sink: "test", Target: "log"}}
 	})
-	ev.rec = bot.NewRecorder(st, bot.RecorderOptions{Routers: []bot.Router{eng.RaidFilter(countJoins)}})
-	ev.acts = moderationtest.NewActions(bot.Discord, ev.rec)
+	ev.rec = recorder.New(st, recorder.Options{Routers: []recorder.Router{eng.RaidFilter(countJoins)}})
+	ev.acts = moderationtest.NewActions(audit.Discord, ev.rec)
 	eng.Attach(ev.acts, ev.dir)
-	ev.tg = moderationtest.NewActions(bot.Telegram, ev.rec)
+	ev.tg = moderationtest.NewActions(audit.Telegram, ev.rec)
 	eng.Attach(ev.tg, ev.dir)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -92,7 +96,7 @@ func newEnv(t *testing.T, defaults moderation.Defaults, tune ...func(*moderation
 
 // feed records gateway events and hands them to the engine, as a platform
 // does after commit, then waits for the engine's work.
-func (ev *env) feed(events ...*bot.Event) {
+func (ev *env) feed(events ...*audit.Event) {
 	ev.t.Helper()
 	ctx := context.Background()
 	for _, e := range events {
@@ -116,16 +120,16 @@ func (ev *env) flush() {
 }
 
 // records returns the guild's records of type typ, newest first.
-func (ev *env) records(typ bot.EventType) []*bot.Event {
+func (ev *env) records(typ audit.EventType) []*audit.Event {
 	ev.t.Helper()
-	return ev.recordsOf(bot.Discord, guild, typ)
+	return ev.recordsOf(audit.Discord, guild, typ)
 }
 
-func (ev *env) recordsOf(p bot.Platform, property string, typ bot.EventType) []*bot.Event {
+func (ev *env) recordsOf(p audit.Platform, property string, typ audit.EventType) []*audit.Event {
 	ev.t.Helper()
-	var out []*bot.Event
+	var out []*audit.Event
 	err := ev.st.Scan(context.Background(), store.Query{Platform: p, Property: property,
-		Types: []bot.EventType{typ}}, func(e *bot.Event) error {
+		Types: []audit.EventType{typ}}, func(e *audit.Event) error {
 		out = append(out, e)
 		return nil
 	})
@@ -147,9 +151,9 @@ func (ev *env) eventually(what string, cond func() bool) {
 	}
 }
 
-func (ev *env) settings(fn func(s *bot.Settings)) {
+func (ev *env) settings(fn func(s *settings.Community)) {
 	ev.t.Helper()
-	_, _, err := ev.st.UpdateSettings(context.Background(), bot.Discord, guild, func(s *bot.Settings) error {
+	_, _, err := ev.st.UpdateSettings(context.Background(), audit.Discord, guild, func(s *settings.Community) error {
 		fn(s)
 		return nil
 	})
@@ -158,28 +162,28 @@ func (ev *env) settings(fn func(s *bot.Settings)) {
 	}
 }
 
-func (ev *env) message(user, content string) *bot.Event {
+func (ev *env) message(user, content string) *audit.Event {
 	ev.next++
-	return &bot.Event{Time: ev.clock.Now(), Platform: bot.Discord, PropertyID: guild, Type: bot.ChatMessage,
-		PlatformType: "MESSAGE_CREATE", Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin,
+	return &audit.Event{Time: ev.clock.Now(), Platform: audit.Discord, PropertyID: guild, Type: audit.ChatMessage,
+		PlatformType: "MESSAGE_CREATE", Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin,
 		ActorID: user, ActorName: "member " + user, ChannelID: "chan1",
 		MessageID: "msg" + strconv.Itoa(ev.next), Content: content}
 }
 
-func (ev *env) join(user, name string) *bot.Event {
-	return &bot.Event{Time: ev.clock.Now(), Platform: bot.Discord, PropertyID: guild, Type: bot.UserJoin,
-		PlatformType: "GUILD_MEMBER_ADD", Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin,
+func (ev *env) join(user, name string) *audit.Event {
+	return &audit.Event{Time: ev.clock.Now(), Platform: audit.Discord, PropertyID: guild, Type: audit.UserJoin,
+		PlatformType: "GUILD_MEMBER_ADD", Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin,
 		ActorID: user, ActorName: name}
 }
 
-func (ev *env) rename(user, field, old, new, display string) *bot.Event {
-	e := &bot.Event{Time: ev.clock.Now(), Platform: bot.Discord, PropertyID: guild, Type: bot.UserUpdate,
-		PlatformType: "GUILD_MEMBER_UPDATE", Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin,
+func (ev *env) rename(user, field, old, new, display string) *audit.Event {
+	e := &audit.Event{Time: ev.clock.Now(), Platform: audit.Discord, PropertyID: guild, Type: audit.UserUpdate,
+		PlatformType: "GUILD_MEMBER_UPDATE", Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin,
 		ActorID: user, ActorName: display, TargetIDs: []string{user}}
-	e.Params.Set(bot.ParamField, field)
-	e.Params.Set(bot.ParamOldValue, old)
-	e.Params.Set(bot.ParamNewValue, new)
-	e.Params.Set(bot.ParamTargetName, display)
+	e.Params.Set(audit.ParamField, field)
+	e.Params.Set(audit.ParamOldValue, old)
+	e.Params.Set(audit.ParamNewValue, new)
+	e.Params.Set(audit.ParamTargetName, display)
 	return e
 }
 
@@ -206,35 +210,35 @@ func TestPhishingLinkDeletedAndLoggedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	edit := *msg
-	edit.Type, edit.ID = bot.ChatMessageEdit, bot.ID{}
+	edit.Type, edit.ID = audit.ChatMessageEdit, audit.ID{}
 	edit.Content = "free nitro https://free-nitro.gift"
 	ev.feed(&edit)
 
 	dels := ev.acts.Calls("DeleteMessage")
 	if len(dels) != 1 || dels[0].Message != msg.MessageID || dels[0].Channel != "chan1" ||
-		dels[0].Cause.Function != bot.FuncLinkFilter {
+		dels[0].Cause.Function != audit.FuncLinkFilter {
 		t.Fatalf("delete calls = %+v", dels)
 	}
-	mod := ev.records(bot.ModerationLink)
+	mod := ev.records(audit.ModerationLink)
 	if len(mod) != 1 {
 		t.Fatalf("%d MODERATION_LINK records, want 1", len(mod))
 	}
 	want := map[string]string{
-		bot.ParamURL: "https://claim.free-nitro.gift/abc", bot.ParamDomain: "claim.free-nitro.gift",
-		bot.ParamRule: moderation.RuleDenylist, bot.ParamMode: "DENYLIST",
-		bot.ParamAction: moderation.ActDelete, bot.ParamOutcome: moderation.OutcomeDone,
+		audit.ParamURL: "https://claim.free-nitro.gift/abc", audit.ParamDomain: "claim.free-nitro.gift",
+		audit.ParamRule: moderation.RuleDenylist, audit.ParamMode: "DENYLIST",
+		audit.ParamAction: moderation.ActDelete, audit.ParamOutcome: moderation.OutcomeDone,
 	}
 	for k, v := range want {
 		if got := mod[0].Params.Get(k); got != v {
 			t.Errorf("MODERATION_LINK %s = %q, want %q", k, got, v)
 		}
 	}
-	if mod[0].Function != bot.FuncLinkFilter || mod[0].ActorType != bot.ActorBot || mod[0].Target() != "u1" ||
+	if mod[0].Function != audit.FuncLinkFilter || mod[0].ActorType != audit.ActorBot || mod[0].Target() != "u1" ||
 		mod[0].MessageID != msg.MessageID {
 		t.Errorf("MODERATION_LINK = %+v", mod[0])
 	}
-	deletes := ev.records(bot.ChatMessageDelete)
-	if len(deletes) != 1 || deletes[0].Function != bot.FuncLinkFilter || deletes[0].ActorType != bot.ActorBot {
+	deletes := ev.records(audit.ChatMessageDelete)
+	if len(deletes) != 1 || deletes[0].Function != audit.FuncLinkFilter || deletes[0].ActorType != audit.ActorBot {
 		t.Fatalf("CHAT_MESSAGE_DELETE records = %+v", deletes)
 	}
 }
@@ -250,7 +254,7 @@ func TestAllowedLinkStays(t *testing.T) {
 	if calls := ev.acts.Calls(); len(calls) != 0 {
 		t.Fatalf("actions on allowed links: %+v", calls)
 	}
-	if n := len(ev.records(bot.ModerationLink)); n != 0 {
+	if n := len(ev.records(audit.ModerationLink)); n != 0 {
 		t.Fatalf("%d MODERATION_LINK records, want 0", n)
 	}
 }
@@ -261,15 +265,15 @@ func TestLinkFilterSources(t *testing.T) {
 	ev := newEnv(t, d)
 
 	embed := ev.message("u1", "look")
-	embed.Params.Set(bot.ParamEmbedURLs, "https://ok.example https://www.evil.com/x")
+	embed.Params.Set(audit.ParamEmbedURLs, "https://ok.example https://www.evil.com/x")
 	textLink := ev.message("u2", "click here")
 	textLink.Params.Set(moderation.ParamTextLinks, "https://login.evil.com/")
 	obfuscated := ev.message("u3", "go to evil [.] com now")
 	ev.feed(embed, textLink, obfuscated)
 
 	got := map[string]string{}
-	for _, r := range ev.records(bot.ModerationLink) {
-		got[r.MessageID] = r.Params.Get(bot.ParamDomain)
+	for _, r := range ev.records(audit.ModerationLink) {
+		got[r.MessageID] = r.Params.Get(audit.ParamDomain)
 	}
 	want := map[string]string{embed.MessageID: "www.evil.com", textLink.MessageID: "login.evil.com",
 		obfuscated.MessageID: "evil.com"}
@@ -285,8 +289,8 @@ func TestLinkFilterSources(t *testing.T) {
 
 func TestLinkFilterModesAndInvites(t *testing.T) {
 	ev := newEnv(t, moderation.BuiltinDefaults())
-	ev.settings(func(s *bot.Settings) {
-		s.LinkFilter = &bot.LinkFilterSettings{Mode: moderation.ModeAllowlist,
+	ev.settings(func(s *settings.Community) {
+		s.LinkFilter = &settings.LinkFilter{Mode: moderation.ModeAllowlist,
 			Allowlist: []string{"example.org", "discord.gg"}, Denylist: []string{"bad.example.org"},
 			BlockInvites: ptr(true), AllowedInvites: []string{"ourcode"}}
 	})
@@ -303,16 +307,16 @@ func TestLinkFilterModesAndInvites(t *testing.T) {
 		{"join https://discord.com/invite/other", moderation.RuleInvite},
 		{"join discord.gg/other", moderation.RuleInvite},
 	}
-	var msgs []*bot.Event
+	var msgs []*audit.Event
 	for _, tt := range tests {
 		msgs = append(msgs, ev.message("u1", tt.content))
 	}
 	ev.feed(msgs...)
 	rules := map[string]string{}
-	for _, r := range ev.records(bot.ModerationLink) {
-		rules[r.MessageID] = r.Params.Get(bot.ParamRule)
-		if r.Params.Get(bot.ParamMode) != "ALLOWLIST" {
-			t.Errorf("mode = %q", r.Params.Get(bot.ParamMode))
+	for _, r := range ev.records(audit.ModerationLink) {
+		rules[r.MessageID] = r.Params.Get(audit.ParamRule)
+		if r.Params.Get(audit.ParamMode) != "ALLOWLIST" {
+			t.Errorf("mode = %q", r.Params.Get(audit.ParamMode))
 		}
 	}
 	for i, tt := range tests {
@@ -326,12 +330,12 @@ func TestLearnedInviteIsOwn(t *testing.T) {
 	d := moderation.BuiltinDefaults()
 	d.LinkFilter.BlockInvites = true
 	ev := newEnv(t, d)
-	inv := &bot.Event{Platform: bot.Discord, PropertyID: guild, Type: bot.PropertyInviteCreate,
-		PlatformType: "INVITE_CREATE", Function: bot.FuncGateway, ActorType: bot.ActorAdmin, ActorID: "owner"}
-	inv.Params.Set(bot.ParamInviteCode, "fresh")
+	inv := &audit.Event{Platform: audit.Discord, PropertyID: guild, Type: audit.PropertyInviteCreate,
+		PlatformType: "INVITE_CREATE", Function: audit.FuncGateway, ActorType: audit.ActorAdmin, ActorID: "owner"}
+	inv.Params.Set(audit.ParamInviteCode, "fresh")
 	ev.feed(inv, ev.message("u1", "discord.gg/fresh"), ev.message("u1", "discord.gg/stale"))
-	recs := ev.records(bot.ModerationLink)
-	if len(recs) != 1 || recs[0].Params.Get(bot.ParamURL) != "http://discord.gg/stale" {
+	recs := ev.records(audit.ModerationLink)
+	if len(recs) != 1 || recs[0].Params.Get(audit.ParamURL) != "http://discord.gg/stale" {
 		t.Fatalf("records = %+v", recs)
 	}
 }
@@ -340,8 +344,8 @@ func TestLinkFilterExemptions(t *testing.T) {
 	d := moderation.BuiltinDefaults()
 	d.LinkFilter.Denylist = []string{"evil.com"}
 	ev := newEnv(t, d)
-	ev.settings(func(s *bot.Settings) {
-		s.LinkFilter = &bot.LinkFilterSettings{ExemptChannels: []string{"links"}, ExemptRoles: []string{"trusted"}}
+	ev.settings(func(s *settings.Community) {
+		s.LinkFilter = &settings.LinkFilter{ExemptChannels: []string{"links"}, ExemptRoles: []string{"trusted"}}
 	})
 	ev.dir.SetAdmin(guild, "mod", true)
 	ev.dir.SetRoles(guild, "helper", "trusted")
@@ -349,7 +353,7 @@ func TestLinkFilterExemptions(t *testing.T) {
 	inChannel := ev.message("u1", "evil.com")
 	inChannel.ChannelID = "links"
 	byAdminType := ev.message("owner", "evil.com")
-	byAdminType.ActorType = bot.ActorAdmin
+	byAdminType.ActorType = audit.ActorAdmin
 	byAdmin := ev.message("mod", "evil.com")
 	byRole := ev.message("helper", "evil.com")
 	byMember := ev.message("u2", "evil.com")
@@ -360,7 +364,7 @@ func TestLinkFilterExemptions(t *testing.T) {
 	}
 
 	// Admins lose their exemption when it is turned off.
-	ev.settings(func(s *bot.Settings) { s.LinkFilter.ExemptAdmins = ptr(false) })
+	ev.settings(func(s *settings.Community) { s.LinkFilter.ExemptAdmins = ptr(false) })
 	again := ev.message("mod", "evil.com")
 	ev.feed(again)
 	if n := len(ev.acts.Calls("DeleteMessage")); n != 2 {
@@ -372,8 +376,8 @@ func TestLinkFilterEscalation(t *testing.T) {
 	d := moderation.BuiltinDefaults()
 	d.LinkFilter.Denylist = []string{"evil.com"}
 	ev := newEnv(t, d)
-	ev.settings(func(s *bot.Settings) {
-		s.LinkFilter = &bot.LinkFilterSettings{Escalate: ptr(true), EscalateAfter: 2,
+	ev.settings(func(s *settings.Community) {
+		s.LinkFilter = &settings.LinkFilter{Escalate: ptr(true), EscalateAfter: 2,
 			EscalateWindowSeconds: 60, EscalateTimeoutSeconds: 600}
 	})
 	ev.feed(ev.message("u1", "evil.com"))
@@ -386,11 +390,11 @@ func TestLinkFilterEscalation(t *testing.T) {
 	ev.feed(ev.message("u1", "evil.com/3"))
 	to := ev.acts.Calls("Timeout")
 	if len(to) != 1 || to[0].User != "u1" || !to[0].Until.Equal(ev.clock.Now().Add(10*time.Minute)) ||
-		to[0].Cause.Function != bot.FuncLinkFilter {
+		to[0].Cause.Function != audit.FuncLinkFilter {
 		t.Fatalf("timeouts = %+v", to)
 	}
 	var escalated int
-	for _, r := range ev.records(bot.ModerationLink) {
+	for _, r := range ev.records(audit.ModerationLink) {
 		if r.Params.Get(moderation.ParamEscalated) == "true" {
 			escalated++
 		}
@@ -399,8 +403,8 @@ func TestLinkFilterEscalation(t *testing.T) {
 		t.Errorf("%d escalated MODERATION_LINK records, want 1", escalated)
 	}
 	var timeouts int
-	for _, r := range ev.records(bot.UserUpdate) {
-		if r.Function == bot.FuncLinkFilter && r.Params.Get(bot.ParamField) == "timeout" {
+	for _, r := range ev.records(audit.UserUpdate) {
+		if r.Function == audit.FuncLinkFilter && r.Params.Get(audit.ParamField) == "timeout" {
 			timeouts++
 		}
 	}
@@ -444,8 +448,8 @@ func TestMissingDenyFileFailsNew(t *testing.T) {
 
 func TestImpersonatorOfOwnerFlaggedAndQuarantined(t *testing.T) {
 	ev := newEnv(t, moderation.BuiltinDefaults())
-	ev.settings(func(s *bot.Settings) {
-		s.Impersonation = &bot.ImpersonationSettings{Action: moderation.ActionQuarantine, QuarantineSeconds: 3600,
+	ev.settings(func(s *settings.Community) {
+		s.Impersonation = &settings.Impersonation{Action: moderation.ActionQuarantine, QuarantineSeconds: 3600,
 			ProtectedNames: []string{"Acme Support"}}
 	})
 	ev.dir.AddStaff(guild, "owner", "Alice", "alice_w")
@@ -458,11 +462,11 @@ func TestImpersonatorOfOwnerFlaggedAndQuarantined(t *testing.T) {
 		ev.rename("mod", "nickname", "Bob", "alice_w", "alice_w"), // staff are never checked
 		ev.rename("u9", "nickname", "", "Acme Supp0rt", "Acme Supp0rt"),
 	)
-	sec := ev.records(bot.SecurityEvent)
+	sec := ev.records(audit.SecurityEvent)
 	if len(sec) != 2 {
 		t.Fatalf("%d SECURITY_EVENT records, want 2: %+v", len(sec), sec)
 	}
-	byTarget := map[string]*bot.Event{}
+	byTarget := map[string]*audit.Event{}
 	for _, r := range sec {
 		byTarget[r.Target()] = r
 	}
@@ -470,32 +474,32 @@ func TestImpersonatorOfOwnerFlaggedAndQuarantined(t *testing.T) {
 	if imp == nil {
 		t.Fatal("the owner's impersonator was not flagged")
 	}
-	want := map[string]string{bot.ParamKind: bot.KindImpersonation, bot.ParamMatchedName: "Alice",
-		bot.ParamTargetName: "AIice", bot.ParamAction: moderation.ActQuarantine, bot.ParamOutcome: moderation.OutcomeDone}
+	want := map[string]string{audit.ParamKind: audit.KindImpersonation, audit.ParamMatchedName: "Alice",
+		audit.ParamTargetName: "AIice", audit.ParamAction: moderation.ActQuarantine, audit.ParamOutcome: moderation.OutcomeDone}
 	for k, v := range want {
 		if got := imp.Params.Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
-	if imp.Params.Get(bot.ParamNameSkeleton) == "" || imp.Params.Get(bot.ParamMatchedSkeleton) == "" {
+	if imp.Params.Get(audit.ParamNameSkeleton) == "" || imp.Params.Get(audit.ParamMatchedSkeleton) == "" {
 		t.Errorf("skeletons missing: %v", imp.Params)
 	}
-	if imp.Function != bot.FuncImpersonation || len(imp.TargetIDs) != 2 || imp.TargetIDs[1] != "owner" {
+	if imp.Function != audit.FuncImpersonation || len(imp.TargetIDs) != 2 || imp.TargetIDs[1] != "owner" {
 		t.Errorf("record = %+v", imp)
 	}
-	if r := byTarget["u9"]; r == nil || r.Params.Get(bot.ParamMatchedName) != "Acme Support" ||
-		r.Params.Get(bot.ParamField) != "nickname" {
+	if r := byTarget["u9"]; r == nil || r.Params.Get(audit.ParamMatchedName) != "Acme Support" ||
+		r.Params.Get(audit.ParamField) != "nickname" {
 		t.Errorf("configured-name impersonation = %+v", r)
 	}
 	to := ev.acts.Calls("Timeout")
 	if len(to) != 2 || to[0].User != "imp" || !to[0].Until.Equal(start.Add(time.Hour)) ||
-		to[0].Cause.Function != bot.FuncImpersonation {
+		to[0].Cause.Function != audit.FuncImpersonation {
 		t.Fatalf("timeouts = %+v", to)
 	}
 
 	// The same name seen again is not recorded twice.
 	ev.feed(ev.rename("imp", "global_name", "x", "AIice", "AIice"))
-	if n := len(ev.records(bot.SecurityEvent)); n != 2 {
+	if n := len(ev.records(audit.SecurityEvent)); n != 2 {
 		t.Fatalf("%d SECURITY_EVENT records after a repeat, want 2", n)
 	}
 }
@@ -510,8 +514,8 @@ func TestImpersonationActions(t *testing.T) {
 	} {
 		t.Run(tt.action, func(t *testing.T) {
 			ev := newEnv(t, moderation.BuiltinDefaults())
-			ev.settings(func(s *bot.Settings) {
-				s.Impersonation = &bot.ImpersonationSettings{Action: tt.action}
+			ev.settings(func(s *settings.Community) {
+				s.Impersonation = &settings.Impersonation{Action: tt.action}
 			})
 			ev.dir.AddStaff(guild, "owner", "Moderator Max")
 			ev.feed(ev.join("imp", "Moderat0r Max"))
@@ -519,8 +523,8 @@ func TestImpersonationActions(t *testing.T) {
 			if tt.method == "" && len(calls) != 0 || tt.method != "" && (len(calls) != 1 || calls[0].Method != tt.method) {
 				t.Fatalf("calls = %+v", calls)
 			}
-			sec := ev.records(bot.SecurityEvent)
-			if len(sec) != 1 || sec[0].Params.Get(bot.ParamAction) != tt.act {
+			sec := ev.records(audit.SecurityEvent)
+			if len(sec) != 1 || sec[0].Params.Get(audit.ParamAction) != tt.act {
 				t.Fatalf("records = %+v", sec)
 			}
 		})
@@ -529,21 +533,21 @@ func TestImpersonationActions(t *testing.T) {
 
 func TestUnauthorizedIntegration(t *testing.T) {
 	ev := newEnv(t, moderation.BuiltinDefaults())
-	ev.settings(func(s *bot.Settings) {
-		s.IntegrationGuard = &bot.IntegrationGuardSettings{Allowlist: []string{"goodbot"}, Kick: ptr(true)}
+	ev.settings(func(s *settings.Community) {
+		s.IntegrationGuard = &settings.IntegrationGuard{Allowlist: []string{"goodbot"}, Kick: ptr(true)}
 	})
 	good := ev.join("goodbot", "Good Bot")
-	good.Params.Set(bot.ParamIsBot, "true")
+	good.Params.Set(audit.ParamIsBot, "true")
 	bad := ev.join("spambot", "Spam Bot")
-	bad.Params.Set(bot.ParamIsBot, "true")
+	bad.Params.Set(audit.ParamIsBot, "true")
 	ev.feed(good, bad)
 	// The same bot reported by the audit log is not a second story.
 	ctx := context.Background()
 	for _, in := range []moderation.Integration{
-		{Platform: bot.Discord, Property: guild, Kind: moderation.IntegrationBot, ID: "spambot", Name: "Spam Bot"},
-		{Platform: bot.Discord, Property: guild, Kind: moderation.IntegrationWebhook, ID: "wh1", Name: "Captain Hook",
+		{Platform: audit.Discord, Property: guild, Kind: moderation.IntegrationBot, ID: "spambot", Name: "Spam Bot"},
+		{Platform: audit.Discord, Property: guild, Kind: moderation.IntegrationWebhook, ID: "wh1", Name: "Captain Hook",
 			AddedBy: "u5", ChannelID: "chan1"},
-		{Platform: bot.Discord, Property: guild, Kind: moderation.IntegrationWebhook, ID: "goodbot"},
+		{Platform: audit.Discord, Property: guild, Kind: moderation.IntegrationWebhook, ID: "goodbot"},
 	} {
 		if err := ev.eng.OnIntegration(ctx, in); err != nil {
 			t.Fatal(err)
@@ -551,23 +555,23 @@ func TestUnauthorizedIntegration(t *testing.T) {
 	}
 	ev.flush()
 
-	sec := ev.records(bot.SecurityEvent)
+	sec := ev.records(audit.SecurityEvent)
 	if len(sec) != 2 {
 		t.Fatalf("%d SECURITY_EVENT records, want 2: %+v", len(sec), sec)
 	}
-	byTarget := map[string]*bot.Event{}
+	byTarget := map[string]*audit.Event{}
 	for _, r := range sec {
-		if r.Params.Get(bot.ParamKind) != bot.KindUnauthorizedIntegration || r.Function != bot.FuncIntegrationGuard {
+		if r.Params.Get(audit.ParamKind) != audit.KindUnauthorizedIntegration || r.Function != audit.FuncIntegrationGuard {
 			t.Errorf("record = %+v", r)
 		}
 		byTarget[r.Target()] = r
 	}
-	if r := byTarget["spambot"]; r == nil || r.Params.Get(bot.ParamAction) != moderation.ActKick ||
+	if r := byTarget["spambot"]; r == nil || r.Params.Get(audit.ParamAction) != moderation.ActKick ||
 		r.Params.Get(moderation.ParamIntegration) != moderation.IntegrationBot {
 		t.Errorf("bot record = %+v", r)
 	}
-	if r := byTarget["wh1"]; r == nil || r.Params.Get(bot.ParamWebhookID) != "wh1" ||
-		r.Params.Get(bot.ParamAction) != moderation.ActNone || len(r.TargetIDs) != 2 || r.TargetIDs[1] != "u5" {
+	if r := byTarget["wh1"]; r == nil || r.Params.Get(audit.ParamWebhookID) != "wh1" ||
+		r.Params.Get(audit.ParamAction) != moderation.ActNone || len(r.TargetIDs) != 2 || r.TargetIDs[1] != "u5" {
 		t.Errorf("webhook record = %+v", r)
 	}
 	if kicks := ev.acts.Calls("Kick"); len(kicks) != 1 || kicks[0].User != "spambot" {
@@ -577,7 +581,7 @@ func TestUnauthorizedIntegration(t *testing.T) {
 
 func TestRaidOf1000Joins(t *testing.T) {
 	ev := newEnv(t, moderation.BuiltinDefaults())
-	ev.settings(func(s *bot.Settings) { s.RaidGuard = &bot.RaidGuardSettings{Joins: 20, WindowSeconds: 10} })
+	ev.settings(func(s *settings.Community) { s.RaidGuard = &settings.RaidGuard{Joins: 20, WindowSeconds: 10} })
 	ctx := context.Background()
 	// A member joining before the raid is routed as usual.
 	ev.feed(ev.join("early", "Early Bird"))
@@ -595,30 +599,30 @@ func TestRaidOf1000Joins(t *testing.T) {
 		}
 	}
 	ev.flush()
-	if !ev.eng.InRaid(bot.Discord, guild) {
+	if !ev.eng.InRaid(audit.Discord, guild) {
 		t.Fatal("not in a raid after 1000 joins in 10 s")
 	}
-	if n := len(ev.records(bot.SecurityEvent)); n != 0 {
+	if n := len(ev.records(audit.SecurityEvent)); n != 0 {
 		t.Fatalf("%d SECURITY_EVENT records while the raid lasts, want 0", n)
 	}
 	// Quiet: the raid ends within one window and is summarised once.
 	ev.clock.Advance(11 * time.Second)
-	ev.eventually("the JOIN_RAID record", func() bool { return len(ev.records(bot.SecurityEvent)) > 0 })
+	ev.eventually("the JOIN_RAID record", func() bool { return len(ev.records(audit.SecurityEvent)) > 0 })
 	ev.clock.Advance(time.Minute)
 	ev.flush()
-	sec := ev.records(bot.SecurityEvent)
+	sec := ev.records(audit.SecurityEvent)
 	if len(sec) != 1 {
 		t.Fatalf("%d SECURITY_EVENT records, want 1", len(sec))
 	}
 	r := sec[0]
-	if r.Params.Get(bot.ParamKind) != bot.KindJoinRaid || r.Params.Get(bot.ParamCount) != "1000" ||
-		r.Function != bot.FuncRaidGuard || len(r.TargetIDs) != bot.MaxTargets || r.TargetIDs[0] != "raider0" {
+	if r.Params.Get(audit.ParamKind) != audit.KindJoinRaid || r.Params.Get(audit.ParamCount) != "1000" ||
+		r.Function != audit.FuncRaidGuard || len(r.TargetIDs) != audit.MaxTargets || r.TargetIDs[0] != "raider0" {
 		t.Fatalf("JOIN_RAID = %+v", r)
 	}
-	if got := r.Params.Get(bot.ParamDuration); got != "10s" {
+	if got := r.Params.Get(audit.ParamDuration); got != "10s" {
 		t.Errorf("duration = %q, want 10s", got)
 	}
-	if n := len(ev.records(bot.UserJoin)); n != 1001 {
+	if n := len(ev.records(audit.UserJoin)); n != 1001 {
 		t.Fatalf("%d USER_JOIN records, want 1001", n)
 	}
 	// Joins are routed until the one that shows the raid (the 21st within
@@ -626,7 +630,7 @@ func TestRaidOf1000Joins(t *testing.T) {
 	if n := ev.joinRoutes.Load(); n != 1+21 {
 		t.Errorf("%d USER_JOIN records routed to log channels, want 22", n)
 	}
-	if ev.eng.InRaid(bot.Discord, guild) {
+	if ev.eng.InRaid(audit.Discord, guild) {
 		t.Error("still in a raid")
 	}
 	// No impersonation or integration work was done for the raid's plain joins.
@@ -641,7 +645,7 @@ type gatedActions struct {
 	gate chan struct{}
 }
 
-func (g gatedActions) DeleteMessage(ctx context.Context, property, channel, message string, c bot.Cause) error {
+func (g gatedActions) DeleteMessage(ctx context.Context, property, channel, message string, c platform.Cause) error {
 	<-g.gate
 	return g.Actions.DeleteMessage(ctx, property, channel, message, c)
 }
@@ -653,7 +657,7 @@ func TestQueueWithoutKVWaitsForRoom(t *testing.T) {
 	gate := make(chan struct{})
 	ev.eng.Attach(gatedActions{ev.acts, gate}, ev.dir)
 	ctx := context.Background()
-	var msgs []*bot.Event
+	var msgs []*audit.Event
 	for range 3 {
 		m := ev.message("u1", "evil.com")
 		msgs = append(msgs, m)
@@ -716,9 +720,9 @@ func TestFloodSpillsInsteadOfStallingTheRecorder(t *testing.T) {
 		}
 	}
 	close(gate)
-	ev.eventually("every message moderated", func() bool { return len(ev.records(bot.ModerationLink)) == n })
+	ev.eventually("every message moderated", func() bool { return len(ev.records(audit.ModerationLink)) == n })
 	ev.flush()
-	if got := len(ev.records(bot.ChatMessageDelete)); got != n {
+	if got := len(ev.records(audit.ChatMessageDelete)); got != n {
 		t.Fatalf("%d deletes recorded, want %d", got, n)
 	}
 }
@@ -731,9 +735,9 @@ func TestCommittedSubscriber(t *testing.T) {
 	if err := ev.rec.Record(context.Background(), ev.message("u1", "https://evil.com")); err != nil {
 		t.Fatal(err)
 	}
-	ev.eventually("the MODERATION_LINK record", func() bool { return len(ev.records(bot.ModerationLink)) == 1 })
+	ev.eventually("the MODERATION_LINK record", func() bool { return len(ev.records(audit.ModerationLink)) == 1 })
 	ev.flush()
-	if n := len(ev.records(bot.ChatMessageDelete)); n != 1 {
+	if n := len(ev.records(audit.ChatMessageDelete)); n != 1 {
 		t.Fatalf("%d CHAT_MESSAGE_DELETE records, want 1", n)
 	}
 }
@@ -758,33 +762,33 @@ func TestTelegramGroup(t *testing.T) {
 	ev := newEnv(t, d)
 	ev.dir.AddStaff(chat, "42", "Grace", "Hopper", "grace_admin")
 
-	photo := &bot.Event{Platform: bot.Telegram, PropertyID: chat, Type: bot.ChatMessage, PlatformType: "message",
-		Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: "7", ActorName: "Mallory",
+	photo := &audit.Event{Platform: audit.Telegram, PropertyID: chat, Type: audit.ChatMessage, PlatformType: "message",
+		Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: "7", ActorName: "Mallory",
 		ChannelID: chat, MessageID: "501", Content: "nice photo (caption)"}
 	photo.Params.Set(moderation.ParamTextLinks, "https://login.evil.com/steal")
-	rename := &bot.Event{Platform: bot.Telegram, PropertyID: chat, Type: bot.UserUpdate, PlatformType: "message",
-		Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: "8", TargetIDs: []string{"8"}}
-	rename.Params.Set(bot.ParamField, "username")
-	rename.Params.Set(bot.ParamOldValue, "eve")
-	rename.Params.Set(bot.ParamNewValue, "grace_admln")
-	rename.Params.Set(bot.ParamTargetName, "Eve")
+	rename := &audit.Event{Platform: audit.Telegram, PropertyID: chat, Type: audit.UserUpdate, PlatformType: "message",
+		Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: "8", TargetIDs: []string{"8"}}
+	rename.Params.Set(audit.ParamField, "username")
+	rename.Params.Set(audit.ParamOldValue, "eve")
+	rename.Params.Set(audit.ParamNewValue, "grace_admln")
+	rename.Params.Set(audit.ParamTargetName, "Eve")
 	ev.feed(photo, rename)
 
 	if dels := ev.tg.Calls("DeleteMessage"); len(dels) != 1 || dels[0].Message != "501" || dels[0].Channel != chat {
 		t.Fatalf("deletes = %+v", dels)
 	}
 	to := ev.tg.Calls("Timeout")
-	if len(to) != 2 || to[0].User != "7" || to[0].Cause.Function != bot.FuncLinkFilter ||
-		to[1].User != "8" || to[1].Cause.Function != bot.FuncImpersonation {
+	if len(to) != 2 || to[0].User != "7" || to[0].Cause.Function != audit.FuncLinkFilter ||
+		to[1].User != "8" || to[1].Cause.Function != audit.FuncImpersonation {
 		t.Fatalf("restrictions = %+v", to)
 	}
-	if recs := ev.recordsOf(bot.Telegram, chat, bot.ModerationLink); len(recs) != 1 ||
-		recs[0].Params.Get(bot.ParamDomain) != "login.evil.com" {
+	if recs := ev.recordsOf(audit.Telegram, chat, audit.ModerationLink); len(recs) != 1 ||
+		recs[0].Params.Get(audit.ParamDomain) != "login.evil.com" {
 		t.Fatalf("MODERATION_LINK = %+v", recs)
 	}
-	sec := ev.recordsOf(bot.Telegram, chat, bot.SecurityEvent)
-	if len(sec) != 1 || sec[0].Params.Get(bot.ParamMatchedName) != "grace_admin" ||
-		sec[0].Params.Get(bot.ParamField) != "username" {
+	sec := ev.recordsOf(audit.Telegram, chat, audit.SecurityEvent)
+	if len(sec) != 1 || sec[0].Params.Get(audit.ParamMatchedName) != "grace_admin" ||
+		sec[0].Params.Get(audit.ParamField) != "username" {
 		t.Fatalf("SECURITY_EVENT = %+v", sec)
 	}
 	if len(ev.acts.Calls()) != 0 {
@@ -799,14 +803,14 @@ func TestCloseSummarisesARunningRaid(t *testing.T) {
 	for i := range 5 {
 		ev.feed(ev.join("r"+strconv.Itoa(i), "r"))
 	}
-	if !ev.eng.InRaid(bot.Discord, guild) {
+	if !ev.eng.InRaid(audit.Discord, guild) {
 		t.Fatal("no raid")
 	}
 	if err := ev.eng.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	sec := ev.records(bot.SecurityEvent)
-	if len(sec) != 1 || sec[0].Params.Get(bot.ParamCount) != "5" {
+	sec := ev.records(audit.SecurityEvent)
+	if len(sec) != 1 || sec[0].Params.Get(audit.ParamCount) != "5" {
 		t.Fatalf("records = %+v", sec)
 	}
 }
@@ -824,8 +828,8 @@ func TestLinkFilterReadsWithheldText(t *testing.T) {
 	if dels := ev.acts.Calls("DeleteMessage"); len(dels) != 1 || dels[0].Message != msg.MessageID {
 		t.Fatalf("delete calls = %+v", dels)
 	}
-	mod := ev.records(bot.ModerationLink)
-	if len(mod) != 1 || mod[0].Params.Get(bot.ParamDomain) != "login.evil.com" || mod[0].Content != "" {
+	mod := ev.records(audit.ModerationLink)
+	if len(mod) != 1 || mod[0].Params.Get(audit.ParamDomain) != "login.evil.com" || mod[0].Content != "" {
 		t.Fatalf("MODERATION_LINK records = %+v", mod)
 	}
 }

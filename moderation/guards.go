@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 // What an Integration is, in params.integration.
@@ -23,7 +25,7 @@ const (
 // WEBHOOK_CREATE, INTEGRATION_CREATE, BOT_ADD; Telegram's "bot added"
 // service message if the handler does not record it as USER_JOIN).
 type Integration struct {
-	Platform bot.Platform
+	Platform audit.Platform
 	Property string
 	Kind     string // Integration*
 	ID       string // the bot's user id, the webhook's or integration's id
@@ -46,7 +48,7 @@ func (e *Engine) OnIntegration(ctx context.Context, in Integration) error {
 
 // checkIntegration records (and optionally kicks) an integration that is
 // not on the allowlist.
-func (e *Engine) checkIntegration(ctx context.Context, pl *platform, in Integration, cfg IntegrationGuardConfig) {
+func (e *Engine) checkIntegration(ctx context.Context, pl *attached, in Integration, cfg IntegrationGuardConfig) {
 	if !cfg.Enabled || in.ID == "" || slices.Contains(cfg.Allowlist, in.ID) {
 		return
 	}
@@ -63,27 +65,27 @@ func (e *Engine) checkIntegration(ctx context.Context, pl *platform, in Integrat
 	act, res := ActNone, OutcomeNone
 	if cfg.Kick && in.Kind == IntegrationBot {
 		act = ActKick
-		err := pl.actions.Kick(ctx, k.id, in.ID, bot.Cause{Function: bot.FuncIntegrationGuard,
+		err := pl.actions.Kick(ctx, k.id, in.ID, platform.Cause{Function: audit.FuncIntegrationGuard,
 			Reason: "integration guard: bot not on the allowlist"})
 		res = outcome(err)
 		if err != nil {
 			log.Warn().Err(err).Msg("kick an unauthorized bot")
 		}
 	}
-	rec := e.synthetic(pl, k, bot.SecurityEvent, bot.FuncIntegrationGuard)
+	rec := e.synthetic(pl, k, audit.SecurityEvent, audit.FuncIntegrationGuard)
 	rec.ChannelID = in.ChannelID
 	rec.TargetIDs = []string{in.ID}
 	if in.AddedBy != "" {
 		rec.TargetIDs = append(rec.TargetIDs, in.AddedBy)
 	}
-	rec.Params.Set(bot.ParamKind, bot.KindUnauthorizedIntegration)
+	rec.Params.Set(audit.ParamKind, audit.KindUnauthorizedIntegration)
 	rec.Params.Set(ParamIntegration, in.Kind)
-	rec.Params.Set(bot.ParamTargetName, in.Name)
+	rec.Params.Set(audit.ParamTargetName, in.Name)
 	if in.Kind == IntegrationWebhook {
-		rec.Params.Set(bot.ParamWebhookID, in.ID)
+		rec.Params.Set(audit.ParamWebhookID, in.ID)
 	}
-	rec.Params.Set(bot.ParamAction, act)
-	rec.Params.Set(bot.ParamOutcome, res)
+	rec.Params.Set(audit.ParamAction, act)
+	rec.Params.Set(audit.ParamOutcome, res)
 	e.record(ctx, rec)
 }
 
@@ -96,7 +98,7 @@ type raidGuard struct {
 func newRaidGuard() *raidGuard { return &raidGuard{m: make(map[propKey]*RaidDetector)} }
 
 // observeJoin counts a join for the raid guard, on the caller's goroutine.
-func (e *Engine) observeJoin(ctx context.Context, ev *bot.Event) {
+func (e *Engine) observeJoin(ctx context.Context, ev *audit.Event) {
 	k := propKey{ev.Platform, ev.PropertyID}
 	cfg := e.resolve(ctx, k).RaidGuard
 	now := e.clock.Now()
@@ -128,7 +130,7 @@ func (e *Engine) observeJoin(ctx context.Context, ev *bot.Event) {
 // InRaid reports whether a property is in a join raid. The log router
 // consults it so that USER_JOIN records are kept out of log channels
 // while a raid lasts (the JOIN_RAID record summarises them).
-func (e *Engine) InRaid(p bot.Platform, property string) bool {
+func (e *Engine) InRaid(p audit.Platform, property string) bool {
 	g := e.raids
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -142,12 +144,12 @@ func (e *Engine) InRaid(p bot.Platform, property string) bool {
 // the removal once. Everything else is routed by next (which may be nil).
 // Joins are counted after commit, so the joins committed together with the
 // one that starts a raid may still be routed.
-func (e *Engine) RaidFilter(next bot.Router) bot.Router {
-	return bot.RouterFunc(func(ev *bot.Event) []bot.Route {
-		if ev.Type == bot.UserJoin && e.InRaid(ev.Platform, ev.PropertyID) {
+func (e *Engine) RaidFilter(next recorder.Router) recorder.Router {
+	return recorder.RouterFunc(func(ev *audit.Event) []recorder.Route {
+		if ev.Type == audit.UserJoin && e.InRaid(ev.Platform, ev.PropertyID) {
 			return nil
 		}
-		if ev.Type == bot.ChatMessageDelete && ev.Function == bot.FuncLinkFilter {
+		if ev.Type == audit.ChatMessageDelete && ev.Function == audit.FuncLinkFilter {
 			return nil
 		}
 		if next == nil {
@@ -203,13 +205,13 @@ func (e *Engine) endRaids(now time.Time, all bool) {
 		e.log.Warn().Str("platform", o.k.p.String()).Str("property", o.k.id).Int("joins", o.r.Count).
 			Dur("duration", o.r.End.Sub(o.r.Start)).Msg("join raid ended")
 		ctx, cancel := context.WithTimeout(context.Background(), e.opts.ActionTimeout)
-		rec := e.synthetic(e.platform(o.k.p), o.k, bot.SecurityEvent, bot.FuncRaidGuard)
+		rec := e.synthetic(e.platform(o.k.p), o.k, audit.SecurityEvent, audit.FuncRaidGuard)
 		rec.TargetIDs = o.r.Users
-		rec.Params.Set(bot.ParamKind, bot.KindJoinRaid)
-		rec.Params.Set(bot.ParamCount, strconv.Itoa(o.r.Count))
-		rec.Params.Set(bot.ParamDuration, o.r.End.Sub(o.r.Start).Round(time.Second).String())
+		rec.Params.Set(audit.ParamKind, audit.KindJoinRaid)
+		rec.Params.Set(audit.ParamCount, strconv.Itoa(o.r.Count))
+		rec.Params.Set(audit.ParamDuration, o.r.End.Sub(o.r.Start).Round(time.Second).String())
 		rec.Params.Set(ParamStartedAt, o.r.Start.UTC().Format(time.RFC3339))
-		rec.Params.Set(bot.ParamRule, fmt.Sprintf("more than %d joins in %s", o.r.Joins, o.r.Window))
+		rec.Params.Set(audit.ParamRule, fmt.Sprintf("more than %d joins in %s", o.r.Joins, o.r.Window))
 		e.record(ctx, rec)
 		cancel()
 	}
@@ -235,7 +237,7 @@ type RaidDetector struct {
 type Raid struct {
 	Start, End time.Time // the first and the last join
 	Count      int       // joins during the raid, including those that started it
-	Users      []string  // the first bot.MaxTargets joiners
+	Users      []string  // the first audit.MaxTargets joiners
 	Joins      int
 	Window     time.Duration
 }
@@ -257,7 +259,7 @@ func (d *RaidDetector) Join(now time.Time, user string) bool {
 	if d.active {
 		d.raid.Count++
 		d.raid.End = now
-		if user != "" && len(d.raid.Users) < bot.MaxTargets {
+		if user != "" && len(d.raid.Users) < audit.MaxTargets {
 			d.raid.Users = append(d.raid.Users, user)
 		}
 		return false
@@ -272,7 +274,7 @@ func (d *RaidDetector) Join(now time.Time, user string) bool {
 	d.active = true
 	d.raid = Raid{Start: d.times[oldest], End: now, Count: d.n, Joins: d.Joins, Window: d.Window}
 	for i := range d.n {
-		if u := d.users[(oldest+i)%len(d.users)]; u != "" && len(d.raid.Users) < bot.MaxTargets {
+		if u := d.users[(oldest+i)%len(d.users)]; u != "" && len(d.raid.Users) < audit.MaxTargets {
 			d.raid.Users = append(d.raid.Users, u)
 		}
 	}

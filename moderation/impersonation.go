@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+
 	"github.com/chatwarden/chatwarden/moderation/skeleton"
 )
 
@@ -89,7 +91,7 @@ func ProtectedNames(staff []Member, configured []string) []Protected {
 // change. Staff members are never checked: they are the people the guard
 // protects, and never flagged for their own names. Names an admin gave a
 // member (a nickname set by a moderator) are not checked either.
-func (e *Engine) checkImpersonation(ctx context.Context, pl *platform, ev *bot.Event, cfg ImpersonationConfig) {
+func (e *Engine) checkImpersonation(ctx context.Context, pl *attached, ev *audit.Event, cfg ImpersonationConfig) {
 	if !cfg.Enabled {
 		return
 	}
@@ -97,22 +99,22 @@ func (e *Engine) checkImpersonation(ctx context.Context, pl *platform, ev *bot.E
 	var user string
 	var names []Candidate
 	switch ev.Type {
-	case bot.UserJoin:
+	case audit.UserJoin:
 		user = ev.ActorID
-		if ev.ActorType == bot.ActorAdmin {
+		if ev.ActorType == audit.ActorAdmin {
 			return
 		}
 		names = append(names, Candidate{Name: ev.ActorName, Field: "name"})
-	case bot.UserUpdate:
+	case audit.UserUpdate:
 		user = ev.Target()
 		if user == "" {
 			user = ev.ActorID
 		}
-		if ev.ActorType == bot.ActorAdmin && ev.ActorID != "" && ev.ActorID != user {
+		if ev.ActorType == audit.ActorAdmin && ev.ActorID != "" && ev.ActorID != user {
 			return // an admin chose this member's name
 		}
-		names = append(names, Candidate{Name: ev.Params.Get(bot.ParamNewValue), Field: ev.Params.Get(bot.ParamField)},
-			Candidate{Name: ev.Params.Get(bot.ParamTargetName), Field: "name"})
+		names = append(names, Candidate{Name: ev.Params.Get(audit.ParamNewValue), Field: ev.Params.Get(audit.ParamField)},
+			Candidate{Name: ev.Params.Get(audit.ParamTargetName), Field: "name"})
 	default:
 		return
 	}
@@ -129,7 +131,7 @@ func (e *Engine) checkImpersonation(ctx context.Context, pl *platform, ev *bot.E
 	if nl, ok := pl.dir.(NameLister); ok {
 		more, err := nl.MemberNames(ctx, k.id, user)
 		switch {
-		case errors.Is(err, bot.ErrNotFound):
+		case errors.Is(err, platform.ErrNotFound):
 			// Gone already (a member who joined and left at once): the
 			// names the event carries are all there is.
 		case err != nil:
@@ -150,7 +152,7 @@ func (e *Engine) checkImpersonation(ctx context.Context, pl *platform, ev *bot.E
 		Str("name", m.Candidate.Name).Str("protected", m.Protected.Name).Logger()
 	log.Info().Msg("impersonation")
 
-	cause := bot.Cause{Function: bot.FuncImpersonation,
+	cause := platform.Cause{Function: audit.FuncImpersonation,
 		Reason: fmt.Sprintf("impersonation: %q looks like %q", m.Candidate.Name, m.Protected.Name)}
 	act, res := ActFlag, OutcomeNone
 	var err error
@@ -171,21 +173,21 @@ func (e *Engine) checkImpersonation(ctx context.Context, pl *platform, ev *bot.E
 	if err != nil {
 		log.Warn().Err(err).Str("action", act).Msg("act on an impersonator")
 	}
-	rec := e.synthetic(pl, k, bot.SecurityEvent, bot.FuncImpersonation)
+	rec := e.synthetic(pl, k, audit.SecurityEvent, audit.FuncImpersonation)
 	rec.TargetIDs = []string{user}
 	if m.Owner != "" {
 		rec.TargetIDs = append(rec.TargetIDs, m.Owner)
 	}
-	rec.Params.Set(bot.ParamKind, bot.KindImpersonation)
-	rec.Params.Set(bot.ParamTargetName, m.Candidate.Name)
-	rec.Params.Set(bot.ParamField, m.Field)
-	rec.Params.Set(bot.ParamMatchedName, m.Protected.Name)
-	rec.Params.Set(bot.ParamNameSkeleton, m.NameSkeleton)
-	rec.Params.Set(bot.ParamMatchedSkeleton, m.ProtectedSkeleton)
-	rec.Params.Set(bot.ParamAction, act)
-	rec.Params.Set(bot.ParamOutcome, res)
+	rec.Params.Set(audit.ParamKind, audit.KindImpersonation)
+	rec.Params.Set(audit.ParamTargetName, m.Candidate.Name)
+	rec.Params.Set(audit.ParamField, m.Field)
+	rec.Params.Set(audit.ParamMatchedName, m.Protected.Name)
+	rec.Params.Set(audit.ParamNameSkeleton, m.NameSkeleton)
+	rec.Params.Set(audit.ParamMatchedSkeleton, m.ProtectedSkeleton)
+	rec.Params.Set(audit.ParamAction, act)
+	rec.Params.Set(audit.ParamOutcome, res)
 	if act == ActQuarantine {
-		rec.Params.Set(bot.ParamDuration, cfg.Quarantine.String())
+		rec.Params.Set(audit.ParamDuration, cfg.Quarantine.String())
 	}
 	e.record(ctx, rec)
 }

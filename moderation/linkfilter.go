@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+
 	"github.com/chatwarden/chatwarden/moderation/links"
 )
 
@@ -40,7 +42,7 @@ type Policy struct {
 
 // NewPolicy returns the policy of cfg on platform p, with own as the
 // property's own invite codes.
-func NewPolicy(p bot.Platform, cfg LinkFilterConfig, own []string) *Policy {
+func NewPolicy(p audit.Platform, cfg LinkFilterConfig, own []string) *Policy {
 	pol := &Policy{mode: cfg.Mode, blockInvites: cfg.BlockInvites, platform: p.String(),
 		own: make(map[string]bool, len(own))}
 	for _, d := range cfg.Denylist {
@@ -93,15 +95,15 @@ func (p *Policy) Judge(l links.Link) Verdict {
 
 // mayHaveLinks is Handle's cheap test of whether a message is worth
 // queueing for the link filter.
-func mayHaveLinks(ev *bot.Event) bool {
-	return ev.Params.Get(bot.ParamEmbedURLs) != "" || ev.Params.Get(ParamTextLinks) != "" ||
+func mayHaveLinks(ev *audit.Event) bool {
+	return ev.Params.Get(audit.ParamEmbedURLs) != "" || ev.Params.Get(ParamTextLinks) != "" ||
 		links.Has(messageText(ev))
 }
 
 // messageText is a message's text: its content, or, in a property that does not
 // store content, the text withheld from the store. (Work that spills to
 // the store during a flood carries no withheld text.)
-func messageText(ev *bot.Event) string {
+func messageText(ev *audit.Event) string {
 	if ev.Content != "" {
 		return ev.Content
 	}
@@ -111,9 +113,9 @@ func messageText(ev *bot.Event) string {
 // MessageLinks returns the links of a CHAT_MESSAGE or CHAT_MESSAGE_EDIT:
 // in its content (text or caption), its embeds (params embed_urls) and its
 // Telegram text_link entities (params text_links), without duplicates.
-func MessageLinks(ev *bot.Event) []links.Link {
+func MessageLinks(ev *audit.Event) []links.Link {
 	out := links.Find(messageText(ev))
-	for _, key := range []string{bot.ParamEmbedURLs, ParamTextLinks} {
+	for _, key := range []string{audit.ParamEmbedURLs, ParamTextLinks} {
 		for _, u := range strings.Fields(ev.Params.Get(key)) {
 			for _, l := range links.Find(u) {
 				if !slices.ContainsFunc(out, func(o links.Link) bool { return o.URL == l.URL }) {
@@ -126,7 +128,7 @@ func MessageLinks(ev *bot.Event) []links.Link {
 }
 
 // checkLinks runs the link filter on a message.
-func (e *Engine) checkLinks(ctx context.Context, pl *platform, ev *bot.Event, cfg LinkFilterConfig) {
+func (e *Engine) checkLinks(ctx context.Context, pl *attached, ev *audit.Event, cfg LinkFilterConfig) {
 	if !cfg.Enabled || ev.MessageID == "" {
 		return
 	}
@@ -167,7 +169,7 @@ func (e *Engine) checkLinks(ctx context.Context, pl *platform, ev *bot.Event, cf
 	if !first {
 		return // the same message seen again (an edit, a redelivery)
 	}
-	cause := bot.Cause{Function: bot.FuncLinkFilter,
+	cause := platform.Cause{Function: audit.FuncLinkFilter,
 		Reason: fmt.Sprintf("link filter: %s %s", strings.ToLower(v.Rule), bad.Host)}
 	err := pl.actions.DeleteMessage(ctx, k.id, ev.ChannelID, ev.MessageID, cause)
 	if err != nil {
@@ -175,22 +177,22 @@ func (e *Engine) checkLinks(ctx context.Context, pl *platform, ev *bot.Event, cf
 	}
 	escalate := e.violation(ev, cfg)
 
-	rec := e.synthetic(pl, k, bot.ModerationLink, bot.FuncLinkFilter)
+	rec := e.synthetic(pl, k, audit.ModerationLink, audit.FuncLinkFilter)
 	rec.ChannelID, rec.MessageID = ev.ChannelID, ev.MessageID
-	rec.Params.Set(bot.ParamChannelName, ev.Params.Get(bot.ParamChannelName))
+	rec.Params.Set(audit.ParamChannelName, ev.Params.Get(audit.ParamChannelName))
 	// What was removed, so that the one log entry of the removal shows it
 	// (RaidFilter keeps the deletion's own record out of log channels).
 	rec.Content, rec.Attachments = ev.Content, ev.Attachments
 	if ev.ActorID != "" {
 		rec.TargetIDs = []string{ev.ActorID}
 	}
-	rec.Params.Set(bot.ParamTargetName, ev.ActorName)
-	rec.Params.Set(bot.ParamURL, bad.URL)
-	rec.Params.Set(bot.ParamDomain, bad.Host)
-	rec.Params.Set(bot.ParamRule, v.Rule)
-	rec.Params.Set(bot.ParamMode, strings.ToUpper(cfg.Mode))
-	rec.Params.Set(bot.ParamAction, ActDelete)
-	rec.Params.Set(bot.ParamOutcome, outcome(err))
+	rec.Params.Set(audit.ParamTargetName, ev.ActorName)
+	rec.Params.Set(audit.ParamURL, bad.URL)
+	rec.Params.Set(audit.ParamDomain, bad.Host)
+	rec.Params.Set(audit.ParamRule, v.Rule)
+	rec.Params.Set(audit.ParamMode, strings.ToUpper(cfg.Mode))
+	rec.Params.Set(audit.ParamAction, ActDelete)
+	rec.Params.Set(audit.ParamOutcome, outcome(err))
 	if escalate {
 		rec.Params.Set(ParamEscalated, "true")
 	}
@@ -206,7 +208,7 @@ func (e *Engine) checkLinks(ctx context.Context, pl *platform, ev *bot.Event, cf
 }
 
 // exempt says why a message is exempt from the link filter, or "".
-func (e *Engine) exempt(ctx context.Context, pl *platform, ev *bot.Event, cfg LinkFilterConfig) string {
+func (e *Engine) exempt(ctx context.Context, pl *attached, ev *audit.Event, cfg LinkFilterConfig) string {
 	if ev.ChannelID != "" && slices.Contains(cfg.ExemptChannels, ev.ChannelID) {
 		return "channel"
 	}
@@ -214,7 +216,7 @@ func (e *Engine) exempt(ctx context.Context, pl *platform, ev *bot.Event, cfg Li
 		return ""
 	}
 	if cfg.ExemptAdmins {
-		if ev.ActorType == bot.ActorAdmin {
+		if ev.ActorType == audit.ActorAdmin {
 			return "admin"
 		}
 		if ok, err := pl.dir.IsAdmin(ctx, ev.PropertyID, ev.ActorID); err != nil {
@@ -241,7 +243,7 @@ func (e *Engine) exempt(ctx context.Context, pl *platform, ev *bot.Event, cfg Li
 
 // violation counts a member's blocked link and reports whether it
 // reaches the escalation threshold (which then starts over).
-func (e *Engine) violation(ev *bot.Event, cfg LinkFilterConfig) bool {
+func (e *Engine) violation(ev *audit.Event, cfg LinkFilterConfig) bool {
 	if ev.ActorID == "" {
 		return false
 	}
@@ -268,8 +270,8 @@ func (e *Engine) violation(ev *bot.Event, cfg LinkFilterConfig) bool {
 
 // learnInvite remembers invite codes the property creates (and forgets
 // deleted ones): links to them are the property's own.
-func (e *Engine) learnInvite(ev *bot.Event) {
-	code := ev.Params.Get(bot.ParamInviteCode)
+func (e *Engine) learnInvite(ev *audit.Event) {
+	code := ev.Params.Get(audit.ParamInviteCode)
 	if code == "" {
 		return
 	}
@@ -277,7 +279,7 @@ func (e *Engine) learnInvite(ev *bot.Event) {
 	e.smu.Lock()
 	defer e.smu.Unlock()
 	m := e.invites[k]
-	if ev.Type == bot.PropertyInviteDelete {
+	if ev.Type == audit.PropertyInviteDelete {
 		delete(m, code)
 		return
 	}
@@ -292,7 +294,7 @@ func (e *Engine) learnInvite(ev *bot.Event) {
 
 // ownInviteCodes returns the property's own invite codes: the settings',
 // those seen created, and the directory's (cached).
-func (e *Engine) ownInviteCodes(ctx context.Context, pl *platform, k propKey, cfg LinkFilterConfig) []string {
+func (e *Engine) ownInviteCodes(ctx context.Context, pl *attached, k propKey, cfg LinkFilterConfig) []string {
 	own := slices.Clone(cfg.AllowedInvites)
 	now := e.clock.Now()
 	e.smu.Lock()

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/chatwarden/chatwarden/moderation/links"
 )
 
@@ -31,27 +33,27 @@ func TestPolicyJudge(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  LinkFilterConfig
-		p    bot.Platform
+		p    audit.Platform
 		own  []string
 		url  string
 		want Verdict
 	}{
-		{"listed domain", deny, bot.Discord, nil, "https://evil.com/x", Verdict{true, RuleDenylist, "evil.com"}},
-		{"subdomain", deny, bot.Discord, nil, "a.b.evil.com", Verdict{true, RuleDenylist, "evil.com"}},
-		{"label boundary", deny, bot.Discord, nil, "notevil.com", Verdict{}},
-		{"case and dot", deny, bot.Discord, nil, "http://BAD.example.", Verdict{true, RuleDenylist, "bad.example"}},
-		{"IDN", deny, bot.Discord, nil, "http://bücher.example/", Verdict{true, RuleDenylist, "xn--bcher-kva.example"}},
-		{"unlisted", deny, bot.Discord, nil, "https://example.net", Verdict{}},
-		{"allowlisted", allow, bot.Discord, nil, "https://docs.example.org", Verdict{Matched: "example.org"}},
-		{"not allowlisted", allow, bot.Discord, nil, "https://github.com", Verdict{true, RuleNotAllowlisted, ""}},
-		{"deny beats allow", allow, bot.Discord, nil, "https://phish.example.org", Verdict{true, RuleDenylist, "phish.example.org"}},
-		{"invites allowed by mode", allow, bot.Discord, nil, "discord.gg/abc", Verdict{Matched: "discord.gg"}},
-		{"foreign invite", invites, bot.Discord, nil, "discord.gg/abc", Verdict{true, RuleInvite, "abc"}},
-		{"own invite", invites, bot.Discord, []string{"abc"}, "https://discord.com/invite/abc", Verdict{}},
-		{"own code, other platform", invites, bot.Telegram, []string{"abc"}, "discord.gg/abc", Verdict{true, RuleInvite, "abc"}},
-		{"telegram invite", invites, bot.Telegram, nil, "https://t.me/+AbCdEf", Verdict{true, RuleInvite, "AbCdEf"}},
-		{"telegram joinchat own", invites, bot.Telegram, []string{"AbCdEf"}, "t.me/joinchat/AbCdEf", Verdict{}},
-		{"public channel is no invite", invites, bot.Telegram, nil, "https://t.me/somechannel", Verdict{}},
+		{"listed domain", deny, audit.Discord, nil, "https://evil.com/x", Verdict{true, RuleDenylist, "evil.com"}},
+		{"subdomain", deny, audit.Discord, nil, "a.b.evil.com", Verdict{true, RuleDenylist, "evil.com"}},
+		{"label boundary", deny, audit.Discord, nil, "notevil.com", Verdict{}},
+		{"case and dot", deny, audit.Discord, nil, "http://BAD.example.", Verdict{true, RuleDenylist, "bad.example"}},
+		{"IDN", deny, audit.Discord, nil, "http://bücher.example/", Verdict{true, RuleDenylist, "xn--bcher-kva.example"}},
+		{"unlisted", deny, audit.Discord, nil, "https://example.net", Verdict{}},
+		{"allowlisted", allow, audit.Discord, nil, "https://docs.example.org", Verdict{Matched: "example.org"}},
+		{"not allowlisted", allow, audit.Discord, nil, "https://github.com", Verdict{true, RuleNotAllowlisted, ""}},
+		{"deny beats allow", allow, audit.Discord, nil, "https://phish.example.org", Verdict{true, RuleDenylist, "phish.example.org"}},
+		{"invites allowed by mode", allow, audit.Discord, nil, "discord.gg/abc", Verdict{Matched: "discord.gg"}},
+		{"foreign invite", invites, audit.Discord, nil, "discord.gg/abc", Verdict{true, RuleInvite, "abc"}},
+		{"own invite", invites, audit.Discord, []string{"abc"}, "https://discord.com/invite/abc", Verdict{}},
+		{"own code, other platform", invites, audit.Telegram, []string{"abc"}, "discord.gg/abc", Verdict{true, RuleInvite, "abc"}},
+		{"telegram invite", invites, audit.Telegram, nil, "https://t.me/+AbCdEf", Verdict{true, RuleInvite, "AbCdEf"}},
+		{"telegram joinchat own", invites, audit.Telegram, []string{"AbCdEf"}, "t.me/joinchat/AbCdEf", Verdict{}},
+		{"public channel is no invite", invites, audit.Telegram, nil, "https://t.me/somechannel", Verdict{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,15 +187,15 @@ func TestResolve(t *testing.T) {
 	d := BuiltinDefaults()
 	d.LinkFilter.Denylist = []string{"global.example"}
 	d.Impersonation.ProtectedNames = []string{"Acme"}
-	if got := d.Resolve(bot.Settings{}); !reflect.DeepEqual(got, d) {
+	if got := d.Resolve(settings.Community{}); !reflect.DeepEqual(got, d) {
 		t.Errorf("Resolve(no settings) = %+v, want the defaults", got)
 	}
 	off := false
-	s := bot.Settings{
-		LinkFilter: &bot.LinkFilterSettings{Enabled: &off, Mode: ModeAllowlist, Denylist: []string{"local.example"},
+	s := settings.Community{
+		LinkFilter: &settings.LinkFilter{Enabled: &off, Mode: ModeAllowlist, Denylist: []string{"local.example"},
 			ExemptChannels: []string{"c1"}, EscalateAfter: 5, EscalateWindowSeconds: 30},
-		Impersonation: &bot.ImpersonationSettings{Action: "bogus", ProtectedNames: []string{"support"}, QuarantineSeconds: 60},
-		RaidGuard:     &bot.RaidGuardSettings{Joins: 50},
+		Impersonation: &settings.Impersonation{Action: "bogus", ProtectedNames: []string{"support"}, QuarantineSeconds: 60},
+		RaidGuard:     &settings.RaidGuard{Joins: 50},
 	}
 	got := d.Resolve(s)
 	if got.LinkFilter.Enabled || got.LinkFilter.Mode != ModeAllowlist || got.LinkFilter.EscalateAfter != 5 ||
@@ -233,7 +235,7 @@ func TestDefaultsValidate(t *testing.T) {
 }
 
 func TestSetSetting(t *testing.T) {
-	var s bot.Settings
+	var s settings.Community
 	steps := []struct {
 		key, value, want string
 		err              bool
@@ -259,7 +261,7 @@ func TestSetSetting(t *testing.T) {
 			t.Fatalf("Set(%s, %q) = %v", st.key, st.value, err)
 		}
 		if st.err {
-			if !errors.Is(err, bot.ErrBadValue) && !errors.Is(err, bot.ErrUnknownSetting) || !strings.Contains(err.Error(), st.key) {
+			if !errors.Is(err, settings.ErrBadValue) && !errors.Is(err, settings.ErrUnknown) || !strings.Contains(err.Error(), st.key) {
 				t.Errorf("Set(%s, %q): %v does not name the key", st.key, st.value, err)
 			}
 			continue
@@ -270,7 +272,7 @@ func TestSetSetting(t *testing.T) {
 	}
 	// Every key reads back "" on a property that changed nothing, and
 	// reading never adds sections.
-	var empty bot.Settings
+	var empty settings.Community
 	for _, k := range Keys.Names() {
 		if v, err := Keys.Get(empty, k); err != nil || v != "" {
 			t.Errorf("Get(%s) on empty settings = %q, %v", k, v, err)
@@ -283,12 +285,12 @@ func TestSetSetting(t *testing.T) {
 
 func TestSettingsCloneIsDeep(t *testing.T) {
 	on := true
-	s := bot.Settings{
-		LinkFilter:       &bot.LinkFilterSettings{Enabled: &on, Denylist: []string{"a"}, ExemptRoles: []string{"r"}},
-		Impersonation:    &bot.ImpersonationSettings{ProtectedNames: []string{"n"}},
-		IntegrationGuard: &bot.IntegrationGuardSettings{Allowlist: []string{"b"}, Kick: &on},
-		RaidGuard:        &bot.RaidGuardSettings{Enabled: &on},
-		Verification:     &bot.VerificationSettings{Enabled: &on, Kind: "math"},
+	s := settings.Community{
+		LinkFilter:       &settings.LinkFilter{Enabled: &on, Denylist: []string{"a"}, ExemptRoles: []string{"r"}},
+		Impersonation:    &settings.Impersonation{ProtectedNames: []string{"n"}},
+		IntegrationGuard: &settings.IntegrationGuard{Allowlist: []string{"b"}, Kick: &on},
+		RaidGuard:        &settings.RaidGuard{Enabled: &on},
+		Verification:     &settings.Verification{Enabled: &on, Kind: "math"},
 	}
 	c := s.Clone()
 	*c.LinkFilter.Enabled = false

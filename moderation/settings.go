@@ -6,11 +6,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // Defaults are the operator's moderation settings from the config file;
-// every property's bot.Settings override them field by field (see
+// every property's settings.Community override them field by field (see
 // Resolve). The yaml keys are those of the config file.
 type Defaults struct {
 	LinkFilter       LinkFilterConfig       `yaml:"link_filter"`
@@ -133,7 +133,7 @@ func validAction(a string) bool {
 
 // Resolve returns the settings in force for a property: d with every field
 // s sets replaced, and s's lists added to d's.
-func (d Defaults) Resolve(s bot.Settings) Defaults {
+func (d Defaults) Resolve(s settings.Community) Defaults {
 	out := d
 	lf := &out.LinkFilter
 	lf.Denylist, lf.Allowlist = slices.Clone(lf.Denylist), slices.Clone(lf.Allowlist)
@@ -203,58 +203,58 @@ func setSeconds(dst *time.Duration, v int) {
 // Keys are the moderation settings admins may change from chat (/config
 // set on Discord, /settings on Telegram). Lists replace the property's
 // list; an empty value clears it.
-var Keys = bot.SettingTable{
-	bot.BoolSetting("link_filter.enabled", func(s *bot.Settings) **bool { return &lfs(s).Enabled }),
-	bot.ChoiceSetting("link_filter.mode", []string{ModeDenylist, ModeAllowlist}, func(s *bot.Settings) *string { return &lfs(s).Mode }),
-	bot.ListSetting("link_filter.denylist", func(s *bot.Settings) *[]string { return &lfs(s).Denylist }),
-	bot.ListSetting("link_filter.allowlist", func(s *bot.Settings) *[]string { return &lfs(s).Allowlist }),
-	bot.BoolSetting("link_filter.block_invites", func(s *bot.Settings) **bool { return &lfs(s).BlockInvites }),
-	bot.ListSetting("link_filter.allowed_invites", func(s *bot.Settings) *[]string { return &lfs(s).AllowedInvites }),
-	bot.ListSetting("link_filter.exempt_channels", func(s *bot.Settings) *[]string { return &lfs(s).ExemptChannels }),
-	bot.ListSetting("link_filter.exempt_roles", func(s *bot.Settings) *[]string { return &lfs(s).ExemptRoles }),
-	bot.BoolSetting("link_filter.exempt_admins", func(s *bot.Settings) **bool { return &lfs(s).ExemptAdmins }),
-	bot.BoolSetting("link_filter.escalate", func(s *bot.Settings) **bool { return &lfs(s).Escalate }),
-	bot.IntSetting("link_filter.escalate_after", 1, 100, func(s *bot.Settings) *int { return &lfs(s).EscalateAfter }),
-	bot.SecondsSetting("link_filter.escalate_window", time.Second, escalateWindowMax, func(s *bot.Settings) *int { return &lfs(s).EscalateWindowSeconds }),
-	bot.SecondsSetting("link_filter.escalate_timeout", time.Second, maxTimeout, func(s *bot.Settings) *int { return &lfs(s).EscalateTimeoutSeconds }),
-	bot.BoolSetting("impersonation.enabled", func(s *bot.Settings) **bool { return &ims(s).Enabled }),
-	bot.ChoiceSetting("impersonation.action", []string{ActionFlag, ActionQuarantine, ActionKick, ActionBan}, func(s *bot.Settings) *string { return &ims(s).Action }),
-	bot.ListSetting("impersonation.protected_names", func(s *bot.Settings) *[]string { return &ims(s).ProtectedNames }),
-	bot.SecondsSetting("impersonation.quarantine", time.Second, maxTimeout, func(s *bot.Settings) *int { return &ims(s).QuarantineSeconds }),
-	bot.BoolSetting("integration_guard.enabled", func(s *bot.Settings) **bool { return &igs(s).Enabled }),
-	bot.ListSetting("integration_guard.allowlist", func(s *bot.Settings) *[]string { return &igs(s).Allowlist }),
-	bot.BoolSetting("integration_guard.kick", func(s *bot.Settings) **bool { return &igs(s).Kick }),
-	bot.BoolSetting("raid_guard.enabled", func(s *bot.Settings) **bool { return &rgs(s).Enabled }),
-	bot.IntSetting("raid_guard.joins", 1, 100000, func(s *bot.Settings) *int { return &rgs(s).Joins }),
-	bot.SecondsSetting("raid_guard.window", time.Second, 24*time.Hour, func(s *bot.Settings) *int { return &rgs(s).WindowSeconds }),
+var Keys = settings.Table{
+	settings.Bool("link_filter.enabled", func(s *settings.Community) **bool { return &lfs(s).Enabled }),
+	settings.Choice("link_filter.mode", []string{ModeDenylist, ModeAllowlist}, func(s *settings.Community) *string { return &lfs(s).Mode }),
+	settings.List("link_filter.denylist", func(s *settings.Community) *[]string { return &lfs(s).Denylist }),
+	settings.List("link_filter.allowlist", func(s *settings.Community) *[]string { return &lfs(s).Allowlist }),
+	settings.Bool("link_filter.block_invites", func(s *settings.Community) **bool { return &lfs(s).BlockInvites }),
+	settings.List("link_filter.allowed_invites", func(s *settings.Community) *[]string { return &lfs(s).AllowedInvites }),
+	settings.List("link_filter.exempt_channels", func(s *settings.Community) *[]string { return &lfs(s).ExemptChannels }),
+	settings.List("link_filter.exempt_roles", func(s *settings.Community) *[]string { return &lfs(s).ExemptRoles }),
+	settings.Bool("link_filter.exempt_admins", func(s *settings.Community) **bool { return &lfs(s).ExemptAdmins }),
+	settings.Bool("link_filter.escalate", func(s *settings.Community) **bool { return &lfs(s).Escalate }),
+	settings.Int("link_filter.escalate_after", 1, 100, func(s *settings.Community) *int { return &lfs(s).EscalateAfter }),
+	settings.Seconds("link_filter.escalate_window", time.Second, escalateWindowMax, func(s *settings.Community) *int { return &lfs(s).EscalateWindowSeconds }),
+	settings.Seconds("link_filter.escalate_timeout", time.Second, maxTimeout, func(s *settings.Community) *int { return &lfs(s).EscalateTimeoutSeconds }),
+	settings.Bool("impersonation.enabled", func(s *settings.Community) **bool { return &ims(s).Enabled }),
+	settings.Choice("impersonation.action", []string{ActionFlag, ActionQuarantine, ActionKick, ActionBan}, func(s *settings.Community) *string { return &ims(s).Action }),
+	settings.List("impersonation.protected_names", func(s *settings.Community) *[]string { return &ims(s).ProtectedNames }),
+	settings.Seconds("impersonation.quarantine", time.Second, maxTimeout, func(s *settings.Community) *int { return &ims(s).QuarantineSeconds }),
+	settings.Bool("integration_guard.enabled", func(s *settings.Community) **bool { return &igs(s).Enabled }),
+	settings.List("integration_guard.allowlist", func(s *settings.Community) *[]string { return &igs(s).Allowlist }),
+	settings.Bool("integration_guard.kick", func(s *settings.Community) **bool { return &igs(s).Kick }),
+	settings.Bool("raid_guard.enabled", func(s *settings.Community) **bool { return &rgs(s).Enabled }),
+	settings.Int("raid_guard.joins", 1, 100000, func(s *settings.Community) *int { return &rgs(s).Joins }),
+	settings.Seconds("raid_guard.window", time.Second, 24*time.Hour, func(s *settings.Community) *int { return &rgs(s).WindowSeconds }),
 }
 
-// The sections of bot.Settings the keys write, created on first use.
+// The sections of settings.Community the keys write, created on first use.
 
-func lfs(s *bot.Settings) *bot.LinkFilterSettings {
+func lfs(s *settings.Community) *settings.LinkFilter {
 	if s.LinkFilter == nil {
-		s.LinkFilter = &bot.LinkFilterSettings{}
+		s.LinkFilter = &settings.LinkFilter{}
 	}
 	return s.LinkFilter
 }
 
-func ims(s *bot.Settings) *bot.ImpersonationSettings {
+func ims(s *settings.Community) *settings.Impersonation {
 	if s.Impersonation == nil {
-		s.Impersonation = &bot.ImpersonationSettings{}
+		s.Impersonation = &settings.Impersonation{}
 	}
 	return s.Impersonation
 }
 
-func igs(s *bot.Settings) *bot.IntegrationGuardSettings {
+func igs(s *settings.Community) *settings.IntegrationGuard {
 	if s.IntegrationGuard == nil {
-		s.IntegrationGuard = &bot.IntegrationGuardSettings{}
+		s.IntegrationGuard = &settings.IntegrationGuard{}
 	}
 	return s.IntegrationGuard
 }
 
-func rgs(s *bot.Settings) *bot.RaidGuardSettings {
+func rgs(s *settings.Community) *settings.RaidGuard {
 	if s.RaidGuard == nil {
-		s.RaidGuard = &bot.RaidGuardSettings{}
+		s.RaidGuard = &settings.RaidGuard{}
 	}
 	return s.RaidGuard
 }

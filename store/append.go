@@ -11,9 +11,10 @@ import (
 	"slices"
 	"strconv"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 
-	"github.com/chatwarden/chatwarden/bot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Index roles stored in ixuser values.
@@ -26,7 +27,7 @@ const (
 // indexes and chain link, its outbox routes, and the cursors. It assigns ID,
 // Seq and Hash to each event in place. On error nothing is written and the
 // batch may be appended again.
-func (s *Store) Append(ctx context.Context, b *bot.Batch) error {
+func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
@@ -51,7 +52,7 @@ func (s *Store) Append(ctx context.Context, b *bot.Batch) error {
 	}
 	if err := s.db.Update(func(tx *bolt.Tx) error { return w.run(tx, b) }); err != nil {
 		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-			return fmt.Errorf("append %d events to %s: %w: %w", len(b.Events), s.path, bot.ErrJournalClosed, err)
+			return fmt.Errorf("append %d events to %s: %w: %w", len(b.Events), s.path, recorder.ErrJournalClosed, err)
 		}
 		return fmt.Errorf("append %d events to %s: %w", len(b.Events), s.path, err)
 	}
@@ -118,7 +119,7 @@ func (w *appendTx) flush() error {
 	return nil
 }
 
-func (w *appendTx) run(tx *bolt.Tx, b *bot.Batch) error {
+func (w *appendTx) run(tx *bolt.Tx, b *recorder.Batch) error {
 	w.tx = tx
 	w.ev = fill(tx.Bucket(bEvents))
 	w.ixType = fill(tx.Bucket(bIxType))
@@ -132,7 +133,7 @@ func (w *appendTx) run(tx *bolt.Tx, b *bot.Batch) error {
 	w.pending = make(map[*bolt.Bucket][]kv, 6)
 
 	for i, e := range b.Events {
-		var routes []bot.Route
+		var routes []recorder.Route
 		if b.Routes != nil {
 			routes = b.Routes[i]
 		}
@@ -171,9 +172,9 @@ func fill(b *bolt.Bucket) *bolt.Bucket {
 
 // Seal computes, for an event not yet committed, what does not depend on
 // its place in the chain: a random nonce, the personal part's encoding and
-// its digest. It implements bot.Sealer so that the Recorder runs it on the
+// its digest. It implements audit.Sealer so that the Recorder runs it on the
 // callers' goroutines.
-func (s *Store) Seal(e *bot.Event) []byte {
+func (s *Store) Seal(e *audit.Event) []byte {
 	b := make([]byte, nonceLen+hashLen, nonceLen+hashLen+64+len(e.Content))
 	if _, err := rand.Read(b[:nonceLen]); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // documented never to fail on Linux
@@ -186,17 +187,17 @@ func (s *Store) Seal(e *bot.Event) []byte {
 	return b
 }
 
-var _ bot.Sealer = (*Store)(nil)
+var _ recorder.Sealer = (*Store)(nil)
 
 // add writes one event. sealed is Seal's result for it.
-func (w *appendTx) add(e *bot.Event, sealed []byte, routes []bot.Route) error {
+func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) error {
 	ps, err := w.property(e.Platform, e.PropertyID)
 	if err != nil {
 		return err
 	}
 	w.seq++
 	e.Seq = w.seq
-	e.ID = bot.MakeID(e.Time, e.Seq)
+	e.ID = audit.MakeID(e.Time, e.Seq)
 	e.Redacted = false
 
 	r := record{ev: *e, prevSeq: ps.lastSeq}
@@ -223,7 +224,7 @@ func (w *appendTx) add(e *bot.Event, sealed []byte, routes []bot.Route) error {
 		}
 		w.put(w.ixChan, w.key(ps.num, u32(ch), e.ID), w.arena.copy([]byte{typ}))
 	}
-	if e.MessageID != "" && (e.Type == bot.ChatMessage || e.Type == bot.ChatMessageEdit) {
+	if e.MessageID != "" && (e.Type == audit.ChatMessage || e.Type == audit.ChatMessageEdit) {
 		k := appendMsgKey(binary.BigEndian.AppendUint32(w.scratch[:0], ps.num), e.MessageID)
 		w.put(w.ixMsg, w.arena.copy(k), w.arena.copy(e.ID[:]))
 	}
@@ -243,7 +244,7 @@ func (w *appendTx) add(e *bot.Event, sealed []byte, routes []bot.Route) error {
 }
 
 // indexUsers writes one ixuser entry per distinct subject, with its roles.
-func (w *appendTx) indexUsers(prop uint32, e *bot.Event, typ byte) error {
+func (w *appendTx) indexUsers(prop uint32, e *audit.Event, typ byte) error {
 	put := func(id string, role byte) error {
 		n, err := w.dictNum(dictUser, id)
 		if err != nil {
@@ -282,7 +283,7 @@ func containsBefore(s []string, i int, v string) bool {
 }
 
 // key builds prop(4) mid id(12) in the arena.
-func (w *appendTx) key(prop uint32, mid []byte, id bot.ID) []byte {
+func (w *appendTx) key(prop uint32, mid []byte, id audit.ID) []byte {
 	k := w.arena.alloc(4 + len(mid) + len(id))
 	binary.BigEndian.PutUint32(k, prop)
 	copy(k[4:], mid)
@@ -292,7 +293,7 @@ func (w *appendTx) key(prop uint32, mid []byte, id bot.ID) []byte {
 
 // property returns the working copy of a property's state, creating the
 // property on first use.
-func (w *appendTx) property(p bot.Platform, id string) (*propState, error) {
+func (w *appendTx) property(p audit.Platform, id string) (*propState, error) {
 	k := propKey{p, id}
 	if ps, ok := w.props[k]; ok {
 		return ps, nil

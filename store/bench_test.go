@@ -12,22 +12,23 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 
-	"github.com/chatwarden/chatwarden/bot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // benchEvent is a CHAT_MESSAGE with 100 characters of content, the shape
 // of most of a busy community's records.
-func benchEvent(rng *rand.Rand, props, users int) *bot.Event {
-	return &bot.Event{
+func benchEvent(rng *rand.Rand, props, users int) *audit.Event {
+	return &audit.Event{
 		Time:         time.Now(),
-		Platform:     bot.Discord,
+		Platform:     audit.Discord,
 		PropertyID:   fmt.Sprintf("1%017d", rng.IntN(props)),
-		Type:         bot.ChatMessage,
+		Type:         audit.ChatMessage,
 		PlatformType: "MESSAGE_CREATE",
-		Function:     bot.FuncGateway,
-		ActorType:    bot.ActorNonAdmin,
+		Function:     audit.FuncGateway,
+		ActorType:    audit.ActorNonAdmin,
 		ActorID:      fmt.Sprintf("3%017d", rng.IntN(users)),
 		ActorName:    "some_member",
 		ChannelID:    fmt.Sprintf("2%017d", rng.IntN(20)),
@@ -60,14 +61,14 @@ func BenchmarkRecorderIngest(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			rec := bot.NewRecorder(s, bot.RecorderOptions{})
+			rec := recorder.New(s, recorder.Options{})
 			const producers, window = 16, 2048
 			per := (b.N + producers - 1) / producers
-			evs := make([][]*bot.Event, producers)
+			evs := make([][]*audit.Event, producers)
 			for p := range evs {
 				rng := rand.New(rand.NewPCG(uint64(p), 3))
 				zipf := rand.NewZipf(rand.New(rand.NewPCG(uint64(p), 4)), 1.1, 1, 1999)
-				evs[p] = make([]*bot.Event, per)
+				evs[p] = make([]*audit.Event, per)
 				for i := range evs[p] {
 					e := benchEvent(rng, 1, 1)
 					e.PropertyID = fmt.Sprintf("1%017d", p)
@@ -135,8 +136,8 @@ func BenchmarkQueryTypeUser(b *testing.B) {
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 1999)
 	qs := make([]Query, b.N)
 	for i := range qs {
-		qs[i] = Query{Platform: bot.Discord, Property: fmt.Sprintf("1%017d", rng.IntN(10)),
-			Types: []bot.EventType{bot.ChatMessage}, User: fmt.Sprintf("3%017d", zipf.Uint64()), Limit: 50}
+		qs[i] = Query{Platform: audit.Discord, Property: fmt.Sprintf("1%017d", rng.IntN(10)),
+			Types: []audit.EventType{audit.ChatMessage}, User: fmt.Sprintf("3%017d", zipf.Uint64()), Limit: 50}
 	}
 	lat := make([]time.Duration, b.N)
 	b.ResetTimer()
@@ -184,12 +185,12 @@ func millionStore(b *testing.B) *Store {
 		}
 		rng := rand.New(rand.NewPCG(2, 2))
 		zipf := rand.NewZipf(rand.New(rand.NewPCG(2, 3)), 1.1, 1, 1999)
-		types := []bot.EventType{bot.ChatMessage, bot.ChatMessage, bot.ChatMessage, bot.ChatMessageEdit,
-			bot.ChatMessageDelete, bot.UserJoin, bot.UserUpdate, bot.UserRemove}
+		types := []audit.EventType{audit.ChatMessage, audit.ChatMessage, audit.ChatMessage, audit.ChatMessageEdit,
+			audit.ChatMessageDelete, audit.UserJoin, audit.UserUpdate, audit.UserRemove}
 		t0 := time.Now().Add(-30 * 24 * time.Hour)
 		const total, batch = 1_000_000, 10_000
 		for i := 0; i < total; i += batch {
-			evs := make([]*bot.Event, batch)
+			evs := make([]*audit.Event, batch)
 			for j := range evs {
 				e := benchEvent(rng, 10, 2000)
 				e.ActorID = fmt.Sprintf("3%017d", zipf.Uint64())
@@ -197,7 +198,7 @@ func millionStore(b *testing.B) *Store {
 				e.Time = t0.Add(time.Duration(i+j) * 2 * time.Second)
 				evs[j] = e
 			}
-			if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
+			if err := s.Append(context.Background(), &recorder.Batch{Events: evs}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -229,13 +230,13 @@ func BenchmarkDiskBytesPerMessage(b *testing.B) {
 		zipf := rand.NewZipf(rand.New(rand.NewPCG(5, 6)), 1.1, 1, 2999)
 		t0 := time.Now().Add(-time.Hour)
 		for j := 0; j < n; j += 5000 {
-			evs := make([]*bot.Event, 5000)
+			evs := make([]*audit.Event, 5000)
 			for k := range evs {
 				evs[k] = benchEvent(rng, 20, 3000)
 				evs[k].ActorID = fmt.Sprintf("3%017d", zipf.Uint64())
 				evs[k].Time = t0.Add(time.Duration(j+k) * time.Millisecond)
 			}
-			if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
+			if err := s.Append(context.Background(), &recorder.Batch{Events: evs}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -261,14 +262,14 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			defer s.Close()
 			rng := rand.New(rand.NewPCG(1, 3))
-			all := make([]*bot.Event, b.N+batch)
+			all := make([]*audit.Event, b.N+batch)
 			for i := range all {
 				all[i] = benchEvent(rng, benchProps, benchUsers)
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i += batch {
 				evs := all[i : i+batch]
-				if err := s.Append(context.Background(), &bot.Batch{Events: evs}); err != nil {
+				if err := s.Append(context.Background(), &recorder.Batch{Events: evs}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -10,14 +10,15 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 
-	"github.com/chatwarden/chatwarden/bot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // onePropertyStore returns a closed store file with n events of one
 // property, and the events.
-func onePropertyStore(t *testing.T, n int) (string, []*bot.Event) {
+func onePropertyStore(t *testing.T, n int) (string, []*audit.Event) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "chain.db")
 	s, err := Open(path, Options{NoSync: true})
@@ -25,10 +26,10 @@ func onePropertyStore(t *testing.T, n int) (string, []*bot.Event) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
-	evs := make([]*bot.Event, n)
+	evs := make([]*audit.Event, n)
 	for i := range evs {
 		evs[i] = genEvent(rng)
-		evs[i].Platform, evs[i].PropertyID = bot.Discord, "g"
+		evs[i].Platform, evs[i].PropertyID = audit.Discord, "g"
 		if i%7 == 0 { // another property interleaved in the commit order
 			evs[i].PropertyID = "other"
 		}
@@ -47,7 +48,7 @@ func verifyFile(t *testing.T, path string) Verification {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	v, err := s.Verify(context.Background(), bot.Discord, "g")
+	v, err := s.Verify(context.Background(), audit.Discord, "g")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,10 +167,10 @@ func must(t *testing.T, err error) {
 func TestPurgeKeepsChainVerifiable(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(31, 32))
-	var evs []*bot.Event
+	var evs []*audit.Event
 	for i := 0; i < 12000; i++ {
 		e := genEvent(rng)
-		e.Platform, e.PropertyID = bot.Telegram, "-100"
+		e.Platform, e.PropertyID = audit.Telegram, "-100"
 		evs = append(evs, e)
 	}
 	appendAll(t, s, evs, 500) // random times: purged records are scattered in commit order
@@ -180,20 +181,20 @@ func TestPurgeKeepsChainVerifiable(t *testing.T) {
 			want++
 		}
 	}
-	n, err := s.Purge(context.Background(), bot.Telegram, "-100", cut)
+	n, err := s.Purge(context.Background(), audit.Telegram, "-100", cut)
 	if err != nil || n != want {
 		t.Fatalf("purged %d (%v), want %d", n, err, want)
 	}
-	v, err := s.Verify(context.Background(), bot.Telegram, "-100")
+	v, err := s.Verify(context.Background(), audit.Telegram, "-100")
 	if err != nil || !v.OK || v.Records != uint64(len(evs)-want) {
 		t.Fatalf("after purge: %+v %v", v, err)
 	}
-	q := Query{Platform: bot.Telegram, Property: "-100", Until: cut, Limit: 10}
+	q := Query{Platform: audit.Telegram, Property: "-100", Until: cut, Limit: 10}
 	if page, _ := s.Query(context.Background(), q); len(page.Events) != 0 {
 		t.Fatalf("purged records still found: %d", len(page.Events))
 	}
-	for _, typ := range bot.EventTypes() {
-		q := Query{Platform: bot.Telegram, Property: "-100", Types: []bot.EventType{typ}, User: "u3", Limit: 1000}
+	for _, typ := range audit.EventTypes() {
+		q := Query{Platform: audit.Telegram, Property: "-100", Types: []audit.EventType{typ}, User: "u3", Limit: 1000}
 		for _, e := range pageAll(t, s, q) {
 			if e.Time().Before(cut) {
 				t.Fatalf("index still points at purged %s", e)
@@ -201,18 +202,18 @@ func TestPurgeKeepsChainVerifiable(t *testing.T) {
 		}
 	}
 	// New records after a purge chain on, and a second purge of everything.
-	more := []*bot.Event{genEvent(rng), genEvent(rng)}
+	more := []*audit.Event{genEvent(rng), genEvent(rng)}
 	for _, e := range more {
-		e.Platform, e.PropertyID = bot.Telegram, "-100"
+		e.Platform, e.PropertyID = audit.Telegram, "-100"
 	}
 	appendAll(t, s, more, 2)
-	if v, _ := s.Verify(context.Background(), bot.Telegram, "-100"); !v.OK {
+	if v, _ := s.Verify(context.Background(), audit.Telegram, "-100"); !v.OK {
 		t.Fatalf("after purge and append: %+v", v)
 	}
-	if _, err := s.Purge(context.Background(), bot.Telegram, "-100", time.Now().Add(time.Hour)); err != nil {
+	if _, err := s.Purge(context.Background(), audit.Telegram, "-100", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.Verify(context.Background(), bot.Telegram, "-100"); !v.OK || v.Records != 0 {
+	if v, _ := s.Verify(context.Background(), audit.Telegram, "-100"); !v.OK || v.Records != 0 {
 		t.Fatalf("after purging everything: %+v", v)
 	}
 }
@@ -220,10 +221,10 @@ func TestPurgeKeepsChainVerifiable(t *testing.T) {
 func TestEraseRemovesPersonalDataAndKeepsChain(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(41, 42))
-	var evs []*bot.Event
+	var evs []*audit.Event
 	for i := 0; i < 3000; i++ {
 		e := genEvent(rng)
-		e.Platform, e.PropertyID = bot.Discord, "g"
+		e.Platform, e.PropertyID = audit.Discord, "g"
 		if e.ActorID == "u7" {
 			e.Content = "secret of u7"
 		}
@@ -236,14 +237,14 @@ func TestEraseRemovesPersonalDataAndKeepsChain(t *testing.T) {
 			want++
 		}
 	}
-	n, err := s.Erase(context.Background(), bot.Discord, "g", "u7")
+	n, err := s.Erase(context.Background(), audit.Discord, "g", "u7")
 	if err != nil || n != want {
 		t.Fatalf("erased %d (%v), want %d", n, err, want)
 	}
-	if v, _ := s.Verify(context.Background(), bot.Discord, "g"); !v.OK {
+	if v, _ := s.Verify(context.Background(), audit.Discord, "g"); !v.OK {
 		t.Fatalf("after erase: %+v", v)
 	}
-	page, err := s.Query(context.Background(), Query{Platform: bot.Discord, Property: "g", User: "u7", Limit: 1000})
+	page, err := s.Query(context.Background(), Query{Platform: audit.Discord, Property: "g", User: "u7", Limit: 1000})
 	if err != nil || len(page.Events) == 0 {
 		t.Fatalf("erased records must stay queryable by id: %v", err)
 	}
@@ -252,7 +253,7 @@ func TestEraseRemovesPersonalDataAndKeepsChain(t *testing.T) {
 			t.Fatalf("record not erased: %+v", e)
 		}
 	}
-	if n, _ := s.Erase(context.Background(), bot.Discord, "g", "u7"); n != 0 {
+	if n, _ := s.Erase(context.Background(), audit.Discord, "g", "u7"); n != 0 {
 		t.Fatalf("second erase changed %d records", n)
 	}
 }
@@ -285,20 +286,20 @@ func TestOpenLockedFailsFast(t *testing.T) {
 
 func TestOutbox(t *testing.T) {
 	s := openTest(t)
-	var evs []*bot.Event
-	var routes [][]bot.Route
+	var evs []*audit.Event
+	var routes [][]recorder.Route
 	for i := 0; i < 30; i++ {
-		e := &bot.Event{Platform: bot.Discord, PropertyID: "g", Type: bot.UserJoin, Function: bot.FuncGateway,
-			ActorType: bot.ActorNonAdmin, ActorID: "u", Time: testBase.Add(time.Duration(i) * time.Second)}
+		e := &audit.Event{Platform: audit.Discord, PropertyID: "g", Type: audit.UserJoin, Function: audit.FuncGateway,
+			ActorType: audit.ActorNonAdmin, ActorID: "u", Time: testBase.Add(time.Duration(i) * time.Second)}
 		evs = append(evs, e)
-		rt := []bot.Route{{Sink: "discord", Target: "log1"}}
+		rt := []recorder.Route{{Sink: "discord", Target: "log1"}}
 		if i%3 == 0 {
-			rt = append(rt, bot.Route{Sink: "discord", Target: "log2"})
+			rt = append(rt, recorder.Route{Sink: "discord", Target: "log2"})
 		}
 		routes = append(routes, rt)
 	}
-	must(t, s.Append(context.Background(), &bot.Batch{Events: evs, Routes: routes,
-		Cursors: []bot.Cursor{{Name: "telegram/offset", Value: []byte("42")}}}))
+	must(t, s.Append(context.Background(), &recorder.Batch{Events: evs, Routes: routes,
+		Cursors: []recorder.Cursor{{Name: "telegram/offset", Value: []byte("42")}}}))
 	targets, err := s.OutboxTargets("discord")
 	if err != nil || strings.Join(targets, ",") != "log1,log2" {
 		t.Fatalf("targets %v %v", targets, err)

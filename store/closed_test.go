@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 // A store closed under a running recorder (a shutdown in the wrong order)
@@ -19,7 +19,7 @@ func TestRecorderOnAClosedStoreGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{})
+	rec := recorder.New(s, recorder.Options{})
 	rng := rand.New(rand.NewPCG(3, 4))
 	if err := rec.Record(context.Background(), genEvent(rng)); err != nil {
 		t.Fatalf("record on an open store: %v", err)
@@ -31,7 +31,7 @@ func TestRecorderOnAClosedStoreGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = rec.Record(ctx, genEvent(rng))
-	if !errors.Is(err, bot.ErrJournalClosed) {
+	if !errors.Is(err, recorder.ErrJournalClosed) {
 		t.Fatalf("record on a closed store: %v, want ErrJournalClosed", err)
 	}
 	if err := rec.Close(ctx); err != nil {

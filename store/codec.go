@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Record value layout (version 1):
@@ -64,7 +64,7 @@ var platformTypeCode = func() map[string]uint64 {
 
 // record is a decoded stored record plus what the chain needs.
 type record struct {
-	ev      bot.Event
+	ev      audit.Event
 	prevSeq uint64
 	nonce   [nonceLen]byte
 	digest  [hashLen]byte // personal digest when redacted
@@ -114,7 +114,7 @@ func appendStr(b []byte, s string) []byte {
 }
 
 // appendPersonal writes the personal part of e.
-func appendPersonal(b []byte, e *bot.Event) []byte {
+func appendPersonal(b []byte, e *audit.Event) []byte {
 	b = appendStr(b, e.ActorName)
 	b = binary.AppendUvarint(b, uint64(len(e.Params)))
 	if len(e.Params) > 0 {
@@ -134,7 +134,7 @@ func appendPersonal(b []byte, e *bot.Event) []byte {
 	return b
 }
 
-func sortedKeys(p bot.Params) []string {
+func sortedKeys(p audit.Params) []string {
 	if len(p) == 1 {
 		for k := range p {
 			return []string{k}
@@ -247,9 +247,9 @@ func decodeRecord(v []byte, out *record) error {
 		return fmt.Errorf("%w: unknown version", errCorrupt)
 	}
 	e := &out.ev
-	e.Type = bot.EventType(r.byte())
-	e.Function = bot.Function(r.byte())
-	e.ActorType = bot.ActorType(r.byte())
+	e.Type = audit.EventType(r.byte())
+	e.Function = audit.Function(r.byte())
+	e.ActorType = audit.ActorType(r.byte())
 	flags := r.byte()
 	e.Seq = r.uvarint()
 	delta := r.uvarint()
@@ -282,7 +282,7 @@ func decodeRecord(v []byte, out *record) error {
 	copy(out.nonce[:], r.bytes(nonceLen))
 	e.ActorName = r.str()
 	if n := r.count(); n > 0 {
-		e.Params = make(bot.Params, n)
+		e.Params = make(audit.Params, n)
 		for range n {
 			k := r.str()
 			e.Params[k] = r.str()
@@ -290,7 +290,7 @@ func decodeRecord(v []byte, out *record) error {
 	}
 	e.Content = r.str()
 	if n := r.count(); n > 0 {
-		e.Attachments = make([]bot.Attachment, n)
+		e.Attachments = make([]audit.Attachment, n)
 		for i := range e.Attachments {
 			a := &e.Attachments[i]
 			a.Name = r.str()
@@ -306,11 +306,11 @@ func decodeRecord(v []byte, out *record) error {
 }
 
 // peekType returns the event type of a stored record without decoding it.
-func peekType(v []byte) bot.EventType {
+func peekType(v []byte) audit.EventType {
 	if len(v) < 2 {
 		return 0
 	}
-	return bot.EventType(v[1])
+	return audit.EventType(v[1])
 }
 
 // chainHasher computes record hashes; reuse one per goroutine.

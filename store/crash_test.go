@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 // TestCrashLosesNothingAcknowledged runs a child process that records
@@ -83,7 +84,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		}
 		present := map[string]bool{}
 		for _, p := range s.Properties() {
-			err := s.Scan(context.Background(), Query{Platform: p.Platform, Property: p.ID}, func(e *bot.Event) error {
+			err := s.Scan(context.Background(), Query{Platform: p.Platform, Property: p.ID}, func(e *audit.Event) error {
 				present[e.ID.String()] = true
 				return nil
 			})
@@ -120,7 +121,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{})
+	rec := recorder.New(s, recorder.Options{})
 	var mu sync.Mutex
 	w := bufio.NewWriter(os.Stdout)
 	var wg sync.WaitGroup
@@ -130,7 +131,7 @@ func TestCrashChild(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(p), 7))
 			for {
-				evs := make([]*bot.Event, 1+rng.IntN(5))
+				evs := make([]*audit.Event, 1+rng.IntN(5))
 				for i := range evs {
 					evs[i] = genEvent(rng)
 				}

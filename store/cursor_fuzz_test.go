@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 // FuzzCursor hands Query hostile cursors (real ones from two properties,
@@ -23,16 +24,16 @@ func FuzzCursor(f *testing.F) {
 	s := openTest(f)
 	ctx := context.Background()
 	props := []string{"A", "B"}
-	var events []*bot.Event
+	var events []*audit.Event
 	for i := range 40 {
-		e := &bot.Event{Time: testBase.Add(time.Duration(i) * time.Second), Platform: bot.Discord,
-			PropertyID: props[i%2], Type: []bot.EventType{bot.ChatMessage, bot.UserJoin}[i/2%2],
-			Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: fmt.Sprintf("u%d", i%3),
+		e := &audit.Event{Time: testBase.Add(time.Duration(i) * time.Second), Platform: audit.Discord,
+			PropertyID: props[i%2], Type: []audit.EventType{audit.ChatMessage, audit.UserJoin}[i/2%2],
+			Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: fmt.Sprintf("u%d", i%3),
 			ChannelID: "c"}
 		e.Normalize(time.Now())
 		events = append(events, e)
 	}
-	if err := s.Append(ctx, &bot.Batch{Events: events}); err != nil {
+	if err := s.Append(ctx, &recorder.Batch{Events: events}); err != nil {
 		f.Fatal(err)
 	}
 	// issued remembers every cursor the store hands out, with the
@@ -40,7 +41,7 @@ func FuzzCursor(f *testing.F) {
 	issued := map[string][]byte{}
 	for _, p := range props {
 		for _, actor := range []string{"", "u1"} {
-			q := Query{Platform: bot.Discord, Property: p, Actor: actor, Limit: 3}
+			q := Query{Platform: audit.Discord, Property: p, Actor: actor, Limit: 3}
 			for range 3 {
 				page, err := s.Query(ctx, q)
 				if err != nil {
@@ -60,16 +61,16 @@ func FuzzCursor(f *testing.F) {
 			}
 		}
 	}
-	f.Add("", "A", "", uint8(bot.ChatMessage), uint8(0))
+	f.Add("", "A", "", uint8(audit.ChatMessage), uint8(0))
 	f.Add("AQ", "B", "u0", uint8(0), uint8(200))
 	f.Add("not a cursor!", "", "", uint8(0), uint8(1))
 	f.Fuzz(func(t *testing.T, cursor, property, actor string, typ, limit uint8) {
 		if len(cursor) > 256 || len(property) > 256 || len(actor) > 256 {
 			return
 		}
-		q := Query{Platform: bot.Discord, Property: property, Actor: actor, Limit: int(limit), Cursor: cursor}
+		q := Query{Platform: audit.Discord, Property: property, Actor: actor, Limit: int(limit), Cursor: cursor}
 		if typ != 0 {
-			q.Types = []bot.EventType{bot.EventType(typ)}
+			q.Types = []audit.EventType{audit.EventType(typ)}
 		}
 		if cursor != "" {
 			if _, err := s.decodeCursor(&q); err != nil {

@@ -17,9 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/rs/zerolog"
 )
 
 // TestDiskFullKeepsEventsAndRecovers fills the disk under the real store
@@ -61,10 +62,10 @@ func TestDiskFullChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	rec := bot.NewRecorder(s, bot.RecorderOptions{Logger: zerolog.New(&logs)})
+	rec := recorder.New(s, recorder.Options{Logger: zerolog.New(&logs)})
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
-	before := make([]*bot.Event, 50)
+	before := make([]*audit.Event, 50)
 	for i := range before {
 		before[i] = genEvent(rng)
 	}
@@ -86,7 +87,7 @@ func TestDiskFullChild(t *testing.T) {
 	const producers, each = 8, 25
 	var acked sync.Map
 	var wg sync.WaitGroup
-	var during []*bot.Event
+	var during []*audit.Event
 	var mu sync.Mutex
 	for p := range producers {
 		wg.Add(1)

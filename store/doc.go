@@ -20,7 +20,7 @@
 //	dict    kind(1) string                 -> number(4)
 //	bridge  prop(4) seq(8)                 -> hash of a purged record
 //	outbox  sink 0 target 0 seq(8)         -> prop(4) id(12)
-//	settings platform(1) property id       -> JSON bot.Settings
+//	settings platform(1) property id       -> JSON settings.Community
 //	cursors name                           -> value
 //	kv      namespace/ key                 -> value
 //	meta    schema, seq, secret            -> values

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 func openTest(t testing.TB) *Store {
@@ -24,31 +25,31 @@ func openTest(t testing.TB) *Store {
 }
 
 type propID struct {
-	p  bot.Platform
+	p  audit.Platform
 	id string
 }
 
 var testProps = []propID{
-	{bot.Discord, "100000000000000001"}, {bot.Discord, "100000000000000002"},
-	{bot.Discord, "100000000000000003"}, {bot.Telegram, "-1001000000001"},
-	{bot.Telegram, "-1001000000002"},
+	{audit.Discord, "100000000000000001"}, {audit.Discord, "100000000000000002"},
+	{audit.Discord, "100000000000000003"}, {audit.Telegram, "-1001000000001"},
+	{audit.Telegram, "-1001000000002"},
 }
 
 var testBase = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
 // genEvent makes a random but plausible event. Times are whole seconds
 // over 30 days so that ties (same time, different records) are common.
-func genEvent(rng *rand.Rand) *bot.Event {
+func genEvent(rng *rand.Rand) *audit.Event {
 	pr := testProps[rng.IntN(len(testProps))]
-	types := bot.EventTypes()
-	e := &bot.Event{
+	types := audit.EventTypes()
+	e := &audit.Event{
 		Time:         testBase.Add(time.Duration(rng.IntN(30*24*3600)) * time.Second),
 		Platform:     pr.p,
 		PropertyID:   pr.id,
 		Type:         types[rng.IntN(len(types))],
 		PlatformType: []string{"MESSAGE_CREATE", "chat_member", "custom_thing"}[rng.IntN(3)],
-		Function:     bot.Function(1 + rng.IntN(9)),
-		ActorType:    bot.ActorType(1 + rng.IntN(4)),
+		Function:     audit.Function(1 + rng.IntN(9)),
+		ActorType:    audit.ActorType(1 + rng.IntN(4)),
 		ActorID:      fmt.Sprintf("u%d", rng.IntN(40)),
 		ActorName:    fmt.Sprintf("user %d", rng.IntN(40)),
 	}
@@ -63,27 +64,27 @@ func genEvent(rng *rand.Rand) *bot.Event {
 		e.Content = strings.Repeat("hello world ", rng.IntN(10))
 	}
 	if rng.IntN(3) == 0 {
-		e.Params = bot.Params{bot.ParamReason: "spam", bot.ParamKind: bot.KindJoinRaid}
+		e.Params = audit.Params{audit.ParamReason: "spam", audit.ParamKind: audit.KindJoinRaid}
 	}
 	if rng.IntN(10) == 0 {
-		e.Attachments = []bot.Attachment{{Name: "a.png", URL: "https://cdn/a.png", Size: 1234, Hash: "abc"}}
+		e.Attachments = []audit.Attachment{{Name: "a.png", URL: "https://cdn/a.png", Size: 1234, Hash: "abc"}}
 	}
 	return e
 }
 
-func appendAll(t testing.TB, s *Store, evs []*bot.Event, batch int) {
+func appendAll(t testing.TB, s *Store, evs []*audit.Event, batch int) {
 	t.Helper()
 	for i := 0; i < len(evs); i += batch {
 		j := min(i+batch, len(evs))
-		if err := s.Append(context.Background(), &bot.Batch{Events: evs[i:j]}); err != nil {
+		if err := s.Append(context.Background(), &recorder.Batch{Events: evs[i:j]}); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
 // brute filters and orders evs the way Query promises.
-func brute(evs []*bot.Event, q Query) []bot.ID {
-	var out []bot.ID
+func brute(evs []*audit.Event, q Query) []audit.ID {
+	var out []audit.ID
 	for _, e := range evs {
 		if q.Property != "" && (e.Platform != q.Platform || e.PropertyID != q.Property) {
 			continue
@@ -95,7 +96,7 @@ func brute(evs []*bot.Event, q Query) []bot.ID {
 			out = append(out, e.ID)
 		}
 	}
-	slices.SortFunc(out, func(a, b bot.ID) int { return -strings.Compare(string(a[:]), string(b[:])) })
+	slices.SortFunc(out, func(a, b audit.ID) int { return -strings.Compare(string(a[:]), string(b[:])) })
 	return out
 }
 
@@ -105,10 +106,10 @@ func randQuery(rng *rand.Rand) Query {
 		pr := testProps[rng.IntN(len(testProps))]
 		q.Platform, q.Property = pr.p, pr.id
 	} else if rng.IntN(2) == 0 {
-		q.Platform = bot.Telegram
+		q.Platform = audit.Telegram
 	}
 	for range rng.IntN(3) {
-		q.Types = append(q.Types, bot.EventTypes()[rng.IntN(len(bot.EventTypes()))])
+		q.Types = append(q.Types, audit.EventTypes()[rng.IntN(len(audit.EventTypes()))])
 	}
 	switch rng.IntN(5) {
 	case 0:

@@ -7,15 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/settings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Settings returns a property's settings; the zero Settings when none were
 // saved.
-func (s *Store) Settings(ctx context.Context, p bot.Platform, property string) (bot.Settings, error) {
-	var set bot.Settings
+func (s *Store) Settings(ctx context.Context, p audit.Platform, property string) (settings.Community, error) {
+	var set settings.Community
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bSettings).Get(propKeyBytes(p, property))
 		if v == nil {
@@ -24,18 +26,18 @@ func (s *Store) Settings(ctx context.Context, p bot.Platform, property string) (
 		return json.Unmarshal(v, &set)
 	})
 	if err != nil {
-		return bot.Settings{}, fmt.Errorf("settings of %s %s: %w", p, property, err)
+		return settings.Community{}, fmt.Errorf("settings of %s %s: %w", p, property, err)
 	}
 	return set, nil
 }
 
 // UpdateSettings applies fn to a property's settings in one transaction and
 // returns the settings before and after. If fn fails nothing changes.
-func (s *Store) UpdateSettings(ctx context.Context, p bot.Platform, property string, fn func(*bot.Settings) error) (old, updated bot.Settings, err error) {
+func (s *Store) UpdateSettings(ctx context.Context, p audit.Platform, property string, fn func(*settings.Community) error) (old, updated settings.Community, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSettings)
 		key := propKeyBytes(p, property)
-		old, updated = bot.Settings{}, bot.Settings{}
+		old, updated = settings.Community{}, settings.Community{}
 		if v := b.Get(key); v != nil {
 			if err := json.Unmarshal(v, &old); err != nil {
 				return err
@@ -52,23 +54,23 @@ func (s *Store) UpdateSettings(ctx context.Context, p bot.Platform, property str
 		return b.Put(key, v)
 	})
 	if err != nil {
-		return bot.Settings{}, bot.Settings{}, fmt.Errorf("update settings of %s %s: %w", p, property, err)
+		return settings.Community{}, settings.Community{}, fmt.Errorf("update settings of %s %s: %w", p, property, err)
 	}
 	return old, updated, nil
 }
 
 // EachSettings calls fn with every property's saved settings.
-func (s *Store) EachSettings(ctx context.Context, fn func(p bot.Platform, property string, set bot.Settings) error) error {
+func (s *Store) EachSettings(ctx context.Context, fn func(p audit.Platform, property string, set settings.Community) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bSettings).ForEach(func(k, v []byte) error {
-			var set bot.Settings
+			var set settings.Community
 			if len(k) < 2 {
 				return fmt.Errorf("settings: %w: key", errCorrupt)
 			}
 			if err := json.Unmarshal(v, &set); err != nil {
 				return fmt.Errorf("settings of %s: %w", k[1:], err)
 			}
-			return fn(bot.Platform(k[0]), string(k[1:]), set)
+			return fn(audit.Platform(k[0]), string(k[1:]), set)
 		})
 	})
 }
@@ -188,8 +190,8 @@ func (s *Store) OutboxTargets(sink string) ([]string, error) {
 
 // OutboxPending returns up to max pending deliveries of one target, oldest
 // commit first.
-func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int) ([]bot.Delivery, error) {
-	var out []bot.Delivery
+func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int) ([]logchannel.Delivery, error) {
+	var out []logchannel.Delivery
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := outboxPrefix(sink, target)
 		evB := tx.Bucket(bEvents)
@@ -198,7 +200,7 @@ func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int)
 			if len(k) != len(prefix)+8 || len(v) != 16 {
 				return fmt.Errorf("outbox: %w: entry", errCorrupt)
 			}
-			d := bot.Delivery{Key: bytes.Clone(k), Target: target, Seq: binary.BigEndian.Uint64(k[len(prefix):])}
+			d := logchannel.Delivery{Key: bytes.Clone(k), Target: target, Seq: binary.BigEndian.Uint64(k[len(prefix):])}
 			if rec := evB.Get(v); rec != nil {
 				e, err := s.decodeEvent(binary.BigEndian.Uint32(v), v[4:], rec)
 				if err != nil {

@@ -13,9 +13,9 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/chatwarden/chatwarden/audit"
 
-	"github.com/chatwarden/chatwarden/bot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Query limits.
@@ -36,10 +36,10 @@ var (
 // must match: Types any of the listed types, Actor the actor, Target one of
 // the targets, User the actor or one of the targets.
 type Query struct {
-	Platform bot.Platform // required with Property; with neither, every platform
+	Platform audit.Platform // required with Property; with neither, every platform
 	Property string
 
-	Types   []bot.EventType
+	Types   []audit.EventType
 	Actor   string
 	Target  string
 	User    string
@@ -53,7 +53,7 @@ type Query struct {
 
 // Page is one page of results, newest first.
 type Page struct {
-	Events []*bot.Event
+	Events []*audit.Event
 	Older  string // cursor of the next older page, "" when none
 	Newer  string // cursor of the newer page, "" on the first page
 }
@@ -85,7 +85,7 @@ func (q *Query) Validate() (int, error) {
 }
 
 // match is the exact predicate; indexes only narrow the candidates.
-func (q *Query) match(e *bot.Event) bool {
+func (q *Query) match(e *audit.Event) bool {
 	if len(q.Types) > 0 && !slices.Contains(q.Types, e.Type) {
 		return false
 	}
@@ -144,7 +144,7 @@ const (
 
 type cursorPos struct {
 	dir byte
-	id  bot.ID
+	id  audit.ID
 }
 
 func (s *Store) encodeCursor(q *Query, pos cursorPos) string {
@@ -192,7 +192,7 @@ func (s *Store) Query(ctx context.Context, q Query) (Page, error) {
 		pos.dir = dirOlder
 	}
 	desc := pos.dir == dirOlder
-	var found []*bot.Event
+	var found []*audit.Event
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		found, err = s.scan(ctx, tx, &q, pos, limit+1)
@@ -234,7 +234,7 @@ func (s *Store) Query(ctx context.Context, q Query) (Page, error) {
 // Scan calls fn for every matching record, newest first, a thousand at a
 // time in separate read transactions so that memory stays bounded and
 // writers are not held up. q.Limit and q.Cursor are ignored.
-func (s *Store) Scan(ctx context.Context, q Query, fn func(*bot.Event) error) error {
+func (s *Store) Scan(ctx context.Context, q Query, fn func(*audit.Event) error) error {
 	q.Limit, q.Cursor = MaxLimit, ""
 	for {
 		page, err := s.Query(ctx, q)
@@ -253,7 +253,7 @@ func (s *Store) Scan(ctx context.Context, q Query, fn func(*bot.Event) error) er
 	}
 }
 
-func incrID(id bot.ID) bot.ID {
+func incrID(id audit.ID) audit.ID {
 	for i := len(id) - 1; i >= 0; i-- {
 		id[i]++
 		if id[i] != 0 {
@@ -263,7 +263,7 @@ func incrID(id bot.ID) bot.ID {
 	return id
 }
 
-func decrID(id bot.ID) bot.ID {
+func decrID(id audit.ID) audit.ID {
 	for i := len(id) - 1; i >= 0; i-- {
 		id[i]--
 		if id[i] != 0xff {
@@ -274,15 +274,15 @@ func decrID(id bot.ID) bot.ID {
 }
 
 // scan collects up to n matches in the cursor's direction.
-func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, n int) ([]*bot.Event, error) {
+func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, n int) ([]*audit.Event, error) {
 	desc := pos.dir == dirOlder
-	lo, hi := bot.ID{}, bot.ID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	lo, hi := audit.ID{}, audit.ID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	if !q.Since.IsZero() {
-		lo = bot.MakeID(q.Since, 0)
+		lo = audit.MakeID(q.Since, 0)
 		binary.BigEndian.PutUint32(lo[8:], 0)
 	}
 	if !q.Until.IsZero() {
-		hi = bot.MakeID(q.Until, 0) // exclusive
+		hi = audit.MakeID(q.Until, 0) // exclusive
 	}
 	if q.Cursor != "" {
 		if desc && bytes.Compare(pos.id[:], hi[:]) < 0 {
@@ -299,7 +299,7 @@ func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, 
 		return nil, err
 	}
 	evB := tx.Bucket(bEvents)
-	var out []*bot.Event
+	var out []*audit.Event
 	key := make([]byte, 16)
 	for checked := 0; m.Len() > 0 && len(out) < n; checked++ {
 		if checked&1023 == 1023 {
@@ -334,7 +334,7 @@ func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, 
 
 // decodeEvent builds an Event from a key's property number and id and the
 // stored record.
-func (s *Store) decodeEvent(prop uint32, id []byte, rec []byte) (*bot.Event, error) {
+func (s *Store) decodeEvent(prop uint32, id []byte, rec []byte) (*audit.Event, error) {
 	var r record
 	if err := decodeRecord(rec, &r); err != nil {
 		return nil, fmt.Errorf("record %x: %w", id, err)
@@ -370,7 +370,7 @@ type span struct {
 	role   byte // for kindUser: which roles count
 }
 
-func newSpan(b *bolt.Bucket, kind int, prefix []byte, lo, hi bot.ID, desc bool) *span {
+func newSpan(b *bolt.Bucket, kind int, prefix []byte, lo, hi audit.ID, desc bool) *span {
 	sp := &span{c: b.Cursor(), kind: kind, prefix: prefix, desc: desc,
 		lo: append(slices.Clip(prefix), lo[:]...), hi: append(slices.Clip(prefix), hi[:]...)}
 	if desc {
@@ -408,7 +408,7 @@ func (sp *span) id() []byte { return sp.k[len(sp.k)-12:] }
 
 // hint applies the cheap checks the index value allows.
 func (sp *span) hint(q *Query, v []byte) bool {
-	var typ bot.EventType
+	var typ audit.EventType
 	switch sp.kind {
 	case kindEvents:
 		typ = peekType(v)
@@ -418,12 +418,12 @@ func (sp *span) hint(q *Query, v []byte) bool {
 		if len(v) < 2 || v[0]&sp.role == 0 {
 			return false
 		}
-		typ = bot.EventType(v[1])
+		typ = audit.EventType(v[1])
 	default:
 		if len(v) < 1 {
 			return false
 		}
-		typ = bot.EventType(v[0])
+		typ = audit.EventType(v[0])
 	}
 	return len(q.Types) == 0 || slices.Contains(q.Types, typ)
 }
@@ -461,7 +461,7 @@ func (m *merger) advance() {
 
 // plan picks the narrowest index for q and opens its spans in every
 // property the query covers. It returns nil when nothing can match.
-func (s *Store) plan(tx *bolt.Tx, q *Query, lo, hi bot.ID, desc bool) (*merger, error) {
+func (s *Store) plan(tx *bolt.Tx, q *Query, lo, hi audit.ID, desc bool) (*merger, error) {
 	var props []uint32
 	if q.Property != "" {
 		ps := s.property(q.Platform, q.Property)
@@ -528,12 +528,12 @@ func (s *Store) plan(tx *bolt.Tx, q *Query, lo, hi bot.ID, desc bool) (*merger, 
 }
 
 // Get returns one record of a property.
-func (s *Store) Get(ctx context.Context, p bot.Platform, property string, id bot.ID) (*bot.Event, error) {
+func (s *Store) Get(ctx context.Context, p audit.Platform, property string, id audit.ID) (*audit.Event, error) {
 	ps := s.property(p, property)
 	if ps == nil {
 		return nil, fmt.Errorf("get %s: %w", id, ErrNotFound)
 	}
-	var e *bot.Event
+	var e *audit.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
 		key := append(u32(ps.num), id[:]...)
 		v := tx.Bucket(bEvents).Get(key)
@@ -553,12 +553,12 @@ func (s *Store) Get(ctx context.Context, p bot.Platform, property string, id bot
 // FindMessage returns the newest CHAT_MESSAGE or CHAT_MESSAGE_EDIT record of
 // a message, so that a later edit or deletion can show what it said. It
 // returns ErrNotFound when the store never saw the message.
-func (s *Store) FindMessage(ctx context.Context, p bot.Platform, property, messageID string) (*bot.Event, error) {
+func (s *Store) FindMessage(ctx context.Context, p audit.Platform, property, messageID string) (*audit.Event, error) {
 	ps := s.property(p, property)
 	if ps == nil || messageID == "" {
 		return nil, fmt.Errorf("find message %s: %w", messageID, ErrNotFound)
 	}
-	var found *bot.Event
+	var found *audit.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bIxMsg).Get(append(u32(ps.num), msgKey(messageID)...))
 		if len(id) != 12 {
@@ -578,26 +578,26 @@ func (s *Store) FindMessage(ctx context.Context, p bot.Platform, property, messa
 	return found, nil
 }
 
-var maxID = bot.ID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+var maxID = audit.ID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // Counts returns the number of records of each type in [since, until) for
 // one property, or every property when property is "".
-func (s *Store) Counts(ctx context.Context, p bot.Platform, property string, since, until time.Time) (map[bot.EventType]int, error) {
+func (s *Store) Counts(ctx context.Context, p audit.Platform, property string, since, until time.Time) (map[audit.EventType]int, error) {
 	q := Query{Platform: p, Property: property, Since: since, Until: until}
 	if _, err := q.Validate(); err != nil {
 		return nil, err
 	}
-	lo, hi := bot.ID{}, maxID
+	lo, hi := audit.ID{}, maxID
 	if !since.IsZero() {
-		lo = bot.MakeID(since, 0)
+		lo = audit.MakeID(since, 0)
 	}
 	if !until.IsZero() {
-		hi = bot.MakeID(until, 0)
+		hi = audit.MakeID(until, 0)
 	}
-	counts := make(map[bot.EventType]int)
+	counts := make(map[audit.EventType]int)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		for _, t := range bot.EventTypes() {
-			q.Types = []bot.EventType{t}
+		for _, t := range audit.EventTypes() {
+			q.Types = []audit.EventType{t}
 			m, err := s.plan(tx, &q, lo, hi, false)
 			if err != nil || m == nil {
 				return err

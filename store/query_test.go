@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 // pageAll follows Older cursors to the end and returns every id.
-func pageAll(t *testing.T, s *Store, q Query) []bot.ID {
+func pageAll(t *testing.T, s *Store, q Query) []audit.ID {
 	t.Helper()
-	var ids []bot.ID
+	var ids []audit.ID
 	for pages := 0; ; pages++ {
 		page, err := s.Query(context.Background(), q)
 		if err != nil {
@@ -40,7 +41,7 @@ func pageAll(t *testing.T, s *Store, q Query) []bot.ID {
 func TestQueryMatchesBruteForce(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	evs := make([]*bot.Event, 6000)
+	evs := make([]*audit.Event, 6000)
 	for i := range evs {
 		evs[i] = genEvent(rng)
 	}
@@ -58,7 +59,7 @@ func TestQueryMatchesBruteForce(t *testing.T) {
 func TestQueryNewerPagesWalkBack(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	evs := make([]*bot.Event, 2000)
+	evs := make([]*audit.Event, 2000)
 	for i := range evs {
 		evs[i] = genEvent(rng)
 	}
@@ -66,7 +67,7 @@ func TestQueryNewerPagesWalkBack(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		q := randQuery(rng)
 		q.Limit = 5
-		var pages [][]bot.ID
+		var pages [][]audit.ID
 		cur := q
 		for {
 			page, err := s.Query(context.Background(), cur)
@@ -101,8 +102,8 @@ func TestQueryNewerPagesWalkBack(t *testing.T) {
 	}
 }
 
-func ids(evs []*bot.Event) []bot.ID {
-	out := make([]bot.ID, len(evs))
+func ids(evs []*audit.Event) []audit.ID {
+	out := make([]audit.ID, len(evs))
 	for i, e := range evs {
 		out[i] = e.ID
 	}
@@ -112,7 +113,7 @@ func ids(evs []*bot.Event) []bot.ID {
 func TestPaginationStableUnderConcurrentInserts(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(5, 6))
-	evs := make([]*bot.Event, 3000)
+	evs := make([]*audit.Event, 3000)
 	for i := range evs {
 		evs[i] = genEvent(rng)
 	}
@@ -128,14 +129,14 @@ func TestPaginationStableUnderConcurrentInserts(t *testing.T) {
 				return
 			default:
 			}
-			batch := make([]*bot.Event, 20)
+			batch := make([]*audit.Event, 20)
 			for i := range batch {
 				batch[i] = genEvent(wrng)
 				if i%2 == 0 { // half of them newer than everything
 					batch[i].Time = time.Now()
 				}
 			}
-			if err := s.Append(context.Background(), &bot.Batch{Events: batch}); err != nil {
+			if err := s.Append(context.Background(), &recorder.Batch{Events: batch}); err != nil {
 				writerErr <- err
 				return
 			}
@@ -146,7 +147,7 @@ func TestPaginationStableUnderConcurrentInserts(t *testing.T) {
 		q.Limit = 13
 		want := brute(evs, q) // what existed before paging began
 		got := pageAll(t, s, q)
-		seen := make(map[bot.ID]bool, len(got))
+		seen := make(map[audit.ID]bool, len(got))
 		for _, id := range got {
 			if seen[id] {
 				t.Fatalf("query %+v: %s returned twice", q, id)
@@ -158,7 +159,7 @@ func TestPaginationStableUnderConcurrentInserts(t *testing.T) {
 				t.Fatalf("query %+v: %s skipped while inserts ran", q, id)
 			}
 		}
-		if !slices.IsSortedFunc(got, func(a, b bot.ID) int { return -compareID(a, b) }) {
+		if !slices.IsSortedFunc(got, func(a, b audit.ID) int { return -compareID(a, b) }) {
 			t.Fatalf("query %+v: results not newest first", q)
 		}
 	}
@@ -168,7 +169,7 @@ func TestPaginationStableUnderConcurrentInserts(t *testing.T) {
 	}
 }
 
-func compareID(a, b bot.ID) int {
+func compareID(a, b audit.ID) int {
 	for i := range a {
 		if a[i] != b[i] {
 			return int(a[i]) - int(b[i])
@@ -180,7 +181,7 @@ func compareID(a, b bot.ID) int {
 func TestCursorRejections(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(9, 9))
-	evs := make([]*bot.Event, 200)
+	evs := make([]*audit.Event, 200)
 	for i := range evs {
 		evs[i] = genEvent(rng)
 		evs[i].Platform, evs[i].PropertyID = testProps[0].p, testProps[0].id
@@ -196,7 +197,7 @@ func TestCursorRejections(t *testing.T) {
 		t.Fatalf("cursor used on another property: err %v, want ErrBadCursor", err)
 	}
 	filtered := q
-	filtered.Types = []bot.EventType{bot.UserJoin}
+	filtered.Types = []audit.EventType{audit.UserJoin}
 	filtered.Cursor = page.Older
 	if _, err := s.Query(context.Background(), filtered); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("cursor used with other filters: err %v", err)
@@ -230,7 +231,7 @@ func TestCursorRejections(t *testing.T) {
 func TestCountsMatchBruteForce(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(11, 12))
-	evs := make([]*bot.Event, 3000)
+	evs := make([]*audit.Event, 3000)
 	for i := range evs {
 		evs[i] = genEvent(rng)
 	}
@@ -241,13 +242,13 @@ func TestCountsMatchBruteForce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[bot.EventType]int{}
+		want := map[audit.EventType]int{}
 		for _, e := range evs {
 			if e.Platform == pr.p && e.PropertyID == pr.id && !e.Time.Before(since) && e.Time.Before(until) {
 				want[e.Type]++
 			}
 		}
-		for _, typ := range bot.EventTypes() {
+		for _, typ := range audit.EventTypes() {
 			if got[typ] != want[typ] {
 				t.Fatalf("%v %s: count %d, want %d", pr, typ, got[typ], want[typ])
 			}
@@ -258,31 +259,31 @@ func TestCountsMatchBruteForce(t *testing.T) {
 func TestRoundTripAndFindMessage(t *testing.T) {
 	s := openTest(t)
 	when := time.Date(2026, 11, 1, 12, 0, 0, 123456789, time.UTC)
-	msg := &bot.Event{Time: when, Platform: bot.Discord, PropertyID: "g1", Type: bot.ChatMessage,
-		PlatformType: "MESSAGE_CREATE", Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin,
+	msg := &audit.Event{Time: when, Platform: audit.Discord, PropertyID: "g1", Type: audit.ChatMessage,
+		PlatformType: "MESSAGE_CREATE", Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin,
 		ActorID: "u1", ActorName: "Ann", ChannelID: "c1", MessageID: "m1", Content: "first",
-		Attachments: []bot.Attachment{{Name: "x.png", URL: "https://cdn/x.png", Size: 10}},
-		Params:      bot.Params{bot.ParamAttachmentStatus: bot.HasAttachment}}
-	edit := &bot.Event{Time: when.Add(time.Minute), Platform: bot.Discord, PropertyID: "g1", Type: bot.ChatMessageEdit,
-		PlatformType: "a platform type nobody interned", Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin,
+		Attachments: []audit.Attachment{{Name: "x.png", URL: "https://cdn/x.png", Size: 10}},
+		Params:      audit.Params{audit.ParamAttachmentStatus: audit.HasAttachment}}
+	edit := &audit.Event{Time: when.Add(time.Minute), Platform: audit.Discord, PropertyID: "g1", Type: audit.ChatMessageEdit,
+		PlatformType: "a platform type nobody interned", Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin,
 		ActorID: "u1", ChannelID: "c1", MessageID: "m1", Content: "second"}
-	appendAll(t, s, []*bot.Event{msg, edit}, 2)
-	got, err := s.Get(context.Background(), bot.Discord, "g1", msg.ID)
+	appendAll(t, s, []*audit.Event{msg, edit}, 2)
+	got, err := s.Get(context.Background(), audit.Discord, "g1", msg.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !got.Time.Equal(when) || got.Content != "first" || got.ActorName != "Ann" || got.Attachments[0].URL != "https://cdn/x.png" ||
-		got.Params[bot.ParamAttachmentStatus] != bot.HasAttachment || got.Seq != msg.Seq || string(got.Hash) != string(msg.Hash) {
+		got.Params[audit.ParamAttachmentStatus] != audit.HasAttachment || got.Seq != msg.Seq || string(got.Hash) != string(msg.Hash) {
 		t.Fatalf("round trip: got %+v", got)
 	}
-	found, err := s.FindMessage(context.Background(), bot.Discord, "g1", "m1")
+	found, err := s.FindMessage(context.Background(), audit.Discord, "g1", "m1")
 	if err != nil || found.Content != "second" || found.PlatformType != edit.PlatformType {
 		t.Fatalf("FindMessage: %+v %v", found, err)
 	}
-	if _, err := s.FindMessage(context.Background(), bot.Discord, "g1", "m2"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.FindMessage(context.Background(), audit.Discord, "g1", "m2"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("FindMessage of unknown message: %v", err)
 	}
-	if _, err := s.FindMessage(context.Background(), bot.Discord, "g2", "m1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.FindMessage(context.Background(), audit.Discord, "g2", "m1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("FindMessage in another guild: %v", err)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/chatwarden/chatwarden/audit"
 
-	"github.com/chatwarden/chatwarden/bot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // purgeChunk bounds the records one purge transaction deletes, so that a
@@ -19,7 +19,7 @@ const purgeChunk = 5000
 // Purge deletes a property's records older than before, with their index
 // entries, and returns how many it deleted. The chain stays verifiable:
 // for each purged record whose successor is kept, a bridge keeps its hash.
-func (s *Store) Purge(ctx context.Context, p bot.Platform, property string, before time.Time) (int, error) {
+func (s *Store) Purge(ctx context.Context, p audit.Platform, property string, before time.Time) (int, error) {
 	total := 0
 	for {
 		n, err := s.purgeChunk(ctx, p, property, before)
@@ -33,7 +33,7 @@ func (s *Store) Purge(ctx context.Context, p bot.Platform, property string, befo
 	}
 }
 
-func (s *Store) purgeChunk(ctx context.Context, p bot.Platform, property string, before time.Time) (int, error) {
+func (s *Store) purgeChunk(ctx context.Context, p audit.Platform, property string, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -51,7 +51,7 @@ func (s *Store) purgeChunk(ctx context.Context, p bot.Platform, property string,
 		evB := tx.Bucket(bEvents)
 		bridges := tx.Bucket(bBridge)
 		prefix := u32(ps.num)
-		end := append(u32(ps.num), bot.MakeID(before, 0).Bytes()...)
+		end := append(u32(ps.num), audit.MakeID(before, 0).Bytes()...)
 		type purged struct {
 			key     []byte
 			seq     uint64
@@ -101,7 +101,7 @@ func (s *Store) purgeChunk(ctx context.Context, p bot.Platform, property string,
 }
 
 // unindex deletes the index entries of e.
-func (s *Store) unindex(tx *bolt.Tx, prop uint32, e *bot.Event) error {
+func (s *Store) unindex(tx *bolt.Tx, prop uint32, e *audit.Event) error {
 	key := func(mid []byte) []byte {
 		k := append(u32(prop), mid...)
 		return append(k, e.ID[:]...)
@@ -138,7 +138,7 @@ func (s *Store) unindex(tx *bolt.Tx, prop uint32, e *bot.Event) error {
 // returns how many records it changed. Ids, types and times stay, and the
 // chain still verifies: each erased record keeps only the digest of what was
 // removed. The caller records the erasure (DATA_RETENTION).
-func (s *Store) Erase(ctx context.Context, p bot.Platform, property, user string) (int, error) {
+func (s *Store) Erase(ctx context.Context, p audit.Platform, property, user string) (int, error) {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	ps := s.property(p, property)

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/chatwarden/chatwarden/audit"
 
-	"github.com/chatwarden/chatwarden/bot"
+	bolt "go.etcd.io/bbolt"
 )
 
 var (
@@ -84,7 +84,7 @@ type Store struct {
 }
 
 type propKey struct {
-	platform bot.Platform
+	platform audit.Platform
 	id       string
 }
 
@@ -208,7 +208,7 @@ func (s *Store) load(tx *bolt.Tx) error {
 	})
 }
 
-func propKeyBytes(p bot.Platform, id string) []byte {
+func propKeyBytes(p audit.Platform, id string) []byte {
 	return append([]byte{byte(p)}, id...)
 }
 
@@ -224,7 +224,7 @@ func decodeProp(k, v []byte) (propKey, *propState, error) {
 	if r.err != nil {
 		return propKey{}, nil, fmt.Errorf("property entry: %w", r.err)
 	}
-	return propKey{bot.Platform(k[0]), string(k[1:])}, ps, nil
+	return propKey{audit.Platform(k[0]), string(k[1:])}, ps, nil
 }
 
 func encodeProp(ps *propState) []byte {
@@ -274,7 +274,7 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 
 // Property is a property the store has records of.
 type Property struct {
-	Platform bot.Platform
+	Platform audit.Platform
 	ID       string
 	Count    uint64 // records currently stored
 }
@@ -293,7 +293,7 @@ func (s *Store) Properties() []Property {
 }
 
 // property returns the cached state of a property, or nil.
-func (s *Store) property(p bot.Platform, id string) *propState {
+func (s *Store) property(p audit.Platform, id string) *propState {
 	s.cacheMu.RLock()
 	defer s.cacheMu.RUnlock()
 	return s.propByID[propKey{p, id}]

@@ -7,21 +7,21 @@ import (
 	"fmt"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/chatwarden/chatwarden/audit"
 
-	"github.com/chatwarden/chatwarden/bot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Verification is the result of checking one property's hash chain.
 type Verification struct {
-	Platform bot.Platform
+	Platform audit.Platform
 	Property string
 	Records  uint64        // records checked
 	Head     [hashLen]byte // the property's newest hash
 	OK       bool
 	// When !OK: the first record found altered, out of place, or whose
 	// predecessor is missing (BadID zero when the newest records are gone).
-	BadID   bot.ID
+	BadID   audit.ID
 	BadSeq  uint64
 	Problem string
 }
@@ -30,7 +30,7 @@ type Verification struct {
 // its predecessor's and its own canonical bytes, the links between records
 // in commit order, and the stored head. It reports the first record that
 // was altered, removed or reordered.
-func (s *Store) Verify(ctx context.Context, p bot.Platform, property string) (Verification, error) {
+func (s *Store) Verify(ctx context.Context, p audit.Platform, property string) (Verification, error) {
 	res := Verification{Platform: p, Property: property, OK: true}
 	ps := s.property(p, property)
 	if ps == nil {
@@ -59,7 +59,7 @@ func (s *Store) VerifyAll(ctx context.Context) ([]Verification, error) {
 func (s *Store) verify(ctx context.Context, tx *bolt.Tx, ps *propState, res *Verification) error {
 	type link struct {
 		seq uint64
-		id  bot.ID
+		id  audit.ID
 	}
 	prefix := u32(ps.num)
 	var links []link
@@ -136,16 +136,16 @@ func (s *Store) verify(ctx context.Context, tx *bolt.Tx, ps *propState, res *Ver
 		// The newest records may have been purged legitimately.
 		b := bridge(ps.lastSeq)
 		if ps.lastSeq < lastSeq || !bytes.Equal(b, ps.head[:]) {
-			return fail(res, bot.ID{}, ps.lastSeq, fmt.Sprintf("the newest record(s) after seq %d were removed or the head was altered", lastSeq))
+			return fail(res, audit.ID{}, ps.lastSeq, fmt.Sprintf("the newest record(s) after seq %d were removed or the head was altered", lastSeq))
 		}
 	}
 	if res.Records != ps.count {
-		return fail(res, bot.ID{}, 0, fmt.Sprintf("%d records found, the property's count says %d", res.Records, ps.count))
+		return fail(res, audit.ID{}, 0, fmt.Sprintf("%d records found, the property's count says %d", res.Records, ps.count))
 	}
 	return nil
 }
 
-func fail(res *Verification, id bot.ID, seq uint64, problem string) error {
+func fail(res *Verification, id audit.ID, seq uint64, problem string) error {
 	res.OK, res.BadID, res.BadSeq, res.Problem = false, id, seq, problem
 	return nil
 }

@@ -22,7 +22,7 @@
 // forged, replayed by another member, or replayed from an earlier round.
 //
 // The engine knows nothing of Discord or Telegram: it acts through
-// bot.Actions and returns a Reply for the platform adapter to render.
+// platform.Actions and returns a Reply for the platform adapter to render.
 //
 // # Wiring
 //

@@ -15,9 +15,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/moderation/workqueue"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -42,12 +45,12 @@ type KV interface {
 
 // SettingsSource returns a property's saved settings; *store.Store is one.
 type SettingsSource interface {
-	Settings(ctx context.Context, p bot.Platform, property string) (bot.Settings, error)
+	Settings(ctx context.Context, p audit.Platform, property string) (settings.Community, error)
 }
 
-// Recorder makes the engine's records durable; *bot.Recorder is one.
+// Recorder makes the engine's records durable; *recorder.Recorder is one.
 type Recorder interface {
-	Record(ctx context.Context, events ...*bot.Event) error
+	Record(ctx context.Context, events ...*audit.Event) error
 }
 
 // Directory is what a platform tells the engine beyond its events;
@@ -115,8 +118,8 @@ type Engine struct {
 	rng *rand.Rand
 
 	pmu       sync.RWMutex
-	platforms map[bot.Platform]*platform
-	parked    map[bot.Platform][]string // due keys waiting for their platform
+	platforms map[audit.Platform]*attached
+	parked    map[audit.Platform][]string // due keys waiting for their platform
 
 	locks keyedMutex
 	q     *workqueue.Queue[job]
@@ -132,8 +135,8 @@ type Engine struct {
 	once  sync.Once
 }
 
-type platform struct {
-	actions bot.Actions
+type attached struct {
+	actions platform.Actions
 	dir     Directory
 }
 
@@ -174,8 +177,8 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		log:       opts.Logger.With().Str("component", "verification").Logger(),
 		sign:      signer{key: key},
 		rng:       rand.New(rand.NewChaCha8(seed)),
-		platforms: make(map[bot.Platform]*platform),
-		parked:    make(map[bot.Platform][]string),
+		platforms: make(map[audit.Platform]*attached),
+		parked:    make(map[audit.Platform][]string),
 		wake:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -232,10 +235,10 @@ func loadKey(kv KV) ([]byte, error) {
 // Attach registers a platform's actions and directory; the platform is
 // a.Platform(). Deadlines of that platform that came due before it was
 // attached fire now.
-func (e *Engine) Attach(a bot.Actions, d Directory) {
+func (e *Engine) Attach(a platform.Actions, d Directory) {
 	p := a.Platform()
 	e.pmu.Lock()
-	e.platforms[p] = &platform{actions: a, dir: d}
+	e.platforms[p] = &attached{actions: a, dir: d}
 	parked := e.parked[p]
 	delete(e.parked, p)
 	e.pmu.Unlock()
@@ -245,13 +248,13 @@ func (e *Engine) Attach(a bot.Actions, d Directory) {
 	e.q.Resume(string([]byte{byte(p)}))
 }
 
-func (e *Engine) platform(p bot.Platform) *platform {
+func (e *Engine) platform(p audit.Platform) *attached {
 	e.pmu.RLock()
 	defer e.pmu.RUnlock()
 	return e.platforms[p]
 }
 
-func pendingKey(p bot.Platform, property, user string) string {
+func pendingKey(p audit.Platform, property, user string) string {
 	return string(rune(p)) + property + "\x00" + user
 }
 
@@ -275,7 +278,7 @@ func (e *Engine) save(c *Challenge) error {
 	return e.opts.KV.Put(NSPending, []byte(pendingKey(c.Platform, c.Property, c.User)), v)
 }
 
-func (e *Engine) resolve(ctx context.Context, p bot.Platform, property string) Defaults {
+func (e *Engine) resolve(ctx context.Context, p audit.Platform, property string) Defaults {
 	s, err := e.opts.Settings.Settings(ctx, p, property)
 	if err != nil {
 		e.log.Error().Err(err).Str("property", property).Msg("read settings; using the defaults")
@@ -297,7 +300,7 @@ func (e *Engine) ask(c *Challenge) {
 
 // Join is a member joining a property, as verification needs it.
 type Join struct {
-	Platform  bot.Platform
+	Platform  audit.Platform
 	Property  string
 	User      string
 	Name      string
@@ -314,9 +317,9 @@ const ParamAddedBy = "added_by"
 
 // JoinOf reads a USER_JOIN event: the actor is the member; params is_bot
 // and added_by; the message id is the join service message.
-func JoinOf(ev *bot.Event) Join {
+func JoinOf(ev *audit.Event) Join {
 	return Join{Platform: ev.Platform, Property: ev.PropertyID, User: ev.ActorID, Name: ev.ActorName,
-		IsBot: ev.Params.Get(bot.ParamIsBot) == "true", ChannelID: ev.ChannelID, MessageID: ev.MessageID,
+		IsBot: ev.Params.Get(audit.ParamIsBot) == "true", ChannelID: ev.ChannelID, MessageID: ev.MessageID,
 		AddedBy: ev.Params.Get(ParamAddedBy)}
 }
 
@@ -329,7 +332,7 @@ type job struct {
 
 // Leave is a member leaving a property.
 type Leave struct {
-	Platform bot.Platform
+	Platform audit.Platform
 	Property string
 	User     string
 }
@@ -355,16 +358,16 @@ func (e *Engine) runJob(j job) {
 // The work is queued per property, in order; Handle does not wait for it
 // (see Options.QueueSize). Records the engines made themselves (any
 // function but gateway) are ignored.
-func (e *Engine) Handle(ctx context.Context, ev *bot.Event) error {
-	if ev == nil || ev.Function != bot.FuncGateway || !ev.Platform.Valid() {
+func (e *Engine) Handle(ctx context.Context, ev *audit.Event) error {
+	if ev == nil || ev.Function != audit.FuncGateway || !ev.Platform.Valid() {
 		return nil
 	}
 	var j job
 	switch ev.Type {
-	case bot.UserJoin:
+	case audit.UserJoin:
 		join := JoinOf(ev)
 		j.Join = &join
-	case bot.UserRemove, bot.UserBan:
+	case audit.UserRemove, audit.UserBan:
 		user := ev.Target()
 		if user == "" {
 			user = ev.ActorID
@@ -381,8 +384,8 @@ func (e *Engine) Handle(ctx context.Context, ev *bot.Event) error {
 }
 
 // Committed hands a committed batch to Handle; it has the signature of a
-// bot.Recorder subscriber.
-func (e *Engine) Committed(events []*bot.Event) {
+// recorder.Recorder subscriber.
+func (e *Engine) Committed(events []*audit.Event) {
 	for _, ev := range events {
 		if err := e.Handle(context.Background(), ev); err != nil && !errors.Is(err, ErrClosed) {
 			e.log.Error().Err(err).Msg("handle committed event")
@@ -440,7 +443,7 @@ func (e *Engine) OnJoin(ctx context.Context, j Join) error {
 	c.Enforce = true
 	c.JoinMessageID = j.MessageID
 	c.ChannelID = j.ChannelID
-	if j.Platform == bot.Telegram {
+	if j.Platform == audit.Telegram {
 		if c.ChannelID == "" {
 			c.ChannelID = j.Property
 		}
@@ -450,16 +453,16 @@ func (e *Engine) OnJoin(ctx context.Context, j Join) error {
 		return fmt.Errorf("verification: %w", err)
 	}
 	e.schedule(c.Deadline, key)
-	if j.Platform != bot.Telegram {
+	if j.Platform != audit.Telegram {
 		return nil
 	}
-	cause := bot.Cause{Function: bot.FuncVerification, Reason: "verification pending"}
+	cause := platform.Cause{Function: audit.FuncVerification, Reason: "verification pending"}
 	// Restricted a day past the deadline, so that a lost challenge does not
 	// mute a member for ever; a restart fires the deadline anyway.
 	if err := pl.actions.Timeout(ctx, j.Property, j.User, c.Deadline.Add(24*time.Hour), cause); err != nil {
 		e.log.Warn().Err(err).Str("property", j.Property).Str("user", j.User).Msg("restrict a newcomer")
 	}
-	id, err := pl.actions.Send(ctx, j.Property, c.ChannelID, bot.Message{Text: groupPrompt(c, now),
+	id, err := pl.actions.Send(ctx, j.Property, c.ChannelID, platform.Message{Text: groupPrompt(c, now),
 		Buttons: e.buttons(c), Mention: j.User, ReplyTo: j.MessageID})
 	if err != nil {
 		_ = e.opts.KV.DeleteKV(NSPending, []byte(key))
@@ -478,7 +481,7 @@ func (e *Engine) OnJoin(ctx context.Context, j Join) error {
 
 // OnLeave ends a pending challenge of a member who left (or was removed
 // by someone else) with reason LEFT.
-func (e *Engine) OnLeave(ctx context.Context, p bot.Platform, property, user string) error {
+func (e *Engine) OnLeave(ctx context.Context, p audit.Platform, property, user string) error {
 	key := pendingKey(p, property, user)
 	unlock := e.locks.lock(key)
 	defer unlock()
@@ -507,7 +510,7 @@ func (e *Engine) OnLeave(ctx context.Context, p bot.Platform, property, user str
 // button.
 type Reply struct {
 	Text    string
-	Buttons []bot.Button
+	Buttons []platform.Button
 	// Update replaces the message whose button was pressed with Text and
 	// Buttons (Discord: an update of the ephemeral message; Telegram: an
 	// edit of the challenge). Otherwise the reply is new and only the
@@ -519,7 +522,7 @@ type Reply struct {
 // PostPrompt posts the persistent Verify button in the property's
 // verification channel (Discord) and returns the message id; the caller
 // keeps it in the settings.
-func (e *Engine) PostPrompt(ctx context.Context, p bot.Platform, property string) (string, error) {
+func (e *Engine) PostPrompt(ctx context.Context, p audit.Platform, property string) (string, error) {
 	cfg := e.resolve(ctx, p, property)
 	if cfg.ChannelID == "" {
 		return "", errors.New("verification: no verification channel is set")
@@ -528,8 +531,8 @@ func (e *Engine) PostPrompt(ctx context.Context, p bot.Platform, property string
 	if pl == nil {
 		return "", fmt.Errorf("verification: platform %s not attached", p)
 	}
-	id, err := pl.actions.Send(ctx, property, cfg.ChannelID, bot.Message{Text: textPrompt,
-		Buttons: []bot.Button{{Label: textVerifyLabel, Data: e.sign.startData(p, property), Style: bot.StyleSuccess}}})
+	id, err := pl.actions.Send(ctx, property, cfg.ChannelID, platform.Message{Text: textPrompt,
+		Buttons: []platform.Button{{Label: textVerifyLabel, Data: e.sign.startData(p, property), Style: platform.StyleSuccess}}})
 	if err != nil {
 		return "", fmt.Errorf("verification: post the Verify button: %w", err)
 	}
@@ -564,7 +567,7 @@ func (e *Engine) OnPress(ctx context.Context, property, user, data string) (Repl
 	defer unlock()
 	c, err := e.load(key)
 	if errors.Is(err, store.ErrNotFound) {
-		return Reply{Text: textEnded, Update: pr.platform == bot.Discord}, nil
+		return Reply{Text: textEnded, Update: pr.platform == audit.Discord}, nil
 	}
 	if err != nil {
 		return Reply{Text: textTrouble}, fmt.Errorf("verification: %w", err)
@@ -573,7 +576,7 @@ func (e *Engine) OnPress(ctx context.Context, property, user, data string) (Repl
 		return Reply{Text: textEnded}, nil
 	}
 	now := e.clock.Now()
-	group := c.Platform == bot.Telegram
+	group := c.Platform == audit.Telegram
 	out := c.Answer(pr.round, int(pr.choice), now)
 	switch out {
 	case OutcomeStale:
@@ -608,8 +611,8 @@ func (e *Engine) OnPress(ctx context.Context, property, user, data string) (Repl
 // start handles the Verify button: it shows the member's question,
 // starting a challenge if none is pending (one that does not remove the
 // member on failure: they joined before it was required).
-func (e *Engine) start(ctx context.Context, pl *platform, p bot.Platform, property, user string) (Reply, error) {
-	if p == bot.Telegram {
+func (e *Engine) start(ctx context.Context, pl *attached, p audit.Platform, property, user string) (Reply, error) {
+	if p == audit.Telegram {
 		return Reply{Text: textJoinFirst}, nil
 	}
 	cfg := e.resolve(ctx, p, property)
@@ -652,7 +655,7 @@ func (e *Engine) start(ctx context.Context, pl *platform, p bot.Platform, proper
 // memberName asks the platform for the name a member is shown by, for a
 // challenge that starts before the engine saw the join (a press right
 // after joining); "" when the directory cannot tell.
-func (e *Engine) memberName(ctx context.Context, pl *platform, property, user string) string {
+func (e *Engine) memberName(ctx context.Context, pl *attached, property, user string) string {
 	nl, ok := pl.dir.(interface {
 		MemberNames(ctx context.Context, property, user string) ([]string, error)
 	})
@@ -671,13 +674,13 @@ func (e *Engine) memberName(ctx context.Context, pl *platform, property, user st
 // tolerates having been done (a member already gone, a message already
 // deleted). If the record cannot be made the challenge stays and is
 // finished again later.
-func (e *Engine) finish(ctx context.Context, pl *platform, key string, c *Challenge) error {
+func (e *Engine) finish(ctx context.Context, pl *attached, key string, c *Challenge) error {
 	r := c.Result
-	cause := bot.Cause{Function: bot.FuncVerification, Reason: "verification passed"}
+	cause := platform.Cause{Function: audit.FuncVerification, Reason: "verification passed"}
 	action, outcome := "NONE", "NONE"
 	note := func(act string, err error) {
 		action, outcome = act, outcomeOf(err)
-		if err != nil && !errors.Is(err, bot.ErrNotFound) {
+		if err != nil && !errors.Is(err, platform.ErrNotFound) {
 			e.log.Warn().Err(err).Str("property", c.Property).Str("user", c.User).Str("action", act).
 				Msg("verification action failed")
 		}
@@ -686,13 +689,13 @@ func (e *Engine) finish(ctx context.Context, pl *platform, key string, c *Challe
 		if id == "" {
 			return
 		}
-		if err := pl.actions.DeleteMessage(ctx, c.Property, c.ChannelID, id, cause); err != nil && !errors.Is(err, bot.ErrNotFound) {
+		if err := pl.actions.DeleteMessage(ctx, c.Property, c.ChannelID, id, cause); err != nil && !errors.Is(err, platform.ErrNotFound) {
 			e.log.Warn().Err(err).Str("message", id).Msg("delete a verification message")
 		}
 	}
 	if r.Passed {
 		switch {
-		case c.Platform == bot.Telegram:
+		case c.Platform == audit.Telegram:
 			note("UNRESTRICT", pl.actions.RemoveTimeout(ctx, c.Property, c.User, cause))
 			deleteMsg(c.MessageID)
 		case c.RoleID != "":
@@ -700,16 +703,16 @@ func (e *Engine) finish(ctx context.Context, pl *platform, key string, c *Challe
 		}
 	} else {
 		cause.Reason = "verification failed: " + strings.ToLower(strings.ReplaceAll(r.Reason, "_", " "))
-		if c.Enforce && r.Reason != bot.ReasonLeft {
+		if c.Enforce && r.Reason != audit.ReasonLeft {
 			if c.FailAction == FailBan {
 				note("BAN", pl.actions.Ban(ctx, c.Property, c.User, cause))
 			} else {
 				note("KICK", pl.actions.Kick(ctx, c.Property, c.User, cause))
 			}
 		}
-		if c.Platform == bot.Telegram {
+		if c.Platform == audit.Telegram {
 			deleteMsg(c.MessageID)
-			if r.Reason != bot.ReasonLeft {
+			if r.Reason != audit.ReasonLeft {
 				join := c.JoinMessageID
 				if f, ok := pl.dir.(JoinMessageFinder); ok && join == "" {
 					join, _ = f.JoinMessage(ctx, c.Property, c.User)
@@ -718,21 +721,21 @@ func (e *Engine) finish(ctx context.Context, pl *platform, key string, c *Challe
 			}
 		}
 	}
-	typ := bot.VerificationSuccess
+	typ := audit.VerificationSuccess
 	if !r.Passed {
-		typ = bot.VerificationFailure
+		typ = audit.VerificationFailure
 	}
-	ev := &bot.Event{Time: r.At, Platform: c.Platform, PropertyID: c.Property, Type: typ,
-		PlatformType: "verification", Function: bot.FuncVerification, ActorType: bot.ActorBot,
+	ev := &audit.Event{Time: r.At, Platform: c.Platform, PropertyID: c.Property, Type: typ,
+		PlatformType: "verification", Function: audit.FuncVerification, ActorType: audit.ActorBot,
 		TargetIDs: []string{c.User}, ChannelID: c.ChannelID, MessageID: c.MessageID}
 	ev.ActorID, ev.ActorName = pl.dir.Self()
-	ev.Params.Set(bot.ParamTargetName, c.Name)
-	ev.Params.Set(bot.ParamVerifyKind, strings.ToUpper(c.Kind))
-	ev.Params.Set(bot.ParamAttempts, strconv.Itoa(c.Attempts))
-	ev.Params.Set(bot.ParamTimeTaken, c.TimeTaken().Round(time.Millisecond).String())
-	ev.Params.Set(bot.ParamReason, r.Reason)
-	ev.Params.Set(bot.ParamAction, action)
-	ev.Params.Set(bot.ParamOutcome, outcome)
+	ev.Params.Set(audit.ParamTargetName, c.Name)
+	ev.Params.Set(audit.ParamVerifyKind, strings.ToUpper(c.Kind))
+	ev.Params.Set(audit.ParamAttempts, strconv.Itoa(c.Attempts))
+	ev.Params.Set(audit.ParamTimeTaken, c.TimeTaken().Round(time.Millisecond).String())
+	ev.Params.Set(audit.ParamReason, r.Reason)
+	ev.Params.Set(audit.ParamAction, action)
+	ev.Params.Set(audit.ParamOutcome, outcome)
 	if err := e.opts.Recorder.Record(ctx, ev); err != nil {
 		e.schedule(e.clock.Now().Add(time.Minute), key)
 		return fmt.Errorf("verification: record %s: %w", typ, err)
@@ -747,18 +750,18 @@ func outcomeOf(err error) string {
 	switch {
 	case err == nil:
 		return "DONE"
-	case errors.Is(err, bot.ErrNotFound):
+	case errors.Is(err, platform.ErrNotFound):
 		return "ALREADY_GONE"
-	case errors.Is(err, bot.ErrForbidden):
+	case errors.Is(err, platform.ErrForbidden):
 		return "FORBIDDEN"
-	case errors.Is(err, bot.ErrUnsupported):
+	case errors.Is(err, platform.ErrUnsupported):
 		return "UNSUPPORTED"
 	}
 	return "FAILED"
 }
 
 // Pending returns the property's pending challenges.
-func (e *Engine) Pending(p bot.Platform, property string) ([]Challenge, error) {
+func (e *Engine) Pending(p audit.Platform, property string) ([]Challenge, error) {
 	var out []Challenge
 	prefix := []byte(string(rune(p)) + property + "\x00")
 	err := e.opts.KV.ScanKV(NSPending, prefix, func(_, v []byte) error {
@@ -814,7 +817,7 @@ func (e *Engine) schedule(t time.Time, key string) {
 	}
 }
 
-func (e *Engine) park(p bot.Platform, key string) {
+func (e *Engine) park(p audit.Platform, key string) {
 	e.pmu.Lock()
 	defer e.pmu.Unlock()
 	if e.platforms[p] != nil {

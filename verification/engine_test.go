@@ -11,9 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/moderation/moderationtest"
 	"github.com/chatwarden/chatwarden/store"
 	"github.com/chatwarden/chatwarden/verification"
@@ -29,10 +33,10 @@ var start = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t     *testing.T
 	st    *store.Store
-	rec   *bot.Recorder
+	rec   *recorder.Recorder
 	clock *moderationtest.Clock
 	dir   *moderationtest.Directory
-	acts  map[bot.Platform]*moderationtest.Actions
+	acts  map[audit.Platform]*moderationtest.Actions
 	eng   *verification.Engine
 }
 
@@ -43,10 +47,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	ev := &env{t: t, st: st, clock: moderationtest.NewClock(start), dir: moderationtest.NewDirectory()}
-	ev.rec = bot.NewRecorder(st, bot.RecorderOptions{})
-	ev.acts = map[bot.Platform]*moderationtest.Actions{
-		bot.Discord:  moderationtest.NewActions(bot.Discord, ev.rec),
-		bot.Telegram: moderationtest.NewActions(bot.Telegram, ev.rec),
+	ev.rec = recorder.New(st, recorder.Options{})
+	ev.acts = map[audit.Platform]*moderationtest.Actions{
+		audit.Discord:  moderationtest.NewActions(audit.Discord, ev.rec),
+		audit.Telegram: moderationtest.NewActions(audit.Telegram, ev.rec),
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -92,11 +96,11 @@ func (ev *env) stop() {
 	ev.eng = nil
 }
 
-func (ev *env) configure(p bot.Platform, property string, v bot.VerificationSettings) {
+func (ev *env) configure(p audit.Platform, property string, v settings.Verification) {
 	ev.t.Helper()
 	on := true
 	v.Enabled = &on
-	if _, _, err := ev.st.UpdateSettings(context.Background(), p, property, func(s *bot.Settings) error {
+	if _, _, err := ev.st.UpdateSettings(context.Background(), p, property, func(s *settings.Community) error {
 		s.Verification = &v
 		return nil
 	}); err != nil {
@@ -106,7 +110,7 @@ func (ev *env) configure(p bot.Platform, property string, v bot.VerificationSett
 
 // feed records gateway events and hands them to the engine, as a platform
 // does after commit.
-func (ev *env) feed(events ...*bot.Event) {
+func (ev *env) feed(events ...*audit.Event) {
 	ev.t.Helper()
 	ctx := context.Background()
 	for _, e := range events {
@@ -124,9 +128,9 @@ func (ev *env) feed(events ...*bot.Event) {
 	}
 }
 
-func joinEvent(p bot.Platform, property, user, name string) *bot.Event {
-	return &bot.Event{Platform: p, PropertyID: property, Type: bot.UserJoin, PlatformType: "join",
-		Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: user, ActorName: name}
+func joinEvent(p audit.Platform, property, user, name string) *audit.Event {
+	return &audit.Event{Platform: p, PropertyID: property, Type: audit.UserJoin, PlatformType: "join",
+		Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: user, ActorName: name}
 }
 
 func (ev *env) press(property, user, data string) verification.Reply {
@@ -138,11 +142,11 @@ func (ev *env) press(property, user, data string) verification.Reply {
 	return r
 }
 
-func (ev *env) records(p bot.Platform, property string, typ bot.EventType) []*bot.Event {
+func (ev *env) records(p audit.Platform, property string, typ audit.EventType) []*audit.Event {
 	ev.t.Helper()
-	var out []*bot.Event
+	var out []*audit.Event
 	err := ev.st.Scan(context.Background(), store.Query{Platform: p, Property: property,
-		Types: []bot.EventType{typ}}, func(e *bot.Event) error {
+		Types: []audit.EventType{typ}}, func(e *audit.Event) error {
 		out = append(out, e)
 		return nil
 	})
@@ -163,7 +167,7 @@ func (ev *env) eventually(what string, cond func() bool) {
 	}
 }
 
-func (ev *env) pending(p bot.Platform, property string) []verification.Challenge {
+func (ev *env) pending(p audit.Platform, property string) []verification.Challenge {
 	ev.t.Helper()
 	cs, err := ev.eng.Pending(p, property)
 	if err != nil {
@@ -175,7 +179,7 @@ func (ev *env) pending(p bot.Platform, property string) []verification.Challenge
 var sumRE = regexp.MustCompile(`What is (\d+) \+ (\d+)\?`)
 
 // pick returns the right (or a wrong) answer button of a shown question.
-func pick(t *testing.T, text string, buttons []bot.Button, right bool) bot.Button {
+func pick(t *testing.T, text string, buttons []platform.Button, right bool) platform.Button {
 	t.Helper()
 	if len(buttons) == 1 {
 		if !right {
@@ -195,10 +199,10 @@ func pick(t *testing.T, text string, buttons []bot.Button, right bool) bot.Butto
 		}
 	}
 	t.Fatalf("no fitting answer among %+v", buttons)
-	return bot.Button{}
+	return platform.Button{}
 }
 
-func checkParams(t *testing.T, e *bot.Event, want map[string]string) {
+func checkParams(t *testing.T, e *audit.Event, want map[string]string) {
 	t.Helper()
 	for k, v := range want {
 		if got := e.Params.Get(k); got != v {
@@ -209,13 +213,13 @@ func checkParams(t *testing.T, e *bot.Event, want map[string]string) {
 
 func TestDiscordButtonPasses(t *testing.T) {
 	ev := newEnv(t)
-	ev.configure(bot.Discord, guild, bot.VerificationSettings{ChannelID: "verify", RoleID: "verified"})
-	acts := ev.acts[bot.Discord]
-	ev.feed(joinEvent(bot.Discord, guild, "u1", "Newcomer"))
-	if p := ev.pending(bot.Discord, guild); len(p) != 1 || p[0].Stage != verification.StageWaiting || !p[0].Enforce {
+	ev.configure(audit.Discord, guild, settings.Verification{ChannelID: "verify", RoleID: "verified"})
+	acts := ev.acts[audit.Discord]
+	ev.feed(joinEvent(audit.Discord, guild, "u1", "Newcomer"))
+	if p := ev.pending(audit.Discord, guild); len(p) != 1 || p[0].Stage != verification.StageWaiting || !p[0].Enforce {
 		t.Fatalf("pending = %+v", p)
 	}
-	msg, err := ev.eng.PostPrompt(context.Background(), bot.Discord, guild)
+	msg, err := ev.eng.PostPrompt(context.Background(), audit.Discord, guild)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,36 +240,36 @@ func TestDiscordButtonPasses(t *testing.T) {
 		t.Fatalf("success reply = %+v", r)
 	}
 	if roles := acts.Calls("AddRole"); len(roles) != 1 || roles[0].User != "u1" || roles[0].Role != "verified" ||
-		roles[0].Cause.Function != bot.FuncVerification {
+		roles[0].Cause.Function != audit.FuncVerification {
 		t.Fatalf("AddRole calls = %+v", roles)
 	}
-	recs := ev.records(bot.Discord, guild, bot.VerificationSuccess)
+	recs := ev.records(audit.Discord, guild, audit.VerificationSuccess)
 	if len(recs) != 1 {
 		t.Fatalf("%d VERIFICATION_SUCCESS records", len(recs))
 	}
-	checkParams(t, recs[0], map[string]string{bot.ParamVerifyKind: "BUTTON", bot.ParamAttempts: "1",
-		bot.ParamTimeTaken: "30s", bot.ParamAction: "ROLE", bot.ParamOutcome: "DONE", bot.ParamTargetName: "Newcomer"})
-	if recs[0].Target() != "u1" || recs[0].Function != bot.FuncVerification || recs[0].ActorType != bot.ActorBot {
+	checkParams(t, recs[0], map[string]string{audit.ParamVerifyKind: "BUTTON", audit.ParamAttempts: "1",
+		audit.ParamTimeTaken: "30s", audit.ParamAction: "ROLE", audit.ParamOutcome: "DONE", audit.ParamTargetName: "Newcomer"})
+	if recs[0].Target() != "u1" || recs[0].Function != audit.FuncVerification || recs[0].ActorType != audit.ActorBot {
 		t.Errorf("record = %+v", recs[0])
 	}
-	if p := ev.pending(bot.Discord, guild); len(p) != 0 {
+	if p := ev.pending(audit.Discord, guild); len(p) != 0 {
 		t.Fatalf("still pending: %+v", p)
 	}
 	// The deadline passing later changes nothing.
 	ev.clock.Advance(10 * time.Minute)
 	time.Sleep(20 * time.Millisecond)
-	if n := len(acts.Calls("Kick")); n != 0 || len(ev.records(bot.Discord, guild, bot.VerificationFailure)) != 0 {
+	if n := len(acts.Calls("Kick")); n != 0 || len(ev.records(audit.Discord, guild, audit.VerificationFailure)) != 0 {
 		t.Fatal("a verified member was failed")
 	}
 }
 
 func TestDiscordMathFailsByWrongAnswers(t *testing.T) {
 	ev := newEnv(t)
-	ev.configure(bot.Discord, guild, bot.VerificationSettings{ChannelID: "verify", RoleID: "verified",
+	ev.configure(audit.Discord, guild, settings.Verification{ChannelID: "verify", RoleID: "verified",
 		Kind: verification.KindMath, MaxAttempts: 3})
-	acts := ev.acts[bot.Discord]
-	ev.feed(joinEvent(bot.Discord, guild, "u1", "Guesser"))
-	if _, err := ev.eng.PostPrompt(context.Background(), bot.Discord, guild); err != nil {
+	acts := ev.acts[audit.Discord]
+	ev.feed(joinEvent(audit.Discord, guild, "u1", "Guesser"))
+	if _, err := ev.eng.PostPrompt(context.Background(), audit.Discord, guild); err != nil {
 		t.Fatal(err)
 	}
 	verify := acts.Calls("Send")[0].Sent.Buttons[0].Data
@@ -297,28 +301,28 @@ func TestDiscordMathFailsByWrongAnswers(t *testing.T) {
 		t.Errorf("late press = %+v", r)
 	}
 	kicks := acts.Calls("Kick")
-	if len(kicks) != 1 || kicks[0].User != "u1" || kicks[0].Cause.Function != bot.FuncVerification {
+	if len(kicks) != 1 || kicks[0].User != "u1" || kicks[0].Cause.Function != audit.FuncVerification {
 		t.Fatalf("kicks = %+v", kicks)
 	}
 	if n := len(acts.Calls("AddRole")); n != 0 {
 		t.Fatalf("%d roles granted", n)
 	}
-	recs := ev.records(bot.Discord, guild, bot.VerificationFailure)
+	recs := ev.records(audit.Discord, guild, audit.VerificationFailure)
 	if len(recs) != 1 {
 		t.Fatalf("%d VERIFICATION_FAILURE records", len(recs))
 	}
-	checkParams(t, recs[0], map[string]string{bot.ParamVerifyKind: "MATH", bot.ParamAttempts: "3",
-		bot.ParamReason: bot.ReasonWrongAnswer, bot.ParamAction: "KICK", bot.ParamTimeTaken: "15s"})
-	if len(ev.records(bot.Discord, guild, bot.UserRemove)) != 1 {
+	checkParams(t, recs[0], map[string]string{audit.ParamVerifyKind: "MATH", audit.ParamAttempts: "3",
+		audit.ParamReason: audit.ReasonWrongAnswer, audit.ParamAction: "KICK", audit.ParamTimeTaken: "15s"})
+	if len(ev.records(audit.Discord, guild, audit.UserRemove)) != 1 {
 		t.Error("the kick was not recorded")
 	}
 }
 
 func TestTelegramPassesAndOthersCannotPress(t *testing.T) {
 	ev := newEnv(t)
-	ev.configure(bot.Telegram, chat, bot.VerificationSettings{Kind: verification.KindMath})
-	acts := ev.acts[bot.Telegram]
-	j := joinEvent(bot.Telegram, chat, "111", "Ann")
+	ev.configure(audit.Telegram, chat, settings.Verification{Kind: verification.KindMath})
+	acts := ev.acts[audit.Telegram]
+	j := joinEvent(audit.Telegram, chat, "111", "Ann")
 	j.MessageID = "join1"
 	ev.feed(j)
 
@@ -349,7 +353,7 @@ func TestTelegramPassesAndOthersCannotPress(t *testing.T) {
 			t.Errorf("press by %s in %s: %+v, want %q", tt.user, tt.property, r, tt.want)
 		}
 	}
-	if p := ev.pending(bot.Telegram, chat); len(p) != 1 || p[0].Attempts != 0 {
+	if p := ev.pending(audit.Telegram, chat); len(p) != 1 || p[0].Attempts != 0 {
 		t.Fatalf("pending after refused presses = %+v", p)
 	}
 
@@ -365,12 +369,12 @@ func TestTelegramPassesAndOthersCannotPress(t *testing.T) {
 	if len(dels) != 1 || dels[0].Message != sends[0].Message {
 		t.Fatalf("deleted %+v, want the challenge %s only", dels, sends[0].Message)
 	}
-	recs := ev.records(bot.Telegram, chat, bot.VerificationSuccess)
+	recs := ev.records(audit.Telegram, chat, audit.VerificationSuccess)
 	if len(recs) != 1 {
 		t.Fatalf("%d VERIFICATION_SUCCESS records", len(recs))
 	}
-	checkParams(t, recs[0], map[string]string{bot.ParamVerifyKind: "MATH", bot.ParamAttempts: "1",
-		bot.ParamTimeTaken: "7s", bot.ParamAction: "UNRESTRICT"})
+	checkParams(t, recs[0], map[string]string{audit.ParamVerifyKind: "MATH", audit.ParamAttempts: "1",
+		audit.ParamTimeTaken: "7s", audit.ParamAction: "UNRESTRICT"})
 	// Pressing again after the end.
 	if r := ev.press(chat, "111", right.Data); !strings.Contains(r.Text, "ended") {
 		t.Errorf("press after success = %+v", r)
@@ -379,26 +383,26 @@ func TestTelegramPassesAndOthersCannotPress(t *testing.T) {
 
 func TestTelegramTimeoutAcrossRestart(t *testing.T) {
 	ev := newEnv(t)
-	ev.configure(bot.Telegram, chat, bot.VerificationSettings{TimeoutSeconds: 120})
-	j := joinEvent(bot.Telegram, chat, "111", "Sleepy")
+	ev.configure(audit.Telegram, chat, settings.Verification{TimeoutSeconds: 120})
+	j := joinEvent(audit.Telegram, chat, "111", "Sleepy")
 	j.MessageID = "join1"
 	ev.feed(j)
 	ev.clock.Advance(90 * time.Second)
-	late := joinEvent(bot.Telegram, chat, "333", "Later")
+	late := joinEvent(audit.Telegram, chat, "333", "Later")
 	late.MessageID = "join3"
 	ev.feed(late)
-	challenge := ev.acts[bot.Telegram].Calls("Send")[0].Message
+	challenge := ev.acts[audit.Telegram].Calls("Send")[0].Message
 
 	// The bot goes down; the first deadline passes while it is down.
 	ev.stop()
 	ev.clock.Advance(60 * time.Second)
-	ev.acts[bot.Telegram] = moderationtest.NewActions(bot.Telegram, ev.rec)
-	acts := ev.acts[bot.Telegram]
+	ev.acts[audit.Telegram] = moderationtest.NewActions(audit.Telegram, ev.rec)
+	acts := ev.acts[audit.Telegram]
 	ev.start()
 
 	ev.eventually("the overdue deadline", func() bool {
-		return len(ev.records(bot.Telegram, chat, bot.VerificationFailure)) == 1 &&
-			len(ev.pending(bot.Telegram, chat)) == 1
+		return len(ev.records(audit.Telegram, chat, audit.VerificationFailure)) == 1 &&
+			len(ev.pending(audit.Telegram, chat)) == 1
 	})
 	kicks := acts.Calls("Kick")
 	if len(kicks) != 1 || kicks[0].User != "111" {
@@ -411,57 +415,57 @@ func TestTelegramTimeoutAcrossRestart(t *testing.T) {
 	if strings.Join(deleted, ",") != challenge+",join1" {
 		t.Fatalf("deleted %v, want the challenge %s and the join message", deleted, challenge)
 	}
-	rec := ev.records(bot.Telegram, chat, bot.VerificationFailure)[0]
-	checkParams(t, rec, map[string]string{bot.ParamReason: bot.ReasonTimeout, bot.ParamAttempts: "0",
-		bot.ParamVerifyKind: "BUTTON", bot.ParamAction: "KICK", bot.ParamTimeTaken: "2m30s"})
+	rec := ev.records(audit.Telegram, chat, audit.VerificationFailure)[0]
+	checkParams(t, rec, map[string]string{audit.ParamReason: audit.ReasonTimeout, audit.ParamAttempts: "0",
+		audit.ParamVerifyKind: "BUTTON", audit.ParamAction: "KICK", audit.ParamTimeTaken: "2m30s"})
 
 	// The second member's deadline, still ahead at the restart, fires on time.
-	if p := ev.pending(bot.Telegram, chat); len(p) != 1 || p[0].User != "333" {
+	if p := ev.pending(audit.Telegram, chat); len(p) != 1 || p[0].User != "333" {
 		t.Fatalf("pending = %+v", p)
 	}
 	ev.clock.Advance(59 * time.Second)
 	time.Sleep(20 * time.Millisecond)
-	if n := len(ev.records(bot.Telegram, chat, bot.VerificationFailure)); n != 1 {
+	if n := len(ev.records(audit.Telegram, chat, audit.VerificationFailure)); n != 1 {
 		t.Fatalf("a deadline fired early")
 	}
 	ev.clock.Advance(time.Second)
 	ev.eventually("the second deadline", func() bool {
-		return len(ev.records(bot.Telegram, chat, bot.VerificationFailure)) == 2 &&
-			len(ev.pending(bot.Telegram, chat)) == 0
+		return len(ev.records(audit.Telegram, chat, audit.VerificationFailure)) == 2 &&
+			len(ev.pending(audit.Telegram, chat)) == 0
 	})
 }
 
 func TestDiscordTimeoutBans(t *testing.T) {
 	ev := newEnv(t)
-	ev.configure(bot.Discord, guild, bot.VerificationSettings{RoleID: "verified", FailAction: verification.FailBan})
-	ev.feed(joinEvent(bot.Discord, guild, "u1", "Idle"))
+	ev.configure(audit.Discord, guild, settings.Verification{RoleID: "verified", FailAction: verification.FailBan})
+	ev.feed(joinEvent(audit.Discord, guild, "u1", "Idle"))
 	ev.clock.Advance(5 * time.Minute)
 	ev.eventually("the deadline", func() bool {
-		return len(ev.records(bot.Discord, guild, bot.VerificationFailure)) == 1
+		return len(ev.records(audit.Discord, guild, audit.VerificationFailure)) == 1
 	})
-	if bans := ev.acts[bot.Discord].Calls("Ban"); len(bans) != 1 || bans[0].User != "u1" {
+	if bans := ev.acts[audit.Discord].Calls("Ban"); len(bans) != 1 || bans[0].User != "u1" {
 		t.Fatalf("bans = %+v", bans)
 	}
 }
 
 func TestLeavingWhilePending(t *testing.T) {
 	ev := newEnv(t)
-	ev.configure(bot.Telegram, chat, bot.VerificationSettings{})
-	j := joinEvent(bot.Telegram, chat, "111", "Leaver")
+	ev.configure(audit.Telegram, chat, settings.Verification{})
+	j := joinEvent(audit.Telegram, chat, "111", "Leaver")
 	j.MessageID = "join1"
 	ev.feed(j)
 	ev.clock.Advance(12 * time.Second)
-	leave := &bot.Event{Platform: bot.Telegram, PropertyID: chat, Type: bot.UserRemove, PlatformType: "chat_member",
-		Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: "111", TargetIDs: []string{"111"}}
-	leave.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
+	leave := &audit.Event{Platform: audit.Telegram, PropertyID: chat, Type: audit.UserRemove, PlatformType: "chat_member",
+		Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: "111", TargetIDs: []string{"111"}}
+	leave.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
 	ev.feed(leave)
-	recs := ev.records(bot.Telegram, chat, bot.VerificationFailure)
+	recs := ev.records(audit.Telegram, chat, audit.VerificationFailure)
 	if len(recs) != 1 {
 		t.Fatalf("%d VERIFICATION_FAILURE records", len(recs))
 	}
-	checkParams(t, recs[0], map[string]string{bot.ParamReason: bot.ReasonLeft, bot.ParamAction: "NONE",
-		bot.ParamTimeTaken: "12s"})
-	acts := ev.acts[bot.Telegram]
+	checkParams(t, recs[0], map[string]string{audit.ParamReason: audit.ReasonLeft, audit.ParamAction: "NONE",
+		audit.ParamTimeTaken: "12s"})
+	acts := ev.acts[audit.Telegram]
 	if n := len(acts.Calls("Kick", "Ban")); n != 0 {
 		t.Errorf("%d removals of a member who left", n)
 	}
@@ -471,66 +475,66 @@ func TestLeavingWhilePending(t *testing.T) {
 	// The later deadline finds nothing.
 	ev.clock.Advance(10 * time.Minute)
 	time.Sleep(20 * time.Millisecond)
-	if n := len(ev.records(bot.Telegram, chat, bot.VerificationFailure)); n != 1 {
+	if n := len(ev.records(audit.Telegram, chat, audit.VerificationFailure)); n != 1 {
 		t.Fatalf("%d failures", n)
 	}
 }
 
 func TestSkipsBotsAndMembersAddedByAdmins(t *testing.T) {
 	ev := newEnv(t)
-	ev.configure(bot.Telegram, chat, bot.VerificationSettings{})
+	ev.configure(audit.Telegram, chat, settings.Verification{})
 	ev.dir.SetAdmin(chat, "admin1", true)
-	byAdmin := joinEvent(bot.Telegram, chat, "111", "Friend")
+	byAdmin := joinEvent(audit.Telegram, chat, "111", "Friend")
 	byAdmin.Params.Set(verification.ParamAddedBy, "admin1")
-	byMember := joinEvent(bot.Telegram, chat, "222", "Friend of a friend")
+	byMember := joinEvent(audit.Telegram, chat, "222", "Friend of a friend")
 	byMember.Params.Set(verification.ParamAddedBy, "333")
-	aBot := joinEvent(bot.Telegram, chat, "444", "Helper Bot")
-	aBot.Params.Set(bot.ParamIsBot, "true")
+	aBot := joinEvent(audit.Telegram, chat, "444", "Helper Bot")
+	aBot.Params.Set(audit.ParamIsBot, "true")
 	ev.feed(byAdmin, byMember, aBot)
-	if p := ev.pending(bot.Telegram, chat); len(p) != 1 || p[0].User != "222" {
+	if p := ev.pending(audit.Telegram, chat); len(p) != 1 || p[0].User != "222" {
 		t.Fatalf("pending = %+v", p)
 	}
 	// Joining twice keeps the one challenge.
 	ev.feed(byMember)
-	if n := len(ev.acts[bot.Telegram].Calls("Send")); n != 1 {
+	if n := len(ev.acts[audit.Telegram].Calls("Send")); n != 1 {
 		t.Fatalf("%d challenges posted", n)
 	}
 }
 
 func TestOffByDefault(t *testing.T) {
 	ev := newEnv(t)
-	ev.feed(joinEvent(bot.Telegram, chat, "111", "x"), joinEvent(bot.Discord, guild, "u1", "y"))
-	if calls := ev.acts[bot.Telegram].Calls(); len(calls) != 0 {
+	ev.feed(joinEvent(audit.Telegram, chat, "111", "x"), joinEvent(audit.Discord, guild, "u1", "y"))
+	if calls := ev.acts[audit.Telegram].Calls(); len(calls) != 0 {
 		t.Fatalf("calls = %+v", calls)
 	}
-	if p := ev.pending(bot.Discord, guild); len(p) != 0 {
+	if p := ev.pending(audit.Discord, guild); len(p) != 0 {
 		t.Fatalf("pending = %+v", p)
 	}
 }
 
 func TestPressWithoutJoinDoesNotRemove(t *testing.T) {
 	ev := newEnv(t)
-	ev.configure(bot.Discord, guild, bot.VerificationSettings{ChannelID: "verify", RoleID: "verified",
+	ev.configure(audit.Discord, guild, settings.Verification{ChannelID: "verify", RoleID: "verified",
 		Kind: verification.KindMath, MaxAttempts: 1})
-	if _, err := ev.eng.PostPrompt(context.Background(), bot.Discord, guild); err != nil {
+	if _, err := ev.eng.PostPrompt(context.Background(), audit.Discord, guild); err != nil {
 		t.Fatal(err)
 	}
-	verify := ev.acts[bot.Discord].Calls("Send")[0].Sent.Buttons[0].Data
+	verify := ev.acts[audit.Discord].Calls("Send")[0].Sent.Buttons[0].Data
 	ev.dir.SetNames(guild, "old-member", "oldie", "Old Member")
 	r := ev.press(guild, "old-member", verify)
 	r = ev.press(guild, "old-member", pick(t, r.Text, r.Buttons, false).Data)
 	if !strings.Contains(r.Text, "failed") {
 		t.Fatalf("reply = %+v", r)
 	}
-	if n := len(ev.acts[bot.Discord].Calls("Kick", "Ban")); n != 0 {
+	if n := len(ev.acts[audit.Discord].Calls("Kick", "Ban")); n != 0 {
 		t.Fatal("a member who joined before verification was removed")
 	}
-	recs := ev.records(bot.Discord, guild, bot.VerificationFailure)
+	recs := ev.records(audit.Discord, guild, audit.VerificationFailure)
 	if len(recs) != 1 {
 		t.Fatalf("%d failures recorded", len(recs))
 	}
 	// The engine never saw a join with the name: the directory told it.
-	if got := recs[0].Params[bot.ParamTargetName]; got != "Old Member" {
+	if got := recs[0].Params[audit.ParamTargetName]; got != "Old Member" {
 		t.Errorf("the record names the member %q, want the displayed name", got)
 	}
 }
@@ -540,7 +544,7 @@ func TestDecidedChallengeFinishedAfterCrash(t *testing.T) {
 	ev.stop()
 	// A challenge decided just before a crash: stored as done, its effects
 	// and record never made.
-	c := verification.NewChallenge(bot.Discord, guild, "u1", "Lucky", verification.Defaults{Kind: verification.KindButton,
+	c := verification.NewChallenge(audit.Discord, guild, "u1", "Lucky", verification.Defaults{Kind: verification.KindButton,
 		Timeout: time.Minute, MaxAttempts: 3, FailAction: verification.FailKick, RoleID: "verified"}, start, 7)
 	c.Enforce = true
 	c.Ask(nil)
@@ -554,10 +558,10 @@ func TestDecidedChallengeFinishedAfterCrash(t *testing.T) {
 	}
 	ev.start()
 	ev.eventually("the finished challenge", func() bool {
-		return len(ev.records(bot.Discord, guild, bot.VerificationSuccess)) == 1 &&
-			len(ev.pending(bot.Discord, guild)) == 0
+		return len(ev.records(audit.Discord, guild, audit.VerificationSuccess)) == 1 &&
+			len(ev.pending(audit.Discord, guild)) == 0
 	})
-	if roles := ev.acts[bot.Discord].Calls("AddRole"); len(roles) != 1 {
+	if roles := ev.acts[audit.Discord].Calls("AddRole"); len(roles) != 1 {
 		t.Fatalf("roles = %+v", roles)
 	}
 }

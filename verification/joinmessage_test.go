@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/chatwarden/chatwarden/moderation/moderationtest"
 	"github.com/chatwarden/chatwarden/verification"
 )
@@ -27,15 +29,15 @@ func (d joinDir) JoinMessage(_ context.Context, property, user string) (string, 
 
 func TestTelegramFailureDeletesTheJoinMessageTheDirectoryKnows(t *testing.T) {
 	ev := newEnv(t)
-	acts := ev.acts[bot.Telegram]
+	acts := ev.acts[audit.Telegram]
 	ev.eng.Attach(acts, joinDir{ev.dir, map[string]string{chat + "/111": "svc9"}})
-	ev.configure(bot.Telegram, chat, bot.VerificationSettings{TimeoutSeconds: 60})
+	ev.configure(audit.Telegram, chat, settings.Verification{TimeoutSeconds: 60})
 	// Recorded from chat_member: the USER_JOIN carries no message.
-	ev.feed(joinEvent(bot.Telegram, chat, "111", "Zoe"))
+	ev.feed(joinEvent(audit.Telegram, chat, "111", "Zoe"))
 	challenge := acts.Calls("Send")[0].Message
 	ev.clock.Advance(61 * time.Second)
 	ev.eventually("the timeout", func() bool {
-		return len(ev.records(bot.Telegram, chat, bot.VerificationFailure)) == 1
+		return len(ev.records(audit.Telegram, chat, audit.VerificationFailure)) == 1
 	})
 	var deleted []string
 	for _, d := range acts.Calls("DeleteMessage") {

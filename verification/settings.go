@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // Challenge kinds.
@@ -20,7 +20,7 @@ const (
 )
 
 // Defaults are the operator's verification settings from the config file;
-// every property's bot.Settings.Verification overrides them field by field
+// every property's settings.Community.Verification overrides them field by field
 // (see Resolve). The yaml keys are those of the config file.
 type Defaults struct {
 	Enabled     bool          `yaml:"enabled"`
@@ -67,7 +67,7 @@ func (d Defaults) Validate() error {
 
 // Resolve returns the settings in force for a property: d with every field
 // s sets replaced.
-func (d Defaults) Resolve(s bot.Settings) Defaults {
+func (d Defaults) Resolve(s settings.Community) Defaults {
 	out := d
 	o := s.Verification
 	if o == nil {
@@ -98,21 +98,21 @@ func (d Defaults) Resolve(s bot.Settings) Defaults {
 // Keys are the verification settings admins may change from chat (/config
 // set on Discord, /settings on Telegram; the channel and role also through
 // /config verification).
-var Keys = bot.SettingTable{
-	bot.BoolSetting("verification.enabled", func(s *bot.Settings) **bool { return &vs(s).Enabled }),
-	bot.ChoiceSetting("verification.kind", []string{KindButton, KindMath}, func(s *bot.Settings) *string { return &vs(s).Kind }),
-	bot.IDSetting("verification.channel", func(s *bot.Settings) *string { return &vs(s).ChannelID }),
-	bot.IDSetting("verification.role", func(s *bot.Settings) *string { return &vs(s).RoleID }),
-	bot.SecondsSetting("verification.timeout", MinTimeout, MaxTimeout, func(s *bot.Settings) *int { return &vs(s).TimeoutSeconds }),
-	bot.IntSetting("verification.max_attempts", 1, MaxMaxAttempts, func(s *bot.Settings) *int { return &vs(s).MaxAttempts }),
-	bot.ChoiceSetting("verification.fail_action", []string{FailKick, FailBan}, func(s *bot.Settings) *string { return &vs(s).FailAction }),
-	bot.BoolSetting("verification.skip_added_by_admin", func(s *bot.Settings) **bool { return &vs(s).SkipAddedByAdmin }),
+var Keys = settings.Table{
+	settings.Bool("verification.enabled", func(s *settings.Community) **bool { return &vs(s).Enabled }),
+	settings.Choice("verification.kind", []string{KindButton, KindMath}, func(s *settings.Community) *string { return &vs(s).Kind }),
+	settings.ID("verification.channel", func(s *settings.Community) *string { return &vs(s).ChannelID }),
+	settings.ID("verification.role", func(s *settings.Community) *string { return &vs(s).RoleID }),
+	settings.Seconds("verification.timeout", MinTimeout, MaxTimeout, func(s *settings.Community) *int { return &vs(s).TimeoutSeconds }),
+	settings.Int("verification.max_attempts", 1, MaxMaxAttempts, func(s *settings.Community) *int { return &vs(s).MaxAttempts }),
+	settings.Choice("verification.fail_action", []string{FailKick, FailBan}, func(s *settings.Community) *string { return &vs(s).FailAction }),
+	settings.Bool("verification.skip_added_by_admin", func(s *settings.Community) **bool { return &vs(s).SkipAddedByAdmin }),
 }
 
 // vs is the verification section of s, created on first use.
-func vs(s *bot.Settings) *bot.VerificationSettings {
+func vs(s *settings.Community) *settings.Verification {
 	if s.Verification == nil {
-		s.Verification = &bot.VerificationSettings{}
+		s.Verification = &settings.Verification{}
 	}
 	return s.Verification
 }

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Stage is where a challenge stands. Its numeric value is stored.
@@ -26,11 +26,11 @@ const (
 
 // Challenge is one member's pending verification, as stored.
 type Challenge struct {
-	Platform bot.Platform `json:"platform"`
-	Property string       `json:"property"`
-	User     string       `json:"user"`
-	Name     string       `json:"name,omitempty"`
-	Kind     string       `json:"kind"`
+	Platform audit.Platform `json:"platform"`
+	Property string         `json:"property"`
+	User     string         `json:"user"`
+	Name     string         `json:"name,omitempty"`
+	Kind     string         `json:"kind"`
 	// ID is random; button data carries it so that data from another
 	// challenge of the same member (an earlier join) is refused.
 	ID    uint64 `json:"id"`
@@ -69,7 +69,7 @@ type Challenge struct {
 // Result is how a challenge ended.
 type Result struct {
 	Passed bool      `json:"passed"`
-	Reason string    `json:"reason,omitempty"` // bot.Reason* for failures
+	Reason string    `json:"reason,omitempty"` // audit.Reason* for failures
 	At     time.Time `json:"at"`
 }
 
@@ -103,7 +103,7 @@ func (o Outcome) String() string {
 
 // NewChallenge starts a challenge for a member at now under cfg: waiting
 // for the member to ask for a question.
-func NewChallenge(p bot.Platform, property, user, name string, cfg Defaults, now time.Time, id uint64) *Challenge {
+func NewChallenge(p audit.Platform, property, user, name string, cfg Defaults, now time.Time, id uint64) *Challenge {
 	return &Challenge{Platform: p, Property: property, User: user, Name: name, Kind: cfg.Kind, ID: id,
 		MaxAttempts: cfg.MaxAttempts, Started: now, Deadline: now.Add(cfg.Timeout),
 		FailAction: cfg.FailAction, RoleID: cfg.RoleID}
@@ -153,7 +153,7 @@ func (c *Challenge) Answer(round uint8, choice int, now time.Time) Outcome {
 	case c.Done():
 		return OutcomeStale
 	case !now.Before(c.Deadline):
-		c.finish(false, bot.ReasonTimeout, now)
+		c.finish(false, audit.ReasonTimeout, now)
 		return OutcomeTimedOut
 	case c.Stage != StageAsked || round != c.Round || choice < 0 || choice >= c.Choices():
 		return OutcomeStale
@@ -164,7 +164,7 @@ func (c *Challenge) Answer(round uint8, choice int, now time.Time) Outcome {
 		return OutcomePassed
 	}
 	if c.Attempts >= c.MaxAttempts {
-		c.finish(false, bot.ReasonWrongAnswer, now)
+		c.finish(false, audit.ReasonWrongAnswer, now)
 		return OutcomeFailed
 	}
 	return OutcomeRetry
@@ -176,7 +176,7 @@ func (c *Challenge) Expire(now time.Time) bool {
 	if c.Done() || now.Before(c.Deadline) {
 		return false
 	}
-	c.finish(false, bot.ReasonTimeout, now)
+	c.finish(false, audit.ReasonTimeout, now)
 	return true
 }
 
@@ -186,7 +186,7 @@ func (c *Challenge) Leave(now time.Time) bool {
 	if c.Done() {
 		return false
 	}
-	c.finish(false, bot.ReasonLeft, now)
+	c.finish(false, audit.ReasonLeft, now)
 	return true
 }
 

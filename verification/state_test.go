@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -19,7 +20,7 @@ func testRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
 func newTestChallenge(kind string, attempts int) *Challenge {
 	cfg := BuiltinDefaults()
 	cfg.Kind, cfg.MaxAttempts = kind, attempts
-	return NewChallenge(bot.Discord, "g1", "u1", "Newcomer", cfg, t0, 42)
+	return NewChallenge(audit.Discord, "g1", "u1", "Newcomer", cfg, t0, 42)
 }
 
 // wrong returns a wrong choice of the current question.
@@ -54,7 +55,7 @@ func TestChallengeTransitions(t *testing.T) {
 			{op: "ask", stage: StageAsked},
 			{op: "wrong", want: OutcomeRetry, stage: StageAsked},
 			{op: "ask", stage: StageAsked},
-			{op: "wrong", want: OutcomeFailed, stage: StageDone, reason: bot.ReasonWrongAnswer},
+			{op: "wrong", want: OutcomeFailed, stage: StageDone, reason: audit.ReasonWrongAnswer},
 		}, 2},
 		{"an earlier round's answer is stale", KindMath, 3, []step{
 			{op: "ask", stage: StageAsked},
@@ -67,17 +68,17 @@ func TestChallengeTransitions(t *testing.T) {
 		}, 0},
 		{"an answer after the deadline times out", KindButton, 3, []step{
 			{op: "ask", stage: StageAsked},
-			{op: "right", at: 5 * time.Minute, want: OutcomeTimedOut, stage: StageDone, reason: bot.ReasonTimeout},
+			{op: "right", at: 5 * time.Minute, want: OutcomeTimedOut, stage: StageDone, reason: audit.ReasonTimeout},
 		}, 0},
 		{"expire before the deadline does nothing", KindButton, 3, []step{
 			{op: "expire", at: 4 * time.Minute, stage: StageWaiting},
-			{op: "expire", at: 5 * time.Minute, stage: StageDone, reason: bot.ReasonTimeout},
-			{op: "leave", at: 6 * time.Minute, stage: StageDone, reason: bot.ReasonTimeout},
+			{op: "expire", at: 5 * time.Minute, stage: StageDone, reason: audit.ReasonTimeout},
+			{op: "leave", at: 6 * time.Minute, stage: StageDone, reason: audit.ReasonTimeout},
 		}, 0},
 		{"leaving fails", KindMath, 3, []step{
 			{op: "ask", stage: StageAsked},
-			{op: "leave", at: time.Minute, stage: StageDone, reason: bot.ReasonLeft},
-			{op: "right", want: OutcomeStale, stage: StageDone, reason: bot.ReasonLeft},
+			{op: "leave", at: time.Minute, stage: StageDone, reason: audit.ReasonLeft},
+			{op: "right", want: OutcomeStale, stage: StageDone, reason: audit.ReasonLeft},
 		}, 0},
 	}
 	for _, tt := range tests {
@@ -153,9 +154,9 @@ func TestButtonData(t *testing.T) {
 	c.Ask(testRand())
 	c.Property = "-1001234567890123"
 	c.User = "12345678901234567890"
-	c.Platform = bot.Telegram
+	c.Platform = audit.Telegram
 	data := s.answerData(c, 2)
-	start := s.startData(bot.Discord, "900000000000000001")
+	start := s.startData(audit.Discord, "900000000000000001")
 	if len(data) > MaxDataLen || len(start) > MaxDataLen {
 		t.Fatalf("data too long: %d, %d bytes", len(data), len(start))
 	}
@@ -178,7 +179,7 @@ func TestButtonData(t *testing.T) {
 	check("start button elsewhere", start, "900000000000000002", "anyone", s, false)
 	// Changing the choice, the round or the platform breaks the MAC.
 	p, _ := parseData(data)
-	if p.choice != 2 || p.round != c.Round || p.id != c.ID || p.platform != bot.Telegram {
+	if p.choice != 2 || p.round != c.Round || p.id != c.ID || p.platform != audit.Telegram {
 		t.Fatalf("parsed %+v", p)
 	}
 	for i := 3; i < len(data); i++ {
@@ -199,7 +200,7 @@ func TestVerificationSettings(t *testing.T) {
 	if err := BuiltinDefaults().Validate(); err != nil {
 		t.Fatal(err)
 	}
-	var s bot.Settings
+	var s settings.Community
 	for _, st := range []struct{ key, value, want string }{
 		{"verification.enabled", "on", "on"},
 		{"verification.kind", "MATH", "math"},
@@ -221,7 +222,7 @@ func TestVerificationSettings(t *testing.T) {
 		{"verification.max_attempts", "11"}, {"verification.fail_action", "mute"}, {"verification.nope", "1"}} {
 		if err := Keys.Set(&s, bad[0], bad[1]); err == nil {
 			t.Errorf("Set(%s, %q) accepted", bad[0], bad[1])
-		} else if !errors.Is(err, bot.ErrBadValue) && !errors.Is(err, bot.ErrUnknownSetting) || !strings.Contains(err.Error(), bad[0]) {
+		} else if !errors.Is(err, settings.ErrBadValue) && !errors.Is(err, settings.ErrUnknown) || !strings.Contains(err.Error(), bad[0]) {
 			t.Errorf("Set(%s, %q): %v does not name the key", bad[0], bad[1], err)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/platform"
 )
 
 // The member-facing texts. They are English only for now; the log
@@ -73,13 +73,13 @@ func retryPrompt(c *Challenge, now time.Time, group bool) string {
 }
 
 // buttons are the answer buttons of the current question.
-func (e *Engine) buttons(c *Challenge) []bot.Button {
+func (e *Engine) buttons(c *Challenge) []platform.Button {
 	if c.Kind != KindMath {
-		return []bot.Button{{Label: textHumanLabel, Data: e.sign.answerData(c, 0), Style: bot.StyleSuccess}}
+		return []platform.Button{{Label: textHumanLabel, Data: e.sign.answerData(c, 0), Style: platform.StyleSuccess}}
 	}
-	out := make([]bot.Button, len(c.Options))
+	out := make([]platform.Button, len(c.Options))
 	for i, o := range c.Options {
-		out[i] = bot.Button{Label: strconv.Itoa(o), Data: e.sign.answerData(c, i), Style: bot.StyleSecondary}
+		out[i] = platform.Button{Label: strconv.Itoa(o), Data: e.sign.answerData(c, i), Style: platform.StyleSecondary}
 	}
 	return out
 }

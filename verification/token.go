@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Button data:
@@ -48,13 +48,13 @@ func (s signer) mac(parts ...[]byte) []byte {
 	return m.Sum(nil)[:macLen]
 }
 
-func platformByte(p bot.Platform) byte { return '0' + byte(p) }
+func platformByte(p audit.Platform) byte { return '0' + byte(p) }
 
-func (s signer) startMAC(p bot.Platform, property string) []byte {
+func (s signer) startMAC(p audit.Platform, property string) []byte {
 	return s.mac([]byte{opStart, platformByte(p)}, []byte(property))
 }
 
-func (s signer) answerMAC(p bot.Platform, property, user string, id uint64, round uint8, choice uint8) []byte {
+func (s signer) answerMAC(p audit.Platform, property, user string, id uint64, round uint8, choice uint8) []byte {
 	var b [10]byte
 	binary.BigEndian.PutUint64(b[:8], id)
 	b[8], b[9] = round, choice
@@ -62,7 +62,7 @@ func (s signer) answerMAC(p bot.Platform, property, user string, id uint64, roun
 }
 
 // startData is the data of a property's Verify button.
-func (s signer) startData(p bot.Platform, property string) string {
+func (s signer) startData(p audit.Platform, property string) string {
 	return string([]byte{'v', platformByte(p), opStart}) + b64.EncodeToString(s.startMAC(p, property))
 }
 
@@ -79,7 +79,7 @@ func (s signer) answerData(c *Challenge, choice int) string {
 // valid.
 type press struct {
 	op       byte
-	platform bot.Platform
+	platform audit.Platform
 	id       uint64
 	round    uint8
 	choice   uint8
@@ -91,7 +91,7 @@ func parseData(data string) (press, error) {
 	if len(data) < 4 || len(data) > MaxDataLen || data[0] != 'v' {
 		return p, ErrBadData
 	}
-	p.platform, p.op = bot.Platform(data[1]-'0'), data[2]
+	p.platform, p.op = audit.Platform(data[1]-'0'), data[2]
 	if !p.platform.Valid() {
 		return p, ErrBadData
 	}

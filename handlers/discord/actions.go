@@ -8,29 +8,30 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/bwmarrin/discordgo"
 )
 
-var _ bot.Actions = (*Bot)(nil)
+var _ platform.Actions = (*Bot)(nil)
 
-// Platform implements bot.Actions.
-func (b *Bot) Platform() bot.Platform { return bot.Discord }
+// Platform implements platform.Actions.
+func (b *Bot) Platform() audit.Platform { return audit.Discord }
 
 // actionEvent starts the record of an action the bot performs.
-func (b *Bot) actionEvent(guild string, typ bot.EventType, platformType string, c bot.Cause) *bot.Event {
-	e := &bot.Event{Time: time.Now(), Platform: bot.Discord, PropertyID: guild, Type: typ,
-		PlatformType: platformType, Function: c.Function, ActorType: bot.ActorBot}
+func (b *Bot) actionEvent(guild string, typ audit.EventType, platformType string, c platform.Cause) *audit.Event {
+	e := &audit.Event{Time: time.Now(), Platform: audit.Discord, PropertyID: guild, Type: typ,
+		PlatformType: platformType, Function: c.Function, ActorType: audit.ActorBot}
 	if !e.Function.Valid() {
-		e.Function = bot.FuncCommand
+		e.Function = audit.FuncCommand
 	}
 	if c.ActorID != "" {
-		e.ActorID, e.ActorName, e.ActorType = c.ActorID, c.ActorName, bot.ActorAdmin
+		e.ActorID, e.ActorName, e.ActorType = c.ActorID, c.ActorName, audit.ActorAdmin
 	} else if b.self != nil {
 		e.ActorID, e.ActorName = b.self.ID, b.self.Username
 	}
-	e.Params.Set(bot.ParamReason, c.Reason)
+	e.Params.Set(audit.ParamReason, c.Reason)
 	return e
 }
 
@@ -52,10 +53,10 @@ func (b *Bot) stateMember(guild, user string) *discordgo.Member {
 // nameTarget sets the member an action is about, with the name moderators
 // know them by: from the state, else the stored profile (a member just
 // kicked is gone from the state).
-func (b *Bot) nameTarget(e *bot.Event, guild, user string) {
+func (b *Bot) nameTarget(e *audit.Event, guild, user string) {
 	e.TargetIDs = []string{user}
 	if m := b.stateMember(guild, user); m != nil && m.User != nil {
-		e.Params.Set(bot.ParamTargetName, displayName(m.User, m))
+		e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
 		return
 	}
 	if p, err := b.loadProfile(guild, user); err == nil {
@@ -66,26 +67,26 @@ func (b *Bot) nameTarget(e *bot.Event, guild, user string) {
 		if name == "" {
 			name = p.Username
 		}
-		e.Params.Set(bot.ParamTargetName, name)
+		e.Params.Set(audit.ParamTargetName, name)
 	}
 }
 
 // nameChannels fills in the channel names the events lack from the
 // state, so that an entry says #general rather than an id.
-func (b *Bot) nameChannels(events []*bot.Event) {
+func (b *Bot) nameChannels(events []*audit.Event) {
 	for _, e := range events {
-		if e.ChannelID == "" || e.Params[bot.ParamChannelName] != "" {
+		if e.ChannelID == "" || e.Params[audit.ParamChannelName] != "" {
 			continue
 		}
 		if c, err := b.s.State.Channel(e.ChannelID); err == nil && c.Name != "" {
-			e.Params.Set(bot.ParamChannelName, c.Name)
+			e.Params.Set(audit.ParamChannelName, c.Name)
 		}
 	}
 }
 
 // record makes an action's record durable before the action returns.
-func (b *Bot) record(ctx context.Context, e *bot.Event) error {
-	b.nameChannels([]*bot.Event{e})
+func (b *Bot) record(ctx context.Context, e *audit.Event) error {
+	b.nameChannels([]*audit.Event{e})
 	if err := b.opts.Recorder.Record(ctx, e); err != nil {
 		return fmt.Errorf("record %s: %w", e.Type, err)
 	}
@@ -97,12 +98,12 @@ func (b *Bot) record(ctx context.Context, e *bot.Event) error {
 // characters before encoding: raw, a newline in a presser's name would
 // make net/http refuse the request and other non-ASCII would reach
 // Discord garbled. discordgo passes the header as given.
-func reason(c bot.Cause) discordgo.RequestOption {
+func reason(c platform.Cause) discordgo.RequestOption {
 	r := c.Reason
 	if c.ActorName != "" {
 		r = fmt.Sprintf("%s (by %s)", r, c.ActorName)
 	}
-	return discordgo.WithAuditLogReason(url.PathEscape(bot.Cut(r, 512)))
+	return discordgo.WithAuditLogReason(url.PathEscape(audit.Cut(r, 512)))
 }
 
 // restErr maps Discord's errors onto the bot's.
@@ -111,76 +112,76 @@ func restErr(op string, err error) error {
 	if errors.As(err, &re) && re.Response != nil {
 		switch {
 		case re.Response.StatusCode == http.StatusForbidden:
-			return fmt.Errorf("discord %s: %w: %v", op, bot.ErrForbidden, err)
+			return fmt.Errorf("discord %s: %w: %v", op, platform.ErrForbidden, err)
 		case re.Response.StatusCode == http.StatusNotFound:
-			return fmt.Errorf("discord %s: %w: %v", op, bot.ErrNotFound, err)
+			return fmt.Errorf("discord %s: %w: %v", op, platform.ErrNotFound, err)
 		}
 	}
 	return fmt.Errorf("discord %s: %w", op, err)
 }
 
-// DeleteMessage implements bot.Actions: the record carries what the store
+// DeleteMessage implements platform.Actions: the record carries what the store
 // knew of the message, and the gateway's echo is not recorded again.
-func (b *Bot) DeleteMessage(ctx context.Context, guild, channel, message string, c bot.Cause) error {
+func (b *Bot) DeleteMessage(ctx context.Context, guild, channel, message string, c platform.Cause) error {
 	b.echo.expect("delete", guild, message)
 	if err := b.s.ChannelMessageDelete(channel, message, reason(c), discordgo.WithContext(ctx)); err != nil {
 		b.echo.take("delete", guild, message)
 		return restErr("delete message", err)
 	}
-	e := b.actionEvent(guild, bot.ChatMessageDelete, "MESSAGE_DELETE", c)
+	e := b.actionEvent(guild, audit.ChatMessageDelete, "MESSAGE_DELETE", c)
 	e.ChannelID, e.MessageID = channel, message
-	if prev, err := b.opts.Store.FindMessage(ctx, bot.Discord, guild, message); err == nil {
+	if prev, err := b.opts.Store.FindMessage(ctx, audit.Discord, guild, message); err == nil {
 		e.Content, e.Attachments = prev.Content, prev.Attachments
 		e.TargetIDs = []string{prev.ActorID}
-		e.Params.Set(bot.ParamTargetName, prev.ActorName)
+		e.Params.Set(audit.ParamTargetName, prev.ActorName)
 	}
 	return b.record(ctx, e)
 }
 
-// Timeout implements bot.Actions with Discord's member timeout.
-func (b *Bot) Timeout(ctx context.Context, guild, user string, until time.Time, c bot.Cause) error {
+// Timeout implements platform.Actions with Discord's member timeout.
+func (b *Bot) Timeout(ctx context.Context, guild, user string, until time.Time, c platform.Cause) error {
 	b.echo.expect("update", guild, user+"/timeout")
 	if err := b.s.GuildMemberTimeout(guild, user, &until, reason(c), discordgo.WithContext(ctx)); err != nil {
 		b.echo.take("update", guild, user+"/timeout")
 		return restErr("timeout member", err)
 	}
-	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
+	e := b.actionEvent(guild, audit.UserUpdate, "GUILD_MEMBER_UPDATE", c)
 	b.nameTarget(e, guild, user)
-	e.Params.Set(bot.ParamField, "timeout")
-	e.Params.Set(bot.ParamNewValue, until.UTC().Format(time.RFC3339))
-	e.Params.Set(bot.ParamUntil, until.UTC().Format(time.RFC3339))
+	e.Params.Set(audit.ParamField, "timeout")
+	e.Params.Set(audit.ParamNewValue, until.UTC().Format(time.RFC3339))
+	e.Params.Set(audit.ParamUntil, until.UTC().Format(time.RFC3339))
 	return b.record(ctx, e)
 }
 
-// RemoveTimeout implements bot.Actions.
-func (b *Bot) RemoveTimeout(ctx context.Context, guild, user string, c bot.Cause) error {
+// RemoveTimeout implements platform.Actions.
+func (b *Bot) RemoveTimeout(ctx context.Context, guild, user string, c platform.Cause) error {
 	b.echo.expect("update", guild, user+"/timeout")
 	if err := b.s.GuildMemberTimeout(guild, user, nil, reason(c), discordgo.WithContext(ctx)); err != nil {
 		b.echo.take("update", guild, user+"/timeout")
 		return restErr("lift timeout", err)
 	}
-	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
+	e := b.actionEvent(guild, audit.UserUpdate, "GUILD_MEMBER_UPDATE", c)
 	b.nameTarget(e, guild, user)
-	e.Params.Set(bot.ParamField, "timeout")
-	e.Params.Set(bot.ParamNewValue, "")
+	e.Params.Set(audit.ParamField, "timeout")
+	e.Params.Set(audit.ParamNewValue, "")
 	return b.record(ctx, e)
 }
 
-// Kick implements bot.Actions.
-func (b *Bot) Kick(ctx context.Context, guild, user string, c bot.Cause) error {
+// Kick implements platform.Actions.
+func (b *Bot) Kick(ctx context.Context, guild, user string, c platform.Cause) error {
 	b.echo.expect("kick", guild, user)
 	if err := b.s.GuildMemberDelete(guild, user, reason(c), discordgo.WithContext(ctx)); err != nil {
 		b.echo.take("kick", guild, user)
 		return restErr("kick", err)
 	}
-	e := b.actionEvent(guild, bot.UserRemove, "GUILD_MEMBER_REMOVE", c)
+	e := b.actionEvent(guild, audit.UserRemove, "GUILD_MEMBER_REMOVE", c)
 	b.nameTarget(e, guild, user)
-	e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+	e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
 	return b.record(ctx, e)
 }
 
-// Ban implements bot.Actions.
-func (b *Bot) Ban(ctx context.Context, guild, user string, c bot.Cause) error {
+// Ban implements platform.Actions.
+func (b *Bot) Ban(ctx context.Context, guild, user string, c platform.Cause) error {
 	b.echo.expect("ban", guild, user)
 	b.echo.expect("ban-remove", guild, user) // the member removal a ban causes
 	// The reason goes in the X-Audit-Log-Reason header: discordgo's
@@ -190,34 +191,34 @@ func (b *Bot) Ban(ctx context.Context, guild, user string, c bot.Cause) error {
 		b.echo.take("ban-remove", guild, user)
 		return restErr("ban", err)
 	}
-	e := b.actionEvent(guild, bot.UserBan, "GUILD_BAN_ADD", c)
+	e := b.actionEvent(guild, audit.UserBan, "GUILD_BAN_ADD", c)
 	b.nameTarget(e, guild, user)
 	return b.record(ctx, e)
 }
 
-// Unban implements bot.Actions.
-func (b *Bot) Unban(ctx context.Context, guild, user string, c bot.Cause) error {
+// Unban implements platform.Actions.
+func (b *Bot) Unban(ctx context.Context, guild, user string, c platform.Cause) error {
 	b.echo.expect("unban", guild, user)
 	if err := b.s.GuildBanDelete(guild, user, reason(c), discordgo.WithContext(ctx)); err != nil {
 		b.echo.take("unban", guild, user)
 		return restErr("unban", err)
 	}
-	e := b.actionEvent(guild, bot.UserBanRemove, "GUILD_BAN_REMOVE", c)
+	e := b.actionEvent(guild, audit.UserBanRemove, "GUILD_BAN_REMOVE", c)
 	b.nameTarget(e, guild, user)
 	return b.record(ctx, e)
 }
 
-// AddRole implements bot.Actions.
-func (b *Bot) AddRole(ctx context.Context, guild, user, role string, c bot.Cause) error {
+// AddRole implements platform.Actions.
+func (b *Bot) AddRole(ctx context.Context, guild, user, role string, c platform.Cause) error {
 	return b.role(ctx, guild, user, role, true, c)
 }
 
-// RemoveRole implements bot.Actions.
-func (b *Bot) RemoveRole(ctx context.Context, guild, user, role string, c bot.Cause) error {
+// RemoveRole implements platform.Actions.
+func (b *Bot) RemoveRole(ctx context.Context, guild, user, role string, c platform.Cause) error {
 	return b.role(ctx, guild, user, role, false, c)
 }
 
-func (b *Bot) role(ctx context.Context, guild, user, role string, add bool, c bot.Cause) error {
+func (b *Bot) role(ctx context.Context, guild, user, role string, add bool, c platform.Cause) error {
 	b.echo.expect("update", guild, user+"/roles")
 	var err error
 	if add {
@@ -229,22 +230,22 @@ func (b *Bot) role(ctx context.Context, guild, user, role string, add bool, c bo
 		b.echo.take("update", guild, user+"/roles")
 		return restErr("change roles", err)
 	}
-	e := b.actionEvent(guild, bot.UserUpdate, "GUILD_MEMBER_UPDATE", c)
+	e := b.actionEvent(guild, audit.UserUpdate, "GUILD_MEMBER_UPDATE", c)
 	b.nameTarget(e, guild, user)
-	e.Params.Set(bot.ParamField, "roles")
+	e.Params.Set(audit.ParamField, "roles")
 	if add {
-		e.Params.Set(bot.ParamRolesAdded, role)
+		e.Params.Set(audit.ParamRolesAdded, role)
 	} else {
-		e.Params.Set(bot.ParamRolesRemoved, role)
+		e.Params.Set(audit.ParamRolesRemoved, role)
 	}
 	return b.record(ctx, e)
 }
 
-// Send implements bot.Actions. Mentions are off except the one user the
+// Send implements platform.Actions. Mentions are off except the one user the
 // message names.
-func (b *Bot) Send(ctx context.Context, guild, channel string, m bot.Message) (string, error) {
+func (b *Bot) Send(ctx context.Context, guild, channel string, m platform.Message) (string, error) {
 	data := &discordgo.MessageSend{
-		Content:         bot.Cut(m.Text, 2000),
+		Content:         audit.Cut(m.Text, 2000),
 		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
 		Components:      components(m.Buttons),
 	}
@@ -262,26 +263,26 @@ func (b *Bot) Send(ctx context.Context, guild, channel string, m bot.Message) (s
 }
 
 // components lays buttons out in rows of five, Discord's limit.
-func components(buttons []bot.Button) []discordgo.MessageComponent {
+func components(buttons []platform.Button) []discordgo.MessageComponent {
 	var rows []discordgo.MessageComponent
 	for i := 0; i < len(buttons) && len(rows) < 5; i += 5 {
 		var row discordgo.ActionsRow
 		for _, bt := range buttons[i:min(i+5, len(buttons))] {
 			row.Components = append(row.Components, discordgo.Button{
-				Label: bot.Cut(bt.Label, 80), CustomID: bt.Data, Style: buttonStyle(bt.Style)})
+				Label: audit.Cut(bt.Label, 80), CustomID: bt.Data, Style: buttonStyle(bt.Style)})
 		}
 		rows = append(rows, row)
 	}
 	return rows
 }
 
-func buttonStyle(s bot.ButtonStyle) discordgo.ButtonStyle {
+func buttonStyle(s platform.ButtonStyle) discordgo.ButtonStyle {
 	switch s {
-	case bot.StyleSecondary:
+	case platform.StyleSecondary:
 		return discordgo.SecondaryButton
-	case bot.StyleSuccess:
+	case platform.StyleSuccess:
 		return discordgo.SuccessButton
-	case bot.StyleDanger:
+	case platform.StyleDanger:
 		return discordgo.DangerButton
 	}
 	return discordgo.PrimaryButton

@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -349,7 +350,7 @@ func (b *Bot) onMembersChunk(c *discordgo.GuildMembersChunk) {
 		return
 	}
 	if b.opts.Moderation != nil {
-		b.opts.Moderation.ForgetStaff(bot.Discord, c.GuildID)
+		b.opts.Moderation.ForgetStaff(audit.Discord, c.GuildID)
 	}
 	b.log.Info().Str("guild", c.GuildID).Int("chunks", c.ChunkCount).Int("kept", w.kept).
 		Dur("took", time.Since(w.sent)).Msg("read the member list of a large guild")

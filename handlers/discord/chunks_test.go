@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 )
 
@@ -72,15 +73,15 @@ func TestEnginesLargeGuildStaffFromMemberChunks(t *testing.T) {
 	// Genevieve's look-alike (Cyrillic е) is flagged, naming her.
 	fake := &discordgo.User{ID: "410000000000000053", Username: "gen_support", GlobalName: "G\u0435n\u0435vi\u0435v\u0435"}
 	f.Join(engGuild, fake)
-	sec := h.wait(bot.SecurityEvent, 1)[0]
-	if sec.Params[bot.ParamKind] != bot.KindImpersonation || sec.Target() != fake.ID || !slices.Contains(sec.TargetIDs, gen.ID) ||
-		!strings.EqualFold(sec.Params[bot.ParamMatchedName], "Genevieve") {
-		t.Fatalf("impersonation record %s", describe([]*bot.Event{sec}))
+	sec := h.wait(audit.SecurityEvent, 1)[0]
+	if sec.Params[audit.ParamKind] != audit.KindImpersonation || sec.Target() != fake.ID || !slices.Contains(sec.TargetIDs, gen.ID) ||
+		!strings.EqualFold(sec.Params[audit.ParamMatchedName], "Genevieve") {
+		t.Fatalf("impersonation record %s", describe([]*audit.Event{sec}))
 	}
 	// An ordinary member's name is not protected.
 	f.Join(engGuild, &discordgo.User{ID: "410000000000000054", Username: "bart2", GlobalName: "B\u0430rtholomew"})
-	h.wait(bot.UserJoin, 2)
-	h.exactly(bot.SecurityEvent, 1)
+	h.wait(audit.UserJoin, 2)
+	h.exactly(audit.SecurityEvent, 1)
 
 	// One whole-list request per large guild, with a nonce, spaced.
 	h.poll("both member requests", func() bool { return len(f.MemberRequests()) >= 2 })

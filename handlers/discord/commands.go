@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -45,7 +47,7 @@ func commandSet() []*discordgo.ApplicationCommand {
 	limit := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionInteger, Name: "limit",
 		Description: "entries per page (1-25)", MinValue: ptrFloat(1), MaxValue: 25}
 	locales := []*discordgo.ApplicationCommandOptionChoice{}
-	for _, l := range bot.Locales() {
+	for _, l := range logentry.Locales() {
 		locales = append(locales, &discordgo.ApplicationCommandOptionChoice{Name: l, Value: l})
 	}
 	return []*discordgo.ApplicationCommand{
@@ -115,7 +117,7 @@ func (b *Bot) registerCommands() error {
 func (b *Bot) reply(i *discordgo.Interaction, text string) {
 	err := b.s.InteractionRespond(i, &discordgo.InteractionResponse{
 		Type: discordgo.InteractionResponseChannelMessageWithSource,
-		Data: &discordgo.InteractionResponseData{Content: bot.Cut(text, 2000), Flags: discordgo.MessageFlagsEphemeral,
+		Data: &discordgo.InteractionResponseData{Content: audit.Cut(text, 2000), Flags: discordgo.MessageFlagsEphemeral,
 			AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}},
 	})
 	if err != nil {
@@ -142,7 +144,7 @@ func (b *Bot) edit(i *discordgo.Interaction, w *discordgo.WebhookEdit) {
 }
 
 func (b *Bot) editText(i *discordgo.Interaction, text string) {
-	text = bot.Cut(text, 2000)
+	text = audit.Cut(text, 2000)
 	b.edit(i, &discordgo.WebhookEdit{Content: &text, Embeds: &[]*discordgo.MessageEmbed{}, Components: &[]discordgo.MessageComponent{}})
 }
 
@@ -153,7 +155,7 @@ func allowed(i *discordgo.Interaction, perm int64) bool {
 }
 
 func (b *Bot) scope(i *discordgo.Interaction) command.Scope {
-	return command.Scope{Platform: bot.Discord, Property: i.GuildID}
+	return command.Scope{Platform: audit.Discord, Property: i.GuildID}
 }
 
 func (b *Bot) admin(i *discordgo.Interaction) command.Admin {
@@ -259,13 +261,13 @@ func (b *Bot) onAudit(i *discordgo.Interaction, data discordgo.ApplicationComman
 		if err := b.deferReply(i, false); err != nil {
 			return
 		}
-		counts, err := b.opts.Store.Counts(context.Background(), bot.Discord, i.GuildID, since, time.Time{})
+		counts, err := b.opts.Store.Counts(context.Background(), audit.Discord, i.GuildID, since, time.Time{})
 		if err != nil {
 			b.editText(i, "The audit log could not be read; try again.")
 			return
 		}
 		em := &discordgo.MessageEmbed{Title: "Audit log statistics"}
-		for _, t := range bot.EventTypes() {
+		for _, t := range audit.EventTypes() {
 			if n := counts[t]; n > 0 {
 				em.Fields = append(em.Fields, &discordgo.MessageEmbedField{Name: t.String(), Value: fmt.Sprint(n), Inline: true})
 			}
@@ -296,7 +298,7 @@ func (b *Bot) export(i *discordgo.Interaction, q store.Query, format string) {
 	var buf bytes.Buffer
 	n, truncated := 0, false
 	enc := json.NewEncoder(&buf)
-	err := b.opts.Store.Scan(context.Background(), q, func(e *bot.Event) error {
+	err := b.opts.Store.Scan(context.Background(), q, func(e *audit.Event) error {
 		if buf.Len() > exportLimit {
 			truncated = true
 			return errStop
@@ -358,8 +360,8 @@ func (b *Bot) onConfig(i *discordgo.Interaction, data discordgo.ApplicationComma
 		_, err = cfg.SetLocale(ctx, b.scope(i), b.admin(i), optString(opts, "locale"))
 		done = "Log entries will be written in " + optString(opts, "locale") + "."
 	case "show":
-		set := b.opts.Router.Settings(bot.Discord, i.GuildID)
-		lines := command.Show(set, b.opts.Router.Locale(bot.Discord, ""))
+		set := b.opts.Router.Settings(audit.Discord, i.GuildID)
+		lines := command.Show(set, b.opts.Router.Locale(audit.Discord, ""))
 		lines = append(lines, command.ShowEngineSettings(set)...)
 		b.reply(i, strings.Join(lines, "\n"))
 		return
@@ -394,17 +396,17 @@ func (b *Bot) onReport(i *discordgo.Interaction, data discordgo.ApplicationComma
 		return
 	}
 	m := data.Resolved.Messages[data.TargetID]
-	e := b.event(i.GuildID, bot.MessageReport, "INTERACTION_CREATE")
-	e.Function = bot.FuncReport
+	e := b.event(i.GuildID, audit.MessageReport, "INTERACTION_CREATE")
+	e.Function = audit.FuncReport
 	b.setActor(e, i.Member.User, i.Member)
 	e.ChannelID, e.MessageID, e.Content = m.ChannelID, m.ID, m.Content
 	if m.Author != nil {
 		e.TargetIDs = []string{m.Author.ID}
-		e.Params.Set(bot.ParamTargetName, displayName(m.Author, nil))
-		e.Params.Set(bot.ParamReportedAuthor, m.Author.ID)
+		e.Params.Set(audit.ParamTargetName, displayName(m.Author, nil))
+		e.Params.Set(audit.ParamReportedAuthor, m.Author.ID)
 	}
-	e.Params.Set(bot.ParamReportedID, m.ID)
-	e.Params.Set(bot.ParamLink, fmt.Sprintf("https://discord.com/channels/%s/%s/%s", i.GuildID, m.ChannelID, m.ID))
+	e.Params.Set(audit.ParamReportedID, m.ID)
+	e.Params.Set(audit.ParamLink, fmt.Sprintf("https://discord.com/channels/%s/%s/%s", i.GuildID, m.ChannelID, m.ID))
 	if err := b.record(context.Background(), e); err != nil {
 		b.reply(i, "The report could not be saved; try again.")
 		return
@@ -431,11 +433,11 @@ func (b *Bot) showPage(i *discordgo.Interaction, q store.Query, pageID string) {
 	}
 	locale := "en"
 	if b.opts.Router != nil {
-		locale = b.opts.Router.Locale(bot.Discord, i.GuildID)
+		locale = b.opts.Router.Locale(audit.Discord, i.GuildID)
 	}
 	var lines []string
 	for _, e := range page.Events {
-		en := bot.Render(e, locale)
+		en := logentry.Render(e, locale)
 		lines = append(lines, fmt.Sprintf("<t:%d:f> %s · `%s` · `%s`", e.Time.Unix(), escapeMarkdown(en.Summary), e.Type, e.ID))
 	}
 	desc := strings.Join(lines, "\n")

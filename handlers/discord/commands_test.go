@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	dt "github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -89,7 +91,7 @@ func TestCommandsRegisteredAndGuarded(t *testing.T) {
 	if !strings.Contains(a.Content, "servers only") {
 		t.Fatalf("search in a DM: %q", a.Content)
 	}
-	if set, _ := h.s.Settings(context.Background(), bot.Discord, guildID); len(set.LogChannels) != 0 {
+	if set, _ := h.s.Settings(context.Background(), audit.Discord, guildID); len(set.LogChannels) != 0 {
 		t.Fatal("a refused command changed the settings")
 	}
 }
@@ -103,9 +105,9 @@ func TestConfigLogChannelRoutesAndRecords(t *testing.T) {
 	if !strings.Contains(a.Content, logID) {
 		t.Fatalf("answer %q", a.Content)
 	}
-	change := h.wait(store.Query{Types: []bot.EventType{bot.SettingsChange}}, 1)[0]
-	if change.ActorID != owner.ID || change.ActorType != bot.ActorAdmin || change.Params[bot.ParamOldValue] != "" ||
-		!strings.Contains(change.Params[bot.ParamNewValue], "USER_JOIN") {
+	change := h.wait(store.Query{Types: []audit.EventType{audit.SettingsChange}}, 1)[0]
+	if change.ActorID != owner.ID || change.ActorType != audit.ActorAdmin || change.Params[audit.ParamOldValue] != "" ||
+		!strings.Contains(change.Params[audit.ParamNewValue], "USER_JOIN") {
 		t.Fatalf("settings change %+v", change)
 	}
 	h.fake.Join(guildID, &discordgo.User{ID: "400000000000000020", Username: "newcomer"})
@@ -134,7 +136,7 @@ func TestAuditSearchPagesOnlyForItsInvoker(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		h.fake.Say(guildID, channelID, member, "message")
 	}
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 5)
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 5)
 	in := h.fake.Slash(guildID, owner, "audit", "search", dt.Str("type", "CHAT_MESSAGE"), dt.Int("limit", 2))
 	a, _ := last(t, in, 2) // deferral, then the edit
 	if len(a.Embeds) != 1 || strings.Count(a.Embeds[0].Description, "\n") != 1 {
@@ -178,7 +180,7 @@ func TestAuditSearchStaysInItsGuild(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	h.fake.Say(otherID, channelID, member, "secret of the other guild")
 	h.fake.Say(guildID, channelID, member, "ours")
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 1)
 	for _, sub := range []string{"search", "export"} {
 		a, r := last(t, h.fake.Slash(guildID, owner, "audit", sub), 2)
 		all := a.Content + string(r.Data)
@@ -192,12 +194,12 @@ func TestAuditSearchStaysInItsGuild(t *testing.T) {
 }
 
 func TestExportAndReport(t *testing.T) {
-	h, err := startWith(t, discordtestOptions(), &bot.Settings{LogChannels: []bot.LogChannel{{ID: logID, Types: []bot.EventType{bot.MessageReport}}}})
+	h, err := startWith(t, discordtestOptions(), &settings.Community{LogChannels: []settings.LogChannel{{ID: logID, Types: []audit.EventType{audit.MessageReport}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	msg := h.fake.Say(guildID, channelID, member, "=cmd|' /C calc'!A0")
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 1)
 	_, r := last(t, h.fake.Slash(guildID, owner, "audit", "export", dt.Str("format", "csv")), 2)
 	if r.File != "audit.csv" || !strings.Contains(string(r.Data), "'=cmd") {
 		t.Fatalf("export file %q:\n%s", r.File, r.Data)
@@ -206,9 +208,9 @@ func TestExportAndReport(t *testing.T) {
 	if !strings.Contains(a.Content, "moderators have been told") {
 		t.Fatalf("report answer %q", a.Content)
 	}
-	rep := h.wait(store.Query{Types: []bot.EventType{bot.MessageReport}}, 1)[0]
-	if rep.ActorID != mod.ID || rep.Target() != member.ID || rep.Function != bot.FuncReport || rep.Content != msg.Content ||
-		!strings.Contains(rep.Params[bot.ParamLink], msg.ID) {
+	rep := h.wait(store.Query{Types: []audit.EventType{audit.MessageReport}}, 1)[0]
+	if rep.ActorID != mod.ID || rep.Target() != member.ID || rep.Function != audit.FuncReport || rep.Content != msg.Content ||
+		!strings.Contains(rep.Params[audit.ParamLink], msg.ID) {
 		t.Fatalf("report %+v", rep)
 	}
 	posts := h.waitPosts(1)
@@ -218,13 +220,13 @@ func TestExportAndReport(t *testing.T) {
 }
 
 func TestUnbanButtonOnBanEntries(t *testing.T) {
-	h, err := startWith(t, discordtestOptions(), &bot.Settings{LogChannels: []bot.LogChannel{{ID: logID}}})
+	h, err := startWith(t, discordtestOptions(), &settings.Community{LogChannels: []settings.LogChannel{{ID: logID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.fake.BanBy(guildID, mod.ID, member.ID, "raiding")
-	ban := h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)[0]
-	if ban.ActorID != mod.ID || ban.Params[bot.ParamReason] != "raiding" {
+	ban := h.wait(store.Query{Types: []audit.EventType{audit.UserBan}}, 1)[0]
+	if ban.ActorID != mod.ID || ban.Params[audit.ParamReason] != "raiding" {
 		t.Fatalf("ban %+v", ban)
 	}
 	var unban string
@@ -254,8 +256,8 @@ func TestUnbanButtonOnBanEntries(t *testing.T) {
 	if !strings.Contains(a.Content, "done") {
 		t.Fatalf("press by the owner: %q", a.Content)
 	}
-	lifted := h.wait(store.Query{Types: []bot.EventType{bot.UserBanRemove}}, 1)
-	if len(lifted) != 1 || lifted[0].ActorID != owner.ID || lifted[0].ActorType != bot.ActorAdmin || lifted[0].Target() != member.ID {
+	lifted := h.wait(store.Query{Types: []audit.EventType{audit.UserBanRemove}}, 1)
+	if len(lifted) != 1 || lifted[0].ActorID != owner.ID || lifted[0].ActorType != audit.ActorAdmin || lifted[0].Target() != member.ID {
 		t.Fatalf("unban records %+v", lifted)
 	}
 	found := false

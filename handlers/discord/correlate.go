@@ -4,9 +4,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/chatwarden/chatwarden/audit"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/bwmarrin/discordgo"
 )
 
 // correlator pairs gateway events with the audit-log entries that name
@@ -15,7 +15,7 @@ import (
 // for it; an entry that comes first is kept for the window.
 type correlator struct {
 	window time.Duration
-	emit   func(...*bot.Event)
+	emit   func(...*audit.Event)
 
 	mu      sync.Mutex
 	waiting map[corrKey]*pending
@@ -34,10 +34,10 @@ type auditEntry struct {
 }
 
 type pending struct {
-	events []*bot.Event // one, or the records one entry completes together
+	events []*audit.Event // one, or the records one entry completes together
 	timer  *time.Timer
 	// apply fills an event from an entry (actor, reason, removal kind).
-	apply func(e *bot.Event, a auditEntry)
+	apply func(e *audit.Event, a auditEntry)
 }
 
 // applyAll fills every event of p from an entry.
@@ -47,20 +47,20 @@ func (p *pending) applyAll(a auditEntry) {
 	}
 }
 
-func newCorrelator(window time.Duration, emit func(...*bot.Event)) *correlator {
+func newCorrelator(window time.Duration, emit func(...*audit.Event)) *correlator {
 	return &correlator{window: window, emit: emit,
 		waiting: make(map[corrKey]*pending), entries: make(map[corrKey]auditEntry)}
 }
 
 // await records e once its audit entry (any of keys) arrives or the window
 // ends. apply is called with the entry when there is one.
-func (c *correlator) await(e *bot.Event, apply func(*bot.Event, auditEntry), keys ...corrKey) {
-	c.awaitAll([]*bot.Event{e}, apply, keys...)
+func (c *correlator) await(e *audit.Event, apply func(*audit.Event, auditEntry), keys ...corrKey) {
+	c.awaitAll([]*audit.Event{e}, apply, keys...)
 }
 
 // awaitAll is await for events that one audit entry completes together,
 // such as the records of a bulk delete: apply is called for each.
-func (c *correlator) awaitAll(events []*bot.Event, apply func(*bot.Event, auditEntry), keys ...corrKey) {
+func (c *correlator) awaitAll(events []*audit.Event, apply func(*audit.Event, auditEntry), keys ...corrKey) {
 	if len(events) == 0 {
 		return
 	}
@@ -76,7 +76,7 @@ func (c *correlator) awaitAll(events []*bot.Event, apply func(*bot.Event, auditE
 			return
 		}
 	}
-	var released []*bot.Event
+	var released []*audit.Event
 	for _, k := range keys {
 		// A second event for the same key: record the first as it is.
 		if old, ok := c.waiting[k]; ok && c.dropLocked(old) {
@@ -148,7 +148,7 @@ func (c *correlator) suppress(k corrKey) bool {
 // flush records every waiting event now (at shutdown).
 func (c *correlator) flush() {
 	c.mu.Lock()
-	var out []*bot.Event
+	var out []*audit.Event
 	seen := map[*pending]bool{}
 	for _, p := range c.waiting {
 		if !seen[p] && c.dropLocked(p) {

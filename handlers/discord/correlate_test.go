@@ -7,28 +7,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/chatwarden/chatwarden/audit"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/bwmarrin/discordgo"
 )
 
 type sink struct {
 	mu  sync.Mutex
-	evs []*bot.Event
+	evs []*audit.Event
 }
 
-func (s *sink) emit(evs ...*bot.Event) {
+func (s *sink) emit(evs ...*audit.Event) {
 	s.mu.Lock()
 	s.evs = append(s.evs, evs...)
 	s.mu.Unlock()
 }
 
-func (s *sink) wait(t *testing.T, n int) []*bot.Event {
+func (s *sink) wait(t *testing.T, n int) []*audit.Event {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		s.mu.Lock()
-		got := append([]*bot.Event(nil), s.evs...)
+		got := append([]*audit.Event(nil), s.evs...)
 		s.mu.Unlock()
 		if len(got) >= n || time.Now().After(deadline) {
 			return got
@@ -37,16 +37,16 @@ func (s *sink) wait(t *testing.T, n int) []*bot.Event {
 	}
 }
 
-func removal(user string) *bot.Event {
-	e := &bot.Event{ActorID: user, PropertyID: "g", Type: bot.UserRemove}
-	e.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
+func removal(user string) *audit.Event {
+	e := &audit.Event{ActorID: user, PropertyID: "g", Type: audit.UserRemove}
+	e.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
 	return e
 }
 
-func kicked(e *bot.Event, a auditEntry) {
+func kicked(e *audit.Event, a auditEntry) {
 	e.ActorID = a.actor
-	e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
-	e.Params.Set(bot.ParamReason, a.reason)
+	e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
+	e.Params.Set(audit.ParamReason, a.reason)
 }
 
 func TestCorrelatorEntryAfterEvent(t *testing.T) {
@@ -58,7 +58,7 @@ func TestCorrelatorEntryAfterEvent(t *testing.T) {
 		t.Fatal("entry did not complete the waiting removal")
 	}
 	got := s.wait(t, 1)
-	if len(got) != 1 || got[0].ActorID != "mod" || got[0].Params[bot.ParamRemoval] != bot.RemovalKicked || got[0].Params[bot.ParamReason] != "spam" {
+	if len(got) != 1 || got[0].ActorID != "mod" || got[0].Params[audit.ParamRemoval] != audit.RemovalKicked || got[0].Params[audit.ParamReason] != "spam" {
 		t.Fatalf("got %+v", got)
 	}
 }
@@ -79,7 +79,7 @@ func TestCorrelatorTimesOutAsLeft(t *testing.T) {
 	c := newCorrelator(30*time.Millisecond, s.emit)
 	c.await(removal("u1"), kicked, corrKey{"g", auditMemberKick, "u1"})
 	got := s.wait(t, 1)
-	if len(got) != 1 || got[0].ActorID != "u1" || got[0].Params[bot.ParamRemoval] != bot.RemovalLeft {
+	if len(got) != 1 || got[0].ActorID != "u1" || got[0].Params[audit.ParamRemoval] != audit.RemovalLeft {
 		t.Fatalf("got %+v", got)
 	}
 	// An entry for another guild or user never completes it.
@@ -183,7 +183,7 @@ func TestRedirect(t *testing.T) {
 // together; one entry names the moderator of each, whichever comes first,
 // and without an entry all are recorded as they are when the window ends.
 func TestCorrelatorGroupCompletedByOneEntry(t *testing.T) {
-	group := func() []*bot.Event { return []*bot.Event{removal("a"), removal("b"), removal("c")} }
+	group := func() []*audit.Event { return []*audit.Event{removal("a"), removal("b"), removal("c")} }
 	key := corrKey{"g", auditMessageBulk, "channel"}
 	mod := auditEntry{actor: "mod", reason: "purge", at: time.Now()}
 
@@ -203,7 +203,7 @@ func TestCorrelatorGroupCompletedByOneEntry(t *testing.T) {
 			t.Fatalf("%s: %d records, want 3", name, len(got))
 		}
 		for _, e := range got {
-			if e.ActorID != "mod" || e.Params[bot.ParamReason] != "purge" {
+			if e.ActorID != "mod" || e.Params[audit.ParamReason] != "purge" {
 				t.Errorf("%s: %+v not named after the entry", name, e)
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // ndjsonToCSV converts exported records to CSV, defusing formula cells.
@@ -20,7 +20,7 @@ func ndjsonToCSV(ndjson []byte) ([]byte, error) {
 	sc := bufio.NewScanner(bytes.NewReader(ndjson))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
-		var e bot.Event
+		var e audit.Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return nil, err
 		}

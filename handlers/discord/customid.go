@@ -3,7 +3,8 @@ package discord
 import (
 	"strings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/chatwarden/chatwarden/verification"
 )
 
@@ -77,32 +78,32 @@ func parsePageCustomID(customID string) (pageID, cursor string, ok bool) {
 
 // reversalCustomID is the custom id of a reversal button: the action (a
 // key of reversals) and the log entry's record id.
-func reversalCustomID(action string, record bot.ID) string {
+func reversalCustomID(action string, record audit.ID) string {
 	return reversalPrefix + action + ":" + record.String()
 }
 
 // parseReversalCustomID splits a reversal button's custom id into its
 // action and record id. ok is false for an id reversalCustomID cannot
 // make: another prefix, longer than Discord allows, an unknown action, or
-// a record id that is not the canonical text of an ID (bot.ParseID
+// a record id that is not the canonical text of an ID (audit.ParseID
 // ignores the unused low bits of the last character; the canonical check
 // refuses the variants). Whether the record is in the presser's guild is
 // for the store to say.
-func parseReversalCustomID(customID string) (action string, record bot.ID, ok bool) {
+func parseReversalCustomID(customID string) (action string, record audit.ID, ok bool) {
 	if len(customID) > maxCustomID {
-		return "", bot.ID{}, false
+		return "", audit.ID{}, false
 	}
 	rest, ok := strings.CutPrefix(customID, reversalPrefix)
 	if !ok {
-		return "", bot.ID{}, false
+		return "", audit.ID{}, false
 	}
 	action, raw, ok := strings.Cut(rest, ":")
 	if _, known := reversals[action]; !ok || !known {
-		return "", bot.ID{}, false
+		return "", audit.ID{}, false
 	}
-	record, err := bot.ParseID(raw)
+	record, err := audit.ParseID(raw)
 	if err != nil || record.String() != raw {
-		return "", bot.ID{}, false
+		return "", audit.ID{}, false
 	}
 	return action, record, true
 }

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation/moderationtest"
 	"github.com/chatwarden/chatwarden/store"
@@ -36,7 +38,7 @@ type idRig struct {
 	pageID  string
 	query   store.Query
 	cursors []string // every cursor the search's pages issued
-	records []bot.ID
+	records []audit.ID
 	start   string   // the guild's Verify button
 	answers []string // the answer buttons of idInvoker's challenge
 }
@@ -78,10 +80,10 @@ func newIDRig(t testing.TB) *idRig {
 
 	// Three records, one a page: the search issues Older and Newer cursors.
 	now := time.Now()
-	var batch bot.Batch
+	var batch recorder.Batch
 	for i := range 3 {
-		e := &bot.Event{Time: now.Add(time.Duration(i) * time.Second), Platform: bot.Discord, PropertyID: idGuild,
-			Type: bot.ChatMessage, Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: idStaff,
+		e := &audit.Event{Time: now.Add(time.Duration(i) * time.Second), Platform: audit.Discord, PropertyID: idGuild,
+			Type: audit.ChatMessage, Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: idStaff,
 			ActorName: "author", ChannelID: "3", MessageID: "100" + string(rune('0'+i)), Content: "hello"}
 		e.Normalize(now)
 		batch.Events = append(batch.Events, e)
@@ -92,9 +94,9 @@ func newIDRig(t testing.TB) *idRig {
 	for _, e := range batch.Events {
 		r.records = append(r.records, e.ID)
 	}
-	r.query = store.Query{Platform: bot.Discord, Property: idGuild, Limit: 1}
+	r.query = store.Query{Platform: audit.Discord, Property: idGuild, Limit: 1}
 	pages := command.Pages{Store: st}
-	if r.pageID, err = pages.Save(command.PageState{Scope: command.Scope{Platform: bot.Discord, Property: idGuild},
+	if r.pageID, err = pages.Save(command.PageState{Scope: command.Scope{Platform: audit.Discord, Property: idGuild},
 		Invoker: idInvoker, Query: r.query}); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func newIDRig(t testing.TB) *idRig {
 	// The Verify button, and the answers of a challenge it starts.
 	d := verification.BuiltinDefaults()
 	d.Enabled, d.ChannelID, d.Timeout = true, "10", verification.MaxTimeout
-	rec := bot.NewRecorder(discardJournal{}, bot.RecorderOptions{}) // gateway_fuzz_test.go
+	rec := recorder.New(discardJournal{}, recorder.Options{}) // gateway_fuzz_test.go
 	t.Cleanup(func() { rec.Close(context.Background()) })
 	ver, err := verification.New(ctx, verification.Options{KV: st, Settings: st, Recorder: rec,
 		Defaults: d, Logger: zerolog.Nop()})
@@ -141,9 +143,9 @@ func newIDRig(t testing.TB) *idRig {
 		}
 	})
 	r.ver = ver
-	acts := moderationtest.NewActions(bot.Discord, nil)
+	acts := moderationtest.NewActions(audit.Discord, nil)
 	ver.Attach(acts, moderationtest.NewDirectory())
-	if _, err := ver.PostPrompt(ctx, bot.Discord, idGuild); err != nil {
+	if _, err := ver.PostPrompt(ctx, audit.Discord, idGuild); err != nil {
 		t.Fatal(err)
 	}
 	sent := acts.Calls("Send")
@@ -187,10 +189,10 @@ func (r *idRig) checkCustomID(t *testing.T, id string) {
 			t.Fatalf("%q parses to (%q, %q), which builds %q", id, pageID, cursor, again)
 		}
 		pages := command.Pages{Store: r.st}
-		if _, err := pages.Load(pageID, command.Scope{Platform: bot.Discord, Property: idOther}, idInvoker); err == nil {
+		if _, err := pages.Load(pageID, command.Scope{Platform: audit.Discord, Property: idOther}, idInvoker); err == nil {
 			t.Fatalf("%q: the search loads in another guild", id)
 		}
-		if _, err := pages.Load(pageID, command.Scope{Platform: bot.Discord, Property: idGuild}, idInvoker); err == nil {
+		if _, err := pages.Load(pageID, command.Scope{Platform: audit.Discord, Property: idGuild}, idInvoker); err == nil {
 			if pageID != r.pageID {
 				t.Fatalf("%q: page id %q loads, the saved one is %q", id, pageID, r.pageID)
 			}
@@ -208,10 +210,10 @@ func (r *idRig) checkCustomID(t *testing.T, id string) {
 		if again := reversalCustomID(action, record); again != id {
 			t.Fatalf("%q parses to (%q, %s), which builds %q", id, action, record, again)
 		}
-		if _, err := r.st.Get(ctx, bot.Discord, idOther, record); err == nil {
+		if _, err := r.st.Get(ctx, audit.Discord, idOther, record); err == nil {
 			t.Fatalf("%q: record %s found in another guild", id, record)
 		}
-		if _, err := r.st.Get(ctx, bot.Discord, idGuild, record); err == nil && !slices.Contains(r.records, record) {
+		if _, err := r.st.Get(ctx, audit.Discord, idGuild, record); err == nil && !slices.Contains(r.records, record) {
 			t.Fatalf("%q: record %s found but never recorded", id, record)
 		}
 	}
@@ -257,7 +259,7 @@ func FuzzCustomID(f *testing.F) {
 			t.Fatalf("pager id %q routed to kind %d", built, kindOf(built))
 		}
 
-		var record bot.ID
+		var record audit.ID
 		copy(record[:], recordRaw)
 		name := names[int(action)%len(names)]
 		built = reversalCustomID(name, record)
@@ -390,7 +392,7 @@ func (r *idRig) pressAccepted(id, guild, presser string) bool {
 	ctx := context.Background()
 	if pageID, cursor, ok := parsePageCustomID(id); ok {
 		pages := command.Pages{Store: r.st}
-		st, err := pages.Load(pageID, command.Scope{Platform: bot.Discord, Property: guild}, presser)
+		st, err := pages.Load(pageID, command.Scope{Platform: audit.Discord, Property: guild}, presser)
 		if err != nil {
 			return false
 		}
@@ -400,7 +402,7 @@ func (r *idRig) pressAccepted(id, guild, presser string) bool {
 		return err == nil
 	}
 	if _, record, ok := parseReversalCustomID(id); ok {
-		_, err := r.st.Get(ctx, bot.Discord, guild, record)
+		_, err := r.st.Get(ctx, audit.Discord, guild, record)
 		return err == nil
 	}
 	return false

@@ -87,7 +87,7 @@ func (b *Bot) Self() (id, name string) {
 
 // member returns a guild member from the state, else over REST (cached
 // briefly). A member who is not in the guild is an error wrapping
-// bot.ErrNotFound.
+// platform.ErrNotFound.
 func (b *Bot) member(ctx context.Context, guild, user string) (*discordgo.Member, error) {
 	if m := b.stateMember(guild, user); m != nil && m.User != nil {
 		return m, nil

@@ -10,10 +10,15 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
@@ -37,7 +42,7 @@ type harness struct {
 	t    *testing.T
 	fake *discordtest.Server
 	s    *store.Store
-	rec  *bot.Recorder
+	rec  *recorder.Recorder
 	b    *discord.Bot
 	stop context.CancelFunc
 	done chan error
@@ -60,7 +65,7 @@ func start(t *testing.T, opts discordtest.Options) (*harness, error) {
 }
 
 // startWith starts the bot with a guild's settings (log channels) saved.
-func startWith(t *testing.T, opts discordtest.Options, settings *bot.Settings) (*harness, error) {
+func startWith(t *testing.T, opts discordtest.Options, initial *settings.Community) (*harness, error) {
 	t.Helper()
 	fake := discordtest.New(opts)
 	t.Cleanup(fake.Close)
@@ -69,14 +74,14 @@ func startWith(t *testing.T, opts discordtest.Options, settings *bot.Settings) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	if settings != nil {
-		s.UpdateSettings(context.Background(), bot.Discord, guildID, func(x *bot.Settings) error { *x = *settings; return nil })
+	if initial != nil {
+		s.UpdateSettings(context.Background(), audit.Discord, guildID, func(x *settings.Community) error { *x = *initial; return nil })
 	}
-	router, err := bot.NewLogRouter(context.Background(), s, "en")
+	router, err := logchannel.NewRouter(context.Background(), s, "en")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
+	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{router}})
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
 	h := &harness{t: t}
 	b, err := discord.New(discord.Options{Token: "test-token", APIURL: fake.APIURL(), Store: s, Recorder: rec,
@@ -110,10 +115,10 @@ func startWith(t *testing.T, opts discordtest.Options, settings *bot.Settings) (
 }
 
 // wait polls the store until n records match q.
-func (h *harness) wait(q store.Query, n int) []*bot.Event {
+func (h *harness) wait(q store.Query, n int) []*audit.Event {
 	h.t.Helper()
-	q.Platform, q.Property, q.Limit = bot.Discord, guildID, 1000
-	var evs []*bot.Event
+	q.Platform, q.Property, q.Limit = audit.Discord, guildID, 1000
+	var evs []*audit.Event
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		page, err := h.s.Query(context.Background(), q)
 		if err != nil {
@@ -152,36 +157,36 @@ func TestGatewaySourcesBecomeRecords(t *testing.T) {
 	}
 	newbie := &discordgo.User{ID: "400000000000000009", Username: "newbie"}
 	h.fake.Join(guildID, newbie)
-	join := h.wait(store.Query{Types: []bot.EventType{bot.UserJoin}}, 1)[0]
-	if join.ActorID != newbie.ID || join.ActorType != bot.ActorNonAdmin || join.PlatformType != "GUILD_MEMBER_ADD" || join.Function != bot.FuncGateway {
+	join := h.wait(store.Query{Types: []audit.EventType{audit.UserJoin}}, 1)[0]
+	if join.ActorID != newbie.ID || join.ActorType != audit.ActorNonAdmin || join.PlatformType != "GUILD_MEMBER_ADD" || join.Function != audit.FuncGateway {
 		t.Fatalf("join %+v", join)
 	}
 
 	msg := h.fake.Say(guildID, channelID, member, "hello @everyone")
-	got := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)[0]
+	got := h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 1)[0]
 	if got.Content != "hello @everyone" || got.MessageID != msg.ID || got.ChannelID != channelID || got.ActorName != "Ann" {
 		t.Fatalf("message %+v", got)
 	}
 	h.fake.Edit(msg, "hello again")
-	edit := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageEdit}}, 1)[0]
-	if edit.Content != "hello again" || edit.Params[bot.ParamOldContent] != "hello @everyone" {
+	edit := h.wait(store.Query{Types: []audit.EventType{audit.ChatMessageEdit}}, 1)[0]
+	if edit.Content != "hello again" || edit.Params[audit.ParamOldContent] != "hello @everyone" {
 		t.Fatalf("edit %+v", edit)
 	}
 	h.fake.Delete(msg)
-	del := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageDelete}}, 1)[0]
+	del := h.wait(store.Query{Types: []audit.EventType{audit.ChatMessageDelete}}, 1)[0]
 	if del.Content != "hello again" || del.Target() != member.ID {
 		t.Fatalf("delete: the earlier content must come from the store: %+v", del)
 	}
 
 	h.fake.KickBy(guildID, mod.ID, newbie.ID, "spam")
-	kick := h.wait(store.Query{Types: []bot.EventType{bot.UserRemove}}, 1)[0]
-	if kick.ActorID != mod.ID || kick.ActorType != bot.ActorAdmin || kick.Params[bot.ParamRemoval] != bot.RemovalKicked ||
-		kick.Params[bot.ParamReason] != "spam" || kick.Target() != newbie.ID {
+	kick := h.wait(store.Query{Types: []audit.EventType{audit.UserRemove}}, 1)[0]
+	if kick.ActorID != mod.ID || kick.ActorType != audit.ActorAdmin || kick.Params[audit.ParamRemoval] != audit.RemovalKicked ||
+		kick.Params[audit.ParamReason] != "spam" || kick.Target() != newbie.ID {
 		t.Fatalf("kick %+v", kick)
 	}
 	h.fake.Leave(guildID, member.ID)
-	left := h.wait(store.Query{Types: []bot.EventType{bot.UserRemove}}, 2)[0]
-	if left.ActorID != member.ID || left.Params[bot.ParamRemoval] != bot.RemovalLeft {
+	left := h.wait(store.Query{Types: []audit.EventType{audit.UserRemove}}, 2)[0]
+	if left.ActorID != member.ID || left.Params[audit.ParamRemoval] != audit.RemovalLeft {
 		t.Fatalf("leave %+v", left)
 	}
 }
@@ -193,8 +198,8 @@ func TestOwnActionsRecordedOnce(t *testing.T) {
 	}
 	ctx := context.Background()
 	msg := h.fake.Say(guildID, channelID, member, "buy cheap nitro")
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
-	cause := bot.Cause{Function: bot.FuncLinkFilter, Reason: "phishing"}
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 1)
+	cause := platform.Cause{Function: audit.FuncLinkFilter, Reason: "phishing"}
 	if err := h.b.DeleteMessage(ctx, guildID, channelID, msg.ID, cause); err != nil {
 		t.Fatal(err)
 	}
@@ -202,14 +207,14 @@ func TestOwnActionsRecordedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(800 * time.Millisecond) // longer than the correlation window: echoes would have landed
-	dels := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageDelete}}, 1)
-	bans := h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)
-	removes, _ := h.s.Query(ctx, store.Query{Platform: bot.Discord, Property: guildID, Types: []bot.EventType{bot.UserRemove}})
+	dels := h.wait(store.Query{Types: []audit.EventType{audit.ChatMessageDelete}}, 1)
+	bans := h.wait(store.Query{Types: []audit.EventType{audit.UserBan}}, 1)
+	removes, _ := h.s.Query(ctx, store.Query{Platform: audit.Discord, Property: guildID, Types: []audit.EventType{audit.UserRemove}})
 	if len(dels) != 1 || len(bans) != 1 || len(removes.Events) != 0 {
 		t.Fatalf("the bot's actions were recorded %d/%d times with %d removals; want once each and no removal", len(dels), len(bans), len(removes.Events))
 	}
-	if dels[0].ActorType != bot.ActorBot || dels[0].Function != bot.FuncLinkFilter || dels[0].Content != "buy cheap nitro" ||
-		dels[0].Params[bot.ParamReason] != "phishing" || bans[0].ActorID != h.fake.BotID() {
+	if dels[0].ActorType != audit.ActorBot || dels[0].Function != audit.FuncLinkFilter || dels[0].Content != "buy cheap nitro" ||
+		dels[0].Params[audit.ParamReason] != "phishing" || bans[0].ActorID != h.fake.BotID() {
 		t.Fatalf("action records: %+v %+v", dels[0], bans[0])
 	}
 	var reasons []string
@@ -233,11 +238,11 @@ func TestAuditLogReasonsAreEncoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cause := bot.Cause{Function: bot.FuncCommand, Reason: "raid «wave 2» 100%", ActorName: "Zoë\nthe admin 🛡"}
+	cause := platform.Cause{Function: audit.FuncCommand, Reason: "raid «wave 2» 100%", ActorName: "Zoë\nthe admin 🛡"}
 	if err := h.b.Ban(ctx, guildID, member.ID, cause); err != nil {
 		t.Fatal(err)
 	}
-	long := bot.Cause{Function: bot.FuncCommand, Reason: strings.Repeat("é", 600)}
+	long := platform.Cause{Function: audit.FuncCommand, Reason: strings.Repeat("é", 600)}
 	if err := h.b.Unban(ctx, guildID, member.ID, long); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +267,7 @@ func TestResumeDeliversEventsMissedWhileDisconnected(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		h.fake.Say(guildID, channelID, member, "while you were away")
 	}
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 20)
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 20)
 	if h.fake.Resumes() < 1 {
 		t.Fatal("discordgo did not resume")
 	}
@@ -290,9 +295,9 @@ func TestIsolationBetweenGuilds(t *testing.T) {
 	}
 	h.fake.Say(otherID, channelID, member, "in the other guild")
 	h.fake.Say(guildID, channelID, member, "in this guild")
-	evs := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	evs := h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 1)
 	time.Sleep(100 * time.Millisecond)
-	evs = h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 1)
+	evs = h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 1)
 	for _, e := range evs {
 		if e.PropertyID != guildID || strings.Contains(e.Content, "other") {
 			t.Fatalf("a record of another guild in this guild's query: %+v", e)

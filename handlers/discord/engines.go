@@ -7,16 +7,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/verification"
 )
 
 // The wiring of the moderation and verification engines: the Bot is
-// their bot.Actions and Directory (directory.go); the platform-only
+// their platform.Actions and Directory (directory.go); the platform-only
 // sources (integrations from the audit log, verification button presses,
 // the /config subcommands) are fed to them here.
 
@@ -48,7 +51,7 @@ func (b *Bot) onIntegrationEntry(a *discordgo.GuildAuditLogEntryCreate) {
 	if b.opts.Moderation == nil || a.TargetID == "" || a.GuildID == "" {
 		return
 	}
-	in := moderation.Integration{Platform: bot.Discord, Property: a.GuildID, ID: a.TargetID,
+	in := moderation.Integration{Platform: audit.Discord, Property: a.GuildID, ID: a.TargetID,
 		Name: auditChange(a.Changes, discordgo.AuditLogChangeKeyName), AddedBy: a.UserID,
 		ChannelID: auditChange(a.Changes, discordgo.AuditLogChangeKeyChannelID), Time: snowflakeTime(a.ID, time.Now())}
 	switch *a.ActionType {
@@ -143,7 +146,7 @@ func (b *Bot) onVerificationPress(i *discordgo.Interaction, data string) {
 		if res.r.Text == "" {
 			res.r.Text = "Something went wrong; please try again in a moment."
 		}
-		text := bot.Cut(res.r.Text, 2000)
+		text := audit.Cut(res.r.Text, 2000)
 		comps := verificationComponents(res.r.Buttons)
 		b.edit(i, &discordgo.WebhookEdit{Content: &text, Components: &comps})
 		return
@@ -160,7 +163,7 @@ func (b *Bot) onVerificationPress(i *discordgo.Interaction, data string) {
 		typ, flags = discordgo.InteractionResponseUpdateMessage, 0
 	}
 	err := b.s.InteractionRespond(i, &discordgo.InteractionResponse{Type: typ,
-		Data: &discordgo.InteractionResponseData{Content: bot.Cut(res.r.Text, 2000), Flags: flags,
+		Data: &discordgo.InteractionResponseData{Content: audit.Cut(res.r.Text, 2000), Flags: flags,
 			Components:      verificationComponents(res.r.Buttons),
 			AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}}})
 	if err != nil {
@@ -170,7 +173,7 @@ func (b *Bot) onVerificationPress(i *discordgo.Interaction, data string) {
 
 // verificationComponents lays out a reply's buttons; never nil, so that
 // an update without buttons removes the old ones.
-func verificationComponents(buttons []bot.Button) []discordgo.MessageComponent {
+func verificationComponents(buttons []platform.Button) []discordgo.MessageComponent {
 	if c := components(buttons); c != nil {
 		return c
 	}
@@ -278,11 +281,11 @@ func (b *Bot) onConfigVerification(i *discordgo.Interaction, opts map[string]*di
 		b.editErr(i, err, "config verification")
 		return
 	}
-	id, err := b.opts.Verification.PostPrompt(ctx, bot.Discord, i.GuildID)
+	id, err := b.opts.Verification.PostPrompt(ctx, audit.Discord, i.GuildID)
 	if err != nil {
 		b.log.Warn().Err(err).Str("guild", i.GuildID).Msg("post the Verify button")
 		msg := "Verification is on, but the Verify button could not be posted"
-		if errors.Is(err, bot.ErrForbidden) {
+		if errors.Is(err, platform.ErrForbidden) {
 			msg += ": chatwarden may not post in that channel"
 		}
 		b.editText(i, msg+". Fix it and run /config verification again.")
@@ -293,7 +296,7 @@ func (b *Bot) onConfigVerification(i *discordgo.Interaction, opts map[string]*di
 	}
 	v := set.Verification
 	if v == nil {
-		v = &bot.VerificationSettings{}
+		v = &settings.Verification{}
 	}
 	var parts []string
 	if v.RoleID != "" {
@@ -313,19 +316,19 @@ func (b *Bot) onConfigVerification(i *discordgo.Interaction, opts map[string]*di
 }
 
 // settings returns a guild's saved settings (the router's copy).
-func (b *Bot) settings(guild string) bot.Settings {
+func (b *Bot) settings(guild string) settings.Community {
 	if b.opts.Router != nil {
-		return b.opts.Router.Settings(bot.Discord, guild)
+		return b.opts.Router.Settings(audit.Discord, guild)
 	}
-	s, _ := b.opts.Store.Settings(context.Background(), bot.Discord, guild)
+	s, _ := b.opts.Store.Settings(context.Background(), audit.Discord, guild)
 	return s
 }
 
 // savePrompt keeps the posted Verify button's id in the settings.
 func (b *Bot) savePrompt(ctx context.Context, guild, id string) error {
-	_, updated, err := b.opts.Store.UpdateSettings(ctx, bot.Discord, guild, func(s *bot.Settings) error {
+	_, updated, err := b.opts.Store.UpdateSettings(ctx, audit.Discord, guild, func(s *settings.Community) error {
 		if s.Verification == nil {
-			s.Verification = &bot.VerificationSettings{}
+			s.Verification = &settings.Verification{}
 		}
 		s.Verification.PromptMessageID = id
 		return nil
@@ -334,7 +337,7 @@ func (b *Bot) savePrompt(ctx context.Context, guild, id string) error {
 		return fmt.Errorf("save the prompt id: %w", err)
 	}
 	if b.opts.Router != nil {
-		b.opts.Router.Update(bot.Discord, guild, updated)
+		b.opts.Router.Update(audit.Discord, guild, updated)
 	}
 	return nil
 }

@@ -16,10 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
@@ -69,7 +73,7 @@ func engGuildOf() *discordgo.Guild {
 type engineConfig struct {
 	mod  func(*moderation.Defaults)
 	ver  func(*verification.Defaults)
-	log  []bot.EventType // the log channel's types (nil: all)
+	log  []audit.EventType // the log channel's types (nil: all)
 	fake discordtest.Options
 	// setup, if set, prepares the fake (guilds, members) before the bot
 	// first connects.
@@ -87,8 +91,8 @@ type engineHarness struct {
 	cfg      engineConfig
 	fake     *discordtest.Server
 	s        *store.Store
-	router   *bot.LogRouter
-	rec      *bot.Recorder
+	router   *logchannel.Router
+	rec      *recorder.Recorder
 	tokens   *command.Tokens
 	modClock *moderationtest.Clock
 	verClock *moderationtest.Clock
@@ -122,9 +126,11 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-type recordFunc func(ctx context.Context, events ...*bot.Event) error
+type recordFunc func(ctx context.Context, events ...*audit.Event) error
 
-func (f recordFunc) Record(ctx context.Context, events ...*bot.Event) error { return f(ctx, events...) }
+func (f recordFunc) Record(ctx context.Context, events ...*audit.Event) error {
+	return f(ctx, events...)
+}
 
 // stopTimeout bounds every part of the stop sequence: a hang fails the
 // test with the goroutines' stacks instead of waiting for the test binary's
@@ -150,21 +156,21 @@ func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 			t.Errorf("close the store: %v", err)
 		}
 	})
-	if _, _, err := s.UpdateSettings(context.Background(), bot.Discord, engGuild, func(x *bot.Settings) error {
-		x.LogChannels = []bot.LogChannel{{ID: engLog, Types: cfg.log}}
+	if _, _, err := s.UpdateSettings(context.Background(), audit.Discord, engGuild, func(x *settings.Community) error {
+		x.LogChannels = []settings.LogChannel{{ID: engLog, Types: cfg.log}}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if h.router, err = bot.NewLogRouter(context.Background(), s, "en"); err != nil {
+	if h.router, err = logchannel.NewRouter(context.Background(), s, "en"); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
 	h.modClock, h.verClock = moderationtest.NewClock(now), moderationtest.NewClock(now)
-	late := recordFunc(func(ctx context.Context, events ...*bot.Event) error { return h.rec.Record(ctx, events...) })
+	late := recordFunc(func(ctx context.Context, events ...*audit.Event) error { return h.rec.Record(ctx, events...) })
 	h.tokens = command.NewTokens(s, late)
 	h.startEngines()
-	h.rec = bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{h.raidFilter(h.router)}})
+	h.rec = recorder.New(s, recorder.Options{Routers: []recorder.Router{h.raidFilter(h.router)}})
 	h.rec.Subscribe(h.committed)
 	// Cleanups run last first: the bot stops, then the engines finish
 	// their work, then the recorder drains, then the store closes (as
@@ -202,7 +208,7 @@ func (h *engineHarness) startEngines() {
 	if h.cfg.ver != nil {
 		h.cfg.ver(&vd)
 	}
-	late := recordFunc(func(ctx context.Context, events ...*bot.Event) error { return h.rec.Record(ctx, events...) })
+	late := recordFunc(func(ctx context.Context, events ...*audit.Event) error { return h.rec.Record(ctx, events...) })
 	mod, err := moderation.New(moderation.Options{Settings: h.s, Recorder: late, KV: h.s, Defaults: md,
 		Clock: h.modClock, Logger: log, ActionTimeout: 10 * time.Second})
 	if err != nil {
@@ -226,20 +232,20 @@ func (h *engineHarness) engines() (*moderation.Engine, *verification.Engine) {
 
 // committed is the recorder's subscriber: rec.Subscribe(mod.Committed)
 // and rec.Subscribe(ver.Committed) of whichever engines run.
-func (h *engineHarness) committed(evs []*bot.Event) {
+func (h *engineHarness) committed(evs []*audit.Event) {
 	mod, ver := h.engines()
 	mod.Committed(evs)
 	ver.Committed(evs)
 	for _, ev := range evs {
-		if ev.Type == bot.UserJoin {
+		if ev.Type == audit.UserJoin {
 			h.joins.Add(1)
 		}
 	}
 }
 
 // raidFilter is mod.RaidFilter(router) of whichever engine runs.
-func (h *engineHarness) raidFilter(router bot.Router) bot.Router {
-	return bot.RouterFunc(func(ev *bot.Event) []bot.Route {
+func (h *engineHarness) raidFilter(router recorder.Router) recorder.Router {
+	return recorder.RouterFunc(func(ev *audit.Event) []recorder.Route {
 		mod, _ := h.engines()
 		return mod.RaidFilter(router).Route(ev)
 	})
@@ -342,10 +348,10 @@ func (h *engineHarness) pollFor(d time.Duration, what string, cond func() bool) 
 }
 
 // records returns the guild's records of the given types, newest first.
-func (h *engineHarness) records(types ...bot.EventType) []*bot.Event {
+func (h *engineHarness) records(types ...audit.EventType) []*audit.Event {
 	h.t.Helper()
-	var out []*bot.Event
-	q := store.Query{Platform: bot.Discord, Property: engGuild, Types: types, Limit: 1000}
+	var out []*audit.Event
+	q := store.Query{Platform: audit.Discord, Property: engGuild, Types: types, Limit: 1000}
 	for {
 		page, err := h.s.Query(context.Background(), q)
 		if err != nil {
@@ -360,9 +366,9 @@ func (h *engineHarness) records(types ...bot.EventType) []*bot.Event {
 }
 
 // wait polls the store until there are at least n records of typ.
-func (h *engineHarness) wait(typ bot.EventType, n int) []*bot.Event {
+func (h *engineHarness) wait(typ audit.EventType, n int) []*audit.Event {
 	h.t.Helper()
-	var evs []*bot.Event
+	var evs []*audit.Event
 	h.poll(strconv.Itoa(n)+" "+typ.String()+" records", func() bool {
 		evs = h.records(typ)
 		return len(evs) >= n
@@ -377,9 +383,9 @@ func (h *engineHarness) wait(typ bot.EventType, n int) []*bot.Event {
 func (h *engineHarness) settle() {
 	h.t.Helper()
 	m := h.fake.Say(engGuild, engGeneral, engAnn, "marker "+strconv.FormatInt(h.marks.Add(1), 10))
-	h.poll("the marker message", func() bool { return h.hasMessage(bot.ChatMessage, m.ID) })
+	h.poll("the marker message", func() bool { return h.hasMessage(audit.ChatMessage, m.ID) })
 	h.fake.Delete(m)
-	h.poll("the marker's deletion", func() bool { return h.hasMessage(bot.ChatMessageDelete, m.ID) })
+	h.poll("the marker's deletion", func() bool { return h.hasMessage(audit.ChatMessageDelete, m.ID) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	mod, ver := h.engines()
@@ -391,17 +397,17 @@ func (h *engineHarness) settle() {
 	}
 }
 
-func (h *engineHarness) hasMessage(typ bot.EventType, id string) bool {
-	return slices.ContainsFunc(h.records(typ), func(e *bot.Event) bool { return e.MessageID == id })
+func (h *engineHarness) hasMessage(typ audit.EventType, id string) bool {
+	return slices.ContainsFunc(h.records(typ), func(e *audit.Event) bool { return e.MessageID == id })
 }
 
 // exactly settles and checks there are exactly n records of typ, leaving
 // out the settle markers.
-func (h *engineHarness) exactly(typ bot.EventType, n int) []*bot.Event {
+func (h *engineHarness) exactly(typ audit.EventType, n int) []*audit.Event {
 	h.t.Helper()
 	h.wait(typ, n)
 	h.settle()
-	var out []*bot.Event
+	var out []*audit.Event
 	for _, e := range h.records(typ) {
 		if !strings.HasPrefix(e.Content, "marker ") {
 			out = append(out, e)
@@ -413,7 +419,7 @@ func (h *engineHarness) exactly(typ bot.EventType, n int) []*bot.Event {
 	return out
 }
 
-func describe(evs []*bot.Event) string {
+func describe(evs []*audit.Event) string {
 	var parts []string
 	for _, e := range evs {
 		parts = append(parts, e.Type.String()+"/"+e.Function.String()+" by "+e.ActorID+" "+jsonOf(e.Params))
@@ -434,7 +440,7 @@ func (h *engineHarness) logEntries() []string {
 	// Discord lets five posts a channel through every five seconds: a
 	// backlog of entries takes a while.
 	h.pollFor(40*time.Second, "the log outbox to empty", func() bool {
-		n, err := h.s.OutboxDepth(bot.Discord.String())
+		n, err := h.s.OutboxDepth(audit.Discord.String())
 		return err == nil && n == 0
 	})
 	var out []string
@@ -568,12 +574,12 @@ func TestEnginesLinkFilterDeletesPhishingOnce(t *testing.T) {
 	allowed := f.Say(engGuild, engGeneral, engAnn, "the docs are at https://go.dev/doc/")
 	hidden := f.Say(engGuild, engGeneral, engAnn, "free nitro hxxps://evil[.]example/login")
 
-	links := h.wait(bot.ModerationLink, 2)
-	links = h.exactly(bot.ModerationLink, 2)
-	byMsg := map[string]*bot.Event{}
+	links := h.wait(audit.ModerationLink, 2)
+	links = h.exactly(audit.ModerationLink, 2)
+	byMsg := map[string]*audit.Event{}
 	for _, l := range links {
-		if l.ActorID != f.BotID() || l.ActorType != bot.ActorBot || l.Target() != engAnn.ID || l.Function != bot.FuncLinkFilter ||
-			l.Params[bot.ParamDomain] != "evil.example" && !strings.HasSuffix(l.Params[bot.ParamDomain], ".evil.example") {
+		if l.ActorID != f.BotID() || l.ActorType != audit.ActorBot || l.Target() != engAnn.ID || l.Function != audit.FuncLinkFilter ||
+			l.Params[audit.ParamDomain] != "evil.example" && !strings.HasSuffix(l.Params[audit.ParamDomain], ".evil.example") {
 			t.Errorf("MODERATION_LINK %+v", l)
 		}
 		byMsg[l.MessageID] = l
@@ -581,7 +587,7 @@ func TestEnginesLinkFilterDeletesPhishingOnce(t *testing.T) {
 	if byMsg[phish.ID] == nil || byMsg[hidden.ID] == nil || byMsg[allowed.ID] != nil {
 		t.Fatalf("link records for %v; want the phishing %s and the obfuscated %s", describe(links), phish.ID, hidden.ID)
 	}
-	if o := byMsg[phish.ID].Params[bot.ParamOutcome]; o != moderation.OutcomeDone {
+	if o := byMsg[phish.ID].Params[audit.ParamOutcome]; o != moderation.OutcomeDone {
 		t.Errorf("outcome %q", o)
 	}
 
@@ -598,10 +604,10 @@ func TestEnginesLinkFilterDeletesPhishingOnce(t *testing.T) {
 
 	// One CHAT_MESSAGE_DELETE each, by the bot: the gateway's echo of the
 	// bot's own deletion is not a second record.
-	dels := h.exactly(bot.ChatMessageDelete, 2)
+	dels := h.exactly(audit.ChatMessageDelete, 2)
 	for _, d := range dels {
-		if d.ActorID != f.BotID() || d.ActorType != bot.ActorBot || d.Function != bot.FuncLinkFilter || d.Target() != engAnn.ID {
-			t.Errorf("CHAT_MESSAGE_DELETE %s", describe([]*bot.Event{d}))
+		if d.ActorID != f.BotID() || d.ActorType != audit.ActorBot || d.Function != audit.FuncLinkFilter || d.Target() != engAnn.ID {
+			t.Errorf("CHAT_MESSAGE_DELETE %s", describe([]*audit.Event{d}))
 		}
 	}
 
@@ -640,11 +646,11 @@ func TestEnginesImpersonationOfTheOwner(t *testing.T) {
 	// Cyrillic О, а and е in "Оlgа Pеtrova".
 	fake1 := &discordgo.User{ID: "410000000000000011", Username: "olga_help", GlobalName: "\u041elg\u0430 P\u0435trova"}
 	f.Join(engGuild, fake1)
-	sec := h.wait(bot.SecurityEvent, 1)[0]
-	if sec.Params[bot.ParamKind] != bot.KindImpersonation || sec.Target() != fake1.ID || !slices.Contains(sec.TargetIDs, engOwner.ID) ||
-		sec.Params[bot.ParamAction] != moderation.ActFlag || sec.Params[bot.ParamMatchedName] != "Olga Petrova" ||
-		sec.ActorID != f.BotID() || sec.Function != bot.FuncImpersonation {
-		t.Fatalf("impersonation record %s", describe([]*bot.Event{sec}))
+	sec := h.wait(audit.SecurityEvent, 1)[0]
+	if sec.Params[audit.ParamKind] != audit.KindImpersonation || sec.Target() != fake1.ID || !slices.Contains(sec.TargetIDs, engOwner.ID) ||
+		sec.Params[audit.ParamAction] != moderation.ActFlag || sec.Params[audit.ParamMatchedName] != "Olga Petrova" ||
+		sec.ActorID != f.BotID() || sec.Function != audit.FuncImpersonation {
+		t.Fatalf("impersonation record %s", describe([]*audit.Event{sec}))
 	}
 	if n := len(h.calls(http.MethodPatch, "/guilds/"+engGuild+"/members/"+fake1.ID)); n != 0 {
 		t.Fatalf("a flagged member was changed (%d PATCH calls)", n)
@@ -676,21 +682,21 @@ func TestEnginesImpersonationOfTheOwner(t *testing.T) {
 	// the owner writes hers with a zero, the moderator takes the owner's.
 	f.Rename(engGuild, engOwner.ID, "0lga Petrova")
 	f.Rename(engGuild, engMod.ID, "Olga Petrova")
-	h.wait(bot.UserUpdate, 2)
-	secs := h.exactly(bot.SecurityEvent, 2)
+	h.wait(audit.UserUpdate, 2)
+	secs := h.exactly(audit.SecurityEvent, 2)
 	q := secs[0]
-	if q.Target() != fake2.ID || q.Params[bot.ParamAction] != moderation.ActQuarantine || q.Params[bot.ParamOutcome] != moderation.OutcomeDone {
+	if q.Target() != fake2.ID || q.Params[audit.ParamAction] != moderation.ActQuarantine || q.Params[audit.ParamOutcome] != moderation.OutcomeDone {
 		t.Fatalf("quarantine record %s", describe(secs))
 	}
 	// The timeout is recorded once, by the action (the gateway's echo of it
 	// is not a second USER_UPDATE).
-	var timeouts []*bot.Event
-	for _, e := range h.records(bot.UserUpdate) {
-		if e.Params[bot.ParamField] == "timeout" {
+	var timeouts []*audit.Event
+	for _, e := range h.records(audit.UserUpdate) {
+		if e.Params[audit.ParamField] == "timeout" {
 			timeouts = append(timeouts, e)
 		}
 	}
-	if len(timeouts) != 1 || timeouts[0].Function != bot.FuncImpersonation || timeouts[0].Target() != fake2.ID {
+	if len(timeouts) != 1 || timeouts[0].Function != audit.FuncImpersonation || timeouts[0].Target() != fake2.ID {
 		t.Fatalf("timeout records: %s", describe(timeouts))
 	}
 }
@@ -725,7 +731,7 @@ func (h *engineHarness) enableVerification(kind, timeout string) string {
 func (h *engineHarness) pending() []verification.Challenge {
 	h.t.Helper()
 	_, ver := h.engines()
-	p, err := ver.Pending(bot.Discord, engGuild)
+	p, err := ver.Pending(audit.Discord, engGuild)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -753,18 +759,18 @@ func TestEnginesVerificationByButton(t *testing.T) {
 	if n := len(f.Posts(engVerify)); n != 0 {
 		t.Fatalf("a member's /config verification posted %d messages", n)
 	}
-	if evs := h.records(bot.SettingsChange); len(evs) != 0 {
+	if evs := h.records(audit.SettingsChange); len(evs) != 0 {
 		t.Fatalf("a member's /config verification was recorded: %s", describe(evs))
 	}
 
 	start := h.enableVerification("button", "5m")
-	changes := h.records(bot.SettingsChange)
+	changes := h.records(audit.SettingsChange)
 	var keys []string
 	for _, c := range changes {
 		if c.ActorID != engAda.ID {
 			t.Errorf("settings change by %s", c.ActorID)
 		}
-		keys = append(keys, c.Params[bot.ParamSetting]+"="+c.Params[bot.ParamNewValue])
+		keys = append(keys, c.Params[audit.ParamSetting]+"="+c.Params[audit.ParamNewValue])
 	}
 	slices.Sort(keys)
 	want := []string{"verification.channel=" + engVerify, "verification.enabled=on", "verification.kind=button",
@@ -790,7 +796,7 @@ func TestEnginesVerificationByButton(t *testing.T) {
 	if n := len(h.calls(http.MethodPut, roleCall)); n != 0 {
 		t.Fatalf("another member's press granted the role (%d calls)", n)
 	}
-	if evs := h.records(bot.VerificationSuccess, bot.VerificationFailure); len(evs) != 0 {
+	if evs := h.records(audit.VerificationSuccess, audit.VerificationFailure); len(evs) != 0 {
 		t.Fatalf("another member's press was recorded: %s", describe(evs))
 	}
 
@@ -801,22 +807,22 @@ func TestEnginesVerificationByButton(t *testing.T) {
 		t.Fatalf("Zoe's press: %+v", ok)
 	}
 	h.poll("the role", func() bool { return len(h.calls(http.MethodPut, roleCall)) == 1 })
-	pass := h.exactly(bot.VerificationSuccess, 1)[0]
-	if pass.Target() != zoe.ID || pass.Params[bot.ParamAction] != "ROLE" || pass.Params[bot.ParamOutcome] != "DONE" ||
-		pass.Params[bot.ParamVerifyKind] != "BUTTON" || pass.ActorID != f.BotID() {
-		t.Fatalf("success record %s", describe([]*bot.Event{pass}))
+	pass := h.exactly(audit.VerificationSuccess, 1)[0]
+	if pass.Target() != zoe.ID || pass.Params[audit.ParamAction] != "ROLE" || pass.Params[audit.ParamOutcome] != "DONE" ||
+		pass.Params[audit.ParamVerifyKind] != "BUTTON" || pass.ActorID != f.BotID() {
+		t.Fatalf("success record %s", describe([]*audit.Event{pass}))
 	}
 	if p := h.pending(); len(p) != 0 {
 		t.Fatalf("still pending: %+v", p)
 	}
 	// The role is recorded once, by the action.
-	var roles []*bot.Event
-	for _, e := range h.records(bot.UserUpdate) {
-		if e.Params[bot.ParamField] == "roles" {
+	var roles []*audit.Event
+	for _, e := range h.records(audit.UserUpdate) {
+		if e.Params[audit.ParamField] == "roles" {
 			roles = append(roles, e)
 		}
 	}
-	if len(roles) != 1 || roles[0].Function != bot.FuncVerification || roles[0].Params[bot.ParamRolesAdded] != engVerified {
+	if len(roles) != 1 || roles[0].Function != audit.FuncVerification || roles[0].Params[audit.ParamRolesAdded] != engVerified {
 		t.Fatalf("role records: %s", describe(roles))
 	}
 }
@@ -868,17 +874,17 @@ func TestEnginesVerificationFailsByWrongAnswers(t *testing.T) {
 	if !strings.Contains(last.Data.Content, "Verification failed") {
 		t.Fatalf("last wrong answer: %+v", last)
 	}
-	fail := h.exactly(bot.VerificationFailure, 1)[0]
-	if fail.Target() != zoe.ID || fail.Params[bot.ParamReason] != bot.ReasonWrongAnswer || fail.Params[bot.ParamAttempts] != "2" ||
-		fail.Params[bot.ParamAction] != "KICK" || fail.Params[bot.ParamOutcome] != "DONE" || fail.Params[bot.ParamVerifyKind] != "MATH" {
-		t.Fatalf("failure record %s", describe([]*bot.Event{fail}))
+	fail := h.exactly(audit.VerificationFailure, 1)[0]
+	if fail.Target() != zoe.ID || fail.Params[audit.ParamReason] != audit.ReasonWrongAnswer || fail.Params[audit.ParamAttempts] != "2" ||
+		fail.Params[audit.ParamAction] != "KICK" || fail.Params[audit.ParamOutcome] != "DONE" || fail.Params[audit.ParamVerifyKind] != "MATH" {
+		t.Fatalf("failure record %s", describe([]*audit.Event{fail}))
 	}
 	if n := len(h.calls(http.MethodDelete, "/guilds/"+engGuild+"/members/"+zoe.ID)); n != 1 {
 		t.Fatalf("%d kicks, want 1", n)
 	}
-	rm := h.exactly(bot.UserRemove, 1)[0]
-	if rm.Function != bot.FuncVerification || rm.Target() != zoe.ID || rm.Params[bot.ParamRemoval] != bot.RemovalKicked {
-		t.Fatalf("kick record %s", describe([]*bot.Event{rm}))
+	rm := h.exactly(audit.UserRemove, 1)[0]
+	if rm.Function != audit.FuncVerification || rm.Target() != zoe.ID || rm.Params[audit.ParamRemoval] != audit.RemovalKicked {
+		t.Fatalf("kick record %s", describe([]*audit.Event{rm}))
 	}
 	if n := len(h.calls(http.MethodPut, "/guilds/"+engGuild+"/members/"+zoe.ID+"/roles/"+engVerified)); n != 0 {
 		t.Fatal("a failed member got the role")
@@ -894,15 +900,15 @@ func TestEnginesVerificationTimesOutAcrossARestart(t *testing.T) {
 	// Down for two minutes: the deadline passes while nothing runs, and
 	// fires as soon as the new bot is attached.
 	h.restart(2 * time.Minute)
-	fail := h.wait(bot.VerificationFailure, 1)[0]
-	if fail.Params[bot.ParamReason] != bot.ReasonTimeout || fail.Params[bot.ParamAction] != "KICK" ||
-		fail.Params[bot.ParamOutcome] != "DONE" || fail.Target() != zoe.ID {
-		t.Fatalf("timeout record %s", describe([]*bot.Event{fail}))
+	fail := h.wait(audit.VerificationFailure, 1)[0]
+	if fail.Params[audit.ParamReason] != audit.ReasonTimeout || fail.Params[audit.ParamAction] != "KICK" ||
+		fail.Params[audit.ParamOutcome] != "DONE" || fail.Target() != zoe.ID {
+		t.Fatalf("timeout record %s", describe([]*audit.Event{fail}))
 	}
 	h.poll("the kick", func() bool { return len(h.calls(http.MethodDelete, "/guilds/"+engGuild+"/members/"+zoe.ID)) == 1 })
-	h.exactly(bot.VerificationFailure, 1)
-	if rm := h.exactly(bot.UserRemove, 1)[0]; rm.Function != bot.FuncVerification || rm.Target() != zoe.ID {
-		t.Fatalf("kick record %s", describe([]*bot.Event{rm}))
+	h.exactly(audit.VerificationFailure, 1)
+	if rm := h.exactly(audit.UserRemove, 1)[0]; rm.Function != audit.FuncVerification || rm.Target() != zoe.ID {
+		t.Fatalf("kick record %s", describe([]*audit.Event{rm}))
 	}
 	if p := h.pending(); len(p) != 0 {
 		t.Fatalf("still pending: %+v", p)
@@ -916,21 +922,21 @@ func TestEnginesJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
 	for i := range n {
 		f.Join(engGuild, &discordgo.User{ID: strconv.Itoa(510000000000000000 + i), Username: "raider" + strconv.Itoa(i)})
 	}
-	h.wait(bot.UserJoin, n)
+	h.wait(audit.UserJoin, n)
 	h.poll("the engines to see every join", func() bool { return h.joins.Load() >= n })
 	mod, _ := h.engines()
-	if !mod.InRaid(bot.Discord, engGuild) {
+	if !mod.InRaid(audit.Discord, engGuild) {
 		t.Fatal("no raid under way after 1000 joins")
 	}
 	// Ten quiet seconds (the default window) end it.
 	h.modClock.Advance(11 * time.Second)
-	raid := h.wait(bot.SecurityEvent, 1)[0]
-	if raid.Params[bot.ParamKind] != bot.KindJoinRaid || raid.Params[bot.ParamCount] != strconv.Itoa(n) ||
-		len(raid.TargetIDs) != bot.MaxTargets || raid.Function != bot.FuncRaidGuard || raid.ActorID != f.BotID() {
-		t.Fatalf("raid record %s (%d targets)", describe([]*bot.Event{raid}), len(raid.TargetIDs))
+	raid := h.wait(audit.SecurityEvent, 1)[0]
+	if raid.Params[audit.ParamKind] != audit.KindJoinRaid || raid.Params[audit.ParamCount] != strconv.Itoa(n) ||
+		len(raid.TargetIDs) != audit.MaxTargets || raid.Function != audit.FuncRaidGuard || raid.ActorID != f.BotID() {
+		t.Fatalf("raid record %s (%d targets)", describe([]*audit.Event{raid}), len(raid.TargetIDs))
 	}
-	h.exactly(bot.SecurityEvent, 1)
-	if joins := h.records(bot.UserJoin); len(joins) != n {
+	h.exactly(audit.SecurityEvent, 1)
+	if joins := h.records(audit.UserJoin); len(joins) != n {
 		t.Fatalf("%d USER_JOIN records, want %d", len(joins), n)
 	}
 
@@ -971,12 +977,12 @@ func TestEnginesUnauthorizedIntegrations(t *testing.T) {
 
 	// The spam bot is reported by its USER_JOIN and its BOT_ADD entry:
 	// one record. The allowlisted bot is none.
-	secs := h.wait(bot.SecurityEvent, 3)
-	secs = h.exactly(bot.SecurityEvent, 3)
-	byKind := map[string]*bot.Event{}
+	secs := h.wait(audit.SecurityEvent, 3)
+	secs = h.exactly(audit.SecurityEvent, 3)
+	byKind := map[string]*audit.Event{}
 	for _, s := range secs {
-		if s.Params[bot.ParamKind] != bot.KindUnauthorizedIntegration || s.Function != bot.FuncIntegrationGuard || s.ActorID != f.BotID() {
-			t.Errorf("record %s", describe([]*bot.Event{s}))
+		if s.Params[audit.ParamKind] != audit.KindUnauthorizedIntegration || s.Function != audit.FuncIntegrationGuard || s.ActorID != f.BotID() {
+			t.Errorf("record %s", describe([]*audit.Event{s}))
 		}
 		byKind[s.Params[moderation.ParamIntegration]] = s
 	}
@@ -984,24 +990,24 @@ func TestEnginesUnauthorizedIntegrations(t *testing.T) {
 	if b == nil || w == nil || i == nil {
 		t.Fatalf("records %s; want a bot, a webhook and an integration", describe(secs))
 	}
-	if !slices.Equal(b.TargetIDs, []string{spam.ID, engAnn.ID}) || b.Params[bot.ParamTargetName] != "free_nitro_bot" {
-		t.Errorf("bot record %s", describe([]*bot.Event{b}))
+	if !slices.Equal(b.TargetIDs, []string{spam.ID, engAnn.ID}) || b.Params[audit.ParamTargetName] != "free_nitro_bot" {
+		t.Errorf("bot record %s", describe([]*audit.Event{b}))
 	}
-	if !slices.Equal(w.TargetIDs, []string{hook, engAnn.ID}) || w.Params[bot.ParamWebhookID] != hook ||
-		w.Params[bot.ParamTargetName] != "Captain Hook" || w.ChannelID != engGeneral {
-		t.Errorf("webhook record %s (channel %q)", describe([]*bot.Event{w}), w.ChannelID)
+	if !slices.Equal(w.TargetIDs, []string{hook, engAnn.ID}) || w.Params[audit.ParamWebhookID] != hook ||
+		w.Params[audit.ParamTargetName] != "Captain Hook" || w.ChannelID != engGeneral {
+		t.Errorf("webhook record %s (channel %q)", describe([]*audit.Event{w}), w.ChannelID)
 	}
-	if !slices.Equal(i.TargetIDs, []string{app, engAnn.ID}) || i.Params[bot.ParamTargetName] != "Shady App" {
-		t.Errorf("integration record %s", describe([]*bot.Event{i}))
+	if !slices.Equal(i.TargetIDs, []string{app, engAnn.ID}) || i.Params[audit.ParamTargetName] != "Shady App" {
+		t.Errorf("integration record %s", describe([]*audit.Event{i}))
 	}
 	// The bots' joins are recorded, naming who added them.
-	joins := h.exactly(bot.UserJoin, 2)
+	joins := h.exactly(audit.UserJoin, 2)
 	for _, j := range joins {
-		if j.Params[bot.ParamIsBot] != "true" || j.ActorType != bot.ActorBot {
-			t.Errorf("bot join %s", describe([]*bot.Event{j}))
+		if j.Params[audit.ParamIsBot] != "true" || j.ActorType != audit.ActorBot {
+			t.Errorf("bot join %s", describe([]*audit.Event{j}))
 		}
 		if j.ActorID == spam.ID && j.Params[verification.ParamAddedBy] != engAnn.ID {
-			t.Errorf("the spam bot's join does not name who added it: %s", describe([]*bot.Event{j}))
+			t.Errorf("the spam bot's join does not name who added it: %s", describe([]*audit.Event{j}))
 		}
 	}
 
@@ -1013,13 +1019,13 @@ func TestEnginesUnauthorizedIntegrations(t *testing.T) {
 	spam2 := &discordgo.User{ID: "610000000000000003", Username: "airdrop_bot"}
 	f.AddBot(engGuild, engAnn.ID, spam2)
 	h.poll("the kick", func() bool { return len(h.calls(http.MethodDelete, "/guilds/"+engGuild+"/members/"+spam2.ID)) == 1 })
-	secs = h.exactly(bot.SecurityEvent, 4)
-	if k := secs[0]; k.Target() != spam2.ID || k.Params[bot.ParamAction] != moderation.ActKick || k.Params[bot.ParamOutcome] != moderation.OutcomeDone {
+	secs = h.exactly(audit.SecurityEvent, 4)
+	if k := secs[0]; k.Target() != spam2.ID || k.Params[audit.ParamAction] != moderation.ActKick || k.Params[audit.ParamOutcome] != moderation.OutcomeDone {
 		t.Fatalf("kick record %s", describe(secs[:1]))
 	}
-	rm := h.exactly(bot.UserRemove, 1)[0]
-	if rm.Function != bot.FuncIntegrationGuard || rm.Target() != spam2.ID || rm.ActorID != f.BotID() {
-		t.Fatalf("removal record %s", describe([]*bot.Event{rm}))
+	rm := h.exactly(audit.UserRemove, 1)[0]
+	if rm.Function != audit.FuncIntegrationGuard || rm.Target() != spam2.ID || rm.ActorID != f.BotID() {
+		t.Fatalf("removal record %s", describe([]*audit.Event{rm}))
 	}
 }
 
@@ -1052,17 +1058,17 @@ func TestEnginesConfigSet(t *testing.T) {
 			t.Fatalf("/config set %q: %+v", c.value, a)
 		}
 	}
-	changes := h.wait(bot.SettingsChange, 2)
-	if c := changes[0]; c.ActorID != engAda.ID || c.ActorType != bot.ActorAdmin || c.Params[bot.ParamSetting] != "link_filter.denylist" ||
-		c.Params[bot.ParamOldValue] != "evil.example" || c.Params[bot.ParamNewValue] != "evil.example,phish.example" || c.Function != bot.FuncCommand {
+	changes := h.wait(audit.SettingsChange, 2)
+	if c := changes[0]; c.ActorID != engAda.ID || c.ActorType != audit.ActorAdmin || c.Params[audit.ParamSetting] != "link_filter.denylist" ||
+		c.Params[audit.ParamOldValue] != "evil.example" || c.Params[audit.ParamNewValue] != "evil.example,phish.example" || c.Function != audit.FuncCommand {
 		t.Fatalf("second change %s", describe(changes))
 	}
-	if c := changes[1]; c.Params[bot.ParamOldValue] != "" || c.Params[bot.ParamNewValue] != "evil.example" {
+	if c := changes[1]; c.Params[audit.ParamOldValue] != "" || c.Params[audit.ParamNewValue] != "evil.example" {
 		t.Fatalf("first change %s", describe(changes))
 	}
 	// The setting is in force: the link filter now removes such links.
 	m := f.Say(engGuild, engGeneral, engAnn, "see https://phish.example/x")
-	h.poll("the removal", func() bool { return h.hasMessage(bot.ModerationLink, m.ID) })
+	h.poll("the removal", func() bool { return h.hasMessage(audit.ModerationLink, m.ID) })
 
 	// A member without Manage Server is refused and nothing is recorded;
 	// an unknown key or a bad value is explained, and not recorded either.
@@ -1082,8 +1088,8 @@ func TestEnginesConfigSet(t *testing.T) {
 			t.Errorf("/config set %s %s by %s: %q, want %q", c.key, c.value, c.u.Username, a.Data.Content, c.want)
 		}
 	}
-	h.exactly(bot.SettingsChange, 2)
-	set, err := h.s.Settings(context.Background(), bot.Discord, engGuild)
+	h.exactly(audit.SettingsChange, 2)
+	set, err := h.s.Settings(context.Background(), audit.Discord, engGuild)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1115,10 +1121,10 @@ func TestEnginesAPITokens(t *testing.T) {
 	if err != nil || info.Property != engGuild || info.CreatedBy != engAda.ID || info.Label != "grafana board" {
 		t.Fatalf("lookup %+v %v", info, err)
 	}
-	change := h.exactly(bot.SettingsChange, 1)[0]
-	if change.Params[bot.ParamSetting] != "api_token" || change.Params[command.ParamTokenID] != info.ID ||
-		change.Params[bot.ParamNewValue] != "created" || change.ActorID != engAda.ID {
-		t.Fatalf("change %s", describe([]*bot.Event{change}))
+	change := h.exactly(audit.SettingsChange, 1)[0]
+	if change.Params[audit.ParamSetting] != "api_token" || change.Params[command.ParamTokenID] != info.ID ||
+		change.Params[audit.ParamNewValue] != "created" || change.ActorID != engAda.ID {
+		t.Fatalf("change %s", describe([]*audit.Event{change}))
 	}
 	list := h.reply(f.SlashGroup(engGuild, engAda, "config", "api-token", "list"))
 	if !strings.Contains(list.Data.Content, info.ID) || !strings.Contains(list.Data.Content, "grafana board") {
@@ -1153,7 +1159,7 @@ func TestEnginesAPITokens(t *testing.T) {
 	if _, err := h.tokens.Lookup(context.Background(), token); err == nil {
 		t.Fatal("the revoked token still works")
 	}
-	h.exactly(bot.SettingsChange, 2)
+	h.exactly(audit.SettingsChange, 2)
 }
 
 func TestEnginesNewModeratorIsProtectedAtOnce(t *testing.T) {
@@ -1161,19 +1167,19 @@ func TestEnginesNewModeratorIsProtectedAtOnce(t *testing.T) {
 	f := h.fake
 	bart := &discordgo.User{ID: "410000000000000031", Username: "bartholomew", GlobalName: "Bartholomew"}
 	f.Join(engGuild, bart)
-	h.wait(bot.UserJoin, 1)
+	h.wait(audit.UserJoin, 1)
 	// The staff list is read (and cached) for the join's check; then Bart
 	// becomes a moderator.
 	h.settle()
 	f.SetRoles(engGuild, engOwner.ID, bart.ID, engModRole)
 	h.poll("the promotion", func() bool {
-		return slices.ContainsFunc(h.records(bot.UserUpdate), func(e *bot.Event) bool { return e.Params[bot.ParamRolesAdded] == engModRole })
+		return slices.ContainsFunc(h.records(audit.UserUpdate), func(e *audit.Event) bool { return e.Params[audit.ParamRolesAdded] == engModRole })
 	})
 	fake := &discordgo.User{ID: "410000000000000032", Username: "bart_support", GlobalName: "B\u0430rtholomew"}
 	f.Join(engGuild, fake)
-	sec := h.wait(bot.SecurityEvent, 1)[0]
-	if sec.Target() != fake.ID || !slices.Contains(sec.TargetIDs, bart.ID) || !strings.EqualFold(sec.Params[bot.ParamMatchedName], "Bartholomew") {
-		t.Fatalf("impersonation record %s", describe([]*bot.Event{sec}))
+	sec := h.wait(audit.SecurityEvent, 1)[0]
+	if sec.Target() != fake.ID || !slices.Contains(sec.TargetIDs, bart.ID) || !strings.EqualFold(sec.Params[audit.ParamMatchedName], "Bartholomew") {
+		t.Fatalf("impersonation record %s", describe([]*audit.Event{sec}))
 	}
 }
 
@@ -1206,9 +1212,9 @@ func TestEnginesDirectoryOverREST(t *testing.T) {
 	// caught.
 	fake1 := &discordgo.User{ID: "410000000000000042", Username: "olga_help", GlobalName: "\u041elg\u0430 P\u0435trova"}
 	f.Join(engGuild, fake1)
-	sec := h.wait(bot.SecurityEvent, 1)[0]
-	if sec.Params[bot.ParamKind] != bot.KindImpersonation || !slices.Contains(sec.TargetIDs, engOwner.ID) {
-		t.Fatalf("impersonation record %s", describe([]*bot.Event{sec}))
+	sec := h.wait(audit.SecurityEvent, 1)[0]
+	if sec.Params[audit.ParamKind] != audit.KindImpersonation || !slices.Contains(sec.TargetIDs, engOwner.ID) {
+		t.Fatalf("impersonation record %s", describe([]*audit.Event{sec}))
 	}
 	if len(h.calls(http.MethodGet, "/guilds/"+engGuild+"/members/"+engOwner.ID)) == 0 {
 		t.Fatal("the owner was not read over REST")
@@ -1219,7 +1225,7 @@ func TestEnginesDirectoryOverREST(t *testing.T) {
 	tessLink := f.Say(engGuild, engGeneral, tess, "https://evil.example/tess")
 	own := f.Say(engGuild, engGeneral, engAnn, "join us: https://discord.gg/owncode")
 	other := f.Say(engGuild, engGeneral, engAnn, "better server: https://discord.gg/spamcode")
-	links := h.exactly(bot.ModerationLink, 1)
+	links := h.exactly(audit.ModerationLink, 1)
 	if links[0].MessageID != other.ID {
 		t.Fatalf("link records %s; want the foreign invite %s only (own %s, exempt %s)", describe(links), other.ID, own.ID, tessLink.ID)
 	}
@@ -1246,5 +1252,5 @@ func TestEnginesSlowVerificationPressIsDeferred(t *testing.T) {
 	if ok.Type != int(discordgo.InteractionResponseDeferredMessageUpdate) || !strings.Contains(ok.Data.Content, "verified") || len(ok.buttons()) != 0 {
 		t.Fatalf("slow press: %+v (%d replies)", ok, len(in.Replies()))
 	}
-	h.exactly(bot.VerificationSuccess, 1)
+	h.exactly(audit.VerificationSuccess, 1)
 }

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -129,22 +130,22 @@ func on[T any](b *Bot, fn func(*T)) func(*discordgo.Session, *T) {
 }
 
 // event starts a gateway record of a guild.
-func (b *Bot) event(guild string, typ bot.EventType, platformType string) *bot.Event {
-	return &bot.Event{
+func (b *Bot) event(guild string, typ audit.EventType, platformType string) *audit.Event {
+	return &audit.Event{
 		Time:         time.Now(),
-		Platform:     bot.Discord,
+		Platform:     audit.Discord,
 		PropertyID:   guild,
 		Type:         typ,
 		PlatformType: platformType,
-		Function:     bot.FuncGateway,
-		ActorType:    bot.ActorSystem,
+		Function:     audit.FuncGateway,
+		ActorType:    audit.ActorSystem,
 	}
 }
 
 // setActor names the actor and classifies it: a bot account, an admin (the
 // owner or a member whose roles grant Administrator, Manage Server, Ban or
 // Kick Members), or a member.
-func (b *Bot) setActor(e *bot.Event, u *discordgo.User, m *discordgo.Member) {
+func (b *Bot) setActor(e *audit.Event, u *discordgo.User, m *discordgo.Member) {
 	if u == nil {
 		return
 	}
@@ -152,16 +153,16 @@ func (b *Bot) setActor(e *bot.Event, u *discordgo.User, m *discordgo.Member) {
 	e.ActorType = b.actorType(e.PropertyID, u, m)
 }
 
-func (b *Bot) actorType(guild string, u *discordgo.User, m *discordgo.Member) bot.ActorType {
+func (b *Bot) actorType(guild string, u *discordgo.User, m *discordgo.Member) audit.ActorType {
 	switch {
 	case u == nil:
-		return bot.ActorSystem
+		return audit.ActorSystem
 	case u.Bot:
-		return bot.ActorBot
+		return audit.ActorBot
 	case b.isStaff(guild, u.ID, m):
-		return bot.ActorAdmin
+		return audit.ActorAdmin
 	}
-	return bot.ActorNonAdmin
+	return audit.ActorNonAdmin
 }
 
 // staffPerms are the permissions that make a member staff.
@@ -237,17 +238,17 @@ func (b *Bot) onMemberAdd(m *discordgo.Member) {
 	if m == nil || m.User == nil || m.GuildID == "" {
 		return
 	}
-	e := b.event(m.GuildID, bot.UserJoin, "GUILD_MEMBER_ADD")
+	e := b.event(m.GuildID, audit.UserJoin, "GUILD_MEMBER_ADD")
 	if !m.JoinedAt.IsZero() {
 		e.Time = m.JoinedAt
 	}
 	b.setActor(e, m.User, m)
-	e.Params.Set(bot.ParamAccountCreated, accountCreated(m.User.ID))
+	e.Params.Set(audit.ParamAccountCreated, accountCreated(m.User.ID))
 	b.saveProfile(m.GuildID, profileOf(m))
 	if m.User.Bot {
 		// A bot is added by someone: its BOT_ADD audit entry names them.
-		e.Params.Set(bot.ParamIsBot, "true")
-		b.corr.await(e, func(e *bot.Event, a auditEntry) {
+		e.Params.Set(audit.ParamIsBot, "true")
+		b.corr.await(e, func(e *audit.Event, a auditEntry) {
 			if a.actor != "" && a.actor != m.User.ID {
 				e.Params.Set(paramAddedBy, a.actor)
 			}
@@ -268,19 +269,19 @@ func (b *Bot) onMemberRemove(m *discordgo.Member) {
 	if b.echo.take("kick", m.GuildID, m.User.ID) || b.echo.take("ban-remove", m.GuildID, m.User.ID) {
 		return // the bot's own kick or ban, recorded by the action
 	}
-	e := b.event(m.GuildID, bot.UserRemove, "GUILD_MEMBER_REMOVE")
+	e := b.event(m.GuildID, audit.UserRemove, "GUILD_MEMBER_REMOVE")
 	b.setActor(e, m.User, m)
 	e.TargetIDs = []string{m.User.ID}
-	e.Params.Set(bot.ParamTargetName, displayName(m.User, m))
-	e.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
-	b.corr.await(e, func(e *bot.Event, a auditEntry) {
+	e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
+	e.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
+	b.corr.await(e, func(e *audit.Event, a auditEntry) {
 		b.setModerator(e, a)
-		e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+		e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
 	}, corrKey{m.GuildID, auditMemberKick, m.User.ID}, corrKey{m.GuildID, auditMemberBanAdd, m.User.ID})
 }
 
 // setModerator makes the audit entry's user the actor of e.
-func (b *Bot) setModerator(e *bot.Event, a auditEntry) {
+func (b *Bot) setModerator(e *audit.Event, a auditEntry) {
 	if a.actor == "" {
 		return
 	}
@@ -293,23 +294,23 @@ func (b *Bot) setModerator(e *bot.Event, a auditEntry) {
 		u = &discordgo.User{ID: a.actor, Username: a.actor}
 	}
 	b.setActor(e, u, m)
-	e.Params.Set(bot.ParamReason, a.reason)
+	e.Params.Set(audit.ParamReason, a.reason)
 }
 
 func (b *Bot) onBan(guild string, u *discordgo.User, added bool) {
 	if u == nil || guild == "" {
 		return
 	}
-	kind, typ, pt, action := "ban", bot.UserBan, "GUILD_BAN_ADD", auditMemberBanAdd
+	kind, typ, pt, action := "ban", audit.UserBan, "GUILD_BAN_ADD", auditMemberBanAdd
 	if !added {
-		kind, typ, pt, action = "unban", bot.UserBanRemove, "GUILD_BAN_REMOVE", auditMemberBanRem
+		kind, typ, pt, action = "unban", audit.UserBanRemove, "GUILD_BAN_REMOVE", auditMemberBanRem
 	}
 	if b.echo.take(kind, guild, u.ID) {
 		return
 	}
 	e := b.event(guild, typ, pt)
 	e.TargetIDs = []string{u.ID}
-	e.Params.Set(bot.ParamTargetName, displayName(u, nil))
+	e.Params.Set(audit.ParamTargetName, displayName(u, nil))
 	if added {
 		// The member removal the ban causes is not a second story.
 		b.corr.suppress(corrKey{guild, auditMemberKick, u.ID})
@@ -324,30 +325,30 @@ func (b *Bot) onMessage(m *discordgo.Message) {
 	if b.self != nil && m.Author.ID == b.self.ID {
 		return // the bot's own posts: log entries, prompts, replies
 	}
-	e := b.event(m.GuildID, bot.ChatMessage, "MESSAGE_CREATE")
+	e := b.event(m.GuildID, audit.ChatMessage, "MESSAGE_CREATE")
 	e.Time = snowflakeTime(m.ID, e.Time)
 	b.setActor(e, m.Author, m.Member)
 	e.ChannelID, e.MessageID = m.ChannelID, m.ID
 	e.Content = m.Content
 	fillMessage(e, m)
 	if m.WebhookID != "" {
-		e.ActorType = bot.ActorBot
-		e.Params.Set(bot.ParamWebhookID, m.WebhookID)
+		e.ActorType = audit.ActorBot
+		e.Params.Set(audit.ParamWebhookID, m.WebhookID)
 	}
 	b.submit(e)
 	b.maybeRenamed(m)
 }
 
 // fillMessage adds attachments, embeds' links and the reply reference.
-func fillMessage(e *bot.Event, m *discordgo.Message) {
+func fillMessage(e *audit.Event, m *discordgo.Message) {
 	for _, a := range m.Attachments {
 		if a == nil {
 			continue // a null in a hostile payload
 		}
-		e.Attachments = append(e.Attachments, bot.Attachment{Name: a.Filename, URL: a.URL, Size: int64(a.Size)})
+		e.Attachments = append(e.Attachments, audit.Attachment{Name: a.Filename, URL: a.URL, Size: int64(a.Size)})
 	}
 	if len(e.Attachments) > 0 {
-		e.Params.Set(bot.ParamAttachmentStatus, bot.HasAttachment)
+		e.Params.Set(audit.ParamAttachmentStatus, audit.HasAttachment)
 	}
 	var links []string
 	for _, em := range m.Embeds {
@@ -356,10 +357,10 @@ func fillMessage(e *bot.Event, m *discordgo.Message) {
 		}
 	}
 	if len(links) > 0 {
-		e.Params.Set(bot.ParamEmbedURLs, strings.Join(links, " "))
+		e.Params.Set(audit.ParamEmbedURLs, strings.Join(links, " "))
 	}
 	if m.MessageReference != nil && m.MessageReference.MessageID != "" {
-		e.Params.Set(bot.ParamReplyTo, m.MessageReference.MessageID)
+		e.Params.Set(audit.ParamReplyTo, m.MessageReference.MessageID)
 	}
 }
 
@@ -391,21 +392,21 @@ func (b *Bot) onMessageEdit(m *discordgo.Message) {
 	if m.Author != nil && b.self != nil && m.Author.ID == b.self.ID {
 		return
 	}
-	e := b.event(m.GuildID, bot.ChatMessageEdit, "MESSAGE_UPDATE")
+	e := b.event(m.GuildID, audit.ChatMessageEdit, "MESSAGE_UPDATE")
 	e.Time = *m.EditedTimestamp
 	e.ChannelID, e.MessageID = m.ChannelID, m.ID
 	e.Content = m.Content
-	prev, err := b.opts.Store.FindMessage(context.Background(), bot.Discord, m.GuildID, m.ID)
+	prev, err := b.opts.Store.FindMessage(context.Background(), audit.Discord, m.GuildID, m.ID)
 	if err == nil {
 		if prev.Content == m.Content && m.Author == nil {
 			return
 		}
-		e.Params.Set(bot.ParamOldContent, prev.Content)
+		e.Params.Set(audit.ParamOldContent, prev.Content)
 		e.ActorID, e.ActorName, e.ActorType = prev.ActorID, prev.ActorName, prev.ActorType
 		e.Attachments = prev.Attachments
 	} else {
-		e.Params.Set(bot.ParamOldContent, "")
-		e.Params.Set(bot.ParamUnknownBefore, "true")
+		e.Params.Set(audit.ParamOldContent, "")
+		e.Params.Set(audit.ParamUnknownBefore, "true")
 	}
 	if m.Author != nil {
 		b.setActor(e, m.Author, m.Member)
@@ -419,15 +420,15 @@ func (b *Bot) onMessageEdit(m *discordgo.Message) {
 // knew of it: its author (actor and target), content and attachments.
 // known is false when the store never saw the message; e is nil for the
 // echo of the bot's own deletion, recorded with its reason already.
-func (b *Bot) deletion(guild, channel, id, platformType string) (e *bot.Event, known bool) {
+func (b *Bot) deletion(guild, channel, id, platformType string) (e *audit.Event, known bool) {
 	if b.echo.take("delete", guild, id) {
 		return nil, false
 	}
-	e = b.event(guild, bot.ChatMessageDelete, platformType)
+	e = b.event(guild, audit.ChatMessageDelete, platformType)
 	e.ChannelID, e.MessageID = channel, id
-	prev, err := b.opts.Store.FindMessage(context.Background(), bot.Discord, guild, id)
+	prev, err := b.opts.Store.FindMessage(context.Background(), audit.Discord, guild, id)
 	if err != nil {
-		e.Params.Set(bot.ParamUnknownBefore, "true")
+		e.Params.Set(audit.ParamUnknownBefore, "true")
 		return e, false
 	}
 	e.Content, e.Attachments = prev.Content, prev.Attachments
@@ -435,8 +436,8 @@ func (b *Bot) deletion(guild, channel, id, platformType string) (e *bot.Event, k
 	if prev.ActorID != "" {
 		e.TargetIDs = []string{prev.ActorID}
 	}
-	e.Params.Set(bot.ParamTargetName, prev.ActorName)
-	e.Params.Set(bot.ParamPostedAt, prev.Time.Format(time.RFC3339))
+	e.Params.Set(audit.ParamTargetName, prev.ActorName)
+	e.Params.Set(audit.ParamPostedAt, prev.Time.Format(time.RFC3339))
 	return e, true
 }
 
@@ -464,10 +465,10 @@ func (b *Bot) onMessageDeleteBulk(m *discordgo.MessageDeleteBulk) {
 	if m == nil || m.GuildID == "" {
 		return
 	}
-	var evs []*bot.Event
+	var evs []*audit.Event
 	for _, id := range m.Messages {
 		if e, _ := b.deletion(m.GuildID, m.ChannelID, id, "MESSAGE_DELETE_BULK"); e != nil {
-			e.ActorID, e.ActorName, e.ActorType = "", "", bot.ActorAdmin
+			e.ActorID, e.ActorName, e.ActorType = "", "", audit.ActorAdmin
 			evs = append(evs, e)
 		}
 	}
@@ -478,9 +479,9 @@ func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string)
 	if c == nil || c.GuildID == "" {
 		return
 	}
-	typ, action := bot.ChannelCreate, auditChannelCreate
+	typ, action := audit.ChannelCreate, auditChannelCreate
 	if !created {
-		typ, action = bot.ChannelDelete, auditChannelDelete
+		typ, action = audit.ChannelDelete, auditChannelDelete
 		if strings.HasPrefix(platformType, "THREAD") {
 			action = auditThreadDelete
 		}
@@ -493,10 +494,10 @@ func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string)
 		// before this handler ran: the store's last record there knows it.
 		name = b.lastChannelName(c.GuildID, c.ID)
 	}
-	e.Params.Set(bot.ParamChannelName, name)
-	e.Params.Set(bot.ParamChannelKind, channelKind(c.Type))
+	e.Params.Set(audit.ParamChannelName, name)
+	e.Params.Set(audit.ParamChannelKind, channelKind(c.Type))
 	if c.ParentID != "" {
-		e.Params.Set(bot.ParamParentID, c.ParentID)
+		e.Params.Set(audit.ParamParentID, c.ParentID)
 	}
 	if created && c.OwnerID != "" { // threads name their creator
 		m := b.stateMember(c.GuildID, c.OwnerID)
@@ -514,11 +515,11 @@ func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string)
 // lastChannelName is the channel name of the newest record in a channel
 // (its creation, a message there), or "".
 func (b *Bot) lastChannelName(guild, channel string) string {
-	page, err := b.opts.Store.Query(context.Background(), store.Query{Platform: bot.Discord, Property: guild, Channel: channel, Limit: 1})
+	page, err := b.opts.Store.Query(context.Background(), store.Query{Platform: audit.Discord, Property: guild, Channel: channel, Limit: 1})
 	if err != nil || len(page.Events) == 0 {
 		return ""
 	}
-	return page.Events[0].Params[bot.ParamChannelName]
+	return page.Events[0].Params[audit.ParamChannelName]
 }
 
 func channelKind(t discordgo.ChannelType) string {
@@ -545,17 +546,17 @@ func (b *Bot) onInviteCreate(i *discordgo.InviteCreate) {
 	if i == nil || i.Invite == nil || i.GuildID == "" {
 		return
 	}
-	e := b.event(i.GuildID, bot.PropertyInviteCreate, "INVITE_CREATE")
+	e := b.event(i.GuildID, audit.PropertyInviteCreate, "INVITE_CREATE")
 	e.ChannelID = i.ChannelID
 	if i.Inviter != nil {
 		b.setActor(e, i.Inviter, nil)
 	}
-	e.Params.Set(bot.ParamInviteCode, i.Code)
+	e.Params.Set(audit.ParamInviteCode, i.Code)
 	if i.MaxUses > 0 {
-		e.Params.Set(bot.ParamMaxUses, fmt.Sprint(i.MaxUses))
+		e.Params.Set(audit.ParamMaxUses, fmt.Sprint(i.MaxUses))
 	}
 	if i.MaxAge > 0 {
-		e.Params.Set(bot.ParamDuration, (time.Duration(i.MaxAge) * time.Second).String())
+		e.Params.Set(audit.ParamDuration, (time.Duration(i.MaxAge) * time.Second).String())
 	}
 	b.submit(e)
 }
@@ -564,9 +565,9 @@ func (b *Bot) onInviteDelete(i *discordgo.InviteDelete) {
 	if i == nil || i.GuildID == "" {
 		return
 	}
-	e := b.event(i.GuildID, bot.PropertyInviteDelete, "INVITE_DELETE")
+	e := b.event(i.GuildID, audit.PropertyInviteDelete, "INVITE_DELETE")
 	e.ChannelID = i.ChannelID
-	e.Params.Set(bot.ParamInviteCode, i.Code)
+	e.Params.Set(audit.ParamInviteCode, i.Code)
 	b.corr.await(e, b.setModerator, corrKey{i.GuildID, auditInviteDelete, i.Code})
 }
 

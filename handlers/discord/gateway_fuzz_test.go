@@ -16,10 +16,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -35,10 +37,10 @@ func (offline) RoundTrip(*http.Request) (*http.Response, error) {
 // checks what the translation produced, not the store.
 type discardJournal struct{}
 
-func (discardJournal) Append(context.Context, *bot.Batch) error { return nil }
+func (discardJournal) Append(context.Context, *recorder.Batch) error { return nil }
 
 // logFlag remembers whether the bot logged a failure to record events
-// (how a translation that produced an invalid bot.Event shows) or a
+// (how a translation that produced an invalid audit.Event shows) or a
 // handler's panic (which on() recovers from and logs).
 type logFlag struct {
 	mu  sync.Mutex
@@ -72,7 +74,7 @@ type gatewayRig struct {
 	logs   *logFlag
 
 	mu     sync.Mutex
-	events []*bot.Event
+	events []*audit.Event
 }
 
 func newGatewayRig(t testing.TB) *gatewayRig {
@@ -83,15 +85,15 @@ func newGatewayRig(t testing.TB) *gatewayRig {
 	}
 	t.Cleanup(func() { st.Close() })
 	// A message the edit and deletion paths find in the store.
-	known := &bot.Event{Time: time.Now(), Platform: bot.Discord, PropertyID: "1", Type: bot.ChatMessage,
-		Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin, ActorID: "2", ActorName: "author",
+	known := &audit.Event{Time: time.Now(), Platform: audit.Discord, PropertyID: "1", Type: audit.ChatMessage,
+		Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: "2", ActorName: "author",
 		ChannelID: "3", MessageID: "1000", Content: "before"}
 	known.Normalize(time.Now())
-	if err := st.Append(context.Background(), &bot.Batch{Events: []*bot.Event{known}}); err != nil {
+	if err := st.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{known}}); err != nil {
 		t.Fatal(err)
 	}
 	g := &gatewayRig{logs: &logFlag{}}
-	rec := bot.NewRecorder(discardJournal{}, bot.RecorderOptions{Prepare: func(e *bot.Event) {
+	rec := recorder.New(discardJournal{}, recorder.Options{Prepare: func(e *audit.Event) {
 		g.mu.Lock()
 		g.events = append(g.events, e)
 		g.mu.Unlock()
@@ -194,7 +196,7 @@ var gatewayKinds = []string{"GUILD_CREATE", "GUILD_UPDATE", "GUILD_MEMBER_ADD", 
 
 // FuzzGatewayTranslate feeds hostile gateway payloads (any JSON, invalid
 // snowflakes, missing users, unknown event types) through the Discord
-// handler's translation into bot.Events. Properties: no panic; every event
+// handler's translation into audit.Events. Properties: no panic; every event
 // submitted passes Validate (an invalid one is refused by the recorder and
 // logged, which fails the target); every recorded event is one of the
 // gateway's own, for a non-empty guild, with sizes within the stored limits
@@ -262,27 +264,27 @@ func FuzzGatewayTranslate(f *testing.F) {
 			if err := e.Validate(); err != nil {
 				t.Fatalf("%s: invalid event: %v", name, err)
 			}
-			if e.Platform != bot.Discord || e.Function != bot.FuncGateway || e.PropertyID == "" {
+			if e.Platform != audit.Discord || e.Function != audit.FuncGateway || e.PropertyID == "" {
 				t.Fatalf("%s: event of %v/%v for property %q", name, e.Platform, e.Function, e.PropertyID)
 			}
 			if !gateway[e.PlatformType] {
 				t.Fatalf("%s: platform type %q is not a gateway event's", name, e.PlatformType)
 			}
-			if len(e.Content) > bot.MaxContentLen || len(e.ActorName) > bot.MaxNameLen ||
-				len(e.ActorID) > bot.MaxIDLen || len(e.Params) > bot.MaxParams ||
-				len(e.TargetIDs) > bot.MaxTargets || len(e.Attachments) > bot.MaxAttachments {
+			if len(e.Content) > audit.MaxContentLen || len(e.ActorName) > audit.MaxNameLen ||
+				len(e.ActorID) > audit.MaxIDLen || len(e.Params) > audit.MaxParams ||
+				len(e.TargetIDs) > audit.MaxTargets || len(e.Attachments) > audit.MaxAttachments {
 				t.Fatalf("%s: event exceeds the stored limits: content %d, name %d, params %d",
 					name, len(e.Content), len(e.ActorName), len(e.Params))
 			}
 			for k, v := range e.Params {
-				if len(k) > bot.MaxNameLen || len(v) > bot.MaxParamLen {
+				if len(k) > audit.MaxNameLen || len(v) > audit.MaxParamLen {
 					t.Fatalf("%s: param %q of %d bytes", name, k, len(v))
 				}
 			}
 			if validInput && (!utf8.ValidString(e.Content) || !utf8.ValidString(e.ActorName)) {
 				t.Fatalf("%s: valid UTF-8 in, invalid out: %q %q", name, e.ActorName, e.Content)
 			}
-			if e.Type == bot.ChatMessage && e.ActorID == g.b.self.ID {
+			if e.Type == audit.ChatMessage && e.ActorID == g.b.self.ID {
 				t.Fatalf("%s: the bot's own message recorded", name)
 			}
 		}

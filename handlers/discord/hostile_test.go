@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/chatwarden/chatwarden/audit"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/bwmarrin/discordgo"
 )
 
 // hostileNames are names that try to ping, inject markup or forge the
@@ -41,12 +41,12 @@ func TestHostileMessagesInLogPosts(t *testing.T) {
 	b, c := postingBot(t)
 	for cname, content := range hostileContents {
 		for _, name := range hostileNames {
-			for _, typ := range []bot.EventType{bot.ChatMessage, bot.UserBan, bot.SecurityEvent, bot.ChatMessageEdit} {
+			for _, typ := range []audit.EventType{audit.ChatMessage, audit.UserBan, audit.SecurityEvent, audit.ChatMessageEdit} {
 				e := hostileEvent(uint8(typ), "en", name, "400000000000000003", name, "400000000000000004",
 					"reason", name, content, 0)
 				em := b.embed(e)
 				checkEmbed(t, em)
-				if _, err := b.Post(context.Background(), "200000000000000002", []*bot.Event{e}); err != nil {
+				if _, err := b.Post(context.Background(), "200000000000000002", []*audit.Event{e}); err != nil {
 					t.Fatal(err)
 				}
 				var msg struct {

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	dt "github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -27,7 +28,7 @@ var outsider = &discordgo.User{ID: "400000000000000077", Username: "outsider"}
 
 // twoGuilds starts the bot in guildID and otherID, records a few events in
 // each, and returns the records of each guild.
-func twoGuilds(t *testing.T) (h *harness, ours, theirs []*bot.Event) {
+func twoGuilds(t *testing.T) (h *harness, ours, theirs []*audit.Event) {
 	t.Helper()
 	h, err := start(t, discordtestOptions())
 	if err != nil {
@@ -49,16 +50,16 @@ func twoGuilds(t *testing.T) (h *harness, ours, theirs []*bot.Event) {
 	h.fake.KickBy(otherID, mod.ID, outsider.ID, "other guild's business")
 	h.fake.Say(guildID, channelID, member, "ours")
 	h.fake.Join(guildID, &discordgo.User{ID: "400000000000000078", Username: "newcomer"})
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage, bot.UserJoin}}, 2)
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage, audit.UserJoin}}, 2)
 	theirs = h.records(otherID, 5)
 	return h, h.records(guildID, 2), theirs
 }
 
 // records waits until a guild has at least n records and returns them all.
-func (h *harness) records(guild string, n int) []*bot.Event {
+func (h *harness) records(guild string, n int) []*audit.Event {
 	h.t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		page, err := h.s.Query(context.Background(), store.Query{Platform: bot.Discord, Property: guild, Limit: 1000})
+		page, err := h.s.Query(context.Background(), store.Query{Platform: audit.Discord, Property: guild, Limit: 1000})
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func final(t *testing.T, in *dt.Interaction) string {
 
 // assertNoLeak fails when text names a record of the other guild: its id,
 // its content, or the other guild's id.
-func assertNoLeak(t *testing.T, what, text string, theirs []*bot.Event) {
+func assertNoLeak(t *testing.T, what, text string, theirs []*audit.Event) {
 	t.Helper()
 	if strings.Contains(text, otherID) || strings.Contains(text, "secret of the other guild") || strings.Contains(text, outsider.ID) {
 		t.Errorf("%s shows the other guild's data:\n%s", what, text)
@@ -111,7 +112,7 @@ func TestAuditUserStaysInItsGuild(t *testing.T) {
 	h, ours, theirs := twoGuilds(t)
 	text := final(t, h.fake.Slash(guildID, owner, "audit", "user", dt.User("user", member.ID)))
 	assertNoLeak(t, "/audit user (a member of both guilds)", text, theirs)
-	var mine *bot.Event
+	var mine *audit.Event
 	for _, e := range ours {
 		if e.ActorID == member.ID {
 			mine = e
@@ -130,7 +131,7 @@ func TestAuditUserStaysInItsGuild(t *testing.T) {
 
 func TestAuditStatsStaysInItsGuild(t *testing.T) {
 	h, _, theirs := twoGuilds(t)
-	want, err := h.s.Counts(context.Background(), bot.Discord, guildID, time.Time{}, time.Time{})
+	want, err := h.s.Counts(context.Background(), audit.Discord, guildID, time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestAuditStatsStaysInItsGuild(t *testing.T) {
 		t.Errorf("stats count types this guild has no records of: %v", got)
 	}
 	// The other guild has three messages and a removal; this one, one message.
-	if want[bot.ChatMessage] != 1 || want[bot.UserRemove] != 0 {
+	if want[audit.ChatMessage] != 1 || want[audit.UserRemove] != 0 {
 		t.Fatalf("setup: this guild's counts %v", want)
 	}
 }

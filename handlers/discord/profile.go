@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/chatwarden/chatwarden/audit"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/bwmarrin/discordgo"
 )
 
 // Store namespaces of the Discord handler's state.
@@ -115,7 +115,7 @@ func staffMayChange(old, now profile, staff bool) bool {
 // engine's cache expires.
 func (b *Bot) forgetStaff(guild string) {
 	if b.opts.Moderation != nil {
-		b.opts.Moderation.ForgetStaff(bot.Discord, guild)
+		b.opts.Moderation.ForgetStaff(audit.Discord, guild)
 	}
 }
 
@@ -130,19 +130,19 @@ func (b *Bot) diffProfile(guild string, m *discordgo.Member, old, now profile, p
 	}
 	b.saveProfile(guild, now)
 	for _, c := range changes {
-		e := b.event(guild, bot.UserUpdate, platformType)
+		e := b.event(guild, audit.UserUpdate, platformType)
 		b.setActor(e, m.User, m)
 		e.TargetIDs = []string{m.User.ID}
-		e.Params.Set(bot.ParamTargetName, displayName(m.User, m))
-		e.Params.Set(bot.ParamField, c.field)
-		e.Params.Set(bot.ParamOldValue, c.old)
-		e.Params.Set(bot.ParamNewValue, c.new)
+		e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
+		e.Params.Set(audit.ParamField, c.field)
+		e.Params.Set(audit.ParamOldValue, c.old)
+		e.Params.Set(audit.ParamNewValue, c.new)
 		if c.field == "roles" {
-			e.Params.Set(bot.ParamRolesAdded, strings.Join(minus(now.Roles, old.Roles), ","))
-			e.Params.Set(bot.ParamRolesRemoved, strings.Join(minus(old.Roles, now.Roles), ","))
+			e.Params.Set(audit.ParamRolesAdded, strings.Join(minus(now.Roles, old.Roles), ","))
+			e.Params.Set(audit.ParamRolesRemoved, strings.Join(minus(old.Roles, now.Roles), ","))
 		}
 		if c.field == "timeout" && c.new != "" {
-			e.Params.Set(bot.ParamUntil, c.new)
+			e.Params.Set(audit.ParamUntil, c.new)
 		}
 		if c.audit == 0 || b.echo.take("update", guild, m.User.ID+"/"+c.field) {
 			if c.audit != 0 {
@@ -214,7 +214,7 @@ func (b *Bot) onGuildUpdate(g *discordgo.Guild) {
 		return
 	}
 	var changed []string
-	e := b.event(g.ID, bot.PropertyUpdate, "GUILD_UPDATE")
+	e := b.event(g.ID, audit.PropertyUpdate, "GUILD_UPDATE")
 	oldM, newM := fieldsOf(old), fieldsOf(now)
 	for _, k := range sortedKeys(newM) {
 		if oldM[k] != newM[k] {
@@ -226,7 +226,7 @@ func (b *Bot) onGuildUpdate(g *discordgo.Guild) {
 	if len(changed) == 0 {
 		return
 	}
-	e.Params.Set(bot.ParamChanged, strings.Join(changed, ","))
+	e.Params.Set(audit.ParamChanged, strings.Join(changed, ","))
 	b.corr.await(e, b.setModerator, corrKey{g.ID, discordgo.AuditLogActionGuildUpdate, g.ID})
 }
 

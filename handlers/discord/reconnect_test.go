@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
@@ -35,7 +37,7 @@ func (h *harness) sayAll(prefix string, n int) []string {
 func (h *harness) recordedOnce(texts []string, total int) {
 	h.t.Helper()
 	n := map[string]int{}
-	for _, e := range h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, total) {
+	for _, e := range h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, total) {
 		n[e.Content]++
 	}
 	for _, text := range texts {
@@ -77,7 +79,7 @@ func TestInvalidSessionIdentifiesAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := h.sayAll("before", 3)
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 3)
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 3)
 	if h.fake.InvalidateSessions() != 1 {
 		t.Fatal("no live socket to send op 9 on")
 	}
@@ -87,7 +89,7 @@ func TestInvalidSessionIdentifiesAgain(t *testing.T) {
 	after := h.sayAll("after", 3)
 	h.recordedOnce(append(before, after...), 6)
 	h.fake.Join(guildID, newcomer)
-	join := h.wait(store.Query{Types: []bot.EventType{bot.UserJoin}}, 1)[0]
+	join := h.wait(store.Query{Types: []audit.EventType{audit.UserJoin}}, 1)[0]
 	if join.ActorID != newcomer.ID {
 		t.Fatalf("join after the new session: %+v", join)
 	}
@@ -164,8 +166,8 @@ func TestActionsHonour429(t *testing.T) {
 	}
 	ctx := context.Background()
 	h.fake.Join(guildID, newcomer)
-	h.wait(store.Query{Types: []bot.EventType{bot.UserJoin}}, 1)
-	cause := bot.Cause{Function: bot.FuncLinkFilter, Reason: "test"}
+	h.wait(store.Query{Types: []audit.EventType{audit.UserJoin}}, 1)
+	cause := platform.Cause{Function: audit.FuncLinkFilter, Reason: "test"}
 	g := "/guilds/" + guildID
 	member, bans := "/members/"+newcomer.ID, "/bans/"+newcomer.ID
 	h.fake.RateLimit(g+member+"/roles/", 1, 300*time.Millisecond)
@@ -190,8 +192,8 @@ func TestActionsHonour429(t *testing.T) {
 	if tries["PUT "+member+"/roles/"+modRole] != 2 || tries["PATCH "+member] != 3 || tries["PUT "+bans] != 2 {
 		t.Fatalf("requests per route: %v; want each 429 retried once", tries)
 	}
-	recs := h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)
-	if len(recs) != 1 || recs[0].ActorType != bot.ActorBot {
+	recs := h.wait(store.Query{Types: []audit.EventType{audit.UserBan}}, 1)
+	if len(recs) != 1 || recs[0].ActorType != audit.ActorBot {
 		t.Fatalf("ban records: %+v", recs)
 	}
 }

@@ -10,10 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
@@ -34,11 +38,11 @@ func launch(t *testing.T, fake *discordtest.Server, path string) *instance {
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
 	}
-	router, err := bot.NewLogRouter(context.Background(), s, "en")
+	router, err := logchannel.NewRouter(context.Background(), s, "en")
 	if err != nil {
 		t.Fatalf("log router: %v", err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
+	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{router}})
 	b, err := discord.New(discord.Options{Token: "test-token", APIURL: fake.APIURL(), Store: s, Recorder: rec,
 		Logger: zerolog.Nop(), CorrelationWindow: 300 * time.Millisecond, ReadyTimeout: 5 * time.Second,
 		Router: router, LogInterval: 10 * time.Millisecond})
@@ -107,7 +111,7 @@ func TestRestartDuringLogDeliveryLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.UpdateSettings(context.Background(), bot.Discord, guildID, func(x *bot.Settings) error { *x = *logged(); return nil }); err != nil {
+	if _, _, err := s.UpdateSettings(context.Background(), audit.Discord, guildID, func(x *settings.Community) error { *x = *logged(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -120,7 +124,7 @@ func TestRestartDuringLogDeliveryLosesNothing(t *testing.T) {
 	for i := 0; i < n; i++ {
 		fake.Join(guildID, &discordgo.User{ID: strconv.Itoa(600000000000000000 + i), Username: fmt.Sprintf("joiner%d", i)})
 	}
-	joins := first.wait(store.Query{Types: []bot.EventType{bot.UserJoin}}, n)
+	joins := first.wait(store.Query{Types: []audit.EventType{audit.UserJoin}}, n)
 	// Stop once a post was accepted and the next one is in flight (sent,
 	// not yet answered).
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/bwmarrin/discordgo"
 )
 
 // One-tap reversal buttons on log entries. A button's custom id holds only
@@ -17,38 +18,38 @@ type reversalAction struct {
 	label string
 	style discordgo.ButtonStyle
 	perm  int64
-	do    func(b *Bot, ctx context.Context, guild, user string, c bot.Cause) error
+	do    func(b *Bot, ctx context.Context, guild, user string, c platform.Cause) error
 }
 
 var reversals = map[string]reversalAction{
 	"unban": {"Unban", discordgo.SuccessButton, discordgo.PermissionBanMembers,
-		func(b *Bot, ctx context.Context, g, u string, c bot.Cause) error { return b.Unban(ctx, g, u, c) }},
+		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error { return b.Unban(ctx, g, u, c) }},
 	"lift": {"Lift timeout", discordgo.SuccessButton, discordgo.PermissionModerateMembers,
-		func(b *Bot, ctx context.Context, g, u string, c bot.Cause) error {
+		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error {
 			return b.RemoveTimeout(ctx, g, u, c)
 		}},
 	"kick": {"Kick", discordgo.SecondaryButton, discordgo.PermissionKickMembers,
-		func(b *Bot, ctx context.Context, g, u string, c bot.Cause) error { return b.Kick(ctx, g, u, c) }},
+		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error { return b.Kick(ctx, g, u, c) }},
 	"ban": {"Ban", discordgo.DangerButton, discordgo.PermissionBanMembers,
-		func(b *Bot, ctx context.Context, g, u string, c bot.Cause) error { return b.Ban(ctx, g, u, c) }},
+		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error { return b.Ban(ctx, g, u, c) }},
 }
 
 // reversalsFor lists the buttons an entry carries.
-func reversalsFor(e *bot.Event) []string {
+func reversalsFor(e *audit.Event) []string {
 	switch {
 	case e.Target() == "":
 		return nil
-	case e.Type == bot.UserBan:
+	case e.Type == audit.UserBan:
 		return []string{"unban"}
-	case e.Type == bot.UserUpdate && e.Params[bot.ParamField] == "timeout" && e.Params[bot.ParamNewValue] != "":
+	case e.Type == audit.UserUpdate && e.Params[audit.ParamField] == "timeout" && e.Params[audit.ParamNewValue] != "":
 		return []string{"lift"}
-	case e.Type == bot.SecurityEvent || e.Type == bot.VerificationFailure:
+	case e.Type == audit.SecurityEvent || e.Type == audit.VerificationFailure:
 		return []string{"kick", "ban"}
 	}
 	return nil
 }
 
-func reversalComponents(e *bot.Event) []discordgo.MessageComponent {
+func reversalComponents(e *audit.Event) []discordgo.MessageComponent {
 	names := reversalsFor(e)
 	if len(names) == 0 {
 		return nil
@@ -75,17 +76,17 @@ func (b *Bot) onReversal(i *discordgo.Interaction, customID string) {
 		return
 	}
 	ctx := context.Background()
-	e, err := b.opts.Store.Get(ctx, bot.Discord, i.GuildID, id)
+	e, err := b.opts.Store.Get(ctx, audit.Discord, i.GuildID, id)
 	if err != nil || e.Target() == "" {
 		b.reply(i, "That entry is not in this server's audit log.")
 		return
 	}
 	user := e.Target()
-	cause := bot.Cause{Function: bot.FuncCommand, Reason: "log entry " + e.ID.String(),
+	cause := platform.Cause{Function: audit.FuncCommand, Reason: "log entry " + e.ID.String(),
 		ActorID: i.Member.User.ID, ActorName: displayName(i.Member.User, i.Member)}
 	if err := a.do(b, ctx, i.GuildID, user, cause); err != nil {
 		msg := "That did not work; try again."
-		if errors.Is(err, bot.ErrForbidden) {
+		if errors.Is(err, platform.ErrForbidden) {
 			msg = "chatwarden lacks the permission for this (check its role's position and permissions)."
 		}
 		b.reply(i, msg)

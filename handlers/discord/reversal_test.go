@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/moderation"
 )
 
@@ -49,7 +50,7 @@ func TestReversalButtonsOnEngineEntries(t *testing.T) {
 	f := h.fake
 	mimic := &discordgo.User{ID: "410000000000000021", Username: "olga.staff", GlobalName: "\u041elg\u0430 Petrova"}
 	f.Join(engGuild, mimic)
-	h.wait(bot.SecurityEvent, 1)
+	h.wait(audit.SecurityEvent, 1)
 	var lift, kick, ban []string
 	h.poll("the Lift, Kick and Ban buttons in the log channel", func() bool {
 		lift, kick, ban = h.logButtons("Lift timeout"), h.logButtons("Kick"), h.logButtons("Ban")
@@ -77,10 +78,10 @@ func TestReversalButtonsOnEngineEntries(t *testing.T) {
 		t.Fatalf("the owner's Lift: %q", a.Data.Content)
 	}
 	h.poll("the timeout lifted on Discord", func() bool { return member(http.MethodPatch) > patches })
-	lifted := h.records(bot.UserUpdate)
+	lifted := h.records(audit.UserUpdate)
 	found := false
 	for _, e := range lifted {
-		if e.Params[bot.ParamField] == "timeout" && e.ActorID == engOwner.ID && e.ActorType == bot.ActorAdmin && e.Target() == mimic.ID {
+		if e.Params[audit.ParamField] == "timeout" && e.ActorID == engOwner.ID && e.ActorType == audit.ActorAdmin && e.Target() == mimic.ID {
 			found = true
 		}
 	}
@@ -92,8 +93,8 @@ func TestReversalButtonsOnEngineEntries(t *testing.T) {
 	if a := h.reply(f.Press(engGuild, engMod, ban[0])); !strings.Contains(a.Data.Content, "done") {
 		t.Fatalf("the moderator's Ban: %q", a.Data.Content)
 	}
-	bans := h.wait(bot.UserBan, 1)
-	if bans[0].ActorID != engMod.ID || bans[0].Target() != mimic.ID || !strings.Contains(bans[0].Params[bot.ParamReason], "log entry") {
+	bans := h.wait(audit.UserBan, 1)
+	if bans[0].ActorID != engMod.ID || bans[0].Target() != mimic.ID || !strings.Contains(bans[0].Params[audit.ParamReason], "log entry") {
 		t.Fatalf("ban record %s", describe(bans))
 	}
 	if n := len(h.calls(http.MethodPut, "/guilds/"+engGuild+"/bans/"+mimic.ID)); n != 1 {

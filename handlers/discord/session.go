@@ -10,10 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/store"
@@ -36,7 +39,7 @@ type Options struct {
 	DevGuildID string // register commands in this guild only
 
 	Store    *store.Store
-	Recorder *bot.Recorder
+	Recorder *recorder.Recorder
 	Logger   zerolog.Logger
 	// ReadyTimeout bounds the wait for the gateway's READY (default 30s).
 	ReadyTimeout time.Duration
@@ -47,14 +50,14 @@ type Options struct {
 	HTTPClient *http.Client
 	// Router, when set, gives locales and routes: the bot then delivers
 	// the outbox's Discord entries to log channels.
-	Router *bot.LogRouter
+	Router *logchannel.Router
 	// LogInterval is the least time between two posts to one log channel
 	// (default 1s: Discord allows about five a channel every five seconds).
 	LogInterval time.Duration
 
 	// Moderation and Verification, when set, are attached when the
 	// gateway's first READY is handled, before any later event (the Bot
-	// is their bot.Actions and Directory), and
+	// is their platform.Actions and Directory), and
 	// get what only the platform sees: integrations created (audit log),
 	// verification button presses, their /config subcommands. main
 	// subscribes their Committed to the recorder.
@@ -83,7 +86,7 @@ type Bot struct {
 	once  sync.Once
 	wg    sync.WaitGroup
 
-	deliverer *bot.Deliverer
+	deliverer *logchannel.Deliverer
 	members   memberCache // members read over REST (directory.go)
 	chunks    *chunker    // member-list requests of large guilds (chunks.go)
 
@@ -276,7 +279,7 @@ func tokenRejected() error {
 
 // submit records events without blocking the gateway reader on the
 // commit: the recorder keeps order and makes them durable in groups.
-func (b *Bot) submit(events ...*bot.Event) {
+func (b *Bot) submit(events ...*audit.Event) {
 	if len(events) == 0 {
 		return
 	}

@@ -6,9 +6,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/settings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/bwmarrin/discordgo"
 )
 
 // Discord's limits on a message's embeds.
@@ -25,19 +28,19 @@ const (
 	maxSummary = 1024 // of the description, the rest is for the content
 )
 
-var categoryColour = map[bot.Category]int{
-	bot.CategoryMembers:    0x3BA55C, // green
-	bot.CategoryMessages:   0x5865F2, // blurple
-	bot.CategoryModeration: 0xED4245, // red
-	bot.CategoryServer:     0xFAA61A, // amber
+var categoryColour = map[audit.Category]int{
+	audit.CategoryMembers:    0x3BA55C, // green
+	audit.CategoryMessages:   0x5865F2, // blurple
+	audit.CategoryModeration: 0xED4245, // red
+	audit.CategoryServer:     0xFAA61A, // amber
 }
 
-var _ bot.Poster = (*Bot)(nil)
+var _ logchannel.Poster = (*Bot)(nil)
 
-// Post implements bot.Poster: as many entries as fit one message (up to
+// Post implements logchannel.Poster: as many entries as fit one message (up to
 // ten embeds, 6,000 characters), rendered in the property's locale, with
 // every mention disabled so that no entry can ping.
-func (b *Bot) Post(ctx context.Context, channel string, evs []*bot.Event) (int, error) {
+func (b *Bot) Post(ctx context.Context, channel string, evs []*audit.Event) (int, error) {
 	var embeds []*discordgo.MessageEmbed
 	var comps []discordgo.MessageComponent
 	total := 0
@@ -72,12 +75,12 @@ func (b *Bot) Post(ctx context.Context, channel string, evs []*bot.Event) (int, 
 }
 
 // embed renders one record.
-func (b *Bot) embed(e *bot.Event) *discordgo.MessageEmbed {
+func (b *Bot) embed(e *audit.Event) *discordgo.MessageEmbed {
 	locale := "en"
 	if b.opts.Router != nil {
 		locale = b.opts.Router.Locale(e.Platform, e.PropertyID)
 	}
-	en := bot.Render(e, locale)
+	en := logentry.Render(e, locale)
 	// The summary is cut to leave the content room: names are long enough
 	// (a target name may fill a 2 KiB param, doubled by escaping) to take
 	// the whole description otherwise.
@@ -129,11 +132,11 @@ func cut(s string, max int) string {
 	if max <= 0 {
 		return ""
 	}
-	marker := []rune(bot.CutMarker)
+	marker := []rune(audit.CutMarker)
 	if max <= len(marker) {
 		return string(r[:max])
 	}
-	return string(r[:max-len(marker)]) + bot.CutMarker
+	return string(r[:max-len(marker)]) + audit.CutMarker
 }
 
 // quote renders user content as a Markdown quote that cannot break out:
@@ -157,12 +160,12 @@ func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
 
 // newDeliverer builds the log deliverer when the bot has a router; it is
 // set once, in New, so command handlers may use it at any time.
-func (b *Bot) newDeliverer() *bot.Deliverer {
+func (b *Bot) newDeliverer() *logchannel.Deliverer {
 	if b.opts.Router == nil {
 		return nil
 	}
-	return bot.NewDeliverer(bot.DelivererOptions{
-		Sink: bot.Discord.String(), Outbox: b.opts.Store, Poster: b,
+	return logchannel.NewDeliverer(logchannel.DelivererOptions{
+		Sink: audit.Discord.String(), Outbox: b.opts.Store, Poster: b,
 		MinInterval: b.opts.LogInterval, Logger: b.log, OnFailure: b.opts.OnDeliveryFailure,
 		OnPause: func(channel string, err error) { b.pauseChannel(context.Background(), channel, err) },
 	})
@@ -174,15 +177,15 @@ func (b *Bot) startDelivery(ctx context.Context) {
 	if d == nil {
 		return
 	}
-	_ = b.opts.Store.EachSettings(ctx, func(p bot.Platform, property string, s bot.Settings) error {
+	_ = b.opts.Store.EachSettings(ctx, func(p audit.Platform, property string, s settings.Community) error {
 		for _, lc := range s.LogChannels {
-			if p == bot.Discord && lc.Paused != "" {
+			if p == audit.Discord && lc.Paused != "" {
 				d.Pause(lc.ID)
 			}
 		}
 		return nil
 	})
-	b.opts.Recorder.Subscribe(func([]*bot.Event) { d.Wake() })
+	b.opts.Recorder.Subscribe(func([]*audit.Event) { d.Wake() })
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -194,14 +197,14 @@ func (b *Bot) startDelivery(ctx context.Context) {
 // that /config show can say it.
 func (b *Bot) pauseChannel(ctx context.Context, channel string, cause error) {
 	reason := fmt.Sprintf("the bot cannot post here (%v); fix its permissions and set the channel again", cause)
-	_ = b.opts.Store.EachSettings(ctx, func(p bot.Platform, property string, s bot.Settings) error {
-		if p != bot.Discord || s.LogChannel(channel) == nil {
+	_ = b.opts.Store.EachSettings(ctx, func(p audit.Platform, property string, s settings.Community) error {
+		if p != audit.Discord || s.LogChannel(channel) == nil {
 			return nil
 		}
 		go func() {
-			_, updated, err := b.opts.Store.UpdateSettings(context.Background(), p, property, func(s *bot.Settings) error {
+			_, updated, err := b.opts.Store.UpdateSettings(context.Background(), p, property, func(s *settings.Community) error {
 				if lc := s.LogChannel(channel); lc != nil {
-					lc.Paused, lc.PausedAt = bot.Cut(reason, 300), time.Now().UTC()
+					lc.Paused, lc.PausedAt = audit.Cut(reason, 300), time.Now().UTC()
 				}
 				return nil
 			})

@@ -13,9 +13,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/settings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/bwmarrin/discordgo"
 )
 
 // capture answers every REST request of a session with an empty message
@@ -54,9 +57,9 @@ func postingBot(t testing.TB) (*Bot, *capture) {
 	}
 	c := &capture{}
 	s.Client = &http.Client{Transport: c}
-	router, _ := bot.NewLogRouter(context.Background(), nil, "en")
-	for _, l := range bot.Locales() {
-		router.Update(bot.Discord, l, bot.Settings{Locale: l})
+	router, _ := logchannel.NewRouter(context.Background(), nil, "en")
+	for _, l := range logentry.Locales() {
+		router.Update(audit.Discord, l, settings.Community{Locale: l})
 	}
 	return &Bot{s: s, opts: Options{Router: router}}, c
 }
@@ -68,7 +71,7 @@ func postingBot(t testing.TB) (*Bot, *capture) {
 // Long strings come from repeating short ones reps times (names and values
 // then reach their stored limits, content its 16 KiB), so that the fuzzer
 // works on small inputs and minimizes quickly.
-func hostileEvent(typ uint8, locale, actor, actorID, target, targetID, key, val, content string, reps uint16) *bot.Event {
+func hostileEvent(typ uint8, locale, actor, actorID, target, targetID, key, val, content string, reps uint16) *audit.Event {
 	v := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 	long := func(s string) string {
 		if n := int(reps%4096) + 1; len(s)*n <= 64<<10 {
@@ -76,19 +79,19 @@ func hostileEvent(typ uint8, locale, actor, actorID, target, targetID, key, val,
 		}
 		return v(s)
 	}
-	e := &bot.Event{Platform: bot.Discord, PropertyID: v(locale), Type: bot.EventType(typ), Function: bot.FuncGateway,
-		ActorType: bot.ActorNonAdmin, ActorName: long(actor), ActorID: v(actorID), ChannelID: v(targetID),
+	e := &audit.Event{Platform: audit.Discord, PropertyID: v(locale), Type: audit.EventType(typ), Function: audit.FuncGateway,
+		ActorType: audit.ActorNonAdmin, ActorName: long(actor), ActorID: v(actorID), ChannelID: v(targetID),
 		MessageID: v(targetID), Content: long(content), Time: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-	e.ID = bot.MakeID(e.Time, 7)
+	e.ID = audit.MakeID(e.Time, 7)
 	if targetID != "" {
 		e.TargetIDs = []string{v(targetID), v(actorID)}
 	}
-	e.Params.Set(bot.ParamTargetName, long(target))
-	e.Params.Set(bot.ParamChannelName, long(target))
-	e.Params.Set(bot.ParamKind, long(val))
-	e.Params.Set(bot.ParamReason, long(val))
+	e.Params.Set(audit.ParamTargetName, long(target))
+	e.Params.Set(audit.ParamChannelName, long(target))
+	e.Params.Set(audit.ParamKind, long(val))
+	e.Params.Set(audit.ParamReason, long(val))
 	e.Params.Set(long(key), long(val))
-	e.Attachments = []bot.Attachment{{Name: long(target), URL: long(val), Size: int64(len(val)) << (reps % 48)}}
+	e.Attachments = []audit.Attachment{{Name: long(target), URL: long(val), Size: int64(len(val)) << (reps % 48)}}
 	e.Normalize(e.Time)
 	return e
 }
@@ -141,7 +144,7 @@ func checkEmbed(t *testing.T, em *discordgo.MessageEmbed) {
 		// A cut may end the quote inside its "> " prefix or right after a
 		// line break: the marker then stands alone, still not a line of
 		// the bot's own.
-		if !strings.HasPrefix(l, "> ") && !strings.HasPrefix(l, ">"+bot.CutMarker) && l != bot.CutMarker {
+		if !strings.HasPrefix(l, "> ") && !strings.HasPrefix(l, ">"+audit.CutMarker) && l != audit.CutMarker {
 			t.Fatalf("description line %q is neither the summary nor quoted content", l)
 		}
 	}
@@ -151,16 +154,16 @@ func checkEmbed(t *testing.T, em *discordgo.MessageEmbed) {
 // would reach Discord: within the message and embed limits, every mention
 // disabled, no entry dropped without being counted.
 func FuzzDiscordPost(f *testing.F) {
-	f.Add(uint8(bot.ChatMessage), "en", "Ann", "400000000000000003", "", "", "reason", "", "hello @everyone <@&300000000000000001> **bold**", uint8(1), uint16(0))
-	f.Add(uint8(bot.ModerationLink), "fr", "\u0301", "1", "_", "2", "url", "https://evil.example/@here", "x\n", uint8(3), uint16(3000))
-	f.Add(uint8(bot.UserBan), "hi", "\u202eevil\u202c", "<@1>", "Bob\nReason: forged", "<@&2>", "k\nx", "v\r\nw", "", uint8(12), uint16(0))
-	f.Add(uint8(bot.SecurityEvent), "en", "\u200b", "", "*", "3", "kind", "@", "\u0300", uint8(10), uint16(4000))
-	f.Add(uint8(bot.ChatMessageDelete), "en", "@", "", "everyone", "", "old_content", "`", "@\u200beveryone\n> ", uint8(11), uint16(900))
+	f.Add(uint8(audit.ChatMessage), "en", "Ann", "400000000000000003", "", "", "reason", "", "hello @everyone <@&300000000000000001> **bold**", uint8(1), uint16(0))
+	f.Add(uint8(audit.ModerationLink), "fr", "\u0301", "1", "_", "2", "url", "https://evil.example/@here", "x\n", uint8(3), uint16(3000))
+	f.Add(uint8(audit.UserBan), "hi", "\u202eevil\u202c", "<@1>", "Bob\nReason: forged", "<@&2>", "k\nx", "v\r\nw", "", uint8(12), uint16(0))
+	f.Add(uint8(audit.SecurityEvent), "en", "\u200b", "", "*", "3", "kind", "@", "\u0300", uint8(10), uint16(4000))
+	f.Add(uint8(audit.ChatMessageDelete), "en", "@", "", "everyone", "", "old_content", "`", "@\u200beveryone\n> ", uint8(11), uint16(900))
 	f.Add(uint8(255), "xx", "", "", "", "", "", "", "", uint8(0), uint16(0))
 	f.Fuzz(func(t *testing.T, typ uint8, locale, actor, actorID, target, targetID, key, val, content string, copies uint8, reps uint16) {
 		b, c := postingBot(t)
 		n := int(copies%12) + 1
-		evs := make([]*bot.Event, n)
+		evs := make([]*audit.Event, n)
 		for i := range evs {
 			evs[i] = hostileEvent(typ, locale, actor, actorID, target, targetID, key, val, content, reps)
 		}

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -56,7 +58,7 @@ func (h *harness) waitPosts(n int) []posted {
 }
 
 func TestLogChannelEntries(t *testing.T) {
-	h, err := startWith(t, discordtestOptions(), &bot.Settings{Locale: "fr", LogChannels: []bot.LogChannel{{ID: logID}}})
+	h, err := startWith(t, discordtestOptions(), &settings.Community{Locale: "fr", LogChannels: []settings.LogChannel{{ID: logID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestLogChannelEntries(t *testing.T) {
 	// The bot's own log posts come back through the gateway and must not
 	// be recorded (or they would be logged again).
 	time.Sleep(200 * time.Millisecond)
-	page, _ := h.s.Query(context.Background(), store.Query{Platform: bot.Discord, Property: guildID, Types: []bot.EventType{bot.ChatMessage}})
+	page, _ := h.s.Query(context.Background(), store.Query{Platform: audit.Discord, Property: guildID, Types: []audit.EventType{audit.ChatMessage}})
 	if len(page.Events) != 1 {
 		t.Fatalf("%d CHAT_MESSAGE records: the bot logged its own log posts", len(page.Events))
 	}
@@ -92,14 +94,14 @@ func TestLogChannelEntries(t *testing.T) {
 }
 
 func TestLostAccessPausesTheChannel(t *testing.T) {
-	h, err := startWith(t, discordtestOptions(), &bot.Settings{LogChannels: []bot.LogChannel{{ID: logID}}})
+	h, err := startWith(t, discordtestOptions(), &settings.Community{LogChannels: []settings.LogChannel{{ID: logID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.fake.DenyChannel(logID)
 	h.fake.Join(guildID, &discordgo.User{ID: "400000000000000011", Username: "yves"})
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		set, _ := h.s.Settings(context.Background(), bot.Discord, guildID)
+		set, _ := h.s.Settings(context.Background(), audit.Discord, guildID)
 		if lc := set.LogChannel(logID); lc != nil && lc.Paused != "" {
 			if !strings.Contains(lc.Paused, "permissions") {
 				t.Fatalf("pause reason %q", lc.Paused)
@@ -120,7 +122,7 @@ func TestLostAccessPausesTheChannel(t *testing.T) {
 // (shrunk from Discord's 5 per 5 s so that the test is quick).
 func TestRaidDeliveredWithinRateLimits(t *testing.T) {
 	h, err := startWith(t, discordtest.Options{MessageLimit: 50, MessageWindow: time.Second},
-		&bot.Settings{LogChannels: []bot.LogChannel{{ID: logID}}})
+		&settings.Community{LogChannels: []settings.LogChannel{{ID: logID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,15 +131,15 @@ func TestRaidDeliveredWithinRateLimits(t *testing.T) {
 		h.fake.Join(guildID, &discordgo.User{ID: strconv.Itoa(500000000000000000 + i), Username: "raider" + strconv.Itoa(i)})
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := h.s.Counts(context.Background(), bot.Discord, guildID, time.Time{}, time.Time{})
+		c, err := h.s.Counts(context.Background(), audit.Discord, guildID, time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c[bot.UserJoin] == n {
+		if c[audit.UserJoin] == n {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d joins recorded", c[bot.UserJoin], n)
+			t.Fatalf("%d of %d joins recorded", c[audit.UserJoin], n)
 		}
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {

@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -83,7 +85,7 @@ func (h *harness) logPosts() []logPost {
 
 // entry waits for the log-channel entry of a record (its footer starts
 // with the record's id) and returns it.
-func (h *harness) entry(e *bot.Event) logEmbed {
+func (h *harness) entry(e *audit.Event) logEmbed {
 	h.t.Helper()
 	id := e.ID.String()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -101,10 +103,10 @@ func (h *harness) entry(e *bot.Event) logEmbed {
 
 // check is what a test expects of one record and its entry.
 type check struct {
-	typ          bot.EventType
+	typ          audit.EventType
 	platformType string
 	actor        string
-	actorType    bot.ActorType
+	actorType    audit.ActorType
 	target       string // first target id; "" when there must be none
 	channel      string
 	params       map[string]string // params that must hold these values ("" = absent or empty)
@@ -113,9 +115,9 @@ type check struct {
 }
 
 // verify checks a record against c, then its log-channel entry.
-func (h *harness) verify(e *bot.Event, c check) {
+func (h *harness) verify(e *audit.Event, c check) {
 	h.t.Helper()
-	if e.Type != c.typ || e.PlatformType != c.platformType || e.Function != bot.FuncGateway || e.PropertyID != guildID {
+	if e.Type != c.typ || e.PlatformType != c.platformType || e.Function != audit.FuncGateway || e.PropertyID != guildID {
 		h.t.Errorf("%s: type %s/%s/%s in %s, want %s/%s/gateway in %s", c.platformType, e.Type, e.PlatformType, e.Function,
 			e.PropertyID, c.typ, c.platformType, guildID)
 	}
@@ -146,60 +148,62 @@ func (h *harness) verify(e *bot.Event, c check) {
 }
 
 // logged are the settings that send every type to the log channel.
-func logged() *bot.Settings { return &bot.Settings{LogChannels: []bot.LogChannel{{ID: logID}}} }
+func logged() *settings.Community {
+	return &settings.Community{LogChannels: []settings.LogChannel{{ID: logID}}}
+}
 
 func TestMemberUpdateSources(t *testing.T) {
 	h, err := startWith(t, discordtestOptions(), logged())
 	if err != nil {
 		t.Fatal(err)
 	}
-	updates := func(n int) *bot.Event {
+	updates := func(n int) *audit.Event {
 		t.Helper()
-		return h.wait(store.Query{Types: []bot.EventType{bot.UserUpdate}}, n)[0]
+		return h.wait(store.Query{Types: []audit.EventType{audit.UserUpdate}}, n)[0]
 	}
 	modActor := "mod (" + mod.ID + ") · admin"
 
 	h.fake.NickBy(guildID, mod.ID, member.ID, "annie", "rude name")
-	h.verify(updates(1), check{typ: bot.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: mod.ID, actorType: bot.ActorAdmin,
-		target: member.ID, params: map[string]string{bot.ParamField: "nickname", bot.ParamOldValue: "", bot.ParamNewValue: "annie",
-			bot.ParamReason: "rude name", bot.ParamTargetName: "annie"},
+	h.verify(updates(1), check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		target: member.ID, params: map[string]string{audit.ParamField: "nickname", audit.ParamOldValue: "", audit.ParamNewValue: "annie",
+			audit.ParamReason: "rude name", audit.ParamTargetName: "annie"},
 		summary: "annie's profile was updated.",
 		fields:  map[string]string{"Actor": modActor, "Target": "annie (" + member.ID + ")", "Field": "nickname", "New value": "annie", "Reason": "rude name"}})
 
 	// A member's own change names the member; there is no audit entry.
 	h.fake.SetAvatar(guildID, member.ID, "a_0123456789abcdef")
-	h.verify(updates(2), check{typ: bot.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: member.ID, actorType: bot.ActorNonAdmin,
-		target: member.ID, params: map[string]string{bot.ParamField: "avatar", bot.ParamOldValue: "", bot.ParamNewValue: "a_0123456789abcdef", bot.ParamReason: ""},
+	h.verify(updates(2), check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: member.ID, actorType: audit.ActorNonAdmin,
+		target: member.ID, params: map[string]string{audit.ParamField: "avatar", audit.ParamOldValue: "", audit.ParamNewValue: "a_0123456789abcdef", audit.ParamReason: ""},
 		summary: "annie's profile was updated.",
 		fields:  map[string]string{"Actor": "annie (" + member.ID + ") · member", "Field": "avatar", "New value": "a_0123456789abcdef"}})
 
 	h.fake.RoleBy(guildID, owner.ID, member.ID, modRole, true, "promoted")
-	h.verify(updates(3), check{typ: bot.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: owner.ID, actorType: bot.ActorAdmin,
-		target: member.ID, params: map[string]string{bot.ParamField: "roles", bot.ParamOldValue: "", bot.ParamNewValue: modRole,
-			bot.ParamRolesAdded: modRole, bot.ParamRolesRemoved: "", bot.ParamReason: "promoted"},
+	h.verify(updates(3), check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: owner.ID, actorType: audit.ActorAdmin,
+		target: member.ID, params: map[string]string{audit.ParamField: "roles", audit.ParamOldValue: "", audit.ParamNewValue: modRole,
+			audit.ParamRolesAdded: modRole, audit.ParamRolesRemoved: "", audit.ParamReason: "promoted"},
 		summary: "annie's profile was updated.",
 		fields:  map[string]string{"Actor": "owner (" + owner.ID + ") · admin", "Roles added": modRole, "Reason": "promoted"}})
 
 	h.fake.RoleBy(guildID, owner.ID, member.ID, modRole, false, "demoted")
-	h.verify(updates(4), check{typ: bot.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: owner.ID, actorType: bot.ActorAdmin,
-		target: member.ID, params: map[string]string{bot.ParamField: "roles", bot.ParamOldValue: modRole, bot.ParamNewValue: "",
-			bot.ParamRolesAdded: "", bot.ParamRolesRemoved: modRole, bot.ParamReason: "demoted"},
+	h.verify(updates(4), check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: owner.ID, actorType: audit.ActorAdmin,
+		target: member.ID, params: map[string]string{audit.ParamField: "roles", audit.ParamOldValue: modRole, audit.ParamNewValue: "",
+			audit.ParamRolesAdded: "", audit.ParamRolesRemoved: modRole, audit.ParamReason: "demoted"},
 		summary: "annie's profile was updated.",
 		fields:  map[string]string{"Roles removed": modRole, "Reason": "demoted"}})
 
 	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	stamp := until.Format(time.RFC3339)
 	h.fake.TimeoutBy(guildID, mod.ID, member.ID, &until, "cool down")
-	h.verify(updates(5), check{typ: bot.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: mod.ID, actorType: bot.ActorAdmin,
-		target: member.ID, params: map[string]string{bot.ParamField: "timeout", bot.ParamOldValue: "", bot.ParamNewValue: stamp,
-			bot.ParamUntil: stamp, bot.ParamReason: "cool down"},
+	h.verify(updates(5), check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		target: member.ID, params: map[string]string{audit.ParamField: "timeout", audit.ParamOldValue: "", audit.ParamNewValue: stamp,
+			audit.ParamUntil: stamp, audit.ParamReason: "cool down"},
 		summary: "annie's profile was updated.",
 		fields:  map[string]string{"Actor": modActor, "Field": "timeout", "Until": stamp, "Reason": "cool down"}})
 
 	h.fake.TimeoutBy(guildID, mod.ID, member.ID, nil, "apologised")
-	h.verify(updates(6), check{typ: bot.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: mod.ID, actorType: bot.ActorAdmin,
-		target: member.ID, params: map[string]string{bot.ParamField: "timeout", bot.ParamOldValue: stamp, bot.ParamNewValue: "",
-			bot.ParamUntil: "", bot.ParamReason: "apologised"},
+	h.verify(updates(6), check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		target: member.ID, params: map[string]string{audit.ParamField: "timeout", audit.ParamOldValue: stamp, audit.ParamNewValue: "",
+			audit.ParamUntil: "", audit.ParamReason: "apologised"},
 		summary: "annie's profile was updated.",
 		fields:  map[string]string{"Actor": modActor, "Old value": stamp, "Reason": "apologised"}})
 }
@@ -210,19 +214,19 @@ func TestBanSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.fake.BanBy(guildID, mod.ID, member.ID, "raiding")
-	h.verify(h.wait(store.Query{Types: []bot.EventType{bot.UserBan}}, 1)[0], check{typ: bot.UserBan, platformType: "GUILD_BAN_ADD",
-		actor: mod.ID, actorType: bot.ActorAdmin, target: member.ID,
-		params:  map[string]string{bot.ParamReason: "raiding", bot.ParamTargetName: "Ann"},
+	h.verify(h.wait(store.Query{Types: []audit.EventType{audit.UserBan}}, 1)[0], check{typ: audit.UserBan, platformType: "GUILD_BAN_ADD",
+		actor: mod.ID, actorType: audit.ActorAdmin, target: member.ID,
+		params:  map[string]string{audit.ParamReason: "raiding", audit.ParamTargetName: "Ann"},
 		summary: "mod banned Ann.", fields: map[string]string{"Target": "Ann (" + member.ID + ")", "Reason": "raiding"}})
 
 	h.fake.UnbanBy(guildID, mod.ID, member, "appeal accepted")
-	h.verify(h.wait(store.Query{Types: []bot.EventType{bot.UserBanRemove}}, 1)[0], check{typ: bot.UserBanRemove, platformType: "GUILD_BAN_REMOVE",
-		actor: mod.ID, actorType: bot.ActorAdmin, target: member.ID,
-		params:  map[string]string{bot.ParamReason: "appeal accepted", bot.ParamTargetName: "Ann"},
+	h.verify(h.wait(store.Query{Types: []audit.EventType{audit.UserBanRemove}}, 1)[0], check{typ: audit.UserBanRemove, platformType: "GUILD_BAN_REMOVE",
+		actor: mod.ID, actorType: audit.ActorAdmin, target: member.ID,
+		params:  map[string]string{audit.ParamReason: "appeal accepted", audit.ParamTargetName: "Ann"},
 		summary: "mod lifted the ban on Ann.", fields: map[string]string{"Actor": "mod (" + mod.ID + ") · admin", "Reason": "appeal accepted"}})
 
 	// The ban's member removal is part of the ban, not a story of its own.
-	if page, err := h.s.Query(t.Context(), store.Query{Platform: bot.Discord, Property: guildID, Types: []bot.EventType{bot.UserRemove}}); err != nil || len(page.Events) != 0 {
+	if page, err := h.s.Query(t.Context(), store.Query{Platform: audit.Discord, Property: guildID, Types: []audit.EventType{audit.UserRemove}}); err != nil || len(page.Events) != 0 {
 		t.Fatalf("the ban was also recorded as %d removals (%v)", len(page.Events), err)
 	}
 }
@@ -242,13 +246,13 @@ func TestMessageDeleteSources(t *testing.T) {
 		msgs = append(msgs, h.fake.Say(guildID, channelID, author, text))
 	}
 	single := h.fake.Say(guildID, channelID, member, "off topic")
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 4)
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 4)
 
 	// A moderator deletes one message: MESSAGE_DELETE + audit entry 72.
 	h.fake.DeleteBy(single, mod.ID, "off-topic")
-	del := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageDelete}}, 1)[0]
-	h.verify(del, check{typ: bot.ChatMessageDelete, platformType: "MESSAGE_DELETE", actor: mod.ID, actorType: bot.ActorAdmin,
-		target: member.ID, channel: channelID, params: map[string]string{bot.ParamReason: "off-topic", bot.ParamTargetName: "Ann"},
+	del := h.wait(store.Query{Types: []audit.EventType{audit.ChatMessageDelete}}, 1)[0]
+	h.verify(del, check{typ: audit.ChatMessageDelete, platformType: "MESSAGE_DELETE", actor: mod.ID, actorType: audit.ActorAdmin,
+		target: member.ID, channel: channelID, params: map[string]string{audit.ParamReason: "off-topic", audit.ParamTargetName: "Ann"},
 		summary: "mod deleted a message.", fields: map[string]string{"Target": "Ann (" + member.ID + ")", "Message": single.ID}})
 	if del.Content != "off topic" || del.MessageID != single.ID {
 		t.Fatalf("single delete: the earlier content must come from the store: %+v", del)
@@ -257,8 +261,8 @@ func TestMessageDeleteSources(t *testing.T) {
 	// A purge: MESSAGE_DELETE_BULK + audit entry 73 (target: the channel).
 	ids := []string{msgs[0].ID, msgs[1].ID, msgs[2].ID}
 	h.fake.BulkDeleteBy(guildID, mod.ID, channelID, ids, "purge")
-	dels := h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageDelete}}, 4)
-	byID := map[string]*bot.Event{}
+	dels := h.wait(store.Query{Types: []audit.EventType{audit.ChatMessageDelete}}, 4)
+	byID := map[string]*audit.Event{}
 	for _, e := range dels {
 		if e.PlatformType == "MESSAGE_DELETE_BULK" {
 			byID[e.MessageID] = e
@@ -275,8 +279,8 @@ func TestMessageDeleteSources(t *testing.T) {
 		if e.Content != texts[i] {
 			t.Errorf("bulk delete of %s: content %q, want %q from the store", m.ID, e.Content, texts[i])
 		}
-		h.verify(e, check{typ: bot.ChatMessageDelete, platformType: "MESSAGE_DELETE_BULK", actor: mod.ID, actorType: bot.ActorAdmin,
-			target: m.Author.ID, channel: channelID, params: map[string]string{bot.ParamReason: "purge", bot.ParamTargetName: displayOf(m.Author)},
+		h.verify(e, check{typ: audit.ChatMessageDelete, platformType: "MESSAGE_DELETE_BULK", actor: mod.ID, actorType: audit.ActorAdmin,
+			target: m.Author.ID, channel: channelID, params: map[string]string{audit.ParamReason: "purge", audit.ParamTargetName: displayOf(m.Author)},
 			summary: "mod deleted a message.", fields: map[string]string{"Message": m.ID}})
 		if em := h.entry(e); !strings.Contains(unescape(em.Description), "> "+texts[i]) {
 			t.Errorf("bulk delete entry does not quote the content: %q", em.Description)
@@ -286,10 +290,10 @@ func TestMessageDeleteSources(t *testing.T) {
 	// A bulk delete whose audit entry never comes (Discord writes none
 	// for some bots' purges): the author is the target, never the actor.
 	last := h.fake.Say(guildID, channelID, member, "purged without a trace")
-	h.wait(store.Query{Types: []bot.EventType{bot.ChatMessage}}, 5)
+	h.wait(store.Query{Types: []audit.EventType{audit.ChatMessage}}, 5)
 	h.fake.Dispatch("MESSAGE_DELETE_BULK", map[string]any{"ids": []string{last.ID}, "channel_id": channelID, "guild_id": guildID})
-	var anon *bot.Event
-	for _, e := range h.wait(store.Query{Types: []bot.EventType{bot.ChatMessageDelete}}, 5) {
+	var anon *audit.Event
+	for _, e := range h.wait(store.Query{Types: []audit.EventType{audit.ChatMessageDelete}}, 5) {
 		if e.MessageID == last.ID {
 			anon = e
 		}
@@ -297,8 +301,8 @@ func TestMessageDeleteSources(t *testing.T) {
 	if anon == nil {
 		t.Fatal("no record of the bulk delete without an audit entry")
 	}
-	h.verify(anon, check{typ: bot.ChatMessageDelete, platformType: "MESSAGE_DELETE_BULK", actor: "", actorType: bot.ActorAdmin,
-		target: member.ID, channel: channelID, params: map[string]string{bot.ParamTargetName: "Ann"},
+	h.verify(anon, check{typ: audit.ChatMessageDelete, platformType: "MESSAGE_DELETE_BULK", actor: "", actorType: audit.ActorAdmin,
+		target: member.ID, channel: channelID, params: map[string]string{audit.ParamTargetName: "Ann"},
 		summary: "Someone deleted a message.", fields: map[string]string{"Message": last.ID}})
 }
 
@@ -315,33 +319,33 @@ func TestChannelAndThreadSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creates := func(n int) *bot.Event {
+	creates := func(n int) *audit.Event {
 		t.Helper()
-		return h.wait(store.Query{Types: []bot.EventType{bot.ChannelCreate}}, n)[0]
+		return h.wait(store.Query{Types: []audit.EventType{audit.ChannelCreate}}, n)[0]
 	}
-	deletes := func(n int) *bot.Event {
+	deletes := func(n int) *audit.Event {
 		t.Helper()
-		return h.wait(store.Query{Types: []bot.EventType{bot.ChannelDelete}}, n)[0]
+		return h.wait(store.Query{Types: []audit.EventType{audit.ChannelDelete}}, n)[0]
 	}
 	c := h.fake.CreateChannelBy(guildID, mod.ID, "announcements", discordgo.ChannelTypeGuildText, "")
-	h.verify(creates(1), check{typ: bot.ChannelCreate, platformType: "CHANNEL_CREATE", actor: mod.ID, actorType: bot.ActorAdmin,
-		channel: c.ID, params: map[string]string{bot.ParamChannelName: "announcements", bot.ParamChannelKind: "TEXT"},
+	h.verify(creates(1), check{typ: audit.ChannelCreate, platformType: "CHANNEL_CREATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		channel: c.ID, params: map[string]string{audit.ParamChannelName: "announcements", audit.ParamChannelKind: "TEXT"},
 		summary: "mod created a channel.", fields: map[string]string{"Channel": "#announcements (" + c.ID + ")", "Channel type": "TEXT"}})
 
 	h.fake.DeleteChannelBy(c, mod.ID, "unused")
-	h.verify(deletes(1), check{typ: bot.ChannelDelete, platformType: "CHANNEL_DELETE", actor: mod.ID, actorType: bot.ActorAdmin,
-		channel: c.ID, params: map[string]string{bot.ParamChannelName: "announcements", bot.ParamChannelKind: "TEXT", bot.ParamReason: "unused"},
+	h.verify(deletes(1), check{typ: audit.ChannelDelete, platformType: "CHANNEL_DELETE", actor: mod.ID, actorType: audit.ActorAdmin,
+		channel: c.ID, params: map[string]string{audit.ParamChannelName: "announcements", audit.ParamChannelKind: "TEXT", audit.ParamReason: "unused"},
 		summary: "mod deleted a channel.", fields: map[string]string{"Channel": "#announcements (" + c.ID + ")", "Reason": "unused"}})
 
 	th := h.fake.CreateThread(guildID, channelID, member.ID, "help thread")
-	h.verify(creates(2), check{typ: bot.ChannelCreate, platformType: "THREAD_CREATE", actor: member.ID, actorType: bot.ActorNonAdmin,
-		channel: th.ID, params: map[string]string{bot.ParamChannelName: "help thread", bot.ParamChannelKind: "THREAD", bot.ParamParentID: channelID},
+	h.verify(creates(2), check{typ: audit.ChannelCreate, platformType: "THREAD_CREATE", actor: member.ID, actorType: audit.ActorNonAdmin,
+		channel: th.ID, params: map[string]string{audit.ParamChannelName: "help thread", audit.ParamChannelKind: "THREAD", audit.ParamParentID: channelID},
 		summary: "Ann created a channel.", fields: map[string]string{"Channel": "#help thread (" + th.ID + ")", "Parent channel": channelID}})
 
 	h.fake.DeleteThreadBy(th, mod.ID, "solved")
-	h.verify(deletes(2), check{typ: bot.ChannelDelete, platformType: "THREAD_DELETE", actor: mod.ID, actorType: bot.ActorAdmin,
-		channel: th.ID, params: map[string]string{bot.ParamChannelName: "help thread", bot.ParamChannelKind: "THREAD", bot.ParamParentID: channelID,
-			bot.ParamReason: "solved"},
+	h.verify(deletes(2), check{typ: audit.ChannelDelete, platformType: "THREAD_DELETE", actor: mod.ID, actorType: audit.ActorAdmin,
+		channel: th.ID, params: map[string]string{audit.ParamChannelName: "help thread", audit.ParamChannelKind: "THREAD", audit.ParamParentID: channelID,
+			audit.ParamReason: "solved"},
 		summary: "mod deleted a channel.", fields: map[string]string{"Channel": "#help thread (" + th.ID + ")", "Reason": "solved"}})
 }
 
@@ -353,10 +357,10 @@ func TestGuildUpdateSource(t *testing.T) {
 	h.fake.UpdateGuildBy(guildID, owner.ID, "rebrand", func(g *discordgo.Guild) {
 		g.Name, g.VerificationLevel = "Renamed", discordgo.VerificationLevelHigh
 	})
-	h.verify(h.wait(store.Query{Types: []bot.EventType{bot.PropertyUpdate}}, 1)[0], check{typ: bot.PropertyUpdate, platformType: "GUILD_UPDATE",
-		actor: owner.ID, actorType: bot.ActorAdmin,
-		params: map[string]string{bot.ParamChanged: "name,verification_level", "old_name": "Test " + guildID, "new_name": "Renamed",
-			"old_verification_level": "0", "new_verification_level": "3", bot.ParamReason: "rebrand", "old_icon": "", "new_icon": ""},
+	h.verify(h.wait(store.Query{Types: []audit.EventType{audit.PropertyUpdate}}, 1)[0], check{typ: audit.PropertyUpdate, platformType: "GUILD_UPDATE",
+		actor: owner.ID, actorType: audit.ActorAdmin,
+		params: map[string]string{audit.ParamChanged: "name,verification_level", "old_name": "Test " + guildID, "new_name": "Renamed",
+			"old_verification_level": "0", "new_verification_level": "3", audit.ParamReason: "rebrand", "old_icon": "", "new_icon": ""},
 		summary: "owner updated the server settings.",
 		fields: map[string]string{"Changed": "name,verification_level", "Old value (name)": "Test " + guildID, "New value (name)": "Renamed",
 			"Old value (verification_level)": "0", "New value (verification_level)": "3", "Reason": "rebrand"}})
@@ -368,14 +372,14 @@ func TestInviteSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := h.fake.CreateInvite(guildID, channelID, member, 3600, 5)
-	h.verify(h.wait(store.Query{Types: []bot.EventType{bot.PropertyInviteCreate}}, 1)[0], check{typ: bot.PropertyInviteCreate,
-		platformType: "INVITE_CREATE", actor: member.ID, actorType: bot.ActorNonAdmin, channel: channelID,
-		params:  map[string]string{bot.ParamInviteCode: code, bot.ParamMaxUses: "5", bot.ParamDuration: "1h0m0s"},
+	h.verify(h.wait(store.Query{Types: []audit.EventType{audit.PropertyInviteCreate}}, 1)[0], check{typ: audit.PropertyInviteCreate,
+		platformType: "INVITE_CREATE", actor: member.ID, actorType: audit.ActorNonAdmin, channel: channelID,
+		params:  map[string]string{audit.ParamInviteCode: code, audit.ParamMaxUses: "5", audit.ParamDuration: "1h0m0s"},
 		summary: "Ann created an invite.", fields: map[string]string{"Invite code": code, "Max uses": "5", "Channel": "#general (" + channelID + ")"}})
 
 	h.fake.DeleteInviteBy(guildID, channelID, code, mod.ID, "leaked")
-	h.verify(h.wait(store.Query{Types: []bot.EventType{bot.PropertyInviteDelete}}, 1)[0], check{typ: bot.PropertyInviteDelete,
-		platformType: "INVITE_DELETE", actor: mod.ID, actorType: bot.ActorAdmin, channel: channelID,
-		params:  map[string]string{bot.ParamInviteCode: code, bot.ParamReason: "leaked"},
+	h.verify(h.wait(store.Query{Types: []audit.EventType{audit.PropertyInviteDelete}}, 1)[0], check{typ: audit.PropertyInviteDelete,
+		platformType: "INVITE_DELETE", actor: mod.ID, actorType: audit.ActorAdmin, channel: channelID,
+		params:  map[string]string{audit.ParamInviteCode: code, audit.ParamReason: "leaked"},
 		summary: "mod deleted an invite.", fields: map[string]string{"Invite code": code, "Reason": "leaked"}})
 }

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/chatwarden/chatwarden/command"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/command"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -33,14 +34,14 @@ type Activity struct {
 	// Events holds one event: type is the category (members, messages,
 	// moderation, server), name the universal type, parameters the
 	// record's params sorted by name.
-	Events      []ActivityEvent  `json:"events"`
-	TargetIDs   []string         `json:"targetIds,omitempty"`
-	ChannelID   string           `json:"channelId,omitempty"`
-	MessageID   string           `json:"messageId,omitempty"`
-	Content     string           `json:"content,omitempty"`
-	Attachments []bot.Attachment `json:"attachments,omitempty"`
-	Redacted    bool             `json:"redacted,omitempty"`
-	Hash        string           `json:"hash,omitempty"`
+	Events      []ActivityEvent    `json:"events"`
+	TargetIDs   []string           `json:"targetIds,omitempty"`
+	ChannelID   string             `json:"channelId,omitempty"`
+	MessageID   string             `json:"messageId,omitempty"`
+	Content     string             `json:"content,omitempty"`
+	Attachments []audit.Attachment `json:"attachments,omitempty"`
+	Redacted    bool               `json:"redacted,omitempty"`
+	Hash        string             `json:"hash,omitempty"`
 }
 
 // ActivityID identifies a record.
@@ -72,7 +73,7 @@ type Parameter struct {
 }
 
 // NewActivity converts a record to its API shape.
-func NewActivity(e *bot.Event) Activity {
+func NewActivity(e *audit.Event) Activity {
 	a := Activity{
 		Kind: "chatwarden#activity",
 		ID: ActivityID{Time: e.Time.UTC().Format(time.RFC3339Nano), UniqueQualifier: e.ID.String(),
@@ -125,7 +126,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 // store query. With them, records are fetched in chunks and filtered; the
 // page ends on a record boundary the store can resume from, after at most
 // ScanBudget records.
-func (s *Server) page(ctx context.Context, srch *search) ([]*bot.Event, string, error) {
+func (s *Server) page(ctx context.Context, srch *search) ([]*audit.Event, string, error) {
 	if srch.none {
 		return nil, "", nil
 	}
@@ -135,7 +136,7 @@ func (s *Server) page(ctx context.Context, srch *search) ([]*bot.Event, string, 
 		p, err := s.store.Query(ctx, q)
 		return p.Events, p.Older, err
 	}
-	var out []*bot.Event
+	var out []*audit.Event
 	scanned := 0
 	for {
 		need := srch.max - len(out)
@@ -205,18 +206,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, prop Property, s
 	if format == "" {
 		format = "ndjson"
 	}
-	var write func(*bot.Event) error
+	var write func(*audit.Event) error
 	var flush func() error
 	switch format {
 	case "ndjson":
 		w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 		enc := json.NewEncoder(w)
-		write = func(e *bot.Event) error { return enc.Encode(e) }
+		write = func(e *audit.Event) error { return enc.Encode(e) }
 		flush = func() error { return nil }
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		cw := csv.NewWriter(w)
-		write = func(e *bot.Event) error { return cw.Write(CSVRow(e)) }
+		write = func(e *audit.Event) error { return cw.Write(CSVRow(e)) }
 		flush = func() error { cw.Flush(); return cw.Error() }
 		cw.Write(CSVHeader) // buffered; errors surface at Flush
 	default:
@@ -231,7 +232,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, prop Property, s
 	}
 	rc := http.NewResponseController(w)
 	n := 0
-	err := s.store.Scan(r.Context(), srch.q, func(e *bot.Event) error {
+	err := s.store.Scan(r.Context(), srch.q, func(e *audit.Event) error {
 		if !matchParams(srch.filters, e) {
 			return nil
 		}
@@ -264,7 +265,7 @@ var CSVHeader = []string{"id", "time", "platform", "property_id", "event_type", 
 
 // CSVRow returns a record's CSV cells in CSVHeader order. Cells that a
 // spreadsheet would run as a formula are prefixed with a quote.
-func CSVRow(e *bot.Event) []string {
+func CSVRow(e *audit.Event) []string {
 	var params, atts []byte
 	if len(e.Params) > 0 {
 		params, _ = json.Marshal(e.Params)

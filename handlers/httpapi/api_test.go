@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/chatwarden/chatwarden/command"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,15 +15,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/command"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
 func TestParseProperty(t *testing.T) {
 	good := map[string]Property{
-		"discord:123456789012345678": {Platform: bot.Discord, ID: "123456789012345678"},
-		"telegram:-1001234567890":    {Platform: bot.Telegram, ID: "-1001234567890"},
-		"telegram:42":                {Platform: bot.Telegram, ID: "42"},
+		"discord:123456789012345678": {Platform: audit.Discord, ID: "123456789012345678"},
+		"telegram:-1001234567890":    {Platform: audit.Telegram, ID: "-1001234567890"},
+		"telegram:42":                {Platform: audit.Telegram, ID: "42"},
 		"all":                        {All: true},
 	}
 	for in, want := range good {
@@ -48,14 +49,14 @@ func TestParseProperty(t *testing.T) {
 // TestListShape checks an item field by field.
 func TestListShape(t *testing.T) {
 	e := newEnv(t)
-	rec := ev(1, bot.ModerationLink, func(x *bot.Event) {
-		x.Function, x.ActorType, x.ActorID, x.ActorName = bot.FuncLinkFilter, bot.ActorBot, "bot1", "Warden"
+	rec := ev(1, audit.ModerationLink, func(x *audit.Event) {
+		x.Function, x.ActorType, x.ActorID, x.ActorName = audit.FuncLinkFilter, audit.ActorBot, "bot1", "Warden"
 		x.PlatformType = "MESSAGE_CREATE"
 		x.TargetIDs = []string{"u7", "u8"}
 		x.MessageID = "555"
 		x.Content = "see https://bad.example"
-		x.Attachments = []bot.Attachment{{Name: "a.png", URL: "https://cdn/a.png", Size: 12, Hash: "ab"}}
-		x.Params = bot.Params{"url": "https://bad.example", "domain": "bad.example", "action": "DELETE"}
+		x.Attachments = []audit.Attachment{{Name: "a.png", URL: "https://cdn/a.png", Size: 12, Hash: "ab"}}
+		x.Params = audit.Params{"url": "https://bad.example", "domain": "bad.example", "action": "DELETE"}
 	})
 	e.record(rec)
 	a := e.list(pathA, e.tokA, url.Values{"eventName": {"MODERATION_LINK"}})
@@ -84,28 +85,28 @@ func TestListShape(t *testing.T) {
 // TestListParameters runs every filter parameter against a seeded store.
 func TestListParameters(t *testing.T) {
 	e := newEnv(t)
-	types := []bot.EventType{bot.UserJoin, bot.ChatMessage, bot.ChatMessageDelete, bot.UserBan, bot.SecurityEvent, bot.SettingsChange}
-	var all []*bot.Event
+	types := []audit.EventType{audit.UserJoin, audit.ChatMessage, audit.ChatMessageDelete, audit.UserBan, audit.SecurityEvent, audit.SettingsChange}
+	var all []*audit.Event
 	for i := range 150 {
-		x := ev(i, types[i%len(types)], func(x *bot.Event) {
+		x := ev(i, types[i%len(types)], func(x *audit.Event) {
 			if i%4 == 0 {
 				x.TargetIDs = []string{fmt.Sprintf("u%d", (i+1)%5)}
 			}
 			switch i % 3 {
 			case 0:
-				x.Params = bot.Params{"reason": "spam, really", "kind": "JOIN_RAID"}
+				x.Params = audit.Params{"reason": "spam, really", "kind": "JOIN_RAID"}
 			case 1:
-				x.Params = bot.Params{"reason": "other"}
+				x.Params = audit.Params{"reason": "other"}
 			}
 		})
 		all = append(all, x)
 	}
 	e.record(all...)
 	// Another property's records must never show up.
-	e.record(ev(1, bot.UserJoin, inProp(bot.Telegram, propB)), ev(2, bot.UserJoin, inProp(bot.Discord, propC)))
+	e.record(ev(1, audit.UserJoin, inProp(audit.Telegram, propB)), ev(2, audit.UserJoin, inProp(audit.Discord, propC)))
 
-	pick := func(f func(*bot.Event) bool) []string {
-		var out []*bot.Event
+	pick := func(f func(*audit.Event) bool) []string {
+		var out []*audit.Event
 		for _, x := range all {
 			if f(x) {
 				out = append(out, x)
@@ -120,40 +121,40 @@ func TestListParameters(t *testing.T) {
 		q    url.Values
 		want []string
 	}{
-		{"none", url.Values{}, pick(func(*bot.Event) bool { return true })},
-		{"eventName", url.Values{"eventName": {"USER_BAN"}}, pick(func(x *bot.Event) bool { return x.Type == bot.UserBan })},
+		{"none", url.Values{}, pick(func(*audit.Event) bool { return true })},
+		{"eventName", url.Values{"eventName": {"USER_BAN"}}, pick(func(x *audit.Event) bool { return x.Type == audit.UserBan })},
 		{"eventName lower case, list", url.Values{"eventName": {"user_ban,CHAT_MESSAGE"}},
-			pick(func(x *bot.Event) bool { return x.Type == bot.UserBan || x.Type == bot.ChatMessage })},
+			pick(func(x *audit.Event) bool { return x.Type == audit.UserBan || x.Type == audit.ChatMessage })},
 		{"eventName repeated", url.Values{"eventName": {"USER_BAN", "CHAT_MESSAGE"}},
-			pick(func(x *bot.Event) bool { return x.Type == bot.UserBan || x.Type == bot.ChatMessage })},
+			pick(func(x *audit.Event) bool { return x.Type == audit.UserBan || x.Type == audit.ChatMessage })},
 		{"eventType category", url.Values{"eventType": {"messages"}},
-			pick(func(x *bot.Event) bool { return x.Type.Category() == bot.CategoryMessages })},
-		{"eventType all", url.Values{"eventType": {"all"}}, pick(func(*bot.Event) bool { return true })},
+			pick(func(x *audit.Event) bool { return x.Type.Category() == audit.CategoryMessages })},
+		{"eventType all", url.Values{"eventType": {"all"}}, pick(func(*audit.Event) bool { return true })},
 		{"eventType and eventName intersect", url.Values{"eventType": {"moderation"}, "eventName": {"USER_BAN,USER_JOIN"}},
-			pick(func(x *bot.Event) bool { return x.Type == bot.UserBan })},
+			pick(func(x *audit.Event) bool { return x.Type == audit.UserBan })},
 		{"eventType and eventName disjoint", url.Values{"eventType": {"messages"}, "eventName": {"USER_JOIN"}}, nil},
-		{"actor", url.Values{"actor": {"u2"}}, pick(func(x *bot.Event) bool { return x.ActorID == "u2" })},
-		{"target", url.Values{"target": {"u3"}}, pick(func(x *bot.Event) bool { return slices.Contains(x.TargetIDs, "u3") })},
+		{"actor", url.Values{"actor": {"u2"}}, pick(func(x *audit.Event) bool { return x.ActorID == "u2" })},
+		{"target", url.Values{"target": {"u3"}}, pick(func(x *audit.Event) bool { return slices.Contains(x.TargetIDs, "u3") })},
 		{"user", url.Values{"user": {"u3"}},
-			pick(func(x *bot.Event) bool { return x.ActorID == "u3" || slices.Contains(x.TargetIDs, "u3") })},
+			pick(func(x *audit.Event) bool { return x.ActorID == "u3" || slices.Contains(x.TargetIDs, "u3") })},
 		{"actor unknown", url.Values{"actor": {"nobody"}}, nil},
-		{"channel", url.Values{"channel": {"c2"}}, pick(func(x *bot.Event) bool { return x.ChannelID == "c2" })},
-		{"startTime", url.Values{"startTime": {t0.Format(time.RFC3339)}}, pick(func(x *bot.Event) bool { return !x.Time.Before(t0) })},
-		{"endTime", url.Values{"endTime": {t1.Format(time.RFC3339)}}, pick(func(x *bot.Event) bool { return x.Time.Before(t1) })},
+		{"channel", url.Values{"channel": {"c2"}}, pick(func(x *audit.Event) bool { return x.ChannelID == "c2" })},
+		{"startTime", url.Values{"startTime": {t0.Format(time.RFC3339)}}, pick(func(x *audit.Event) bool { return !x.Time.Before(t0) })},
+		{"endTime", url.Values{"endTime": {t1.Format(time.RFC3339)}}, pick(func(x *audit.Event) bool { return x.Time.Before(t1) })},
 		{"startTime and endTime, offset zone", url.Values{"startTime": {t0.In(time.FixedZone("x", 3600)).Format(time.RFC3339)},
 			"endTime": {t1.Format(time.RFC3339Nano)}},
-			pick(func(x *bot.Event) bool { return !x.Time.Before(t0) && x.Time.Before(t1) })},
+			pick(func(x *audit.Event) bool { return !x.Time.Before(t0) && x.Time.Before(t1) })},
 		{"filters ==", url.Values{"filters": {`reason==spam\, really`}},
-			pick(func(x *bot.Event) bool { return x.Params["reason"] == "spam, really" })},
-		{"filters <>", url.Values{"filters": {"reason<>other"}}, pick(func(x *bot.Event) bool { return x.Params["reason"] != "other" })},
-		{"filters empty value", url.Values{"filters": {"reason=="}}, pick(func(x *bot.Event) bool { return x.Params["reason"] == "" })},
+			pick(func(x *audit.Event) bool { return x.Params["reason"] == "spam, really" })},
+		{"filters <>", url.Values{"filters": {"reason<>other"}}, pick(func(x *audit.Event) bool { return x.Params["reason"] != "other" })},
+		{"filters empty value", url.Values{"filters": {"reason=="}}, pick(func(x *audit.Event) bool { return x.Params["reason"] == "" })},
 		{"filters two terms", url.Values{"filters": {"kind==JOIN_RAID,reason<>other"}},
-			pick(func(x *bot.Event) bool { return x.Params["kind"] == "JOIN_RAID" })},
+			pick(func(x *audit.Event) bool { return x.Params["kind"] == "JOIN_RAID" })},
 		{"everything", url.Values{"eventType": {"members,moderation"}, "user": {"u1"}, "channel": {"c0"},
 			"startTime": {base.Format(time.RFC3339)}, "filters": {"kind<>X"}},
-			pick(func(x *bot.Event) bool {
+			pick(func(x *audit.Event) bool {
 				c := x.Type.Category()
-				return (c == bot.CategoryMembers || c == bot.CategoryModeration) &&
+				return (c == audit.CategoryMembers || c == audit.CategoryModeration) &&
 					(x.ActorID == "u1" || slices.Contains(x.TargetIDs, "u1")) && x.ChannelID == "c0"
 			})},
 	}
@@ -187,9 +188,9 @@ func TestListParameters(t *testing.T) {
 func TestBadParameters(t *testing.T) {
 	e := newEnv(t)
 	for i := range 30 {
-		e.record(ev(i, bot.ChatMessage))
+		e.record(ev(i, audit.ChatMessage))
 	}
-	e.record(ev(1, bot.UserJoin, inProp(bot.Telegram, propB)), ev(2, bot.UserJoin, inProp(bot.Telegram, propB)))
+	e.record(ev(1, audit.UserJoin, inProp(audit.Telegram, propB)), ev(2, audit.UserJoin, inProp(audit.Telegram, propB)))
 	first := e.list(pathA, e.tokA, url.Values{"maxResults": {"5"}})
 	tok := first.NextPageToken
 	filtered := e.list(pathA, e.tokA, url.Values{"maxResults": {"5"}, "filters": {"reason<>x"}}).NextPageToken
@@ -289,7 +290,7 @@ func TestBadParameters(t *testing.T) {
 // parameter.
 func TestMalformedQueries(t *testing.T) {
 	e := newEnv(t)
-	e.record(ev(1, bot.ChatMessage))
+	e.record(ev(1, audit.ChatMessage))
 	prefix := "/v1/properties/" + pathA + "/"
 	const noName, badEscape = "parameter with no name", "not a valid URL query"
 	for _, c := range []struct{ path, token, says string }{
@@ -328,9 +329,9 @@ func TestMalformedQueries(t *testing.T) {
 // one while records arrive, newer and older.
 func TestPaginationAcrossInserts(t *testing.T) {
 	e := newEnv(t)
-	var seeded []*bot.Event
+	var seeded []*audit.Event
 	for i := range 25 {
-		seeded = append(seeded, ev(100+i*2, bot.ChatMessage))
+		seeded = append(seeded, ev(100+i*2, audit.ChatMessage))
 	}
 	e.record(seeded...)
 	q := url.Values{"maxResults": {"10"}}
@@ -340,10 +341,10 @@ func TestPaginationAcrossInserts(t *testing.T) {
 	}
 	// Newer records arrive, one with the very time of the page's last item,
 	// and older ones land below the cursor and between pages.
-	var newer, older []*bot.Event
+	var newer, older []*audit.Event
 	for i := range 5 {
-		newer = append(newer, ev(1000+i, bot.UserJoin))
-		older = append(older, ev(101+i*2, bot.UserJoin)) // between seeded records 0..4
+		newer = append(newer, ev(1000+i, audit.UserJoin))
+		older = append(older, ev(101+i*2, audit.UserJoin)) // between seeded records 0..4
 	}
 	e.record(append(newer, older...)...)
 	var got []string
@@ -367,11 +368,11 @@ func TestPaginationAcrossInserts(t *testing.T) {
 // gives short pages that still continue.
 func TestFilteredPages(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.ScanBudget = 250 })
-	var all, spam []*bot.Event
+	var all, spam []*audit.Event
 	for i := range 2000 {
-		x := ev(i, bot.ChatMessage)
+		x := ev(i, audit.ChatMessage)
 		if i%37 == 0 {
-			x.Params = bot.Params{"reason": "spam"}
+			x.Params = audit.Params{"reason": "spam"}
 			spam = append(spam, x)
 		}
 		all = append(all, x)
@@ -410,7 +411,7 @@ func TestFilteredPages(t *testing.T) {
 // all; errors carry no data.
 func TestIsolation(t *testing.T) {
 	e := newEnv(t)
-	e.record(ev(1, bot.UserJoin), ev(2, bot.UserJoin, inProp(bot.Telegram, propB)), ev(3, bot.UserJoin, inProp(bot.Discord, propC)))
+	e.record(ev(1, audit.UserJoin), ev(2, audit.UserJoin, inProp(audit.Telegram, propB)), ev(3, audit.UserJoin, inProp(audit.Discord, propC)))
 	for _, c := range []struct {
 		path, token string
 		code        int
@@ -466,7 +467,7 @@ func TestIsolation(t *testing.T) {
 		t.Errorf("basic auth: %d", r.StatusCode)
 	}
 	// Revoked tokens stop working at once.
-	if _, err := e.srv.Tokens().Revoke(context.Background(), bot.Discord, propA, command.TokenID(e.tokA), testAdmin); err != nil {
+	if _, err := e.srv.Tokens().Revoke(context.Background(), audit.Discord, propA, command.TokenID(e.tokA), testAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.get("/v1/properties/"+pathA+"/activities", e.tokA); r.StatusCode != 401 {
@@ -479,7 +480,7 @@ func TestTokens(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	tk := e.srv.Tokens()
-	token, info, err := tk.Create(ctx, bot.Discord, propA, testAdmin, "grafana\nboard")
+	token, info, err := tk.Create(ctx, audit.Discord, propA, testAdmin, "grafana\nboard")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +490,7 @@ func TestTokens(t *testing.T) {
 	if info.ID != command.TokenID(token) || info.Label != "grafana board" || info.CreatedBy != testAdmin.ID {
 		t.Errorf("info %+v", info)
 	}
-	list, err := tk.List(ctx, bot.Discord, propA)
+	list, err := tk.List(ctx, audit.Discord, propA)
 	if err != nil || len(list) != 2 || !slices.ContainsFunc(list, func(i command.TokenInfo) bool { return i == info }) {
 		t.Fatalf("List: %+v, %v", list, err)
 	}
@@ -507,13 +508,13 @@ func TestTokens(t *testing.T) {
 		}
 	}
 	// Revocation is scoped to the property.
-	if _, err := tk.Revoke(ctx, bot.Telegram, propB, info.ID, testAdmin); !errors.Is(err, command.ErrTokenNotFound) {
+	if _, err := tk.Revoke(ctx, audit.Telegram, propB, info.ID, testAdmin); !errors.Is(err, command.ErrTokenNotFound) {
 		t.Errorf("revoke from another property: %v", err)
 	}
-	if _, err := tk.Revoke(ctx, bot.Discord, propA, "zz", testAdmin); !errors.Is(err, command.ErrTokenNotFound) {
+	if _, err := tk.Revoke(ctx, audit.Discord, propA, "zz", testAdmin); !errors.Is(err, command.ErrTokenNotFound) {
 		t.Errorf("revoke garbage: %v", err)
 	}
-	if _, err := tk.Revoke(ctx, bot.Discord, propA, token, testAdmin); err != nil { // by the token itself
+	if _, err := tk.Revoke(ctx, audit.Discord, propA, token, testAdmin); err != nil { // by the token itself
 		t.Errorf("revoke: %v", err)
 	}
 	if _, err := tk.Lookup(ctx, token); !errors.Is(err, command.ErrTokenNotFound) {
@@ -543,11 +544,11 @@ func TestTokens(t *testing.T) {
 	}
 	// A property holds a bounded number of tokens.
 	for range command.MaxTokensPerProperty - 1 {
-		if _, _, err := tk.Create(ctx, bot.Telegram, propB, testAdmin, ""); err != nil {
+		if _, _, err := tk.Create(ctx, audit.Telegram, propB, testAdmin, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := tk.Create(ctx, bot.Telegram, propB, testAdmin, ""); !errors.Is(err, command.ErrTooManyTokens) {
+	if _, _, err := tk.Create(ctx, audit.Telegram, propB, testAdmin, ""); !errors.Is(err, command.ErrTooManyTokens) {
 		t.Errorf("token %d: %v", command.MaxTokensPerProperty+1, err)
 	}
 }
@@ -556,7 +557,7 @@ func TestTokens(t *testing.T) {
 // per address, never with the token.
 func TestAuthFailuresRecorded(t *testing.T) {
 	e := newEnv(t)
-	e.record(ev(1, bot.UserJoin), ev(2, bot.UserJoin, inProp(bot.Telegram, propB)))
+	e.record(ev(1, audit.UserJoin), ev(2, audit.UserJoin, inProp(audit.Telegram, propB)))
 	failures := func(prop string) []map[string]string {
 		a := e.list(prop, testOperator, url.Values{"eventName": {"SECURITY_EVENT"}, "filters": {"kind==API_AUTH_FAILURE"}})
 		var out []map[string]string
@@ -631,13 +632,13 @@ func (r *response) String() string { return string(r.body) }
 // TestExport streams NDJSON and CSV.
 func TestExport(t *testing.T) {
 	e := newEnv(t)
-	var all []*bot.Event
+	var all []*audit.Event
 	for i := range 2500 {
-		x := ev(i, []bot.EventType{bot.ChatMessage, bot.UserJoin}[i%2])
+		x := ev(i, []audit.EventType{audit.ChatMessage, audit.UserJoin}[i%2])
 		if i == 7 {
 			x.ActorName = "=HYPERLINK(\"x\")"
 			x.Content = "line one\nline, two"
-			x.Params = bot.Params{"reason": "r"}
+			x.Params = audit.Params{"reason": "r"}
 		}
 		all = append(all, x)
 	}
@@ -652,7 +653,7 @@ func TestExport(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(r.body)), "\n")
 	var got []string
 	for _, l := range lines {
-		var x bot.Event
+		var x audit.Event
 		if err := json.Unmarshal([]byte(l), &x); err != nil {
 			t.Fatal(err)
 		}
@@ -688,7 +689,7 @@ func TestExport(t *testing.T) {
 // TestBackup: the operator takes a consistent copy; nobody else can.
 func TestBackup(t *testing.T) {
 	e := newEnv(t)
-	e.record(ev(1, bot.UserJoin), ev(2, bot.UserJoin, inProp(bot.Telegram, propB)))
+	e.record(ev(1, audit.UserJoin), ev(2, audit.UserJoin, inProp(audit.Telegram, propB)))
 	for _, c := range []struct {
 		token string
 		code  int

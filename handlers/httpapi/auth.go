@@ -4,14 +4,14 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"github.com/chatwarden/chatwarden/command"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/command"
 )
 
 // Params of the records this package writes (SECURITY_EVENT kind
@@ -150,13 +150,13 @@ func (s *Server) authFailed(r *http.Request, reason string, attacked *Property, 
 	if !ok {
 		return
 	}
-	e := &bot.Event{Platform: target.Platform, PropertyID: target.ID, Type: bot.SecurityEvent,
-		PlatformType: "http_api", Function: bot.FuncCommand, ActorType: bot.ActorSystem}
-	e.Params.Set(bot.ParamKind, bot.KindAPIAuthFailure)
-	e.Params.Set(bot.ParamReason, reason)
+	e := &audit.Event{Platform: target.Platform, PropertyID: target.ID, Type: audit.SecurityEvent,
+		PlatformType: "http_api", Function: audit.FuncCommand, ActorType: audit.ActorSystem}
+	e.Params.Set(audit.ParamKind, audit.KindAPIAuthFailure)
+	e.Params.Set(audit.ParamReason, reason)
 	e.Params.Set(ParamRemoteAddr, ip)
 	e.Params.Set(ParamMethod, r.Method)
-	e.Params.Set(ParamPath, bot.Cut(r.URL.Path, 256))
+	e.Params.Set(ParamPath, audit.Cut(r.URL.Path, 256))
 	if used != nil {
 		e.Params.Set(ParamTokenID, used.ID)
 	}

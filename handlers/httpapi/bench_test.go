@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/chatwarden/chatwarden/command"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -16,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -34,15 +36,15 @@ const (
 )
 
 var benchTypes = []struct {
-	t bot.EventType
+	t audit.EventType
 	w int
 }{
-	{bot.ChatMessage, 70}, {bot.ChatMessageEdit, 8}, {bot.ChatMessageDelete, 6}, {bot.UserJoin, 4},
-	{bot.UserRemove, 3}, {bot.UserUpdate, 3}, {bot.ModerationLink, 2}, {bot.UserBan, 1},
-	{bot.VerificationSuccess, 2}, {bot.SecurityEvent, 1},
+	{audit.ChatMessage, 70}, {audit.ChatMessageEdit, 8}, {audit.ChatMessageDelete, 6}, {audit.UserJoin, 4},
+	{audit.UserRemove, 3}, {audit.UserUpdate, 3}, {audit.ModerationLink, 2}, {audit.UserBan, 1},
+	{audit.VerificationSuccess, 2}, {audit.SecurityEvent, 1},
 }
 
-func benchPickType(rng *rand.Rand) bot.EventType {
+func benchPickType(rng *rand.Rand) audit.EventType {
 	n := rng.IntN(100)
 	for _, x := range benchTypes {
 		if n < x.w {
@@ -50,7 +52,7 @@ func benchPickType(rng *rand.Rand) bot.EventType {
 		}
 		n -= x.w
 	}
-	return bot.ChatMessage
+	return audit.ChatMessage
 }
 
 // benchStore opens (building it the first time) the benchmark store at
@@ -80,23 +82,23 @@ func benchStore(b *testing.B) *store.Store {
 	t0 := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
 	step := 90 * 24 * time.Hour / benchEvents
 	for i := 0; i < benchEvents; i += benchBatch {
-		batch := &bot.Batch{Events: make([]*bot.Event, 0, benchBatch)}
+		batch := &recorder.Batch{Events: make([]*audit.Event, 0, benchBatch)}
 		for j := i; j < i+benchBatch; j++ {
 			typ := benchPickType(rng)
-			e := &bot.Event{
-				Time: t0.Add(time.Duration(j) * step), Platform: bot.Discord, PropertyID: benchProp,
-				Type: typ, PlatformType: "MESSAGE_CREATE", Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin,
+			e := &audit.Event{
+				Time: t0.Add(time.Duration(j) * step), Platform: audit.Discord, PropertyID: benchProp,
+				Type: typ, PlatformType: "MESSAGE_CREATE", Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin,
 				ActorID: fmt.Sprintf("3%017d", zipf.Uint64()), ActorName: "some_member",
 				ChannelID: fmt.Sprintf("2%017d", rng.IntN(20)),
 			}
 			switch typ {
-			case bot.ChatMessage, bot.ChatMessageEdit, bot.ChatMessageDelete:
+			case audit.ChatMessage, audit.ChatMessageEdit, audit.ChatMessageDelete:
 				e.MessageID = fmt.Sprint(1_000_000_000 + j)
 				e.Content = "Has anyone tried the new release? The migration guide says to back up first, which I did, twice."
-			case bot.ModerationLink, bot.UserBan, bot.SecurityEvent:
-				e.ActorType, e.ActorID = bot.ActorBot, "bot"
+			case audit.ModerationLink, audit.UserBan, audit.SecurityEvent:
+				e.ActorType, e.ActorID = audit.ActorBot, "bot"
 				e.TargetIDs = []string{fmt.Sprintf("3%017d", zipf.Uint64())}
-				e.Params = bot.Params{"reason": "spam", "action": "DELETE"}
+				e.Params = audit.Params{"reason": "spam", "action": "DELETE"}
 			}
 			batch.Events = append(batch.Events, e)
 		}
@@ -121,11 +123,11 @@ func BenchmarkActivitiesPage(b *testing.B) {
 	s := benchStore(b)
 	defer s.Close()
 	tokens := command.NewTokens(s, nopRecorder{})
-	token, info, err := tokens.Create(context.Background(), bot.Discord, benchProp, testAdmin, "bench")
+	token, info, err := tokens.Create(context.Background(), audit.Discord, benchProp, testAdmin, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tokens.Revoke(context.Background(), bot.Discord, benchProp, info.ID, testAdmin)
+	defer tokens.Revoke(context.Background(), audit.Discord, benchProp, info.ID, testAdmin)
 	srv, err := New(Options{Store: s, Recorder: nopRecorder{}, Logger: zerolog.Nop()})
 	if err != nil {
 		b.Fatal(err)

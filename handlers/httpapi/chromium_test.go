@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/gorilla/websocket"
 )
 
 // cdp is a minimal Chrome DevTools Protocol client: commands over the
@@ -238,16 +239,16 @@ func (c *cdp) count(selector string) int {
 func TestViewerInChromium(t *testing.T) {
 	c := startChromium(t)
 	e := newEnv(t)
-	var evs []*bot.Event
+	var evs []*audit.Event
 	for i := range 60 {
-		typ := bot.ChatMessage
+		typ := audit.ChatMessage
 		if i%3 == 0 {
-			typ = bot.UserJoin
+			typ = audit.UserJoin
 		}
-		evs = append(evs, ev(i, typ, func(x *bot.Event) { x.Content = fmt.Sprintf("message <b>%d</b>", i) }))
+		evs = append(evs, ev(i, typ, func(x *audit.Event) { x.Content = fmt.Sprintf("message <b>%d</b>", i) }))
 	}
 	e.record(evs...)
-	e.record(ev(1, bot.UserBan, inProp(bot.Telegram, propB)))
+	e.record(ev(1, audit.UserBan, inProp(audit.Telegram, propB)))
 
 	// Log in.
 	c.navigate(e.ts.URL + "/")
@@ -289,7 +290,7 @@ func TestViewerInChromium(t *testing.T) {
 	if n := c.count("article.entry"); n != 20 {
 		t.Errorf("USER_JOIN: %d entries", n)
 	}
-	want := bot.Render(evs[57], "en").Summary
+	want := logentry.Render(evs[57], "en").Summary
 	if v := c.must("document.querySelector('.entry .summary').textContent"); v != want {
 		t.Errorf("summary %q, want %q", v, want)
 	}
@@ -300,7 +301,7 @@ func TestViewerInChromium(t *testing.T) {
 	c.waitFor("the user filter", "location.search.includes('user=u2')")
 	var wantN int
 	for i, x := range evs {
-		if x.Type == bot.UserJoin && x.ActorID == "u2" && i >= 30 {
+		if x.Type == audit.UserJoin && x.ActorID == "u2" && i >= 30 {
 			wantN++
 		}
 	}

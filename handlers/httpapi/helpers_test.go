@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -41,7 +43,7 @@ const testOperator = "operator-token-0123456789abcdef-0123456789"
 type env struct {
 	t      testing.TB
 	store  *store.Store
-	rec    *bot.Recorder
+	rec    *recorder.Recorder
 	srv    *Server
 	ts     *httptest.Server
 	spec   *spec
@@ -96,7 +98,7 @@ func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{MaxDelay: 100 * time.Microsecond})
+	rec := recorder.New(s, recorder.Options{MaxDelay: 100 * time.Microsecond})
 	e := &env{t: t, store: s, rec: rec, spec: loadSpec(t), logBuf: &syncBuffer{},
 		clock: &testClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}
 	opts := Options{
@@ -109,7 +111,7 @@ func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 	if e.srv, err = New(opts); err != nil {
 		t.Fatal(err)
 	}
-	rec.Subscribe(func(evs []*bot.Event) {
+	rec.Subscribe(func(evs []*audit.Event) {
 		for _, x := range evs {
 			if x.Seq > e.published.Load() {
 				e.published.Store(x.Seq)
@@ -128,10 +130,10 @@ func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 	// The fixtures' tokens are made without records, so that tests see
 	// only the records they make.
 	ctx, quiet := context.Background(), command.NewTokens(s, nopRecorder{})
-	if e.tokA, _, err = quiet.Create(ctx, bot.Discord, propA, testAdmin, "tests"); err != nil {
+	if e.tokA, _, err = quiet.Create(ctx, audit.Discord, propA, testAdmin, "tests"); err != nil {
 		t.Fatal(err)
 	}
-	if e.tokB, _, err = quiet.Create(ctx, bot.Telegram, propB, testAdmin, ""); err != nil {
+	if e.tokB, _, err = quiet.Create(ctx, audit.Telegram, propB, testAdmin, ""); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -139,16 +141,16 @@ func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 
 type nopRecorder struct{}
 
-func (nopRecorder) Record(context.Context, ...*bot.Event) error { return nil }
+func (nopRecorder) Record(context.Context, ...*audit.Event) error { return nil }
 
 // base is the time of the first seeded record.
 var base = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
 // ev builds a record of propA (or of the platform and property given).
-func ev(i int, typ bot.EventType, opts ...func(*bot.Event)) *bot.Event {
-	e := &bot.Event{
-		Time: base.Add(time.Duration(i) * time.Minute), Platform: bot.Discord, PropertyID: propA,
-		Type: typ, PlatformType: "TEST_" + typ.String(), Function: bot.FuncGateway, ActorType: bot.ActorNonAdmin,
+func ev(i int, typ audit.EventType, opts ...func(*audit.Event)) *audit.Event {
+	e := &audit.Event{
+		Time: base.Add(time.Duration(i) * time.Minute), Platform: audit.Discord, PropertyID: propA,
+		Type: typ, PlatformType: "TEST_" + typ.String(), Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin,
 		ActorID: fmt.Sprintf("u%d", i%5), ActorName: fmt.Sprintf("user %d", i%5),
 		ChannelID: fmt.Sprintf("c%d", i%3),
 	}
@@ -158,12 +160,12 @@ func ev(i int, typ bot.EventType, opts ...func(*bot.Event)) *bot.Event {
 	return e
 }
 
-func inProp(p bot.Platform, id string) func(*bot.Event) {
-	return func(e *bot.Event) { e.Platform, e.PropertyID = p, id }
+func inProp(p audit.Platform, id string) func(*audit.Event) {
+	return func(e *audit.Event) { e.Platform, e.PropertyID = p, id }
 }
 
-func withParams(kv ...string) func(*bot.Event) {
-	return func(e *bot.Event) {
+func withParams(kv ...string) func(*audit.Event) {
+	return func(e *audit.Event) {
 		for i := 0; i < len(kv); i += 2 {
 			e.Params.Set(kv[i], kv[i+1])
 		}
@@ -172,7 +174,7 @@ func withParams(kv ...string) func(*bot.Event) {
 
 // record records events and waits until subscribers (the live feed, the
 // metrics) have seen them, so that a stream opened next does not get them.
-func (e *env) record(events ...*bot.Event) {
+func (e *env) record(events ...*audit.Event) {
 	e.t.Helper()
 	if err := e.rec.Record(context.Background(), events...); err != nil {
 		e.t.Fatal(err)
@@ -284,7 +286,7 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-func idsOf(events []*bot.Event) []string {
+func idsOf(events []*audit.Event) []string {
 	out := make([]string, len(events))
 	for i, e := range events {
 		out[i] = e.ID.String()
@@ -293,13 +295,13 @@ func idsOf(events []*bot.Event) []string {
 }
 
 // newestFirst returns the ids of events in the store's order.
-func newestFirst(events []*bot.Event) []string {
-	cp := append([]*bot.Event(nil), events...)
+func newestFirst(events []*audit.Event) []string {
+	cp := append([]*audit.Event(nil), events...)
 	sortNewestFirst(cp)
 	return idsOf(cp)
 }
 
-func sortNewestFirst(evs []*bot.Event) {
+func sortNewestFirst(evs []*audit.Event) {
 	for i := 1; i < len(evs); i++ {
 		for j := i; j > 0 && bytes.Compare(evs[j].ID[:], evs[j-1].ID[:]) > 0; j-- {
 			evs[j], evs[j-1] = evs[j-1], evs[j]

@@ -12,7 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 // Metric names registered by NewMetrics. Other packages increment the
@@ -372,18 +373,18 @@ func (c *countWriter) flush() error {
 // reaches subscribers: exact unless a newer commit finished first (the
 // subscriber backlog is short), in which case that commit's latency is
 // counted instead.
-func (m *Metrics) observeRecorder(feed Feed, stats *bot.RecorderStats) {
+func (m *Metrics) observeRecorder(feed Feed, stats *recorder.Stats) {
 	if m == nil || feed == nil {
 		return
 	}
-	feed.Subscribe(func(events []*bot.Event) {
+	feed.Subscribe(func(events []*audit.Event) {
 		m.Observe(MetricBatchSize, float64(len(events)))
 		if stats != nil {
 			m.ObserveDuration(MetricCommitSeconds, time.Duration(stats.LastCommit.Load()))
 		}
 		type key struct {
-			p bot.Platform
-			t bot.EventType
+			p audit.Platform
+			t audit.EventType
 		}
 		counts := make(map[key]int, 4)
 		for _, e := range events {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // expositionLine matches a sample or comment line of the text format.
@@ -83,8 +83,8 @@ func checkExposition(t *testing.T, out string) {
 // TestMetricsEndpoint: the recorder, outbox and API families over HTTP.
 func TestMetricsEndpoint(t *testing.T) {
 	e := newEnv(t)
-	e.record(ev(1, bot.UserJoin), ev(2, bot.UserJoin), ev(3, bot.ChatMessage, inProp(bot.Telegram, propB)))
-	e.record(ev(4, bot.UserJoin))
+	e.record(ev(1, audit.UserJoin), ev(2, audit.UserJoin), ev(3, audit.ChatMessage, inProp(audit.Telegram, propB)))
+	e.record(ev(4, audit.UserJoin))
 	e.get("/v1/properties/"+pathA+"/activities", e.tokA)
 	e.get("/v1/properties/"+pathA+"/activities", "")
 	e.srv.Metrics().Inc(MetricReconnects, "platform", "discord")

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // FuzzListParams sends activities.list hostile query strings (unknown and
@@ -26,12 +26,12 @@ import (
 // most maxResults of them.
 func FuzzListParams(f *testing.F) {
 	e := newEnv(f)
-	var events []*bot.Event
+	var events []*audit.Event
 	for i := range 30 {
-		events = append(events, ev(i, []bot.EventType{bot.ChatMessage, bot.UserJoin, bot.ModerationLink}[i%3],
+		events = append(events, ev(i, []audit.EventType{audit.ChatMessage, audit.UserJoin, audit.ModerationLink}[i%3],
 			withParams("url", "https://x.example/"+strconv.Itoa(i))))
 	}
-	events = append(events, ev(99, bot.UserJoin, inProp(bot.Telegram, propB)))
+	events = append(events, ev(99, audit.UserJoin, inProp(audit.Telegram, propB)))
 	e.record(events...)
 	path := "/v1/properties/" + pathA + "/activities"
 	first := e.list(pathA, e.tokA, url.Values{"maxResults": {"4"}})
@@ -154,12 +154,12 @@ var (
 // property.
 func FuzzExportParams(f *testing.F) {
 	e := newEnv(f)
-	var events []*bot.Event
+	var events []*audit.Event
 	for i := range 12 {
-		events = append(events, ev(i, []bot.EventType{bot.ChatMessage, bot.UserJoin}[i%2],
+		events = append(events, ev(i, []audit.EventType{audit.ChatMessage, audit.UserJoin}[i%2],
 			withParams("url", "https://x.example/"+strconv.Itoa(i))))
 	}
-	events = append(events, ev(99, bot.UserJoin, inProp(bot.Telegram, propB)))
+	events = append(events, ev(99, audit.UserJoin, inProp(audit.Telegram, propB)))
 	e.record(events...)
 	path := "/v1/properties/" + pathA + "/activities:export"
 	for _, q := range exportSeeds {
@@ -194,11 +194,11 @@ func FuzzExportParams(f *testing.F) {
 			}
 			dec := json.NewDecoder(bytes.NewReader(body))
 			for dec.More() {
-				var rec bot.Event
+				var rec audit.Event
 				if err := dec.Decode(&rec); err != nil {
 					t.Fatalf("%q: ndjson export: %v", raw, err)
 				}
-				if rec.Platform != bot.Discord || rec.PropertyID != propA {
+				if rec.Platform != audit.Discord || rec.PropertyID != propA {
 					t.Fatalf("%q: a record of %s:%s", raw, rec.Platform, rec.PropertyID)
 				}
 			}
@@ -218,9 +218,9 @@ func FuzzExportParams(f *testing.F) {
 // never a 500; every answer matches the OpenAPI document.
 func FuzzWatchParams(f *testing.F) {
 	e := newEnv(f, func(o *Options) { o.Watch.MaxReplay = 5 })
-	var events []*bot.Event
+	var events []*audit.Event
 	for i := range 12 {
-		events = append(events, ev(i, bot.ChatMessage))
+		events = append(events, ev(i, audit.ChatMessage))
 	}
 	e.record(events...)
 	path := "/v1/properties/" + pathA + "/activities:watch"

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Property names what a request reads: one property, or every property
 // (operator only) when All is set.
 type Property struct {
-	Platform bot.Platform
+	Platform audit.Platform
 	ID       string
 	All      bool
 }
@@ -39,17 +39,17 @@ func ParseProperty(s string) (Property, error) {
 	if !ok {
 		return Property{}, fmt.Errorf("%q is not PLATFORM:ID (e.g. discord:123456789012345678 or telegram:-1001234567890) or all", s)
 	}
-	var p bot.Platform
+	var p audit.Platform
 	switch name {
 	case "discord":
-		p = bot.Discord
+		p = audit.Discord
 	case "telegram":
-		p = bot.Telegram
+		p = audit.Telegram
 	default:
 		return Property{}, fmt.Errorf("%q: platform must be discord or telegram", s)
 	}
 	digits := id
-	if p == bot.Telegram {
+	if p == audit.Telegram {
 		digits = strings.TrimPrefix(id, "-")
 	}
 	if !isDecimal(digits) || len(digits) > 20 {

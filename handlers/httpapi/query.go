@@ -13,7 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -131,14 +132,14 @@ func parseSearch(v url.Values, prop Property, allowed []string) (search, error) 
 	}
 	switch {
 	case names != nil && groups != nil:
-		s.q.Types = slices.DeleteFunc(names, func(t bot.EventType) bool { return !slices.Contains(groups, t) })
+		s.q.Types = slices.DeleteFunc(names, func(t audit.EventType) bool { return !slices.Contains(groups, t) })
 		s.none = len(s.q.Types) == 0
 	case names != nil:
 		s.q.Types = names
 	default:
 		s.q.Types = groups
 	}
-	if len(s.q.Types) == len(bot.EventTypes()) {
+	if len(s.q.Types) == len(audit.EventTypes()) {
 		s.q.Types = nil // every type: no need for the type index
 	}
 
@@ -147,8 +148,8 @@ func parseSearch(v url.Values, prop Property, allowed []string) (search, error) 
 		dst   *string
 	}{{"actor", &s.q.Actor}, {"target", &s.q.Target}, {"user", &s.q.User}, {"channel", &s.q.Channel}} {
 		val := v.Get(f.param)
-		if len(val) > bot.MaxIDLen {
-			return s, badParam(f.param, "longer than %d bytes", bot.MaxIDLen)
+		if len(val) > audit.MaxIDLen {
+			return s, badParam(f.param, "longer than %d bytes", audit.MaxIDLen)
 		}
 		*f.dst = val
 	}
@@ -188,8 +189,8 @@ func parseSearch(v url.Values, prop Property, allowed []string) (search, error) 
 // parseTypeList reads comma-separated universal event types; with groups,
 // also the categories members, messages, moderation, server and all. It
 // returns nil when the parameter is absent.
-func parseTypeList(param string, vals []string, groups bool) ([]bot.EventType, error) {
-	var out []bot.EventType
+func parseTypeList(param string, vals []string, groups bool) ([]audit.EventType, error) {
+	var out []audit.EventType
 	seen := false
 	for _, val := range vals {
 		for _, name := range strings.Split(val, ",") {
@@ -199,15 +200,15 @@ func parseTypeList(param string, vals []string, groups bool) ([]bot.EventType, e
 			}
 			seen = true
 			if groups {
-				if types, ok := bot.Preset(strings.ToLower(name)); ok {
+				if types, ok := audit.Preset(strings.ToLower(name)); ok {
 					if types == nil {
-						types = bot.EventTypes()
+						types = audit.EventTypes()
 					}
 					out = append(out, types...)
 					continue
 				}
 			}
-			t, err := bot.ParseEventType(name)
+			t, err := audit.ParseEventType(name)
 			if err != nil {
 				if groups {
 					return nil, badParam(param, "%q is neither an event type (such as USER_JOIN) nor a category (members, messages, moderation, server, all)", name)
@@ -276,8 +277,8 @@ func parseFilters(s string) ([]paramFilter, error) {
 		if !isParamName(name) {
 			return nil, badParam("filters", "%q is not a parameter name (snake_case, such as kind or reason)", name)
 		}
-		if len(value) > bot.MaxParamLen {
-			return nil, badParam("filters", "the value for %s is longer than %d bytes", name, bot.MaxParamLen)
+		if len(value) > audit.MaxParamLen {
+			return nil, badParam("filters", "the value for %s is longer than %d bytes", name, audit.MaxParamLen)
 		}
 		f.name, f.value = name, value
 		out = append(out, f)
@@ -299,7 +300,7 @@ func isParamName(s string) bool {
 }
 
 // matchParams reports whether e passes every filter term.
-func matchParams(filters []paramFilter, e *bot.Event) bool {
+func matchParams(filters []paramFilter, e *audit.Event) bool {
 	for _, f := range filters {
 		if (e.Params[f.name] == f.value) == f.neq {
 			return false
@@ -310,7 +311,7 @@ func matchParams(filters []paramFilter, e *bot.Event) bool {
 
 // match is the whole predicate of a search, for records that did not come
 // from a store query (the live feed).
-func (s *search) match(e *bot.Event) bool {
+func (s *search) match(e *audit.Event) bool {
 	q := &s.q
 	switch {
 	case s.none:

@@ -7,26 +7,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/chatwarden/chatwarden/command"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
 // Feed delivers committed batches of events, in commit order, from one
-// goroutine; *bot.Recorder is one. fn must not block.
+// goroutine; *recorder.Recorder is one. fn must not block.
 type Feed interface {
-	Subscribe(fn func(events []*bot.Event))
+	Subscribe(fn func(events []*audit.Event))
 }
 
-var _ Feed = (*bot.Recorder)(nil)
+var _ Feed = (*recorder.Recorder)(nil)
 
 // ReadyFunc reports whether a component is ready to serve: nil when it is,
 // else why not (for example "gateway disconnected").
@@ -36,7 +38,7 @@ type ReadyFunc func(ctx context.Context) error
 type Options struct {
 	Store *store.Store
 	// Recorder records token changes and authentication failures; a
-	// *bot.Recorder also serves as Feed and gives the recorder metrics.
+	// *recorder.Recorder also serves as Feed and gives the recorder metrics.
 	Recorder command.EventRecorder
 	// Feed is the live feed of committed events for activities:watch and
 	// the event metrics; by default Recorder, when it is a Feed.
@@ -180,8 +182,8 @@ func New(opts Options) (*Server, error) {
 		s.hub = newHub(s.metrics)
 		opts.Feed.Subscribe(s.hub.publish)
 	}
-	var stats *bot.RecorderStats
-	if st, ok := opts.Recorder.(interface{ Stats() *bot.RecorderStats }); ok {
+	var stats *recorder.Stats
+	if st, ok := opts.Recorder.(interface{ Stats() *recorder.Stats }); ok {
 		stats = st.Stats()
 	}
 	s.metrics.observeRecorder(opts.Feed, stats)

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -72,7 +74,7 @@ type option struct {
 }
 
 type viewerEntry struct {
-	bot.Entry
+	logentry.Entry
 	Time     string // RFC 3339
 	TimeText string
 	Class    string // CSS class from the category
@@ -80,7 +82,7 @@ type viewerEntry struct {
 
 // render is the one place log entries are rendered for the viewer: the
 // log channels' format and locale.
-func render(e *bot.Event, locale string) bot.Entry { return bot.Render(e, locale) }
+func render(e *audit.Event, locale string) logentry.Entry { return logentry.Render(e, locale) }
 
 func (s *Server) viewerHeaders(w http.ResponseWriter) {
 	h := w.Header()
@@ -248,12 +250,12 @@ func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage) (Prop
 	if err != nil {
 		return prop, nil, err
 	}
-	if len(types) < len(bot.EventTypes()) {
+	if len(types) < len(audit.EventTypes()) {
 		srch.q.Types = types
 	}
 	for _, f := range []struct{ param, val string }{{"user", page.User}, {"channel", page.Channel}} {
-		if len(f.val) > bot.MaxIDLen {
-			return prop, nil, badParam(f.param, "longer than %d bytes", bot.MaxIDLen)
+		if len(f.val) > audit.MaxIDLen {
+			return prop, nil, badParam(f.param, "longer than %d bytes", audit.MaxIDLen)
 		}
 	}
 	srch.q.User, srch.q.Channel = strings.TrimSpace(page.User), strings.TrimSpace(page.Channel)
@@ -394,7 +396,7 @@ func typeOptions(selected string) []option {
 	for _, c := range []string{"members", "messages", "moderation", "server"} {
 		out = append(out, option{Value: c, Label: "category: " + c})
 	}
-	for _, t := range bot.EventTypes() {
+	for _, t := range audit.EventTypes() {
 		out = append(out, option{Value: t.String(), Label: t.String()})
 	}
 	for i := range out {

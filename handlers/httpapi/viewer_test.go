@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // browser is an HTTP client with cookies that does not follow redirects.
@@ -55,10 +57,10 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 func TestViewer(t *testing.T) {
 	e := newEnv(t)
-	e.record(ev(1, bot.UserJoin), ev(2, bot.ChatMessage, func(x *bot.Event) {
+	e.record(ev(1, audit.UserJoin), ev(2, audit.ChatMessage, func(x *audit.Event) {
 		x.ActorName = `<img src=x onerror=alert(1)>`
 		x.Content = `<script>alert("pwned")</script>`
-	}), ev(3, bot.UserJoin, inProp(bot.Telegram, propB)))
+	}), ev(3, audit.UserJoin, inProp(audit.Telegram, propB)))
 	b := e.browser(t)
 
 	resp, page := b.do("GET", "/", nil)
@@ -100,7 +102,7 @@ func TestViewer(t *testing.T) {
 		!strings.Contains(page, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") {
 		t.Errorf("user content is not escaped:\n%s", page)
 	}
-	want := bot.Render(ev(1, bot.UserJoin), "en").Summary
+	want := logentry.Render(ev(1, audit.UserJoin), "en").Summary
 	if !strings.Contains(page, want) || strings.Count(page, `class="entry `) != 2 {
 		t.Errorf("entries: want %q and 2 entries\n%s", want, page)
 	}
@@ -123,14 +125,14 @@ func TestViewer(t *testing.T) {
 		t.Errorf("bad page: %d", resp.StatusCode)
 	}
 	// The locale of the property's log channels.
-	if _, _, err := e.store.UpdateSettings(context.Background(), bot.Discord, propA, func(s *bot.Settings) error {
+	if _, _, err := e.store.UpdateSettings(context.Background(), audit.Discord, propA, func(s *settings.Community) error {
 		s.Locale = "fr"
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	_, page = b.do("GET", "/", nil)
-	if fr := bot.Render(ev(1, bot.UserJoin), "fr").Summary; !strings.Contains(page, `lang="fr"`) || !strings.Contains(page, fr) {
+	if fr := logentry.Render(ev(1, audit.UserJoin), "fr").Summary; !strings.Contains(page, `lang="fr"`) || !strings.Contains(page, fr) {
 		t.Errorf("French page: want %q", fr)
 	}
 	// Export with the session.
@@ -177,7 +179,7 @@ func TestViewer(t *testing.T) {
 	}
 	pb := e.browser(t)
 	pb.do("POST", "/login", url.Values{"token": {e.tokB}})
-	if _, err := e.srv.Tokens().Revoke(context.Background(), bot.Telegram, propB, e.tokB, testAdmin); err != nil {
+	if _, err := e.srv.Tokens().Revoke(context.Background(), audit.Telegram, propB, e.tokB, testAdmin); err != nil {
 		t.Fatal(err)
 	}
 	resp, page = pb.do("GET", "/", nil)

@@ -11,7 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -27,7 +28,7 @@ type hub struct {
 
 type watcher struct {
 	srch   *search
-	ch     chan *bot.Event
+	ch     chan *audit.Event
 	kicked chan struct{}
 	once   sync.Once
 }
@@ -39,7 +40,7 @@ func newHub(m *Metrics) *hub {
 }
 
 // publish is the recorder subscription.
-func (h *hub) publish(events []*bot.Event) {
+func (h *hub) publish(events []*audit.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for w := range h.watchers {
@@ -61,7 +62,7 @@ func (h *hub) publish(events []*bot.Event) {
 }
 
 func (h *hub) add(srch *search, buffer int) *watcher {
-	w := &watcher{srch: srch, ch: make(chan *bot.Event, buffer), kicked: make(chan struct{})}
+	w := &watcher{srch: srch, ch: make(chan *audit.Event, buffer), kicked: make(chan struct{})}
 	h.mu.Lock()
 	h.watchers[w] = struct{}{}
 	h.mu.Unlock()
@@ -90,9 +91,9 @@ var errReplayTooLong = errors.New("too many records to replay")
 // replayRef names a record to replay, in commit order.
 type replayRef struct {
 	seq      uint64
-	platform bot.Platform
+	platform audit.Platform
 	property string
-	id       bot.ID
+	id       audit.ID
 }
 
 // handleWatch serves activities:watch: Server-Sent Events, one "activity"
@@ -119,9 +120,9 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	if lastText == "" {
 		lastParam, lastText = "lastEventId", v.Get("lastEventId")
 	}
-	var last bot.ID
+	var last audit.ID
 	if lastText != "" {
-		if last, err = bot.ParseID(lastText); err != nil {
+		if last, err = audit.ParseID(lastText); err != nil {
 			s.fail(w, r, badParam(lastParam, "%q is not a record id", lastText))
 			return
 		}
@@ -158,7 +159,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		buf.Reset()
 		return rc.Flush() == nil
 	}
-	event := func(e *bot.Event) {
+	event := func(e *audit.Event) {
 		buf.WriteString("id: ")
 		buf.WriteString(e.ID.String())
 		buf.WriteString("\nevent: activity\ndata: ")
@@ -172,7 +173,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	}
 
 	refs := plan.refs
-	seen := make(map[bot.ID]struct{}, len(refs))
+	seen := make(map[audit.ID]struct{}, len(refs))
 	var maxSeq uint64
 	for i, ref := range refs {
 		e, err := s.store.Get(r.Context(), ref.platform, ref.property, ref.id)
@@ -197,7 +198,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	// before the resume point (a batch committed earlier may reach the
 	// feed after this stream subscribed), and not replayed. Live commits
 	// come in order, so once past the replay the set is dropped.
-	fresh := func(e *bot.Event) bool {
+	fresh := func(e *audit.Event) bool {
 		if lastText != "" && !plan.after(e) {
 			return false
 		}
@@ -254,14 +255,14 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 // resume point.
 type replay struct {
 	refs    []replayRef
-	last    bot.ID
+	last    audit.ID
 	found   bool   // last is stored: resume by commit order
 	lastSeq uint64 // its commit sequence
 }
 
 // after reports whether e comes after the resume point: committed after
 // the last record, or if that record is gone, later in time order.
-func (p *replay) after(e *bot.Event) bool {
+func (p *replay) after(e *audit.Event) bool {
 	if p.found {
 		return e.Seq > p.lastSeq
 	}
@@ -272,11 +273,11 @@ func (p *replay) after(e *bot.Event) bool {
 // after the record last. It examines records no older than ReplayWindow
 // before last's time. If last is no longer stored (purged), it falls back
 // to the records after last in time order.
-func (s *Server) replayPlan(ctx context.Context, srch *search, last bot.ID) (replay, error) {
+func (s *Server) replayPlan(ctx context.Context, srch *search, last audit.ID) (replay, error) {
 	plan := replay{last: last}
 	t := last.Time()
 	scope := store.Query{Platform: srch.q.Platform, Property: srch.q.Property, Since: t, Until: t.Add(time.Nanosecond)}
-	err := s.store.Scan(ctx, scope, func(e *bot.Event) error {
+	err := s.store.Scan(ctx, scope, func(e *audit.Event) error {
 		if e.ID == last {
 			plan.lastSeq, plan.found = e.Seq, true
 		}
@@ -293,7 +294,7 @@ func (s *Server) replayPlan(ctx context.Context, srch *search, last bot.ID) (rep
 			q.Since = time.Time{}
 		}
 	}
-	err = s.store.Scan(ctx, q, func(e *bot.Event) error {
+	err = s.store.Scan(ctx, q, func(e *audit.Event) error {
 		if !plan.after(e) || !matchParams(srch.filters, e) {
 			return nil
 		}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // sseEvent is one event of a stream.
@@ -154,17 +154,17 @@ func (e *env) waitClients(n int) {
 // TestWatchLive: new records arrive in commit order, filtered and scoped.
 func TestWatchLive(t *testing.T) {
 	e := newEnv(t)
-	e.record(ev(0, bot.UserJoin)) // before the stream: not sent
+	e.record(ev(0, audit.UserJoin)) // before the stream: not sent
 	s := e.watch(pathA, e.tokA, "", "")
 	bans := e.watch(pathA, e.tokA, "eventType=moderation&filters=reason%3D%3Dspam", "")
 	all := e.watch(AllProperties, testOperator, "", "")
 	e.waitClients(3)
-	var want, wantBans []*bot.Event
+	var want, wantBans []*audit.Event
 	for i := range 20 {
-		x := ev(i+1, []bot.EventType{bot.ChatMessage, bot.UserBan}[i%2], withParams("reason", []string{"spam", "x"}[i/2%2]))
-		e.record(x, ev(i, bot.UserJoin, inProp(bot.Telegram, propB)))
+		x := ev(i+1, []audit.EventType{audit.ChatMessage, audit.UserBan}[i%2], withParams("reason", []string{"spam", "x"}[i/2%2]))
+		e.record(x, ev(i, audit.UserJoin, inProp(audit.Telegram, propB)))
 		want = append(want, x)
-		if x.Type == bot.UserBan && x.Params["reason"] == "spam" {
+		if x.Type == audit.UserBan && x.Params["reason"] == "spam" {
 			wantBans = append(wantBans, x)
 		}
 	}
@@ -202,9 +202,9 @@ func TestWatchResume(t *testing.T) {
 	e := newEnv(t)
 	s := e.watch(pathA, e.tokA, "", "")
 	e.waitClients(1)
-	var committed []*bot.Event
+	var committed []*audit.Event
 	for i := range 5 {
-		x := ev(i, bot.ChatMessage)
+		x := ev(i, audit.ChatMessage)
 		e.record(x)
 		committed = append(committed, x)
 	}
@@ -215,8 +215,8 @@ func TestWatchResume(t *testing.T) {
 
 	// Missed while away: newer records, and a late one whose time is
 	// older than the last seen record's (delivered after a reconnect).
-	late := ev(1, bot.UserJoin, func(x *bot.Event) { x.Time = x.Time.Add(-30 * time.Second) })
-	missed := []*bot.Event{ev(10, bot.UserBan), late, ev(11, bot.UserJoin, inProp(bot.Telegram, propB))}
+	late := ev(1, audit.UserJoin, func(x *audit.Event) { x.Time = x.Time.Add(-30 * time.Second) })
+	missed := []*audit.Event{ev(10, audit.UserBan), late, ev(11, audit.UserJoin, inProp(audit.Telegram, propB))}
 	e.record(missed...)
 	committed = append(committed, missed...)
 
@@ -225,7 +225,7 @@ func TestWatchResume(t *testing.T) {
 	if got := r.next(t, 4); !slices.Equal(eventIDs(got), want) {
 		t.Errorf("replay\n got %v\nwant %v", eventIDs(got), want)
 	}
-	x := ev(20, bot.ChatMessage)
+	x := ev(20, audit.ChatMessage)
 	e.record(x)
 	if got := r.next(t, 1); got[0].id != x.ID.String() {
 		t.Errorf("live after replay: %s, want %s", got[0].id, x.ID)
@@ -262,7 +262,7 @@ func TestWatchResumeUnderLoad(t *testing.T) {
 	go func() {
 		defer close(writerDone)
 		for i := range total {
-			x := ev(i, bot.ChatMessage)
+			x := ev(i, audit.ChatMessage)
 			if i%7 == 3 {
 				x.Time = x.Time.Add(-2 * time.Minute) // out of time order
 			}
@@ -313,12 +313,12 @@ func TestWatchSlowClient(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Watch.Buffer = 4 })
 	s := e.watch(pathA, e.tokA, "", "")
 	e.waitClients(1)
-	first := ev(0, bot.ChatMessage)
+	first := ev(0, audit.ChatMessage)
 	e.record(first)
 	s.next(t, 1)
-	var burst []*bot.Event
+	var burst []*audit.Event
 	for i := range 3000 {
-		burst = append(burst, ev(i+1, bot.ChatMessage))
+		burst = append(burst, ev(i+1, audit.ChatMessage))
 	}
 	start := time.Now()
 	e.record(burst...) // one commit: far more than the buffer at once
@@ -361,13 +361,13 @@ func TestWatchSlowClient(t *testing.T) {
 // and too long a replay answers 410.
 func TestWatchReplayLimits(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Watch.MaxReplay = 10 })
-	var evs []*bot.Event
+	var evs []*audit.Event
 	for i := range 20 {
-		evs = append(evs, ev(i, bot.ChatMessage))
+		evs = append(evs, ev(i, audit.ChatMessage))
 	}
 	e.record(evs...)
 	// An id the store never had: everything after it in time.
-	ghost := bot.MakeID(evs[14].Time.Add(time.Second), 0).String()
+	ghost := audit.MakeID(evs[14].Time.Add(time.Second), 0).String()
 	s := e.watch(pathA, e.tokA, "", ghost)
 	if got := s.next(t, 5); !slices.Equal(eventIDs(got), idsOf(evs[15:])) {
 		t.Errorf("after an unknown id: %v", eventIDs(got))

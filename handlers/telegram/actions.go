@@ -8,46 +8,48 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
-var _ bot.Actions = (*Bot)(nil)
+var _ platform.Actions = (*Bot)(nil)
 
-// Platform implements bot.Actions.
-func (b *Bot) Platform() bot.Platform { return bot.Telegram }
+// Platform implements platform.Actions.
+func (b *Bot) Platform() audit.Platform { return audit.Telegram }
 
 // deleteWindow is how long Telegram lets a bot delete others' messages.
 const deleteWindow = 48 * time.Hour
 
 // actionEvent starts the record of an action the bot performs: the bot is
 // the actor, or the admin who acted through it (a button, a command).
-func (b *Bot) actionEvent(property string, typ bot.EventType, platformType string, c bot.Cause) *bot.Event {
-	e := &bot.Event{Time: time.Now(), Platform: bot.Telegram, PropertyID: property, Type: typ,
-		PlatformType: platformType, Function: c.Function, ActorType: bot.ActorBot}
+func (b *Bot) actionEvent(property string, typ audit.EventType, platformType string, c platform.Cause) *audit.Event {
+	e := &audit.Event{Time: time.Now(), Platform: audit.Telegram, PropertyID: property, Type: typ,
+		PlatformType: platformType, Function: c.Function, ActorType: audit.ActorBot}
 	if !e.Function.Valid() {
-		e.Function = bot.FuncCommand
+		e.Function = audit.FuncCommand
 	}
 	if c.ActorID != "" {
-		e.ActorID, e.ActorName, e.ActorType = c.ActorID, c.ActorName, bot.ActorAdmin
+		e.ActorID, e.ActorName, e.ActorType = c.ActorID, c.ActorName, audit.ActorAdmin
 	} else {
 		e.ActorID, e.ActorName = itoa(b.self.ID), b.self.UserName
 	}
-	e.Params.Set(bot.ParamReason, c.Reason)
+	e.Params.Set(audit.ParamReason, c.Reason)
 	return e
 }
 
-func (b *Bot) target(e *bot.Event, chat, user int64) {
+func (b *Bot) target(e *audit.Event, chat, user int64) {
 	e.TargetIDs = []string{itoa(user)}
 	if p, ok := b.storedProfile(chat, user); ok {
-		e.Params.Set(bot.ParamTargetName, strings.TrimSpace(p.FirstName+" "+p.LastName))
+		e.Params.Set(audit.ParamTargetName, strings.TrimSpace(p.FirstName+" "+p.LastName))
 	}
 }
 
 // record makes an action's record durable before the action returns.
-func (b *Bot) record(ctx context.Context, e *bot.Event) error {
+func (b *Bot) record(ctx context.Context, e *audit.Event) error {
 	if err := b.opts.Recorder.Record(ctx, e); err != nil {
 		return fmt.Errorf("record %s: %w", e.Type, err)
 	}
@@ -61,16 +63,16 @@ func ids(property, user string) (int64, int64, error) {
 	}
 	u, err := strconv.ParseInt(user, 10, 64)
 	if err != nil {
-		return 0, 0, fmt.Errorf("telegram: %q is not a user id: %w", user, bot.ErrNotFound)
+		return 0, 0, fmt.Errorf("telegram: %q is not a user id: %w", user, platform.ErrNotFound)
 	}
 	return chat, u, nil
 }
 
-// DeleteMessage implements bot.Actions. Telegram lets bots delete other
+// DeleteMessage implements platform.Actions. Telegram lets bots delete other
 // members' messages for 48 hours: an older message fails with
-// bot.ErrTooOld, before any request when the store knows its date. The
+// platform.ErrTooOld, before any request when the store knows its date. The
 // record carries what the store knew of the message.
-func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message string, c bot.Cause) error {
+func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message string, c platform.Cause) error {
 	chat, err := parseChat(property)
 	if err != nil {
 		return err
@@ -78,33 +80,33 @@ func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message stri
 	if channel == property {
 		channel = "" // the chat itself, not a topic
 	}
-	prev, ferr := b.opts.Store.FindMessage(ctx, bot.Telegram, property, message)
+	prev, ferr := b.opts.Store.FindMessage(ctx, audit.Telegram, property, message)
 	if ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
 		prev = nil
 	}
 	old := prev != nil && b.opts.Now().Sub(prev.Time) >= deleteWindow
 	if old {
 		return fmt.Errorf("telegram: message %s was sent %s ago: %w (Telegram allows 48 hours)",
-			message, b.opts.Now().Sub(prev.Time).Round(time.Hour), bot.ErrTooOld)
+			message, b.opts.Now().Sub(prev.Time).Round(time.Hour), platform.ErrTooOld)
 	}
 	err = b.callPatient(ctx, "deleteMessage", tgbotapi.Params{"chat_id": itoa(chat), "message_id": message}, nil)
 	if err != nil {
 		te := apiError(err)
 		switch {
 		case te != nil && strings.Contains(te.Message, "message can't be deleted") && prev == nil:
-			return fmt.Errorf("telegram: message %s can't be deleted: it may be older than 48 hours, or the bot lacks the right: %w", message, bot.ErrTooOld)
+			return fmt.Errorf("telegram: message %s can't be deleted: it may be older than 48 hours, or the bot lacks the right: %w", message, platform.ErrTooOld)
 		case te != nil && strings.Contains(te.Message, "message can't be deleted"):
-			return fmt.Errorf("telegram: message %s can't be deleted: %w", message, bot.ErrForbidden)
+			return fmt.Errorf("telegram: message %s can't be deleted: %w", message, platform.ErrForbidden)
 		}
 		return actionErr("delete message", err)
 	}
-	e := b.actionEvent(property, bot.ChatMessageDelete, "deleteMessage", c)
+	e := b.actionEvent(property, audit.ChatMessageDelete, "deleteMessage", c)
 	e.ChannelID, e.MessageID = channel, message
 	if prev != nil {
 		e.Content, e.Attachments = prev.Content, prev.Attachments
 		if prev.ActorID != "" {
 			e.TargetIDs = []string{prev.ActorID}
-			e.Params.Set(bot.ParamTargetName, prev.ActorName)
+			e.Params.Set(audit.ParamTargetName, prev.ActorName)
 		}
 		if e.ChannelID == "" {
 			e.ChannelID = prev.ChannelID
@@ -126,10 +128,10 @@ func permissions(allow bool) string {
 	return jsonParam(p)
 }
 
-// Timeout implements bot.Actions: the member may not send anything until
+// Timeout implements platform.Actions: the member may not send anything until
 // the given time (Telegram treats less than 30 seconds or more than 366
 // days as forever).
-func (b *Bot) Timeout(ctx context.Context, property, user string, until time.Time, c bot.Cause) error {
+func (b *Bot) Timeout(ctx context.Context, property, user string, until time.Time, c platform.Cause) error {
 	chat, u, err := ids(property, user)
 	if err != nil {
 		return err
@@ -145,18 +147,18 @@ func (b *Bot) Timeout(ctx context.Context, property, user string, until time.Tim
 		b.echo.forget(chat, u, "restrict")
 		return actionErr("restrict member", err)
 	}
-	e := b.actionEvent(property, bot.UserUpdate, "restrictChatMember", c)
+	e := b.actionEvent(property, audit.UserUpdate, "restrictChatMember", c)
 	b.target(e, chat, u)
-	e.Params.Set(bot.ParamField, "status")
-	e.Params.Set(bot.ParamNewValue, "restricted")
+	e.Params.Set(audit.ParamField, "status")
+	e.Params.Set(audit.ParamNewValue, "restricted")
 	if !until.IsZero() {
-		e.Params.Set(bot.ParamUntil, until.UTC().Format(time.RFC3339))
+		e.Params.Set(audit.ParamUntil, until.UTC().Format(time.RFC3339))
 	}
 	return b.record(ctx, e)
 }
 
-// RemoveTimeout implements bot.Actions: every permission is given back.
-func (b *Bot) RemoveTimeout(ctx context.Context, property, user string, c bot.Cause) error {
+// RemoveTimeout implements platform.Actions: every permission is given back.
+func (b *Bot) RemoveTimeout(ctx context.Context, property, user string, c platform.Cause) error {
 	chat, u, err := ids(property, user)
 	if err != nil {
 		return err
@@ -168,23 +170,23 @@ func (b *Bot) RemoveTimeout(ctx context.Context, property, user string, c bot.Ca
 		b.echo.forget(chat, u, "unrestrict")
 		return actionErr("lift restrictions", err)
 	}
-	e := b.actionEvent(property, bot.UserUpdate, "restrictChatMember", c)
+	e := b.actionEvent(property, audit.UserUpdate, "restrictChatMember", c)
 	b.target(e, chat, u)
-	e.Params.Set(bot.ParamField, "status")
-	e.Params.Set(bot.ParamOldValue, "restricted")
-	e.Params.Set(bot.ParamNewValue, "member")
+	e.Params.Set(audit.ParamField, "status")
+	e.Params.Set(audit.ParamOldValue, "restricted")
+	e.Params.Set(audit.ParamNewValue, "member")
 	return b.record(ctx, e)
 }
 
-// Kick implements bot.Actions: a ban lifted at once, so the member may
+// Kick implements platform.Actions: a ban lifted at once, so the member may
 // come back.
-func (b *Bot) Kick(ctx context.Context, property, user string, c bot.Cause) error {
+func (b *Bot) Kick(ctx context.Context, property, user string, c platform.Cause) error {
 	chat, u, err := ids(property, user)
 	if err != nil {
 		return err
 	}
 	if u < 0 {
-		return fmt.Errorf("telegram: a chat cannot be kicked, only banned: %w", bot.ErrUnsupported)
+		return fmt.Errorf("telegram: a chat cannot be kicked, only banned: %w", platform.ErrUnsupported)
 	}
 	b.echo.expect(chat, u, "ban")
 	b.echo.expect(chat, u, "unban")
@@ -194,13 +196,13 @@ func (b *Bot) Kick(ctx context.Context, property, user string, c bot.Cause) erro
 		return actionErr("kick", err)
 	}
 	uerr := b.callPatient(ctx, "unbanChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u), "only_if_banned": "true"}, nil)
-	e := b.actionEvent(property, bot.UserRemove, "banChatMember", c)
+	e := b.actionEvent(property, audit.UserRemove, "banChatMember", c)
 	b.target(e, chat, u)
-	e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+	e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
 	if uerr != nil {
 		// The member was removed but stays banned: say so.
 		b.echo.forget(chat, u, "unban")
-		e.Params.Set(bot.ParamOutcome, "BANNED_NOT_LIFTED")
+		e.Params.Set(audit.ParamOutcome, "BANNED_NOT_LIFTED")
 	}
 	if err := b.record(ctx, e); err != nil {
 		return err
@@ -211,9 +213,9 @@ func (b *Bot) Kick(ctx context.Context, property, user string, c bot.Cause) erro
 	return nil
 }
 
-// Ban implements bot.Actions. A negative id is a chat that posted on its
+// Ban implements platform.Actions. A negative id is a chat that posted on its
 // own behalf (sender_chat): it is banned with banChatSenderChat.
-func (b *Bot) Ban(ctx context.Context, property, user string, c bot.Cause) error {
+func (b *Bot) Ban(ctx context.Context, property, user string, c platform.Cause) error {
 	chat, u, err := ids(property, user)
 	if err != nil {
 		return err
@@ -228,13 +230,13 @@ func (b *Bot) Ban(ctx context.Context, property, user string, c bot.Cause) error
 		b.echo.forget(chat, u, "ban")
 		return actionErr("ban", err)
 	}
-	e := b.actionEvent(property, bot.UserBan, method, c)
+	e := b.actionEvent(property, audit.UserBan, method, c)
 	b.target(e, chat, u)
 	return b.record(ctx, e)
 }
 
-// Unban implements bot.Actions (unbanChatSenderChat for a chat).
-func (b *Bot) Unban(ctx context.Context, property, user string, c bot.Cause) error {
+// Unban implements platform.Actions (unbanChatSenderChat for a chat).
+func (b *Bot) Unban(ctx context.Context, property, user string, c platform.Cause) error {
 	chat, u, err := ids(property, user)
 	if err != nil {
 		return err
@@ -249,26 +251,26 @@ func (b *Bot) Unban(ctx context.Context, property, user string, c bot.Cause) err
 		b.echo.forget(chat, u, "unban")
 		return actionErr("unban", err)
 	}
-	e := b.actionEvent(property, bot.UserBanRemove, method, c)
+	e := b.actionEvent(property, audit.UserBanRemove, method, c)
 	b.target(e, chat, u)
 	return b.record(ctx, e)
 }
 
-// AddRole implements bot.Actions: Telegram has no roles.
-func (b *Bot) AddRole(ctx context.Context, property, user, role string, c bot.Cause) error {
-	return fmt.Errorf("telegram: roles: %w", bot.ErrUnsupported)
+// AddRole implements platform.Actions: Telegram has no roles.
+func (b *Bot) AddRole(ctx context.Context, property, user, role string, c platform.Cause) error {
+	return fmt.Errorf("telegram: roles: %w", platform.ErrUnsupported)
 }
 
-// RemoveRole implements bot.Actions: Telegram has no roles.
-func (b *Bot) RemoveRole(ctx context.Context, property, user, role string, c bot.Cause) error {
-	return fmt.Errorf("telegram: roles: %w", bot.ErrUnsupported)
+// RemoveRole implements platform.Actions: Telegram has no roles.
+func (b *Bot) RemoveRole(ctx context.Context, property, user, role string, c platform.Cause) error {
+	return fmt.Errorf("telegram: roles: %w", platform.ErrUnsupported)
 }
 
-// Send implements bot.Actions: the text (escaped, shown as typed) with
+// Send implements platform.Actions: the text (escaped, shown as typed) with
 // inline buttons, in the chat or, when channel is a topic's thread id, in
 // that forum topic. Only Message.Mention may be notified: a link to them
 // opens the message.
-func (b *Bot) Send(ctx context.Context, property, channel string, m bot.Message) (string, error) {
+func (b *Bot) Send(ctx context.Context, property, channel string, m platform.Message) (string, error) {
 	chat, err := parseChat(property)
 	if err != nil {
 		return "", err
@@ -302,14 +304,14 @@ func mustAtoi(s string) int {
 
 // EditMessage replaces the text and buttons of a message the bot sent (a
 // verification challenge, for example).
-func (b *Bot) EditMessage(ctx context.Context, property, message string, m bot.Message) error {
+func (b *Bot) EditMessage(ctx context.Context, property, message string, m platform.Message) error {
 	chat, err := parseChat(property)
 	if err != nil {
 		return err
 	}
 	id, err := strconv.Atoi(message)
 	if err != nil {
-		return fmt.Errorf("telegram: message %q: %w", message, bot.ErrNotFound)
+		return fmt.Errorf("telegram: message %q: %w", message, platform.ErrNotFound)
 	}
 	if err := b.editMessage(chat, id, esc(cutUTF16(m.Text, maxText-10)), keyboard(m.Buttons)); err != nil {
 		return actionErr("edit message", err)

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )
@@ -38,9 +40,9 @@ func TestReversalButtonsCheckThePresserInTheGroup(t *testing.T) {
 	if st := f.ChatMember(group.ID, zoe.ID).Status; st != telegramtest.StatusLeft {
 		t.Fatalf("Zoe is %s after the unban", st)
 	}
-	unban := h.exactly(group.ID, bot.UserBanRemove, 1)[0]
-	if unban.ActorID != id(mod.ID) || unban.ActorType != bot.ActorAdmin || unban.Target() != id(zoe.ID) ||
-		unban.Params[bot.ParamReason] == "" || unban.PlatformType != "unbanChatMember" {
+	unban := h.exactly(group.ID, audit.UserBanRemove, 1)[0]
+	if unban.ActorID != id(mod.ID) || unban.ActorType != audit.ActorAdmin || unban.Target() != id(zoe.ID) ||
+		unban.Params[audit.ParamReason] == "" || unban.PlatformType != "unbanChatMember" {
 		t.Fatalf("unban record %+v", unban)
 	}
 	waitFor(t, "the buttons to say it was done", func() bool {
@@ -60,9 +62,9 @@ func TestReversalButtonsCheckThePresserInTheGroup(t *testing.T) {
 	}
 
 	// A security alert carries Ban; the forged variants are refused.
-	alert := &bot.Event{Platform: bot.Telegram, PropertyID: id(group.ID), Type: bot.SecurityEvent,
-		Function: bot.FuncImpersonation, ActorType: bot.ActorBot, ActorID: id(f.Bot().ID), TargetIDs: []string{id(ann.ID)},
-		Params: bot.Params{bot.ParamKind: bot.KindImpersonation, bot.ParamTargetName: "Ann"}}
+	alert := &audit.Event{Platform: audit.Telegram, PropertyID: id(group.ID), Type: audit.SecurityEvent,
+		Function: audit.FuncImpersonation, ActorType: audit.ActorBot, ActorID: id(f.Bot().ID), TargetIDs: []string{id(ann.ID)},
+		Params: audit.Params{audit.ParamKind: audit.KindImpersonation, audit.ParamTargetName: "Ann"}}
 	if err := h.rec.Record(context.Background(), alert); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestReversalButtonsCheckThePresserInTheGroup(t *testing.T) {
 		t.Fatalf("Ann is %s after the ban", st)
 	}
 	// The bot's own ban echoes back as chat_member; it is one record.
-	bans := h.exactly(group.ID, bot.UserBan, 2) // Zoe's by the owner, Ann's by the button
+	bans := h.exactly(group.ID, audit.UserBan, 2) // Zoe's by the owner, Ann's by the button
 	for _, b := range bans {
 		if b.Target() == id(ann.ID) && (b.ActorID != id(mod.ID) || b.PlatformType != "banChatMember") {
 			t.Fatalf("button ban %+v", b)
@@ -112,31 +114,31 @@ func TestActions(t *testing.T) {
 	channel := f.NewChannel("Spam channel", "", owner)
 	ctx := context.Background()
 	b := h.bot
-	cause := bot.Cause{Function: bot.FuncLinkFilter, Reason: "test reason"}
+	cause := platform.Cause{Function: audit.FuncLinkFilter, Reason: "test reason"}
 	prop := id(g.ID)
 
 	// Delete a recent message: the record keeps what it said.
 	msg := f.Message(g, ann, "a link to delete").Message.MessageID
-	h.wait(g.ID, bot.ChatMessage, 1)
+	h.wait(g.ID, audit.ChatMessage, 1)
 	if err := b.DeleteMessage(ctx, prop, "", id(int64(msg)), cause); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := f.MessageByID(g.ID, msg); ok {
 		t.Fatal("the message is still there")
 	}
-	del := h.exactly(g.ID, bot.ChatMessageDelete, 1)[0]
-	if del.ActorType != bot.ActorBot || del.ActorID != id(f.Bot().ID) || del.Function != bot.FuncLinkFilter ||
-		del.Content != "a link to delete" || del.Target() != id(ann.ID) || del.Params[bot.ParamReason] != "test reason" {
+	del := h.exactly(g.ID, audit.ChatMessageDelete, 1)[0]
+	if del.ActorType != audit.ActorBot || del.ActorID != id(f.Bot().ID) || del.Function != audit.FuncLinkFilter ||
+		del.Content != "a link to delete" || del.Target() != id(ann.ID) || del.Params[audit.ParamReason] != "test reason" {
 		t.Fatalf("delete record %+v", del)
 	}
 
 	// Older than 48 hours: a clear error, and no request.
 	old := f.Message(g, ann, "old news").Message.MessageID
-	h.wait(g.ID, bot.ChatMessage, 2)
+	h.wait(g.ID, audit.ChatMessage, 2)
 	f.Advance(49 * time.Hour)
 	calls := len(f.Calls("deleteMessage"))
 	err := b.DeleteMessage(ctx, prop, "", id(int64(old)), cause)
-	if !errors.Is(err, bot.ErrTooOld) || !strings.Contains(err.Error(), "48 hours") {
+	if !errors.Is(err, platform.ErrTooOld) || !strings.Contains(err.Error(), "48 hours") {
 		t.Fatalf("deleting an old message: %v", err)
 	}
 	if len(f.Calls("deleteMessage")) != calls {
@@ -158,9 +160,9 @@ func TestActions(t *testing.T) {
 	if st := f.ChatMember(g.ID, bob.ID).Status; st != telegramtest.StatusMember {
 		t.Fatalf("Bob is %s after the lift", st)
 	}
-	ups := h.exactly(g.ID, bot.UserUpdate, 2)
+	ups := h.exactly(g.ID, audit.UserUpdate, 2)
 	for _, u := range ups {
-		if u.ActorType != bot.ActorBot || u.Target() != id(bob.ID) || u.PlatformType != "restrictChatMember" {
+		if u.ActorType != audit.ActorBot || u.Target() != id(bob.ID) || u.PlatformType != "restrictChatMember" {
 			t.Fatalf("restriction record %+v", u)
 		}
 	}
@@ -172,17 +174,17 @@ func TestActions(t *testing.T) {
 	if st := f.ChatMember(g.ID, bob.ID).Status; st != telegramtest.StatusLeft {
 		t.Fatalf("Bob is %s after the kick", st)
 	}
-	kick := h.exactly(g.ID, bot.UserRemove, 1)[0]
-	if kick.Params[bot.ParamRemoval] != bot.RemovalKicked || kick.Target() != id(bob.ID) {
+	kick := h.exactly(g.ID, audit.UserRemove, 1)[0]
+	if kick.Params[audit.ParamRemoval] != audit.RemovalKicked || kick.Target() != id(bob.ID) {
 		t.Fatalf("kick record %+v", kick)
 	}
-	if n := len(h.records(g.ID, bot.UserBan, bot.UserBanRemove)); n != 0 {
+	if n := len(h.records(g.ID, audit.UserBan, audit.UserBanRemove)); n != 0 {
 		t.Fatalf("the kick left %d ban records", n)
 	}
 
 	// A message sent as a channel: the channel is banned.
 	f.MessageFromChannel(g, channel, "spam as a channel")
-	sc := h.wait(g.ID, bot.ChatMessage, 3)[0]
+	sc := h.wait(g.ID, audit.ChatMessage, 3)[0]
 	if err := b.Ban(ctx, prop, sc.ActorID, cause); err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +205,8 @@ func TestActions(t *testing.T) {
 		pressed.Store(p)
 		return telegram.Answer{Text: "Welcome!"}
 	})
-	sent, err := b.Send(ctx, prop, "", bot.Message{Text: "Press <here>", Mention: id(ann.ID),
-		Buttons: []bot.Button{{Label: "I'm human", Data: "verify:1"}}})
+	sent, err := b.Send(ctx, prop, "", platform.Message{Text: "Press <here>", Mention: id(ann.ID),
+		Buttons: []platform.Button{{Label: "I'm human", Data: "verify:1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,18 +221,18 @@ func TestActions(t *testing.T) {
 		t.Fatalf("press %+v", p)
 	}
 	// A button nobody handles is still answered.
-	stray, _ := b.Send(ctx, prop, "", bot.Message{Text: "stray", Buttons: []bot.Button{{Label: "x", Data: "nobody:1"}}})
+	stray, _ := b.Send(ctx, prop, "", platform.Message{Text: "stray", Buttons: []platform.Button{{Label: "x", Data: "nobody:1"}}})
 	_ = stray
 	if ans := h.press(g, ann, h.waitMessage(g.ID, "stray"), "x"); ans.Text == "" {
 		t.Fatal("an unhandled press got an empty answer")
 	}
 
-	if err := b.AddRole(ctx, prop, id(ann.ID), "r", cause); !errors.Is(err, bot.ErrUnsupported) {
+	if err := b.AddRole(ctx, prop, id(ann.ID), "r", cause); !errors.Is(err, platform.ErrUnsupported) {
 		t.Fatalf("AddRole: %v", err)
 	}
 	// No rights: a clear error.
 	f.SetBotRights(g, nil)
-	if err := b.Ban(ctx, prop, id(ann.ID), cause); !errors.Is(err, bot.ErrForbidden) {
+	if err := b.Ban(ctx, prop, id(ann.ID), cause); !errors.Is(err, platform.ErrForbidden) {
 		t.Fatalf("ban without rights: %v", err)
 	}
 }

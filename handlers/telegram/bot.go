@@ -12,10 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/store"
@@ -54,11 +57,11 @@ type Options struct {
 	DefaultLocale string
 
 	Store    *store.Store
-	Recorder *bot.Recorder
+	Recorder *recorder.Recorder
 	// Router gives every property's settings and locale; with it the bot
 	// delivers the outbox's Telegram entries to log chats and serves the
 	// settings commands. main uses one router for every platform.
-	Router *bot.LogRouter
+	Router *logchannel.Router
 	Logger zerolog.Logger
 	// HTTPClient, if set, makes the requests (its Timeout should exceed
 	// PollTimeout).
@@ -77,7 +80,7 @@ type Options struct {
 	Now func() time.Time
 
 	// Moderation and Verification, when set, are attached when Run starts
-	// (the Bot is their bot.Actions and Directory) and get what only the
+	// (the Bot is their platform.Actions and Directory) and get what only the
 	// platform sees: verification button presses and their /settings
 	// keys. main subscribes their Committed to the recorder.
 	Moderation   *moderation.Engine
@@ -107,7 +110,7 @@ type Webhook struct {
 
 // Bot is chatwarden's Telegram side: it turns updates into records, serves
 // the commands and buttons, delivers log entries to log chats and
-// implements bot.Actions for the engines.
+// implements platform.Actions for the engines.
 type Bot struct {
 	opts Options
 	api  *tgbotapi.BotAPI
@@ -119,7 +122,7 @@ type Bot struct {
 	wg     sync.WaitGroup
 	batchM sync.Mutex // one batch at a time (webhook requests may overlap)
 
-	deliverer *bot.Deliverer
+	deliverer *logchannel.Deliverer
 	ready     chan struct{} // closed once updates arrive (a poll succeeded, or the webhook is set)
 	readyOnce sync.Once
 	admins    adminCache
@@ -189,7 +192,7 @@ func New(opts Options) (*Bot, error) {
 		return nil, err
 	}
 	if opts.Router != nil {
-		b.deliverer = bot.NewDeliverer(bot.DelivererOptions{Sink: bot.Telegram.String(), Outbox: opts.Store, Poster: b,
+		b.deliverer = logchannel.NewDeliverer(logchannel.DelivererOptions{Sink: audit.Telegram.String(), Outbox: opts.Store, Poster: b,
 			MinInterval: opts.LogInterval, Logger: log, OnFailure: opts.OnDeliveryFailure,
 			OnPause: func(chat string, err error) { b.pauseLogChat(chat, err) }})
 	}
@@ -201,7 +204,7 @@ func New(opts Options) (*Bot, error) {
 func (b *Bot) Self() (id, name string) { return itoa(b.self.ID), b.self.UserName }
 
 // Deliverer returns the log deliverer, or nil without a Router.
-func (b *Bot) Deliverer() *bot.Deliverer { return b.deliverer }
+func (b *Bot) Deliverer() *logchannel.Deliverer { return b.deliverer }
 
 const (
 	nsKey = "telegram/key" // "hmac" -> the reversal buttons' key
@@ -392,7 +395,7 @@ func (b *Bot) handleBatch(raws []json.RawMessage, offset int64) (int64, error) {
 	val, _ := json.Marshal(st)
 	// Records, offset and state in one transaction, waiting for
 	// durability: only then may the next getUpdates confirm the batch.
-	if err := b.opts.Recorder.RecordCursor(context.Background(), bot.Cursor{Name: OffsetCursor, Value: val}, t.events...); err != nil {
+	if err := b.opts.Recorder.RecordCursor(context.Background(), recorder.Cursor{Name: OffsetCursor, Value: val}, t.events...); err != nil {
 		return offset, fmt.Errorf("telegram: record updates: %w", err)
 	}
 	if b.afterCommit != nil && !b.afterCommit() {
@@ -438,7 +441,7 @@ func (b *Bot) applyState(ops []kvOp) {
 // after the commit) and what to do once the records are durable.
 type batch struct {
 	b       *Bot
-	events  []*bot.Event
+	events  []*audit.Event
 	overlay map[string]*kvOp
 	order   []string
 	existed map[string]bool

@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 
-	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/platform"
 
-	"github.com/chatwarden/chatwarden/bot"
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
 // Press is an inline button pressed in a group, for handlers registered
@@ -29,7 +31,7 @@ type Press struct {
 // Buttons instead.
 type Answer struct {
 	Text    string
-	Buttons []bot.Button
+	Buttons []platform.Button
 	Edit    bool
 	Alert   bool
 }
@@ -110,7 +112,7 @@ func (b *Bot) editMessage(chat int64, id int, html string, kb *tgbotapi.InlineKe
 }
 
 // keyboard lays buttons out eight to a row, Telegram's limit.
-func keyboard(buttons []bot.Button) *tgbotapi.InlineKeyboardMarkup {
+func keyboard(buttons []platform.Button) *tgbotapi.InlineKeyboardMarkup {
 	if len(buttons) == 0 {
 		return nil
 	}
@@ -118,7 +120,7 @@ func keyboard(buttons []bot.Button) *tgbotapi.InlineKeyboardMarkup {
 	for i := 0; i < len(buttons); i += 8 {
 		var row []tgbotapi.InlineKeyboardButton
 		for _, bt := range buttons[i:min(i+8, len(buttons))] {
-			row = append(row, tgbotapi.NewInlineKeyboardButtonData(bot.OneLine(bt.Label, 60), bt.Data))
+			row = append(row, tgbotapi.NewInlineKeyboardButtonData(logentry.OneLine(bt.Label, 60), bt.Data))
 		}
 		rows = append(rows, row)
 	}
@@ -132,42 +134,42 @@ func keyboard(buttons []bot.Button) *tgbotapi.InlineKeyboardMarkup {
 // an admin of that group (not of the log chat) who may restrict members.
 type reversal struct {
 	code, label string
-	do          func(b *Bot, ctx context.Context, property, user string, c bot.Cause) error
+	do          func(b *Bot, ctx context.Context, property, user string, c platform.Cause) error
 	done        string
 }
 
 var reversals = map[string]reversal{
-	"u": {"u", "Unban", func(b *Bot, ctx context.Context, p, u string, c bot.Cause) error { return b.Unban(ctx, p, u, c) }, "Unbanned"},
-	"m": {"m", "Unmute", func(b *Bot, ctx context.Context, p, u string, c bot.Cause) error {
+	"u": {"u", "Unban", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error { return b.Unban(ctx, p, u, c) }, "Unbanned"},
+	"m": {"m", "Unmute", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error {
 		return b.RemoveTimeout(ctx, p, u, c)
 	}, "Restrictions lifted"},
-	"b": {"b", "Ban", func(b *Bot, ctx context.Context, p, u string, c bot.Cause) error { return b.Ban(ctx, p, u, c) }, "Banned"},
+	"b": {"b", "Ban", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error { return b.Ban(ctx, p, u, c) }, "Banned"},
 }
 
 // reversalsFor lists the buttons an entry carries.
-func reversalsFor(e *bot.Event) []string {
+func reversalsFor(e *audit.Event) []string {
 	target := e.Target()
 	if _, err := strconv.ParseInt(target, 10, 64); err != nil || target == e.PropertyID {
 		return nil
 	}
 	switch e.Type {
-	case bot.UserBan:
+	case audit.UserBan:
 		return []string{"u"}
-	case bot.UserUpdate:
-		if e.Params[bot.ParamField] == "status" && strings.HasPrefix(e.Params[bot.ParamNewValue], "restricted") {
+	case audit.UserUpdate:
+		if e.Params[audit.ParamField] == "status" && strings.HasPrefix(e.Params[audit.ParamNewValue], "restricted") {
 			return []string{"m"}
 		}
-	case bot.SecurityEvent:
-		if e.Params[bot.ParamKind] != bot.KindBotRightsLost {
+	case audit.SecurityEvent:
+		if e.Params[audit.ParamKind] != audit.KindBotRightsLost {
 			return []string{"b"}
 		}
-	case bot.VerificationFailure:
+	case audit.VerificationFailure:
 		return []string{"b"}
 	}
 	return nil
 }
 
-func (b *Bot) reversalButtons(e *bot.Event) []tgbotapi.InlineKeyboardButton {
+func (b *Bot) reversalButtons(e *audit.Event) []tgbotapi.InlineKeyboardButton {
 	var row []tgbotapi.InlineKeyboardButton
 	for _, code := range reversalsFor(e) {
 		data := b.reversalData(code, e.PropertyID, e.Target())
@@ -209,14 +211,14 @@ func (b *Bot) onReversal(q *tgbotapi.CallbackQuery) Answer {
 	if !canRestrict(m) {
 		return Answer{Text: "Only admins of the group who may ban members can use this.", Alert: true}
 	}
-	cause := bot.Cause{Function: bot.FuncCommand, Reason: "log entry button",
+	cause := platform.Cause{Function: audit.FuncCommand, Reason: "log entry button",
 		ActorID: userID(q.From), ActorName: userName(q.From)}
 	if err := r.do(b, b.life, itoa(chat), user, cause); err != nil {
 		msg := "That did not work; try again."
 		switch {
-		case errors.Is(err, bot.ErrForbidden):
+		case errors.Is(err, platform.ErrForbidden):
 			msg = "chatwarden lacks the rights for this in the group (it must be an admin that can ban members)."
-		case errors.Is(err, bot.ErrNotFound):
+		case errors.Is(err, platform.ErrNotFound):
 			msg = "Telegram does not know that member any more."
 		}
 		b.log.Warn().Err(err).Str("action", r.label).Msg("reversal button")
@@ -224,7 +226,7 @@ func (b *Bot) onReversal(q *tgbotapi.CallbackQuery) Answer {
 	}
 	// The entry keeps its text; its buttons go, with who pressed them.
 	kb := tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(
-		tgbotapi.NewInlineKeyboardButtonData("✓ "+r.done+" by "+bot.OneLine(userName(q.From), 30), doneData)))
+		tgbotapi.NewInlineKeyboardButtonData("✓ "+r.done+" by "+logentry.OneLine(userName(q.From), 30), doneData)))
 	edit := tgbotapi.NewEditMessageReplyMarkup(q.Message.Chat.ID, q.Message.MessageID, kb)
 	if _, err := b.api.Request(edit); err != nil {
 		b.log.Debug().Err(redact(err)).Msg("mark reversal done")

@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/platform"
+
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/rs/zerolog"
-
-	"github.com/chatwarden/chatwarden/bot"
 )
 
 // ctxClient is the HTTP client handed to tgbotapi, whose calls take no
@@ -161,13 +162,13 @@ func actionErr(op string, err error) error {
 	msg := strings.ToLower(te.Message)
 	switch {
 	case te.RetryAfter > 0:
-		return &bot.RetryAfterError{Wait: time.Duration(te.RetryAfter) * time.Second, Err: fmt.Errorf("telegram %s: %w", op, err)}
+		return &logchannel.RetryAfterError{Wait: time.Duration(te.RetryAfter) * time.Second, Err: fmt.Errorf("telegram %s: %w", op, err)}
 	case te.Code == 403, strings.Contains(msg, "not enough rights"), strings.Contains(msg, "have no rights"),
 		strings.Contains(msg, "chat_admin_required"), strings.Contains(msg, "need administrator rights"),
 		strings.Contains(msg, "user is an administrator"), strings.Contains(msg, "can't remove chat owner"):
-		return fmt.Errorf("telegram %s: %w: %s", op, bot.ErrForbidden, te.Message)
+		return fmt.Errorf("telegram %s: %w: %s", op, platform.ErrForbidden, te.Message)
 	case strings.Contains(msg, "not found"), strings.Contains(msg, "user_id_invalid"), strings.Contains(msg, "participant_id_invalid"):
-		return fmt.Errorf("telegram %s: %w: %s", op, bot.ErrNotFound, te.Message)
+		return fmt.Errorf("telegram %s: %w: %s", op, platform.ErrNotFound, te.Message)
 	}
 	return fmt.Errorf("telegram %s: %w", op, err)
 }
@@ -175,7 +176,7 @@ func actionErr(op string, err error) error {
 func parseChat(id string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("telegram: %q is not a chat id: %w", id, bot.ErrNotFound)
+		return 0, fmt.Errorf("telegram: %q is not a chat id: %w", id, platform.ErrNotFound)
 	}
 	return n, nil
 }

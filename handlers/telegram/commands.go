@@ -10,9 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/settings"
+
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -86,7 +89,7 @@ func (b *Bot) parseCommand(text string) (name string, args []string, ok bool) {
 // command looks at a message for a command: /report is recorded with the
 // batch (the log chat learns of it through the outbox); the others run
 // once the batch is durable.
-func (b *Bot) command(t *batch, m *tgbotapi.Message, ext *messageExt) []*bot.Event {
+func (b *Bot) command(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Event {
 	text := m.Text
 	if text == "" {
 		text = m.Caption
@@ -175,7 +178,7 @@ func (b *Bot) adminCommand(m *tgbotapi.Message, name string, args []string) {
 		b.answer(m, "Only the admins of this group can use /"+esc(name)+".", nil)
 		return
 	}
-	scope := command.Scope{Platform: bot.Telegram, Property: chatID(m.Chat)}
+	scope := command.Scope{Platform: audit.Telegram, Property: chatID(m.Chat)}
 	who := command.Admin{ID: c.id, Name: c.name}
 	switch name {
 	case "logs":
@@ -238,11 +241,11 @@ func (b *Bot) settingsCore() *command.Settings {
 	return &command.Settings{Store: b.opts.Store, Router: b.opts.Router, Recorder: b.opts.Recorder}
 }
 
-func (b *Bot) settingsOf(chat string) bot.Settings {
+func (b *Bot) settingsOf(chat string) settings.Community {
 	if b.opts.Router != nil {
-		return b.opts.Router.Settings(bot.Telegram, chat)
+		return b.opts.Router.Settings(audit.Telegram, chat)
 	}
-	s, _ := b.opts.Store.Settings(context.Background(), bot.Telegram, chat)
+	s, _ := b.opts.Store.Settings(context.Background(), audit.Telegram, chat)
 	return s
 }
 
@@ -316,7 +319,7 @@ func (b *Bot) setlogForwarded(m *tgbotapi.Message, from int64, msgID int) {
 	if err := b.call("getChat", tgbotapi.Params{"chat_id": itoa(from)}, &ch); err == nil {
 		title = ch.Title
 	}
-	scope := command.Scope{Platform: bot.Telegram, Property: chatID(m.Chat)}
+	scope := command.Scope{Platform: audit.Telegram, Property: chatID(m.Chat)}
 	if b.linkLogChat(m, scope, command.Admin{ID: c.id, Name: c.name}, from, title) && msgID != 0 {
 		_ = b.call("deleteMessage", tgbotapi.Params{"chat_id": itoa(from), "message_id": strconv.Itoa(msgID)}, nil)
 	}
@@ -354,7 +357,7 @@ func (b *Bot) linkLogChat(m *tgbotapi.Message, scope command.Scope, who command.
 	return true
 }
 
-func typeNames(ts []bot.EventType) string {
+func typeNames(ts []audit.EventType) string {
 	names := make([]string, len(ts))
 	for i, t := range ts {
 		names[i] = t.String()
@@ -431,7 +434,7 @@ func (b *Bot) logtypes(m *tgbotapi.Message, scope command.Scope, who command.Adm
 func (b *Bot) setLocale(m *tgbotapi.Message, scope command.Scope, who command.Admin, args []string) {
 	if len(args) != 1 {
 		b.answer(m, "Log entries are written in <code>"+esc(b.locale(scope.Property))+"</code>. Choose with <code>/locale "+
-			esc(strings.Join(bot.Locales(), "|"))+"</code>.", nil)
+			esc(strings.Join(logentry.Locales(), "|"))+"</code>.", nil)
 		return
 	}
 	if _, err := b.settingsCore().SetLocale(context.Background(), scope, who, strings.ToLower(args[0])); err != nil {
@@ -444,7 +447,7 @@ func (b *Bot) setLocale(m *tgbotapi.Message, scope command.Scope, who command.Ad
 func (b *Bot) showSettings(m *tgbotapi.Message) {
 	def := b.opts.DefaultLocale
 	if b.opts.Router != nil {
-		def = b.opts.Router.Locale(bot.Telegram, "")
+		def = b.opts.Router.Locale(audit.Telegram, "")
 	}
 	set := b.settingsOf(chatID(m.Chat))
 	lines := command.Show(set, def)
@@ -460,7 +463,7 @@ func (b *Bot) showSettings(m *tgbotapi.Message) {
 
 // report records MESSAGE_REPORT with the batch; the log chats get it
 // through the outbox, with a link to the message.
-func (b *Bot) report(t *batch, m *tgbotapi.Message, ext *messageExt) []*bot.Event {
+func (b *Bot) report(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Event {
 	r := m.ReplyToMessage
 	if r != nil && ext != nil && ext.IsTopicMessage && r.MessageID == ext.MessageThreadID {
 		r = nil // in a forum topic, a message that replies to nothing "replies" to the topic
@@ -469,8 +472,8 @@ func (b *Bot) report(t *batch, m *tgbotapi.Message, ext *messageExt) []*bot.Even
 		t.after(func() { b.answer(m, "Reply to the message you want to report with /report.", nil) })
 		return nil
 	}
-	e := b.event(m.Chat, bot.MessageReport, "message", m.Date)
-	e.Function = bot.FuncReport
+	e := b.event(m.Chat, audit.MessageReport, "message", m.Date)
+	e.Function = audit.FuncReport
 	b.setActor(e, m.From)
 	if m.SenderChat != nil {
 		e.ActorID, e.ActorName = chatID(m.SenderChat), m.SenderChat.Title
@@ -488,17 +491,17 @@ func (b *Bot) report(t *batch, m *tgbotapi.Message, ext *messageExt) []*bot.Even
 	}
 	if author != "" {
 		e.TargetIDs = []string{author}
-		e.Params.Set(bot.ParamTargetName, name)
-		e.Params.Set(bot.ParamReportedAuthor, author)
+		e.Params.Set(audit.ParamTargetName, name)
+		e.Params.Set(audit.ParamReportedAuthor, author)
 	}
-	e.Params.Set(bot.ParamReportedID, e.MessageID)
-	e.Params.Set(bot.ParamLink, messageLink(m.Chat, r.MessageID))
+	e.Params.Set(audit.ParamReportedID, e.MessageID)
+	e.Params.Set(audit.ParamLink, messageLink(m.Chat, r.MessageID))
 	e.Content = r.Text
 	if e.Content == "" {
 		e.Content = r.Caption
 	}
 	t.after(func() { b.answer(m, "Thank you: the admins have been told.", nil) })
-	return []*bot.Event{e}
+	return []*audit.Event{e}
 }
 
 // messageLink links to a message of a supergroup or channel ("" for basic
@@ -633,13 +636,13 @@ func (b *Bot) logs(m *tgbotapi.Message, c caller, args []string) {
 	}
 	var q store.Query
 	if err == nil {
-		q, err = s.Query(command.Scope{Platform: bot.Telegram, Property: chat}, time.Now())
+		q, err = s.Query(command.Scope{Platform: audit.Telegram, Property: chat}, time.Now())
 	}
 	if err != nil {
 		b.answer(m, esc(err.Error()), nil)
 		return
 	}
-	st := command.PageState{Scope: command.Scope{Platform: bot.Telegram, Property: chat}, Invoker: c.id, Query: q}
+	st := command.PageState{Scope: command.Scope{Platform: audit.Telegram, Property: chat}, Invoker: c.id, Query: q}
 	id, err := (&command.Pages{Store: b.opts.Store}).Save(st)
 	if err != nil {
 		b.answer(m, "The search could not be saved; try again.", nil)
@@ -688,7 +691,7 @@ func (b *Bot) page(chat, pageID string, q store.Query, gen int, cursor string) (
 		sb.WriteString("\nNo entries match.")
 	}
 	for _, e := range page.Events {
-		en := bot.Render(e, locale)
+		en := logentry.Render(e, locale)
 		fmt.Fprintf(&sb, "\n<code>%s</code> %s", e.Time.UTC().Format("01-02 15:04"), esc(cutUTF16(en.Summary, 160)))
 	}
 	var row []tgbotapi.InlineKeyboardButton
@@ -723,10 +726,10 @@ func (b *Bot) onPage(q *tgbotapi.CallbackQuery) Answer {
 	}
 	gen := int(rest[0] - '0')
 	chat := chatID(q.Message.Chat)
-	st, err := (&command.Pages{Store: b.opts.Store}).Load(id, command.Scope{Platform: bot.Telegram, Property: chat}, userID(q.From))
+	st, err := (&command.Pages{Store: b.opts.Store}).Load(id, command.Scope{Platform: audit.Telegram, Property: chat}, userID(q.From))
 	if err != nil {
 		// An anonymous admin's search: any admin of the group may page it.
-		st2, err2 := (&command.Pages{Store: b.opts.Store}).Load(id, command.Scope{Platform: bot.Telegram, Property: chat}, chat)
+		st2, err2 := (&command.Pages{Store: b.opts.Store}).Load(id, command.Scope{Platform: audit.Telegram, Property: chat}, chat)
 		if err2 != nil {
 			return Answer{Text: err.Error(), Alert: true}
 		}

@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )
@@ -46,8 +47,8 @@ func TestLogsPagesOnlyForTheCallerAndOnlyInItsGroup(t *testing.T) {
 		f.Message(a, ann, "message in A number "+string(rune('0'+i)))
 	}
 	f.Message(b, ann, "secret message in B")
-	h.wait(a.ID, bot.ChatMessage, 6)
-	h.wait(b.ID, bot.ChatMessage, 1)
+	h.wait(a.ID, audit.ChatMessage, 6)
+	h.wait(b.ID, audit.ChatMessage, 1)
 
 	// A member who is not an admin is refused.
 	f.Command(a, ann, "/logs")
@@ -106,7 +107,7 @@ func TestLogsArgumentsAreCheckedWithClearErrors(t *testing.T) {
 	owner, ann := f.NewUser("Owner"), f.NewUser("Ann")
 	g := f.NewSupergroup("G", owner, ann)
 	f.Message(g, ann, "hi")
-	h.wait(g.ID, bot.ChatMessage, 1)
+	h.wait(g.ID, audit.ChatMessage, 1)
 	for _, c := range []struct{ args, want string }{
 		{"NOT_A_TYPE", "type"},
 		{"limit=abc", "limit"},
@@ -156,9 +157,9 @@ func TestSetlogByForwardAndByIDWithSettingsChanges(t *testing.T) {
 		_, ok := f.MessageByID(channel.ID, post.ChannelPost.MessageID)
 		return !ok
 	})
-	change := h.wait(group.ID, bot.SettingsChange, 1)[0]
-	if change.ActorID != id(owner.ID) || change.ActorType != bot.ActorAdmin || change.Function != bot.FuncCommand ||
-		change.Params[bot.ParamSetting] != "log_channel:"+id(channel.ID) || change.Params[bot.ParamNewValue] != "all" {
+	change := h.wait(group.ID, audit.SettingsChange, 1)[0]
+	if change.ActorID != id(owner.ID) || change.ActorType != audit.ActorAdmin || change.Function != audit.FuncCommand ||
+		change.Params[audit.ParamSetting] != "log_channel:"+id(channel.ID) || change.Params[audit.ParamNewValue] != "all" {
 		t.Fatalf("SETTINGS_CHANGE %+v", change)
 	}
 	// Entries arrive, and the change itself is one of them.
@@ -203,10 +204,10 @@ func TestSetlogByForwardAndByIDWithSettingsChanges(t *testing.T) {
 	f.Command(group, owner, "/unsetlog "+id(logGroup.ID))
 	waitFor(t, "the removal", func() bool { return len(h.settings(group.ID).LogChannels) == 1 })
 
-	changes := h.records(group.ID, bot.SettingsChange)
+	changes := h.records(group.ID, audit.SettingsChange)
 	settings := map[string]int{}
 	for _, c := range changes {
-		settings[c.Params[bot.ParamSetting]]++
+		settings[c.Params[audit.ParamSetting]]++
 		if c.ActorID != id(owner.ID) {
 			t.Errorf("change by %s: %+v", c.ActorName, c.Params)
 		}
@@ -256,11 +257,11 @@ func TestAdminStatusIsRefreshedByChatMemberUpdates(t *testing.T) {
 	f.Command(g, mod, "/settings")
 	h.waitText(g.ID, "Only the admins of this group can use /settings")
 	f.PromoteAdmin(g, owner, mod, telegramtest.ModeratorRights())
-	h.wait(g.ID, bot.UserUpdate, 1)
+	h.wait(g.ID, audit.UserUpdate, 1)
 	f.Command(g, mod, "/settings")
 	h.waitText(g.ID, "chatwarden settings")
 	f.DemoteAdmin(g, owner, mod)
-	h.wait(g.ID, bot.UserUpdate, 2)
+	h.wait(g.ID, audit.UserUpdate, 2)
 	calls := len(f.Calls("getChatMember"))
 	f.Command(g, mod, "/locale fr")
 	h.waitText(g.ID, "Only the admins of this group can use /locale")

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )
@@ -70,10 +71,10 @@ func TestKillBeforeCommitLosesNothing(t *testing.T) {
 		t.Fatalf("%d records before the commit", n)
 	}
 	h.start(nil)
-	h.exactly(g.ID, bot.ChatMessage, 7)
-	h.exactly(g.ID, bot.UserJoin, 1)
-	up := h.exactly(g.ID, bot.UserUpdate, 1)[0]
-	if up.Params[bot.ParamOldValue] != "Ann" || up.Params[bot.ParamNewValue] != "Annabel" {
+	h.exactly(g.ID, audit.ChatMessage, 7)
+	h.exactly(g.ID, audit.UserJoin, 1)
+	up := h.exactly(g.ID, audit.UserUpdate, 1)[0]
+	if up.Params[audit.ParamOldValue] != "Ann" || up.Params[audit.ParamNewValue] != "Annabel" {
 		t.Fatalf("rename after the redelivery %+v", up.Params)
 	}
 }
@@ -91,7 +92,7 @@ func TestKillAfterCommitNeitherLosesNorDuplicates(t *testing.T) {
 	h.start(func(b *telegram.Bot) { telegram.SetCommitHooks(b, nil, hook) })
 	waitCrash(t, crashed)
 	h.stop()
-	h.exactly(g.ID, bot.UserJoin, 1)
+	h.exactly(g.ID, audit.UserJoin, 1)
 	// The join's service message and Ann's new name arrive after.
 	f.InjectUpdate(telegramtest.Update{Message: &telegramtest.Message{MessageID: 900, Date: f.Now().Unix(), Chat: g,
 		From: &zoe, NewChatMembers: []telegramtest.User{zoe}}})
@@ -99,9 +100,9 @@ func TestKillAfterCommitNeitherLosesNorDuplicates(t *testing.T) {
 	renamed.FirstName = "Annabel"
 	f.Message(g, renamed, "second")
 	h.start(nil)
-	h.exactly(g.ID, bot.ChatMessage, 2)
-	h.exactly(g.ID, bot.UserJoin, 1)
-	h.exactly(g.ID, bot.UserUpdate, 1)
+	h.exactly(g.ID, audit.ChatMessage, 2)
+	h.exactly(g.ID, audit.UserJoin, 1)
+	h.exactly(g.ID, audit.UserUpdate, 1)
 	if calls := f.GetUpdatesCalls(); calls[len(calls)-1].Offset == 0 {
 		t.Fatal("the restarted bot did not confirm the batch with the stored offset")
 	}
@@ -115,13 +116,13 @@ func TestMigrationKeepsHistoryReachable(t *testing.T) {
 	logChat := f.NewChannel("Logs", "", owner)
 	h.setLog(basic.ID, logChat.ID)
 	f.Message(basic, ann, "before the upgrade")
-	h.wait(basic.ID, bot.ChatMessage, 1)
+	h.wait(basic.ID, audit.ChatMessage, 1)
 	super, _, err := f.MigrateToSupergroup(basic, owner)
 	if err != nil {
 		t.Fatal(err)
 	}
-	moved := h.wait(super.ID, bot.PropertyUpdate, 1)[0]
-	if moved.Params[bot.ParamOldValue] != id(basic.ID) || moved.Params[bot.ParamNewValue] != id(super.ID) {
+	moved := h.wait(super.ID, audit.PropertyUpdate, 1)[0]
+	if moved.Params[audit.ParamOldValue] != id(basic.ID) || moved.Params[audit.ParamNewValue] != id(super.ID) {
 		t.Fatalf("migration record %+v", moved.Params)
 	}
 	// The settings moved: the supergroup's entries reach the log chat.
@@ -163,7 +164,7 @@ func TestWebhookChecksTheSecretAndSkipsRedeliveries(t *testing.T) {
 	owner, ann := f.NewUser("Owner"), f.NewUser("Ann")
 	g := f.NewSupergroup("G", owner, ann)
 	f.Message(g, ann, "by webhook")
-	h.wait(g.ID, bot.ChatMessage, 1)
+	h.wait(g.ID, audit.ChatMessage, 1)
 	// The fake notes a delivery once the bot's answer is back, which can
 	// be after the bot committed the record.
 	waitFor(t, "the webhook delivery", func() bool { return len(f.WebhookDeliveries()) > 0 })
@@ -191,7 +192,7 @@ func TestWebhookChecksTheSecretAndSkipsRedeliveries(t *testing.T) {
 	if code := post(secret); code != http.StatusOK { // Telegram delivering it again
 		t.Fatalf("redelivery: %d", code)
 	}
-	h.exactly(g.ID, bot.ChatMessage, 1)
+	h.exactly(g.ID, audit.ChatMessage, 1)
 }
 
 type syncBuffer struct {

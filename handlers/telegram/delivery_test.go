@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )
@@ -33,7 +34,7 @@ func TestJoinWaveReachesTheLogChatWithinTheLimits(t *testing.T) {
 	for i := range n {
 		f.JoinMember(group, f.NewUser(fmt.Sprintf("Joiner%d", i)))
 	}
-	h.exactly(group.ID, bot.UserJoin, n)
+	h.exactly(group.ID, audit.UserJoin, n)
 	var got map[string]int
 	waitFor(t, "every join in the log chat", func() bool {
 		got = joined(h.text(logChat.ID))
@@ -69,7 +70,7 @@ func TestRestartDuringDeliveryLosesNothing(t *testing.T) {
 	for i := range n {
 		f.JoinMember(group, f.NewUser(fmt.Sprintf("Joiner%d", i)))
 	}
-	h.exactly(group.ID, bot.UserJoin, n)
+	h.exactly(group.ID, audit.UserJoin, n)
 	waitFor(t, "the first log message", func() bool { return len(h.sent(logChat.ID)) > 0 })
 	h.stop()
 	if depth, _ := h.s.OutboxDepth("telegram"); depth == 0 {
@@ -150,10 +151,10 @@ func TestServiceMessagesAreDeletedWhenConfigured(t *testing.T) {
 	g := f.NewSupergroup("G", owner)
 	ups := f.JoinMember(g, zoe)
 	service := ups[1].Message.MessageID
-	h.exactly(g.ID, bot.UserJoin, 1)
+	h.exactly(g.ID, audit.UserJoin, 1)
 	waitFor(t, "the join message to go", func() bool { _, ok := f.MessageByID(g.ID, service); return !ok })
 	ups = f.LeaveMember(g, zoe)
 	service = ups[1].Message.MessageID
-	h.exactly(g.ID, bot.UserRemove, 1)
+	h.exactly(g.ID, audit.UserRemove, 1)
 	waitFor(t, "the leave message to go", func() bool { _, ok := f.MessageByID(g.ID, service); return !ok })
 }

@@ -23,7 +23,7 @@
 // buttons whose data is signed, and whose presser must be an admin of the
 // group concerned.
 //
-// Bot implements bot.Actions; Run attaches it to the moderation and
+// Bot implements platform.Actions; Run attaches it to the moderation and
 // verification engines of Options with a directory (engines.go) that
 // adapts Self, IsAdmin, Staff and MemberNames, remembers join service
 // messages, and drops the engine's cached staff list when an admin

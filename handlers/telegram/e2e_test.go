@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 	"github.com/chatwarden/chatwarden/store"
@@ -21,8 +24,8 @@ type harness struct {
 	t      *testing.T
 	fake   *telegramtest.Server
 	s      *store.Store
-	rec    *bot.Recorder
-	router *bot.LogRouter
+	rec    *recorder.Recorder
+	router *logchannel.Router
 	opts   func(*telegram.Options)
 	bot    *telegram.Bot
 	stop   func()
@@ -53,17 +56,17 @@ func newHarnessWith(t *testing.T, c config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, err := bot.NewLogRouter(context.Background(), s, "en")
+	router, err := logchannel.NewRouter(context.Background(), s, "en")
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, fake: fake, s: s, router: router, opts: c.opts}
-	var route bot.Router = router
+	var route recorder.Router = router
 	if c.engines != nil {
 		h.eng = newEngineSet(h, *c.engines)
 		route = h.eng.raidFilter(router)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{route}})
+	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{route}})
 	h.rec = rec
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
 	if h.eng != nil {
@@ -108,10 +111,10 @@ func (h *harness) start(hooks func(*telegram.Bot)) {
 	}
 }
 
-func (h *harness) wait(chat int64, typ bot.EventType, n int) []*bot.Event {
+func (h *harness) wait(chat int64, typ audit.EventType, n int) []*audit.Event {
 	h.t.Helper()
-	q := store.Query{Platform: bot.Telegram, Property: strconv.FormatInt(chat, 10), Types: []bot.EventType{typ}, Limit: 1000}
-	var evs []*bot.Event
+	q := store.Query{Platform: audit.Telegram, Property: strconv.FormatInt(chat, 10), Types: []audit.EventType{typ}, Limit: 1000}
+	var evs []*audit.Event
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		page, err := h.s.Query(context.Background(), q)
 		if err != nil {
@@ -126,7 +129,7 @@ func (h *harness) wait(chat int64, typ bot.EventType, n int) []*bot.Event {
 }
 
 // exactly waits a moment and checks there are exactly n records.
-func (h *harness) exactly(chat int64, typ bot.EventType, n int) []*bot.Event {
+func (h *harness) exactly(chat int64, typ audit.EventType, n int) []*audit.Event {
 	h.t.Helper()
 	h.wait(chat, typ, n)
 	time.Sleep(300 * time.Millisecond)
@@ -148,56 +151,56 @@ func TestUpdatesBecomeRecords(t *testing.T) {
 	}
 
 	h.fake.JoinMember(chat, zoe) // chat_member and the new_chat_members message
-	join := h.exactly(chat.ID, bot.UserJoin, 1)[0]
+	join := h.exactly(chat.ID, audit.UserJoin, 1)[0]
 	if join.ActorID != strconv.FormatInt(zoe.ID, 10) || join.PlatformType != "chat_member" {
 		t.Fatalf("join %+v", join)
 	}
 
 	sent := h.fake.Message(chat, ann, "hello <b>there</b>")
-	msg := h.wait(chat.ID, bot.ChatMessage, 1)[0]
+	msg := h.wait(chat.ID, audit.ChatMessage, 1)[0]
 	if msg.Content != "hello <b>there</b>" || msg.ActorName != "Ann" || msg.MessageID != strconv.Itoa(sent.Message.MessageID) {
 		t.Fatalf("message %+v", msg)
 	}
 	if _, err := h.fake.EditMessage(chat, sent.Message.MessageID, "hello again"); err != nil {
 		t.Fatal(err)
 	}
-	edit := h.wait(chat.ID, bot.ChatMessageEdit, 1)[0]
-	if edit.Content != "hello again" || edit.Params[bot.ParamOldContent] != "hello <b>there</b>" {
+	edit := h.wait(chat.ID, audit.ChatMessageEdit, 1)[0]
+	if edit.Content != "hello again" || edit.Params[audit.ParamOldContent] != "hello <b>there</b>" {
 		t.Fatalf("edit %+v", edit)
 	}
 
 	renamed := ann
 	renamed.FirstName = "Annabel"
 	h.fake.Message(chat, renamed, "new name")
-	upd := h.wait(chat.ID, bot.UserUpdate, 1)[0]
-	if upd.Params[bot.ParamField] != "first_name" || upd.Params[bot.ParamOldValue] != "Ann" || upd.Params[bot.ParamNewValue] != "Annabel" {
+	upd := h.wait(chat.ID, audit.UserUpdate, 1)[0]
+	if upd.Params[audit.ParamField] != "first_name" || upd.Params[audit.ParamOldValue] != "Ann" || upd.Params[audit.ParamNewValue] != "Annabel" {
 		t.Fatalf("rename %+v", upd)
 	}
 
 	h.fake.BanMember(chat, owner, zoe, time.Time{})
-	ban := h.wait(chat.ID, bot.UserBan, 1)[0]
-	if ban.ActorID != strconv.FormatInt(owner.ID, 10) || ban.ActorType != bot.ActorAdmin || ban.Target() != strconv.FormatInt(zoe.ID, 10) {
+	ban := h.wait(chat.ID, audit.UserBan, 1)[0]
+	if ban.ActorID != strconv.FormatInt(owner.ID, 10) || ban.ActorType != audit.ActorAdmin || ban.Target() != strconv.FormatInt(zoe.ID, 10) {
 		t.Fatalf("ban %+v", ban)
 	}
 	h.fake.Unban(chat, owner, zoe)
-	h.wait(chat.ID, bot.UserBanRemove, 1)
+	h.wait(chat.ID, audit.UserBanRemove, 1)
 
 	h.fake.LeaveMember(chat, ann) // chat_member and left_chat_member
-	left := h.exactly(chat.ID, bot.UserRemove, 1)[0]
-	if left.Params[bot.ParamRemoval] != bot.RemovalLeft {
+	left := h.exactly(chat.ID, audit.UserRemove, 1)[0]
+	if left.Params[audit.ParamRemoval] != audit.RemovalLeft {
 		t.Fatalf("leave %+v", left)
 	}
 
 	h.fake.SetTitle(chat, owner, "Renamed group")
-	title := h.wait(chat.ID, bot.PropertyUpdate, 1)[0]
-	if title.Params[bot.ParamNewValue] != "Renamed group" {
+	title := h.wait(chat.ID, audit.PropertyUpdate, 1)[0]
+	if title.Params[audit.ParamNewValue] != "Renamed group" {
 		t.Fatalf("title %+v", title)
 	}
 
 	forum := h.fake.NewForum("Forum", owner)
 	h.fake.ForumTopicCreated(forum, owner, "Announcements")
-	topic := h.wait(forum.ID, bot.ChannelCreate, 1)[0]
-	if topic.Params[bot.ParamChannelName] != "Announcements" || topic.ChannelID == "" || topic.ChannelID == "0" {
+	topic := h.wait(forum.ID, audit.ChannelCreate, 1)[0]
+	if topic.Params[audit.ParamChannelName] != "Announcements" || topic.ChannelID == "" || topic.ChannelID == "0" {
 		t.Fatalf("topic %+v", topic)
 	}
 }
@@ -209,13 +212,13 @@ func TestRestartNeitherLosesNorDuplicates(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		h.fake.Message(chat, ann, "before "+strconv.Itoa(i))
 	}
-	h.wait(chat.ID, bot.ChatMessage, 30)
+	h.wait(chat.ID, audit.ChatMessage, 30)
 	h.stop() // the process dies after the batch's commit
 	for i := 0; i < 20; i++ {
 		h.fake.Message(chat, ann, "while down "+strconv.Itoa(i))
 	}
 	h.start(nil)
-	evs := h.exactly(chat.ID, bot.ChatMessage, 50)
+	evs := h.exactly(chat.ID, audit.ChatMessage, 50)
 	seen := map[string]bool{}
 	for _, e := range evs {
 		if seen[e.MessageID] {
@@ -240,7 +243,7 @@ func TestGroupsStayApart(t *testing.T) {
 		chat int64
 		text string
 	}{{a.ID, "in A"}, {b.ID, "in B"}} {
-		evs := h.exactly(c.chat, bot.ChatMessage, 1)
+		evs := h.exactly(c.chat, audit.ChatMessage, 1)
 		if evs[0].Content != c.text {
 			t.Fatalf("chat %d holds %q", c.chat, evs[0].Content)
 		}

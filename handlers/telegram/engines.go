@@ -8,15 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/verification"
 )
 
-// The engines' view of Telegram. The Bot is their bot.Actions; directory
+// The engines' view of Telegram. The Bot is their platform.Actions; directory
 // tells them who the bot is, who the staff of a group are and which names a
 // member showed.
 type directory struct{ b *Bot }
@@ -109,7 +110,7 @@ func (b *Bot) onVerifyPress(ctx context.Context, p Press) Answer {
 // (an admin was promoted, demoted or renamed).
 func (b *Bot) forgetStaff(chat string) {
 	if b.opts.Moderation != nil {
-		b.opts.Moderation.ForgetStaff(bot.Telegram, chat)
+		b.opts.Moderation.ForgetStaff(audit.Telegram, chat)
 	}
 }
 
@@ -232,7 +233,7 @@ func (b *Bot) apitoken(m *tgbotapi.Message, args []string) {
 	switch op {
 	case "create":
 		label := strings.Join(args[2:], " ")
-		token, info, err := b.opts.Tokens.Create(ctx, bot.Telegram, property, who, label)
+		token, info, err := b.opts.Tokens.Create(ctx, audit.Telegram, property, who, label)
 		if err != nil {
 			if errors.Is(err, command.ErrTooManyTokens) {
 				b.answer(m, esc(command.ErrTooManyTokens.Error()), nil)
@@ -250,7 +251,7 @@ func (b *Bot) apitoken(m *tgbotapi.Message, args []string) {
 		b.answer(m, "API token <code>"+esc(info.ID)+"</code> for chat "+esc(property)+":\n<code>"+esc(token)+
 			"</code>\nCopy it now: it is not shown again."+note, nil)
 	case "list":
-		list, err := b.opts.Tokens.List(ctx, bot.Telegram, property)
+		list, err := b.opts.Tokens.List(ctx, audit.Telegram, property)
 		if err != nil {
 			b.log.Error().Err(err).Int64("chat", chat).Msg("apitoken list")
 			b.answer(m, "The tokens could not be listed; try again.", nil)
@@ -274,7 +275,7 @@ func (b *Bot) apitoken(m *tgbotapi.Message, args []string) {
 			b.answer(m, "Name the token: <code>/apitoken revoke "+esc(property)+" &lt;token id&gt;</code> (see <code>/apitoken list</code>).", nil)
 			return
 		}
-		info, err := b.opts.Tokens.Revoke(ctx, bot.Telegram, property, args[2], who)
+		info, err := b.opts.Tokens.Revoke(ctx, audit.Telegram, property, args[2], who)
 		switch {
 		case errors.Is(err, command.ErrTokenNotFound):
 			b.answer(m, "Chat "+esc(property)+" has no such token. See <code>/apitoken list "+esc(property)+"</code>.", nil)

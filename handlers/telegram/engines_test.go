@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
@@ -48,9 +50,11 @@ type engineSet struct {
 	joins atomic.Int64 // USER_JOIN records handed to the engines
 }
 
-type recordFunc func(ctx context.Context, events ...*bot.Event) error
+type recordFunc func(ctx context.Context, events ...*audit.Event) error
 
-func (f recordFunc) Record(ctx context.Context, events ...*bot.Event) error { return f(ctx, events...) }
+func (f recordFunc) Record(ctx context.Context, events ...*audit.Event) error {
+	return f(ctx, events...)
+}
 
 func newEngineSet(h *harness, cfg engineConfig) *engineSet {
 	now := time.Now()
@@ -62,7 +66,7 @@ func newEngineSet(h *harness, cfg engineConfig) *engineSet {
 
 // recorder records through the harness's recorder, made after the engines.
 func (e *engineSet) recorder() recordFunc {
-	return func(ctx context.Context, events ...*bot.Event) error { return e.h.rec.Record(ctx, events...) }
+	return func(ctx context.Context, events ...*audit.Event) error { return e.h.rec.Record(ctx, events...) }
 }
 
 func (e *engineSet) startEngines() {
@@ -99,20 +103,20 @@ func (e *engineSet) engines() (*moderation.Engine, *verification.Engine) {
 
 // committed is the recorder's subscriber, as main's rec.Subscribe of both
 // engines' Committed.
-func (e *engineSet) committed(evs []*bot.Event) {
+func (e *engineSet) committed(evs []*audit.Event) {
 	mod, ver := e.engines()
 	mod.Committed(evs)
 	ver.Committed(evs)
 	for _, ev := range evs {
-		if ev.Type == bot.UserJoin {
+		if ev.Type == audit.UserJoin {
 			e.joins.Add(1)
 		}
 	}
 }
 
 // raidFilter is mod.RaidFilter(router) of whichever engine runs.
-func (e *engineSet) raidFilter(router bot.Router) bot.Router {
-	return bot.RouterFunc(func(ev *bot.Event) []bot.Route {
+func (e *engineSet) raidFilter(router recorder.Router) recorder.Router {
+	return recorder.RouterFunc(func(ev *audit.Event) []recorder.Route {
 		mod, _ := e.engines()
 		return mod.RaidFilter(router).Route(ev)
 	})
@@ -166,7 +170,7 @@ func (h *harness) restart(idle time.Duration) {
 func (h *harness) setEngine(chat int64, key, value string) {
 	h.t.Helper()
 	c := &command.Settings{Store: h.s, Router: h.router, Recorder: h.rec}
-	if _, err := c.SetEngineSetting(context.Background(), command.Scope{Platform: bot.Telegram, Property: id(chat)},
+	if _, err := c.SetEngineSetting(context.Background(), command.Scope{Platform: audit.Telegram, Property: id(chat)},
 		command.Admin{ID: "1", Name: "test"}, key, value); err != nil {
 		h.t.Fatal(err)
 	}
@@ -198,8 +202,8 @@ func TestLinkFilterDeletesPhishingOnceAndKeepsAllowedLinks(t *testing.T) {
 	h.waitText(g.ID, "link_filter.denylist is now evil-login.com,phish.net.")
 	f.Command(g, owner, "/settings link_filter.mode sometimes")
 	h.waitText(g.ID, `"sometimes" is not one of denylist, allowlist`)
-	if ch := h.exactly(g.ID, bot.SettingsChange, 1)[0]; ch.Params[bot.ParamSetting] != "link_filter.denylist" ||
-		ch.Params[bot.ParamNewValue] != "evil-login.com,phish.net" || ch.ActorID != id(owner.ID) {
+	if ch := h.exactly(g.ID, audit.SettingsChange, 1)[0]; ch.Params[audit.ParamSetting] != "link_filter.denylist" ||
+		ch.Params[audit.ParamNewValue] != "evil-login.com,phish.net" || ch.ActorID != id(owner.ID) {
 		t.Fatalf("settings change %+v", ch)
 	}
 
@@ -210,20 +214,20 @@ func TestLinkFilterDeletesPhishingOnceAndKeepsAllowedLinks(t *testing.T) {
 	caption := f.MessageWith(telegramtest.MessageSpec{Chat: g, From: ann, Text: "read https://phish.net/free.pdf",
 		Document: &telegramtest.File{Name: "free.pdf", Data: []byte("%PDF-1.4")}}).Message.MessageID
 
-	links := h.wait(g.ID, bot.ModerationLink, 3)
+	links := h.wait(g.ID, audit.ModerationLink, 3)
 	h.eng.flush()
-	links = h.exactly(g.ID, bot.ModerationLink, 3)
-	deletes := h.exactly(g.ID, bot.ChatMessageDelete, 3)
+	links = h.exactly(g.ID, audit.ModerationLink, 3)
+	deletes := h.exactly(g.ID, audit.ChatMessageDelete, 3)
 	self := id(f.Bot().ID)
-	byMsg := map[string]*bot.Event{}
+	byMsg := map[string]*audit.Event{}
 	for _, l := range links {
-		if l.ActorID != self || l.ActorType != bot.ActorBot || l.Target() != id(ann.ID) || l.Function != bot.FuncLinkFilter {
+		if l.ActorID != self || l.ActorType != audit.ActorBot || l.Target() != id(ann.ID) || l.Function != audit.FuncLinkFilter {
 			t.Errorf("MODERATION_LINK %+v", l)
 		}
 		byMsg[l.MessageID] = l
 	}
 	for _, d := range deletes {
-		if d.ActorID != self || d.ActorType != bot.ActorBot || d.Function != bot.FuncLinkFilter || d.Target() != id(ann.ID) {
+		if d.ActorID != self || d.ActorType != audit.ActorBot || d.Function != audit.FuncLinkFilter || d.Target() != id(ann.ID) {
 			t.Errorf("CHAT_MESSAGE_DELETE %+v", d)
 		}
 	}
@@ -232,7 +236,7 @@ func TestLinkFilterDeletesPhishingOnceAndKeepsAllowedLinks(t *testing.T) {
 		domain string
 	}{{phish, "secure.evil-login.com"}, {textLink, "phish.net"}, {caption, "phish.net"}} {
 		l := byMsg[strconv.Itoa(c.msg)]
-		if l == nil || l.Params[bot.ParamDomain] != c.domain || l.Params[bot.ParamOutcome] != moderation.OutcomeDone {
+		if l == nil || l.Params[audit.ParamDomain] != c.domain || l.Params[audit.ParamOutcome] != moderation.OutcomeDone {
 			t.Errorf("message %d: MODERATION_LINK %+v", c.msg, l)
 		}
 		if !h.deleted(g.ID, c.msg) {
@@ -272,9 +276,9 @@ func TestImpersonationOfTheOwnerIsFlaggedThenQuarantined(t *testing.T) {
 	// Cyrillic О, а and е in "Оlgа Pеtrova".
 	fake1 := f.AddUser(telegramtest.User{FirstName: "\u041elg\u0430", LastName: "P\u0435trova", Username: "olga_help"})
 	f.JoinMember(g, fake1)
-	sec := h.wait(g.ID, bot.SecurityEvent, 1)[0]
-	if sec.Params[bot.ParamKind] != bot.KindImpersonation || sec.Target() != id(fake1.ID) ||
-		!slices.Contains(sec.TargetIDs, id(owner.ID)) || sec.Params[bot.ParamAction] != moderation.ActFlag {
+	sec := h.wait(g.ID, audit.SecurityEvent, 1)[0]
+	if sec.Params[audit.ParamKind] != audit.KindImpersonation || sec.Target() != id(fake1.ID) ||
+		!slices.Contains(sec.TargetIDs, id(owner.ID)) || sec.Params[audit.ParamAction] != moderation.ActFlag {
 		t.Fatalf("impersonation record %+v", sec)
 	}
 	if st := f.ChatMember(g.ID, fake1.ID).Status; st != telegramtest.StatusMember {
@@ -295,9 +299,9 @@ func TestImpersonationOfTheOwnerIsFlaggedThenQuarantined(t *testing.T) {
 	if !restricted {
 		t.Fatal("no restrictChatMember for the impersonator")
 	}
-	evs := h.wait(g.ID, bot.SecurityEvent, 2)
-	if q := evs[0]; q.Target() != id(fake2.ID) || q.Params[bot.ParamAction] != moderation.ActQuarantine ||
-		q.Params[bot.ParamOutcome] != moderation.OutcomeDone {
+	evs := h.wait(g.ID, audit.SecurityEvent, 2)
+	if q := evs[0]; q.Target() != id(fake2.ID) || q.Params[audit.ParamAction] != moderation.ActQuarantine ||
+		q.Params[audit.ParamOutcome] != moderation.OutcomeDone {
 		t.Fatalf("quarantine record %+v", q)
 	}
 
@@ -305,13 +309,13 @@ func TestImpersonationOfTheOwnerIsFlaggedThenQuarantined(t *testing.T) {
 	// (whose clock does not move here) is refreshed by the promotion.
 	maxim := f.AddUser(telegramtest.User{FirstName: "Maximilian", Username: "maximilian"})
 	f.JoinMember(g, maxim)
-	h.wait(g.ID, bot.UserJoin, 3)
+	h.wait(g.ID, audit.UserJoin, 3)
 	f.PromoteAdmin(g, owner, maxim, telegramtest.ModeratorRights())
-	h.wait(g.ID, bot.UserUpdate, 2) // the quarantine's restriction, then the promotion
+	h.wait(g.ID, audit.UserUpdate, 2) // the quarantine's restriction, then the promotion
 	fake3 := f.AddUser(telegramtest.User{FirstName: "M\u0430ximili\u0430n"})
 	f.JoinMember(g, fake3)
 	waitFor(t, "the new admin's impersonator", func() bool {
-		for _, e := range h.records(g.ID, bot.SecurityEvent) {
+		for _, e := range h.records(g.ID, audit.SecurityEvent) {
 			if e.Target() == id(fake3.ID) && slices.Contains(e.TargetIDs, id(maxim.ID)) {
 				return true
 			}
@@ -327,13 +331,13 @@ func TestBotAddedByAMemberIsAnUnauthorizedIntegration(t *testing.T) {
 	g := f.NewSupergroup("G", owner, ann)
 	spam := f.AddUser(telegramtest.User{FirstName: "Free Crypto", Username: "free_crypto_bot", IsBot: true})
 	f.AddMemberByAdmin(g, ann, spam)
-	sec := h.wait(g.ID, bot.SecurityEvent, 1)[0]
-	if sec.Params[bot.ParamKind] != bot.KindUnauthorizedIntegration || sec.Params[moderation.ParamIntegration] != moderation.IntegrationBot ||
+	sec := h.wait(g.ID, audit.SecurityEvent, 1)[0]
+	if sec.Params[audit.ParamKind] != audit.KindUnauthorizedIntegration || sec.Params[moderation.ParamIntegration] != moderation.IntegrationBot ||
 		!slices.Equal(sec.TargetIDs, []string{id(spam.ID), id(ann.ID)}) || sec.ActorID != id(f.Bot().ID) {
 		t.Fatalf("integration record %+v", sec)
 	}
 	h.eng.flush()
-	h.exactly(g.ID, bot.SecurityEvent, 1)
+	h.exactly(g.ID, audit.SecurityEvent, 1)
 }
 
 func TestJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
@@ -347,21 +351,21 @@ func TestJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
 	for i := range n {
 		f.JoinMember(g, f.NewUser("raider"+strconv.Itoa(i)))
 	}
-	h.wait(g.ID, bot.UserJoin, n)
+	h.wait(g.ID, audit.UserJoin, n)
 	waitFor(t, "the engines to see every join", func() bool { return h.eng.joins.Load() >= n })
 	mod, _ := h.eng.engines()
-	if !mod.InRaid(bot.Telegram, id(g.ID)) {
+	if !mod.InRaid(audit.Telegram, id(g.ID)) {
 		t.Fatal("no raid under way after 1000 joins")
 	}
 	// Ten quiet seconds (the default window) end it.
 	h.eng.modClock.Advance(11 * time.Second)
-	raid := h.wait(g.ID, bot.SecurityEvent, 1)[0]
-	if raid.Params[bot.ParamKind] != bot.KindJoinRaid || raid.Params[bot.ParamCount] != strconv.Itoa(n) ||
-		len(raid.TargetIDs) != bot.MaxTargets || raid.Function != bot.FuncRaidGuard {
+	raid := h.wait(g.ID, audit.SecurityEvent, 1)[0]
+	if raid.Params[audit.ParamKind] != audit.KindJoinRaid || raid.Params[audit.ParamCount] != strconv.Itoa(n) ||
+		len(raid.TargetIDs) != audit.MaxTargets || raid.Function != audit.FuncRaidGuard {
 		t.Fatalf("raid record %+v (%d targets)", raid.Params, len(raid.TargetIDs))
 	}
-	h.exactly(g.ID, bot.UserJoin, n)
-	h.exactly(g.ID, bot.SecurityEvent, 1)
+	h.exactly(g.ID, audit.UserJoin, n)
+	h.exactly(g.ID, audit.SecurityEvent, 1)
 
 	text := h.waitText(logChat.ID, "JOIN_RAID")
 	time.Sleep(300 * time.Millisecond)
@@ -428,9 +432,9 @@ func TestVerificationPassesOnlyByTheNewcomer(t *testing.T) {
 	if ans := h.press(g, zoe, ch, "I'm human"); !strings.Contains(ans.Text, "verified") {
 		t.Fatalf("the newcomer's press: %+v", ans)
 	}
-	ok := h.wait(g.ID, bot.VerificationSuccess, 1)[0]
-	if ok.Target() != id(zoe.ID) || ok.Params[bot.ParamVerifyKind] != "BUTTON" || ok.Params[bot.ParamAction] != "UNRESTRICT" ||
-		ok.Params[bot.ParamOutcome] != "DONE" || ok.Params[bot.ParamAttempts] != "1" {
+	ok := h.wait(g.ID, audit.VerificationSuccess, 1)[0]
+	if ok.Target() != id(zoe.ID) || ok.Params[audit.ParamVerifyKind] != "BUTTON" || ok.Params[audit.ParamAction] != "UNRESTRICT" ||
+		ok.Params[audit.ParamOutcome] != "DONE" || ok.Params[audit.ParamAttempts] != "1" {
 		t.Fatalf("success record %+v", ok.Params)
 	}
 	if st := f.ChatMember(g.ID, zoe.ID).Status; st != telegramtest.StatusMember {
@@ -445,10 +449,10 @@ func TestVerificationPassesOnlyByTheNewcomer(t *testing.T) {
 
 	// A member an admin adds skips the challenge (the default).
 	f.AddMemberByAdmin(g, owner, bob)
-	h.wait(g.ID, bot.UserJoin, 2)
+	h.wait(g.ID, audit.UserJoin, 2)
 	h.eng.flush()
 	_, ver := h.eng.engines()
-	if p, err := ver.Pending(bot.Telegram, id(g.ID)); err != nil || len(p) != 0 {
+	if p, err := ver.Pending(audit.Telegram, id(g.ID)); err != nil || len(p) != 0 {
 		t.Fatalf("pending after an admin's addition: %v %v", p, err)
 	}
 	if st := f.ChatMember(g.ID, bob.ID).Status; st != telegramtest.StatusMember {
@@ -498,9 +502,9 @@ func TestVerificationFailsByWrongAnswers(t *testing.T) {
 	if ans := h.press(g, zoe, retry, wrongLabel(t, retry)); !strings.Contains(ans.Text, "Verification failed") {
 		t.Fatalf("the last wrong answer: %+v", ans)
 	}
-	fail := h.wait(g.ID, bot.VerificationFailure, 1)[0]
-	if fail.Target() != id(zoe.ID) || fail.Params[bot.ParamReason] != bot.ReasonWrongAnswer ||
-		fail.Params[bot.ParamAttempts] != "2" || fail.Params[bot.ParamAction] != "KICK" || fail.Params[bot.ParamVerifyKind] != "MATH" {
+	fail := h.wait(g.ID, audit.VerificationFailure, 1)[0]
+	if fail.Target() != id(zoe.ID) || fail.Params[audit.ParamReason] != audit.ReasonWrongAnswer ||
+		fail.Params[audit.ParamAttempts] != "2" || fail.Params[audit.ParamAction] != "KICK" || fail.Params[audit.ParamVerifyKind] != "MATH" {
 		t.Fatalf("failure record %+v", fail.Params)
 	}
 	if st := f.ChatMember(g.ID, zoe.ID).Status; st != telegramtest.StatusLeft {
@@ -509,7 +513,7 @@ func TestVerificationFailsByWrongAnswers(t *testing.T) {
 	waitFor(t, "the challenge and the join message deleted", func() bool {
 		return h.deleted(g.ID, ch.MessageID) && h.deleted(g.ID, join)
 	})
-	if rm := h.wait(g.ID, bot.UserRemove, 1)[0]; rm.Function != bot.FuncVerification || rm.Target() != id(zoe.ID) {
+	if rm := h.wait(g.ID, audit.UserRemove, 1)[0]; rm.Function != audit.FuncVerification || rm.Target() != id(zoe.ID) {
 		t.Fatalf("kick record %+v", rm)
 	}
 }
@@ -528,8 +532,8 @@ func TestVerificationTimesOutAcrossARestart(t *testing.T) {
 
 	// Down for two minutes: the deadline passes while nothing runs.
 	h.restart(2 * time.Minute)
-	fail := h.wait(g.ID, bot.VerificationFailure, 1)[0]
-	if fail.Params[bot.ParamReason] != bot.ReasonTimeout || fail.Params[bot.ParamAction] != "KICK" || fail.Target() != id(zoe.ID) {
+	fail := h.wait(g.ID, audit.VerificationFailure, 1)[0]
+	if fail.Params[audit.ParamReason] != audit.ReasonTimeout || fail.Params[audit.ParamAction] != "KICK" || fail.Target() != id(zoe.ID) {
 		t.Fatalf("timeout record %+v", fail.Params)
 	}
 	waitFor(t, "the kick and the deletions", func() bool {
@@ -538,7 +542,7 @@ func TestVerificationTimesOutAcrossARestart(t *testing.T) {
 	})
 	// A press on the old challenge is not a way back in.
 	_, ver := h.eng.engines()
-	if p, _ := ver.Pending(bot.Telegram, id(g.ID)); len(p) != 0 {
+	if p, _ := ver.Pending(audit.Telegram, id(g.ID)); len(p) != 0 {
 		t.Fatalf("still pending: %+v", p)
 	}
 }
@@ -560,8 +564,8 @@ func TestSettingsCommandIsForAdminsAndShowsEngineSettings(t *testing.T) {
 	f.Command(g, owner, "/settings no.such.key 1")
 	h.waitText(g.ID, "is not a setting")
 
-	ch := h.exactly(g.ID, bot.SettingsChange, 1)[0]
-	if ch.ActorID != id(owner.ID) || ch.Params[bot.ParamSetting] != "verification.timeout" || ch.Params[bot.ParamNewValue] != "1m30s" {
+	ch := h.exactly(g.ID, audit.SettingsChange, 1)[0]
+	if ch.ActorID != id(owner.ID) || ch.Params[audit.ParamSetting] != "verification.timeout" || ch.Params[audit.ParamNewValue] != "1m30s" {
 		t.Fatalf("settings change %+v", ch)
 	}
 	if v, _ := command.GetEngineSetting(h.settings(g.ID), "link_filter.enabled"); v != "" {
@@ -616,11 +620,11 @@ func TestAPITokensInAPrivateChat(t *testing.T) {
 	if _, err := h.eng.tokens.Lookup(context.Background(), token); err == nil {
 		t.Fatal("the revoked token still works")
 	}
-	changes := h.exactly(g.ID, bot.SettingsChange, 2)
+	changes := h.exactly(g.ID, audit.SettingsChange, 2)
 	for i, want := range []string{"revoked", "created"} {
 		c := changes[i]
-		if c.Params[bot.ParamSetting] != "api_token" || c.Params[command.ParamTokenID] != info.ID ||
-			c.Params[bot.ParamNewValue] != want || c.ActorID != id(owner.ID) {
+		if c.Params[audit.ParamSetting] != "api_token" || c.Params[command.ParamTokenID] != info.ID ||
+			c.Params[audit.ParamNewValue] != want || c.ActorID != id(owner.ID) {
 			t.Fatalf("change %d %+v", i, c.Params)
 		}
 	}

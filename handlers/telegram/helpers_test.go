@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 	"github.com/chatwarden/chatwarden/store"
@@ -144,18 +146,18 @@ func (h *harness) forgedPress(chat telegramtest.Chat, user telegramtest.User, me
 	return ""
 }
 
-func (h *harness) records(chat int64, types ...bot.EventType) []*bot.Event {
+func (h *harness) records(chat int64, types ...audit.EventType) []*audit.Event {
 	h.t.Helper()
-	page, err := h.s.Query(context.Background(), store.Query{Platform: bot.Telegram, Property: id(chat), Types: types, Limit: 1000})
+	page, err := h.s.Query(context.Background(), store.Query{Platform: audit.Telegram, Property: id(chat), Types: types, Limit: 1000})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return page.Events
 }
 
-func (h *harness) settings(chat int64) bot.Settings {
+func (h *harness) settings(chat int64) settings.Community {
 	h.t.Helper()
-	s, err := h.s.Settings(context.Background(), bot.Telegram, id(chat))
+	s, err := h.s.Settings(context.Background(), audit.Telegram, id(chat))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // TestHostileMessagesInLogEntries renders names that try to inject HTML,
@@ -27,7 +27,7 @@ func TestHostileMessagesInLogEntries(t *testing.T) {
 	b := renderingBot()
 	for _, content := range contents {
 		for _, name := range names {
-			for _, typ := range []bot.EventType{bot.ChatMessage, bot.UserBan, bot.ModerationLink, bot.ChatMessageEdit} {
+			for _, typ := range []audit.EventType{audit.ChatMessage, audit.UserBan, audit.ModerationLink, audit.ChatMessageEdit} {
 				e := hostileRecord(uint8(typ), "en", name, "42", name, "43", "reason", name, content, 0)
 				checkEntryHTML(t, e, b.entryHTML(e, maxText))
 			}

@@ -4,7 +4,8 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // A basic group that becomes a supergroup gets a new chat id. Records keep
@@ -45,13 +46,13 @@ func (b *Bot) migrate(t *batch, old, new int64) {
 func (b *Bot) moveSettings(old, new string) {
 	ctx := context.Background()
 	st := b.opts.Store
-	prev, err := st.Settings(ctx, bot.Telegram, old)
+	prev, err := st.Settings(ctx, audit.Telegram, old)
 	if err != nil {
 		b.log.Error().Err(err).Msg("migrate: read settings")
 		return
 	}
 	if len(prev.LogChannels) > 0 || prev.Locale != "" || prev.StoreContent != nil || prev.RetentionDays > 0 {
-		_, moved, err := st.UpdateSettings(ctx, bot.Telegram, new, func(s *bot.Settings) error {
+		_, moved, err := st.UpdateSettings(ctx, audit.Telegram, new, func(s *settings.Community) error {
 			if len(s.LogChannels) == 0 && s.Locale == "" {
 				keep := *s
 				*s = prev.Clone()
@@ -71,7 +72,7 @@ func (b *Bot) moveSettings(old, new string) {
 		if err == nil {
 			b.routerUpdate(new, moved)
 		}
-		if _, cleared, err := st.UpdateSettings(ctx, bot.Telegram, old, func(s *bot.Settings) error {
+		if _, cleared, err := st.UpdateSettings(ctx, audit.Telegram, old, func(s *settings.Community) error {
 			s.LogChannels = nil
 			return nil
 		}); err == nil {
@@ -80,14 +81,14 @@ func (b *Bot) moveSettings(old, new string) {
 	}
 	// The migrated chat as a log chat of other groups.
 	var props []string
-	_ = st.EachSettings(ctx, func(p bot.Platform, property string, s bot.Settings) error {
-		if p == bot.Telegram && s.LogChannel(old) != nil {
+	_ = st.EachSettings(ctx, func(p audit.Platform, property string, s settings.Community) error {
+		if p == audit.Telegram && s.LogChannel(old) != nil {
 			props = append(props, property)
 		}
 		return nil
 	})
 	for _, prop := range props {
-		_, updated, err := st.UpdateSettings(ctx, bot.Telegram, prop, func(s *bot.Settings) error {
+		_, updated, err := st.UpdateSettings(ctx, audit.Telegram, prop, func(s *settings.Community) error {
 			if lc := s.LogChannel(old); lc != nil {
 				if s.LogChannel(new) == nil {
 					lc.ID = new
@@ -103,7 +104,7 @@ func (b *Bot) moveSettings(old, new string) {
 	}
 }
 
-func removeChannel(lcs []bot.LogChannel, id string) []bot.LogChannel {
+func removeChannel(lcs []settings.LogChannel, id string) []settings.LogChannel {
 	out := lcs[:0]
 	for _, lc := range lcs {
 		if lc.ID != id {
@@ -113,9 +114,9 @@ func removeChannel(lcs []bot.LogChannel, id string) []bot.LogChannel {
 	return out
 }
 
-func (b *Bot) routerUpdate(property string, s bot.Settings) {
+func (b *Bot) routerUpdate(property string, s settings.Community) {
 	if b.opts.Router != nil {
-		b.opts.Router.Update(bot.Telegram, property, s)
+		b.opts.Router.Update(audit.Telegram, property, s)
 	}
 }
 

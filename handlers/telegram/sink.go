@@ -9,23 +9,27 @@ import (
 	"time"
 	"unicode/utf16"
 
-	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/settings"
 
-	"github.com/chatwarden/chatwarden/bot"
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
 // maxText is Telegram's limit on a message's text, in UTF-16 code units
 // after entity parsing.
 const maxText = 4096
 
-var _ bot.Poster = (*Bot)(nil)
+var _ logchannel.Poster = (*Bot)(nil)
 
-// Post implements bot.Poster: as many entries as fit one HTML message,
+// Post implements logchannel.Poster: as many entries as fit one HTML message,
 // every user-supplied string escaped, users shown as tg://user links,
 // content quoted and cut with a marker, previews off and sent silently.
 // An entry with reversal buttons (Unban, Unmute, Ban) is a message of its
 // own so that its buttons are unambiguous.
-func (b *Bot) Post(ctx context.Context, target string, evs []*bot.Event) (int, error) {
+func (b *Bot) Post(ctx context.Context, target string, evs []*audit.Event) (int, error) {
 	chat, err := parseChat(b.current(target))
 	if err != nil {
 		return 0, err
@@ -106,12 +110,12 @@ func sendErr(err error) error {
 	msg := strings.ToLower(te.Message)
 	switch {
 	case te.RetryAfter > 0:
-		return &bot.RetryAfterError{Wait: time.Duration(te.RetryAfter) * time.Second, Err: err}
+		return &logchannel.RetryAfterError{Wait: time.Duration(te.RetryAfter) * time.Second, Err: err}
 	case te.Code == 403, strings.Contains(msg, "not enough rights"), strings.Contains(msg, "have no rights"),
 		strings.Contains(msg, "need administrator rights"):
-		return fmt.Errorf("telegram: %w: %s", bot.ErrForbidden, te.Message)
+		return fmt.Errorf("telegram: %w: %s", platform.ErrForbidden, te.Message)
 	case strings.Contains(msg, "chat not found"), strings.Contains(msg, "chat_id is empty"):
-		return fmt.Errorf("telegram: %w: %s", bot.ErrNotFound, te.Message)
+		return fmt.Errorf("telegram: %w: %s", platform.ErrNotFound, te.Message)
 	}
 	return fmt.Errorf("telegram: send log entry: %w", err)
 }
@@ -119,7 +123,7 @@ func sendErr(err error) error {
 // locale returns a property's locale.
 func (b *Bot) locale(property string) string {
 	if b.opts.Router != nil {
-		return b.opts.Router.Locale(bot.Telegram, property)
+		return b.opts.Router.Locale(audit.Telegram, property)
 	}
 	return b.opts.DefaultLocale
 }
@@ -128,8 +132,8 @@ func (b *Bot) locale(property string) string {
 const maxFieldValue = 300
 
 // entryHTML renders one record within budget UTF-16 units.
-func (b *Bot) entryHTML(e *bot.Event, budget int) string {
-	en := bot.Render(e, b.locale(e.PropertyID))
+func (b *Bot) entryHTML(e *audit.Event, budget int) string {
+	en := logentry.Render(e, b.locale(e.PropertyID))
 	// Render does not cut: every part is kept short so that one entry, its
 	// fields included, always fits a message.
 	head := []string{"<b>" + esc(cutUTF16(en.Title, 200)) + "</b>", esc(cutUTF16(en.Summary, 600))}
@@ -138,12 +142,12 @@ func (b *Bot) entryHTML(e *bot.Event, budget int) string {
 	}
 	var fields []string
 	for _, f := range en.Fields {
-		if f.Key == bot.FieldActor {
+		if f.Key == logentry.FieldActor {
 			continue
 		}
-		v := esc(bot.OneLine(f.Value, maxFieldValue))
-		if f.Key == bot.FieldTarget && isUserID(e.Target()) {
-			v = userLink(e.Target(), e.Params[bot.ParamTargetName]) + " <code>" + esc(e.Target()) + "</code>"
+		v := esc(logentry.OneLine(f.Value, maxFieldValue))
+		if f.Key == logentry.FieldTarget && isUserID(e.Target()) {
+			v = userLink(e.Target(), e.Params[audit.ParamTargetName]) + " <code>" + esc(e.Target()) + "</code>"
 		}
 		fields = append(fields, "<i>"+esc(cutUTF16(f.Label, 100))+":</i> "+v)
 	}
@@ -158,7 +162,7 @@ func (b *Bot) entryHTML(e *bot.Event, budget int) string {
 	out := join(fields)
 	for len(fields) > 0 && visibleLen(out) > budget-42 {
 		fields = fields[:len(fields)-1]
-		out = join(append(fields, "<i>"+esc(bot.CutMarker)+"</i>"))
+		out = join(append(fields, "<i>"+esc(audit.CutMarker)+"</i>"))
 	}
 	if en.Content == "" {
 		return out
@@ -185,7 +189,7 @@ func userLink(id, name string) string {
 	if name == "" {
 		name = id
 	}
-	name = esc(bot.OneLine(name, 100))
+	name = esc(logentry.OneLine(name, 100))
 	if !isUserID(id) {
 		return name
 	}
@@ -224,7 +228,7 @@ func cutUTF16(s string, max int) string {
 	if len(utf16.Encode([]rune(s))) <= max {
 		return s
 	}
-	keep := max - len(utf16.Encode([]rune(bot.CutMarker)))
+	keep := max - len(utf16.Encode([]rune(audit.CutMarker)))
 	var out []rune
 	n := 0
 	for _, r := range s {
@@ -235,7 +239,7 @@ func cutUTF16(s string, max int) string {
 		out = append(out, r)
 		n += w
 	}
-	return string(out) + bot.CutMarker
+	return string(out) + audit.CutMarker
 }
 
 // startDelivery runs the log deliverer, keeping log chats saved as paused
@@ -245,15 +249,15 @@ func (b *Bot) startDelivery() {
 	if d == nil {
 		return
 	}
-	_ = b.opts.Store.EachSettings(b.life, func(p bot.Platform, property string, s bot.Settings) error {
+	_ = b.opts.Store.EachSettings(b.life, func(p audit.Platform, property string, s settings.Community) error {
 		for _, lc := range s.LogChannels {
-			if p == bot.Telegram && lc.Paused != "" {
+			if p == audit.Telegram && lc.Paused != "" {
 				d.Pause(lc.ID)
 			}
 		}
 		return nil
 	})
-	b.opts.Recorder.Subscribe(func([]*bot.Event) { d.Wake() })
+	b.opts.Recorder.Subscribe(func([]*audit.Event) { d.Wake() })
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -264,16 +268,16 @@ func (b *Bot) startDelivery() {
 // pauseLogChat records in every group's settings why a log chat stopped
 // receiving entries, so that /settings can say it.
 func (b *Bot) pauseLogChat(chat string, cause error) {
-	reason := bot.Cut(fmt.Sprintf("chatwarden cannot post there (%v); make it an admin that can post, then /setlog it again", cause), 300)
+	reason := audit.Cut(fmt.Sprintf("chatwarden cannot post there (%v); make it an admin that can post, then /setlog it again", cause), 300)
 	var props []string
-	_ = b.opts.Store.EachSettings(context.Background(), func(p bot.Platform, property string, s bot.Settings) error {
-		if p == bot.Telegram && s.LogChannel(chat) != nil {
+	_ = b.opts.Store.EachSettings(context.Background(), func(p audit.Platform, property string, s settings.Community) error {
+		if p == audit.Telegram && s.LogChannel(chat) != nil {
 			props = append(props, property)
 		}
 		return nil
 	})
 	for _, prop := range props {
-		_, updated, err := b.opts.Store.UpdateSettings(context.Background(), bot.Telegram, prop, func(s *bot.Settings) error {
+		_, updated, err := b.opts.Store.UpdateSettings(context.Background(), audit.Telegram, prop, func(s *settings.Community) error {
 			if lc := s.LogChannel(chat); lc != nil {
 				lc.Paused, lc.PausedAt = reason, time.Now().UTC()
 			}

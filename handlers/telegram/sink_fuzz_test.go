@@ -10,15 +10,18 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // renderingBot is a Bot that can only render log entries, with locales
 // routed by property id.
 func renderingBot() *Bot {
-	router, _ := bot.NewLogRouter(context.Background(), nil, "en")
-	for _, l := range bot.Locales() {
-		router.Update(bot.Telegram, l, bot.Settings{Locale: l})
+	router, _ := logchannel.NewRouter(context.Background(), nil, "en")
+	for _, l := range logentry.Locales() {
+		router.Update(audit.Telegram, l, settings.Community{Locale: l})
 	}
 	return &Bot{opts: Options{Router: router, DefaultLocale: "en"}}
 }
@@ -30,7 +33,7 @@ func renderingBot() *Bot {
 // Long strings come from repeating short ones reps times (names and values
 // then reach their stored limits, content its 16 KiB), so that the fuzzer
 // works on small inputs and minimizes quickly.
-func hostileRecord(typ uint8, locale, actor, actorID, target, targetID, key, val, content string, reps uint16) *bot.Event {
+func hostileRecord(typ uint8, locale, actor, actorID, target, targetID, key, val, content string, reps uint16) *audit.Event {
 	v := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 	long := func(s string) string {
 		if n := int(reps%4096) + 1; len(s)*n <= 64<<10 {
@@ -38,18 +41,18 @@ func hostileRecord(typ uint8, locale, actor, actorID, target, targetID, key, val
 		}
 		return v(s)
 	}
-	e := &bot.Event{Platform: bot.Telegram, PropertyID: v(locale), Type: bot.EventType(typ), Function: bot.FuncGateway,
-		ActorType: bot.ActorNonAdmin, ActorName: long(actor), ActorID: v(actorID), ChannelID: v(targetID),
+	e := &audit.Event{Platform: audit.Telegram, PropertyID: v(locale), Type: audit.EventType(typ), Function: audit.FuncGateway,
+		ActorType: audit.ActorNonAdmin, ActorName: long(actor), ActorID: v(actorID), ChannelID: v(targetID),
 		MessageID: v(targetID), Content: long(content), Time: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-	e.ID = bot.MakeID(e.Time, 7)
+	e.ID = audit.MakeID(e.Time, 7)
 	if targetID != "" {
 		e.TargetIDs = []string{v(targetID), v(actorID)}
 	}
-	e.Params.Set(bot.ParamTargetName, long(target))
-	e.Params.Set(bot.ParamChannelName, long(target))
-	e.Params.Set(bot.ParamKind, long(val))
+	e.Params.Set(audit.ParamTargetName, long(target))
+	e.Params.Set(audit.ParamChannelName, long(target))
+	e.Params.Set(audit.ParamKind, long(val))
 	e.Params.Set(long(key), long(val))
-	e.Attachments = []bot.Attachment{{Name: long(target), URL: long(val), Size: int64(len(val)) << (reps % 48)}}
+	e.Attachments = []audit.Attachment{{Name: long(target), URL: long(val), Size: int64(len(val)) << (reps % 48)}}
 	e.Normalize(e.Time)
 	return e
 }
@@ -66,7 +69,7 @@ var (
 // limit, written only with the sink's own tags (properly nested), in the
 // entry's shape: title, summary, the actor's link, "label: value" fields,
 // the footer, then the content as one quote.
-func checkEntryHTML(t *testing.T, e *bot.Event, entry string) {
+func checkEntryHTML(t *testing.T, e *audit.Event, entry string) {
 	t.Helper()
 	var open []string
 	for _, tag := range htmlTag.FindAllString(entry, -1) {
@@ -118,11 +121,11 @@ func checkEntryHTML(t *testing.T, e *bot.Event, entry string) {
 // FuzzTelegramEntry renders hostile records as the log sink does and
 // checks each entry against what Telegram accepts and what members read.
 func FuzzTelegramEntry(f *testing.F) {
-	f.Add(uint8(bot.ChatMessage), "en", "<b>Mallory</b> & co", "42", "", "", "reason", "", `<script>alert(1)</script> <a href="x">`, uint16(0))
-	f.Add(uint8(bot.UserBan), "fr", "Bob\n<i>Reason:</i> forged", "7", "</code><a href=\"tg://user?id=1\">x</a>", "8\">", "k", "&amp;&#x1F600;&", "", uint16(1))
-	f.Add(uint8(bot.ModerationLink), "hi", "\u0301", "-100123", "\U0001F600", "5", "url", "https://evil.example/<b>", "\u200b\u202e\n", uint16(4000))
-	f.Add(uint8(bot.SecurityEvent), "xx", "", "", "&", "+9", "\n", "<", "\U0001F600", uint16(5000))
-	f.Add(uint8(bot.ChatMessageEdit), "en", "a\u0300\u0301\u0302", "09", "@everyone", "1", "old_content", "x\n", "\u0308", uint16(4000))
+	f.Add(uint8(audit.ChatMessage), "en", "<b>Mallory</b> & co", "42", "", "", "reason", "", `<script>alert(1)</script> <a href="x">`, uint16(0))
+	f.Add(uint8(audit.UserBan), "fr", "Bob\n<i>Reason:</i> forged", "7", "</code><a href=\"tg://user?id=1\">x</a>", "8\">", "k", "&amp;&#x1F600;&", "", uint16(1))
+	f.Add(uint8(audit.ModerationLink), "hi", "\u0301", "-100123", "\U0001F600", "5", "url", "https://evil.example/<b>", "\u200b\u202e\n", uint16(4000))
+	f.Add(uint8(audit.SecurityEvent), "xx", "", "", "&", "+9", "\n", "<", "\U0001F600", uint16(5000))
+	f.Add(uint8(audit.ChatMessageEdit), "en", "a\u0300\u0301\u0302", "09", "@everyone", "1", "old_content", "x\n", "\u0308", uint16(4000))
 	f.Add(uint8(0), "", "", "", "", "", "", "", "", uint16(0))
 	b := renderingBot()
 	f.Fuzz(func(t *testing.T, typ uint8, locale, actor, actorID, target, targetID, key, val, content string, reps uint16) {
@@ -138,8 +141,8 @@ func FuzzTelegramEntry(f *testing.F) {
 func TestEntryFitsAtEveryFieldLength(t *testing.T) {
 	b := renderingBot()
 	for n := 1; n <= 300; n++ {
-		e := &bot.Event{Platform: bot.Telegram, PropertyID: "en", Type: bot.SecurityEvent, Function: bot.FuncImpersonation,
-			ActorType: bot.ActorBot, ActorID: "1", ActorName: "chatwarden", TargetIDs: []string{"2"},
+		e := &audit.Event{Platform: audit.Telegram, PropertyID: "en", Type: audit.SecurityEvent, Function: audit.FuncImpersonation,
+			ActorType: audit.ActorBot, ActorID: "1", ActorName: "chatwarden", TargetIDs: []string{"2"},
 			Content: strings.Repeat("c", 5000), Time: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
 		for i := 0; i < 40; i++ {
 			e.Params.Set("detail_"+strconv.Itoa(i), strings.Repeat("d", n+i%7))

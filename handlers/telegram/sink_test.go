@@ -7,21 +7,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // setLog links a log chat to a group, as /setlog will.
 func (h *harness) setLog(group, logChat int64) {
 	h.t.Helper()
 	prop := strconv.FormatInt(group, 10)
-	_, set, err := h.s.UpdateSettings(context.Background(), bot.Telegram, prop, func(s *bot.Settings) error {
-		s.LogChannels = []bot.LogChannel{{ID: strconv.FormatInt(logChat, 10)}}
+	_, set, err := h.s.UpdateSettings(context.Background(), audit.Telegram, prop, func(s *settings.Community) error {
+		s.LogChannels = []settings.LogChannel{{ID: strconv.FormatInt(logChat, 10)}}
 		return nil
 	})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.router.Update(bot.Telegram, prop, set)
+	h.router.Update(audit.Telegram, prop, set)
 }
 
 func TestLogChatEntries(t *testing.T) {
@@ -63,7 +64,7 @@ func TestLogChatEntries(t *testing.T) {
 		strings.Contains(raw, "<script>") || !strings.Contains(text, "<b>Mallory</b> & co") {
 		t.Fatal("user content was not escaped")
 	}
-	if !strings.Contains(text, bot.CutMarker) {
+	if !strings.Contains(text, audit.CutMarker) {
 		t.Fatal("long content was not cut with a marker")
 	}
 	if strings.Contains(text, "secret of group B") {
@@ -84,14 +85,14 @@ func TestLongEntriesFitOneMessage(t *testing.T) {
 	a := h.fake.NewSupergroup("A", owner, ann)
 	logChat := h.fake.NewSupergroup("A logs", owner)
 	h.setLog(a.ID, logChat.ID)
-	_, set, _ := h.s.UpdateSettings(context.Background(), bot.Telegram, strconv.FormatInt(a.ID, 10), func(s *bot.Settings) error {
+	_, set, _ := h.s.UpdateSettings(context.Background(), audit.Telegram, strconv.FormatInt(a.ID, 10), func(s *settings.Community) error {
 		s.Locale = "fr"
 		return nil
 	})
-	h.router.Update(bot.Telegram, strconv.FormatInt(a.ID, 10), set)
+	h.router.Update(audit.Telegram, strconv.FormatInt(a.ID, 10), set)
 	// A record with many long details, recorded directly as an engine would.
-	e := &bot.Event{Platform: bot.Telegram, PropertyID: strconv.FormatInt(a.ID, 10), Type: bot.SecurityEvent,
-		Function: bot.FuncImpersonation, ActorType: bot.ActorBot, ActorID: "1", ActorName: "bot",
+	e := &audit.Event{Platform: audit.Telegram, PropertyID: strconv.FormatInt(a.ID, 10), Type: audit.SecurityEvent,
+		Function: audit.FuncImpersonation, ActorType: audit.ActorBot, ActorID: "1", ActorName: "bot",
 		TargetIDs: []string{strconv.FormatInt(ann.ID, 10)}, Content: strings.Repeat("x", 5000)}
 	for i := 0; i < 40; i++ {
 		e.Params.Set("detail_"+strconv.Itoa(i), strings.Repeat("é", 2000))

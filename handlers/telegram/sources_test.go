@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )
 
@@ -27,116 +29,116 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 	type check struct {
 		name   string
 		chat   telegramtest.Chat
-		typ    bot.EventType
+		typ    audit.EventType
 		inject func()
-		verify func(e *bot.Event) bool
+		verify func(e *audit.Event) bool
 		button string // the reversal button the entry carries
 	}
 	var sentID int
 	checks := []check{
-		{name: "message", chat: group, typ: bot.ChatMessage,
+		{name: "message", chat: group, typ: audit.ChatMessage,
 			inject: func() { sentID = f.Message(group, ann, "hello <b>all</b>").Message.MessageID },
-			verify: func(e *bot.Event) bool {
-				return e.Content == "hello <b>all</b>" && e.ActorID == id(ann.ID) && e.ActorType == bot.ActorNonAdmin &&
-					e.PlatformType == "message" && e.Function == bot.FuncGateway
+			verify: func(e *audit.Event) bool {
+				return e.Content == "hello <b>all</b>" && e.ActorID == id(ann.ID) && e.ActorType == audit.ActorNonAdmin &&
+					e.PlatformType == "message" && e.Function == audit.FuncGateway
 			}},
-		{name: "edited_message", chat: group, typ: bot.ChatMessageEdit,
+		{name: "edited_message", chat: group, typ: audit.ChatMessageEdit,
 			inject: func() {
 				if _, err := f.EditMessage(group, sentID, "hello again"); err != nil {
 					t.Fatal(err)
 				}
 			},
-			verify: func(e *bot.Event) bool {
-				return e.Content == "hello again" && e.Params[bot.ParamOldContent] == "hello <b>all</b>" && e.PlatformType == "edited_message"
+			verify: func(e *audit.Event) bool {
+				return e.Content == "hello again" && e.Params[audit.ParamOldContent] == "hello <b>all</b>" && e.PlatformType == "edited_message"
 			}},
-		{name: "channel_post", chat: channel, typ: bot.ChatMessage,
+		{name: "channel_post", chat: channel, typ: audit.ChatMessage,
 			inject: func() { f.ChannelPost(channel, "breaking news") },
-			verify: func(e *bot.Event) bool {
+			verify: func(e *audit.Event) bool {
 				return e.PlatformType == "channel_post" && e.ActorID == id(channel.ID) && e.Content == "breaking news"
 			}},
-		{name: "sender_chat", chat: group, typ: bot.ChatMessage,
+		{name: "sender_chat", chat: group, typ: audit.ChatMessage,
 			inject: func() { f.MessageFromChannel(group, channel, "posted as the channel") },
-			verify: func(e *bot.Event) bool {
-				return e.ActorID == id(channel.ID) && e.Params[bot.ParamSenderChat] == id(channel.ID) && e.Content == "posted as the channel"
+			verify: func(e *audit.Event) bool {
+				return e.ActorID == id(channel.ID) && e.Params[audit.ParamSenderChat] == id(channel.ID) && e.Content == "posted as the channel"
 			}},
-		{name: "chat_member join and new_chat_members", chat: group, typ: bot.UserJoin,
+		{name: "chat_member join and new_chat_members", chat: group, typ: audit.UserJoin,
 			inject: func() { f.JoinMember(group, zoe, telegramtest.JoinOptions{InviteLink: "https://t.me/+AbCdEfGhIj"}) },
-			verify: func(e *bot.Event) bool {
-				return e.ActorID == id(zoe.ID) && e.PlatformType == "chat_member" && e.Params[bot.ParamInviteCode] != ""
+			verify: func(e *audit.Event) bool {
+				return e.ActorID == id(zoe.ID) && e.PlatformType == "chat_member" && e.Params[audit.ParamInviteCode] != ""
 			}},
-		{name: "invite link first seen", chat: group, typ: bot.PropertyInviteCreate,
+		{name: "invite link first seen", chat: group, typ: audit.PropertyInviteCreate,
 			inject: func() {},
-			verify: func(e *bot.Event) bool {
-				return e.ActorID == id(owner.ID) && strings.HasPrefix(e.Params[bot.ParamInviteCode], "https://t.me/+")
+			verify: func(e *audit.Event) bool {
+				return e.ActorID == id(owner.ID) && strings.HasPrefix(e.Params[audit.ParamInviteCode], "https://t.me/+")
 			}},
-		{name: "added by an admin", chat: group, typ: bot.UserJoin,
+		{name: "added by an admin", chat: group, typ: audit.UserJoin,
 			inject: func() { f.AddMemberByAdmin(group, owner, f.NewUser("Added")) },
-			verify: func(e *bot.Event) bool { return e.Params["added_by"] == id(owner.ID) && e.ActorName == "Added" }},
-		{name: "leave", chat: group, typ: bot.UserRemove,
+			verify: func(e *audit.Event) bool { return e.Params["added_by"] == id(owner.ID) && e.ActorName == "Added" }},
+		{name: "leave", chat: group, typ: audit.UserRemove,
 			inject: func() { f.LeaveMember(group, bob) },
-			verify: func(e *bot.Event) bool {
-				return e.Target() == id(bob.ID) && e.Params[bot.ParamRemoval] == bot.RemovalLeft
+			verify: func(e *audit.Event) bool {
+				return e.Target() == id(bob.ID) && e.Params[audit.ParamRemoval] == audit.RemovalLeft
 			}},
-		{name: "ban", chat: group, typ: bot.UserBan, button: "Unban",
+		{name: "ban", chat: group, typ: audit.UserBan, button: "Unban",
 			inject: func() { f.BanMember(group, owner, zoe, time.Time{}) },
-			verify: func(e *bot.Event) bool {
-				return e.ActorID == id(owner.ID) && e.ActorType == bot.ActorAdmin && e.Target() == id(zoe.ID)
+			verify: func(e *audit.Event) bool {
+				return e.ActorID == id(owner.ID) && e.ActorType == audit.ActorAdmin && e.Target() == id(zoe.ID)
 			}},
-		{name: "unban", chat: group, typ: bot.UserBanRemove,
+		{name: "unban", chat: group, typ: audit.UserBanRemove,
 			inject: func() { f.Unban(group, owner, zoe) },
-			verify: func(e *bot.Event) bool { return e.Target() == id(zoe.ID) && e.ActorID == id(owner.ID) }},
-		{name: "restriction", chat: group, typ: bot.UserUpdate, button: "Unmute",
+			verify: func(e *audit.Event) bool { return e.Target() == id(zoe.ID) && e.ActorID == id(owner.ID) }},
+		{name: "restriction", chat: group, typ: audit.UserUpdate, button: "Unmute",
 			inject: func() { f.Restrict(group, owner, ann, telegramtest.ChatPermissions{}, f.Now().Add(time.Hour)) },
-			verify: func(e *bot.Event) bool {
-				return e.Target() == id(ann.ID) && strings.HasPrefix(e.Params[bot.ParamNewValue], "restricted") && e.Params[bot.ParamUntil] != ""
+			verify: func(e *audit.Event) bool {
+				return e.Target() == id(ann.ID) && strings.HasPrefix(e.Params[audit.ParamNewValue], "restricted") && e.Params[audit.ParamUntil] != ""
 			}},
-		{name: "admin rights", chat: forum, typ: bot.UserUpdate,
+		{name: "admin rights", chat: forum, typ: audit.UserUpdate,
 			inject: func() { f.PromoteAdmin(forum, owner, ann, telegramtest.AdminRights{CanDeleteMessages: true}) },
-			verify: func(e *bot.Event) bool {
-				return e.Target() == id(ann.ID) && strings.HasPrefix(e.Params[bot.ParamNewValue], "administrator")
+			verify: func(e *audit.Event) bool {
+				return e.Target() == id(ann.ID) && strings.HasPrefix(e.Params[audit.ParamNewValue], "administrator")
 			}},
-		{name: "name change", chat: forum, typ: bot.UserUpdate,
+		{name: "name change", chat: forum, typ: audit.UserUpdate,
 			inject: func() {
 				f.Message(forum, bob, "first")
 				renamed := bob
 				renamed.FirstName, renamed.Username = "Robert", "robert"
 				f.Message(forum, renamed, "second")
 			},
-			verify: func(e *bot.Event) bool {
-				return e.Params[bot.ParamField] == "first_name" && e.Params[bot.ParamOldValue] == "Bob" && e.Params[bot.ParamNewValue] == "Robert"
+			verify: func(e *audit.Event) bool {
+				return e.Params[audit.ParamField] == "first_name" && e.Params[audit.ParamOldValue] == "Bob" && e.Params[audit.ParamNewValue] == "Robert"
 			}},
-		{name: "new_chat_title", chat: group, typ: bot.PropertyUpdate,
+		{name: "new_chat_title", chat: group, typ: audit.PropertyUpdate,
 			inject: func() { f.SetTitle(group, owner, "Renamed <group>") },
-			verify: func(e *bot.Event) bool { return e.Params[bot.ParamNewValue] == "Renamed <group>" }},
-		{name: "new_chat_photo", chat: forum, typ: bot.PropertyUpdate,
+			verify: func(e *audit.Event) bool { return e.Params[audit.ParamNewValue] == "Renamed <group>" }},
+		{name: "new_chat_photo", chat: forum, typ: audit.PropertyUpdate,
 			inject: func() { f.SetPhoto(forum, owner) },
-			verify: func(e *bot.Event) bool { return e.PlatformType == "new_chat_photo" }},
-		{name: "forum_topic_created", chat: forum, typ: bot.ChannelCreate,
+			verify: func(e *audit.Event) bool { return e.PlatformType == "new_chat_photo" }},
+		{name: "forum_topic_created", chat: forum, typ: audit.ChannelCreate,
 			inject: func() { f.ForumTopicCreated(forum, owner, "Announcements") },
-			verify: func(e *bot.Event) bool {
-				return e.Params[bot.ParamChannelName] == "Announcements" && e.ChannelID != "" && e.ChannelID != "0"
+			verify: func(e *audit.Event) bool {
+				return e.Params[audit.ParamChannelName] == "Announcements" && e.ChannelID != "" && e.ChannelID != "0"
 			}},
-		{name: "report", chat: group, typ: bot.MessageReport,
+		{name: "report", chat: group, typ: audit.MessageReport,
 			inject: func() {
 				bad := f.Message(group, bob, "buy followers now").Message.MessageID
 				f.ReplyTo(group, ann, bad, "/report")
 			},
-			verify: func(e *bot.Event) bool {
-				return e.Function == bot.FuncReport && e.ActorID == id(ann.ID) && e.Target() == id(bob.ID) &&
-					e.Content == "buy followers now" && strings.HasPrefix(e.Params[bot.ParamLink], "https://t.me/c/")
+			verify: func(e *audit.Event) bool {
+				return e.Function == audit.FuncReport && e.ActorID == id(ann.ID) && e.Target() == id(bob.ID) &&
+					e.Content == "buy followers now" && strings.HasPrefix(e.Params[audit.ParamLink], "https://t.me/c/")
 			}},
-		{name: "my_chat_member: rights lost", chat: forum, typ: bot.SecurityEvent,
+		{name: "my_chat_member: rights lost", chat: forum, typ: audit.SecurityEvent,
 			inject: func() { f.BotRightsChanged(forum, owner, &telegramtest.AdminRights{CanInviteUsers: true}) },
-			verify: func(e *bot.Event) bool {
-				return e.Params[bot.ParamKind] == bot.KindBotRightsLost && strings.Contains(e.Params[bot.ParamReason], "delete messages") &&
-					strings.Contains(e.Params[bot.ParamChanged], "can_restrict_members")
+			verify: func(e *audit.Event) bool {
+				return e.Params[audit.ParamKind] == audit.KindBotRightsLost && strings.Contains(e.Params[audit.ParamReason], "delete messages") &&
+					strings.Contains(e.Params[audit.ParamChanged], "can_restrict_members")
 			}},
 	}
 	seen := map[string]bool{}
 	for _, c := range checks {
 		before := len(h.records(c.chat.ID, c.typ))
 		c.inject()
-		var rec *bot.Event
+		var rec *audit.Event
 		waitFor(t, c.name+" record", func() bool {
 			for _, e := range h.records(c.chat.ID, c.typ) {
 				if !seen[e.ID.String()] && c.verify(e) {
@@ -149,7 +151,7 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 		seen[rec.ID.String()] = true
 		_ = before
 		entry := h.waitMessage(logChat.ID, rec.ID.String())
-		summary := bot.Render(rec, "en").Summary
+		summary := logentry.Render(rec, "en").Summary
 		if !strings.Contains(entry.Text, summary) {
 			t.Errorf("%s: the log entry lacks the summary %q:\n%s", c.name, summary, entry.Text)
 		}
@@ -160,10 +162,10 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 		}
 	}
 	// Both forms of a join or leave were delivered; each is one record.
-	if n := len(h.records(group.ID, bot.UserJoin)); n != 2 {
+	if n := len(h.records(group.ID, audit.UserJoin)); n != 2 {
 		t.Errorf("%d USER_JOIN records in the group, want 2 (chat_member and its service message are one join)", n)
 	}
-	if n := len(h.records(group.ID, bot.UserRemove)); n != 1 {
+	if n := len(h.records(group.ID, audit.UserRemove)); n != 1 {
 		t.Errorf("%d USER_REMOVE records, want 1 (the ban is not a removal too)", n)
 	}
 	text := h.text(logChat.ID)

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -106,29 +107,29 @@ func userName(u *tgbotapi.User) string {
 	return name
 }
 
-func (b *Bot) event(chat *tgbotapi.Chat, typ bot.EventType, platformType string, date int) *bot.Event {
-	e := &bot.Event{Platform: bot.Telegram, PropertyID: chatID(chat), Type: typ, PlatformType: platformType,
-		Function: bot.FuncGateway, ActorType: bot.ActorSystem}
+func (b *Bot) event(chat *tgbotapi.Chat, typ audit.EventType, platformType string, date int) *audit.Event {
+	e := &audit.Event{Platform: audit.Telegram, PropertyID: chatID(chat), Type: typ, PlatformType: platformType,
+		Function: audit.FuncGateway, ActorType: audit.ActorSystem}
 	if date > 0 {
 		e.Time = time.Unix(int64(date), 0)
 	}
 	return e
 }
 
-func (b *Bot) setActor(e *bot.Event, u *tgbotapi.User) {
+func (b *Bot) setActor(e *audit.Event, u *tgbotapi.User) {
 	if u == nil {
 		return
 	}
 	e.ActorID, e.ActorName = userID(u), userName(u)
-	e.ActorType = bot.ActorNonAdmin
+	e.ActorType = audit.ActorNonAdmin
 	if u.IsBot {
-		e.ActorType = bot.ActorBot
+		e.ActorType = audit.ActorBot
 	}
 }
 
 // translate turns one update into records and queues what to do once they
 // are durable.
-func (b *Bot) translate(t *batch, u *update) []*bot.Event {
+func (b *Bot) translate(t *batch, u *update) []*audit.Event {
 	switch {
 	case u.Message != nil:
 		return b.onMessage(t, u.Message, u.ext.Message, "message")
@@ -148,7 +149,7 @@ func (b *Bot) translate(t *batch, u *update) []*bot.Event {
 	return nil
 }
 
-func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platformType string) []*bot.Event {
+func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platformType string) []*audit.Event {
 	if m.Chat == nil {
 		return nil
 	}
@@ -158,7 +159,7 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 	}
 	switch {
 	case len(m.NewChatMembers) > 0:
-		var out []*bot.Event
+		var out []*audit.Event
 		for i := range m.NewChatMembers {
 			nu := &m.NewChatMembers[i]
 			if nu.ID == b.self.ID {
@@ -181,80 +182,80 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 		if m.LeftChatMember.ID == b.self.ID || !b.firstSight(t, m.Chat, m.LeftChatMember, "leave") {
 			return nil
 		}
-		e := b.event(m.Chat, bot.UserRemove, "left_chat_member", m.Date)
+		e := b.event(m.Chat, audit.UserRemove, "left_chat_member", m.Date)
 		b.setActor(e, m.From)
 		e.TargetIDs = []string{userID(m.LeftChatMember)}
-		e.Params.Set(bot.ParamTargetName, userName(m.LeftChatMember))
-		e.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
+		e.Params.Set(audit.ParamTargetName, userName(m.LeftChatMember))
+		e.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
 		if m.From != nil && m.From.ID != m.LeftChatMember.ID {
-			e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
-			e.ActorType = bot.ActorAdmin
+			e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
+			e.ActorType = audit.ActorAdmin
 		}
-		return []*bot.Event{e}
+		return []*audit.Event{e}
 	case m.NewChatTitle != "":
-		e := b.event(m.Chat, bot.PropertyUpdate, "new_chat_title", m.Date)
+		e := b.event(m.Chat, audit.PropertyUpdate, "new_chat_title", m.Date)
 		b.setActor(e, m.From)
 		key := chatID(m.Chat)
 		old, _ := t.get(nsChat, key)
 		t.put(nsChat, key, []byte(m.NewChatTitle))
-		e.Params.Set(bot.ParamChanged, "title")
-		e.Params.Set(bot.ParamField, "title")
-		e.Params.Set(bot.ParamOldValue, string(old))
-		e.Params.Set(bot.ParamNewValue, m.NewChatTitle)
-		return []*bot.Event{e}
+		e.Params.Set(audit.ParamChanged, "title")
+		e.Params.Set(audit.ParamField, "title")
+		e.Params.Set(audit.ParamOldValue, string(old))
+		e.Params.Set(audit.ParamNewValue, m.NewChatTitle)
+		return []*audit.Event{e}
 	case len(m.NewChatPhoto) > 0 || m.DeleteChatPhoto:
 		pt := "new_chat_photo"
 		if m.DeleteChatPhoto {
 			pt = "delete_chat_photo"
 		}
-		e := b.event(m.Chat, bot.PropertyUpdate, pt, m.Date)
+		e := b.event(m.Chat, audit.PropertyUpdate, pt, m.Date)
 		b.setActor(e, m.From)
-		e.Params.Set(bot.ParamChanged, "photo")
-		e.Params.Set(bot.ParamField, "photo")
-		return []*bot.Event{e}
+		e.Params.Set(audit.ParamChanged, "photo")
+		e.Params.Set(audit.ParamField, "photo")
+		return []*audit.Event{e}
 	case m.MigrateToChatID != 0:
 		b.migrate(t, m.Chat.ID, m.MigrateToChatID)
 		return nil // the new chat's migrate_from message is the record
 	case m.MigrateFromChatID != 0:
 		b.migrate(t, m.MigrateFromChatID, m.Chat.ID)
-		e := b.event(m.Chat, bot.PropertyUpdate, "migrate_from_chat_id", m.Date)
+		e := b.event(m.Chat, audit.PropertyUpdate, "migrate_from_chat_id", m.Date)
 		b.setActor(e, m.From)
-		e.Params.Set(bot.ParamChanged, "chat_id")
-		e.Params.Set(bot.ParamField, "chat_id")
-		e.Params.Set(bot.ParamOldValue, itoa(m.MigrateFromChatID))
-		e.Params.Set(bot.ParamNewValue, chatID(m.Chat))
-		return []*bot.Event{e}
+		e.Params.Set(audit.ParamChanged, "chat_id")
+		e.Params.Set(audit.ParamField, "chat_id")
+		e.Params.Set(audit.ParamOldValue, itoa(m.MigrateFromChatID))
+		e.Params.Set(audit.ParamNewValue, chatID(m.Chat))
+		return []*audit.Event{e}
 	case ext != nil && ext.ForumTopicCreated != nil:
-		e := b.event(m.Chat, bot.ChannelCreate, "forum_topic_created", m.Date)
+		e := b.event(m.Chat, audit.ChannelCreate, "forum_topic_created", m.Date)
 		b.setActor(e, m.From)
 		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
-		e.Params.Set(bot.ParamChannelName, ext.ForumTopicCreated.Name)
-		e.Params.Set(bot.ParamChannelKind, "FORUM_TOPIC")
-		return []*bot.Event{e}
+		e.Params.Set(audit.ParamChannelName, ext.ForumTopicCreated.Name)
+		e.Params.Set(audit.ParamChannelKind, "FORUM_TOPIC")
+		return []*audit.Event{e}
 	case m.GroupChatCreated || m.SuperGroupChatCreated || m.ChannelChatCreated || m.PinnedMessage != nil:
 		return nil
 	}
-	e := b.event(m.Chat, bot.ChatMessage, platformType, m.Date)
+	e := b.event(m.Chat, audit.ChatMessage, platformType, m.Date)
 	b.setActor(e, m.From)
 	if m.SenderChat != nil {
 		// Sent on behalf of a channel or anonymously by an admin: the chat
 		// is the author, and the one to act on (banChatSenderChat).
 		e.ActorID, e.ActorName = chatID(m.SenderChat), m.SenderChat.Title
-		e.ActorType = bot.ActorNonAdmin
+		e.ActorType = audit.ActorNonAdmin
 		if m.SenderChat.ID == m.Chat.ID {
-			e.ActorType = bot.ActorAdmin
+			e.ActorType = audit.ActorAdmin
 		}
-		e.Params.Set(bot.ParamSenderChat, chatID(m.SenderChat))
+		e.Params.Set(audit.ParamSenderChat, chatID(m.SenderChat))
 	}
 	e.MessageID = strconv.Itoa(m.MessageID)
 	if ext != nil && ext.IsTopicMessage {
 		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
 	}
 	if m.ReplyToMessage != nil && !(ext != nil && ext.IsTopicMessage && m.ReplyToMessage.MessageID == ext.MessageThreadID) {
-		e.Params.Set(bot.ParamReplyTo, strconv.Itoa(m.ReplyToMessage.MessageID))
+		e.Params.Set(audit.ParamReplyTo, strconv.Itoa(m.ReplyToMessage.MessageID))
 	}
 	fillContent(e, m)
-	out := []*bot.Event{e}
+	out := []*audit.Event{e}
 	if m.From != nil && m.SenderChat == nil {
 		out = append(out, b.renamed(t, m)...)
 	}
@@ -263,32 +264,32 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 }
 
 // fillContent adds text, caption, attachments and text links.
-func fillContent(e *bot.Event, m *tgbotapi.Message) {
+func fillContent(e *audit.Event, m *tgbotapi.Message) {
 	e.Content = m.Text
 	if e.Content == "" {
 		e.Content = m.Caption
 	}
 	if m.Document != nil {
-		e.Attachments = append(e.Attachments, bot.Attachment{Name: m.Document.FileName, Size: int64(m.Document.FileSize), Hash: m.Document.FileUniqueID})
+		e.Attachments = append(e.Attachments, audit.Attachment{Name: m.Document.FileName, Size: int64(m.Document.FileSize), Hash: m.Document.FileUniqueID})
 	}
 	if len(m.Photo) > 0 {
 		p := m.Photo[len(m.Photo)-1]
-		e.Attachments = append(e.Attachments, bot.Attachment{Name: "photo", Size: int64(p.FileSize), Hash: p.FileUniqueID})
+		e.Attachments = append(e.Attachments, audit.Attachment{Name: "photo", Size: int64(p.FileSize), Hash: p.FileUniqueID})
 	}
 	if m.Video != nil {
-		e.Attachments = append(e.Attachments, bot.Attachment{Name: m.Video.FileName, Size: int64(m.Video.FileSize), Hash: m.Video.FileUniqueID})
+		e.Attachments = append(e.Attachments, audit.Attachment{Name: m.Video.FileName, Size: int64(m.Video.FileSize), Hash: m.Video.FileUniqueID})
 	}
 	if m.Audio != nil {
-		e.Attachments = append(e.Attachments, bot.Attachment{Name: m.Audio.FileName, Size: int64(m.Audio.FileSize), Hash: m.Audio.FileUniqueID})
+		e.Attachments = append(e.Attachments, audit.Attachment{Name: m.Audio.FileName, Size: int64(m.Audio.FileSize), Hash: m.Audio.FileUniqueID})
 	}
 	if m.Voice != nil {
-		e.Attachments = append(e.Attachments, bot.Attachment{Name: "voice", Size: int64(m.Voice.FileSize), Hash: m.Voice.FileUniqueID})
+		e.Attachments = append(e.Attachments, audit.Attachment{Name: "voice", Size: int64(m.Voice.FileSize), Hash: m.Voice.FileUniqueID})
 	}
 	if m.Sticker != nil {
-		e.Attachments = append(e.Attachments, bot.Attachment{Name: "sticker " + m.Sticker.Emoji, Size: int64(m.Sticker.FileSize), Hash: m.Sticker.FileUniqueID})
+		e.Attachments = append(e.Attachments, audit.Attachment{Name: "sticker " + m.Sticker.Emoji, Size: int64(m.Sticker.FileSize), Hash: m.Sticker.FileUniqueID})
 	}
 	if len(e.Attachments) > 0 {
-		e.Params.Set(bot.ParamAttachmentStatus, bot.HasAttachment)
+		e.Params.Set(audit.ParamAttachmentStatus, audit.HasAttachment)
 	}
 	var links []string
 	for _, ent := range append(slicesClone(m.Entities), m.CaptionEntities...) {
@@ -337,7 +338,7 @@ func (b *Bot) notice(t *batch, chat int64, u *tgbotapi.User) {
 
 // renamed records a USER_UPDATE for each name of the sender that differs
 // from the stored profile.
-func (b *Bot) renamed(t *batch, m *tgbotapi.Message) []*bot.Event {
+func (b *Bot) renamed(t *batch, m *tgbotapi.Message) []*audit.Event {
 	key := profileKey(m.Chat.ID, m.From.ID)
 	now := profileOf(m.From)
 	cur, _ := json.Marshal(now)
@@ -354,28 +355,28 @@ func (b *Bot) renamed(t *batch, m *tgbotapi.Message) []*bot.Event {
 	// A renamed admin's new names must be protected at once.
 	chat := chatID(m.Chat)
 	t.after(func() { b.forgetStaff(chat) })
-	var out []*bot.Event
+	var out []*audit.Event
 	for _, field := range []string{"first_name", "last_name", "username"} {
 		if before.field(field) == now.field(field) {
 			continue
 		}
-		e := b.event(m.Chat, bot.UserUpdate, "message", m.Date)
+		e := b.event(m.Chat, audit.UserUpdate, "message", m.Date)
 		b.setActor(e, m.From)
 		e.TargetIDs = []string{userID(m.From)}
-		e.Params.Set(bot.ParamTargetName, userName(m.From))
-		e.Params.Set(bot.ParamField, field)
-		e.Params.Set(bot.ParamOldValue, before.field(field))
-		e.Params.Set(bot.ParamNewValue, now.field(field))
+		e.Params.Set(audit.ParamTargetName, userName(m.From))
+		e.Params.Set(audit.ParamField, field)
+		e.Params.Set(audit.ParamOldValue, before.field(field))
+		e.Params.Set(audit.ParamNewValue, now.field(field))
 		out = append(out, e)
 	}
 	return out
 }
 
-func (b *Bot) onEdit(t *batch, m *tgbotapi.Message, ext *messageExt) []*bot.Event {
+func (b *Bot) onEdit(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Event {
 	if m.Chat == nil || m.Chat.Type == "private" {
 		return nil
 	}
-	e := b.event(m.Chat, bot.ChatMessageEdit, "edited_message", m.EditDate)
+	e := b.event(m.Chat, audit.ChatMessageEdit, "edited_message", m.EditDate)
 	b.setActor(e, m.From)
 	if m.SenderChat != nil {
 		e.ActorID, e.ActorName = chatID(m.SenderChat), m.SenderChat.Title
@@ -390,19 +391,19 @@ func (b *Bot) onEdit(t *batch, m *tgbotapi.Message, ext *messageExt) []*bot.Even
 	for i := len(t.events) - 1; i >= 0; i-- {
 		p := t.events[i]
 		if p.PropertyID == e.PropertyID && p.MessageID == e.MessageID &&
-			(p.Type == bot.ChatMessage || p.Type == bot.ChatMessageEdit) {
-			e.Params.Set(bot.ParamOldContent, p.Content)
-			return []*bot.Event{e}
+			(p.Type == audit.ChatMessage || p.Type == audit.ChatMessageEdit) {
+			e.Params.Set(audit.ParamOldContent, p.Content)
+			return []*audit.Event{e}
 		}
 	}
-	prev, err := b.opts.Store.FindMessage(b.life, bot.Telegram, chatID(m.Chat), e.MessageID)
+	prev, err := b.opts.Store.FindMessage(b.life, audit.Telegram, chatID(m.Chat), e.MessageID)
 	switch {
 	case err == nil:
-		e.Params.Set(bot.ParamOldContent, prev.Content)
+		e.Params.Set(audit.ParamOldContent, prev.Content)
 	case errors.Is(err, store.ErrNotFound):
-		e.Params.Set(bot.ParamUnknownBefore, "true")
+		e.Params.Set(audit.ParamUnknownBefore, "true")
 	}
-	return []*bot.Event{e}
+	return []*audit.Event{e}
 }
 
 // firstSight reports whether a join or leave of user in chat was not yet
@@ -447,11 +448,11 @@ func isMember(m tgbotapi.ChatMember) bool {
 
 // joinEvent is a USER_JOIN: the member is the actor; who added them, when
 // someone else did, is in added_by.
-func (b *Bot) joinEvent(t *batch, chat *tgbotapi.Chat, member, by *tgbotapi.User, platformType string, date int, viaRequest bool) *bot.Event {
-	e := b.event(chat, bot.UserJoin, platformType, date)
+func (b *Bot) joinEvent(t *batch, chat *tgbotapi.Chat, member, by *tgbotapi.User, platformType string, date int, viaRequest bool) *audit.Event {
+	e := b.event(chat, audit.UserJoin, platformType, date)
 	b.setActor(e, member)
 	if member.IsBot {
-		e.Params.Set(bot.ParamIsBot, "true")
+		e.Params.Set(audit.ParamIsBot, "true")
 	}
 	if by != nil && by.ID != member.ID && !viaRequest {
 		e.Params.Set(ParamAddedBy, userID(by))
@@ -462,7 +463,7 @@ func (b *Bot) joinEvent(t *batch, chat *tgbotapi.Chat, member, by *tgbotapi.User
 
 // onChatMember is the source of truth for joins, leaves, bans and unbans,
 // and records rights changes.
-func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinRequest bool) []*bot.Event {
+func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinRequest bool) []*audit.Event {
 	oldM, newM := c.OldChatMember, c.NewChatMember
 	if newM.User == nil {
 		return nil
@@ -474,17 +475,17 @@ func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinReque
 		t.after(func() { b.forgetStaff(chat) })
 	}
 	byOther := c.From.ID != target.ID
-	mk := func(typ bot.EventType) *bot.Event {
+	mk := func(typ audit.EventType) *audit.Event {
 		e := b.event(&c.Chat, typ, "chat_member", c.Date)
 		b.setActor(e, &c.From)
 		if byOther && !c.From.IsBot {
-			e.ActorType = bot.ActorAdmin // only admins change other members' status
+			e.ActorType = audit.ActorAdmin // only admins change other members' status
 		}
 		e.TargetIDs = []string{userID(target)}
-		e.Params.Set(bot.ParamTargetName, userName(target))
+		e.Params.Set(audit.ParamTargetName, userName(target))
 		return e
 	}
-	var out []*bot.Event
+	var out []*audit.Event
 	echo := ""
 	switch {
 	case !isMember(oldM) && isMember(newM):
@@ -499,10 +500,10 @@ func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinReque
 		}
 		e := b.joinEvent(t, &c.Chat, target, &c.From, "chat_member", c.Date, viaJoinRequest)
 		if c.InviteLink != nil {
-			e.Params.Set(bot.ParamInviteCode, c.InviteLink.InviteLink)
+			e.Params.Set(audit.ParamInviteCode, c.InviteLink.InviteLink)
 		}
 		if viaJoinRequest {
-			e.Params.Set(bot.ParamViaJoinRequest, "true")
+			e.Params.Set(audit.ParamViaJoinRequest, "true")
 		}
 		out = append(out, e)
 	case newM.Status == "kicked" && oldM.Status != "kicked":
@@ -510,22 +511,22 @@ func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinReque
 		// a second story.
 		b.firstSight(t, &c.Chat, target, "leave")
 		echo = "ban"
-		e := mk(bot.UserBan)
+		e := mk(audit.UserBan)
 		if newM.UntilDate > 0 {
-			e.Params.Set(bot.ParamUntil, time.Unix(newM.UntilDate, 0).UTC().Format(time.RFC3339))
+			e.Params.Set(audit.ParamUntil, time.Unix(newM.UntilDate, 0).UTC().Format(time.RFC3339))
 		}
 		out = append(out, e)
 	case oldM.Status == "kicked" && newM.Status == "left":
 		echo = "unban"
-		out = append(out, mk(bot.UserBanRemove))
+		out = append(out, mk(audit.UserBanRemove))
 	case isMember(oldM) && !isMember(newM):
 		if !b.firstSight(t, &c.Chat, target, "leave") {
 			break
 		}
-		e := mk(bot.UserRemove)
-		e.Params.Set(bot.ParamRemoval, bot.RemovalLeft)
+		e := mk(audit.UserRemove)
+		e.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
 		if byOther {
-			e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+			e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
 		}
 		out = append(out, e)
 	case oldM.Status != newM.Status || rights(oldM) != rights(newM) || oldM.UntilDate != newM.UntilDate:
@@ -535,12 +536,12 @@ func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinReque
 		case "member":
 			echo = "unrestrict"
 		}
-		e := mk(bot.UserUpdate)
-		e.Params.Set(bot.ParamField, "status")
-		e.Params.Set(bot.ParamOldValue, oldM.Status+rights(oldM))
-		e.Params.Set(bot.ParamNewValue, newM.Status+rights(newM))
+		e := mk(audit.UserUpdate)
+		e.Params.Set(audit.ParamField, "status")
+		e.Params.Set(audit.ParamOldValue, oldM.Status+rights(oldM))
+		e.Params.Set(audit.ParamNewValue, newM.Status+rights(newM))
 		if newM.Status == "restricted" && newM.UntilDate > 0 {
-			e.Params.Set(bot.ParamUntil, time.Unix(newM.UntilDate, 0).UTC().Format(time.RFC3339))
+			e.Params.Set(audit.ParamUntil, time.Unix(newM.UntilDate, 0).UTC().Format(time.RFC3339))
 		}
 		out = append(out, e)
 	}
@@ -553,23 +554,23 @@ func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinReque
 }
 
 // inviteSeen records PROPERTY_INVITE_CREATE the first time a link shows up.
-func (b *Bot) inviteSeen(t *batch, chat *tgbotapi.Chat, l *tgbotapi.ChatInviteLink, date int) []*bot.Event {
+func (b *Bot) inviteSeen(t *batch, chat *tgbotapi.Chat, l *tgbotapi.ChatInviteLink, date int) []*audit.Event {
 	key := chatID(chat) + "/" + l.InviteLink
 	if _, ok := t.get(nsInvites, key); ok {
 		return nil
 	}
 	t.put(nsInvites, key, nil)
-	e := b.event(chat, bot.PropertyInviteCreate, "chat_member.invite_link", date)
+	e := b.event(chat, audit.PropertyInviteCreate, "chat_member.invite_link", date)
 	b.setActor(e, &l.Creator)
-	e.ActorType = bot.ActorAdmin // only admins create links
-	e.Params.Set(bot.ParamInviteCode, l.InviteLink)
+	e.ActorType = audit.ActorAdmin // only admins create links
+	e.Params.Set(audit.ParamInviteCode, l.InviteLink)
 	if l.MemberLimit > 0 {
-		e.Params.Set(bot.ParamMaxUses, strconv.Itoa(l.MemberLimit))
+		e.Params.Set(audit.ParamMaxUses, strconv.Itoa(l.MemberLimit))
 	}
 	if l.IsPrimary {
-		e.Params.Set(bot.ParamChannelKind, "PRIMARY_LINK")
+		e.Params.Set(audit.ParamChannelKind, "PRIMARY_LINK")
 	}
-	return []*bot.Event{e}
+	return []*audit.Event{e}
 }
 
 // rights summarises the rights and permissions that matter to moderation.
@@ -626,7 +627,7 @@ func botHas(m tgbotapi.ChatMember, i int) bool {
 // onMyChatMember records the bot losing rights it needs (or the chat
 // altogether); the record reaches the log chat, saying what the bot can no
 // longer do.
-func (b *Bot) onMyChatMember(t *batch, c *tgbotapi.ChatMemberUpdated) []*bot.Event {
+func (b *Bot) onMyChatMember(t *batch, c *tgbotapi.ChatMemberUpdated) []*audit.Event {
 	if c.Chat.Type == "private" {
 		return nil
 	}
@@ -642,21 +643,21 @@ func (b *Bot) onMyChatMember(t *batch, c *tgbotapi.ChatMemberUpdated) []*bot.Eve
 	if len(lost) == 0 && !removed {
 		return nil
 	}
-	e := b.event(&c.Chat, bot.SecurityEvent, "my_chat_member", c.Date)
+	e := b.event(&c.Chat, audit.SecurityEvent, "my_chat_member", c.Date)
 	b.setActor(e, &c.From)
 	if !c.From.IsBot {
-		e.ActorType = bot.ActorAdmin
+		e.ActorType = audit.ActorAdmin
 	}
 	e.TargetIDs = []string{itoa(b.self.ID)}
-	e.Params.Set(bot.ParamTargetName, b.self.UserName)
-	e.Params.Set(bot.ParamKind, bot.KindBotRightsLost)
-	e.Params.Set(bot.ParamOldValue, oldM.Status+rights(oldM))
-	e.Params.Set(bot.ParamNewValue, newM.Status+rights(newM))
-	e.Params.Set(bot.ParamChanged, strings.Join(lost, ","))
+	e.Params.Set(audit.ParamTargetName, b.self.UserName)
+	e.Params.Set(audit.ParamKind, audit.KindBotRightsLost)
+	e.Params.Set(audit.ParamOldValue, oldM.Status+rights(oldM))
+	e.Params.Set(audit.ParamNewValue, newM.Status+rights(newM))
+	e.Params.Set(audit.ParamChanged, strings.Join(lost, ","))
 	if removed {
-		e.Params.Set(bot.ParamReason, "chatwarden was removed from the group and can no longer record anything there")
+		e.Params.Set(audit.ParamReason, "chatwarden was removed from the group and can no longer record anything there")
 	} else {
-		e.Params.Set(bot.ParamReason, "chatwarden can no longer "+strings.Join(cannot, "; "))
+		e.Params.Set(audit.ParamReason, "chatwarden can no longer "+strings.Join(cannot, "; "))
 	}
-	return []*bot.Event{e}
+	return []*audit.Event{e}
 }

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwarden/chatwarden/audit"
+
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -112,13 +113,13 @@ func FuzzTranslateUpdate(f *testing.F) {
 			if err := e.Validate(); err != nil {
 				t.Fatalf("invalid record %+v: %v", e, err)
 			}
-			if e.Platform != bot.Telegram || e.PropertyID != strconv.FormatInt(chat, 10) {
+			if e.Platform != audit.Telegram || e.PropertyID != strconv.FormatInt(chat, 10) {
 				t.Fatalf("record of %s %q from chat %d", e.Platform, e.PropertyID, chat)
 			}
-			if date > 0 && e.Type != bot.MessageReport && !e.Time.Equal(time.Unix(int64(date), 0)) {
+			if date > 0 && e.Type != audit.MessageReport && !e.Time.Equal(time.Unix(int64(date), 0)) {
 				t.Fatalf("record time %v, update date %d", e.Time, date)
 			}
-			if m := u.Message; e.Type == bot.ChatMessage && m != nil && e.MessageID == strconv.Itoa(m.MessageID) {
+			if m := u.Message; e.Type == audit.ChatMessage && m != nil && e.MessageID == strconv.Itoa(m.MessageID) {
 				want := m.Text
 				if want == "" {
 					want = m.Caption
@@ -127,7 +128,7 @@ func FuzzTranslateUpdate(f *testing.F) {
 					t.Fatalf("content %q of a message that said %q", e.Content, want)
 				}
 			}
-			e.ID = bot.MakeID(time.Unix(1764000000, 0), 1)
+			e.ID = audit.MakeID(time.Unix(1764000000, 0), 1)
 			e.Normalize(time.Unix(1764000000, 0))
 			checkEntryHTML(t, e, b.entryHTML(e, maxText))
 		}

@@ -11,13 +11,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
+
 	"github.com/chatwarden/chatwarden/moderation"
 )
 
-// Recorder is what Actions records through; *bot.Recorder is one.
+// Recorder is what Actions records through; *recorder.Recorder is one.
 type Recorder interface {
-	Record(ctx context.Context, events ...*bot.Event) error
+	Record(ctx context.Context, events ...*audit.Event) error
 }
 
 // Call is one action an engine asked for.
@@ -26,8 +28,8 @@ type Call struct {
 	Property, Channel, Message string
 	User, Role                 string
 	Until                      time.Time
-	Cause                      bot.Cause
-	Sent                       bot.Message // Send's message
+	Cause                      platform.Cause
+	Sent                       platform.Message // Send's message
 }
 
 // Actions is a fake platform: it remembers every call and, like the real
@@ -35,7 +37,7 @@ type Call struct {
 // USER_UPDATE, USER_REMOVE, USER_BAN ...) with the cause's function and the
 // bot as actor. It is safe for concurrent use.
 type Actions struct {
-	P        bot.Platform
+	P        audit.Platform
 	Recorder Recorder // nil: record nothing
 	BotID    string
 	BotName  string
@@ -46,10 +48,10 @@ type Actions struct {
 	next  int
 }
 
-var _ bot.Actions = (*Actions)(nil)
+var _ platform.Actions = (*Actions)(nil)
 
 // NewActions returns fake actions of platform p recording through rec.
-func NewActions(p bot.Platform, rec Recorder) *Actions {
+func NewActions(p audit.Platform, rec Recorder) *Actions {
 	return &Actions{P: p, Recorder: rec, BotID: "bot", BotName: "chatwarden"}
 }
 
@@ -85,19 +87,19 @@ func (a *Actions) call(c Call) error {
 	return err
 }
 
-func (a *Actions) record(ctx context.Context, property string, typ bot.EventType, c bot.Cause, fill func(e *bot.Event)) error {
+func (a *Actions) record(ctx context.Context, property string, typ audit.EventType, c platform.Cause, fill func(e *audit.Event)) error {
 	if a.Recorder == nil {
 		return nil
 	}
-	e := &bot.Event{Platform: a.P, PropertyID: property, Type: typ, PlatformType: "fake_action",
-		Function: c.Function, ActorType: bot.ActorBot, ActorID: a.BotID, ActorName: a.BotName}
+	e := &audit.Event{Platform: a.P, PropertyID: property, Type: typ, PlatformType: "fake_action",
+		Function: c.Function, ActorType: audit.ActorBot, ActorID: a.BotID, ActorName: a.BotName}
 	if !e.Function.Valid() {
-		e.Function = bot.FuncCommand
+		e.Function = audit.FuncCommand
 	}
 	if c.ActorID != "" {
-		e.ActorID, e.ActorName, e.ActorType = c.ActorID, c.ActorName, bot.ActorAdmin
+		e.ActorID, e.ActorName, e.ActorType = c.ActorID, c.ActorName, audit.ActorAdmin
 	}
-	e.Params.Set(bot.ParamReason, c.Reason)
+	e.Params.Set(audit.ParamReason, c.Reason)
 	fill(e)
 	if err := a.Recorder.Record(ctx, e); err != nil {
 		return fmt.Errorf("record %s: %w", typ, err)
@@ -105,100 +107,100 @@ func (a *Actions) record(ctx context.Context, property string, typ bot.EventType
 	return nil
 }
 
-// Platform implements bot.Actions.
-func (a *Actions) Platform() bot.Platform { return a.P }
+// Platform implements platform.Actions.
+func (a *Actions) Platform() audit.Platform { return a.P }
 
-// DeleteMessage implements bot.Actions.
-func (a *Actions) DeleteMessage(ctx context.Context, property, channel, message string, c bot.Cause) error {
+// DeleteMessage implements platform.Actions.
+func (a *Actions) DeleteMessage(ctx context.Context, property, channel, message string, c platform.Cause) error {
 	if err := a.call(Call{Method: "DeleteMessage", Property: property, Channel: channel, Message: message, Cause: c}); err != nil {
 		return err
 	}
-	return a.record(ctx, property, bot.ChatMessageDelete, c, func(e *bot.Event) {
+	return a.record(ctx, property, audit.ChatMessageDelete, c, func(e *audit.Event) {
 		e.ChannelID, e.MessageID = channel, message
 	})
 }
 
-// Timeout implements bot.Actions.
-func (a *Actions) Timeout(ctx context.Context, property, user string, until time.Time, c bot.Cause) error {
+// Timeout implements platform.Actions.
+func (a *Actions) Timeout(ctx context.Context, property, user string, until time.Time, c platform.Cause) error {
 	if err := a.call(Call{Method: "Timeout", Property: property, User: user, Until: until, Cause: c}); err != nil {
 		return err
 	}
-	return a.record(ctx, property, bot.UserUpdate, c, func(e *bot.Event) {
+	return a.record(ctx, property, audit.UserUpdate, c, func(e *audit.Event) {
 		e.TargetIDs = []string{user}
-		e.Params.Set(bot.ParamField, "timeout")
-		e.Params.Set(bot.ParamUntil, until.UTC().Format(time.RFC3339))
+		e.Params.Set(audit.ParamField, "timeout")
+		e.Params.Set(audit.ParamUntil, until.UTC().Format(time.RFC3339))
 	})
 }
 
-// RemoveTimeout implements bot.Actions.
-func (a *Actions) RemoveTimeout(ctx context.Context, property, user string, c bot.Cause) error {
+// RemoveTimeout implements platform.Actions.
+func (a *Actions) RemoveTimeout(ctx context.Context, property, user string, c platform.Cause) error {
 	if err := a.call(Call{Method: "RemoveTimeout", Property: property, User: user, Cause: c}); err != nil {
 		return err
 	}
-	return a.record(ctx, property, bot.UserUpdate, c, func(e *bot.Event) {
+	return a.record(ctx, property, audit.UserUpdate, c, func(e *audit.Event) {
 		e.TargetIDs = []string{user}
-		e.Params.Set(bot.ParamField, "timeout")
+		e.Params.Set(audit.ParamField, "timeout")
 	})
 }
 
-// Kick implements bot.Actions.
-func (a *Actions) Kick(ctx context.Context, property, user string, c bot.Cause) error {
+// Kick implements platform.Actions.
+func (a *Actions) Kick(ctx context.Context, property, user string, c platform.Cause) error {
 	if err := a.call(Call{Method: "Kick", Property: property, User: user, Cause: c}); err != nil {
 		return err
 	}
-	return a.record(ctx, property, bot.UserRemove, c, func(e *bot.Event) {
+	return a.record(ctx, property, audit.UserRemove, c, func(e *audit.Event) {
 		e.TargetIDs = []string{user}
-		e.Params.Set(bot.ParamRemoval, bot.RemovalKicked)
+		e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
 	})
 }
 
-// Ban implements bot.Actions.
-func (a *Actions) Ban(ctx context.Context, property, user string, c bot.Cause) error {
+// Ban implements platform.Actions.
+func (a *Actions) Ban(ctx context.Context, property, user string, c platform.Cause) error {
 	if err := a.call(Call{Method: "Ban", Property: property, User: user, Cause: c}); err != nil {
 		return err
 	}
-	return a.record(ctx, property, bot.UserBan, c, func(e *bot.Event) { e.TargetIDs = []string{user} })
+	return a.record(ctx, property, audit.UserBan, c, func(e *audit.Event) { e.TargetIDs = []string{user} })
 }
 
-// Unban implements bot.Actions.
-func (a *Actions) Unban(ctx context.Context, property, user string, c bot.Cause) error {
+// Unban implements platform.Actions.
+func (a *Actions) Unban(ctx context.Context, property, user string, c platform.Cause) error {
 	if err := a.call(Call{Method: "Unban", Property: property, User: user, Cause: c}); err != nil {
 		return err
 	}
-	return a.record(ctx, property, bot.UserBanRemove, c, func(e *bot.Event) { e.TargetIDs = []string{user} })
+	return a.record(ctx, property, audit.UserBanRemove, c, func(e *audit.Event) { e.TargetIDs = []string{user} })
 }
 
-// AddRole implements bot.Actions; on Telegram it returns ErrUnsupported.
-func (a *Actions) AddRole(ctx context.Context, property, user, role string, c bot.Cause) error {
+// AddRole implements platform.Actions; on Telegram it returns ErrUnsupported.
+func (a *Actions) AddRole(ctx context.Context, property, user, role string, c platform.Cause) error {
 	return a.role(ctx, "AddRole", property, user, role, c)
 }
 
-// RemoveRole implements bot.Actions; on Telegram it returns ErrUnsupported.
-func (a *Actions) RemoveRole(ctx context.Context, property, user, role string, c bot.Cause) error {
+// RemoveRole implements platform.Actions; on Telegram it returns ErrUnsupported.
+func (a *Actions) RemoveRole(ctx context.Context, property, user, role string, c platform.Cause) error {
 	return a.role(ctx, "RemoveRole", property, user, role, c)
 }
 
-func (a *Actions) role(ctx context.Context, method, property, user, role string, c bot.Cause) error {
-	if a.P == bot.Telegram {
-		return fmt.Errorf("telegram roles: %w", bot.ErrUnsupported)
+func (a *Actions) role(ctx context.Context, method, property, user, role string, c platform.Cause) error {
+	if a.P == audit.Telegram {
+		return fmt.Errorf("telegram roles: %w", platform.ErrUnsupported)
 	}
 	if err := a.call(Call{Method: method, Property: property, User: user, Role: role, Cause: c}); err != nil {
 		return err
 	}
-	return a.record(ctx, property, bot.UserUpdate, c, func(e *bot.Event) {
+	return a.record(ctx, property, audit.UserUpdate, c, func(e *audit.Event) {
 		e.TargetIDs = []string{user}
-		e.Params.Set(bot.ParamField, "roles")
+		e.Params.Set(audit.ParamField, "roles")
 		if method == "AddRole" {
-			e.Params.Set(bot.ParamRolesAdded, role)
+			e.Params.Set(audit.ParamRolesAdded, role)
 		} else {
-			e.Params.Set(bot.ParamRolesRemoved, role)
+			e.Params.Set(audit.ParamRolesRemoved, role)
 		}
 	})
 }
 
-// Send implements bot.Actions: it records nothing (the bot's own posts are
+// Send implements platform.Actions: it records nothing (the bot's own posts are
 // not audit events) and returns ids "m1", "m2" ...
-func (a *Actions) Send(ctx context.Context, property, channel string, m bot.Message) (string, error) {
+func (a *Actions) Send(ctx context.Context, property, channel string, m platform.Message) (string, error) {
 	if err := a.call(Call{Method: "Send", Property: property, Channel: channel, Sent: m}); err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package bot
+package logentry
 
 import (
 	"slices"
@@ -7,39 +7,41 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 var sampleTime = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 // sample is a record of type t by Alice (1) about Bob (2), with every
 // param a summary may use.
-func sample(t EventType) *Event {
-	e := &Event{ID: MakeID(sampleTime, 7), Time: sampleTime, Platform: Discord, PropertyID: "g",
-		Type: t, Function: FuncGateway, ActorType: ActorAdmin,
+func sample(t audit.EventType) *audit.Event {
+	e := &audit.Event{ID: audit.MakeID(sampleTime, 7), Time: sampleTime, Platform: audit.Discord, PropertyID: "g",
+		Type: t, Function: audit.FuncGateway, ActorType: audit.ActorAdmin,
 		ActorID: "1", ActorName: "Alice", TargetIDs: []string{"2"}, ChannelID: "c"}
-	e.Params.Set(ParamTargetName, "Bob")
-	e.Params.Set(ParamKind, KindImpersonation)
-	e.Params.Set(ParamCount, "12")
-	e.Params.Set(ParamDays, "30")
+	e.Params.Set(audit.ParamTargetName, "Bob")
+	e.Params.Set(audit.ParamKind, audit.KindImpersonation)
+	e.Params.Set(audit.ParamCount, "12")
+	e.Params.Set(audit.ParamDays, "30")
 	return e
 }
 
 // variants are records that take each summary variant.
-func variants() map[string]*Event {
-	left := sample(UserRemove)
+func variants() map[string]*audit.Event {
+	left := sample(audit.UserRemove)
 	left.ActorID, left.ActorName = "2", "Bob"
-	purge := sample(DataRetention)
-	purge.Params.Set(ParamAction, RetentionPurge)
-	before := sample(DataRetention)
-	before.Params.Set(ParamAction, RetentionPurge)
-	before.Params.Set(ParamDays, "")
-	before.Params.Set(ParamBefore, "2026-08-03T12:00:00Z")
-	old := sample(DataRetention)
-	old.Params.Set(ParamAction, RetentionPurge)
-	old.Params.Set(ParamDays, "")
-	erase := sample(DataRetention)
-	erase.Params.Set(ParamAction, RetentionErase)
-	return map[string]*Event{
+	purge := sample(audit.DataRetention)
+	purge.Params.Set(audit.ParamAction, audit.RetentionPurge)
+	before := sample(audit.DataRetention)
+	before.Params.Set(audit.ParamAction, audit.RetentionPurge)
+	before.Params.Set(audit.ParamDays, "")
+	before.Params.Set(audit.ParamBefore, "2026-08-03T12:00:00Z")
+	old := sample(audit.DataRetention)
+	old.Params.Set(audit.ParamAction, audit.RetentionPurge)
+	old.Params.Set(audit.ParamDays, "")
+	erase := sample(audit.DataRetention)
+	erase.Params.Set(audit.ParamAction, audit.RetentionErase)
+	return map[string]*audit.Event{
 		"USER_REMOVE/left": left, "DATA_RETENTION/purge": purge,
 		"DATA_RETENTION/purge_before": before, "DATA_RETENTION/purge_old": old, "DATA_RETENTION": erase,
 	}
@@ -47,10 +49,10 @@ func variants() map[string]*Event {
 
 func TestEveryTypeInEveryLocale(t *testing.T) {
 	events := variants()
-	for _, typ := range EventTypes() {
+	for _, typ := range audit.EventTypes() {
 		events[typ.String()] = sample(typ)
 	}
-	events["USER_REMOVE"] = sample(UserRemove)
+	events["USER_REMOVE"] = sample(audit.UserRemove)
 	for _, loc := range Locales() {
 		if !ValidLocale(loc) {
 			t.Fatalf("%s is not valid", loc)
@@ -74,7 +76,7 @@ func TestEveryTypeInEveryLocale(t *testing.T) {
 			}
 			if strings.Contains(format, "{actor") && !strings.Contains(en.Summary, "Alice") ||
 				strings.Contains(format, "{target") && !strings.Contains(en.Summary, "Bob") ||
-				strings.Contains(format, "{kind") && !strings.Contains(en.Summary, KindImpersonation) ||
+				strings.Contains(format, "{kind") && !strings.Contains(en.Summary, audit.KindImpersonation) ||
 				strings.Contains(format, "{count") && !strings.Contains(en.Summary, "12") {
 				t.Errorf("%s %s: %q lacks a name of %q", loc, key, en.Summary, format)
 			}
@@ -106,7 +108,7 @@ func TestCataloguesAreComplete(t *testing.T) {
 			t.Errorf("en: no label for field %s", k)
 		}
 	}
-	for _, a := range []ActorType{ActorAdmin, ActorNonAdmin, ActorBot, ActorSystem} {
+	for _, a := range []audit.ActorType{audit.ActorAdmin, audit.ActorNonAdmin, audit.ActorBot, audit.ActorSystem} {
 		if en.words["actor."+a.String()] == "" {
 			t.Errorf("en: no word for actor type %s", a)
 		}
@@ -142,27 +144,27 @@ func TestCataloguesAreComplete(t *testing.T) {
 
 // The English formats of EVENTS.md, filled in.
 func TestEnglishFormatsOfEVENTSmd(t *testing.T) {
-	for typ, want := range map[EventType]string{
-		UserJoin:             "Alice joined.",
-		UserRemove:           "Alice removed Bob.",
-		UserBan:              "Alice banned Bob.",
-		UserBanRemove:        "Alice lifted the ban on Bob.",
-		UserUpdate:           "Bob's profile was updated.",
-		ChatMessage:          "Alice posted a message.",
-		ChatMessageEdit:      "Alice edited a message.",
-		ChatMessageDelete:    "Alice deleted a message.",
-		ChannelCreate:        "Alice created a channel.",
-		ChannelDelete:        "Alice deleted a channel.",
-		PropertyUpdate:       "Alice updated the server settings.",
-		PropertyInviteCreate: "Alice created an invite.",
-		PropertyInviteDelete: "Alice deleted an invite.",
-		MessageReport:        "Alice reported a message.",
-		VerificationSuccess:  "Bob passed verification.",
-		VerificationFailure:  "Bob failed verification.",
-		ModerationLink:       "A message by Bob was removed by link filtering.",
-		SecurityEvent:        "Security: IMPERSONATION involving Bob.",
-		SettingsChange:       "Alice changed a setting.",
-		DataRetention:        "Alice erased the data of Bob.",
+	for typ, want := range map[audit.EventType]string{
+		audit.UserJoin:             "Alice joined.",
+		audit.UserRemove:           "Alice removed Bob.",
+		audit.UserBan:              "Alice banned Bob.",
+		audit.UserBanRemove:        "Alice lifted the ban on Bob.",
+		audit.UserUpdate:           "Bob's profile was updated.",
+		audit.ChatMessage:          "Alice posted a message.",
+		audit.ChatMessageEdit:      "Alice edited a message.",
+		audit.ChatMessageDelete:    "Alice deleted a message.",
+		audit.ChannelCreate:        "Alice created a channel.",
+		audit.ChannelDelete:        "Alice deleted a channel.",
+		audit.PropertyUpdate:       "Alice updated the server settings.",
+		audit.PropertyInviteCreate: "Alice created an invite.",
+		audit.PropertyInviteDelete: "Alice deleted an invite.",
+		audit.MessageReport:        "Alice reported a message.",
+		audit.VerificationSuccess:  "Bob passed verification.",
+		audit.VerificationFailure:  "Bob failed verification.",
+		audit.ModerationLink:       "A message by Bob was removed by link filtering.",
+		audit.SecurityEvent:        "Security: IMPERSONATION involving Bob.",
+		audit.SettingsChange:       "Alice changed a setting.",
+		audit.DataRetention:        "Alice erased the data of Bob.",
 	} {
 		if got := Render(sample(typ), "en").Summary; got != want {
 			t.Errorf("%s: %q, want %q", typ, got, want)
@@ -178,15 +180,15 @@ func TestUserRemoveForms(t *testing.T) {
 		targets               []string
 		want                  string
 		wantTitle             string
-		actorType             ActorType
+		actorType             audit.ActorType
 		dropTargetName, noKey bool
 	}{
-		{name: "kicked", loc: "en", actorID: "1", actorName: "Alice", removal: RemovalKicked, targets: []string{"2"},
+		{name: "kicked", loc: "en", actorID: "1", actorName: "Alice", removal: audit.RemovalKicked, targets: []string{"2"},
 			want: "Alice removed Bob.", wantTitle: "Member removed"},
-		{name: "left", loc: "en", actorID: "2", actorName: "Bob", removal: RemovalLeft, targets: []string{"2"},
+		{name: "left", loc: "en", actorID: "2", actorName: "Bob", removal: audit.RemovalLeft, targets: []string{"2"},
 			want: "Bob left.", wantTitle: "Member left"},
-		{name: "left, no actor", loc: "en", removal: RemovalLeft, targets: []string{"2"}, want: "Bob left."},
-		{name: "kicked by an unknown moderator", loc: "en", actorID: "2", actorName: "Bob", removal: RemovalKicked,
+		{name: "left, no actor", loc: "en", removal: audit.RemovalLeft, targets: []string{"2"}, want: "Bob left."},
+		{name: "kicked by an unknown moderator", loc: "en", actorID: "2", actorName: "Bob", removal: audit.RemovalKicked,
 			targets: []string{"2"}, want: "Someone removed Bob."},
 		{name: "no target", loc: "en", actorID: "3", actorName: "Carol", want: "Carol left.", dropTargetName: true},
 		{name: "no target name", loc: "en", actorID: "1", actorName: "Alice", targets: []string{"2"},
@@ -195,14 +197,14 @@ func TestUserRemoveForms(t *testing.T) {
 			want: "Alice a expulsé Bob.", wantTitle: "Membre expulsé"},
 		{name: "fr left", loc: "fr", actorID: "2", actorName: "Bob", targets: []string{"2"}, want: "Bob a quitté le serveur."},
 		{name: "hi kicked", loc: "hi", actorID: "1", actorName: "Alice", targets: []string{"2"}, want: "Alice ने Bob को हटाया।"},
-		{name: "hi kicked by someone", loc: "hi", actorID: "2", removal: RemovalKicked, targets: []string{"2"},
+		{name: "hi kicked by someone", loc: "hi", actorID: "2", removal: audit.RemovalKicked, targets: []string{"2"},
 			want: "किसी ने Bob को हटाया।"},
 		{name: "hi left", loc: "hi", actorID: "2", targets: []string{"2"}, want: "Bob चले गए।"},
 	} {
-		e := &Event{Type: UserRemove, ActorID: c.actorID, ActorName: c.actorName, ActorType: ActorNonAdmin, TargetIDs: c.targets}
-		e.Params.Set(ParamRemoval, c.removal)
+		e := &audit.Event{Type: audit.UserRemove, ActorID: c.actorID, ActorName: c.actorName, ActorType: audit.ActorNonAdmin, TargetIDs: c.targets}
+		e.Params.Set(audit.ParamRemoval, c.removal)
 		if !c.dropTargetName {
-			e.Params.Set(ParamTargetName, "Bob")
+			e.Params.Set(audit.ParamTargetName, "Bob")
 		}
 		en := Render(e, c.loc)
 		if en.Summary != c.want || c.wantTitle != "" && en.Title != c.wantTitle {
@@ -218,43 +220,43 @@ func TestDataRetention(t *testing.T) {
 		target                      bool
 		want                        string
 	}{
-		{"en", RetentionPurge, "12", "30", "", false, "12 records older than 30 days were purged."},
-		{"en", RetentionPurge, "1", "1", "", false, "1 record older than 1 day was purged."},
-		{"en", RetentionPurge, "3", "", "2026-08-03T12:00:00Z", false, "3 records from before 2026-08-03 were purged."},
-		{"en", RetentionPurge, "", "", "", false, "? old records were purged."},
+		{"en", audit.RetentionPurge, "12", "30", "", false, "12 records older than 30 days were purged."},
+		{"en", audit.RetentionPurge, "1", "1", "", false, "1 record older than 1 day was purged."},
+		{"en", audit.RetentionPurge, "3", "", "2026-08-03T12:00:00Z", false, "3 records from before 2026-08-03 were purged."},
+		{"en", audit.RetentionPurge, "", "", "", false, "? old records were purged."},
 		{"en", "", "5", "90", "", false, "5 records older than 90 days were purged."},
-		{"en", RetentionErase, "40", "", "", true, "The system erased the data of Bob."},
-		{"fr", RetentionPurge, "12", "30", "", false, "12 enregistrements de plus de 30 jours ont été purgés."},
-		{"fr", RetentionPurge, "1", "1", "", false, "1 enregistrement de plus de 1 jour a été purgé."},
-		{"fr", RetentionPurge, "2", "", "2026-08-03T12:00:00Z", false, "2 enregistrements antérieurs au 2026-08-03 ont été purgés."},
-		{"fr", RetentionErase, "40", "", "", true, "Le système a effacé les données de Bob."},
-		{"hi", RetentionPurge, "12", "30", "", false, "30 दिन से पुराने 12 रिकॉर्ड हटाए गए।"},
-		{"hi", RetentionPurge, "1", "30", "", false, "30 दिन से पुराना 1 रिकॉर्ड हटाया गया।"},
-		{"hi", RetentionErase, "40", "", "", true, "सिस्टम ने Bob का डेटा मिटाया।"},
+		{"en", audit.RetentionErase, "40", "", "", true, "The system erased the data of Bob."},
+		{"fr", audit.RetentionPurge, "12", "30", "", false, "12 enregistrements de plus de 30 jours ont été purgés."},
+		{"fr", audit.RetentionPurge, "1", "1", "", false, "1 enregistrement de plus de 1 jour a été purgé."},
+		{"fr", audit.RetentionPurge, "2", "", "2026-08-03T12:00:00Z", false, "2 enregistrements antérieurs au 2026-08-03 ont été purgés."},
+		{"fr", audit.RetentionErase, "40", "", "", true, "Le système a effacé les données de Bob."},
+		{"hi", audit.RetentionPurge, "12", "30", "", false, "30 दिन से पुराने 12 रिकॉर्ड हटाए गए।"},
+		{"hi", audit.RetentionPurge, "1", "30", "", false, "30 दिन से पुराना 1 रिकॉर्ड हटाया गया।"},
+		{"hi", audit.RetentionErase, "40", "", "", true, "सिस्टम ने Bob का डेटा मिटाया।"},
 	} {
-		e := &Event{Type: DataRetention, Function: FuncRetention, ActorType: ActorSystem}
-		e.Params.Set(ParamAction, c.action)
-		e.Params.Set(ParamCount, c.count)
-		e.Params.Set(ParamDays, c.days)
-		e.Params.Set(ParamBefore, c.before)
+		e := &audit.Event{Type: audit.DataRetention, Function: audit.FuncRetention, ActorType: audit.ActorSystem}
+		e.Params.Set(audit.ParamAction, c.action)
+		e.Params.Set(audit.ParamCount, c.count)
+		e.Params.Set(audit.ParamDays, c.days)
+		e.Params.Set(audit.ParamBefore, c.before)
 		if c.target {
 			e.TargetIDs = []string{"2"}
-			e.Params.Set(ParamTargetName, "Bob")
+			e.Params.Set(audit.ParamTargetName, "Bob")
 		}
 		if got := Render(e, c.loc).Summary; got != c.want {
 			t.Errorf("%s %+v: %q, want %q", c.loc, c, got, c.want)
 		}
 	}
 	// The CLI's records: the operator is named.
-	e := &Event{Type: DataRetention, ActorType: ActorSystem, ActorID: "operator", ActorName: "operator", TargetIDs: []string{"42"}}
-	e.Params.Set(ParamAction, RetentionErase)
+	e := &audit.Event{Type: audit.DataRetention, ActorType: audit.ActorSystem, ActorID: "operator", ActorName: "operator", TargetIDs: []string{"42"}}
+	e.Params.Set(audit.ParamAction, audit.RetentionErase)
 	if got := Render(e, "en").Summary; got != "operator erased the data of 42." {
 		t.Errorf("erase: %q", got)
 	}
 }
 
 func TestFallbacks(t *testing.T) {
-	e := sample(UserJoin)
+	e := sample(audit.UserJoin)
 	for _, loc := range []string{"de", "", "xx-YY", "\x00"} {
 		if got := Render(e, loc).Summary; got != "Alice joined." {
 			t.Errorf("locale %q: %q", loc, got)
@@ -283,12 +285,12 @@ func TestFallbacks(t *testing.T) {
 	if join.Summary != "Alice joined." || join.Title != "Member joined" {
 		t.Errorf("missing summary and title: %q %q", join.Summary, join.Title)
 	}
-	if got := cs.render(sample(UserBan), "xx").Summary; got != "Alice a banni Bob." {
+	if got := cs.render(sample(audit.UserBan), "xx").Summary; got != "Alice a banni Bob." {
 		t.Errorf("present summary: %q", got)
 	}
-	anon := sample(ChatMessage)
+	anon := sample(audit.ChatMessage)
 	anon.ActorName, anon.ActorID = "", ""
-	anon.ActorType = ActorNonAdmin
+	anon.ActorType = audit.ActorNonAdmin
 	if got := cs.render(anon, "xx").Summary; got != "Someone posted a message." {
 		t.Errorf("English line with a translated word: %q", got)
 	}
@@ -321,21 +323,21 @@ func TestFallbacks(t *testing.T) {
 func TestUnknownAndEmptyEvents(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		e    *Event
+		e    *audit.Event
 		loc  string
 		want string
 	}{
 		{"nil", nil, "en", "Someone: EVENT_TYPE(0)"},
-		{"zero", &Event{}, "fr", "Quelqu'un: EVENT_TYPE(0)"},
-		{"unknown type", &Event{Type: 200, ActorName: "Alice"}, "hi", "Alice: EVENT_TYPE(200)"},
-		{"unknown type, system", &Event{Type: 77, ActorType: ActorSystem}, "en", "The system: EVENT_TYPE(77)"},
-		{"id only", &Event{Type: ChatMessage, ActorID: "99"}, "en", "99 posted a message."},
-		{"no target", &Event{Type: UserBan, ActorName: "Alice"}, "en", "Alice banned someone."},
-		{"no target hi", &Event{Type: UserBan, ActorName: "Alice"}, "hi", "Alice ने किसी को प्रतिबंधित किया।"},
-		{"no kind", &Event{Type: SecurityEvent, TargetIDs: []string{"5"}}, "en", "Security: incident involving 5."},
-		{"nil params", &Event{Type: UserUpdate, TargetIDs: []string{"5"}}, "fr", "Le profil de 5 a été modifié."},
-		{"placeholder in a name", &Event{Type: UserBan, ActorName: "{target}", TargetIDs: []string{"5"}}, "en", "{target} banned 5."},
-		{"redacted", &Event{Type: ChatMessage, Redacted: true, ActorID: "7"}, "en", "7 posted a message."},
+		{"zero", &audit.Event{}, "fr", "Quelqu'un: EVENT_TYPE(0)"},
+		{"unknown type", &audit.Event{Type: 200, ActorName: "Alice"}, "hi", "Alice: EVENT_TYPE(200)"},
+		{"unknown type, system", &audit.Event{Type: 77, ActorType: audit.ActorSystem}, "en", "The system: EVENT_TYPE(77)"},
+		{"id only", &audit.Event{Type: audit.ChatMessage, ActorID: "99"}, "en", "99 posted a message."},
+		{"no target", &audit.Event{Type: audit.UserBan, ActorName: "Alice"}, "en", "Alice banned someone."},
+		{"no target hi", &audit.Event{Type: audit.UserBan, ActorName: "Alice"}, "hi", "Alice ने किसी को प्रतिबंधित किया।"},
+		{"no kind", &audit.Event{Type: audit.SecurityEvent, TargetIDs: []string{"5"}}, "en", "Security: incident involving 5."},
+		{"nil params", &audit.Event{Type: audit.UserUpdate, TargetIDs: []string{"5"}}, "fr", "Le profil de 5 a été modifié."},
+		{"placeholder in a name", &audit.Event{Type: audit.UserBan, ActorName: "{target}", TargetIDs: []string{"5"}}, "en", "{target} banned 5."},
+		{"redacted", &audit.Event{Type: audit.ChatMessage, Redacted: true, ActorID: "7"}, "en", "7 posted a message."},
 	} {
 		var en Entry
 		func() {
@@ -353,19 +355,19 @@ func TestUnknownAndEmptyEvents(t *testing.T) {
 			t.Errorf("%s: title %q footer %q", c.name, en.Title, en.Footer)
 		}
 	}
-	if f := Render(&Event{Type: 200}, "en").Footer; f != "EVENT_TYPE(200)" {
+	if f := Render(&audit.Event{Type: 200}, "en").Footer; f != "EVENT_TYPE(200)" {
 		t.Errorf("footer of a bare record: %q", f)
 	}
 }
 
 func TestHostileNamesStayOnOneLine(t *testing.T) {
-	e := sample(UserBan)
+	e := sample(audit.UserBan)
 	e.ActorName = "Eve\n@everyone\u202eevil\u2066"
-	e.Params.Set(ParamTargetName, "Mallory\r\nSecurity: fake entry\u2067")
-	e.Params.Set(ParamReason, "line1\nline2\u202d")
+	e.Params.Set(audit.ParamTargetName, "Mallory\r\nSecurity: fake entry\u2067")
+	e.Params.Set(audit.ParamReason, "line1\nline2\u202d")
 	e.Params.Set("custom\nkey", "v\x00\x1b[31m")
 	e.ChannelID = "c\u2028h"
-	e.Attachments = []Attachment{{Name: "a\n.png\u202e", URL: "https://x/\n"}}
+	e.Attachments = []audit.Attachment{{Name: "a\n.png\u202e", URL: "https://x/\n"}}
 	e.Content = "first line\nsecond line"
 	for _, loc := range Locales() {
 		en := Render(e, loc)
@@ -420,22 +422,22 @@ func TestOneLine(t *testing.T) {
 }
 
 func TestFields(t *testing.T) {
-	e := sample(ModerationLink)
-	e.ActorID, e.ActorName, e.ActorType = "99", "chatwarden", ActorBot
+	e := sample(audit.ModerationLink)
+	e.ActorID, e.ActorName, e.ActorType = "99", "chatwarden", audit.ActorBot
 	e.TargetIDs = []string{"2", "3", "4"}
 	e.MessageID = "m1"
-	e.Params.Set(ParamChannelName, "general")
-	e.Params.Set(ParamKind, "")
-	e.Params.Set(ParamCount, "")
-	e.Params.Set(ParamDays, "")
-	e.Params.Set(ParamURL, "https://evil.example/x")
-	e.Params.Set(ParamDomain, "evil.example")
-	e.Params.Set(ParamAction, "DELETE")
+	e.Params.Set(audit.ParamChannelName, "general")
+	e.Params.Set(audit.ParamKind, "")
+	e.Params.Set(audit.ParamCount, "")
+	e.Params.Set(audit.ParamDays, "")
+	e.Params.Set(audit.ParamURL, "https://evil.example/x")
+	e.Params.Set(audit.ParamDomain, "evil.example")
+	e.Params.Set(audit.ParamAction, "DELETE")
 	e.Params.Set("escalated", "true")
 	e.Params.Set("zz_custom", "value")
 	e.Params.Set("old_name", "A")
 	e.Params.Set("new_name", "B")
-	e.Attachments = []Attachment{{Name: "a.png", Size: 1536, URL: "https://cdn/a.png"}, {Size: 10}}
+	e.Attachments = []audit.Attachment{{Name: "a.png", Size: 1536, URL: "https://cdn/a.png"}, {Size: 10}}
 	e.Redacted = true
 
 	type kv struct{ key, label, value string }
@@ -445,9 +447,9 @@ func TestFields(t *testing.T) {
 		{FieldTargets, "Other targets", "3, 4"},
 		{FieldChannel, "Channel", "#general (c)"},
 		{FieldMessage, "Message", "m1"},
-		{ParamAction, "Action", "DELETE"},
-		{ParamURL, "URL", "https://evil.example/x"},
-		{ParamDomain, "Domain", "evil.example"},
+		{audit.ParamAction, "Action", "DELETE"},
+		{audit.ParamURL, "URL", "https://evil.example/x"},
+		{audit.ParamDomain, "Domain", "evil.example"},
 		{"escalated", "Timed out", "Yes"},
 		{"old_name", "Old value (name)", "A"},
 		{"new_name", "New value (name)", "B"},
@@ -488,14 +490,14 @@ func TestFields(t *testing.T) {
 	}
 
 	// Channel without a name; actor with a name only; a lone target name.
-	e2 := &Event{Type: ChatMessage, ActorName: "Alice", ChannelID: "c9", ActorType: ActorNonAdmin}
-	e2.Params.Set(ParamTargetName, "Zed")
+	e2 := &audit.Event{Type: audit.ChatMessage, ActorName: "Alice", ChannelID: "c9", ActorType: audit.ActorNonAdmin}
+	e2.Params.Set(audit.ParamTargetName, "Zed")
 	check("en", Render(e2, "en"), []kv{
 		{FieldActor, "Actor", "Alice · member"},
 		{FieldTarget, "Target", "Zed"},
 		{FieldChannel, "Channel", "#c9"},
 	})
-	if got := Render(&Event{}, "en").Fields; len(got) != 0 {
+	if got := Render(&audit.Event{}, "en").Fields; len(got) != 0 {
 		t.Errorf("zero event has fields %+v", got)
 	}
 }
@@ -513,7 +515,7 @@ func TestSizes(t *testing.T) {
 }
 
 func TestFooter(t *testing.T) {
-	e := sample(ChatMessage)
+	e := sample(audit.ChatMessage)
 	want := e.ID.String() + " · CHAT_MESSAGE · 2026-11-01T12:00:00Z"
 	if got := Render(e, "hi").Footer; got != want {
 		t.Errorf("footer %q, want %q", got, want)
@@ -538,21 +540,21 @@ func TestLocales(t *testing.T) {
 }
 
 func FuzzRender(f *testing.F) {
-	f.Add(uint8(UserBan), "Alice", "1", "Bob", "2", "en", "reason", "spam", "hi\nthere", uint8(ActorAdmin))
-	f.Add(uint8(SecurityEvent), "\u202e\n", "", "", "", "hi", "kind", "\x00", "", uint8(0))
-	f.Add(uint8(UserRemove), "\n", "\r", "\u2066", "\r", "fr", "removal", "KICKED", "", uint8(ActorSystem))
-	f.Add(uint8(DataRetention), "", "", "", "", "fr-CA", "count", "1", "", uint8(ActorSystem))
+	f.Add(uint8(audit.UserBan), "Alice", "1", "Bob", "2", "en", "reason", "spam", "hi\nthere", uint8(audit.ActorAdmin))
+	f.Add(uint8(audit.SecurityEvent), "\u202e\n", "", "", "", "hi", "kind", "\x00", "", uint8(0))
+	f.Add(uint8(audit.UserRemove), "\n", "\r", "\u2066", "\r", "fr", "removal", "KICKED", "", uint8(audit.ActorSystem))
+	f.Add(uint8(audit.DataRetention), "", "", "", "", "fr-CA", "count", "1", "", uint8(audit.ActorSystem))
 	f.Add(uint8(255), "{actor}", "{", "}", "{count:a|b}", "", "before", "2026-01-01T00:00:00Z", "", uint8(9))
-	f.Add(uint8(ChatMessage), "0", "0", "0", "0", "0", " ", "0", "", uint8('\t')) // a blank param key
+	f.Add(uint8(audit.ChatMessage), "0", "0", "0", "0", "0", " ", "0", "", uint8('\t')) // a blank param key
 	f.Fuzz(func(t *testing.T, typ uint8, actor, actorID, target, targetID, locale, key, val, content string, at uint8) {
-		e := &Event{Type: EventType(typ), ActorName: actor, ActorID: actorID, ActorType: ActorType(at),
+		e := &audit.Event{Type: audit.EventType(typ), ActorName: actor, ActorID: actorID, ActorType: audit.ActorType(at),
 			TargetIDs: []string{targetID}, Content: content, ChannelID: target, MessageID: val}
 		if targetID == "" {
 			e.TargetIDs = nil
 		}
-		e.Params.Set(ParamTargetName, target)
+		e.Params.Set(audit.ParamTargetName, target)
 		e.Params.Set(key, val)
-		e.Attachments = []Attachment{{Name: actor, URL: val, Size: int64(len(val))}}
+		e.Attachments = []audit.Attachment{{Name: actor, URL: val, Size: int64(len(val))}}
 		en := Render(e, locale)
 		if en.Summary == "" || strings.ContainsFunc(en.Summary, isLineBreakOrBidi) {
 			t.Fatalf("summary %q", en.Summary)
@@ -569,7 +571,7 @@ func FuzzRender(f *testing.F) {
 }
 
 func TestRenderCountsManyTargets(t *testing.T) {
-	e := &Event{Type: SecurityEvent, Platform: Discord, PropertyID: "1", ActorID: "9"}
+	e := &audit.Event{Type: audit.SecurityEvent, Platform: audit.Discord, PropertyID: "1", ActorID: "9"}
 	for i := range 300 {
 		e.TargetIDs = append(e.TargetIDs, strconv.Itoa(1000+i))
 	}

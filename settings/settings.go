@@ -1,14 +1,16 @@
-package bot
+package settings
 
 import (
 	"slices"
 	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Settings are one property's settings, changed by its admins through
 // commands (each change recorded as SETTINGS_CHANGE). A zero field means
 // "use the operator's default from the config file".
-type Settings struct {
+type Community struct {
 	Locale        string       `json:"locale,omitempty"`
 	LogChannels   []LogChannel `json:"log_channels,omitempty"`
 	RetentionDays int          `json:"retention_days,omitempty"`
@@ -17,17 +19,17 @@ type Settings struct {
 
 	// Engine settings (moderation and verification); nil means the
 	// operator's defaults for every field of the engine.
-	LinkFilter       *LinkFilterSettings       `json:"link_filter,omitempty"`
-	Impersonation    *ImpersonationSettings    `json:"impersonation,omitempty"`
-	IntegrationGuard *IntegrationGuardSettings `json:"integration_guard,omitempty"`
-	RaidGuard        *RaidGuardSettings        `json:"raid_guard,omitempty"`
-	Verification     *VerificationSettings     `json:"verification,omitempty"`
+	LinkFilter       *LinkFilter       `json:"link_filter,omitempty"`
+	Impersonation    *Impersonation    `json:"impersonation,omitempty"`
+	IntegrationGuard *IntegrationGuard `json:"integration_guard,omitempty"`
+	RaidGuard        *RaidGuard        `json:"raid_guard,omitempty"`
+	Verification     *Verification     `json:"verification,omitempty"`
 }
 
 // LinkFilterSettings override the link filter's defaults for one property.
 // Nil pointers, empty strings and zero numbers mean "the default"; lists
 // are added to the defaults' lists.
-type LinkFilterSettings struct {
+type LinkFilter struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// Mode is "denylist" (block listed domains) or "allowlist" (block every
 	// domain not listed).
@@ -52,7 +54,7 @@ type LinkFilterSettings struct {
 }
 
 // ImpersonationSettings override the impersonation guard's defaults.
-type ImpersonationSettings struct {
+type Impersonation struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// Action is "flag", "quarantine", "kick" or "ban".
 	Action string `json:"action,omitempty"`
@@ -62,7 +64,7 @@ type ImpersonationSettings struct {
 }
 
 // IntegrationGuardSettings override the integration guard's defaults.
-type IntegrationGuardSettings struct {
+type IntegrationGuard struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// Allowlist holds the account ids of bots and integrations (and the
 	// ids of webhooks) allowed in the property, added to the defaults'.
@@ -73,14 +75,14 @@ type IntegrationGuardSettings struct {
 
 // RaidGuardSettings override the raid guard's defaults: a raid is more
 // than Joins joins within WindowSeconds.
-type RaidGuardSettings struct {
+type RaidGuard struct {
 	Enabled       *bool `json:"enabled,omitempty"`
 	Joins         int   `json:"joins,omitempty"`
 	WindowSeconds int   `json:"window_seconds,omitempty"`
 }
 
 // VerificationSettings override the verification defaults.
-type VerificationSettings struct {
+type Verification struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// Kind is "button" or "math".
 	Kind string `json:"kind,omitempty"`
@@ -100,8 +102,8 @@ type VerificationSettings struct {
 
 // LogChannel routes event types to a log channel or chat.
 type LogChannel struct {
-	ID    string      `json:"id"`
-	Types []EventType `json:"types,omitempty"` // empty: every type
+	ID    string            `json:"id"`
+	Types []audit.EventType `json:"types,omitempty"` // empty: every type
 	// Paused says why deliveries to the channel stopped (for example the
 	// bot lost access); empty when delivering.
 	Paused   string    `json:"paused,omitempty"`
@@ -109,12 +111,12 @@ type LogChannel struct {
 }
 
 // Wants reports whether the channel takes events of type t.
-func (l *LogChannel) Wants(t EventType) bool {
+func (l *LogChannel) Wants(t audit.EventType) bool {
 	return len(l.Types) == 0 || slices.Contains(l.Types, t)
 }
 
 // LogChannel returns the route for channel id, or nil.
-func (s *Settings) LogChannel(id string) *LogChannel {
+func (s *Community) LogChannel(id string) *LogChannel {
 	for i := range s.LogChannels {
 		if s.LogChannels[i].ID == id {
 			return &s.LogChannels[i]
@@ -124,7 +126,7 @@ func (s *Settings) LogChannel(id string) *LogChannel {
 }
 
 // Clone returns a deep copy.
-func (s Settings) Clone() Settings {
+func (s Community) Clone() Community {
 	s.LogChannels = slices.Clone(s.LogChannels)
 	for i := range s.LogChannels {
 		s.LogChannels[i].Types = slices.Clone(s.LogChannels[i].Types)

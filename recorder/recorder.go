@@ -1,4 +1,4 @@
-package bot
+package recorder
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
 
 	"github.com/rs/zerolog"
 )
@@ -26,7 +28,7 @@ var ErrJournalClosed = errors.New("journal closed")
 
 // Batch is one transaction's worth of writes.
 type Batch struct {
-	Events []*Event
+	Events []*audit.Event
 	// Routes[i] are the log deliveries of Events[i], written to the outbox
 	// in the same transaction. Routes is nil or as long as Events.
 	Routes [][]Route
@@ -42,7 +44,7 @@ type Batch struct {
 // that does not depend on commit order (encoding, digests) on the caller's
 // goroutine, off the single committing goroutine. Seal must not keep e.
 type Sealer interface {
-	Seal(e *Event) []byte
+	Seal(e *audit.Event) []byte
 }
 
 // Route is one log delivery: Sink names the deliverer ("discord",
@@ -61,17 +63,17 @@ type Cursor struct {
 // Router decides, before commit, where an event is delivered. It is called
 // from the recorder's single committing goroutine and must not block.
 type Router interface {
-	Route(e *Event) []Route
+	Route(e *audit.Event) []Route
 }
 
 // RouterFunc adapts a function to Router.
-type RouterFunc func(e *Event) []Route
+type RouterFunc func(e *audit.Event) []Route
 
 // Route implements Router.
-func (f RouterFunc) Route(e *Event) []Route { return f(e) }
+func (f RouterFunc) Route(e *audit.Event) []Route { return f(e) }
 
 // RecorderOptions tunes a Recorder. The zero value is usable.
-type RecorderOptions struct {
+type Options struct {
 	// MaxDelay bounds how long a commit waits for more concurrent callers to
 	// join it (default 2ms). The wait ends early once every caller that is
 	// inside Record has joined.
@@ -85,7 +87,7 @@ type RecorderOptions struct {
 	// Prepare, if set, is applied to every event on the caller's goroutine
 	// before it is queued (for example to drop content a property does not
 	// store). It must be safe for concurrent use.
-	Prepare func(e *Event)
+	Prepare func(e *audit.Event)
 	Routers []Router
 	// Now is the clock used for events without a time.
 	Now    func() time.Time
@@ -93,7 +95,7 @@ type RecorderOptions struct {
 }
 
 // ErrRecorderClosed is returned by Record after Close.
-var ErrRecorderClosed = errors.New("recorder closed")
+var ErrClosed = errors.New("recorder closed")
 
 // Recorder commits events in groups and then hands them to subscribers.
 //
@@ -104,7 +106,7 @@ var ErrRecorderClosed = errors.New("recorder closed")
 // once the bounded queue is full, so nothing is dropped.
 type Recorder struct {
 	j    Journal
-	opts RecorderOptions
+	opts Options
 
 	queue    chan *request
 	inflight atomic.Int64 // callers inside Record
@@ -115,15 +117,15 @@ type Recorder struct {
 	isClosed bool
 
 	subMu   sync.Mutex
-	subs    []func([]*Event)
-	notify  chan []*Event
+	subs    []func([]*audit.Event)
+	notify  chan []*audit.Event
 	notDone chan struct{}
 
-	stats RecorderStats
+	stats Stats
 }
 
 // RecorderStats are cumulative counters, safe to read at any time.
-type RecorderStats struct {
+type Stats struct {
 	Commits  atomic.Uint64
 	Events   atomic.Uint64
 	Failures atomic.Uint64
@@ -133,7 +135,7 @@ type RecorderStats struct {
 }
 
 type request struct {
-	events []*Event
+	events []*audit.Event
 	sealed [][]byte
 	cursor *Cursor
 	done   chan error  // Record's waiter, or nil
@@ -150,7 +152,7 @@ func (req *request) finish(err error) {
 }
 
 // NewRecorder starts a recorder writing to j. Close it to drain.
-func NewRecorder(j Journal, opts RecorderOptions) *Recorder {
+func New(j Journal, opts Options) *Recorder {
 	if opts.MaxDelay <= 0 {
 		opts.MaxDelay = 2 * time.Millisecond
 	}
@@ -169,7 +171,7 @@ func NewRecorder(j Journal, opts RecorderOptions) *Recorder {
 		queue:   make(chan *request, opts.QueueSize),
 		closing: make(chan struct{}),
 		closed:  make(chan struct{}),
-		notify:  make(chan []*Event, 64),
+		notify:  make(chan []*audit.Event, 64),
 		notDone: make(chan struct{}),
 	}
 	go r.commitLoop()
@@ -178,12 +180,12 @@ func NewRecorder(j Journal, opts RecorderOptions) *Recorder {
 }
 
 // Stats returns the recorder's counters.
-func (r *Recorder) Stats() *RecorderStats { return &r.stats }
+func (r *Recorder) Stats() *Stats { return &r.stats }
 
 // Subscribe registers fn to receive every committed batch, in commit order,
 // from one goroutine. fn must not block for long: it delays every later
 // subscriber call (but not commits, up to a bounded backlog).
-func (r *Recorder) Subscribe(fn func(events []*Event)) {
+func (r *Recorder) Subscribe(fn func(events []*audit.Event)) {
 	r.subMu.Lock()
 	r.subs = append(r.subs, fn)
 	r.subMu.Unlock()
@@ -192,7 +194,7 @@ func (r *Recorder) Subscribe(fn func(events []*Event)) {
 // Record makes events durable and returns once they are. Invalid events
 // fail the whole call before anything is written. If ctx ends first,
 // Record returns ctx.Err(); the events may still be committed.
-func (r *Recorder) Record(ctx context.Context, events ...*Event) error {
+func (r *Recorder) Record(ctx context.Context, events ...*audit.Event) error {
 	return r.record(ctx, nil, events)
 }
 
@@ -201,7 +203,7 @@ func (r *Recorder) Record(ctx context.Context, events ...*Event) error {
 // are durable. It lets one producer keep many events in flight, as a
 // gateway reader does. Submit blocks only while the queue is full. An error
 // from Submit means the events were not accepted and done is not called.
-func (r *Recorder) Submit(ctx context.Context, done func(error), events ...*Event) error {
+func (r *Recorder) Submit(ctx context.Context, done func(error), events ...*audit.Event) error {
 	if done == nil {
 		done = func(error) {}
 	}
@@ -210,11 +212,11 @@ func (r *Recorder) Submit(ctx context.Context, done func(error), events ...*Even
 
 // RecordCursor is Record plus a platform cursor saved in the same
 // transaction as the events (which may be none).
-func (r *Recorder) RecordCursor(ctx context.Context, c Cursor, events ...*Event) error {
+func (r *Recorder) RecordCursor(ctx context.Context, c Cursor, events ...*audit.Event) error {
 	return r.record(ctx, &c, events)
 }
 
-func (r *Recorder) record(ctx context.Context, c *Cursor, events []*Event) error {
+func (r *Recorder) record(ctx context.Context, c *Cursor, events []*audit.Event) error {
 	if len(events) == 0 && c == nil {
 		return nil
 	}
@@ -237,7 +239,7 @@ func (r *Recorder) enqueue(ctx context.Context, req *request) error {
 	now := r.opts.Now()
 	for _, e := range req.events {
 		if e == nil {
-			return fmt.Errorf("record: %w: nil event", ErrInvalidEvent)
+			return fmt.Errorf("record: %w: nil event", audit.ErrInvalidEvent)
 		}
 		if err := e.Validate(); err != nil {
 			return fmt.Errorf("record: %w", err)
@@ -256,7 +258,7 @@ func (r *Recorder) enqueue(ctx context.Context, req *request) error {
 	r.mu.RLock()
 	if r.isClosed {
 		r.mu.RUnlock()
-		return ErrRecorderClosed
+		return ErrClosed
 	}
 	defer r.mu.RUnlock()
 	select {
@@ -348,7 +350,7 @@ func (r *Recorder) commitLoop() {
 // commit writes one batch, retrying until it succeeds: the events were
 // accepted and must not be lost.
 func (r *Recorder) commit(reqs []*request, n int) {
-	b := &Batch{Events: make([]*Event, 0, n)}
+	b := &Batch{Events: make([]*audit.Event, 0, n)}
 	_, sealing := r.j.(Sealer)
 	if sealing {
 		b.Sealed = make([][]byte, 0, n)

@@ -1,9 +1,11 @@
-package bot
+package platform
 
 import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Actions is what engines and reversal buttons can do on a platform. Each
@@ -13,7 +15,7 @@ import (
 // as actor, and the reason; the engine records its own synthetic event
 // (MODERATION_LINK, SECURITY_EVENT ...) itself.
 type Actions interface {
-	Platform() Platform
+	Platform() audit.Platform
 	DeleteMessage(ctx context.Context, property, channel, message string, c Cause) error
 	// Timeout silences a member until the given time (Discord timeout,
 	// Telegram restriction); RemoveTimeout lifts it.
@@ -31,7 +33,7 @@ type Actions interface {
 
 // Cause says who decided an action and why.
 type Cause struct {
-	Function Function // link_filter, impersonation, command, ...
+	Function audit.Function // link_filter, impersonation, command, ...
 	Reason   string
 	// ActorID and ActorName name the admin who acted through the bot (a
 	// reversal button, a command); empty when the bot acted on its own.

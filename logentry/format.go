@@ -1,4 +1,4 @@
-package bot
+package logentry
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Entry is a record rendered for a log channel: a title, the one-line
@@ -20,7 +22,7 @@ type Entry struct {
 	Summary  string  // the type's one-line format with the names filled in; never empty
 	Fields   []Field // the details, in a stable order
 	Content  string  // the message text as recorded, for the sink to quote; may hold newlines
-	Category Category
+	Category audit.Category
 	Footer   string // record id · event type · time (RFC 3339)
 }
 
@@ -52,20 +54,20 @@ const maxTargetsShown = 10
 // first, then the evidence, then the bookkeeping. Params not listed follow
 // in key order (old_x next to new_x).
 var paramOrder = []string{
-	ParamKind, ParamAction, ParamOutcome, ParamRemoval, ParamReason, ParamRule, ParamMode,
-	ParamURL, ParamDomain, "escalated", // moderation.ParamEscalated
-	ParamMatchedName, ParamNameSkeleton, ParamMatchedSkeleton,
-	"integration", ParamWebhookID, "added_by", // moderation.ParamIntegration, verification.ParamAddedBy
-	ParamField, ParamChanged, ParamSetting, ParamOldValue, ParamNewValue, ParamOldContent,
-	ParamRolesAdded, ParamRolesRemoved, ParamUntil, ParamDuration,
-	ParamVerifyKind, ParamAttempts, ParamTimeTaken,
-	ParamCount, ParamDays, ParamBefore, "started_at", // moderation.ParamStartedAt
-	ParamInviteCode, ParamMaxUses, ParamLink, ParamViaJoinRequest,
-	ParamReportedID, ParamReportedAuthor, ParamReplyTo,
-	ParamIsBot, ParamAccountCreated, ParamPostedAt, ParamChannelKind, ParamParentID, ParamSenderChat,
-	ParamEmbedURLs, "text_links", // moderation.ParamTextLinks
-	ParamAttachmentStatus, ParamUnknownBefore,
-	ParamTruncatedTargets, ParamTruncatedAttachments, ParamTruncatedParams,
+	audit.ParamKind, audit.ParamAction, audit.ParamOutcome, audit.ParamRemoval, audit.ParamReason, audit.ParamRule, audit.ParamMode,
+	audit.ParamURL, audit.ParamDomain, "escalated", // moderation.ParamEscalated
+	audit.ParamMatchedName, audit.ParamNameSkeleton, audit.ParamMatchedSkeleton,
+	"integration", audit.ParamWebhookID, "added_by", // moderation.ParamIntegration, verification.ParamAddedBy
+	audit.ParamField, audit.ParamChanged, audit.ParamSetting, audit.ParamOldValue, audit.ParamNewValue, audit.ParamOldContent,
+	audit.ParamRolesAdded, audit.ParamRolesRemoved, audit.ParamUntil, audit.ParamDuration,
+	audit.ParamVerifyKind, audit.ParamAttempts, audit.ParamTimeTaken,
+	audit.ParamCount, audit.ParamDays, audit.ParamBefore, "started_at", // moderation.ParamStartedAt
+	audit.ParamInviteCode, audit.ParamMaxUses, audit.ParamLink, audit.ParamViaJoinRequest,
+	audit.ParamReportedID, audit.ParamReportedAuthor, audit.ParamReplyTo,
+	audit.ParamIsBot, audit.ParamAccountCreated, audit.ParamPostedAt, audit.ParamChannelKind, audit.ParamParentID, audit.ParamSenderChat,
+	audit.ParamEmbedURLs, "text_links", // moderation.ParamTextLinks
+	audit.ParamAttachmentStatus, audit.ParamUnknownBefore,
+	audit.ParamTruncatedTargets, audit.ParamTruncatedAttachments, audit.ParamTruncatedParams,
 }
 
 // paramRank maps a known param key to its place in paramOrder.
@@ -78,7 +80,7 @@ var paramRank = func() map[string]int {
 }()
 
 // Params shown elsewhere than as their own field.
-var paramsShownElsewhere = map[string]bool{ParamTargetName: true, ParamChannelName: true}
+var paramsShownElsewhere = map[string]bool{audit.ParamTargetName: true, audit.ParamChannelName: true}
 
 // Locales lists the locales log entries exist in; the first, English, is
 // the fallback for a missing string or an unknown locale.
@@ -115,7 +117,7 @@ var locales = catalogs{"en": &catalogEN, "fr": &catalogFR, "hi": &catalogHI}
 // lacks, falls back to English. Render never panics, never returns an
 // empty or multi-line summary, and neither escapes nor cuts: names and
 // single-line values pass through OneLine, Content is left as recorded.
-func Render(e *Event, locale string) Entry { return locales.render(e, locale) }
+func Render(e *audit.Event, locale string) Entry { return locales.render(e, locale) }
 
 // lookup is the pair of catalogs a render reads: the locale's and English.
 type lookup struct{ loc, en *catalog }
@@ -159,7 +161,7 @@ func (l lookup) label(key string) string {
 	if s, _ := l.find(func(c *catalog) string { return c.labels[key] }); s != "" {
 		return s
 	}
-	for _, p := range [...]struct{ prefix, label string }{{"old_", ParamOldValue}, {"new_", ParamNewValue}} {
+	for _, p := range [...]struct{ prefix, label string }{{"old_", audit.ParamOldValue}, {"new_", audit.ParamNewValue}} {
 		if rest, ok := strings.CutPrefix(key, p.prefix); ok && rest != "" {
 			return l.label(p.label) + " (" + rest + ")"
 		}
@@ -167,9 +169,9 @@ func (l lookup) label(key string) string {
 	return key
 }
 
-func (cs catalogs) render(e *Event, locale string) Entry {
+func (cs catalogs) render(e *audit.Event, locale string) Entry {
 	if e == nil {
-		e = &Event{}
+		e = &audit.Event{}
 	}
 	l := cs.lookup(locale)
 	key, base := summaryKey(e), e.Type.String()
@@ -193,20 +195,20 @@ func (cs catalogs) render(e *Event, locale string) Entry {
 }
 
 // summaryKey picks the format of e: its type's name, or a variant.
-func summaryKey(e *Event) string {
+func summaryKey(e *audit.Event) string {
 	key := e.Type.String()
 	switch e.Type {
-	case UserRemove:
+	case audit.UserRemove:
 		if leftOnTheirOwn(e) {
 			key += "/left"
 		}
-	case DataRetention:
-		action := e.Params[ParamAction]
-		if action == RetentionPurge || action != RetentionErase && len(e.TargetIDs) == 0 {
+	case audit.DataRetention:
+		action := e.Params[audit.ParamAction]
+		if action == audit.RetentionPurge || action != audit.RetentionErase && len(e.TargetIDs) == 0 {
 			switch {
-			case e.Params[ParamDays] != "":
+			case e.Params[audit.ParamDays] != "":
 				key += "/purge"
-			case e.Params[ParamBefore] != "":
+			case e.Params[audit.ParamBefore] != "":
 				key += "/purge_before"
 			default:
 				key += "/purge_old"
@@ -218,22 +220,22 @@ func summaryKey(e *Event) string {
 
 // leftOnTheirOwn reports whether a USER_REMOVE says "{target} left.": the
 // actor is the target, or no one else is known to have removed them.
-func leftOnTheirOwn(e *Event) bool {
+func leftOnTheirOwn(e *audit.Event) bool {
 	switch {
 	case len(e.TargetIDs) == 0:
 		return true
 	case e.ActorID != "":
-		return e.ActorID == e.TargetIDs[0] && e.Params[ParamRemoval] != RemovalKicked
+		return e.ActorID == e.TargetIDs[0] && e.Params[audit.ParamRemoval] != audit.RemovalKicked
 	case e.ActorName != "":
-		return e.ActorName == e.Params[ParamTargetName]
+		return e.ActorName == e.Params[audit.ParamTargetName]
 	default:
-		return e.Params[ParamRemoval] != RemovalKicked
+		return e.Params[audit.ParamRemoval] != audit.RemovalKicked
 	}
 }
 
 // summaryFormat returns the format for e and the catalog it came from; ""
 // when no catalog has one.
-func summaryFormat(e *Event, l lookup) (string, *catalog) {
+func summaryFormat(e *audit.Event, l lookup) (string, *catalog) {
 	return l.find(func(c *catalog) string { return c.summaries[summaryKey(e)] })
 }
 
@@ -241,7 +243,7 @@ func summaryFormat(e *Event, l lookup) (string, *catalog) {
 // word of the catalog (by key) when the record has none.
 type value struct{ text, word string }
 
-func summary(e *Event, l lookup) string {
+func summary(e *audit.Event, l lookup) string {
 	format, c := summaryFormat(e, l)
 	if format == "" {
 		format, c = "{actor}: "+e.Type.String(), l.loc
@@ -254,21 +256,21 @@ func summary(e *Event, l lookup) string {
 	if actor.text == "" {
 		actor.text = OneLine(e.ActorID, 0) // ids come from outside too
 	}
-	if e.Type == UserRemove && len(e.TargetIDs) > 0 && e.ActorID == e.TargetIDs[0] && e.Params[ParamRemoval] == RemovalKicked {
+	if e.Type == audit.UserRemove && len(e.TargetIDs) > 0 && e.ActorID == e.TargetIDs[0] && e.Params[audit.ParamRemoval] == audit.RemovalKicked {
 		actor.text = "" // kicked, but the moderator is unknown: not by themselves
 	}
 	if actor.text == "" {
 		actor.word = "someone"
-		if e.ActorType == ActorSystem {
+		if e.ActorType == audit.ActorSystem {
 			actor.word = "system"
 		}
 	}
-	target := value{text: OneLine(e.Params[ParamTargetName], 0)}
+	target := value{text: OneLine(e.Params[audit.ParamTargetName], 0)}
 	if target.text == "" {
 		target.text = OneLine(e.Target(), 0)
 	}
 	switch {
-	case target.text == "" && e.Type == UserRemove:
+	case target.text == "" && e.Type == audit.UserRemove:
 		target = actor // who left is who acted
 	case target.text == "":
 		target.word = "someone"
@@ -276,10 +278,10 @@ func summary(e *Event, l lookup) string {
 	vars := map[string]value{
 		"actor":  actor,
 		"target": target,
-		"kind":   {text: OneLine(e.Params[ParamKind], 0), word: "incident"},
-		"count":  {text: OneLine(e.Params[ParamCount], 0)},
-		"days":   {text: OneLine(e.Params[ParamDays], 0)},
-		"before": {text: OneLine(day(e.Params[ParamBefore]), 0)},
+		"kind":   {text: OneLine(e.Params[audit.ParamKind], 0), word: "incident"},
+		"count":  {text: OneLine(e.Params[audit.ParamCount], 0)},
+		"days":   {text: OneLine(e.Params[audit.ParamDays], 0)},
+		"before": {text: OneLine(day(e.Params[audit.ParamBefore]), 0)},
 	}
 	if vars["count"].text == "" {
 		vars["count"] = value{text: "?"}
@@ -379,7 +381,7 @@ func upperFirst(s string) string {
 	return string(unicode.ToUpper(r)) + s[n:]
 }
 
-func fields(e *Event, l lookup) []Field {
+func fields(e *audit.Event, l lookup) []Field {
 	var out []Field
 	add := func(key, val string) {
 		if val = OneLine(val, 0); val != "" {
@@ -397,8 +399,8 @@ func fields(e *Event, l lookup) []Field {
 		}
 		add(FieldActor, v)
 	}
-	if len(e.TargetIDs) > 0 || e.Params[ParamTargetName] != "" {
-		add(FieldTarget, who(e.Params[ParamTargetName], e.Target()))
+	if len(e.TargetIDs) > 0 || e.Params[audit.ParamTargetName] != "" {
+		add(FieldTarget, who(e.Params[audit.ParamTargetName], e.Target()))
 	}
 	if others := e.TargetIDs[min(1, len(e.TargetIDs)):]; len(others) > 0 {
 		// A raid's record names every joiner; the entry names a few and
@@ -409,8 +411,8 @@ func fields(e *Event, l lookup) []Field {
 		}
 		add(FieldTargets, shown)
 	}
-	if e.ChannelID != "" || e.Params[ParamChannelName] != "" {
-		name := OneLine(e.Params[ParamChannelName], 0)
+	if e.ChannelID != "" || e.Params[audit.ParamChannelName] != "" {
+		name := OneLine(e.Params[audit.ParamChannelName], 0)
 		id := OneLine(e.ChannelID, 0)
 		switch {
 		case name == "":
@@ -453,7 +455,7 @@ func fields(e *Event, l lookup) []Field {
 
 // paramKeys orders the params to show: known keys in paramOrder, then
 // the others by key, each old_x just before its new_x.
-func paramKeys(p Params) []string {
+func paramKeys(p audit.Params) []string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		if !paramsShownElsewhere[k] {
@@ -515,7 +517,7 @@ func size(n int64, l lookup) string {
 	return strings.Replace(s, ".", l.word("decimal"), 1) + " " + l.word(units[u])
 }
 
-func footer(e *Event) string {
+func footer(e *audit.Event) string {
 	parts := make([]string, 0, 3)
 	if !e.ID.IsZero() {
 		parts = append(parts, e.ID.String())

@@ -1,14 +1,18 @@
-package bot
+package logchannel
 
 import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // SettingsSource lists every property's saved settings; *store.Store is one.
 type SettingsSource interface {
-	EachSettings(ctx context.Context, fn func(p Platform, property string, s Settings) error) error
+	EachSettings(ctx context.Context, fn func(p audit.Platform, property string, s settings.Community) error) error
 }
 
 // LogRouter routes events to their property's log channels, by type. It
@@ -16,26 +20,26 @@ type SettingsSource interface {
 // whoever changes them) so that routing, which runs on the recorder's
 // committing goroutine, never does I/O. An event is only ever routed to
 // channels configured for its own property.
-type LogRouter struct {
+type Router struct {
 	defaultLocale string
 	mu            sync.RWMutex
-	settings      map[routeKey]Settings
+	settings      map[routeKey]settings.Community
 }
 
 type routeKey struct {
-	p  Platform
+	p  audit.Platform
 	id string
 }
 
-var _ Router = (*LogRouter)(nil)
+var _ recorder.Router = (*Router)(nil)
 
 // NewLogRouter loads every property's settings from src.
-func NewLogRouter(ctx context.Context, src SettingsSource, defaultLocale string) (*LogRouter, error) {
-	r := &LogRouter{defaultLocale: defaultLocale, settings: make(map[routeKey]Settings)}
+func NewRouter(ctx context.Context, src SettingsSource, defaultLocale string) (*Router, error) {
+	r := &Router{defaultLocale: defaultLocale, settings: make(map[routeKey]settings.Community)}
 	if src == nil {
 		return r, nil
 	}
-	err := src.EachSettings(ctx, func(p Platform, property string, s Settings) error {
+	err := src.EachSettings(ctx, func(p audit.Platform, property string, s settings.Community) error {
 		r.settings[routeKey{p, property}] = s.Clone()
 		return nil
 	})
@@ -46,21 +50,21 @@ func NewLogRouter(ctx context.Context, src SettingsSource, defaultLocale string)
 }
 
 // Update replaces a property's settings after they changed.
-func (r *LogRouter) Update(p Platform, property string, s Settings) {
+func (r *Router) Update(p audit.Platform, property string, s settings.Community) {
 	r.mu.Lock()
 	r.settings[routeKey{p, property}] = s.Clone()
 	r.mu.Unlock()
 }
 
 // Settings returns a copy of a property's settings.
-func (r *LogRouter) Settings(p Platform, property string) Settings {
+func (r *Router) Settings(p audit.Platform, property string) settings.Community {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.settings[routeKey{p, property}].Clone()
 }
 
 // Locale returns the property's locale, or the default.
-func (r *LogRouter) Locale(p Platform, property string) string {
+func (r *Router) Locale(p audit.Platform, property string) string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if l := r.settings[routeKey{p, property}].Locale; l != "" {
@@ -72,17 +76,17 @@ func (r *LogRouter) Locale(p Platform, property string) string {
 // Route implements Router: one route per log channel of the event's
 // property that takes its type. Paused channels keep receiving routes so
 // that nothing is lost while they are paused.
-func (r *LogRouter) Route(e *Event) []Route {
+func (r *Router) Route(e *audit.Event) []recorder.Route {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	s, ok := r.settings[routeKey{e.Platform, e.PropertyID}]
 	if !ok {
 		return nil
 	}
-	var out []Route
+	var out []recorder.Route
 	for i := range s.LogChannels {
 		if s.LogChannels[i].Wants(e.Type) {
-			out = append(out, Route{Sink: e.Platform.String(), Target: s.LogChannels[i].ID})
+			out = append(out, recorder.Route{Sink: e.Platform.String(), Target: s.LogChannels[i].ID})
 		}
 	}
 	return out
@@ -96,8 +100,8 @@ func (r *LogRouter) Route(e *Event) []Route {
 // does. The text moves to Event.Withheld, so the link filter still checks
 // it. It reads the router's in-memory settings, so it is cheap and safe
 // for concurrent use.
-func (r *LogRouter) ContentPolicy(storeByDefault bool) func(*Event) {
-	return func(e *Event) {
+func (r *Router) ContentPolicy(storeByDefault bool) func(*audit.Event) {
+	return func(e *audit.Event) {
 		r.mu.RLock()
 		s := r.settings[routeKey{e.Platform, e.PropertyID}].StoreContent
 		r.mu.RUnlock()
@@ -112,6 +116,6 @@ func (r *LogRouter) ContentPolicy(storeByDefault bool) func(*Event) {
 		for i := range e.Attachments {
 			e.Attachments[i].URL = ""
 		}
-		delete(e.Params, ParamOldContent)
+		delete(e.Params, audit.ParamOldContent)
 	}
 }

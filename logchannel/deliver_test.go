@@ -1,4 +1,4 @@
-package bot_test
+package logchannel_test
 
 import (
 	"context"
@@ -11,7 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
+
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -24,7 +29,7 @@ type poster struct {
 	max    int     // accept at most this many per call (0: all)
 }
 
-func (p *poster) Post(ctx context.Context, target string, evs []*bot.Event) (int, error) {
+func (p *poster) Post(ctx context.Context, target string, evs []*audit.Event) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, time.Now())
@@ -51,37 +56,37 @@ func (p *poster) got(target string) []string {
 	return append([]string(nil), p.posted[target]...)
 }
 
-func setup(t *testing.T, settings map[string]bot.Settings) (*store.Store, *bot.Recorder, *bot.LogRouter) {
+func setup(t *testing.T, initial map[string]settings.Community) (*store.Store, *recorder.Recorder, *logchannel.Router) {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "o.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for prop, set := range settings {
-		if _, _, err := s.UpdateSettings(context.Background(), bot.Discord, prop, func(x *bot.Settings) error { *x = set; return nil }); err != nil {
+	for prop, set := range initial {
+		if _, _, err := s.UpdateSettings(context.Background(), audit.Discord, prop, func(x *settings.Community) error { *x = set; return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	router, err := bot.NewLogRouter(context.Background(), s, "en")
+	router, err := logchannel.NewRouter(context.Background(), s, "en")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := bot.NewRecorder(s, bot.RecorderOptions{Routers: []bot.Router{router}})
+	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{router}})
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
 	return s, rec, router
 }
 
-func ev(prop, actor string, t bot.EventType) *bot.Event {
-	return &bot.Event{Platform: bot.Discord, PropertyID: prop, Type: t, Function: bot.FuncGateway,
-		ActorType: bot.ActorNonAdmin, ActorID: actor}
+func ev(prop, actor string, t audit.EventType) *audit.Event {
+	return &audit.Event{Platform: audit.Discord, PropertyID: prop, Type: t, Function: audit.FuncGateway,
+		ActorType: audit.ActorNonAdmin, ActorID: actor}
 }
 
 func TestLogRouterKeepsPropertiesApart(t *testing.T) {
-	s, rec, router := setup(t, map[string]bot.Settings{
-		"A": {LogChannels: []bot.LogChannel{{ID: "logA"}, {ID: "modsA", Types: []bot.EventType{bot.UserBan}}}},
-		"B": {LogChannels: []bot.LogChannel{{ID: "logB"}}},
+	s, rec, router := setup(t, map[string]settings.Community{
+		"A": {LogChannels: []settings.LogChannel{{ID: "logA"}, {ID: "modsA", Types: []audit.EventType{audit.UserBan}}}},
+		"B": {LogChannels: []settings.LogChannel{{ID: "logB"}}},
 	})
-	if err := rec.Record(context.Background(), ev("A", "a1", bot.UserJoin), ev("A", "a2", bot.UserBan), ev("B", "b1", bot.UserBan), ev("C", "c1", bot.UserJoin)); err != nil {
+	if err := rec.Record(context.Background(), ev("A", "a1", audit.UserJoin), ev("A", "a2", audit.UserBan), ev("B", "b1", audit.UserBan), ev("C", "c1", audit.UserJoin)); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]string{"logA": {"a1", "a2"}, "modsA": {"a2"}, "logB": {"b1"}}
@@ -96,16 +101,16 @@ func TestLogRouterKeepsPropertiesApart(t *testing.T) {
 			}
 		}
 	}
-	router.Update(bot.Discord, "C", bot.Settings{LogChannels: []bot.LogChannel{{ID: "logC"}}, Locale: "hi"})
-	if got := router.Route(ev("C", "c2", bot.UserJoin)); len(got) != 1 || got[0].Target != "logC" {
+	router.Update(audit.Discord, "C", settings.Community{LogChannels: []settings.LogChannel{{ID: "logC"}}, Locale: "hi"})
+	if got := router.Route(ev("C", "c2", audit.UserJoin)); len(got) != 1 || got[0].Target != "logC" {
 		t.Fatalf("after update: %+v", got)
 	}
-	if router.Locale(bot.Discord, "C") != "hi" || router.Locale(bot.Discord, "A") != "en" {
+	if router.Locale(audit.Discord, "C") != "hi" || router.Locale(audit.Discord, "A") != "en" {
 		t.Fatal("locale")
 	}
 }
 
-func run(t *testing.T, d *bot.Deliverer) {
+func run(t *testing.T, d *logchannel.Deliverer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
@@ -122,16 +127,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestDelivererDeliversInOrderAndSurvivesFailures(t *testing.T) {
-	s, rec, _ := setup(t, map[string]bot.Settings{"A": {LogChannels: []bot.LogChannel{{ID: "log"}}}})
+	s, rec, _ := setup(t, map[string]settings.Community{"A": {LogChannels: []settings.LogChannel{{ID: "log"}}}})
 	for i := 0; i < 25; i++ {
-		if err := rec.Record(context.Background(), ev("A", string(rune('a'+i)), bot.UserJoin)); err != nil {
+		if err := rec.Record(context.Background(), ev("A", string(rune('a'+i)), audit.UserJoin)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p := &poster{posted: map[string][]string{}, max: 4,
-		script: []error{errors.New("502 bad gateway"), &bot.RetryAfterError{Wait: 50 * time.Millisecond}}}
+		script: []error{errors.New("502 bad gateway"), &logchannel.RetryAfterError{Wait: 50 * time.Millisecond}}}
 	var failures atomic.Int32
-	d := bot.NewDeliverer(bot.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, MinInterval: time.Millisecond, Poll: 10 * time.Millisecond,
+	d := logchannel.NewDeliverer(logchannel.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, MinInterval: time.Millisecond, Poll: 10 * time.Millisecond,
 		OnFailure: func(target string, err error) {
 			if target == "log" && err != nil {
 				failures.Add(1)
@@ -161,12 +166,12 @@ func TestDelivererDeliversInOrderAndSurvivesFailures(t *testing.T) {
 }
 
 func TestDelivererPausesForbiddenTargets(t *testing.T) {
-	s, rec, _ := setup(t, map[string]bot.Settings{"A": {LogChannels: []bot.LogChannel{{ID: "gone"}, {ID: "ok"}}}})
-	p := &poster{posted: map[string][]string{}, script: []error{bot.ErrForbidden}}
+	s, rec, _ := setup(t, map[string]settings.Community{"A": {LogChannels: []settings.LogChannel{{ID: "gone"}, {ID: "ok"}}}})
+	p := &poster{posted: map[string][]string{}, script: []error{platform.ErrForbidden}}
 	paused := make(chan string, 1)
-	d := bot.NewDeliverer(bot.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, MinInterval: time.Millisecond,
+	d := logchannel.NewDeliverer(logchannel.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, MinInterval: time.Millisecond,
 		Poll: 10 * time.Millisecond, OnPause: func(target string, err error) { paused <- target }})
-	if err := rec.Record(context.Background(), ev("A", "x", bot.UserJoin)); err != nil {
+	if err := rec.Record(context.Background(), ev("A", "x", audit.UserJoin)); err != nil {
 		t.Fatal(err)
 	}
 	run(t, d)
@@ -183,17 +188,17 @@ func TestDelivererPausesForbiddenTargets(t *testing.T) {
 }
 
 func TestDelivererDropsPurgedEntries(t *testing.T) {
-	s, rec, _ := setup(t, map[string]bot.Settings{"A": {LogChannels: []bot.LogChannel{{ID: "log"}}}})
-	old := ev("A", "old", bot.UserJoin)
+	s, rec, _ := setup(t, map[string]settings.Community{"A": {LogChannels: []settings.LogChannel{{ID: "log"}}}})
+	old := ev("A", "old", audit.UserJoin)
 	old.Time = time.Now().AddDate(0, 0, -100)
-	if err := rec.Record(context.Background(), old, ev("A", "new", bot.UserJoin)); err != nil {
+	if err := rec.Record(context.Background(), old, ev("A", "new", audit.UserJoin)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Purge(context.Background(), bot.Discord, "A", time.Now().AddDate(0, 0, -90)); err != nil {
+	if _, err := s.Purge(context.Background(), audit.Discord, "A", time.Now().AddDate(0, 0, -90)); err != nil {
 		t.Fatal(err)
 	}
 	p := &poster{posted: map[string][]string{}}
-	run(t, bot.NewDeliverer(bot.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, Poll: 10 * time.Millisecond}))
+	run(t, logchannel.NewDeliverer(logchannel.DelivererOptions{Sink: "discord", Outbox: s, Poster: p, Poll: 10 * time.Millisecond}))
 	waitFor(t, "delivery", func() bool { return len(p.got("log")) == 1 })
 	waitFor(t, "an empty outbox", func() bool { n, _ := s.OutboxDepth("discord"); return n == 0 })
 	if got := p.got("log"); got[0] != "new" {
@@ -203,12 +208,12 @@ func TestDelivererDropsPurgedEntries(t *testing.T) {
 
 func TestContentPolicyFollowsTheProperty(t *testing.T) {
 	no, yes := false, true
-	_, _, router := setup(t, map[string]bot.Settings{"quiet": {StoreContent: &no}, "loud": {StoreContent: &yes}})
-	msg := func(prop string) *bot.Event {
-		e := ev(prop, "a", bot.ChatMessageEdit)
+	_, _, router := setup(t, map[string]settings.Community{"quiet": {StoreContent: &no}, "loud": {StoreContent: &yes}})
+	msg := func(prop string) *audit.Event {
+		e := ev(prop, "a", audit.ChatMessageEdit)
 		e.Content = "secret"
-		e.Params.Set(bot.ParamOldContent, "older secret")
-		e.Attachments = []bot.Attachment{{Name: "f.txt", URL: "https://cdn/f.txt", Size: 3}}
+		e.Params.Set(audit.ParamOldContent, "older secret")
+		e.Attachments = []audit.Attachment{{Name: "f.txt", URL: "https://cdn/f.txt", Size: 3}}
 		return e
 	}
 	for _, c := range []struct {
@@ -224,7 +229,7 @@ func TestContentPolicyFollowsTheProperty(t *testing.T) {
 	} {
 		e := msg(c.prop)
 		router.ContentPolicy(c.byDefault)(e)
-		if (e.Content != "") != c.wantContent || (e.Params[bot.ParamOldContent] != "") != c.wantContent ||
+		if (e.Content != "") != c.wantContent || (e.Params[audit.ParamOldContent] != "") != c.wantContent ||
 			(e.Attachments[0].URL != "") != c.wantAttachURL || e.Attachments[0].Name != "f.txt" {
 			t.Errorf("%s (default %v): %+v", c.prop, c.byDefault, e)
 		}

@@ -1,4 +1,4 @@
-package bot
+package recorder
 
 import (
 	"context"
@@ -7,12 +7,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // memJournal is an in-memory Journal that can fail or stall on demand.
 type memJournal struct {
 	mu      sync.Mutex
-	batches [][]*Event
+	batches [][]*audit.Event
 	cursors []Cursor
 	seq     uint64
 	failN   int           // fail this many Appends first
@@ -40,24 +42,24 @@ func (j *memJournal) Append(ctx context.Context, b *Batch) error {
 	return nil
 }
 
-func (j *memJournal) committed() []*Event {
+func (j *memJournal) committed() []*audit.Event {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	var out []*Event
+	var out []*audit.Event
 	for _, b := range j.batches {
 		out = append(out, b...)
 	}
 	return out
 }
 
-func testEvent(actor string) *Event {
-	return &Event{Platform: Discord, PropertyID: "g", Type: ChatMessage, Function: FuncGateway,
-		ActorType: ActorNonAdmin, ActorID: actor}
+func testEvent(actor string) *audit.Event {
+	return &audit.Event{Platform: audit.Discord, PropertyID: "g", Type: audit.ChatMessage, Function: audit.FuncGateway,
+		ActorType: audit.ActorNonAdmin, ActorID: actor}
 }
 
 func TestRecorderGroupsConcurrentCallers(t *testing.T) {
 	j := &memJournal{gate: make(chan struct{})}
-	r := NewRecorder(j, RecorderOptions{MaxDelay: 50 * time.Millisecond})
+	r := New(j, Options{MaxDelay: 50 * time.Millisecond})
 	defer r.Close(context.Background())
 	// The first call's commit is held at the gate; 50 more callers queue
 	// behind it and must share the next transaction.
@@ -91,7 +93,7 @@ func TestRecorderGroupsConcurrentCallers(t *testing.T) {
 
 func TestRecorderReturnsOnlyAfterCommit(t *testing.T) {
 	j := &memJournal{gate: make(chan struct{})}
-	r := NewRecorder(j, RecorderOptions{})
+	r := New(j, Options{})
 	defer r.Close(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Record(context.Background(), testEvent("a")) }()
@@ -111,10 +113,10 @@ func TestRecorderReturnsOnlyAfterCommit(t *testing.T) {
 
 func TestRecorderSubscribersSeeCommitOrder(t *testing.T) {
 	j := &memJournal{}
-	r := NewRecorder(j, RecorderOptions{})
+	r := New(j, Options{})
 	var mu sync.Mutex
 	var seen []uint64
-	r.Subscribe(func(evs []*Event) {
+	r.Subscribe(func(evs []*audit.Event) {
 		mu.Lock()
 		for _, e := range evs {
 			seen = append(seen, e.Seq)
@@ -149,7 +151,7 @@ func TestRecorderSubscribersSeeCommitOrder(t *testing.T) {
 
 func TestRecorderRetriesFailedCommits(t *testing.T) {
 	j := &memJournal{failN: 3}
-	r := NewRecorder(j, RecorderOptions{})
+	r := New(j, Options{})
 	defer r.Close(context.Background())
 	if err := r.Record(context.Background(), testEvent("a")); err != nil {
 		t.Fatalf("Record after transient failures: %v", err)
@@ -161,7 +163,7 @@ func TestRecorderRetriesFailedCommits(t *testing.T) {
 
 func TestRecorderCallerTimeoutKeepsEvents(t *testing.T) {
 	j := &memJournal{gate: make(chan struct{})}
-	r := NewRecorder(j, RecorderOptions{})
+	r := New(j, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := r.Record(ctx, testEvent("a")); !errors.Is(err, context.DeadlineExceeded) {
@@ -178,7 +180,7 @@ func TestRecorderCallerTimeoutKeepsEvents(t *testing.T) {
 
 func TestRecorderBackpressure(t *testing.T) {
 	j := &memJournal{gate: make(chan struct{})}
-	r := NewRecorder(j, RecorderOptions{QueueSize: 2})
+	r := New(j, Options{QueueSize: 2})
 	var accepted atomic.Int64
 	if err := r.Submit(context.Background(), nil, testEvent("first")); err != nil {
 		t.Fatal(err)
@@ -216,13 +218,13 @@ func TestRecorderBackpressure(t *testing.T) {
 
 func TestRecorderRejectsInvalidAndClosed(t *testing.T) {
 	j := &memJournal{}
-	r := NewRecorder(j, RecorderOptions{})
+	r := New(j, Options{})
 	bad := testEvent("a")
 	bad.Type = 0
-	if err := r.Record(context.Background(), testEvent("ok"), bad); !errors.Is(err, ErrInvalidEvent) {
+	if err := r.Record(context.Background(), testEvent("ok"), bad); !errors.Is(err, audit.ErrInvalidEvent) {
 		t.Fatalf("invalid event: %v", err)
 	}
-	if err := r.Record(context.Background(), nil); !errors.Is(err, ErrInvalidEvent) {
+	if err := r.Record(context.Background(), nil); !errors.Is(err, audit.ErrInvalidEvent) {
 		t.Fatalf("nil event: %v", err)
 	}
 	if len(j.committed()) != 0 {
@@ -235,7 +237,7 @@ func TestRecorderRejectsInvalidAndClosed(t *testing.T) {
 		t.Fatal("cursor-only record not committed")
 	}
 	r.Close(context.Background())
-	if err := r.Record(context.Background(), testEvent("late")); !errors.Is(err, ErrRecorderClosed) {
+	if err := r.Record(context.Background(), testEvent("late")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after close: %v", err)
 	}
 }
@@ -243,9 +245,9 @@ func TestRecorderRejectsInvalidAndClosed(t *testing.T) {
 func TestRecorderRoutesAndPrepares(t *testing.T) {
 	var got *Batch
 	j := journalFunc(func(ctx context.Context, b *Batch) error { got = b; return nil })
-	r := NewRecorder(j, RecorderOptions{
-		Prepare: func(e *Event) { e.Content = "" },
-		Routers: []Router{RouterFunc(func(e *Event) []Route { return []Route{{Sink: "discord", Target: e.ActorID}} })},
+	r := New(j, Options{
+		Prepare: func(e *audit.Event) { e.Content = "" },
+		Routers: []Router{RouterFunc(func(e *audit.Event) []Route { return []Route{{Sink: "discord", Target: e.ActorID}} })},
 	})
 	e := testEvent("u1")
 	e.Content = "private"

@@ -1,4 +1,4 @@
-package bot
+package settings
 
 import (
 	"errors"
@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // ErrUnknownSetting is returned for a key no SettingTable holds.
-var ErrUnknownSetting = errors.New("unknown setting")
+var ErrUnknown = errors.New("unknown setting")
 
 // ErrBadValue is wrapped by the errors about a value an admin typed; the
 // message says what is allowed and is safe to show them.
@@ -21,24 +23,24 @@ var ErrBadValue = errors.New("bad value")
 // the form an admin types it, and how to set it from what they typed.
 // "default" (or an empty value) returns a key to the operator's default,
 // which every key shows as "".
-type SettingKey struct {
+type Key struct {
 	Name string
-	get  func(s *Settings) string
-	set  func(s *Settings, v string) error
+	get  func(s *Community) string
+	set  func(s *Community, v string) error
 }
 
 // NewSettingKey makes a key from its own getter and setter. The getter may
 // create the sections it reads: it runs on a copy.
-func NewSettingKey(name string, get func(s *Settings) string, set func(s *Settings, v string) error) SettingKey {
-	return SettingKey{Name: name, get: get, set: set}
+func NewKey(name string, get func(s *Community) string, set func(s *Community, v string) error) Key {
+	return Key{Name: name, get: get, set: set}
 }
 
 // SettingTable is the keys one part of the bot (an engine, the privacy
 // settings) lets admins change.
-type SettingTable []SettingKey
+type Table []Key
 
 // Names lists the table's keys in order.
-func (t SettingTable) Names() []string {
+func (t Table) Names() []string {
 	out := make([]string, len(t))
 	for i, k := range t {
 		out[i] = k.Name
@@ -48,23 +50,23 @@ func (t SettingTable) Names() []string {
 
 // Has reports whether the table holds name (already lower-cased and
 // trimmed).
-func (t SettingTable) Has(name string) bool {
-	return slices.ContainsFunc(t, func(k SettingKey) bool { return k.Name == name })
+func (t Table) Has(name string) bool {
+	return slices.ContainsFunc(t, func(k Key) bool { return k.Name == name })
 }
 
-func (t SettingTable) find(name string) (SettingKey, error) {
+func (t Table) find(name string) (Key, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	for _, k := range t {
 		if k.Name == name {
 			return k, nil
 		}
 	}
-	return SettingKey{}, fmt.Errorf("%w: %q", ErrUnknownSetting, name)
+	return Key{}, fmt.Errorf("%w: %q", ErrUnknown, name)
 }
 
 // Get returns the property's own value of name, "" when it follows the
 // operator's default. It never changes s.
-func (t SettingTable) Get(s Settings, name string) (string, error) {
+func (t Table) Get(s Community, name string) (string, error) {
 	k, err := t.find(name)
 	if err != nil {
 		return "", err
@@ -75,7 +77,7 @@ func (t SettingTable) Get(s Settings, name string) (string, error) {
 
 // Set sets the property's value of name from what an admin typed. Errors
 // about the value wrap ErrBadValue and name the key.
-func (t SettingTable) Set(s *Settings, name, value string) error {
+func (t Table) Set(s *Community, name, value string) error {
 	k, err := t.find(name)
 	if err != nil {
 		return err
@@ -93,10 +95,10 @@ func isDefault(v string) bool {
 }
 
 // BoolSetting is an on/off key; unset (nil) follows the default.
-func BoolSetting(name string, field func(s *Settings) **bool) SettingKey {
-	return NewSettingKey(name,
-		func(s *Settings) string { return FormatBool(*field(s)) },
-		func(s *Settings, v string) error {
+func Bool(name string, field func(s *Community) **bool) Key {
+	return NewKey(name,
+		func(s *Community) string { return FormatBool(*field(s)) },
+		func(s *Community, v string) error {
 			b, err := ParseBool(v)
 			if err == nil {
 				*field(s) = b
@@ -106,10 +108,10 @@ func BoolSetting(name string, field func(s *Settings) **bool) SettingKey {
 }
 
 // IntSetting is a whole number within lo..hi (lo ≥ 1: 0 is the default).
-func IntSetting(name string, lo, hi int, field func(s *Settings) *int) SettingKey {
-	return NewSettingKey(name,
-		func(s *Settings) string { return formatInt(*field(s)) },
-		func(s *Settings, v string) error {
+func Int(name string, lo, hi int, field func(s *Community) *int) Key {
+	return NewKey(name,
+		func(s *Community) string { return formatInt(*field(s)) },
+		func(s *Community, v string) error {
 			if isDefault(v) {
 				*field(s) = 0
 				return nil
@@ -126,10 +128,10 @@ func IntSetting(name string, lo, hi int, field func(s *Settings) *int) SettingKe
 
 // SecondsSetting is a duration within lo..hi kept as whole seconds (see
 // ParseSeconds for what an admin may type).
-func SecondsSetting(name string, lo, hi time.Duration, field func(s *Settings) *int) SettingKey {
-	return NewSettingKey(name,
-		func(s *Settings) string { return FormatSeconds(*field(s)) },
-		func(s *Settings, v string) error {
+func Seconds(name string, lo, hi time.Duration, field func(s *Community) *int) Key {
+	return NewKey(name,
+		func(s *Community) string { return FormatSeconds(*field(s)) },
+		func(s *Community, v string) error {
 			n, err := ParseSeconds(v, lo, hi)
 			if err == nil {
 				*field(s) = n
@@ -140,20 +142,20 @@ func SecondsSetting(name string, lo, hi time.Duration, field func(s *Settings) *
 
 // ListSetting is a comma- or line-separated list that replaces the
 // property's list (see ParseList).
-func ListSetting(name string, field func(s *Settings) *[]string) SettingKey {
-	return NewSettingKey(name,
-		func(s *Settings) string { return strings.Join(*field(s), ",") },
-		func(s *Settings, v string) error {
+func List(name string, field func(s *Community) *[]string) Key {
+	return NewKey(name,
+		func(s *Community) string { return strings.Join(*field(s), ",") },
+		func(s *Community, v string) error {
 			*field(s) = ParseList(v)
 			return nil
 		})
 }
 
 // ChoiceSetting is one of choices, matched without regard to case.
-func ChoiceSetting(name string, choices []string, field func(s *Settings) *string) SettingKey {
-	return NewSettingKey(name,
-		func(s *Settings) string { return *field(s) },
-		func(s *Settings, v string) error {
+func Choice(name string, choices []string, field func(s *Community) *string) Key {
+	return NewKey(name,
+		func(s *Community) string { return *field(s) },
+		func(s *Community, v string) error {
 			v = strings.ToLower(strings.TrimSpace(v))
 			if isDefault(v) {
 				v = ""
@@ -168,10 +170,10 @@ func ChoiceSetting(name string, choices []string, field func(s *Settings) *strin
 
 // IDSetting is a platform id (a channel or a role), also accepted in
 // Discord's mention forms <#id> and <@&id>.
-func IDSetting(name string, field func(s *Settings) *string) SettingKey {
-	return NewSettingKey(name,
-		func(s *Settings) string { return *field(s) },
-		func(s *Settings, v string) error {
+func ID(name string, field func(s *Community) *string) Key {
+	return NewKey(name,
+		func(s *Community) string { return *field(s) },
+		func(s *Community, v string) error {
 			v = strings.TrimSpace(v)
 			if isDefault(v) {
 				v = ""
@@ -182,7 +184,7 @@ func IDSetting(name string, field func(s *Settings) *string) SettingKey {
 					v = inner
 				}
 			}
-			if len(v) > MaxIDLen || strings.ContainsAny(v, " \t\r\n<>") {
+			if len(v) > audit.MaxIDLen || strings.ContainsAny(v, " \t\r\n<>") {
 				return fmt.Errorf("%w: %q is not an id", ErrBadValue, v)
 			}
 			*field(s) = v

@@ -1,10 +1,12 @@
-package bot
+package settings
 
 import (
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 func TestSettingTable(t *testing.T) {
@@ -16,15 +18,15 @@ func TestSettingTable(t *testing.T) {
 		mode  string
 		where string
 	}
-	table := SettingTable{
-		BoolSetting("x.on", func(*Settings) **bool { return &section.on }),
-		IntSetting("x.n", 1, 10, func(*Settings) *int { return &section.n }),
-		SecondsSetting("x.window", time.Second, 7*24*time.Hour, func(*Settings) *int { return &section.secs }),
-		ListSetting("x.list", func(*Settings) *[]string { return &section.list }),
-		ChoiceSetting("x.mode", []string{"a", "b"}, func(*Settings) *string { return &section.mode }),
-		IDSetting("x.where", func(*Settings) *string { return &section.where }),
+	table := Table{
+		Bool("x.on", func(*Community) **bool { return &section.on }),
+		Int("x.n", 1, 10, func(*Community) *int { return &section.n }),
+		Seconds("x.window", time.Second, 7*24*time.Hour, func(*Community) *int { return &section.secs }),
+		List("x.list", func(*Community) *[]string { return &section.list }),
+		Choice("x.mode", []string{"a", "b"}, func(*Community) *string { return &section.mode }),
+		ID("x.where", func(*Community) *string { return &section.where }),
 	}
-	var s Settings
+	var s Community
 	for _, st := range []struct {
 		key, value, want string
 		bad              bool
@@ -49,7 +51,7 @@ func TestSettingTable(t *testing.T) {
 		{"x.where", "789", "789", false},
 		{"x.where", "<#1", "789", true},
 		{"x.where", "two words", "789", true},
-		{"x.where", strings.Repeat("9", MaxIDLen+1), "789", true},
+		{"x.where", strings.Repeat("9", audit.MaxIDLen+1), "789", true},
 	} {
 		err := table.Set(&s, st.key, st.value)
 		if st.bad != (err != nil) {
@@ -62,10 +64,10 @@ func TestSettingTable(t *testing.T) {
 			t.Errorf("after Set(%s, %q): Get = %q, %v; want %q", st.key, st.value, got, err, st.want)
 		}
 	}
-	if _, err := table.Get(s, "x.nope"); !errors.Is(err, ErrUnknownSetting) {
+	if _, err := table.Get(s, "x.nope"); !errors.Is(err, ErrUnknown) {
 		t.Errorf("Get of an unknown key: %v", err)
 	}
-	if err := table.Set(&s, "x.nope", "1"); !errors.Is(err, ErrUnknownSetting) {
+	if err := table.Set(&s, "x.nope", "1"); !errors.Is(err, ErrUnknown) {
 		t.Errorf("Set of an unknown key: %v", err)
 	}
 	if got := strings.Join(table.Names(), " "); got != "x.on x.n x.window x.list x.mode x.where" {

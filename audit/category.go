@@ -1,4 +1,4 @@
-package bot
+package audit
 
 // Category groups event types for log colours and routing presets.
 type Category uint8

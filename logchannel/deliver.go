@@ -1,4 +1,4 @@
-package bot
+package logchannel
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
 
 	"github.com/rs/zerolog"
 )
@@ -16,7 +19,7 @@ type Delivery struct {
 	Target string
 	Seq    uint64
 	// Event is nil when the record was purged before it was delivered.
-	Event *Event
+	Event *audit.Event
 }
 
 // Outbox is the persisted queue of log deliveries; *store.Store is one.
@@ -32,7 +35,7 @@ type Outbox interface {
 // first) to target and returns how many of them, from the front, the
 // platform accepted; it may deliver fewer than given (one message's worth).
 type Poster interface {
-	Post(ctx context.Context, target string, events []*Event) (int, error)
+	Post(ctx context.Context, target string, events []*audit.Event) (int, error)
 }
 
 // RetryAfterError asks the deliverer to wait before posting to the target
@@ -184,7 +187,7 @@ func (d *Deliverer) deliver(ctx context.Context, target string) (bool, time.Dura
 	}
 	// Entries whose record was purged are dropped without posting.
 	var gone [][]byte
-	var evs []*Event
+	var evs []*audit.Event
 	var keys [][]byte
 	for _, p := range pending {
 		if p.Event == nil {
@@ -217,7 +220,7 @@ func (d *Deliverer) deliver(ctx context.Context, target string) (bool, time.Dura
 	case errors.As(err, &ra):
 		wait = max(ra.Wait, wait)
 		d.opts.Logger.Warn().Str("sink", d.opts.Sink).Str("target", target).Dur("retry_in", wait).Msg("log channel rate limited")
-	case errors.Is(err, ErrForbidden) || errors.Is(err, ErrNotFound):
+	case errors.Is(err, platform.ErrForbidden) || errors.Is(err, platform.ErrNotFound):
 		d.Pause(target)
 		d.opts.Logger.Warn().Err(err).Str("sink", d.opts.Sink).Str("target", target).Msg("log channel paused")
 		if d.opts.OnPause != nil {
