@@ -22,7 +22,6 @@ import (
 	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/verification"
 )
 

@@ -11,7 +11,6 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/recorder"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

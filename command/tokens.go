@@ -16,7 +16,6 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/recorder"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

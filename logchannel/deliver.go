@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/platform"
-
-	"github.com/rs/zerolog"
 )
 
 // Delivery is one pending log delivery from the outbox.

@@ -16,7 +16,6 @@ import (
 	"github.com/chatwarden/chatwarden/platform"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

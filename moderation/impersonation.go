@@ -8,9 +8,8 @@ import (
 	"strings"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/platform"
-
 	"github.com/chatwarden/chatwarden/moderation/skeleton"
+	"github.com/chatwarden/chatwarden/platform"
 )
 
 // nameFields are the USER_UPDATE fields (params.field) that hold a name.

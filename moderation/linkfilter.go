@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/platform"
-
 	"github.com/chatwarden/chatwarden/moderation/links"
+	"github.com/chatwarden/chatwarden/platform"
 )
 
 // Rules of the link filter, in MODERATION_LINK's params.rule.

@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/chatwarden/chatwarden/moderation/links"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 func link(t *testing.T, s string) links.Link {

@@ -5,9 +5,8 @@ import (
 	"testing"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/recorder"
-
 	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 func TestForgetStaffProtectsANewAdminAtOnce(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Journal is where the Recorder makes events durable. *store.Store is the

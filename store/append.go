@@ -11,10 +11,10 @@ import (
 	"slices"
 	"strconv"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/recorder"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Index roles stored in ixuser values.

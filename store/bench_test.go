@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/recorder"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // benchEvent is a CHAT_MESSAGE with 100 characters of content, the shape

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/recorder"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // onePropertyStore returns a closed store file with n events of one

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/recorder"
-
-	"github.com/rs/zerolog"
 )
 
 // TestDiskFullKeepsEventsAndRecovers fills the disk under the real store

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/settings"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Settings returns a property's settings; the zero Settings when none were

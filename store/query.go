@@ -13,9 +13,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Query limits.

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // purgeChunk bounds the records one purge transaction deletes, so that a

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 var (

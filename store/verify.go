@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Verification is the result of checking one property's hash chain.

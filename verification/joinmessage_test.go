@@ -7,9 +7,8 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/chatwarden/chatwarden/moderation/moderationtest"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/verification"
 )
 

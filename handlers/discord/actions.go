@@ -8,10 +8,10 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/platform"
-
-	"github.com/bwmarrin/discordgo"
 )
 
 var _ platform.Actions = (*Bot)(nil)

@@ -10,10 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/store"
 )
 

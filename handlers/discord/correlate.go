@@ -4,9 +4,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // correlator pairs gateway events with the audit-log entries that name

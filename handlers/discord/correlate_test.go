@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 type sink struct {

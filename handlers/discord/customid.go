@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/chatwarden/chatwarden/verification"
 )
 

@@ -10,17 +10,16 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bwmarrin/discordgo"
+	"github.com/rs/zerolog"
+
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/handlers/discord"
+	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/platform"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/settings"
-
-	"github.com/bwmarrin/discordgo"
-	"github.com/rs/zerolog"
-
-	"github.com/chatwarden/chatwarden/handlers/discord"
-	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/store"
 )
 

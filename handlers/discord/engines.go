@@ -7,14 +7,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/platform"
-	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/verification"
 )
 

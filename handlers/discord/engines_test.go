@@ -16,26 +16,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/logchannel"
-	"github.com/chatwarden/chatwarden/recorder"
-	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
+	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/moderation/moderationtest"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 	"github.com/chatwarden/chatwarden/verification"
 )
 
 // The engines' end-to-end tests: the real Discord handler, the real
 // moderation and verification engines and the API tokens, wired as main's
-// serve wires them, against the fake Discord.
+// bot.Run wires them, against the fake Discord.
 
 const (
 	engGuild    = "110000000000000001"
@@ -81,7 +80,7 @@ type engineConfig struct {
 }
 
 // engineHarness is a bot with real engines: the engines record through
-// the recorder (bound late, as in serve), the recorder's subscriber feeds
+// the recorder (bound late, as in bot.Run), the recorder's subscriber feeds
 // them, and log routing goes through the moderation engine's raid filter.
 // Both engines run on fake clocks, so raids end and deadlines pass when a
 // test says so; the bot and the engines can be restarted on the same
@@ -174,7 +173,7 @@ func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 	h.rec.Subscribe(h.committed)
 	// Cleanups run last first: the bot stops, then the engines finish
 	// their work, then the recorder drains, then the store closes (as
-	// serve does).
+	// bot.Run does).
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()

@@ -16,12 +16,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/recorder"
-
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
 

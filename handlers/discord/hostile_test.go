@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // hostileNames are names that try to ping, inject markup or forge the

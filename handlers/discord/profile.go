@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/chatwarden/chatwarden/audit"
 )
 
 // Store namespaces of the Discord handler's state.

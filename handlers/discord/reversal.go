@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 
+	"github.com/bwmarrin/discordgo"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/platform"
-
-	"github.com/bwmarrin/discordgo"
 )
 
 // One-tap reversal buttons on log entries. A button's custom id holds only

@@ -6,10 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/moderation"
 )
 

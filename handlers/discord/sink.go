@@ -6,12 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/settings"
-
-	"github.com/bwmarrin/discordgo"
 )
 
 // Discord's limits on a message's embeds.

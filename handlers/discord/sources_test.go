@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
 

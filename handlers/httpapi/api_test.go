@@ -17,7 +17,6 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

@@ -15,12 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/recorder"
-
-	"github.com/rs/zerolog"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/logentry"
-
-	"github.com/gorilla/websocket"
 )
 
 // cdp is a minimal Chrome DevTools Protocol client: commands over the

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

@@ -13,12 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/recorder"
-
-	"github.com/rs/zerolog"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

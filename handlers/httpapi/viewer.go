@@ -14,9 +14,8 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/logentry"
-
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/store"
 )
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 

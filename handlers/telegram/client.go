@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatwarden/chatwarden/logchannel"
-	"github.com/chatwarden/chatwarden/platform"
-
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/platform"
 )
 
 // ctxClient is the HTTP client handed to tgbotapi, whose calls take no

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )

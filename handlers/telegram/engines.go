@@ -8,10 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
+	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/verification"

@@ -6,9 +6,8 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/logentry"
-
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+	"github.com/chatwarden/chatwarden/logentry"
 )
 
 // TestEverySourceReachesTheLogChat injects each Telegram source of

@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/platform"
-
 	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/platform"
 )
 
 // Recorder is what Actions records through; *recorder.Recorder is one.

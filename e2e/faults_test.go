@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -16,18 +16,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
 
-// TestTelegramFaultsLoseNothing runs the whole bot (serve) against a fake
+// TestTelegramFaultsLoseNothing runs the whole bot (bot.Run) against a fake
 // Telegram that misbehaves the way Telegram does during incidents: while
 // members keep talking, getUpdates fails intermittently (502 pages from the
 // front end, JSON 500s, 429 with retry_after), and log posts are answered
@@ -52,7 +52,7 @@ func TestTelegramFaultsLoseNothing(t *testing.T) {
 	base := "http://" + cfg.API.Listen
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, zerolog.Nop()) }()
+	go func() { done <- bot.Run(ctx, cfg, zerolog.Nop()) }()
 	defer func() {
 		cancel()
 		<-done
@@ -150,7 +150,7 @@ func scrape(t *testing.T, base string) map[string]float64 {
 	return out
 }
 
-// TestDiscordGatewayDropsLoseNothing runs the whole bot (serve) against
+// TestDiscordGatewayDropsLoseNothing runs the whole bot (bot.Run) against
 // the fake Discord while its gateway connection drops every few seconds
 // for a minute, the way a flaky network does, and members keep talking
 // throughout; midway the log channel's route answers 429 for a while and
@@ -200,7 +200,7 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logged lockedBuffer
-	go func() { done <- serve(ctx, cfg, zerolog.New(&logged)) }()
+	go func() { done <- bot.Run(ctx, cfg, zerolog.New(&logged)) }()
 	defer func() {
 		cancel()
 		<-done

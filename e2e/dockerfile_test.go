@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -14,7 +14,7 @@ import (
 // history out of the build context. (.ci/run runs the build stage's
 // command outside Docker.)
 func TestDockerfile(t *testing.T) {
-	data, err := os.ReadFile("Dockerfile")
+	data, err := os.ReadFile("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestDockerfile(t *testing.T) {
 	if strings.Contains(df, "ADD ") {
 		t.Error("Dockerfile uses ADD; COPY is explicit")
 	}
-	ignore, err := os.ReadFile(".dockerignore")
+	ignore, err := os.ReadFile("../.dockerignore")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf(".dockerignore does not exclude %s", want)
 		}
 	}
-	ci, err := os.ReadFile(".ci/run")
+	ci, err := os.ReadFile("../.ci/run")
 	if err != nil {
 		t.Fatal(err)
 	}

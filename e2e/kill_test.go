@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/settings"
-
+	"github.com/chatwarden/chatwarden/cli"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -113,7 +113,7 @@ func TestKillChild(t *testing.T) {
 	if cfg == "" {
 		t.Skip("only run as a child of the kill test")
 	}
-	os.Exit(run([]string{"run", "--config", cfg}, os.Stdout, os.Stderr))
+	os.Exit(cli.Run([]string{"run", "--config", cfg}, os.Stdout, os.Stderr))
 }
 
 // telegramScene is a fake Telegram with three groups, each with a log

@@ -1,6 +1,6 @@
 //go:build soak
 
-package main
+package e2e
 
 import (
 	"bufio"
@@ -24,23 +24,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/settings"
-
 	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
 
-// The soak test runs the whole bot (serve) for minutes against both fakes
+// The soak test runs the whole bot (bot.Run) for minutes against both fakes
 // and checks that nothing is lost and that memory stays flat:
 //
-//	go test -tags soak -run TestSoak -timeout 30m -v .
-//	go test -tags soak -run TestSoak -v . -soak.duration=1m
+//	go test -tags soak -run TestSoak -timeout 30m -v ./e2e/
+//	go test -tags soak -run TestSoak -v ./e2e/ -soak.duration=1m
 //
 // CHATWARDEN_SOAK_DURATION and CHATWARDEN_SOAK_RATE set the same as the
 // flags.
@@ -518,7 +518,7 @@ api:
 	botCtx, stopBot := context.WithCancel(ctx)
 	defer stopBot()
 	served := make(chan error, 1)
-	go func() { served <- serve(botCtx, cfg, zerolog.New(logs).Level(zerolog.WarnLevel)) }()
+	go func() { served <- bot.Run(botCtx, cfg, zerolog.New(logs).Level(zerolog.WarnLevel)) }()
 	stopped := false
 	stop := func() error {
 		if stopped {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/recorder"
-
+	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -131,15 +131,6 @@ func openWrite(path string) (*store.Store, error) {
 	return s, err
 }
 
-// retentionEvent is the DATA_RETENTION record of an operator's action.
-func retentionEvent(p audit.Platform, property, action string, n int) *audit.Event {
-	e := &audit.Event{Time: time.Now(), Platform: p, PropertyID: property, Type: audit.DataRetention,
-		PlatformType: "cli", Function: audit.FuncRetention, ActorType: audit.ActorSystem, ActorID: "operator", ActorName: "operator"}
-	e.Params.Set(audit.ParamAction, action)
-	e.Params.Set(audit.ParamCount, strconv.Itoa(n))
-	return e
-}
-
 func cmdErase(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("erase", "--db FILE --platform P --property ID --user ID", stderr)
 	db := fs.String("db", "", "the database `file` (required)")
@@ -165,7 +156,7 @@ func cmdErase(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e := retentionEvent(p, *property, audit.RetentionErase, n)
+	e := bot.RetentionEvent(p, *property, audit.RetentionErase, n)
 	e.TargetIDs = []string{*user}
 	if err := s.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{e}}); err != nil {
 		return fmt.Errorf("record the erasure: %w", err)
@@ -201,45 +192,11 @@ func cmdPurge(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	total, err := purgeAll(context.Background(), s, *days, nil, func(e *audit.Event) error {
+	total, err := bot.PurgeAll(context.Background(), s, *days, nil, func(e *audit.Event) error {
 		return s.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{e}})
 	})
 	fmt.Fprintf(stdout, "purged %d records older than %d days\n", total, *days)
 	return err
-}
-
-// purgeAll purges every property's records older than its retention period
-// (the property's own setting, else days) and records one DATA_RETENTION
-// event per property that lost records.
-func purgeAll(ctx context.Context, s *store.Store, days int, now func() time.Time, record func(*audit.Event) error) (int, error) {
-	if now == nil {
-		now = time.Now
-	}
-	total := 0
-	for _, p := range s.Properties() {
-		keep := days
-		if set, err := s.Settings(ctx, p.Platform, p.ID); err == nil && set.RetentionDays > 0 {
-			keep = set.RetentionDays
-		}
-		if keep <= 0 {
-			continue
-		}
-		before := now().AddDate(0, 0, -keep)
-		n, err := s.Purge(ctx, p.Platform, p.ID, before)
-		total += n
-		if err != nil {
-			return total, err
-		}
-		if n > 0 {
-			e := retentionEvent(p.Platform, p.ID, audit.RetentionPurge, n)
-			e.Params.Set(audit.ParamDays, strconv.Itoa(keep))
-			e.Params.Set(audit.ParamBefore, before.UTC().Format(time.RFC3339))
-			if err := record(e); err != nil {
-				return total, fmt.Errorf("record the purge of %s:%s: %w", p.Platform, p.ID, err)
-			}
-		}
-	}
-	return total, nil
 }
 
 // Discord permissions chatwarden asks for; README.md explains each.
@@ -319,7 +276,7 @@ func cmdVersion(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	line := fmt.Sprintf("chatwarden %s (%s %s/%s)", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	line := fmt.Sprintf("chatwarden %s (%s %s/%s)", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			if s.Key == "vcs.revision" {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -14,7 +14,7 @@ import (
 // reference and the config struct in step: every key of the struct has a
 // row, and every row names a key.
 func TestReadmeDocumentsEveryConfigKey(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+	data, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +44,11 @@ func TestReadmeDocumentsEveryConfigKey(t *testing.T) {
 // TestCIRunsTheQuickStart keeps CI honest about the README: each command
 // of the quick start is run by .ci/run exactly as written.
 func TestCIRunsTheQuickStart(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ci, err := os.ReadFile(".ci/run")
+	ci, err := os.ReadFile("../.ci/run")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,29 +1,24 @@
-package main
+package bot
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
-
-	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/logchannel"
-	"github.com/chatwarden/chatwarden/recorder"
 
 	"github.com/rs/zerolog"
 
+	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/httpapi"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
+	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 	"github.com/chatwarden/chatwarden/verification"
 )
@@ -31,42 +26,11 @@ import (
 // shutdownTimeout bounds draining the recorder at exit.
 const shutdownTimeout = 10 * time.Second
 
-func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "--config FILE", stderr)
-	cfgPath := fs.String("config", "", "the config `file` (required; see config.example.yaml)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *cfgPath == "" {
-		return usagef("--config is required")
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return serve(ctx, cfg, log)
-}
-
-// newLogger builds the process logger: JSON lines, or a console writer.
-func newLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
-	level, err := zerolog.ParseLevel(cfg.LogLevel)
-	if err != nil {
-		level = zerolog.InfoLevel
-	}
-	if cfg.LogFormat == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
-	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger()
-}
-
-// serve runs the bot until ctx ends, then drains within shutdownTimeout:
+// Run runs the bot until ctx ends, then drains within shutdownTimeout:
 // the platforms stop taking events, the engines finish their queued work,
 // the recorder commits what it holds, and the store closes.
-func serve(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
-	modDefaults, verDefaults, err := engineDefaults(cfg)
+func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
+	modDefaults, verDefaults, err := EngineDefaults(cfg)
 	if err != nil {
 		return err
 	}
@@ -249,7 +213,7 @@ func countEngineActions(m *httpapi.Metrics) func([]*audit.Event) {
 // engineDefaults turns the config's moderation and verification sections
 // into the engines' defaults and checks them, naming the key and line of a
 // bad value.
-func engineDefaults(cfg *config.Config) (moderation.Defaults, verification.Defaults, error) {
+func EngineDefaults(cfg *config.Config) (moderation.Defaults, verification.Defaults, error) {
 	m, v := cfg.Moderation, cfg.Verification
 	mod := moderation.Defaults{
 		LinkFilter: moderation.LinkFilterConfig{Enabled: m.LinkFilter.Enabled, Mode: m.LinkFilter.Mode,
@@ -280,7 +244,7 @@ func engineDefaults(cfg *config.Config) (moderation.Defaults, verification.Defau
 // retentionLoop purges old records once at start and then daily.
 func retentionLoop(ctx context.Context, s *store.Store, rec *recorder.Recorder, days int, log zerolog.Logger) error {
 	for {
-		n, err := purgeAll(ctx, s, days, nil, func(e *audit.Event) error { return rec.Record(ctx, e) })
+		n, err := PurgeAll(ctx, s, days, nil, func(e *audit.Event) error { return rec.Record(ctx, e) })
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Error().Err(err).Msg("retention purge")
 		} else if n > 0 {

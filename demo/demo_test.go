@@ -1,8 +1,9 @@
-package main
+package demo
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -148,5 +148,9 @@ func TestDemoChild(t *testing.T) {
 	if db == "" {
 		t.Skip("only run as a child of TestDemo")
 	}
-	os.Exit(run([]string{"demo", "--db", db, "--no-color"}, os.Stdout, os.Stderr))
+	if err := Run(context.Background(), db, os.Stdout, os.Stderr, true); err != nil {
+		fmt.Fprintln(os.Stderr, "chatwarden:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }

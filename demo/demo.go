@@ -1,53 +1,37 @@
-package main
+// Package demo is `chatwarden demo`: the real bot (bot.Run, unmodified)
+// against the in-process fake Discord and fake Telegram, playing a scripted
+// day in a gardening community on both and showing the log channels as
+// moderators would see them fill.
+package demo
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	"github.com/rs/zerolog"
 
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 	"github.com/chatwarden/chatwarden/store"
 )
 
-// The demo runs the real bot (serve, unmodified) against the in-process
-// fake Discord and fake Telegram, plays a scripted day in a gardening
-// community on both, and shows the log channels as they fill.
-
 // demoDiscordToken is what the fake Discord accepts; it is not a secret.
 const demoDiscordToken = "demo-token"
 
-func cmdDemo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "[--db FILE] [--no-color]", stderr)
-	db := fs.String("db", "", "write the demo's database to this `file` (default: a new temporary directory)")
-	noColor := fs.Bool("no-color", false, "plain output even on a terminal")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *db == "" {
-		dir, err := os.MkdirTemp("", "chatwarden-demo-")
-		if err != nil {
-			return fmt.Errorf("demo: temporary directory: %w", err)
-		}
-		*db = filepath.Join(dir, "demo.db")
-	} else if _, err := os.Stat(*db); err == nil {
-		return fmt.Errorf("demo: %s exists; the demo writes a new database (choose another --db)", *db)
-	} else if err := os.MkdirAll(filepath.Dir(*db), 0o700); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	scr := &screen{w: stdout, color: !*noColor && useColor(stdout), start: time.Now(), names: map[string]string{}}
-	return runDemo(context.Background(), *db, scr, stderr)
+// demoRun plays the demo into a new database at dbPath, showing it on out
+// (in colour on a terminal unless noColor) and the bot's warnings on
+// stderr.
+func Run(ctx context.Context, dbPath string, out, stderr io.Writer, noColor bool) error {
+	scr := &screen{w: out, color: !noColor && useColor(out), start: time.Now(), names: map[string]string{}}
+	return runDemo(ctx, dbPath, scr, stderr)
 }
 
 // runDemo sets up the fakes and the bot, plays the script, stops the bot
@@ -100,7 +84,7 @@ verification:
 	botCtx, stopBot := context.WithCancel(ctx)
 	defer stopBot()
 	served := &botRun{done: make(chan struct{})}
-	go func() { served.err = serve(botCtx, cfg, log); close(served.done) }()
+	go func() { served.err = bot.Run(botCtx, cfg, log); close(served.done) }()
 
 	watch := &logWatch{scr: scr, discord: dfake, dChannel: d.logs, dName: "#mod-log",
 		telegram: tfake, tChat: t.logs.ID, tName: "“" + t.logs.Title + "”"}
@@ -135,7 +119,7 @@ verification:
 	return summarize(ctx, dbPath, scr, watch)
 }
 
-// botRun is the bot's serve call: err is set before done is closed.
+// botRun is the bot's Run call: err is set before done is closed.
 type botRun struct {
 	done chan struct{}
 	err  error
