@@ -8,6 +8,8 @@ import (
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/chatwarden/chatwarden/moderation"
 )
 
 // Admin status is asked with getChatMember and trusted for a short while
@@ -191,4 +193,45 @@ func (e *echoes) forget(chat, user int64, kind string) {
 	e.mu.Lock()
 	delete(e.m, echoKey(chat, user, kind))
 	e.mu.Unlock()
+}
+
+// The engines' view of Telegram. The Bot is their platform.Actions; directory
+// tells them who the bot is, who the staff of a group are and which names a
+// member showed.
+type directory struct{ b *Bot }
+
+func (d directory) Self() (id, name string) { return d.b.Self() }
+
+func (d directory) IsAdmin(ctx context.Context, property, user string) (bool, error) {
+	return d.b.IsAdmin(ctx, property, user)
+}
+
+// Staff adapts Bot.Staff to the moderation engine's members.
+func (d directory) Staff(ctx context.Context, property string) ([]moderation.Member, error) {
+	staff, err := d.b.Staff(ctx, property)
+	if err != nil {
+		return nil, fmt.Errorf("telegram staff of %s: %w", property, err)
+	}
+	out := make([]moderation.Member, len(staff))
+	for i, m := range staff {
+		out[i] = moderation.Member{ID: m.ID, Names: m.Names}
+	}
+	return out, nil
+}
+
+func (d directory) MemberNames(ctx context.Context, property, user string) ([]string, error) {
+	return d.b.MemberNames(ctx, property, user)
+}
+
+// JoinMessage returns the join service message of a member, if seen.
+func (d directory) JoinMessage(ctx context.Context, property, user string) (string, bool) {
+	chat, u, err := ids(property, user)
+	if err != nil {
+		return "", false
+	}
+	v, err := d.b.opts.Store.GetKV(nsJoinMsg, []byte(profileKey(chat, u)))
+	if err != nil || len(v) == 0 {
+		return "", false
+	}
+	return string(v), true
 }
