@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,10 +29,6 @@ const shutdownTimeout = 10 * time.Second
 // the platforms stop taking events, the engines finish their queued work,
 // the recorder commits what it holds, and the store closes.
 func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
-	modDefaults, verDefaults, err := EngineDefaults(cfg)
-	if err != nil {
-		return err
-	}
 	s, err := store.Open(cfg.Storage.Path, store.Options{})
 	if err != nil {
 		return err
@@ -49,12 +44,12 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	// moderation engine about raids: rec is set before anything records.
 	var rec *recorder.Recorder
 	late := recordFunc(func(ctx context.Context, events ...*audit.Event) error { return rec.Record(ctx, events...) })
-	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: late, KV: s, Defaults: modDefaults,
+	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: late, KV: s, Defaults: cfg.Moderation,
 		Logger: log.With().Str("component", "moderation").Logger()})
 	if err != nil {
 		return err
 	}
-	ver, err := verification.New(ctx, verification.Options{KV: s, Settings: s, Recorder: late, Defaults: verDefaults,
+	ver, err := verification.New(ctx, verification.Options{KV: s, Settings: s, Recorder: late, Defaults: cfg.Verification,
 		Logger: log.With().Str("component", "verification").Logger()})
 	if err != nil {
 		mod.Close(ctx)
@@ -208,37 +203,6 @@ func countEngineActions(m *httpapi.Metrics) func([]*audit.Event) {
 			}
 		}
 	}
-}
-
-// engineDefaults turns the config's moderation and verification sections
-// into the engines' defaults and checks them, naming the key and line of a
-// bad value.
-func EngineDefaults(cfg *config.Config) (moderation.Defaults, verification.Defaults, error) {
-	m, v := cfg.Moderation, cfg.Verification
-	mod := moderation.Defaults{
-		LinkFilter: moderation.LinkFilterConfig{Enabled: m.LinkFilter.Enabled, Mode: m.LinkFilter.Mode,
-			Denylist: m.LinkFilter.Denylist, Allowlist: m.LinkFilter.Allowlist, DenylistFiles: m.LinkFilter.DenylistFiles,
-			BlockInvites: m.LinkFilter.BlockInvites, ExemptAdmins: m.LinkFilter.ExemptAdmins,
-			Escalate: m.LinkFilter.Escalate, EscalateAfter: m.LinkFilter.EscalateAfter,
-			EscalateWindow: m.LinkFilter.EscalateWindow.D(), EscalateTimeout: m.LinkFilter.EscalateTimeout.D()},
-		Impersonation: moderation.ImpersonationConfig{Enabled: m.Impersonation.Enabled, Action: m.Impersonation.Action,
-			ProtectedNames: m.Impersonation.ProtectedNames, Quarantine: m.Impersonation.Quarantine.D()},
-		IntegrationGuard: moderation.IntegrationGuardConfig{Enabled: m.IntegrationGuard.Enabled,
-			Allowlist: m.IntegrationGuard.Allowlist, Kick: m.IntegrationGuard.Kick},
-		RaidGuard: moderation.RaidGuardConfig{Enabled: m.RaidGuard.Enabled, Joins: m.RaidGuard.Joins, Window: m.RaidGuard.Window.D()},
-	}
-	ver := verification.Defaults{Enabled: v.Enabled, Kind: v.Kind, Timeout: v.Timeout.D(), MaxAttempts: v.MaxAttempts,
-		FailAction: v.FailAction, SkipAddedByAdmin: v.SkipAddedByAdmin}
-	// The engines' messages start with the key below their section.
-	if err := mod.Validate(); err != nil {
-		key, msg, _ := strings.Cut(err.Error(), ": ")
-		return mod, ver, cfg.ErrorAt("moderation."+key, msg)
-	}
-	if err := ver.Validate(); err != nil {
-		key, msg, _ := strings.Cut(err.Error(), ": ")
-		return mod, ver, cfg.ErrorAt(key, msg)
-	}
-	return mod, ver, nil
 }
 
 // retentionLoop purges old records once at start and then daily.

@@ -2,13 +2,17 @@
 // or misspelt key, a duplicate key or a value of the wrong type is an error
 // naming the file, line and key; values are validated with messages that
 // say what is wrong and what is allowed. Tokens may come from the
-// environment and never appear in errors or logs.
+// environment and never appear in errors or logs. The moderation and
+// verification sections are read through the engines' own definitions of
+// their settings (moderation.Settings, verification.Settings), so that a
+// setting is defined once.
 package config
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/verification"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -32,75 +38,17 @@ type Config struct {
 	Defaults Defaults `yaml:"defaults"`
 	API      API      `yaml:"api"`
 
-	Moderation   Moderation   `yaml:"moderation"`
-	Verification Verification `yaml:"verification"`
+	// The engines' sections: the operator's defaults, parsed through each
+	// setting's one definition (moderation.Settings, verification.Settings).
+	Moderation   moderation.Defaults   `yaml:"-"`
+	Verification verification.Defaults `yaml:"-"`
 
 	file  string         // the file the config came from, for ErrorAt
 	lines map[string]int // each key's line
 }
 
-// Moderation holds the operator's defaults for the moderation engines;
-// every community's admins may override each key (/config set,
-// /settings). The engines validate the values (see ErrorAt).
-type Moderation struct {
-	LinkFilter       LinkFilter       `yaml:"link_filter"`
-	Impersonation    Impersonation    `yaml:"impersonation"`
-	IntegrationGuard IntegrationGuard `yaml:"integration_guard"`
-	RaidGuard        RaidGuard        `yaml:"raid_guard"`
-}
-
-// LinkFilter configures the link filter.
-type LinkFilter struct {
-	Enabled         bool     `yaml:"enabled"`
-	Mode            string   `yaml:"mode"`
-	Denylist        []string `yaml:"denylist"`
-	Allowlist       []string `yaml:"allowlist"`
-	DenylistFiles   []string `yaml:"denylist_files"`
-	BlockInvites    bool     `yaml:"block_invites"`
-	ExemptAdmins    bool     `yaml:"exempt_admins"`
-	Escalate        bool     `yaml:"escalate"`
-	EscalateAfter   int      `yaml:"escalate_after"`
-	EscalateWindow  Duration `yaml:"escalate_window"`
-	EscalateTimeout Duration `yaml:"escalate_timeout"`
-}
-
-// Impersonation configures the impersonation guard.
-type Impersonation struct {
-	Enabled        bool     `yaml:"enabled"`
-	Action         string   `yaml:"action"`
-	ProtectedNames []string `yaml:"protected_names"`
-	Quarantine     Duration `yaml:"quarantine"`
-}
-
-// IntegrationGuard configures the guard against unapproved bots,
-// webhooks and integrations.
-type IntegrationGuard struct {
-	Enabled   bool     `yaml:"enabled"`
-	Allowlist []string `yaml:"allowlist"`
-	Kick      bool     `yaml:"kick"`
-}
-
-// RaidGuard configures join-raid detection: more than Joins joins within
-// Window.
-type RaidGuard struct {
-	Enabled bool     `yaml:"enabled"`
-	Joins   int      `yaml:"joins"`
-	Window  Duration `yaml:"window"`
-}
-
-// Verification holds the operator's defaults for newcomer verification.
-type Verification struct {
-	Enabled          bool     `yaml:"enabled"`
-	Kind             string   `yaml:"kind"`
-	Timeout          Duration `yaml:"timeout"`
-	MaxAttempts      int      `yaml:"max_attempts"`
-	FailAction       string   `yaml:"fail_action"`
-	SkipAddedByAdmin bool     `yaml:"skip_added_by_admin"`
-}
-
 // ErrorAt returns a configuration error for a dotted key
 // ("moderation.link_filter.mode"), at the key's line when the file set it.
-// main uses it for the checks the engines make of their defaults.
 func (c *Config) ErrorAt(key, msg string) error {
 	return &Error{File: c.file, Line: c.lines[key], Key: key, Msg: msg}
 }
@@ -163,16 +111,9 @@ func Default() Config {
 		Discord:   Discord{APIURL: "https://discord.com/api/v9", ShardCount: 1},
 		Telegram: Telegram{APIURL: "https://api.telegram.org", PollTimeout: Duration(50 * time.Second),
 			DeleteCommandsAfter: Duration(time.Minute)},
-		Defaults: Defaults{Locale: "en"},
-		Moderation: Moderation{
-			LinkFilter: LinkFilter{Enabled: true, Mode: "denylist", ExemptAdmins: true, EscalateAfter: 3,
-				EscalateWindow: Duration(10 * time.Minute), EscalateTimeout: Duration(10 * time.Minute)},
-			Impersonation:    Impersonation{Enabled: true, Action: "flag", Quarantine: Duration(24 * time.Hour)},
-			IntegrationGuard: IntegrationGuard{Enabled: true},
-			RaidGuard:        RaidGuard{Enabled: true, Joins: 10, Window: Duration(10 * time.Second)},
-		},
-		Verification: Verification{Kind: "button", Timeout: Duration(5 * time.Minute), MaxAttempts: 3,
-			FailAction: "kick", SkipAddedByAdmin: true},
+		Defaults:     Defaults{Locale: "en"},
+		Moderation:   moderation.BuiltinDefaults(),
+		Verification: verification.BuiltinDefaults(),
 	}
 }
 
@@ -257,6 +198,9 @@ func Parse(data []byte, name string) (*Config, error) {
 				}
 				return nil, &Error{File: name, Line: root.Line, Msg: "the top level must be a mapping of keys to values"}
 			}
+			if err := cfg.engineSections(name, root, lines); err != nil {
+				return nil, err
+			}
 			if err := checkKeys(name, root, reflect.TypeOf(cfg), "", lines); err != nil {
 				return nil, err
 			}
@@ -321,7 +265,7 @@ func checkKeys(file string, m *yaml.Node, t reflect.Type, prefix string, lines m
 			if prefix != "" {
 				msg += " in " + strings.TrimSuffix(prefix, ".")
 			}
-			if s := suggest(k.Value, fields); s != "" {
+			if s := suggest(k.Value, slices.Collect(maps.Keys(fields))); s != "" {
 				msg += fmt.Sprintf(" (did you mean %s?)", s)
 			}
 			return &Error{File: file, Line: k.Line, Msg: msg}
@@ -343,13 +287,9 @@ func checkKeys(file string, m *yaml.Node, t reflect.Type, prefix string, lines m
 }
 
 // suggest returns the known key closest to key, if it is close.
-func suggest(key string, fields map[string]reflect.Type) string {
+func suggest(key string, names []string) string {
 	best, bestD := "", 3
-	names := make([]string, 0, len(fields))
-	for name := range fields {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names = slices.Sorted(slices.Values(names))
 	for _, name := range names {
 		if d := distance(key, name); d < bestD {
 			best, bestD = name, d
@@ -482,5 +422,10 @@ func Keys() []string {
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")
+	for _, sec := range engineSections {
+		for _, name := range sec.names() {
+			out = append(out, sec.path+name)
+		}
+	}
 	return out
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -8,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/settings"
+	"github.com/chatwarden/chatwarden/verification"
 )
 
 // TestReadmeDocumentsEveryConfigKey keeps the README's configuration
@@ -23,7 +27,7 @@ func TestReadmeDocumentsEveryConfigKey(t *testing.T) {
 		t.Fatal("README.md has no configuration reference")
 	}
 	ref, _, _ = strings.Cut(ref, "\n## ")
-	row := regexp.MustCompile("(?m)^\\| `([a-z_.]+)` \\|")
+	row := regexp.MustCompile("(?m)^\\| `([a-z_.]+)` \\| (?:`|—)")
 	var documented []string
 	for _, m := range row.FindAllStringSubmatch(ref, -1) {
 		documented = append(documented, m[1])
@@ -37,6 +41,36 @@ func TestReadmeDocumentsEveryConfigKey(t *testing.T) {
 	for _, k := range documented {
 		if !slices.Contains(keys, k) {
 			t.Errorf("README.md documents %s, which is not a config key", k)
+		}
+	}
+}
+
+// TestReadmeRowsComeFromTheDefinitions: an engine setting's row in the
+// README's reference shows its one definition's default and help text, so
+// that the table cannot drift from the code.
+func TestReadmeRowsComeFromTheDefinitions(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, d := range moderation.Settings {
+		if d.Scope == settings.CommunityOnly {
+			want = append(want, fmt.Sprintf("| `%s` | %s |", d.Name, d.Help))
+		} else {
+			want = append(want, fmt.Sprintf("| `moderation.%s` | `%s` | %s |", d.Name, d.Default, d.Help))
+		}
+	}
+	for _, d := range verification.Settings {
+		if d.Scope == settings.CommunityOnly {
+			want = append(want, fmt.Sprintf("| `%s` | %s |", d.Name, d.Help))
+		} else {
+			want = append(want, fmt.Sprintf("| `%s` | `%s` | %s |", d.Name, d.Default, d.Help))
+		}
+	}
+	for _, row := range want {
+		if !strings.Contains(string(data), "\n"+row+"\n") {
+			t.Errorf("README.md lacks the row\n%s", row)
 		}
 	}
 }
