@@ -20,6 +20,7 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/export"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -145,7 +146,7 @@ func TestExportFormats(t *testing.T) {
 	f, _ := os.Open(filepath.Join(dir, "x.csv"))
 	rows, err := csv.NewReader(f).ReadAll()
 	f.Close()
-	if err != nil || len(rows) != len(evs)+1 || strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") {
+	if err != nil || len(rows) != len(evs)+1 || strings.Join(rows[0], ",") != strings.Join(export.CSVHeader, ",") {
 		t.Fatalf("csv: %d rows, err %v", len(rows), err)
 	}
 	found := false

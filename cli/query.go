@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/export"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -249,7 +249,8 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *format != "ndjson" && *format != "csv" {
+	fmtOut, err := export.ParseFormat(*format)
+	if err != nil || *format == "" {
 		return usagef("--format must be ndjson or csv, not %q", *format)
 	}
 	q, err := f.parse(time.Now())
@@ -268,64 +269,16 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n := 0
-	if *format == "ndjson" {
-		enc := json.NewEncoder(w)
-		err = s.Scan(context.Background(), q, func(e *audit.Event) error { n++; return enc.Encode(e) })
-	} else {
-		err = writeCSV(w, s, q, &n)
+	n, ew := 0, export.NewWriter(w, fmtOut)
+	err = s.Scan(context.Background(), q, func(e *audit.Event) error { n++; return ew.Write(e) })
+	if ferr := ew.Flush(); err == nil {
+		err = ferr
 	}
 	if err := commit(err); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Fprintf(stderr, "exported %d records\n", n)
 	return nil
-}
-
-// CSVHeader is the column order of CSV exports.
-var CSVHeader = []string{"id", "time", "platform", "property_id", "event_type", "platform_type", "function_type",
-	"actor_id", "actor_name", "actor_type", "target_ids", "channel_id", "message_id", "params", "content",
-	"attachments", "hash"}
-
-func writeCSV(w io.Writer, s *store.Store, q store.Query, n *int) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
-		return err
-	}
-	err := s.Scan(context.Background(), q, func(e *audit.Event) error {
-		*n++
-		params, _ := json.Marshal(e.Params)
-		atts, _ := json.Marshal(e.Attachments)
-		if len(e.Params) == 0 {
-			params = nil
-		}
-		if len(e.Attachments) == 0 {
-			atts = nil
-		}
-		row := []string{e.ID.String(), e.Time.Format(time.RFC3339Nano), e.Platform.String(), e.PropertyID,
-			e.Type.String(), e.PlatformType, e.Function.String(), e.ActorID, e.ActorName, e.ActorType.String(),
-			strings.Join(e.TargetIDs, " "), e.ChannelID, e.MessageID, string(params), e.Content, string(atts),
-			e.Hash.String()}
-		for i := range row {
-			row[i] = csvSafe(row[i])
-		}
-		return cw.Write(row)
-	})
-	cw.Flush()
-	if err == nil {
-		err = cw.Error()
-	}
-	return err
-}
-
-// csvSafe defuses spreadsheet formulas: a cell starting with = + - @ tab
-// or carriage return is prefixed with a quote so that a spreadsheet shows
-// it as text instead of running it.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // output opens the destination: stdout, or a temporary file renamed into

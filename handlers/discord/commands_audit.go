@@ -1,11 +1,8 @@
 package discord
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/export"
 	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -90,32 +88,29 @@ func (b *Bot) onAudit(i *discordgo.Interaction, data discordgo.ApplicationComman
 const exportLimit = 8 << 20
 
 func (b *Bot) export(i *discordgo.Interaction, q store.Query, format string) {
+	f, err := export.ParseFormat(format)
+	if err != nil {
+		f = export.NDJSON
+	}
 	var buf bytes.Buffer
 	n, truncated := 0, false
-	enc := json.NewEncoder(&buf)
-	err := b.opts.Store.Scan(context.Background(), q, func(e *audit.Event) error {
+	ew := export.NewWriter(&buf, f)
+	err = b.opts.Store.Scan(context.Background(), q, func(e *audit.Event) error {
 		if buf.Len() > exportLimit {
 			truncated = true
 			return errStop
 		}
 		n++
-		return enc.Encode(e)
+		return ew.Write(e)
 	})
+	if ferr := ew.Flush(); ferr != nil {
+		err = ferr
+	}
 	if err != nil && !errors.Is(err, errStop) {
 		b.editText(i, "The audit log could not be read; try again.")
 		return
 	}
-	name := "audit.ndjson"
-	if format == "csv" {
-		csvData, err := ndjsonToCSV(buf.Bytes())
-		if err != nil {
-			b.editText(i, "The export failed; try again.")
-			return
-		}
-		buf.Reset()
-		buf.Write(csvData)
-		name = "audit.csv"
-	}
+	name := "audit." + string(f)
 	msg := fmt.Sprintf("%d entries.", n)
 	if truncated {
 		msg += " The file stops at 8 MiB: narrow the filters or use the HTTP API for everything."
@@ -194,32 +189,4 @@ func (b *Bot) onPage(i *discordgo.Interaction, customID string) {
 		return
 	}
 	b.showPage(i, q, pageID)
-}
-
-// ndjsonToCSV converts exported records to CSV, defusing formula cells.
-func ndjsonToCSV(ndjson []byte) ([]byte, error) {
-	var out bytes.Buffer
-	w := csv.NewWriter(&out)
-	w.Write([]string{"id", "time", "event_type", "platform_type", "function_type", "actor_id", "actor_name",
-		"actor_type", "target_ids", "channel_id", "message_id", "params", "content"})
-	sc := bufio.NewScanner(bytes.NewReader(ndjson))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var e audit.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, err
-		}
-		params, _ := json.Marshal(e.Params)
-		row := []string{e.ID.String(), e.Time.Format(time.RFC3339Nano), e.Type.String(), e.PlatformType,
-			e.Function.String(), e.ActorID, e.ActorName, e.ActorType.String(), strings.Join(e.TargetIDs, " "),
-			e.ChannelID, e.MessageID, string(params), e.Content}
-		for i, c := range row {
-			if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-				row[i] = "'" + c
-			}
-		}
-		w.Write(row)
-	}
-	w.Flush()
-	return out.Bytes(), w.Error()
 }

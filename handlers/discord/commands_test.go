@@ -10,6 +10,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/export"
 	dt "github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
@@ -202,6 +203,9 @@ func TestExportAndReport(t *testing.T) {
 	_, r := last(t, h.fake.Slash(guildID, owner, "audit", "export", dt.Str("format", "csv")), 2)
 	if r.File != "audit.csv" || !strings.Contains(string(r.Data), "'=cmd") {
 		t.Fatalf("export file %q:\n%s", r.File, r.Data)
+	}
+	if header, _, _ := strings.Cut(string(r.Data), "\n"); header != strings.Join(export.CSVHeader, ",") {
+		t.Errorf("/audit export's CSV header %q differs from the CLI's and the API's", header)
 	}
 	a, _ := last(t, h.fake.ReportMessage(guildID, mod, "Report to moderators", msg), 1)
 	if !strings.Contains(a.Content, "moderators have been told") {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/export"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -202,28 +202,15 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, prop Property, p
 // stream writes every record matching srch in format (ndjson, the
 // default, or csv).
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, prop Property, srch *search, format string) {
-	if format == "" {
-		format = "ndjson"
-	}
-	var write func(*audit.Event) error
-	var flush func() error
-	switch format {
-	case "ndjson":
-		w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
-		enc := json.NewEncoder(w)
-		write = func(e *audit.Event) error { return enc.Encode(e) }
-		flush = func() error { return nil }
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		cw := csv.NewWriter(w)
-		write = func(e *audit.Event) error { return cw.Write(CSVRow(e)) }
-		flush = func() error { cw.Flush(); return cw.Error() }
-		cw.Write(CSVHeader) // buffered; errors surface at Flush
-	default:
-		s.fail(w, r, badParam("format", "must be ndjson or csv, not %q", format))
+	f, err := export.ParseFormat(format)
+	if err != nil {
+		s.fail(w, r, badParam("format", "%v", err))
 		return
 	}
-	name := "chatwarden-" + strings.ReplaceAll(prop.String(), ":", "-") + "-" + s.now().UTC().Format("20060102T150405Z") + "." + format
+	w.Header().Set("Content-Type", f.ContentType())
+	ew := export.NewWriter(w, f)
+	write, flush := ew.Write, ew.Flush
+	name := "chatwarden-" + strings.ReplaceAll(prop.String(), ":", "-") + "-" + s.now().UTC().Format("20060102T150405Z") + "." + string(f)
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	if srch.none {
 		flush()
@@ -231,7 +218,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, prop Property, s
 	}
 	rc := http.NewResponseController(w)
 	n := 0
-	err := s.store.Scan(r.Context(), srch.q, func(e *audit.Event) error {
+	err = s.store.Scan(r.Context(), srch.q, func(e *audit.Event) error {
 		if !matchParams(srch.filters, e) {
 			return nil
 		}
@@ -255,33 +242,6 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, prop Property, s
 		}
 		panic(http.ErrAbortHandler)
 	}
-}
-
-// CSVHeader is the column order of CSV exports, the same as the CLI's.
-var CSVHeader = []string{"id", "time", "platform", "property_id", "event_type", "platform_type", "function_type",
-	"actor_id", "actor_name", "actor_type", "target_ids", "channel_id", "message_id", "params", "content",
-	"attachments", "hash"}
-
-// CSVRow returns a record's CSV cells in CSVHeader order. Cells that a
-// spreadsheet would run as a formula are prefixed with a quote.
-func CSVRow(e *audit.Event) []string {
-	var params, atts []byte
-	if len(e.Params) > 0 {
-		params, _ = json.Marshal(e.Params)
-	}
-	if len(e.Attachments) > 0 {
-		atts, _ = json.Marshal(e.Attachments)
-	}
-	row := []string{e.ID.String(), e.Time.UTC().Format(time.RFC3339Nano), e.Platform.String(), e.PropertyID,
-		e.Type.String(), e.PlatformType, e.Function.String(), e.ActorID, e.ActorName, e.ActorType.String(),
-		strings.Join(e.TargetIDs, " "), e.ChannelID, e.MessageID, string(params), e.Content, string(atts),
-		e.Hash.String()}
-	for i, c := range row {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			row[i] = "'" + c
-		}
-	}
-	return row
 }
 
 // handleBackup streams a consistent copy of the database (operator only).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/export"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -670,7 +671,7 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(rows[0], CSVHeader) || len(rows) != 1+1250-1 {
+	if !slices.Equal(rows[0], export.CSVHeader) || len(rows) != 1+1250-1 {
 		t.Errorf("csv: header %v, %d rows", rows[0], len(rows))
 	}
 	r = e.get("/v1/properties/"+pathA+"/activities:export?format=csv&filters=reason%3D%3Dr", e.tokA)

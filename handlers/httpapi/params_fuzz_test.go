@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/export"
 )
 
 // FuzzListParams sends activities.list hostile query strings (unknown and
@@ -179,7 +180,7 @@ func FuzzExportParams(f *testing.F) {
 			ct := w.Header().Get("Content-Type")
 			if strings.HasPrefix(ct, "text/csv") {
 				rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
-				if err != nil || len(rows) == 0 || !slices.Equal(rows[0], CSVHeader) {
+				if err != nil || len(rows) == 0 || !slices.Equal(rows[0], export.CSVHeader) {
 					t.Fatalf("%q: csv export without its header (%v): %.300s", raw, err, body)
 				}
 				for _, row := range rows[1:] {
