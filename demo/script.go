@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
-
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )
@@ -45,20 +43,20 @@ const demoVerifyTimeout = 30 * time.Second
 // discordCommunity is the Riverside Gardeners server on the fake Discord.
 type discordCommunity struct {
 	fake                   *discordtest.Server
-	guild                  *discordgo.Guild
+	guild                  *discordtest.Guild
 	general, welcome, logs string // channel ids
 	verified               string // role id
-	owner, theo            *discordgo.User
-	ann, bob, carl, dave   *discordgo.User
-	eve, mimic             *discordgo.User
+	owner, theo            *discordtest.User
+	ann, bob, carl, dave   *discordtest.User
+	eve, mimic             *discordtest.User
 	verifyButton           string    // the Verify button's custom id
 	timedOut               []string  // members who never answer
 	verificationStarted    time.Time // when the first of them joined
 }
 
 func newDiscordCommunity(fake *discordtest.Server) *discordCommunity {
-	user := func(name, display string) *discordgo.User {
-		return &discordgo.User{ID: fake.Snowflake(), Username: name, GlobalName: display}
+	user := func(name, display string) *discordtest.User {
+		return &discordtest.User{ID: fake.Snowflake(), Username: name, GlobalName: display}
 	}
 	d := &discordCommunity{fake: fake, owner: user("mayalin", "Maya Lin"), theo: user("theo.m", "Theo"),
 		ann: user("ann.g", "Ann"), bob: user("bobby", "Bob"), carl: user("carl_k", "Carl"), dave: user("dave77", "Dave"),
@@ -68,16 +66,16 @@ func newDiscordCommunity(fake *discordtest.Server) *discordCommunity {
 	id := fake.Snowflake()
 	mods, verified := fake.Snowflake(), fake.Snowflake()
 	d.general, d.welcome, d.logs, d.verified = fake.Snowflake(), fake.Snowflake(), fake.Snowflake(), verified
-	text := func(cid, name string) *discordgo.Channel {
-		return &discordgo.Channel{ID: cid, GuildID: id, Name: name, Type: discordgo.ChannelTypeGuildText}
+	text := func(cid, name string) *discordtest.Channel {
+		return &discordtest.Channel{ID: cid, GuildID: id, Name: name, Type: discordtest.ChannelTypeGuildText}
 	}
-	d.guild = &discordgo.Guild{ID: id, Name: "Riverside Gardeners", OwnerID: d.owner.ID,
-		Roles: []*discordgo.Role{{ID: id, Name: "@everyone", Permissions: discordgo.PermissionViewChannel | discordgo.PermissionSendMessages},
-			{ID: mods, Name: "Moderators", Position: 2, Permissions: discordgo.PermissionBanMembers | discordgo.PermissionKickMembers |
-				discordgo.PermissionModerateMembers | discordgo.PermissionManageMessages | discordgo.PermissionViewAuditLogs},
+	d.guild = &discordtest.Guild{ID: id, Name: "Riverside Gardeners", OwnerID: d.owner.ID,
+		Roles: []*discordtest.Role{{ID: id, Name: "@everyone", Permissions: discordtest.PermissionViewChannel | discordtest.PermissionSendMessages},
+			{ID: mods, Name: "Moderators", Position: 2, Permissions: discordtest.PermissionBanMembers | discordtest.PermissionKickMembers |
+				discordtest.PermissionModerateMembers | discordtest.PermissionManageMessages | discordtest.PermissionViewAuditLogs},
 			{ID: verified, Name: "Verified", Position: 1}},
-		Channels: []*discordgo.Channel{text(d.general, "general"), text(d.welcome, "welcome"), text(d.logs, "mod-log")},
-		Members: []*discordgo.Member{{User: d.owner, Roles: []string{}}, {User: d.theo, Roles: []string{mods}},
+		Channels: []*discordtest.Channel{text(d.general, "general"), text(d.welcome, "welcome"), text(d.logs, "mod-log")},
+		Members: []*discordtest.Member{{User: d.owner, Roles: []string{}}, {User: d.theo, Roles: []string{mods}},
 			{User: d.dave, Roles: []string{verified}}, {User: d.eve, Roles: []string{verified}}}}
 	fake.AddGuild(d.guild)
 	return d
@@ -92,7 +90,7 @@ func (d *discordCommunity) names() map[string]string {
 	for _, r := range d.guild.Roles {
 		out[r.ID] = r.Name
 	}
-	for _, u := range []*discordgo.User{d.owner, d.theo, d.ann, d.bob, d.carl, d.dave, d.eve, d.mimic} {
+	for _, u := range []*discordtest.User{d.owner, d.theo, d.ann, d.bob, d.carl, d.dave, d.eve, d.mimic} {
 		out[u.ID] = u.GlobalName
 	}
 	return out
@@ -124,7 +122,7 @@ func replyOf(in *discordtest.Interaction) (discordPost, error) {
 }
 
 // slash runs a slash command and shows its (ephemeral) answer.
-func (d *discordCommunity) slash(scr *screen, u *discordgo.User, shown, name, sub string, opts ...discordtest.Option) (discordPost, error) {
+func (d *discordCommunity) slash(scr *screen, u *discordtest.User, shown, name, sub string, opts ...discordtest.Option) (discordPost, error) {
 	scr.note("%s runs %s", u.GlobalName, shown)
 	post, err := replyOf(d.fake.Slash(d.guild.ID, u, name, sub, opts...))
 	if err != nil {
@@ -172,7 +170,7 @@ func (d *discordCommunity) called(method, pathPart, what string) error {
 func (d *discordCommunity) setUp(scr *screen) error {
 	scr.scene("Discord: Maya, the owner, sets chatwarden up")
 	if _, err := d.slash(scr, d.owner, "/config log-channel channel:#mod-log types:"+demoLogTypes, "config", "log-channel",
-		discordtest.Channel("channel", d.logs), discordtest.Str("types", demoLogTypes)); err != nil {
+		discordtest.ChannelArg("channel", d.logs), discordtest.Str("types", demoLogTypes)); err != nil {
 		return err
 	}
 	_, err := d.slash(scr, d.owner, "/config set key:link_filter.denylist value:"+demoPhishHost, "config", "set",
@@ -183,7 +181,7 @@ func (d *discordCommunity) setUp(scr *screen) error {
 func (d *discordCommunity) raid(scr *screen) error {
 	scr.scene("Discord: a raid, %d fresh accounts join within seconds", demoRaidSize)
 	for i := range demoRaidSize {
-		u := &discordgo.User{ID: d.fake.Snowflake(), Username: fmt.Sprintf("gr0w_b0t_%04d", i)}
+		u := &discordtest.User{ID: d.fake.Snowflake(), Username: fmt.Sprintf("gr0w_b0t_%04d", i)}
 		d.fake.Join(d.guild.ID, u)
 		if i%50 == 49 {
 			time.Sleep(100 * time.Millisecond)
@@ -207,7 +205,7 @@ func (d *discordCommunity) waitRaidOver(scr *screen) error {
 	return err
 }
 
-func fieldText(em *discordgo.MessageEmbed) string {
+func fieldText(em *discordtest.MessageEmbed) string {
 	var b strings.Builder
 	for _, f := range em.Fields {
 		b.WriteString(f.Name + " " + f.Value + " ")
@@ -234,7 +232,7 @@ func mathAnswer(p discordPost, right bool) (string, error) {
 }
 
 // press presses a button as u and returns the answer.
-func (d *discordCommunity) press(u *discordgo.User, customID string) (discordPost, error) {
+func (d *discordCommunity) press(u *discordtest.User, customID string) (discordPost, error) {
 	return replyOf(d.fake.Press(d.guild.ID, u, customID))
 }
 
@@ -242,8 +240,8 @@ func (d *discordCommunity) verification(scr *screen) error {
 	timeout := demoVerifyTimeout.String()
 	scr.scene("Discord: Maya turns on verification (math, %s) for newcomers", timeout)
 	if _, err := d.slash(scr, d.owner, "/config verification channel:#welcome role:@Verified kind:math timeout:"+timeout,
-		"config", "verification", discordtest.Channel("channel", d.welcome),
-		discordtest.Option{Name: "role", Type: discordgo.ApplicationCommandOptionRole, Value: d.verified},
+		"config", "verification", discordtest.ChannelArg("channel", d.welcome),
+		discordtest.Option{Name: "role", Type: discordtest.ApplicationCommandOptionRole, Value: d.verified},
 		discordtest.Str("kind", "math"), discordtest.Str("timeout", timeout)); err != nil {
 		return err
 	}
@@ -271,7 +269,7 @@ func (d *discordCommunity) impersonation(scr *screen) error {
 	scr.note("chatwarden quarantines the look-alike (a timeout) and flags it")
 
 	scr.scene("Discord: Ann joins and passes the math challenge; Bob answers wrong three times")
-	for _, u := range []*discordgo.User{d.ann, d.bob} {
+	for _, u := range []*discordtest.User{d.ann, d.bob} {
 		d.fake.Join(d.guild.ID, u)
 	}
 	challenge, err := d.press(d.ann, d.verifyButton)

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
-
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )
@@ -98,8 +96,8 @@ func (s *screen) note(format string, args ...any) {
 
 // discordPost is the part of a channel message the demo shows.
 type discordPost struct {
-	Content    string                    `json:"content"`
-	Embeds     []*discordgo.MessageEmbed `json:"embeds"`
+	Content    string                      `json:"content"`
+	Embeds     []*discordtest.MessageEmbed `json:"embeds"`
 	Components []struct {
 		Components []struct {
 			Label    string `json:"label"`

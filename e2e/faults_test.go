@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,17 +11,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -166,13 +164,13 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	fake := discordtest.New(discordtest.Options{Token: "drop-token"})
 	t.Cleanup(fake.Close)
 	const guildID, general, logs = "110000000000000001", "210000000000000001", "210000000000000002"
-	owner := &discordgo.User{ID: "410000000000000001", Username: "owner"}
-	members := []*discordgo.User{{ID: "410000000000000002", Username: "ann"}, {ID: "410000000000000003", Username: "bob"}}
-	fake.AddGuild(&discordgo.Guild{ID: guildID, Name: "Drops", OwnerID: owner.ID,
-		Roles: []*discordgo.Role{{ID: guildID, Name: "@everyone"}},
-		Channels: []*discordgo.Channel{{ID: general, GuildID: guildID, Name: "general", Type: discordgo.ChannelTypeGuildText},
-			{ID: logs, GuildID: guildID, Name: "logs", Type: discordgo.ChannelTypeGuildText}},
-		Members: []*discordgo.Member{{User: owner}, {User: members[0]}, {User: members[1]}}})
+	owner := &discordtest.User{ID: "410000000000000001", Username: "owner"}
+	members := []*discordtest.User{{ID: "410000000000000002", Username: "ann"}, {ID: "410000000000000003", Username: "bob"}}
+	fake.AddGuild(&discordtest.Guild{ID: guildID, Name: "Drops", OwnerID: owner.ID,
+		Roles: []*discordtest.Role{{ID: guildID, Name: "@everyone"}},
+		Channels: []*discordtest.Channel{{ID: general, GuildID: guildID, Name: "general", Type: discordtest.ChannelTypeGuildText},
+			{ID: logs, GuildID: guildID, Name: "logs", Type: discordtest.ChannelTypeGuildText}},
+		Members: []*discordtest.Member{{User: owner}, {User: members[0]}, {User: members[1]}}})
 	db := filepath.Join(t.TempDir(), "drops.db")
 	s, err := store.Open(db, store.Options{})
 	if err != nil {
@@ -199,7 +197,7 @@ func TestDiscordGatewayDropsLoseNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var logged lockedBuffer
+	var logged testlog.Buffer
 	go func() { done <- bot.Run(ctx, cfg, zerolog.New(&logged)) }()
 	defer func() {
 		cancel()
@@ -308,22 +306,4 @@ func ready(base string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// lockedBuffer is a log destination the bot's goroutines may share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

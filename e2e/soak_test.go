@@ -24,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
@@ -189,9 +188,9 @@ func soakPacer(ctx context.Context, rate float64, emit func() bool) (sent int, e
 // soakDiscordGuild is one fake guild and what the load knows of it.
 type soakDiscordGuild struct {
 	id, general, logs string
-	residents         []*discordgo.User
-	outside, inside   []soakVisitor[*discordgo.User]
-	recent            []*discordgo.Message
+	residents         []*discordtest.User
+	outside, inside   []soakVisitor[*discordtest.User]
+	recent            []*discordtest.Message
 }
 
 type soakTelegramGroup struct {
@@ -420,26 +419,26 @@ func TestSoak(t *testing.T) {
 	// Discord: 200 guilds of 11 members, a #general and a #logs each.
 	dfake := discordtest.New(discordtest.Options{})
 	defer dfake.Close()
-	owner := &discordgo.User{ID: dfake.Snowflake(), Username: "owner"}
-	var residents []*discordgo.User
+	owner := &discordtest.User{ID: dfake.Snowflake(), Username: "owner"}
+	var residents []*discordtest.User
 	for i := range soakResidents {
-		residents = append(residents, &discordgo.User{ID: dfake.Snowflake(), Username: fmt.Sprintf("member%d", i), GlobalName: fmt.Sprintf("Member %d", i)})
+		residents = append(residents, &discordtest.User{ID: dfake.Snowflake(), Username: fmt.Sprintf("member%d", i), GlobalName: fmt.Sprintf("Member %d", i)})
 	}
 	guilds := make([]*soakDiscordGuild, soakGuilds)
 	for i := range guilds {
 		g := &soakDiscordGuild{id: dfake.Snowflake(), general: dfake.Snowflake(), logs: dfake.Snowflake(), residents: residents}
-		members := []*discordgo.Member{{User: owner, Roles: []string{}}}
+		members := []*discordtest.Member{{User: owner, Roles: []string{}}}
 		for _, u := range residents {
-			members = append(members, &discordgo.Member{User: u, Roles: []string{}})
+			members = append(members, &discordtest.Member{User: u, Roles: []string{}})
 		}
 		for j := range soakVisitors {
-			u := &discordgo.User{ID: dfake.Snowflake(), Username: fmt.Sprintf("visitor%d_%d", i, j)}
-			g.outside = append(g.outside, soakVisitor[*discordgo.User]{u: u})
+			u := &discordtest.User{ID: dfake.Snowflake(), Username: fmt.Sprintf("visitor%d_%d", i, j)}
+			g.outside = append(g.outside, soakVisitor[*discordtest.User]{u: u})
 		}
-		dfake.AddGuild(&discordgo.Guild{ID: g.id, Name: fmt.Sprintf("Guild %d", i), OwnerID: owner.ID,
-			Roles: []*discordgo.Role{{ID: g.id, Name: "@everyone"}},
-			Channels: []*discordgo.Channel{{ID: g.general, GuildID: g.id, Name: "general", Type: discordgo.ChannelTypeGuildText},
-				{ID: g.logs, GuildID: g.id, Name: "logs", Type: discordgo.ChannelTypeGuildText}},
+		dfake.AddGuild(&discordtest.Guild{ID: g.id, Name: fmt.Sprintf("Guild %d", i), OwnerID: owner.ID,
+			Roles: []*discordtest.Role{{ID: g.id, Name: "@everyone"}},
+			Channels: []*discordtest.Channel{{ID: g.general, GuildID: g.id, Name: "general", Type: discordtest.ChannelTypeGuildText},
+				{ID: g.logs, GuildID: g.id, Name: "logs", Type: discordtest.ChannelTypeGuildText}},
 			Members: members})
 		guilds[i] = g
 	}

@@ -2,7 +2,6 @@ package moderation
 
 import (
 	"context"
-	"time"
 )
 
 // Directory is what a platform tells the engine about a property beyond
@@ -46,17 +45,3 @@ type InviteLister interface {
 type NameLister interface {
 	MemberNames(ctx context.Context, property, user string) ([]string, error)
 }
-
-// Clock tells the time; tests use a fake one.
-type Clock interface {
-	Now() time.Time
-	// At returns a channel that receives once the clock reaches t, at once
-	// if it already has.
-	At(t time.Time) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) At(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }

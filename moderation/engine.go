@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/clock"
 	"github.com/chatwarden/chatwarden/moderation/workqueue"
 	"github.com/chatwarden/chatwarden/platform"
 	"github.com/chatwarden/chatwarden/settings"
@@ -33,7 +34,7 @@ type Options struct {
 	// Defaults are the operator's settings; see BuiltinDefaults.
 	Defaults Defaults
 	// Clock defaults to the system clock.
-	Clock  Clock
+	Clock  clock.Clock
 	Logger zerolog.Logger
 	// QueueSize bounds each property's work kept in memory (default
 	// 1024); beyond it work spills to KV.
@@ -60,7 +61,7 @@ var ErrClosed = errors.New("moderation engine closed")
 // methods are safe for concurrent use.
 type Engine struct {
 	opts  Options
-	clock Clock
+	clock clock.Clock
 	log   zerolog.Logger
 	deny  *denyFiles
 
@@ -138,7 +139,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("moderation defaults: %w", err)
 	}
 	if opts.Clock == nil {
-		opts.Clock = systemClock{}
+		opts.Clock = clock.System
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024

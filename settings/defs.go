@@ -291,8 +291,12 @@ func ListDef[D any](name, help string, op func(*D) *[]string, over func(*Communi
 // operator default.
 func IDDef[D any](name, help string, op func(*D) *string, over func(*Community) *string) Def[D] {
 	return Def[D]{Name: name, Help: help, Scope: CommunityOnly,
-		merge: func(d *D, c *Community) { *op(d) = *over(c) },
-		key:   ID(name, over)}
+		merge: func(d *D, c *Community) {
+			if v := *over(c); v != "" {
+				*op(d) = v
+			}
+		},
+		key: ID(name, over)}
 }
 
 // compactDuration writes d as the config file would: "10m", "24h", "1h30m".

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 	"github.com/chatwarden/chatwarden/recorder"
 )
 
@@ -61,7 +62,7 @@ func TestDiskFullChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	rec := recorder.New(s, recorder.Options{Logger: zerolog.New(&logs)})
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -154,23 +155,4 @@ func TestDiskFullChild(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the recorder's goroutine and the
-// test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

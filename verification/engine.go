@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/clock"
 	"github.com/chatwarden/chatwarden/moderation/workqueue"
 	"github.com/chatwarden/chatwarden/platform"
 	"github.com/chatwarden/chatwarden/settings"
@@ -70,19 +71,6 @@ type JoinMessageFinder interface {
 	JoinMessage(ctx context.Context, property, user string) (string, bool)
 }
 
-// Clock tells the time; tests use a fake one.
-type Clock interface {
-	Now() time.Time
-	// At returns a channel that receives once the clock reaches t, at once
-	// if it already has.
-	At(t time.Time) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                  { return time.Now() }
-func (systemClock) At(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }
-
 // Options configure an Engine. KV, Settings and Recorder are required.
 type Options struct {
 	KV       KV
@@ -90,7 +78,7 @@ type Options struct {
 	Recorder Recorder
 	// Defaults are the operator's settings; see BuiltinDefaults.
 	Defaults Defaults
-	Clock    Clock
+	Clock    clock.Clock
 	Logger   zerolog.Logger
 	// ActionTimeout bounds the work on one challenge event (default 30s).
 	ActionTimeout time.Duration
@@ -109,7 +97,7 @@ var ErrClosed = errors.New("verification engine closed")
 // safe for concurrent use.
 type Engine struct {
 	opts  Options
-	clock Clock
+	clock clock.Clock
 	log   zerolog.Logger
 	sign  signer
 
@@ -151,7 +139,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("verification defaults: %w", err)
 	}
 	if opts.Clock == nil {
-		opts.Clock = systemClock{}
+		opts.Clock = clock.System
 	}
 	if opts.ActionTimeout <= 0 {
 		opts.ActionTimeout = 30 * time.Second

@@ -123,9 +123,9 @@ func restErr(op string, err error) error {
 // DeleteMessage implements platform.Actions: the record carries what the store
 // knew of the message, and the gateway's echo is not recorded again.
 func (b *Bot) DeleteMessage(ctx context.Context, guild, channel, message string, c platform.Cause) error {
-	b.echo.expect("delete", guild, message)
+	b.echo.Expect("delete", guild, message)
 	if err := b.s.ChannelMessageDelete(channel, message, reason(c), discordgo.WithContext(ctx)); err != nil {
-		b.echo.take("delete", guild, message)
+		b.echo.Take("delete", guild, message)
 		return restErr("delete message", err)
 	}
 	e := b.actionEvent(guild, audit.ChatMessageDelete, "MESSAGE_DELETE", c)
@@ -140,9 +140,9 @@ func (b *Bot) DeleteMessage(ctx context.Context, guild, channel, message string,
 
 // Timeout implements platform.Actions with Discord's member timeout.
 func (b *Bot) Timeout(ctx context.Context, guild, user string, until time.Time, c platform.Cause) error {
-	b.echo.expect("update", guild, user+"/timeout")
+	b.echo.Expect("update", guild, user+"/timeout")
 	if err := b.s.GuildMemberTimeout(guild, user, &until, reason(c), discordgo.WithContext(ctx)); err != nil {
-		b.echo.take("update", guild, user+"/timeout")
+		b.echo.Take("update", guild, user+"/timeout")
 		return restErr("timeout member", err)
 	}
 	e := b.actionEvent(guild, audit.UserUpdate, "GUILD_MEMBER_UPDATE", c)
@@ -155,9 +155,9 @@ func (b *Bot) Timeout(ctx context.Context, guild, user string, until time.Time, 
 
 // RemoveTimeout implements platform.Actions.
 func (b *Bot) RemoveTimeout(ctx context.Context, guild, user string, c platform.Cause) error {
-	b.echo.expect("update", guild, user+"/timeout")
+	b.echo.Expect("update", guild, user+"/timeout")
 	if err := b.s.GuildMemberTimeout(guild, user, nil, reason(c), discordgo.WithContext(ctx)); err != nil {
-		b.echo.take("update", guild, user+"/timeout")
+		b.echo.Take("update", guild, user+"/timeout")
 		return restErr("lift timeout", err)
 	}
 	e := b.actionEvent(guild, audit.UserUpdate, "GUILD_MEMBER_UPDATE", c)
@@ -169,9 +169,9 @@ func (b *Bot) RemoveTimeout(ctx context.Context, guild, user string, c platform.
 
 // Kick implements platform.Actions.
 func (b *Bot) Kick(ctx context.Context, guild, user string, c platform.Cause) error {
-	b.echo.expect("kick", guild, user)
+	b.echo.Expect("kick", guild, user)
 	if err := b.s.GuildMemberDelete(guild, user, reason(c), discordgo.WithContext(ctx)); err != nil {
-		b.echo.take("kick", guild, user)
+		b.echo.Take("kick", guild, user)
 		return restErr("kick", err)
 	}
 	e := b.actionEvent(guild, audit.UserRemove, "GUILD_MEMBER_REMOVE", c)
@@ -182,13 +182,13 @@ func (b *Bot) Kick(ctx context.Context, guild, user string, c platform.Cause) er
 
 // Ban implements platform.Actions.
 func (b *Bot) Ban(ctx context.Context, guild, user string, c platform.Cause) error {
-	b.echo.expect("ban", guild, user)
-	b.echo.expect("ban-remove", guild, user) // the member removal a ban causes
+	b.echo.Expect("ban", guild, user)
+	b.echo.Expect("ban-remove", guild, user) // the member removal a ban causes
 	// The reason goes in the X-Audit-Log-Reason header: discordgo's
 	// GuildBanCreateWithReason uses the deprecated query parameter.
 	if err := b.s.GuildBanCreate(guild, user, 0, reason(c), discordgo.WithContext(ctx)); err != nil {
-		b.echo.take("ban", guild, user)
-		b.echo.take("ban-remove", guild, user)
+		b.echo.Take("ban", guild, user)
+		b.echo.Take("ban-remove", guild, user)
 		return restErr("ban", err)
 	}
 	e := b.actionEvent(guild, audit.UserBan, "GUILD_BAN_ADD", c)
@@ -198,9 +198,9 @@ func (b *Bot) Ban(ctx context.Context, guild, user string, c platform.Cause) err
 
 // Unban implements platform.Actions.
 func (b *Bot) Unban(ctx context.Context, guild, user string, c platform.Cause) error {
-	b.echo.expect("unban", guild, user)
+	b.echo.Expect("unban", guild, user)
 	if err := b.s.GuildBanDelete(guild, user, reason(c), discordgo.WithContext(ctx)); err != nil {
-		b.echo.take("unban", guild, user)
+		b.echo.Take("unban", guild, user)
 		return restErr("unban", err)
 	}
 	e := b.actionEvent(guild, audit.UserBanRemove, "GUILD_BAN_REMOVE", c)
@@ -219,7 +219,7 @@ func (b *Bot) RemoveRole(ctx context.Context, guild, user, role string, c platfo
 }
 
 func (b *Bot) role(ctx context.Context, guild, user, role string, add bool, c platform.Cause) error {
-	b.echo.expect("update", guild, user+"/roles")
+	b.echo.Expect("update", guild, user+"/roles")
 	var err error
 	if add {
 		err = b.s.GuildMemberRoleAdd(guild, user, role, reason(c), discordgo.WithContext(ctx))
@@ -227,7 +227,7 @@ func (b *Bot) role(ctx context.Context, guild, user, role string, add bool, c pl
 		err = b.s.GuildMemberRoleRemove(guild, user, role, reason(c), discordgo.WithContext(ctx))
 	}
 	if err != nil {
-		b.echo.take("update", guild, user+"/roles")
+		b.echo.Take("update", guild, user+"/roles")
 		return restErr("change roles", err)
 	}
 	e := b.actionEvent(guild, audit.UserUpdate, "GUILD_MEMBER_UPDATE", c)

@@ -17,6 +17,7 @@ import (
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/platform"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 	"github.com/chatwarden/chatwarden/verification"
@@ -80,7 +81,7 @@ type Bot struct {
 	self  *discordgo.User
 	app   *discordgo.Application
 	corr  *correlator
-	echo  *echoes
+	echo  *platform.Echoes
 	ready chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup
@@ -152,7 +153,7 @@ func New(opts Options) (*Bot, error) {
 		opts:   opts,
 		s:      s,
 		log:    opts.Logger.With().Str("platform", "discord").Int("shard", opts.ShardID).Logger(),
-		echo:   newEchoes(),
+		echo:   platform.NewEchoes(time.Minute),
 		ready:  make(chan struct{}),
 		chunks: newChunker(),
 		lost:   make(chan struct{}, 1),

@@ -79,7 +79,7 @@ func TestCommandsRegisteredAndGuarded(t *testing.T) {
 		t.Fatalf("registered %s", got)
 	}
 	// A moderator without Manage Server cannot configure; a member cannot search.
-	a, _ := last(t, h.fake.Slash(guildID, mod, "config", "log-channel", dt.Channel("channel", logID)), 1)
+	a, _ := last(t, h.fake.Slash(guildID, mod, "config", "log-channel", dt.ChannelArg("channel", logID)), 1)
 	if !strings.Contains(a.Content, "Manage Server") {
 		t.Fatalf("config by a moderator: %q", a.Content)
 	}
@@ -101,7 +101,7 @@ func TestConfigLogChannelRoutesAndRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := last(t, h.fake.Slash(guildID, owner, "config", "log-channel", dt.Channel("channel", logID), dt.Str("types", "members")), 1)
+	a, _ := last(t, h.fake.Slash(guildID, owner, "config", "log-channel", dt.ChannelArg("channel", logID), dt.Str("types", "members")), 1)
 	if !strings.Contains(a.Content, logID) {
 		t.Fatalf("answer %q", a.Content)
 	}

@@ -122,17 +122,6 @@ func TestCorrelatorSecondEventReleasesFirst(t *testing.T) {
 	}
 }
 
-func TestEchoes(t *testing.T) {
-	e := newEchoes()
-	e.expect("delete", "g", "m1")
-	if e.take("delete", "g2", "m1") || e.take("ban", "g", "m1") {
-		t.Fatal("an echo matched another guild or kind")
-	}
-	if !e.take("delete", "g", "m1") || e.take("delete", "g", "m1") {
-		t.Fatal("an expected echo must match exactly once")
-	}
-}
-
 func TestDiff(t *testing.T) {
 	old := profile{User: "u", Username: "ann", Nick: "A", Roles: []string{"1", "2"}}
 	now := profile{User: "u", Username: "ann", Nick: "Annie", Roles: []string{"2", "3"}, Timeout: "2026-11-23T00:00:00Z"}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,9 +22,10 @@ import (
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/handlers/enginetest"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/moderation"
-	"github.com/chatwarden/chatwarden/moderation/moderationtest"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
@@ -86,59 +86,27 @@ type engineConfig struct {
 // test says so; the bot and the engines can be restarted on the same
 // store.
 type engineHarness struct {
-	t        *testing.T
-	cfg      engineConfig
-	fake     *discordtest.Server
-	s        *store.Store
-	router   *logchannel.Router
-	rec      *recorder.Recorder
-	tokens   *command.Tokens
-	modClock *moderationtest.Clock
-	verClock *moderationtest.Clock
-	logs     *lockedBuffer
+	t      *testing.T
+	cfg    engineConfig
+	fake   *discordtest.Server
+	s      *store.Store
+	router *logchannel.Router
+	rec    *recorder.Recorder
+	eng    *enginetest.Set
+	logs   *testlog.Buffer
 
 	mu      sync.Mutex
-	mod     *moderation.Engine
-	ver     *verification.Engine
 	b       *discord.Bot
 	stopBot func()
 
-	joins atomic.Int64 // USER_JOIN records handed to the engines
 	marks atomic.Int64
 }
 
-// lockedBuffer is the harness's log: tests read it while the bot writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type recordFunc func(ctx context.Context, events ...*audit.Event) error
-
-func (f recordFunc) Record(ctx context.Context, events ...*audit.Event) error {
-	return f(ctx, events...)
-}
-
-// stopTimeout bounds every part of the stop sequence: a hang fails the
-// test with the goroutines' stacks instead of waiting for the test binary's
-// timeout.
-const stopTimeout = 15 * time.Second
+const stopTimeout = enginetest.StopTimeout
 
 func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 	t.Helper()
-	h := &engineHarness{t: t, cfg: cfg, logs: &lockedBuffer{}}
+	h := &engineHarness{t: t, cfg: cfg, logs: &testlog.Buffer{}}
 	h.fake = discordtest.New(cfg.fake)
 	t.Cleanup(h.fake.Close)
 	h.fake.AddGuild(engGuildOf())
@@ -164,13 +132,10 @@ func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 	if h.router, err = logchannel.NewRouter(context.Background(), s, "en"); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	h.modClock, h.verClock = moderationtest.NewClock(now), moderationtest.NewClock(now)
-	late := recordFunc(func(ctx context.Context, events ...*audit.Event) error { return h.rec.Record(ctx, events...) })
-	h.tokens = command.NewTokens(s, late)
-	h.startEngines()
-	h.rec = recorder.New(s, recorder.Options{Routers: []recorder.Router{h.raidFilter(h.router)}})
-	h.rec.Subscribe(h.committed)
+	h.eng = enginetest.New(t, s, func() *recorder.Recorder { return h.rec }, zerolog.New(h.logs).Level(zerolog.DebugLevel),
+		enginetest.Config{Mod: cfg.mod, Ver: cfg.ver})
+	h.rec = recorder.New(s, recorder.Options{Routers: []recorder.Router{h.eng.RaidFilter(h.router)}})
+	h.rec.Subscribe(h.eng.Committed)
 	// Cleanups run last first: the bot stops, then the engines finish
 	// their work, then the recorder drains, then the store closes (as
 	// bot.Run does).
@@ -178,10 +143,10 @@ func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		if err := h.rec.Close(ctx); err != nil {
-			t.Errorf("close the recorder: %v\n%s", err, stacks())
+			t.Errorf("close the recorder: %v\n%s", err, enginetest.Stacks())
 		}
 	})
-	t.Cleanup(h.closeEngines)
+	t.Cleanup(h.eng.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("bot log:\n%s", h.logs.String())
@@ -191,88 +156,17 @@ func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 	return h
 }
 
-func stacks() string {
-	buf := make([]byte, 1<<20)
-	return string(buf[:runtime.Stack(buf, true)])
-}
-
-func (h *engineHarness) startEngines() {
-	t := h.t
-	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
-	md := moderation.BuiltinDefaults()
-	if h.cfg.mod != nil {
-		h.cfg.mod(&md)
-	}
-	vd := verification.BuiltinDefaults()
-	if h.cfg.ver != nil {
-		h.cfg.ver(&vd)
-	}
-	late := recordFunc(func(ctx context.Context, events ...*audit.Event) error { return h.rec.Record(ctx, events...) })
-	mod, err := moderation.New(moderation.Options{Settings: h.s, Recorder: late, KV: h.s, Defaults: md,
-		Clock: h.modClock, Logger: log, ActionTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ver, err := verification.New(context.Background(), verification.Options{KV: h.s, Settings: h.s, Recorder: late,
-		Defaults: vd, Clock: h.verClock, Logger: log, ActionTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.mu.Lock()
-	h.mod, h.ver = mod, ver
-	h.mu.Unlock()
-}
-
-func (h *engineHarness) engines() (*moderation.Engine, *verification.Engine) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.mod, h.ver
-}
-
-// committed is the recorder's subscriber: rec.Subscribe(mod.Committed)
-// and rec.Subscribe(ver.Committed) of whichever engines run.
-func (h *engineHarness) committed(evs []*audit.Event) {
-	mod, ver := h.engines()
-	mod.Committed(evs)
-	ver.Committed(evs)
-	for _, ev := range evs {
-		if ev.Type == audit.UserJoin {
-			h.joins.Add(1)
-		}
-	}
-}
-
-// raidFilter is mod.RaidFilter(router) of whichever engine runs.
-func (h *engineHarness) raidFilter(router recorder.Router) recorder.Router {
-	return recorder.RouterFunc(func(ev *audit.Event) []recorder.Route {
-		mod, _ := h.engines()
-		return mod.RaidFilter(router).Route(ev)
-	})
-}
-
-func (h *engineHarness) closeEngines() {
-	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-	defer cancel()
-	mod, ver := h.engines()
-	if err := mod.Close(ctx); err != nil {
-		h.t.Errorf("close the moderation engine: %v\n%s", err, stacks())
-	}
-	if err := ver.Close(ctx); err != nil {
-		h.t.Errorf("close the verification engine: %v\n%s", err, stacks())
-	}
-}
-
 // start runs a new Bot on the harness's store and engines and waits until
 // it is ready and holds the guild.
 func (h *engineHarness) start() {
 	t := h.t
 	t.Helper()
-	mod, ver := h.engines()
+	mod, ver := h.eng.Engines()
 	b, err := discord.New(discord.Options{Token: "test-token", APIURL: h.fake.APIURL(), Store: h.s, Recorder: h.rec,
 		Logger: zerolog.New(h.logs).Level(zerolog.DebugLevel), CorrelationWindow: 300 * time.Millisecond,
 		ReadyTimeout: 10 * time.Second, Router: h.router, LogInterval: 100 * time.Millisecond,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: h.fake.Transport(nil)},
-		Moderation: mod, Verification: ver, Tokens: h.tokens})
+		Moderation: mod, Verification: ver, Tokens: h.eng.Tokens})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +183,7 @@ func (h *engineHarness) start() {
 					t.Errorf("the bot stopped with %v", err)
 				}
 			case <-time.After(stopTimeout):
-				t.Errorf("the bot did not stop within %s\n%s", stopTimeout, stacks())
+				t.Errorf("the bot did not stop within %s\n%s", stopTimeout, enginetest.Stacks())
 			}
 		})
 	}
@@ -302,7 +196,7 @@ func (h *engineHarness) start() {
 	case err := <-done:
 		t.Fatalf("the bot stopped before READY: %v", err)
 	case <-time.After(15 * time.Second):
-		t.Fatalf("no READY within 15s\n%s", stacks())
+		t.Fatalf("no READY within 15s\n%s", enginetest.Stacks())
 	}
 	h.poll("the guild in the state", func() bool {
 		_, err := b.Session().State.Guild(engGuild)
@@ -324,10 +218,7 @@ func (h *engineHarness) stop() {
 func (h *engineHarness) restart(idle time.Duration) {
 	h.t.Helper()
 	h.stop()
-	h.closeEngines()
-	h.verClock.Advance(idle)
-	h.modClock.Advance(idle)
-	h.startEngines()
+	h.eng.Restart(idle)
 	h.start()
 }
 
@@ -387,7 +278,7 @@ func (h *engineHarness) settle() {
 	h.poll("the marker's deletion", func() bool { return h.hasMessage(audit.ChatMessageDelete, m.ID) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	mod, ver := h.engines()
+	mod, ver := h.eng.Engines()
 	if err := mod.Flush(ctx); err != nil {
 		h.t.Fatal(err)
 	}
@@ -670,7 +561,7 @@ func TestEnginesImpersonationOfTheOwner(t *testing.T) {
 		Until *time.Time `json:"communication_disabled_until"`
 	}
 	if err := json.Unmarshal(patch[0].Body, &body); err != nil || body.Until == nil ||
-		body.Until.Sub(h.modClock.Now()) < 23*time.Hour || body.Until.Sub(h.modClock.Now()) > 25*time.Hour {
+		body.Until.Sub(h.eng.ModClock.Now()) < 23*time.Hour || body.Until.Sub(h.eng.ModClock.Now()) > 25*time.Hour {
 		t.Fatalf("timeout PATCH %s (%v): want communication_disabled_until a day ahead", patch[0].Body, err)
 	}
 	if !strings.Contains(patch[0].Reason, "impersonation") {
@@ -708,7 +599,7 @@ func roleOpt(name, id string) discordtest.Option {
 // the posted Verify button's custom id.
 func (h *engineHarness) enableVerification(kind, timeout string) string {
 	h.t.Helper()
-	a := h.reply(h.fake.Slash(engGuild, engAda, "config", "verification", discordtest.Channel("channel", engVerify),
+	a := h.reply(h.fake.Slash(engGuild, engAda, "config", "verification", discordtest.ChannelArg("channel", engVerify),
 		roleOpt("role", engVerified), discordtest.Str("kind", kind), discordtest.Str("timeout", timeout)))
 	if !strings.Contains(a.Data.Content, "Verification is on") || a.Data.Flags&ephemeral == 0 {
 		h.t.Fatalf("/config verification: %+v", a)
@@ -729,7 +620,7 @@ func (h *engineHarness) enableVerification(kind, timeout string) string {
 // pending returns the guild's pending challenges.
 func (h *engineHarness) pending() []verification.Challenge {
 	h.t.Helper()
-	_, ver := h.engines()
+	_, ver := h.eng.Engines()
 	p, err := ver.Pending(audit.Discord, engGuild)
 	if err != nil {
 		h.t.Fatal(err)
@@ -751,7 +642,7 @@ func TestEnginesVerificationByButton(t *testing.T) {
 	f := h.fake
 
 	// A member without Manage Server cannot turn it on.
-	a := h.reply(f.Slash(engGuild, engAnn, "config", "verification", discordtest.Channel("channel", engVerify)))
+	a := h.reply(f.Slash(engGuild, engAnn, "config", "verification", discordtest.ChannelArg("channel", engVerify)))
 	if !strings.Contains(a.Data.Content, "Manage Server") || a.Data.Flags&ephemeral == 0 {
 		t.Fatalf("a member's /config verification: %+v", a)
 	}
@@ -922,13 +813,13 @@ func TestEnginesJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
 		f.Join(engGuild, &discordgo.User{ID: strconv.Itoa(510000000000000000 + i), Username: "raider" + strconv.Itoa(i)})
 	}
 	h.wait(audit.UserJoin, n)
-	h.poll("the engines to see every join", func() bool { return h.joins.Load() >= n })
-	mod, _ := h.engines()
+	h.poll("the engines to see every join", func() bool { return h.eng.Joins.Load() >= n })
+	mod, _ := h.eng.Engines()
 	if !mod.InRaid(audit.Discord, engGuild) {
 		t.Fatal("no raid under way after 1000 joins")
 	}
 	// Ten quiet seconds (the default window) end it.
-	h.modClock.Advance(11 * time.Second)
+	h.eng.ModClock.Advance(11 * time.Second)
 	raid := h.wait(audit.SecurityEvent, 1)[0]
 	if raid.Params[audit.ParamKind] != audit.KindJoinRaid || raid.Params[audit.ParamCount] != strconv.Itoa(n) ||
 		len(raid.TargetIDs) != audit.MaxTargets || raid.Function != audit.FuncRaidGuard || raid.ActorID != f.BotID() {
@@ -1116,7 +1007,7 @@ func TestEnginesAPITokens(t *testing.T) {
 	if token == "" || created.Data.Flags&ephemeral == 0 || !strings.Contains(created.Data.Content, "shown only now") {
 		t.Fatalf("api-token create: %+v", created)
 	}
-	info, err := h.tokens.Lookup(context.Background(), token)
+	info, err := h.eng.Tokens.Lookup(context.Background(), token)
 	if err != nil || info.Property != engGuild || info.CreatedBy != engAda.ID || info.Label != "grafana board" {
 		t.Fatalf("lookup %+v %v", info, err)
 	}
@@ -1155,7 +1046,7 @@ func TestEnginesAPITokens(t *testing.T) {
 	if !strings.Contains(revoked.Data.Content, "is revoked") {
 		t.Fatalf("api-token revoke: %q", revoked.Data.Content)
 	}
-	if _, err := h.tokens.Lookup(context.Background(), token); err == nil {
+	if _, err := h.eng.Tokens.Lookup(context.Background(), token); err == nil {
 		t.Fatal("the revoked token still works")
 	}
 	h.exactly(audit.SettingsChange, 2)

@@ -109,7 +109,7 @@ func assertNoLeak(t *testing.T, what, text string, theirs []*audit.Event) {
 
 func TestAuditUserStaysInItsGuild(t *testing.T) {
 	h, ours, theirs := twoGuilds(t)
-	text := final(t, h.fake.Slash(guildID, owner, "audit", "user", dt.User("user", member.ID)))
+	text := final(t, h.fake.Slash(guildID, owner, "audit", "user", dt.UserArg("user", member.ID)))
 	assertNoLeak(t, "/audit user (a member of both guilds)", text, theirs)
 	var mine *audit.Event
 	for _, e := range ours {
@@ -121,7 +121,7 @@ func TestAuditUserStaysInItsGuild(t *testing.T) {
 		t.Fatalf("/audit user does not show the member's record %v of this guild:\n%s", mine, text)
 	}
 	// Someone known only in the other guild has no timeline here.
-	text = final(t, h.fake.Slash(guildID, owner, "audit", "user", dt.User("user", outsider.ID)))
+	text = final(t, h.fake.Slash(guildID, owner, "audit", "user", dt.UserArg("user", outsider.ID)))
 	if !strings.Contains(text, "No entries match.") {
 		t.Fatalf("/audit user of the other guild's member:\n%s", text)
 	}
@@ -202,7 +202,7 @@ func TestAuditExportStaysInItsGuild(t *testing.T) {
 		}
 	}
 	// Filtering on the other guild's member finds nothing here.
-	in := h.fake.Slash(guildID, owner, "audit", "export", dt.User("user", outsider.ID))
+	in := h.fake.Slash(guildID, owner, "audit", "export", dt.UserArg("user", outsider.ID))
 	if _, err := in.Wait(2); err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ func (b *Bot) diffProfile(guild string, m *discordgo.Member, old, now profile, p
 		if c.field == "timeout" && c.new != "" {
 			e.Params.Set(audit.ParamUntil, c.new)
 		}
-		if c.audit == 0 || b.echo.take("update", guild, m.User.ID+"/"+c.field) {
+		if c.audit == 0 || b.echo.Take("update", guild, m.User.ID+"/"+c.field) {
 			if c.audit != 0 {
 				continue // the bot's own timeout or role change: recorded by the action
 			}

@@ -265,7 +265,7 @@ func (b *Bot) onMemberRemove(m *discordgo.Member) {
 		return
 	}
 	b.members.forget(m.GuildID, m.User.ID) // gone: a REST copy would say otherwise for a while
-	if b.echo.take("kick", m.GuildID, m.User.ID) || b.echo.take("ban-remove", m.GuildID, m.User.ID) {
+	if b.echo.Take("kick", m.GuildID, m.User.ID) || b.echo.Take("ban-remove", m.GuildID, m.User.ID) {
 		return // the bot's own kick or ban, recorded by the action
 	}
 	e := b.event(m.GuildID, audit.UserRemove, "GUILD_MEMBER_REMOVE")
@@ -304,7 +304,7 @@ func (b *Bot) onBan(guild string, u *discordgo.User, added bool) {
 	if !added {
 		kind, typ, pt, action = "unban", audit.UserBanRemove, "GUILD_BAN_REMOVE", auditMemberBanRem
 	}
-	if b.echo.take(kind, guild, u.ID) {
+	if b.echo.Take(kind, guild, u.ID) {
 		return
 	}
 	e := b.event(guild, typ, pt)
@@ -420,7 +420,7 @@ func (b *Bot) onMessageEdit(m *discordgo.Message) {
 // known is false when the store never saw the message; e is nil for the
 // echo of the bot's own deletion, recorded with its reason already.
 func (b *Bot) deletion(guild, channel, id, platformType string) (e *audit.Event, known bool) {
-	if b.echo.take("delete", guild, id) {
+	if b.echo.Take("delete", guild, id) {
 		return nil, false
 	}
 	e = b.event(guild, audit.ChatMessageDelete, platformType)

@@ -14,13 +14,6 @@
 // commands and the CLI run. docs/openapi.yaml describes the API; the
 // package's tests validate every response against it.
 //
-// main.go builds a Server with New and runs it with Serve:
-//
-//	metrics := httpapi.NewMetrics()
-//	srv, err := httpapi.New(httpapi.Options{
-//		Store: s, Recorder: rec, OperatorToken: tok, Metrics: metrics,
-//		DefaultLocale: cfg.Defaults.Locale, Logger: log,
-//	})
-//	srv.AddReady("discord", d.Ready)
-//	err = httpapi.Serve(ctx, cfg.API.Listen, srv)
+// bot.Run builds a Server with New, adds a readiness check per platform
+// with AddReady, and runs it with Serve; ExampleNew shows the calls.
 package httpapi

@@ -20,6 +20,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -48,7 +49,7 @@ type env struct {
 	spec   *spec
 	tokA   string // property token of propA
 	tokB   string // property token of propB
-	logBuf *syncBuffer
+	logBuf *testlog.Buffer
 	clock  *testClock
 	// published is the highest Seq subscribers have been handed; the
 	// test's subscriber runs after the server's.
@@ -72,23 +73,6 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var testAdmin = command.Admin{ID: "900", Name: "Admin Person"}
 
 func newEnv(t testing.TB, tweak ...func(*Options)) *env {
@@ -98,7 +82,7 @@ func newEnv(t testing.TB, tweak ...func(*Options)) *env {
 		t.Fatal(err)
 	}
 	rec := recorder.New(s, recorder.Options{MaxDelay: 100 * time.Microsecond})
-	e := &env{t: t, store: s, rec: rec, spec: loadSpec(t), logBuf: &syncBuffer{},
+	e := &env{t: t, store: s, rec: rec, spec: loadSpec(t), logBuf: &testlog.Buffer{},
 		clock: &testClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}
 	opts := Options{
 		Store: s, Recorder: rec, OperatorToken: testOperator,

@@ -135,7 +135,7 @@ func (b *Bot) Timeout(ctx context.Context, property, user string, until time.Tim
 	if err != nil {
 		return err
 	}
-	b.echo.expect(chat, u, "restrict")
+	b.echo.Expect("restrict", itoa(chat), itoa(u))
 	params := tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u),
 		"permissions": permissions(false), "use_independent_chat_permissions": "true"}
 	if !until.IsZero() {
@@ -143,7 +143,7 @@ func (b *Bot) Timeout(ctx context.Context, property, user string, until time.Tim
 	}
 	err = b.callPatient(ctx, "restrictChatMember", params, nil)
 	if err != nil {
-		b.echo.forget(chat, u, "restrict")
+		b.echo.Forget("restrict", itoa(chat), itoa(u))
 		return actionErr("restrict member", err)
 	}
 	e := b.actionEvent(property, audit.UserUpdate, "restrictChatMember", c)
@@ -162,11 +162,11 @@ func (b *Bot) RemoveTimeout(ctx context.Context, property, user string, c platfo
 	if err != nil {
 		return err
 	}
-	b.echo.expect(chat, u, "unrestrict")
+	b.echo.Expect("unrestrict", itoa(chat), itoa(u))
 	err = b.callPatient(ctx, "restrictChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u),
 		"permissions": permissions(true), "use_independent_chat_permissions": "true"}, nil)
 	if err != nil {
-		b.echo.forget(chat, u, "unrestrict")
+		b.echo.Forget("unrestrict", itoa(chat), itoa(u))
 		return actionErr("lift restrictions", err)
 	}
 	e := b.actionEvent(property, audit.UserUpdate, "restrictChatMember", c)
@@ -187,11 +187,11 @@ func (b *Bot) Kick(ctx context.Context, property, user string, c platform.Cause)
 	if u < 0 {
 		return fmt.Errorf("telegram: a chat cannot be kicked, only banned: %w", platform.ErrUnsupported)
 	}
-	b.echo.expect(chat, u, "ban")
-	b.echo.expect(chat, u, "unban")
+	b.echo.Expect("ban", itoa(chat), itoa(u))
+	b.echo.Expect("unban", itoa(chat), itoa(u))
 	if err := b.callPatient(ctx, "banChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u)}, nil); err != nil {
-		b.echo.forget(chat, u, "ban")
-		b.echo.forget(chat, u, "unban")
+		b.echo.Forget("ban", itoa(chat), itoa(u))
+		b.echo.Forget("unban", itoa(chat), itoa(u))
 		return actionErr("kick", err)
 	}
 	uerr := b.callPatient(ctx, "unbanChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(u), "only_if_banned": "true"}, nil)
@@ -200,7 +200,7 @@ func (b *Bot) Kick(ctx context.Context, property, user string, c platform.Cause)
 	e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
 	if uerr != nil {
 		// The member was removed but stays banned: say so.
-		b.echo.forget(chat, u, "unban")
+		b.echo.Forget("unban", itoa(chat), itoa(u))
 		e.Params.Set(audit.ParamOutcome, "BANNED_NOT_LIFTED")
 	}
 	if err := b.record(ctx, e); err != nil {
@@ -223,10 +223,10 @@ func (b *Bot) Ban(ctx context.Context, property, user string, c platform.Cause) 
 	if u < 0 {
 		method, params = "banChatSenderChat", tgbotapi.Params{"chat_id": itoa(chat), "sender_chat_id": itoa(u)}
 	} else {
-		b.echo.expect(chat, u, "ban")
+		b.echo.Expect("ban", itoa(chat), itoa(u))
 	}
 	if err := b.callPatient(ctx, method, params, nil); err != nil {
-		b.echo.forget(chat, u, "ban")
+		b.echo.Forget("ban", itoa(chat), itoa(u))
 		return actionErr("ban", err)
 	}
 	e := b.actionEvent(property, audit.UserBan, method, c)
@@ -244,10 +244,10 @@ func (b *Bot) Unban(ctx context.Context, property, user string, c platform.Cause
 	if u < 0 {
 		method, params = "unbanChatSenderChat", tgbotapi.Params{"chat_id": itoa(chat), "sender_chat_id": itoa(u)}
 	} else {
-		b.echo.expect(chat, u, "unban")
+		b.echo.Expect("unban", itoa(chat), itoa(u))
 	}
 	if err := b.callPatient(ctx, method, params, nil); err != nil {
-		b.echo.forget(chat, u, "unban")
+		b.echo.Forget("unban", itoa(chat), itoa(u))
 		return actionErr("unban", err)
 	}
 	e := b.actionEvent(property, audit.UserBanRemove, method, c)

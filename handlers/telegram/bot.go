@@ -19,6 +19,7 @@ import (
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/moderation"
+	"github.com/chatwarden/chatwarden/platform"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 	"github.com/chatwarden/chatwarden/verification"
@@ -125,7 +126,7 @@ type Bot struct {
 	ready     chan struct{} // closed once updates arrive (a poll succeeded, or the webhook is set)
 	readyOnce sync.Once
 	admins    adminCache
-	echo      echoes
+	echo      *platform.Echoes
 	buttons   map[string]func(context.Context, Press) Answer
 	buttonsMu sync.RWMutex
 	key       []byte // signs reversal buttons
@@ -185,7 +186,7 @@ func New(opts Options) (*Bot, error) {
 	b := &Bot{opts: opts, api: api, self: api.Self, log: log, life: life, stop: stop,
 		buttons: map[string]func(context.Context, Press) Answer{}, wake: make(chan struct{}, 1), ready: make(chan struct{})}
 	b.admins.m = map[memberKey]cachedMember{}
-	b.echo.m = map[string]time.Time{}
+	b.echo = platform.NewEchoes(time.Minute)
 	if b.key, err = b.loadKey(); err != nil {
 		stop()
 		return nil, err

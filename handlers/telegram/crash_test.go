@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 )
 
 // crashHarness has a bot that is stopped at once, so that a test can queue
@@ -194,25 +194,8 @@ func TestWebhookChecksTheSecretAndSkipsRedeliveries(t *testing.T) {
 	h.exactly(g.ID, audit.ChatMessage, 1)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestTheTokenIsNeverLogged(t *testing.T) {
-	var buf syncBuffer
+	var buf testlog.Buffer
 	h := newHarnessWith(t, config{opts: func(o *telegram.Options) { o.Logger = zerolog.New(&buf) }})
 	h.fake.Close() // every request now fails with an error naming the URL
 	waitFor(t, "a failed poll in the log", func() bool { return strings.Contains(buf.String(), "getUpdates failed") })

@@ -156,45 +156,6 @@ func (b *Bot) MemberNames(ctx context.Context, property, user string) ([]string,
 	return out, nil
 }
 
-// echoes are the chat_member updates the bot's own actions cause: the
-// action records what it did (with the reason), so its echo is not
-// recorded a second time.
-type echoes struct {
-	mu sync.Mutex
-	m  map[string]time.Time
-}
-
-const echoTTL = time.Minute
-
-func echoKey(chat, user int64, kind string) string { return fmt.Sprintf("%d/%d/%s", chat, user, kind) }
-
-func (e *echoes) expect(chat, user int64, kind string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := time.Now()
-	for k, t := range e.m {
-		if now.Sub(t) > echoTTL {
-			delete(e.m, k)
-		}
-	}
-	e.m[echoKey(chat, user, kind)] = now
-}
-
-func (e *echoes) take(chat, user int64, kind string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	k := echoKey(chat, user, kind)
-	t, ok := e.m[k]
-	delete(e.m, k)
-	return ok && time.Since(t) <= echoTTL
-}
-
-func (e *echoes) forget(chat, user int64, kind string) {
-	e.mu.Lock()
-	delete(e.m, echoKey(chat, user, kind))
-	e.mu.Unlock()
-}
-
 // The engines' view of Telegram. The Bot is their platform.Actions; directory
 // tells them who the bot is, who the staff of a group are and which names a
 // member showed.

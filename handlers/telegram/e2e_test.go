@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/handlers/enginetest"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 	"github.com/chatwarden/chatwarden/logchannel"
@@ -28,7 +29,7 @@ type harness struct {
 	opts   func(*telegram.Options)
 	bot    *telegram.Bot
 	stop   func()
-	eng    *engineSet // nil unless config.engines is set
+	eng    *enginetest.Set // nil unless config.engines is set
 }
 
 // config tunes a harness.
@@ -39,7 +40,7 @@ type config struct {
 	sync  bool                  // fsync the store (the crash tests)
 	// engines runs real moderation and verification engines and API
 	// tokens, wired as main wires them (see engines_test.go).
-	engines *engineConfig
+	engines *enginetest.Config
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, config{}) }
@@ -62,15 +63,16 @@ func newHarnessWith(t *testing.T, c config) *harness {
 	h := &harness{t: t, fake: fake, s: s, router: router, opts: c.opts}
 	var route recorder.Router = router
 	if c.engines != nil {
-		h.eng = newEngineSet(h, *c.engines)
-		route = h.eng.raidFilter(router)
+		log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+		h.eng = enginetest.New(t, s, func() *recorder.Recorder { return h.rec }, log, *c.engines)
+		route = h.eng.RaidFilter(router)
 	}
 	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{route}})
 	h.rec = rec
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
 	if h.eng != nil {
-		rec.Subscribe(h.eng.committed)
-		t.Cleanup(h.eng.close)
+		rec.Subscribe(h.eng.Committed)
+		t.Cleanup(h.eng.Close)
 	}
 	h.start(c.hooks)
 	return h
@@ -81,7 +83,8 @@ func (h *harness) options() telegram.Options {
 	o := telegram.Options{Token: h.fake.Token(), APIURL: h.fake.URL, PollTimeout: time.Second,
 		Store: h.s, Recorder: h.rec, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel), Router: h.router, LogInterval: 1100 * time.Millisecond}
 	if h.eng != nil {
-		h.eng.options(&o)
+		o.Moderation, o.Verification = h.eng.Engines()
+		o.Tokens = h.eng.Tokens
 	}
 	if h.opts != nil {
 		h.opts(&o)

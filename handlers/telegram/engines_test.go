@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,142 +13,13 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/handlers/enginetest"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 	"github.com/chatwarden/chatwarden/moderation"
-	"github.com/chatwarden/chatwarden/moderation/moderationtest"
-	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/verification"
 )
-
-// engineConfig tunes the engines of a harness.
-type engineConfig struct {
-	mod func(*moderation.Defaults)
-	ver func(*verification.Defaults)
-}
-
-// engineSet is a harness's moderation and verification engines and API
-// tokens, wired as main wires them: the engines record through the
-// harness's recorder, its subscriber feeds them, and its log routing goes
-// through the moderation engine's raid filter. Both engines run on fake
-// clocks, so raids end and deadlines pass when a test says so. The
-// engines can be restarted on the same store (restart).
-type engineSet struct {
-	h        *harness
-	cfg      engineConfig
-	modClock *moderationtest.Clock
-	verClock *moderationtest.Clock
-	tokens   *command.Tokens
-
-	mu  sync.Mutex
-	mod *moderation.Engine
-	ver *verification.Engine
-
-	joins atomic.Int64 // USER_JOIN records handed to the engines
-}
-
-type recordFunc func(ctx context.Context, events ...*audit.Event) error
-
-func (f recordFunc) Record(ctx context.Context, events ...*audit.Event) error {
-	return f(ctx, events...)
-}
-
-func newEngineSet(h *harness, cfg engineConfig) *engineSet {
-	now := time.Now()
-	e := &engineSet{h: h, cfg: cfg, modClock: moderationtest.NewClock(now), verClock: moderationtest.NewClock(now)}
-	e.tokens = command.NewTokens(h.s, e.recorder())
-	e.startEngines()
-	return e
-}
-
-// recorder records through the harness's recorder, made after the engines.
-func (e *engineSet) recorder() recordFunc {
-	return func(ctx context.Context, events ...*audit.Event) error { return e.h.rec.Record(ctx, events...) }
-}
-
-func (e *engineSet) startEngines() {
-	t := e.h.t
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	md := moderation.BuiltinDefaults()
-	if e.cfg.mod != nil {
-		e.cfg.mod(&md)
-	}
-	vd := verification.BuiltinDefaults()
-	if e.cfg.ver != nil {
-		e.cfg.ver(&vd)
-	}
-	mod, err := moderation.New(moderation.Options{Settings: e.h.s, Recorder: e.recorder(), KV: e.h.s,
-		Defaults: md, Clock: e.modClock, Logger: log, ActionTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ver, err := verification.New(context.Background(), verification.Options{KV: e.h.s, Settings: e.h.s,
-		Recorder: e.recorder(), Defaults: vd, Clock: e.verClock, Logger: log, ActionTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.mu.Lock()
-	e.mod, e.ver = mod, ver
-	e.mu.Unlock()
-}
-
-func (e *engineSet) engines() (*moderation.Engine, *verification.Engine) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.mod, e.ver
-}
-
-// committed is the recorder's subscriber, as main's rec.Subscribe of both
-// engines' Committed.
-func (e *engineSet) committed(evs []*audit.Event) {
-	mod, ver := e.engines()
-	mod.Committed(evs)
-	ver.Committed(evs)
-	for _, ev := range evs {
-		if ev.Type == audit.UserJoin {
-			e.joins.Add(1)
-		}
-	}
-}
-
-// raidFilter is mod.RaidFilter(router) of whichever engine runs.
-func (e *engineSet) raidFilter(router recorder.Router) recorder.Router {
-	return recorder.RouterFunc(func(ev *audit.Event) []recorder.Route {
-		mod, _ := e.engines()
-		return mod.RaidFilter(router).Route(ev)
-	})
-}
-
-func (e *engineSet) options(o *telegram.Options) {
-	o.Moderation, o.Verification = e.engines()
-	o.Tokens = e.tokens
-}
-
-func (e *engineSet) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	mod, ver := e.engines()
-	if err := mod.Close(ctx); err != nil {
-		e.h.t.Error(err)
-	}
-	if err := ver.Close(ctx); err != nil {
-		e.h.t.Error(err)
-	}
-}
-
-// flush waits for the engines' queued work.
-func (e *engineSet) flush() {
-	e.h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	mod, ver := e.engines()
-	if err := mod.Flush(ctx); err != nil {
-		e.h.t.Fatal(err)
-	}
-	if err := ver.Flush(ctx); err != nil {
-		e.h.t.Fatal(err)
-	}
-}
 
 // restart stops the bot and the engines, lets the verification clock run
 // on by idle (time passing while the process is down), and starts new
@@ -158,10 +27,7 @@ func (e *engineSet) flush() {
 func (h *harness) restart(idle time.Duration) {
 	h.t.Helper()
 	h.stop()
-	h.eng.close()
-	h.eng.verClock.Advance(idle)
-	h.eng.modClock.Advance(idle)
-	h.eng.startEngines()
+	h.eng.Restart(idle)
 	h.start(nil)
 }
 
@@ -175,7 +41,7 @@ func (h *harness) setEngine(chat int64, key, value string) {
 	}
 }
 
-func engineHarness(t *testing.T, cfg engineConfig) *harness {
+func engineHarness(t *testing.T, cfg enginetest.Config) *harness {
 	return newHarnessWith(t, fast(config{engines: &cfg}))
 }
 
@@ -189,7 +55,7 @@ func (h *harness) deleted(chat int64, msgID int) bool {
 func (h *harness) logText(chat int64) string { return h.text(chat) }
 
 func TestLinkFilterDeletesPhishingOnceAndKeepsAllowedLinks(t *testing.T) {
-	h := engineHarness(t, engineConfig{})
+	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner, ann := f.NewUser("Owner"), f.NewUser("Ann")
 	g := f.NewSupergroup("G", owner, ann)
@@ -214,7 +80,7 @@ func TestLinkFilterDeletesPhishingOnceAndKeepsAllowedLinks(t *testing.T) {
 		Document: &telegramtest.File{Name: "free.pdf", Data: []byte("%PDF-1.4")}}).Message.MessageID
 
 	links := h.wait(g.ID, audit.ModerationLink, 3)
-	h.eng.flush()
+	h.eng.Flush()
 	links = h.exactly(g.ID, audit.ModerationLink, 3)
 	deletes := h.exactly(g.ID, audit.ChatMessageDelete, 3)
 	self := id(f.Bot().ID)
@@ -266,7 +132,7 @@ func TestLinkFilterDeletesPhishingOnceAndKeepsAllowedLinks(t *testing.T) {
 }
 
 func TestImpersonationOfTheOwnerIsFlaggedThenQuarantined(t *testing.T) {
-	h := engineHarness(t, engineConfig{})
+	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner := f.AddUser(telegramtest.User{FirstName: "Olga", LastName: "Petrova", Username: "olga_petrova"})
 	ann := f.NewUser("Ann")
@@ -324,7 +190,7 @@ func TestImpersonationOfTheOwnerIsFlaggedThenQuarantined(t *testing.T) {
 }
 
 func TestBotAddedByAMemberIsAnUnauthorizedIntegration(t *testing.T) {
-	h := engineHarness(t, engineConfig{})
+	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner, ann := f.NewUser("Owner"), f.NewUser("Ann")
 	g := f.NewSupergroup("G", owner, ann)
@@ -335,12 +201,12 @@ func TestBotAddedByAMemberIsAnUnauthorizedIntegration(t *testing.T) {
 		!slices.Equal(sec.TargetIDs, []string{id(spam.ID), id(ann.ID)}) || sec.ActorID != id(f.Bot().ID) {
 		t.Fatalf("integration record %+v", sec)
 	}
-	h.eng.flush()
+	h.eng.Flush()
 	h.exactly(g.ID, audit.SecurityEvent, 1)
 }
 
 func TestJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
-	h := engineHarness(t, engineConfig{})
+	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner := f.NewUser("Owner")
 	g := f.NewSupergroup("G", owner)
@@ -351,13 +217,13 @@ func TestJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
 		f.JoinMember(g, f.NewUser("raider"+strconv.Itoa(i)))
 	}
 	h.wait(g.ID, audit.UserJoin, n)
-	waitFor(t, "the engines to see every join", func() bool { return h.eng.joins.Load() >= n })
-	mod, _ := h.eng.engines()
+	waitFor(t, "the engines to see every join", func() bool { return h.eng.Joins.Load() >= n })
+	mod, _ := h.eng.Engines()
 	if !mod.InRaid(audit.Telegram, id(g.ID)) {
 		t.Fatal("no raid under way after 1000 joins")
 	}
 	// Ten quiet seconds (the default window) end it.
-	h.eng.modClock.Advance(11 * time.Second)
+	h.eng.ModClock.Advance(11 * time.Second)
 	raid := h.wait(g.ID, audit.SecurityEvent, 1)[0]
 	if raid.Params[audit.ParamKind] != audit.KindJoinRaid || raid.Params[audit.ParamCount] != strconv.Itoa(n) ||
 		len(raid.TargetIDs) != audit.MaxTargets || raid.Function != audit.FuncRaidGuard {
@@ -411,7 +277,7 @@ func verifying(h *harness, chat int64, kind string) {
 }
 
 func TestVerificationPassesOnlyByTheNewcomer(t *testing.T) {
-	h := engineHarness(t, engineConfig{})
+	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner, ann, zoe, bob := f.NewUser("Owner"), f.NewUser("Ann"), f.NewUser("Zoe"), f.NewUser("Bob")
 	g := f.NewSupergroup("G", owner, ann)
@@ -449,8 +315,8 @@ func TestVerificationPassesOnlyByTheNewcomer(t *testing.T) {
 	// A member an admin adds skips the challenge (the default).
 	f.AddMemberByAdmin(g, owner, bob)
 	h.wait(g.ID, audit.UserJoin, 2)
-	h.eng.flush()
-	_, ver := h.eng.engines()
+	h.eng.Flush()
+	_, ver := h.eng.Engines()
 	if p, err := ver.Pending(audit.Telegram, id(g.ID)); err != nil || len(p) != 0 {
 		t.Fatalf("pending after an admin's addition: %v %v", p, err)
 	}
@@ -480,7 +346,7 @@ func wrongLabel(t *testing.T, m telegramtest.SentMessage) string {
 }
 
 func TestVerificationFailsByWrongAnswers(t *testing.T) {
-	h := engineHarness(t, engineConfig{})
+	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner, zoe := f.NewUser("Owner"), f.NewUser("Zoe")
 	g := f.NewSupergroup("G", owner)
@@ -518,7 +384,7 @@ func TestVerificationFailsByWrongAnswers(t *testing.T) {
 }
 
 func TestVerificationTimesOutAcrossARestart(t *testing.T) {
-	h := engineHarness(t, engineConfig{})
+	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner, zoe := f.NewUser("Owner"), f.NewUser("Zoe")
 	g := f.NewSupergroup("G", owner)
@@ -527,7 +393,7 @@ func TestVerificationTimesOutAcrossARestart(t *testing.T) {
 
 	join := h.join(g, zoe)
 	ch := h.challenge(g.ID, "Zoe")
-	h.eng.flush()
+	h.eng.Flush()
 
 	// Down for two minutes: the deadline passes while nothing runs.
 	h.restart(2 * time.Minute)
@@ -540,14 +406,14 @@ func TestVerificationTimesOutAcrossARestart(t *testing.T) {
 			h.deleted(g.ID, ch.MessageID) && h.deleted(g.ID, join)
 	})
 	// A press on the old challenge is not a way back in.
-	_, ver := h.eng.engines()
+	_, ver := h.eng.Engines()
 	if p, _ := ver.Pending(audit.Telegram, id(g.ID)); len(p) != 0 {
 		t.Fatalf("still pending: %+v", p)
 	}
 }
 
 func TestSettingsCommandIsForAdminsAndShowsEngineSettings(t *testing.T) {
-	h := engineHarness(t, engineConfig{})
+	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner, ann := f.NewUser("Owner"), f.NewUser("Ann")
 	g := f.NewSupergroup("G", owner, ann)
@@ -586,8 +452,8 @@ func TestSettingsCommandIsForAdminsAndShowsEngineSettings(t *testing.T) {
 var tokenRE = regexp.MustCompile(command.TokenPrefix + `[A-Za-z0-9_-]{43}`)
 
 func TestAPITokensInAPrivateChat(t *testing.T) {
-	logs := &syncBuffer{}
-	h := newHarnessWith(t, fast(config{engines: &engineConfig{}, opts: func(o *telegram.Options) {
+	logs := &testlog.Buffer{}
+	h := newHarnessWith(t, fast(config{engines: &enginetest.Config{}, opts: func(o *telegram.Options) {
 		o.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
 	}}))
 	f := h.fake
@@ -608,7 +474,7 @@ func TestAPITokensInAPrivateChat(t *testing.T) {
 	if token == "" {
 		t.Fatalf("no token in %q", created.Text)
 	}
-	info, err := h.eng.tokens.Lookup(context.Background(), token)
+	info, err := h.eng.Tokens.Lookup(context.Background(), token)
 	if err != nil || info.Property != id(g.ID) || info.CreatedBy != id(owner.ID) || info.Label != "grafana board" {
 		t.Fatalf("lookup %+v %v", info, err)
 	}
@@ -616,7 +482,7 @@ func TestAPITokensInAPrivateChat(t *testing.T) {
 	h.waitText(dm.ID, "API tokens of chat", info.ID, "grafana board")
 	f.Command(dm, owner, "/apitoken revoke "+id(g.ID)+" "+info.ID)
 	h.waitText(dm.ID, "is revoked")
-	if _, err := h.eng.tokens.Lookup(context.Background(), token); err == nil {
+	if _, err := h.eng.Tokens.Lookup(context.Background(), token); err == nil {
 		t.Fatal("the revoked token still works")
 	}
 	changes := h.exactly(g.ID, audit.SettingsChange, 2)

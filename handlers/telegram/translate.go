@@ -546,7 +546,7 @@ func (b *Bot) onChatMember(t *batch, c *tgbotapi.ChatMemberUpdated, viaJoinReque
 	}
 	// The bot's own actions are recorded by the action itself, with the
 	// reason; their echo here is not a second record.
-	if c.From.ID == b.self.ID && echo != "" && b.echo.take(c.Chat.ID, target.ID, echo) {
+	if c.From.ID == b.self.ID && echo != "" && b.echo.Take(echo, itoa(c.Chat.ID), itoa(target.ID)) {
 		return nil
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -31,7 +32,7 @@ func translatingBot(tb testing.TB, dir string) *Bot {
 	b.life, b.stop = context.WithCancel(context.Background())
 	tb.Cleanup(b.stop)
 	b.admins.m = map[memberKey]cachedMember{}
-	b.echo.m = map[string]time.Time{}
+	b.echo = platform.NewEchoes(time.Minute)
 	return b
 }
 

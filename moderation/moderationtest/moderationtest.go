@@ -313,7 +313,7 @@ func (d *Directory) Invites(_ context.Context, property string) ([]string, error
 }
 
 // Clock is a clock that moves only when Advance is called. It implements
-// moderation.Clock and verification.Clock.
+// clock.Clock.
 type Clock struct {
 	mu      sync.Mutex
 	now     time.Time

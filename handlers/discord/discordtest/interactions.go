@@ -114,18 +114,18 @@ func (s *Server) ReportMessage(guild string, u *discordgo.User, name string, m *
 	return s.interact(guild, u, discordgo.InteractionApplicationCommand, data)
 }
 
-// Str, User and Channel build options.
+// Str, UserArg and ChannelArg build options.
 func Str(name, v string) Option {
 	return Option{Name: name, Type: discordgo.ApplicationCommandOptionString, Value: v}
 }
 
-// User builds a user option.
-func User(name, id string) Option {
+// UserArg builds a user option.
+func UserArg(name, id string) Option {
 	return Option{Name: name, Type: discordgo.ApplicationCommandOptionUser, Value: id}
 }
 
-// Channel builds a channel option.
-func Channel(name, id string) Option {
+// ChannelArg builds a channel option.
+func ChannelArg(name, id string) Option {
 	return Option{Name: name, Type: discordgo.ApplicationCommandOptionChannel, Value: id}
 }
 
