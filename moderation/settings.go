@@ -40,6 +40,16 @@ type LinkFilterConfig struct {
 	DenylistFiles []string `yaml:"denylist_files"`
 	BlockInvites  bool     `yaml:"block_invites"`
 	ExemptAdmins  bool     `yaml:"exempt_admins"`
+	// Lookalike blocks hosts made to look like a protected domain (see
+	// Lookalike): the built-in brands plus ProtectedDomains, which are
+	// themselves never matched, with BaitWords (DefaultBaitWords when
+	// nil) as the words that give a brand's name away.
+	Lookalike        bool     `yaml:"lookalike"`
+	ProtectedDomains []string `yaml:"protected_domains"`
+	BaitWords        []string `yaml:"bait_words"`
+	// ResolveShorteners follows links on known URL shorteners (see
+	// Resolver) and judges where they lead.
+	ResolveShorteners bool `yaml:"resolve_shorteners"`
 	// Escalation: EscalateAfter violations within EscalateWindow time the
 	// member out (Discord) or restrict them (Telegram) for EscalateTimeout.
 	Escalate        bool          `yaml:"escalate"`
@@ -92,7 +102,7 @@ type RaidGuardConfig struct {
 // not set.
 func BuiltinDefaults() Defaults {
 	return Defaults{
-		LinkFilter: LinkFilterConfig{Enabled: true, Mode: ModeDenylist, ExemptAdmins: true,
+		LinkFilter: LinkFilterConfig{Enabled: true, Mode: ModeDenylist, ExemptAdmins: true, Lookalike: true,
 			EscalateAfter: 3, EscalateWindow: 10 * time.Minute, EscalateTimeout: 10 * time.Minute},
 		Impersonation:    ImpersonationConfig{Enabled: true, Action: ActionFlag, Quarantine: 24 * time.Hour},
 		IntegrationGuard: IntegrationGuardConfig{Enabled: true},

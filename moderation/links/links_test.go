@@ -151,7 +151,7 @@ func TestNotLinks(t *testing.T) {
 // not read like prose.
 func TestDotAnyTLD(t *testing.T) {
 	for in, host := range map[string]string{
-		"freenitro3 dot me":           "freenitro3.me",
+		"freenitro3 dot me":            "freenitro3.me",
 		"get it at free-nitro dot me!": "free-nitro.me",
 		"steamgifts dot to/claim":      "steamgifts.to",
 		"nitrodrop dot live":           "nitrodrop.live",
