@@ -70,6 +70,7 @@ type Lookalike struct {
 
 type brand struct {
 	domain string // as protected, canonical: "discord.com"
+	raw    string // the label left of the public suffix, as written: "discord"
 	skel   string // skeleton of the domain, label by label: "discord.corn"
 	name   string // skeleton of the label left of the public suffix: "discord"
 	suffix string // skeleton of the public suffix: "corn"
@@ -101,7 +102,7 @@ func NewLookalike(protected, bait []string) *Lookalike {
 		if i := strings.LastIndexByte(name, '.'); i >= 0 {
 			name = name[i+1:]
 		}
-		b := brand{domain: d, skel: hostSkeleton(d), name: labelSkeleton(name), suffix: hostSkeleton(suffix)}
+		b := brand{domain: d, raw: name, skel: hostSkeleton(d), name: labelSkeleton(name), suffix: hostSkeleton(suffix)}
 		b.fuzzy = utf8.RuneCountInString(d) >= skeleton.MinFuzzyLen
 		b.fuzzyN = utf8.RuneCountInString(b.name) >= skeleton.MinFuzzyLen
 		l.brands = append(l.brands, b)
@@ -192,6 +193,11 @@ func (l *Lookalike) Match(host string) string {
 		b := &l.brands[bi]
 		// registrable domain like the brand's
 		if reg == b.skel || b.fuzzy && oneEdit(reg, b.skel) {
+			return b.domain
+		}
+		// The skeleton turns m into rn, so that stemcommunity is two
+		// edits from the brand's skeleton; it is one from the brand.
+		if b.fuzzy && suffix == b.domain[len(b.raw)+1:] && oneEdit(pre[len(pre)-1], b.raw) {
 			return b.domain
 		}
 		if b.fuzzyN {
