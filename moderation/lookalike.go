@@ -373,16 +373,42 @@ func hostSkeleton(host string) string {
 
 // oneEdit reports whether a and b are one edit apart or equal: an
 // insertion, deletion, substitution or transposition of adjacent runes.
+// It does not allocate: it is run for every brand on every link.
 func oneEdit(a, b string) bool {
-	if skeleton.Within1(a, b) {
+	if d := len(a) - len(b); d > utf8.UTFMax || d < -utf8.UTFMax {
+		return false
+	}
+	// One edit leaves the first or the last rune alone (strings of three
+	// runes or more): the common case, a name unlike the brand, ends here.
+	if len(a) > 2*utf8.UTFMax && len(b) > 2*utf8.UTFMax && a[0] != b[0] && a[len(a)-1] != b[len(b)-1] {
+		return false
+	}
+	for len(a) > 0 && len(b) > 0 {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			break
+		}
+		a, b = a[na:], b[nb:]
+	}
+	for len(a) > 0 && len(b) > 0 {
+		ra, na := utf8.DecodeLastRuneInString(a)
+		rb, nb := utf8.DecodeLastRuneInString(b)
+		if ra != rb {
+			break
+		}
+		a, b = a[:len(a)-na], b[:len(b)-nb]
+	}
+	ca, cb := utf8.RuneCountInString(a), utf8.RuneCountInString(b)
+	if ca <= 1 && cb <= 1 {
 		return true
 	}
-	ra, rb := []rune(a), []rune(b)
-	for len(ra) > 0 && len(rb) > 0 && ra[0] == rb[0] {
-		ra, rb = ra[1:], rb[1:]
+	if ca != 2 || cb != 2 {
+		return false
 	}
-	for len(ra) > 0 && len(rb) > 0 && ra[len(ra)-1] == rb[len(rb)-1] {
-		ra, rb = ra[:len(ra)-1], rb[:len(rb)-1]
-	}
-	return len(ra) == 2 && len(rb) == 2 && ra[0] == rb[1] && ra[1] == rb[0]
+	a0, n := utf8.DecodeRuneInString(a)
+	a1, _ := utf8.DecodeRuneInString(a[n:])
+	b0, n := utf8.DecodeRuneInString(b)
+	b1, _ := utf8.DecodeRuneInString(b[n:])
+	return a0 == b1 && a1 == b0
 }

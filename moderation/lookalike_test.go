@@ -1,6 +1,7 @@
 package moderation
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/chatwarden/chatwarden/moderation/links"
@@ -78,5 +79,29 @@ func TestOneEdit(t *testing.T) {
 		if got := oneEdit(c.a, c.b); got != c.want {
 			t.Errorf("oneEdit(%q, %q) = %v", c.a, c.b, got)
 		}
+	}
+}
+
+// BenchmarkLookalike is the look-alike check of one found link, over the
+// hosts of the benign set and the typosquat set (what a message yields
+// after links.Find).
+func BenchmarkLookalike(b *testing.B) {
+	var hosts []string
+	for _, set := range []string{"testdata/benign_domains.txt", typosquatFile} {
+		t := &testing.T{}
+		for _, l := range readLines(t, set) {
+			if _, h, ok := strings.Cut(l, " "); ok {
+				l = h
+			}
+			if found := links.Find("https://" + l + "/"); len(found) == 1 {
+				hosts = append(hosts, found[0].Host)
+			}
+		}
+	}
+	l := NewLookalike(nil, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l.Match(hosts[i%len(hosts)])
 	}
 }
