@@ -23,7 +23,7 @@ const (
 // ParamMatched is MODERATION_LINK's param naming what decided: the list
 // entry (domain or page), the protected brand a look-alike imitates, or
 // the invite code.
-const ParamMatched = "matched"
+const ParamMatched = audit.ParamMatched
 
 // Verdict is the link filter's decision on one link.
 type Verdict struct {
