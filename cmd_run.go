@@ -255,6 +255,7 @@ func engineDefaults(cfg *config.Config) (moderation.Defaults, verification.Defau
 		LinkFilter: moderation.LinkFilterConfig{Enabled: m.LinkFilter.Enabled, Mode: m.LinkFilter.Mode,
 			Denylist: m.LinkFilter.Denylist, Allowlist: m.LinkFilter.Allowlist, DenylistFiles: m.LinkFilter.DenylistFiles,
 			BlockInvites: m.LinkFilter.BlockInvites, ExemptAdmins: m.LinkFilter.ExemptAdmins,
+			Lookalike: m.LinkFilter.Lookalike, ProtectedDomains: m.LinkFilter.ProtectedDomains, BaitWords: m.LinkFilter.BaitWords,
 			Escalate: m.LinkFilter.Escalate, EscalateAfter: m.LinkFilter.EscalateAfter,
 			EscalateWindow: m.LinkFilter.EscalateWindow.D(), EscalateTimeout: m.LinkFilter.EscalateTimeout.D()},
 		Impersonation: moderation.ImpersonationConfig{Enabled: m.Impersonation.Enabled, Action: m.Impersonation.Action,

@@ -51,17 +51,20 @@ type Moderation struct {
 
 // LinkFilter configures the link filter.
 type LinkFilter struct {
-	Enabled         bool     `yaml:"enabled"`
-	Mode            string   `yaml:"mode"`
-	Denylist        []string `yaml:"denylist"`
-	Allowlist       []string `yaml:"allowlist"`
-	DenylistFiles   []string `yaml:"denylist_files"`
-	BlockInvites    bool     `yaml:"block_invites"`
-	ExemptAdmins    bool     `yaml:"exempt_admins"`
-	Escalate        bool     `yaml:"escalate"`
-	EscalateAfter   int      `yaml:"escalate_after"`
-	EscalateWindow  Duration `yaml:"escalate_window"`
-	EscalateTimeout Duration `yaml:"escalate_timeout"`
+	Enabled          bool     `yaml:"enabled"`
+	Mode             string   `yaml:"mode"`
+	Denylist         []string `yaml:"denylist"`
+	Allowlist        []string `yaml:"allowlist"`
+	DenylistFiles    []string `yaml:"denylist_files"`
+	BlockInvites     bool     `yaml:"block_invites"`
+	ExemptAdmins     bool     `yaml:"exempt_admins"`
+	Lookalike        bool     `yaml:"lookalike"`
+	ProtectedDomains []string `yaml:"protected_domains"`
+	BaitWords        []string `yaml:"bait_words"`
+	Escalate         bool     `yaml:"escalate"`
+	EscalateAfter    int      `yaml:"escalate_after"`
+	EscalateWindow   Duration `yaml:"escalate_window"`
+	EscalateTimeout  Duration `yaml:"escalate_timeout"`
 }
 
 // Impersonation configures the impersonation guard.
@@ -165,7 +168,7 @@ func Default() Config {
 			DeleteCommandsAfter: Duration(time.Minute)},
 		Defaults: Defaults{Locale: "en"},
 		Moderation: Moderation{
-			LinkFilter: LinkFilter{Enabled: true, Mode: "denylist", ExemptAdmins: true, EscalateAfter: 3,
+			LinkFilter: LinkFilter{Enabled: true, Mode: "denylist", ExemptAdmins: true, Lookalike: true, EscalateAfter: 3,
 				EscalateWindow: Duration(10 * time.Minute), EscalateTimeout: Duration(10 * time.Minute)},
 			Impersonation:    Impersonation{Enabled: true, Action: "flag", Quarantine: Duration(24 * time.Hour)},
 			IntegrationGuard: IntegrationGuard{Enabled: true},

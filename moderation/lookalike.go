@@ -79,10 +79,10 @@ type brand struct {
 }
 
 // NewLookalike returns the rule for the built-in brands plus protected,
-// with bait as the bait words (DefaultBaitWords when nil). Entries that
+// with bait as the bait words (DefaultBaitWords when empty). Entries that
 // are not domains are ignored.
 func NewLookalike(protected, bait []string) *Lookalike {
-	if bait == nil {
+	if len(bait) == 0 {
 		bait = DefaultBaitWords
 	}
 	l := &Lookalike{}
@@ -129,9 +129,6 @@ var (
 // distinct settings (the policy is built per message).
 func cachedLookalike(protected, bait []string) *Lookalike {
 	key := strings.Join(protected, "\x00") + "\x01" + strings.Join(bait, "\x00")
-	if bait == nil {
-		key += "\x02"
-	}
 	lookalikeMu.Lock()
 	defer lookalikeMu.Unlock()
 	if l, ok := lookalikeCache[key]; ok {

@@ -43,13 +43,10 @@ type LinkFilterConfig struct {
 	// Lookalike blocks hosts made to look like a protected domain (see
 	// Lookalike): the built-in brands plus ProtectedDomains, which are
 	// themselves never matched, with BaitWords (DefaultBaitWords when
-	// nil) as the words that give a brand's name away.
+	// empty) as the words that give a brand's name away.
 	Lookalike        bool     `yaml:"lookalike"`
 	ProtectedDomains []string `yaml:"protected_domains"`
 	BaitWords        []string `yaml:"bait_words"`
-	// ResolveShorteners follows links on known URL shorteners (see
-	// Resolver) and judges where they lead.
-	ResolveShorteners bool `yaml:"resolve_shorteners"`
 	// Escalation: EscalateAfter violations within EscalateWindow time the
 	// member out (Discord) or restrict them (Telegram) for EscalateTimeout.
 	Escalate        bool          `yaml:"escalate"`
@@ -161,6 +158,14 @@ func (d Defaults) Resolve(s settings.Community) Defaults {
 		lf.ExemptChannels = slices.Clone(o.ExemptChannels)
 		lf.ExemptRoles = slices.Clone(o.ExemptRoles)
 		setBool(&lf.ExemptAdmins, o.ExemptAdmins)
+		setBool(&lf.Lookalike, o.Lookalike)
+		lf.ProtectedDomains = append(slices.Clone(lf.ProtectedDomains), o.ProtectedDomains...)
+		if len(o.BaitWords) > 0 {
+			lf.BaitWords = append(slices.Clone(lf.BaitWords), o.BaitWords...)
+			if len(lf.BaitWords) == len(o.BaitWords) {
+				lf.BaitWords = append(slices.Clone(DefaultBaitWords), o.BaitWords...) // added to the built-in words
+			}
+		}
 		setBool(&lf.Escalate, o.Escalate)
 		setInt(&lf.EscalateAfter, o.EscalateAfter)
 		setSeconds(&lf.EscalateWindow, o.EscalateWindowSeconds)
@@ -223,6 +228,9 @@ var Keys = settings.Table{
 	settings.List("link_filter.exempt_channels", func(s *settings.Community) *[]string { return &lfs(s).ExemptChannels }),
 	settings.List("link_filter.exempt_roles", func(s *settings.Community) *[]string { return &lfs(s).ExemptRoles }),
 	settings.Bool("link_filter.exempt_admins", func(s *settings.Community) **bool { return &lfs(s).ExemptAdmins }),
+	settings.Bool("link_filter.lookalike", func(s *settings.Community) **bool { return &lfs(s).Lookalike }),
+	settings.List("link_filter.protected_domains", func(s *settings.Community) *[]string { return &lfs(s).ProtectedDomains }),
+	settings.List("link_filter.bait_words", func(s *settings.Community) *[]string { return &lfs(s).BaitWords }),
 	settings.Bool("link_filter.escalate", func(s *settings.Community) **bool { return &lfs(s).Escalate }),
 	settings.Int("link_filter.escalate_after", 1, 100, func(s *settings.Community) *int { return &lfs(s).EscalateAfter }),
 	settings.Seconds("link_filter.escalate_window", time.Second, escalateWindowMax, func(s *settings.Community) *int { return &lfs(s).EscalateWindowSeconds }),
