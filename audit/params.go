@@ -69,6 +69,7 @@ const (
 	ParamMatchedSkeleton  = "matched_skeleton"
 	ParamURL              = "url"
 	ParamDomain           = "domain"
+	ParamMatched          = "matched" // what decided a link filter verdict: list entry, imitated brand, invite code
 	ParamRule             = "rule"
 	ParamMode             = "mode"
 	ParamReason           = "reason"

@@ -55,7 +55,7 @@ const maxTargetsShown = 10
 // in key order (old_x next to new_x).
 var paramOrder = []string{
 	audit.ParamKind, audit.ParamAction, audit.ParamOutcome, audit.ParamRemoval, audit.ParamReason, audit.ParamRule, audit.ParamMode,
-	audit.ParamURL, audit.ParamDomain, "escalated", // moderation.ParamEscalated
+	audit.ParamURL, audit.ParamDomain, audit.ParamMatched, "escalated", // moderation.ParamEscalated
 	audit.ParamMatchedName, audit.ParamNameSkeleton, audit.ParamMatchedSkeleton,
 	"integration", audit.ParamWebhookID, "added_by", // moderation.ParamIntegration, verification.ParamAddedBy
 	audit.ParamField, audit.ParamChanged, audit.ParamSetting, audit.ParamOldValue, audit.ParamNewValue, audit.ParamOldContent,
@@ -202,6 +202,10 @@ func summaryKey(e *audit.Event) string {
 		if leftOnTheirOwn(e) {
 			key += "/left"
 		}
+	case audit.ModerationLink:
+		if e.Params[audit.ParamRule] == "LOOKALIKE" && e.Params[audit.ParamMatched] != "" { // moderation.RuleLookalike
+			key += "/lookalike"
+		}
 	case audit.DataRetention:
 		action := e.Params[audit.ParamAction]
 		if action == audit.RetentionPurge || action != audit.RetentionErase && len(e.TargetIDs) == 0 {
@@ -276,12 +280,13 @@ func summary(e *audit.Event, l lookup) string {
 		target.word = "someone"
 	}
 	vars := map[string]value{
-		"actor":  actor,
-		"target": target,
-		"kind":   {text: OneLine(e.Params[audit.ParamKind], 0), word: "incident"},
-		"count":  {text: OneLine(e.Params[audit.ParamCount], 0)},
-		"days":   {text: OneLine(e.Params[audit.ParamDays], 0)},
-		"before": {text: OneLine(day(e.Params[audit.ParamBefore]), 0)},
+		"actor":   actor,
+		"target":  target,
+		"kind":    {text: OneLine(e.Params[audit.ParamKind], 0), word: "incident"},
+		"count":   {text: OneLine(e.Params[audit.ParamCount], 0)},
+		"days":    {text: OneLine(e.Params[audit.ParamDays], 0)},
+		"before":  {text: OneLine(day(e.Params[audit.ParamBefore]), 0)},
+		"matched": {text: OneLine(e.Params[audit.ParamMatched], 0)},
 	}
 	if vars["count"].text == "" {
 		vars["count"] = value{text: "?"}

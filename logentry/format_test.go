@@ -585,3 +585,24 @@ func TestRenderCountsManyTargets(t *testing.T) {
 		t.Fatalf("other targets shown as %q", got)
 	}
 }
+
+// Issue 18: a look-alike's log entry says what the link imitates.
+func TestLookalikeSaysWhy(t *testing.T) {
+	e := sample(audit.ModerationLink)
+	e.Params[audit.ParamRule], e.Params[audit.ParamMatched] = "LOOKALIKE", "discord.com"
+	for loc, want := range map[string]string{
+		"en": "A message by Bob was removed: its link looks like discord.com.",
+		"fr": "Un message de Bob a été supprimé : son lien imite discord.com.",
+	} {
+		if got := Render(e, loc).Summary; got != want {
+			t.Errorf("%s: %q, want %q", loc, got, want)
+		}
+	}
+	if got := Render(e, "hi").Summary; !strings.Contains(got, "discord.com") {
+		t.Errorf("hi: %q does not name discord.com", got)
+	}
+	e.Params[audit.ParamRule] = "DENYLIST"
+	if got := Render(e, "en").Summary; got != "A message by Bob was removed by link filtering." {
+		t.Errorf("denylist: %q", got)
+	}
+}

@@ -9,7 +9,7 @@ import (
 //
 // For translators: summaries are one line each, in the style of an admin
 // console, and keep their placeholders: {actor} (who acted), {target} (the
-// member acted upon), {kind} (the security kind, e.g. IMPERSONATION),
+// member acted upon), {kind} (the security kind, e.g. IMPERSONATION), {matched} (the domain a link imitates),
 // {count}, {days} and {before} (a date). {count:one|other} picks the word
 // for the number in {count}: "{count} {count:record|records}".
 // {actor.form} asks for a grammatical form of the word that stands in for
@@ -62,6 +62,7 @@ var catalogEN = catalog{
 		"VERIFICATION_SUCCESS":        "{target} passed verification.",
 		"VERIFICATION_FAILURE":        "{target} failed verification.",
 		"MODERATION_LINK":             "A message by {target} was removed by link filtering.",
+		"MODERATION_LINK/lookalike":   "A message by {target} was removed: its link looks like {matched}.",
 		"SECURITY_EVENT":              "Security: {kind} involving {target}.",
 		"SETTINGS_CHANGE":             "{actor} changed a setting.",
 		"DATA_RETENTION":              "{actor} erased the data of {target}.",
@@ -87,6 +88,7 @@ var catalogEN = catalog{
 		audit.ParamMode:            "Mode",
 		audit.ParamURL:             "URL",
 		audit.ParamDomain:          "Domain",
+		audit.ParamMatched:         "Matched",
 		"escalated":                "Timed out",
 		audit.ParamMatchedName:     "Matched name",
 		audit.ParamNameSkeleton:    "Name skeleton",

@@ -3,7 +3,9 @@ package moderation
 import (
 	"bufio"
 	"fmt"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,13 +58,87 @@ func CanonicalDomain(entry string) string {
 	return found[0].Host
 }
 
-// domainSet is a set of canonical domains; a domain covers its subdomains.
-type domainSet map[string]struct{}
+// listEntry splits a list entry into its canonical domain and, for an
+// entry that names a page (bit.ly/2zo2ibr, https://evil.com/login), its
+// path: such an entry blocks that page, not the whole host (a shortener's
+// other links stay). The path is "" for a domain entry.
+func listEntry(entry string) (domain, path string) {
+	domain = CanonicalDomain(entry)
+	if strings.IndexByte(domain, '.') < 0 && strings.IndexByte(domain, ':') < 0 {
+		return "", "" // one word is no host on the Internet
+	}
+	e := strings.TrimSpace(entry)
+	if i := strings.Index(e, "://"); i >= 0 {
+		e = e[i+3:]
+	}
+	if i := strings.IndexAny(e, "/?#"); i >= 0 {
+		path = e[i:]
+	}
+	if path == "/" || strings.Trim(path, "/?#") == "" {
+		path = ""
+	}
+	return domain, path
+}
 
-// match returns the entry covering host, or "".
-func (s domainSet) match(host string) string {
+// linkPath returns the path, query and fragment of a link's URL ("" for
+// none, or for mailto:).
+func linkPath(url string) string {
+	i := strings.Index(url, "://")
+	if i < 0 {
+		return ""
+	}
+	rest := url[i+3:]
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		return rest[j:]
+	}
+	return ""
+}
+
+// pathMatches reports whether path starts with prefix on a boundary: the
+// prefix is the whole path or is followed by "/", "?" or "#".
+func pathMatches(path, prefix string) bool {
+	if !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	if len(path) == len(prefix) || strings.HasSuffix(prefix, "/") {
+		return true
+	}
+	switch path[len(prefix)] {
+	case '/', '?', '#':
+		return true
+	}
+	return false
+}
+
+// domainSet is a set of canonical domains, a domain covering its
+// subdomains, and of pages: host → path prefixes.
+type domainSet struct {
+	domains map[string]struct{}
+	pages   map[string][]string
+}
+
+func newDomainSet() domainSet {
+	return domainSet{domains: make(map[string]struct{}), pages: make(map[string][]string)}
+}
+
+// add adds a list entry; it reports false for one that is not a domain.
+func (s domainSet) add(entry string) bool {
+	d, p := listEntry(entry)
+	if d == "" {
+		return false
+	}
+	if p == "" {
+		s.domains[d] = struct{}{}
+	} else if !slices.Contains(s.pages[d], p) {
+		s.pages[d] = append(s.pages[d], p)
+	}
+	return true
+}
+
+// match returns the entry covering a link's host and path, or "".
+func (s domainSet) match(host, path string) string {
 	for h := host; h != ""; {
-		if _, ok := s[h]; ok {
+		if _, ok := s.domains[h]; ok {
 			return h
 		}
 		i := strings.IndexByte(h, '.')
@@ -71,38 +147,64 @@ func (s domainSet) match(host string) string {
 		}
 		h = h[i+1:]
 	}
+	if len(s.pages) > 0 {
+		for _, p := range s.pages[strings.TrimPrefix(host, "www.")] {
+			if pathMatches(path, p) {
+				return host + p
+			}
+		}
+	}
 	return ""
 }
 
-// readDomainFile reads a file of one domain a line. Blank lines and #
-// comments are skipped; hosts-file lines ("0.0.0.0 evil.com") count by
-// their last field; URLs count by their host.
-func readDomainFile(path string) (domainSet, error) {
+// listStats says what a list file gave.
+type listStats struct {
+	Domains, Pages int
+	Ignored        []string // "line N: text" of lines that are no entry, the first few
+	IgnoredCount   int
+}
+
+// readDomainFile reads a file of one domain (or page URL) a line. Blank
+// lines and # comments are skipped; hosts-file lines ("0.0.0.0 evil.com")
+// count by their last field; URLs with a path count as pages.
+func readDomainFile(path string) (domainSet, listStats, error) {
+	var st listStats
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read deny list: %w", err)
+		return domainSet{}, st, fmt.Errorf("read deny list: %w", err)
 	}
 	defer f.Close()
-	set := make(domainSet)
+	set := newDomainSet()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
+		if i := strings.IndexByte(line, '#'); i >= 0 && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t') {
 			line = line[:i]
 		}
 		fields := strings.Fields(line)
 		if len(fields) == 0 {
 			continue
 		}
-		if d := CanonicalDomain(fields[len(fields)-1]); d != "" && d != "localhost" && d != "0.0.0.0" {
-			set[d] = struct{}{}
+		last := fields[len(fields)-1]
+		if d := CanonicalDomain(last); d == "0.0.0.0" || len(fields) > 1 && !strings.Contains(d, ".") && isAddr(fields[0]) {
+			continue // a hosts file's own lines: 127.0.0.1 localhost
+		}
+		if !set.add(last) {
+			st.IgnoredCount++
+			if len(st.Ignored) < 5 {
+				st.Ignored = append(st.Ignored, fmt.Sprintf("line %d: %.60q", n, sc.Text()))
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read deny list %s: %w", path, err)
+		return domainSet{}, st, fmt.Errorf("read deny list %s: %w", path, err)
 	}
-	return set, nil
+	st.Domains = len(set.domains)
+	for _, p := range set.pages {
+		st.Pages += len(p)
+	}
+	return set, st, nil
 }
 
 // denyFiles holds the operator's deny-list files and reloads each when its
@@ -118,10 +220,11 @@ type denyFile struct {
 	size  int64
 	set   domainSet
 	err   string // the last reload error, reported once
-	count int
+	stats listStats
 }
 
 // loadDenyFiles reads every file; a file that cannot be read is an error.
+// The engine logs each file's listStats.
 func loadDenyFiles(paths []string) (*denyFiles, error) {
 	d := &denyFiles{}
 	for _, p := range paths {
@@ -141,20 +244,20 @@ func (f *denyFile) reload() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("deny list %s: %w", f.path, err)
 	}
-	if f.set != nil && st.ModTime().Equal(f.mod) && st.Size() == f.size {
+	if f.set.domains != nil && st.ModTime().Equal(f.mod) && st.Size() == f.size {
 		return false, nil
 	}
-	set, err := readDomainFile(f.path)
+	set, stats, err := readDomainFile(f.path)
 	if err != nil {
 		return false, err
 	}
-	f.set, f.mod, f.size, f.count = set, st.ModTime(), st.Size(), len(set)
+	f.set, f.mod, f.size, f.stats = set, st.ModTime(), st.Size(), stats
 	return true, nil
 }
 
 // refresh reloads changed files, returning the errors of those that
 // failed (each once until it recovers) and the paths reloaded.
-func (d *denyFiles) refresh() (reloaded []string, errs []error) {
+func (d *denyFiles) refresh() (reloaded []*denyFile, errs []error) {
 	if d == nil {
 		return nil, nil
 	}
@@ -175,8 +278,8 @@ func (d *denyFiles) refresh() (reloaded []string, errs []error) {
 			}
 			f.err = err.Error()
 		case changed:
-			f.mod, f.size, f.set, f.count, f.err = c.mod, c.size, c.set, c.count, ""
-			reloaded = append(reloaded, f.path)
+			f.mod, f.size, f.set, f.stats, f.err = c.mod, c.size, c.set, c.stats, ""
+			reloaded = append(reloaded, c)
 		default:
 			f.err = ""
 		}
@@ -185,17 +288,22 @@ func (d *denyFiles) refresh() (reloaded []string, errs []error) {
 	return reloaded, errs
 }
 
-// match returns the file entry covering host, or "".
-func (d *denyFiles) match(host string) string {
+// match returns the file entry covering a link's host and path, or "".
+func (d *denyFiles) match(host, path string) string {
 	if d == nil {
 		return ""
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, f := range d.files {
-		if m := f.set.match(host); m != "" {
+		if m := f.set.match(host, path); m != "" {
 			return m
 		}
 	}
 	return ""
+}
+
+func isAddr(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }

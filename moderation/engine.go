@@ -179,6 +179,9 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("moderation: %w", err)
 	}
+	for _, f := range deny.files {
+		e.logList(f, "deny list loaded")
+	}
 	go e.loop()
 	return e, nil
 }
@@ -357,10 +360,21 @@ func (e *Engine) poke() {
 	}
 }
 
+// logList says what a deny-list file gave: domains, pages (URL lines,
+// which block that page only) and the lines ignored.
+func (e *Engine) logList(f *denyFile, msg string) {
+	ev := e.log.Info().Str("file", f.path).Int("domains", f.stats.Domains).Int("urls", f.stats.Pages).
+		Int("ignored", f.stats.IgnoredCount)
+	if len(f.stats.Ignored) > 0 {
+		ev = ev.Strs("ignored_lines", f.stats.Ignored)
+	}
+	ev.Msg(msg)
+}
+
 func (e *Engine) reloadDenyFiles() {
 	reloaded, errs := e.deny.refresh()
-	for _, p := range reloaded {
-		e.log.Info().Str("file", p).Msg("deny list reloaded")
+	for _, f := range reloaded {
+		e.logList(f, "deny list reloaded")
 	}
 	for _, err := range errs {
 		e.log.Warn().Err(err).Msg("deny list not reloaded; the previous contents stay in force")

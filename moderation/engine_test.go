@@ -226,6 +226,7 @@ func TestPhishingLinkDeletedAndLoggedOnce(t *testing.T) {
 		audit.ParamURL: "https://claim.free-nitro.gift/abc", audit.ParamDomain: "claim.free-nitro.gift",
 		audit.ParamRule: moderation.RuleDenylist, audit.ParamMode: "DENYLIST",
 		audit.ParamAction: moderation.ActDelete, audit.ParamOutcome: moderation.OutcomeDone,
+		moderation.ParamMatched: "free-nitro.gift",
 	}
 	for k, v := range want {
 		if got := mod[0].Params.Get(k); got != v {
@@ -830,5 +831,26 @@ func TestLinkFilterReadsWithheldText(t *testing.T) {
 	mod := ev.records(audit.ModerationLink)
 	if len(mod) != 1 || mod[0].Params.Get(audit.ParamDomain) != "login.evil.com" || mod[0].Content != "" {
 		t.Fatalf("MODERATION_LINK records = %+v", mod)
+	}
+}
+
+// Issue 18: with no list, a look-alike is removed and its record says
+// which brand it imitates.
+func TestLookalikeRecord(t *testing.T) {
+	ev := newEnv(t, moderation.BuiltinDefaults())
+	bad := ev.message("u1", "nitro for everyone https://dіscord-s.com/gift")
+	good := ev.message("u1", "see https://discord.com/channels/1/2 and https://github.com/x")
+	ev.feed(bad, good)
+	mod := ev.records(audit.ModerationLink)
+	if len(mod) != 1 || mod[0].MessageID != bad.MessageID {
+		t.Fatalf("MODERATION_LINK records = %+v", mod)
+	}
+	for k, v := range map[string]string{
+		audit.ParamRule: moderation.RuleLookalike, moderation.ParamMatched: "discord.com",
+		audit.ParamDomain: "xn--dscord-s-thh.com", audit.ParamURL: "https://xn--dscord-s-thh.com/gift",
+	} {
+		if got := mod[0].Params.Get(k); got != v {
+			t.Errorf("MODERATION_LINK %s = %q, want %q", k, got, v)
+		}
 	}
 }

@@ -19,12 +19,18 @@ const (
 	RuleInvite         = "INVITE"          // an invite to another server or group
 )
 
+// ParamMatched is MODERATION_LINK's param naming what decided: the list
+// entry (domain or page), the protected brand a look-alike imitates, or
+// the invite code.
+const ParamMatched = audit.ParamMatched
+
 // Verdict is the link filter's decision on one link.
 type Verdict struct {
 	Blocked bool
 	Rule    string // Rule* when blocked
-	// Matched is the list entry that decided (the denied or allowed
-	// domain, or the invite code).
+	// Matched is what decided: the list entry (the denied or allowed
+	// domain, or the denied page such as bit.ly/2zo2ibr), the protected
+	// domain a look-alike imitates, or the invite code.
 	Matched string
 }
 
@@ -32,8 +38,10 @@ type Verdict struct {
 // links. Build it with NewPolicy.
 type Policy struct {
 	mode         string
-	deny, allow  []string
+	deny         domainSet
+	allow        []string
 	files        *denyFiles
+	look         *Lookalike // nil: the look-alike rule is off
 	blockInvites bool
 	platform     string          // "discord" or "telegram": whose invites are own
 	own          map[string]bool // own invite codes
@@ -43,11 +51,12 @@ type Policy struct {
 // property's own invite codes.
 func NewPolicy(p audit.Platform, cfg LinkFilterConfig, own []string) *Policy {
 	pol := &Policy{mode: cfg.Mode, blockInvites: cfg.BlockInvites, platform: p.String(),
-		own: make(map[string]bool, len(own))}
+		own: make(map[string]bool, len(own)), deny: newDomainSet()}
 	for _, d := range cfg.Denylist {
-		if d = CanonicalDomain(d); d != "" {
-			pol.deny = append(pol.deny, d)
-		}
+		pol.deny.add(d)
+	}
+	if cfg.Lookalike {
+		pol.look = cachedLookalike(cfg.ProtectedDomains, cfg.BaitWords)
 	}
 	for _, d := range cfg.Allowlist {
 		if d = CanonicalDomain(d); d != "" {
@@ -62,8 +71,13 @@ func NewPolicy(p audit.Platform, cfg LinkFilterConfig, own []string) *Policy {
 
 // Judge decides on one link. Invites come first: the property's own are
 // always allowed, others are blocked when invites are blocked. Then the
-// deny lists (in both modes), then, in allowlist mode, everything not
-// allowed.
+// deny lists (in both modes): a listed domain covers its subdomains, a
+// listed page (bit.ly/2zo2ibr) only itself and what is under it. A name
+// that looks like a file name (deploy.pl) and is not listed is left
+// alone. In allowlist mode an allowed domain passes. Then the look-alike
+// rule (both modes), then, in allowlist mode, everything not allowed but
+// bare names (user.name, ctx.app: no scheme, www., port or path), which
+// code and prose are full of.
 func (p *Policy) Judge(l links.Link) Verdict {
 	if inv := l.Invite; inv != nil {
 		if inv.Platform == p.platform && p.own[inv.Code] {
@@ -73,13 +87,15 @@ func (p *Policy) Judge(l links.Link) Verdict {
 			return Verdict{Blocked: true, Rule: RuleInvite, Matched: inv.Code}
 		}
 	}
-	for _, d := range p.deny {
-		if links.HostMatches(l.Host, d) {
-			return Verdict{Blocked: true, Rule: RuleDenylist, Matched: d}
-		}
-	}
-	if m := p.files.match(l.Host); m != "" {
+	path := linkPath(l.URL)
+	if m := p.deny.match(l.Host, path); m != "" {
 		return Verdict{Blocked: true, Rule: RuleDenylist, Matched: m}
+	}
+	if m := p.files.match(l.Host, path); m != "" {
+		return Verdict{Blocked: true, Rule: RuleDenylist, Matched: m}
+	}
+	if l.FileName {
+		return Verdict{}
 	}
 	if p.mode == ModeAllowlist {
 		for _, d := range p.allow {
@@ -87,6 +103,11 @@ func (p *Policy) Judge(l links.Link) Verdict {
 				return Verdict{Matched: d}
 			}
 		}
+	}
+	if b := p.look.Match(l.Host); b != "" {
+		return Verdict{Blocked: true, Rule: RuleLookalike, Matched: b}
+	}
+	if p.mode == ModeAllowlist && !l.Bare {
 		return Verdict{Blocked: true, Rule: RuleNotAllowlisted}
 	}
 	return Verdict{}
@@ -96,7 +117,7 @@ func (p *Policy) Judge(l links.Link) Verdict {
 // queueing for the link filter.
 func mayHaveLinks(ev *audit.Event) bool {
 	return ev.Params.Get(audit.ParamEmbedURLs) != "" || ev.Params.Get(ParamTextLinks) != "" ||
-		links.Has(messageText(ev))
+		links.HasAll(messageText(ev))
 }
 
 // messageText is a message's text: its content, or, in a property that does not
@@ -112,11 +133,13 @@ func messageText(ev *audit.Event) string {
 // MessageLinks returns the links of a CHAT_MESSAGE or CHAT_MESSAGE_EDIT:
 // in its content (text or caption), its embeds (params embed_urls) and its
 // Telegram text_link entities (params text_links), without duplicates.
+// Names that look like file names are included, with FileName set (see
+// links.FindAll), so that listed ones are caught.
 func MessageLinks(ev *audit.Event) []links.Link {
-	out := links.Find(messageText(ev))
+	out := links.FindAll(messageText(ev))
 	for _, key := range []string{audit.ParamEmbedURLs, ParamTextLinks} {
 		for _, u := range strings.Fields(ev.Params.Get(key)) {
-			for _, l := range links.Find(u) {
+			for _, l := range links.FindAll(u) {
 				if !slices.ContainsFunc(out, func(o links.Link) bool { return o.URL == l.URL }) {
 					out = append(out, l)
 				}
@@ -157,7 +180,7 @@ func (e *Engine) checkLinks(ctx context.Context, pl *attached, ev *audit.Event, 
 		return
 	}
 	log := e.log.With().Str("platform", k.p.String()).Str("property", k.id).
-		Str("message", ev.MessageID).Str("domain", bad.Host).Str("rule", v.Rule).Logger()
+		Str("message", ev.MessageID).Str("domain", bad.Host).Str("rule", v.Rule).Str("matched", v.Matched).Logger()
 	if why := e.exempt(ctx, pl, ev, cfg); why != "" {
 		log.Debug().Str("exempt", why).Msg("blocked link in an exempt message")
 		return
@@ -189,6 +212,9 @@ func (e *Engine) checkLinks(ctx context.Context, pl *attached, ev *audit.Event, 
 	rec.Params.Set(audit.ParamURL, bad.URL)
 	rec.Params.Set(audit.ParamDomain, bad.Host)
 	rec.Params.Set(audit.ParamRule, v.Rule)
+	if v.Matched != "" {
+		rec.Params.Set(ParamMatched, v.Matched)
+	}
 	rec.Params.Set(audit.ParamMode, strings.ToUpper(cfg.Mode))
 	rec.Params.Set(audit.ParamAction, ActDelete)
 	rec.Params.Set(audit.ParamOutcome, outcome(err))

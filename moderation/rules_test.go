@@ -76,11 +76,23 @@ func TestDenyFiles(t *testing.T) {
 	}
 	for host, want := range map[string]string{
 		"hosts-style.example": "hosts-style.example", "x.wild.example": "wild.example",
-		"url.example": "url.example", "localhost": "", "example": "", "other.example": "",
+		"url.example": "", "localhost": "", "example": "", "other.example": "",
 	} {
-		if got := d.match(host); got != want {
+		if got := d.match(host, ""); got != want {
 			t.Errorf("match(%q) = %q, want %q", host, got, want)
 		}
+	}
+	// A URL line blocks that page and what is under it, not the host.
+	for path, want := range map[string]string{
+		"/path": "url.example/path", "/path/x": "url.example/path", "/path?q": "url.example/path",
+		"/pathx": "", "/other": "", "": "",
+	} {
+		if got := d.match("url.example", path); got != want {
+			t.Errorf("match(url.example, %q) = %q, want %q", path, got, want)
+		}
+	}
+	if st := d.files[0].stats; st.Domains != 2 || st.Pages != 1 || st.IgnoredCount != 1 {
+		t.Errorf("stats = %+v", st)
 	}
 	// A changed file is reloaded; a vanished one keeps its last contents.
 	if err := os.WriteFile(a, []byte("new.example\n"), 0o600); err != nil {
@@ -89,7 +101,7 @@ func TestDenyFiles(t *testing.T) {
 	if reloaded, errs := d.refresh(); len(reloaded) != 1 || len(errs) != 0 {
 		t.Fatalf("refresh = %v, %v", reloaded, errs)
 	}
-	if d.match("new.example") == "" || d.match("url.example") != "" {
+	if d.match("new.example", "") == "" || d.match("hosts-style.example", "") != "" {
 		t.Error("reload did not replace the contents")
 	}
 	if reloaded, _ := d.refresh(); len(reloaded) != 0 {
@@ -102,7 +114,7 @@ func TestDenyFiles(t *testing.T) {
 	if _, errs := d.refresh(); len(errs) != 0 {
 		t.Fatalf("the same error reported twice")
 	}
-	if d.match("new.example") == "" {
+	if d.match("new.example", "") == "" {
 		t.Error("the last contents were dropped")
 	}
 }

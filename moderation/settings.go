@@ -38,6 +38,13 @@ type LinkFilterConfig struct {
 	DenylistFiles []string
 	BlockInvites  bool
 	ExemptAdmins  bool
+	// Lookalike blocks hosts made to look like a protected domain (see
+	// Lookalike): the built-in brands plus ProtectedDomains, which are
+	// themselves never matched, with DefaultBaitWords plus BaitWords as
+	// the words that give a brand's name away.
+	Lookalike        bool
+	ProtectedDomains []string
+	BaitWords        []string
 	// Escalation: EscalateAfter violations within EscalateWindow time the
 	// member out (Discord) or restrict them (Telegram) for EscalateTimeout.
 	Escalate        bool
@@ -114,6 +121,12 @@ var Settings = settings.Defs[Defaults]{
 		func(d *Defaults) *[]string { return &d.LinkFilter.ExemptRoles }, func(s *settings.Community) *[]string { return &lfs(s).ExemptRoles }).CommunityOnly(),
 	settings.BoolDef("link_filter.exempt_admins", true, "never remove administrators' links",
 		func(d *Defaults) *bool { return &d.LinkFilter.ExemptAdmins }, func(s *settings.Community) **bool { return &lfs(s).ExemptAdmins }),
+	settings.BoolDef("link_filter.lookalike", true, "block hosts made to look like a protected domain (Discord, Steam, Telegram built in)",
+		func(d *Defaults) *bool { return &d.LinkFilter.Lookalike }, func(s *settings.Community) **bool { return &lfs(s).Lookalike }),
+	settings.ListDef("link_filter.protected_domains", "more protected domains, never matched themselves",
+		func(d *Defaults) *[]string { return &d.LinkFilter.ProtectedDomains }, func(s *settings.Community) *[]string { return &lfs(s).ProtectedDomains }),
+	settings.ListDef("link_filter.bait_words", "words that give a brand's name away in a host, added to the built-in ones (gift, nitro, free, promo, login, verify, airdrop, drop, claim)",
+		func(d *Defaults) *[]string { return &d.LinkFilter.BaitWords }, func(s *settings.Community) *[]string { return &lfs(s).BaitWords }),
 	settings.BoolDef("link_filter.escalate", false, "time out / restrict repeat offenders",
 		func(d *Defaults) *bool { return &d.LinkFilter.Escalate }, func(s *settings.Community) **bool { return &lfs(s).Escalate }),
 	settings.IntDef("link_filter.escalate_after", 1, 100, 3, "removed links that trigger it",

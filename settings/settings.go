@@ -44,6 +44,11 @@ type LinkFilter struct {
 	ExemptChannels []string `json:"exempt_channels,omitempty"`
 	ExemptRoles    []string `json:"exempt_roles,omitempty"`
 	ExemptAdmins   *bool    `json:"exempt_admins,omitempty"`
+	// Lookalike blocks hosts made to look like a protected domain;
+	// ProtectedDomains and BaitWords are added to the defaults'.
+	Lookalike        *bool    `json:"lookalike,omitempty"`
+	ProtectedDomains []string `json:"protected_domains,omitempty"`
+	BaitWords        []string `json:"bait_words,omitempty"`
 	// Escalate times a member out (Discord) or restricts them (Telegram)
 	// after EscalateAfter violations within EscalateWindowSeconds, for
 	// EscalateTimeoutSeconds.
@@ -139,6 +144,8 @@ func (s Community) Clone() Community {
 		v := *s.LinkFilter
 		v.Enabled, v.BlockInvites = cloneBool(v.Enabled), cloneBool(v.BlockInvites)
 		v.ExemptAdmins, v.Escalate = cloneBool(v.ExemptAdmins), cloneBool(v.Escalate)
+		v.Lookalike = cloneBool(v.Lookalike)
+		v.ProtectedDomains, v.BaitWords = slices.Clone(v.ProtectedDomains), slices.Clone(v.BaitWords)
 		v.Denylist, v.Allowlist = slices.Clone(v.Denylist), slices.Clone(v.Allowlist)
 		v.AllowedInvites = slices.Clone(v.AllowedInvites)
 		v.ExemptChannels, v.ExemptRoles = slices.Clone(v.ExemptChannels), slices.Clone(v.ExemptRoles)

@@ -19,6 +19,7 @@ func FuzzFind(f *testing.F) {
 		"evil[.]com", "hxxps[:]//evil(dot)com/x", "ｅｖｉｌ．ｃｏｍ", "evil。com", "e\u200bvil.com", "evil dot co dot uk",
 		"[x](https://a.b/c_(d))", "<https://x.com>", "2001:db8::1", "[::1]:80/x", "bob@пример.рф", "xn--p1ai.xn--p1ai",
 		"\xff\xfe.com", "a\u0308.com", "1.2.3.4.5", "::evil.com", "std::vector",
+		"我买了iPhone。公司发的", "freenitro3 dot me", "a dot in.", "hypesquad.ml", "x。\u200bcom", "3.0.0.Final",
 	} {
 		f.Add(s)
 	}

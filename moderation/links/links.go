@@ -22,7 +22,8 @@
 //     and deploy.sh are not links; www.setup.py, setup.py/x and
 //     http://setup.py are. Names whose extension is not a TLD (main.go,
 //     index.html, photo.jpg) never matched in the first place, nor do v1.2.3,
-//     e.g., a.m., 3.14 or Mr.Smith.
+//     e.g., a.m., 3.14 or Mr.Smith. FindAll reports these names too, with
+//     FileName set, for callers that catch listed ones (hypesquad.ml).
 //   - No host, no link: URIs without a network host (tel:, magnet:,
 //     bitcoin:, file:///x, ...) are not reported; mailto: and xmpp:
 //     addresses are found as e-mail addresses.
@@ -43,11 +44,15 @@
 //   - [.] (.) {.} [dot] (dot) {dot} → "." and [:] (:) {:} → ":", with
 //     blanks around them dropped: evil [.] com, hxxps[:]//evil(dot)com;
 //   - the ideographic full stop 。 (and ｡ ︒, which NFKC maps to it) → "."
-//     when an ASCII letter or digit is on either side: evil。com;
+//     when an ASCII letter or digit is on both sides: evil。com, but not
+//     我买了iPhone。公司发的 (Chinese prose ends sentences with it);
 //   - " dot " and a full stop with a blank before it ("evil . com",
-//     "evil .com") → "." only in a chain ending in one of a short list of
-//     popular TLDs (com, net, org, io, gg, xyz, ru, ...; see weakTLDs),
-//     because those words occur in prose;
+//     "evil .com") → "." in a chain ending in a TLD of the Public Suffix
+//     List: always for a short list of popular TLDs (com, net, org, io,
+//     gg, xyz, ru, ...; see weakTLDs), and for the others (me, to, in,
+//     is, ...) only when the chain does not read like prose (see
+//     proseSafe): "freenitro3 dot me" is a link, "connect the dot to the
+//     line" is not;
 //   - hxxp:// and hxxps:// become http:// and https://; percent-encoded
 //     hosts are decoded.
 //
@@ -78,6 +83,14 @@ type Link struct {
 	// Obfuscated is set when the link was found only after undoing an
 	// evasion (see the package documentation).
 	Obfuscated bool
+	// Bare is set for a name written as it is, with nothing else that
+	// makes it a link: no scheme, no "www.", no port or path, not
+	// obfuscated (user.name, ctx.app, example.com). Code and prose are
+	// full of such names; a caller may want more than that before acting.
+	Bare bool
+	// FileName is set for a bare name whose TLD is also a file extension
+	// (README.md, deploy.pl, hypesquad.ml). Only FindAll reports these.
+	FileName bool
 }
 
 // Invite is a chat invite carried by a link: discord.gg/CODE,
@@ -90,12 +103,21 @@ type Invite struct {
 
 // Find returns the links in text, in order of appearance, without two of
 // the same URL.
-func Find(text string) []Link { return find(text, false) }
+func Find(text string) []Link { return find(text, false, false) }
+
+// FindAll is Find plus the bare names that look like file names (see the
+// package documentation), reported with FileName set, so that a caller
+// can still catch those it has listed (hypesquad.ml on a deny list).
+func FindAll(text string) []Link { return find(text, false, true) }
 
 // Has reports whether text holds any link; it stops at the first.
-func Has(text string) bool { return len(find(text, true)) > 0 }
+func Has(text string) bool { return len(find(text, true, false)) > 0 }
 
-func find(text string, first bool) []Link {
+// HasAll reports whether FindAll would find anything; it stops at the
+// first.
+func HasAll(text string) bool { return len(find(text, true, true)) > 0 }
+
+func find(text string, first, files bool) []Link {
 	raw := text
 	if !utf8.ValidString(raw) {
 		raw = strings.ToValidUTF8(raw, "\uFFFD")
@@ -113,7 +135,7 @@ func find(text string, first bool) []Link {
 		return nil
 	}
 	evasion := f.marker || f.di && anchor
-	c := collector{raw: raw, first: first}
+	c := collector{raw: raw, first: first, files: files}
 	c.scan(&t)
 	if evasion && !(first && len(c.links) > 0) {
 		if u, ok := deobfuscate(&t); ok {
@@ -126,6 +148,7 @@ func find(text string, first bool) []Link {
 type collector struct {
 	raw    string
 	first  bool
+	files  bool // report file-name-like names (FindAll)
 	links  []Link
 	pos    []int // raw offset of each link
 	seen   map[string]bool
@@ -191,9 +214,13 @@ func (c *collector) add(t *mtext, m match) {
 	case kindEmail:
 		l.URL = "mailto:" + s[m.start:m.hostStart] + host
 	default:
-		if m.kind == kindDomain && rest == "" && !l.Obfuscated && isFileName(host) &&
-			!(len(text) > 4 && strings.EqualFold(text[:4], "www.")) {
-			return
+		www := len(text) > 4 && strings.EqualFold(text[:4], "www.")
+		l.Bare = (m.kind == kindDomain || m.kind == kindIPv4) && rest == "" && !l.Obfuscated && !www
+		if m.kind == kindDomain && l.Bare && isFileName(host) {
+			if !c.files {
+				return
+			}
+			l.FileName = true
 		}
 		l.URL = "http://" + bracketed + rest
 	}

@@ -133,6 +133,10 @@ func TestNotLinks(t *testing.T) {
 		"Node.js", "config.yaml", "1,200.50", "tel:+123456", "file:///etc/passwd",
 		"the dot is small", "connect the dot to the line", "a . b", "see it . I said", "Hello. Com", // weak separators need a weak TLD / blank before
 		"我爱你。中国", "第3.5版", "т.е. всё", "", "   ", "\xff\xfe",
+		// CJK sentence ends next to ASCII are not dots (issue 18)
+		"我买了iPhone。公司发的", "用了GitHub。然后", "これはPython。です", "iPhone。", "。com",
+		// " dot " before a TLD that is also a word: prose unless it reads like a link
+		"the dot is small", "a polka dot in the sky", "put a dot me said",
 	} {
 		if got := Find(s); len(got) != 0 {
 			t.Errorf("Find(%q) = %+v, want none", s, got)
@@ -140,6 +144,53 @@ func TestNotLinks(t *testing.T) {
 		if Has(s) {
 			t.Errorf("Has(%q) = true", s)
 		}
+	}
+}
+
+// Issue 18: " dot " for any TLD of the Public Suffix List, when it does
+// not read like prose.
+func TestDotAnyTLD(t *testing.T) {
+	for in, host := range map[string]string{
+		"freenitro3 dot me":            "freenitro3.me",
+		"get it at free-nitro dot me!": "free-nitro.me",
+		"steamgifts dot to/claim":      "steamgifts.to",
+		"nitrodrop dot live":           "nitrodrop.live",
+		"claim at nitro4u dot in now":  "nitro4u.in",
+	} {
+		got := Find(in)
+		if len(got) != 1 || got[0].Host != host || !got[0].Obfuscated {
+			t.Errorf("Find(%q) = %+v, want %s", in, got, host)
+		}
+	}
+}
+
+// Issue 18: bare names are marked, and FindAll reports file-name-like
+// names that Find leaves out.
+func TestBareAndFileNames(t *testing.T) {
+	for in, bare := range map[string]bool{
+		"user.name": true, "ctx.app": true, "3.0.0.Final": true, "1.2.3.4": true, "example.com.": true,
+		"http://ctx.app": false, "www.example.com": false, "example.com/x": false, "example.com:80": false,
+		"example[.]com": false, "bob@example.com": false,
+	} {
+		got := Find(in)
+		if len(got) != 1 || got[0].Bare != bare {
+			t.Errorf("Find(%q) = %+v, want one link with Bare %v", in, got, bare)
+		}
+	}
+	for _, in := range []string{"hypesquad.ml", "DYNOBOT.PL", "dynoauth.rf.gd,", "see deploy.pl."} {
+		if got := Find(in); len(got) != 0 {
+			t.Errorf("Find(%q) = %+v, want none", in, got)
+		}
+		got := FindAll(in)
+		if len(got) != 1 || !got[0].FileName || !got[0].Bare {
+			t.Errorf("FindAll(%q) = %+v, want one file-like link", in, got)
+		}
+		if !HasAll(in) || Has(in) {
+			t.Errorf("HasAll(%q) = %v, Has = %v", in, HasAll(in), Has(in))
+		}
+	}
+	if got := FindAll("http://dynobot.pl/x"); len(got) != 1 || got[0].FileName {
+		t.Errorf("FindAll(http://dynobot.pl/x) = %+v, want a plain link", got)
 	}
 }
 

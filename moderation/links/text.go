@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/publicsuffix"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/chatwarden/chatwarden/moderation/skeleton"
@@ -145,7 +146,7 @@ func prescan(s string) (f scanFlags) {
 		if fl&fDI != 0 {
 			f.di = true
 		}
-		if fl&fStop != 0 && ((i > 0 && isASCIIAlnum(s[i-1])) || (i+n < len(s) && isASCIIAlnum(s[i+n]))) {
+		if fl&fStop != 0 && prevASCIIAlnum(s, i) && nextASCIIAlnum(s, i+n) {
 			f.marker = true
 		}
 		i += n
@@ -242,8 +243,10 @@ func nfkc(raw string) mtext {
 	return m.text()
 }
 
-// Separators accepted in "evil dot com" and "evil . com" only before one of
-// these TLDs, because " dot " and a spaced full stop are common in prose.
+// Separators in "evil dot com" and "evil . com" are accepted before one of
+// these TLDs; before any other TLD of the Public Suffix List only when
+// the chain does not read like prose (see proseSafe), because " dot " and
+// a spaced full stop are common in prose.
 var weakTLDs = map[string]bool{}
 
 func init() {
@@ -277,7 +280,7 @@ func deobfuscate(t *mtext) (mtext, bool) {
 			switch {
 			case isDI(r):
 				changed = true
-			case r == ideographicStop && (lastASCIIAlnum(m.b) || nextASCIIAlnum(s, i+n)):
+			case r == ideographicStop && lastASCIIAlnum(m.b) && nextASCIIAlnum(s, i+n):
 				m.replace(t, ".", i, i+n)
 				changed = true
 			default:
@@ -331,6 +334,19 @@ func lastLabelChar(b []byte) bool {
 	}
 	r, _ := utf8.DecodeLastRune(b)
 	return isLMN(r)
+}
+
+// prevASCIIAlnum reports whether the last rune before i that is not
+// default-ignorable is an ASCII letter or digit.
+func prevASCIIAlnum(s string, i int) bool {
+	for i > 0 {
+		r, n := lastRune(s, i)
+		if !isDI(r) {
+			return r < utf8.RuneSelf && isASCIIAlnum(byte(r))
+		}
+		i -= n
+	}
+	return false
 }
 
 // nextASCIIAlnum reports whether the first rune at or after i that is not
@@ -392,6 +408,14 @@ func skipBlanks(s string, i int) int {
 // " dot label" / " . label" / " .label" ending in a weak TLD, and returns the
 // separator spans to replace by "." and where the chain ends.
 func weakChain(s string, i int) ([][2]int, int) {
+	first := i // the label before the chain
+	for first > 0 {
+		r, n := lastRune(s, first)
+		if r != '-' && !isLMN(r) {
+			break
+		}
+		first -= n
+	}
 	var seps [][2]int
 	keep := 0
 	j := i
@@ -425,11 +449,43 @@ func weakChain(s string, i int) ([][2]int, int) {
 					lb[x] = c + 'a' - 'A'
 				}
 			}
-			if weakTLDs[string(lb)] {
+			if weakTLDs[string(lb)] || isTLD(string(lb)) && proseSafe(s, first, i, le) {
 				keep = len(seps)
 			}
 		}
 		j = le
 	}
 	return seps[:keep], j
+}
+
+// isTLD reports whether t is a top-level domain of the Public Suffix
+// List's ICANN section.
+func isTLD(t string) bool {
+	ps, icann := publicsuffix.PublicSuffix(t)
+	return icann && ps == t
+}
+
+// proseSafe reports whether a " dot " chain whose first label is
+// s[a:b] and whose TLD ends at e (a TLD that is also a common word: me,
+// to, in, is ...) reads as a link rather than prose: its first label
+// holds a digit or a hyphen (freenitro3 dot me), or has four or more
+// characters and the TLD ends the text, or is followed by a path or port,
+// or by punctuation that ends the text or a sentence ("free-nitro dot me!").
+func proseSafe(s string, a, b, e int) bool {
+	for k := a; k < b; k++ {
+		if c := s[k]; c == '-' || '0' <= c && c <= '9' {
+			return true
+		}
+	}
+	if utf8.RuneCountInString(s[a:b]) < 4 {
+		return false
+	}
+	if e >= len(s) || s[e] == '/' || s[e] == ':' {
+		return true
+	}
+	switch s[e] {
+	case '.', '!', '?', ',', ')':
+		return e+1 >= len(s) || isSpaceByte(s[e+1])
+	}
+	return s[e] == '\n' || s[e] == '\r' || isSpaceByte(s[e]) && e+1 == len(s)
 }
