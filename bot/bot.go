@@ -40,43 +40,55 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// The engines record through the recorder, whose log routing asks the
-	// moderation engine about raids: rec is set before anything records.
-	var rec *recorder.Recorder
-	late := recordFunc(func(ctx context.Context, events ...*audit.Event) error { return rec.Record(ctx, events...) })
-	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: late, KV: s, Defaults: cfg.Moderation,
+	// The recorder first: the engines record through it. Its log routing
+	// also asks the moderation engine about raids, so the engine's filter
+	// is added once the engine exists, before any platform or API runs
+	// and so before anything is recorded.
+	rec := recorder.New(s, recorder.Options{
+		Logger:  log,
+		Prepare: router.ContentPolicy(cfg.Storage.StoreMessageContent),
+	})
+	var closers []func(context.Context) error // run in reverse at exit
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		for i := len(closers) - 1; i >= 0; i-- {
+			if err := closers[i](dctx); err != nil {
+				log.Error().Err(err).Msg("shutdown did not finish in time")
+			}
+		}
+	}()
+	closers = append(closers, func(ctx context.Context) error {
+		if err := rec.Close(ctx); err != nil {
+			return fmt.Errorf("recorder: %w", err)
+		}
+		return nil
+	})
+	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: rec, KV: s, Defaults: cfg.Moderation,
 		Logger: log.With().Str("component", "moderation").Logger()})
 	if err != nil {
 		return err
 	}
-	ver, err := verification.New(ctx, verification.Options{KV: s, Settings: s, Recorder: late, Defaults: cfg.Verification,
+	closers = append(closers, func(ctx context.Context) error {
+		if err := mod.Close(ctx); err != nil {
+			return fmt.Errorf("moderation engine: %w", err)
+		}
+		return nil
+	})
+	ver, err := verification.New(ctx, verification.Options{KV: s, Settings: s, Recorder: rec, Defaults: cfg.Verification,
 		Logger: log.With().Str("component", "verification").Logger()})
 	if err != nil {
-		mod.Close(ctx)
 		return err
 	}
-	rec = recorder.New(s, recorder.Options{
-		Logger:  log,
-		Prepare: router.ContentPolicy(cfg.Storage.StoreMessageContent),
-		Routers: []recorder.Router{mod.RaidFilter(router)},
+	closers = append(closers, func(ctx context.Context) error {
+		if err := ver.Close(ctx); err != nil {
+			return fmt.Errorf("verification engine: %w", err)
+		}
+		return nil
 	})
+	rec.AddRouter(mod.RaidFilter(router))
 	rec.Subscribe(mod.Committed)
 	rec.Subscribe(ver.Committed)
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		for _, eng := range []struct {
-			name  string
-			close func(context.Context) error
-		}{{"moderation", mod.Close}, {"verification", ver.Close}} {
-			if err := eng.close(dctx); err != nil {
-				log.Error().Err(err).Str("engine", eng.name).Msg("engine did not finish in time")
-			}
-		}
-		if err := rec.Close(dctx); err != nil {
-			log.Error().Err(err).Msg("recorder did not drain in time")
-		}
-	}()
 
 	metrics := httpapi.NewMetrics()
 	rec.Subscribe(countEngineActions(metrics))
@@ -158,13 +170,6 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	default:
 		return nil
 	}
-}
-
-// recordFunc adapts a function to the engines' Recorder.
-type recordFunc func(ctx context.Context, events ...*audit.Event) error
-
-func (f recordFunc) Record(ctx context.Context, events ...*audit.Event) error {
-	return f(ctx, events...)
 }
 
 // readyWhen is a readiness check that passes once ready is closed.

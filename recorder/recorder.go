@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,8 @@ type Options struct {
 	// before it is queued (for example to drop content a property does not
 	// store). It must be safe for concurrent use.
 	Prepare func(e *audit.Event)
+	// Routers decide each event's log-channel routes in its commit; more
+	// can be added with AddRouter.
 	Routers []Router
 	// Now is the clock used for events without a time.
 	Now    func() time.Time
@@ -117,6 +120,7 @@ type Recorder struct {
 	isClosed bool
 
 	subMu   sync.Mutex
+	routers atomic.Pointer[[]Router] // copied on write (AddRouter)
 	subs    []func([]*audit.Event)
 	notify  chan []*audit.Event
 	notDone chan struct{}
@@ -174,6 +178,8 @@ func New(j Journal, opts Options) *Recorder {
 		notify:  make(chan []*audit.Event, 64),
 		notDone: make(chan struct{}),
 	}
+	routers := slices.Clone(opts.Routers)
+	r.routers.Store(&routers)
 	go r.commitLoop()
 	go r.notifyLoop()
 	return r
@@ -181,6 +187,18 @@ func New(j Journal, opts Options) *Recorder {
 
 // Stats returns the recorder's counters.
 func (r *Recorder) Stats() *Stats { return &r.stats }
+
+// AddRouter adds a router that decides log-channel routes in each commit,
+// after those already added. Like Subscribe, it is meant for wiring:
+// routes are decided for the events committed after it returns. bot.Run
+// adds the moderation engine's raid filter once the engine, which records
+// through this recorder, exists.
+func (r *Recorder) AddRouter(rt Router) {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	routers := append(slices.Clone(*r.routers.Load()), rt)
+	r.routers.Store(&routers)
+}
 
 // Subscribe registers fn to receive every committed batch, in commit order,
 // from one goroutine. fn must not block for long: it delays every later
@@ -364,10 +382,10 @@ func (r *Recorder) commit(reqs []*request, n int) {
 			b.Cursors = append(b.Cursors, *req.cursor)
 		}
 	}
-	if len(r.opts.Routers) > 0 {
+	if routers := *r.routers.Load(); len(routers) > 0 {
 		b.Routes = make([][]Route, len(b.Events))
 		for i, e := range b.Events {
-			for _, rt := range r.opts.Routers {
+			for _, rt := range routers {
 				b.Routes[i] = append(b.Routes[i], rt.Route(e)...)
 			}
 		}

@@ -260,6 +260,31 @@ func TestRecorderRoutesAndPrepares(t *testing.T) {
 	}
 }
 
+// TestAddRouter: a router added after New decides the routes of the
+// events committed after it, after the routers already there.
+func TestAddRouter(t *testing.T) {
+	var got *Batch
+	j := journalFunc(func(ctx context.Context, b *Batch) error { got = b; return nil })
+	to := func(target string) Router {
+		return RouterFunc(func(*audit.Event) []Route { return []Route{{Sink: "discord", Target: target}} })
+	}
+	r := New(j, Options{Routers: []Router{to("first")}})
+	defer r.Close(context.Background())
+	if err := r.Record(context.Background(), testEvent("u1")); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Routes[0]) != 1 {
+		t.Fatalf("routes before AddRouter: %+v", got.Routes)
+	}
+	r.AddRouter(to("second"))
+	if err := r.Record(context.Background(), testEvent("u2")); err != nil {
+		t.Fatal(err)
+	}
+	if rs := got.Routes[0]; len(rs) != 2 || rs[0].Target != "first" || rs[1].Target != "second" {
+		t.Fatalf("routes after AddRouter: %+v", rs)
+	}
+}
+
 type journalFunc func(ctx context.Context, b *Batch) error
 
 func (f journalFunc) Append(ctx context.Context, b *Batch) error { return f(ctx, b) }

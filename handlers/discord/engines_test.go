@@ -80,7 +80,7 @@ type engineConfig struct {
 }
 
 // engineHarness is a bot with real engines: the engines record through
-// the recorder (bound late, as in bot.Run), the recorder's subscriber feeds
+// the recorder (as in bot.Run), the recorder's subscriber feeds
 // them, and log routing goes through the moderation engine's raid filter.
 // Both engines run on fake clocks, so raids end and deadlines pass when a
 // test says so; the bot and the engines can be restarted on the same
@@ -132,10 +132,9 @@ func newEngineHarness(t *testing.T, cfg engineConfig) *engineHarness {
 	if h.router, err = logchannel.NewRouter(context.Background(), s, "en"); err != nil {
 		t.Fatal(err)
 	}
-	h.eng = enginetest.New(t, s, func() *recorder.Recorder { return h.rec }, zerolog.New(h.logs).Level(zerolog.DebugLevel),
+	h.rec = recorder.New(s, recorder.Options{})
+	h.eng = enginetest.New(t, s, h.rec, h.router, zerolog.New(h.logs).Level(zerolog.DebugLevel),
 		enginetest.Config{Mod: cfg.mod, Ver: cfg.ver})
-	h.rec = recorder.New(s, recorder.Options{Routers: []recorder.Router{h.eng.RaidFilter(h.router)}})
-	h.rec.Subscribe(h.eng.Committed)
 	// Cleanups run last first: the bot stops, then the engines finish
 	// their work, then the recorder drains, then the store closes (as
 	// bot.Run does).

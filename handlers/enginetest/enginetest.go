@@ -1,8 +1,7 @@
 // Package enginetest runs the moderation and verification engines for the
 // platform adapters' end-to-end tests, wired as bot.Run wires them: they
-// record through the harness's recorder, its subscriber feeds them
-// (Committed), and its log routing goes through the moderation engine's
-// raid filter (RaidFilter). Both engines run on fake clocks, so raids end
+// record through the harness's recorder, which feeds them what it commits
+// and routes log entries through the moderation engine's raid filter. Both engines run on fake clocks, so raids end
 // and deadlines pass when a test says so, and they can be restarted on the
 // same store.
 package enginetest
@@ -46,7 +45,7 @@ type Set struct {
 
 	t   testing.TB
 	s   *store.Store
-	rec func() *recorder.Recorder
+	rec *recorder.Recorder
 	log zerolog.Logger
 	cfg Config
 
@@ -55,26 +54,18 @@ type Set struct {
 	ver *verification.Engine
 }
 
-// New starts the engines on s. rec returns the harness's recorder, which
-// is made after the engines since its routing asks them about raids; the
-// engines record only once the recorder exists.
-func New(t testing.TB, s *store.Store, rec func() *recorder.Recorder, log zerolog.Logger, cfg Config) *Set {
+// New starts the engines on s, recording through rec, and adds them to
+// rec: its subscriber feeds them, and its log routing goes through the
+// raid filter of whichever moderation engine runs, then router.
+func New(t testing.TB, s *store.Store, rec *recorder.Recorder, router recorder.Router, log zerolog.Logger, cfg Config) *Set {
 	now := time.Now()
 	e := &Set{ModClock: moderationtest.NewClock(now), VerClock: moderationtest.NewClock(now),
 		t: t, s: s, rec: rec, log: log, cfg: cfg}
-	e.Tokens = command.NewTokens(s, e.recorder())
+	e.Tokens = command.NewTokens(s, rec)
 	e.Start()
+	rec.AddRouter(e.raidFilter(router))
+	rec.Subscribe(e.committed)
 	return e
-}
-
-type recordFunc func(ctx context.Context, events ...*audit.Event) error
-
-func (f recordFunc) Record(ctx context.Context, events ...*audit.Event) error {
-	return f(ctx, events...)
-}
-
-func (e *Set) recorder() recordFunc {
-	return func(ctx context.Context, events ...*audit.Event) error { return e.rec().Record(ctx, events...) }
 }
 
 // Start makes new engines (after Close, for a restart).
@@ -88,13 +79,13 @@ func (e *Set) Start() {
 	if e.cfg.Ver != nil {
 		e.cfg.Ver(&vd)
 	}
-	mod, err := moderation.New(moderation.Options{Settings: e.s, Recorder: e.recorder(), KV: e.s, Defaults: md,
+	mod, err := moderation.New(moderation.Options{Settings: e.s, Recorder: e.rec, KV: e.s, Defaults: md,
 		Clock: e.ModClock, Logger: e.log, ActionTimeout: 10 * time.Second})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	ver, err := verification.New(context.Background(), verification.Options{KV: e.s, Settings: e.s,
-		Recorder: e.recorder(), Defaults: vd, Clock: e.VerClock, Logger: e.log, ActionTimeout: 10 * time.Second})
+		Recorder: e.rec, Defaults: vd, Clock: e.VerClock, Logger: e.log, ActionTimeout: 10 * time.Second})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -110,9 +101,9 @@ func (e *Set) Engines() (*moderation.Engine, *verification.Engine) {
 	return e.mod, e.ver
 }
 
-// Committed is the recorder's subscriber: rec.Subscribe(mod.Committed)
+// committed is the recorder's subscriber: rec.Subscribe(mod.Committed)
 // and rec.Subscribe(ver.Committed) of whichever engines run.
-func (e *Set) Committed(evs []*audit.Event) {
+func (e *Set) committed(evs []*audit.Event) {
 	mod, ver := e.Engines()
 	mod.Committed(evs)
 	ver.Committed(evs)
@@ -123,8 +114,8 @@ func (e *Set) Committed(evs []*audit.Event) {
 	}
 }
 
-// RaidFilter is mod.RaidFilter(router) of whichever engine runs.
-func (e *Set) RaidFilter(router recorder.Router) recorder.Router {
+// raidFilter is mod.RaidFilter(router) of whichever engine runs.
+func (e *Set) raidFilter(router recorder.Router) recorder.Router {
 	return recorder.RouterFunc(func(ev *audit.Event) []recorder.Route {
 		mod, _ := e.Engines()
 		return mod.RaidFilter(router).Route(ev)

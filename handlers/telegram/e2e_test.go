@@ -61,18 +61,15 @@ func newHarnessWith(t *testing.T, c config) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, fake: fake, s: s, router: router, opts: c.opts}
-	var route recorder.Router = router
-	if c.engines != nil {
-		log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-		h.eng = enginetest.New(t, s, func() *recorder.Recorder { return h.rec }, log, *c.engines)
-		route = h.eng.RaidFilter(router)
-	}
-	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{route}})
+	rec := recorder.New(s, recorder.Options{})
 	h.rec = rec
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
-	if h.eng != nil {
-		rec.Subscribe(h.eng.Committed)
+	if c.engines != nil {
+		log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+		h.eng = enginetest.New(t, s, rec, router, log, *c.engines)
 		t.Cleanup(h.eng.Close)
+	} else {
+		rec.AddRouter(router)
 	}
 	h.start(c.hooks)
 	return h
