@@ -59,6 +59,12 @@ func (b *Bot) member(chat, user int64) (tgbotapi.ChatMember, error) {
 	if m, ok := b.admins.get(chat, user, now, b.opts.AdminCacheTTL); ok {
 		return m, nil
 	}
+	return b.freshMember(chat, user)
+}
+
+// freshMember asks Telegram for user's status in chat, whatever is
+// cached (it guards secrets), and caches the answer.
+func (b *Bot) freshMember(chat, user int64) (tgbotapi.ChatMember, error) {
 	var m tgbotapi.ChatMember
 	err := b.call("getChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(user)}, &m)
 	if err != nil {
@@ -67,7 +73,7 @@ func (b *Bot) member(chat, user int64) (tgbotapi.ChatMember, error) {
 	if m.User == nil {
 		m.User = &tgbotapi.User{ID: user}
 	}
-	b.admins.note(chat, m, now)
+	b.admins.note(chat, m, time.Now())
 	return m, nil
 }
 

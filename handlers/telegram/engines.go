@@ -2,7 +2,6 @@ package telegram
 
 import (
 	"context"
-	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -97,19 +96,4 @@ func (b *Bot) privateMessage(t *batch, m *tgbotapi.Message, ext *messageExt) {
 				"in the group. Here you can manage a group's HTTP API tokens: "+apitokenUsage, nil)
 		})
 	}
-}
-
-// freshMember asks Telegram for user's status in chat, whatever is
-// cached: it guards secrets.
-func (b *Bot) freshMember(chat, user int64) (tgbotapi.ChatMember, error) {
-	var m tgbotapi.ChatMember
-	err := b.call("getChatMember", tgbotapi.Params{"chat_id": itoa(chat), "user_id": itoa(user)}, &m)
-	if err != nil {
-		return m, actionErr("getChatMember", err)
-	}
-	if m.User == nil {
-		m.User = &tgbotapi.User{ID: user}
-	}
-	b.admins.note(chat, m, time.Now())
-	return m, nil
 }
