@@ -84,14 +84,18 @@ type DelivererOptions struct {
 	Logger    zerolog.Logger
 }
 
+// maxSkip is how many held entries one round steps over to find entries
+// it may post.
+const maxSkip = 200
+
 // Verdict is what DelivererOptions.Hold says about a pending entry.
 type Verdict int
 
 const (
 	// Post the entry now.
 	Post Verdict = iota
-	// Hold the entry (and, to keep the channel in order, every later one)
-	// until asked again.
+	// Hold the entry until asked again; later entries of the channel may
+	// be posted before it.
 	Hold
 	// Drop the entry: it leaves the outbox without being posted (the
 	// record stays in the store). A raid's joins are dropped: the raid's
@@ -215,13 +219,18 @@ func (d *Deliverer) round(ctx context.Context) time.Duration {
 // deliver posts one message's worth to target. It reports whether entries
 // remain and when the target may be posted to again.
 func (d *Deliverer) deliver(ctx context.Context, target string) (bool, time.Duration) {
-	pending, err := d.opts.Outbox.OutboxPending(ctx, d.opts.Sink, target, d.opts.Batch)
+	// Held entries are stepped over (up to maxSkip of them), so that only
+	// they wait: a held join does not delay the alert about it.
+	want := d.opts.Batch
+	if d.opts.Hold != nil {
+		want += maxSkip
+	}
+	pending, err := d.opts.Outbox.OutboxPending(ctx, d.opts.Sink, target, want)
 	if err != nil || len(pending) == 0 {
 		return false, 0
 	}
 	// Entries whose record was purged, or that Hold drops, leave without
-	// posting; the first held entry stops the batch, so that the channel
-	// stays in order.
+	// posting; held ones stay for a later round.
 	var gone [][]byte
 	var evs []*audit.Event
 	var keys [][]byte
@@ -238,6 +247,9 @@ func (d *Deliverer) deliver(ctx context.Context, target string) (bool, time.Dura
 		}
 		if v == Hold {
 			holding = true
+			continue
+		}
+		if len(evs) == d.opts.Batch {
 			break
 		}
 		evs = append(evs, p.Event)

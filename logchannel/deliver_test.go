@@ -242,9 +242,9 @@ func TestContentPolicyFollowsTheProperty(t *testing.T) {
 	}
 }
 
-// TestDelivererHoldsAndDrops: a held entry keeps itself and every later
-// entry of its channel back, in order, until Hold lets it go; dropped
-// entries leave the outbox unposted; MaxHold bounds a hold.
+// TestDelivererHoldsAndDrops: a held entry waits until Hold lets it go,
+// while later entries of its channel are posted; dropped entries leave the
+// outbox unposted; MaxHold bounds a hold.
 func TestDelivererHoldsAndDrops(t *testing.T) {
 	s, rec, _ := setup(t, map[string]settings.Community{"A": {LogChannels: []settings.LogChannel{{ID: "log"}}}})
 	for _, a := range []string{"m1", "held", "x1", "m2", "x2", "m3"} {
@@ -273,13 +273,13 @@ func TestDelivererHoldsAndDrops(t *testing.T) {
 		}})
 	run(t, d)
 	waitFor(t, "the held entry to be asked about again", func() bool { return asked.Load() > 3 })
-	if got := p.got("log"); strings.Join(got, ",") != "m1" {
-		t.Fatalf("posted %v while the join is held, want only m1", got)
+	if got := p.got("log"); strings.Join(got, ",") != "m1,m2,m3" {
+		t.Fatalf("posted %v while the join is held, want m1,m2,m3", got)
 	}
 	release.Store(true)
 	d.Wake()
 	waitFor(t, "the rest", func() bool { return len(p.got("log")) == 4 })
-	if got := strings.Join(p.got("log"), ","); got != "m1,held,m2,m3" {
+	if got := strings.Join(p.got("log"), ","); got != "m1,m2,m3,held" {
 		t.Fatalf("posted %s", got)
 	}
 	if n, _ := s.OutboxDepth("discord"); n != 0 {
