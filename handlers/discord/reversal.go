@@ -43,6 +43,8 @@ func reversalsFor(e *audit.Event) []string {
 		return []string{"unban"}
 	case e.Type == audit.UserUpdate && e.Params[audit.ParamField] == "timeout" && e.Params[audit.ParamNewValue] != "":
 		return []string{"lift"}
+	case e.Type == audit.SecurityEvent && e.Params[audit.ParamKind] == audit.KindJoinRaid:
+		return nil // a raid's entry has its own buttons (raid.go)
 	case e.Type == audit.SecurityEvent || e.Type == audit.VerificationFailure:
 		return []string{"kick", "ban"}
 	}

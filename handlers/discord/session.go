@@ -81,6 +81,7 @@ type Bot struct {
 	app   *discordgo.Application
 	corr  *correlator
 	echo  *echoes
+	raids raidRuns
 	ready chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup
