@@ -887,3 +887,36 @@ func TestLinkFilterReadsWithheldText(t *testing.T) {
 		t.Fatalf("MODERATION_LINK records = %+v", mod)
 	}
 }
+
+// TestImpersonationComparesWholeNames: a staff member's first name alone
+// is not protected when their name is longer ("Alice" is not "Alice
+// Admin"), nor is a member's first name alone compared; the alert names
+// the staff name matched.
+func TestImpersonationComparesWholeNames(t *testing.T) {
+	const chat = "-1001234567891"
+	ev := newEnv(t, moderation.BuiltinDefaults())
+	ev.dir.AddStaff(chat, "42", "Alice Admin", "alice_admin")
+	ev.dir.AddStaff(chat, "43", "Bob")
+	join := func(user, name string) *audit.Event {
+		return &audit.Event{Platform: audit.Telegram, PropertyID: chat, Type: audit.UserJoin, PlatformType: "chat_member",
+			Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: user, ActorName: name}
+	}
+	rename := func(user, field, value, whole string) *audit.Event {
+		e := &audit.Event{Platform: audit.Telegram, PropertyID: chat, Type: audit.UserUpdate, PlatformType: "message",
+			Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: user, TargetIDs: []string{user}}
+		e.Params.Set(audit.ParamField, field)
+		e.Params.Set(audit.ParamNewValue, value)
+		e.Params.Set(audit.ParamTargetName, whole)
+		return e
+	}
+	ev.feed(join("7", "Alice"), rename("8", "first_name", "Bob", "Bob Smith"))
+	if sec := ev.recordsOf(audit.Telegram, chat, audit.SecurityEvent); len(sec) != 0 {
+		t.Fatalf("part of a name flagged: %+v", sec[0].Params)
+	}
+	ev.feed(join("9", "Аlice Admin")) // a Cyrillic А
+	sec := ev.recordsOf(audit.Telegram, chat, audit.SecurityEvent)
+	if len(sec) != 1 || sec[0].Params.Get(audit.ParamMatchedName) != "Alice Admin" ||
+		!slices.Equal(sec[0].TargetIDs, []string{"9", "42"}) {
+		t.Fatalf("alerts %+v", sec)
+	}
+}
