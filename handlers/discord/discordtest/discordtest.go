@@ -77,6 +77,7 @@ type Server struct {
 	edits     map[string]int               // edits of them, by channel
 	banned    map[string]bool              // guild/user banned by a bulk ban
 	bulkBans  [][]string                   // every bulk ban's user_ids
+	deleted   []string                     // webhooks and integrations deleted
 	commands  map[string][]json.RawMessage // "" (global) or guild id -> registered commands
 	buckets   map[string]*bucket
 	violated  int

@@ -3,6 +3,7 @@ package discordtest
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/bwmarrin/discordgo"
 )
@@ -18,6 +19,11 @@ func (s *Server) extraRoute(w http.ResponseWriter, route string, parts []string,
 	switch route {
 	case "PATCH channels/:/messages/:":
 		s.editMessage(w, parts[1], parts[3], body)
+	case "DELETE webhooks/:", "DELETE guilds/:/integrations/:":
+		s.mu.Lock()
+		s.deleted = append(s.deleted, strings.Join(parts, "/"))
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
 	case "POST guilds/:/bulk-ban":
 		if s.take(w, "bulk-ban:"+parts[1]) {
 			s.bulkBan(w, parts[1], body, reason)
@@ -65,6 +71,14 @@ func (s *Server) editMessage(w http.ResponseWriter, channel, id string, body []b
 	_ = json.Unmarshal(merged, &m)
 	m.ID, m.ChannelID, m.Author = id, channel, s.botUser()
 	writeJSON(w, &m)
+}
+
+// Deleted lists the webhooks and integrations the bot deleted, as paths
+// ("webhooks/ID", "guilds/G/integrations/ID").
+func (s *Server) Deleted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.deleted...)
 }
 
 // Edits counts the bot's edits of its messages in a channel.
