@@ -187,21 +187,24 @@ func (d *discordCommunity) raid(scr *screen) error {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	scr.note("every join is recorded; the log channel gets one raid summary instead of %d join lines", demoRaidSize)
+	scr.note("every join is recorded; the log channel gets one raid entry, posted when the raid is detected and edited as it grows, instead of %d join lines", demoRaidSize)
 	return nil
 }
 
 func (d *discordCommunity) waitRaidOver(scr *screen) error {
-	scr.scene("Discord: the raid is over once joins calm down")
-	_, err := d.posted(d.logs, "the raid summary", func(p discordPost) bool {
+	scr.scene("Discord: the raid is over once joins calm down; its entry is edited to say so")
+	_, err := d.posted(d.logs, "the raid entry, over", func(p discordPost) bool {
 		for _, em := range p.Embeds {
 			if em.Footer != nil && strings.Contains(em.Footer.Text, "SECURITY_EVENT") &&
-				strings.Contains(strings.ToLower(em.Title+em.Description+fieldText(em)), "raid") {
+				strings.Contains(em.Title+em.Description, "Join raid over") {
 				return true
 			}
 		}
 		return false
 	})
+	if err == nil {
+		scr.note("its buttons act on the %d raiders only, after a confirmation: Ban all (bulk bans of 200), Kick all, Time out all", demoRaidSize)
+	}
 	return err
 }
 

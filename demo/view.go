@@ -220,6 +220,7 @@ type logWatch struct {
 
 	mu        sync.Mutex
 	dSeen     int
+	dBodies   []string // the posts as last shown
 	tSeen     int
 	lastPost  time.Time
 	dEntries  int
@@ -231,6 +232,18 @@ func (w *logWatch) poll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	posts := w.discord.Posts(w.dChannel)
+	// An entry edited in place (a raid's, as it grows and ends) is shown
+	// again as it stands now.
+	for i := range min(w.dSeen, len(posts), len(w.dBodies)) {
+		if string(posts[i]) != w.dBodies[i] {
+			w.scr.discordEntries(w.dName+" (edited)", posts[i])
+			w.lastPost = time.Now()
+		}
+	}
+	w.dBodies = w.dBodies[:0]
+	for _, raw := range posts {
+		w.dBodies = append(w.dBodies, string(raw))
+	}
 	for _, raw := range posts[min(w.dSeen, len(posts)):] {
 		var p discordPost
 		if json.Unmarshal(raw, &p) == nil {

@@ -70,8 +70,38 @@ type DelivererOptions struct {
 	// OnFailure, if set, is called for every post the platform refused
 	// (rate limits, outages, lost access): for metrics. It must not block.
 	OnFailure func(target string, err error)
+	// Hold, if set, is asked about every pending entry before it is
+	// posted (see Verdict): the raid guard holds joins until it has decided
+	// whether they belong to a raid. It must be quick and must not block.
+	Hold func(e *audit.Event) Verdict
+	// MaxHold bounds how long one entry is held, whatever Hold says
+	// (default 30s): a hold never keeps an entry from its log channel for
+	// long, even if whoever decides is gone (a restart forgets raids).
+	MaxHold time.Duration
+	// HoldRetry is how soon a target whose oldest entry is held is looked
+	// at again (default 250ms).
+	HoldRetry time.Duration
 	Logger    zerolog.Logger
 }
+
+// maxSkip is how many held entries one round steps over to find entries
+// it may post.
+const maxSkip = 200
+
+// Verdict is what DelivererOptions.Hold says about a pending entry.
+type Verdict int
+
+const (
+	// Post the entry now.
+	Post Verdict = iota
+	// Hold the entry until asked again; later entries of the channel may
+	// be posted before it.
+	Hold
+	// Drop the entry: it leaves the outbox without being posted (the
+	// record stays in the store). A raid's joins are dropped: the raid's
+	// entry tells them.
+	Drop
+)
 
 // Deliverer moves entries from the persisted outbox to a platform. An
 // entry leaves the outbox only after the platform accepted it, so a
@@ -87,6 +117,7 @@ type Deliverer struct {
 	next   map[string]time.Time // earliest next post per target
 	fails  map[string]int
 	paused map[string]bool
+	held   map[string]time.Time // outbox key -> when it was first held
 }
 
 // NewDeliverer returns a deliverer; Run it.
@@ -100,8 +131,15 @@ func NewDeliverer(opts DelivererOptions) *Deliverer {
 	if opts.Poll <= 0 {
 		opts.Poll = 2 * time.Second
 	}
+	if opts.MaxHold <= 0 {
+		opts.MaxHold = 30 * time.Second
+	}
+	if opts.HoldRetry <= 0 {
+		opts.HoldRetry = 250 * time.Millisecond
+	}
 	return &Deliverer{opts: opts, wake: make(chan struct{}, 1),
-		next: map[string]time.Time{}, fails: map[string]int{}, paused: map[string]bool{}}
+		next: map[string]time.Time{}, fails: map[string]int{}, paused: map[string]bool{},
+		held: map[string]time.Time{}}
 }
 
 // Wake makes the deliverer look at the outbox now; call it after commits
@@ -181,27 +219,58 @@ func (d *Deliverer) round(ctx context.Context) time.Duration {
 // deliver posts one message's worth to target. It reports whether entries
 // remain and when the target may be posted to again.
 func (d *Deliverer) deliver(ctx context.Context, target string) (bool, time.Duration) {
-	pending, err := d.opts.Outbox.OutboxPending(ctx, d.opts.Sink, target, d.opts.Batch)
+	// Held entries are stepped over (up to maxSkip of them), so that only
+	// they wait: a held join does not delay the alert about it.
+	want := d.opts.Batch
+	if d.opts.Hold != nil {
+		want += maxSkip
+	}
+	pending, err := d.opts.Outbox.OutboxPending(ctx, d.opts.Sink, target, want)
 	if err != nil || len(pending) == 0 {
 		return false, 0
 	}
-	// Entries whose record was purged are dropped without posting.
+	// Entries whose record was purged, or that Hold drops, leave without
+	// posting; held ones stay for a later round.
 	var gone [][]byte
 	var evs []*audit.Event
 	var keys [][]byte
+	holding := false
 	for _, p := range pending {
 		if p.Event == nil {
 			gone = append(gone, p.Key)
 			continue
 		}
+		v := d.verdict(p)
+		if v == Drop {
+			gone = append(gone, p.Key)
+			continue
+		}
+		if v == Hold {
+			holding = true
+			continue
+		}
+		if len(evs) == d.opts.Batch {
+			break
+		}
 		evs = append(evs, p.Event)
 		keys = append(keys, p.Key)
+	}
+	if holding && len(evs) == 0 {
+		d.forget(gone)
+		if len(gone) > 0 {
+			if derr := d.opts.Outbox.OutboxDone(ctx, gone...); derr != nil {
+				d.opts.Logger.Error().Err(derr).Str("target", target).Msg("outbox done")
+			}
+		}
+		return true, d.opts.HoldRetry
 	}
 	n := 0
 	if len(evs) > 0 {
 		n, err = d.opts.Poster.Post(ctx, target, evs)
 		n = max(0, min(n, len(evs)))
 	}
+	d.forget(gone)
+	d.forget(keys[:n])
 	if done := append(gone, keys[:n]...); len(done) > 0 {
 		if derr := d.opts.Outbox.OutboxDone(ctx, done...); derr != nil {
 			d.opts.Logger.Error().Err(derr).Str("target", target).Msg("outbox done")
@@ -239,4 +308,41 @@ func (d *Deliverer) deliver(ctx context.Context, target string) (bool, time.Dura
 	d.next[target] = time.Now().Add(wait)
 	d.mu.Unlock()
 	return true, wait
+}
+
+// verdict asks Hold about a pending entry, holding it at most MaxHold.
+func (d *Deliverer) verdict(p Delivery) Verdict {
+	if d.opts.Hold == nil {
+		return Post
+	}
+	v := d.opts.Hold(p.Event)
+	if v != Hold {
+		return v
+	}
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	since, ok := d.held[string(p.Key)]
+	if !ok {
+		d.held[string(p.Key)] = now
+		return Hold
+	}
+	if now.Sub(since) >= d.opts.MaxHold {
+		d.opts.Logger.Warn().Str("sink", d.opts.Sink).Str("event", p.Event.ID.String()).
+			Dur("held", now.Sub(since)).Msg("log entry held too long; posting it")
+		return Post
+	}
+	return Hold
+}
+
+// forget drops the hold times of entries that left the outbox.
+func (d *Deliverer) forget(keys [][]byte) {
+	if d.opts.Hold == nil || len(keys) == 0 {
+		return
+	}
+	d.mu.Lock()
+	for _, k := range keys {
+		delete(d.held, string(k))
+	}
+	d.mu.Unlock()
 }

@@ -241,3 +241,59 @@ func TestContentPolicyFollowsTheProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestDelivererHoldsAndDrops: a held entry waits until Hold lets it go,
+// while later entries of its channel are posted; dropped entries leave the
+// outbox unposted; MaxHold bounds a hold.
+func TestDelivererHoldsAndDrops(t *testing.T) {
+	s, rec, _ := setup(t, map[string]settings.Community{"A": {LogChannels: []settings.LogChannel{{ID: "log"}}}})
+	for _, a := range []string{"m1", "held", "x1", "m2", "x2", "m3"} {
+		typ := audit.ChatMessage
+		if a != "m1" && a != "m2" && a != "m3" {
+			typ = audit.UserJoin
+		}
+		if err := rec.Record(context.Background(), ev("A", a, typ)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var release atomic.Bool
+	var asked atomic.Int32
+	p := &poster{posted: map[string][]string{}}
+	d := logchannel.NewDeliverer(logchannel.DelivererOptions{Sink: "discord", Outbox: s, Poster: p,
+		MinInterval: time.Millisecond, Poll: 10 * time.Millisecond, HoldRetry: time.Millisecond,
+		Hold: func(e *audit.Event) logchannel.Verdict {
+			switch {
+			case strings.HasPrefix(e.ActorID, "x"):
+				return logchannel.Drop
+			case e.ActorID == "held" && !release.Load():
+				asked.Add(1)
+				return logchannel.Hold
+			}
+			return logchannel.Post
+		}})
+	run(t, d)
+	waitFor(t, "the held entry to be asked about again", func() bool { return asked.Load() > 3 })
+	if got := p.got("log"); strings.Join(got, ",") != "m1,m2,m3" {
+		t.Fatalf("posted %v while the join is held, want m1,m2,m3", got)
+	}
+	release.Store(true)
+	d.Wake()
+	waitFor(t, "the rest", func() bool { return len(p.got("log")) == 4 })
+	if got := strings.Join(p.got("log"), ","); got != "m1,m2,m3,held" {
+		t.Fatalf("posted %s", got)
+	}
+	if n, _ := s.OutboxDepth("discord"); n != 0 {
+		t.Fatalf("%d entries left in the outbox", n)
+	}
+
+	// A hold that never ends is bounded by MaxHold.
+	if err := rec.Record(context.Background(), ev("A", "stuck", audit.UserJoin)); err != nil {
+		t.Fatal(err)
+	}
+	p2 := &poster{posted: map[string][]string{}}
+	d2 := logchannel.NewDeliverer(logchannel.DelivererOptions{Sink: "discord", Outbox: s, Poster: p2,
+		MinInterval: time.Millisecond, Poll: 10 * time.Millisecond, HoldRetry: time.Millisecond, MaxHold: time.Millisecond,
+		Hold: func(*audit.Event) logchannel.Verdict { return logchannel.Hold }})
+	run(t, d2)
+	waitFor(t, "the stuck entry", func() bool { return len(p2.got("log")) == 1 })
+}

@@ -80,7 +80,14 @@ var paramRank = func() map[string]int {
 }()
 
 // Params shown elsewhere than as their own field.
-var paramsShownElsewhere = map[string]bool{audit.ParamTargetName: true, audit.ParamChannelName: true}
+var paramsShownElsewhere = map[string]bool{audit.ParamTargetName: true, audit.ParamChannelName: true,
+	paramRaidStatus: true}
+
+// The raid guard's params (moderation.ParamRaidStatus, RaidEnded).
+const (
+	paramRaidStatus = "raid_status"
+	raidEnded       = "ENDED"
+)
 
 // Locales lists the locales log entries exist in; the first, English, is
 // the fallback for a missing string or an unknown locale.
@@ -205,6 +212,14 @@ func summaryKey(e *audit.Event) string {
 	case audit.ModerationLink:
 		if e.Params[audit.ParamRule] == "LOOKALIKE" && e.Params[audit.ParamMatched] != "" { // moderation.RuleLookalike
 			key += "/lookalike"
+		}
+	case audit.SecurityEvent:
+		// A raid's entry says how it stands, not whom it involves.
+		if e.Params[audit.ParamKind] == audit.KindJoinRaid && e.Params[paramRaidStatus] != "" {
+			key += "/" + audit.KindJoinRaid
+			if e.Params[paramRaidStatus] == raidEnded {
+				key += "/ended"
+			}
 		}
 	case audit.DataRetention:
 		action := e.Params[audit.ParamAction]
@@ -404,10 +419,13 @@ func fields(e *audit.Event, l lookup) []Field {
 		}
 		add(FieldActor, v)
 	}
-	if len(e.TargetIDs) > 0 || e.Params[audit.ParamTargetName] != "" {
+	raid := e.Type == audit.SecurityEvent && e.Params[paramRaidStatus] != ""
+	if !raid && (len(e.TargetIDs) > 0 || e.Params[audit.ParamTargetName] != "") {
 		add(FieldTarget, who(e.Params[audit.ParamTargetName], e.Target()))
 	}
-	if others := e.TargetIDs[min(1, len(e.TargetIDs)):]; len(others) > 0 {
+	// A raid's records name its joiners by the batch; the entry, edited in
+	// place, counts them instead.
+	if others := e.TargetIDs[min(1, len(e.TargetIDs)):]; len(others) > 0 && !raid {
 		// A raid's record names every joiner; the entry names a few and
 		// counts the rest (the record and the queries keep them all).
 		shown := strings.Join(others[:min(len(others), maxTargetsShown)], ", ")

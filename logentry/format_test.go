@@ -606,3 +606,30 @@ func TestLookalikeSaysWhy(t *testing.T) {
 		t.Errorf("denylist: %q", got)
 	}
 }
+
+// TestRaidEntry: a raid's entry says how it stands and how many joined,
+// never "JOIN_RAID involving <an id>", and lists no raider as its target.
+func TestRaidEntry(t *testing.T) {
+	e := &audit.Event{Platform: audit.Discord, PropertyID: "g", Type: audit.SecurityEvent,
+		Function: audit.FuncRaidGuard, ActorID: "bot", ActorName: "chatwarden", ActorType: audit.ActorBot,
+		TargetIDs: []string{"1579514156074139679", "4000"},
+		Params: audit.Params{audit.ParamKind: audit.KindJoinRaid, "raid_status": "ACTIVE", "raid_id": "x1",
+			audit.ParamCount: "57"}}
+	for locale, want := range map[string]string{"en": "Join raid in progress: 57 accounts joined so far.",
+		"fr": "Raid d'arrivées en cours : 57 comptes arrivés jusqu'ici."} {
+		en := Render(e, locale)
+		if en.Summary != want {
+			t.Errorf("%s: summary %q, want %q", locale, en.Summary, want)
+		}
+		for _, f := range en.Fields {
+			if strings.Contains(f.Value, "1579514156074139679") || f.Key == "raid_status" {
+				t.Errorf("%s: field %s = %q", locale, f.Key, f.Value)
+			}
+		}
+	}
+	e.Params["raid_status"] = "ENDED"
+	e.Params[audit.ParamCount] = "1"
+	if got := Render(e, "en").Summary; got != "Join raid over: 1 account joined." {
+		t.Errorf("ended: %q", got)
+	}
+}

@@ -31,6 +31,9 @@
 //
 // The log router consults Engine.InRaid (or wraps its router with
 // Engine.RaidFilter) so that, during a raid, USER_JOIN records are kept in
-// the store but not posted to log channels one by one; the JOIN_RAID record
-// summarises them.
+// the store but not posted to log channels one by one; the JOIN_RAID
+// records summarise them. Joins committed before the raid guard decided
+// are held by the log deliverers (Engine.LogVerdict as
+// logchannel.DelivererOptions.Hold) for Options.JoinHold, then dropped if
+// they turned out to be a raid's.
 package moderation

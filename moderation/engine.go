@@ -52,6 +52,13 @@ type Options struct {
 	// CacheTTL is how long staff lists and invite lists from the
 	// Directory are reused (default 1m).
 	CacheTTL time.Duration
+	// JoinHold is how long a join is held back from log channels after
+	// the raid guard counted it (LogVerdict), so that a raid's first joins
+	// fold into its entry (default 3s; negative: no hold).
+	JoinHold time.Duration
+	// RaidUpdateInterval is the least time between two records of a
+	// growing raid (default 3s).
+	RaidUpdateInterval time.Duration
 }
 
 // ErrClosed is returned by Handle and OnIntegration after Close.
@@ -153,6 +160,12 @@ func New(opts Options) (*Engine, error) {
 	if opts.CacheTTL <= 0 {
 		opts.CacheTTL = time.Minute
 	}
+	if opts.JoinHold == 0 {
+		opts.JoinHold = 3 * time.Second
+	}
+	if opts.RaidUpdateInterval <= 0 {
+		opts.RaidUpdateInterval = 3 * time.Second
+	}
 	deny, err := loadDenyFiles(opts.Defaults.LinkFilter.DenylistFiles)
 	if err != nil {
 		return nil, fmt.Errorf("moderation: %w", err)
@@ -206,11 +219,15 @@ func (e *Engine) platform(p audit.Platform) *attached {
 // Committed hands a committed batch to Handle; it has the signature of a
 // recorder.Recorder subscriber: rec.Subscribe(engine.Committed).
 func (e *Engine) Committed(events []*audit.Event) {
+	var seq uint64
 	for _, ev := range events {
 		if err := e.Handle(context.Background(), ev); err != nil && !errors.Is(err, ErrClosed) {
 			e.log.Error().Err(err).Msg("handle committed event")
 		}
+		seq = max(seq, ev.Seq)
 	}
+	// The raid guard has counted these joins: LogVerdict may decide them.
+	e.raids.observe(seq)
 }
 
 // Handle looks at one committed event. Cheap bookkeeping happens at once;
@@ -333,18 +350,18 @@ func (e *Engine) loop() {
 	next := e.clock.Now().Add(e.opts.ReloadInterval)
 	for {
 		at := next
-		if t, ok := e.raids.nextCheck(); ok && t.Before(at) {
+		if t, ok := e.raids.nextCheck(e.opts.RaidUpdateInterval); ok && t.Before(at) {
 			at = t
 		}
 		select {
 		case <-e.clock.At(at):
 		case <-e.wake:
 		case <-e.stop:
-			e.endRaids(e.clock.Now(), true)
+			e.raidUpdates(e.clock.Now(), true)
 			return
 		}
 		now := e.clock.Now()
-		e.endRaids(now, false)
+		e.raidUpdates(now, false)
 		if !now.Before(next) {
 			e.reloadDenyFiles()
 			e.prune(now)
@@ -405,7 +422,7 @@ func (e *Engine) prune(now time.Time) {
 			delete(e.violations, k)
 		}
 	}
-	e.raids.prune(now)
+	e.raids.prune(now, e.opts.JoinHold)
 }
 
 // firstSeen reports whether key was not seen within dedupeFor, and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/moderation/moderationtest"
 	"github.com/chatwarden/chatwarden/platform"
@@ -583,17 +585,30 @@ func TestRaidOf1000Joins(t *testing.T) {
 	ev := newEnv(t, moderation.BuiltinDefaults())
 	ev.settings(func(s *settings.Community) { s.RaidGuard = &settings.RaidGuard{Joins: 20, WindowSeconds: 10} })
 	ctx := context.Background()
-	// A member joining before the raid is routed as usual.
-	ev.feed(ev.join("early", "Early Bird"))
-	ev.clock.Advance(time.Minute)
-	for i := range 1000 {
-		e := ev.join("raider"+strconv.Itoa(i), "raider")
+	commit := func(e *audit.Event) *audit.Event {
+		t.Helper()
 		if err := ev.rec.Record(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		if err := ev.eng.Handle(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+		ev.eng.Committed([]*audit.Event{e})
+		return e
+	}
+	// A member joining long before the raid is held, then routed as usual.
+	early := commit(ev.join("early", "Early Bird"))
+	if v := ev.eng.LogVerdict(early); v != logchannel.Hold {
+		t.Fatalf("a fresh join's verdict is %v, want Hold", v)
+	}
+	ev.clock.Advance(time.Minute)
+	if v := ev.eng.LogVerdict(early); v != logchannel.Post {
+		t.Fatalf("an old join's verdict is %v, want Post", v)
+	}
+	// One joining three seconds before the raid is inside its window but
+	// not a raider.
+	before := commit(ev.join("before", "Just Before"))
+	ev.clock.Advance(3 * time.Second)
+	var raiders []*audit.Event
+	for i := range 1000 {
+		raiders = append(raiders, commit(ev.join("raider"+strconv.Itoa(i), "raider")))
 		if i%10 == 9 {
 			ev.clock.Advance(100 * time.Millisecond) // 100 joins a second
 		}
@@ -602,33 +617,68 @@ func TestRaidOf1000Joins(t *testing.T) {
 	if !ev.eng.InRaid(audit.Discord, guild) {
 		t.Fatal("not in a raid after 1000 joins in 10 s")
 	}
-	if n := len(ev.records(audit.SecurityEvent)); n != 0 {
-		t.Fatalf("%d SECURITY_EVENT records while the raid lasts, want 0", n)
+	// The raid was recorded when it was detected, in progress.
+	ev.eventually("the raid's first record", func() bool { return len(ev.records(audit.SecurityEvent)) > 0 })
+	sec := ev.records(audit.SecurityEvent)
+	first := sec[len(sec)-1]
+	id := first.Params.Get(moderation.ParamRaidID)
+	if first.Params.Get(moderation.ParamRaidStatus) != moderation.RaidActive || id == "" ||
+		first.Params.Get(audit.ParamKind) != audit.KindJoinRaid || first.TargetIDs[0] != "raider0" {
+		t.Fatalf("first raid record %+v", first)
 	}
-	// Quiet: the raid ends within one window and is summarised once.
+	for _, r := range raiders {
+		if v := ev.eng.LogVerdict(r); v != logchannel.Drop {
+			t.Fatalf("raider %s: verdict %v, want Drop", r.ActorID, v)
+		}
+	}
+	if v := ev.eng.LogVerdict(before); v != logchannel.Post {
+		t.Fatalf("the member who joined before the raid: verdict %v, want Post", v)
+	}
+	// Quiet: the raid ends within one window.
 	ev.clock.Advance(11 * time.Second)
-	ev.eventually("the JOIN_RAID record", func() bool { return len(ev.records(audit.SecurityEvent)) > 0 })
+	ended := func() []*audit.Event {
+		var out []*audit.Event
+		for _, r := range ev.records(audit.SecurityEvent) {
+			if r.Params.Get(moderation.ParamRaidStatus) == moderation.RaidEnded {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	ev.eventually("the raid's end", func() bool { return len(ended()) > 0 })
 	ev.clock.Advance(time.Minute)
 	ev.flush()
-	sec := ev.records(audit.SecurityEvent)
-	if len(sec) != 1 {
-		t.Fatalf("%d SECURITY_EVENT records, want 1", len(sec))
+	if e := ended(); len(e) != 1 || e[0].Params.Get(audit.ParamCount) != "1000" ||
+		e[0].Params.Get(moderation.ParamRaidID) != id || e[0].Function != audit.FuncRaidGuard {
+		t.Fatalf("ended records %+v", e)
 	}
-	r := sec[0]
-	if r.Params.Get(audit.ParamKind) != audit.KindJoinRaid || r.Params.Get(audit.ParamCount) != "1000" ||
-		r.Function != audit.FuncRaidGuard || len(r.TargetIDs) != audit.MaxTargets || r.TargetIDs[0] != "raider0" {
-		t.Fatalf("JOIN_RAID = %+v", r)
+	for _, r := range ev.records(audit.SecurityEvent) {
+		if r.Params.Get(moderation.ParamRaidID) != id {
+			t.Fatalf("a record of another raid: %+v", r)
+		}
 	}
-	if got := r.Params.Get(audit.ParamDuration); got != "10s" {
+	if got := ended()[0].Params.Get(audit.ParamDuration); got != "10s" {
 		t.Errorf("duration = %q, want 10s", got)
 	}
-	if n := len(ev.records(audit.UserJoin)); n != 1001 {
-		t.Fatalf("%d USER_JOIN records, want 1001", n)
+	members, err := ev.eng.RaidMembers(ctx, audit.Discord, guild, id)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Joins are routed until the one that shows the raid (the 21st within
-	// the window); none after.
-	if n := ev.joinRoutes.Load(); n != 1+21 {
-		t.Errorf("%d USER_JOIN records routed to log channels, want 22", n)
+	if len(members) != 1000 || members[0] != "raider0" || members[999] != "raider999" ||
+		slices.Contains(members, "before") || slices.Contains(members, "early") {
+		t.Fatalf("%d raid members, first %q", len(members), members[0])
+	}
+	if n := len(ev.records(audit.UserJoin)); n != 1002 {
+		t.Fatalf("%d USER_JOIN records, want 1002", n)
+	}
+	// After the raid its joins are still dropped, others posted.
+	if v := ev.eng.LogVerdict(raiders[500]); v != logchannel.Drop {
+		t.Errorf("a raider's verdict after the raid: %v", v)
+	}
+	late := commit(ev.join("late", "Late"))
+	ev.clock.Advance(4 * time.Second)
+	if v := ev.eng.LogVerdict(late); v != logchannel.Post {
+		t.Errorf("a join after the raid: verdict %v", v)
 	}
 	if ev.eng.InRaid(audit.Discord, guild) {
 		t.Error("still in a raid")
@@ -809,9 +859,14 @@ func TestCloseSummarisesARunningRaid(t *testing.T) {
 	if err := ev.eng.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	sec := ev.records(audit.SecurityEvent)
-	if len(sec) != 1 || sec[0].Params.Get(audit.ParamCount) != "5" {
-		t.Fatalf("records = %+v", sec)
+	var ended []*audit.Event
+	for _, r := range ev.records(audit.SecurityEvent) {
+		if r.Params.Get(moderation.ParamRaidStatus) == moderation.RaidEnded {
+			ended = append(ended, r)
+		}
+	}
+	if len(ended) != 1 || ended[0].Params.Get(audit.ParamCount) != "5" {
+		t.Fatalf("records = %+v", ended)
 	}
 }
 
@@ -852,5 +907,38 @@ func TestLookalikeRecord(t *testing.T) {
 		if got := mod[0].Params.Get(k); got != v {
 			t.Errorf("MODERATION_LINK %s = %q, want %q", k, got, v)
 		}
+	}
+}
+
+// TestImpersonationComparesWholeNames: a staff member's first name alone
+// is not protected when their name is longer ("Alice" is not "Alice
+// Admin"), nor is a member's first name alone compared; the alert names
+// the staff name matched.
+func TestImpersonationComparesWholeNames(t *testing.T) {
+	const chat = "-1001234567891"
+	ev := newEnv(t, moderation.BuiltinDefaults())
+	ev.dir.AddStaff(chat, "42", "Alice Admin", "alice_admin")
+	ev.dir.AddStaff(chat, "43", "Bob")
+	join := func(user, name string) *audit.Event {
+		return &audit.Event{Platform: audit.Telegram, PropertyID: chat, Type: audit.UserJoin, PlatformType: "chat_member",
+			Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: user, ActorName: name}
+	}
+	rename := func(user, field, value, whole string) *audit.Event {
+		e := &audit.Event{Platform: audit.Telegram, PropertyID: chat, Type: audit.UserUpdate, PlatformType: "message",
+			Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: user, TargetIDs: []string{user}}
+		e.Params.Set(audit.ParamField, field)
+		e.Params.Set(audit.ParamNewValue, value)
+		e.Params.Set(audit.ParamTargetName, whole)
+		return e
+	}
+	ev.feed(join("7", "Alice"), rename("8", "first_name", "Bob", "Bob Smith"))
+	if sec := ev.recordsOf(audit.Telegram, chat, audit.SecurityEvent); len(sec) != 0 {
+		t.Fatalf("part of a name flagged: %+v", sec[0].Params)
+	}
+	ev.feed(join("9", "Аlice Admin")) // a Cyrillic А
+	sec := ev.recordsOf(audit.Telegram, chat, audit.SecurityEvent)
+	if len(sec) != 1 || sec[0].Params.Get(audit.ParamMatchedName) != "Alice Admin" ||
+		!slices.Equal(sec[0].TargetIDs, []string{"9", "42"}) {
+		t.Fatalf("alerts %+v", sec)
 	}
 }

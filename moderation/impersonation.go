@@ -18,6 +18,11 @@ var nameFields = []string{
 	"first_name", "last_name", "full_name",
 }
 
+// partialName are the name fields that are a part of the name a member
+// shows (Telegram's first and last name): the impersonation guard
+// compares the whole name instead.
+var partialName = map[string]bool{"first_name": true, "last_name": true}
+
 // IsNameField reports whether a USER_UPDATE's params.field is a name the
 // impersonation guard checks: username, global_name, display_name,
 // nickname (Discord); first_name, last_name, username, name, full_name
@@ -65,7 +70,9 @@ func FindImpersonation(user string, names []Candidate, protected []Protected) (M
 }
 
 // ProtectedNames lists the staff's names and the configured ones, without
-// duplicates.
+// duplicates. Names are protected whole: a directory lists the names a
+// staff member shows (their display name, their username), not parts of
+// them, so that "Alice" does not match the admin "Alice Admin".
 func ProtectedNames(staff []Member, configured []string) []Protected {
 	var out []Protected
 	seen := map[Protected]bool{}
@@ -112,8 +119,12 @@ func (e *Engine) checkImpersonation(ctx context.Context, pl *attached, ev *audit
 		if ev.ActorType == audit.ActorAdmin && ev.ActorID != "" && ev.ActorID != user {
 			return // an admin chose this member's name
 		}
-		names = append(names, Candidate{Name: ev.Params.Get(audit.ParamNewValue), Field: ev.Params.Get(audit.ParamField)},
-			Candidate{Name: ev.Params.Get(audit.ParamTargetName), Field: "name"})
+		// Names are compared whole: a first or last name alone is part
+		// of the member's name (target_name), not a name they show.
+		if f := ev.Params.Get(audit.ParamField); !partialName[f] {
+			names = append(names, Candidate{Name: ev.Params.Get(audit.ParamNewValue), Field: f})
+		}
+		names = append(names, Candidate{Name: ev.Params.Get(audit.ParamTargetName), Field: "name"})
 	default:
 		return
 	}

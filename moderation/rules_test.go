@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +346,27 @@ func TestFindImpersonation(t *testing.T) {
 		if ok && tt.user == "owner" && m.Owner != "" {
 			t.Errorf("the owner matched their own name: %+v", m)
 		}
+	}
+}
+
+// TestRaidDetectorLeavesOutEarlierJoins: joins inside the window that came
+// well before the burst (a gap longer than twice the raid's average gap)
+// started nothing and are not raiders.
+func TestRaidDetectorLeavesOutEarlierJoins(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := NewRaidDetector(5, 10*time.Second) // raid pace: a join every 2s; gap allowed 4s
+	d.JoinSeq(t0, "member", 1)
+	for i := 1; i <= 5; i++ {
+		// The member counts towards the rate: the sixth join in ten
+		// seconds starts the raid.
+		started := d.JoinSeq(t0.Add(5*time.Second+time.Duration(i)*100*time.Millisecond), "raider"+strconv.Itoa(i), uint64(i+1))
+		if started != (i == 5) {
+			t.Fatalf("join %d: started = %v", i, started)
+		}
+	}
+	r, _ := d.Stop()
+	if r.Count != 5 || r.Users[0] != "raider1" || len(r.Users) != 5 || r.FirstSeq != 2 || r.LastSeq != 6 ||
+		!r.Start.Equal(t0.Add(5100*time.Millisecond)) {
+		t.Fatalf("raid %+v", r)
 	}
 }

@@ -82,6 +82,7 @@ type Bot struct {
 	app   *discordgo.Application
 	corr  *correlator
 	echo  *platform.Echoes
+	raids raidRuns
 	ready chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup

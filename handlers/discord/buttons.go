@@ -32,6 +32,24 @@ var reversals = map[string]reversalAction{
 		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error { return b.Kick(ctx, g, u, c) }},
 	"ban": {"Ban", discordgo.DangerButton, discordgo.PermissionBanMembers,
 		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error { return b.Ban(ctx, g, u, c) }},
+	// An unauthorized bot is removed (kicked); a webhook or an
+	// integration is deleted, not "kicked" as if it were a member.
+	"rmbot": {"Remove", discordgo.DangerButton, discordgo.PermissionKickMembers,
+		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error { return b.Kick(ctx, g, u, c) }},
+	"rmhook": {"Delete webhook", discordgo.DangerButton, discordgo.PermissionManageWebhooks,
+		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error {
+			if err := b.s.WebhookDelete(u, reason(c), discordgo.WithContext(ctx)); err != nil {
+				return restErr("delete webhook", err)
+			}
+			return nil
+		}},
+	"rmapp": {"Remove", discordgo.DangerButton, discordgo.PermissionManageGuild,
+		func(b *Bot, ctx context.Context, g, u string, c platform.Cause) error {
+			if err := b.s.GuildIntegrationDelete(g, u, reason(c), discordgo.WithContext(ctx)); err != nil {
+				return restErr("delete integration", err)
+			}
+			return nil
+		}},
 }
 
 // reversalsFor lists the buttons an entry carries.
@@ -43,6 +61,19 @@ func reversalsFor(e *audit.Event) []string {
 		return []string{"unban"}
 	case e.Type == audit.UserUpdate && e.Params[audit.ParamField] == "timeout" && e.Params[audit.ParamNewValue] != "":
 		return []string{"lift"}
+	case e.Type == audit.SecurityEvent && e.Params[audit.ParamKind] == audit.KindJoinRaid:
+		return nil // a raid's entry has its own buttons (raid.go)
+	case e.Type == audit.SecurityEvent && e.Params[audit.ParamKind] == audit.KindUnauthorizedIntegration:
+		// The button fits what was added; its target is the first target.
+		switch e.Params["integration"] { // moderation.ParamIntegration
+		case "BOT":
+			return []string{"rmbot"}
+		case "WEBHOOK":
+			return []string{"rmhook"}
+		case "INTEGRATION":
+			return []string{"rmapp"}
+		}
+		return nil
 	case e.Type == audit.SecurityEvent || e.Type == audit.VerificationFailure:
 		return []string{"kick", "ban"}
 	}

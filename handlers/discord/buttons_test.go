@@ -1,8 +1,10 @@
 package discord_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,5 +100,46 @@ func TestReversalButtonsOnEngineEntries(t *testing.T) {
 	}
 	if n := len(h.calls(http.MethodPut, "/guilds/"+engGuild+"/bans/"+mimic.ID)); n != 1 {
 		t.Fatalf("%d ban calls", n)
+	}
+}
+
+// TestIntegrationAlertButtonsFitTheirTarget: a webhook's alert offers
+// Delete webhook (never Kick, which would call the member endpoint with a
+// webhook id), an integration's and a bot's offer Remove; each does what
+// it says.
+func TestIntegrationAlertButtonsFitTheirTarget(t *testing.T) {
+	h := newEngineHarness(t, engineConfig{})
+	f := h.fake
+	alert := func(kind, target string) {
+		e := &audit.Event{Platform: audit.Discord, PropertyID: engGuild, Type: audit.SecurityEvent,
+			Function: audit.FuncIntegrationGuard, ActorType: audit.ActorBot, ActorID: f.BotID(), TargetIDs: []string{target},
+			Params: audit.Params{audit.ParamKind: audit.KindUnauthorizedIntegration, "integration": kind,
+				audit.ParamTargetName: "Spam " + kind}}
+		if err := h.rec.Record(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alert("WEBHOOK", "710000000000000001")
+	alert("INTEGRATION", "710000000000000002")
+	var hook, remove []string
+	h.poll("the alerts' buttons", func() bool {
+		hook, remove = h.logButtons("Delete webhook"), h.logButtons("Remove")
+		return len(hook) == 1 && len(remove) == 1
+	})
+	if k := h.logButtons("Kick"); len(k) != 0 {
+		t.Fatalf("an integration alert offers Kick: %v", k)
+	}
+	if a := h.reply(f.Press(engGuild, engOwner, hook[0])); !strings.Contains(a.Data.Content, "done") {
+		t.Fatalf("Delete webhook: %q", a.Data.Content)
+	}
+	if a := h.reply(f.Press(engGuild, engOwner, remove[0])); !strings.Contains(a.Data.Content, "done") {
+		t.Fatalf("Remove: %q", a.Data.Content)
+	}
+	if d := f.Deleted(); !slices.Equal(d, []string{"webhooks/710000000000000001",
+		"guilds/" + engGuild + "/integrations/710000000000000002"}) {
+		t.Fatalf("deleted %v", d)
+	}
+	if len(h.calls(http.MethodDelete, "/guilds/"+engGuild+"/members/710000000000000001")) != 0 {
+		t.Fatal("a webhook was kicked as a member")
 	}
 }

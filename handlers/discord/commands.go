@@ -189,6 +189,8 @@ func (b *Bot) onInteraction(i *discordgo.Interaction) {
 			b.onPage(i, id)
 		case buttonReversal:
 			b.onReversal(i, id)
+		case buttonRaid:
+			b.onRaidPress(i, id)
 		default:
 			b.reply(i, "This button is not chatwarden's, or has expired.")
 		}

@@ -20,6 +20,7 @@ const maxCustomID = 100
 const (
 	pagePrefix     = "cw:p:"
 	reversalPrefix = "cw:r:"
+	raidPrefix     = "cw:R:" // a raid entry's buttons (raid.go)
 )
 
 // buttonKind says which handler serves a pressed button.
@@ -30,6 +31,7 @@ const (
 	buttonVerification
 	buttonPage
 	buttonReversal
+	buttonRaid
 )
 
 // kindOf routes a pressed button's custom id by its prefix alone; the
@@ -42,6 +44,8 @@ func kindOf(customID string) buttonKind {
 		return buttonPage
 	case strings.HasPrefix(customID, reversalPrefix):
 		return buttonReversal
+	case strings.HasPrefix(customID, raidPrefix):
+		return buttonRaid
 	}
 	return buttonUnknown
 }

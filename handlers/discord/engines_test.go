@@ -804,51 +804,109 @@ func TestEnginesVerificationTimesOutAcrossARestart(t *testing.T) {
 	}
 }
 
-func TestEnginesJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
+// TestEnginesJoinRaidIsOneEntryWithItsActions: a raid of 200 joins is one
+// log entry, posted while the raid runs and edited when it ends, with no
+// join entry of a raider; its "Ban all" bans exactly the raiders (one
+// bulk ban of 200), not the member who joined just before, once however
+// often it is pressed.
+func TestEnginesJoinRaidIsOneEntryWithItsActions(t *testing.T) {
 	h := newEngineHarness(t, engineConfig{})
 	f := h.fake
-	const n = 1000
+	early := &discordgo.User{ID: "510000000000099999", Username: "early"}
+	f.Join(engGuild, early)
+	h.poll("the engines to see the first join", func() bool { return h.eng.Joins.Load() >= 1 })
+	// Seconds later (past the join hold), the raid.
+	h.eng.ModClock.Advance(5 * time.Second)
+	h.poll("the early member's join entry", func() bool {
+		return countContaining(decodeAll(h), "Member joined") == 1
+	})
+	const n = 200
+	var raiders []string
 	for i := range n {
-		f.Join(engGuild, &discordgo.User{ID: strconv.Itoa(510000000000000000 + i), Username: "raider" + strconv.Itoa(i)})
+		u := &discordgo.User{ID: strconv.Itoa(510000000000000000 + i), Username: "raider" + strconv.Itoa(i)}
+		raiders = append(raiders, u.ID)
+		f.Join(engGuild, u)
 	}
-	h.wait(audit.UserJoin, n)
-	h.poll("the engines to see every join", func() bool { return h.eng.Joins.Load() >= n })
+	h.wait(audit.UserJoin, n+1)
+	h.poll("the engines to see every join", func() bool { return h.eng.Joins.Load() >= n+1 })
 	mod, _ := h.eng.Engines()
 	if !mod.InRaid(audit.Discord, engGuild) {
-		t.Fatal("no raid under way after 1000 joins")
+		t.Fatal("no raid under way after 200 joins")
 	}
-	// Ten quiet seconds (the default window) end it.
+	// The raid's entry is posted while it runs, with its buttons.
+	h.poll("the raid's entry with Ban all", func() bool { return len(h.logButtons("Ban all")) == 1 })
+	if got := countContaining(decodeAll(h), "Join raid in progress"); got != 1 {
+		t.Fatalf("%d raid entries in progress", got)
+	}
+	if len(h.logButtons("Kick all")) != 1 || len(h.logButtons("Time out all")) != 1 || len(h.logButtons("Ban")) != 0 {
+		t.Fatal("the raid entry's buttons are not Ban all, Kick all and Time out all")
+	}
+	// Quiet: the raid ends and its entry is edited, not posted again.
 	h.eng.ModClock.Advance(11 * time.Second)
-	raid := h.wait(audit.SecurityEvent, 1)[0]
-	if raid.Params[audit.ParamKind] != audit.KindJoinRaid || raid.Params[audit.ParamCount] != strconv.Itoa(n) ||
-		len(raid.TargetIDs) != audit.MaxTargets || raid.Function != audit.FuncRaidGuard || raid.ActorID != f.BotID() {
-		t.Fatalf("raid record %s (%d targets)", describe([]*audit.Event{raid}), len(raid.TargetIDs))
+	h.poll("the raid's entry to say it is over", func() bool {
+		return countContaining(decodeAll(h), "Join raid over: 200 accounts joined.") == 1
+	})
+	entries := decodeAll(h)
+	if got := countContaining(entries, "Join raid"); got != 1 {
+		t.Errorf("%d raid entries in the log channel:\n%s", got, strings.Join(entries, "\n---\n"))
 	}
-	h.exactly(audit.SecurityEvent, 1)
-	if joins := h.records(audit.UserJoin); len(joins) != n {
-		t.Fatalf("%d USER_JOIN records, want %d", len(joins), n)
+	if joined := countContaining(entries, "Member joined"); joined != 1 {
+		t.Errorf("%d join entries in the log channel, want only the early member's", joined)
+	}
+	if f.Edits(engLog) == 0 {
+		t.Error("the raid's entry was never edited")
 	}
 
-	// The log channel gets the summary, not a thousand join lines (the
-	// embeds escape Markdown: JOIN\_RAID).
-	var entries []string
-	for deadline := time.Now().Add(10 * time.Second); countContaining(entries, `Kind: JOIN\_RAID`) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no raid entry among %d log entries:\n%s", len(entries), strings.Join(entries, "\n---\n"))
+	// Ban all: a plain member may not; the owner confirms, and exactly
+	// the raiders are banned, in one bulk ban.
+	ban := h.logButtons("Ban all")[0]
+	if a := h.reply(f.Press(engGuild, engAnn, ban)); !strings.Contains(a.Data.Content, "permission") {
+		t.Fatalf("a member's Ban all: %q", a.Data.Content)
+	}
+	ask := h.reply(f.Press(engGuild, engOwner, ban))
+	confirm := ask.buttons()["Ban 200 accounts"]
+	if confirm == "" || ask.Data.Flags&ephemeral == 0 || len(f.BulkBans()) != 0 {
+		t.Fatalf("Ban all asked %+v (bulk bans %d)", ask.Data, len(f.BulkBans()))
+	}
+	if a := h.reply(f.Press(engGuild, engOwner, confirm)); !strings.Contains(a.Data.Content, "Banning") {
+		t.Fatalf("the confirmation: %q", a.Data.Content)
+	}
+	h.poll("200 USER_BAN records", func() bool { return len(h.records(audit.UserBan)) >= n })
+	again := h.reply(f.Press(engGuild, engOwner, confirm))
+	if !strings.Contains(again.Data.Content, "already") && !strings.Contains(again.Data.Content, "Already") {
+		t.Errorf("a second confirmation: %q", again.Data.Content)
+	}
+	bulk := f.BulkBans()
+	if len(bulk) != 1 || len(bulk[0]) != n {
+		t.Fatalf("bulk bans %v", bulk)
+	}
+	if !slices.Equal(bulk[0], raiders) || f.Banned(engGuild, early.ID) {
+		t.Fatal("the bulk ban is not exactly the raiders")
+	}
+	h.poll("the result on the raid's entry", func() bool { return len(h.logButtons("✓ Banned 200 of 200 (Olga Petrova)")) == 1 })
+	bans := h.exactly(audit.UserBan, n)
+	for _, b := range bans {
+		if b.ActorID != engOwner.ID || b.Function != audit.FuncCommand || !slices.Contains(raiders, b.Target()) {
+			t.Fatalf("ban record %s", describe([]*audit.Event{b}))
 		}
-		entries = h.logEntries()
-	}
-	if got := countContaining(entries, `Kind: JOIN\_RAID`); got != 1 {
-		t.Errorf("%d raid entries in the log channel", got)
-	}
-	// Joins committed in the batch that starts the raid are still routed
-	// (the engine counts them after commit): a few, not a thousand.
-	if joined := countContaining(entries, " joined."); joined > 200 {
-		t.Errorf("the log channel got %d join entries during the raid", joined)
 	}
 	if v := f.RateLimitViolations(); v != 0 {
 		t.Errorf("%d requests over Discord's rate limits", v)
 	}
+}
+
+// decodeAll returns every entry of the log channel as it stands now
+// (edits applied), but the settle markers'.
+func decodeAll(h *engineHarness) []string {
+	var out []string
+	for _, p := range decodeEngPosts(h.t, h.fake.Posts(engLog)) {
+		for _, e := range p {
+			if !strings.Contains(e, "> marker ") {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 func TestEnginesUnauthorizedIntegrations(t *testing.T) {

@@ -45,6 +45,14 @@ func (b *Bot) Post(ctx context.Context, channel string, evs []*audit.Event) (int
 	var comps []discordgo.MessageComponent
 	total := 0
 	for _, e := range evs {
+		// A raid's records are one entry, edited in place: a message of
+		// its own.
+		if raid := raidOf(e); raid != "" {
+			if len(embeds) > 0 {
+				break
+			}
+			return b.postRaid(ctx, channel, e, raid)
+		}
 		// An entry with reversal buttons is a message of its own, so that
 		// its buttons are unambiguous.
 		buttons := reversalComponents(e)
@@ -167,6 +175,7 @@ func (b *Bot) newDeliverer() *logchannel.Deliverer {
 	return logchannel.NewDeliverer(logchannel.DelivererOptions{
 		Sink: audit.Discord.String(), Outbox: b.opts.Store, Poster: b,
 		MinInterval: b.opts.LogInterval, Logger: b.log, OnFailure: b.opts.OnDeliveryFailure,
+		Hold:    b.logHold(),
 		OnPause: func(channel string, err error) { b.pauseChannel(context.Background(), channel, err) },
 	})
 }
@@ -214,4 +223,12 @@ func (b *Bot) pauseChannel(ctx context.Context, channel string, cause error) {
 		}()
 		return nil
 	})
+}
+
+// logHold is the deliverer's Hold: the raid guard's verdict on joins.
+func (b *Bot) logHold() func(*audit.Event) logchannel.Verdict {
+	if b.opts.Moderation == nil {
+		return nil
+	}
+	return b.opts.Moderation.LogVerdict
 }

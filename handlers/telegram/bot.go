@@ -73,6 +73,10 @@ type Options struct {
 	// LogInterval is the least time between two posts to one log chat
 	// (default 3s: Telegram allows 20 messages a minute in a group).
 	LogInterval time.Duration
+	// RaidActionInterval paces a raid's "Ban all" and "Kick all": the
+	// least time between two of their bans (default 100ms, ten a second,
+	// well under Telegram's limits on one bot).
+	RaidActionInterval time.Duration
 	// AdminCacheTTL is how long a member's admin status is trusted before
 	// it is asked again (default 2m); chat_member updates refresh it.
 	AdminCacheTTL time.Duration
@@ -127,6 +131,7 @@ type Bot struct {
 	readyOnce sync.Once
 	admins    adminCache
 	echo      *platform.Echoes
+	raids     raidRuns
 	buttons   map[string]func(context.Context, Press) Answer
 	buttonsMu sync.RWMutex
 	key       []byte // signs reversal buttons
@@ -157,6 +162,9 @@ func New(opts Options) (*Bot, error) {
 	}
 	if opts.LogInterval <= 0 {
 		opts.LogInterval = 3 * time.Second
+	}
+	if opts.RaidActionInterval <= 0 {
+		opts.RaidActionInterval = 100 * time.Millisecond
 	}
 	if opts.AdminCacheTTL <= 0 {
 		opts.AdminCacheTTL = 2 * time.Minute
@@ -194,7 +202,8 @@ func New(opts Options) (*Bot, error) {
 	if opts.Router != nil {
 		b.deliverer = logchannel.NewDeliverer(logchannel.DelivererOptions{Sink: audit.Telegram.String(), Outbox: opts.Store, Poster: b,
 			MinInterval: opts.LogInterval, Logger: log, OnFailure: opts.OnDeliveryFailure,
-			OnPause: func(chat string, err error) { b.pauseLogChat(chat, err) }})
+			OnPause: func(chat string, err error) { b.pauseLogChat(chat, err) },
+			Hold:    b.logHold()})
 	}
 	return b, nil
 }
@@ -487,4 +496,13 @@ func (t *batch) ops() []kvOp {
 		out = append(out, *op)
 	}
 	return out
+}
+
+// logHold is the deliverer's Hold: joins wait for the raid guard's
+// verdict before they are posted.
+func (b *Bot) logHold() func(*audit.Event) logchannel.Verdict {
+	if b.opts.Moderation == nil {
+		return nil
+	}
+	return b.opts.Moderation.LogVerdict
 }

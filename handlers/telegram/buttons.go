@@ -72,6 +72,8 @@ func (b *Bot) press(q *tgbotapi.CallbackQuery) Answer {
 		return b.onPage(q)
 	case strings.HasPrefix(q.Data, reversalPrefix):
 		return b.onReversal(q)
+	case strings.HasPrefix(q.Data, raidPrefix):
+		return b.onRaidPress(q)
 	case q.Data == doneData:
 		return Answer{Text: "Already done."}
 	}
@@ -160,7 +162,8 @@ func reversalsFor(e *audit.Event) []string {
 			return []string{"m"}
 		}
 	case audit.SecurityEvent:
-		if e.Params[audit.ParamKind] != audit.KindBotRightsLost {
+		// A raid's entry has its own buttons (raid.go).
+		if k := e.Params[audit.ParamKind]; k != audit.KindBotRightsLost && k != audit.KindJoinRaid {
 			return []string{"b"}
 		}
 	case audit.VerificationFailure:

@@ -127,8 +127,11 @@ func (b *Bot) Staff(ctx context.Context, property string) ([]Member, error) {
 		if a.User == nil {
 			continue
 		}
+		// Whole names only: the first name alone is protected only when
+		// it is the admin's whole name ("Alice" must not match "Alice
+		// Admin").
 		var names []string
-		for _, n := range []string{userName(a.User), a.User.FirstName, a.User.UserName} {
+		for _, n := range []string{userName(a.User), a.User.UserName} {
 			if n = strings.TrimSpace(n); n != "" {
 				names = append(names, n)
 			}

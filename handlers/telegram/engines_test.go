@@ -205,39 +205,112 @@ func TestBotAddedByAMemberIsAnUnauthorizedIntegration(t *testing.T) {
 	h.exactly(g.ID, audit.SecurityEvent, 1)
 }
 
-func TestJoinRaidIsOneRecordAndOneLogEntry(t *testing.T) {
+// TestJoinRaidIsOneEntryWithItsActions: 200 joins arriving in getUpdates
+// batches of 100 are one raid entry in the log chat, sent while the raid
+// runs and edited when it ends, with no join entry of a raider; its
+// "Ban all" bans exactly the raiders, once.
+func TestJoinRaidIsOneEntryWithItsActions(t *testing.T) {
 	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
 	owner := f.NewUser("Owner")
 	g := f.NewSupergroup("G", owner)
 	logChat := f.NewSupergroup("G logs", owner)
 	h.setLog(g.ID, logChat.ID)
-	const n = 1000
+	early := f.NewUser("Early")
+	f.JoinMember(g, early)
+	waitFor(t, "the engines to see the first join", func() bool { return h.eng.Joins.Load() >= 1 })
+	h.eng.ModClock.Advance(5 * time.Second) // past the join hold
+	h.waitText(logChat.ID, "Early joined.")
+
+	// The raid's updates queue up and arrive in batches of 100.
+	const n = 200
+	f.PauseUpdates()
+	var raiders []telegramtest.User
 	for i := range n {
-		f.JoinMember(g, f.NewUser("raider"+strconv.Itoa(i)))
+		u := f.NewUser("raider" + strconv.Itoa(i))
+		raiders = append(raiders, u)
+		f.JoinMember(g, u)
 	}
-	h.wait(g.ID, audit.UserJoin, n)
-	waitFor(t, "the engines to see every join", func() bool { return h.eng.Joins.Load() >= n })
+	f.ResumeUpdates()
+	h.wait(g.ID, audit.UserJoin, n+1)
+	waitFor(t, "the engines to see every join", func() bool { return h.eng.Joins.Load() >= n+1 })
 	mod, _ := h.eng.Engines()
 	if !mod.InRaid(audit.Telegram, id(g.ID)) {
-		t.Fatal("no raid under way after 1000 joins")
+		t.Fatal("no raid under way after 200 joins")
 	}
-	// Ten quiet seconds (the default window) end it.
+	big := 0
+	for _, n := range f.BatchSizes() {
+		big = max(big, n)
+	}
+	if big != 100 {
+		t.Fatalf("the largest getUpdates batch held %d updates, want 100", big)
+	}
+	entry := h.waitButton(logChat.ID, "Ban all")
+	if !strings.Contains(entry.Text, "Join raid in progress") {
+		t.Fatalf("raid entry %q", entry.Text)
+	}
 	h.eng.ModClock.Advance(11 * time.Second)
-	raid := h.wait(g.ID, audit.SecurityEvent, 1)[0]
-	if raid.Params[audit.ParamKind] != audit.KindJoinRaid || raid.Params[audit.ParamCount] != strconv.Itoa(n) ||
-		len(raid.TargetIDs) != audit.MaxTargets || raid.Function != audit.FuncRaidGuard {
-		t.Fatalf("raid record %+v (%d targets)", raid.Params, len(raid.TargetIDs))
+	h.waitText(logChat.ID, "Join raid over: 200 accounts joined.")
+	count := func(sub string) int {
+		k := 0
+		for _, m := range h.sent(logChat.ID) {
+			if strings.Contains(m.Text, sub) {
+				k++
+			}
+		}
+		return k
 	}
-	h.exactly(g.ID, audit.UserJoin, n)
-	h.exactly(g.ID, audit.SecurityEvent, 1)
+	if count("Join raid") != 1 || count("Member joined") != 1 {
+		t.Fatalf("%d raid entries and %d join entries in the log chat:\n%s", count("Join raid"), count("Member joined"),
+			h.logText(logChat.ID))
+	}
 
-	text := h.waitText(logChat.ID, "JOIN_RAID")
-	time.Sleep(300 * time.Millisecond)
-	text = h.logText(logChat.ID)
-	if joins := strings.Count(text, "joined."); joins > 200 {
-		t.Fatalf("the log chat got %d join entries during the raid", joins)
+	// Ban all asks first, on the entry; the confirmation bans the raiders.
+	entry, _ = msgNow(f, logChat.ID, entry.MessageID)
+	if ans := h.press(logChat, owner, entry, "Ban all"); !strings.Contains(ans.Text, "confirm") {
+		t.Fatalf("Ban all: %+v", ans)
 	}
+	var confirm string
+	waitFor(t, "the confirmation button", func() bool {
+		entry, _ = msgNow(f, logChat.ID, entry.MessageID)
+		confirm = buttons(entry)["Ban 200 accounts"]
+		return confirm != ""
+	})
+	if len(h.records(g.ID, audit.UserBan)) != 0 {
+		t.Fatal("banned before the confirmation")
+	}
+	if ans := h.press(logChat, owner, entry, "Ban 200 accounts"); !strings.Contains(ans.Text, "Banning") {
+		t.Fatalf("the confirmation: %+v", ans)
+	}
+	if got := h.forgedPress(logChat, owner, entry.MessageID, confirm); !strings.Contains(got, "Already") {
+		t.Errorf("a second confirmation: %q", got)
+	}
+	bans := h.wait(g.ID, audit.UserBan, n)
+	waitFor(t, "the result on the entry", func() bool {
+		m, _ := msgNow(f, logChat.ID, entry.MessageID)
+		_, ok := buttons(m)["✓ Banned 200 of 200 (Owner)"]
+		return ok
+	})
+	for _, u := range raiders {
+		if st := f.ChatMember(g.ID, u.ID).Status; st != telegramtest.StatusKicked {
+			t.Fatalf("raider %s is %s", u.FirstName, st)
+		}
+	}
+	if st := f.ChatMember(g.ID, early.ID).Status; st != telegramtest.StatusMember {
+		t.Fatalf("the member who joined before the raid is %s", st)
+	}
+	for _, b := range bans {
+		if b.ActorID != id(owner.ID) || b.Function != audit.FuncCommand {
+			t.Fatalf("ban record %+v", b)
+		}
+	}
+	h.exactly(g.ID, audit.UserBan, n)
+}
+
+// msgNow returns a message of the log chat as it stands now.
+func msgNow(f *telegramtest.Server, chat int64, msgID int) (telegramtest.SentMessage, bool) {
+	m, ok := f.MessageByID(chat, msgID)
+	return telegramtest.SentMessage{Message: m}, ok
 }
 
 // challenge waits for the verification challenge naming a member.

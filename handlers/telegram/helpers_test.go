@@ -23,6 +23,7 @@ func fast(c config) config {
 	prev := c.opts
 	c.opts = func(o *telegram.Options) {
 		o.LogInterval = 80 * time.Millisecond
+		o.RaidActionInterval = time.Millisecond
 		if prev != nil {
 			prev(o)
 		}

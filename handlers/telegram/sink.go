@@ -38,6 +38,13 @@ func (b *Bot) Post(ctx context.Context, target string, evs []*audit.Event) (int,
 	var keyboard [][]tgbotapi.InlineKeyboardButton
 	size := 0
 	for _, e := range evs {
+		// A raid's records are one entry, edited in place.
+		if raid := raidOf(e); raid != "" {
+			if len(parts) > 0 {
+				break
+			}
+			return b.postRaid(chat, target, e, raid)
+		}
 		buttons := b.reversalButtons(e)
 		if len(parts) > 0 && buttons != nil {
 			break

@@ -73,6 +73,11 @@ type Server struct {
 	fail      map[string]int // route prefix -> remaining 5xx answers
 	denied    map[string]bool
 	posts     map[string][][]byte          // accepted message bodies by channel
+	postIDs   map[string][]string          // their message ids
+	edits     map[string]int               // edits of them, by channel
+	banned    map[string]bool              // guild/user banned by a bulk ban
+	bulkBans  [][]string                   // every bulk ban's user_ids
+	deleted   []string                     // webhooks and integrations deleted
 	commands  map[string][]json.RawMessage // "" (global) or guild id -> registered commands
 	buckets   map[string]*bucket
 	violated  int
@@ -140,6 +145,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, guilds: map[string]*discordgo.Guild{}, sessions: map[string]*session{},
 		conns: map[*websocket.Conn]*session{}, auditLogs: map[string][]*discordgo.AuditLogEntry{}, fail: map[string]int{}, denied: map[string]bool{}, posts: map[string][][]byte{},
+		postIDs: map[string][]string{}, edits: map[string]int{}, banned: map[string]bool{},
 		commands: map[string][]json.RawMessage{}, replies: map[string][]Reply{}, buckets: map[string]*bucket{},
 		delays: map[string]time.Duration{}, limited: map[string]*injected{}}
 	s.nextID.Store(1)

@@ -133,7 +133,9 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		s.mu.Unlock()
 		writeJSON(w, map[string]any{"audit_log_entries": entries, "users": []any{}, "webhooks": []any{}})
 	default:
-		writeErr(w, http.StatusNotFound, 0, "404: Not Found")
+		if !s.extraRoute(w, route, parts, body, reason) {
+			writeErr(w, http.StatusNotFound, 0, "404: Not Found")
+		}
 	}
 }
 
@@ -229,6 +231,7 @@ func (s *Server) postMessage(w http.ResponseWriter, channel string, body []byte)
 	m.ID, m.ChannelID, m.GuildID, m.Author, m.Timestamp = s.Snowflake(), channel, g, s.botUser(), time.Now()
 	s.mu.Lock()
 	s.posts[channel] = append(s.posts[channel], body)
+	s.postIDs[channel] = append(s.postIDs[channel], m.ID)
 	s.mu.Unlock()
 	writeJSON(w, &m)
 	s.Dispatch("MESSAGE_CREATE", &m)

@@ -17,6 +17,7 @@ func (s *Server) TrimHistory(keep int) map[string]int {
 			forgot[ch] = len(bodies)
 		}
 		delete(s.posts, ch)
+		delete(s.postIDs, ch)
 	}
 	s.calls = nil
 	sessions := make([]*session, 0, len(s.sessions))

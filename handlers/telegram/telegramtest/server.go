@@ -82,12 +82,15 @@ type Server struct {
 	bot     User
 	methods map[string]methodSpec
 
-	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every state change
-	closed    chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
-	rng       *rand.Rand
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every state change
+	// updatesPaused keeps getUpdates from returning updates (PauseUpdates).
+	updatesPaused bool
+	batchSizes    []int // how many updates each getUpdates returned
+	closed        chan struct{}
+	closeOnce     sync.Once
+	wg            sync.WaitGroup
+	rng           *rand.Rand
 
 	clockBase   time.Time
 	clockAnchor time.Time

@@ -310,8 +310,9 @@ func (s *Server) getUpdates(req *request) (any, *apiError) {
 		if s.webhook.url != "" {
 			return nil, errorf(409, webhookConflict)
 		}
-		if len(s.queue) > 0 {
+		if len(s.queue) > 0 && !s.updatesPaused {
 			n := min(limit, len(s.queue))
+			s.batchSizes = append(s.batchSizes, n)
 			return append([]Update(nil), s.queue[:n]...), nil
 		}
 		remaining := time.Until(deadline)
