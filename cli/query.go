@@ -69,6 +69,24 @@ func (f *filters) parse(now time.Time) (store.Query, error) {
 }
 
 // resolve finds the platform of a property given without one.
+// open parses the filters, opens the database for reading and resolves
+// the query against it; the caller closes the store.
+func (f *filters) open(now time.Time) (*store.Store, store.Query, error) {
+	q, err := f.parse(now)
+	if err != nil {
+		return nil, q, err
+	}
+	s, err := openRead(f.db)
+	if err != nil {
+		return nil, q, err
+	}
+	if err := f.resolve(s, &q); err != nil {
+		s.Close()
+		return nil, q, err
+	}
+	return s, q, nil
+}
+
 func (f *filters) resolve(s *store.Store, q *store.Query) error {
 	if q.Property != "" && q.Platform == 0 {
 		{
@@ -127,18 +145,11 @@ func cmdLogs(args []string, stdout, stderr io.Writer) error {
 	if *limit < 1 || *limit > store.MaxLimit {
 		return usagef("--limit must be within 1..%d", store.MaxLimit)
 	}
-	q, err := f.parse(time.Now())
-	if err != nil {
-		return err
-	}
-	s, err := openRead(f.db)
+	s, q, err := f.open(time.Now())
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := f.resolve(s, &q); err != nil {
-		return err
-	}
 	q.Limit, q.Cursor = *limit, *cursor
 	page, err := s.Query(context.Background(), q)
 	if errors.Is(err, store.ErrBadCursor) {
@@ -253,18 +264,11 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil || *format == "" {
 		return usagef("--format must be ndjson or csv, not %q", *format)
 	}
-	q, err := f.parse(time.Now())
-	if err != nil {
-		return err
-	}
-	s, err := openRead(f.db)
+	s, q, err := f.open(time.Now())
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := f.resolve(s, &q); err != nil {
-		return err
-	}
 	w, commit, err := output(*out, stdout)
 	if err != nil {
 		return err
