@@ -246,6 +246,7 @@ func countDeliveryFailure(m *httpapi.Metrics, platform string) func(string, erro
 // MODERATION_LINK, each SECURITY_EVENT kind, VERIFICATION_SUCCESS and
 // VERIFICATION_FAILURE.
 func countEngineActions(m *httpapi.Metrics) func([]*audit.Event) {
+	m.StartEngineActions(audit.ModerationLink.String(), audit.VerificationSuccess.String(), audit.VerificationFailure.String())
 	return func(events []*audit.Event) {
 		for _, e := range events {
 			switch e.Type {

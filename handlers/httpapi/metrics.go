@@ -186,6 +186,16 @@ func (m *Metrics) EngineAction(kind string) {
 	}
 }
 
+// StartEngineActions creates the series of these engine action kinds at
+// zero, so that rate() and the dashboard see them before the first action.
+func (m *Metrics) StartEngineActions(kinds ...string) {
+	if m != nil {
+		for _, k := range kinds {
+			m.engineActions.WithLabelValues(k)
+		}
+	}
+}
+
 // apiRequest counts one HTTP request.
 func (m *Metrics) apiRequest(route string, code int, d time.Duration) {
 	if m != nil {
