@@ -115,6 +115,8 @@ func (s *Section) Title() string {
 		t += " " + s.Name + " (" + s.Community + ")"
 	case s.Community != "":
 		t += " " + s.Community
+	case s.Name != "":
+		t += " " + s.Name
 	}
 	return t
 }

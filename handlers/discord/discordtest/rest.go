@@ -133,7 +133,9 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		s.mu.Unlock()
 		writeJSON(w, map[string]any{"audit_log_entries": entries, "users": []any{}, "webhooks": []any{}})
 	default:
-		writeErr(w, http.StatusNotFound, 0, "404: Not Found")
+		if !s.reads(w, route, parts) {
+			writeErr(w, http.StatusNotFound, 0, "404: Not Found")
+		}
 	}
 }
 
