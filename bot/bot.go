@@ -92,6 +92,28 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 
 	metrics := httpapi.NewMetrics()
 	rec.Subscribe(countEngineActions(metrics))
+	var connected [2]func() bool // discord, telegram: nil when not enabled
+	metrics.GaugeFunc(httpapi.MetricPlatformConnected, "1 while the platform connection is up (Discord gateway, Telegram polling or webhook), by platform.",
+		[]string{"platform"}, func(emit func(float64, ...string)) {
+			for i, p := range httpapi.Platforms {
+				if connected[i] != nil {
+					emit(boolGauge(connected[i]()), p)
+				}
+			}
+		})
+	metrics.GaugeFunc(httpapi.MetricVerificationPending, "Verification challenges waiting for an answer, by platform.",
+		[]string{"platform"}, func(emit func(float64, ...string)) { pendingChallenges(s, emit) })
+	metrics.GaugeFunc(httpapi.MetricRaidsInProgress, "Communities in a join raid, by platform.",
+		[]string{"platform"}, func(emit func(float64, ...string)) {
+			counts := map[audit.Platform]int{}
+			for _, p := range s.Properties() {
+				if mod.InRaid(p.Platform, p.ID) {
+					counts[p.Platform]++
+				}
+			}
+			emit(float64(counts[audit.Discord]), "discord")
+			emit(float64(counts[audit.Telegram]), "telegram")
+		})
 	var api *httpapi.Server
 	tokens := command.NewTokens(s, rec)
 	if cfg.API.Listen != "" {
@@ -136,6 +158,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 				return nil
 			})
 		}
+		connected[0] = d.Connected
 		start("discord", d.Run)
 	}
 	if cfg.Telegram.Enabled {
@@ -154,6 +177,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		if api != nil {
 			api.AddReady("telegram", readyWhen(t.Ready()))
 		}
+		connected[1] = t.Connected
 		start("telegram", t.Run)
 	}
 	if api != nil {
@@ -184,27 +208,52 @@ func readyWhen(ready <-chan struct{}) httpapi.ReadyFunc {
 	}
 }
 
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// pendingChallenges emits the open verification challenges by platform
+// (keys of verification.NSPending start with the platform's byte).
+func pendingChallenges(s *store.Store, emit func(float64, ...string)) {
+	counts := map[audit.Platform]int{}
+	err := s.ScanKV(verification.NSPending, nil, func(k, _ []byte) error {
+		if len(k) > 0 {
+			counts[audit.Platform(k[0])]++
+		}
+		return nil
+	})
+	if err != nil {
+		return // no sample: absent rather than wrong
+	}
+	emit(float64(counts[audit.Discord]), "discord")
+	emit(float64(counts[audit.Telegram]), "telegram")
+}
+
 // countReconnect counts a platform's lost connections for /metrics.
 func countReconnect(m *httpapi.Metrics, platform string) func() {
-	return func() { m.Inc(httpapi.MetricReconnects, "platform", platform) }
+	return func() { m.Reconnect(platform) }
 }
 
 // countDeliveryFailure counts a platform's refused log posts for /metrics.
 func countDeliveryFailure(m *httpapi.Metrics, platform string) func(string, error) {
-	return func(string, error) { m.Inc(httpapi.MetricDeliveryFailures, "platform", platform) }
+	return func(string, error) { m.DeliveryFailure(platform) }
 }
 
 // countEngineActions counts the engines' records by kind for /metrics:
 // MODERATION_LINK, each SECURITY_EVENT kind, VERIFICATION_SUCCESS and
 // VERIFICATION_FAILURE.
 func countEngineActions(m *httpapi.Metrics) func([]*audit.Event) {
+	m.StartEngineActions(audit.ModerationLink.String(), audit.VerificationSuccess.String(), audit.VerificationFailure.String())
 	return func(events []*audit.Event) {
 		for _, e := range events {
 			switch e.Type {
 			case audit.ModerationLink, audit.VerificationSuccess, audit.VerificationFailure:
-				m.Inc(httpapi.MetricEngineActions, "kind", e.Type.String())
+				m.EngineAction(e.Type.String())
 			case audit.SecurityEvent:
-				m.Inc(httpapi.MetricEngineActions, "kind", e.Params.Get(audit.ParamKind))
+				m.EngineAction(e.Params.Get(audit.ParamKind))
 			}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -199,19 +200,9 @@ func cmdPurge(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// Discord permissions chatwarden asks for; README.md explains each.
-const invitePermissions = 1<<1 | // Kick Members: verification failures, engines' kicks
-	1<<2 | // Ban Members: engines' bans, the Unban button
-	1<<4 | // Manage Channels: Discord sends invite events only to bots with it
-	1<<7 | // View Audit Log: name the moderator and reason of kicks, bans, deletions
-	1<<10 | // View Channels
-	1<<11 | // Send Messages: log entries, verification prompts
-	1<<13 | // Manage Messages: delete filtered links
-	1<<14 | // Embed Links: log entries are embeds
-	1<<15 | // Attach Files: /audit export
-	1<<16 | // Read Message History
-	1<<28 | // Manage Roles: give the verified role
-	1<<40 // Moderate Members: timeouts (quarantine, escalation)
+// Discord permissions chatwarden asks for; README.md explains each, and
+// chatwarden doctor checks each guild against them.
+const invitePermissions = uint64(discord.InvitePermissions)
 
 func cmdInvite(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("invite", "[--client-id ID | --config FILE]", stderr)

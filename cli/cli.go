@@ -1,5 +1,5 @@
 // Package cli is chatwarden's command line: one function per subcommand
-// (run, demo, logs, export, verify, backup, erase, purge, invite,
+// (run, demo, logs, export, verify, backup, erase, purge, invite, doctor,
 // healthcheck, version), their flags and usage, and the exit statuses (0
 // ok, 1 failure, 2 usage error). main.go calls Run; the running bot itself
 // is package bot.
@@ -37,6 +37,7 @@ var commands = map[string]subcommand{
 	"erase":       {"erase one user's personal data in a community", cmdErase},
 	"purge":       {"delete records older than a number of days", cmdPurge},
 	"invite":      {"print the Discord invite URL with the permissions chatwarden needs", cmdInvite},
+	"doctor":      {"check tokens, intents, permissions, roles, log channels and the store, with fixes", cmdDoctor},
 	"healthcheck": {"ask a running bot's /healthz (for container health checks)", cmdHealthcheck},
 	"version":     {"print the version", cmdVersion},
 }

@@ -67,6 +67,7 @@ func commandSet() []*discordgo.ApplicationCommand {
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "locale", Description: "Language of log entries",
 					Options: []*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionString, Name: "locale", Description: "en, fr or hi", Required: true, Choices: locales}}},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "show", Description: "Show the settings"},
+				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "doctor", Description: "Check the bot's permissions, roles and log channels here"},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "set", Description: "Change a moderation or verification setting",
 					Options: []*discordgo.ApplicationCommandOption{
 						{Type: discordgo.ApplicationCommandOptionString, Name: "key", Description: "the setting, e.g. link_filter.denylist", Required: true, Autocomplete: true},

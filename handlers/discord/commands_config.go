@@ -59,6 +59,9 @@ func (b *Bot) onConfig(i *discordgo.Interaction, data discordgo.ApplicationComma
 	case "api-token":
 		b.onAPIToken(i, sub)
 		return
+	case "doctor":
+		b.onConfigDoctor(i)
+		return
 	default:
 		err = errors.New("unknown subcommand")
 	}

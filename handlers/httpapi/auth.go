@@ -130,7 +130,7 @@ func unauthorized(w http.ResponseWriter, reason string) {
 // used; a failure that concerns no known property is only logged.
 func (s *Server) authFailed(r *http.Request, reason string, attacked *Property, used *command.TokenInfo) {
 	ip := clientIP(r)
-	s.metrics.Inc(MetricAuthFailures, "reason", reason)
+	s.metrics.authFailure(reason)
 	ev := s.log.Warn().Str("remote", ip).Str("reason", reason).Str("method", r.Method).Str("path", r.URL.Path)
 	if used != nil {
 		ev = ev.Str("token_id", used.ID)

@@ -1,29 +1,22 @@
 package httpapi
 
 import (
-	"bufio"
-	"fmt"
-	"io"
-	"math"
 	"net/http"
-	"slices"
+	"runtime"
+	"runtime/debug"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/recorder"
 )
 
-// Metric names registered by NewMetrics. Other packages increment the
-// counters through a *Metrics, for example
-//
-//	m.Inc(httpapi.MetricEngineActions, "kind", "DELETE")
-//	m.Inc(httpapi.MetricReconnects, "platform", "discord")
-//
-// Label values are given as name, value pairs; the names must be the ones
-// the metric was registered with (in any order).
+// Metric names. The families with labels say which; no label ever carries
+// a community or user id, so the number of series stays bounded.
 const (
 	MetricEventsRecorded   = "chatwarden_events_recorded_total"       // counter {platform, type}
 	MetricBatchSize        = "chatwarden_recorder_batch_size"         // histogram: events per commit
@@ -39,48 +32,14 @@ const (
 	MetricAuthFailures     = "chatwarden_api_auth_failures_total"     // counter {reason}
 	MetricWatchClients     = "chatwarden_api_watch_clients"           // gauge
 	MetricWatchDropped     = "chatwarden_api_watch_disconnects_total" // counter {reason}
-	MetricMisuse           = "chatwarden_metrics_misuse_total"        // counter: Inc/Observe calls with unknown names or labels
+	MetricBuildInfo        = "chatwarden_build_info"                  // gauge {version, revision, goversion}: always 1
+	MetricStoreSize        = "chatwarden_store_size_bytes"            // gauge: the database file
+	MetricStoreFree        = "chatwarden_store_free_bytes"            // gauge: free space on its filesystem
+	// Registered by the wiring (bot.Run) with GaugeFunc:
+	MetricPlatformConnected   = "chatwarden_platform_connected"   // gauge {platform}: 1 while connected
+	MetricVerificationPending = "chatwarden_verification_pending" // gauge {platform}: open challenges
+	MetricRaidsInProgress     = "chatwarden_raids_in_progress"    // gauge {platform}: communities in a join raid
 )
-
-// Metrics is a small registry of counters, histograms and gauges written
-// in the Prometheus text exposition format (version 0.0.4). It is safe for
-// concurrent use, and a nil *Metrics ignores every call, so components may
-// take one optionally.
-//
-// Register a family once (Counter, Histogram, GaugeFunc, CounterFunc), then
-// Inc, Add or Observe it by name. A call naming an unregistered family or
-// the wrong labels changes nothing but MetricMisuse, so that a typo never
-// takes the bot down.
-type Metrics struct {
-	mu       sync.Mutex
-	families map[string]*family
-	order    []string
-}
-
-type metricKind string
-
-const (
-	kindCounter   metricKind = "counter"
-	kindGauge     metricKind = "gauge"
-	kindHistogram metricKind = "histogram"
-)
-
-type family struct {
-	name, help string
-	kind       metricKind
-	labels     []string
-	buckets    []float64 // histograms: upper bounds, ascending, without +Inf
-	series     map[string]*series
-	fn         func(emit func(v float64, labelValues ...string)) // computed at scrape time
-}
-
-type series struct {
-	values []string // label values in family.labels order
-	value  float64  // counters
-	counts []uint64 // histograms: per bucket, not cumulative; last is +Inf
-	sum    float64
-	count  uint64
-}
 
 // Default histogram buckets.
 var (
@@ -90,282 +49,213 @@ var (
 	LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 )
 
-// NewMetrics returns a registry with chatwarden's standard families
-// registered (the Metric* constants). Families computed from other state
-// (outbox depth, recorder counters) are added by New when it has the store
-// and the recorder.
+// Platforms are the values of every platform label, each series started
+// at zero so that rate() and absent-alerts work from the first scrape.
+var Platforms = []string{"discord", "telegram"}
+
+// Metrics is chatwarden's Prometheus registry (client_golang): the
+// families above, the Go runtime and process collectors, served by
+// ServeHTTP (text or OpenMetrics, as the scraper asks). The methods are
+// safe for concurrent use, and a nil *Metrics ignores every call, so
+// components may take one optionally.
+type Metrics struct {
+	reg     *prometheus.Registry
+	handler http.Handler
+
+	eventsRecorded   *prometheus.CounterVec
+	batchSize        prometheus.Histogram
+	commitSeconds    prometheus.Histogram
+	deliveryFailures *prometheus.CounterVec
+	reconnects       *prometheus.CounterVec
+	engineActions    *prometheus.CounterVec
+	apiRequests      *prometheus.CounterVec
+	apiSeconds       *prometheus.HistogramVec
+	authFailures     *prometheus.CounterVec
+	watchDropped     *prometheus.CounterVec
+}
+
+// NewMetrics returns a registry with chatwarden's standard families, the
+// Go and process collectors and chatwarden_build_info. Families computed
+// from other state (outbox depth, recorder counters, store size) are added
+// by New when it has the store and the recorder; the wiring adds the
+// platforms' and engines' gauges with GaugeFunc.
 func NewMetrics() *Metrics {
-	m := &Metrics{families: make(map[string]*family)}
-	m.Counter(MetricEventsRecorded, "Events committed by the recorder, by platform and universal type.", "platform", "type")
-	m.Histogram(MetricBatchSize, "Events per recorder commit (one bbolt transaction).", BatchBuckets)
-	m.Histogram(MetricCommitSeconds, "Recorder commit latency in seconds, fsync included.", LatencyBuckets)
-	m.Counter(MetricDeliveryFailures, "Failed log-channel deliveries, by platform.", "platform")
-	m.Counter(MetricReconnects, "Discord gateway and Telegram polling reconnects, by platform.", "platform")
-	m.Counter(MetricEngineActions, "Actions taken by the moderation and verification engines, by kind.", "kind")
-	m.Counter(MetricAPIRequests, "HTTP requests, by route and status code.", "route", "code")
-	m.Histogram(MetricAPISeconds, "HTTP request latency in seconds (until the handler returns), by route.", LatencyBuckets, "route")
-	m.Counter(MetricAuthFailures, "Rejected HTTP API authentications, by reason.", "reason")
-	m.Counter(MetricWatchDropped, "activities:watch streams ended by the server, by reason.", "reason")
-	m.Counter(MetricMisuse, "Metrics calls naming an unregistered metric or wrong labels (a bug).")
-	for _, p := range []string{"discord", "telegram"} {
-		// Start the per-platform counters at zero so that rate() works
-		// from the first scrape.
-		m.Add(MetricDeliveryFailures, 0, "platform", p)
-		m.Add(MetricReconnects, 0, "platform", p)
+	reg := prometheus.NewRegistry()
+	f := promauto{reg}
+	m := &Metrics{
+		reg: reg,
+		eventsRecorded: f.counter(MetricEventsRecorded,
+			"Events committed by the recorder, by platform and universal type.", "platform", "type"),
+		batchSize: f.histogram(MetricBatchSize, "Events per recorder commit (one bbolt transaction).", BatchBuckets),
+		commitSeconds: f.histogram(MetricCommitSeconds,
+			"Recorder commit latency in seconds, fsync included.", LatencyBuckets),
+		deliveryFailures: f.counter(MetricDeliveryFailures, "Failed log-channel deliveries, by platform.", "platform"),
+		reconnects: f.counter(MetricReconnects,
+			"Discord gateway and Telegram polling reconnects, by platform.", "platform"),
+		engineActions: f.counter(MetricEngineActions,
+			"Actions taken by the moderation and verification engines, by kind.", "kind"),
+		apiRequests:  f.counter(MetricAPIRequests, "HTTP requests, by route and status code.", "route", "code"),
+		authFailures: f.counter(MetricAuthFailures, "Rejected HTTP API authentications, by reason.", "reason"),
+		watchDropped: f.counter(MetricWatchDropped, "activities:watch streams ended by the server, by reason.", "reason"),
 	}
+	m.apiSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricAPISeconds,
+		Help: "HTTP request latency in seconds (until the handler returns), by route.", Buckets: LatencyBuckets},
+		[]string{"route"})
+	reg.MustRegister(m.apiSeconds)
+	for _, p := range Platforms {
+		m.deliveryFailures.WithLabelValues(p)
+		m.reconnects.WithLabelValues(p)
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	version, revision := buildVersion()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricBuildInfo,
+		Help:        "Always 1; the labels say which build of chatwarden runs.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
+	}, func() float64 { return 1 }))
+	m.handler = promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		EnableOpenMetrics: true,
+		ErrorHandling:     promhttp.ContinueOnError,
+	}))
 	return m
 }
 
-func (m *Metrics) register(f *family) {
-	if m == nil {
+// buildVersion is the main module's version and VCS revision, as far as
+// the binary knows them.
+func buildVersion() (version, revision string) {
+	version, revision = "unknown", "unknown"
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.families[f.name]; ok {
-		return // the first registration wins
+	if info.Main.Version != "" {
+		version = info.Main.Version
 	}
-	f.series = make(map[string]*series)
-	m.families[f.name] = f
-	m.order = append(m.order, f.name)
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return
 }
 
-// Counter registers a counter with the given label names.
-func (m *Metrics) Counter(name, help string, labels ...string) {
-	m.register(&family{name: name, help: help, kind: kindCounter, labels: labels})
+// promauto registers new families in a registry.
+type promauto struct{ reg *prometheus.Registry }
+
+func (f promauto) counter(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	f.reg.MustRegister(c)
+	return c
 }
 
-// Histogram registers a histogram with ascending bucket upper bounds (the
-// +Inf bucket is implied) and the given label names.
-func (m *Metrics) Histogram(name, help string, buckets []float64, labels ...string) {
-	m.register(&family{name: name, help: help, kind: kindHistogram, labels: labels,
-		buckets: slices.Clone(buckets)})
+func (f promauto) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+	f.reg.MustRegister(h)
+	return h
+}
+
+// Registry returns the underlying registry (a prometheus.Gatherer), for
+// tests and for registering more collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ServeHTTP serves a Prometheus scrape: the text format, or OpenMetrics
+// when the scraper's Accept header asks for it.
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// Reconnect counts one lost and remade platform connection.
+func (m *Metrics) Reconnect(platform string) {
+	if m != nil {
+		m.reconnects.WithLabelValues(platform).Inc()
+	}
+}
+
+// DeliveryFailure counts one log post the platform refused.
+func (m *Metrics) DeliveryFailure(platform string) {
+	if m != nil {
+		m.deliveryFailures.WithLabelValues(platform).Inc()
+	}
+}
+
+// EngineAction counts one action of an engine by kind (an audit type or a
+// SECURITY_EVENT kind: a short fixed list).
+func (m *Metrics) EngineAction(kind string) {
+	if m != nil {
+		m.engineActions.WithLabelValues(kind).Inc()
+	}
+}
+
+// StartEngineActions creates the series of these engine action kinds at
+// zero, so that rate() and the dashboard see them before the first action.
+func (m *Metrics) StartEngineActions(kinds ...string) {
+	if m != nil {
+		for _, k := range kinds {
+			m.engineActions.WithLabelValues(k)
+		}
+	}
+}
+
+// apiRequest counts one HTTP request.
+func (m *Metrics) apiRequest(route string, code int, d time.Duration) {
+	if m != nil {
+		m.apiRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		m.apiSeconds.WithLabelValues(route).Observe(d.Seconds())
+	}
+}
+
+// authFailure counts one rejected authentication.
+func (m *Metrics) authFailure(reason string) {
+	if m != nil {
+		m.authFailures.WithLabelValues(reason).Inc()
+	}
+}
+
+// watchDisconnect counts one stream the server ended.
+func (m *Metrics) watchDisconnect(reason string) {
+	if m != nil {
+		m.watchDropped.WithLabelValues(reason).Inc()
+	}
 }
 
 // GaugeFunc registers a gauge computed at every scrape: fn calls emit once
-// per series, with label values in the order of labels.
+// per series, with label values in the order of labels. It must be safe
+// to call concurrently and should be cheap. A second registration of a
+// name is ignored.
 func (m *Metrics) GaugeFunc(name, help string, labels []string, fn func(emit func(v float64, labelValues ...string))) {
-	m.register(&family{name: name, help: help, kind: kindGauge, labels: labels, fn: fn})
+	m.funcCollector(name, help, prometheus.GaugeValue, labels, fn)
 }
 
 // CounterFunc registers a counter read from elsewhere at every scrape.
 func (m *Metrics) CounterFunc(name, help string, labels []string, fn func(emit func(v float64, labelValues ...string))) {
-	m.register(&family{name: name, help: help, kind: kindCounter, labels: labels, fn: fn})
+	m.funcCollector(name, help, prometheus.CounterValue, labels, fn)
 }
 
-// Inc adds 1 to a counter. labels are name, value pairs.
-func (m *Metrics) Inc(name string, labels ...string) { m.Add(name, 1, labels...) }
-
-// Add adds v (which must not be negative) to a counter.
-func (m *Metrics) Add(name string, v float64, labels ...string) {
+func (m *Metrics) funcCollector(name, help string, kind prometheus.ValueType, labels []string,
+	fn func(emit func(v float64, labelValues ...string))) {
 	if m == nil {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.lookup(name, kindCounter, labels)
-	if s == nil || v < 0 {
-		m.misuse()
-		return
-	}
-	s.value += v
+	c := &funcCollector{desc: prometheus.NewDesc(name, help, labels, nil), kind: kind, fn: fn, labels: len(labels)}
+	_ = m.reg.Register(c) // AlreadyRegisteredError: the first registration wins
 }
 
-// Observe records one value in a histogram.
-func (m *Metrics) Observe(name string, v float64, labels ...string) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.lookup(name, kindHistogram, labels)
-	if s == nil || math.IsNaN(v) {
-		m.misuse()
-		return
-	}
-	f := m.families[name]
-	i, _ := slices.BinarySearch(f.buckets, v) // first bound >= v
-	s.counts[i]++
-	s.sum += v
-	s.count++
+// funcCollector is a family computed at scrape time.
+type funcCollector struct {
+	desc   *prometheus.Desc
+	kind   prometheus.ValueType
+	labels int
+	fn     func(emit func(v float64, labelValues ...string))
 }
 
-// ObserveDuration records a duration in seconds in a histogram.
-func (m *Metrics) ObserveDuration(name string, d time.Duration, labels ...string) {
-	m.Observe(name, d.Seconds(), labels...)
-}
+func (c *funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
-// misuse counts a bad call; m.mu is held.
-func (m *Metrics) misuse() {
-	if f := m.families[MetricMisuse]; f != nil {
-		if s := f.get(nil); s != nil {
-			s.value++
+func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
+	c.fn(func(v float64, values ...string) {
+		if len(values) == c.labels {
+			ch <- prometheus.MustNewConstMetric(c.desc, c.kind, v, values...)
 		}
-	}
-}
-
-// lookup finds or creates the series of a family; m.mu is held. It
-// returns nil for an unknown family, a family of another kind, or labels
-// that are not exactly the family's.
-func (m *Metrics) lookup(name string, kind metricKind, pairs []string) *series {
-	f := m.families[name]
-	if f == nil || f.kind != kind || f.fn != nil || len(pairs) != 2*len(f.labels) {
-		return nil
-	}
-	values := make([]string, len(f.labels))
-	for i := 0; i < len(pairs); i += 2 {
-		j := slices.Index(f.labels, pairs[i])
-		if j < 0 || values[j] != "" {
-			return nil
-		}
-		values[j] = pairs[i+1]
-	}
-	return f.get(values)
-}
-
-// get returns the series with these label values, creating it.
-func (f *family) get(values []string) *series {
-	key := strings.Join(values, "\xff")
-	s := f.series[key]
-	if s == nil {
-		s = &series{values: values}
-		if f.kind == kindHistogram {
-			s.counts = make([]uint64, len(f.buckets)+1)
-		}
-		f.series[key] = s
-	}
-	return s
-}
-
-// WriteTo writes every family in the text exposition format, families in
-// registration order and series sorted by label values.
-func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
-	if m == nil {
-		return 0, nil
-	}
-	m.mu.Lock()
-	fams := make([]*family, len(m.order))
-	for i, name := range m.order {
-		fams[i] = m.families[name]
-	}
-	m.mu.Unlock()
-
-	cw := &countWriter{w: bufio.NewWriter(w)}
-	for _, f := range fams {
-		// Computed families run outside the lock: they may do I/O.
-		var computed []*series
-		if f.fn != nil {
-			f.fn(func(v float64, values ...string) {
-				if len(values) == len(f.labels) {
-					computed = append(computed, &series{values: slices.Clone(values), value: v})
-				}
-			})
-		}
-		m.mu.Lock()
-		list := computed
-		if f.fn == nil {
-			if len(f.labels) == 0 {
-				f.get(nil) // an unlabelled family always has its one series
-			}
-			list = make([]*series, 0, len(f.series))
-			for _, s := range f.series {
-				cp := *s
-				cp.counts = slices.Clone(s.counts)
-				list = append(list, &cp)
-			}
-		}
-		m.mu.Unlock()
-		slices.SortFunc(list, func(a, b *series) int { return slices.Compare(a.values, b.values) })
-
-		cw.printf("# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.kind)
-		for _, s := range list {
-			if f.kind != kindHistogram {
-				cw.printf("%s%s %s\n", f.name, labelText(f.labels, s.values, "", ""), formatFloat(s.value))
-				continue
-			}
-			var cum uint64
-			for i, bound := range f.buckets {
-				cum += s.counts[i]
-				cw.printf("%s_bucket%s %d\n", f.name, labelText(f.labels, s.values, "le", formatFloat(bound)), cum)
-			}
-			cum += s.counts[len(f.buckets)]
-			cw.printf("%s_bucket%s %d\n", f.name, labelText(f.labels, s.values, "le", "+Inf"), cum)
-			cw.printf("%s_sum%s %s\n", f.name, labelText(f.labels, s.values, "", ""), formatFloat(s.sum))
-			cw.printf("%s_count%s %d\n", f.name, labelText(f.labels, s.values, "", ""), s.count)
-		}
-	}
-	return cw.n, cw.flush()
-}
-
-// ServeHTTP writes the metrics for a Prometheus scrape.
-func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	m.WriteTo(w)
-}
-
-func labelText(names, values []string, extraName, extraValue string) string {
-	if len(names) == 0 && extraName == "" {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, n := range names {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(n)
-		b.WriteString(`="`)
-		b.WriteString(escapeLabel(values[i]))
-		b.WriteByte('"')
-	}
-	if extraName != "" {
-		if len(names) > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(extraName + `="` + extraValue + `"`)
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-var (
-	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-)
-
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
-
-func formatFloat(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
-
-type countWriter struct {
-	w   *bufio.Writer
-	n   int64
-	err error
-}
-
-func (c *countWriter) printf(format string, a ...any) {
-	if c.err != nil {
-		return
-	}
-	n, err := fmt.Fprintf(c.w, format, a...)
-	c.n += int64(n)
-	c.err = err
-}
-
-func (c *countWriter) flush() error {
-	if c.err != nil {
-		return c.err
-	}
-	return c.w.Flush()
+	})
 }
 
 // observeRecorder keeps the recorder families up to date from committed
@@ -378,9 +268,9 @@ func (m *Metrics) observeRecorder(feed Feed, stats *recorder.Stats) {
 		return
 	}
 	feed.Subscribe(func(events []*audit.Event) {
-		m.Observe(MetricBatchSize, float64(len(events)))
+		m.batchSize.Observe(float64(len(events)))
 		if stats != nil {
-			m.ObserveDuration(MetricCommitSeconds, time.Duration(stats.LastCommit.Load()))
+			m.commitSeconds.Observe(time.Duration(stats.LastCommit.Load()).Seconds())
 		}
 		type key struct {
 			p audit.Platform
@@ -391,7 +281,7 @@ func (m *Metrics) observeRecorder(feed Feed, stats *recorder.Stats) {
 			counts[key{e.Platform, e.Type}]++
 		}
 		for k, n := range counts {
-			m.Add(MetricEventsRecorded, float64(n), "platform", k.p.String(), "type", k.t.String())
+			m.eventsRecorded.WithLabelValues(k.p.String(), k.t.String()).Add(float64(n))
 		}
 	})
 	if stats != nil {

@@ -1,93 +1,69 @@
 package httpapi
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/chatwarden/chatwarden/audit"
 )
 
-// expositionLine matches a sample or comment line of the text format.
-var expositionLine = regexp.MustCompile(`^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [-+0-9.eEInfa]+)$`)
-
-func TestMetricsRegistry(t *testing.T) {
+// TestMetricsLint: every family lints clean the way promtool check
+// metrics does, and the Go and process collectors are there.
+func TestMetricsLint(t *testing.T) {
 	m := NewMetrics()
-	m.Inc(MetricEngineActions, "kind", "DELETE")
-	m.Inc(MetricEngineActions, "kind", "DELETE")
-	m.Add(MetricEngineActions, 3, "kind", `we"ird\kind`+"\n")
-	m.Observe(MetricBatchSize, 3)
-	m.Observe(MetricBatchSize, 20000)
-	m.Histogram("test_seconds", "A test histogram.", []float64{0.1, 1}, "route")
-	m.Observe("test_seconds", 0.05, "route", "a")
-	m.Observe("test_seconds", 0.5, "route", "a")
-	m.Observe("test_seconds", 0.1, "route", "a") // on a bound: le="0.1"
-	// Misuse changes nothing but the misuse counter.
-	m.Inc("chatwarden_nope_total")
-	m.Inc(MetricEngineActions, "engine", "x")
-	m.Inc(MetricEngineActions)
-	m.Inc(MetricEngineActions, "kind", "A", "kind", "B")
-	m.Observe(MetricEngineActions, 1, "kind", "A")
-	m.Add(MetricEngineActions, -1, "kind", "DELETE")
+	m.EngineAction("DELETE")
+	m.Reconnect("discord")
+	m.apiRequest("GET /healthz", 200, time.Millisecond)
+	m.GaugeFunc("chatwarden_test_value", "A test gauge.", []string{"platform"},
+		func(emit func(float64, ...string)) { emit(1, "discord"); emit(2) /* wrong labels: dropped */ })
 	var nilMetrics *Metrics
-	nilMetrics.Inc(MetricEngineActions, "kind", "x") // no panic
-
-	var b strings.Builder
-	if _, err := m.WriteTo(&b); err != nil {
+	nilMetrics.EngineAction("x") // no panic
+	problems, err := testutil.GatherAndLint(m.Registry())
+	if err != nil {
 		t.Fatal(err)
 	}
-	out := b.String()
-	for _, want := range []string{
-		"# TYPE chatwarden_engine_actions_total counter",
-		`chatwarden_engine_actions_total{kind="DELETE"} 2`,
-		`chatwarden_engine_actions_total{kind="we\"ird\\kind\n"} 3`,
-		`chatwarden_recorder_batch_size_bucket{le="2"} 0`,
-		`chatwarden_recorder_batch_size_bucket{le="5"} 1`,
-		`chatwarden_recorder_batch_size_bucket{le="16384"} 1`,
-		`chatwarden_recorder_batch_size_bucket{le="+Inf"} 2`,
-		`chatwarden_recorder_batch_size_sum 20003`,
-		`chatwarden_recorder_batch_size_count 2`,
-		`test_seconds_bucket{route="a",le="0.1"} 2`,
-		`test_seconds_bucket{route="a",le="1"} 3`,
-		`test_seconds_bucket{route="a",le="+Inf"} 3`,
-		`chatwarden_metrics_misuse_total 6`,
-		`chatwarden_reconnects_total{platform="telegram"} 0`,
-		`chatwarden_delivery_failures_total{platform="discord"} 0`,
-	} {
-		if !strings.Contains(out, want+"\n") {
-			t.Errorf("missing %q in\n%s", want, out)
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, want := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes",
+		"process_start_time_seconds", MetricBuildInfo, MetricEngineActions, "chatwarden_test_value"} {
+		if !names[want] {
+			t.Errorf("no %s among %d families", want, len(names))
 		}
 	}
-	checkExposition(t, out)
-}
-
-func checkExposition(t *testing.T, out string) {
-	t.Helper()
-	types := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
-		if !expositionLine.MatchString(line) {
-			t.Errorf("not exposition format: %q", line)
-		}
-		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
-			name := strings.Fields(rest)[0]
-			if types[name] {
-				t.Errorf("%s declared twice", name)
-			}
-			types[name] = true
-		}
+	if n := testutil.ToFloat64(m.reconnects.WithLabelValues("telegram")); n != 0 {
+		t.Errorf("telegram reconnects start at %v", n)
+	}
+	if n := testutil.CollectAndCount(m.reconnects); n != 2 {
+		t.Errorf("%d reconnect series, want one per platform", n)
 	}
 }
 
-// TestMetricsEndpoint: the recorder, outbox and API families over HTTP.
+// TestMetricsEndpoint: the recorder, outbox and API families over HTTP,
+// in the text format and in OpenMetrics when asked.
 func TestMetricsEndpoint(t *testing.T) {
 	e := newEnv(t)
 	e.record(ev(1, audit.UserJoin), ev(2, audit.UserJoin), ev(3, audit.ChatMessage, inProp(audit.Telegram, propB)))
 	e.record(ev(4, audit.UserJoin))
 	e.get("/v1/properties/"+pathA+"/activities", e.tokA)
 	e.get("/v1/properties/"+pathA+"/activities", "")
-	e.srv.Metrics().Inc(MetricReconnects, "platform", "discord")
+	e.srv.Metrics().Reconnect("discord")
 	wants := []string{
 		`chatwarden_events_recorded_total{platform="discord",type="USER_JOIN"} 3`,
 		`chatwarden_events_recorded_total{platform="telegram",type="CHAT_MESSAGE"} 1`,
@@ -99,8 +75,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`chatwarden_outbox_depth{platform="discord"} 0`,
 		`chatwarden_outbox_depth{platform="telegram"} 0`,
 		`chatwarden_reconnects_total{platform="discord"} 1`,
-		`chatwarden_api_requests_total{route="GET /v1/properties/{property}/activities",code="200"} 1`,
-		`chatwarden_api_requests_total{route="GET /v1/properties/{property}/activities",code="401"} 1`,
+		`chatwarden_api_requests_total{code="200",route="GET /v1/properties/{property}/activities"} 1`,
+		`chatwarden_api_requests_total{code="401",route="GET /v1/properties/{property}/activities"} 1`,
 		`chatwarden_api_request_seconds_count{route="GET /v1/properties/{property}/activities"} 2`,
 		`chatwarden_api_auth_failures_total{reason="MISSING_TOKEN"} 1`,
 		`chatwarden_api_watch_clients 0`,
@@ -121,5 +97,40 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Fatalf("missing %q in\n%s", missing, out)
 		}
 	}
-	checkExposition(t, out)
+	for _, want := range []string{"chatwarden_store_size_bytes ", "chatwarden_store_free_bytes ", "go_goroutines ", "process_start_time_seconds "} {
+		if !strings.Contains(out, "\n"+want) {
+			t.Errorf("no %s sample", want)
+		}
+	}
+	lintText(t, out)
+
+	// OpenMetrics, as Prometheus asks for it.
+	r := e.get("/metrics", "", "Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
+		t.Errorf("asked for OpenMetrics, got %q", ct)
+	}
+	if !strings.HasSuffix(r.String(), "# EOF\n") {
+		t.Errorf("OpenMetrics without its # EOF")
+	}
+}
+
+// lintText parses a text exposition and lints it like promtool.
+func lintText(t *testing.T, text string) {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("not the text format: %v", err)
+	}
+	var list []*dto.MetricFamily
+	for _, mf := range mfs {
+		list = append(list, mf)
+	}
+	problems, err := promlint.NewWithMetricFamilies(list).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/doctor"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -188,10 +191,22 @@ func New(opts Options) (*Server, error) {
 	s.metrics.observeRecorder(opts.Feed, stats)
 	s.metrics.GaugeFunc(MetricOutboxDepth, "Log-channel deliveries waiting in the outbox, by platform.", []string{"platform"},
 		func(emit func(float64, ...string)) {
-			for _, sink := range []string{"discord", "telegram"} {
+			for _, sink := range Platforms {
 				if n, err := s.store.OutboxDepth(sink); err == nil {
 					emit(float64(n), sink)
 				}
+			}
+		})
+	s.metrics.GaugeFunc(MetricStoreSize, "Size of the database file in bytes.", nil,
+		func(emit func(float64, ...string)) {
+			if fi, err := os.Stat(s.store.Path()); err == nil {
+				emit(float64(fi.Size()))
+			}
+		})
+	s.metrics.GaugeFunc(MetricStoreFree, "Free bytes (for unprivileged users) on the database's filesystem.", nil,
+		func(emit func(float64, ...string)) {
+			if free, err := doctor.DiskFree(filepath.Dir(s.store.Path())); err == nil {
+				emit(float64(free))
 			}
 		})
 	s.metrics.GaugeFunc(MetricWatchClients, "Open activities:watch streams.", nil,
@@ -253,8 +268,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route = "other"
 	}
 	d := time.Since(start)
-	s.metrics.Inc(MetricAPIRequests, "route", route, "code", strconv.Itoa(sw.code))
-	s.metrics.ObserveDuration(MetricAPISeconds, d, "route", route)
+	s.metrics.apiRequest(route, sw.code, d)
 	if ev := s.log.Debug(); ev.Enabled() {
 		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", sw.code).
 			Dur("took", d).Str("remote", clientIP(r)).Msg("http request")

@@ -53,7 +53,7 @@ func (h *hub) publish(events []*audit.Event) {
 			default:
 				w.kick()
 				delete(h.watchers, w)
-				h.metrics.Inc(MetricWatchDropped, "reason", "slow_client")
+				h.metrics.watchDisconnect("slow_client")
 				break events
 			}
 		}

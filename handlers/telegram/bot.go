@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -129,6 +130,7 @@ type Bot struct {
 	deliverer *logchannel.Deliverer
 	ready     chan struct{} // closed once updates arrive (a poll succeeded, or the webhook is set)
 	readyOnce sync.Once
+	connected atomic.Bool // the last poll succeeded (or the webhook is set)
 	admins    adminCache
 	echo      *platform.Echoes
 	raids     raidRuns
@@ -277,7 +279,14 @@ func (b *Bot) Close() {
 // successful getUpdates, or once the webhook is set.
 func (b *Bot) Ready() <-chan struct{} { return b.ready }
 
-func (b *Bot) markReady() { b.readyOnce.Do(func() { close(b.ready) }) }
+func (b *Bot) markReady() {
+	b.connected.Store(true)
+	b.readyOnce.Do(func() { close(b.ready) })
+}
+
+// Connected reports whether the last getUpdates succeeded (or the webhook
+// is set), for metrics.
+func (b *Bot) Connected() bool { return b.connected.Load() }
 
 func (b *Bot) poll(offset int64) error {
 	// getUpdates fails while a webhook is set (for example by an earlier
@@ -303,6 +312,7 @@ func (b *Bot) poll(offset int64) error {
 				wait = time.Duration(te.RetryAfter) * time.Second
 			}
 			b.log.Warn().Err(err).Dur("retry_in", wait).Msg("getUpdates failed")
+			b.connected.Store(false)
 			if b.opts.OnReconnect != nil {
 				b.opts.OnReconnect()
 			}

@@ -31,6 +31,7 @@ var commands = []commandInfo{
 	{"logtypes", "Choose what a log chat receives: /logtypes <types or presets>", true, false},
 	{"locale", "Language of log entries: /locale en|fr|hi", true, false},
 	{"settings", "Show or change settings: /settings [keys | <key> <value>]", true, false},
+	{"doctor", "Check the bot's rights here and in the log chats", true, false},
 	{"report", "Reply to a message with /report to tell the admins", false, false},
 	{"apitoken", "HTTP API tokens of a group you administer: /apitoken create|list|revoke <chat id>", true, true},
 }
@@ -187,6 +188,8 @@ func (b *Bot) adminCommand(m *tgbotapi.Message, name string, args []string) {
 		b.setLocale(m, scope, who, args)
 	case "settings":
 		b.settingsCommand(m, scope, who, args)
+	case "doctor":
+		b.doctorCommand(m)
 	}
 }
 

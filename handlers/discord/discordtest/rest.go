@@ -133,7 +133,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		s.mu.Unlock()
 		writeJSON(w, map[string]any{"audit_log_entries": entries, "users": []any{}, "webhooks": []any{}})
 	default:
-		if !s.extraRoute(w, route, parts, body, reason) {
+		if !s.extraRoute(w, route, parts, body, reason) && !s.reads(w, route, parts) {
 			writeErr(w, http.StatusNotFound, 0, "404: Not Found")
 		}
 	}
