@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/chatwarden/chatwarden/moderation/links"
 	"github.com/chatwarden/chatwarden/moderation/skeleton"
 )
@@ -84,11 +86,63 @@ func TestOneEdit(t *testing.T) {
 
 // BenchmarkLookalike is the look-alike check of one found link, over the
 // hosts of the benign set and the typosquat set (what a message yields
-// after links.Find).
+// after links.Find); Reference is the rule before it was made fast, on
+// the same hosts, and Benign the benign hosts only (ASCII, matching
+// nothing: the common case).
 func BenchmarkLookalike(b *testing.B) {
+	hosts := benchHosts(b, "testdata/benign_domains.txt", typosquatFile)
+	l := NewLookalike(nil, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for i := 0; i < b.N; i++ {
+		l.Match(hosts[i%len(hosts)])
+	}
+	reportCPU(b, start)
+}
+
+func BenchmarkLookalikeReference(b *testing.B) {
+	hosts := benchHosts(b, "testdata/benign_domains.txt", typosquatFile)
+	l := refNewLookalike(nil, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for i := 0; i < b.N; i++ {
+		l.Match(hosts[i%len(hosts)])
+	}
+	reportCPU(b, start)
+}
+
+func BenchmarkLookalikeBenign(b *testing.B) {
+	hosts := benchHosts(b, "testdata/benign_domains.txt")
+	l := NewLookalike(nil, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for i := 0; i < b.N; i++ {
+		l.Match(hosts[i%len(hosts)])
+	}
+	reportCPU(b, start)
+}
+
+// BenchmarkLookalikePublicSuffix is the Public Suffix List lookup alone
+// (golang.org/x/net/publicsuffix), which Match makes once per host
+// (twice under a private suffix): the floor of Match's time.
+func BenchmarkLookalikePublicSuffix(b *testing.B) {
+	hosts := benchHosts(b, "testdata/benign_domains.txt", typosquatFile)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for i := 0; i < b.N; i++ {
+		publicsuffix.PublicSuffix(hosts[i%len(hosts)])
+	}
+	reportCPU(b, start)
+}
+
+func benchHosts(b *testing.B, sets ...string) []string {
 	var hosts []string
-	for _, set := range []string{"testdata/benign_domains.txt", typosquatFile} {
-		t := &testing.T{}
+	t := &testing.T{}
+	for _, set := range sets {
 		for _, l := range readLines(t, set) {
 			if _, h, ok := strings.Cut(l, " "); ok {
 				l = h
@@ -98,10 +152,88 @@ func BenchmarkLookalike(b *testing.B) {
 			}
 		}
 	}
-	l := NewLookalike(nil, nil)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		l.Match(hosts[i%len(hosts)])
+	if t.Failed() || len(hosts) == 0 {
+		b.Fatal("no hosts")
 	}
+	return hosts
+}
+
+// lookalikeHosts are hosts to compare the rule on: the benign and
+// typosquat sets, and variants of them made by the edits the rule looks
+// for (and some it does not), so that both sides of each test are hit.
+func lookalikeHosts(t testing.TB) []string {
+	var hosts []string
+	tt := &testing.T{}
+	add := func(s string) {
+		if found := links.Find("https://" + s + "/"); len(found) == 1 {
+			hosts = append(hosts, found[0].Host)
+		}
+	}
+	for _, set := range []string{"testdata/benign_domains.txt", typosquatFile} {
+		for _, l := range readLines(tt, set) {
+			if _, h, ok := strings.Cut(l, " "); ok {
+				l = h
+			}
+			add(l)
+			add("free-" + l)
+			add("www." + l)
+			add(l + ".example.ru")
+			if i := strings.IndexByte(l, '.'); i > 1 {
+				add(l[1:])
+				add(l[:i] + "-nitro" + l[i:])
+				add(l[:i] + "gift" + l[i:])
+				add(l[:i] + "s" + l[i:])
+				add(l[:i] + ".com-trade.ru")
+				add(l[:i] + ".pages.dev")
+				add("login." + l[:i] + "-app.site")
+				add(l[:i-1] + "0" + l[i:])
+				add(l[:i] + "1" + l[i:])
+				add(strings.ReplaceAll(l, "m", "rn"))
+				add(strings.ReplaceAll(l, "o", "о")) // Cyrillic о
+			}
+		}
+	}
+	if tt.Failed() {
+		t.Fatal("reading the corpora failed")
+	}
+	return hosts
+}
+
+// The fast rule decides as the reference (the rule before it was made
+// fast) on every host, with the built-in brands and with more.
+func TestLookalikeAgreesWithReference(t *testing.T) {
+	hosts := lookalikeHosts(t)
+	for _, prot := range [][]string{nil, {"example-brand.org", "paypal.com", "x.com", "bank.co.uk", "mybrand.github.io"}} {
+		bait := []string{"bonus", "Prize"}
+		fast, ref := NewLookalike(prot, bait), refNewLookalike(prot, bait)
+		matched := 0
+		for _, h := range hosts {
+			got, want := fast.Match(h), ref.Match(h)
+			if got != want {
+				t.Errorf("protected %v: Match(%s) = %q, reference %q", prot, h, got, want)
+			}
+			if got != "" {
+				matched++
+			}
+		}
+		t.Logf("protected %v: %d hosts, %d matched", prot, len(hosts), matched)
+		if matched == 0 || matched == len(hosts) {
+			t.Errorf("the hosts do not exercise the rule: %d of %d matched", matched, len(hosts))
+		}
+	}
+}
+
+func FuzzLookalike(f *testing.F) {
+	for _, s := range []string{"dіscord-s.com", "discord.com.example.ru", "xn--dscord-s-thh.com", "stearncommunity.com",
+		"t.rne", "discord.js.org", "a.b.c.d.e.f.g.h.i.j.k.discord.gift", "free-discordnitrogiftgift.ru", "xn--.com"} {
+		f.Add(s)
+	}
+	fast, ref := NewLookalike([]string{"paypal.com"}, nil), refNewLookalike([]string{"paypal.com"}, nil)
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, l := range links.Find("https://" + s + "/") {
+			if got, want := fast.Match(l.Host), ref.Match(l.Host); got != want {
+				t.Errorf("Match(%q) = %q, reference %q", l.Host, got, want)
+			}
+		}
+	})
 }
