@@ -237,3 +237,18 @@ func FuzzLookalike(f *testing.F) {
 		}
 	})
 }
+
+// An ASCII host that matches nothing, the common case, allocates nothing
+// beyond what the Public Suffix List lookups themselves allocate
+// (golang.org/x/net/publicsuffix parses every host as an IP address
+// first, and the parse error of a name is allocated).
+func TestLookalikeASCIINoAlloc(t *testing.T) {
+	l := NewLookalike(nil, nil)
+	for h, calls := range map[string]float64{"github.com": 1, "docs.python.org": 1, "www.bbc.co.uk": 1,
+		"user.github.io": 2, "cdn.jsdelivr.net": 1, "mail.google.com": 1, "steamdb.info": 1} {
+		psl := testing.AllocsPerRun(100, func() { publicsuffix.PublicSuffix(h) })
+		if n := testing.AllocsPerRun(100, func() { l.Match(h) }); n > calls*psl {
+			t.Errorf("Match(%s): %v allocations, %v of them the Public Suffix List's", h, n, calls*psl)
+		}
+	}
+}
