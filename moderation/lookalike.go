@@ -69,13 +69,14 @@ type Lookalike struct {
 	brands      []brand
 	official    []string // protected and official domains, canonical
 	officialSet map[string]struct{}
-	bait        []string // bait words' skeletons
-	baitFirst   [256]bool
+	bait        []string      // bait words' skeletons
+	baitBy      [256][]string // bait words by first byte
+	baitEmpty   bool          // a bait word's skeleton is empty
 	// Candidate brands, as bit sets over brands: by the first and last
 	// byte of the domain's and of the name's skeleton, and, for fuzzy
 	// brands, by the public suffix as written.
 	skelIdx, nameIdx, rawIdx byteIndex
-	bySuffix                 map[string][]uint64
+	bySuffix                 []suffixBrands
 }
 
 type brand struct {
@@ -129,15 +130,14 @@ func NewLookalike(protected, bait []string) *Lookalike {
 			w = labelSkeleton(w)
 			l.bait = append(l.bait, w)
 			if w != "" {
-				l.baitFirst[w[0]] = true
+				l.baitBy[w[0]] = append(l.baitBy[w[0]], w)
 			} else {
-				l.baitFirst['s'] = true // isBait: "" + "s"
+				l.baitEmpty = true
 			}
 		}
 	}
 	n := len(l.brands)
 	l.skelIdx, l.nameIdx, l.rawIdx = newByteIndex(n), newByteIndex(n), newByteIndex(n)
-	l.bySuffix = map[string][]uint64{}
 	for i, b := range l.brands {
 		// Compared by oneEdit only when fuzzy: 5 runes or more.
 		l.skelIdx.add(i, b.skel, true)
@@ -145,15 +145,22 @@ func NewLookalike(protected, bait []string) *Lookalike {
 		l.rawIdx.add(i, b.raw, false)
 		if b.fuzzy {
 			s := b.domain[len(b.raw)+1:]
-			m := l.bySuffix[s]
-			if m == nil {
-				m = make([]uint64, l.skelIdx.words)
-				l.bySuffix[s] = m
+			j := slices.IndexFunc(l.bySuffix, func(x suffixBrands) bool { return x.suffix == s })
+			if j < 0 {
+				j = len(l.bySuffix)
+				l.bySuffix = append(l.bySuffix, suffixBrands{suffix: s, brands: make([]uint64, l.skelIdx.words)})
 			}
-			m[i/64] |= 1 << (i % 64)
+			l.bySuffix[j].brands[i/64] |= 1 << (i % 64)
 		}
 	}
 	return l
+}
+
+// suffixBrands are the fuzzy brands whose public suffix is suffix, as
+// written: there are few distinct ones, so a slice beats a map.
+type suffixBrands struct {
+	suffix string
+	brands []uint64
 }
 
 // byteIndex names, for a string, the brands whose indexed string (a
@@ -322,7 +329,13 @@ func (l *Lookalike) match(host string) string {
 	// name as written shares the first or last byte of the registrable
 	// label. A brand fails each test below that its index leaves it out
 	// of (see byteIndex), so the test is skipped.
-	sufMask := l.bySuffix[suffix]
+	var sufMask []uint64
+	for _, x := range l.bySuffix {
+		if x.suffix == suffix {
+			sufMask = x.brands
+			break
+		}
+	}
 	lastRaw := pre[len(pre)-1]
 	for w := 0; w < l.skelIdx.words; w++ {
 		mReg := l.skelIdx.word(reg, w)
@@ -465,10 +478,10 @@ func (l *Lookalike) baited(pre []string, sk *hostSkel) string {
 }
 
 func (l *Lookalike) isBait(s string) bool {
-	if s == "" || !l.baitFirst[s[0]] {
-		return s == "" && slices.Contains(l.bait, "")
+	if s == "" || l.baitEmpty && s == "s" {
+		return l.baitEmpty
 	}
-	for _, w := range l.bait {
+	for _, w := range l.baitBy[s[0]] {
 		if s == w || len(s) == len(w)+1 && s[len(s)-1] == 's' && strings.HasPrefix(s, w) {
 			return true
 		}
@@ -608,6 +621,19 @@ func oneEdit(a, b string) bool {
 	// runes or more): the common case, a name unlike the brand, ends here.
 	if len(a) > 2*utf8.UTFMax && len(b) > 2*utf8.UTFMax && a[0] != b[0] && a[len(a)-1] != b[len(b)-1] {
 		return false
+	}
+	// When both start with two ASCII bytes and the first differ, the edit
+	// is at the start: past the first two runes, the shorter is the
+	// longer's end. Likewise at the end.
+	if len(a) >= 2 && len(b) >= 2 {
+		m := min(len(a), len(b)) - 2
+		if a[0] != b[0] && a[0]|a[1]|b[0]|b[1] < utf8.RuneSelf && m > 0 && a[len(a)-m] != b[len(b)-m] {
+			return false
+		}
+		la, lb := len(a), len(b)
+		if a[la-1] != b[lb-1] && a[la-1]|a[la-2]|b[lb-1]|b[lb-2] < utf8.RuneSelf && m > 0 && a[m-1] != b[m-1] {
+			return false
+		}
 	}
 	// Drop the common prefix and suffix, in whole runes: equal runes are
 	// equal bytes, so compare bytes, then step back to a rune's start.

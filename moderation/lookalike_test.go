@@ -252,3 +252,61 @@ func TestLookalikeASCIINoAlloc(t *testing.T) {
 		}
 	}
 }
+
+// oneEdit, which takes shortcuts on bytes, agrees with the reference's
+// rune by rune comparison on random short strings of ASCII and
+// multi-byte letters, and on each string's one-edit variants.
+func TestOneEditAgreesWithReference(t *testing.T) {
+	alphabet := []string{"a", "b", "d", "o", "0", "-", ".", "і", "о", "ω", "€", "𝐚"}
+	rng := uint64(1)
+	next := func(n int) int {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		return int(rng % uint64(n))
+	}
+	word := func() []string {
+		w := make([]string, next(9))
+		for i := range w {
+			w[i] = alphabet[next(len(alphabet))]
+		}
+		return w
+	}
+	variants := func(w []string) [][]string {
+		var out [][]string
+		for i := 0; i <= len(w); i++ {
+			c := alphabet[next(len(alphabet))]
+			out = append(out, append(append(append([]string{}, w[:i]...), c), w[i:]...)) // insertion
+			if i < len(w) {
+				out = append(out, append(append([]string{}, w[:i]...), w[i+1:]...)) // deletion
+				s := append([]string{}, w...)
+				s[i] = c
+				out = append(out, s) // substitution
+			}
+			if i+1 < len(w) {
+				s := append([]string{}, w...)
+				s[i], s[i+1] = s[i+1], s[i]
+				out = append(out, s) // transposition
+			}
+		}
+		return out
+	}
+	matched := 0
+	for range 20000 {
+		a := word()
+		others := append(variants(a), word())
+		for _, b := range others {
+			as, bs := strings.Join(a, ""), strings.Join(b, "")
+			got, want := oneEdit(as, bs), refOneEdit(as, bs)
+			if got != want {
+				t.Fatalf("oneEdit(%q, %q) = %v, reference %v", as, bs, got, want)
+			}
+			if got {
+				matched++
+			}
+		}
+	}
+	if matched == 0 {
+		t.Fatal("no pair within one edit")
+	}
+}
