@@ -46,7 +46,7 @@ type LinkFilterConfig struct {
 	ProtectedDomains []string
 	BaitWords        []string
 	// ResolveShorteners follows links on known URL shorteners (see
-	// Shorteners) and judges where they lead by the same rules.
+	// IsShortener) and judges where they lead by the same rules.
 	ResolveShorteners bool
 	// Escalation: EscalateAfter violations within EscalateWindow time the
 	// member out (Discord) or restrict them (Telegram) for EscalateTimeout.

@@ -16,11 +16,11 @@ import (
 	"github.com/chatwarden/chatwarden/clock"
 )
 
-// Shorteners are the URL shorteners whose links the link filter follows
-// when link_filter.resolve_shorteners is on. A link on one of them (or on
-// its www. subdomain) is resolved; a redirect is followed only while it
-// leads to another of them.
-var Shorteners = []string{
+// shorteners are the URL shorteners whose links the link filter follows
+// when link_filter.resolve_shorteners is on (see IsShortener). A link on
+// one of them (or on its www. subdomain) is resolved; a redirect is
+// followed only while it leads to another of them.
+var shorteners = []string{
 	"bit.ly", "bitly.com", "j.mp", "tinyurl.com", "t.co", "cutt.ly", "is.gd", "v.gd", "rb.gy", "clck.ru",
 	"goo.gl", "ow.ly", "buff.ly", "shorturl.at", "tiny.cc", "s.id", "t.ly", "rebrand.ly", "bl.ink",
 	"lnkd.in", "dlvr.it", "u.to", "x.gd", "surl.li", "vk.cc", "gg.gg", "tny.im", "qps.ru", "shorturl.gg",
@@ -28,8 +28,8 @@ var Shorteners = []string{
 }
 
 var shortenerSet = func() map[string]bool {
-	m := make(map[string]bool, len(Shorteners))
-	for _, s := range Shorteners {
+	m := make(map[string]bool, len(shorteners))
+	for _, s := range shorteners {
 		m[s] = true
 	}
 	return m
