@@ -2,7 +2,11 @@ package moderation
 
 import (
 	"net/url"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/clock"
 )
 
 // Only http(s) URLs on a known shortener, on the default port and
@@ -23,5 +27,25 @@ func TestFollowable(t *testing.T) {
 		if got := followable(p); got != want {
 			t.Errorf("followable(%s) = %v, want %v", u, got, want)
 		}
+	}
+}
+
+// The cache holds CacheSize resolutions at most, dropping expired ones
+// first.
+func TestResolverCacheBounded(t *testing.T) {
+	r := newResolver(ShortenerOptions{CacheSize: 3}, clock.System)
+	now := time.Now()
+	r.remember("old", resolved{expires: now.Add(-time.Second)})
+	for i := range 10 {
+		r.remember("u"+strconv.Itoa(i), resolved{expires: now.Add(time.Hour)})
+		if len(r.cache) > 3 {
+			t.Fatalf("%d entries after %d, want 3 at most", len(r.cache), i+1)
+		}
+		if _, ok := r.cache["old"]; ok && i >= 2 { // the cache was full at u2
+			t.Fatal("an expired entry kept while live ones were dropped")
+		}
+	}
+	if _, ok := r.cache["u9"]; !ok {
+		t.Error("the newest entry was not kept")
 	}
 }

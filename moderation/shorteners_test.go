@@ -282,6 +282,12 @@ func TestShortenerCacheAndSetting(t *testing.T) {
 	if got := s.requested(); len(got) != 1 || got[0] != "HEAD bit.ly/phish" {
 		t.Errorf("requests = %v, want one HEAD", got)
 	}
+	// After the cache's time to live (1 h), the link is asked again.
+	ev.clock.Advance(time.Hour + time.Second)
+	ev.feed(ev.message("u3", "http://bit.ly/phish"))
+	if got := s.requested(); len(got) != 2 || len(ev.acts.Calls("DeleteMessage")) != 3 {
+		t.Errorf("after an hour: requests %v, deletes %d", got, len(ev.acts.Calls("DeleteMessage")))
+	}
 
 	s2 := newShortenerServer(t)
 	s2.routes["bit.ly/phish"] = "https://free-nitro.gift/"
