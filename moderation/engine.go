@@ -59,6 +59,9 @@ type Options struct {
 	// RaidUpdateInterval is the least time between two records of a
 	// growing raid (default 3s).
 	RaidUpdateInterval time.Duration
+	// Shorteners tune how links on URL shorteners are followed when a
+	// property sets link_filter.resolve_shorteners.
+	Shorteners ShortenerOptions
 }
 
 // ErrClosed is returned by Handle and OnIntegration after Close.
@@ -71,6 +74,7 @@ type Engine struct {
 	clock clock.Clock
 	log   zerolog.Logger
 	deny  *denyFiles
+	short *resolver
 
 	pmu       sync.RWMutex
 	platforms map[audit.Platform]*attached
@@ -175,6 +179,7 @@ func New(opts Options) (*Engine, error) {
 		clock:      opts.Clock,
 		log:        opts.Logger.With().Str("component", "moderation").Logger(),
 		deny:       deny,
+		short:      newResolver(opts.Shorteners, opts.Clock),
 		platforms:  make(map[audit.Platform]*attached),
 		invites:    make(map[propKey]map[string]bool),
 		acted:      newRecentSet(4096),
@@ -534,6 +539,12 @@ const (
 	// ParamEscalated is set on MODERATION_LINK when the violation timed
 	// the member out.
 	ParamEscalated = "escalated"
+	// ParamResolvedURL is set on MODERATION_LINK when the link was on a
+	// URL shortener (link_filter.resolve_shorteners): where it led, the
+	// URL that was judged. ParamResolvedVia lists the shortener URLs
+	// requested to find it, space-separated, the link first.
+	ParamResolvedURL = "resolved_url"
+	ParamResolvedVia = "resolved_via"
 	// paramAddedBy is the USER_JOIN param naming who added the member
 	// (verification.ParamAddedBy): the second target of an unauthorized
 	// bot's record.

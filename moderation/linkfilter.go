@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/moderation/links"
@@ -176,11 +179,19 @@ func (e *Engine) checkLinks(ctx context.Context, pl *attached, ev *audit.Event, 
 			break
 		}
 	}
+	var res *shortened
+	if !v.Blocked && cfg.ResolveShorteners {
+		bad, v, res = e.judgeShortened(ctx, k, ev, pol, found)
+	}
 	if !v.Blocked {
 		return
 	}
+	judged := bad.Host
+	if res != nil {
+		judged = res.host
+	}
 	log := e.log.With().Str("platform", k.p.String()).Str("property", k.id).
-		Str("message", ev.MessageID).Str("domain", bad.Host).Str("rule", v.Rule).Str("matched", v.Matched).Logger()
+		Str("message", ev.MessageID).Str("domain", judged).Str("rule", v.Rule).Str("matched", v.Matched).Logger()
 	if why := e.exempt(ctx, pl, ev, cfg); why != "" {
 		log.Debug().Str("exempt", why).Msg("blocked link in an exempt message")
 		return
@@ -192,7 +203,7 @@ func (e *Engine) checkLinks(ctx context.Context, pl *attached, ev *audit.Event, 
 		return // the same message seen again (an edit, a redelivery)
 	}
 	cause := platform.Cause{Function: audit.FuncLinkFilter,
-		Reason: fmt.Sprintf("link filter: %s %s", strings.ToLower(v.Rule), bad.Host)}
+		Reason: fmt.Sprintf("link filter: %s %s", strings.ToLower(v.Rule), judged)}
 	err := pl.actions.DeleteMessage(ctx, k.id, ev.ChannelID, ev.MessageID, cause)
 	if err != nil {
 		log.Warn().Err(err).Msg("delete a message with a blocked link")
@@ -210,7 +221,11 @@ func (e *Engine) checkLinks(ctx context.Context, pl *attached, ev *audit.Event, 
 	}
 	rec.Params.Set(audit.ParamTargetName, ev.ActorName)
 	rec.Params.Set(audit.ParamURL, bad.URL)
-	rec.Params.Set(audit.ParamDomain, bad.Host)
+	rec.Params.Set(audit.ParamDomain, judged)
+	if res != nil {
+		rec.Params.Set(ParamResolvedURL, res.Final)
+		rec.Params.Set(ParamResolvedVia, strings.Join(res.Via, " "))
+	}
 	rec.Params.Set(audit.ParamRule, v.Rule)
 	if v.Matched != "" {
 		rec.Params.Set(ParamMatched, v.Matched)
@@ -230,6 +245,72 @@ func (e *Engine) checkLinks(ctx context.Context, pl *attached, ev *audit.Event, 
 			log.Warn().Err(err).Str("user", ev.ActorID).Msg("time out a member for repeated blocked links")
 		}
 	}
+}
+
+// shortened is where a blocked shortened link led.
+type shortened struct {
+	Resolution
+	host string // the host judged: Final's
+}
+
+// maxShortenedPerMessage bounds the shortened links of one message that
+// are followed.
+const maxShortenedPerMessage = 10
+
+// judgeShortened follows the links on URL shorteners that the rules let
+// pass and judges where they lead by the same rules; the first blocked
+// decides, and is returned with where it led. The links are followed
+// together, so that a message waits for one resolution's time at most
+// (ShortenerOptions.Timeout). A link that cannot be resolved (time out,
+// error, too many redirects, an address refused) is left alone, which the
+// debug log says. It runs on the property's work queue: other properties'
+// work goes on meanwhile.
+func (e *Engine) judgeShortened(ctx context.Context, k propKey, ev *audit.Event, pol *Policy,
+	found []links.Link) (links.Link, Verdict, *shortened) {
+	var todo []links.Link
+	for _, l := range found {
+		if p := linkPath(l.URL); l.Invite != nil || !IsShortener(l.Host) || p == "" || p == "/" ||
+			slices.ContainsFunc(todo, func(t links.Link) bool { return t.URL == l.URL }) {
+			continue
+		}
+		todo = append(todo, l)
+	}
+	debug := func(l links.Link) *zerolog.Event {
+		return e.log.Debug().Str("platform", k.p.String()).Str("property", k.id).Str("message", ev.MessageID).
+			Str("url", l.URL)
+	}
+	if len(todo) > maxShortenedPerMessage {
+		for _, l := range todo[maxShortenedPerMessage:] {
+			debug(l).Int("max", maxShortenedPerMessage).Msg("shortened link not resolved: too many in the message; left alone")
+		}
+		todo = todo[:maxShortenedPerMessage]
+	}
+	type result struct {
+		res Resolution
+		err error
+	}
+	results := make([]result, len(todo))
+	var wg sync.WaitGroup
+	for i, l := range todo {
+		wg.Go(func() {
+			results[i].res, results[i].err = e.short.resolve(ctx, l.URL)
+		})
+	}
+	wg.Wait()
+	for i, l := range todo {
+		res, err := results[i].res, results[i].err
+		if err != nil {
+			debug(l).Err(err).Msg("shortened link not resolved; left alone")
+			continue
+		}
+		for _, f := range links.FindAll(res.Final) {
+			if v := pol.Judge(f); v.Blocked {
+				return l, v, &shortened{Resolution: res, host: f.Host}
+			}
+		}
+		debug(l).Str("resolved_url", res.Final).Msg("shortened link resolved; allowed")
+	}
+	return links.Link{}, Verdict{}, nil
 }
 
 // exempt says why a message is exempt from the link filter, or "".

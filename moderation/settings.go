@@ -45,6 +45,9 @@ type LinkFilterConfig struct {
 	Lookalike        bool
 	ProtectedDomains []string
 	BaitWords        []string
+	// ResolveShorteners follows links on known URL shorteners (see
+	// IsShortener) and judges where they lead by the same rules.
+	ResolveShorteners bool
 	// Escalation: EscalateAfter violations within EscalateWindow time the
 	// member out (Discord) or restrict them (Telegram) for EscalateTimeout.
 	Escalate        bool
@@ -127,6 +130,8 @@ var Settings = settings.Defs[Defaults]{
 		func(d *Defaults) *[]string { return &d.LinkFilter.ProtectedDomains }, func(s *settings.Community) *[]string { return &lfs(s).ProtectedDomains }),
 	settings.ListDef("link_filter.bait_words", "words that give a brand's name away in a host, added to the built-in ones (gift, nitro, free, promo, login, verify, airdrop, drop, claim)",
 		func(d *Defaults) *[]string { return &d.LinkFilter.BaitWords }, func(s *settings.Community) *[]string { return &lfs(s).BaitWords }),
+	settings.BoolDef("link_filter.resolve_shorteners", false, "follow links on URL shorteners (bit.ly, t.co ...; at most 5 redirects, 3 s) and judge where they lead",
+		func(d *Defaults) *bool { return &d.LinkFilter.ResolveShorteners }, func(s *settings.Community) **bool { return &lfs(s).ResolveShorteners }),
 	settings.BoolDef("link_filter.escalate", false, "time out / restrict repeat offenders",
 		func(d *Defaults) *bool { return &d.LinkFilter.Escalate }, func(s *settings.Community) **bool { return &lfs(s).Escalate }),
 	settings.IntDef("link_filter.escalate_after", 1, 100, 3, "removed links that trigger it",

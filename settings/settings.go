@@ -49,6 +49,9 @@ type LinkFilter struct {
 	Lookalike        *bool    `json:"lookalike,omitempty"`
 	ProtectedDomains []string `json:"protected_domains,omitempty"`
 	BaitWords        []string `json:"bait_words,omitempty"`
+	// ResolveShorteners follows links on URL shorteners and judges where
+	// they lead.
+	ResolveShorteners *bool `json:"resolve_shorteners,omitempty"`
 	// Escalate times a member out (Discord) or restricts them (Telegram)
 	// after EscalateAfter violations within EscalateWindowSeconds, for
 	// EscalateTimeoutSeconds.
