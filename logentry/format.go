@@ -66,7 +66,7 @@ var paramOrder = []string{
 	audit.ParamReportedID, audit.ParamReportedAuthor, audit.ParamReplyTo,
 	audit.ParamIsBot, audit.ParamAccountCreated, audit.ParamPostedAt, audit.ParamChannelKind, audit.ParamParentID, audit.ParamSenderChat,
 	audit.ParamEmbedURLs, "text_links", // moderation.ParamTextLinks
-	audit.ParamAttachmentStatus, audit.ParamUnknownBefore,
+	audit.ParamAttachmentStatus, audit.ParamUnknownBefore, audit.ParamQuiet,
 	audit.ParamTruncatedTargets, audit.ParamTruncatedAttachments, audit.ParamTruncatedParams,
 }
 

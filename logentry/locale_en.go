@@ -136,6 +136,7 @@ var catalogEN = catalog{
 
 		audit.ParamAttachmentStatus:     "Attachments",
 		audit.ParamUnknownBefore:        "Earlier state unknown",
+		audit.ParamQuiet:                "Not posted",
 		audit.ParamTruncatedTargets:     "Targets in all",
 		audit.ParamTruncatedAttachments: "Attachments in all",
 		audit.ParamTruncatedParams:      "Details in all",

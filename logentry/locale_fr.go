@@ -127,6 +127,7 @@ var catalogFR = catalog{
 
 		audit.ParamAttachmentStatus:     "Pièces jointes",
 		audit.ParamUnknownBefore:        "État antérieur inconnu",
+		audit.ParamQuiet:                "Non publié",
 		audit.ParamTruncatedTargets:     "Total des cibles",
 		audit.ParamTruncatedAttachments: "Total des pièces jointes",
 		audit.ParamTruncatedParams:      "Total des détails",

@@ -130,6 +130,7 @@ var catalogHI = catalog{
 
 		audit.ParamAttachmentStatus:     "संलग्नक",
 		audit.ParamUnknownBefore:        "पहले की स्थिति अज्ञात",
+		audit.ParamQuiet:                "लॉग में पोस्ट नहीं",
 		audit.ParamTruncatedTargets:     "कुल लक्ष्य",
 		audit.ParamTruncatedAttachments: "कुल संलग्नक",
 		audit.ParamTruncatedParams:      "कुल विवरण",
