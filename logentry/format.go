@@ -209,6 +209,12 @@ func summaryKey(e *audit.Event) string {
 		if leftOnTheirOwn(e) {
 			key += "/left"
 		}
+	case audit.VerificationFailure:
+		// The entry says what was done: the kick or ban is recorded, not
+		// posted (quiet: DETAIL).
+		if a := e.Params[audit.ParamAction]; (a == "KICK" || a == "BAN") && e.Params[audit.ParamOutcome] == "DONE" { // verification's
+			key += "/" + a
+		}
 	case audit.ModerationLink:
 		if e.Params[audit.ParamRule] == "LOOKALIKE" && e.Params[audit.ParamMatched] != "" { // moderation.RuleLookalike
 			key += "/lookalike"

@@ -633,3 +633,24 @@ func TestRaidEntry(t *testing.T) {
 		t.Errorf("ended: %q", got)
 	}
 }
+
+// A failed verification's entry says what was done to the member, since
+// the kick or ban itself is not posted.
+func TestVerificationFailureSaysWhatWasDone(t *testing.T) {
+	e := &audit.Event{Platform: audit.Telegram, PropertyID: "-100", Type: audit.VerificationFailure,
+		Function: audit.FuncVerification, ActorID: "1", ActorName: "chatwarden", ActorType: audit.ActorBot,
+		TargetIDs: []string{"42"}, Params: audit.Params{audit.ParamTargetName: "Zoe", audit.ParamAction: "KICK",
+			audit.ParamOutcome: "DONE", audit.ParamReason: audit.ReasonWrongAnswer}}
+	for _, c := range []struct{ action, outcome, locale, want string }{
+		{"KICK", "DONE", "en", "Zoe failed verification and was removed."},
+		{"BAN", "DONE", "en", "Zoe failed verification and was banned."},
+		{"BAN", "DONE", "fr", "Zoe a échoué à la vérification et a été banni."},
+		{"KICK", "FORBIDDEN", "en", "Zoe failed verification."}, // not done: the fields say why
+		{"NONE", "NONE", "en", "Zoe failed verification."},
+	} {
+		e.Params[audit.ParamAction], e.Params[audit.ParamOutcome] = c.action, c.outcome
+		if got := Render(e, c.locale).Summary; got != c.want {
+			t.Errorf("%s %s %s: %q, want %q", c.action, c.outcome, c.locale, got, c.want)
+		}
+	}
+}

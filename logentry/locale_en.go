@@ -63,6 +63,8 @@ var catalogEN = catalog{
 		"MESSAGE_REPORT":                 "{actor} reported a message.",
 		"VERIFICATION_SUCCESS":           "{target} passed verification.",
 		"VERIFICATION_FAILURE":           "{target} failed verification.",
+		"VERIFICATION_FAILURE/KICK":      "{target} failed verification and was removed.",
+		"VERIFICATION_FAILURE/BAN":       "{target} failed verification and was banned.",
 		"MODERATION_LINK":                "A message by {target} was removed by link filtering.",
 		"MODERATION_LINK/lookalike":      "A message by {target} was removed: its link looks like {matched}.",
 		"SECURITY_EVENT":                 "Security: {kind} involving {target}.",

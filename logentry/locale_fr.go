@@ -54,6 +54,8 @@ var catalogFR = catalog{
 		"MESSAGE_REPORT":                 "{actor} a signalé un message.",
 		"VERIFICATION_SUCCESS":           "{target} a réussi la vérification.",
 		"VERIFICATION_FAILURE":           "{target} a échoué à la vérification.",
+		"VERIFICATION_FAILURE/KICK":      "{target} a échoué à la vérification et a été expulsé.",
+		"VERIFICATION_FAILURE/BAN":       "{target} a échoué à la vérification et a été banni.",
 		"MODERATION_LINK":                "Un message de {target} a été supprimé par le filtre de liens.",
 		"MODERATION_LINK/lookalike":      "Un message de {target} a été supprimé : son lien imite {matched}.",
 		"SECURITY_EVENT":                 "Sécurité : {kind} concernant {target}.",

@@ -57,6 +57,8 @@ var catalogHI = catalog{
 		"MESSAGE_REPORT":                 "{actor.obl} ने एक संदेश की रिपोर्ट की।",
 		"VERIFICATION_SUCCESS":           "{target.obl} ने सत्यापन पूरा किया।",
 		"VERIFICATION_FAILURE":           "{target} सत्यापन में विफल रहे।",
+		"VERIFICATION_FAILURE/KICK":      "{target} सत्यापन में विफल रहे और उन्हें हटा दिया गया।",
+		"VERIFICATION_FAILURE/BAN":       "{target} सत्यापन में विफल रहे और उन्हें प्रतिबंधित कर दिया गया।",
 		"MODERATION_LINK":                "लिंक फ़िल्टर ने {target.obl} का एक संदेश हटाया।",
 		"MODERATION_LINK/lookalike":      "लिंक फ़िल्टर ने {target.obl} का एक संदेश हटाया: उसका लिंक {matched} जैसा दिखता है।",
 		"SECURITY_EVENT":                 "सुरक्षा: {target.obl} से संबंधित {kind}।",

@@ -714,6 +714,18 @@ func TestEnginesVerificationByButton(t *testing.T) {
 	if len(roles) != 1 || roles[0].Function != audit.FuncVerification || roles[0].Params[audit.ParamRolesAdded] != engVerified {
 		t.Fatalf("role records: %s", describe(roles))
 	}
+	// The log channel shows the result only: the role is a detail of it,
+	// stored (quiet) and not posted.
+	if roles[0].Params[audit.ParamQuiet] != audit.QuietDetail {
+		t.Errorf("the role record is not marked quiet: %s", describe(roles))
+	}
+	entries := h.logEntries()
+	if n := countContaining(entries, "passed verification"); n != 1 {
+		t.Errorf("%d verification entries, want 1:\n%s", n, strings.Join(entries, "\n---\n"))
+	}
+	if n := countContaining(entries, "profile was updated"); n != 0 {
+		t.Errorf("the role is posted besides the result:\n%s", strings.Join(entries, "\n---\n"))
+	}
 }
 
 var sumRE = regexp.MustCompile(`What is (\d+) \+ (\d+)\?`)
