@@ -986,6 +986,25 @@ func TestEnginesUnauthorizedIntegrations(t *testing.T) {
 	if rm.Function != audit.FuncIntegrationGuard || rm.Target() != spam2.ID || rm.ActorID != f.BotID() {
 		t.Fatalf("removal record %s", describe([]*audit.Event{rm}))
 	}
+	// One bot added is one entry: its alert. The unlisted bots' joins and
+	// the kick are told by it; the allowed bot's join is posted.
+	entries := h.logEntries()
+	all := strings.Join(entries, "\n---\n")
+	for _, bot := range []string{spam.Username, spam2.Username} {
+		bot = strings.ReplaceAll(bot, "_", `\_`) // as the embed escapes it
+		if n := countContaining(entries, "involving "+bot+"."); n != 1 {
+			t.Errorf("%d alerts for %s:\n%s", n, bot, all)
+		}
+		if n := countContaining(entries, bot+" joined."); n != 0 {
+			t.Errorf("%s's join is posted besides its alert:\n%s", bot, all)
+		}
+	}
+	if n := countContaining(entries, good.Username+" joined."); n != 1 {
+		t.Errorf("the allowed bot's join: %d entries:\n%s", n, all)
+	}
+	if n := countContaining(entries, "removed airdrop"); n != 0 {
+		t.Errorf("the guard's kick is posted besides its alert:\n%s", all)
+	}
 }
 
 func TestEnginesConfigSet(t *testing.T) {
