@@ -74,3 +74,89 @@ func TestVerificationIsOneEntryInTheLogChat(t *testing.T) {
 		t.Errorf("%d quiet deletions; want both challenges and Bob's join message", len(q))
 	}
 }
+
+// One bot added is one alert in the log chat.
+func TestBotAddedIsOneAlert(t *testing.T) {
+	h := engineHarness(t, enginetest.Config{})
+	f := h.fake
+	owner, ann := f.NewUser("Owner"), f.NewUser("Ann")
+	g := f.NewSupergroup("G", owner, ann)
+	logChat := f.NewSupergroup("G logs", owner)
+	h.setLog(g.ID, logChat.ID)
+	spam := f.AddUser(telegramtest.User{FirstName: "Free Crypto", Username: "free_crypto_bot", IsBot: true})
+	f.AddMemberByAdmin(g, ann, spam)
+	h.wait(g.ID, audit.SecurityEvent, 1)
+	h.eng.Flush()
+	// The bot's join was held until the guard decided, then dropped: the
+	// outbox empties without posting it.
+	text := h.drained(logChat.ID)
+	if n := strings.Count(text, "Security: UNAUTHORIZED_INTEGRATION"); n != 1 {
+		t.Errorf("%d alerts for one bot:\n%s", n, text)
+	}
+	if strings.Contains(text, "Free Crypto joined") {
+		t.Errorf("the bot's join is posted besides its alert:\n%s", text)
+	}
+	if n := len(h.records(g.ID, audit.UserJoin)); n != 1 {
+		t.Errorf("%d USER_JOIN records for the bot, want 1", n)
+	}
+}
+
+// drained waits until nothing is left to post to log chats and returns
+// what a log chat received.
+func (h *harness) drained(logChat int64) string {
+	h.t.Helper()
+	waitFor(h.t, "the log outbox to empty", func() bool {
+		n, err := h.s.OutboxDepth(audit.Telegram.String())
+		return err == nil && n == 0
+	})
+	return h.text(logChat)
+}
+
+// A rename of first and last name is one USER_UPDATE and at most one
+// impersonation alert, naming the member by their new name; the guard's
+// quarantine is told by the alert, not posted on its own.
+func TestRenameIsOneUpdateAndOneAlert(t *testing.T) {
+	h := engineHarness(t, enginetest.Config{})
+	f := h.fake
+	owner := f.AddUser(telegramtest.User{FirstName: "Olga", LastName: "Petrova", Username: "olga_petrova"})
+	ann := f.AddUser(telegramtest.User{FirstName: "Ann", LastName: "Lee", Username: "annlee"})
+	g := f.NewSupergroup("Group", owner, ann)
+	logChat := f.NewSupergroup("G logs", owner)
+	h.setLog(g.ID, logChat.ID)
+	h.setEngine(g.ID, "impersonation.action", "quarantine")
+	f.Message(g, ann, "hello")
+	h.wait(g.ID, audit.ChatMessage, 1)
+	renamed := ann
+	renamed.FirstName, renamed.LastName, renamed.Username = "\u041elga", "P\u0435trova", "olga_petrova_"
+	f.Message(g, renamed, "new name")
+	h.wait(g.ID, audit.SecurityEvent, 1)
+	waitFor(t, "the quarantine", func() bool { return f.ChatMember(g.ID, ann.ID).Status == telegramtest.StatusRestricted })
+	h.eng.Flush()
+	f.Message(g, owner, "sentinel")
+	text := h.waitText(logChat.ID, "sentinel")
+
+	var renames []*audit.Event
+	for _, e := range h.records(g.ID, audit.UserUpdate) {
+		if e.Function == audit.FuncGateway {
+			renames = append(renames, e)
+		}
+	}
+	if len(renames) != 1 {
+		t.Fatalf("%d USER_UPDATE records for one rename", len(renames))
+	}
+	if p := renames[0].Params; p[audit.ParamField] != "name" || p[audit.ParamOldValue] != "Ann Lee" ||
+		p[audit.ParamNewValue] != "\u041elga P\u0435trova" || p[audit.ParamChanged] != "first_name,last_name,username" ||
+		p["old_username"] != "annlee" || p["new_username"] != "olga_petrova_" {
+		t.Errorf("rename record %v", p)
+	}
+	secs := h.records(g.ID, audit.SecurityEvent)
+	if len(secs) != 1 || secs[0].Params[audit.ParamTargetName] != "\u041elga P\u0435trova" {
+		t.Fatalf("impersonation records %+v", secs)
+	}
+	if n := strings.Count(text, "Security: IMPERSONATION"); n != 1 {
+		t.Errorf("%d impersonation alerts in the log chat:\n%s", n, text)
+	}
+	if n := strings.Count(text, "profile was updated"); n != 1 {
+		t.Errorf("%d profile entries (the rename, and the quarantine besides its alert?):\n%s", n, text)
+	}
+}
