@@ -209,6 +209,11 @@ func summaryKey(e *audit.Event) string {
 		if leftOnTheirOwn(e) {
 			key += "/left"
 		}
+	case audit.SettingsChange:
+		// One command that changed several settings lists them in setting.
+		if strings.Contains(e.Params[audit.ParamSetting], ", ") {
+			key += "/several"
+		}
 	case audit.VerificationFailure:
 		// The entry says what was done: the kick or ban is recorded, not
 		// posted (quiet: DETAIL).

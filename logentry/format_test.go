@@ -654,3 +654,29 @@ func TestVerificationFailureSaysWhatWasDone(t *testing.T) {
 		}
 	}
 }
+
+// One command that changed several settings is one entry listing them.
+func TestSeveralSettingsInOneEntry(t *testing.T) {
+	e := &audit.Event{Platform: audit.Discord, PropertyID: "g", Type: audit.SettingsChange, Function: audit.FuncCommand,
+		ActorID: "1", ActorName: "Ada", ActorType: audit.ActorAdmin,
+		Params: audit.Params{audit.ParamSetting: "verification.kind, verification.enabled",
+			"old_verification.kind": "button", "new_verification.kind": "math", "new_verification.enabled": "on"}}
+	en := Render(e, "en")
+	if en.Summary != "Ada changed several settings." {
+		t.Errorf("summary %q", en.Summary)
+	}
+	var labels []string
+	for _, f := range en.Fields {
+		labels = append(labels, f.Label+": "+f.Value)
+	}
+	all := strings.Join(labels, "\n")
+	for _, want := range []string{"Old value (verification.kind): button", "New value (verification.kind): math",
+		"New value (verification.enabled): on"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in\n%s", want, all)
+		}
+	}
+	if got := Render(e, "fr").Summary; got != "Ada a modifié plusieurs paramètres." {
+		t.Errorf("fr: %q", got)
+	}
+}

@@ -71,6 +71,7 @@ var catalogEN = catalog{
 		"SECURITY_EVENT/JOIN_RAID":       "Join raid in progress: {count} {count:account|accounts} joined so far.",
 		"SECURITY_EVENT/JOIN_RAID/ended": "Join raid over: {count} {count:account|accounts} joined.",
 		"SETTINGS_CHANGE":                "{actor} changed a setting.",
+		"SETTINGS_CHANGE/several":        "{actor} changed several settings.",
 		"DATA_RETENTION":                 "{actor} erased the data of {target}.",
 		"DATA_RETENTION/purge":           "{count} {count:record|records} older than {days} {days:day|days} {count:was|were} purged.",
 		"DATA_RETENTION/purge_before":    "{count} {count:record|records} from before {before} {count:was|were} purged.",

@@ -62,6 +62,7 @@ var catalogFR = catalog{
 		"SECURITY_EVENT/JOIN_RAID":       "Raid d'arrivées en cours : {count} {count:compte arrivé|comptes arrivés} jusqu'ici.",
 		"SECURITY_EVENT/JOIN_RAID/ended": "Raid d'arrivées terminé : {count} {count:compte arrivé|comptes arrivés}.",
 		"SETTINGS_CHANGE":                "{actor} a modifié un paramètre.",
+		"SETTINGS_CHANGE/several":        "{actor} a modifié plusieurs paramètres.",
 		"DATA_RETENTION":                 "{actor} a effacé les données de {target}.",
 		"DATA_RETENTION/purge":           "{count} {count:enregistrement|enregistrements} de plus de {days} {days:jour|jours} {count:a été purgé|ont été purgés}.",
 		"DATA_RETENTION/purge_before":    "{count} {count:enregistrement antérieur|enregistrements antérieurs} au {before} {count:a été purgé|ont été purgés}.",

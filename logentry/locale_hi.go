@@ -65,6 +65,7 @@ var catalogHI = catalog{
 		"SECURITY_EVENT/JOIN_RAID":       "जॉइन रेड जारी है: अब तक {count} खाते जुड़े।",
 		"SECURITY_EVENT/JOIN_RAID/ended": "जॉइन रेड समाप्त: {count} खाते जुड़े।",
 		"SETTINGS_CHANGE":                "{actor.obl} ने एक सेटिंग बदली।",
+		"SETTINGS_CHANGE/several":        "{actor.obl} ने कई सेटिंग्स बदलीं।",
 		"DATA_RETENTION":                 "{actor.obl} ने {target.obl} का डेटा मिटाया।",
 		"DATA_RETENTION/purge":           "{days} दिन से {count:पुराना|पुराने} {count} रिकॉर्ड {count:हटाया गया|हटाए गए}।",
 		"DATA_RETENTION/purge_before":    "{before} से पहले {count:का|के} {count} रिकॉर्ड {count:हटाया गया|हटाए गए}।",

@@ -139,8 +139,8 @@ func (b *Bot) onSettingAutocomplete(i *discordgo.Interaction) {
 }
 
 // onConfigVerification serves /config verification channel: role: kind:
-// timeout:: each given option is saved (and recorded), verification is
-// turned on, and the Verify button is posted in the channel.
+// timeout:: the given options are saved with verification turned on, as
+// one SETTINGS_CHANGE, and the Verify button is posted in the channel.
 func (b *Bot) onConfigVerification(i *discordgo.Interaction, opts map[string]*discordgo.ApplicationCommandInteractionDataOption) {
 	if b.opts.Verification == nil {
 		b.reply(i, "Verification is not enabled on this bot.")
@@ -159,18 +159,17 @@ func (b *Bot) onConfigVerification(i *discordgo.Interaction, opts map[string]*di
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cfg := b.settingsCore()
+	// One command, one SETTINGS_CHANGE listing what it changed (and all
+	// of it saved, or none).
+	var changes []command.SettingChange
 	for _, o := range []struct{ opt, key string }{{"channel", "verification.channel"}, {"role", "verification.role"},
 		{"kind", "verification.kind"}, {"timeout", "verification.timeout"}} {
-		v := optString(opts, o.opt)
-		if v == "" {
-			continue
-		}
-		if _, err := cfg.SetEngineSetting(ctx, b.scope(i), b.admin(i), o.key, v); err != nil {
-			b.editErr(i, err, "config verification")
-			return
+		if v := optString(opts, o.opt); v != "" {
+			changes = append(changes, command.SettingChange{Key: o.key, Value: v})
 		}
 	}
-	set, err := cfg.SetEngineSetting(ctx, b.scope(i), b.admin(i), "verification.enabled", "on")
+	changes = append(changes, command.SettingChange{Key: "verification.enabled", Value: "on"})
+	set, err := cfg.SetEngineSettings(ctx, b.scope(i), b.admin(i), changes)
 	if err != nil {
 		b.editErr(i, err, "config verification")
 		return

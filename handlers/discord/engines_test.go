@@ -653,13 +653,14 @@ func TestEnginesVerificationByButton(t *testing.T) {
 	}
 
 	start := h.enableVerification("button", "5m")
+	// One command is one SETTINGS_CHANGE listing its changes.
 	changes := h.records(audit.SettingsChange)
+	if len(changes) != 1 || changes[0].ActorID != engAda.ID {
+		t.Fatalf("settings changes: %s", describe(changes))
+	}
 	var keys []string
-	for _, c := range changes {
-		if c.ActorID != engAda.ID {
-			t.Errorf("settings change by %s", c.ActorID)
-		}
-		keys = append(keys, c.Params[audit.ParamSetting]+"="+c.Params[audit.ParamNewValue])
+	for _, k := range strings.Split(changes[0].Params[audit.ParamSetting], ", ") {
+		keys = append(keys, k+"="+changes[0].Params["new_"+k])
 	}
 	slices.Sort(keys)
 	want := []string{"verification.channel=" + engVerify, "verification.enabled=on", "verification.kind=button",
@@ -725,6 +726,9 @@ func TestEnginesVerificationByButton(t *testing.T) {
 	}
 	if n := countContaining(entries, "profile was updated"); n != 0 {
 		t.Errorf("the role is posted besides the result:\n%s", strings.Join(entries, "\n---\n"))
+	}
+	if n := countContaining(entries, "changed several settings"); n != 1 || countContaining(entries, "changed a setting") != 0 {
+		t.Errorf("%d settings entries for one /config verification:\n%s", n, strings.Join(entries, "\n---\n"))
 	}
 }
 
