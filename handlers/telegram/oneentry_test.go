@@ -99,6 +99,25 @@ func TestBotAddedIsOneAlert(t *testing.T) {
 	if n := len(h.records(g.ID, audit.UserJoin)); n != 1 {
 		t.Errorf("%d USER_JOIN records for the bot, want 1", n)
 	}
+	// Its button removes the bot; a member's buttons do not apply to it.
+	alert := h.waitButton(logChat.ID, "Remove")
+	if bs := buttons(alert); len(bs) != 1 {
+		t.Errorf("the bot's alert offers %v, want Remove only", mapKeys(bs))
+	}
+	if ans := h.press(logChat, owner, alert, "Remove"); ans.Text != "Removed." {
+		t.Fatalf("Remove: %+v", ans)
+	}
+	if st := f.ChatMember(g.ID, spam.ID).Status; st != telegramtest.StatusLeft {
+		t.Errorf("the bot is %s after Remove, want left", st)
+	}
+}
+
+func mapKeys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // drained waits until nothing is left to post to log chats and returns
