@@ -64,7 +64,7 @@ func (b *Bot) onConfig(i *discordgo.Interaction, data discordgo.ApplicationComma
 	}
 	if err != nil {
 		if errors.Is(err, command.ErrBadArgument) {
-			b.reply(i, err.Error())
+			b.reply(i, command.Explain(err, ""))
 		} else {
 			b.log.Error().Err(err).Msg("config command")
 			b.reply(i, "The change could not be saved; try again.")
@@ -97,7 +97,7 @@ func (b *Bot) settingsCore() *command.Settings {
 // anything else with an apology (and the log).
 func (b *Bot) replyErr(i *discordgo.Interaction, err error, what string) {
 	if errors.Is(err, command.ErrBadArgument) {
-		b.reply(i, err.Error())
+		b.reply(i, command.Explain(err, ""))
 		return
 	}
 	b.log.Error().Err(err).Str("guild", i.GuildID).Msg(what)
@@ -238,7 +238,7 @@ func (b *Bot) savePrompt(ctx context.Context, guild, id string) error {
 // editErr is replyErr for a deferred answer.
 func (b *Bot) editErr(i *discordgo.Interaction, err error, what string) {
 	if errors.Is(err, command.ErrBadArgument) {
-		b.editText(i, err.Error())
+		b.editText(i, command.Explain(err, ""))
 		return
 	}
 	b.log.Error().Err(err).Str("guild", i.GuildID).Msg(what)
