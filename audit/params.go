@@ -110,6 +110,10 @@ const (
 	ParamViaJoinRequest = "via_join_request"
 	ParamRolesAdded     = "roles_added"
 	ParamRolesRemoved   = "roles_removed"
+	// ParamQuiet marks a record that is stored but not posted to log
+	// channels (QuietDetail, QuietHousekeeping): the one who records it
+	// says so, nothing guesses it from the text.
+	ParamQuiet = "quiet"
 
 	ParamTruncatedTargets     = "truncated_targets"
 	ParamTruncatedAttachments = "truncated_attachments"
@@ -136,6 +140,13 @@ const (
 	ReasonWrongAnswer = "WRONG_ANSWER"
 	ReasonTimeout     = "TIMEOUT"
 	ReasonLeft        = "LEFT"
+
+	// QuietDetail: the action is a detail of another record that tells it
+	// (an engine's record saying what it did: action, outcome).
+	QuietDetail = "DETAIL"
+	// QuietHousekeeping: the bot tidying its own traces (its challenge,
+	// command exchanges).
+	QuietHousekeeping = "HOUSEKEEPING"
 )
 
 // Cut returns s cut to at most max bytes at a rune boundary, with CutMarker

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/logchannel"
@@ -31,6 +33,50 @@ var ErrBadArgument = errors.New("bad argument")
 
 func bad(arg, format string, a ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrBadArgument, arg, fmt.Sprintf(format, a...))
+}
+
+// Explain turns a command's error into a sentence for the chat: a bad
+// argument's message without the error chain before it ("bad argument:
+// chat: chatwarden cannot see …" reads "Chatwarden cannot see …."), a
+// setting's key kept where it names what was wrong. Other errors are not
+// for the caller: fallback is returned, and the caller logs err.
+func Explain(err error, fallback string) string {
+	if err == nil || !errors.Is(err, ErrBadArgument) {
+		return fallback
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ErrBadArgument.Error()+": "); i >= 0 {
+		msg = msg[i+len(ErrBadArgument.Error())+2:]
+	}
+	if arg, rest, ok := strings.Cut(msg, ": "); ok && rest != "" && !strings.ContainsAny(arg, " ._") {
+		// A plain argument name: the rest says it, or reads on from it.
+		msg = rest
+		if strings.HasPrefix(rest, `"`) {
+			msg = arg + ": " + rest // what was typed, and where
+		}
+		for _, verb := range []string{"must ", "is ", "has "} {
+			if strings.HasPrefix(rest, verb) {
+				msg = arg + " " + rest
+			}
+		}
+		msg = upperFirst(msg)
+	}
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return fallback
+	}
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
+}
+
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError || !unicode.IsLower(r) {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // Search is a search as a member typed it.

@@ -2,6 +2,7 @@ package command
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,29 @@ func TestShowSaysWhyAChannelIsPaused(t *testing.T) {
 	}
 	if !strings.Contains(got, "en (default)") || !strings.Contains(got, "c1: USER_BAN") || !strings.Contains(got, "PAUSED: missing access") {
 		t.Fatalf("show:\n%s", got)
+	}
+}
+
+// Errors shown in chat are sentences, without the error chain.
+func TestExplain(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w: chat: chatwarden cannot see -1009999999999; add it to that chat first", ErrBadArgument),
+			"Chatwarden cannot see -1009999999999; add it to that chat first."},
+		{fmt.Errorf("set: %w", bad("limit", "must be within 1..%d", 100)), "Limit must be within 1..100."},
+		{bad("channel", "is required"), "Channel is required."},
+		{bad("since", "%q is neither a duration nor a time", "x"), `Since: "x" is neither a duration nor a time.`},
+		{fmt.Errorf("%w: %v", ErrBadArgument, errors.New(`link_filter.mode: "sometimes" is not one of denylist, allowlist`)),
+			`link_filter.mode: "sometimes" is not one of denylist, allowlist.`},
+		{fmt.Errorf("%w: user: chatwarden has not seen @x in this group; use their numeric id", ErrBadArgument),
+			"Chatwarden has not seen @x in this group; use their numeric id."},
+		{errors.New("store: bbolt: database not open"), "fallback"},
+		{nil, "fallback"},
+	} {
+		if got := Explain(c.err, "fallback"); got != c.want {
+			t.Errorf("Explain(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/verification"
@@ -71,6 +73,83 @@ func (c *Settings) SetEngineSetting(ctx context.Context, scope Scope, admin Admi
 		v, _ := e.Get(s, key)
 		return v
 	})
+}
+
+// SettingChange is one engine setting and the value to give it.
+type SettingChange struct{ Key, Value string }
+
+// SetEngineSettings changes several engine settings of a property at once:
+// all or none are saved, and one SETTINGS_CHANGE records them (setting
+// lists the keys that changed, comma-separated; old_<key> and new_<key>
+// carry each value), so that one command is one log entry. Keys whose
+// value does not change are left out; nothing is recorded when none
+// changes. A single change is recorded as SetEngineSetting records it.
+func (c *Settings) SetEngineSettings(ctx context.Context, scope Scope, admin Admin, changes []SettingChange) (settings.Community, error) {
+	type resolved struct {
+		t        settings.Table
+		key, val string
+	}
+	var rs []resolved
+	for _, ch := range changes {
+		t, key, err := engineFor(ch.Key)
+		if err != nil {
+			return settings.Community{}, err
+		}
+		v := strings.TrimSpace(ch.Value)
+		if len(v) > 4000 {
+			return settings.Community{}, bad(key, "the value is too long")
+		}
+		rs = append(rs, resolved{t, key, v})
+	}
+	old, updated, err := c.Store.UpdateSettings(ctx, scope.Platform, scope.Property, func(s *settings.Community) error {
+		for _, r := range rs {
+			if err := r.t.Set(s, r.key, r.val); err != nil {
+				if errors.Is(err, settings.ErrBadValue) || errors.Is(err, settings.ErrUnknown) {
+					return fmt.Errorf("%w: %v", ErrBadArgument, err)
+				}
+				return fmt.Errorf("set %s: %w", r.key, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return old, err
+	}
+	if c.Router != nil {
+		c.Router.Update(scope.Platform, scope.Property, updated)
+	}
+	type diff struct{ key, old, new string }
+	var diffs []diff
+	for _, r := range rs {
+		o, _ := r.t.Get(old, r.key)
+		n, _ := r.t.Get(updated, r.key)
+		if o != n && !slices.ContainsFunc(diffs, func(d diff) bool { return d.key == r.key }) {
+			diffs = append(diffs, diff{r.key, o, n})
+		}
+	}
+	if len(diffs) == 0 {
+		return updated, nil
+	}
+	e := &audit.Event{Platform: scope.Platform, PropertyID: scope.Property, Type: audit.SettingsChange,
+		PlatformType: "command", Function: audit.FuncCommand, ActorType: audit.ActorAdmin,
+		ActorID: admin.ID, ActorName: admin.Name}
+	if len(diffs) == 1 {
+		e.Params.Set(audit.ParamSetting, diffs[0].key)
+		e.Params.Set(audit.ParamOldValue, diffs[0].old)
+		e.Params.Set(audit.ParamNewValue, diffs[0].new)
+	} else {
+		keys := make([]string, len(diffs))
+		for i, d := range diffs {
+			keys[i] = d.key
+			e.Params.Set("old_"+d.key, d.old)
+			e.Params.Set("new_"+d.key, d.new)
+		}
+		e.Params.Set(audit.ParamSetting, strings.Join(keys, ", "))
+	}
+	if err := c.Recorder.Record(ctx, e); err != nil {
+		return updated, fmt.Errorf("record the settings change: %w", err)
+	}
+	return updated, nil
 }
 
 // ShowEngineSettings describes the engine settings a property changed

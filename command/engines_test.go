@@ -144,3 +144,77 @@ func TestPrivacySettings(t *testing.T) {
 		}
 	}
 }
+
+// Several settings changed by one command are saved together (all or
+// none) and recorded as one SETTINGS_CHANGE listing them.
+func TestSeveralSettingsAreOneRecord(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(filepath.Join(t.TempDir(), "c.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := logchannel.NewRouter(ctx, s, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := recorder.New(s, recorder.Options{})
+	t.Cleanup(func() { rec.Close(ctx); s.Close() })
+	c := &Settings{Store: s, Router: router, Recorder: rec}
+	scope := Scope{Platform: audit.Discord, Property: "g1"}
+	admin := Admin{ID: "42", Name: "Ann"}
+	records := func() []*audit.Event {
+		t.Helper()
+		page, err := s.Query(ctx, store.Query{Platform: scope.Platform, Property: scope.Property,
+			Types: []audit.EventType{audit.SettingsChange}, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Events
+	}
+
+	// A bad value anywhere saves nothing and records nothing.
+	_, err = c.SetEngineSettings(ctx, scope, admin, []SettingChange{{"verification.kind", "math"}, {"verification.timeout", "soon"}})
+	if !errors.Is(err, ErrBadArgument) {
+		t.Fatalf("a bad value: %v", err)
+	}
+	if v, _ := GetEngineSetting(router.Settings(scope.Platform, scope.Property), "verification.kind"); v != "" {
+		t.Errorf("verification.kind saved as %q with a bad sibling", v)
+	}
+	if n := len(records()); n != 0 {
+		t.Fatalf("%d records of a refused change", n)
+	}
+
+	set, err := c.SetEngineSettings(ctx, scope, admin, []SettingChange{{"verification.kind", "math"},
+		{"verification.timeout", "5m"}, {"verification.enabled", "on"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := GetEngineSetting(set, "verification.timeout"); v != "5m0s" {
+		t.Errorf("timeout %q", v)
+	}
+	recs := records()
+	if len(recs) != 1 {
+		t.Fatalf("%d records for one command, want 1", len(recs))
+	}
+	p := recs[0].Params
+	if p[audit.ParamSetting] != "verification.kind, verification.timeout, verification.enabled" ||
+		p["new_verification.kind"] != "math" || p["new_verification.timeout"] != "5m0s" || p["new_verification.enabled"] != "on" ||
+		recs[0].ActorID != "42" {
+		t.Errorf("record %+v %v", recs[0], p)
+	}
+	// The same values again change nothing: no record.
+	if _, err := c.SetEngineSettings(ctx, scope, admin, []SettingChange{{"verification.kind", "math"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(records()); n != 1 {
+		t.Errorf("%d records after a change to the same values", n)
+	}
+	// One change is recorded as SetEngineSetting records it.
+	if _, err := c.SetEngineSettings(ctx, scope, admin, []SettingChange{{"verification.kind", "button"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := records()[0]; r.Params[audit.ParamSetting] != "verification.kind" || r.Params[audit.ParamOldValue] != "math" ||
+		r.Params[audit.ParamNewValue] != "button" {
+		t.Errorf("single change %v", r.Params)
+	}
+}

@@ -75,8 +75,14 @@ func (r *Router) Locale(p audit.Platform, property string) string {
 
 // Route implements Router: one route per log channel of the event's
 // property that takes its type. Paused channels keep receiving routes so
-// that nothing is lost while they are paused.
+// that nothing is lost while they are paused. A record marked quiet
+// (params.quiet: a detail of another record, or the bot's housekeeping)
+// goes to no channel: it is stored, and the record it belongs to is the
+// one moderators read.
 func (r *Router) Route(e *audit.Event) []recorder.Route {
+	if Quiet(e) {
+		return nil
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	s, ok := r.settings[routeKey{e.Platform, e.PropertyID}]
@@ -91,6 +97,10 @@ func (r *Router) Route(e *audit.Event) []recorder.Route {
 	}
 	return out
 }
+
+// Quiet reports whether e is stored without being posted to log channels
+// (params.quiet is set).
+func Quiet(e *audit.Event) bool { return e.Params.Get(audit.ParamQuiet) != "" }
 
 // ContentPolicy returns a RecorderOptions.Prepare function that drops
 // message content from events of properties that do not store it: the

@@ -66,7 +66,7 @@ var paramOrder = []string{
 	audit.ParamReportedID, audit.ParamReportedAuthor, audit.ParamReplyTo,
 	audit.ParamIsBot, audit.ParamAccountCreated, audit.ParamPostedAt, audit.ParamChannelKind, audit.ParamParentID, audit.ParamSenderChat,
 	audit.ParamEmbedURLs, "text_links", // moderation.ParamTextLinks
-	audit.ParamAttachmentStatus, audit.ParamUnknownBefore,
+	audit.ParamAttachmentStatus, audit.ParamUnknownBefore, audit.ParamQuiet,
 	audit.ParamTruncatedTargets, audit.ParamTruncatedAttachments, audit.ParamTruncatedParams,
 }
 
@@ -208,6 +208,17 @@ func summaryKey(e *audit.Event) string {
 	case audit.UserRemove:
 		if leftOnTheirOwn(e) {
 			key += "/left"
+		}
+	case audit.SettingsChange:
+		// One command that changed several settings lists them in setting.
+		if strings.Contains(e.Params[audit.ParamSetting], ", ") {
+			key += "/several"
+		}
+	case audit.VerificationFailure:
+		// The entry says what was done: the kick or ban is recorded, not
+		// posted (quiet: DETAIL).
+		if a := e.Params[audit.ParamAction]; (a == "KICK" || a == "BAN") && e.Params[audit.ParamOutcome] == "DONE" { // verification's
+			key += "/" + a
 		}
 	case audit.ModerationLink:
 		if e.Params[audit.ParamRule] == "LOOKALIKE" && e.Params[audit.ParamMatched] != "" { // moderation.RuleLookalike

@@ -633,3 +633,50 @@ func TestRaidEntry(t *testing.T) {
 		t.Errorf("ended: %q", got)
 	}
 }
+
+// A failed verification's entry says what was done to the member, since
+// the kick or ban itself is not posted.
+func TestVerificationFailureSaysWhatWasDone(t *testing.T) {
+	e := &audit.Event{Platform: audit.Telegram, PropertyID: "-100", Type: audit.VerificationFailure,
+		Function: audit.FuncVerification, ActorID: "1", ActorName: "chatwarden", ActorType: audit.ActorBot,
+		TargetIDs: []string{"42"}, Params: audit.Params{audit.ParamTargetName: "Zoe", audit.ParamAction: "KICK",
+			audit.ParamOutcome: "DONE", audit.ParamReason: audit.ReasonWrongAnswer}}
+	for _, c := range []struct{ action, outcome, locale, want string }{
+		{"KICK", "DONE", "en", "Zoe failed verification and was removed."},
+		{"BAN", "DONE", "en", "Zoe failed verification and was banned."},
+		{"BAN", "DONE", "fr", "Zoe a échoué à la vérification et a été banni."},
+		{"KICK", "FORBIDDEN", "en", "Zoe failed verification."}, // not done: the fields say why
+		{"NONE", "NONE", "en", "Zoe failed verification."},
+	} {
+		e.Params[audit.ParamAction], e.Params[audit.ParamOutcome] = c.action, c.outcome
+		if got := Render(e, c.locale).Summary; got != c.want {
+			t.Errorf("%s %s %s: %q, want %q", c.action, c.outcome, c.locale, got, c.want)
+		}
+	}
+}
+
+// One command that changed several settings is one entry listing them.
+func TestSeveralSettingsInOneEntry(t *testing.T) {
+	e := &audit.Event{Platform: audit.Discord, PropertyID: "g", Type: audit.SettingsChange, Function: audit.FuncCommand,
+		ActorID: "1", ActorName: "Ada", ActorType: audit.ActorAdmin,
+		Params: audit.Params{audit.ParamSetting: "verification.kind, verification.enabled",
+			"old_verification.kind": "button", "new_verification.kind": "math", "new_verification.enabled": "on"}}
+	en := Render(e, "en")
+	if en.Summary != "Ada changed several settings." {
+		t.Errorf("summary %q", en.Summary)
+	}
+	var labels []string
+	for _, f := range en.Fields {
+		labels = append(labels, f.Label+": "+f.Value)
+	}
+	all := strings.Join(labels, "\n")
+	for _, want := range []string{"Old value (verification.kind): button", "New value (verification.kind): math",
+		"New value (verification.enabled): on"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in\n%s", want, all)
+		}
+	}
+	if got := Render(e, "fr").Summary; got != "Ada a modifié plusieurs paramètres." {
+		t.Errorf("fr: %q", got)
+	}
+}

@@ -35,5 +35,10 @@
 // records summarise them. Joins committed before the raid guard decided
 // are held by the log deliverers (Engine.LogVerdict as
 // logchannel.DelivererOptions.Hold) for Options.JoinHold, then dropped if
-// they turned out to be a raid's.
+// they turned out to be a raid's. A bot's join is held until the
+// integration guard has looked at it, and dropped when its alert tells it.
+//
+// The actions the engines take (a deletion, a timeout, a kick, a ban) are
+// recorded by the platform with params.quiet DETAIL: the engine's own
+// record, with its action and outcome, is the one log channels show.
 package moderation

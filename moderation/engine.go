@@ -255,6 +255,9 @@ func (e *Engine) Handle(ctx context.Context, ev *audit.Event) error {
 	}
 	switch ev.Type {
 	case audit.UserJoin:
+		if ev.Params.Get(audit.ParamIsBot) == "true" {
+			e.raids.noteBot(ev.Seq, e.clock.Now())
+		}
 		e.observeJoin(ctx, ev)
 		return e.enqueue(ctx, job{Event: ev})
 	case audit.UserUpdate:
@@ -287,6 +290,11 @@ func (e *Engine) run(j job) {
 			log.Error().Interface("panic", r).Bytes("stack", debug.Stack()).Msg("moderation job panicked")
 		}
 	}()
+	alerted := false
+	if ev := j.Event; ev != nil && ev.Type == audit.UserJoin && ev.Params.Get(audit.ParamIsBot) == "true" {
+		// Whatever happens below, the join's log entry stops waiting.
+		defer func() { e.raids.decideBot(ev.Seq, alerted) }()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.ActionTimeout)
 	defer cancel()
 	pl := e.platform(k.p)
@@ -305,7 +313,7 @@ func (e *Engine) run(j job) {
 		e.checkLinks(ctx, pl, ev, cfg.LinkFilter)
 	case audit.UserJoin:
 		if ev.Params.Get(audit.ParamIsBot) == "true" {
-			e.checkIntegration(ctx, pl, Integration{Platform: ev.Platform, Property: ev.PropertyID,
+			alerted = e.checkIntegration(ctx, pl, Integration{Platform: ev.Platform, Property: ev.PropertyID,
 				Kind: IntegrationBot, ID: ev.ActorID, Name: ev.ActorName, AddedBy: ev.Params.Get(paramAddedBy),
 				ChannelID: ev.ChannelID, Time: ev.Time}, cfg.IntegrationGuard)
 		}

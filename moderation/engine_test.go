@@ -217,7 +217,7 @@ func TestPhishingLinkDeletedAndLoggedOnce(t *testing.T) {
 
 	dels := ev.acts.Calls("DeleteMessage")
 	if len(dels) != 1 || dels[0].Message != msg.MessageID || dels[0].Channel != "chan1" ||
-		dels[0].Cause.Function != audit.FuncLinkFilter {
+		dels[0].Cause.Function != audit.FuncLinkFilter || dels[0].Cause.Quiet != audit.QuietDetail {
 		t.Fatalf("delete calls = %+v", dels)
 	}
 	mod := ev.records(audit.ModerationLink)
@@ -495,7 +495,7 @@ func TestImpersonatorOfOwnerFlaggedAndQuarantined(t *testing.T) {
 	}
 	to := ev.acts.Calls("Timeout")
 	if len(to) != 2 || to[0].User != "imp" || !to[0].Until.Equal(start.Add(time.Hour)) ||
-		to[0].Cause.Function != audit.FuncImpersonation {
+		to[0].Cause.Function != audit.FuncImpersonation || to[0].Cause.Quiet != audit.QuietDetail {
 		t.Fatalf("timeouts = %+v", to)
 	}
 
@@ -576,7 +576,7 @@ func TestUnauthorizedIntegration(t *testing.T) {
 		r.Params.Get(audit.ParamAction) != moderation.ActNone || len(r.TargetIDs) != 2 || r.TargetIDs[1] != "u5" {
 		t.Errorf("webhook record = %+v", r)
 	}
-	if kicks := ev.acts.Calls("Kick"); len(kicks) != 1 || kicks[0].User != "spambot" {
+	if kicks := ev.acts.Calls("Kick"); len(kicks) != 1 || kicks[0].User != "spambot" || kicks[0].Cause.Quiet != audit.QuietDetail {
 		t.Errorf("kicks = %+v", kicks)
 	}
 }
@@ -940,5 +940,46 @@ func TestImpersonationComparesWholeNames(t *testing.T) {
 	if len(sec) != 1 || sec[0].Params.Get(audit.ParamMatchedName) != "Alice Admin" ||
 		!slices.Equal(sec[0].TargetIDs, []string{"9", "42"}) {
 		t.Fatalf("alerts %+v", sec)
+	}
+}
+
+// A bot's join is held from log channels until the integration guard has
+// looked at it, then dropped when it raised an alert (the alert tells the
+// join) and posted when the bot is allowed.
+func TestBotJoinIsToldByItsAlert(t *testing.T) {
+	ev := newEnv(t, moderation.BuiltinDefaults())
+	ev.settings(func(s *settings.Community) {
+		s.IntegrationGuard = &settings.IntegrationGuard{Allowlist: []string{"goodbot"}}
+	})
+	ctx := context.Background()
+	commit := func(e *audit.Event) *audit.Event {
+		t.Helper()
+		if err := ev.rec.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		ev.eng.Committed([]*audit.Event{e})
+		return e
+	}
+	bot := func(id string) *audit.Event {
+		e := ev.join(id, id)
+		e.Params.Set(audit.ParamIsBot, "true")
+		return e
+	}
+	bad, good := commit(bot("spambot")), commit(bot("goodbot"))
+	ev.flush()
+	// Past the raid guard's hold, only the integration guard's verdict
+	// is left.
+	ev.clock.Advance(time.Minute)
+	if v := ev.eng.LogVerdict(bad); v != logchannel.Drop {
+		t.Errorf("the join of a bot the guard alerted on: verdict %v, want Drop", v)
+	}
+	if v := ev.eng.LogVerdict(bad); v != logchannel.Drop {
+		t.Errorf("asked again (another log channel): verdict %v, want Drop", v)
+	}
+	if v := ev.eng.LogVerdict(good); v != logchannel.Post {
+		t.Errorf("the join of an allowed bot: verdict %v, want Post", v)
+	}
+	if n := len(ev.records(audit.SecurityEvent)); n != 1 {
+		t.Errorf("%d alerts, want 1", n)
 	}
 }

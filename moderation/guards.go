@@ -45,17 +45,18 @@ func (e *Engine) OnIntegration(ctx context.Context, in Integration) error {
 }
 
 // checkIntegration records (and optionally kicks) an integration that is
-// not on the allowlist.
-func (e *Engine) checkIntegration(ctx context.Context, pl *attached, in Integration, cfg IntegrationGuardConfig) {
+// not on the allowlist, and reports whether an alert tells it (this one,
+// or the one it just raised for the same integration).
+func (e *Engine) checkIntegration(ctx context.Context, pl *attached, in Integration, cfg IntegrationGuardConfig) bool {
 	if !cfg.Enabled || in.ID == "" || slices.Contains(cfg.Allowlist, in.ID) {
-		return
+		return false
 	}
 	if self, _ := pl.dir.Self(); in.ID == self {
-		return
+		return false
 	}
 	k := propKey{in.Platform, in.Property}
 	if !e.firstSeen(fmt.Sprintf("int\x00%s\x00%s\x00%s", k.p, k.id, in.ID)) {
-		return
+		return true // already alerted: that alert tells this one too
 	}
 	log := e.log.With().Str("platform", k.p.String()).Str("property", k.id).
 		Str("integration", in.ID).Str("kind", in.Kind).Logger()
@@ -64,7 +65,7 @@ func (e *Engine) checkIntegration(ctx context.Context, pl *attached, in Integrat
 	if cfg.Kick && in.Kind == IntegrationBot {
 		act = ActKick
 		err := pl.actions.Kick(ctx, k.id, in.ID, platform.Cause{Function: audit.FuncIntegrationGuard,
-			Reason: "integration guard: bot not on the allowlist"})
+			Reason: "integration guard: bot not on the allowlist", Quiet: audit.QuietDetail})
 		res = outcome(err)
 		if err != nil {
 			log.Warn().Err(err).Msg("kick an unauthorized bot")
@@ -85,6 +86,7 @@ func (e *Engine) checkIntegration(ctx context.Context, pl *attached, in Integrat
 	rec.Params.Set(audit.ParamAction, act)
 	rec.Params.Set(audit.ParamOutcome, res)
 	e.record(ctx, rec)
+	return true
 }
 
 // RaidFilter wraps the log router: USER_JOIN records of a property in a

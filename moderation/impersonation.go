@@ -162,7 +162,8 @@ func (e *Engine) checkImpersonation(ctx context.Context, pl *attached, ev *audit
 		Str("name", m.Candidate.Name).Str("protected", m.Protected.Name).Logger()
 	log.Info().Msg("impersonation")
 
-	cause := platform.Cause{Function: audit.FuncImpersonation,
+	// The action is a detail of the alert, which says what was done.
+	cause := platform.Cause{Function: audit.FuncImpersonation, Quiet: audit.QuietDetail,
 		Reason: fmt.Sprintf("impersonation: %q looks like %q", m.Candidate.Name, m.Protected.Name)}
 	act, res := ActFlag, OutcomeNone
 	var err error

@@ -202,7 +202,9 @@ func (e *Engine) checkLinks(ctx context.Context, pl *attached, ev *audit.Event, 
 	if !first {
 		return // the same message seen again (an edit, a redelivery)
 	}
-	cause := platform.Cause{Function: audit.FuncLinkFilter,
+	// The deletion and the escalation's timeout are details of the
+	// MODERATION_LINK record (action, outcome, escalated).
+	cause := platform.Cause{Function: audit.FuncLinkFilter, Quiet: audit.QuietDetail,
 		Reason: fmt.Sprintf("link filter: %s %s", strings.ToLower(v.Rule), judged)}
 	err := pl.actions.DeleteMessage(ctx, k.id, ev.ChannelID, ev.MessageID, cause)
 	if err != nil {

@@ -57,6 +57,36 @@ type raidGuard struct {
 	held     map[uint64]time.Time // joins held from log channels: seq -> counted at
 	spans    map[propKey][]raidSpan
 	members  map[string][]string // member lists, when the engine has no KV
+	// bots are the joins of bot accounts, held from log channels until the
+	// integration guard has looked at them: its alert tells such a join,
+	// so the join itself is dropped (one bot added, one entry).
+	bots map[uint64]botJoin
+}
+
+// botJoin is what the integration guard made of a bot's join.
+type botJoin struct {
+	at               time.Time
+	decided, alerted bool
+}
+
+// noteBot holds a bot's join until decideBot.
+func (g *raidGuard) noteBot(seq uint64, now time.Time) {
+	if seq == 0 {
+		return
+	}
+	g.mu.Lock()
+	g.bots[seq] = botJoin{at: now}
+	g.mu.Unlock()
+}
+
+// decideBot says whether the integration guard alerted on a bot's join.
+func (g *raidGuard) decideBot(seq uint64, alerted bool) {
+	g.mu.Lock()
+	if b, ok := g.bots[seq]; ok {
+		b.decided, b.alerted = true, alerted
+		g.bots[seq] = b
+	}
+	g.mu.Unlock()
 }
 
 // raidState is one property's detector and what has been recorded of its
@@ -79,7 +109,7 @@ type raidSpan struct {
 }
 
 func newRaidGuard() *raidGuard {
-	return &raidGuard{m: make(map[propKey]*raidState), held: make(map[uint64]time.Time),
+	return &raidGuard{m: make(map[propKey]*raidState), held: make(map[uint64]time.Time), bots: make(map[uint64]botJoin),
 		spans: make(map[propKey][]raidSpan), members: make(map[string][]string)}
 }
 
@@ -158,7 +188,10 @@ func (e *Engine) InRaid(p audit.Platform, property string) bool {
 // LogVerdict says whether a record may go to log channels yet; it is the
 // log deliverers' DelivererOptions.Hold. A join is held until the raid
 // guard has counted it and Options.JoinHold has passed since, and dropped
-// if it belongs to a raid; every other record is posted at once.
+// if it belongs to a raid; a bot's join is held until the integration
+// guard has looked at it, and dropped if it raised an alert (which tells
+// the join); every other record is posted at once. The deliverer bounds
+// every hold (MaxHold).
 func (e *Engine) LogVerdict(ev *audit.Event) logchannel.Verdict {
 	if ev == nil || ev.Type != audit.UserJoin || ev.Function != audit.FuncGateway || ev.Seq == 0 {
 		return logchannel.Post
@@ -168,6 +201,14 @@ func (e *Engine) LogVerdict(ev *audit.Event) logchannel.Verdict {
 	g := e.raids
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if b, ok := g.bots[ev.Seq]; ok {
+		switch {
+		case !b.decided:
+			return logchannel.Hold
+		case b.alerted:
+			return logchannel.Drop
+		}
+	}
 	for _, s := range g.spans[k] {
 		if ev.Seq >= s.first && (s.open || ev.Seq <= s.last) {
 			return logchannel.Drop
@@ -252,6 +293,11 @@ func (g *raidGuard) prune(now time.Time, hold time.Duration) {
 	for seq, at := range g.held {
 		if now.Sub(at) >= hold {
 			delete(g.held, seq)
+		}
+	}
+	for seq, b := range g.bots {
+		if now.Sub(b.at) >= keepSpans {
+			delete(g.bots, seq)
 		}
 	}
 	for k, spans := range g.spans {

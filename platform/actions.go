@@ -38,6 +38,17 @@ type Cause struct {
 	// ActorID and ActorName name the admin who acted through the bot (a
 	// reversal button, a command); empty when the bot acted on its own.
 	ActorID, ActorName string
+	// Quiet, when set (audit.QuietDetail, audit.QuietHousekeeping), is
+	// recorded as the action's params.quiet: the record is kept but not
+	// posted to log channels, because another record tells the action
+	// (the engine's, with its action and outcome) or it is housekeeping.
+	Quiet string
+}
+
+// Mark sets the record of an action from its cause's reason and quiet mark.
+func (c Cause) Mark(e *audit.Event) {
+	e.Params.Set(audit.ParamReason, c.Reason)
+	e.Params.Set(audit.ParamQuiet, c.Quiet)
 }
 
 // Message is a platform-neutral message with optional buttons.

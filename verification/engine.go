@@ -443,7 +443,9 @@ func (e *Engine) OnJoin(ctx context.Context, j Join) error {
 	if j.Platform != audit.Telegram {
 		return nil
 	}
-	cause := platform.Cause{Function: audit.FuncVerification, Reason: "verification pending"}
+	// The restriction is a detail of the verification: its result's record
+	// tells the story (quiet: DETAIL).
+	cause := platform.Cause{Function: audit.FuncVerification, Reason: "verification pending", Quiet: audit.QuietDetail}
 	// Restricted a day past the deadline, so that a lost challenge does not
 	// mute a member for ever; a restart fires the deadline anyway.
 	if err := pl.actions.Timeout(ctx, j.Property, j.User, c.Deadline.Add(24*time.Hour), cause); err != nil {
@@ -663,7 +665,9 @@ func (e *Engine) memberName(ctx context.Context, pl *attached, property, user st
 // finished again later.
 func (e *Engine) finish(ctx context.Context, pl *attached, key string, c *Challenge) error {
 	r := c.Result
-	cause := platform.Cause{Function: audit.FuncVerification, Reason: "verification passed"}
+	// Its actions are details of the result's record, which says what was
+	// done (action, outcome): stored, not posted (quiet: DETAIL).
+	cause := platform.Cause{Function: audit.FuncVerification, Reason: "verification passed", Quiet: audit.QuietDetail}
 	action, outcome := "NONE", "NONE"
 	note := func(act string, err error) {
 		action, outcome = act, outcomeOf(err)

@@ -239,7 +239,7 @@ func TestDiscordButtonPasses(t *testing.T) {
 		t.Fatalf("success reply = %+v", r)
 	}
 	if roles := acts.Calls("AddRole"); len(roles) != 1 || roles[0].User != "u1" || roles[0].Role != "verified" ||
-		roles[0].Cause.Function != audit.FuncVerification {
+		roles[0].Cause.Function != audit.FuncVerification || roles[0].Cause.Quiet != audit.QuietDetail {
 		t.Fatalf("AddRole calls = %+v", roles)
 	}
 	recs := ev.records(audit.Discord, guild, audit.VerificationSuccess)
@@ -300,7 +300,8 @@ func TestDiscordMathFailsByWrongAnswers(t *testing.T) {
 		t.Errorf("late press = %+v", r)
 	}
 	kicks := acts.Calls("Kick")
-	if len(kicks) != 1 || kicks[0].User != "u1" || kicks[0].Cause.Function != audit.FuncVerification {
+	if len(kicks) != 1 || kicks[0].User != "u1" || kicks[0].Cause.Function != audit.FuncVerification ||
+		kicks[0].Cause.Quiet != audit.QuietDetail {
 		t.Fatalf("kicks = %+v", kicks)
 	}
 	if n := len(acts.Calls("AddRole")); n != 0 {

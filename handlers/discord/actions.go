@@ -31,7 +31,7 @@ func (b *Bot) actionEvent(guild string, typ audit.EventType, platformType string
 	} else if b.self != nil {
 		e.ActorID, e.ActorName = b.self.ID, b.self.Username
 	}
-	e.Params.Set(audit.ParamReason, c.Reason)
+	c.Mark(e)
 	return e
 }
 

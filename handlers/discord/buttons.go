@@ -75,6 +75,11 @@ func reversalsFor(e *audit.Event) []string {
 		}
 		return nil
 	case e.Type == audit.SecurityEvent || e.Type == audit.VerificationFailure:
+		// The quarantine's timeout is not posted on its own (quiet): its
+		// alert offers to lift it.
+		if e.Params[audit.ParamAction] == "QUARANTINE" && e.Params[audit.ParamOutcome] == "DONE" {
+			return []string{"lift", "kick", "ban"}
+		}
 		return []string{"kick", "ban"}
 	}
 	return nil

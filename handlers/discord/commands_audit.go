@@ -37,7 +37,7 @@ func (b *Bot) onAudit(i *discordgo.Interaction, data discordgo.ApplicationComman
 		}
 		q, err := search.Query(b.scope(i), time.Now())
 		if err != nil {
-			b.reply(i, err.Error())
+			b.reply(i, command.Explain(err, "The search could not be run; try again."))
 			return
 		}
 		if err := b.deferReply(i, false); err != nil {
@@ -72,7 +72,7 @@ func (b *Bot) onAudit(i *discordgo.Interaction, data discordgo.ApplicationComman
 	case "export":
 		q, err := search.Query(b.scope(i), time.Now())
 		if err != nil {
-			b.reply(i, err.Error())
+			b.reply(i, command.Explain(err, "The search could not be run; try again."))
 			return
 		}
 		if err := b.deferReply(i, false); err != nil {

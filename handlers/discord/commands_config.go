@@ -67,7 +67,7 @@ func (b *Bot) onConfig(i *discordgo.Interaction, data discordgo.ApplicationComma
 	}
 	if err != nil {
 		if errors.Is(err, command.ErrBadArgument) {
-			b.reply(i, err.Error())
+			b.reply(i, command.Explain(err, ""))
 		} else {
 			b.log.Error().Err(err).Msg("config command")
 			b.reply(i, "The change could not be saved; try again.")
@@ -100,7 +100,7 @@ func (b *Bot) settingsCore() *command.Settings {
 // anything else with an apology (and the log).
 func (b *Bot) replyErr(i *discordgo.Interaction, err error, what string) {
 	if errors.Is(err, command.ErrBadArgument) {
-		b.reply(i, err.Error())
+		b.reply(i, command.Explain(err, ""))
 		return
 	}
 	b.log.Error().Err(err).Str("guild", i.GuildID).Msg(what)
@@ -142,8 +142,8 @@ func (b *Bot) onSettingAutocomplete(i *discordgo.Interaction) {
 }
 
 // onConfigVerification serves /config verification channel: role: kind:
-// timeout:: each given option is saved (and recorded), verification is
-// turned on, and the Verify button is posted in the channel.
+// timeout:: the given options are saved with verification turned on, as
+// one SETTINGS_CHANGE, and the Verify button is posted in the channel.
 func (b *Bot) onConfigVerification(i *discordgo.Interaction, opts map[string]*discordgo.ApplicationCommandInteractionDataOption) {
 	if b.opts.Verification == nil {
 		b.reply(i, "Verification is not enabled on this bot.")
@@ -162,18 +162,17 @@ func (b *Bot) onConfigVerification(i *discordgo.Interaction, opts map[string]*di
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cfg := b.settingsCore()
+	// One command, one SETTINGS_CHANGE listing what it changed (and all
+	// of it saved, or none).
+	var changes []command.SettingChange
 	for _, o := range []struct{ opt, key string }{{"channel", "verification.channel"}, {"role", "verification.role"},
 		{"kind", "verification.kind"}, {"timeout", "verification.timeout"}} {
-		v := optString(opts, o.opt)
-		if v == "" {
-			continue
-		}
-		if _, err := cfg.SetEngineSetting(ctx, b.scope(i), b.admin(i), o.key, v); err != nil {
-			b.editErr(i, err, "config verification")
-			return
+		if v := optString(opts, o.opt); v != "" {
+			changes = append(changes, command.SettingChange{Key: o.key, Value: v})
 		}
 	}
-	set, err := cfg.SetEngineSetting(ctx, b.scope(i), b.admin(i), "verification.enabled", "on")
+	changes = append(changes, command.SettingChange{Key: "verification.enabled", Value: "on"})
+	set, err := cfg.SetEngineSettings(ctx, b.scope(i), b.admin(i), changes)
 	if err != nil {
 		b.editErr(i, err, "config verification")
 		return
@@ -242,7 +241,7 @@ func (b *Bot) savePrompt(ctx context.Context, guild, id string) error {
 // editErr is replyErr for a deferred answer.
 func (b *Bot) editErr(i *discordgo.Interaction, err error, what string) {
 	if errors.Is(err, command.ErrBadArgument) {
-		b.editText(i, err.Error())
+		b.editText(i, command.Explain(err, ""))
 		return
 	}
 	b.log.Error().Err(err).Str("guild", i.GuildID).Msg(what)

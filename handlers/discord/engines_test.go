@@ -653,13 +653,14 @@ func TestEnginesVerificationByButton(t *testing.T) {
 	}
 
 	start := h.enableVerification("button", "5m")
+	// One command is one SETTINGS_CHANGE listing its changes.
 	changes := h.records(audit.SettingsChange)
+	if len(changes) != 1 || changes[0].ActorID != engAda.ID {
+		t.Fatalf("settings changes: %s", describe(changes))
+	}
 	var keys []string
-	for _, c := range changes {
-		if c.ActorID != engAda.ID {
-			t.Errorf("settings change by %s", c.ActorID)
-		}
-		keys = append(keys, c.Params[audit.ParamSetting]+"="+c.Params[audit.ParamNewValue])
+	for _, k := range strings.Split(changes[0].Params[audit.ParamSetting], ", ") {
+		keys = append(keys, k+"="+changes[0].Params["new_"+k])
 	}
 	slices.Sort(keys)
 	want := []string{"verification.channel=" + engVerify, "verification.enabled=on", "verification.kind=button",
@@ -713,6 +714,21 @@ func TestEnginesVerificationByButton(t *testing.T) {
 	}
 	if len(roles) != 1 || roles[0].Function != audit.FuncVerification || roles[0].Params[audit.ParamRolesAdded] != engVerified {
 		t.Fatalf("role records: %s", describe(roles))
+	}
+	// The log channel shows the result only: the role is a detail of it,
+	// stored (quiet) and not posted.
+	if roles[0].Params[audit.ParamQuiet] != audit.QuietDetail {
+		t.Errorf("the role record is not marked quiet: %s", describe(roles))
+	}
+	entries := h.logEntries()
+	if n := countContaining(entries, "passed verification"); n != 1 {
+		t.Errorf("%d verification entries, want 1:\n%s", n, strings.Join(entries, "\n---\n"))
+	}
+	if n := countContaining(entries, "profile was updated"); n != 0 {
+		t.Errorf("the role is posted besides the result:\n%s", strings.Join(entries, "\n---\n"))
+	}
+	if n := countContaining(entries, "changed several settings"); n != 1 || countContaining(entries, "changed a setting") != 0 {
+		t.Errorf("%d settings entries for one /config verification:\n%s", n, strings.Join(entries, "\n---\n"))
 	}
 }
 
@@ -973,6 +989,25 @@ func TestEnginesUnauthorizedIntegrations(t *testing.T) {
 	rm := h.exactly(audit.UserRemove, 1)[0]
 	if rm.Function != audit.FuncIntegrationGuard || rm.Target() != spam2.ID || rm.ActorID != f.BotID() {
 		t.Fatalf("removal record %s", describe([]*audit.Event{rm}))
+	}
+	// One bot added is one entry: its alert. The unlisted bots' joins and
+	// the kick are told by it; the allowed bot's join is posted.
+	entries := h.logEntries()
+	all := strings.Join(entries, "\n---\n")
+	for _, bot := range []string{spam.Username, spam2.Username} {
+		bot = strings.ReplaceAll(bot, "_", `\_`) // as the embed escapes it
+		if n := countContaining(entries, "involving "+bot+"."); n != 1 {
+			t.Errorf("%d alerts for %s:\n%s", n, bot, all)
+		}
+		if n := countContaining(entries, bot+" joined."); n != 0 {
+			t.Errorf("%s's join is posted besides its alert:\n%s", bot, all)
+		}
+	}
+	if n := countContaining(entries, good.Username+" joined."); n != 1 {
+		t.Errorf("the allowed bot's join: %d entries:\n%s", n, all)
+	}
+	if n := countContaining(entries, "removed airdrop"); n != 0 {
+		t.Errorf("the guard's kick is posted besides its alert:\n%s", all)
 	}
 }
 

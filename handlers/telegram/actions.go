@@ -36,7 +36,7 @@ func (b *Bot) actionEvent(property string, typ audit.EventType, platformType str
 	} else {
 		e.ActorID, e.ActorName = itoa(b.self.ID), b.self.UserName
 	}
-	e.Params.Set(audit.ParamReason, c.Reason)
+	c.Mark(e)
 	return e
 }
 

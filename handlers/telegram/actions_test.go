@@ -68,6 +68,12 @@ func TestReversalButtonsCheckThePresserInTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	alertEntry := h.waitButton(logChat.ID, "Ban")
+	// A member alert offers what applies to a member.
+	for _, label := range []string{"Kick", "Time out"} {
+		if _, ok := buttons(alertEntry)[label]; !ok {
+			t.Errorf("the alert has no %s button: %v", label, buttons(alertEntry))
+		}
+	}
 	data := buttons(alertEntry)["Ban"]
 	parts := strings.Split(data, ":")
 	forgedUser := strings.Join(append(parts[:4:4], id(owner.ID), parts[5]), ":")

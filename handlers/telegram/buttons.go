@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -140,15 +141,25 @@ type reversal struct {
 	done        string
 }
 
+// memberTimeout is how long the Time out button restricts a member.
+const memberTimeout = 24 * time.Hour
+
 var reversals = map[string]reversal{
 	"u": {"u", "Unban", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error { return b.Unban(ctx, p, u, c) }, "Unbanned"},
 	"m": {"m", "Unmute", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error {
 		return b.RemoveTimeout(ctx, p, u, c)
 	}, "Restrictions lifted"},
 	"b": {"b", "Ban", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error { return b.Ban(ctx, p, u, c) }, "Banned"},
+	"k": {"k", "Kick", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error { return b.Kick(ctx, p, u, c) }, "Kicked"},
+	"t": {"t", "Time out", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error {
+		return b.Timeout(ctx, p, u, b.opts.Now().Add(memberTimeout), c)
+	}, "Timed out for a day"},
+	// An unapproved bot is removed (kicked), not banned like a member.
+	"r": {"r", "Remove", func(b *Bot, ctx context.Context, p, u string, c platform.Cause) error { return b.Kick(ctx, p, u, c) }, "Removed"},
 }
 
-// reversalsFor lists the buttons an entry carries.
+// reversalsFor lists the buttons an entry carries: only actions that can
+// apply to its target, and not the one already done.
 func reversalsFor(e *audit.Event) []string {
 	target := e.Target()
 	if _, err := strconv.ParseInt(target, 10, 64); err != nil || target == e.PropertyID {
@@ -162,14 +173,45 @@ func reversalsFor(e *audit.Event) []string {
 			return []string{"m"}
 		}
 	case audit.SecurityEvent:
-		// A raid's entry has its own buttons (raid.go).
-		if k := e.Params[audit.ParamKind]; k != audit.KindBotRightsLost && k != audit.KindJoinRaid {
-			return []string{"b"}
+		switch e.Params[audit.ParamKind] {
+		case audit.KindBotRightsLost, audit.KindJoinRaid:
+			return nil // a raid's entry has its own buttons (raid.go)
+		case audit.KindUnauthorizedIntegration:
+			// Telegram reports bots only; a bot already kicked needs
+			// nothing.
+			if e.Params["integration"] == "BOT" && !done(e, "KICK") { // moderation.ParamIntegration, IntegrationBot
+				return []string{"r"}
+			}
+			return nil
 		}
+		return memberButtons(e)
 	case audit.VerificationFailure:
-		return []string{"b"}
+		return memberButtons(e)
 	}
 	return nil
+}
+
+// done reports whether an engine's record says it did action.
+func done(e *audit.Event, action string) bool {
+	return e.Params[audit.ParamAction] == action && e.Params[audit.ParamOutcome] == "DONE"
+}
+
+// memberButtons are a member alert's buttons, after what the engine did:
+// Kick, Ban and Time out; Unban after a ban; Ban after a kick; Unmute,
+// Kick and Ban after a quarantine.
+func memberButtons(e *audit.Event) []string {
+	if strings.HasPrefix(e.Target(), "-") {
+		return []string{"b"} // a chat (sender_chat) can only be banned
+	}
+	switch {
+	case done(e, "BAN"):
+		return []string{"u"}
+	case done(e, "KICK"):
+		return []string{"b"}
+	case done(e, "QUARANTINE"):
+		return []string{"m", "k", "b"}
+	}
+	return []string{"k", "b", "t"}
 }
 
 func (b *Bot) reversalButtons(e *audit.Event) []tgbotapi.InlineKeyboardButton {

@@ -237,7 +237,7 @@ func (b *Bot) send(c tgbotapi.Chattable) (tgbotapi.Message, error) {
 // changeFailed answers a failed settings change.
 func (b *Bot) changeFailed(m *tgbotapi.Message, err error) {
 	if errors.Is(err, command.ErrBadArgument) {
-		b.answer(m, esc(err.Error()), nil)
+		b.answer(m, esc(command.Explain(err, "")), nil)
 		return
 	}
 	b.log.Error().Err(err).Msg("settings command")

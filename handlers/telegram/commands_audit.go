@@ -59,7 +59,7 @@ func (b *Bot) parseLogs(chat string, args []string) (command.Search, error) {
 			continue
 		case "":
 		default:
-			return s, fmt.Errorf("%w: %s: unknown argument (use type, user, since, until, limit or topic)", command.ErrBadArgument, key)
+			return s, fmt.Errorf("%w: %s: is not an argument (use type, user, since, until, limit or topic)", command.ErrBadArgument, key)
 		}
 		switch n, err := strconv.ParseInt(val, 10, 64); {
 		case strings.HasPrefix(val, "@"):
@@ -139,7 +139,10 @@ func (b *Bot) logs(m *tgbotapi.Message, c caller, args []string) {
 		q, err = s.Query(command.Scope{Platform: audit.Telegram, Property: chat}, time.Now())
 	}
 	if err != nil {
-		b.answer(m, esc(err.Error()), nil)
+		if !errors.Is(err, command.ErrBadArgument) {
+			b.log.Error().Err(err).Msg("audit search")
+		}
+		b.answer(m, esc(command.Explain(err, "The search could not be run; try again.")), nil)
 		return
 	}
 	st := command.PageState{Scope: command.Scope{Platform: audit.Telegram, Property: chat}, Invoker: c.id, Query: q}

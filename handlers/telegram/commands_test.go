@@ -109,10 +109,10 @@ func TestLogsArgumentsAreCheckedWithClearErrors(t *testing.T) {
 	h.wait(g.ID, audit.ChatMessage, 1)
 	for _, c := range []struct{ args, want string }{
 		{"NOT_A_TYPE", "type"},
-		{"limit=abc", "limit"},
-		{"500", "limit: at most 20"},
-		{"@nobody", "user: chatwarden has not seen @nobody"},
-		{"colour=red", "unknown argument"},
+		{"limit=abc", `Limit: "abc" is not a number.`},
+		{"500", "At most 20 entries fit one Telegram message."},
+		{"@nobody", "Chatwarden has not seen @nobody"},
+		{"colour=red", "Colour is not an argument"},
 	} {
 		f.Command(g, owner, "/logs "+c.args)
 		m := h.waitMessage(g.ID, c.want)
@@ -186,7 +186,7 @@ func TestSetlogByForwardAndByIDWithSettingsChanges(t *testing.T) {
 	f.Command(group, ann, "/locale fr")
 	h.waitText(group.ID, "Only the admins of this group can use /locale")
 	f.Command(group, owner, "/locale xx")
-	h.waitText(group.ID, "locale: must be one of en, fr, hi")
+	h.waitText(group.ID, "Locale must be one of en, fr, hi.")
 	f.Command(group, owner, "/locale fr")
 	h.waitText(group.ID, "Log entries will be written in fr")
 	f.Command(group, mod, "/settings")

@@ -104,7 +104,7 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 				f.Message(forum, renamed, "second")
 			},
 			verify: func(e *audit.Event) bool {
-				return e.Params[audit.ParamField] == "first_name" && e.Params[audit.ParamOldValue] == "Bob" && e.Params[audit.ParamNewValue] == "Robert"
+				return e.Params[audit.ParamField] == "name" && e.Params[audit.ParamOldValue] == "Bob" && e.Params[audit.ParamNewValue] == "Robert" && e.Params["new_username"] == "robert"
 			}},
 		{name: "new_chat_title", chat: group, typ: audit.PropertyUpdate,
 			inject: func() { f.SetTitle(group, owner, "Renamed <group>") },

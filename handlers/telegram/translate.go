@@ -335,8 +335,12 @@ func (b *Bot) notice(t *batch, chat int64, u *tgbotapi.User) {
 	}
 }
 
-// renamed records a USER_UPDATE for each name of the sender that differs
-// from the stored profile.
+// renamed records one USER_UPDATE when the sender's names differ from the
+// stored profile: one change of profile is one record, however many
+// fields it touched ("changed" lists them). One field changed is that
+// field with its old and new value; several are field "name" with the
+// whole names before and after, a changed username riding along as
+// old_username and new_username.
 func (b *Bot) renamed(t *batch, m *tgbotapi.Message) []*audit.Event {
 	key := profileKey(m.Chat.ID, m.From.ID)
 	now := profileOf(m.From)
@@ -351,24 +355,38 @@ func (b *Bot) renamed(t *batch, m *tgbotapi.Message) []*audit.Event {
 	}
 	var before profile
 	_ = json.Unmarshal(old, &before)
+	var changed []string
+	for _, field := range []string{"first_name", "last_name", "username"} {
+		if before.field(field) != now.field(field) {
+			changed = append(changed, field)
+		}
+	}
+	if len(changed) == 0 {
+		return nil // the same names, stored differently
+	}
 	// A renamed admin's new names must be protected at once.
 	chat := chatID(m.Chat)
 	t.after(func() { b.forgetStaff(chat) })
-	var out []*audit.Event
-	for _, field := range []string{"first_name", "last_name", "username"} {
-		if before.field(field) == now.field(field) {
-			continue
-		}
-		e := b.event(m.Chat, audit.UserUpdate, "message", m.Date)
-		b.setActor(e, m.From)
-		e.TargetIDs = []string{userID(m.From)}
-		e.Params.Set(audit.ParamTargetName, userName(m.From))
-		e.Params.Set(audit.ParamField, field)
-		e.Params.Set(audit.ParamOldValue, before.field(field))
-		e.Params.Set(audit.ParamNewValue, now.field(field))
-		out = append(out, e)
+	e := b.event(m.Chat, audit.UserUpdate, "message", m.Date)
+	b.setActor(e, m.From)
+	e.TargetIDs = []string{userID(m.From)}
+	e.Params.Set(audit.ParamTargetName, userName(m.From))
+	e.Params.Set(audit.ParamChanged, strings.Join(changed, ","))
+	if len(changed) == 1 {
+		f := changed[0]
+		e.Params.Set(audit.ParamField, f)
+		e.Params.Set(audit.ParamOldValue, before.field(f))
+		e.Params.Set(audit.ParamNewValue, now.field(f))
+		return []*audit.Event{e}
 	}
-	return out
+	e.Params.Set(audit.ParamField, "name")
+	e.Params.Set(audit.ParamOldValue, strings.TrimSpace(before.FirstName+" "+before.LastName))
+	e.Params.Set(audit.ParamNewValue, strings.TrimSpace(now.FirstName+" "+now.LastName))
+	if before.Username != now.Username {
+		e.Params.Set("old_username", before.Username)
+		e.Params.Set("new_username", now.Username)
+	}
+	return []*audit.Event{e}
 }
 
 func (b *Bot) onEdit(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Event {
