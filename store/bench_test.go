@@ -54,11 +54,13 @@ func nextSnowflake() string {
 // "pipelined" producers Submit one event per call and keep up to 2,048 in
 // flight each, as a gateway reader does. Every event counts only once it
 // is acknowledged durable. The workload is 16 communities of 2,000 members
-// whose activity follows Zipf's law, 20 channels each.
+// whose activity follows Zipf's law, 20 channels each. With
+// CHATWARDEN_BENCH_NOFREELISTSYNC set the store is written as releases
+// before the synced freelist did, to measure what syncing it costs.
 func BenchmarkRecorderIngest(b *testing.B) {
 	for _, mode := range []string{"wait", "pipelined"} {
 		b.Run(mode, func(b *testing.B) {
-			s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+			s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{noFreelistSync: os.Getenv("CHATWARDEN_BENCH_NOFREELISTSYNC") != ""})
 			if err != nil {
 				b.Fatal(err)
 			}
