@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -80,6 +81,7 @@ type Store struct {
 	appendMu sync.Mutex // serialises Append so the caches below stay exact
 	seq      uint64     // last commit sequence; under appendMu
 	hasher   *chainHasher
+	writer   *appendTx // Append's reused state; under appendMu
 
 	cacheMu  sync.RWMutex
 	propByID map[propKey]*propState
@@ -134,6 +136,11 @@ func Open(path string, opts Options) (*Store, error) {
 		NoSync:         opts.NoSync,
 		NoFreelistSync: opts.noFreelistSync,
 		FreelistType:   bolt.FreelistMapType,
+		// Map 1 GiB of address space from the start (no memory is used
+		// until pages are read): each time bbolt must grow its mapping
+		// during a commit it first copies every key and value of the
+		// transaction's dirty nodes out of the old one.
+		InitialMmapSize: initialMmapSize(opts.ReadOnly),
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
@@ -160,6 +167,13 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+func initialMmapSize(readOnly bool) int {
+	if readOnly || strconv.IntSize < 64 {
+		return 0
+	}
+	return 1 << 30
 }
 
 // current reports whether the file has every bucket, the current schema
