@@ -327,9 +327,8 @@ func (c *chainHasher) personalDigest(nonce []byte, personal []byte) [hashLen]byt
 	c.h.Reset()
 	c.h.Write(nonce)
 	c.h.Write(personal)
-	var d [hashLen]byte
-	c.h.Sum(d[:0])
-	return d
+	c.h.Sum(c.sum[:0])
+	return c.sum
 }
 
 // recordHash returns SHA-256(prev, canonical(r)). The canonical form binds
@@ -357,7 +356,8 @@ func (c *chainHasher) recordHash(prev []byte, r *record, digest *[hashLen]byte) 
 	c.h.Reset()
 	c.h.Write(prev)
 	c.h.Write(b)
-	var sum [hashLen]byte
-	c.h.Sum(sum[:0])
-	return sum
+	// Into the hasher's own array: a local one would escape through the
+	// hash.Hash interface, one allocation per record.
+	c.h.Sum(c.sum[:0])
+	return c.sum
 }
