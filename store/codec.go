@@ -246,6 +246,11 @@ type decoder struct {
 	events []audit.Event
 	hashes []byte
 	strs   []string
+
+	// the property of the last record decoded
+	propNum uint32
+	prop    propKey
+	propSet bool
 }
 
 type strFix struct {

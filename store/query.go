@@ -379,10 +379,14 @@ func (s *Store) decodeInto(d *decoder, prop uint32, id []byte, rec []byte, e *au
 	if err := d.decode(rec, e, &r); err != nil {
 		return fmt.Errorf("record %x: %w", id, err)
 	}
-	pk, ok := s.propertyByNum(prop)
-	if !ok {
-		return fmt.Errorf("record %x: %w: unknown property %d", id, errCorrupt, prop)
+	if !d.propSet || d.propNum != prop { // a page is mostly of one property
+		pk, ok := s.propertyByNum(prop)
+		if !ok {
+			return fmt.Errorf("record %x: %w: unknown property %d", id, errCorrupt, prop)
+		}
+		d.propNum, d.prop, d.propSet = prop, pk, true
 	}
+	pk := d.prop
 	copy(e.ID[:], id)
 	e.Time = e.ID.Time()
 	e.Platform = pk.platform
