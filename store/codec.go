@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/chatwarden/chatwarden/audit"
 )
@@ -269,10 +270,34 @@ const (
 // are allocated as they come).
 func (d *decoder) expect(n int) {
 	n = min(n, decodeChunk)
-	d.buf = make([]byte, 0, n*decodeText)
-	d.fix = make([]strFix, 0, n*decodeStrings)
+	if sc, ok := decodeScratch.Get().(*scratch); ok {
+		d.buf, d.fix = sc.buf[:0], sc.fix[:0]
+	}
+	if cap(d.buf) < n*decodeText {
+		d.buf = make([]byte, 0, n*decodeText)
+	}
+	if cap(d.fix) < n*decodeStrings {
+		d.fix = make([]strFix, 0, n*decodeStrings)
+	}
 	d.events = make([]audit.Event, 0, n)
 }
+
+// release finishes and hands the decoder's buffers, which nothing returned
+// refers to (finish copies the text into the string), to the next query.
+func (d *decoder) release() {
+	d.finish()
+	if cap(d.buf) <= 1<<20 {
+		decodeScratch.Put(&scratch{d.buf, d.fix})
+	}
+	d.buf, d.fix = nil, nil
+}
+
+type scratch struct {
+	buf []byte
+	fix []strFix
+}
+
+var decodeScratch sync.Pool
 
 // mark and undo drop what was decoded after mark, for a record that turns
 // out not to be wanted.

@@ -317,7 +317,7 @@ func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, 
 	evC := tx.Bucket(bEvents).Cursor()
 	var d decoder
 	d.expect(n)
-	defer d.finish()
+	defer d.release()
 	out := make([]*audit.Event, 0, min(n, decodeChunk))
 	var key [16]byte
 	for checked := 0; m.Len() > 0 && len(out) < n; checked++ {
