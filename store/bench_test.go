@@ -50,7 +50,8 @@ func nextSnowflake() string {
 
 // BenchmarkRecorderIngest measures durable ingest (fsync'd group commits,
 // all indexes, hash chain) through the Recorder with 16 concurrent
-// producers. "wait" producers call Record with one event and wait for it;
+// producers (cpu-ns/event: the process's CPU time per event, producers and
+// GC included). "wait" producers call Record with one event and wait for it;
 // "pipelined" producers Submit one event per call and keep up to 2,048 in
 // flight each, as a gateway reader does. Every event counts only once it
 // is acknowledged durable. The workload is 16 communities of 2,000 members
@@ -84,7 +85,7 @@ func BenchmarkRecorderIngest(b *testing.B) {
 			var acked atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime()
 			for p := 0; p < producers; p++ {
 				wg.Add(1)
 				go func() {
@@ -119,7 +120,7 @@ func BenchmarkRecorderIngest(b *testing.B) {
 				}()
 			}
 			wg.Wait()
-			el := time.Since(start)
+			el, cpu := time.Since(start), cpuTime()-cpu0
 			b.StopTimer()
 			if int(acked.Load()) != per*producers {
 				b.Fatalf("%d acknowledged of %d", acked.Load(), per*producers)
@@ -127,6 +128,7 @@ func BenchmarkRecorderIngest(b *testing.B) {
 			rec.Close(context.Background())
 			st := rec.Stats()
 			b.ReportMetric(float64(acked.Load())/el.Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(acked.Load()), "cpu-ns/event")
 			b.ReportMetric(float64(st.Events.Load())/float64(max(st.Commits.Load(), 1)), "events/commit")
 		})
 	}
@@ -304,7 +306,7 @@ func BenchmarkBareIngest(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime()
 			for i := 0; i < b.N; {
 				n := min(5000, b.N-i)
 				err := db.Update(func(tx *bolt.Tx) error {
@@ -326,9 +328,10 @@ func BenchmarkBareIngest(b *testing.B) {
 				}
 				i += n
 			}
-			el := time.Since(start)
+			el, cpu := time.Since(start), cpuTime()-cpu0
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
 		})
 	}
 }
