@@ -51,7 +51,8 @@ type Query struct {
 	Cursor string // from Page.Older or Page.Newer
 }
 
-// Page is one page of results, newest first.
+// Page is one page of results, newest first. Its events' text fields
+// share one string per page: keeping one event keeps the page's text.
 type Page struct {
 	Events []*audit.Event
 	Older  string // cursor of the next older page, "" when none
