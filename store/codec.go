@@ -247,6 +247,7 @@ type decoder struct {
 	events []audit.Event
 	hashes []byte
 	strs   []string
+	rec    []byte // the record being decoded, copied out of bbolt's pages
 
 	// the property of the last record decoded
 	propNum uint32
@@ -271,7 +272,7 @@ const (
 func (d *decoder) expect(n int) {
 	n = min(n, decodeChunk)
 	if sc, ok := decodeScratch.Get().(*scratch); ok {
-		d.buf, d.fix = sc.buf[:0], sc.fix[:0]
+		d.buf, d.fix, d.rec = sc.buf[:0], sc.fix[:0], sc.rec[:0]
 	}
 	if cap(d.buf) < n*decodeText {
 		d.buf = make([]byte, 0, n*decodeText)
@@ -287,14 +288,15 @@ func (d *decoder) expect(n int) {
 func (d *decoder) release() {
 	d.finish()
 	if cap(d.buf) <= 1<<20 {
-		decodeScratch.Put(&scratch{d.buf, d.fix})
+		decodeScratch.Put(&scratch{d.buf, d.fix, d.rec})
 	}
-	d.buf, d.fix = nil, nil
+	d.buf, d.fix, d.rec = nil, nil, nil
 }
 
 type scratch struct {
 	buf []byte
 	fix []strFix
+	rec []byte
 }
 
 var decodeScratch sync.Pool

@@ -376,8 +376,11 @@ func (s *Store) decodeEvent(prop uint32, id []byte, rec []byte) (*audit.Event, e
 
 // decodeInto is decodeEvent into e with d, whose finish sets e's strings.
 func (s *Store) decodeInto(d *decoder, prop uint32, id []byte, rec []byte, e *audit.Event) error {
+	// Decode from a copy: one copy pulls the record's cache lines in
+	// together, where decoding in place waits for each in turn.
+	d.rec = append(d.rec[:0], rec...)
 	var r record
-	if err := d.decode(rec, e, &r); err != nil {
+	if err := d.decode(d.rec, e, &r); err != nil {
 		return fmt.Errorf("record %x: %w", id, err)
 	}
 	if !d.propSet || d.propNum != prop { // a page is mostly of one property
