@@ -255,6 +255,9 @@ type decoder struct {
 	propSet bool
 }
 
+// strFix says where a decoded string goes. The text of one answer stays
+// far below 2 GiB (MaxLimit records of at most a few hundred KiB), so
+// offsets fit in int32s.
 type strFix struct {
 	dst      *string
 	off, end int32
@@ -302,16 +305,27 @@ type scratch struct {
 var decodeScratch sync.Pool
 
 // mark and undo drop what was decoded after mark, for a record that turns
-// out not to be wanted.
-type decodeMark struct{ buf, fix int }
+// out not to be wanted, so that a scan refusing many records does not
+// fill chunks with them.
+type decodeMark struct {
+	buf, fix int
+	events   []audit.Event
+	hashes   []byte
+	strs     []string
+}
 
-func (d *decoder) mark() decodeMark { return decodeMark{len(d.buf), len(d.fix)} }
+func (d *decoder) mark() decodeMark {
+	return decodeMark{len(d.buf), len(d.fix), d.events, d.hashes, d.strs}
+}
 
-// The text of one answer stays far below 2 GiB (MaxLimit records of at most
-// a few hundred KiB), so offsets fit strFix's int32s.
-func (d *decoder) undo(m decodeMark) {
+// undo drops everything decoded since m, including e (the event it was
+// decoding, which must have come from event() after mark). A chunk
+// allocated since m is dropped too; the old one is filled up again.
+func (d *decoder) undo(m decodeMark, e *audit.Event) {
+	*e = audit.Event{}
 	clear(d.fix[m.fix:])
 	d.buf, d.fix = d.buf[:m.buf], d.fix[:m.fix]
+	d.events, d.hashes, d.strs = m.events, m.hashes, m.strs
 }
 
 // equal reports whether the string decoded since mark for *field (or the

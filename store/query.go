@@ -350,9 +350,7 @@ func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, 
 				if q.matchWith(e, func(f *string, want string) bool { return d.equal(mk, f, want) }) {
 					out = append(out, e)
 				} else {
-					d.undo(mk)
-					*e = audit.Event{}
-					d.events = d.events[:len(d.events)-1]
+					d.undo(mk, e)
 				}
 			}
 		}
