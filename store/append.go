@@ -52,7 +52,9 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 		s.writer = w
 	}
 	w.reset(s.seq, len(b.Events))
-	if err := s.db.Update(func(tx *bolt.Tx) error { return w.run(tx, b) }); err != nil {
+	err := s.db.Update(func(tx *bolt.Tx) error { return w.run(tx, b) })
+	w.release()
+	if err != nil {
 		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
 			return fmt.Errorf("append %d events to %s: %w: %w", len(b.Events), s.path, recorder.ErrJournalClosed, err)
 		}
@@ -86,11 +88,14 @@ func (w *appendTx) reset(seq uint64, n int) {
 		w.props = make(map[propKey]*propState)
 		w.dict = make(map[string]uint32)
 	}
-	w.arena.reset()
+	dropped := w.arena.reset()
 	const keep = 1 << 15 // queued writes kept between batches (1.5 MiB each)
 	for i := range w.pending {
 		if cap(w.pending[i]) > keep {
 			w.pending[i] = nil
+		}
+		if dropped { // let the dropped chunks go
+			clear(w.pending[i])
 		}
 		w.pending[i] = w.pending[i][:0]
 	}
@@ -98,6 +103,15 @@ func (w *appendTx) reset(seq uint64, n int) {
 		w.order = nil
 	}
 	w.hashes = make([]byte, 0, n*hashLen)
+}
+
+// release drops the finished transaction's buckets: a bbolt Bucket holds
+// its transaction's nodes, megabytes after a large commit, which the kept
+// writer would otherwise keep alive until the next Append.
+func (w *appendTx) release() {
+	w.tx = nil
+	w.buckets = [nQueued]*bolt.Bucket{}
+	w.dictB, w.propsB, w.propNum = nil, nil, nil
 }
 
 // appendTx is the state of one Append transaction. Nothing in it reaches
@@ -462,14 +476,17 @@ func (a *arena) alloc(n int) []byte {
 	return a.buf[start : start+n : start+n]
 }
 
-func (a *arena) reset() {
+// reset reports whether it dropped chunks.
+func (a *arena) reset() bool {
 	a.buf, a.next = nil, 0
 	// Keep up to 4 MiB, about what a 10,000-event commit uses; a bigger
 	// burst's chunks go to the garbage collector.
 	if len(a.chunks) > 16 {
 		clear(a.chunks[16:])
 		a.chunks = a.chunks[:16]
+		return true
 	}
+	return false
 }
 
 func (a *arena) copy(b []byte) []byte {
