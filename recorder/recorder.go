@@ -144,6 +144,9 @@ type request struct {
 	cursor *Cursor
 	done   chan error  // Record's waiter, or nil
 	cb     func(error) // Submit's callback, or nil
+	// sealed1 backs sealed for the usual one-event request, saving an
+	// allocation per event.
+	sealed1 [1][]byte
 }
 
 func (req *request) finish(err error) {
@@ -268,7 +271,11 @@ func (r *Recorder) enqueue(ctx context.Context, req *request) error {
 		}
 	}
 	if sealer, ok := r.j.(Sealer); ok {
-		req.sealed = make([][]byte, len(req.events))
+		if len(req.events) == 1 {
+			req.sealed = req.sealed1[:]
+		} else {
+			req.sealed = make([][]byte, len(req.events))
+		}
 		for i, e := range req.events {
 			req.sealed[i] = sealer.Seal(e)
 		}

@@ -8,8 +8,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -44,13 +46,15 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 	}
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
-	w := &appendTx{
-		s:     s,
-		seq:   s.seq,
-		props: make(map[propKey]*propState),
-		dict:  make(map[string]uint32),
+	w := s.writer
+	if w == nil {
+		w = &appendTx{s: s}
+		s.writer = w
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return w.run(tx, b) }); err != nil {
+	w.reset(s.seq, len(b.Events))
+	err := s.db.Update(func(tx *bolt.Tx) error { return w.run(tx, b) })
+	w.release()
+	if err != nil {
 		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
 			return fmt.Errorf("append %d events to %s: %w: %w", len(b.Events), s.path, recorder.ErrJournalClosed, err)
 		}
@@ -72,46 +76,124 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 	return nil
 }
 
+// reset readies the writer for a batch of n events. Its buffers are kept
+// from one Append to the next (under appendMu): bbolt copies keys on Put
+// and is done with values once the transaction has committed or rolled
+// back, so only the hashes handed back in the events need fresh memory.
+func (w *appendTx) reset(seq uint64, n int) {
+	w.seq = seq
+	clear(w.props)
+	clear(w.dict)
+	if w.props == nil {
+		w.props = make(map[propKey]*propState)
+		w.dict = make(map[string]uint32)
+	}
+	dropped := w.arena.reset()
+	const keep = 1 << 15 // queued writes kept between batches (1.5 MiB each)
+	for i := range w.pending {
+		if cap(w.pending[i]) > keep {
+			w.pending[i] = nil
+		}
+		if dropped { // let the dropped chunks go
+			clear(w.pending[i])
+		}
+		w.pending[i] = w.pending[i][:0]
+	}
+	if cap(w.order) > keep {
+		w.order = nil
+	}
+	w.hashes = make([]byte, 0, n*hashLen)
+}
+
+// release drops the finished transaction's buckets: a bbolt Bucket holds
+// its transaction's nodes, megabytes after a large commit, which the kept
+// writer would otherwise keep alive until the next Append.
+func (w *appendTx) release() {
+	w.tx = nil
+	w.buckets = [nQueued]*bolt.Bucket{}
+	w.dictB, w.propsB, w.propNum = nil, nil, nil
+}
+
 // appendTx is the state of one Append transaction. Nothing in it reaches
-// the Store's caches unless the transaction commits.
+// the Store's caches unless the transaction commits. One is kept per Store
+// and reused by every Append (see reset).
 type appendTx struct {
 	s     *Store
 	tx    *bolt.Tx
 	seq   uint64
 	props map[propKey]*propState // copies, published on commit
 	dict  map[string]uint32      // new dictionary entries
-	arena arena
+	arena arena                  // keys and values until commit
+	// hashes holds the events' Hash fields: fresh for every batch, since
+	// the events (and their hashes) outlive the transaction.
+	hashes []byte
 
-	ev, ixType, ixUser, ixChan, ixMsg, outbox, dictB, propsB, propNum *bolt.Bucket
+	buckets                [nQueued]*bolt.Bucket
+	dictB, propsB, propNum *bolt.Bucket
 
 	scratch, dictKey []byte
-	pending          map[*bolt.Bucket][]kv
+	pending          [nQueued][]kv
+	order            []sortKey
 }
 
-type kv struct {
-	k, v []byte
-	n    int // queue order: a later write of the same key wins
+// The buckets whose writes are queued and applied in key order.
+const (
+	qEvents = iota
+	qType
+	qUser
+	qChan
+	qMsg
+	qOutbox
+	nQueued
+)
+
+// kv is one queued write.
+type kv struct{ k, v []byte }
+
+// sortKey orders a queued write: a and b are its key's first 16 bytes, big
+// endian, so that sorting rarely needs to compare the bytes, and n its
+// place in the queue (a later write of the same key wins). Sorting these
+// instead of the writes moves a third of the bytes.
+type sortKey struct {
+	a, b uint64
+	n    int
 }
+
+var empty = []byte{}
 
 // put queues a write; flush applies each bucket's writes in key order,
 // which keeps bbolt's page cache hot and its node splits cheap.
-func (w *appendTx) put(b *bolt.Bucket, k, v []byte) {
+func (w *appendTx) put(q int, k, v []byte) {
 	if v == nil {
-		v = []byte{}
+		v = empty
 	}
-	w.pending[b] = append(w.pending[b], kv{k, v, len(w.pending[b])})
+	w.pending[q] = append(w.pending[q], kv{k, v})
 }
 
 func (w *appendTx) flush() error {
-	for b, kvs := range w.pending {
-		slices.SortFunc(kvs, func(a, c kv) int {
-			if d := bytes.Compare(a.k, c.k); d != 0 {
+	for q, kvs := range w.pending {
+		order := w.order[:0]
+		for i, p := range kvs {
+			var pre [16]byte
+			copy(pre[:], p.k)
+			order = append(order, sortKey{binary.BigEndian.Uint64(pre[:8]), binary.BigEndian.Uint64(pre[8:]), i})
+		}
+		slices.SortFunc(order, func(x, y sortKey) int {
+			switch {
+			case x.a != y.a:
+				return cmpU64(x.a, y.a)
+			case x.b != y.b:
+				return cmpU64(x.b, y.b)
+			}
+			if d := bytes.Compare(kvs[x.n].k, kvs[y.n].k); d != 0 {
 				return d
 			}
-			return a.n - c.n
+			return x.n - y.n
 		})
-		for _, p := range kvs {
-			if err := b.Put(p.k, p.v); err != nil {
+		w.order = order
+		b := w.buckets[q]
+		for _, o := range order {
+			if err := b.Put(kvs[o.n].k, kvs[o.n].v); err != nil {
 				return err
 			}
 		}
@@ -121,16 +203,13 @@ func (w *appendTx) flush() error {
 
 func (w *appendTx) run(tx *bolt.Tx, b *recorder.Batch) error {
 	w.tx = tx
-	w.ev = fill(tx.Bucket(bEvents))
-	w.ixType = fill(tx.Bucket(bIxType))
-	w.ixUser = fill(tx.Bucket(bIxUser))
-	w.ixChan = fill(tx.Bucket(bIxChan))
-	w.ixMsg = fill(tx.Bucket(bIxMsg))
-	w.outbox = fill(tx.Bucket(bOutbox))
+	for q, name := range [nQueued][]byte{qEvents: bEvents, qType: bIxType, qUser: bIxUser,
+		qChan: bIxChan, qMsg: bIxMsg, qOutbox: bOutbox} {
+		w.buckets[q] = fill(tx.Bucket(name))
+	}
 	w.dictB = tx.Bucket(bDict)
 	w.propsB = tx.Bucket(bProps)
 	w.propNum = tx.Bucket(bPropNum)
-	w.pending = make(map[*bolt.Bucket][]kv, 6)
 
 	for i, e := range b.Events {
 		var routes []recorder.Route
@@ -175,17 +254,23 @@ func fill(b *bolt.Bucket) *bolt.Bucket {
 // its digest. It implements audit.Sealer so that the Recorder runs it on the
 // callers' goroutines.
 func (s *Store) Seal(e *audit.Event) []byte {
-	b := make([]byte, nonceLen+hashLen, nonceLen+hashLen+64+len(e.Content))
+	b := make([]byte, nonceLen+hashLen, nonceLen+hashLen+64+len(e.Content)+len(e.ActorName))
 	if _, err := rand.Read(b[:nonceLen]); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // documented never to fail on Linux
 	}
 	b = appendPersonal(b, e)
-	h := sha256.New()
+	h := sealHashes.Get().(hash.Hash)
+	h.Reset()
 	h.Write(b[:nonceLen])
 	h.Write(b[nonceLen+hashLen:])
 	h.Sum(b[nonceLen:nonceLen])
+	sealHashes.Put(h)
 	return b
 }
+
+// sealHashes are SHA-256 states for Seal, which runs on every producer's
+// goroutine.
+var sealHashes = sync.Pool{New: func() any { return sha256.New() }}
 
 var _ recorder.Sealer = (*Store)(nil)
 
@@ -206,14 +291,15 @@ func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) e
 	copy(digest[:], sealed[nonceLen:])
 	personal := sealed[nonceLen+hashLen:]
 	sum := w.s.hasher.recordHash(ps.head[:], &r, &digest)
-	e.Hash = w.arena.copy(sum[:])
+	w.hashes = append(w.hashes, sum[:]...)
+	e.Hash = w.hashes[len(w.hashes)-hashLen : len(w.hashes) : len(w.hashes)]
 	r.ev.Hash = e.Hash
 
 	w.scratch = encodeRecord(w.scratch[:0], &r, personal)
 	key := w.key(ps.num, nil, e.ID)
-	w.put(w.ev, key, w.arena.copy(w.scratch))
+	w.put(qEvents, key, w.arena.copy(w.scratch))
 	typ := byte(e.Type)
-	w.put(w.ixType, w.key(ps.num, []byte{typ}, e.ID), nil)
+	w.put(qType, w.key(ps.num, []byte{typ}, e.ID), nil)
 	if err := w.indexUsers(ps.num, e, typ); err != nil {
 		return err
 	}
@@ -222,11 +308,11 @@ func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) e
 		if err != nil {
 			return err
 		}
-		w.put(w.ixChan, w.key(ps.num, u32(ch), e.ID), w.arena.copy([]byte{typ}))
+		w.put(qChan, w.key(ps.num, u32(ch), e.ID), w.arena.copy([]byte{typ}))
 	}
 	if e.MessageID != "" && (e.Type == audit.ChatMessage || e.Type == audit.ChatMessageEdit) {
-		k := appendMsgKey(binary.BigEndian.AppendUint32(w.scratch[:0], ps.num), e.MessageID)
-		w.put(w.ixMsg, w.arena.copy(k), w.arena.copy(e.ID[:]))
+		w.scratch = appendMsgKey(binary.BigEndian.AppendUint32(w.scratch[:0], ps.num), e.MessageID)
+		w.put(qMsg, w.arena.copy(w.scratch), key[4:])
 	}
 	for _, rt := range routes {
 		k := w.arena.alloc(len(rt.Sink) + 1 + len(rt.Target) + 1 + 8)
@@ -235,7 +321,7 @@ func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) e
 		n += 1 + copy(k[n+1:], rt.Target)
 		k[n] = 0
 		binary.BigEndian.PutUint64(k[n+1:], e.Seq)
-		w.put(w.outbox, k, key)
+		w.put(qOutbox, k, key)
 	}
 	ps.lastSeq = e.Seq
 	ps.head = sum
@@ -250,7 +336,7 @@ func (w *appendTx) indexUsers(prop uint32, e *audit.Event, typ byte) error {
 		if err != nil {
 			return err
 		}
-		w.put(w.ixUser, w.key(prop, u32(n), e.ID), w.arena.copy([]byte{role, typ}))
+		w.put(qUser, w.key(prop, u32(n), e.ID), w.arena.copy([]byte{role, typ}))
 		return nil
 	}
 	actorAlsoTarget := false
@@ -362,16 +448,45 @@ func appendMsgKey(b []byte, id string) []byte {
 }
 
 // arena hands out byte slices that stay valid for the whole transaction, as
-// bbolt requires of keys and values passed to Put.
-type arena struct{ buf []byte }
+// bbolt requires of keys and values passed to Put. reset makes its chunks
+// available again: only once the transaction is over.
+type arena struct {
+	buf    []byte
+	chunks [][]byte // full chunks, reused after reset
+	next   int      // chunks[:next] are in use
+}
+
+const arenaChunk = 256 << 10
 
 func (a *arena) alloc(n int) []byte {
 	if cap(a.buf)-len(a.buf) < n {
-		a.buf = make([]byte, 0, max(64<<10, n))
+		switch {
+		case n > arenaChunk:
+			return make([]byte, n)
+		case a.next < len(a.chunks):
+			a.buf = a.chunks[a.next][:0]
+		default:
+			a.buf = make([]byte, 0, arenaChunk)
+			a.chunks = append(a.chunks, a.buf)
+		}
+		a.next++
 	}
 	start := len(a.buf)
 	a.buf = a.buf[:start+n]
 	return a.buf[start : start+n : start+n]
+}
+
+// reset reports whether it dropped chunks.
+func (a *arena) reset() bool {
+	a.buf, a.next = nil, 0
+	// Keep up to 4 MiB, about what a 10,000-event commit uses; a bigger
+	// burst's chunks go to the garbage collector.
+	if len(a.chunks) > 16 {
+		clear(a.chunks[16:])
+		a.chunks = a.chunks[:16]
+		return true
+	}
+	return false
 }
 
 func (a *arena) copy(b []byte) []byte {

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -48,15 +50,18 @@ func nextSnowflake() string {
 
 // BenchmarkRecorderIngest measures durable ingest (fsync'd group commits,
 // all indexes, hash chain) through the Recorder with 16 concurrent
-// producers. "wait" producers call Record with one event and wait for it;
+// producers (cpu-ns/event: the process's CPU time per event, producers and
+// GC included). "wait" producers call Record with one event and wait for it;
 // "pipelined" producers Submit one event per call and keep up to 2,048 in
 // flight each, as a gateway reader does. Every event counts only once it
 // is acknowledged durable. The workload is 16 communities of 2,000 members
-// whose activity follows Zipf's law, 20 channels each.
+// whose activity follows Zipf's law, 20 channels each. With
+// CHATWARDEN_BENCH_NOFREELISTSYNC set the store is written as releases
+// before the synced freelist did, to measure what syncing it costs.
 func BenchmarkRecorderIngest(b *testing.B) {
 	for _, mode := range []string{"wait", "pipelined"} {
 		b.Run(mode, func(b *testing.B) {
-			s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+			s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{noFreelistSync: os.Getenv("CHATWARDEN_BENCH_NOFREELISTSYNC") != ""})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -78,8 +83,9 @@ func BenchmarkRecorderIngest(b *testing.B) {
 			}
 			var wg sync.WaitGroup
 			var acked atomic.Int64
+			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime()
 			for p := 0; p < producers; p++ {
 				wg.Add(1)
 				go func() {
@@ -114,7 +120,7 @@ func BenchmarkRecorderIngest(b *testing.B) {
 				}()
 			}
 			wg.Wait()
-			el := time.Since(start)
+			el, cpu := time.Since(start), cpuTime()-cpu0
 			b.StopTimer()
 			if int(acked.Load()) != per*producers {
 				b.Fatalf("%d acknowledged of %d", acked.Load(), per*producers)
@@ -122,6 +128,7 @@ func BenchmarkRecorderIngest(b *testing.B) {
 			rec.Close(context.Background())
 			st := rec.Stats()
 			b.ReportMetric(float64(acked.Load())/el.Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(acked.Load()), "cpu-ns/event")
 			b.ReportMetric(float64(st.Events.Load())/float64(max(st.Commits.Load(), 1)), "events/commit")
 		})
 	}
@@ -130,17 +137,15 @@ func BenchmarkRecorderIngest(b *testing.B) {
 // BenchmarkQueryTypeUser measures the 50 newest records matching
 // property+type+user in a store of 1,000,000 records (built once, cached
 // in the temp dir of the first run; set CHATWARDEN_BENCH_DB to keep it).
+// cpu-µs/op is the process's CPU time per query (GC included), which other
+// work on a shared machine disturbs less than the wall-clock percentiles.
 func BenchmarkQueryTypeUser(b *testing.B) {
 	s := millionStore(b)
-	rng := rand.New(rand.NewPCG(1, 1))
-	zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 1999)
-	qs := make([]Query, b.N)
-	for i := range qs {
-		qs[i] = Query{Platform: audit.Discord, Property: fmt.Sprintf("1%017d", rng.IntN(10)),
-			Types: []audit.EventType{audit.ChatMessage}, User: fmt.Sprintf("3%017d", zipf.Uint64()), Limit: 50}
-	}
+	qs := queryTypeUserSet(b.N)
 	lat := make([]time.Duration, b.N)
+	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	found := 0
 	for i, q := range qs {
 		start := time.Now()
@@ -151,7 +156,9 @@ func BenchmarkQueryTypeUser(b *testing.B) {
 		}
 		found += len(page.Events)
 	}
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	slices.Sort(lat)
 	b.ReportMetric(float64(found)/float64(b.N), "records/op")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
@@ -278,3 +285,161 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 var benchProps, benchUsers = 16, 200
+
+// BenchmarkBareIngest is BenchmarkRecorderIngest's baseline: bare bbolt
+// appending b.N 300-byte values under increasing 8-byte keys, 5,000 per
+// fsync'd commit, from one goroutine, with no index, chain or encoding.
+// Run it in the same invocation with the same -benchtime (event count) to
+// compare: "fill=0.5" is bbolt's default page fill, "fill=0.9" the fill
+// the store uses for its append-only buckets.
+func BenchmarkBareIngest(b *testing.B) {
+	for _, fill := range []float64{0.5, 0.9} {
+		b.Run(fmt.Sprintf("fill=%.1f", fill), func(b *testing.B) {
+			db, err := bolt.Open(filepath.Join(b.TempDir(), "bare.db"), 0o600, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			val := make([]byte, 300)
+			for i := range val {
+				val[i] = byte('a' + i%26)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start, cpu0 := time.Now(), cpuTime()
+			for i := 0; i < b.N; {
+				n := min(5000, b.N-i)
+				err := db.Update(func(tx *bolt.Tx) error {
+					bk, err := tx.CreateBucketIfNotExists([]byte("ev"))
+					if err != nil {
+						return err
+					}
+					bk.FillPercent = fill
+					for j := range n {
+						k := binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(i+j))
+						if err := bk.Put(k, val); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				i += n
+			}
+			el, cpu := time.Since(start), cpuTime()-cpu0
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
+		})
+	}
+}
+
+// queryTypeUserSet is the queries of BenchmarkQueryTypeUser and its bare
+// baseline: 10 communities, members drawn by Zipf's law, CHAT_MESSAGE.
+func queryTypeUserSet(n int) []Query {
+	rng := rand.New(rand.NewPCG(1, 1))
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 1999)
+	qs := make([]Query, n)
+	for i := range qs {
+		qs[i] = Query{Platform: audit.Discord, Property: fmt.Sprintf("1%017d", rng.IntN(10)),
+			Types: []audit.EventType{audit.ChatMessage}, User: fmt.Sprintf("3%017d", zipf.Uint64()), Limit: 50}
+	}
+	return qs
+}
+
+// BenchmarkQueryTypeUserBare is BenchmarkQueryTypeUser's baseline: the
+// same answer with bare bbolt, in one read transaction per query: walk the
+// user's index entries newest first, keep those whose index value says
+// CHAT_MESSAGE, fetch each record and copy its bytes out, up to 50. No
+// decoding, no cursor, no allocation per record beyond the copy.
+func BenchmarkQueryTypeUserBare(b *testing.B) {
+	s := millionStore(b)
+	qs := queryTypeUserSet(b.N)
+	lat := make([]time.Duration, b.N)
+	var buf []byte
+	recs := make([][]byte, 0, 50)
+	found := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i, q := range qs {
+		start := time.Now()
+		ps := s.property(q.Platform, q.Property)
+		err := s.db.View(func(tx *bolt.Tx) error {
+			buf, recs = buf[:0], recs[:0]
+			user := dictLookup(tx, dictUser, q.User)
+			if ps == nil || user == 0 {
+				return nil
+			}
+			var prefix [8]byte
+			binary.BigEndian.PutUint32(prefix[:], ps.num)
+			binary.BigEndian.PutUint32(prefix[4:], user)
+			var key [16]byte
+			copy(key[:], prefix[:4])
+			ev := tx.Bucket(bEvents)
+			c := tx.Bucket(bIxUser).Cursor()
+			k, v := c.Seek(append(prefix[:], maxID[:]...))
+			if k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+			for ; k != nil && bytes.HasPrefix(k, prefix[:]) && len(recs) < 50; k, v = c.Prev() {
+				if len(v) < 2 || audit.EventType(v[1]) != audit.ChatMessage {
+					continue
+				}
+				copy(key[4:], k[8:])
+				if rec := ev.Get(key[:]); rec != nil {
+					buf = append(buf, rec...)
+					recs = append(recs, buf[len(buf)-len(rec):])
+				}
+			}
+			return nil
+		})
+		lat[i] = time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		found += len(recs)
+	}
+	cpu := cpuTime() - cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	slices.Sort(lat)
+	b.ReportMetric(float64(found)/float64(b.N), "records/op")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkOpen measures opening the 1,000,000-record store read-write and
+// closing it, as every `chatwarden run` and read-write CLI command does;
+// "bare" is bbolt with its default options on the same file (after one
+// untimed open, so that it reads a synced freelist).
+func BenchmarkOpen(b *testing.B) {
+	s := millionStore(b)
+	path := s.Path()
+	s.Close()
+	b.Run("store", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			s, err := Open(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+		}
+	})
+	b.Run("bare", func(b *testing.B) {
+		for i := -1; i < b.N; i++ {
+			if i == 0 {
+				b.ResetTimer()
+			}
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			db.Close()
+		}
+	})
+}

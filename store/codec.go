@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/chatwarden/chatwarden/audit"
 )
@@ -93,19 +94,6 @@ func appendID(b []byte, s string) []byte {
 		return binary.AppendUvarint(append(b, tag), n)
 	}
 	return appendStr(append(b, idText), s)
-}
-
-func (r *reader) id() string {
-	switch r.byte() {
-	case idText:
-		return r.str()
-	case idPositive:
-		return strconv.FormatUint(r.uvarint(), 10)
-	case idNegative:
-		return "-" + strconv.FormatUint(r.uvarint(), 10)
-	}
-	r.err = errCorrupt
-	return ""
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -242,11 +230,200 @@ func (r *reader) count() int {
 // decodeRecord decodes a stored record. Identity (ID, Platform, PropertyID,
 // Time) comes from the key and is set by the caller.
 func decodeRecord(v []byte, out *record) error {
+	var d decoder
+	err := d.decode(v, &out.ev, out)
+	d.finish()
+	return err
+}
+
+// decoder decodes records for one answer with a handful of allocations
+// instead of several per record: the text of every record it decodes goes
+// into one buffer that finish turns into a single string, which the
+// events' string fields then share (strings are immutable, so sharing is
+// safe); events, hashes and target lists are carved from chunks.
+type decoder struct {
+	buf    []byte   // text of the strings decoded since the last finish
+	fix    []strFix // where each of them goes
+	events []audit.Event
+	hashes []byte
+	strs   []string
+	rec    []byte // the record being decoded, copied out of bbolt's pages
+
+	// the property of the last record decoded
+	propNum uint32
+	prop    propKey
+	propSet bool
+}
+
+// strFix says where a decoded string goes. The text of one answer stays
+// far below 2 GiB (MaxLimit records of at most a few hundred KiB), so
+// offsets fit in int32s.
+type strFix struct {
+	dst      *string
+	off, end int32
+}
+
+// Sizes a decoder expects per record, to allocate once instead of growing.
+const (
+	decodeChunk   = 64  // events per allocation
+	decodeText    = 192 // bytes of text (ids in decimal, name, content)
+	decodeStrings = 6   // strings set (ids, name, content)
+)
+
+// expect sizes the decoder for n records (at most a chunk's worth: more
+// are allocated as they come).
+func (d *decoder) expect(n int) {
+	n = min(n, decodeChunk)
+	if sc, ok := decodeScratch.Get().(*scratch); ok {
+		d.buf, d.fix, d.rec = sc.buf[:0], sc.fix[:0], sc.rec[:0]
+	}
+	if cap(d.buf) < n*decodeText {
+		d.buf = make([]byte, 0, n*decodeText)
+	}
+	if cap(d.fix) < n*decodeStrings {
+		d.fix = make([]strFix, 0, n*decodeStrings)
+	}
+	d.events = make([]audit.Event, 0, n)
+}
+
+// release finishes and hands the decoder's buffers, which nothing returned
+// refers to (finish copies the text into the string), to the next query.
+func (d *decoder) release() {
+	d.finish()
+	if cap(d.buf) <= 1<<20 {
+		decodeScratch.Put(&scratch{d.buf, d.fix, d.rec})
+	}
+	d.buf, d.fix, d.rec = nil, nil, nil
+}
+
+type scratch struct {
+	buf []byte
+	fix []strFix
+	rec []byte
+}
+
+var decodeScratch sync.Pool
+
+// mark and undo drop what was decoded after mark, for a record that turns
+// out not to be wanted, so that a scan refusing many records does not
+// fill chunks with them.
+type decodeMark struct {
+	buf, fix int
+	events   []audit.Event
+	hashes   []byte
+	strs     []string
+}
+
+func (d *decoder) mark() decodeMark {
+	return decodeMark{len(d.buf), len(d.fix), d.events, d.hashes, d.strs}
+}
+
+// undo drops everything decoded since m, including e (the event it was
+// decoding, which must have come from event() after mark). A chunk
+// allocated since m is dropped too; the old one is filled up again.
+func (d *decoder) undo(m decodeMark, e *audit.Event) {
+	*e = audit.Event{}
+	clear(d.fix[m.fix:])
+	d.buf, d.fix = d.buf[:m.buf], d.fix[:m.fix]
+	d.events, d.hashes, d.strs = m.events, m.hashes, m.strs
+}
+
+// equal reports whether the string decoded since mark for *field (or the
+// one already set there) is want, without making it a string.
+func (d *decoder) equal(m decodeMark, field *string, want string) bool {
+	for _, f := range d.fix[m.fix:] {
+		if f.dst == field {
+			return string(d.buf[f.off:f.end]) == want
+		}
+	}
+	return *field == want
+}
+
+// finish sets every string decoded since the last finish.
+func (d *decoder) finish() {
+	if len(d.fix) > 0 {
+		s := string(d.buf)
+		for _, f := range d.fix {
+			*f.dst = s[f.off:f.end]
+		}
+	}
+	clear(d.fix)
+	d.buf, d.fix = d.buf[:0], d.fix[:0]
+}
+
+// event returns a zeroed Event that stays valid after the decoder is gone.
+func (d *decoder) event() *audit.Event {
+	if len(d.events) == cap(d.events) {
+		d.events = make([]audit.Event, 0, decodeChunk)
+	}
+	d.events = d.events[:len(d.events)+1]
+	return &d.events[len(d.events)-1]
+}
+
+func (d *decoder) hash(b []byte) []byte {
+	if cap(d.hashes)-len(d.hashes) < len(b) {
+		d.hashes = make([]byte, 0, max(decodeChunk*hashLen, len(b)))
+	}
+	d.hashes = append(d.hashes, b...)
+	return d.hashes[len(d.hashes)-len(b) : len(d.hashes) : len(d.hashes)]
+}
+
+func (d *decoder) strings(n int) []string {
+	if cap(d.strs)-len(d.strs) < n {
+		d.strs = make([]string, 0, max(decodeChunk, n))
+	}
+	d.strs = d.strs[:len(d.strs)+n]
+	return d.strs[len(d.strs)-n : len(d.strs) : len(d.strs)]
+}
+
+// text queues b as the value of *dst.
+func (d *decoder) text(dst *string, b []byte) {
+	if len(b) == 0 {
+		*dst = ""
+		return
+	}
+	d.buf = append(d.buf, b...)
+	d.fix = append(d.fix, strFix{dst, int32(len(d.buf) - len(b)), int32(len(d.buf))})
+}
+
+func (d *decoder) str(r *reader, dst *string) {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return
+	}
+	d.text(dst, r.bytes(int(n)))
+}
+
+// id reads an id written by appendID.
+func (d *decoder) id(r *reader, dst *string) {
+	switch r.byte() {
+	case idText:
+		d.str(r, dst)
+		return
+	case idPositive:
+		n := r.uvarint()
+		off := len(d.buf)
+		d.buf = strconv.AppendUint(d.buf, n, 10)
+		d.fix = append(d.fix, strFix{dst, int32(off), int32(len(d.buf))})
+		return
+	case idNegative:
+		n := r.uvarint()
+		off := len(d.buf)
+		d.buf = strconv.AppendUint(append(d.buf, '-'), n, 10)
+		d.fix = append(d.fix, strFix{dst, int32(off), int32(len(d.buf))})
+		return
+	}
+	r.err = errCorrupt
+}
+
+// decode decodes a stored record into e (whose strings are set by finish)
+// and the chain fields of out.
+func (d *decoder) decode(v []byte, e *audit.Event, out *record) error {
 	r := reader{b: v}
 	if r.byte() != recordVersion {
 		return fmt.Errorf("%w: unknown version", errCorrupt)
 	}
-	e := &out.ev
 	e.Type = audit.EventType(r.byte())
 	e.Function = audit.Function(r.byte())
 	e.ActorType = audit.ActorType(r.byte())
@@ -258,29 +435,31 @@ func decodeRecord(v []byte, out *record) error {
 	}
 	out.prevSeq = e.Seq - delta
 	if code := r.uvarint(); code == 0 {
-		e.PlatformType = r.str()
+		d.str(&r, &e.PlatformType)
 	} else if code < uint64(len(platformTypes)) {
 		e.PlatformType = platformTypes[code]
 	} else {
 		return fmt.Errorf("%w: platform type code %d", errCorrupt, code)
 	}
-	e.ActorID = r.id()
+	d.id(&r, &e.ActorID)
 	if n := r.count(); n > 0 {
-		e.TargetIDs = make([]string, n)
+		e.TargetIDs = d.strings(n)
 		for i := range e.TargetIDs {
-			e.TargetIDs[i] = r.id()
+			d.id(&r, &e.TargetIDs[i])
 		}
 	}
-	e.ChannelID = r.id()
-	e.MessageID = r.id()
-	e.Hash = append([]byte(nil), r.bytes(hashLen)...)
+	d.id(&r, &e.ChannelID)
+	d.id(&r, &e.MessageID)
+	if h := r.bytes(hashLen); h != nil {
+		e.Hash = d.hash(h)
+	}
 	e.Redacted = flags&flagRedacted != 0
 	if e.Redacted {
 		copy(out.digest[:], r.bytes(hashLen))
 		return r.err
 	}
 	copy(out.nonce[:], r.bytes(nonceLen))
-	e.ActorName = r.str()
+	d.str(&r, &e.ActorName)
 	if n := r.count(); n > 0 {
 		e.Params = make(audit.Params, n)
 		for range n {
@@ -288,15 +467,15 @@ func decodeRecord(v []byte, out *record) error {
 			e.Params[k] = r.str()
 		}
 	}
-	e.Content = r.str()
+	d.str(&r, &e.Content)
 	if n := r.count(); n > 0 {
 		e.Attachments = make([]audit.Attachment, n)
 		for i := range e.Attachments {
 			a := &e.Attachments[i]
-			a.Name = r.str()
-			a.URL = r.str()
+			d.str(&r, &a.Name)
+			d.str(&r, &a.URL)
 			a.Size = int64(r.uvarint())
-			a.Hash = r.str()
+			d.str(&r, &a.Hash)
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
@@ -327,9 +506,8 @@ func (c *chainHasher) personalDigest(nonce []byte, personal []byte) [hashLen]byt
 	c.h.Reset()
 	c.h.Write(nonce)
 	c.h.Write(personal)
-	var d [hashLen]byte
-	c.h.Sum(d[:0])
-	return d
+	c.h.Sum(c.sum[:0])
+	return c.sum
 }
 
 // recordHash returns SHA-256(prev, canonical(r)). The canonical form binds
@@ -357,7 +535,8 @@ func (c *chainHasher) recordHash(prev []byte, r *record, digest *[hashLen]byte) 
 	c.h.Reset()
 	c.h.Write(prev)
 	c.h.Write(b)
-	var sum [hashLen]byte
-	c.h.Sum(sum[:0])
-	return sum
+	// Into the hasher's own array: a local one would escape through the
+	// hash.Hash interface, one allocation per record.
+	c.h.Sum(c.sum[:0])
+	return c.sum
 }

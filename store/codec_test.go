@@ -7,7 +7,11 @@ func TestIDEncodingRoundTrip(t *testing.T) {
 		"18446744073709551615", "18446744073709551616", "-", "abc", "12a", "+5", " 5", "-007"} {
 		b := appendID(nil, s)
 		r := reader{b: b}
-		if got := r.id(); got != s || r.err != nil || len(r.b) != 0 {
+		var d decoder
+		var got string
+		d.id(&r, &got)
+		d.finish()
+		if got != s || r.err != nil || len(r.b) != 0 {
 			t.Errorf("id %q: decoded %q (err %v, %d left)", s, got, r.err, len(r.b))
 		}
 	}

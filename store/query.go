@@ -51,7 +51,8 @@ type Query struct {
 	Cursor string // from Page.Older or Page.Newer
 }
 
-// Page is one page of results, newest first.
+// Page is one page of results, newest first. Its events' text fields
+// share one string per page: keeping one event keeps the page's text.
 type Page struct {
 	Events []*audit.Event
 	Older  string // cursor of the next older page, "" when none
@@ -86,19 +87,33 @@ func (q *Query) Validate() (int, error) {
 
 // match is the exact predicate; indexes only narrow the candidates.
 func (q *Query) match(e *audit.Event) bool {
+	return q.matchWith(e, func(field *string, want string) bool { return *field == want })
+}
+
+// matchWith is match with the string fields compared by eq, for events
+// whose strings a decoder has not set yet.
+func (q *Query) matchWith(e *audit.Event, eq func(field *string, want string) bool) bool {
 	if len(q.Types) > 0 && !slices.Contains(q.Types, e.Type) {
 		return false
 	}
-	if q.Actor != "" && e.ActorID != q.Actor {
+	anyTarget := func(want string) bool {
+		for i := range e.TargetIDs {
+			if eq(&e.TargetIDs[i], want) {
+				return true
+			}
+		}
 		return false
 	}
-	if q.Target != "" && !slices.Contains(e.TargetIDs, q.Target) {
+	if q.Actor != "" && !eq(&e.ActorID, q.Actor) {
 		return false
 	}
-	if q.User != "" && e.ActorID != q.User && !slices.Contains(e.TargetIDs, q.User) {
+	if q.Target != "" && !anyTarget(q.Target) {
 		return false
 	}
-	if q.Channel != "" && e.ChannelID != q.Channel {
+	if q.User != "" && !eq(&e.ActorID, q.User) && !anyTarget(q.User) {
+		return false
+	}
+	if q.Channel != "" && !eq(&e.ChannelID, q.Channel) {
 		return false
 	}
 	if !q.Since.IsZero() && e.Time.Before(q.Since) {
@@ -298,9 +313,14 @@ func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, 
 	if err != nil || m == nil {
 		return nil, err
 	}
-	evB := tx.Bucket(bEvents)
-	var out []*audit.Event
-	key := make([]byte, 16)
+	// One cursor fetches every record (a Get makes a new cursor each
+	// time), and one decoder decodes them all (see decoder).
+	evC := tx.Bucket(bEvents).Cursor()
+	var d decoder
+	d.expect(n)
+	defer d.release()
+	out := make([]*audit.Event, 0, min(n, decodeChunk))
+	var key [16]byte
 	for checked := 0; m.Len() > 0 && len(out) < n; checked++ {
 		if checked&1023 == 1023 {
 			if err := ctx.Err(); err != nil {
@@ -313,17 +333,24 @@ func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, 
 		if sp.hint(q, v) {
 			rec := v
 			if sp.kind != kindEvents {
-				copy(key, k[:4])
+				copy(key[:], k[:4])
 				copy(key[4:], k[len(k)-12:])
-				rec = evB.Get(key)
+				if fk, fv := evC.Seek(key[:]); bytes.Equal(fk, key[:]) {
+					rec = fv
+				} else {
+					rec = nil
+				}
 			}
 			if rec != nil {
-				e, err := s.decodeEvent(prop, k[len(k)-12:], rec)
-				if err != nil {
+				mk := d.mark()
+				e := d.event()
+				if err := s.decodeInto(&d, prop, k[len(k)-12:], rec, e); err != nil {
 					return nil, err
 				}
-				if q.match(e) {
+				if q.matchWith(e, func(f *string, want string) bool { return d.equal(mk, f, want) }) {
 					out = append(out, e)
+				} else {
+					d.undo(mk, e)
 				}
 			}
 		}
@@ -335,20 +362,38 @@ func (s *Store) scan(ctx context.Context, tx *bolt.Tx, q *Query, pos cursorPos, 
 // decodeEvent builds an Event from a key's property number and id and the
 // stored record.
 func (s *Store) decodeEvent(prop uint32, id []byte, rec []byte) (*audit.Event, error) {
+	var d decoder
+	e := d.event()
+	err := s.decodeInto(&d, prop, id, rec, e)
+	d.finish()
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// decodeInto is decodeEvent into e with d, whose finish sets e's strings.
+func (s *Store) decodeInto(d *decoder, prop uint32, id []byte, rec []byte, e *audit.Event) error {
+	// Decode from a copy: one copy pulls the record's cache lines in
+	// together, where decoding in place waits for each in turn.
+	d.rec = append(d.rec[:0], rec...)
 	var r record
-	if err := decodeRecord(rec, &r); err != nil {
-		return nil, fmt.Errorf("record %x: %w", id, err)
+	if err := d.decode(d.rec, e, &r); err != nil {
+		return fmt.Errorf("record %x: %w", id, err)
 	}
-	pk, ok := s.propertyByNum(prop)
-	if !ok {
-		return nil, fmt.Errorf("record %x: %w: unknown property %d", id, errCorrupt, prop)
+	if !d.propSet || d.propNum != prop { // a page is mostly of one property
+		pk, ok := s.propertyByNum(prop)
+		if !ok {
+			return fmt.Errorf("record %x: %w: unknown property %d", id, errCorrupt, prop)
+		}
+		d.propNum, d.prop, d.propSet = prop, pk, true
 	}
-	e := &r.ev
+	pk := d.prop
 	copy(e.ID[:], id)
 	e.Time = e.ID.Time()
 	e.Platform = pk.platform
 	e.PropertyID = pk.id
-	return e, nil
+	return nil
 }
 
 // Span kinds.
