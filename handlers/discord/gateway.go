@@ -21,6 +21,7 @@ const (
 	auditChannelCreate = discordgo.AuditLogActionChannelCreate // 10
 	auditChannelDelete = discordgo.AuditLogActionChannelDelete // 12
 	auditMemberKick    = discordgo.AuditLogActionMemberKick    // 20
+	auditMemberPrune   = discordgo.AuditLogActionMemberPrune   // 21
 	auditMemberBanAdd  = discordgo.AuditLogActionMemberBanAdd  // 22
 	auditMemberBanRem  = discordgo.AuditLogActionMemberBanRemove
 	auditMemberUpdate  = discordgo.AuditLogActionMemberUpdate      // 24 (nick, timeout)
@@ -268,15 +269,57 @@ func (b *Bot) onMemberRemove(m *discordgo.Member) {
 	if b.echo.take("kick", m.GuildID, m.User.ID) || b.echo.take("ban-remove", m.GuildID, m.User.ID) {
 		return // the bot's own kick or ban, recorded by the action
 	}
+	if b.banned.take("ban", m.GuildID, m.User.ID) {
+		return // removed by a ban already seen: the USER_BAN says it
+	}
 	e := b.event(m.GuildID, audit.UserRemove, "GUILD_MEMBER_REMOVE")
 	b.setActor(e, m.User, m)
 	e.TargetIDs = []string{m.User.ID}
 	e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
 	e.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
-	b.corr.await(e, func(e *audit.Event, a auditEntry) {
-		b.setModerator(e, a)
-		e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
-	}, corrKey{m.GuildID, auditMemberKick, m.User.ID}, corrKey{m.GuildID, auditMemberBanAdd, m.User.ID})
+	// A kick's or a prune's entry names the moderator. A ban's does not
+	// complete the removal: the ban (GUILD_BAN_ADD or its entry, in any
+	// order) drops it (onBan, onAuditEntry), and the USER_BAN is the
+	// one record.
+	keys := []corrKey{{m.GuildID, auditMemberKick, m.User.ID}, {m.GuildID, auditMemberPrune, anyTarget}}
+	b.corr.awaitLate([]*audit.Event{e}, b.removedBy, func(p *pending) []*audit.Event {
+		// No entry within the window: the audit log over REST may have
+		// it. A ban found there, or seen meanwhile, is the ban's story.
+		if b.banned.take("ban", m.GuildID, m.User.ID) {
+			return nil
+		}
+		a, k, ok := b.lookupEntry(p.start, append(keys, corrKey{m.GuildID, auditMemberBanAdd, m.User.ID}))
+		if ok && k.action == auditMemberBanAdd || b.banned.take("ban", m.GuildID, m.User.ID) {
+			return nil
+		}
+		if ok {
+			b.removedBy(e, a)
+		}
+		return p.events
+	}, keys...)
+}
+
+// removedBy completes a member's removal from the kick's or the prune's
+// audit entry: the moderator is the actor.
+func (b *Bot) removedBy(e *audit.Event, a auditEntry) {
+	b.setModerator(e, a)
+	e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
+	if a.action == auditMemberPrune {
+		e.Params.Set(audit.ParamRemoval, audit.RemovalPruned)
+		if a.options != nil {
+			e.Params.Set(audit.ParamPruneDays, a.options.DeleteMemberDays)
+		}
+	}
+}
+
+// banSeen notes that a member was banned (GUILD_BAN_ADD or its audit
+// entry, whichever comes first): their removal, before or after, is part
+// of the ban and not recorded on its own.
+func (b *Bot) banSeen(guild, user string) {
+	if b.corr.suppress(corrKey{guild, auditMemberKick, user}) {
+		return // the removal was waiting: dropped
+	}
+	b.banned.expect("ban", guild, user)
 }
 
 // setModerator makes the audit entry's user the actor of e.
@@ -312,9 +355,9 @@ func (b *Bot) onBan(guild string, u *discordgo.User, added bool) {
 	e.Params.Set(audit.ParamTargetName, displayName(u, nil))
 	if added {
 		// The member removal the ban causes is not a second story.
-		b.corr.suppress(corrKey{guild, auditMemberKick, u.ID})
+		b.banSeen(guild, u.ID)
 	}
-	b.corr.await(e, b.setModerator, corrKey{guild, action, u.ID})
+	b.awaitModerator(e, b.setModerator, corrKey{guild, action, u.ID})
 }
 
 func (b *Bot) onMessage(m *discordgo.Message) {
@@ -574,22 +617,18 @@ func (b *Bot) onAuditEntry(a *discordgo.GuildAuditLogEntryCreate) {
 	if a == nil || a.AuditLogEntry == nil || a.ActionType == nil {
 		return
 	}
-	entry := auditEntry{actor: a.UserID, reason: a.Reason, at: time.Now()}
 	if b.self != nil && a.UserID == b.self.ID {
 		return // the bot's own actions are recorded by the actions themselves
 	}
-	target := a.TargetID
 	switch *a.ActionType {
 	case auditBotAdd, auditWebhookCreate, auditIntegrationCreate:
 		b.onIntegrationEntry(a) // a BOT_ADD also names the adder of the bot's USER_JOIN
-	case auditMessageDelete:
-		if a.Options != nil {
-			target = a.TargetID + "/" + a.Options.ChannelID
+	case auditMemberBanAdd:
+		if a.GuildID != "" && a.TargetID != "" {
+			b.banSeen(a.GuildID, a.TargetID) // before the ban's GUILD_BAN_ADD, maybe
 		}
-	case auditInviteDelete:
-		target = auditCode(a.Changes)
 	}
-	b.corr.entry(corrKey{a.GuildID, *a.ActionType, target}, entry)
+	b.corr.entry(auditKey(a.GuildID, a.AuditLogEntry), entryOf(a.AuditLogEntry))
 }
 
 // auditCode finds the invite code among an audit entry's changes.

@@ -26,6 +26,10 @@ import (
 const Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMembers | discordgo.IntentGuildModeration |
 	discordgo.IntentsGuildInvites | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
 
+// bannedFor is how long a ban waits for the member's removal it causes,
+// which is then not recorded.
+const bannedFor = 30 * time.Second
+
 // DefaultAPIURL is Discord's REST base for the API version discordgo speaks.
 var DefaultAPIURL = strings.TrimSuffix(discordgo.EndpointAPI, "/")
 
@@ -74,16 +78,20 @@ type Options struct {
 
 // Bot is chatwarden's Discord side.
 type Bot struct {
-	opts  Options
-	s     *discordgo.Session
-	log   zerolog.Logger
-	self  *discordgo.User
-	app   *discordgo.Application
-	corr  *correlator
-	echo  *echoes
-	ready chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
+	opts Options
+	s    *discordgo.Session
+	log  zerolog.Logger
+	self *discordgo.User
+	app  *discordgo.Application
+	corr *correlator
+	echo *echoes
+	// banned are the members whose ban was seen (gateway or audit log)
+	// before their removal (gateway.go).
+	banned   *echoes
+	auditLog *auditReader // late lookups over REST (auditlog.go)
+	ready    chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
 
 	deliverer *logchannel.Deliverer
 	members   memberCache // members read over REST (directory.go)
@@ -149,13 +157,15 @@ func New(opts Options) (*Bot, error) {
 	s.State.TrackPresences = false
 	s.State.MaxMessageCount = 0 // message history comes from the store, not memory
 	b := &Bot{
-		opts:   opts,
-		s:      s,
-		log:    opts.Logger.With().Str("platform", "discord").Int("shard", opts.ShardID).Logger(),
-		echo:   newEchoes(),
-		ready:  make(chan struct{}),
-		chunks: newChunker(),
-		lost:   make(chan struct{}, 1),
+		opts:     opts,
+		s:        s,
+		log:      opts.Logger.With().Str("platform", "discord").Int("shard", opts.ShardID).Logger(),
+		echo:     newEchoes(),
+		banned:   newExpected(bannedFor),
+		auditLog: newAuditReader(),
+		ready:    make(chan struct{}),
+		chunks:   newChunker(),
+		lost:     make(chan struct{}, 1),
 	}
 	b.corr = newCorrelator(opts.CorrelationWindow, b.submit)
 	b.deliverer = b.newDeliverer()

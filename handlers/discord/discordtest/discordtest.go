@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +94,7 @@ type Reply struct {
 // Call is one REST request the bot made.
 type Call struct {
 	Method, Path, Reason string
+	Query                url.Values
 	Body                 []byte
 }
 
