@@ -367,6 +367,10 @@ func (b *Bot) onMessage(m *discordgo.Message) {
 	if b.self != nil && m.Author.ID == b.self.ID {
 		return // the bot's own posts: log entries, prompts, replies
 	}
+	if !isChat(m.Type) {
+		b.onSystemMessage(m)
+		return
+	}
 	e := b.event(m.GuildID, audit.ChatMessage, "MESSAGE_CREATE")
 	e.Time = snowflakeTime(m.ID, e.Time)
 	b.setActor(e, m.Author, m.Member)
@@ -379,6 +383,70 @@ func (b *Bot) onMessage(m *discordgo.Message) {
 	}
 	b.submit(e)
 	b.maybeRenamed(m)
+}
+
+// isChat reports whether a message type is something someone wrote: a
+// message, a reply, or an app's answer to a command. Every other type is
+// a system message Discord posts about something that happened.
+func isChat(t discordgo.MessageType) bool {
+	switch t {
+	case discordgo.MessageTypeDefault, discordgo.MessageTypeReply,
+		discordgo.MessageTypeChatInputCommand, discordgo.MessageTypeContextMenuCommand:
+		return true
+	}
+	return false
+}
+
+// Discord's system message types chatwarden maps (Discord API
+// documentation, message types); discordgo names only some.
+const (
+	msgBoost                   = 8 // 9, 10, 11: the boost reached tier 1, 2, 3
+	msgBoostTier3              = 11
+	msgIncidentAlertEnabled    = 36
+	msgIncidentAlertDisabled   = 37
+	msgIncidentRaidReport      = 38
+	msgIncidentFalseAlarmTaken = 39
+)
+
+// onSystemMessage records what a system message means, when no other
+// record says it: a member's boost (USER_UPDATE field boost) and the
+// security actions of Discord's raid protection (PROPERTY_UPDATE field
+// incident). Every other one is skipped: the join notice (type 7) is the
+// join's USER_JOIN, a pin notice (6) the audit log's CHAT_MESSAGE_PIN, a
+// thread's notices (18, 21) its CHANNEL_CREATE, AutoMod's alert (24) its
+// MODERATION_AUTOMOD; the rest (stage, purchase, discovery, poll, follow
+// and invite reminders, group-DM notices) say nothing a moderator acts on.
+// EVENTS.md lists them.
+func (b *Bot) onSystemMessage(m *discordgo.Message) {
+	t := int(m.Type)
+	switch {
+	case t >= msgBoost && t <= msgBoostTier3:
+		e := b.event(m.GuildID, audit.UserUpdate, "MESSAGE_CREATE")
+		e.Time = snowflakeTime(m.ID, e.Time)
+		b.setActor(e, m.Author, m.Member)
+		e.TargetIDs = []string{m.Author.ID}
+		e.Params.Set(audit.ParamTargetName, displayName(m.Author, m.Member))
+		e.ChannelID = m.ChannelID
+		e.Params.Set(audit.ParamField, "boost")
+		e.Params.Set(audit.ParamNewValue, fmt.Sprintf("BOOST_%d", t-msgBoost))
+		if t == msgBoost {
+			e.Params.Set(audit.ParamNewValue, "BOOST")
+		}
+		b.submit(e)
+	case t >= msgIncidentAlertEnabled && t <= msgIncidentFalseAlarmTaken:
+		e := b.event(m.GuildID, audit.PropertyUpdate, "MESSAGE_CREATE")
+		e.Time = snowflakeTime(m.ID, e.Time)
+		b.setActor(e, m.Author, m.Member)
+		e.ChannelID = m.ChannelID
+		e.Params.Set(audit.ParamField, "incident")
+		e.Params.Set(audit.ParamNewValue, map[int]string{msgIncidentAlertEnabled: "ALERT_MODE_ENABLED",
+			msgIncidentAlertDisabled: "ALERT_MODE_DISABLED", msgIncidentRaidReport: "RAID_REPORTED",
+			msgIncidentFalseAlarmTaken: "FALSE_ALARM"}[t])
+		e.Content = m.Content
+		b.submit(e)
+	default:
+		b.log.Debug().Str("guild", m.GuildID).Int("type", t).Msg("system message skipped")
+	}
 }
 
 // fillMessage adds attachments, embeds' links and the reply reference.
@@ -433,6 +501,9 @@ func (b *Bot) onMessageEdit(m *discordgo.Message) {
 	}
 	if m.Author != nil && b.self != nil && m.Author.ID == b.self.ID {
 		return
+	}
+	if m.Author != nil && !isChat(m.Type) {
+		return // a system message's update is no one's edit
 	}
 	e := b.event(m.GuildID, audit.ChatMessageEdit, "MESSAGE_UPDATE")
 	e.Time = *m.EditedTimestamp
