@@ -88,6 +88,9 @@ func (b *Bot) handlers() []any {
 		}),
 		on(b, func(c *discordgo.ThreadDelete) { b.onChannel(c.Channel, false, "THREAD_DELETE") }),
 		on(b, func(g *discordgo.GuildUpdate) { b.onGuildUpdate(g.Guild) }),
+		on(b, func(r *discordgo.GuildRoleCreate) { b.onRole(r.GuildRole, true) }),
+		on(b, func(r *discordgo.GuildRoleUpdate) { b.onRole(r.GuildRole, false) }),
+		on(b, b.onRoleDelete),
 		on(b, func(i *discordgo.InviteCreate) {
 			if i.Invite != nil {
 				b.onInviteCreate(i)
@@ -215,6 +218,7 @@ func (b *Bot) onGuildCreate(g *discordgo.Guild) {
 	if _, err := b.loadGuild(g.ID); errors.Is(err, store.ErrNotFound) {
 		b.saveGuild(guildSnapshot(g))
 	}
+	b.seeRoles(g.ID, g.Roles)
 	// The state holds these same members (discordgo keeps the payload's
 	// pointers) and actions read them under its lock: write under it.
 	b.s.State.Lock()

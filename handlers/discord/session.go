@@ -89,6 +89,7 @@ type Bot struct {
 	// before their removal (gateway.go).
 	banned   *echoes
 	auditLog *auditReader // late lookups over REST (auditlog.go)
+	roles    roleCache    // each guild's roles as last seen (roles.go)
 	ready    chan struct{}
 	once     sync.Once
 	wg       sync.WaitGroup
