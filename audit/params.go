@@ -127,6 +127,7 @@ const (
 	// allow and deny bits it gained and lost, by name.
 	ParamOverwriteID   = "overwrite_id"
 	ParamOverwriteType = "overwrite_type" // OverwriteRole, OverwriteMember
+	ParamRoleName      = "role_name"      // the role an overwrite is for
 	ParamAllowAdded    = "allow_added"
 	ParamAllowRemoved  = "allow_removed"
 	ParamDenyAdded     = "deny_added"

@@ -57,7 +57,7 @@ var paramOrder = []string{
 	audit.ParamKind, audit.ParamAction, audit.ParamOutcome, audit.ParamRemoval, audit.ParamReason, audit.ParamRule, audit.ParamMode,
 	audit.ParamName, audit.ParamObjectID, audit.ParamAuditAction, audit.ParamExpression,
 	audit.ParamDangerousGranted, audit.ParamPermissionsAdded, audit.ParamPermissionsRemoved,
-	audit.ParamOverwriteType, audit.ParamOverwriteID, audit.ParamAllowAdded, audit.ParamAllowRemoved, audit.ParamDenyAdded, audit.ParamDenyRemoved,
+	audit.ParamOverwriteType, audit.ParamOverwriteID, audit.ParamRoleName, audit.ParamAllowAdded, audit.ParamAllowRemoved, audit.ParamDenyAdded, audit.ParamDenyRemoved,
 	audit.ParamRuleID, audit.ParamTrigger, audit.ParamMatchedKeyword, audit.ParamPruneDays,
 	audit.ParamURL, audit.ParamDomain, "escalated", // moderation.ParamEscalated
 	audit.ParamMatchedName, audit.ParamNameSkeleton, audit.ParamMatchedSkeleton,

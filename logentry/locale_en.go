@@ -190,6 +190,7 @@ var catalogEN = catalog{
 		audit.ParamPermissionsAdded:     "Permissions added",
 		audit.ParamPermissionsRemoved:   "Permissions removed",
 		audit.ParamOverwriteType:        "Overwrite for",
+		audit.ParamRoleName:             "Role",
 		audit.ParamOverwriteID:          "Overwrite of",
 		audit.ParamAllowAdded:           "Now allowed",
 		audit.ParamAllowRemoved:         "No longer allowed",

@@ -181,6 +181,7 @@ var catalogFR = catalog{
 		audit.ParamPermissionsAdded:     "Permissions ajoutées",
 		audit.ParamPermissionsRemoved:   "Permissions retirées",
 		audit.ParamOverwriteType:        "Exception pour",
+		audit.ParamRoleName:             "Rôle",
 		audit.ParamOverwriteID:          "Exception de",
 		audit.ParamAllowAdded:           "Désormais autorisé",
 		audit.ParamAllowRemoved:         "Plus autorisé",

@@ -184,6 +184,7 @@ var catalogHI = catalog{
 		audit.ParamPermissionsAdded:     "जोड़ी गई अनुमतियाँ",
 		audit.ParamPermissionsRemoved:   "हटाई गई अनुमतियाँ",
 		audit.ParamOverwriteType:        "किसके लिए",
+		audit.ParamRoleName:             "भूमिका",
 		audit.ParamOverwriteID:          "अपवाद",
 		audit.ParamAllowAdded:           "अब अनुमति",
 		audit.ParamAllowRemoved:         "अब अनुमति नहीं",

@@ -59,3 +59,63 @@ func TestRoleSources(t *testing.T) {
 		t.Fatalf("the permissions preset finds %d records, want 3", n)
 	}
 }
+
+// Who changed #general's permissions, and its settings: every changed
+// field old and new, each overwrite with the bits gained and lost.
+func TestChannelSources(t *testing.T) {
+	h, err := startWith(t, discordtestOptions(), logged())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fake.UpdateChannelBy(guildID, channelID, mod.ID, "calm down", func(c *discordgo.Channel) {
+		c.Name, c.RateLimitPerUser = "general-slow", 30
+		c.PermissionOverwrites = append(c.PermissionOverwrites,
+			&discordgo.PermissionOverwrite{ID: guildID, Type: discordgo.PermissionOverwriteTypeRole, Deny: discordgo.PermissionSendMessages},
+			&discordgo.PermissionOverwrite{ID: member.ID, Type: discordgo.PermissionOverwriteTypeMember,
+				Allow: discordgo.PermissionSendMessages | discordgo.PermissionMentionEveryone})
+	})
+	upd := h.wait(store.Query{Types: []audit.EventType{audit.ChannelUpdate}}, 1)[0]
+	h.verify(upd, check{typ: audit.ChannelUpdate, platformType: "CHANNEL_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin, channel: channelID,
+		params: map[string]string{audit.ParamChanged: "name,rate_limit_per_user", "old_name": "general", "new_name": "general-slow",
+			"old_rate_limit_per_user": "0", "new_rate_limit_per_user": "30", audit.ParamReason: "calm down"},
+		summary: "mod updated the channel #general-slow.",
+		fields:  map[string]string{"Old value (name)": "general", "New value (name)": "general-slow", "New value (rate_limit_per_user)": "30"}})
+	ows := h.wait(store.Query{Types: []audit.EventType{audit.ChannelPermissionUpdate}}, 2)
+	byID := map[string]*audit.Event{}
+	for _, e := range ows {
+		byID[e.Params[audit.ParamOverwriteID]] = e
+	}
+	h.verify(byID[guildID], check{typ: audit.ChannelPermissionUpdate, platformType: "CHANNEL_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		channel: channelID, params: map[string]string{audit.ParamAction: "CREATE", audit.ParamOverwriteType: audit.OverwriteRole,
+			audit.ParamRoleName: "@everyone", audit.ParamDenyAdded: "SEND_MESSAGES", audit.ParamAllowAdded: "", audit.ParamDangerousGranted: "",
+			"new_deny": "2048 (SEND_MESSAGES)", "old_deny": "", audit.ParamReason: "calm down"},
+		summary: "mod changed the permissions of #general-slow.",
+		fields:  map[string]string{"Now denied": "SEND_MESSAGES", "Role": "@everyone", "Overwrite for": "ROLE"}})
+	h.verify(byID[member.ID], check{typ: audit.ChannelPermissionUpdate, platformType: "CHANNEL_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		target: member.ID, channel: channelID, params: map[string]string{audit.ParamOverwriteType: audit.OverwriteMember,
+			audit.ParamAllowAdded: "SEND_MESSAGES,MENTION_EVERYONE", audit.ParamDangerousGranted: "MENTION_EVERYONE"},
+		summary: "mod changed the permissions of #general-slow.",
+		fields:  map[string]string{"Dangerous permissions granted": "MENTION_EVERYONE", "Target": "Ann (" + member.ID + ")"}})
+
+	// Lifting the lock: the @everyone overwrite is deleted.
+	h.fake.UpdateChannelBy(guildID, channelID, owner.ID, "", func(c *discordgo.Channel) {
+		c.PermissionOverwrites = c.PermissionOverwrites[1:]
+	})
+	del := h.wait(store.Query{Types: []audit.EventType{audit.ChannelPermissionUpdate}}, 3)[0]
+	h.verify(del, check{typ: audit.ChannelPermissionUpdate, platformType: "CHANNEL_UPDATE", actor: owner.ID, actorType: audit.ActorAdmin,
+		channel: channelID, params: map[string]string{audit.ParamAction: "DELETE", audit.ParamOverwriteID: guildID,
+			audit.ParamDenyRemoved: "SEND_MESSAGES", "old_deny": "2048 (SEND_MESSAGES)", "new_deny": ""},
+		summary: "owner changed the permissions of #general-slow.", fields: map[string]string{"No longer denied": "SEND_MESSAGES"}})
+
+	th := h.fake.CreateThread(guildID, channelID, member.ID, "off-topic")
+	h.wait(store.Query{Types: []audit.EventType{audit.ChannelCreate}}, 1)
+	h.fake.UpdateThreadBy(th, mod.ID, "heated", func(th *discordgo.Channel) {
+		m := *th.ThreadMetadata
+		m.Archived, m.Locked = true, true
+		th.ThreadMetadata = &m
+	})
+	lock := h.wait(store.Query{Types: []audit.EventType{audit.ChannelUpdate}}, 2)[0]
+	h.verify(lock, check{typ: audit.ChannelUpdate, platformType: "THREAD_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin, channel: th.ID,
+		params:  map[string]string{audit.ParamChanged: "archived,locked", "old_locked": "false", "new_locked": "true", audit.ParamReason: "heated"},
+		summary: "mod updated the channel #off-topic.", fields: map[string]string{"New value (locked)": "Yes", "Old value (archived)": "No"}})
+}

@@ -202,6 +202,10 @@ func auditKey(guild string, a *discordgo.AuditLogEntry) corrKey {
 		target = auditCode(a.Changes)
 	case auditMemberPrune:
 		target = anyTarget
+	case auditOverwriteCreate, auditOverwriteUpdate, auditOverwriteDelete:
+		if a.Options != nil {
+			target = a.TargetID + "/" + a.Options.ID
+		}
 	}
 	return corrKey{guild, *a.ActionType, target}
 }

@@ -87,6 +87,8 @@ func (b *Bot) handlers() []any {
 			}
 		}),
 		on(b, func(c *discordgo.ThreadDelete) { b.onChannel(c.Channel, false, "THREAD_DELETE") }),
+		on(b, func(c *discordgo.ChannelUpdate) { b.onChannelUpdate(c.Channel, c.BeforeUpdate, "CHANNEL_UPDATE") }),
+		on(b, func(c *discordgo.ThreadUpdate) { b.onChannelUpdate(c.Channel, c.BeforeUpdate, "THREAD_UPDATE") }),
 		on(b, func(g *discordgo.GuildUpdate) { b.onGuildUpdate(g.Guild) }),
 		on(b, func(r *discordgo.GuildRoleCreate) { b.onRole(r.GuildRole, true) }),
 		on(b, func(r *discordgo.GuildRoleUpdate) { b.onRole(r.GuildRole, false) }),

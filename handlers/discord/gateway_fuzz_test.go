@@ -191,7 +191,8 @@ var gatewayKinds = []string{"GUILD_CREATE", "GUILD_UPDATE", "GUILD_MEMBER_ADD", 
 	"GUILD_MEMBER_UPDATE", "GUILD_BAN_ADD", "GUILD_BAN_REMOVE", "MESSAGE_CREATE", "MESSAGE_UPDATE",
 	"MESSAGE_DELETE", "MESSAGE_DELETE_BULK", "CHANNEL_CREATE", "CHANNEL_DELETE", "THREAD_CREATE",
 	"THREAD_DELETE", "INVITE_CREATE", "INVITE_DELETE", "GUILD_AUDIT_LOG_ENTRY_CREATE", "UNKNOWN_EVENT",
-	"GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE", "GUILD_MEMBERS_CHUNK", "GUILD_ROLE_DELETE"}
+	"GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE", "GUILD_MEMBERS_CHUNK", "GUILD_ROLE_DELETE",
+	"CHANNEL_UPDATE", "THREAD_UPDATE"}
 
 // FuzzGatewayTranslate feeds hostile gateway payloads (any JSON, invalid
 // snowflakes, missing users, unknown event types) through the Discord
@@ -232,6 +233,8 @@ func FuzzGatewayTranslate(f *testing.F) {
 		{20, `{"guild_id":"1","role":{"id":"5","permissions":"not a number"}}`},
 		{22, `{"guild_id":"1","role_id":"6"}`},
 		{19, `{"guild_id":"1","role":{"id":"7","name":"admins","permissions":"8","color":16711680}}`},
+		{23, `{"id":"3","guild_id":"1","name":"renamed","type":0,"permission_overwrites":[{"id":"1","type":0,"allow":"8","deny":"0"},null,{"id":"2","type":1,"allow":"x"}]}`},
+		{24, `{"id":"12","guild_id":"1","name":"t","type":11,"thread_metadata":{"archived":true,"locked":true}}`},
 		{21, `{"guild_id":"1","members":[{"user":{"id":"2","username":"a"},"roles":["5"]},null],"chunk_index":0,"chunk_count":1,"nonce":"n"}`},
 	}
 	for _, s := range seeds {

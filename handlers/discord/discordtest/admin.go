@@ -107,3 +107,121 @@ func (s *Server) DeleteRoleBy(guild, moderator, role, reason string) {
 	s.Dispatch("GUILD_ROLE_DELETE", map[string]any{"guild_id": guild, "role_id": role})
 	s.auditChanges(guild, moderator, discordgo.AuditLogActionRoleDelete, role, reason, nil, roleChanges(old, nil)...)
 }
+
+// UpdateChannelBy edits a channel as a moderator does: fn changes it
+// (its fields and its permission overwrites), CHANNEL_UPDATE carries the
+// whole channel, then the CHANNEL_UPDATE entry names the changed fields
+// and one CHANNEL_OVERWRITE_CREATE/_UPDATE/_DELETE entry each overwrite
+// (target the channel; options id, type, role_name).
+func (s *Server) UpdateChannelBy(guild, channel, moderator, reason string, fn func(c *discordgo.Channel)) {
+	s.mu.Lock()
+	var old, now discordgo.Channel
+	found := false
+	if g := s.guilds[guild]; g != nil {
+		for _, c := range g.Channels {
+			if c.ID == channel {
+				old = *c
+				old.PermissionOverwrites = clonePOs(c.PermissionOverwrites)
+				fn(c)
+				if c.PermissionOverwrites == nil {
+					c.PermissionOverwrites = []*discordgo.PermissionOverwrite{}
+				}
+				now, found = *c, true
+				now.PermissionOverwrites = clonePOs(c.PermissionOverwrites)
+			}
+		}
+	}
+	roleNames := map[string]string{}
+	if g := s.guilds[guild]; g != nil {
+		for _, r := range g.Roles {
+			roleNames[r.ID] = r.Name
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		return
+	}
+	s.Dispatch("CHANNEL_UPDATE", &now)
+	var changes []change
+	add := func(key string, o, n any) {
+		if o != n {
+			changes = append(changes, change{key: key, old: o, new: n})
+		}
+	}
+	add("name", old.Name, now.Name)
+	add("topic", old.Topic, now.Topic)
+	add("nsfw", old.NSFW, now.NSFW)
+	add("rate_limit_per_user", old.RateLimitPerUser, now.RateLimitPerUser)
+	if len(changes) > 0 {
+		s.auditChanges(guild, moderator, discordgo.AuditLogActionChannelUpdate, channel, reason, nil, changes...)
+	}
+	byID := func(list []*discordgo.PermissionOverwrite) map[string]*discordgo.PermissionOverwrite {
+		m := map[string]*discordgo.PermissionOverwrite{}
+		for _, o := range list {
+			m[o.ID] = o
+		}
+		return m
+	}
+	before, after := byID(old.PermissionOverwrites), byID(now.PermissionOverwrites)
+	entry := func(action discordgo.AuditLogAction, o *discordgo.PermissionOverwrite, changes ...change) {
+		typ := discordgo.AuditLogOptionsTypeRole
+		opts := &discordgo.AuditLogOptions{ID: o.ID, Type: &typ, RoleName: roleNames[o.ID]}
+		if o.Type == discordgo.PermissionOverwriteTypeMember {
+			t := discordgo.AuditLogOptionsTypeMember
+			opts.Type, opts.RoleName = &t, ""
+		}
+		s.auditChanges(guild, moderator, action, channel, reason, opts, changes...)
+	}
+	for id, n := range after {
+		o := before[id]
+		switch {
+		case o == nil:
+			entry(discordgo.AuditLogActionChannelOverwriteCreate, n, change{key: "id", new: n.ID}, change{key: "type", new: int(n.Type)},
+				change{key: "allow", new: perms(n.Allow)}, change{key: "deny", new: perms(n.Deny)})
+		case o.Allow != n.Allow || o.Deny != n.Deny:
+			entry(discordgo.AuditLogActionChannelOverwriteUpdate, n, change{key: "allow", old: perms(o.Allow), new: perms(n.Allow)},
+				change{key: "deny", old: perms(o.Deny), new: perms(n.Deny)})
+		}
+	}
+	for id, o := range before {
+		if after[id] == nil {
+			entry(discordgo.AuditLogActionChannelOverwriteDelete, o, change{key: "id", old: o.ID}, change{key: "type", old: int(o.Type)},
+				change{key: "allow", old: perms(o.Allow)}, change{key: "deny", old: perms(o.Deny)})
+		}
+	}
+}
+
+func clonePOs(list []*discordgo.PermissionOverwrite) []*discordgo.PermissionOverwrite {
+	out := make([]*discordgo.PermissionOverwrite, 0, len(list))
+	for _, o := range list {
+		cp := *o
+		out = append(out, &cp)
+	}
+	return out
+}
+
+// UpdateThreadBy archives, locks or renames a thread as a moderator
+// does: THREAD_UPDATE with the thread (and its thread_metadata), then
+// the THREAD_UPDATE entry.
+func (s *Server) UpdateThreadBy(th *discordgo.Channel, moderator, reason string, fn func(th *discordgo.Channel)) {
+	old := *th
+	if th.ThreadMetadata != nil {
+		m := *th.ThreadMetadata
+		old.ThreadMetadata = &m
+	}
+	fn(th)
+	s.Dispatch("THREAD_UPDATE", th)
+	var changes []change
+	if old.Name != th.Name {
+		changes = append(changes, change{key: "name", old: old.Name, new: th.Name})
+	}
+	if o, n := old.ThreadMetadata, th.ThreadMetadata; o != nil && n != nil {
+		if o.Archived != n.Archived {
+			changes = append(changes, change{key: "archived", old: o.Archived, new: n.Archived})
+		}
+		if o.Locked != n.Locked {
+			changes = append(changes, change{key: "locked", old: o.Locked, new: n.Locked})
+		}
+	}
+	s.auditChanges(th.GuildID, moderator, discordgo.AuditLogActionThreadUpdate, th.ID, reason, nil, changes...)
+}
