@@ -202,6 +202,10 @@ func auditKey(guild string, a *discordgo.AuditLogEntry) corrKey {
 		target = auditCode(a.Changes)
 	case auditMemberPrune:
 		target = anyTarget
+	case auditMemberDisconnect, auditMemberMove, auditMemberUpdate:
+		if t, ok := voiceKey(a); ok {
+			target = t
+		}
 	case auditOverwriteCreate, auditOverwriteUpdate, auditOverwriteDelete:
 		if a.Options != nil {
 			target = a.TargetID + "/" + a.Options.ID

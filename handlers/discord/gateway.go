@@ -93,6 +93,11 @@ func (b *Bot) handlers() []any {
 		on(b, func(r *discordgo.GuildRoleCreate) { b.onRole(r.GuildRole, true) }),
 		on(b, func(r *discordgo.GuildRoleUpdate) { b.onRole(r.GuildRole, false) }),
 		on(b, b.onRoleDelete),
+		on(b, b.onVoiceState),
+		on(b, b.onAutomodExecution),
+		on(b, func(r *discordgo.AutoModerationRuleCreate) { b.onAutomodRule(r.AutoModerationRule, false) }),
+		on(b, func(r *discordgo.AutoModerationRuleUpdate) { b.onAutomodRule(r.AutoModerationRule, false) }),
+		on(b, func(r *discordgo.AutoModerationRuleDelete) { b.onAutomodRule(r.AutoModerationRule, true) }),
 		on(b, func(i *discordgo.InviteCreate) {
 			if i.Invite != nil {
 				b.onInviteCreate(i)

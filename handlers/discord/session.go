@@ -90,6 +90,7 @@ type Bot struct {
 	banned   *echoes
 	auditLog *auditReader // late lookups over REST (auditlog.go)
 	roles    roleCache    // each guild's roles as last seen (roles.go)
+	rules    ruleNames    // AutoMod rules' names (automod.go)
 	ready    chan struct{}
 	once     sync.Once
 	wg       sync.WaitGroup
