@@ -124,3 +124,74 @@ func TestChannelSources(t *testing.T) {
 		params:  map[string]string{audit.ParamChanged: "archived,locked", "old_locked": "false", "new_locked": "true", audit.ParamReason: "heated"},
 		summary: "mod updated the channel #off-topic.", fields: map[string]string{"New value (locked)": "Yes", "Old value (archived)": "No"}})
 }
+
+// Webhooks, integrations, emojis, stickers, pins and scheduled events
+// come from their audit entries: the moderator, the object, old and new.
+func TestAuditLogOnlySources(t *testing.T) {
+	h, err := startWith(t, manyPosts, logged())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(typ audit.EventType) *audit.Event {
+		t.Helper()
+		return h.wait(store.Query{Types: []audit.EventType{typ}}, 1)[0]
+	}
+	h.fake.AuditOnly(guildID, mod.ID, discordgo.AuditLogActionWebhookCreate, "600000000000000001", "", nil,
+		"name", nil, "Captain Hook", "channel_id", nil, channelID, "type", nil, 1)
+	h.verify(at(audit.IntegrationCreate), check{typ: audit.IntegrationCreate, platformType: "GUILD_AUDIT_LOG_ENTRY_CREATE", actor: mod.ID,
+		actorType: audit.ActorAdmin, channel: channelID, params: map[string]string{audit.ParamIntegration: "WEBHOOK", audit.ParamName: "Captain Hook",
+			audit.ParamObjectID: "600000000000000001"},
+		summary: "mod added the integration Captain Hook.", fields: map[string]string{"Integration": "WEBHOOK"}})
+	h.fake.AuditOnly(guildID, owner.ID, discordgo.AuditLogActionEmojiUpdate, "600000000000000002", "clearer", nil, "name", "kek", "laugh")
+	h.verify(at(audit.ExpressionUpdate), check{typ: audit.ExpressionUpdate, platformType: "GUILD_AUDIT_LOG_ENTRY_CREATE", actor: owner.ID,
+		actorType: audit.ActorAdmin, params: map[string]string{audit.ParamExpression: "EMOJI", "old_name": "kek", "new_name": "laugh", audit.ParamReason: "clearer"},
+		summary: "owner updated laugh.", fields: map[string]string{"Old value (name)": "kek", "New value (name)": "laugh"}})
+	h.fake.AuditOnly(guildID, mod.ID, discordgo.AuditLogActionStickerDelete, "600000000000000003", "", nil, "name", "wave", nil)
+	h.verify(at(audit.ExpressionDelete), check{typ: audit.ExpressionDelete, platformType: "GUILD_AUDIT_LOG_ENTRY_CREATE", actor: mod.ID,
+		actorType: audit.ActorAdmin, params: map[string]string{audit.ParamExpression: "STICKER", "old_name": "wave"},
+		summary: "mod removed wave.", fields: map[string]string{"Expression": "STICKER"}})
+	h.fake.AuditOnly(guildID, mod.ID, discordgo.AuditLogActionMessagePin, member.ID, "", &discordgo.AuditLogOptions{ChannelID: channelID, MessageID: "700000000000000001"})
+	pin := at(audit.ChatMessagePin)
+	h.verify(pin, check{typ: audit.ChatMessagePin, platformType: "GUILD_AUDIT_LOG_ENTRY_CREATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		target: member.ID, channel: channelID, summary: "mod pinned a message by Ann.", fields: map[string]string{"Message": "700000000000000001"}})
+	h.fake.AuditOnly(guildID, owner.ID, discordgo.AuditLogGuildScheduledEventUpdate, "600000000000000004", "", nil,
+		"name", "Game night", "Movie night", "scheduled_start_time", "2026-12-10T20:00:00+00:00", "2026-12-11T20:00:00+00:00")
+	h.verify(at(audit.ScheduledEventUpdate), check{typ: audit.ScheduledEventUpdate, platformType: "GUILD_AUDIT_LOG_ENTRY_CREATE", actor: owner.ID,
+		actorType: audit.ActorAdmin, params: map[string]string{"old_scheduled_start_time": "2026-12-10T20:00:00+00:00", "new_scheduled_start_time": "2026-12-11T20:00:00+00:00"},
+		summary: "owner updated the event Movie night.", fields: map[string]string{"Old value (name)": "Game night"}})
+	h.fake.AuditOnly(guildID, mod.ID, discordgo.AuditLogActionIntegrationDelete, "600000000000000005", "", nil, "name", "Twitch", nil, "type", "twitch", nil)
+	h.verify(at(audit.IntegrationDelete), check{typ: audit.IntegrationDelete, platformType: "GUILD_AUDIT_LOG_ENTRY_CREATE", actor: mod.ID,
+		actorType: audit.ActorAdmin, params: map[string]string{audit.ParamIntegration: "INTEGRATION", "old_type": "twitch"},
+		summary: "mod removed the integration Twitch.", fields: map[string]string{"Old value (type)": "twitch"}})
+}
+
+// What AutoMod blocked: one record per action, the rule by name, the
+// keyword, the blocked text.
+func TestAutomodSources(t *testing.T) {
+	h, err := startWith(t, manyPosts, logged())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := h.fake.CreateAutomodRuleBy(guildID, owner.ID, "no scams", []string{"free nitro*"})
+	h.verify(h.wait(store.Query{Types: []audit.EventType{audit.AutomodRuleCreate}}, 1)[0], check{typ: audit.AutomodRuleCreate,
+		platformType: "GUILD_AUDIT_LOG_ENTRY_CREATE", actor: owner.ID, actorType: audit.ActorAdmin,
+		params:  map[string]string{audit.ParamName: "no scams", audit.ParamObjectID: rule, "new_enabled": "true", audit.ParamAuditAction: "AUTO_MODERATION_RULE_CREATE"},
+		summary: "owner created the AutoMod rule no scams.", fields: map[string]string{"Name": "no scams", "New value (trigger_type)": "1"}})
+	h.fake.AutomodBlock(guildID, channelID, member.ID, rule, "free nitro*", "get free nitroooo here", "free nitroooo")
+	evs := h.wait(store.Query{Types: []audit.EventType{audit.ModerationAutomod}}, 2)
+	byAction := map[string]*audit.Event{}
+	for _, e := range evs {
+		byAction[e.Params[audit.ParamAction]] = e
+	}
+	block := byAction[audit.AutomodBlock]
+	if block == nil || block.Content != "get free nitroooo here" {
+		t.Fatalf("the blocked message's record: %+v", block)
+	}
+	h.verify(block, check{typ: audit.ModerationAutomod, platformType: "AUTO_MODERATION_ACTION_EXECUTION", actorType: audit.ActorSystem,
+		target: member.ID, channel: channelID, params: map[string]string{audit.ParamRule: "no scams", audit.ParamRuleID: rule,
+			audit.ParamTrigger: "KEYWORD", audit.ParamMatchedKeyword: "free nitro*"},
+		summary: "AutoMod blocked a message by Ann.", fields: map[string]string{"Rule": "no scams", "Matched keyword": "free nitro*", "Trigger": "KEYWORD"}})
+	if byAction[audit.AutomodAlert] == nil {
+		t.Fatalf("no record of the alert action: %v", byAction)
+	}
+}

@@ -710,6 +710,9 @@ func (b *Bot) onAuditEntry(a *discordgo.GuildAuditLogEntryCreate) {
 			b.banSeen(a.GuildID, a.TargetID) // before the ban's GUILD_BAN_ADD, maybe
 		}
 	}
+	if b.recordAuditEntry(a) {
+		return
+	}
 	b.corr.entry(auditKey(a.GuildID, a.AuditLogEntry), entryOf(a.AuditLogEntry))
 }
 

@@ -225,3 +225,16 @@ func (s *Server) UpdateThreadBy(th *discordgo.Channel, moderator, reason string,
 	}
 	s.auditChanges(th.GuildID, moderator, discordgo.AuditLogActionThreadUpdate, th.ID, reason, nil, changes...)
 }
+
+// AuditOnly stores an audit-log entry with changes and dispatches it, for
+// what the gateway reports without an author (webhooks, integrations,
+// emojis, stickers, pins, scheduled events): pairs are key, old, new.
+func (s *Server) AuditOnly(guild, moderator string, action discordgo.AuditLogAction, target, reason string,
+	opts *discordgo.AuditLogOptions, pairs ...any) {
+	var changes []change
+	for i := 0; i+2 < len(pairs); i += 3 {
+		key, _ := pairs[i].(string)
+		changes = append(changes, change{key: key, old: pairs[i+1], new: pairs[i+2]})
+	}
+	s.auditChanges(guild, moderator, action, target, reason, opts, changes...)
+}
