@@ -203,7 +203,8 @@ func cmdPurge(args []string, stdout, stderr io.Writer) error {
 const invitePermissions = 1<<1 | // Kick Members: verification failures, engines' kicks
 	1<<2 | // Ban Members: engines' bans, the Unban button
 	1<<4 | // Manage Channels: Discord sends invite events only to bots with it
-	1<<7 | // View Audit Log: name the moderator and reason of kicks, bans, deletions
+	1<<5 | // Manage Server: Discord sends AutoMod's actions only to bots with it
+	1<<7 | // View Audit Log: the moderator of kicks, bans, deletions, role and channel changes; webhooks, emojis, pins...
 	1<<10 | // View Channels
 	1<<11 | // Send Messages: log entries, verification prompts
 	1<<13 | // Manage Messages: delete filtered links

@@ -226,6 +226,7 @@ func (b *Bot) onGuildCreate(g *discordgo.Guild) {
 		b.saveGuild(guildSnapshot(g))
 	}
 	b.seeRoles(g.ID, g.Roles)
+	b.checkPermissions(g)
 	// The state holds these same members (discordgo keeps the payload's
 	// pointers) and actions read them under its lock: write under it.
 	b.s.State.Lock()

@@ -22,9 +22,16 @@ import (
 	"github.com/chatwarden/chatwarden/verification"
 )
 
-// Intents are exactly the gateway intents the catalogue needs.
+// Intents are exactly the gateway intents the catalogue needs: members,
+// bans and the audit log (GUILD_MODERATION), invites, messages and their
+// content, voice states, AutoMod's rules and actions, expressions
+// (discordgo's IntentGuildEmojis), webhooks, integrations and scheduled
+// events. Only GUILD_MEMBERS and MESSAGE_CONTENT are privileged.
 const Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMembers | discordgo.IntentGuildModeration |
-	discordgo.IntentsGuildInvites | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
+	discordgo.IntentsGuildInvites | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent |
+	discordgo.IntentGuildVoiceStates | discordgo.IntentAutoModerationConfiguration | discordgo.IntentAutoModerationExecution |
+	discordgo.IntentGuildEmojis | discordgo.IntentGuildWebhooks | discordgo.IntentGuildIntegrations |
+	discordgo.IntentGuildScheduledEvents
 
 // bannedFor is how long a ban waits for the member's removal it causes,
 // which is then not recorded.

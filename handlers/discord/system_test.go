@@ -63,3 +63,26 @@ func TestBoostNoticeIsAnUpdate(t *testing.T) {
 		t.Fatalf("the boost notice was recorded as %d messages (%v)", len(page.Events), err)
 	}
 }
+
+// /config show says which records a missing permission costs, from the
+// bot's permissions Discord sends with the command.
+func TestConfigShowNamesMissingPermissions(t *testing.T) {
+	h, err := start(t, discordtestOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bot joined with a role that can post and moderate, but neither
+	// read the audit log nor manage the server.
+	bot := &discordgo.User{ID: h.fake.BotID(), Username: "chatwarden", Bot: true}
+	h.fake.Join(guildID, bot)
+	h.fake.RoleBy(guildID, owner.ID, bot.ID, modRole, true, "")
+	a, _ := last(t, h.fake.Slash(guildID, owner, "config", "show"), 1)
+	for _, want := range []string{"lacks ", "View Audit Log", "Without View Audit Log, kicks, bans", "Without Manage Server, AutoMod's actions"} {
+		if !strings.Contains(a.Content, want) {
+			t.Errorf("show does not say %q: %q", want, a.Content)
+		}
+	}
+	if strings.Contains(a.Content, "Without Ban Members") {
+		t.Errorf("show says a permission the bot has is missing: %q", a.Content)
+	}
+}

@@ -61,3 +61,33 @@ func TestAuditLogFilters(t *testing.T) {
 		}
 	}
 }
+
+// Dispatches reach only the sessions that asked for their intent.
+func TestDispatchesFollowIntents(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	s.AddGuild(&discordgo.Guild{ID: "100", Name: "g"})
+	without := gatewayClient(t, s, discordgo.IntentsGuilds|discordgo.IntentGuildModeration)
+	with := gatewayClient(t, s, discordgo.IntentsGuilds|discordgo.IntentGuildVoiceStates|discordgo.IntentAutoModerationExecution)
+	s.VoiceJoin("100", "5", "6")
+	s.AutomodBlock("100", "5", "6", "7", "bad", "bad word", "bad")
+	s.AuditEntry("100", "1", discordgo.AuditLogActionMemberKick, "6", "", nil)
+	if f := readUntil(t, with, "VOICE_STATE_UPDATE"); f.T != "VOICE_STATE_UPDATE" {
+		t.Fatal(f.T)
+	}
+	readUntil(t, with, "AUTO_MODERATION_ACTION_EXECUTION")
+	// The session without the intents sees the audit entry, sent last,
+	// and nothing before it.
+	for {
+		var f frame
+		if err := without.ReadJSON(&f); err != nil {
+			t.Fatal(err)
+		}
+		if f.T == "VOICE_STATE_UPDATE" || f.T == "AUTO_MODERATION_ACTION_EXECUTION" {
+			t.Fatalf("%s reached a session without its intent", f.T)
+		}
+		if f.T == "GUILD_AUDIT_LOG_ENTRY_CREATE" {
+			break
+		}
+	}
+}
