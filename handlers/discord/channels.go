@@ -92,9 +92,7 @@ func (b *Bot) onChannelUpdate(c, before *discordgo.Channel, platformType string)
 // channelBy completes a channel's record from its audit entry.
 func (b *Bot) channelBy(e *audit.Event, a auditEntry) {
 	b.setModerator(e, a)
-	if e.Params[audit.ParamUnknownBefore] != "" {
-		applyChanges(e, a.changes)
-	}
+	applyChanges(e, a.changes) // keys the record already has are kept
 }
 
 // diffOverwrites records one CHANNEL_PERMISSION_UPDATE per overwrite

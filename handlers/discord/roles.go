@@ -151,9 +151,7 @@ func (b *Bot) onRoleDelete(d *discordgo.GuildRoleDelete) {
 // the reason, and what the entry's changes say that the bot did not know.
 func (b *Bot) roleBy(e *audit.Event, a auditEntry) {
 	b.setModerator(e, a)
-	if e.Params[audit.ParamUnknownBefore] != "" || e.Type == audit.RoleDelete {
-		applyChanges(e, a.changes)
-	}
+	applyChanges(e, a.changes) // keys the record already has are kept
 }
 
 // setDiff sets old_x and new_x for every field that differs, and
