@@ -711,6 +711,11 @@ func (b *Bot) onAuditEntry(a *discordgo.GuildAuditLogEntryCreate) {
 			b.banSeen(a.GuildID, a.TargetID) // before the ban's GUILD_BAN_ADD, maybe
 		}
 	}
+	if _, known := auditActionNames[*a.ActionType]; !known {
+		// Undocumented (EVENTS.md): kept for a gateway record that may
+		// want it, never recorded on its own.
+		b.log.Debug().Str("guild", a.GuildID).Int("action", int(*a.ActionType)).Msg("undocumented audit-log action")
+	}
 	if b.recordAuditEntry(a) {
 		return
 	}
