@@ -1,7 +1,10 @@
 package discord_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -102,11 +105,28 @@ func TestChannelSources(t *testing.T) {
 		summary: "mod changed the permissions of #general-slow.",
 		fields:  map[string]string{"Dangerous permissions granted": "MENTION_EVERYONE", "Target": "Ann (" + member.ID + ")"}})
 
+	// The member's overwrite changes: one permission less, one denied.
+	h.fake.UpdateChannelBy(guildID, channelID, mod.ID, "too loud", func(c *discordgo.Channel) {
+		for _, o := range c.PermissionOverwrites {
+			if o.ID == member.ID {
+				o.Allow &^= discordgo.PermissionMentionEveryone
+				o.Deny |= discordgo.PermissionAttachFiles
+			}
+		}
+	})
+	upd2 := h.wait(store.Query{Types: []audit.EventType{audit.ChannelPermissionUpdate}}, 3)[0]
+	h.verify(upd2, check{typ: audit.ChannelPermissionUpdate, platformType: "CHANNEL_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		target: member.ID, channel: channelID, params: map[string]string{audit.ParamAction: "UPDATE", audit.ParamAllowRemoved: "MENTION_EVERYONE",
+			audit.ParamDenyAdded: "ATTACH_FILES", audit.ParamDangerousGranted: "", "old_allow": "133120 (SEND_MESSAGES,MENTION_EVERYONE)",
+			"new_allow": "2048 (SEND_MESSAGES)", audit.ParamReason: "too loud"},
+		summary: "mod changed the permissions of #general-slow.",
+		fields:  map[string]string{"No longer allowed": "MENTION_EVERYONE", "Now denied": "ATTACH_FILES"}})
+
 	// Lifting the lock: the @everyone overwrite is deleted.
 	h.fake.UpdateChannelBy(guildID, channelID, owner.ID, "", func(c *discordgo.Channel) {
 		c.PermissionOverwrites = c.PermissionOverwrites[1:]
 	})
-	del := h.wait(store.Query{Types: []audit.EventType{audit.ChannelPermissionUpdate}}, 3)[0]
+	del := h.wait(store.Query{Types: []audit.EventType{audit.ChannelPermissionUpdate}}, 4)[0]
 	h.verify(del, check{typ: audit.ChannelPermissionUpdate, platformType: "CHANNEL_UPDATE", actor: owner.ID, actorType: audit.ActorAdmin,
 		channel: channelID, params: map[string]string{audit.ParamAction: "DELETE", audit.ParamOverwriteID: guildID,
 			audit.ParamDenyRemoved: "SEND_MESSAGES", "old_deny": "2048 (SEND_MESSAGES)", "new_deny": ""},
@@ -193,5 +213,88 @@ func TestAutomodSources(t *testing.T) {
 		summary: "AutoMod blocked a message by Ann.", fields: map[string]string{"Rule": "no scams", "Matched keyword": "free nitro*", "Trigger": "KEYWORD"}})
 	if byAction[audit.AutomodAlert] == nil {
 		t.Fatalf("no record of the alert action: %v", byAction)
+	}
+}
+
+// Every audit-log event recorded from its entry alone, one each, shaped
+// as the documentation shows it: the type, the moderator, the object,
+// the change's old and new value, the log entry.
+func TestEveryAuditLogOnlyEvent(t *testing.T) {
+	h, err := startWith(t, manyPosts, logged())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		action  discordgo.AuditLogAction
+		name    string
+		typ     audit.EventType
+		kind    string // the kind param's key and value, key=value
+		summary string
+	}{
+		{discordgo.AuditLogActionWebhookCreate, "WEBHOOK_CREATE", audit.IntegrationCreate, "integration=WEBHOOK", "mod added the integration obj50."},
+		{discordgo.AuditLogActionWebhookUpdate, "WEBHOOK_UPDATE", audit.IntegrationUpdate, "integration=WEBHOOK", "mod updated the integration obj51."},
+		{discordgo.AuditLogActionWebhookDelete, "WEBHOOK_DELETE", audit.IntegrationDelete, "integration=WEBHOOK", "mod removed the integration obj52."},
+		{discordgo.AuditLogActionEmojiCreate, "EMOJI_CREATE", audit.ExpressionCreate, "expression=EMOJI", "mod added obj60."},
+		{discordgo.AuditLogActionEmojiUpdate, "EMOJI_UPDATE", audit.ExpressionUpdate, "expression=EMOJI", "mod updated obj61."},
+		{discordgo.AuditLogActionEmojiDelete, "EMOJI_DELETE", audit.ExpressionDelete, "expression=EMOJI", "mod removed obj62."},
+		{discordgo.AuditLogActionIntegrationCreate, "INTEGRATION_CREATE", audit.IntegrationCreate, "integration=INTEGRATION", "mod added the integration obj80."},
+		{discordgo.AuditLogActionIntegrationUpdate, "INTEGRATION_UPDATE", audit.IntegrationUpdate, "integration=INTEGRATION", "mod updated the integration obj81."},
+		{discordgo.AuditLogActionIntegrationDelete, "INTEGRATION_DELETE", audit.IntegrationDelete, "integration=INTEGRATION", "mod removed the integration obj82."},
+		{discordgo.AuditLogActionStickerCreate, "STICKER_CREATE", audit.ExpressionCreate, "expression=STICKER", "mod added obj90."},
+		{discordgo.AuditLogActionStickerUpdate, "STICKER_UPDATE", audit.ExpressionUpdate, "expression=STICKER", "mod updated obj91."},
+		{discordgo.AuditLogActionStickerDelete, "STICKER_DELETE", audit.ExpressionDelete, "expression=STICKER", "mod removed obj92."},
+		{discordgo.AuditLogGuildScheduledEventCreate, "GUILD_SCHEDULED_EVENT_CREATE", audit.ScheduledEventCreate, "", "mod scheduled the event obj100."},
+		{discordgo.AuditLogGuildScheduledEventUpdate, "GUILD_SCHEDULED_EVENT_UPDATE", audit.ScheduledEventUpdate, "", "mod updated the event obj101."},
+		{discordgo.AuditLogGuildScheduledEventDelete, "GUILD_SCHEDULED_EVENT_DELETE", audit.ScheduledEventDelete, "", "mod cancelled the event obj102."},
+		{discordgo.AuditLogActionApplicationCommandPermissionUpdate, "APPLICATION_COMMAND_PERMISSION_UPDATE", audit.IntegrationUpdate, "integration=COMMAND_PERMISSIONS", "mod updated the integration obj121."},
+		{130, "SOUNDBOARD_SOUND_CREATE", audit.ExpressionCreate, "expression=SOUNDBOARD_SOUND", "mod added obj130."},
+		{131, "SOUNDBOARD_SOUND_UPDATE", audit.ExpressionUpdate, "expression=SOUNDBOARD_SOUND", "mod updated obj131."},
+		{132, "SOUNDBOARD_SOUND_DELETE", audit.ExpressionDelete, "expression=SOUNDBOARD_SOUND", "mod removed obj132."},
+		{discordgo.AuditLogActionAutoModerationRuleCreate, "AUTO_MODERATION_RULE_CREATE", audit.AutomodRuleCreate, "", "mod created the AutoMod rule obj140."},
+		{discordgo.AuditLogActionAutoModerationRuleUpdate, "AUTO_MODERATION_RULE_UPDATE", audit.AutomodRuleUpdate, "", "mod updated the AutoMod rule obj141."},
+		{discordgo.AuditLogActionAutoModerationRuleDelete, "AUTO_MODERATION_RULE_DELETE", audit.AutomodRuleDelete, "", "mod deleted the AutoMod rule obj142."},
+		{discordgo.AuditLogActionOnboardingPromptCreate, "ONBOARDING_PROMPT_CREATE", audit.PropertyUpdate, "field=onboarding_prompt", "mod updated the server settings."},
+		{discordgo.AuditLogActionOnboardingPromptUpdate, "ONBOARDING_PROMPT_UPDATE", audit.PropertyUpdate, "field=onboarding_prompt", "mod updated the server settings."},
+		{discordgo.AuditLogActionOnboardingPromptDelete, "ONBOARDING_PROMPT_DELETE", audit.PropertyUpdate, "field=onboarding_prompt", "mod updated the server settings."},
+		{discordgo.AuditLogActionOnboardingCreate, "ONBOARDING_CREATE", audit.PropertyUpdate, "field=onboarding", "mod updated the server settings."},
+		{discordgo.AuditLogActionOnboardingUpdate, "ONBOARDING_UPDATE", audit.PropertyUpdate, "field=onboarding", "mod updated the server settings."},
+		{discordgo.AuditLogActionHomeSettingsCreate, "HOME_SETTINGS_CREATE", audit.PropertyUpdate, "field=home_settings", "mod updated the server settings."},
+		{discordgo.AuditLogActionHomeSettingsUpdate, "HOME_SETTINGS_UPDATE", audit.PropertyUpdate, "field=home_settings", "mod updated the server settings."},
+	}
+	for i, c := range cases {
+		name := fmt.Sprintf("obj%d", c.action)
+		h.fake.AuditOnly(guildID, mod.ID, c.action, fmt.Sprintf("6100000000000000%02d", i), "case "+c.name, nil,
+			"name", "old-"+name, name, "description", nil, "new text")
+	}
+	byAction := map[string]*audit.Event{}
+	for deadline := time.Now().Add(10 * time.Second); len(byAction) < len(cases) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		page, err := h.s.Query(t.Context(), store.Query{Platform: audit.Discord, Property: guildID, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Events {
+			if a := e.Params[audit.ParamAuditAction]; a != "" {
+				byAction[a] = e
+			}
+		}
+	}
+	for i, c := range cases {
+		e := byAction[c.name]
+		if e == nil {
+			t.Errorf("%s: no record", c.name)
+			continue
+		}
+		name := fmt.Sprintf("obj%d", c.action)
+		params := map[string]string{"old_name": "old-" + name, "new_name": name, "new_description": "new text",
+			audit.ParamReason: "case " + c.name}
+		if c.typ != audit.PropertyUpdate {
+			params[audit.ParamObjectID] = fmt.Sprintf("6100000000000000%02d", i)
+		}
+		if k, v, ok := strings.Cut(c.kind, "="); ok {
+			params[k] = v
+		}
+		h.verify(e, check{typ: c.typ, platformType: "GUILD_AUDIT_LOG_ENTRY_CREATE", actor: mod.ID, actorType: audit.ActorAdmin,
+			params: params, summary: c.summary,
+			fields: map[string]string{"Old value (name)": "old-" + name, "New value (name)": name, "Audit log action": c.name}})
 	}
 }
