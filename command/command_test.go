@@ -2,6 +2,7 @@ package command
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,21 @@ func TestShowSaysWhyAChannelIsPaused(t *testing.T) {
 	}
 	if !strings.Contains(got, "en (default)") || !strings.Contains(got, "c1: USER_BAN") || !strings.Contains(got, "PAUSED: missing access") {
 		t.Fatalf("show:\n%s", got)
+	}
+}
+
+// "Who changed permissions this week": /audit search type:permissions,
+// the CLI's --type and the Telegram command take the preset.
+func TestParseTypesPresets(t *testing.T) {
+	got, err := ParseTypes("permissions, USER_BAN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []audit.EventType{audit.UserBan, audit.RoleCreate, audit.RoleUpdate, audit.RoleDelete, audit.ChannelPermissionUpdate}
+	if !slices.Equal(got, want) {
+		t.Fatalf("permissions, USER_BAN: %v, want %v", got, want)
+	}
+	if _, err := ParseTypes("permisions"); err == nil {
+		t.Fatal("a misspelt preset was taken")
 	}
 }

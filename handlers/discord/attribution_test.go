@@ -14,7 +14,7 @@ import (
 // in no documented order: in each of the six it is one USER_BAN with the
 // moderator and the reason, and no removal.
 func TestBanAttributedInAnyOrder(t *testing.T) {
-	h, err := startWith(t, discordtestOptions(), logged())
+	h, err := startWith(t, manyPosts, logged())
 	if err != nil {
 		t.Fatal(err)
 	}
