@@ -1,6 +1,8 @@
 package discord
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -19,10 +21,30 @@ import (
 // policy keeps or withholds like any message's). The rules' lifecycle is
 // recorded from their audit entries (auditrecords.go).
 
-// ruleNames holds AutoMod rules' names by guild/rule id.
+// ruleNames holds AutoMod rules' names by guild/rule id, and the guilds
+// whose rules were read over REST.
 type ruleNames struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu   sync.Mutex
+	m    map[string]string
+	read map[string]time.Time
+}
+
+// ruleReadEvery bounds the REST reads of a guild's rules.
+const ruleReadEvery = time.Hour
+
+// shouldRead reports whether a guild's rules may be read now, and notes
+// the read.
+func (r *ruleNames) shouldRead(guild string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.read == nil {
+		r.read = map[string]time.Time{}
+	}
+	if t, ok := r.read[guild]; ok && now.Sub(t) < ruleReadEvery {
+		return false
+	}
+	r.read[guild] = now
+	return true
 }
 
 func (r *ruleNames) set(guild, id, name string) {
@@ -58,6 +80,32 @@ func (b *Bot) onAutomodRule(r *discordgo.AutoModerationRule, deleted bool) {
 	b.rules.set(r.GuildID, r.ID, name)
 }
 
+// ruleName is an AutoMod rule's name: as last seen, else read with the
+// guild's rules over REST (Manage Server, which AutoMod's actions need
+// anyway), at most once an hour per guild; "" when unknown.
+func (b *Bot) ruleName(guild, id string) string {
+	if id == "" {
+		return ""
+	}
+	if name := b.rules.get(guild, id); name != "" || !b.rules.shouldRead(guild, time.Now()) {
+		return name
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	rules, err := b.s.AutoModerationRules(guild, discordgo.WithContext(ctx))
+	if err != nil {
+		b.log.Warn().Err(fmt.Errorf("read the AutoMod rules of %s: %w", guild, err)).Str("guild", guild).
+			Msg("AutoMod action recorded with the rule's id only")
+		return ""
+	}
+	for _, r := range rules {
+		if r != nil && r.ID != "" {
+			b.rules.set(guild, r.ID, r.Name)
+		}
+	}
+	return b.rules.get(guild, id)
+}
+
 // automodActions and automodTriggers name Discord's AutoMod enums.
 var (
 	automodActions = map[discordgo.AutoModerationActionType]string{1: audit.AutomodBlock, 2: audit.AutomodAlert,
@@ -87,7 +135,7 @@ func (b *Bot) onAutomodExecution(x *discordgo.AutoModerationActionExecution) {
 	}
 	e.Params.Set(audit.ParamTrigger, trigger)
 	e.Params.Set(audit.ParamRuleID, x.RuleID)
-	e.Params.Set(audit.ParamRule, b.rules.get(x.GuildID, x.RuleID))
+	e.Params.Set(audit.ParamRule, b.ruleName(x.GuildID, x.RuleID))
 	e.Params.Set(audit.ParamMatchedKeyword, x.MatchedKeyword)
 	if m := x.Action.Metadata; m != nil && m.Duration > 0 {
 		e.Params.Set(audit.ParamDuration, (time.Duration(m.Duration) * time.Second).String())

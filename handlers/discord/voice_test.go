@@ -47,3 +47,28 @@ func TestVoiceSources(t *testing.T) {
 	h.fake.VoiceLeave(guildID, member.ID)
 	h.verify(voice(7), self(audit.VoiceLeave, voiceA, "", "Ann left a voice channel."))
 }
+
+// A rule made before the bot connected is named from the guild's rules
+// read over REST, once.
+func TestAutomodRuleNamedOverREST(t *testing.T) {
+	h, err := startWith(t, manyPosts, logged())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := h.fake.AddAutomodRule(guildID, "no invites")
+	h.fake.AutomodBlock(guildID, channelID, member.ID, rule, "discord.gg/*", "join discord.gg/x", "discord.gg/x")
+	for _, e := range h.wait(store.Query{Types: []audit.EventType{audit.ModerationAutomod}}, 2) {
+		if e.Params[audit.ParamRule] != "no invites" {
+			t.Errorf("%s: rule %q, want the name read over REST", e.Params[audit.ParamAction], e.Params[audit.ParamRule])
+		}
+	}
+	reads := 0
+	for _, c := range h.fake.Calls() {
+		if c.Path == "/guilds/"+guildID+"/auto-moderation/rules" {
+			reads++
+		}
+	}
+	if reads != 1 {
+		t.Fatalf("%d reads of the rules, want 1", reads)
+	}
+}

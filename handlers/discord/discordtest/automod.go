@@ -1,6 +1,10 @@
 package discordtest
 
-import "github.com/bwmarrin/discordgo"
+import (
+	"sync"
+
+	"github.com/bwmarrin/discordgo"
+)
 
 // AutomodBlock reports what AutoMod does to a member's message that a
 // keyword rule matched: one AUTO_MODERATION_ACTION_EXECUTION per action of
@@ -25,8 +29,46 @@ func (s *Server) CreateAutomodRuleBy(guild, moderator, name string, keywords []s
 	rule := map[string]any{"id": id, "guild_id": guild, "name": name, "creator_id": moderator, "event_type": 1,
 		"trigger_type": 1, "trigger_metadata": map[string]any{"keyword_filter": keywords},
 		"actions": []map[string]any{{"type": 1}}, "enabled": enabled, "exempt_roles": []string{}, "exempt_channels": []string{}}
+	x := s.rules()
+	x.mu.Lock()
+	x.m[guild] = append(x.m[guild], rule)
+	x.mu.Unlock()
 	s.Dispatch("AUTO_MODERATION_RULE_CREATE", rule)
 	s.auditChanges(guild, moderator, discordgo.AuditLogActionAutoModerationRuleCreate, id, "", nil,
 		change{key: "name", new: name}, change{key: "trigger_type", new: 1}, change{key: "enabled", new: true})
 	return id
+}
+
+var automodRules sync.Map // *Server -> *rules
+
+type rules struct {
+	mu sync.Mutex
+	m  map[string][]map[string]any // guild -> rules as Discord shows them
+}
+
+func (s *Server) rules() *rules {
+	v, _ := automodRules.LoadOrStore(s, &rules{m: map[string][]map[string]any{}})
+	return v.(*rules)
+}
+
+// AddAutomodRule adds a rule without an event, as one made before the
+// bot connected: only GET /guilds/{id}/auto-moderation/rules shows it.
+// It returns the rule's id.
+func (s *Server) AddAutomodRule(guild, name string) string {
+	id := s.Snowflake()
+	x := s.rules()
+	x.mu.Lock()
+	x.m[guild] = append(x.m[guild], map[string]any{"id": id, "guild_id": guild, "name": name, "creator_id": "0",
+		"event_type": 1, "trigger_type": 1, "trigger_metadata": map[string]any{}, "actions": []map[string]any{{"type": 1}},
+		"enabled": true, "exempt_roles": []string{}, "exempt_channels": []string{}})
+	x.mu.Unlock()
+	return id
+}
+
+// automodRulesOf answers GET /guilds/{id}/auto-moderation/rules.
+func (s *Server) automodRulesOf(guild string) []map[string]any {
+	x := s.rules()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return append([]map[string]any{}, x.m[guild]...)
 }

@@ -127,6 +127,9 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		}
 		s.addReply(parts[2], rep)
 		writeJSON(w, map[string]any{"id": s.Snowflake(), "channel_id": "0", "content": ""})
+	case "GET guilds/:/auto-moderation/rules":
+		// Discord answers 403 without Manage Server; the fake serves any.
+		writeJSON(w, s.automodRulesOf(parts[1]))
 	case "GET guilds/:/audit-logs":
 		s.auditLog(w, parts[1], r.URL.Query())
 	default:
