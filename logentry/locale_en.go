@@ -10,7 +10,9 @@ import (
 // For translators: summaries are one line each, in the style of an admin
 // console, and keep their placeholders: {actor} (who acted), {target} (the
 // member acted upon), {kind} (the security kind, e.g. IMPERSONATION),
-// {count}, {days} and {before} (a date). {count:one|other} picks the word
+// {count}, {days} and {before} (a date), {name} (the role, channel,
+// emoji, webhook, rule or event a record is about; "(unknown)" without
+// one). {count:one|other} picks the word
 // for the number in {count}: "{count} {count:record|records}".
 // {actor.form} asks for a grammatical form of the word that stands in for
 // a missing name (words["someone.form"]); names are used as they are.

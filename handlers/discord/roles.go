@@ -122,9 +122,6 @@ func (b *Bot) onRole(r *discordgo.GuildRole, created bool) {
 		return
 	}
 	setPermDiff(e, old.perms, now.perms)
-	if r.Role.Managed {
-		e.Params.Set("managed", "true") // a bot's or an integration's own role
-	}
 	b.awaitModerator(e, b.roleBy, corrKey{r.GuildID, action, r.Role.ID})
 }
 
