@@ -24,23 +24,53 @@ func (c Category) String() string {
 // Category returns the category of t.
 func (t EventType) Category() Category {
 	switch t {
-	case UserJoin, UserRemove, UserUpdate, VerificationSuccess:
+	case UserJoin, UserRemove, UserUpdate, VerificationSuccess, VoiceUpdate:
 		return CategoryMembers
-	case ChatMessage, ChatMessageEdit, ChatMessageDelete:
+	case ChatMessage, ChatMessageEdit, ChatMessageDelete, ChatMessagePin, ChatMessageUnpin:
 		return CategoryMessages
-	case UserBan, UserBanRemove, MessageReport, VerificationFailure, ModerationLink, SecurityEvent:
+	case UserBan, UserBanRemove, MessageReport, VerificationFailure, ModerationLink, SecurityEvent, ModerationAutomod:
 		return CategoryModeration
 	default:
 		return CategoryServer
 	}
 }
 
-// Preset expands a routing preset ("all", "members", "messages",
-// "moderation", "server") to its types; ok is false for other names.
-// "all" returns nil, meaning every type.
+// presets are the presets that are not categories: they cut across
+// them to answer one question ("who changed permissions this week").
+var presets = map[string][]EventType{
+	// Roles created, edited (their permissions among the rest) or deleted.
+	"roles": {RoleCreate, RoleUpdate, RoleDelete},
+	// Everything that changes who may do what: roles and channel
+	// permission overwrites.
+	"permissions": {RoleCreate, RoleUpdate, RoleDelete, ChannelPermissionUpdate},
+	// Voice activity and moderators' voice actions.
+	"voice": {VoiceUpdate},
+	// AutoMod's actions and its rules' lifecycle.
+	"automod": {ModerationAutomod, AutomodRuleCreate, AutomodRuleUpdate, AutomodRuleDelete},
+}
+
+// PresetNames lists every preset name: "all", the categories, then the
+// cross-cutting presets.
+func PresetNames() []string {
+	out := []string{"all"}
+	for _, n := range categoryNames {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return append(out, "roles", "permissions", "voice", "automod")
+}
+
+// Preset expands a routing preset ("all", a category such as "members",
+// "messages", "moderation", "server", or one of "roles", "permissions",
+// "voice", "automod") to its types; ok is false for other names. "all"
+// returns nil, meaning every type.
 func Preset(name string) (types []EventType, ok bool) {
 	if name == "all" {
 		return nil, true
+	}
+	if ts, ok := presets[name]; ok {
+		return append([]EventType(nil), ts...), true
 	}
 	for c, n := range categoryNames {
 		if n != "" && n == name {

@@ -115,6 +115,44 @@ const (
 	// says so, nothing guesses it from the text.
 	ParamQuiet = "quiet"
 
+	// The object an administrative record is about (a role, an emoji, a
+	// webhook, an AutoMod rule, a scheduled event...): its name, shown in
+	// the summary as {name}, and its id.
+	ParamName     = "name"
+	ParamObjectID = "object_id"
+	// Permissions by name (ADMINISTRATOR, MANAGE_GUILD...), comma-separated.
+	ParamPermissionsAdded   = "permissions_added"
+	ParamPermissionsRemoved = "permissions_removed"
+	// ParamDangerousGranted names the dangerous permissions a change
+	// granted (Administrator, Manage Server, Manage Roles, Manage Channels,
+	// Manage Webhooks, Ban or Kick Members, Mention Everyone): the flag to
+	// filter on (filters=dangerous_granted).
+	ParamDangerousGranted = "dangerous_granted"
+	// A channel permission overwrite: whose (a role or a member) and the
+	// allow and deny bits it gained and lost, by name.
+	ParamOverwriteID   = "overwrite_id"
+	ParamOverwriteType = "overwrite_type" // OverwriteRole, OverwriteMember
+	ParamRoleName      = "role_name"      // the role an overwrite is for
+	ParamAllowAdded    = "allow_added"
+	ParamAllowRemoved  = "allow_removed"
+	ParamDenyAdded     = "deny_added"
+	ParamDenyRemoved   = "deny_removed"
+	// AutoMod: the rule's id, its trigger type, the keyword that matched.
+	ParamRuleID         = "rule_id"
+	ParamTrigger        = "trigger"
+	ParamMatchedKeyword = "matched_keyword"
+	// ParamExpression says which kind of expression: EMOJI, STICKER,
+	// SOUNDBOARD_SOUND.
+	ParamExpression = "expression"
+	// ParamIntegration says which kind of integration: BOT, WEBHOOK,
+	// INTEGRATION, COMMAND_PERMISSIONS.
+	ParamIntegration = "integration"
+	// ParamAuditAction is the platform's own name of an administrative
+	// action (Discord's audit-log event, e.g. WEBHOOK_CREATE) when the
+	// record comes from the platform's audit log.
+	ParamAuditAction = "audit_action"
+	ParamPruneDays   = "prune_days"
+
 	ParamTruncatedTargets     = "truncated_targets"
 	ParamTruncatedAttachments = "truncated_attachments"
 	ParamTruncatedParams      = "truncated_params"
@@ -127,6 +165,27 @@ const (
 
 	RemovalLeft   = "LEFT"
 	RemovalKicked = "KICKED"
+	RemovalPruned = "PRUNED" // a moderator pruned inactive members
+
+	OverwriteRole   = "ROLE"
+	OverwriteMember = "MEMBER"
+
+	// VOICE_UPDATE actions. DISCONNECT and a MOVE whose actor is not the
+	// member are a moderator's.
+	VoiceJoin       = "JOIN"
+	VoiceLeave      = "LEAVE"
+	VoiceMove       = "MOVE"
+	VoiceDisconnect = "DISCONNECT"
+	VoiceMute       = "MUTE"
+	VoiceUnmute     = "UNMUTE"
+	VoiceDeafen     = "DEAFEN"
+	VoiceUndeafen   = "UNDEAFEN"
+
+	// MODERATION_AUTOMOD actions (Discord's AutoMod action types).
+	AutomodBlock            = "BLOCK_MESSAGE"
+	AutomodAlert            = "SEND_ALERT_MESSAGE"
+	AutomodTimeout          = "TIMEOUT"
+	AutomodBlockInteraction = "BLOCK_MEMBER_INTERACTION"
 
 	KindImpersonation           = "IMPERSONATION"
 	KindUnauthorizedIntegration = "UNAUTHORIZED_INTEGRATION"

@@ -74,6 +74,29 @@ const (
 	SecurityEvent        EventType = 18
 	SettingsChange       EventType = 19
 	DataRetention        EventType = 20
+
+	// Discord's audit-log parity (issue 16).
+	RoleCreate              EventType = 21
+	RoleUpdate              EventType = 22
+	RoleDelete              EventType = 23
+	ChannelUpdate           EventType = 24
+	ChannelPermissionUpdate EventType = 25
+	VoiceUpdate             EventType = 26
+	ModerationAutomod       EventType = 27
+	AutomodRuleCreate       EventType = 28
+	AutomodRuleUpdate       EventType = 29
+	AutomodRuleDelete       EventType = 30
+	IntegrationCreate       EventType = 31
+	IntegrationUpdate       EventType = 32
+	IntegrationDelete       EventType = 33
+	ExpressionCreate        EventType = 34
+	ExpressionUpdate        EventType = 35
+	ExpressionDelete        EventType = 36
+	ChatMessagePin          EventType = 37
+	ChatMessageUnpin        EventType = 38
+	ScheduledEventCreate    EventType = 39
+	ScheduledEventUpdate    EventType = 40
+	ScheduledEventDelete    EventType = 41
 )
 
 var eventTypeNames = [...]string{
@@ -97,6 +120,28 @@ var eventTypeNames = [...]string{
 	SecurityEvent:        "SECURITY_EVENT",
 	SettingsChange:       "SETTINGS_CHANGE",
 	DataRetention:        "DATA_RETENTION",
+
+	RoleCreate:              "ROLE_CREATE",
+	RoleUpdate:              "ROLE_UPDATE",
+	RoleDelete:              "ROLE_DELETE",
+	ChannelUpdate:           "CHANNEL_UPDATE",
+	ChannelPermissionUpdate: "CHANNEL_PERMISSION_UPDATE",
+	VoiceUpdate:             "VOICE_UPDATE",
+	ModerationAutomod:       "MODERATION_AUTOMOD",
+	AutomodRuleCreate:       "AUTOMOD_RULE_CREATE",
+	AutomodRuleUpdate:       "AUTOMOD_RULE_UPDATE",
+	AutomodRuleDelete:       "AUTOMOD_RULE_DELETE",
+	IntegrationCreate:       "INTEGRATION_CREATE",
+	IntegrationUpdate:       "INTEGRATION_UPDATE",
+	IntegrationDelete:       "INTEGRATION_DELETE",
+	ExpressionCreate:        "EXPRESSION_CREATE",
+	ExpressionUpdate:        "EXPRESSION_UPDATE",
+	ExpressionDelete:        "EXPRESSION_DELETE",
+	ChatMessagePin:          "CHAT_MESSAGE_PIN",
+	ChatMessageUnpin:        "CHAT_MESSAGE_UNPIN",
+	ScheduledEventCreate:    "SCHEDULED_EVENT_CREATE",
+	ScheduledEventUpdate:    "SCHEDULED_EVENT_UPDATE",
+	ScheduledEventDelete:    "SCHEDULED_EVENT_DELETE",
 }
 
 // EventTypes lists every universal type in code order.

@@ -30,7 +30,7 @@ func (f *filters) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.db, "db", "", "the database `file` (required)")
 	fs.StringVar(&f.platform, "platform", "", "discord or telegram (needed only when a property id exists on both)")
 	fs.StringVar(&f.property, "property", "", "guild or chat `id`; empty: every property")
-	fs.StringVar(&f.types, "type", "", "comma-separated event `types`, e.g. USER_JOIN,USER_BAN, or a preset: members, messages, moderation, server")
+	fs.StringVar(&f.types, "type", "", "comma-separated event `types`, e.g. USER_JOIN,USER_BAN, or a preset: members, messages, moderation, server, roles, permissions, voice, automod")
 	fs.StringVar(&f.user, "user", "", "records whose actor or target is this user `id`")
 	fs.StringVar(&f.actor, "actor", "", "records whose actor is this user `id`")
 	fs.StringVar(&f.target, "target", "", "records that target this user `id`")

@@ -122,8 +122,9 @@ func (s Search) Query(scope Scope, now time.Time) (store.Query, error) {
 	return q, nil
 }
 
-// ParseTypes reads comma-separated event types or presets (members,
-// messages, moderation, server, all); empty means every type.
+// ParseTypes reads comma-separated event types or presets (all, the
+// categories members, messages, moderation, server, and roles,
+// permissions, voice, automod: audit.Preset); empty means every type.
 func ParseTypes(s string) ([]audit.EventType, error) {
 	var out []audit.EventType
 	for _, name := range strings.Split(s, ",") {

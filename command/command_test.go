@@ -3,6 +3,7 @@ package command
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,21 @@ func TestExplain(t *testing.T) {
 		if got := Explain(c.err, "fallback"); got != c.want {
 			t.Errorf("Explain(%v) = %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+// "Who changed permissions this week": /audit search type:permissions,
+// the CLI's --type and the Telegram command take the preset.
+func TestParseTypesPresets(t *testing.T) {
+	got, err := ParseTypes("permissions, USER_BAN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []audit.EventType{audit.UserBan, audit.RoleCreate, audit.RoleUpdate, audit.RoleDelete, audit.ChannelPermissionUpdate}
+	if !slices.Equal(got, want) {
+		t.Fatalf("permissions, USER_BAN: %v, want %v", got, want)
+	}
+	if _, err := ParseTypes("permisions"); err == nil {
+		t.Fatal("a misspelt preset was taken")
 	}
 }

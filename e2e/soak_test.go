@@ -188,6 +188,9 @@ func soakPacer(ctx context.Context, rate float64, emit func() bool) (sent int, e
 // soakDiscordGuild is one fake guild and what the load knows of it.
 type soakDiscordGuild struct {
 	id, general, logs string
+	voice, crew       string          // a voice channel and a role
+	colour            int             // the role's colour, changed by soakRole
+	inVoice           map[string]bool // residents connected to voice
 	residents         []*discordtest.User
 	outside, inside   []soakVisitor[*discordtest.User]
 	recent            []*discordtest.Message
@@ -219,12 +222,15 @@ const (
 	soakJoin
 	soakLeave
 	soakMemberUpdate
+	soakVoice // a resident joins or leaves voice: VOICE_UPDATE
+	soakRole  // the owner recolours a role: ROLE_UPDATE
 )
 
 var soakDiscordMix = []struct {
 	a soakAction
 	w int
-}{{soakMessage, 750}, {soakEdit, 100}, {soakDelete, 70}, {soakJoin, 30}, {soakLeave, 30}, {soakMemberUpdate, 20}}
+}{{soakMessage, 725}, {soakEdit, 100}, {soakDelete, 70}, {soakJoin, 30}, {soakLeave, 30}, {soakMemberUpdate, 20},
+	{soakVoice, 20}, {soakRole, 5}}
 
 // Telegram's Bot API sends no deletions; member updates are restrictions.
 var soakTelegramMix = []struct {
@@ -426,7 +432,8 @@ func TestSoak(t *testing.T) {
 	}
 	guilds := make([]*soakDiscordGuild, soakGuilds)
 	for i := range guilds {
-		g := &soakDiscordGuild{id: dfake.Snowflake(), general: dfake.Snowflake(), logs: dfake.Snowflake(), residents: residents}
+		g := &soakDiscordGuild{id: dfake.Snowflake(), general: dfake.Snowflake(), logs: dfake.Snowflake(), residents: residents,
+			voice: dfake.Snowflake(), crew: dfake.Snowflake(), inVoice: map[string]bool{}}
 		members := []*discordtest.Member{{User: owner, Roles: []string{}}}
 		for _, u := range residents {
 			members = append(members, &discordtest.Member{User: u, Roles: []string{}})
@@ -436,9 +443,10 @@ func TestSoak(t *testing.T) {
 			g.outside = append(g.outside, soakVisitor[*discordtest.User]{u: u})
 		}
 		dfake.AddGuild(&discordtest.Guild{ID: g.id, Name: fmt.Sprintf("Guild %d", i), OwnerID: owner.ID,
-			Roles: []*discordtest.Role{{ID: g.id, Name: "@everyone"}},
+			Roles: []*discordtest.Role{{ID: g.id, Name: "@everyone"}, {ID: g.crew, Name: "crew"}},
 			Channels: []*discordtest.Channel{{ID: g.general, GuildID: g.id, Name: "general", Type: discordtest.ChannelTypeGuildText},
-				{ID: g.logs, GuildID: g.id, Name: "logs", Type: discordtest.ChannelTypeGuildText}},
+				{ID: g.logs, GuildID: g.id, Name: "logs", Type: discordtest.ChannelTypeGuildText},
+				{ID: g.voice, GuildID: g.id, Name: "lounge", Type: discordtest.ChannelTypeGuildVoice}},
 			Members: members})
 		guilds[i] = g
 	}
@@ -853,6 +861,21 @@ func soakDiscordEvent(f *discordtest.Server, rng *rand.Rand, g *soakDiscordGuild
 			x.add(audit.Discord, audit.UserRemove)
 			return true
 		}
+	case soakVoice:
+		u := g.residents[rng.IntN(len(g.residents))]
+		if g.inVoice[u.ID] {
+			f.VoiceLeave(g.id, u.ID)
+		} else {
+			f.VoiceJoin(g.id, g.voice, u.ID)
+		}
+		g.inVoice[u.ID] = !g.inVoice[u.ID]
+		x.add(audit.Discord, audit.VoiceUpdate)
+		return true
+	case soakRole:
+		g.colour = g.colour%0xFFFFFF + 1
+		f.UpdateRoleBy(g.id, g.residents[0].ID, g.crew, "", func(r *discordtest.Role) { r.Color = g.colour })
+		x.add(audit.Discord, audit.RoleUpdate)
+		return true
 	case soakMemberUpdate:
 		// Visitors change their nickname; residents, who talk, never do
 		// (a message racing a rename would tell the rename twice).

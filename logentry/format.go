@@ -55,9 +55,13 @@ const maxTargetsShown = 10
 // in key order (old_x next to new_x).
 var paramOrder = []string{
 	audit.ParamKind, audit.ParamAction, audit.ParamOutcome, audit.ParamRemoval, audit.ParamReason, audit.ParamRule, audit.ParamMode,
+	audit.ParamName, audit.ParamObjectID, audit.ParamAuditAction, audit.ParamExpression,
+	audit.ParamDangerousGranted, audit.ParamPermissionsAdded, audit.ParamPermissionsRemoved,
+	audit.ParamOverwriteType, audit.ParamOverwriteID, audit.ParamRoleName, audit.ParamAllowAdded, audit.ParamAllowRemoved, audit.ParamDenyAdded, audit.ParamDenyRemoved,
+	audit.ParamRuleID, audit.ParamTrigger, audit.ParamMatchedKeyword, audit.ParamPruneDays,
 	audit.ParamURL, audit.ParamDomain, audit.ParamMatched, "escalated", // moderation.ParamEscalated
 	audit.ParamMatchedName, audit.ParamNameSkeleton, audit.ParamMatchedSkeleton,
-	"integration", audit.ParamWebhookID, "added_by", // moderation.ParamIntegration, verification.ParamAddedBy
+	audit.ParamIntegration, audit.ParamWebhookID, "added_by", // verification.ParamAddedBy
 	audit.ParamField, audit.ParamChanged, audit.ParamSetting, audit.ParamOldValue, audit.ParamNewValue, audit.ParamOldContent,
 	audit.ParamRolesAdded, audit.ParamRolesRemoved, audit.ParamUntil, audit.ParamDuration,
 	audit.ParamVerifyKind, audit.ParamAttempts, audit.ParamTimeTaken,
@@ -232,6 +236,17 @@ func summaryKey(e *audit.Event) string {
 				key += "/ended"
 			}
 		}
+	case audit.VoiceUpdate:
+		key += voiceVariant(e)
+	case audit.ModerationAutomod:
+		switch e.Params[audit.ParamAction] {
+		case audit.AutomodBlock, audit.AutomodBlockInteraction:
+			key += "/block"
+		case audit.AutomodAlert:
+			key += "/alert"
+		case audit.AutomodTimeout:
+			key += "/timeout"
+		}
 	case audit.DataRetention:
 		action := e.Params[audit.ParamAction]
 		if action == audit.RetentionPurge || action != audit.RetentionErase && len(e.TargetIDs) == 0 {
@@ -246,6 +261,30 @@ func summaryKey(e *audit.Event) string {
 		}
 	}
 	return key
+}
+
+// voiceVariant picks the VOICE_UPDATE format: the member's own join,
+// leave or move, or a moderator's disconnect or move; "" (the base
+// format) for mute and deafen.
+func voiceVariant(e *audit.Event) string {
+	byOther := len(e.TargetIDs) > 0 && e.ActorID != "" && e.ActorID != e.TargetIDs[0]
+	switch e.Params[audit.ParamAction] {
+	case audit.VoiceJoin:
+		return "/join"
+	case audit.VoiceDisconnect:
+		return "/disconnect"
+	case audit.VoiceLeave:
+		if byOther {
+			return "/disconnect"
+		}
+		return "/leave"
+	case audit.VoiceMove:
+		if byOther {
+			return "/moved"
+		}
+		return "/move"
+	}
+	return ""
 }
 
 // leftOnTheirOwn reports whether a USER_REMOVE says "{target} left.": the
@@ -312,6 +351,7 @@ func summary(e *audit.Event, l lookup) string {
 		"count":   {text: OneLine(e.Params[audit.ParamCount], 0)},
 		"days":    {text: OneLine(e.Params[audit.ParamDays], 0)},
 		"before":  {text: OneLine(day(e.Params[audit.ParamBefore]), 0)},
+		"name":    {text: objectName(e), word: "unnamed"},
 		"matched": {text: OneLine(e.Params[audit.ParamMatched], 0)},
 	}
 	if vars["count"].text == "" {
@@ -340,6 +380,18 @@ func summary(e *audit.Event, l lookup) string {
 		s = a + ": " + e.Type.String()
 	}
 	return s
+}
+
+// objectName is what {name} stands for: the name of the role, emoji,
+// webhook, rule or event a record is about, else its channel.
+func objectName(e *audit.Event) string {
+	if n := OneLine(e.Params[audit.ParamName], 0); n != "" {
+		return n
+	}
+	if n := OneLine(e.Params[audit.ParamChannelName], 0); n != "" {
+		return "#" + n
+	}
+	return ""
 }
 
 // startsWithWord reports whether format begins with a placeholder that

@@ -41,10 +41,29 @@ func variants() map[string]*audit.Event {
 	old.Params.Set(audit.ParamDays, "")
 	erase := sample(audit.DataRetention)
 	erase.Params.Set(audit.ParamAction, audit.RetentionErase)
-	return map[string]*audit.Event{
+	out := map[string]*audit.Event{
 		"USER_REMOVE/left": left, "DATA_RETENTION/purge": purge,
 		"DATA_RETENTION/purge_before": before, "DATA_RETENTION/purge_old": old, "DATA_RETENTION": erase,
 	}
+	// The member's own voice changes (actor = target), a moderator's.
+	for variant, v := range map[string]struct {
+		action string
+		self   bool
+	}{"join": {audit.VoiceJoin, true}, "leave": {audit.VoiceLeave, true}, "move": {audit.VoiceMove, true},
+		"disconnect": {audit.VoiceDisconnect, false}, "moved": {audit.VoiceMove, false}} {
+		e := sample(audit.VoiceUpdate)
+		e.Params.Set(audit.ParamAction, v.action)
+		if v.self {
+			e.ActorID, e.ActorName = "2", "Bob"
+		}
+		out["VOICE_UPDATE/"+variant] = e
+	}
+	for variant, action := range map[string]string{"block": audit.AutomodBlock, "alert": audit.AutomodAlert, "timeout": audit.AutomodTimeout} {
+		e := sample(audit.ModerationAutomod)
+		e.Params.Set(audit.ParamAction, action)
+		out["MODERATION_AUTOMOD/"+variant] = e
+	}
+	return out
 }
 
 func TestEveryTypeInEveryLocale(t *testing.T) {
@@ -165,10 +184,36 @@ func TestEnglishFormatsOfEVENTSmd(t *testing.T) {
 		audit.SecurityEvent:        "Security: IMPERSONATION involving Bob.",
 		audit.SettingsChange:       "Alice changed a setting.",
 		audit.DataRetention:        "Alice erased the data of Bob.",
+		// sample has no name: {name} says so.
+		audit.RoleCreate:              "Alice created the role (unknown).",
+		audit.ChannelPermissionUpdate: "Alice changed the permissions of (unknown).",
+		audit.VoiceUpdate:             "Alice changed the voice state of Bob.",
+		audit.ModerationAutomod:       "AutoMod acted against Bob.",
+		audit.ChatMessagePin:          "Alice pinned a message by Bob.",
 	} {
 		if got := Render(sample(typ), "en").Summary; got != want {
 			t.Errorf("%s: %q, want %q", typ, got, want)
 		}
+	}
+}
+
+// {name} is the object's name, else its channel's; a name holding a
+// placeholder stays as typed.
+func TestObjectNames(t *testing.T) {
+	role := sample(audit.RoleUpdate)
+	role.Params.Set(audit.ParamName, "mods {target}")
+	if got := Render(role, "en").Summary; got != "Alice updated the role mods {target}." {
+		t.Errorf("role: %q", got)
+	}
+	ch := sample(audit.ChannelUpdate)
+	ch.Params.Set(audit.ParamChannelName, "general")
+	if got := Render(ch, "fr").Summary; got != "Alice a modifié le salon #general." {
+		t.Errorf("channel: %q", got)
+	}
+	voice := sample(audit.VoiceUpdate)
+	voice.Params.Set(audit.ParamAction, audit.VoiceLeave)
+	if got := Render(voice, "en").Summary; got != "Alice disconnected Bob from voice." {
+		t.Errorf("a leave whose actor is a moderator: %q", got)
 	}
 }
 

@@ -23,9 +23,20 @@ import (
 	"github.com/chatwarden/chatwarden/verification"
 )
 
-// Intents are exactly the gateway intents the catalogue needs.
+// Intents are exactly the gateway intents the catalogue needs: members,
+// bans and the audit log (GUILD_MODERATION), invites, messages and their
+// content, voice states, AutoMod's rules and actions, expressions
+// (discordgo's IntentGuildEmojis), webhooks, integrations and scheduled
+// events. Only GUILD_MEMBERS and MESSAGE_CONTENT are privileged.
 const Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMembers | discordgo.IntentGuildModeration |
-	discordgo.IntentsGuildInvites | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
+	discordgo.IntentsGuildInvites | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent |
+	discordgo.IntentGuildVoiceStates | discordgo.IntentAutoModerationConfiguration | discordgo.IntentAutoModerationExecution |
+	discordgo.IntentGuildEmojis | discordgo.IntentGuildWebhooks | discordgo.IntentGuildIntegrations |
+	discordgo.IntentGuildScheduledEvents
+
+// bannedFor is how long a ban waits for the member's removal it causes,
+// which is then not recorded.
+const bannedFor = 30 * time.Second
 
 // DefaultAPIURL is Discord's REST base for the API version discordgo speaks.
 var DefaultAPIURL = strings.TrimSuffix(discordgo.EndpointAPI, "/")
@@ -75,17 +86,23 @@ type Options struct {
 
 // Bot is chatwarden's Discord side.
 type Bot struct {
-	opts  Options
-	s     *discordgo.Session
-	log   zerolog.Logger
-	self  *discordgo.User
-	app   *discordgo.Application
-	corr  *correlator
-	echo  *platform.Echoes
-	raids raidRuns
-	ready chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
+	opts Options
+	s    *discordgo.Session
+	log  zerolog.Logger
+	self *discordgo.User
+	app  *discordgo.Application
+	corr *correlator
+	echo *platform.Echoes
+	// banned are the members whose ban was seen (gateway or audit log)
+	// before their removal (translate.go).
+	banned   *platform.Echoes
+	auditLog *auditReader // late lookups over REST (auditlog.go)
+	roles    roleCache    // each guild's roles as last seen (roles.go)
+	rules    ruleNames    // AutoMod rules' names (automod.go)
+	raids    raidRuns
+	ready    chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
 
 	deliverer *logchannel.Deliverer
 	members   memberCache // members read over REST (directory.go)
@@ -151,13 +168,15 @@ func New(opts Options) (*Bot, error) {
 	s.State.TrackPresences = false
 	s.State.MaxMessageCount = 0 // message history comes from the store, not memory
 	b := &Bot{
-		opts:   opts,
-		s:      s,
-		log:    opts.Logger.With().Str("platform", "discord").Int("shard", opts.ShardID).Logger(),
-		echo:   platform.NewEchoes(time.Minute),
-		ready:  make(chan struct{}),
-		chunks: newChunker(),
-		lost:   make(chan struct{}, 1),
+		opts:     opts,
+		s:        s,
+		log:      opts.Logger.With().Str("platform", "discord").Int("shard", opts.ShardID).Logger(),
+		echo:     platform.NewEchoes(time.Minute),
+		banned:   platform.NewEchoes(bannedFor),
+		auditLog: newAuditReader(),
+		ready:    make(chan struct{}),
+		chunks:   newChunker(),
+		lost:     make(chan struct{}, 1),
 	}
 	b.corr = newCorrelator(opts.CorrelationWindow, b.submit)
 	b.deliverer = b.newDeliverer()

@@ -30,7 +30,7 @@ func commandSet() []*discordgo.ApplicationCommand {
 		return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: name, Description: desc}
 	}
 	filters := []*discordgo.ApplicationCommandOption{
-		str("type", "event types or a preset (members, messages, moderation, server)"),
+		str("type", "event types or a preset (members, messages, moderation, server, roles, permissions, voice, automod)"),
 		{Type: discordgo.ApplicationCommandOptionUser, Name: "user", Description: "actor or target"},
 		{Type: discordgo.ApplicationCommandOptionChannel, Name: "channel", Description: "where it happened"},
 		str("since", "24h, 7d or a date"),
@@ -61,7 +61,7 @@ func commandSet() []*discordgo.ApplicationCommand {
 					Options: []*discordgo.ApplicationCommandOption{
 						{Type: discordgo.ApplicationCommandOptionChannel, Name: "channel", Description: "the log channel", Required: true,
 							ChannelTypes: []discordgo.ChannelType{discordgo.ChannelTypeGuildText, discordgo.ChannelTypeGuildNews}},
-						str("types", "types or presets: all, members, messages, moderation, server")}},
+						str("types", "types or presets: all, members, messages, moderation, server, permissions, ...")}},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "log-channel-remove", Description: "Stop sending entries to a channel",
 					Options: []*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionChannel, Name: "channel", Description: "the log channel", Required: true}}},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "locale", Description: "Language of log entries",

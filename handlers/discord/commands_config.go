@@ -48,6 +48,9 @@ func (b *Bot) onConfig(i *discordgo.Interaction, data discordgo.ApplicationComma
 		set := b.opts.Router.Settings(audit.Discord, i.GuildID)
 		lines := command.Show(set, b.opts.Router.Locale(audit.Discord, ""))
 		lines = append(lines, command.ShowEngineSettings(set)...)
+		// What a missing permission costs comes first: a long answer is
+		// cut at Discord's 2000 characters.
+		lines = append(permissionLines(i.AppPermissions), lines...)
 		b.reply(i, strings.Join(lines, "\n"))
 		return
 	case "set":

@@ -206,3 +206,63 @@ func TestCorrelatorGroupCompletedByOneEntry(t *testing.T) {
 		t.Fatalf("without an entry: %+v", got)
 	}
 }
+
+// A shared key's entry (a prune's) completes every event waiting on it,
+// and stays for the events that come after it within the window.
+func TestCorrelatorSharedEntryCompletesMany(t *testing.T) {
+	var s sink
+	c := newCorrelator(time.Hour, s.emit)
+	prune := corrKey{"g", auditMemberPrune, anyTarget}
+	c.await(removal("u1"), kicked, corrKey{"g", auditMemberKick, "u1"}, prune)
+	c.await(removal("u2"), kicked, corrKey{"g", auditMemberKick, "u2"}, prune)
+	if !c.entry(prune, auditEntry{actor: "mod", at: time.Now()}) {
+		t.Fatal("the prune completed nothing")
+	}
+	c.await(removal("u3"), kicked, corrKey{"g", auditMemberKick, "u3"}, prune)
+	got := s.wait(t, 3)
+	if len(got) != 3 {
+		t.Fatalf("%d records, want 3", len(got))
+	}
+	for _, e := range got {
+		if e.ActorID != "mod" {
+			t.Errorf("%s's removal: actor %s, want the pruning moderator", e.Target(), e.ActorID)
+		}
+	}
+	// The kick key of a completed removal is free again.
+	c.entry(corrKey{"g", auditMemberKick, "u1"}, auditEntry{actor: "other", at: time.Now()})
+	c.flush()
+	if got := s.wait(t, 3); len(got) != 3 {
+		t.Fatalf("a completed removal was recorded again: %d", len(got))
+	}
+}
+
+// The late hook decides what a window without an entry records: it may
+// complete the events (an entry read over REST) or drop them.
+func TestCorrelatorLateHook(t *testing.T) {
+	var s sink
+	c := newCorrelator(10*time.Millisecond, s.emit)
+	c.awaitLate([]*audit.Event{removal("u1")}, kicked, func(p *pending) []*audit.Event {
+		p.applyAll(auditEntry{actor: "late-mod", reason: "read over REST"})
+		return p.events
+	}, corrKey{"g", auditMemberKick, "u1"})
+	dropped := make(chan struct{})
+	c.awaitLate([]*audit.Event{removal("u2")}, kicked, func(*pending) []*audit.Event { close(dropped); return nil },
+		corrKey{"g", auditMemberKick, "u2"})
+	c.awaitLate([]*audit.Event{removal("u3")}, kicked, func(*pending) []*audit.Event {
+		t.Error("the late hook ran for an event its entry completed")
+		return nil
+	}, corrKey{"g", auditMemberKick, "u3"})
+	c.entry(corrKey{"g", auditMemberKick, "u3"}, auditEntry{actor: "mod", at: time.Now()})
+	<-dropped // u2's window ended and its hook dropped it
+	got := s.wait(t, 2)
+	if len(got) != 2 {
+		t.Fatalf("%d records, want u1's (completed late) and u3's; u2's was dropped", len(got))
+	}
+	actors := map[string]string{}
+	for _, e := range got {
+		actors[e.Params[audit.ParamReason]] = e.ActorID
+	}
+	if actors["read over REST"] != "late-mod" || actors[""] != "mod" {
+		t.Fatalf("actors by reason: %v", actors)
+	}
+}

@@ -22,7 +22,8 @@ import (
 const InvitePermissions int64 = discordgo.PermissionKickMembers | // verification failures, engines' kicks
 	discordgo.PermissionBanMembers | // engines' bans, the Unban button
 	discordgo.PermissionManageChannels | // Discord sends invite events only to bots with it
-	discordgo.PermissionViewAuditLogs | // name the moderator and reason of kicks, bans, deletions
+	discordgo.PermissionManageGuild | // Discord sends AutoMod's actions only to bots with it
+	discordgo.PermissionViewAuditLogs | // the moderator of kicks, bans, deletions, role and channel changes; webhooks, emojis, pins...
 	discordgo.PermissionViewChannel |
 	discordgo.PermissionSendMessages | // log entries, verification prompts
 	discordgo.PermissionManageMessages | // delete filtered links
@@ -31,25 +32,6 @@ const InvitePermissions int64 = discordgo.PermissionKickMembers | // verificatio
 	discordgo.PermissionReadMessageHistory |
 	discordgo.PermissionManageRoles | // give the verified role
 	discordgo.PermissionModerateMembers // timeouts (quarantine, escalation)
-
-// permissionNames name the permissions as Discord's settings do.
-var permissionNames = []struct {
-	bit  int64
-	name string
-}{
-	{discordgo.PermissionViewChannel, "View Channels"},
-	{discordgo.PermissionReadMessageHistory, "Read Message History"},
-	{discordgo.PermissionSendMessages, "Send Messages"},
-	{discordgo.PermissionEmbedLinks, "Embed Links"},
-	{discordgo.PermissionAttachFiles, "Attach Files"},
-	{discordgo.PermissionViewAuditLogs, "View Audit Log"},
-	{discordgo.PermissionManageMessages, "Manage Messages"},
-	{discordgo.PermissionKickMembers, "Kick Members"},
-	{discordgo.PermissionBanMembers, "Ban Members"},
-	{discordgo.PermissionModerateMembers, "Moderate Members"},
-	{discordgo.PermissionManageRoles, "Manage Roles"},
-	{discordgo.PermissionManageChannels, "Manage Channels"},
-}
 
 // logChannelPermissions are what posting a log entry needs.
 const logChannelPermissions = discordgo.PermissionViewChannel | discordgo.PermissionSendMessages | discordgo.PermissionEmbedLinks
@@ -293,8 +275,8 @@ func channelPermissions(g *discordgo.Guild, c *discordgo.Channel, user string, r
 
 func permissionList(bits int64) string {
 	var names []string
-	for _, p := range permissionNames {
-		if bits&p.bit != 0 {
+	for _, p := range permNeeds {
+		if bits&p.perm != 0 {
 			names = append(names, p.name)
 		}
 	}

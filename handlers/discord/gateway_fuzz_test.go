@@ -191,7 +191,9 @@ var gatewayKinds = []string{"GUILD_CREATE", "GUILD_UPDATE", "GUILD_MEMBER_ADD", 
 	"GUILD_MEMBER_UPDATE", "GUILD_BAN_ADD", "GUILD_BAN_REMOVE", "MESSAGE_CREATE", "MESSAGE_UPDATE",
 	"MESSAGE_DELETE", "MESSAGE_DELETE_BULK", "CHANNEL_CREATE", "CHANNEL_DELETE", "THREAD_CREATE",
 	"THREAD_DELETE", "INVITE_CREATE", "INVITE_DELETE", "GUILD_AUDIT_LOG_ENTRY_CREATE", "UNKNOWN_EVENT",
-	"GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE", "GUILD_MEMBERS_CHUNK"}
+	"GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE", "GUILD_MEMBERS_CHUNK", "GUILD_ROLE_DELETE",
+	"CHANNEL_UPDATE", "THREAD_UPDATE", "VOICE_STATE_UPDATE", "AUTO_MODERATION_ACTION_EXECUTION",
+	"AUTO_MODERATION_RULE_CREATE", "AUTO_MODERATION_RULE_UPDATE", "AUTO_MODERATION_RULE_DELETE"}
 
 // FuzzGatewayTranslate feeds hostile gateway payloads (any JSON, invalid
 // snowflakes, missing users, unknown event types) through the Discord
@@ -216,6 +218,9 @@ func FuzzGatewayTranslate(f *testing.F) {
 		{6, `{"guild_id":"1","user":null}`},
 		{7, `{"id":"1100000000000000000","guild_id":"1","channel_id":"3","content":"hi https://x.example <@&1>","author":{"id":"2","username":"a"},"member":{"nick":"n"},"attachments":[{"filename":"f","url":"u","size":1}],"embeds":[{"url":"https://e"},null],"message_reference":{"message_id":"5"},"webhook_id":"8"}`},
 		{7, `{"id":"-1","guild_id":"1","channel_id":"3","content":"self","author":{"id":"4"}}`},
+		{7, `{"id":"1100000000000000002","type":7,"guild_id":"1","channel_id":"3","content":"","author":{"id":"2","username":"a"}}`},
+		{7, `{"id":"1100000000000000003","type":10,"guild_id":"1","channel_id":"3","author":{"id":"2"},"member":null}`},
+		{7, `{"id":"1100000000000000004","type":38,"guild_id":"1","channel_id":"3","content":"raid","author":{"id":"9"}}`},
 		{8, `{"id":"1000","guild_id":"1","channel_id":"3","content":"after","edited_timestamp":"2024-01-01T00:00:00Z","author":{"id":"2"}}`},
 		{8, `{"id":"1001","guild_id":"1","edited_timestamp":"2024-01-01T00:00:00Z"}`},
 		{9, `{"id":"1000","guild_id":"1","channel_id":"3"}`},
@@ -230,6 +235,17 @@ func FuzzGatewayTranslate(f *testing.F) {
 		{18, `{"t":"SOMETHING_NEW","d":{}}`},
 		{19, `{"guild_id":"1","role":{"id":"6","name":"mods","permissions":"4"}}`},
 		{20, `{"guild_id":"1","role":{"id":"5","permissions":"not a number"}}`},
+		{22, `{"guild_id":"1","role_id":"6"}`},
+		{19, `{"guild_id":"1","role":{"id":"7","name":"admins","permissions":"8","color":16711680}}`},
+		{23, `{"id":"3","guild_id":"1","name":"renamed","type":0,"permission_overwrites":[{"id":"1","type":0,"allow":"8","deny":"0"},null,{"id":"2","type":1,"allow":"x"}]}`},
+		{24, `{"id":"12","guild_id":"1","name":"t","type":11,"thread_metadata":{"archived":true,"locked":true}}`},
+		{25, `{"guild_id":"1","channel_id":"3","user_id":"2","session_id":"s","mute":true,"deaf":false,"member":{"user":{"id":"2","username":"v"},"roles":[]}}`},
+		{25, `{"guild_id":"1","channel_id":null,"user_id":"2"}`},
+		{26, `{"guild_id":"1","action":{"type":3,"metadata":{"duration_seconds":60}},"rule_id":"8","rule_trigger_type":1,"user_id":"2","channel_id":"3","content":"bad word","matched_keyword":"bad*","matched_content":"bad"}`},
+		{27, `{"id":"8","guild_id":"1","name":"no slurs","creator_id":"9","event_type":1,"trigger_type":1,"actions":[{"type":1}],"enabled":true}`},
+		{17, `{"guild_id":"1","id":"1100000000000000001","user_id":"9","target_id":"77","action_type":50,"changes":[{"key":"name","new_value":"hook"},{"key":"channel_id","new_value":"3"},{"key":"type","new_value":1}]}`},
+		{17, `{"guild_id":"1","user_id":"9","target_id":"2","action_type":74,"options":{"channel_id":"3","message_id":"1000"}}`},
+		{17, `{"guild_id":"1","user_id":"9","action_type":27,"options":{"count":"1"}}`},
 		{21, `{"guild_id":"1","members":[{"user":{"id":"2","username":"a"},"roles":["5"]},null],"chunk_index":0,"chunk_count":1,"nonce":"n"}`},
 	}
 	for _, s := range seeds {

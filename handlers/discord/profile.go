@@ -223,11 +223,20 @@ func (b *Bot) onGuildUpdate(g *discordgo.Guild) {
 			e.Params.Set("new_"+k, newM[k])
 		}
 	}
+	key := corrKey{g.ID, discordgo.AuditLogActionGuildUpdate, g.ID}
+	apply := func(e *audit.Event, a auditEntry) {
+		b.setModerator(e, a)
+		applyChanges(e, a.changes) // what the snapshot does not track: MFA, AFK channel, notifications...
+	}
 	if len(changed) == 0 {
+		// Nothing the snapshot tracks changed: a boost count, or a setting
+		// only the GUILD_UPDATE audit entry names. Recorded only if the
+		// entry comes.
+		b.corr.awaitLate([]*audit.Event{e}, apply, func(*pending) []*audit.Event { return nil }, key)
 		return
 	}
 	e.Params.Set(audit.ParamChanged, strings.Join(changed, ","))
-	b.corr.await(e, b.setModerator, corrKey{g.ID, discordgo.AuditLogActionGuildUpdate, g.ID})
+	b.corr.await(e, apply, key)
 }
 
 func fieldsOf(g guildState) map[string]string {

@@ -363,6 +363,14 @@ func TestGuildUpdateSource(t *testing.T) {
 		summary: "owner updated the server settings.",
 		fields: map[string]string{"Changed": "name,verification_level", "Old value (name)": "Test " + guildID, "New value (name)": "Renamed",
 			"Old value (verification_level)": "0", "New value (verification_level)": "3", "Reason": "rebrand"}})
+
+	// A setting the bot's snapshot does not track: the audit entry's
+	// changes say what it was and became.
+	h.fake.UpdateGuildBy(guildID, owner.ID, "", func(g *discordgo.Guild) { g.MfaLevel = discordgo.MfaLevelElevated })
+	h.verify(h.wait(store.Query{Types: []audit.EventType{audit.PropertyUpdate}}, 2)[0], check{typ: audit.PropertyUpdate, platformType: "GUILD_UPDATE",
+		actor: owner.ID, actorType: audit.ActorAdmin,
+		params:  map[string]string{audit.ParamChanged: "mfa_level", "old_mfa_level": "0", "new_mfa_level": "1"},
+		summary: "owner updated the server settings.", fields: map[string]string{"New value (mfa_level)": "1"}})
 }
 
 func TestInviteSources(t *testing.T) {

@@ -21,6 +21,7 @@ const (
 	auditChannelCreate = discordgo.AuditLogActionChannelCreate // 10
 	auditChannelDelete = discordgo.AuditLogActionChannelDelete // 12
 	auditMemberKick    = discordgo.AuditLogActionMemberKick    // 20
+	auditMemberPrune   = discordgo.AuditLogActionMemberPrune   // 21
 	auditMemberBanAdd  = discordgo.AuditLogActionMemberBanAdd  // 22
 	auditMemberBanRem  = discordgo.AuditLogActionMemberBanRemove
 	auditMemberUpdate  = discordgo.AuditLogActionMemberUpdate      // 24 (nick, timeout)
@@ -86,7 +87,17 @@ func (b *Bot) handlers() []any {
 			}
 		}),
 		on(b, func(c *discordgo.ThreadDelete) { b.onChannel(c.Channel, false, "THREAD_DELETE") }),
+		on(b, func(c *discordgo.ChannelUpdate) { b.onChannelUpdate(c.Channel, c.BeforeUpdate, "CHANNEL_UPDATE") }),
+		on(b, func(c *discordgo.ThreadUpdate) { b.onChannelUpdate(c.Channel, c.BeforeUpdate, "THREAD_UPDATE") }),
 		on(b, func(g *discordgo.GuildUpdate) { b.onGuildUpdate(g.Guild) }),
+		on(b, func(r *discordgo.GuildRoleCreate) { b.onRole(r.GuildRole, true) }),
+		on(b, func(r *discordgo.GuildRoleUpdate) { b.onRole(r.GuildRole, false) }),
+		on(b, b.onRoleDelete),
+		on(b, b.onVoiceState),
+		on(b, b.onAutomodExecution),
+		on(b, func(r *discordgo.AutoModerationRuleCreate) { b.onAutomodRule(r.AutoModerationRule, false) }),
+		on(b, func(r *discordgo.AutoModerationRuleUpdate) { b.onAutomodRule(r.AutoModerationRule, false) }),
+		on(b, func(r *discordgo.AutoModerationRuleDelete) { b.onAutomodRule(r.AutoModerationRule, true) }),
 		on(b, func(i *discordgo.InviteCreate) {
 			if i.Invite != nil {
 				b.onInviteCreate(i)
@@ -214,6 +225,8 @@ func (b *Bot) onGuildCreate(g *discordgo.Guild) {
 	if _, err := b.loadGuild(g.ID); errors.Is(err, store.ErrNotFound) {
 		b.saveGuild(guildSnapshot(g))
 	}
+	b.seeRoles(g.ID, g.Roles)
+	b.checkPermissions(g)
 	// The state holds these same members (discordgo keeps the payload's
 	// pointers) and actions read them under its lock: write under it.
 	b.s.State.Lock()
@@ -268,15 +281,57 @@ func (b *Bot) onMemberRemove(m *discordgo.Member) {
 	if b.echo.Take("kick", m.GuildID, m.User.ID) || b.echo.Take("ban-remove", m.GuildID, m.User.ID) {
 		return // the bot's own kick or ban, recorded by the action
 	}
+	if b.banned.Take("ban", m.GuildID, m.User.ID) {
+		return // removed by a ban already seen: the USER_BAN says it
+	}
 	e := b.event(m.GuildID, audit.UserRemove, "GUILD_MEMBER_REMOVE")
 	b.setActor(e, m.User, m)
 	e.TargetIDs = []string{m.User.ID}
 	e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
 	e.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
-	b.corr.await(e, func(e *audit.Event, a auditEntry) {
-		b.setModerator(e, a)
-		e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
-	}, corrKey{m.GuildID, auditMemberKick, m.User.ID}, corrKey{m.GuildID, auditMemberBanAdd, m.User.ID})
+	// A kick's or a prune's entry names the moderator. A ban's does not
+	// complete the removal: the ban (GUILD_BAN_ADD or its entry, in any
+	// order) drops it (onBan, onAuditEntry), and the USER_BAN is the
+	// one record.
+	keys := []corrKey{{m.GuildID, auditMemberKick, m.User.ID}, {m.GuildID, auditMemberPrune, anyTarget}}
+	b.corr.awaitLate([]*audit.Event{e}, b.removedBy, func(p *pending) []*audit.Event {
+		// No entry within the window: the audit log over REST may have
+		// it. A ban found there, or seen meanwhile, is the ban's story.
+		if b.banned.Take("ban", m.GuildID, m.User.ID) {
+			return nil
+		}
+		a, k, ok := b.lookupEntry(p.start, append(keys, corrKey{m.GuildID, auditMemberBanAdd, m.User.ID}))
+		if ok && k.action == auditMemberBanAdd || b.banned.Take("ban", m.GuildID, m.User.ID) {
+			return nil
+		}
+		if ok {
+			b.removedBy(e, a)
+		}
+		return p.events
+	}, keys...)
+}
+
+// removedBy completes a member's removal from the kick's or the prune's
+// audit entry: the moderator is the actor.
+func (b *Bot) removedBy(e *audit.Event, a auditEntry) {
+	b.setModerator(e, a)
+	e.Params.Set(audit.ParamRemoval, audit.RemovalKicked)
+	if a.action == auditMemberPrune {
+		e.Params.Set(audit.ParamRemoval, audit.RemovalPruned)
+		if a.options != nil {
+			e.Params.Set(audit.ParamPruneDays, a.options.DeleteMemberDays)
+		}
+	}
+}
+
+// banSeen notes that a member was banned (GUILD_BAN_ADD or its audit
+// entry, whichever comes first): their removal, before or after, is part
+// of the ban and not recorded on its own.
+func (b *Bot) banSeen(guild, user string) {
+	if b.corr.suppress(corrKey{guild, auditMemberKick, user}) {
+		return // the removal was waiting: dropped
+	}
+	b.banned.Expect("ban", guild, user)
 }
 
 // setModerator makes the audit entry's user the actor of e.
@@ -312,9 +367,9 @@ func (b *Bot) onBan(guild string, u *discordgo.User, added bool) {
 	e.Params.Set(audit.ParamTargetName, displayName(u, nil))
 	if added {
 		// The member removal the ban causes is not a second story.
-		b.corr.suppress(corrKey{guild, auditMemberKick, u.ID})
+		b.banSeen(guild, u.ID)
 	}
-	b.corr.await(e, b.setModerator, corrKey{guild, action, u.ID})
+	b.awaitModerator(e, b.setModerator, corrKey{guild, action, u.ID})
 }
 
 func (b *Bot) onMessage(m *discordgo.Message) {
@@ -323,6 +378,10 @@ func (b *Bot) onMessage(m *discordgo.Message) {
 	}
 	if b.self != nil && m.Author.ID == b.self.ID {
 		return // the bot's own posts: log entries, prompts, replies
+	}
+	if !isChat(m.Type) {
+		b.onSystemMessage(m)
+		return
 	}
 	e := b.event(m.GuildID, audit.ChatMessage, "MESSAGE_CREATE")
 	e.Time = snowflakeTime(m.ID, e.Time)
@@ -336,6 +395,70 @@ func (b *Bot) onMessage(m *discordgo.Message) {
 	}
 	b.submit(e)
 	b.maybeRenamed(m)
+}
+
+// isChat reports whether a message type is something someone wrote: a
+// message, a reply, or an app's answer to a command. Every other type is
+// a system message Discord posts about something that happened.
+func isChat(t discordgo.MessageType) bool {
+	switch t {
+	case discordgo.MessageTypeDefault, discordgo.MessageTypeReply,
+		discordgo.MessageTypeChatInputCommand, discordgo.MessageTypeContextMenuCommand:
+		return true
+	}
+	return false
+}
+
+// Discord's system message types chatwarden maps (Discord API
+// documentation, message types); discordgo names only some.
+const (
+	msgBoost                   = 8 // 9, 10, 11: the boost reached tier 1, 2, 3
+	msgBoostTier3              = 11
+	msgIncidentAlertEnabled    = 36
+	msgIncidentAlertDisabled   = 37
+	msgIncidentRaidReport      = 38
+	msgIncidentFalseAlarmTaken = 39
+)
+
+// onSystemMessage records what a system message means, when no other
+// record says it: a member's boost (USER_UPDATE field boost) and the
+// security actions of Discord's raid protection (PROPERTY_UPDATE field
+// incident). Every other one is skipped: the join notice (type 7) is the
+// join's USER_JOIN, a pin notice (6) the audit log's CHAT_MESSAGE_PIN, a
+// thread's notices (18, 21) its CHANNEL_CREATE, AutoMod's alert (24) its
+// MODERATION_AUTOMOD; the rest (stage, purchase, discovery, poll, follow
+// and invite reminders, group-DM notices) say nothing a moderator acts on.
+// EVENTS.md lists them.
+func (b *Bot) onSystemMessage(m *discordgo.Message) {
+	t := int(m.Type)
+	switch {
+	case t >= msgBoost && t <= msgBoostTier3:
+		e := b.event(m.GuildID, audit.UserUpdate, "MESSAGE_CREATE")
+		e.Time = snowflakeTime(m.ID, e.Time)
+		b.setActor(e, m.Author, m.Member)
+		e.TargetIDs = []string{m.Author.ID}
+		e.Params.Set(audit.ParamTargetName, displayName(m.Author, m.Member))
+		e.ChannelID = m.ChannelID
+		e.Params.Set(audit.ParamField, "boost")
+		e.Params.Set(audit.ParamNewValue, fmt.Sprintf("BOOST_%d", t-msgBoost))
+		if t == msgBoost {
+			e.Params.Set(audit.ParamNewValue, "BOOST")
+		}
+		b.submit(e)
+	case t >= msgIncidentAlertEnabled && t <= msgIncidentFalseAlarmTaken:
+		e := b.event(m.GuildID, audit.PropertyUpdate, "MESSAGE_CREATE")
+		e.Time = snowflakeTime(m.ID, e.Time)
+		b.setActor(e, m.Author, m.Member)
+		e.ChannelID = m.ChannelID
+		e.Params.Set(audit.ParamField, "incident")
+		e.Params.Set(audit.ParamNewValue, map[int]string{msgIncidentAlertEnabled: "ALERT_MODE_ENABLED",
+			msgIncidentAlertDisabled: "ALERT_MODE_DISABLED", msgIncidentRaidReport: "RAID_REPORTED",
+			msgIncidentFalseAlarmTaken: "FALSE_ALARM"}[t])
+		e.Content = m.Content
+		b.submit(e)
+	default:
+		b.log.Debug().Str("guild", m.GuildID).Int("type", t).Msg("system message skipped")
+	}
 }
 
 // fillMessage adds attachments, embeds' links and the reply reference.
@@ -390,6 +513,9 @@ func (b *Bot) onMessageEdit(m *discordgo.Message) {
 	}
 	if m.Author != nil && b.self != nil && m.Author.ID == b.self.ID {
 		return
+	}
+	if m.Author != nil && !isChat(m.Type) {
+		return // a system message's update is no one's edit
 	}
 	e := b.event(m.GuildID, audit.ChatMessageEdit, "MESSAGE_UPDATE")
 	e.Time = *m.EditedTimestamp
@@ -574,22 +700,26 @@ func (b *Bot) onAuditEntry(a *discordgo.GuildAuditLogEntryCreate) {
 	if a == nil || a.AuditLogEntry == nil || a.ActionType == nil {
 		return
 	}
-	entry := auditEntry{actor: a.UserID, reason: a.Reason, at: time.Now()}
 	if b.self != nil && a.UserID == b.self.ID {
 		return // the bot's own actions are recorded by the actions themselves
 	}
-	target := a.TargetID
 	switch *a.ActionType {
 	case auditBotAdd, auditWebhookCreate, auditIntegrationCreate:
 		b.onIntegrationEntry(a) // a BOT_ADD also names the adder of the bot's USER_JOIN
-	case auditMessageDelete:
-		if a.Options != nil {
-			target = a.TargetID + "/" + a.Options.ChannelID
+	case auditMemberBanAdd:
+		if a.GuildID != "" && a.TargetID != "" {
+			b.banSeen(a.GuildID, a.TargetID) // before the ban's GUILD_BAN_ADD, maybe
 		}
-	case auditInviteDelete:
-		target = auditCode(a.Changes)
 	}
-	b.corr.entry(corrKey{a.GuildID, *a.ActionType, target}, entry)
+	if _, known := auditActionNames[*a.ActionType]; !known {
+		// Undocumented (EVENTS.md): kept for a gateway record that may
+		// want it, never recorded on its own.
+		b.log.Debug().Str("guild", a.GuildID).Int("action", int(*a.ActionType)).Msg("undocumented audit-log action")
+	}
+	if b.recordAuditEntry(a) {
+		return
+	}
+	b.corr.entry(auditKey(a.GuildID, a.AuditLogEntry), entryOf(a.AuditLogEntry))
 }
 
 // auditCode finds the invite code among an audit entry's changes.

@@ -186,7 +186,8 @@ func parseSearch(v url.Values, prop Property, allowed []string) (search, error) 
 }
 
 // parseTypeList reads comma-separated universal event types; with groups,
-// also the categories members, messages, moderation, server and all. It
+// also the presets (audit.PresetNames: all, the categories, roles,
+// permissions, voice, automod). It
 // returns nil when the parameter is absent.
 func parseTypeList(param string, vals []string, groups bool) ([]audit.EventType, error) {
 	var out []audit.EventType
@@ -210,7 +211,7 @@ func parseTypeList(param string, vals []string, groups bool) ([]audit.EventType,
 			t, err := audit.ParseEventType(name)
 			if err != nil {
 				if groups {
-					return nil, badParam(param, "%q is neither an event type (such as USER_JOIN) nor a category (members, messages, moderation, server, all)", name)
+					return nil, badParam(param, "%q is neither an event type (such as USER_JOIN) nor a preset (%s)", name, strings.Join(audit.PresetNames(), ", "))
 				}
 				return nil, badParam(param, "%q is not an event type (such as USER_JOIN or CHAT_MESSAGE)", name)
 			}

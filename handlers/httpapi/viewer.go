@@ -392,8 +392,8 @@ func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 // typeOptions lists the type filter's choices.
 func typeOptions(selected string) []option {
 	out := []option{{Value: "", Label: "all types"}}
-	for _, c := range []string{"members", "messages", "moderation", "server"} {
-		out = append(out, option{Value: c, Label: "category: " + c})
+	for _, c := range audit.PresetNames()[1:] {
+		out = append(out, option{Value: c, Label: "preset: " + c})
 	}
 	for _, t := range audit.EventTypes() {
 		out = append(out, option{Value: t.String(), Label: t.String()})

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,7 @@ type Reply struct {
 // Call is one REST request the bot made.
 type Call struct {
 	Method, Path, Reason string
+	Query                url.Values
 	Body                 []byte
 }
 
@@ -484,8 +486,9 @@ func (s *Server) dispatchTo(sess *session, name string, data any) {
 	}
 }
 
-// Dispatch sends a gateway event to every session; sessions that are not
-// connected get it when they resume.
+// Dispatch sends a gateway event to every session that identified with
+// the intent it needs (intents.go); sessions that are not connected get
+// it when they resume.
 func (s *Server) Dispatch(name string, data any) {
 	raw, ok := data.(json.RawMessage)
 	if !ok {
@@ -502,7 +505,9 @@ func (s *Server) Dispatch(name string, data any) {
 	}
 	s.mu.Unlock()
 	for _, sess := range sessions {
-		s.dispatchTo(sess, name, data)
+		if sess.wants(name) {
+			s.dispatchTo(sess, name, data)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +79,8 @@ func (s *Server) interact(guild string, u *discordgo.User, typ discordgo.Interac
 			mem.Roles, mem.Nick = m.Roles, m.Nick
 		}
 		payload["guild_id"], payload["member"] = guild, mem
+		// The bot's own permissions there, as Discord sends them.
+		payload["app_permissions"] = strconv.FormatInt(s.Permissions(guild, s.opts.AppID), 10)
 	} else {
 		payload["user"] = u
 	}

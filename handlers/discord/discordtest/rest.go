@@ -26,7 +26,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: path, Reason: reason, Body: body})
+	s.calls = append(s.calls, Call{Method: r.Method, Path: path, Reason: reason, Query: r.URL.Query(), Body: body})
 	var delay time.Duration
 	for prefix, d := range s.delays {
 		if strings.HasPrefix(path, prefix) {
@@ -127,11 +127,11 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		}
 		s.addReply(parts[2], rep)
 		writeJSON(w, map[string]any{"id": s.Snowflake(), "channel_id": "0", "content": ""})
+	case "GET guilds/:/auto-moderation/rules":
+		// Discord answers 403 without Manage Server; the fake serves any.
+		writeJSON(w, s.automodRulesOf(parts[1]))
 	case "GET guilds/:/audit-logs":
-		s.mu.Lock()
-		entries := s.auditLogs[parts[1]]
-		s.mu.Unlock()
-		writeJSON(w, map[string]any{"audit_log_entries": entries, "users": []any{}, "webhooks": []any{}})
+		s.auditLog(w, parts[1], r.URL.Query())
 	default:
 		if !s.extraRoute(w, route, parts, body, reason) && !s.reads(w, route, parts) {
 			writeErr(w, http.StatusNotFound, 0, "404: Not Found")

@@ -246,6 +246,9 @@ func (s *Server) UpdateGuildBy(guild, moderator, reason string, fn func(g *disco
 		changes = append(changes, change{key: string(discordgo.AuditLogChangeKeyVerificationLevel),
 			old: int(old.VerificationLevel), new: int(cp.VerificationLevel)})
 	}
+	if old.MfaLevel != cp.MfaLevel {
+		changes = append(changes, change{key: "mfa_level", old: int(old.MfaLevel), new: int(cp.MfaLevel)})
+	}
 	s.auditChanges(guild, moderator, discordgo.AuditLogActionGuildUpdate, guild, reason, nil, changes...)
 }
 

@@ -18,7 +18,8 @@ type (
 
 // Channel types and permission bits the drivers of the fake use.
 const (
-	ChannelTypeGuildText = discordgo.ChannelTypeGuildText
+	ChannelTypeGuildText  = discordgo.ChannelTypeGuildText
+	ChannelTypeGuildVoice = discordgo.ChannelTypeGuildVoice
 
 	PermissionViewChannel     = discordgo.PermissionViewChannel
 	PermissionViewAuditLogs   = discordgo.PermissionViewAuditLogs

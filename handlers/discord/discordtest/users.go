@@ -108,3 +108,23 @@ func (s *Server) BanBy(guild, moderator, user, reason string) {
 	s.Dispatch("GUILD_BAN_ADD", map[string]any{"guild_id": guild, "user": u})
 	s.AuditEntry(guild, moderator, discordgo.AuditLogActionMemberBanAdd, user, reason, nil)
 }
+
+// JoinWithNotice adds a member as Join does, then posts Discord's join
+// notice in the guild's system channel: a MESSAGE_CREATE of type 7
+// (USER_JOIN) whose author is the member and whose content is empty.
+func (s *Server) JoinWithNotice(guild, channel string, u *discordgo.User) *discordgo.Member {
+	m := s.Join(guild, u)
+	s.Dispatch("MESSAGE_CREATE", map[string]any{"id": s.Snowflake(), "type": int(discordgo.MessageTypeGuildMemberJoin),
+		"channel_id": channel, "guild_id": guild, "author": u, "content": "", "timestamp": time.Now().UTC().Format(time.RFC3339),
+		"member":      map[string]any{"roles": []string{}, "joined_at": m.JoinedAt.Format(time.RFC3339)},
+		"attachments": []any{}, "embeds": []any{}, "mentions": []any{}, "pinned": false, "tts": false})
+	return m
+}
+
+// SystemMessage posts a system message of a type as Discord does (a
+// boost, a raid-protection notice...): author, empty content.
+func (s *Server) SystemMessage(guild, channel string, author *discordgo.User, typ int, content string) {
+	s.Dispatch("MESSAGE_CREATE", map[string]any{"id": s.Snowflake(), "type": typ, "channel_id": channel, "guild_id": guild,
+		"author": author, "content": content, "timestamp": time.Now().UTC().Format(time.RFC3339),
+		"member": map[string]any{"roles": []string{}}, "attachments": []any{}, "embeds": []any{}, "mentions": []any{}})
+}
