@@ -27,7 +27,8 @@ type Snapshot struct {
 // the snapshot holds no transaction: a slow reader cannot hold back the
 // writer, which needs every read transaction gone before it can grow the
 // file's memory map.
-func (s *Store) Snapshot(ctx context.Context, dir string) (*Snapshot, error) {
+func (s *Store) Snapshot(ctx context.Context, dir string) (_ *Snapshot, err error) {
+	defer recoverDamaged(s.path, &err)
 	snap, err := s.snapshot(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", s.path, err)
@@ -68,6 +69,13 @@ func (s *Store) snapshot(ctx context.Context, dir string) (_ *Snapshot, err erro
 	}
 	// Zero the copy's free pages: pages the snapshot's tree does not reach
 	// (freed records, pages being reused by writers while it was copied).
+	if err := preflight(name, Options{}); err != nil {
+		var d *DamagedError
+		if errors.As(err, &d) {
+			d.Path = s.path // the copy is page for page the database
+		}
+		return nil, err
+	}
 	db, err := bolt.Open(name, 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType, NoSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("open copy: %w", err)

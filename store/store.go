@@ -106,13 +106,19 @@ var SchemaVersion = uint32(len(migrations))
 
 // Open opens (creating if needed) the database at path. If another process
 // holds it, Open fails within opts.LockTimeout with ErrLocked.
-func Open(path string, opts Options) (*Store, error) {
+func Open(path string, opts Options) (_ *Store, err error) {
+	defer recoverDamaged(path, &err)
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
 	}
 	if opts.ReadOnly {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+	}
+	if !opts.ReadOnly {
+		if err := preflight(path, opts); err != nil {
+			return nil, err
 		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
