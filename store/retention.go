@@ -14,7 +14,7 @@ import (
 
 // purgeChunk bounds the records one purge transaction deletes, so that a
 // large purge neither holds the writer lock for long nor needs much memory.
-const purgeChunk = 5000
+const purgeChunk = 1000
 
 // purgeRecords deletes a property's records older than before, with their
 // index entries, and returns how many it deleted. The chain stays

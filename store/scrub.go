@@ -32,9 +32,10 @@ import (
 // that begin meanwhile see the last committed tree, which reaches no free
 // page. The zeroing transaction changes nothing and is rolled back.
 
-// scrubBatch bounds the pages one scrub transaction zeroes, and with it how
-// long it holds the writer lock (and, in a Store, appendMu).
-const scrubBatch = 2048
+// scrubBatch bounds the free pages one scrub transaction reads (and
+// zeroes), and with it how long it holds the writer lock (and, in a Store,
+// appendMu).
+const scrubBatch = 512
 
 // scrubRetries bounds the attempts to find no pending pages before a scrub
 // gives up with errScrubBusy.
@@ -109,6 +110,7 @@ func scrubFree(ctx context.Context, db *bolt.DB, path string, hold sync.Locker) 
 						continue
 					}
 					st.FreePages++
+					n++ // pages read count too: a batch reads and writes at most scrubBatch pages
 					off := int64(next) * int64(pageSize)
 					if _, err := f.ReadAt(buf, off); err != nil {
 						return fmt.Errorf("read page %d: %w", next, err)
@@ -120,7 +122,6 @@ func scrubFree(ctx context.Context, db *bolt.DB, path string, hold sync.Locker) 
 						return fmt.Errorf("zero page %d: %w", next, err)
 					}
 					zeroed++
-					n++
 				}
 				if zeroed > 0 {
 					if err := f.Sync(); err != nil {
