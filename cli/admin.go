@@ -65,7 +65,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d chains failed verification", failed, len(results))
+		return fmt.Errorf("%s: %d of %d chains failed verification", *db, failed, len(results))
 	}
 	if len(results) == 0 {
 		fmt.Fprintln(stdout, "no records")

@@ -193,7 +193,8 @@ func (s *Store) decodeCursor(q *Query) (cursorPos, error) {
 }
 
 // Query returns one page of matching records, newest first.
-func (s *Store) Query(ctx context.Context, q Query) (Page, error) {
+func (s *Store) Query(ctx context.Context, q Query) (_ Page, err error) {
+	defer recoverDamaged(s.path, &err)
 	limit, err := q.Validate()
 	if err != nil {
 		return Page{}, err
@@ -573,13 +574,14 @@ func (s *Store) plan(tx *bolt.Tx, q *Query, lo, hi audit.ID, desc bool) (*merger
 }
 
 // Get returns one record of a property.
-func (s *Store) Get(ctx context.Context, p audit.Platform, property string, id audit.ID) (*audit.Event, error) {
+func (s *Store) Get(ctx context.Context, p audit.Platform, property string, id audit.ID) (_ *audit.Event, err error) {
+	defer recoverDamaged(s.path, &err)
 	ps := s.property(p, property)
 	if ps == nil {
 		return nil, fmt.Errorf("get %s: %w", id, ErrNotFound)
 	}
 	var e *audit.Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		key := append(u32(ps.num), id[:]...)
 		v := tx.Bucket(bEvents).Get(key)
 		if v == nil {
@@ -598,13 +600,14 @@ func (s *Store) Get(ctx context.Context, p audit.Platform, property string, id a
 // FindMessage returns the newest CHAT_MESSAGE or CHAT_MESSAGE_EDIT record of
 // a message, so that a later edit or deletion can show what it said. It
 // returns ErrNotFound when the store never saw the message.
-func (s *Store) FindMessage(ctx context.Context, p audit.Platform, property, messageID string) (*audit.Event, error) {
+func (s *Store) FindMessage(ctx context.Context, p audit.Platform, property, messageID string) (_ *audit.Event, err error) {
+	defer recoverDamaged(s.path, &err)
 	ps := s.property(p, property)
 	if ps == nil || messageID == "" {
 		return nil, fmt.Errorf("find message %s: %w", messageID, ErrNotFound)
 	}
 	var found *audit.Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bIxMsg).Get(append(u32(ps.num), msgKey(messageID)...))
 		if len(id) != 12 {
 			return ErrNotFound

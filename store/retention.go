@@ -14,12 +14,13 @@ import (
 
 // purgeChunk bounds the records one purge transaction deletes, so that a
 // large purge neither holds the writer lock for long nor needs much memory.
-const purgeChunk = 5000
+const purgeChunk = 1000
 
-// Purge deletes a property's records older than before, with their index
-// entries, and returns how many it deleted. The chain stays verifiable:
-// for each purged record whose successor is kept, a bridge keeps its hash.
-func (s *Store) Purge(ctx context.Context, p audit.Platform, property string, before time.Time) (int, error) {
+// purgeRecords deletes a property's records older than before, with their
+// index entries, and returns how many it deleted. The chain stays
+// verifiable: for each purged record whose successor is kept, a bridge
+// keeps its hash. Purge (erase.go) also scrubs the freed pages.
+func (s *Store) purgeRecords(ctx context.Context, p audit.Platform, property string, before time.Time) (int, error) {
 	total := 0
 	for {
 		n, err := s.purgeChunk(ctx, p, property, before)
@@ -133,12 +134,13 @@ func (s *Store) unindex(tx *bolt.Tx, prop uint32, e *audit.Event) error {
 	return nil
 }
 
-// Erase removes the personal data (names, params, content, attachments) of
-// every record of a property in which user is the actor or a target, and
-// returns how many records it changed. Ids, types and times stay, and the
-// chain still verifies: each erased record keeps only the digest of what was
-// removed. The caller records the erasure (DATA_RETENTION).
-func (s *Store) Erase(ctx context.Context, p audit.Platform, property, user string) (int, error) {
+// eraseRecords removes the personal data (names, params, content,
+// attachments) of every record of a property in which user is the actor or
+// a target, and returns how many records it changed. Ids, types and times
+// stay, and the chain still verifies: each erased record keeps only the
+// digest of what was removed. Erase (erase.go) also removes the user's
+// state and scrubs the freed pages.
+func (s *Store) eraseRecords(ctx context.Context, p audit.Platform, property, user string) (int, error) {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	ps := s.property(p, property)

@@ -1,12 +1,10 @@
 package store
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -114,7 +112,8 @@ var SchemaVersion = uint32(len(migrations))
 
 // Open opens (creating if needed) the database at path. If another process
 // holds it, Open fails within opts.LockTimeout with ErrLocked.
-func Open(path string, opts Options) (*Store, error) {
+func Open(path string, opts Options) (_ *Store, err error) {
+	defer recoverDamaged(path, &err)
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
 	}
@@ -130,6 +129,14 @@ func Open(path string, opts Options) (*Store, error) {
 	// without a synced freelist (releases before this one) is scanned once,
 	// by bbolt itself, on its first read-write open here, which then
 	// commits the freelist; nothing else in the file changes.
+	// A file without a synced freelist makes bbolt walk every page in a
+	// goroutine of its own at this open; preflight walks them first here,
+	// where a damaged page is an error, not a crash.
+	if !opts.ReadOnly && !freelistSynced(path) {
+		if err := preflight(path, opts); err != nil {
+			return nil, err
+		}
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        opts.LockTimeout,
 		ReadOnly:       opts.ReadOnly,
@@ -287,33 +294,6 @@ func (s *Store) Close() error {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}
 	return nil
-}
-
-// Backup writes a consistent copy of the database to w under one read
-// transaction, so it may run while events are being written.
-func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	var n int64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(ctxWriter{ctx, w})
-		return err
-	})
-	if err != nil {
-		return n, fmt.Errorf("backup %s: %w", s.path, err)
-	}
-	return n, nil
-}
-
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }
 
 // Property is a property the store has records of.

@@ -30,13 +30,14 @@ type Verification struct {
 // its predecessor's and its own canonical bytes, the links between records
 // in commit order, and the stored head. It reports the first record that
 // was altered, removed or reordered.
-func (s *Store) Verify(ctx context.Context, p audit.Platform, property string) (Verification, error) {
+func (s *Store) Verify(ctx context.Context, p audit.Platform, property string) (_ Verification, err error) {
+	defer recoverDamaged(s.path, &err)
 	res := Verification{Platform: p, Property: property, OK: true}
 	ps := s.property(p, property)
 	if ps == nil {
 		return res, fmt.Errorf("verify %s %s: %w", p, property, ErrNotFound)
 	}
-	err := s.db.View(func(tx *bolt.Tx) error { return s.verify(ctx, tx, ps, &res) })
+	err = s.db.View(func(tx *bolt.Tx) error { return s.verify(ctx, tx, ps, &res) })
 	if err != nil {
 		return res, fmt.Errorf("verify %s %s: %w", p, property, err)
 	}

@@ -244,42 +244,6 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, prop Property, s
 	}
 }
 
-// handleBackup streams a consistent copy of the database (operator only).
-func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
-	p, reason, err := s.authenticate(r.Context(), bearer(r))
-	switch {
-	case err != nil:
-		s.fail(w, r, err)
-		return
-	case reason != "":
-		s.authFailed(r, reason, nil, nil)
-		unauthorized(w, reason)
-		return
-	case !p.operator:
-		s.authFailed(r, ReasonOperatorOnly, nil, &p.token)
-		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "only the operator token may take backups")
-		return
-	}
-	v, err := queryOf(r)
-	if err == nil {
-		err = checkNames(v, nil)
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", `attachment; filename="chatwarden.db"`)
-	n, err := s.store.Backup(r.Context(), w)
-	if err != nil {
-		if r.Context().Err() == nil {
-			s.log.Error().Err(err).Int64("bytes", n).Msg("online backup failed")
-		}
-		panic(http.ErrAbortHandler)
-	}
-	s.log.Info().Int64("bytes", n).Str("remote", clientIP(r)).Msg("online backup taken")
-}
-
 // handleHealthz answers while the process serves HTTP.
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]string{"status": "ok"})

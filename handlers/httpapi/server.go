@@ -106,7 +106,8 @@ type Server struct {
 	mux     *http.ServeMux
 	hub     *hub
 	limiter *failureLimiter
-	key     []byte // keys the viewer's logout form token
+	backups chan struct{} // one slot per online backup in progress
+	key     []byte        // keys the viewer's logout form token
 
 	readyMu sync.Mutex
 	ready   map[string]ReadyFunc
@@ -170,6 +171,7 @@ func New(opts Options) (*Server, error) {
 		log:     opts.Logger.With().Str("component", "httpapi").Logger(),
 		now:     opts.Now,
 		limiter: newFailureLimiter(opts.AuthFailureInterval),
+		backups: make(chan struct{}, maxBackups),
 		key:     make([]byte, 32),
 		ready:   make(map[string]ReadyFunc),
 		done:    make(chan struct{}),

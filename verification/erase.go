@@ -1,0 +1,14 @@
+package verification
+
+import (
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// A member's pending challenge is deleted with their records by
+// store.Erase.
+func init() {
+	store.RegisterUserState(store.UserState{NS: NSPending, Key: func(p audit.Platform, property, user string) []byte {
+		return []byte(pendingKey(p, property, user))
+	}})
+}
