@@ -36,6 +36,9 @@ type Batch struct {
 	// Cursors are platform positions (the Telegram update offset) saved in
 	// the same transaction as the events they produced.
 	Cursors []Cursor
+	// State is handlers' key/value state (a member's last seen profile)
+	// saved in the same transaction, in the order it was submitted.
+	State []State
 	// Sealed[i] is what the journal's Sealer computed for Events[i] on the
 	// caller's goroutine; nil or as long as Events.
 	Sealed [][]byte
@@ -59,6 +62,14 @@ type Route struct {
 type Cursor struct {
 	Name  string
 	Value []byte
+}
+
+// State is one write of a handler's key/value state: Value under Key in
+// namespace NS, or the key removed when Delete is set.
+type State struct {
+	NS         string
+	Key, Value []byte
+	Delete     bool
 }
 
 // Router decides, before commit, where an event is delivered. It is called
@@ -142,6 +153,7 @@ type request struct {
 	events []*audit.Event
 	sealed [][]byte
 	cursor *Cursor
+	state  []State
 	done   chan error  // Record's waiter, or nil
 	cb     func(error) // Submit's callback, or nil
 	// sealed1 backs sealed for the usual one-event request, saving an
@@ -229,6 +241,17 @@ func (r *Recorder) Submit(ctx context.Context, done func(error), events ...*audi
 		done = func(error) {}
 	}
 	return r.enqueue(ctx, &request{events: events, cb: done})
+}
+
+// SubmitState is Submit plus state saved in the same commit: a handler
+// keeps what it last saw of a member without a write transaction (and
+// an fsync) of its own on its event-reading goroutine. There may be no
+// events.
+func (r *Recorder) SubmitState(ctx context.Context, done func(error), state []State, events ...*audit.Event) error {
+	if done == nil {
+		done = func(error) {}
+	}
+	return r.enqueue(ctx, &request{events: events, state: state, cb: done})
 }
 
 // RecordCursor is Record plus a platform cursor saved in the same
@@ -385,6 +408,7 @@ func (r *Recorder) commit(reqs []*request, n int) {
 		if sealing {
 			b.Sealed = append(b.Sealed, req.sealed...)
 		}
+		b.State = append(b.State, req.state...)
 		if req.cursor != nil {
 			b.Cursors = append(b.Cursors, *req.cursor)
 		}

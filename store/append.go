@@ -241,6 +241,11 @@ func (w *appendTx) run(tx *bolt.Tx, b *recorder.Batch) error {
 			return fmt.Errorf("cursor %s: %w", c.Name, err)
 		}
 	}
+	for _, st := range b.State {
+		if err := putState(tx, st); err != nil {
+			return err
+		}
+	}
 	return tx.Bucket(bMeta).Put(kSeq, binary.BigEndian.AppendUint64(nil, w.seq))
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/settings"
 )
 
@@ -250,4 +251,40 @@ func (s *Store) OutboxDepth(sink string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// putState applies one handler state write of a recorded batch (see
+// recorder.State) inside the batch's transaction.
+func putState(tx *bolt.Tx, st recorder.State) error {
+	if st.Delete {
+		if b := tx.Bucket(bKV).Bucket([]byte(st.NS)); b != nil {
+			if err := b.Delete(st.Key); err != nil {
+				return fmt.Errorf("state %s/%q: %w", st.NS, st.Key, err)
+			}
+		}
+		return nil
+	}
+	b, err := tx.Bucket(bKV).CreateBucketIfNotExists([]byte(st.NS))
+	if err != nil {
+		return fmt.Errorf("state %s: %w", st.NS, err)
+	}
+	if err := b.Put(st.Key, st.Value); err != nil {
+		return fmt.Errorf("state %s/%q: %w", st.NS, st.Key, err)
+	}
+	return nil
+}
+
+// ApplyState writes handlers' state in one transaction.
+func (s *Store) ApplyState(state []recorder.State) error {
+	if len(state) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, st := range state {
+			if err := putState(tx, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -100,6 +100,7 @@ type Bot struct {
 	roles    roleCache    // each guild's roles as last seen (roles.go)
 	rules    ruleNames    // AutoMod rules' names (automod.go)
 	raids    raidRuns
+	profiles pendingProfiles // saved, not yet committed (profile.go)
 	ready    chan struct{}
 	once     sync.Once
 	wg       sync.WaitGroup

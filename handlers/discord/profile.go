@@ -1,14 +1,18 @@
 package discord
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
 )
 
 // Store namespaces of the Discord handler's state.
@@ -44,17 +48,66 @@ func profileOf(m *discordgo.Member) profile {
 
 func (b *Bot) loadProfile(guild, user string) (profile, error) {
 	var p profile
-	v, err := b.opts.Store.GetKV(nsProfile, []byte(guild+"/"+user))
-	if err != nil {
-		return p, err
+	key := guild + "/" + user
+	v, ok := b.profiles.get(key)
+	if !ok {
+		var err error
+		if v, err = b.opts.Store.GetKV(nsProfile, []byte(key)); err != nil {
+			return p, err
+		}
 	}
 	return p, json.Unmarshal(v, &p)
 }
 
+// saveProfile keeps p as what the bot last saw of the member. It is
+// written in the recorder's next commit, with the events around it, not
+// in a transaction of its own: the gateway's goroutine never waits for
+// an fsync. Until then loadProfile reads it from memory.
 func (b *Bot) saveProfile(guild string, p profile) {
+	key := guild + "/" + p.User
 	v, _ := json.Marshal(p)
-	if err := b.opts.Store.Put(nsProfile, []byte(guild+"/"+p.User), v); err != nil {
-		b.log.Error().Err(err).Str("guild", guild).Msg("save member profile")
+	b.profiles.put(key, v)
+	saved := func(err error) {
+		if err != nil {
+			b.log.Error().Err(err).Str("guild", guild).Msg("save member profile")
+		}
+		b.profiles.saved(key, v)
+	}
+	state := []recorder.State{{NS: nsProfile, Key: []byte(key), Value: v}}
+	if err := b.opts.Recorder.SubmitState(context.Background(), saved, state); err != nil {
+		saved(err)
+	}
+}
+
+// pendingProfiles are the profiles saved but not yet committed.
+type pendingProfiles struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (p *pendingProfiles) get(key string) ([]byte, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.m[key]
+	return v, ok
+}
+
+func (p *pendingProfiles) put(key string, v []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = make(map[string][]byte)
+	}
+	p.m[key] = v
+}
+
+// saved forgets key once v is committed (or failed), unless a newer
+// value is pending.
+func (p *pendingProfiles) saved(key string, v []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if bytes.Equal(p.m[key], v) {
+		delete(p.m, key)
 	}
 }
 

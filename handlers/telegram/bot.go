@@ -442,16 +442,12 @@ type kvOp struct {
 }
 
 func (b *Bot) applyState(ops []kvOp) {
-	for _, op := range ops {
-		var err error
-		if op.Del {
-			err = b.opts.Store.DeleteKV(op.NS, []byte(op.Key))
-		} else {
-			err = b.opts.Store.Put(op.NS, []byte(op.Key), op.Val)
-		}
-		if err != nil {
-			b.log.Error().Err(err).Str("ns", op.NS).Msg("save handler state")
-		}
+	state := make([]recorder.State, len(ops))
+	for i, op := range ops {
+		state[i] = recorder.State{NS: op.NS, Key: []byte(op.Key), Value: op.Val, Delete: op.Del}
+	}
+	if err := b.opts.Store.ApplyState(state); err != nil {
+		b.log.Error().Err(err).Int("writes", len(ops)).Msg("save handler state")
 	}
 }
 
