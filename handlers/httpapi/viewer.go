@@ -65,6 +65,7 @@ type viewerPage struct {
 	CSVURL     string
 	NDJSONURL  string
 	CSRF       string
+	Nav        []navLink // the other pages, for a chosen property
 }
 
 type option struct {
@@ -320,6 +321,7 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page.Lang = locale
+	page.Nav = viewerNav(p, prop, locale, "log")
 	q := srch.q
 	q.Limit = srch.max
 	res, err := s.store.Query(r.Context(), q)

@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chatwarden/chatwarden/audit"
+)
+
+// Names that must come out as text: markup, right-to-left, very long.
+const (
+	hostileName = `<img src=x onerror=alert(1)>Dave`
+	rtlName     = "\u202eمدير\u202c"
+	longName    = "Wolfeschlegelsteinhausenbergerdorff-Wolfeschlegelsteinhausenbergerdorff-Wolfeschlegelsteinhausenbergerdorff"
+)
+
+// modFixture records a community's moderation history: Dave ("dave")
+// joins, posts, is timed out, loses a link, is banned by Alice and
+// unbanned; others are kicked, quarantined, fail verification, delete
+// their own message and leave on their own.
+func modFixture(e *env) map[string]*audit.Event {
+	by := func(id, name string, t audit.ActorType) func(*audit.Event) {
+		return func(x *audit.Event) { x.ActorID, x.ActorName, x.ActorType = id, name, t }
+	}
+	on := func(id, name string) func(*audit.Event) {
+		return func(x *audit.Event) { x.TargetIDs = []string{id}; x.Params.Set(audit.ParamTargetName, name) }
+	}
+	m := map[string]*audit.Event{
+		"join":    ev(1, audit.UserJoin, by("dave", hostileName, audit.ActorNonAdmin)),
+		"msg":     ev(2, audit.ChatMessage, by("dave", hostileName, audit.ActorNonAdmin), func(x *audit.Event) { x.MessageID = "m1"; x.Content = "hello all" }),
+		"timeout": ev(3, audit.UserUpdate, by("alice", rtlName, audit.ActorAdmin), on("dave", hostileName), withParams(audit.ParamField, "timeout", audit.ParamNewValue, "2026-10-02T00:00:00Z", audit.ParamReason, "spam <b>links</b>")),
+		"link":    ev(4, audit.ModerationLink, by("bot", "chatwarden", audit.ActorBot), on("dave", hostileName), withParams(audit.ParamRule, "DENYLIST", audit.ParamDomain, "evil.example", audit.ParamAction, "DELETE", audit.ParamOutcome, "DONE")),
+		"linkdel": ev(5, audit.ChatMessageDelete, by("bot", "chatwarden", audit.ActorBot), on("dave", hostileName), func(x *audit.Event) { x.Function = audit.FuncLinkFilter }),
+		"ban":     ev(6, audit.UserBan, by("alice", rtlName, audit.ActorAdmin), on("dave", hostileName), withParams(audit.ParamReason, "raiding")),
+		"unban":   ev(7, audit.UserBanRemove, by("alice", rtlName, audit.ActorAdmin), on("dave", hostileName)),
+		"kick":    ev(8, audit.UserRemove, by("bob", longName, audit.ActorAdmin), on("erin", "Erin"), withParams(audit.ParamRemoval, audit.RemovalKicked)),
+		"left":    ev(9, audit.UserRemove, by("frank", "Frank", audit.ActorNonAdmin), on("frank", "Frank"), withParams(audit.ParamRemoval, audit.RemovalLeft)),
+		"moddel":  ev(10, audit.ChatMessageDelete, by("bob", longName, audit.ActorAdmin), on("erin", "Erin")),
+		"selfdel": ev(11, audit.ChatMessageDelete, by("erin", "Erin", audit.ActorNonAdmin), on("erin", "Erin")),
+		"quarantine": ev(12, audit.SecurityEvent, by("bot", "chatwarden", audit.ActorBot), on("gina", "Gina"),
+			withParams(audit.ParamKind, audit.KindImpersonation, audit.ParamAction, "QUARANTINE", audit.ParamOutcome, "DONE")),
+		"verifyfail": ev(13, audit.VerificationFailure, by("bot", "chatwarden", audit.ActorBot), on("hal", "Hal"), withParams(audit.ParamReason, audit.ReasonTimeout)),
+		"report":     ev(14, audit.MessageReport, by("erin", "Erin", audit.ActorNonAdmin), on("dave", hostileName), withParams(audit.ParamReportedAuthor, "dave")),
+		"edit": ev(15, audit.ChatMessageEdit, by("dave", "Dave", audit.ActorNonAdmin), func(x *audit.Event) {
+			x.MessageID = "m1"
+			x.Content = "hello everyone here"
+			x.Params.Set(audit.ParamOldContent, "hello all here")
+		}),
+	}
+	var all []*audit.Event
+	for _, x := range m {
+		all = append(all, x)
+	}
+	e.record(all...)
+	return m
+}
+
+// rows returns the moderation table's rows (class act-*) in order.
+func modRows(page string) []string {
+	var out []string
+	for _, part := range strings.Split(page, `<tr class="act-`)[1:] {
+		out = append(out, part[:strings.Index(part, `"`)])
+	}
+	return out
+}
+
+func TestModerationView(t *testing.T) {
+	e := newEnv(t)
+	m := modFixture(e)
+	e.record(ev(20, audit.UserBan, inProp(audit.Telegram, propB)))
+	b := e.browser(t)
+	if resp, _ := b.do("GET", "/moderation", nil); resp.StatusCode != 303 {
+		t.Errorf("without a session: %d", resp.StatusCode)
+	}
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	resp, page := b.do("GET", "/moderation", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("moderation view: %d\n%s", resp.StatusCode, page)
+	}
+	want := []string{"verify_fail", "quarantine", "delete", "kick", "unban", "ban", "link", "timeout"}
+	if got := modRows(page); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(page, "<script") {
+		t.Errorf("CSP %q", csp)
+	}
+	for _, bad := range []string{"<img src=x", "<b>links", "\u202e"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page holds %q unescaped", bad)
+		}
+	}
+	for _, s := range []string{"&lt;img src=x onerror=alert(1)&gt;Dave", "spam &lt;b&gt;links&lt;/b&gt;", "raiding", "no reason given",
+		`href="/member?user=dave"`, `href="/record?id=` + m["ban"].ID.String() + `"`, "<bdi>مدير</bdi>", longName} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the page lacks %q", s)
+		}
+	}
+	if _, log := b.do("GET", "/", nil); !strings.Contains(log, `<a href="/moderation">Moderation</a>`) {
+		t.Error("the log page does not link to the moderation view")
+	}
+	// The unban's row says no reason was given.
+	unban := page[strings.Index(page, `<tr class="act-unban"`):]
+	unban = unban[:strings.Index(unban, "</tr>")]
+	if !strings.Contains(unban, `class="reason none">no reason given`) {
+		t.Errorf("unban row: %s", unban)
+	}
+	// Filters: by moderator id or name, by action.
+	for q, want := range map[string]string{
+		"moderator=alice":                        "unban ban timeout",
+		"moderator=" + url.QueryEscape(longName): "delete kick",
+		"action=ban":                             "ban",
+		"action=kick&moderator=bob":              "kick",
+		"action=ban&moderator=bob":               "",
+	} {
+		_, page := b.do("GET", "/moderation?"+q, nil)
+		if got := strings.Join(modRows(page), " "); got != want {
+			t.Errorf("%s: rows %q, want %q", q, got, want)
+		}
+	}
+	if resp, page := b.do("GET", "/moderation?action=nuke", nil); resp.StatusCode != 400 || !strings.Contains(page, "action:") {
+		t.Errorf("unknown action: %d", resp.StatusCode)
+	}
+	if resp, _ := b.do("GET", "/moderation?before=xyz", nil); resp.StatusCode != 400 {
+		t.Errorf("bad before: %d", resp.StatusCode)
+	}
+	// Paging by record id.
+	_, page = b.do("GET", "/moderation?before="+m["kick"].ID.String(), nil)
+	if got := strings.Join(modRows(page), " "); got != "unban ban link timeout" {
+		t.Errorf("before the kick: %q", got)
+	}
+	// The operator names the property; without one the page says so.
+	op := e.browser(t)
+	op.do("POST", "/login", url.Values{"token": {testOperator}})
+	if resp, page := op.do("GET", "/moderation", nil); resp.StatusCode != 400 || !strings.Contains(page, "Choose a community") {
+		t.Errorf("operator without a property: %d", resp.StatusCode)
+	}
+	_, page = op.do("GET", "/moderation?property="+url.QueryEscape(pathB), nil)
+	if got := modRows(page); len(got) != 1 || !strings.Contains(page, "property="+url.QueryEscape(pathB)) {
+		t.Errorf("operator, property B: %v", got)
+	}
+}
+
+func TestRecordPage(t *testing.T) {
+	e := newEnv(t)
+	m := modFixture(e)
+	other := ev(30, audit.UserBan, inProp(audit.Telegram, propB))
+	e.record(other)
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	resp, page := b.do("GET", "/record?id="+m["ban"].ID.String(), nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, `id="record"`) || !strings.Contains(page, "raiding") ||
+		!strings.Contains(page, `href="/member?user=alice"`) || !strings.Contains(page, `href="/member?user=dave"`) || strings.Contains(page, "<img src=x") {
+		t.Errorf("record page: %d\n%s", resp.StatusCode, page)
+	}
+	// Another community's record is not found from this session.
+	if resp, _ := b.do("GET", "/record?id="+other.ID.String(), nil); resp.StatusCode != 404 {
+		t.Errorf("another community's record: %d", resp.StatusCode)
+	}
+	if resp, _ := b.do("GET", "/record?id=nope", nil); resp.StatusCode != 400 {
+		t.Errorf("bad id: %d", resp.StatusCode)
+	}
+	// Long content folds into a <details>.
+	long := ev(40, audit.ChatMessage, func(x *audit.Event) { x.Content = strings.Repeat("word ", 300) })
+	e.record(long)
+	_, page = b.do("GET", "/record?id="+long.ID.String(), nil)
+	if !strings.Contains(page, `<details class="content-more"><summary>word word`) {
+		t.Errorf("long content not folded:\n%s", page)
+	}
+}

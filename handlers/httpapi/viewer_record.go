@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// pageEntry is a record as the pages show it: the log channels' entry in
+// the page's locale, with the people in it linked to their member pages
+// and the record's permalink.
+type pageEntry struct {
+	logentry.Entry
+	Time, TimeText string
+	Class          string
+	Actor          person
+	Targets        []person
+	URL            string
+	Long           bool   // content long enough to be folded in a <details>
+	Preview        string // its first line or so, the <summary>
+}
+
+// longContent is the length (bytes) from which content is folded in a
+// <details>.
+const longContent = 600
+
+func (sc *scope) entry(e *audit.Event) pageEntry {
+	pe := pageEntry{Entry: render(e, sc.locale), Time: e.Time.UTC().Format(time.RFC3339Nano), TimeText: timeText(e.Time),
+		Class: "cat-" + e.Type.Category().String(), URL: sc.recordURL(e.ID)}
+	if e.ActorID != "" || e.ActorName != "" {
+		pe.Actor = sc.person(e.ActorID, e.ActorName)
+	}
+	for i, t := range e.TargetIDs {
+		name := ""
+		if i == 0 {
+			name = e.Params[audit.ParamTargetName]
+		}
+		pe.Targets = append(pe.Targets, sc.person(t, name))
+		if i == 9 {
+			break
+		}
+	}
+	if pe.Long = len(pe.Content) > longContent || strings.Count(pe.Content, "\n") > 8; pe.Long {
+		pe.Preview = logentry.OneLine(pe.Content, 160)
+	}
+	return pe
+}
+
+type recordPage struct {
+	basePage
+	Entry pageEntry
+}
+
+// handleRecord is a record's permalink: /record?id=ID.
+func (s *Server) handleRecord(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.viewerScope(w, r, "record")
+	if !ok {
+		return
+	}
+	page := &recordPage{basePage: sc.base}
+	id, err := audit.ParseID(r.URL.Query().Get("id"))
+	if err != nil {
+		page.Error = "id: not a record id"
+		s.showPage(w, http.StatusBadRequest, "error", &page.basePage)
+		return
+	}
+	e, err := s.store.Get(r.Context(), sc.prop.Platform, sc.prop.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		page.Error = pageLabel(sc.locale, "not_found")
+		s.showPage(w, http.StatusNotFound, "error", &page.basePage)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("record page: %w", err))
+		return
+	}
+	page.Entry = sc.entry(e)
+	s.showPage(w, http.StatusOK, "record", page)
+}
