@@ -41,7 +41,8 @@ var (
 	//go:embed viewer/viewer.css
 	viewerCSS string
 
-	viewerTmpl = template.Must(template.New("viewer").Parse(viewerHTML))
+	// The log page shares the other pages' templates ("entry").
+	viewerTmpl = template.Must(template.Must(template.New("viewer").Funcs(pageFuncs).Parse(viewerHTML)).Parse(pagesHTML))
 )
 
 // viewerPage is what the template shows.
@@ -59,7 +60,7 @@ type viewerPage struct {
 	Since      string
 	Until      string
 	Limit      int
-	Entries    []viewerEntry
+	Entries    []pageEntry
 	OlderURL   string
 	NewerURL   string
 	CSVURL     string
@@ -71,13 +72,6 @@ type viewerPage struct {
 type option struct {
 	Value, Label string
 	Selected     bool
-}
-
-type viewerEntry struct {
-	logentry.Entry
-	Time     string // RFC 3339
-	TimeText string
-	Class    string // CSS class from the category
 }
 
 // render is the one place log entries are rendered for the viewer: the
@@ -338,10 +332,8 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, e := range res.Events {
-		page.Entries = append(page.Entries, viewerEntry{
-			Entry: render(e, locale), Time: e.Time.UTC().Format(time.RFC3339Nano),
-			TimeText: e.Time.UTC().Format("2006-01-02 15:04:05 UTC"), Class: "cat-" + e.Type.Category().String(),
-		})
+		esc := &scope{p: p, prop: Property{Platform: e.Platform, ID: e.PropertyID}, locale: locale}
+		page.Entries = append(page.Entries, esc.entry(e))
 	}
 	link := func(extra url.Values) string {
 		out := url.Values{}

@@ -7,6 +7,10 @@ import "github.com/chatwarden/chatwarden/logentry"
 // is rendered by logentry in the same locale.
 var pageLabels = map[string]map[string]string{
 	"en": {
+		"first_seen": "First seen", "joins": "Joins", "leaves": "Leaves", "names": "Names over time", "messages": "Messages",
+		"edits": "Edits", "deletions": "Deletions", "actions_on": "Actions taken on them", "reports_by": "Reports by them",
+		"reports_about": "Reports about them", "their_log": "Everything they did", "their_actions": "Actions they took as a moderator",
+		"partial": "Only the newest records were read; older history is in the log.", "none": "none", "since": "since",
 		"log": "Log", "moderation": "Moderation", "summary": "Summary", "member": "Member", "record": "Record",
 		"logout": "Log out", "choose_property": "Choose a community on the log page first.",
 		"time": "Time", "moderator": "Moderator", "action": "Action", "reason": "Reason", "record_link": "Record",
@@ -17,6 +21,10 @@ var pageLabels = map[string]map[string]string{
 		"act_verify_pass": "verification passed", "act_verify_fail": "verification failed",
 	},
 	"fr": {
+		"first_seen": "Vu pour la première fois", "joins": "Arrivées", "leaves": "Départs", "names": "Noms successifs", "messages": "Messages",
+		"edits": "Modifications", "deletions": "Suppressions", "actions_on": "Actions prises à son encontre", "reports_by": "Signalements faits",
+		"reports_about": "Signalements le concernant", "their_log": "Tout ce qu’il a fait", "their_actions": "Ses actions de modérateur",
+		"partial": "Seules les entrées les plus récentes ont été lues ; la suite est dans le journal.", "none": "aucun", "since": "depuis",
 		"log": "Journal", "moderation": "Modération", "summary": "Résumé", "member": "Membre", "record": "Entrée",
 		"logout": "Se déconnecter", "choose_property": "Choisissez d’abord une communauté dans le journal.",
 		"time": "Heure", "moderator": "Modérateur", "action": "Action", "reason": "Raison", "record_link": "Entrée",
@@ -27,6 +35,10 @@ var pageLabels = map[string]map[string]string{
 		"act_link": "lien retiré", "act_verify_pass": "vérification réussie", "act_verify_fail": "vérification échouée",
 	},
 	"hi": {
+		"first_seen": "पहली बार देखा गया", "joins": "जुड़ना", "leaves": "छोड़ना", "names": "समय के साथ नाम", "messages": "संदेश",
+		"edits": "संपादन", "deletions": "हटाए गए", "actions_on": "उन पर की गई कार्रवाइयाँ", "reports_by": "उनकी रिपोर्टें",
+		"reports_about": "उनके बारे में रिपोर्टें", "their_log": "उन्होंने जो कुछ किया", "their_actions": "मॉडरेटर के रूप में उनकी कार्रवाइयाँ",
+		"partial": "केवल नए रिकॉर्ड पढ़े गए; पुराना इतिहास लॉग में है।", "none": "कोई नहीं", "since": "से",
 		"log": "लॉग", "moderation": "मॉडरेशन", "summary": "सारांश", "member": "सदस्य", "record": "रिकॉर्ड",
 		"logout": "लॉग आउट", "choose_property": "पहले लॉग पेज पर एक समुदाय चुनें।",
 		"time": "समय", "moderator": "मॉडरेटर", "action": "कार्रवाई", "reason": "कारण", "record_link": "रिकॉर्ड",

@@ -20,13 +20,24 @@ var (
 	//go:embed viewer/pages.html
 	pagesHTML string
 
-	pagesTmpl = template.Must(template.New("pages").Funcs(template.FuncMap{"label": pageLabel}).Parse(pagesHTML))
+	pagesTmpl = template.Must(template.New("pages").Funcs(pageFuncs).Parse(pagesHTML))
+
+	pageFuncs = template.FuncMap{
+		"label": pageLabel,
+		"rows": func(lang string, rows []modRow) any {
+			return struct {
+				Lang string
+				Rows []modRow
+			}{lang, rows}
+		},
+	}
 )
 
 // viewerRoutes adds the viewer's pages to m.
 func (s *Server) viewerRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /moderation", s.handleModeration)
 	m.HandleFunc("GET /record", s.handleRecord)
+	m.HandleFunc("GET /member", s.handleMember)
 }
 
 // basePage is what every page's header needs.
@@ -140,7 +151,7 @@ func (s *Server) showPage(w http.ResponseWriter, code int, name string, data any
 }
 
 // timeText is how pages show a time.
-func timeText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+func timeText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
 // person is someone shown on a page: the name as recorded, the id as a
 // detail, a link to their member page.

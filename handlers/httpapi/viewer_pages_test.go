@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
 )
@@ -166,5 +167,60 @@ func TestRecordPage(t *testing.T) {
 	_, page = b.do("GET", "/record?id="+long.ID.String(), nil)
 	if !strings.Contains(page, `<details class="content-more"><summary>word word`) {
 		t.Errorf("long content not folded:\n%s", page)
+	}
+}
+
+func TestMemberPage(t *testing.T) {
+	e := newEnv(t)
+	m := modFixture(e)
+	e.record(ev(30, audit.UserJoin, func(x *audit.Event) { x.ActorID, x.ActorName = "dave", "Dave" }),
+		ev(31, audit.UserRemove, func(x *audit.Event) {
+			x.ActorID, x.ActorName, x.TargetIDs = "dave", "Dave", []string{"dave"}
+			x.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
+		}),
+		ev(32, audit.ChatMessage, inProp(audit.Telegram, propB), func(x *audit.Event) { x.ActorID = "dave" }))
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	resp, page := b.do("GET", "/member?user=dave", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("member page: %d\n%s", resp.StatusCode, page)
+	}
+	for _, s := range []string{
+		`<dd id="first-seen">` + timeText(m["join"].Time) + `</dd>`,
+		`<dd id="joins">2: `, `<dd id="leaves">1: ` + timeText(base.Add(31*time.Minute)) + `</dd>`,
+		`<dd id="messages">1</dd>`, `<dd id="edits">1</dd>`, `<dd id="deletions">1</dd>`,
+		"<bdi>&lt;img src=x onerror=alert(1)&gt;Dave</bdi> <small>since " + timeText(m["join"].Time),
+		"<bdi>Dave</bdi> <small>since " + timeText(m["edit"].Time),
+		`href="/?user=dave"`, `href="/moderation?moderator=dave"`,
+	} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the member page lacks %q", s)
+		}
+	}
+	if got := strings.Join(modRows(page), " "); got != "unban ban link timeout" {
+		t.Errorf("actions on Dave: %q", got)
+	}
+	about := page[strings.Index(page, `id="reports-about"`):strings.Index(page, `id="reports-by"`)]
+	if !strings.Contains(about, m["report"].ID.String()) {
+		t.Errorf("the report about Dave is missing: %s", about)
+	}
+	if strings.Contains(page, "<img src=x") {
+		t.Error("a name is not escaped")
+	}
+	// Erin: reports by her, a kick and a moderator deletion on her.
+	_, page = b.do("GET", "/member?user=erin", nil)
+	by := page[strings.Index(page, `id="reports-by"`):]
+	if !strings.Contains(by, m["report"].ID.String()) || strings.Join(modRows(page), " ") != "delete kick" {
+		t.Errorf("Erin's page: %v\n%s", modRows(page), page)
+	}
+	if resp, _ := b.do("GET", "/member", nil); resp.StatusCode != 400 {
+		t.Errorf("no user: %d", resp.StatusCode)
+	}
+	// The log links people, channels and records.
+	_, page = b.do("GET", "/?type=USER_BAN", nil)
+	for _, s := range []string{`href="/member?user=dave"`, `href="/member?user=alice"`, `href="/?channel=c0"`, `href="/record?id=` + m["ban"].ID.String() + `"`} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the log page lacks %q\n%s", s, page)
+		}
 	}
 }

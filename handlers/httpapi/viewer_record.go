@@ -21,6 +21,7 @@ type pageEntry struct {
 	Class          string
 	Actor          person
 	Targets        []person
+	Channel        person // its URL is the log filtered by the channel
 	URL            string
 	Long           bool   // content long enough to be folded in a <details>
 	Preview        string // its first line or so, the <summary>
@@ -45,6 +46,9 @@ func (sc *scope) entry(e *audit.Event) pageEntry {
 		if i == 9 {
 			break
 		}
+	}
+	if e.ChannelID != "" {
+		pe.Channel = person{ID: e.ChannelID, Name: logentry.OneLine(e.Params[audit.ParamChannelName], 0), URL: sc.href("/", "channel", e.ChannelID)}
 	}
 	if pe.Long = len(pe.Content) > longContent || strings.Count(pe.Content, "\n") > 8; pe.Long {
 		pe.Preview = logentry.OneLine(pe.Content, 160)
