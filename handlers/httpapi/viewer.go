@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	_ "embed"
@@ -67,6 +68,11 @@ type viewerPage struct {
 	NDJSONURL  string
 	CSRF       string
 	Nav        []navLink // the other pages, for a chosen property
+	// Names as recorded: the community's, the user filter's suggestions
+	// (name, id) and what a name typed there was taken for.
+	Community   string
+	Suggestions []option
+	UserNote    string
 }
 
 type option struct {
@@ -297,7 +303,7 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 	prop, srch, err := s.viewerSearch(v, p, page)
 	page.Types = typeOptions(v.Get("type"))
 	if p.operator {
-		page.Properties = s.propertyOptions(page.Property)
+		page.Properties = s.propertyOptions(r.Context(), page.Property)
 	}
 	if err != nil {
 		page.Error = err.Error()
@@ -316,6 +322,10 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 	}
 	page.Lang = locale
 	page.Nav = viewerNav(p, prop, locale, "log")
+	if err := s.viewerNames(r.Context(), prop, srch, page); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q := srch.q
 	q.Limit = srch.max
 	res, err := s.store.Query(r.Context(), q)
@@ -379,6 +389,10 @@ func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.viewerNames(r.Context(), prop, srch, &page); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	srch.q.Cursor = ""
 	s.stream(w, r, prop, srch, v.Get("format"))
 }
@@ -399,11 +413,15 @@ func typeOptions(selected string) []option {
 }
 
 // propertyOptions lists the properties the operator may choose.
-func (s *Server) propertyOptions(selected string) []option {
+func (s *Server) propertyOptions(ctx context.Context, selected string) []option {
 	out := []option{{Value: AllProperties, Label: "all properties", Selected: selected == AllProperties}}
 	for _, p := range s.store.Properties() {
-		v := Property{Platform: p.Platform, ID: p.ID}.String()
-		out = append(out, option{Value: v, Label: v + " (" + strconv.FormatUint(p.Count, 10) + " records)", Selected: v == selected})
+		prop := Property{Platform: p.Platform, ID: p.ID}
+		v, label := prop.String(), prop.String()
+		if name, err := s.communityName(ctx, prop); err == nil && name != "" {
+			label = name + " · " + v
+		}
+		out = append(out, option{Value: v, Label: label + " (" + strconv.FormatUint(p.Count, 10) + " records)", Selected: v == selected})
 	}
 	return out
 }

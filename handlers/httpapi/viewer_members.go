@@ -55,6 +55,12 @@ func (s *Server) handleMember(w http.ResponseWriter, r *http.Request) {
 		s.showPage(w, http.StatusBadRequest, "error", &page.basePage)
 		return
 	}
+	d, err := s.names(r.Context(), sc.prop)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("member page: %w", err))
+		return
+	}
+	id, _ = d.resolve(id) // a name or @username works too
 	if err := s.memberHistory(r, sc, id, page); err != nil {
 		s.fail(w, r, fmt.Errorf("member page: %w", err))
 		return

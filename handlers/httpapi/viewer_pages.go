@@ -42,12 +42,13 @@ func (s *Server) viewerRoutes(m *http.ServeMux) {
 
 // basePage is what every page's header needs.
 type basePage struct {
-	Lang  string
-	Title string
-	Scope string // the property, path form
-	CSRF  string
-	Nav   []navLink
-	Error string
+	Lang      string
+	Title     string
+	Scope     string // the property, path form
+	Community string // its name as recorded
+	CSRF      string
+	Nav       []navLink
+	Error     string
 }
 
 type navLink struct {
@@ -123,6 +124,10 @@ func (s *Server) viewerScope(w http.ResponseWriter, r *http.Request, page string
 	}
 	sc.base.Lang = sc.locale
 	sc.base.Scope = sc.prop.String()
+	if sc.base.Community, err = s.communityName(r.Context(), sc.prop); err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
 	sc.base.Title = pageLabel(sc.locale, page)
 	sc.base.Nav = viewerNav(p, sc.prop, sc.locale, page)
 	return sc, true

@@ -224,3 +224,51 @@ func TestMemberPage(t *testing.T) {
 		}
 	}
 }
+
+func TestViewerNames(t *testing.T) {
+	e := newEnv(t)
+	modFixture(e)
+	e.record(ev(40, audit.PropertyUpdate, withParams(audit.ParamChanged, "name", "old_name", "Old", "new_name", "Tea <b>Room</b>")),
+		ev(41, audit.UserUpdate, func(x *audit.Event) {
+			x.ActorID, x.ActorName, x.TargetIDs = "dave", "Dave", []string{"dave"}
+			x.Params.Set(audit.ParamField, "username")
+			x.Params.Set(audit.ParamOldValue, "dave_old")
+			x.Params.Set(audit.ParamNewValue, "davey")
+		}),
+		ev(42, audit.ChatMessage, func(x *audit.Event) { x.ActorID, x.ActorName = "dave2", "Dave" }))
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	_, page := b.do("GET", "/", nil)
+	for _, s := range []string{`<strong class="community" id="community"><bdi>Tea &lt;b&gt;Room&lt;/b&gt;</bdi></strong>`,
+		`<datalist id="user-names">`, `<option value="Dave">dave2</option>`, `<option value="Dave">dave</option>`} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the log page lacks %q", s)
+		}
+	}
+	// A name, an @username (any case), an id.
+	for typed, want := range map[string]string{"@Davey": "dave", "dave": "dave", "DAVE": "dave2", "Erin": "erin", "nobody": "nobody"} {
+		_, page := b.do("GET", "/?user="+url.QueryEscape(typed), nil)
+		n := 0
+		for _, part := range strings.Split(page, `<article class="entry`)[1:] {
+			n++
+			if !strings.Contains(part, `href="/member?user=`+want+`"`) {
+				t.Errorf("user=%s: an entry not of %s:\n%s", typed, want, part)
+			}
+		}
+		if n == 0 && want != "nobody" {
+			t.Errorf("user=%s: no entries", typed)
+		}
+	}
+	_, page = b.do("GET", "/?user=Dave", nil)
+	if !strings.Contains(page, `id="user-note">Dave: dave2 (dave)`) {
+		t.Errorf("the page does not say which Dave:\n%s", page)
+	}
+	_, page = b.do("GET", "/member?user=%40davey", nil)
+	if !strings.Contains(page, `<dd id="messages">1</dd>`) {
+		t.Errorf("member page by @username:\n%s", page)
+	}
+	_, page = b.do("GET", "/moderation", nil)
+	if !strings.Contains(page, "<title>Moderation · Tea &lt;b&gt;Room&lt;/b&gt; · chatwarden</title>") {
+		t.Errorf("the moderation page's title does not name the community")
+	}
+}
