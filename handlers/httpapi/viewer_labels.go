@@ -7,6 +7,10 @@ import "github.com/chatwarden/chatwarden/logentry"
 // is rendered by logentry in the same locale.
 var pageLabels = map[string]map[string]string{
 	"en": {
+		"cat_members": "members", "cat_messages": "messages", "cat_moderation": "moderation", "cat_server": "server",
+		"removals": "Leaves and removals", "chart_daily": "Events per day by category (30 days)", "chart_members": "Joins and leaves per day (30 days)",
+		"counts": "Records by type", "type": "Type", "moderators": "Actions per moderator (30 days)", "total": "Total",
+		"raids": "Join raids (30 days)", "size": "Accounts", "status": "Status", "raid_joins": "the joins", "no_raids": "No raids.",
 		"first_seen": "First seen", "joins": "Joins", "leaves": "Leaves", "names": "Names over time", "messages": "Messages",
 		"edits": "Edits", "deletions": "Deletions", "actions_on": "Actions taken on them", "reports_by": "Reports by them",
 		"reports_about": "Reports about them", "their_log": "Everything they did", "their_actions": "Actions they took as a moderator",
@@ -21,6 +25,10 @@ var pageLabels = map[string]map[string]string{
 		"act_verify_pass": "verification passed", "act_verify_fail": "verification failed",
 	},
 	"fr": {
+		"cat_members": "membres", "cat_messages": "messages", "cat_moderation": "modération", "cat_server": "serveur",
+		"removals": "Départs et expulsions", "chart_daily": "Événements par jour et catégorie (30 jours)", "chart_members": "Arrivées et départs par jour (30 jours)",
+		"counts": "Entrées par type", "type": "Type", "moderators": "Actions par modérateur (30 jours)", "total": "Total",
+		"raids": "Raids d’arrivées (30 jours)", "size": "Comptes", "status": "État", "raid_joins": "les arrivées", "no_raids": "Aucun raid.",
 		"first_seen": "Vu pour la première fois", "joins": "Arrivées", "leaves": "Départs", "names": "Noms successifs", "messages": "Messages",
 		"edits": "Modifications", "deletions": "Suppressions", "actions_on": "Actions prises à son encontre", "reports_by": "Signalements faits",
 		"reports_about": "Signalements le concernant", "their_log": "Tout ce qu’il a fait", "their_actions": "Ses actions de modérateur",
@@ -35,6 +43,10 @@ var pageLabels = map[string]map[string]string{
 		"act_link": "lien retiré", "act_verify_pass": "vérification réussie", "act_verify_fail": "vérification échouée",
 	},
 	"hi": {
+		"cat_members": "सदस्य", "cat_messages": "संदेश", "cat_moderation": "मॉडरेशन", "cat_server": "सर्वर",
+		"removals": "छोड़ना और निकालना", "chart_daily": "श्रेणी के अनुसार प्रतिदिन घटनाएँ (30 दिन)", "chart_members": "प्रतिदिन जुड़ना और छोड़ना (30 दिन)",
+		"counts": "प्रकार के अनुसार रिकॉर्ड", "type": "प्रकार", "moderators": "प्रति मॉडरेटर कार्रवाइयाँ (30 दिन)", "total": "कुल",
+		"raids": "जॉइन रेड (30 दिन)", "size": "खाते", "status": "स्थिति", "raid_joins": "जुड़ने वाले", "no_raids": "कोई रेड नहीं।",
 		"first_seen": "पहली बार देखा गया", "joins": "जुड़ना", "leaves": "छोड़ना", "names": "समय के साथ नाम", "messages": "संदेश",
 		"edits": "संपादन", "deletions": "हटाए गए", "actions_on": "उन पर की गई कार्रवाइयाँ", "reports_by": "उनकी रिपोर्टें",
 		"reports_about": "उनके बारे में रिपोर्टें", "their_log": "उन्होंने जो कुछ किया", "their_actions": "मॉडरेटर के रूप में उनकी कार्रवाइयाँ",

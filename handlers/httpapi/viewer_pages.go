@@ -38,6 +38,7 @@ func (s *Server) viewerRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /moderation", s.handleModeration)
 	m.HandleFunc("GET /record", s.handleRecord)
 	m.HandleFunc("GET /member", s.handleMember)
+	m.HandleFunc("GET /summary", s.handleSummary)
 }
 
 // basePage is what every page's header needs.
@@ -140,7 +141,7 @@ func viewerNav(p principal, prop Property, locale, current string) []navLink {
 	}
 	sc := &scope{p: p, prop: prop}
 	var out []navLink
-	for _, n := range []struct{ key, path string }{{"log", "/"}, {"moderation", "/moderation"}} {
+	for _, n := range []struct{ key, path string }{{"log", "/"}, {"moderation", "/moderation"}, {"summary", "/summary"}} {
 		out = append(out, navLink{Href: sc.href(n.path), Label: pageLabel(locale, n.key), Current: n.key == current})
 	}
 	return out

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,5 +271,94 @@ func TestViewerNames(t *testing.T) {
 	_, page = b.do("GET", "/moderation", nil)
 	if !strings.Contains(page, "<title>Moderation · Tea &lt;b&gt;Room&lt;/b&gt; · chatwarden</title>") {
 		t.Errorf("the moderation page's title does not name the community")
+	}
+}
+
+func TestSummaryPage(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Add(base.Add(12 * time.Hour).Sub(e.clock.Now())) // the fixture's day, noon
+	modFixture(e)
+	at := func(d time.Duration) func(*audit.Event) { return func(x *audit.Event) { x.Time = base.Add(-d) } }
+	raid := func(i, count int, status string) *audit.Event {
+		return ev(50+i, audit.SecurityEvent, by3("bot", "chatwarden"), withParams(audit.ParamKind, audit.KindJoinRaid,
+			paramRaidID, "r1", "raid_status", status, audit.ParamCount, strconv.Itoa(count)), func(x *audit.Event) { x.TargetIDs = []string{"a", "b"} })
+	}
+	e.record(ev(60, audit.UserBan, at(3*24*time.Hour), by3("alice", "Alice")), ev(61, audit.UserJoin, at(20*24*time.Hour)),
+		ev(62, audit.UserJoin, at(40*24*time.Hour)), raid(1, 12, "ACTIVE"), raid(2, 25, "ENDED"))
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	resp, page := b.do("GET", "/summary", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("summary: %d\n%s", resp.StatusCode, page)
+	}
+	row := func(typ string) string {
+		i := strings.Index(page, `data-type="`+typ+`"`)
+		if i < 0 {
+			return ""
+		}
+		r := page[i:]
+		r = r[:strings.Index(r, "</tr>")]
+		var ns []string
+		for _, part := range strings.Split(r, `<td class="n">`)[1:] {
+			ns = append(ns, part[:strings.Index(part, "<")])
+		}
+		return strings.Join(ns, " ")
+	}
+	for typ, want := range map[string]string{"USER_BAN": "1 2 2", "USER_JOIN": "1 1 2", "SECURITY_EVENT": "3 3 3", "CHAT_MESSAGE": "1 1 1"} {
+		if got := row(typ); got != want {
+			t.Errorf("%s counts %q, want %q", typ, got, want)
+		}
+	}
+	if row("CHANNEL_CREATE") != "" {
+		t.Error("a type without records is listed")
+	}
+	mods := page[strings.Index(page, `id="moderators"`):]
+	mods = mods[:strings.Index(mods, "</table>")]
+	for _, s := range []string{
+		`href="/member?user=alice"`, `<a href="/moderation?moderator=alice">4</a></td><td>ban 2, unban 1, timeout 1</td>`,
+		`<a href="/moderation?moderator=bot">3</a></td><td>quarantine 1, link removed 1, verification failed 1</td>`,
+		`<a href="/moderation?moderator=bob">2</a></td><td>kick 1, message deleted 1</td>`,
+	} {
+		if !strings.Contains(mods, s) {
+			t.Errorf("moderators lack %q:\n%s", s, mods)
+		}
+	}
+	if strings.Index(mods, "user=alice") > strings.Index(mods, "user=bob") {
+		t.Error("moderators are not ordered by their number of actions")
+	}
+	raids := page[strings.Index(page, `id="raids"`):]
+	if strings.Count(raids, `<tr class="raid">`) != 1 || !strings.Contains(raids, `<td class="n">25</td><td>ENDED</td>`) {
+		t.Errorf("raids:\n%s", raids[:strings.Index(raids, "</table>")])
+	}
+	for _, s := range []string{`<figure class="chart" id="chart-daily">`, `<figure class="chart" id="chart-members">`, `<rect class="cat-moderation"`,
+		`<rect class="joins"`, `<title>10-01 · members:`} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the charts lack %q", s)
+		}
+	}
+	if strings.Contains(page, "<script") || strings.Contains(page, "<img src=x") || strings.Contains(page, " style=") {
+		t.Error("script, unescaped name or inline style on the summary page")
+	}
+}
+
+func by3(id, name string) func(*audit.Event) {
+	return func(x *audit.Event) { x.ActorID, x.ActorName, x.ActorType = id, name, audit.ActorAdmin }
+}
+
+func TestBarChart(t *testing.T) {
+	c := barChart("c", "t", []string{"a", "b"}, []chartSeries{{Class: "x", Label: "X", Values: []int{3, 0}}, {Class: "y", Label: "Y", Values: []int{1, 4}}}, true, 1)
+	if len(c.Bars) != 3 {
+		t.Fatalf("bars %+v", c.Bars)
+	}
+	// Column a stacks 3 then 1 on a scale of 4: together they fill the plot.
+	h := func(b svgBar) float64 { f, _ := strconv.ParseFloat(b.H, 64); return f }
+	plot := float64(chartH - chartTop - chartBottom)
+	if got := h(c.Bars[0]) + h(c.Bars[1]); got < plot-0.2 || got > plot+0.2 {
+		t.Errorf("stacked column height %v, want %v", got, plot)
+	}
+	for n, want := range map[int]int{0: 2, 1: 2, 3: 4, 7: 10, 11: 20, 41: 50, 101: 200} {
+		if got := niceCeil(n); got != want {
+			t.Errorf("niceCeil(%d) = %d, want %d", n, got, want)
+		}
 	}
 }
