@@ -61,7 +61,7 @@ type viewerPage struct {
 	Since      string
 	Until      string
 	Limit      int
-	Entries    []pageEntry
+	Items      []listItem // entries, runs of joins folded
 	OlderURL   string
 	NewerURL   string
 	CSVURL     string
@@ -341,10 +341,12 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	for _, e := range res.Events {
+	entries := make([]pageEntry, len(res.Events))
+	for i, e := range res.Events {
 		esc := &scope{p: p, prop: Property{Platform: e.Platform, ID: e.PropertyID}, locale: locale}
-		page.Entries = append(page.Entries, esc.entry(e))
+		entries[i] = esc.entry(e)
 	}
+	page.Items = foldJoins(res.Events, entries, locale)
 	link := func(extra url.Values) string {
 		out := url.Values{}
 		for _, k := range []string{"property", "type", "user", "channel", "since", "until", "limit"} {

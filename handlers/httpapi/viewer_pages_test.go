@@ -362,3 +362,30 @@ func TestBarChart(t *testing.T) {
 		}
 	}
 }
+
+func TestViewerFoldsRaids(t *testing.T) {
+	e := newEnv(t)
+	var evs []*audit.Event
+	evs = append(evs, ev(0, audit.ChatMessage))
+	for i := 1; i <= 12; i++ {
+		evs = append(evs, ev(i, audit.UserJoin))
+	}
+	evs = append(evs, ev(13, audit.SecurityEvent, withParams(audit.ParamKind, audit.KindJoinRaid, paramRaidID, "r1", audit.ParamCount, "12")),
+		ev(14, audit.ChatMessage), ev(15, audit.UserJoin), ev(16, audit.UserJoin))
+	e.record(evs...)
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	_, page := b.do("GET", "/", nil)
+	if n := strings.Count(page, `<details class="fold`); n != 1 {
+		t.Fatalf("%d folds, want 1\n%s", n, page)
+	}
+	fold := page[strings.Index(page, `<details class="fold`):]
+	fold = fold[:strings.Index(fold, "</details>")]
+	if !strings.Contains(fold, "Join raid: 12 members joined ("+timeText(evs[1].Time)+" – "+timeText(evs[13].Time)+")") ||
+		strings.Count(fold, `<article class="entry`) != 13 {
+		t.Errorf("fold:\n%s", fold)
+	}
+	if n := strings.Count(page, `<article class="entry`); n != len(evs) {
+		t.Errorf("%d entries on the page, want %d", n, len(evs))
+	}
+}
