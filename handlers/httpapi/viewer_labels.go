@@ -7,6 +7,7 @@ import "github.com/chatwarden/chatwarden/logentry"
 // is rendered by logentry in the same locale.
 var pageLabels = map[string]map[string]string{
 	"en": {
+		"before": "Before", "after": "After",
 		"fold_joins": "%d members joined (%s – %s)", "fold_raid": "Join raid: %d members joined (%s – %s)",
 		"cat_members": "members", "cat_messages": "messages", "cat_moderation": "moderation", "cat_server": "server",
 		"removals": "Leaves and removals", "chart_daily": "Events per day by category (30 days)", "chart_members": "Joins and leaves per day (30 days)",
@@ -26,6 +27,7 @@ var pageLabels = map[string]map[string]string{
 		"act_verify_pass": "verification passed", "act_verify_fail": "verification failed",
 	},
 	"fr": {
+		"before": "Avant", "after": "Après",
 		"fold_joins": "%d membres sont arrivés (%s – %s)", "fold_raid": "Raid d’arrivées : %d membres sont arrivés (%s – %s)",
 		"cat_members": "membres", "cat_messages": "messages", "cat_moderation": "modération", "cat_server": "serveur",
 		"removals": "Départs et expulsions", "chart_daily": "Événements par jour et catégorie (30 jours)", "chart_members": "Arrivées et départs par jour (30 jours)",
@@ -45,6 +47,7 @@ var pageLabels = map[string]map[string]string{
 		"act_link": "lien retiré", "act_verify_pass": "vérification réussie", "act_verify_fail": "vérification échouée",
 	},
 	"hi": {
+		"before": "पहले", "after": "बाद में",
 		"fold_joins": "%d सदस्य जुड़े (%s – %s)", "fold_raid": "जॉइन रेड: %d सदस्य जुड़े (%s – %s)",
 		"cat_members": "सदस्य", "cat_messages": "संदेश", "cat_moderation": "मॉडरेशन", "cat_server": "सर्वर",
 		"removals": "छोड़ना और निकालना", "chart_daily": "श्रेणी के अनुसार प्रतिदिन घटनाएँ (30 दिन)", "chart_members": "प्रतिदिन जुड़ना और छोड़ना (30 दिन)",

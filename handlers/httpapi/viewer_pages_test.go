@@ -162,6 +162,26 @@ func TestRecordPage(t *testing.T) {
 	if resp, _ := b.do("GET", "/record?id=nope", nil); resp.StatusCode != 400 {
 		t.Errorf("bad id: %d", resp.StatusCode)
 	}
+	// An edit: before and after, changed words marked, content escaped.
+	_, page = b.do("GET", "/record?id="+m["edit"].ID.String(), nil)
+	for _, s := range []string{`<p class="before"><span class="diff-label">Before</span> hello <del>all</del> here</p>`,
+		`<p class="after"><span class="diff-label">After</span> hello <ins>everyone</ins> here</p>`} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the edit lacks %q\n%s", s, page)
+		}
+	}
+	if strings.Contains(page, "<dt>Before</dt>") || strings.Contains(page, `class="content"`) {
+		t.Errorf("the edit's texts are shown twice:\n%s", page)
+	}
+	xss := ev(41, audit.ChatMessageEdit, func(x *audit.Event) {
+		x.Content = "<i>x</i> now"
+		x.Params.Set(audit.ParamOldContent, "<b>x</b> now")
+	})
+	e.record(xss)
+	_, page = b.do("GET", "/record?id="+xss.ID.String(), nil)
+	if !strings.Contains(page, "<del>&lt;b&gt;x&lt;/b&gt;</del> now") || !strings.Contains(page, "<ins>&lt;i&gt;x&lt;/i&gt;</ins> now") || strings.Contains(page, "<b>x") {
+		t.Errorf("edit with markup:\n%s", page)
+	}
 	// Long content folds into a <details>.
 	long := ev(40, audit.ChatMessage, func(x *audit.Event) { x.Content = strings.Repeat("word ", 300) })
 	e.record(long)

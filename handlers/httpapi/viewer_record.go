@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ type pageEntry struct {
 	URL            string
 	Long           bool   // content long enough to be folded in a <details>
 	Preview        string // its first line or so, the <summary>
+	// An edit's before/after view, its changed words marked.
+	Diff                    bool
+	Before, After           []diffPart
+	BeforeLabel, AfterLabel string
 }
 
 // longContent is the length (bytes) from which content is folded in a
@@ -49,6 +54,12 @@ func (sc *scope) entry(e *audit.Event) pageEntry {
 	}
 	if e.ChannelID != "" {
 		pe.Channel = person{ID: e.ChannelID, Name: logentry.OneLine(e.Params[audit.ParamChannelName], 0), URL: sc.href("/", "channel", e.ChannelID)}
+	}
+	if old, ok := e.Params[audit.ParamOldContent]; ok && e.Type == audit.ChatMessageEdit && e.Params[audit.ParamUnknownBefore] == "" {
+		pe.Diff = true
+		pe.Before, pe.After = sides(wordDiff(old, e.Content))
+		pe.BeforeLabel, pe.AfterLabel = pageLabel(sc.locale, "before"), pageLabel(sc.locale, "after")
+		pe.Fields = slices.DeleteFunc(slices.Clone(pe.Fields), func(f logentry.Field) bool { return f.Key == audit.ParamOldContent })
 	}
 	if pe.Long = len(pe.Content) > longContent || strings.Count(pe.Content, "\n") > 8; pe.Long {
 		pe.Preview = logentry.OneLine(pe.Content, 160)
