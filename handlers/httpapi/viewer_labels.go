@@ -7,6 +7,8 @@ import "github.com/chatwarden/chatwarden/logentry"
 // is rendered by logentry in the same locale.
 var pageLabels = map[string]map[string]string{
 	"en": {
+		"user": "User", "channel": "Channel", "f_since": "Since", "f_until": "Until", "no_entries": "No entries match.",
+		"newer": "← Newer", "download": "Download everything these filters match:",
 		"before": "Before", "after": "After",
 		"fold_joins": "%d members joined (%s – %s)", "fold_raid": "Join raid: %d members joined (%s – %s)",
 		"cat_members": "members", "cat_messages": "messages", "cat_moderation": "moderation", "cat_server": "server",
@@ -27,6 +29,8 @@ var pageLabels = map[string]map[string]string{
 		"act_verify_pass": "verification passed", "act_verify_fail": "verification failed",
 	},
 	"fr": {
+		"user": "Utilisateur", "channel": "Salon", "f_since": "Depuis", "f_until": "Jusqu’à", "no_entries": "Aucune entrée ne correspond.",
+		"newer": "← Plus récentes", "download": "Télécharger tout ce que ces filtres trouvent :",
 		"before": "Avant", "after": "Après",
 		"fold_joins": "%d membres sont arrivés (%s – %s)", "fold_raid": "Raid d’arrivées : %d membres sont arrivés (%s – %s)",
 		"cat_members": "membres", "cat_messages": "messages", "cat_moderation": "modération", "cat_server": "serveur",
@@ -47,6 +51,8 @@ var pageLabels = map[string]map[string]string{
 		"act_link": "lien retiré", "act_verify_pass": "vérification réussie", "act_verify_fail": "vérification échouée",
 	},
 	"hi": {
+		"user": "उपयोगकर्ता", "channel": "चैनल", "f_since": "से", "f_until": "तक", "no_entries": "कोई प्रविष्टि मेल नहीं खाती।",
+		"newer": "← नए", "download": "इन फ़िल्टरों से मेल खाने वाला सब कुछ डाउनलोड करें:",
 		"before": "पहले", "after": "बाद में",
 		"fold_joins": "%d सदस्य जुड़े (%s – %s)", "fold_raid": "जॉइन रेड: %d सदस्य जुड़े (%s – %s)",
 		"cat_members": "सदस्य", "cat_messages": "संदेश", "cat_moderation": "मॉडरेशन", "cat_server": "सर्वर",

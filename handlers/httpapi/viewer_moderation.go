@@ -219,9 +219,9 @@ func (sc *scope) modRow(e *audit.Event, act, member string) modRow {
 	if row.Moderator.Name == "" && row.Moderator.ID == "" {
 		row.Moderator.Name = pageLabel(sc.locale, "someone")
 	}
-	row.Reason = e.Params[audit.ParamReason]
+	row.Reason = enumWord(sc.locale, audit.ParamReason, e.Params[audit.ParamReason])
 	if row.Reason == "" && act == actLink {
-		row.Reason = strings.TrimSpace(e.Params[audit.ParamRule] + " " + e.Params[audit.ParamDomain])
+		row.Reason = strings.TrimSpace(enumWord(sc.locale, audit.ParamRule, e.Params[audit.ParamRule]) + " " + e.Params[audit.ParamDomain])
 	}
 	row.NoReason = row.Reason == ""
 	if row.NoReason {

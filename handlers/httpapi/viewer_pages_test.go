@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/url"
 	"strconv"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+	"github.com/chatwarden/chatwarden/settings"
 )
 
 // Names that must come out as text: markup, right-to-left, very long.
@@ -407,5 +410,63 @@ func TestViewerFoldsRaids(t *testing.T) {
 	}
 	if n := strings.Count(page, `<article class="entry`); n != len(evs) {
 		t.Errorf("%d entries on the page, want %d", n, len(evs))
+	}
+}
+
+func TestPagesInTheCommunityLanguage(t *testing.T) {
+	e := newEnv(t)
+	m := modFixture(e)
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	_, page := b.do("GET", "/record?id="+m["link"].ID.String(), nil)
+	for _, s := range []string{"<dd>blocked domain</dd>", "<dd>done</dd>", "<dd>delete</dd>"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("English record lacks %q", s)
+		}
+	}
+	if strings.Contains(page, "<dd>DENYLIST</dd>") || strings.Contains(page, "<dd>DONE</dd>") {
+		t.Error("raw enum values on the page")
+	}
+	_, page = b.do("GET", "/moderation?action=verify_fail", nil)
+	if !strings.Contains(page, `<td class="reason">timed out</td>`) {
+		t.Errorf("verification reason not in words:\n%s", page)
+	}
+	for _, c := range []struct{ locale, logout, moderation, word string }{
+		{"fr", "Se déconnecter", "Modération", "<dd>domaine bloqué</dd>"},
+		{"hi", "लॉग आउट", "मॉडरेशन", "<dd>अवरुद्ध डोमेन</dd>"},
+	} {
+		if _, _, err := e.store.UpdateSettings(context.Background(), audit.Discord, propA, func(s *settings.Community) error {
+			s.Locale = c.locale
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, page = b.do("GET", "/record?id="+m["link"].ID.String(), nil)
+		for _, s := range []string{`<html lang="` + c.locale + `">`, c.logout, c.moderation, c.word} {
+			if !strings.Contains(page, s) {
+				t.Errorf("%s: the record page lacks %q", c.locale, s)
+			}
+		}
+		for _, path := range []string{"/summary", "/"} {
+			_, page = b.do("GET", path, nil)
+			if !strings.Contains(page, c.moderation) || !strings.Contains(page, c.logout) {
+				t.Errorf("%s: %s labels", c.locale, path)
+			}
+		}
+	}
+}
+
+func TestPageLabelsComplete(t *testing.T) {
+	for _, loc := range logentry.Locales() {
+		for key := range pageLabels["en"] {
+			if pageLabels[loc][key] == "" {
+				t.Errorf("%s lacks the label %q", loc, key)
+			}
+		}
+		for key := range enumWords["en"] {
+			if enumWords[loc][key] == "" {
+				t.Errorf("%s lacks the word for %q", loc, key)
+			}
+		}
 	}
 }

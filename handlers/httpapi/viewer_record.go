@@ -52,6 +52,11 @@ func (sc *scope) entry(e *audit.Event) pageEntry {
 			break
 		}
 	}
+	for i, f := range pe.Fields {
+		if w := enumWord(sc.locale, f.Key, f.Value); w != f.Value {
+			pe.Fields[i].Value = w
+		}
+	}
 	if e.ChannelID != "" {
 		pe.Channel = person{ID: e.ChannelID, Name: logentry.OneLine(e.Params[audit.ParamChannelName], 0), URL: sc.href("/", "channel", e.ChannelID)}
 	}
