@@ -107,7 +107,7 @@ func TestModerationView(t *testing.T) {
 	// The unban's row says no reason was given.
 	unban := page[strings.Index(page, `<tr class="act-unban"`):]
 	unban = unban[:strings.Index(unban, "</tr>")]
-	if !strings.Contains(unban, `class="reason none">no reason given`) {
+	if !strings.Contains(unban, `class="reason none" data-label="Reason">no reason given`) {
 		t.Errorf("unban row: %s", unban)
 	}
 	// Filters: by moderator id or name, by action.
@@ -428,7 +428,7 @@ func TestPagesInTheCommunityLanguage(t *testing.T) {
 		t.Error("raw enum values on the page")
 	}
 	_, page = b.do("GET", "/moderation?action=verify_fail", nil)
-	if !strings.Contains(page, `<td class="reason">timed out</td>`) {
+	if !strings.Contains(page, `<td class="reason" data-label="Reason">timed out</td>`) {
 		t.Errorf("verification reason not in words:\n%s", page)
 	}
 	for _, c := range []struct{ locale, logout, moderation, word string }{
