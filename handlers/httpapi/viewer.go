@@ -109,6 +109,13 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, t
 	}
 	raw, derr := base64.RawURLEncoding.DecodeString(c.Value)
 	token = string(raw)
+	if derr == nil && strings.HasPrefix(token, sessionPrefix) { // started by a login link
+		if p, ok, err = s.linkSession(token); err != nil || !ok {
+			clearSession(w, r)
+			return p, "", false, err
+		}
+		return p, token, true, nil
+	}
 	p, reason, err := s.authenticate(r.Context(), token)
 	if err != nil {
 		return p, "", false, err
@@ -205,6 +212,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "the logout form is stale: reload the page")
 			return
 		}
+	}
+	if err := s.endLinkSession(token); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	clearSession(w, r)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
