@@ -222,3 +222,15 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 	setSession(w, r, token)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
+
+// viewerName is who a session started by a login link belongs to, for
+// the page header; "" for token sessions, which name no one.
+func (p principal) viewerName() string {
+	if p.operator || p.token.ID != "link" {
+		return ""
+	}
+	if p.token.CreatedByName != "" {
+		return p.token.CreatedByName
+	}
+	return p.token.CreatedBy
+}

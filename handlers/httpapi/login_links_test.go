@@ -54,6 +54,12 @@ func TestLoginLinks(t *testing.T) {
 	}
 	cookie := resp.Cookies()[0]
 	_, page := b.do("GET", "/", nil)
+	if !strings.Contains(page, `<span class="who" id="who"><bdi>Alice &lt;b&gt;</bdi></span>`) {
+		t.Errorf("the page does not say who is logged in:\n%s", page)
+	}
+	if _, mod := b.do("GET", "/moderation", nil); !strings.Contains(mod, `id="who"><bdi>Alice &lt;b&gt;</bdi>`) {
+		t.Error("the moderation view does not say who is logged in")
+	}
 	if !strings.Contains(page, `id="entries"`) || strings.Count(page, `<article class="entry`) != 2 { // the join, the login
 		t.Errorf("the log after a link login:\n%s", page)
 	}

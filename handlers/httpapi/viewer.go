@@ -73,6 +73,7 @@ type viewerPage struct {
 	Community   string
 	Suggestions []option
 	UserNote    string
+	Who         string // the moderator a login link let in
 }
 
 type option struct {
@@ -310,7 +311,8 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := r.URL.Query()
-	page := &viewerPage{LoggedIn: true, Operator: p.operator, CSRF: s.csrf(token), Lang: s.opts.DefaultLocale, Limit: ViewerPageSize}
+	page := &viewerPage{LoggedIn: true, Operator: p.operator, CSRF: s.csrf(token), Lang: s.opts.DefaultLocale, Limit: ViewerPageSize,
+		Who: p.viewerName()}
 	prop, srch, err := s.viewerSearch(v, p, page)
 	page.Types = typeOptions(v.Get("type"))
 	if p.operator {

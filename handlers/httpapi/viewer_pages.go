@@ -49,6 +49,7 @@ type basePage struct {
 	Title     string
 	Scope     string // the property, path form
 	Community string // its name as recorded
+	Who       string // the moderator a login link let in
 	CSRF      string
 	Nav       []navLink
 	Error     string
@@ -110,7 +111,7 @@ func (s *Server) viewerScope(w http.ResponseWriter, r *http.Request, page string
 		return nil, false
 	}
 	sc := &scope{p: p, prop: p.property(), locale: s.opts.DefaultLocale}
-	sc.base = basePage{Lang: sc.locale, CSRF: s.csrf(token), Title: pageLabel(sc.locale, page)}
+	sc.base = basePage{Lang: sc.locale, CSRF: s.csrf(token), Title: pageLabel(sc.locale, page), Who: p.viewerName()}
 	if p.operator {
 		raw := r.URL.Query().Get("property")
 		prop, perr := ParseProperty(raw)

@@ -87,6 +87,9 @@ func TestModerationView(t *testing.T) {
 	if got := modRows(page); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("rows %v, want %v", got, want)
 	}
+	if strings.Contains(page, `id="who"`) {
+		t.Error("a token session names a moderator")
+	}
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(page, "<script") {
 		t.Errorf("CSP %q", csp)
 	}
