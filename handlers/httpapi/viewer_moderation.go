@@ -108,11 +108,13 @@ type modRow struct {
 
 type moderationPage struct {
 	basePage
-	Moderator string
-	Action    string
-	Actions   []option
-	Rows      []modRow
-	OlderURL  string
+	Suggestions []option // names for the moderator filter
+	ModNote     string   // what a name typed there was taken for
+	Moderator   string
+	Action      string
+	Actions     []option
+	Rows        []modRow
+	OlderURL    string
 }
 
 // Moderation view bounds: rows a page shows, records a page examines.
@@ -160,7 +162,18 @@ func (s *Server) handleModeration(w http.ResponseWriter, r *http.Request) {
 		s.showPage(w, code, "moderation", page)
 		return
 	}
-	rows, last, more, err := s.moderatorActions(r.Context(), sc, types, page.Moderator, page.Action, before, "", modPageRows)
+	d, err := s.names(r.Context(), sc.prop)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("moderation view: %w", err))
+		return
+	}
+	page.Suggestions = d.list
+	moderator := page.Moderator
+	if id, _ := d.resolve(moderator); moderator != "" && id != moderator {
+		moderator = id // a name or @username: that person's id
+		page.ModNote = page.Moderator + ": " + id
+	}
+	rows, last, more, err := s.moderatorActions(r.Context(), sc, types, moderator, page.Action, before, "", modPageRows)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("moderation view: %w", err))
 		return

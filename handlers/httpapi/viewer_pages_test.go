@@ -99,7 +99,7 @@ func TestModerationView(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"&lt;img src=x onerror=alert(1)&gt;Dave", "spam &lt;b&gt;links&lt;/b&gt;", "raiding", "no reason given",
-		`href="/member?user=dave"`, `href="/record?id=` + m["ban"].ID.String() + `"`, "<bdi>مدير</bdi>", longName} {
+		`href="/member?user=dave"`, `href="/record?id=` + m["ban"].ID.String() + `"`, "<bdi>مدير</bdi>", longName, `<option value="مدير">alice</option>`} {
 		if !strings.Contains(page, s) {
 			t.Errorf("the page lacks %q", s)
 		}
@@ -120,6 +120,8 @@ func TestModerationView(t *testing.T) {
 		"action=ban":                             "ban",
 		"action=kick&moderator=bob":              "kick",
 		"action=ban&moderator=bob":               "",
+		"moderator=" + url.QueryEscape("مدير"):   "unban ban timeout",
+		"moderator=nobody":                       "",
 	} {
 		_, page := b.do("GET", "/moderation?"+q, nil)
 		if got := strings.Join(modRows(page), " "); got != want {
