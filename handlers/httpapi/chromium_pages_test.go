@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/command"
 )
 
 // screenshot writes the page as PNG to $CHATWARDEN_SCREENSHOTS, or to the
@@ -43,7 +47,7 @@ func (c *cdp) text(selector string) string {
 	return v.(string)
 }
 
-// TestViewerPagesInChromium finds Dave by name, opens his member page, the
+// TestViewerPagesInChromium logs in through a one-time link, finds Dave by name, opens his member page, the
 // moderation view with his ban, an edit's before/after and the summary
 // with its charts, then checks every page at 360 px: no sideways
 // scrolling, Log out on screen.
@@ -60,10 +64,24 @@ func TestViewerPagesInChromium(t *testing.T) {
 	}
 	c.viewport(1200, 900)
 
-	c.navigate(e.ts.URL + "/")
-	c.waitFor("the login form", "!!document.getElementById('login')")
-	c.must(fmt.Sprintf(`document.getElementById('token').value = %q; document.getElementById('login').submit(); true`, e.tokA))
+	// Log in through a one-time link, as /audit viewer gives one.
+	link, _, err := e.srv.LoginLink(context.Background(), e.ts.URL, audit.Discord, propA, command.Admin{ID: "alice", Name: "Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.navigate(link)
+	c.waitFor("the link's form", "!!document.getElementById('link-login')")
+	c.screenshot(shots, "login-link")
+	c.must("document.getElementById('link-submit').click(); true")
 	c.waitFor("the log page", "!!document.getElementById('entries')")
+	if v := c.text("#who"); v != "Alice" {
+		t.Errorf("logged in as %q", v)
+	}
+	// The link is used up.
+	c.navigate(link)
+	c.waitFor("the used link", "!!document.getElementById('error')")
+	c.navigate(e.ts.URL + "/")
+	c.waitFor("the log page again", "!!document.getElementById('entries')")
 
 	// Dave by name: the suggestions know him, the filter finds his records.
 	if n := c.count(`#user-names option[value="Dave"]`); n != 1 {
