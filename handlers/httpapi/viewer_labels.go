@@ -7,6 +7,7 @@ import "github.com/chatwarden/chatwarden/logentry"
 // is rendered by logentry in the same locale.
 var pageLabels = map[string]map[string]string{
 	"en": {
+		"role":       "Role",
 		"login_link": "Log in", "link_gone": "This login link was already used or has expired. Ask for a new one in the chat (/audit viewer on Discord, /viewer on Telegram).",
 		"link_confirm": "Log in to the audit log viewer:", "community": "Community", "link_button": "Log in",
 		"user": "User", "channel": "Channel", "f_since": "Since", "f_until": "Until", "no_entries": "No entries match.",
@@ -31,6 +32,7 @@ var pageLabels = map[string]map[string]string{
 		"act_verify_pass": "verification passed", "act_verify_fail": "verification failed",
 	},
 	"fr": {
+		"role":       "Rôle",
 		"login_link": "Connexion", "link_gone": "Ce lien de connexion a déjà servi ou a expiré. Demandez-en un nouveau dans le chat (/audit viewer sur Discord, /viewer sur Telegram).",
 		"link_confirm": "Se connecter au journal d’audit :", "community": "Communauté", "link_button": "Se connecter",
 		"user": "Utilisateur", "channel": "Salon", "f_since": "Depuis", "f_until": "Jusqu’à", "no_entries": "Aucune entrée ne correspond.",
@@ -55,6 +57,7 @@ var pageLabels = map[string]map[string]string{
 		"act_link": "lien retiré", "act_verify_pass": "vérification réussie", "act_verify_fail": "vérification échouée",
 	},
 	"hi": {
+		"role":       "भूमिका",
 		"login_link": "लॉग इन", "link_gone": "यह लॉगिन लिंक पहले ही उपयोग हो चुका है या समाप्त हो गया है। चैट में नया माँगें (Discord पर /audit viewer, Telegram पर /viewer)।",
 		"link_confirm": "ऑडिट लॉग व्यूअर में लॉग इन करें:", "community": "समुदाय", "link_button": "लॉग इन",
 		"user": "उपयोगकर्ता", "channel": "चैनल", "f_since": "से", "f_until": "तक", "no_entries": "कोई प्रविष्टि मेल नहीं खाती।",

@@ -39,6 +39,7 @@ func (s *Server) viewerRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /record", s.handleRecord)
 	m.HandleFunc("GET /member", s.handleMember)
 	m.HandleFunc("GET /summary", s.handleSummary)
+	m.HandleFunc("GET /role", s.handleRole)
 	m.HandleFunc("GET /login/link", s.handleLinkForm)
 	m.HandleFunc("POST /login/link", s.handleLinkLogin)
 }

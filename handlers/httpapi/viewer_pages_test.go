@@ -475,3 +475,25 @@ func TestPageLabelsComplete(t *testing.T) {
 		}
 	}
 }
+
+func TestRolePage(t *testing.T) {
+	e := newEnv(t)
+	given := ev(1, audit.UserUpdate, withParams(audit.ParamField, "roles", audit.ParamRolesAdded, "r1,r2"))
+	taken := ev(2, audit.UserUpdate, withParams(audit.ParamField, "roles", audit.ParamRolesRemoved, "r1"))
+	other := ev(3, audit.UserUpdate, withParams(audit.ParamField, "roles", audit.ParamRolesAdded, "r10"))
+	e.record(given, taken, other, ev(4, audit.UserUpdate, inProp(audit.Telegram, propB), withParams(audit.ParamRolesAdded, "r1")))
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	_, page := b.do("GET", "/record?id="+given.ID.String(), nil)
+	if !strings.Contains(page, `<a class="role" href="/role?id=r1">@r1</a> <a class="role" href="/role?id=r2">@r2</a>`) {
+		t.Errorf("the record does not link its roles:\n%s", page)
+	}
+	resp, page := b.do("GET", "/role?id=r1", nil)
+	if resp.StatusCode != 200 || strings.Count(page, `<article class="entry`) != 2 ||
+		!strings.Contains(page, given.ID.String()) || !strings.Contains(page, taken.ID.String()) || strings.Contains(page, other.ID.String()) {
+		t.Errorf("role page: %d\n%s", resp.StatusCode, page)
+	}
+	if resp, _ := b.do("GET", "/role?id=a,b", nil); resp.StatusCode != 400 {
+		t.Errorf("bad role id: %d", resp.StatusCode)
+	}
+}

@@ -22,7 +22,8 @@ type pageEntry struct {
 	Class          string
 	Actor          person
 	Targets        []person
-	Channel        person // its URL is the log filtered by the channel
+	Channel        person   // its URL is the log filtered by the channel
+	Roles          []person // roles given or taken, linked to their pages
 	URL            string
 	Long           bool   // content long enough to be folded in a <details>
 	Preview        string // its first line or so, the <summary>
@@ -50,6 +51,13 @@ func (sc *scope) entry(e *audit.Event) pageEntry {
 		pe.Targets = append(pe.Targets, sc.person(t, name))
 		if i == 9 {
 			break
+		}
+	}
+	for _, k := range []string{audit.ParamRolesAdded, audit.ParamRolesRemoved} {
+		for _, id := range roleIDs(e.Params[k]) {
+			if len(pe.Roles) < 20 {
+				pe.Roles = append(pe.Roles, person{ID: id, URL: sc.href("/role", "id", id)})
+			}
 		}
 	}
 	for i, f := range pe.Fields {
