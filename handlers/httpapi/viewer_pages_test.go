@@ -312,7 +312,8 @@ func TestSummaryPage(t *testing.T) {
 			paramRaidID, "r1", "raid_status", status, audit.ParamCount, strconv.Itoa(count)), func(x *audit.Event) { x.TargetIDs = []string{"a", "b"} })
 	}
 	e.record(ev(60, audit.UserBan, at(3*24*time.Hour), by3("alice", "Alice")), ev(61, audit.UserJoin, at(20*24*time.Hour)),
-		ev(62, audit.UserJoin, at(40*24*time.Hour)), raid(1, 12, "ACTIVE"), raid(2, 25, "ENDED"))
+		ev(62, audit.UserJoin, at(40*24*time.Hour)), raid(1, 12, "ACTIVE"), raid(2, 25, "ENDED"),
+		ev(63, audit.UserBan, at(2*24*time.Hour), by3("mallory", hostileName)))
 	b := e.browser(t)
 	b.do("POST", "/login", url.Values{"token": {e.tokA}})
 	resp, page := b.do("GET", "/summary", nil)
@@ -332,7 +333,7 @@ func TestSummaryPage(t *testing.T) {
 		}
 		return strings.Join(ns, " ")
 	}
-	for typ, want := range map[string]string{"USER_BAN": "1 2 2", "USER_JOIN": "1 1 2", "SECURITY_EVENT": "3 3 3", "CHAT_MESSAGE": "1 1 1"} {
+	for typ, want := range map[string]string{"USER_BAN": "1 3 3", "USER_JOIN": "1 1 2", "SECURITY_EVENT": "3 3 3", "CHAT_MESSAGE": "1 1 1"} {
 		if got := row(typ); got != want {
 			t.Errorf("%s counts %q, want %q", typ, got, want)
 		}
@@ -346,6 +347,8 @@ func TestSummaryPage(t *testing.T) {
 		`href="/member?user=alice"`, `<a href="/moderation?moderator=alice">4</a></td><td>ban 2, unban 1, timeout 1</td>`,
 		`<a href="/moderation?moderator=bot">3</a></td><td>quarantine 1, link removed 1, verification failed 1</td>`,
 		`<a href="/moderation?moderator=bob">2</a></td><td>kick 1, message deleted 1</td>`,
+		`<a class="person" href="/member?user=mallory" title="mallory"><bdi>&lt;img src=x onerror=alert(1)&gt;Dave</bdi></a>`,
+		`<bdi>` + longName + `</bdi>`, `<bdi>مدير</bdi>`,
 	} {
 		if !strings.Contains(mods, s) {
 			t.Errorf("moderators lack %q:\n%s", s, mods)
