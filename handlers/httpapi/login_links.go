@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -82,6 +83,9 @@ func (s *Server) LoginLink(ctx context.Context, base string, p audit.Platform, p
 	}
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return "", time.Time{}, fmt.Errorf("login link: api.public_url %q is not an http(s) URL", base)
+	}
+	if err := s.sweep(nsLoginLinks); err != nil {
+		return "", time.Time{}, err
 	}
 	code, err := newSecret(linkPrefix)
 	if err != nil {
@@ -198,6 +202,10 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 		s.showPage(w, http.StatusGone, "link", page)
 		return
 	}
+	if err := s.sweep(nsLinkSessions); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	token, err := newSecret(sessionPrefix)
 	if err != nil {
 		s.fail(w, r, err)
@@ -233,4 +241,27 @@ func (p principal) viewerName() string {
 		return p.token.CreatedByName
 	}
 	return p.token.CreatedBy
+}
+
+// sweep forgets the expired links or sessions of ns, so that links never
+// opened and sessions never ended do not pile up.
+func (s *Server) sweep(ns string) error {
+	now := s.now()
+	var expired [][]byte
+	err := s.store.ScanKV(ns, nil, func(k, v []byte) error {
+		var g linkGrant
+		if json.Unmarshal(v, &g) != nil || !now.Before(g.Expires) {
+			expired = append(expired, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sweep %s: %w", ns, err)
+	}
+	for _, k := range expired {
+		if err := s.store.DeleteKV(ns, k); err != nil {
+			return fmt.Errorf("sweep %s: %w", ns, err)
+		}
+	}
+	return nil
 }

@@ -109,6 +109,18 @@ func TestLoginLinks(t *testing.T) {
 		t.Errorf("expired link: %d", resp.StatusCode)
 	}
 
+	// Expired links are forgotten when the next one is made.
+	if _, err := e.store.GetKV(nsLoginLinks, secretKey(u2.Query().Get("code"))); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the expired link was taken: %v", err)
+	}
+	unopened, _, _ := e.srv.LoginLink(ctx, "https://viewer.example", audit.Discord, propA, alice)
+	uo, _ := url.Parse(unopened)
+	e.clock.Add(LoginLinkTTL)
+	e.srv.LoginLink(ctx, "https://viewer.example", audit.Discord, propA, alice)
+	if _, err := e.store.GetKV(nsLoginLinks, secretKey(uo.Query().Get("code"))); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an expired, never opened link is still stored: %v", err)
+	}
+
 	// Logging out ends the session on the server too.
 	m := csrfField.FindStringSubmatch(page)
 	if m == nil {
