@@ -123,6 +123,18 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			return err
 		}
 	}
+	// One-time viewer links from chat (/audit viewer, /viewer) need the
+	// viewer's public address.
+	var discordLink discord.ViewerLinkFunc
+	var telegramLink telegram.ViewerLinkFunc
+	if api != nil && cfg.API.PublicURL != "" {
+		discordLink = func(ctx context.Context, property string, user command.Admin) (string, time.Time, error) {
+			return api.LoginLink(ctx, cfg.API.PublicURL, audit.Discord, property, user)
+		}
+		telegramLink = func(ctx context.Context, property string, user command.Admin) (string, time.Time, error) {
+			return api.LoginLink(ctx, cfg.API.PublicURL, audit.Telegram, property, user)
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -144,7 +156,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			Token: cfg.Discord.Token.Reveal(), APIURL: cfg.Discord.APIURL,
 			ShardID: cfg.Discord.ShardID, ShardCount: cfg.Discord.ShardCount, DevGuildID: cfg.Discord.DevGuildID,
 			Store: s, Recorder: rec, Logger: log, Router: router,
-			Moderation: mod, Verification: ver, Tokens: tokens,
+			Moderation: mod, Verification: ver, Tokens: tokens, ViewerLink: discordLink,
 			OnReconnect: countReconnect(metrics, "discord"), OnDeliveryFailure: countDeliveryFailure(metrics, "discord"),
 		})
 		if err != nil {
@@ -168,7 +180,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			DeleteCommandsAfter: cfg.Telegram.DeleteCommandsAfter.D(), DefaultLocale: cfg.Defaults.Locale,
 			Webhook: telegram.Webhook{Listen: cfg.Telegram.Webhook.Listen, URL: cfg.Telegram.Webhook.URL,
 				SecretToken: cfg.Telegram.Webhook.SecretToken.Reveal()},
-			Moderation: mod, Verification: ver, Tokens: tokens,
+			Moderation: mod, Verification: ver, Tokens: tokens, ViewerLink: telegramLink,
 			OnReconnect: countReconnect(metrics, "telegram"), OnDeliveryFailure: countDeliveryFailure(metrics, "telegram"),
 		})
 		if err != nil {

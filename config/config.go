@@ -97,6 +97,9 @@ type Defaults struct {
 type API struct {
 	Listen        string `yaml:"listen"`
 	OperatorToken Secret `yaml:"operator_token"`
+	// PublicURL is where moderators reach the viewer (behind a proxy,
+	// the proxy's address); the chat commands' login links point there.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Locales the log formats exist in.
@@ -375,6 +378,11 @@ func (c *Config) validate(file string, lines map[string]int) error {
 	if c.API.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 			return fail("api.listen", "must be host:port, e.g. 127.0.0.1:8080; got %q", c.API.Listen)
+		}
+	}
+	if u := c.API.PublicURL; u != "" {
+		if err := checkURL(u); err != nil {
+			return fail("api.public_url", "%v", err)
 		}
 	}
 	if t := c.API.OperatorToken; t != "" && len(t) < 32 {

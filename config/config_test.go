@@ -64,6 +64,7 @@ func TestErrors(t *testing.T) {
 		{"webhook without secret", "telegram:\n  webhook:\n    listen: :8443\n    url: https://x.example/tg\n", []string{"secret_token", "required"}},
 		{"bad locale", "defaults:\n  locale: de\n", []string{"defaults.locale", "en, fr, hi"}},
 		{"short operator token", "api:\n  operator_token: short\n", []string{"api.operator_token", "32"}},
+		{"bad public url", "api:\n  public_url: viewer.example\n", []string{"api.public_url", "http(s) URL"}},
 		{"section not a mapping", "storage: yes\n", []string{"storage", "mapping"}},
 		{"not yaml", "storage: [unclosed\n", []string{"not valid YAML"}},
 		{"top level list", "- a\n- b\n", []string{"top level"}},

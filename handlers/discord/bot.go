@@ -76,6 +76,9 @@ type Options struct {
 	Verification *verification.Engine
 	// Tokens, when set, serves /config api-token (the HTTP API's tokens).
 	Tokens *command.Tokens
+	// ViewerLink, when set, serves /audit viewer (one-time links to the
+	// web viewer).
+	ViewerLink ViewerLinkFunc
 	// OnReconnect, if set, is called each time the connection to the
 	// platform is lost and made again (a gateway disconnect), for metrics. It must not block.
 	OnReconnect func()

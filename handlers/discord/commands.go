@@ -50,6 +50,7 @@ func commandSet() []*discordgo.ApplicationCommand {
 					Options: []*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionUser, Name: "user", Description: "the member", Required: true}}},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "stats", Description: "Counts per type",
 					Options: []*discordgo.ApplicationCommandOption{str("since", "24h, 7d or a date")}},
+				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "viewer", Description: "A one-time link to the web viewer (only you see it)"},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "export", Description: "Export entries as a file",
 					Options: append([]*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionString, Name: "format",
 						Description: "ndjson or csv", Choices: []*discordgo.ApplicationCommandOptionChoice{{Name: "ndjson", Value: "ndjson"}, {Name: "csv", Value: "csv"}}}},

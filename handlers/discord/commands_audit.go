@@ -27,6 +27,10 @@ func (b *Bot) onAudit(i *discordgo.Interaction, data discordgo.ApplicationComman
 		return
 	}
 	sub := data.Options[0]
+	if sub.Name == "viewer" {
+		b.onAuditViewer(i)
+		return
+	}
 	opts := options(sub.Options)
 	search := command.Search{Types: optString(opts, "type"), User: optString(opts, "user"),
 		Channel: optString(opts, "channel"), Since: optString(opts, "since"), Until: optString(opts, "until")}

@@ -85,7 +85,7 @@ func startWith(t *testing.T, opts discordtest.Options, initial *settings.Communi
 	h := &harness{t: t}
 	b, err := discord.New(discord.Options{Token: "test-token", APIURL: fake.APIURL(), Store: s, Recorder: rec,
 		Logger: zerolog.Nop(), CorrelationWindow: 300 * time.Millisecond, ReadyTimeout: 5 * time.Second,
-		Router: router, LogInterval: 10 * time.Millisecond, OnReconnect: func() { h.reconnects.Add(1) }})
+		Router: router, LogInterval: 10 * time.Millisecond, OnReconnect: func() { h.reconnects.Add(1) }, ViewerLink: fakeViewerLink})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,6 +250,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /logout", s.handleLogout)
 	m.HandleFunc("GET /export", s.handleViewerExport)
 	m.HandleFunc("GET /static/viewer.css", s.handleCSS)
+	s.viewerRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "", "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	_ "embed"
@@ -41,7 +42,8 @@ var (
 	//go:embed viewer/viewer.css
 	viewerCSS string
 
-	viewerTmpl = template.Must(template.New("viewer").Parse(viewerHTML))
+	// The log page shares the other pages' templates ("entry").
+	viewerTmpl = template.Must(template.Must(template.New("viewer").Funcs(pageFuncs).Parse(viewerHTML)).Parse(pagesHTML))
 )
 
 // viewerPage is what the template shows.
@@ -59,24 +61,24 @@ type viewerPage struct {
 	Since      string
 	Until      string
 	Limit      int
-	Entries    []viewerEntry
+	Items      []listItem // entries, runs of joins folded
 	OlderURL   string
 	NewerURL   string
 	CSVURL     string
 	NDJSONURL  string
 	CSRF       string
+	Nav        []navLink // the other pages, for a chosen property
+	// Names as recorded: the community's, the user filter's suggestions
+	// (name, id) and what a name typed there was taken for.
+	Community   string
+	Suggestions []option
+	UserNote    string
+	Who         string // the moderator a login link let in
 }
 
 type option struct {
 	Value, Label string
 	Selected     bool
-}
-
-type viewerEntry struct {
-	logentry.Entry
-	Time     string // RFC 3339
-	TimeText string
-	Class    string // CSS class from the category
 }
 
 // render is the one place log entries are rendered for the viewer: the
@@ -108,6 +110,13 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, t
 	}
 	raw, derr := base64.RawURLEncoding.DecodeString(c.Value)
 	token = string(raw)
+	if derr == nil && strings.HasPrefix(token, sessionPrefix) { // started by a login link
+		if p, ok, err = s.linkSession(token); err != nil || !ok {
+			clearSession(w, r)
+			return p, "", false, err
+		}
+		return p, token, true, nil
+	}
 	p, reason, err := s.authenticate(r.Context(), token)
 	if err != nil {
 		return p, "", false, err
@@ -205,6 +214,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := s.endLinkSession(token); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	clearSession(w, r)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -298,11 +311,12 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := r.URL.Query()
-	page := &viewerPage{LoggedIn: true, Operator: p.operator, CSRF: s.csrf(token), Lang: s.opts.DefaultLocale, Limit: ViewerPageSize}
+	page := &viewerPage{LoggedIn: true, Operator: p.operator, CSRF: s.csrf(token), Lang: s.opts.DefaultLocale, Limit: ViewerPageSize,
+		Who: p.viewerName()}
 	prop, srch, err := s.viewerSearch(v, p, page)
 	page.Types = typeOptions(v.Get("type"))
 	if p.operator {
-		page.Properties = s.propertyOptions(page.Property)
+		page.Properties = s.propertyOptions(r.Context(), page.Property)
 	}
 	if err != nil {
 		page.Error = err.Error()
@@ -320,6 +334,11 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page.Lang = locale
+	page.Nav = viewerNav(p, prop, locale, "log")
+	if err := s.viewerNames(r.Context(), prop, srch, page); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q := srch.q
 	q.Limit = srch.max
 	res, err := s.store.Query(r.Context(), q)
@@ -335,12 +354,12 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	for _, e := range res.Events {
-		page.Entries = append(page.Entries, viewerEntry{
-			Entry: render(e, locale), Time: e.Time.UTC().Format(time.RFC3339Nano),
-			TimeText: e.Time.UTC().Format("2006-01-02 15:04:05 UTC"), Class: "cat-" + e.Type.Category().String(),
-		})
+	entries := make([]pageEntry, len(res.Events))
+	for i, e := range res.Events {
+		esc := &scope{p: p, prop: Property{Platform: e.Platform, ID: e.PropertyID}, locale: locale}
+		entries[i] = esc.entry(e)
 	}
+	page.Items = foldJoins(res.Events, entries, locale)
 	link := func(extra url.Values) string {
 		out := url.Values{}
 		for _, k := range []string{"property", "type", "user", "channel", "since", "until", "limit"} {
@@ -385,6 +404,10 @@ func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.viewerNames(r.Context(), prop, srch, &page); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	srch.q.Cursor = ""
 	s.stream(w, r, prop, srch, v.Get("format"))
 }
@@ -405,11 +428,15 @@ func typeOptions(selected string) []option {
 }
 
 // propertyOptions lists the properties the operator may choose.
-func (s *Server) propertyOptions(selected string) []option {
+func (s *Server) propertyOptions(ctx context.Context, selected string) []option {
 	out := []option{{Value: AllProperties, Label: "all properties", Selected: selected == AllProperties}}
 	for _, p := range s.store.Properties() {
-		v := Property{Platform: p.Platform, ID: p.ID}.String()
-		out = append(out, option{Value: v, Label: v + " (" + strconv.FormatUint(p.Count, 10) + " records)", Selected: v == selected})
+		prop := Property{Platform: p.Platform, ID: p.ID}
+		v, label := prop.String(), prop.String()
+		if name, err := s.communityName(ctx, prop); err == nil && name != "" {
+			label = name + " · " + v
+		}
+		out = append(out, option{Value: v, Label: label + " (" + strconv.FormatUint(p.Count, 10) + " records)", Selected: v == selected})
 	}
 	return out
 }

@@ -93,6 +93,9 @@ type Options struct {
 	// Tokens, when set, serves /apitoken in a private chat (the HTTP
 	// API's tokens).
 	Tokens *command.Tokens
+	// ViewerLink, when set, serves /viewer in a private chat (one-time
+	// links to the web viewer).
+	ViewerLink ViewerLinkFunc
 	// OnReconnect, if set, is called each time the connection to the
 	// platform is lost and made again (a failed getUpdates), for metrics. It must not block.
 	OnReconnect func()

@@ -34,6 +34,7 @@ var commands = []commandInfo{
 	{"doctor", "Check the bot's rights here and in the log chats", true, false},
 	{"report", "Reply to a message with /report to tell the admins", false, false},
 	{"apitoken", "HTTP API tokens of a group you administer: /apitoken create|list|revoke <chat id>", true, true},
+	{"viewer", "A one-time link to the web viewer of a group you administer: /viewer <chat id>", true, true},
 }
 
 // registerCommands puts the commands in the clients' menus: everything
@@ -108,6 +109,11 @@ func (b *Bot) command(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.E
 	case "apitoken":
 		t.after(func() {
 			b.answer(m, "API tokens are secrets: send <code>/apitoken</code> to me in a private chat.", nil)
+		})
+		return nil
+	case "viewer":
+		t.after(func() {
+			b.answer(m, "Viewer links are personal: send <code>/viewer "+esc(chatID(m.Chat))+"</code> to me in a private chat.", nil)
 		})
 		return nil
 	case "setlog":

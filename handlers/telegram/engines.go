@@ -90,6 +90,8 @@ func (b *Bot) privateMessage(t *batch, m *tgbotapi.Message, ext *messageExt) {
 	switch name {
 	case "apitoken":
 		t.after(func() { b.apitoken(m, args) })
+	case "viewer":
+		t.after(func() { b.viewer(m, args) })
 	case "start", "help":
 		t.after(func() {
 			b.answer(m, "chatwarden keeps the audit log of the groups it moderates. Group admins use its commands "+

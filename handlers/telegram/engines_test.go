@@ -517,7 +517,7 @@ func TestSettingsCommandIsForAdminsAndShowsEngineSettings(t *testing.T) {
 		}
 		return len(menu) > 0
 	})
-	if !slices.Equal(menu, []string{"apitoken"}) {
+	if !slices.Equal(menu, []string{"apitoken", "viewer"}) {
 		t.Fatalf("private menu %v", menu)
 	}
 }

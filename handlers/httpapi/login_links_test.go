@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+func TestLoginLinks(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other := ev(1, audit.UserBan, inProp(audit.Telegram, propB))
+	e.record(ev(2, audit.UserJoin), other)
+	alice := command.Admin{ID: "alice", Name: "Alice <b>"}
+	if _, _, err := e.srv.LoginLink(ctx, "", audit.Discord, propA, alice); !errors.Is(err, ErrNoPublicURL) {
+		t.Errorf("no public URL: %v", err)
+	}
+	if _, _, err := e.srv.LoginLink(ctx, "javascript:alert(1)", audit.Discord, propA, alice); err == nil {
+		t.Error("a javascript: public URL was taken")
+	}
+	link, expires, err := e.srv.LoginLink(ctx, "https://viewer.example/", audit.Discord, propA, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link, "https://viewer.example/login/link?code=cwl_") || !expires.Equal(e.clock.Now().Add(LoginLinkTTL)) {
+		t.Fatalf("link %s, expires %v", link, expires)
+	}
+	u, _ := url.Parse(link)
+	code := u.Query().Get("code")
+
+	// Opening the link (as a chat's link preview would) uses nothing up.
+	b := e.browser(t)
+	for range 2 {
+		resp, page := b.do("GET", u.RequestURI(), nil)
+		if resp.StatusCode != 200 || !strings.Contains(page, `id="link-login"`) || !strings.Contains(page, "Alice &lt;b&gt;") ||
+			!strings.Contains(page, pathA) || len(resp.Cookies()) != 0 {
+			t.Fatalf("link form: %d\n%s", resp.StatusCode, page)
+		}
+	}
+	if resp, _ := b.do("POST", "/login/link", url.Values{"code": {code}}, "Origin", "https://evil.example"); resp.StatusCode != 403 {
+		t.Errorf("cross-site post: %d", resp.StatusCode)
+	}
+	resp, _ := b.do("POST", "/login/link", url.Values{"code": {code}})
+	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 || strings.Contains(resp.Cookies()[0].Value, code) {
+		t.Fatalf("login by link: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	cookie := resp.Cookies()[0]
+	_, page := b.do("GET", "/", nil)
+	if !strings.Contains(page, `<span class="who" id="who"><bdi>Alice &lt;b&gt;</bdi></span>`) {
+		t.Errorf("the page does not say who is logged in:\n%s", page)
+	}
+	if _, mod := b.do("GET", "/moderation", nil); !strings.Contains(mod, `id="who"><bdi>Alice &lt;b&gt;</bdi>`) {
+		t.Error("the moderation view does not say who is logged in")
+	}
+	if !strings.Contains(page, `id="entries"`) || strings.Count(page, `<article class="entry`) != 2 { // the join, the login
+		t.Errorf("the log after a link login:\n%s", page)
+	}
+	// The login is recorded, with who and from where.
+	res, err := e.store.Query(ctx, store.Query{Platform: audit.Discord, Property: propA, Types: []audit.EventType{audit.SecurityEvent}})
+	if err != nil || len(res.Events) != 1 {
+		t.Fatalf("login records: %v %v", res.Events, err)
+	}
+	if r := res.Events[0]; r.Params[audit.ParamKind] != KindViewerLogin || r.ActorID != "alice" || r.Params[ParamRemoteAddr] != "127.0.0.1" {
+		t.Errorf("login record %+v", r)
+	}
+
+	// A link works once.
+	replay := e.browser(t)
+	if resp, page := replay.do("POST", "/login/link", url.Values{"code": {code}}); resp.StatusCode != 410 || len(resp.Cookies()) != 0 || !strings.Contains(page, "already used") {
+		t.Errorf("replayed link: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	if resp, _ := replay.do("GET", u.RequestURI(), nil); resp.StatusCode != 410 {
+		t.Errorf("used link opened again: %d", resp.StatusCode)
+	}
+	for _, bad := range []string{"", "cwl_nope", "cwv_nope"} {
+		if resp, _ := replay.do("POST", "/login/link", url.Values{"code": {bad}}); resp.StatusCode != 410 {
+			t.Errorf("code %q: %d", bad, resp.StatusCode)
+		}
+	}
+
+	// The session sees its own community only.
+	_, page = b.do("GET", "/?property="+url.QueryEscape(pathB), nil)
+	if strings.Contains(page, propB) {
+		t.Error("a link session saw another community")
+	}
+	if resp, _ := b.do("GET", "/record?id="+other.ID.String(), nil); resp.StatusCode != 404 {
+		t.Errorf("another community's record: %d", resp.StatusCode)
+	}
+	if resp, _ := b.do("GET", "/export?format=csv", nil); resp.StatusCode != 200 {
+		t.Errorf("export with a link session: %d", resp.StatusCode)
+	}
+
+	// A link expires.
+	link2, _, err := e.srv.LoginLink(ctx, "http://127.0.0.1:8080", audit.Discord, propA, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, _ := url.Parse(link2)
+	e.clock.Add(LoginLinkTTL)
+	if resp, _ := e.browser(t).do("POST", "/login/link", url.Values{"code": {u2.Query().Get("code")}}); resp.StatusCode != 410 {
+		t.Errorf("expired link: %d", resp.StatusCode)
+	}
+
+	// Expired links are forgotten when the next one is made.
+	if _, err := e.store.GetKV(nsLoginLinks, secretKey(u2.Query().Get("code"))); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the expired link was taken: %v", err)
+	}
+	unopened, _, _ := e.srv.LoginLink(ctx, "https://viewer.example", audit.Discord, propA, alice)
+	uo, _ := url.Parse(unopened)
+	e.clock.Add(LoginLinkTTL)
+	e.srv.LoginLink(ctx, "https://viewer.example", audit.Discord, propA, alice)
+	if _, err := e.store.GetKV(nsLoginLinks, secretKey(uo.Query().Get("code"))); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an expired, never opened link is still stored: %v", err)
+	}
+
+	// Logging out ends the session on the server too.
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no logout form")
+	}
+	if resp, _ := b.do("POST", "/logout", url.Values{"csrf": {m[1]}}); resp.StatusCode != 303 {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	stolen := e.browser(t)
+	stolenURL, _ := url.Parse(e.ts.URL)
+	stolen.client.Jar.SetCookies(stolenURL, []*http.Cookie{{Name: cookie.Name, Value: cookie.Value}})
+	if _, page := stolen.do("GET", "/", nil); !strings.Contains(page, `action="/login"`) {
+		t.Error("the session still works after logout")
+	}
+
+	// A session expires.
+	b2 := e.browser(t)
+	link3, _, _ := e.srv.LoginLink(ctx, "https://viewer.example", audit.Discord, propA, alice)
+	u3, _ := url.Parse(link3)
+	b2.do("POST", "/login/link", url.Values{"code": {u3.Query().Get("code")}})
+	if _, page := b2.do("GET", "/", nil); !strings.Contains(page, `id="entries"`) {
+		t.Fatal("no session")
+	}
+	e.clock.Add(LinkSessionTTL + time.Second)
+	if _, page := b2.do("GET", "/", nil); !strings.Contains(page, `action="/login"`) {
+		t.Error("the session outlived LinkSessionTTL")
+	}
+}
