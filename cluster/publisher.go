@@ -149,7 +149,7 @@ func (p *Publisher) Ready(context.Context) error {
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("stream behind, %d records waiting: %w", n, last)
+	return fmt.Errorf("stream behind, %d waiting in the outbox: %w", n, last)
 }
 
 func (p *Publisher) setLast(err error) {

@@ -190,7 +190,7 @@ func TestOutageLosesNothing(t *testing.T) {
 		t.Fatal("the outbox is empty while NATS is down")
 	}
 	err := f.pub.Ready(ctx)
-	if err == nil || !strings.Contains(err.Error(), "records waiting") {
+	if err == nil || !strings.Contains(err.Error(), "waiting in the outbox") {
 		t.Fatalf("ready while NATS is down: %v", err)
 	}
 
