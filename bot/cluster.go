@@ -20,9 +20,7 @@ func newPublisher(cfg config.Cluster, s *store.Store, rec *recorder.Recorder, lo
 		return nil, nil
 	}
 	pub, err := cluster.New(cluster.Options{
-		URL: cfg.NATSURL, Credentials: cfg.Credentials, Stream: cfg.Stream,
-		CAFile: cfg.TLS.CAFile, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
-		Outbox: s, Logger: log,
+		Conn: natsConn(cfg, "chatwarden"), Stream: cfg.Stream, Outbox: s, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -30,6 +28,12 @@ func newPublisher(cfg config.Cluster, s *store.Store, rec *recorder.Recorder, lo
 	rec.AddRouter(cluster.Router())
 	rec.Subscribe(pub.Committed)
 	return pub, nil
+}
+
+// natsConn is how the config says to reach NATS.
+func natsConn(cfg config.Cluster, name string) cluster.Conn {
+	return cluster.Conn{URL: cfg.NATSURL, Credentials: cfg.Credentials, Name: name,
+		CAFile: cfg.TLS.CAFile, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile}
 }
 
 // publisherMetrics adds the outbox depth gauge and the readiness check.

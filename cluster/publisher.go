@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,12 +54,7 @@ type Outbox interface {
 
 // Options configure a Publisher.
 type Options struct {
-	// URL lists the NATS servers, comma-separated.
-	URL string
-	// Credentials is a .creds file; empty connects without.
-	Credentials string
-	// CAFile, CertFile and KeyFile are PEM files for TLS.
-	CAFile, CertFile, KeyFile string
+	Conn
 	// Stream is the JetStream stream, created (one replica, file storage)
 	// when missing.
 	Stream string
@@ -72,8 +66,6 @@ type Options struct {
 	// publish (default 5s); an unacknowledged record stays in the outbox
 	// and is published again.
 	AckTimeout time.Duration
-	// Name names the connection in the servers' monitoring.
-	Name string
 }
 
 // Publisher drains the outbox into the stream. It connects in Run, keeps
@@ -94,22 +86,14 @@ func New(opts Options) (*Publisher, error) {
 	if opts.URL == "" || opts.Stream == "" || opts.Outbox == nil {
 		return nil, errors.New("cluster: URL, Stream and Outbox are required")
 	}
-	for _, f := range []string{opts.Credentials, opts.CAFile, opts.CertFile, opts.KeyFile} {
-		if f == "" {
-			continue
-		}
-		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
-		}
+	if err := opts.Conn.check(); err != nil {
+		return nil, err
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 256
 	}
 	if opts.AckTimeout <= 0 {
 		opts.AckTimeout = 5 * time.Second
-	}
-	if opts.Name == "" {
-		opts.Name = "chatwarden"
 	}
 	return &Publisher{opts: opts, log: opts.Logger.With().Str("component", "cluster").Logger(),
 		wake: make(chan struct{}, 1), last: errors.New("not connected yet")}, nil
@@ -162,35 +146,9 @@ func (p *Publisher) setLast(err error) {
 // publishing; records wait in the outbox. Run fails only on errors a
 // retry cannot fix (the store's).
 func (p *Publisher) Run(ctx context.Context) error {
-	nopts := []nats.Option{
-		nats.Name(p.opts.Name),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			p.log.Warn().Err(err).Msg("disconnected from NATS; records wait in the outbox")
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			p.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
-			p.Committed(nil)
-		}),
-		nats.ConnectHandler(func(nc *nats.Conn) {
-			p.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
-			p.Committed(nil)
-		}),
-	}
-	if p.opts.Credentials != "" {
-		nopts = append(nopts, nats.UserCredentials(p.opts.Credentials))
-	}
-	if p.opts.CAFile != "" {
-		nopts = append(nopts, nats.RootCAs(p.opts.CAFile))
-	}
-	if p.opts.CertFile != "" {
-		nopts = append(nopts, nats.ClientCert(p.opts.CertFile, p.opts.KeyFile))
-	}
-	nc, err := nats.Connect(p.opts.URL, nopts...)
-	if err != nil { // with RetryOnFailedConnect, only bad options end here
-		return fmt.Errorf("cluster: connect to NATS: %w", err)
+	nc, err := p.opts.Conn.connect(p.log, func() { p.Committed(nil) })
+	if err != nil {
+		return err
 	}
 	defer nc.Close()
 	p.nc.Store(nc)

@@ -67,7 +67,7 @@ func newFixture(t *testing.T, url string) *fixture {
 		t.Fatal(err)
 	}
 	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{cluster.Router()}})
-	pub, err := cluster.New(cluster.Options{URL: url, Stream: "CW", Outbox: s, AckTimeout: time.Second,
+	pub, err := cluster.New(cluster.Options{Conn: cluster.Conn{URL: url}, Stream: "CW", Outbox: s, AckTimeout: time.Second,
 		Batch: 64, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -268,8 +268,8 @@ func TestSubject(t *testing.T) {
 // TestNewRejectsMissingFiles: a credentials file that is not there is an
 // error at start, naming the file but nothing in it.
 func TestNewRejectsMissingFiles(t *testing.T) {
-	_, err := cluster.New(cluster.Options{URL: "nats://127.0.0.1:1", Stream: "CW", Outbox: (*store.Store)(nil),
-		Credentials: filepath.Join(t.TempDir(), "missing.creds")})
+	_, err := cluster.New(cluster.Options{Conn: cluster.Conn{URL: "nats://127.0.0.1:1",
+		Credentials: filepath.Join(t.TempDir(), "missing.creds")}, Stream: "CW", Outbox: (*store.Store)(nil)})
 	if err == nil || !strings.Contains(err.Error(), "missing.creds") {
 		t.Fatalf("error %v", err)
 	}
