@@ -17,28 +17,13 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/cluster"
+	"github.com/chatwarden/chatwarden/cluster/clustertest"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
 
-// startNATS runs a JetStream server in-process on 127.0.0.1; port 0 picks
-// a free one. dir keeps its streams across restarts.
 func startNATS(t *testing.T, port int, dir string) *server.Server {
-	t.Helper()
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir,
-		NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return clustertest.StartNATS(t, port, dir)
 }
 
 // eventually polls cond until it holds, failing after a generous bound.
