@@ -106,6 +106,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
+	// The ordered consumer's own retries do not watch ctx; a closed
+	// connection ends them.
+	stop := context.AfterFunc(ctx, nc.Close)
+	defer stop()
 	c.nc.Store(nc)
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -176,9 +180,11 @@ func (c *Consumer) consumer(ctx context.Context, js jetstream.JetStream) (jetstr
 	if err != nil {
 		return nil, err
 	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	// A few resets only: past them Fetch fails and Run starts again from
+	// the saved position, with its own backoff.
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, MaxResetAttempts: 3}
 	if done > 0 {
-		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: done + 1}
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, done+1
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -107,5 +108,60 @@ func TestConsumerCopiesEachRecordOnce(t *testing.T) {
 		if err != nil || !v.OK {
 			t.Fatalf("chain of %s on the query node: %+v %v", p, v, err)
 		}
+	}
+}
+
+// TestConsumerWaitsOutAnOutage: the NATS server goes away while a query
+// node copies and shards record; once it is back, the query node ends with
+// every record once.
+func TestConsumerWaitsOutAnOutage(t *testing.T) {
+	dir := t.TempDir()
+	ns := startNATS(t, 0, dir)
+	url := ns.ClientURL()
+	shard := newFixture(t, url)
+	ctx := context.Background()
+	record := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := shard.rec.Record(ctx, event("g1", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	qrec := recorder.New(qs, recorder.Options{})
+	defer qrec.Close(ctx)
+	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
+		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(cctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	record(0, 100)
+	eventually(t, "some records copied", func() bool { return total(qs) > 0 })
+	port := ns.Addr().(*net.TCPAddr).Port
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	record(100, 150)
+	eventually(t, "not ready while NATS is down", func() bool { return c.Ready(ctx) != nil })
+	startNATS(t, port, dir)
+	eventually(t, "every record copied", func() bool {
+		n, _ := shard.pub.Depth()
+		return n == 0 && total(qs) >= 150 && c.Ready(ctx) == nil
+	})
+	if n := total(qs); n != 150 {
+		t.Fatalf("the query store holds %d records, want 150", n)
 	}
 }
