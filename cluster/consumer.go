@@ -117,6 +117,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	var cons jetstream.Consumer
 	backoff := time.Duration(0)
+	idle := false // the last round found nothing: wait for a message
 	for {
 		if backoff > 0 {
 			select {
@@ -138,7 +139,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		err := c.round(ctx, cons)
+		n, err := c.round(ctx, cons, idle)
+		idle = err == nil && n == 0
 		var serr storeError
 		switch {
 		case ctx.Err() != nil:
@@ -195,23 +197,33 @@ func (c *Consumer) consumer(ctx context.Context, js jetstream.JetStream) (jetstr
 	return cons, nil
 }
 
-// round fetches one batch and commits the records not yet copied with
-// the new position.
-func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer) error {
+// round fetches what the stream has ready (up to Batch; when idle, it
+// waits up to 2s for one message instead) and commits the records not
+// yet copied with the new position, returning how many messages came.
+// Taking what is ready rather than waiting for a full batch keeps the lag
+// of a quiet stream at a round trip while batches grow under load.
+func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer, idle bool) (int, error) {
 	done, err := c.position()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	batch, err := cons.Fetch(c.opts.Batch, jetstream.FetchMaxWait(2*time.Second))
+	var batch jetstream.MessageBatch
+	if idle {
+		batch, err = cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	} else {
+		batch, err = cons.FetchNoWait(c.opts.Batch)
+	}
 	if err != nil {
-		return fmt.Errorf("fetch: %w", err)
+		return 0, fmt.Errorf("fetch: %w", err)
 	}
+	n := 0
 	var events []*audit.Event
 	var pos, pending uint64
 	for m := range batch.Messages() {
+		n++
 		meta, err := m.Metadata()
 		if err != nil {
-			return fmt.Errorf("message metadata: %w", err)
+			return 0, fmt.Errorf("message metadata: %w", err)
 		}
 		pending = meta.NumPending
 		if meta.Sequence.Stream <= done {
@@ -229,18 +241,18 @@ func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer) error {
 		}
 		events = append(events, &e)
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-		return fmt.Errorf("fetch: %w", err)
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		return 0, fmt.Errorf("fetch: %w", err)
 	}
 	if pos > done {
 		cur := recorder.Cursor{Name: c.cursor, Value: binary.BigEndian.AppendUint64(nil, pos)}
 		if err := c.opts.Recorder.RecordCursor(ctx, cur, events...); err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return 0, ctx.Err()
 			}
-			return storeError{fmt.Errorf("cluster: record %d events from the stream: %w", len(events), err)}
+			return 0, storeError{fmt.Errorf("cluster: record %d events from the stream: %w", len(events), err)}
 		}
 	}
 	c.set(nil, pending)
-	return nil
+	return n, nil
 }
