@@ -51,6 +51,9 @@ func (c Conn) connect(log zerolog.Logger, onConnect func()) (*nats.Conn, error) 
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			log.Warn().Err(err).Msg("NATS reported an error") // instead of the client's own print to stderr
+		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			log.Warn().Err(err).Msg("disconnected from NATS")
 		}),

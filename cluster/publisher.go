@@ -218,12 +218,19 @@ func (p *Publisher) fail(err error, backoff *time.Duration) {
 }
 
 // ensureStream creates the stream when it does not exist. An existing
-// stream is left as the operator configured it (replicas, limits).
+// stream is left as the operator configured it (replicas, limits). When
+// the credentials may not look streams up (publish-only permissions), it
+// publishes anyway: the stream's acknowledgements say whether it exists.
 func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) error {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.AckTimeout)
 	defer cancel()
 	_, err := js.Stream(ctx, p.opts.Stream)
 	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) && p.nc.Load().IsConnected() {
+		// Connected but no answer: a denied request is not answered.
+		p.log.Warn().Err(err).Str("stream", p.opts.Stream).Msg("cannot look the stream up; publishing to it as it is")
 		return nil
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {

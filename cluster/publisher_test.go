@@ -259,3 +259,45 @@ func TestNewRejectsMissingFiles(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestPublishOnlyCredentials: with permissions to publish records and
+// nothing else of JetStream's API, the publisher still publishes to a
+// stream an operator created.
+func TestPublishOnlyCredentials(t *testing.T) {
+	admin := &server.User{Username: "admin", Password: "admin-pw"}
+	shardUser := &server.User{Username: "shard", Password: "shard-pw", Permissions: &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{cluster.SubjectPrefix + ".>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+	}}
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, Users: []*server.User{admin, shardUser}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(30 * time.Second) {
+		t.Fatal("not ready")
+	}
+	addr := ns.Addr().String()
+	adminURL := "nats://admin:admin-pw@" + addr
+	nc, err := nats.Connect(adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "CW", Subjects: []string{cluster.SubjectPrefix + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	f := newFixture(t, "nats://shard:shard-pw@"+addr)
+	e := event("g1", 1)
+	if err := f.rec.Record(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "published with publish-only permissions", func() bool { n, _ := f.pub.Depth(); return n == 0 })
+	if got := streamRecords(t, adminURL, 1); got[cluster.MsgID(e)] != 1 {
+		t.Fatalf("stream %v", got)
+	}
+}
