@@ -64,6 +64,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		}
 		return nil
 	})
+	pub, err := newPublisher(cfg.Cluster, s, rec, log) // nil without cluster.nats_url
+	if err != nil {
+		return err
+	}
 	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: rec, KV: s, Defaults: cfg.Moderation,
 		Logger: log.With().Str("component", "moderation").Logger()})
 	if err != nil {
@@ -139,7 +143,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 8) // one per started goroutine at most
 	start := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -149,6 +153,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 				cancel()
 			}
 		}()
+	}
+	if pub != nil {
+		publisherMetrics(pub, metrics, api)
+		start("cluster", pub.Run)
 	}
 	start("retention", func(ctx context.Context) error { return retentionLoop(ctx, s, rec, cfg.Storage.RetentionDays, log) })
 	if cfg.Discord.Enabled {
@@ -196,7 +204,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		start("api", func(ctx context.Context) error { return httpapi.Serve(ctx, cfg.API.Listen, api) })
 	}
 	log.Info().Bool("discord", cfg.Discord.Enabled).Bool("telegram", cfg.Telegram.Enabled).
-		Str("api", cfg.API.Listen).Msg("chatwarden running")
+		Str("api", cfg.API.Listen).Bool("cluster", pub != nil).Msg("chatwarden running")
 	<-ctx.Done()
 	log.Info().Msg("shutting down")
 	wg.Wait()

@@ -29,6 +29,7 @@ type subcommand struct {
 
 var commands = map[string]subcommand{
 	"run":         {"run the bot with a config file", cmdRun},
+	"api":         {"run a query node: the fleet's NATS stream into its own store, served over HTTP", cmdAPI},
 	"demo":        {"run the bot against built-in fake Discord and Telegram on a scripted day", cmdDemo},
 	"logs":        {"show audit records from a database", cmdLogs},
 	"export":      {"export audit records as NDJSON or CSV", cmdExport},

@@ -261,6 +261,7 @@ func TestUsageErrors(t *testing.T) {
 		{"verify", "--db", db, "--property", "g1"},
 		{"erase", "--db", db, "--platform", "discord"},
 		{"run"},
+		{"api"},
 		{"invite"},
 		{"version", "extra"},
 	} {

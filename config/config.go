@@ -37,6 +37,7 @@ type Config struct {
 	Telegram Telegram `yaml:"telegram"`
 	Defaults Defaults `yaml:"defaults"`
 	API      API      `yaml:"api"`
+	Cluster  Cluster  `yaml:"cluster"`
 
 	// The engines' sections: the operator's defaults, parsed through each
 	// setting's one definition (moderation.Settings, verification.Settings).
@@ -102,6 +103,26 @@ type API struct {
 	PublicURL string `yaml:"public_url"`
 }
 
+// Cluster configures publishing to a NATS JetStream fleet. Without
+// NATSURL nothing of NATS runs.
+type Cluster struct {
+	NATSURL     string     `yaml:"nats_url"`
+	Credentials string     `yaml:"credentials"`
+	Stream      string     `yaml:"stream"`
+	TLS         ClusterTLS `yaml:"tls"`
+}
+
+// Enabled reports whether the process publishes to a fleet.
+func (c Cluster) Enabled() bool { return c.NATSURL != "" }
+
+// ClusterTLS are the TLS files for the NATS connection: a CA to trust and,
+// for mutual TLS, a client certificate and key.
+type ClusterTLS struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
 // Locales the log formats exist in.
 var Locales = []string{"en", "fr", "hi"}
 
@@ -115,6 +136,7 @@ func Default() Config {
 		Telegram: Telegram{APIURL: "https://api.telegram.org", PollTimeout: Duration(50 * time.Second),
 			DeleteCommandsAfter: Duration(time.Minute)},
 		Defaults:     Defaults{Locale: "en"},
+		Cluster:      Cluster{Stream: "CHATWARDEN"},
 		Moderation:   moderation.BuiltinDefaults(),
 		Verification: verification.BuiltinDefaults(),
 	}
@@ -388,7 +410,43 @@ func (c *Config) validate(file string, lines map[string]int) error {
 	if t := c.API.OperatorToken; t != "" && len(t) < 32 {
 		return fail("api.operator_token", "must be at least 32 characters (or CHATWARDEN_API_OPERATOR_TOKEN)")
 	}
+	return c.Cluster.validate(fail)
+}
+
+func (c Cluster) validate(fail func(key, format string, args ...any) error) error {
+	if c.NATSURL == "" {
+		for key, v := range map[string]string{"cluster.credentials": c.Credentials, "cluster.tls.ca_file": c.TLS.CAFile,
+			"cluster.tls.cert_file": c.TLS.CertFile, "cluster.tls.key_file": c.TLS.KeyFile} {
+			if v != "" {
+				return fail(key, "is set but cluster.nats_url is not: set the NATS server URL, or remove the cluster section")
+			}
+		}
+		return nil
+	}
+	for _, u := range strings.Split(c.NATSURL, ",") {
+		p, err := url.Parse(strings.TrimSpace(u))
+		if err != nil || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, p.Scheme) || p.Host == "" {
+			return fail("cluster.nats_url", "must be nats://HOST:PORT (or tls://, ws://, wss://), several separated by commas; got %q", redactURL(u))
+		}
+	}
+	if c.Stream == "" || strings.ContainsAny(c.Stream, " \t.*>/\\") {
+		return fail("cluster.stream", "must be a JetStream stream name: no spaces, '.', '*', '>', '/' or '\\'; got %q", c.Stream)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return fail("cluster.tls.cert_file", "cert_file and key_file go together (mutual TLS needs both)")
+	}
 	return nil
+}
+
+// redactURL hides a password that a NATS URL may carry (nats://user:pass@host).
+func redactURL(s string) string {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		if j := strings.Index(s, "://"); j >= 0 && j < i {
+			return s[:j+3] + "[redacted]" + s[i:]
+		}
+		return "[redacted]" + s[i:]
+	}
+	return s
 }
 
 func checkURL(s string) error {

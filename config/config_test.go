@@ -66,6 +66,10 @@ func TestErrors(t *testing.T) {
 		{"short operator token", "api:\n  operator_token: short\n", []string{"api.operator_token", "32"}},
 		{"bad public url", "api:\n  public_url: viewer.example\n", []string{"api.public_url", "http(s) URL"}},
 		{"section not a mapping", "storage: yes\n", []string{"storage", "mapping"}},
+		{"cluster credentials without url", "cluster:\n  credentials: /x.creds\n", []string{"c.yaml:2", "cluster.credentials", "cluster.nats_url"}},
+		{"cluster bad url", "cluster:\n  nats_url: http://u:hunter2@h:4222\n", []string{"c.yaml:2", "cluster.nats_url", "nats://", "[redacted]@h:4222"}},
+		{"cluster bad stream", "cluster:\n  nats_url: nats://h:4222\n  stream: a.b\n", []string{"c.yaml:3", "cluster.stream"}},
+		{"cluster cert without key", "cluster:\n  nats_url: tls://h:4222\n  tls:\n    cert_file: c.pem\n", []string{"cluster.tls.cert_file", "key_file"}},
 		{"not yaml", "storage: [unclosed\n", []string{"not valid YAML"}},
 		{"top level list", "- a\n- b\n", []string{"top level"}},
 	}
@@ -81,6 +85,23 @@ func TestErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCluster(t *testing.T) {
+	cfg, err := Parse(nil, "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cluster.Enabled() || cfg.Cluster.Stream != "CHATWARDEN" {
+		t.Fatalf("default cluster %+v: want disabled, stream CHATWARDEN", cfg.Cluster)
+	}
+	cfg, err = Parse([]byte("cluster:\n  nats_url: nats://a:4222, nats://b:4222\n  credentials: /etc/cw.creds\n  tls: {ca_file: ca.pem}\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Cluster.Enabled() || cfg.Cluster.Credentials != "/etc/cw.creds" || cfg.Cluster.TLS.CAFile != "ca.pem" || cfg.Cluster.Stream != "CHATWARDEN" {
+		t.Fatalf("parsed %+v", cfg.Cluster)
 	}
 }
 

@@ -67,16 +67,20 @@ func under(pkg string, roots ...string) bool {
 func TestImportRules(t *testing.T) {
 	core := []string{"audit", "clock", "platform", "recorder", "settings", "logentry", "logchannel", "export", "store"}
 	engines := []string{"moderation", "verification"}
-	shell := []string{"main", "bot", "cli", "demo", "e2e", "config", "command", "handlers"}
+	shell := []string{"main", "bot", "cli", "demo", "e2e", "config", "command", "handlers", "cluster"}
 	platformLibs := map[string][]string{
 		"github.com/bwmarrin/discordgo":                      {"handlers/discord"},
 		"github.com/go-telegram-bot-api/telegram-bot-api/v5": {"handlers/telegram"},
+		// NATS: the client in cluster only, the server in its tests only.
+		"github.com/nats-io/nats.go":               {"cluster"},
+		"github.com/nats-io/nats.go/jetstream":     {"cluster"},
+		"github.com/nats-io/nats-server/v2/server": {"cluster"},
 	}
 	for pkg, deps := range imports(t) {
 		for _, d := range deps {
 			for lib, owners := range platformLibs {
 				if d == lib && !under(pkg, owners...) {
-					t.Errorf("%s imports %s: the platform library belongs to %s and its fake", pkg, lib, owners[0])
+					t.Errorf("%s imports %s: the library belongs to %s (and its fake or tests)", pkg, lib, owners[0])
 				}
 			}
 			switch {

@@ -1,0 +1,50 @@
+package bot
+
+import (
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/cluster"
+	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/handlers/httpapi"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// newPublisher wires publishing to the fleet's stream when cluster.nats_url
+// is set: every event recorded from now on is queued for the stream in its
+// own commit. Without it, it returns nil and nothing of NATS runs.
+func newPublisher(cfg config.Cluster, s *store.Store, rec *recorder.Recorder, log zerolog.Logger) (*cluster.Publisher, error) {
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	pub, err := cluster.New(cluster.Options{
+		Conn: natsConn(cfg, "chatwarden"), Stream: cfg.Stream, Outbox: s, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	rec.AddRouter(cluster.Router())
+	rec.Subscribe(pub.Committed)
+	return pub, nil
+}
+
+// natsConn is how the config says to reach NATS.
+func natsConn(cfg config.Cluster, name string) cluster.Conn {
+	return cluster.Conn{URL: cfg.NATSURL, Credentials: cfg.Credentials, Name: name,
+		CAFile: cfg.TLS.CAFile, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile}
+}
+
+// publisherMetrics adds the outbox depth gauge and the readiness check.
+func publisherMetrics(pub *cluster.Publisher, metrics *httpapi.Metrics, api *httpapi.Server) {
+	metrics.GaugeFunc(cluster.MetricOutboxDepth, "Records committed but not yet acknowledged by the fleet's JetStream stream.",
+		nil, func(emit func(float64, ...string)) {
+			if n, err := pub.Depth(); err == nil {
+				emit(float64(n))
+			}
+		})
+	if api != nil {
+		api.AddReady("cluster", pub.Ready)
+	}
+}

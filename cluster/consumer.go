@@ -1,0 +1,258 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+)
+
+// Recorder is where a consumer writes what it reads: the events and the
+// stream position in one transaction (*recorder.Recorder is one).
+type Recorder interface {
+	RecordCursor(ctx context.Context, c recorder.Cursor, events ...*audit.Event) error
+}
+
+// Cursors reads the saved stream position (*store.Store is one).
+type Cursors interface {
+	Cursor(name string) ([]byte, error)
+}
+
+// ConsumerOptions configure a Consumer.
+type ConsumerOptions struct {
+	Conn
+	Stream   string
+	Recorder Recorder
+	Cursors  Cursors
+	Logger   zerolog.Logger
+	// Batch is how many records are fetched and committed at once
+	// (default 256).
+	Batch int
+}
+
+// Consumer copies the stream into a query node's store. Its position
+// (the stream sequence of the last message copied) is durable in that
+// store, saved in the same transaction as the records, rather than as a
+// server-side durable consumer whose acknowledgement could not be part of
+// the store's transaction: after a crash or a restart it reads on from
+// the next message through an ordered consumer, so each message is copied
+// exactly once and in stream order.
+type Consumer struct {
+	opts   ConsumerOptions
+	log    zerolog.Logger
+	cursor string
+	nc     atomic.Pointer[nats.Conn]
+
+	mu      sync.Mutex
+	last    error
+	pending uint64 // messages left in the stream after the last fetch
+}
+
+// NewConsumer checks the options; nothing connects until Run.
+func NewConsumer(opts ConsumerOptions) (*Consumer, error) {
+	if err := opts.Conn.check(); err != nil {
+		return nil, err
+	}
+	if opts.Stream == "" || opts.Recorder == nil || opts.Cursors == nil {
+		return nil, errors.New("cluster: Stream, Recorder and Cursors are required")
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 256
+	}
+	return &Consumer{opts: opts, log: opts.Logger.With().Str("component", "cluster").Logger(),
+		cursor: "cluster/" + opts.Stream, last: errors.New("not connected yet")}, nil
+}
+
+// Ready fails until the consumer is connected and has caught up with the
+// stream as of its last fetch.
+func (c *Consumer) Ready(context.Context) error {
+	c.mu.Lock()
+	last, pending := c.last, c.pending
+	c.mu.Unlock()
+	if nc := c.nc.Load(); nc == nil || !nc.IsConnected() {
+		return errors.New("not connected to NATS")
+	}
+	if last != nil {
+		return last
+	}
+	if pending > 0 {
+		return fmt.Errorf("catching up with the stream: %d records to copy", pending)
+	}
+	return nil
+}
+
+func (c *Consumer) set(err error, pending uint64) {
+	c.mu.Lock()
+	c.last, c.pending = err, pending
+	c.mu.Unlock()
+}
+
+// Run copies the stream until ctx ends. NATS outages are waited out; Run
+// fails on errors of the store.
+func (c *Consumer) Run(ctx context.Context) error {
+	nc, err := c.opts.Conn.connect(c.log, func() {})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	// The ordered consumer's own retries do not watch ctx; a closed
+	// connection ends them.
+	stop := context.AfterFunc(ctx, nc.Close)
+	defer stop()
+	c.nc.Store(nc)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	var cons jetstream.Consumer
+	backoff := time.Duration(0)
+	idle := false // the last round found nothing: wait for a message
+	for {
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if cons == nil {
+			cons, err = c.consumer(ctx, js)
+			if err != nil {
+				if errors.As(err, new(storeError)) {
+					return err
+				}
+				c.fail(err, &backoff)
+				continue
+			}
+		}
+		n, err := c.round(ctx, cons, idle)
+		idle = err == nil && n == 0
+		var serr storeError
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.As(err, &serr):
+			return err
+		case err != nil:
+			cons = nil // read on from the saved position
+			c.fail(err, &backoff)
+		default:
+			backoff = 0
+		}
+	}
+}
+
+func (c *Consumer) fail(err error, backoff *time.Duration) {
+	c.set(err, 0)
+	if *backoff == 0 {
+		c.log.Warn().Err(err).Msg("cannot read the stream; retrying")
+	}
+	*backoff = min(max(2**backoff, time.Second), 30*time.Second)
+}
+
+// position is the stream sequence of the last message copied.
+func (c *Consumer) position() (uint64, error) {
+	raw, err := c.opts.Cursors.Cursor(c.cursor)
+	if err != nil {
+		return 0, storeError{fmt.Errorf("cluster: read cursor: %w", err)}
+	}
+	if len(raw) != 8 {
+		return 0, nil
+	}
+	return binary.BigEndian.Uint64(raw), nil
+}
+
+// consumer starts an ordered consumer after the saved position.
+func (c *Consumer) consumer(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	done, err := c.position()
+	if err != nil {
+		return nil, err
+	}
+	// A few resets only: past them Fetch fails and Run starts again from
+	// the saved position, with its own backoff.
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, MaxResetAttempts: 3}
+	if done > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, done+1
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(cctx, c.opts.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s after %d: %w", c.opts.Stream, done, err)
+	}
+	return cons, nil
+}
+
+// round fetches what the stream has ready (up to Batch; when idle, it
+// waits up to 2s for one message instead) and commits the records not
+// yet copied with the new position, returning how many messages came.
+// Taking what is ready rather than waiting for a full batch keeps the lag
+// of a quiet stream at a round trip while batches grow under load.
+func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer, idle bool) (int, error) {
+	done, err := c.position()
+	if err != nil {
+		return 0, err
+	}
+	var batch jetstream.MessageBatch
+	if idle {
+		batch, err = cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	} else {
+		batch, err = cons.FetchNoWait(c.opts.Batch)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("fetch: %w", err)
+	}
+	n := 0
+	var events []*audit.Event
+	var pos, pending uint64
+	for m := range batch.Messages() {
+		n++
+		meta, err := m.Metadata()
+		if err != nil {
+			return 0, fmt.Errorf("message metadata: %w", err)
+		}
+		pending = meta.NumPending
+		if meta.Sequence.Stream <= done {
+			continue // copied already
+		}
+		pos = meta.Sequence.Stream
+		var e audit.Event
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			c.log.Error().Err(err).Uint64("stream_seq", pos).Str("subject", m.Subject()).Msg("skipping a message that is not a record")
+			continue
+		}
+		if err := e.Validate(); err != nil {
+			c.log.Error().Err(err).Uint64("stream_seq", pos).Str("subject", m.Subject()).Msg("skipping an invalid record")
+			continue
+		}
+		events = append(events, &e)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		return 0, fmt.Errorf("fetch: %w", err)
+	}
+	if pos > done {
+		cur := recorder.Cursor{Name: c.cursor, Value: binary.BigEndian.AppendUint64(nil, pos)}
+		if err := c.opts.Recorder.RecordCursor(ctx, cur, events...); err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			return 0, storeError{fmt.Errorf("cluster: record %d events from the stream: %w", len(events), err)}
+		}
+	}
+	c.set(nil, pending)
+	return n, nil
+}

@@ -1,0 +1,167 @@
+package cluster_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/cluster"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// crashAfter commits through the recorder and then, once armed, ends the
+// consumer's context as a process killed between its commit and its
+// acknowledgement would.
+type crashAfter struct {
+	*recorder.Recorder
+	armed  atomic.Bool
+	cancel context.CancelFunc
+}
+
+func (c *crashAfter) RecordCursor(ctx context.Context, cur recorder.Cursor, events ...*audit.Event) error {
+	err := c.Recorder.RecordCursor(ctx, cur, events...)
+	if err == nil && c.armed.CompareAndSwap(true, false) {
+		c.cancel()
+	}
+	return err
+}
+
+func total(s *store.Store) (n uint64) {
+	for _, p := range s.Properties() {
+		n += p.Count
+	}
+	return n
+}
+
+// TestConsumerCopiesEachRecordOnce: a query node's store ends with every
+// published record once, across a crash between its commit and its
+// acknowledgement and a restart of its consumer.
+func TestConsumerCopiesEachRecordOnce(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	url := ns.ClientURL()
+	shard := newFixture(t, url)
+	ctx := context.Background()
+	recordN := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := shard.rec.Record(ctx, event([]string{"g1", "g2"}[i%2], i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "published", func() bool { n, _ := shard.pub.Depth(); return n == 0 })
+	}
+	recordN(0, 100)
+
+	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	qrec := recorder.New(qs, recorder.Options{})
+	defer qrec.Close(ctx)
+	run := func(rec cluster.Recorder) (context.CancelFunc, *cluster.Consumer, chan error) {
+		cctx, cancel := context.WithCancel(ctx)
+		c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
+			Recorder: rec, Cursors: qs, Logger: zerolog.Nop(), Batch: 32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr, ok := rec.(*crashAfter); ok {
+			cr.cancel = cancel
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Run(cctx) }()
+		return cancel, c, done
+	}
+
+	// First run: it crashes after its first commit, before acknowledging.
+	crash := &crashAfter{Recorder: qrec}
+	crash.armed.Store(true)
+	_, _, done := run(crash)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := total(qs); n == 0 || n >= 100 {
+		t.Fatalf("after the crash the query store holds %d records, want some of 100", n)
+	}
+	recordN(100, 150)
+
+	// Restart: the unacknowledged batch comes back and is not copied twice.
+	cancel, c, done := run(qrec)
+	eventually(t, "the query node caught up", func() bool { return total(qs) >= 150 && c.Ready(ctx) == nil })
+	recordN(150, 200)
+	eventually(t, "the new records copied", func() bool { return total(qs) >= 200 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := total(qs); n != 200 {
+		t.Fatalf("the query store holds %d records, want 200", n)
+	}
+	for _, p := range []string{"g1", "g2"} {
+		v, err := qs.Verify(ctx, audit.Discord, p)
+		if err != nil || !v.OK {
+			t.Fatalf("chain of %s on the query node: %+v %v", p, v, err)
+		}
+	}
+}
+
+// TestConsumerWaitsOutAnOutage: the NATS server goes away while a query
+// node copies and shards record; once it is back, the query node ends with
+// every record once.
+func TestConsumerWaitsOutAnOutage(t *testing.T) {
+	dir := t.TempDir()
+	ns := startNATS(t, 0, dir)
+	url := ns.ClientURL()
+	shard := newFixture(t, url)
+	ctx := context.Background()
+	record := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := shard.rec.Record(ctx, event("g1", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	qrec := recorder.New(qs, recorder.Options{})
+	defer qrec.Close(ctx)
+	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
+		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(cctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	record(0, 100)
+	eventually(t, "some records copied", func() bool { return total(qs) > 0 })
+	port := ns.Addr().(*net.TCPAddr).Port
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	record(100, 150)
+	eventually(t, "not ready while NATS is down", func() bool { return c.Ready(ctx) != nil })
+	startNATS(t, port, dir)
+	eventually(t, "every record copied", func() bool {
+		n, _ := shard.pub.Depth()
+		return n == 0 && total(qs) >= 150 && c.Ready(ctx) == nil
+	})
+	if n := total(qs); n != 150 {
+		t.Fatalf("the query store holds %d records, want 150", n)
+	}
+}

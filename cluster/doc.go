@@ -1,0 +1,11 @@
+// Package cluster connects a chatwarden process to a fleet through NATS
+// JetStream: every committed record is queued, in its own commit, in the
+// store's outbox under the namespace Sink, and a Publisher drains that
+// outbox into a JetStream stream, one subject per platform and property
+// (chatwarden.records.<platform>.<property>), with an id JetStream
+// de-duplicates on so that a retried publish lands once.
+//
+// It is the only package that imports the NATS client: the store writes
+// and reads the outbox and knows nothing of NATS, and bot.Run wires a
+// Publisher only when cluster.nats_url is set.
+package cluster

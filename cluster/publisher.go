@@ -1,0 +1,344 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logchannel"
+	"github.com/chatwarden/chatwarden/recorder"
+)
+
+// Sink is the outbox namespace of records owed to the stream.
+const Sink = "cluster"
+
+// SubjectPrefix starts every record's subject:
+// chatwarden.records.<platform>.<property>.
+const SubjectPrefix = "chatwarden.records"
+
+// MetricOutboxDepth is the gauge of records not yet in the stream.
+const MetricOutboxDepth = "chatwarden_cluster_outbox_depth"
+
+// HeaderSeq carries the record's commit sequence in its shard's store.
+const HeaderSeq = "Chatwarden-Seq"
+
+// target is the outbox's one queue under Sink (the store's outbox wants a
+// target; records go to one stream).
+const target = "stream"
+
+// route queues an event for the stream.
+var route = []recorder.Route{{Sink: Sink, Target: target}}
+
+// Router queues every event for the stream in the event's own commit: add
+// it to the recorder before anything is recorded.
+func Router() recorder.Router {
+	return recorder.RouterFunc(func(*audit.Event) []recorder.Route { return route })
+}
+
+// Outbox is what the publisher needs of the store (*store.Store is one).
+type Outbox interface {
+	OutboxPending(ctx context.Context, sink, target string, max int) ([]logchannel.Delivery, error)
+	OutboxDone(ctx context.Context, keys ...[]byte) error
+	OutboxDepth(sink string) (int, error)
+}
+
+// Options configure a Publisher.
+type Options struct {
+	Conn
+	// Stream is the JetStream stream, created (one replica, file storage)
+	// when missing.
+	Stream string
+	Outbox Outbox
+	Logger zerolog.Logger
+	// Batch is how many records are in flight at once (default 256).
+	Batch int
+	// AckTimeout bounds the wait for the stream's acknowledgement of a
+	// publish (default 5s); an unacknowledged record stays in the outbox
+	// and is published again.
+	AckTimeout time.Duration
+}
+
+// Publisher drains the outbox into the stream. It connects in Run, keeps
+// reconnecting on its own, and deletes an entry only once the stream
+// acknowledged its record.
+type Publisher struct {
+	opts  Options
+	log   zerolog.Logger
+	wake  chan struct{}
+	nc    atomic.Pointer[nats.Conn]
+	mu    sync.Mutex
+	last  error // the last publish round's error; nil once one succeeded
+	ready atomic.Bool
+}
+
+// New checks the options; nothing connects until Run.
+func New(opts Options) (*Publisher, error) {
+	if opts.URL == "" || opts.Stream == "" || opts.Outbox == nil {
+		return nil, errors.New("cluster: URL, Stream and Outbox are required")
+	}
+	if err := opts.Conn.check(); err != nil {
+		return nil, err
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 256
+	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = 5 * time.Second
+	}
+	return &Publisher{opts: opts, log: opts.Logger.With().Str("component", "cluster").Logger(),
+		wake: make(chan struct{}, 1), last: errors.New("not connected yet")}, nil
+}
+
+// Committed wakes the publisher; subscribe it to the recorder.
+func (p *Publisher) Committed([]*audit.Event) {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Depth counts the records not yet acknowledged by the stream.
+func (p *Publisher) Depth() (int, error) {
+	n, err := p.opts.Outbox.OutboxDepth(Sink)
+	if err != nil {
+		return 0, fmt.Errorf("cluster outbox depth: %w", err)
+	}
+	return n, nil
+}
+
+// Ready fails while the stream is behind: not connected, or the last
+// attempt to publish failed, with the number of records waiting.
+func (p *Publisher) Ready(context.Context) error {
+	p.mu.Lock()
+	last := p.last
+	p.mu.Unlock()
+	nc := p.nc.Load()
+	switch {
+	case nc == nil || !nc.IsConnected():
+		last = errors.New("not connected to NATS")
+	case last == nil:
+		return nil
+	}
+	n, err := p.Depth()
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("stream behind, %d waiting in the outbox: %w", n, last)
+}
+
+func (p *Publisher) setLast(err error) {
+	p.mu.Lock()
+	p.last = err
+	p.mu.Unlock()
+}
+
+// Run connects and publishes until ctx ends. A NATS outage delays
+// publishing; records wait in the outbox. Run fails only on errors a
+// retry cannot fix (the store's).
+func (p *Publisher) Run(ctx context.Context) error {
+	nc, err := p.opts.Conn.connect(p.log, func() { p.Committed(nil) })
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	p.nc.Store(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(p.opts.Batch),
+		jetstream.WithPublishAsyncTimeout(p.opts.AckTimeout))
+	if err != nil {
+		return fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	backoff := time.Duration(0)
+	haveStream := false
+	for {
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+		}
+		if !haveStream {
+			if err := p.ensureStream(ctx, js); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				p.fail(err, &backoff)
+				continue
+			}
+			haveStream = true
+		}
+		n, err := p.round(ctx, js)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var serr storeError
+		if errors.As(err, &serr) {
+			return err
+		}
+		if err != nil {
+			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) {
+				haveStream = false // deleted by an operator, or not yet elected
+			}
+			p.fail(err, &backoff)
+			continue
+		}
+		if backoff > 0 {
+			p.log.Info().Msg("publishing to the stream again")
+		}
+		backoff = 0
+		p.setLast(nil)
+		if n > 0 {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		}
+	}
+}
+
+// fail records a round's error and doubles the wait (1s to 30s).
+func (p *Publisher) fail(err error, backoff *time.Duration) {
+	p.setLast(err)
+	if *backoff == 0 {
+		p.log.Warn().Err(err).Msg("cannot publish to the stream; records wait in the outbox")
+	}
+	*backoff = min(max(2**backoff, time.Second), 30*time.Second)
+}
+
+// ensureStream creates the stream when it does not exist. An existing
+// stream is left as the operator configured it (replicas, limits). When
+// the credentials may not look streams up (publish-only permissions), it
+// publishes anyway: the stream's acknowledgements say whether it exists.
+func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.AckTimeout)
+	defer cancel()
+	_, err := js.Stream(ctx, p.opts.Stream)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) && p.nc.Load().IsConnected() {
+		// Connected but no answer: a denied request is not answered.
+		p.log.Warn().Err(err).Str("stream", p.opts.Stream).Msg("cannot look the stream up; publishing to it as it is")
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("look up stream %s: %w", p.opts.Stream, err)
+	}
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:        p.opts.Stream,
+		Description: "chatwarden audit records, one subject per platform and property",
+		Subjects:    []string{SubjectPrefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    1,
+		Duplicates:  10 * time.Minute,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("create stream %s: %w", p.opts.Stream, err)
+	}
+	p.log.Info().Str("stream", p.opts.Stream).Msg("stream created")
+	return nil
+}
+
+// storeError marks the store's errors, which end Run.
+type storeError struct{ error }
+
+func (e storeError) Unwrap() error { return e.error }
+
+// round publishes one batch of the outbox and deletes what the stream
+// acknowledged. It returns how many entries it removed.
+func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, error) {
+	pending, err := p.opts.Outbox.OutboxPending(ctx, Sink, target, p.opts.Batch)
+	if err != nil {
+		return 0, storeError{fmt.Errorf("cluster: read outbox: %w", err)}
+	}
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	var done [][]byte
+	futures := make([]jetstream.PubAckFuture, len(pending))
+	var firstErr error
+	for i, d := range pending {
+		if d.Event == nil { // purged before it was published: nothing to send
+			done = append(done, d.Key)
+			continue
+		}
+		msg, err := Message(d.Seq, d.Event)
+		if err != nil {
+			return 0, storeError{fmt.Errorf("cluster: record %d: %w", d.Seq, err)}
+		}
+		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(MsgID(d.Event)), jetstream.WithExpectStream(p.opts.Stream))
+		if err != nil {
+			firstErr = fmt.Errorf("publish record %d: %w", d.Seq, err)
+			break // later ones stay queued, in order
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-f.Ok():
+			done = append(done, pending[i].Key)
+		case err := <-f.Err():
+			if firstErr == nil {
+				firstErr = fmt.Errorf("publish record %d: %w", pending[i].Seq, err)
+			}
+		}
+	}
+	if err := p.opts.Outbox.OutboxDone(ctx, done...); err != nil {
+		return 0, storeError{fmt.Errorf("cluster: %w", err)}
+	}
+	return len(done), firstErr
+}
+
+// Message is a record as published: its subject, the event as JSON (the
+// export's field names) and its commit sequence in a header.
+func Message(seq uint64, e *audit.Event) (*nats.Msg, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(Subject(e.Platform, e.PropertyID))
+	m.Data = data
+	m.Header.Set(HeaderSeq, fmt.Sprint(seq))
+	return m, nil
+}
+
+// MsgID is the id JetStream de-duplicates a record on: the record id,
+// qualified by its property, because two shards' stores number their
+// records independently.
+func MsgID(e *audit.Event) string {
+	return e.Platform.String() + "/" + e.PropertyID + "/" + e.ID.String()
+}
+
+// Subject is a property's subject. Characters a subject token cannot hold
+// ('.', '*', '>', white space) become '_'; the record itself carries the
+// exact property id.
+func Subject(p audit.Platform, property string) string {
+	token := strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, property)
+	if token == "" {
+		token = "_"
+	}
+	return SubjectPrefix + "." + p.String() + "." + token
+}
