@@ -41,7 +41,7 @@ func RunAPI(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			log.Error().Err(err).Msg("shutdown did not finish in time")
 		}
 	}()
-	cons, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: natsConn(cfg.Cluster, "chatwarden-api"),
+	cons, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: NATSConn(cfg.Cluster, "chatwarden-api"),
 		Stream: cfg.Cluster.Stream, Recorder: rec, Cursors: s, Logger: log})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)

@@ -20,7 +20,7 @@ func newPublisher(cfg config.Cluster, s *store.Store, rec *recorder.Recorder, lo
 		return nil, nil
 	}
 	pub, err := cluster.New(cluster.Options{
-		Conn: natsConn(cfg, "chatwarden"), Stream: cfg.Stream, Outbox: s, Logger: log,
+		Conn: NATSConn(cfg, "chatwarden"), Stream: cfg.Stream, Outbox: s, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -30,8 +30,9 @@ func newPublisher(cfg config.Cluster, s *store.Store, rec *recorder.Recorder, lo
 	return pub, nil
 }
 
-// natsConn is how the config says to reach NATS.
-func natsConn(cfg config.Cluster, name string) cluster.Conn {
+// NATSConn is how the config says to reach NATS (the shard, the query
+// node and chatwarden doctor).
+func NATSConn(cfg config.Cluster, name string) cluster.Conn {
 	return cluster.Conn{URL: cfg.NATSURL, Credentials: cfg.Credentials, Name: name,
 		CAFile: cfg.TLS.CAFile, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/doctor"
 	"github.com/chatwarden/chatwarden/handlers/discord"
@@ -104,6 +106,13 @@ func diagnose(ctx context.Context, cfg *config.Config, log zerolog.Logger) docto
 				"Send /doctor in each group, or stop the bot and run chatwarden doctor again.")
 		}
 		r.Add(sections...)
+	}
+	if cfg.Cluster.NATSURL != "" {
+		var depth func() (int, error)
+		if s != nil {
+			depth = func() (int, error) { return s.OutboxDepth(cluster.Sink) }
+		}
+		r.Add(cluster.Doctor(ctx, bot.NATSConn(cfg.Cluster, "chatwarden doctor"), cfg.Cluster.Stream, depth, log))
 	}
 	return r
 }

@@ -42,6 +42,16 @@ func (c Conn) check() error {
 // calls onConnect after every (re)connection. Logs name servers with any
 // password in their URL redacted.
 func (c Conn) connect(log zerolog.Logger, onConnect func()) (*nats.Conn, error) {
+	nc, err := nats.Connect(c.URL, c.options(log, onConnect)...)
+	if err != nil { // with RetryOnFailedConnect, only bad options end here
+		return nil, fmt.Errorf("cluster: connect to NATS: %w", err)
+	}
+	return nc, nil
+}
+
+// options are the connection's options: its name, endless reconnection,
+// credentials and TLS, and logging through log.
+func (c Conn) options(log zerolog.Logger, onConnect func()) []nats.Option {
 	name := c.Name
 	if name == "" {
 		name = "chatwarden"
@@ -75,9 +85,5 @@ func (c Conn) connect(log zerolog.Logger, onConnect func()) (*nats.Conn, error) 
 	if c.CertFile != "" {
 		opts = append(opts, nats.ClientCert(c.CertFile, c.KeyFile))
 	}
-	nc, err := nats.Connect(c.URL, opts...)
-	if err != nil { // with RetryOnFailedConnect, only bad options end here
-		return nil, fmt.Errorf("cluster: connect to NATS: %w", err)
-	}
-	return nc, nil
+	return opts
 }
