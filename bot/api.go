@@ -2,9 +2,7 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -54,31 +52,13 @@ func RunAPI(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	}
 	api.AddReady("cluster", cons.Ready)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	start := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
-		}()
-	}
+	svc := newServices(ctx)
+	defer svc.cancel()
+	ctx = svc.ctx
+	start := svc.start
 	start("cluster", cons.Run)
 	start("retention", func(ctx context.Context) error { return retentionLoop(ctx, s, rec, cfg.Storage.RetentionDays, log) })
 	start("api", func(ctx context.Context) error { return httpapi.Serve(ctx, cfg.API.Listen, api) })
 	log.Info().Str("api", cfg.API.Listen).Str("stream", cfg.Cluster.Stream).Msg("chatwarden query node running")
-	<-ctx.Done()
-	log.Info().Msg("shutting down")
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
+	return svc.wait(log)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -140,20 +139,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8) // one per started goroutine at most
-	start := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
-		}()
-	}
+	svc := newServices(ctx)
+	defer svc.cancel()
+	ctx = svc.ctx
+	start := svc.start
 	if pub != nil {
 		publisherMetrics(pub, metrics, api)
 		start("cluster", pub.Run)
@@ -205,15 +194,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	}
 	log.Info().Bool("discord", cfg.Discord.Enabled).Bool("telegram", cfg.Telegram.Enabled).
 		Str("api", cfg.API.Listen).Bool("cluster", pub != nil).Msg("chatwarden running")
-	<-ctx.Done()
-	log.Info().Msg("shutting down")
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
+	return svc.wait(log)
 }
 
 // readyWhen is a readiness check that passes once ready is closed.

@@ -235,6 +235,24 @@ func (b *Bot) reversalData(code, property, user string) string {
 	return reversalPrefix + code + ":" + property + ":" + user + ":" + b.mac("r", code, property, user)
 }
 
+// pressedByBanner checks that the presser of a log entry's button may ban
+// members in the group the entry is about, and returns the group's chat,
+// or the answer that refuses the press.
+func (b *Bot) pressedByBanner(q *tgbotapi.CallbackQuery, property string) (int64, *Answer) {
+	chat, err := parseChat(b.current(property))
+	if err != nil {
+		return 0, &Answer{Text: "This button is not valid."}
+	}
+	m, err := b.member(chat, q.From.ID)
+	if err != nil {
+		return 0, &Answer{Text: "Your rights in the group could not be checked; try again.", Alert: true}
+	}
+	if !canRestrict(m) {
+		return 0, &Answer{Text: "Only admins of the group who may ban members can use this.", Alert: true}
+	}
+	return chat, nil
+}
+
 func (b *Bot) onReversal(q *tgbotapi.CallbackQuery) Answer {
 	parts := strings.Split(strings.TrimPrefix(q.Data, reversalPrefix), ":")
 	if len(parts) != 4 {
@@ -245,16 +263,9 @@ func (b *Bot) onReversal(q *tgbotapi.CallbackQuery) Answer {
 	if !ok || !hmac.Equal([]byte(sig), []byte(b.mac("r", code, property, user))) {
 		return Answer{Text: "This button is not valid.", Alert: true}
 	}
-	chat, err := parseChat(b.current(property))
-	if err != nil {
-		return Answer{Text: "This button is not valid."}
-	}
-	m, err := b.member(chat, q.From.ID)
-	if err != nil {
-		return Answer{Text: "Your rights in the group could not be checked; try again.", Alert: true}
-	}
-	if !canRestrict(m) {
-		return Answer{Text: "Only admins of the group who may ban members can use this.", Alert: true}
+	chat, refused := b.pressedByBanner(q, property)
+	if refused != nil {
+		return *refused
 	}
 	cause := platform.Cause{Function: audit.FuncCommand, Reason: "log entry button",
 		ActorID: userID(q.From), ActorName: userName(q.From)}

@@ -144,16 +144,9 @@ func (b *Bot) onRaidPress(q *tgbotapi.CallbackQuery) Answer {
 	if !hmac.Equal([]byte(sig), []byte(b.mac("R", op, property, raid))) {
 		return Answer{Text: "This button is not valid.", Alert: true}
 	}
-	chat, err := parseChat(b.current(property))
-	if err != nil {
-		return Answer{Text: "This button is not valid."}
-	}
-	m, err := b.member(chat, q.From.ID)
-	if err != nil {
-		return Answer{Text: "Your rights in the group could not be checked; try again.", Alert: true}
-	}
-	if !canRestrict(m) {
-		return Answer{Text: "Only admins of the group who may ban members can use this.", Alert: true}
+	_, refused := b.pressedByBanner(q, property)
+	if refused != nil {
+		return *refused
 	}
 	entry := q.Message
 	setKeyboard := func(kb tgbotapi.InlineKeyboardMarkup) {
