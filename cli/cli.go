@@ -1,5 +1,5 @@
 // Package cli is chatwarden's command line: one function per subcommand
-// (run, demo, logs, export, verify, backup, erase, purge, invite, doctor,
+// (run, api, demo, doctor, logs, export, verify, backup, erase, purge, invite, doctor,
 // healthcheck, version), their flags and usage, and the exit statuses (0
 // ok, 1 failure, 2 usage error). main.go calls Run; the running bot itself
 // is package bot.
