@@ -1,7 +1,7 @@
 // Package cli is chatwarden's command line: one function per subcommand
-// (run, api, demo, doctor, logs, export, verify, backup, erase, purge, invite, doctor,
-// healthcheck, version), their flags and usage, and the exit statuses (0
-// ok, 1 failure, 2 usage error). main.go calls Run; the running bot itself
+// (run, api, demo, doctor, logs, export, verify, backup, erase, purge,
+// invite, healthcheck, version), their flags and usage, and the exit
+// statuses (0 ok, 1 failure, 2 usage error). main.go calls Run; the running bot itself
 // is package bot.
 package cli
 
