@@ -187,8 +187,10 @@ func (cs catalogs) render(e *audit.Event, locale string) Entry {
 	l := cs.lookup(locale)
 	key, base := summaryKey(e), e.Type.String()
 	title, _ := l.find(func(c *catalog) string {
-		if t := c.titles[key]; t != "" {
-			return t
+		for _, k := range platformKeys(e, key) {
+			if t := c.titles[k]; t != "" {
+				return t
+			}
 		}
 		return c.titles[base]
 	})
@@ -305,7 +307,26 @@ func leftOnTheirOwn(e *audit.Event) bool {
 // summaryFormat returns the format for e and the catalog it came from; ""
 // when no catalog has one.
 func summaryFormat(e *audit.Event, l lookup) (string, *catalog) {
-	return l.find(func(c *catalog) string { return c.summaries[summaryKey(e)] })
+	keys := platformKeys(e, summaryKey(e))
+	return l.find(func(c *catalog) string {
+		for _, k := range keys {
+			if f := c.summaries[k]; f != "" {
+				return f
+			}
+		}
+		return ""
+	})
+}
+
+// platformKeys are the catalogue keys to try for an entry, most specific
+// first: the platform's own wording ("PROPERTY_UPDATE/telegram": a
+// Telegram group has no server, and its channels are topics), then the
+// shared one.
+func platformKeys(e *audit.Event, key string) []string {
+	if e.Platform.Valid() {
+		return []string{key + "/" + e.Platform.String(), key}
+	}
+	return []string{key}
 }
 
 // value is what a placeholder stands for: text from the record, or a

@@ -725,3 +725,32 @@ func TestSeveralSettingsInOneEntry(t *testing.T) {
 		t.Errorf("fr: %q", got)
 	}
 }
+
+// Telegram's entries speak of the group and its topics, not of a server
+// and its channels; Discord's keep their words.
+func TestTelegramWords(t *testing.T) {
+	for _, c := range []struct {
+		typ          audit.EventType
+		locale, want string
+	}{
+		{audit.PropertyUpdate, "en", "Alice updated the group settings."},
+		{audit.ChannelCreate, "en", "Alice created a topic."},
+		{audit.ChannelCreate, "fr", "Alice a créé un sujet."},
+		{audit.UserJoin, "fr", "Alice a rejoint le groupe."},
+	} {
+		e := sample(c.typ)
+		e.Platform = audit.Telegram
+		if got := Render(e, c.locale).Summary; got != c.want {
+			t.Errorf("telegram %s %s: %q, want %q", c.typ, c.locale, got, c.want)
+		}
+		e.Platform = audit.Discord
+		if got := Render(e, c.locale).Summary; got == c.want {
+			t.Errorf("discord %s %s says %q too", c.typ, c.locale, got)
+		}
+	}
+	e := sample(audit.ChannelCreate)
+	e.Platform = audit.Telegram
+	if got := Render(e, "en").Title; got != "Topic created" {
+		t.Errorf("telegram title %q", got)
+	}
+}
