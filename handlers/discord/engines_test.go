@@ -991,7 +991,9 @@ func TestEnginesUnauthorizedIntegrations(t *testing.T) {
 		t.Fatalf("removal record %s", describe([]*audit.Event{rm}))
 	}
 	// One bot added is one entry: its alert. The unlisted bots' joins and
-	// the kick are told by it; the allowed bot's join is posted.
+	// the kick are told by it; the allowed bot's join is posted once its
+	// hold (on the engine's clock) has passed.
+	h.eng.ModClock.Advance(4 * time.Second)
 	entries := h.logEntries()
 	all := strings.Join(entries, "\n---\n")
 	for _, bot := range []string{spam.Username, spam2.Username} {
