@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -43,15 +42,7 @@ func TestDoctor(t *testing.T) {
 	if !find(t, sec, "NATS reachable").OK || find(t, sec, "stream CHATWARDEN").OK || !sec.OK() {
 		t.Fatalf("before the stream exists: %+v", sec.Checks)
 	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, srv.ClientURL())
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CHATWARDEN", Subjects: []string{"chatwarden.records.>"}}); err != nil {
 		t.Fatal(err)
 	}

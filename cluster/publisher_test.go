@@ -82,19 +82,26 @@ func event(property string, i int) *audit.Event {
 		ActorType: audit.ActorNonAdmin, ActorID: fmt.Sprintf("u%d", i), Content: fmt.Sprintf("message %d", i)}
 }
 
-// streamRecords reads the whole stream: the message ids and, per id, how
-// many times it is stored.
-func streamRecords(t *testing.T, url string, want int) map[string]int {
+// jetStream connects to the server at url for the test's own reads.
+func jetStream(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+// streamRecords reads the whole stream: the message ids and, per id, how
+// many times it is stored.
+func streamRecords(t *testing.T, url string, want int) map[string]int {
+	t.Helper()
+	js := jetStream(t, url)
 	ctx := context.Background()
 	cons, err := js.OrderedConsumer(ctx, "CW", jetstream.OrderedConsumerConfig{})
 	if err != nil {
