@@ -108,12 +108,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		[]string{"platform"}, func(emit func(float64, ...string)) { pendingChallenges(s, emit) })
 	metrics.GaugeFunc(httpapi.MetricRaidsInProgress, "Communities in a join raid, by platform.",
 		[]string{"platform"}, func(emit func(float64, ...string)) {
-			counts := map[audit.Platform]int{}
-			for _, p := range s.Properties() {
-				if mod.InRaid(p.Platform, p.ID) {
-					counts[p.Platform]++
-				}
-			}
+			counts := mod.RaidsInProgress()
 			emit(float64(counts[audit.Discord]), "discord")
 			emit(float64(counts[audit.Telegram]), "telegram")
 		})

@@ -614,7 +614,7 @@ func TestRaidOf1000Joins(t *testing.T) {
 		}
 	}
 	ev.flush()
-	if !ev.eng.InRaid(audit.Discord, guild) {
+	if !ev.eng.InRaid(audit.Discord, guild) || ev.eng.RaidsInProgress()[audit.Discord] != 1 {
 		t.Fatal("not in a raid after 1000 joins in 10 s")
 	}
 	// The raid was recorded when it was detected, in progress.
@@ -680,7 +680,7 @@ func TestRaidOf1000Joins(t *testing.T) {
 	if v := ev.eng.LogVerdict(late); v != logchannel.Post {
 		t.Errorf("a join after the raid: verdict %v", v)
 	}
-	if ev.eng.InRaid(audit.Discord, guild) {
+	if ev.eng.InRaid(audit.Discord, guild) || ev.eng.RaidsInProgress()[audit.Discord] != 0 {
 		t.Error("still in a raid")
 	}
 	// No impersonation or integration work was done for the raid's plain joins.

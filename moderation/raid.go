@@ -185,6 +185,20 @@ func (e *Engine) InRaid(p audit.Platform, property string) bool {
 	return st != nil && st.d != nil && st.d.Active()
 }
 
+// RaidsInProgress counts the communities in a raid now, by platform.
+func (e *Engine) RaidsInProgress() map[audit.Platform]int {
+	g := e.raids
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[audit.Platform]int{}
+	for k, st := range g.m {
+		if st != nil && st.d != nil && st.d.Active() {
+			out[k.p]++
+		}
+	}
+	return out
+}
+
 // LogVerdict says whether a record may go to log channels yet; it is the
 // log deliverers' DelivererOptions.Hold. A join is held until the raid
 // guard has counted it and Options.JoinHold has passed since, and dropped
