@@ -37,16 +37,19 @@ func (t EventType) Category() Category {
 
 // presets are the presets that are not categories: they cut across
 // them to answer one question ("who changed permissions this week").
-var presets = map[string][]EventType{
+var presets = []struct {
+	name  string
+	types []EventType
+}{
 	// Roles created, edited (their permissions among the rest) or deleted.
-	"roles": {RoleCreate, RoleUpdate, RoleDelete},
+	{"roles", []EventType{RoleCreate, RoleUpdate, RoleDelete}},
 	// Everything that changes who may do what: roles and channel
 	// permission overwrites.
-	"permissions": {RoleCreate, RoleUpdate, RoleDelete, ChannelPermissionUpdate},
+	{"permissions", []EventType{RoleCreate, RoleUpdate, RoleDelete, ChannelPermissionUpdate}},
 	// Voice activity and moderators' voice actions.
-	"voice": {VoiceUpdate},
+	{"voice", []EventType{VoiceUpdate}},
 	// AutoMod's actions and its rules' lifecycle.
-	"automod": {ModerationAutomod, AutomodRuleCreate, AutomodRuleUpdate, AutomodRuleDelete},
+	{"automod", []EventType{ModerationAutomod, AutomodRuleCreate, AutomodRuleUpdate, AutomodRuleDelete}},
 }
 
 // PresetNames lists every preset name: "all", the categories, then the
@@ -58,7 +61,10 @@ func PresetNames() []string {
 			out = append(out, n)
 		}
 	}
-	return append(out, "roles", "permissions", "voice", "automod")
+	for _, p := range presets {
+		out = append(out, p.name)
+	}
+	return out
 }
 
 // Preset expands a routing preset ("all", a category such as "members",
@@ -69,8 +75,10 @@ func Preset(name string) (types []EventType, ok bool) {
 	if name == "all" {
 		return nil, true
 	}
-	if ts, ok := presets[name]; ok {
-		return append([]EventType(nil), ts...), true
+	for _, p := range presets {
+		if p.name == name {
+			return append([]EventType(nil), p.types...), true
+		}
 	}
 	for c, n := range categoryNames {
 		if n != "" && n == name {
