@@ -101,8 +101,12 @@ func TestDemo(t *testing.T) {
 	}
 	count := func(p audit.Platform, property string, typ audit.EventType, want int) {
 		t.Helper()
-		if got := len(records(p, property, typ)); got != want {
-			t.Errorf("%s %s: %d records, want %d", p, typ, got, want)
+		if evs := records(p, property, typ); len(evs) != want {
+			var got []string // what each record says, to tell a duplicate from a stray
+			for _, e := range evs {
+				got = append(got, fmt.Sprintf("%s by %s on %s %v", e.Time.Format("15:04:05.000"), e.ActorName, e.Params.Get(audit.ParamTargetName), e.Params))
+			}
+			t.Errorf("%s %s: %d records, want %d:\n%s", p, typ, len(evs), want, strings.Join(got, "\n"))
 		}
 	}
 	count(audit.Discord, discord, audit.UserJoin, demoRaidSize+4)
