@@ -109,11 +109,14 @@ func TestLogRouterKeepsPropertiesApart(t *testing.T) {
 	}
 }
 
-func run(t *testing.T, d *logchannel.Deliverer) {
+// run runs d until the test ends or the returned stop is called.
+func run(t *testing.T, d *logchannel.Deliverer) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -271,7 +274,7 @@ func TestDelivererHoldsAndDrops(t *testing.T) {
 			}
 			return logchannel.Post
 		}})
-	run(t, d)
+	stop := run(t, d)
 	waitFor(t, "the held entry to be asked about again", func() bool { return asked.Load() > 3 })
 	if got := p.got("log"); strings.Join(got, ",") != "m1,m2,m3" {
 		t.Fatalf("posted %v while the join is held, want m1,m2,m3", got)
@@ -286,7 +289,9 @@ func TestDelivererHoldsAndDrops(t *testing.T) {
 		t.Fatalf("%d entries left in the outbox", n)
 	}
 
-	// A hold that never ends is bounded by MaxHold.
+	// A hold that never ends is bounded by MaxHold. The first deliverer
+	// stops first: it would post the new entry at once.
+	stop()
 	if err := rec.Record(context.Background(), ev("A", "stuck", audit.UserJoin)); err != nil {
 		t.Fatal(err)
 	}
