@@ -727,7 +727,10 @@ func (e *Engine) finish(ctx context.Context, pl *attached, key string, c *Challe
 	ev.Params.Set(audit.ParamReason, r.Reason)
 	ev.Params.Set(audit.ParamAction, action)
 	ev.Params.Set(audit.ParamOutcome, outcome)
-	if err := e.opts.Recorder.Record(ctx, ev); err != nil {
+	// The record waits for its commit whatever the actions' deadline: a
+	// record that timed out while queued is still committed, and finishing
+	// again would record the result twice.
+	if err := e.opts.Recorder.Record(context.WithoutCancel(ctx), ev); err != nil {
 		e.schedule(e.clock.Now().Add(time.Minute), key)
 		return fmt.Errorf("verification: record %s: %w", typ, err)
 	}

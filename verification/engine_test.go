@@ -37,6 +37,10 @@ type env struct {
 	dir   *moderationtest.Directory
 	acts  map[audit.Platform]*moderationtest.Actions
 	eng   *verification.Engine
+	// engineRec, when set, is the recorder the engine records through
+	// (default rec), and actionTimeout its ActionTimeout.
+	engineRec     verification.Recorder
+	actionTimeout time.Duration
 }
 
 func newEnv(t *testing.T) *env {
@@ -71,9 +75,14 @@ func newEnv(t *testing.T) *env {
 // start starts a new engine instance on the same store (a restart).
 func (ev *env) start() {
 	ev.t.Helper()
+	var rec verification.Recorder = ev.rec
+	if ev.engineRec != nil {
+		rec = ev.engineRec
+	}
 	eng, err := verification.New(context.Background(), verification.Options{
-		KV: ev.st, Settings: ev.st, Recorder: ev.rec, Defaults: verification.BuiltinDefaults(), Clock: ev.clock,
-		Logger: zerolog.New(zerolog.NewTestWriter(ev.t)).Level(zerolog.WarnLevel),
+		KV: ev.st, Settings: ev.st, Recorder: rec, Defaults: verification.BuiltinDefaults(), Clock: ev.clock,
+		ActionTimeout: ev.actionTimeout,
+		Logger:        zerolog.New(zerolog.NewTestWriter(ev.t)).Level(zerolog.WarnLevel),
 	})
 	if err != nil {
 		ev.t.Fatal(err)
@@ -445,6 +454,51 @@ func TestDiscordTimeoutBans(t *testing.T) {
 	})
 	if bans := ev.acts[audit.Discord].Calls("Ban"); len(bans) != 1 || bans[0].User != "u1" {
 		t.Fatalf("bans = %+v", bans)
+	}
+}
+
+// slowCommits is a recorder under load: a record is queued at once and
+// committed after delay, whatever the caller's deadline; a caller whose
+// context ends first gets an error although its record is committed
+// (as recorder.Recorder answers "waiting for commit").
+type slowCommits struct {
+	inner *recorder.Recorder
+	delay time.Duration
+}
+
+func (s slowCommits) Record(ctx context.Context, events ...*audit.Event) error {
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(s.delay)
+		done <- s.inner.Record(context.Background(), events...)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("record: waiting for commit: %w", ctx.Err())
+	}
+}
+
+// TestSlowCommitRecordsTheResultOnce: a result whose commit outlasts the
+// action deadline is recorded once, not again by the retry.
+func TestSlowCommitRecordsTheResultOnce(t *testing.T) {
+	ev := newEnv(t)
+	ev.stop()
+	ev.engineRec = slowCommits{inner: ev.rec, delay: 200 * time.Millisecond}
+	ev.actionTimeout = 20 * time.Millisecond
+	ev.start()
+	ev.configure(audit.Discord, guild, settings.Verification{RoleID: "verified"})
+	ev.feed(joinEvent(audit.Discord, guild, "u1", "Idle"))
+	ev.clock.Advance(5 * time.Minute)
+	ev.eventually("the deadline", func() bool {
+		return len(ev.records(audit.Discord, guild, audit.VerificationFailure)) == 1
+	})
+	ev.eventually("the challenge to be finished", func() bool { return len(ev.pending(audit.Discord, guild)) == 0 })
+	ev.clock.Advance(5 * time.Minute) // past any retry of the record
+	time.Sleep(400 * time.Millisecond)
+	if n := len(ev.records(audit.Discord, guild, audit.VerificationFailure)); n != 1 {
+		t.Fatalf("%d VERIFICATION_FAILURE records, want 1", n)
 	}
 }
 
