@@ -58,10 +58,14 @@ type Options struct {
 	// DefaultLocale renders log entries in the viewer for properties
 	// without a locale of their own (default "en").
 	DefaultLocale string
-	// AuthFailureInterval is the least time between two recorded
-	// authentication failures from one IP address (default one minute);
+	// AuthFailureInterval is the least time between two records of
+	// authentication failures against one community (default one minute);
 	// failures in between are counted in the next record.
 	AuthFailureInterval time.Duration
+	// AuthFailureBudget bounds the failure records written per minute, all
+	// communities together (default DefaultAuthFailureBudget); past it
+	// failures keep being counted and are written as the budget refills.
+	AuthFailureBudget int
 	// Watch tunes activities:watch.
 	Watch WatchOptions
 	// ScanBudget bounds the records one activities.list request examines
@@ -96,18 +100,18 @@ type WatchOptions struct {
 // Server is the HTTP API, viewer, metrics and health endpoints. It is an
 // http.Handler.
 type Server struct {
-	opts    Options
-	store   *store.Store
-	rec     command.EventRecorder
-	tokens  *command.Tokens
-	metrics *Metrics
-	log     zerolog.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
-	hub     *hub
-	limiter *failureLimiter
-	backups chan struct{} // one slot per online backup in progress
-	key     []byte        // keys the viewer's logout form token
+	opts     Options
+	store    *store.Store
+	rec      command.EventRecorder
+	tokens   *command.Tokens
+	metrics  *Metrics
+	log      zerolog.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
+	hub      *hub
+	failures *failureAggregator
+	backups  chan struct{} // one slot per online backup in progress
+	key      []byte        // keys the viewer's logout form token
 
 	readyMu sync.Mutex
 	ready   map[string]ReadyFunc
@@ -143,6 +147,9 @@ func New(opts Options) (*Server, error) {
 	if opts.AuthFailureInterval <= 0 {
 		opts.AuthFailureInterval = time.Minute
 	}
+	if opts.AuthFailureBudget <= 0 {
+		opts.AuthFailureBudget = DefaultAuthFailureBudget
+	}
 	if opts.ScanBudget <= 0 {
 		opts.ScanBudget = 10000
 	}
@@ -163,18 +170,18 @@ func New(opts Options) (*Server, error) {
 		w.WriteTimeout = 30 * time.Second
 	}
 	s := &Server{
-		opts:    opts,
-		store:   opts.Store,
-		rec:     opts.Recorder,
-		tokens:  opts.Tokens,
-		metrics: opts.Metrics,
-		log:     opts.Logger.With().Str("component", "httpapi").Logger(),
-		now:     opts.Now,
-		limiter: newFailureLimiter(opts.AuthFailureInterval),
-		backups: make(chan struct{}, maxBackups),
-		key:     make([]byte, 32),
-		ready:   make(map[string]ReadyFunc),
-		done:    make(chan struct{}),
+		opts:     opts,
+		store:    opts.Store,
+		rec:      opts.Recorder,
+		tokens:   opts.Tokens,
+		metrics:  opts.Metrics,
+		log:      opts.Logger.With().Str("component", "httpapi").Logger(),
+		now:      opts.Now,
+		failures: newFailureAggregator(opts.AuthFailureInterval, opts.AuthFailureBudget, opts.Now()),
+		backups:  make(chan struct{}, maxBackups),
+		key:      make([]byte, 32),
+		ready:    make(map[string]ReadyFunc),
+		done:     make(chan struct{}),
 	}
 	if _, err := rand.Read(s.key); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
@@ -214,6 +221,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics.GaugeFunc(MetricWatchClients, "Open activities:watch streams.", nil,
 		func(emit func(float64, ...string)) { emit(float64(s.hub.clients())) })
 	s.routes()
+	go s.runFailureWriter()
 	return s, nil
 }
 
@@ -230,10 +238,15 @@ func (s *Server) Tokens() *command.Tokens { return s.tokens }
 // Metrics returns the metrics registry.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
-// Close ends every open activities:watch stream. Serve calls it when it
-// shuts down, since an event stream never becomes idle.
+// Close ends every open activities:watch stream and writes the
+// authentication failures not yet recorded. Serve calls it when it shuts
+// down, since an event stream never becomes idle; call it before closing
+// the recorder.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() { close(s.done) })
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.flushAuthFailures(true)
+	})
 }
 
 func (s *Server) routes() {
@@ -394,6 +407,9 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler) error {
 	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		<-stopped
+		if s, ok := h.(*Server); ok {
+			s.Close() // waits for the last failure records
+		}
 		return nil
 	}
 	return fmt.Errorf("http api: %w", err)

@@ -125,7 +125,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, t
 		if reason == "" {
 			reason = ReasonUnknownToken
 		}
-		s.authFailed(r, reason, nil, nil)
+		s.authFailed(r, SurfaceCookie, reason, nil, nil)
 		clearSession(w, r)
 		return p, "", false, nil
 	}
@@ -188,7 +188,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if reason != "" {
-		s.authFailed(r, reason, nil, nil)
+		s.authFailed(r, SurfaceLogin, reason, nil, nil)
 		s.show(w, http.StatusUnauthorized, &viewerPage{Notice: "That token is not valid. Ask an admin for a new one (/config api-token on Discord, /apitoken on Telegram)."})
 		return
 	}
