@@ -51,6 +51,18 @@ func (p principal) property() Property {
 	return Property{Platform: p.token.Platform, ID: p.token.Property}
 }
 
+// key names p for per-principal limits: the operator, a token's id, or a
+// login link's person and property.
+func (p principal) key() string {
+	switch {
+	case p.operator:
+		return "operator"
+	case p.token.ID == "link":
+		return "link:" + p.token.Platform.String() + ":" + p.token.Property + ":" + p.token.CreatedBy
+	}
+	return p.token.ID
+}
+
 // bearer returns the request's bearer token, or "".
 func bearer(r *http.Request) string {
 	h := r.Header.Get("Authorization")
@@ -133,7 +145,7 @@ func unauthorized(w http.ResponseWriter, reason string) {
 func (s *Server) authFailed(r *http.Request, surface, reason string, attacked *Property, used *command.TokenInfo) {
 	ip := clientIP(r)
 	s.metrics.authFailure(surface, reason)
-	f := failure{surface: surface, reason: reason, ip: ip, method: audit.Cut(r.Method, 16), path: audit.Cut(r.URL.Path, maxLogField)}
+	f := failure{surface: surface, reason: reason, ip: ip, method: logField(r.Method), path: logField(r.URL.Path)}
 	if used != nil {
 		f.tokenID = used.ID
 	}

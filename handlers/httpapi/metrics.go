@@ -97,7 +97,7 @@ func NewMetrics() *Metrics {
 		apiRequests: f.counter(MetricAPIRequests, "HTTP requests, by route and status code.", "route", "code"),
 		authFailures: f.counter(MetricAuthFailures,
 			"Rejected HTTP authentications, by surface (api, backup, login, cookie) and reason.", "surface", "reason"),
-		watchDropped: f.counter(MetricWatchDropped, "activities:watch streams ended by the server, by reason.", "reason"),
+		watchDropped: f.counter(MetricWatchDropped, "activities:watch streams ended or refused (over the caps) by the server, by reason.", "reason"),
 	}
 	m.apiSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricAPISeconds,
 		Help: "HTTP request latency in seconds (until the handler returns), by route.", Buckets: LatencyBuckets},

@@ -72,8 +72,12 @@ type Options struct {
 	// when the filters parameter is used (default 10,000); a page may then
 	// hold fewer than maxResults items and still have a nextPageToken.
 	ScanBudget int
-	Logger     zerolog.Logger
-	Now        func() time.Time
+	// BodyReadTimeout bounds the reading of a request body (the viewer's
+	// forms; default 10s): a client that sends half a body and waits is
+	// cut off then.
+	BodyReadTimeout time.Duration
+	Logger          zerolog.Logger
+	Now             func() time.Time
 }
 
 // WatchOptions tunes the Server-Sent Events feed.
@@ -95,6 +99,11 @@ type WatchOptions struct {
 	MaxReplay int
 	// WriteTimeout bounds one write to a client (default 30s).
 	WriteTimeout time.Duration
+	// MaxPerToken caps the streams open at once with one token (the
+	// operator's counts as one; default 8), and MaxClients those open in
+	// all (default 512); past either, 429 with a sentence saying which.
+	MaxPerToken int
+	MaxClients  int
 }
 
 // Server is the HTTP API, viewer, metrics and health endpoints. It is an
@@ -168,6 +177,15 @@ func New(opts Options) (*Server, error) {
 	}
 	if w.WriteTimeout <= 0 {
 		w.WriteTimeout = 30 * time.Second
+	}
+	if w.MaxPerToken <= 0 {
+		w.MaxPerToken = 8
+	}
+	if w.MaxClients <= 0 {
+		w.MaxClients = 512
+	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = 10 * time.Second
 	}
 	s := &Server{
 		opts:     opts,
@@ -265,7 +283,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /static/viewer.css", s.handleCSS)
 	s.viewerRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "", "no such endpoint: %s %s", r.Method, r.URL.Path)
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "", "no such endpoint: %s %s", logField(r.Method), logField(r.URL.Path))
 	})
 	s.mux = m
 }
@@ -277,6 +295,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		// The header has arrived (ReadHeaderTimeout); the body gets
+		// BodyReadTimeout. Not every ResponseWriter supports deadlines
+		// (tests' recorders); the server's own does.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout))
+	}
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	s.mux.ServeHTTP(sw, r)
 	route := r.Pattern
@@ -286,7 +310,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := time.Since(start)
 	s.metrics.apiRequest(route, sw.code, d)
 	if ev := s.log.Debug(); ev.Enabled() {
-		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", sw.code).
+		ev.Str("method", logField(r.Method)).Str("path", logField(r.URL.Path)).Int("status", sw.code).
 			Dur("took", d).Str("remote", clientIP(r)).Msg("http request")
 	}
 }
@@ -365,9 +389,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away
 	}
-	s.log.Error().Err(err).Str("path", r.URL.Path).Msg("request failed")
+	s.log.Error().Str("error", audit.Cut(err.Error(), 4*maxLogField)).Str("path", logField(r.URL.Path)).Msg("request failed")
 	writeError(w, http.StatusInternalServerError, "INTERNAL", "", "internal error; the server log has the details")
 }
+
+// logField cuts a value from a request (a path, a method, a user agent)
+// to maxLogField bytes for a log line or an error message: a 500 KB path
+// makes a short line.
+func logField(s string) string { return audit.Cut(s, maxLogField) }
 
 // clientIP returns the address the request came from. Forwarding headers
 // are not trusted: behind a proxy every failure counts against the proxy.
@@ -378,6 +407,9 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// maxHeaderBytes bounds a request's line and headers (Go's default is 1 MB).
+const maxHeaderBytes = 64 << 10
 
 // Serve listens on addr (host:port) and serves h until ctx ends, then shuts
 // down gracefully within five seconds. If h is a *Server its event streams
@@ -392,7 +424,10 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 
 // ServeListener is Serve on an open listener.
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// No ReadTimeout: it would also end event streams and backups. Bodies
+	// get Options.BodyReadTimeout from the handler.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: maxHeaderBytes}
 	if s, ok := h.(*Server); ok {
 		srv.RegisterOnShutdown(s.Close)
 	}
