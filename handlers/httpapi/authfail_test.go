@@ -192,7 +192,7 @@ func TestAuthFailureFlood(t *testing.T) {
 		{method: "GET", path: "/v1/backup", token: bogus, surface: SurfaceBackup, reason: ReasonUnknownToken},
 		{method: "GET", path: "/v1/backup", token: e.tokA, surface: SurfaceBackup, reason: ReasonOperatorOnly, target: pathA},
 		{method: "POST", path: "/login", form: "token=" + bogus, surface: SurfaceLogin, reason: ReasonUnknownToken},
-		{method: "GET", path: "/", cookie: "bm90LWEtdG9rZW4", surface: SurfaceCookie, reason: ReasonUnknownToken},
+		{method: "GET", path: "/", cookie: "cwv_bm90LWEtc2Vzc2lvbg", surface: SurfaceCookie, reason: ReasonUnknownSession},
 		{method: "GET", path: "/v1/properties/" + pathA + "/activities", token: "x" + testOperator, surface: SurfaceAPI, reason: ReasonUnknownToken, target: pathA},
 	}
 	const n = 5000

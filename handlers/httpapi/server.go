@@ -72,6 +72,12 @@ type Options struct {
 	// when the filters parameter is used (default 10,000); a page may then
 	// hold fewer than maxResults items and still have a nextPageToken.
 	ScanBudget int
+	// TrustedProxyHeader names a header set by a TLS-terminating proxy in
+	// front (X-Forwarded-Proto, or Forwarded with proto=): when it says
+	// https, the session cookie is Secure. Empty: only a direct TLS
+	// connection counts. Clients can forge the header when they can reach
+	// the server past the proxy.
+	TrustedProxyHeader string
 	// BodyReadTimeout bounds the reading of a request body (the viewer's
 	// forms; default 10s): a client that sends half a body and waits is
 	// cut off then.
