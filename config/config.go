@@ -198,6 +198,10 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// File is the file the config was read from ("" when parsed from bytes
+// without a name).
+func (c *Config) File() string { return c.file }
+
 // Load reads and parses the file at path, then applies the environment.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
