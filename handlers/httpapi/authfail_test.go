@@ -325,3 +325,36 @@ func TestAuthFailureBudget(t *testing.T) {
 		t.Errorf("after the backlog: %d records, %d failures; want every one of %d in at least %d records", recs, failures, 3*communities, communities)
 	}
 }
+
+// BenchmarkAuthFailure: answering a wrong token against a community that
+// exists (and has a record's worth of failures to aggregate) and against
+// one that does not; the bare baseline is the same request's 404 route,
+// which authenticates nothing. The two failure cases should match.
+func BenchmarkAuthFailure(b *testing.B) {
+	e := newEnv(b, func(o *Options) { o.Logger = o.Logger.Level(1) }) // info: no debug lines
+	e.record(ev(1, audit.UserJoin), ev(2, audit.UserJoin, inProp(audit.Telegram, propB)))
+	for i := range 50 { // a store with some properties to look through
+		e.record(ev(3+i, audit.UserJoin, inProp(audit.Discord, strconv.Itoa(300000000000000000+i))))
+	}
+	bogus := "cw_" + strings.Repeat("Q", 43)
+	for _, bc := range []struct{ name, path string }{
+		{"bare", "/v2/nothing"},
+		{"known", "/v1/properties/" + pathA + "/activities"},
+		{"unknown", "/v1/properties/discord:999999999999999999/activities"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", bc.path, nil)
+			req.Header.Set("Authorization", "Bearer "+bogus)
+			i := 0
+			for b.Loop() {
+				i++
+				req.RemoteAddr = fmt.Sprintf("198.51.%d.%d:1", i/250%250, i%250)
+				w := httptest.NewRecorder()
+				e.srv.ServeHTTP(w, req)
+				if w.Code != 401 && w.Code != 404 {
+					b.Fatalf("%d", w.Code)
+				}
+			}
+		})
+	}
+}
