@@ -35,9 +35,12 @@ const (
 	SurfaceBackup = "backup" // /v1/backup
 	SurfaceLogin  = "login"  // the viewer's token form (POST /login)
 	SurfaceCookie = "cookie" // the viewer's session cookie
+	SurfaceLink   = "link"   // taking a login link (POST /login/link)
 
 	// ReasonUnknownSession is a viewer cookie that names no live session.
 	ReasonUnknownSession = "UNKNOWN_SESSION"
+	// ReasonUnknownLink is a login link that is not one, used, or expired.
+	ReasonUnknownLink = "UNKNOWN_LINK"
 
 	// Params of an aggregate record.
 	ParamCount    = "count"     // failures the record stands for

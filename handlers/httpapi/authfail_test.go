@@ -193,6 +193,7 @@ func TestAuthFailureFlood(t *testing.T) {
 		{method: "GET", path: "/v1/backup", token: e.tokA, surface: SurfaceBackup, reason: ReasonOperatorOnly, target: pathA},
 		{method: "POST", path: "/login", form: "token=" + bogus, surface: SurfaceLogin, reason: ReasonUnknownToken},
 		{method: "GET", path: "/", cookie: "cwv_bm90LWEtc2Vzc2lvbg", surface: SurfaceCookie, reason: ReasonUnknownSession},
+		{method: "POST", path: "/login/link", form: "code=cwl_bm90LWEtbGluaw", surface: SurfaceLink, reason: ReasonUnknownLink},
 		{method: "GET", path: "/v1/properties/" + pathA + "/activities", token: "x" + testOperator, surface: SurfaceAPI, reason: ReasonUnknownToken, target: pathA},
 	}
 	const n = 5000
@@ -219,7 +220,7 @@ func TestAuthFailureFlood(t *testing.T) {
 		}
 		w := httptest.NewRecorder()
 		e.srv.ServeHTTP(w, req)
-		if w.Code != 401 && w.Code != 403 && !(k.surface == SurfaceCookie && w.Code == 200) {
+		if w.Code != 401 && w.Code != 403 && !(k.surface == SurfaceCookie && w.Code == 200) && !(k.surface == SurfaceLink && w.Code == 410) {
 			t.Fatalf("%s %s: %d %s", k.method, k.path, w.Code, w.Body)
 		}
 		want[k.surface+"/"+k.reason]++

@@ -205,6 +205,7 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !strings.HasPrefix(code, linkPrefix) || !ok {
+		s.authFailed(r, SurfaceLink, ReasonUnknownLink, nil, nil)
 		page.Error = pageLabel(page.Lang, "link_gone")
 		s.showPage(w, http.StatusGone, "link", page)
 		return

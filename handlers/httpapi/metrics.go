@@ -96,7 +96,7 @@ func NewMetrics() *Metrics {
 			"Actions taken by the moderation and verification engines, by kind.", "kind"),
 		apiRequests: f.counter(MetricAPIRequests, "HTTP requests, by route and status code.", "route", "code"),
 		authFailures: f.counter(MetricAuthFailures,
-			"Rejected HTTP authentications, by surface (api, backup, login, cookie) and reason.", "surface", "reason"),
+			"Rejected HTTP authentications, by surface (api, backup, login, cookie, link) and reason.", "surface", "reason"),
 		watchDropped: f.counter(MetricWatchDropped, "activities:watch streams ended or refused (over the caps) by the server, by reason.", "reason"),
 	}
 	m.apiSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricAPISeconds,
