@@ -1,8 +1,12 @@
 # chatwarden: a static binary in a small non-root image.
 #   docker build -t chatwarden .
 #   docker run -v chatwarden-data:/data -e CHATWARDEN_DISCORD_TOKEN=... \
-#     -v ./config.yaml:/etc/chatwarden/config.yaml chatwarden
+#     -p 127.0.0.1:8080:8080 -v ./config.yaml:/etc/chatwarden/config.yaml chatwarden
 # The database lives in the /data volume (CHATWARDEN_STORAGE_PATH).
+# The API listens on 0.0.0.0:8080 inside the container, since the host
+# cannot reach a container's loopback; the API speaks plain HTTP, so
+# publish the port on the host's loopback only (-p 127.0.0.1:8080:8080)
+# or only to a TLS proxy's network (SECURITY.md, Operating it safely).
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -46,7 +46,8 @@ func RunAPI(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	}
 	metrics := httpapi.NewMetrics()
 	api, err := httpapi.New(httpapi.Options{Store: s, Recorder: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
-		Tokens: command.NewTokens(s, rec), Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log})
+		Tokens: command.NewTokens(s, rec), Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log,
+		TrustedProxyHeader: cfg.API.TrustedProxyHeader})
 	if err != nil {
 		return err
 	}

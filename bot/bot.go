@@ -116,7 +116,8 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	tokens := command.NewTokens(s, rec)
 	if cfg.API.Listen != "" {
 		api, err = httpapi.New(httpapi.Options{Store: s, Recorder: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
-			Tokens: tokens, Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log})
+			Tokens: tokens, Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log,
+			TrustedProxyHeader: cfg.API.TrustedProxyHeader})
 		if err != nil {
 			return err
 		}

@@ -61,6 +61,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 func diagnose(ctx context.Context, cfg *config.Config, log zerolog.Logger) doctor.Report {
 	var r doctor.Report
 	r.Add(doctor.Storage(cfg.Storage.Path, cfg.Storage.RetentionDays, time.Time{}))
+	r.Add(doctor.Permissions(cfg.File(), cfg.Storage.Path))
 	// The communities' settings come from the database, when the bot does
 	// not hold it.
 	var s *store.Store

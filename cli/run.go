@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/doctor"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
@@ -39,7 +40,20 @@ func runService(name, usage string, serve func(context.Context, *config.Config, 
 		return err
 	}
 	log := bot.NewLogger(cfg, stderr)
+	warnExposed(log, *cfgPath, cfg.Storage.Path)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, log)
+}
+
+// warnExposed warns, at start, of a config file or database that users
+// other than the owner may read: the one may hold tokens, the other holds
+// message text. The bot still starts; `chatwarden doctor` reports the same.
+func warnExposed(log zerolog.Logger, cfgPath, dbPath string) {
+	for _, f := range []struct{ what, path string }{{"config file", cfgPath}, {"database", dbPath}} {
+		if mode, ok := doctor.Exposed(f.path); ok {
+			log.Warn().Str("file", f.path).Str("mode", mode.String()).
+				Msgf("the %s is readable by other users; run chmod 600 on it", f.what)
+		}
+	}
 }

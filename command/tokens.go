@@ -186,6 +186,30 @@ func (t *Tokens) Lookup(ctx context.Context, token string) (TokenInfo, error) {
 	return info, nil
 }
 
+// TokenHash returns the SHA-256 under which a token is kept: what a
+// viewer session keeps instead of the token.
+func TokenHash(token string) []byte { return tokenHash(token) }
+
+// LookupHash is Lookup by the token's hash (TokenHash); ErrTokenNotFound
+// once the token is revoked.
+func (t *Tokens) LookupHash(ctx context.Context, hash []byte) (TokenInfo, error) {
+	if len(hash) != sha256.Size {
+		return TokenInfo{}, ErrTokenNotFound
+	}
+	v, err := t.kv.GetKV(TokenNamespace, hash)
+	if errors.Is(err, store.ErrNotFound) || err == nil && v == nil {
+		return TokenInfo{}, ErrTokenNotFound
+	}
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("look up API token: %w", err)
+	}
+	info, err := decodeToken(hash, v)
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("look up API token: %w", err)
+	}
+	return info, nil
+}
+
 func decodeToken(key, v []byte) (TokenInfo, error) {
 	var info TokenInfo
 	if err := json.Unmarshal(v, &info); err != nil {

@@ -101,6 +101,10 @@ type API struct {
 	// PublicURL is where moderators reach the viewer (behind a proxy,
 	// the proxy's address); the chat commands' login links point there.
 	PublicURL string `yaml:"public_url"`
+	// TrustedProxyHeader names the header a TLS-terminating proxy in
+	// front sets to the client's scheme (X-Forwarded-Proto, or Forwarded
+	// with proto=); when it says https the viewer's cookie is Secure.
+	TrustedProxyHeader string `yaml:"trusted_proxy_header"`
 }
 
 // Cluster configures publishing to a NATS JetStream fleet. Without
@@ -193,6 +197,10 @@ func (e *Error) Error() string {
 	b.WriteString(e.Msg)
 	return b.String()
 }
+
+// File is the file the config was read from ("" when parsed from bytes
+// without a name).
+func (c *Config) File() string { return c.file }
 
 // Load reads and parses the file at path, then applies the environment.
 func Load(path string) (*Config, error) {
@@ -407,6 +415,9 @@ func (c *Config) validate(file string, lines map[string]int) error {
 			return fail("api.public_url", "%v", err)
 		}
 	}
+	if h := c.API.TrustedProxyHeader; h != "" && !headerName(h) {
+		return fail("api.trusted_proxy_header", "must be a header name such as X-Forwarded-Proto or Forwarded; got %q", h)
+	}
 	if t := c.API.OperatorToken; t != "" && len(t) < 32 {
 		return fail("api.operator_token", "must be at least 32 characters (or CHATWARDEN_API_OPERATOR_TOKEN)")
 	}
@@ -494,4 +505,18 @@ func Keys() []string {
 		}
 	}
 	return out
+}
+
+// headerName reports whether s is an HTTP header name of letters, digits
+// and dashes (every header a proxy sets the scheme in is one).
+func headerName(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,37 @@ func TestBytes(t *testing.T) {
 		if got := Bytes(n); got != want {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix modes")
+	}
+	dir := t.TempDir()
+	cfg, db := filepath.Join(dir, "c.yaml"), filepath.Join(dir, "x.db")
+	for _, f := range []string{cfg, db} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := Permissions(cfg, db); len(s.Checks) != 2 || !s.Checks[0].OK || !s.Checks[1].OK {
+		t.Errorf("0600 files: %s", lines(s))
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644} {
+		if err := os.Chmod(db, mode); err != nil {
+			t.Fatal(err)
+		}
+		s := Permissions(cfg, db)
+		c := s.Checks[1]
+		if c.OK || !c.Advisory || !strings.Contains(c.Detail, mode.String()) || !strings.Contains(c.Fix, "chmod 600 "+db) || !s.OK() {
+			t.Errorf("database %v: %s", mode, lines(s))
+		}
+		if !s.Checks[0].OK {
+			t.Errorf("config 0600 reported with the database %v", mode)
+		}
+	}
+	if _, ok := Exposed(filepath.Join(dir, "missing")); ok {
+		t.Error("a missing file is exposed")
 	}
 }

@@ -33,6 +33,26 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("Dockerfile lacks %s (/%s/)", what, re)
 		}
 	}
+	// Where the API listens: 0.0.0.0 inside the container, published on
+	// the host's loopback, and SECURITY.md and README say why.
+	listen := regexp.MustCompile(`CHATWARDEN_API_LISTEN=(\S+)`).FindStringSubmatch(df)
+	if listen == nil || listen[1] != "0.0.0.0:8080" {
+		t.Errorf("Dockerfile's API address: %v", listen)
+	}
+	if !strings.Contains(df, "-p 127.0.0.1:8080:8080") {
+		t.Error("the Dockerfile's example does not publish the port on the host's loopback")
+	}
+	for _, doc := range []string{"../SECURITY.md", "../README.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"0.0.0.0:8080", "-p 127.0.0.1:8080:8080"} {
+			if !strings.Contains(string(text), want) {
+				t.Errorf("%s does not say %q: the image and the docs disagree on where the API listens", doc, want)
+			}
+		}
+	}
 	if strings.Contains(df, "ADD ") {
 		t.Error("Dockerfile uses ADD; COPY is explicit")
 	}

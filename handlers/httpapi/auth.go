@@ -2,13 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
@@ -19,8 +17,7 @@ import (
 const (
 	ParamRemoteAddr = "remote_addr" // the client's IP address
 	ParamTokenID    = command.ParamTokenID
-	ParamSuppressed = "suppressed" // failures from the same address not recorded since the last record
-	ParamPath       = "path"       // the URL path requested
+	ParamPath       = "path" // the URL path requested
 	ParamMethod     = "method"
 )
 
@@ -54,6 +51,18 @@ func (p principal) property() Property {
 	return Property{Platform: p.token.Platform, ID: p.token.Property}
 }
 
+// key names p for per-principal limits: the operator, a token's id, or a
+// login link's person and property.
+func (p principal) key() string {
+	switch {
+	case p.operator:
+		return "operator"
+	case p.token.ID == "link":
+		return "link:" + p.token.Platform.String() + ":" + p.token.Property + ":" + p.token.CreatedBy
+	}
+	return p.token.ID
+}
+
 // bearer returns the request's bearer token, or "".
 func bearer(r *http.Request) string {
 	h := r.Header.Get("Authorization")
@@ -70,7 +79,8 @@ func (s *Server) authenticate(ctx context.Context, token string) (p principal, r
 	if token == "" {
 		return p, ReasonMissingToken, nil
 	}
-	if op := s.opts.OperatorToken; op != "" && subtle.ConstantTimeCompare([]byte(token), []byte(op)) == 1 {
+	// Compared as digests: equal lengths, constant time.
+	if op := s.opts.OperatorToken; op != "" && subtle.ConstantTimeCompare(digest(token), digest(op)) == 1 {
 		return principal{operator: true}, "", nil
 	}
 	info, err := s.tokens.Lookup(ctx, token)
@@ -99,7 +109,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (Property, pr
 		if perr == nil {
 			attacked = &prop
 		}
-		s.authFailed(r, reason, attacked, nil)
+		s.authFailed(r, SurfaceAPI, reason, attacked, nil)
 		unauthorized(w, reason)
 		return prop, p, false
 	}
@@ -108,7 +118,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (Property, pr
 		return prop, p, false
 	}
 	if !p.may(prop) {
-		s.authFailed(r, ReasonWrongProperty, &prop, &p.token)
+		s.authFailed(r, SurfaceAPI, ReasonWrongProperty, &prop, &p.token)
 		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "this token may not read %s", prop)
 		return prop, p, false
 	}
@@ -124,105 +134,54 @@ func unauthorized(w http.ResponseWriter, reason string) {
 	writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "", "%s", msg)
 }
 
-// authFailed counts, logs and (rate-limited per address) records an
-// authentication failure. The record goes to the property that was asked
-// for if the store knows it, else to the property of the token that was
-// used; a failure that concerns no known property is only logged.
-func (s *Server) authFailed(r *http.Request, reason string, attacked *Property, used *command.TokenInfo) {
+// authFailed counts one failed authentication on surface, logs it at
+// debug level and adds it to its target's aggregate (see authfail.go).
+// attacked is the property that was asked for, if any; used the token
+// that was presented, if it is a token of this bot. The target is the
+// attacked property when the store knows it, else the used token's
+// property, else the operator. The same lookups run whatever the answer,
+// and nothing here waits for the store to commit, so that the answer
+// takes as long for a community that exists as for one that does not.
+func (s *Server) authFailed(r *http.Request, surface, reason string, attacked *Property, used *command.TokenInfo) {
 	ip := clientIP(r)
-	s.metrics.authFailure(reason)
-	ev := s.log.Warn().Str("remote", ip).Str("reason", reason).Str("method", r.Method).Str("path", r.URL.Path)
+	s.metrics.authFailure(surface, reason)
+	f := failure{surface: surface, reason: reason, ip: ip, method: logField(r.Method), path: logField(r.URL.Path)}
 	if used != nil {
-		ev = ev.Str("token_id", used.ID)
+		f.tokenID = used.ID
 	}
-	ev.Msg("API authentication failed")
-
-	var target *Property
+	if ev := s.log.Debug(); ev.Enabled() {
+		ev.Str("remote", ip).Str("surface", surface).Str("reason", reason).Str("method", f.method).
+			Str("path", f.path).Str("token_id", f.tokenID).Msg("HTTP authentication failed")
+	}
+	probe := Property{Platform: audit.Discord, ID: "0"}
+	if attacked != nil && !attacked.All {
+		probe = *attacked
+	}
+	known := s.knownProperty(probe)
 	switch {
-	case attacked != nil && !attacked.All && s.knownProperty(*attacked):
-		target = attacked
+	case attacked != nil && !attacked.All && known:
+		f.target = *attacked
 	case used != nil:
-		target = &Property{Platform: used.Platform, ID: used.Property}
-	default:
-		return
+		f.target = Property{Platform: used.Platform, ID: used.Property}
 	}
-	ok, suppressed := s.limiter.allow(ip, s.now())
-	if !ok {
-		return
-	}
-	e := &audit.Event{Platform: target.Platform, PropertyID: target.ID, Type: audit.SecurityEvent,
-		PlatformType: "http_api", Function: audit.FuncCommand, ActorType: audit.ActorSystem}
-	e.Params.Set(audit.ParamKind, audit.KindAPIAuthFailure)
-	e.Params.Set(audit.ParamReason, reason)
-	e.Params.Set(ParamRemoteAddr, ip)
-	e.Params.Set(ParamMethod, r.Method)
-	e.Params.Set(ParamPath, audit.Cut(r.URL.Path, 256))
-	if used != nil {
-		e.Params.Set(ParamTokenID, used.ID)
-	}
-	if suppressed > 0 {
-		e.Params.Set(ParamSuppressed, strconv.Itoa(suppressed))
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-	defer cancel()
-	if err := s.rec.Record(ctx, e); err != nil {
-		s.log.Error().Err(err).Msg("record API authentication failure")
-	}
+	s.failures.add(f, s.now())
 }
 
 // knownProperty reports whether the store has records of p, so that
-// failures against made-up properties do not create properties.
+// failures against made-up properties do not create properties. It looks
+// at every property and compares in constant time, so that its time does
+// not depend on whether or where p is found.
 func (s *Server) knownProperty(p Property) bool {
+	want := []byte(p.String())
+	found := 0
 	for _, sp := range s.store.Properties() {
-		if sp.Platform == p.Platform && sp.ID == p.ID {
-			return true
-		}
+		have := []byte(Property{Platform: sp.Platform, ID: sp.ID}.String())
+		found |= subtle.ConstantTimeCompare(have, want)
 	}
-	return false
+	return found == 1
 }
 
-// failureLimiter lets one failure record per address and interval through
-// and counts the others.
-type failureLimiter struct {
-	mu       sync.Mutex
-	interval time.Duration
-	last     map[string]*limitEntry
-}
-
-type limitEntry struct {
-	at         time.Time
-	suppressed int
-}
-
-// maxLimiterEntries bounds the addresses remembered; past it, addresses
-// quiet for ten intervals are forgotten.
-const maxLimiterEntries = 10000
-
-func newFailureLimiter(interval time.Duration) *failureLimiter {
-	return &failureLimiter{interval: interval, last: make(map[string]*limitEntry)}
-}
-
-// allow reports whether a failure from ip may be recorded now, and how many
-// were held back since the last one that was.
-func (l *failureLimiter) allow(ip string, now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e := l.last[ip]; e != nil {
-		if now.Sub(e.at) < l.interval {
-			e.suppressed++
-			return false, 0
-		}
-		n := e.suppressed
-		e.at, e.suppressed = now, 0
-		return true, n
-	}
-	if len(l.last) >= maxLimiterEntries {
-		for k, e := range l.last {
-			if now.Sub(e.at) > 10*l.interval {
-				delete(l.last, k)
-			}
-		}
-	}
-	l.last[ip] = &limitEntry{at: now}
-	return true, 0
+func digest(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
 }

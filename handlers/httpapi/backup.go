@@ -33,11 +33,11 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	case reason != "":
-		s.authFailed(r, reason, nil, nil)
+		s.authFailed(r, SurfaceBackup, reason, nil, nil)
 		unauthorized(w, reason)
 		return
 	case !p.operator:
-		s.authFailed(r, ReasonOperatorOnly, nil, &p.token)
+		s.authFailed(r, SurfaceBackup, ReasonOperatorOnly, nil, &p.token)
 		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "only the operator token may take backups")
 		return
 	}

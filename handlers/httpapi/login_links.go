@@ -49,11 +49,15 @@ var ErrNoPublicURL = errors.New("the viewer's public URL is not configured (api.
 // linkGrant is what a link, then its session, grants: one person's view
 // of one property until Expires.
 type linkGrant struct {
-	Platform audit.Platform `json:"platform"`
+	Platform audit.Platform `json:"platform,omitempty"` // none for the operator
 	Property string         `json:"property"`
 	UserID   string         `json:"user_id"`
 	UserName string         `json:"user_name,omitempty"`
 	Expires  time.Time      `json:"expires"`
+	// A session started with a token (sessions.go): the token's SHA-256
+	// in hex, and whether it is the operator's.
+	TokenHash string `json:"token_hash,omitempty"`
+	Operator  bool   `json:"operator,omitempty"`
 }
 
 // linkMu makes taking a link (read, check, delete) one step.
@@ -131,6 +135,9 @@ func (s *Server) linkSession(token string) (principal, bool, error) {
 	if err != nil || !ok {
 		return principal{}, false, err
 	}
+	if g.TokenHash != "" {
+		return s.tokenSession(g)
+	}
 	return principal{token: command.TokenInfo{ID: "link", Platform: g.Platform, Property: g.Property,
 		CreatedBy: g.UserID, CreatedByName: g.UserName, Label: "login link"}}, true, nil
 }
@@ -198,6 +205,7 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !strings.HasPrefix(code, linkPrefix) || !ok {
+		s.authFailed(r, SurfaceLink, ReasonUnknownLink, nil, nil)
 		page.Error = pageLabel(page.Lang, "link_gone")
 		s.showPage(w, http.StatusGone, "link", page)
 		return
@@ -227,7 +235,7 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("record a viewer login: %w", err))
 		return
 	}
-	setSession(w, r, token)
+	s.setSession(w, r, token)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

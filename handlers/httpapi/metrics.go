@@ -29,7 +29,7 @@ const (
 	MetricEngineActions    = "chatwarden_engine_actions_total"        // counter {kind}
 	MetricAPIRequests      = "chatwarden_api_requests_total"          // counter {route, code}
 	MetricAPISeconds       = "chatwarden_api_request_seconds"         // histogram {route}
-	MetricAuthFailures     = "chatwarden_api_auth_failures_total"     // counter {reason}
+	MetricAuthFailures     = "chatwarden_api_auth_failures_total"     // counter {surface,reason}
 	MetricWatchClients     = "chatwarden_api_watch_clients"           // gauge
 	MetricWatchDropped     = "chatwarden_api_watch_disconnects_total" // counter {reason}
 	MetricBuildInfo        = "chatwarden_build_info"                  // gauge {version, revision, goversion}: always 1
@@ -94,9 +94,10 @@ func NewMetrics() *Metrics {
 			"Discord gateway and Telegram polling reconnects, by platform.", "platform"),
 		engineActions: f.counter(MetricEngineActions,
 			"Actions taken by the moderation and verification engines, by kind.", "kind"),
-		apiRequests:  f.counter(MetricAPIRequests, "HTTP requests, by route and status code.", "route", "code"),
-		authFailures: f.counter(MetricAuthFailures, "Rejected HTTP API authentications, by reason.", "reason"),
-		watchDropped: f.counter(MetricWatchDropped, "activities:watch streams ended by the server, by reason.", "reason"),
+		apiRequests: f.counter(MetricAPIRequests, "HTTP requests, by route and status code.", "route", "code"),
+		authFailures: f.counter(MetricAuthFailures,
+			"Rejected HTTP authentications, by surface (api, backup, login, cookie, link) and reason.", "surface", "reason"),
+		watchDropped: f.counter(MetricWatchDropped, "activities:watch streams ended or refused (over the caps) by the server, by reason.", "reason"),
 	}
 	m.apiSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricAPISeconds,
 		Help: "HTTP request latency in seconds (until the handler returns), by route.", Buckets: LatencyBuckets},
@@ -204,10 +205,11 @@ func (m *Metrics) apiRequest(route string, code int, d time.Duration) {
 	}
 }
 
-// authFailure counts one rejected authentication.
-func (m *Metrics) authFailure(reason string) {
+// authFailure counts one rejected authentication. Both labels come from
+// this package's constants, so the series are few.
+func (m *Metrics) authFailure(surface, reason string) {
 	if m != nil {
-		m.authFailures.WithLabelValues(reason).Inc()
+		m.authFailures.WithLabelValues(surface, reason).Inc()
 	}
 }
 

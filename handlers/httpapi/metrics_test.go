@@ -78,7 +78,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`chatwarden_api_requests_total{code="200",route="GET /v1/properties/{property}/activities"} 1`,
 		`chatwarden_api_requests_total{code="401",route="GET /v1/properties/{property}/activities"} 1`,
 		`chatwarden_api_request_seconds_count{route="GET /v1/properties/{property}/activities"} 2`,
-		`chatwarden_api_auth_failures_total{reason="MISSING_TOKEN"} 1`,
+		`chatwarden_api_auth_failures_total{reason="MISSING_TOKEN",surface="api"} 1`,
 		`chatwarden_api_watch_clients 0`,
 	}
 	// Subscribers see a commit shortly after Record returns: poll.

@@ -58,18 +58,32 @@ type Options struct {
 	// DefaultLocale renders log entries in the viewer for properties
 	// without a locale of their own (default "en").
 	DefaultLocale string
-	// AuthFailureInterval is the least time between two recorded
-	// authentication failures from one IP address (default one minute);
+	// AuthFailureInterval is the least time between two records of
+	// authentication failures against one community (default one minute);
 	// failures in between are counted in the next record.
 	AuthFailureInterval time.Duration
+	// AuthFailureBudget bounds the failure records written per minute, all
+	// communities together (default DefaultAuthFailureBudget); past it
+	// failures keep being counted and are written as the budget refills.
+	AuthFailureBudget int
 	// Watch tunes activities:watch.
 	Watch WatchOptions
 	// ScanBudget bounds the records one activities.list request examines
 	// when the filters parameter is used (default 10,000); a page may then
 	// hold fewer than maxResults items and still have a nextPageToken.
 	ScanBudget int
-	Logger     zerolog.Logger
-	Now        func() time.Time
+	// TrustedProxyHeader names a header set by a TLS-terminating proxy in
+	// front (X-Forwarded-Proto, or Forwarded with proto=): when it says
+	// https, the session cookie is Secure. Empty: only a direct TLS
+	// connection counts. Clients can forge the header when they can reach
+	// the server past the proxy.
+	TrustedProxyHeader string
+	// BodyReadTimeout bounds the reading of a request body (the viewer's
+	// forms; default 10s): a client that sends half a body and waits is
+	// cut off then.
+	BodyReadTimeout time.Duration
+	Logger          zerolog.Logger
+	Now             func() time.Time
 }
 
 // WatchOptions tunes the Server-Sent Events feed.
@@ -91,23 +105,28 @@ type WatchOptions struct {
 	MaxReplay int
 	// WriteTimeout bounds one write to a client (default 30s).
 	WriteTimeout time.Duration
+	// MaxPerToken caps the streams open at once with one token (the
+	// operator's counts as one; default 8), and MaxClients those open in
+	// all (default 512); past either, 429 with a sentence saying which.
+	MaxPerToken int
+	MaxClients  int
 }
 
 // Server is the HTTP API, viewer, metrics and health endpoints. It is an
 // http.Handler.
 type Server struct {
-	opts    Options
-	store   *store.Store
-	rec     command.EventRecorder
-	tokens  *command.Tokens
-	metrics *Metrics
-	log     zerolog.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
-	hub     *hub
-	limiter *failureLimiter
-	backups chan struct{} // one slot per online backup in progress
-	key     []byte        // keys the viewer's logout form token
+	opts     Options
+	store    *store.Store
+	rec      command.EventRecorder
+	tokens   *command.Tokens
+	metrics  *Metrics
+	log      zerolog.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
+	hub      *hub
+	failures *failureAggregator
+	backups  chan struct{} // one slot per online backup in progress
+	key      []byte        // keys the viewer's logout form token
 
 	readyMu sync.Mutex
 	ready   map[string]ReadyFunc
@@ -143,6 +162,9 @@ func New(opts Options) (*Server, error) {
 	if opts.AuthFailureInterval <= 0 {
 		opts.AuthFailureInterval = time.Minute
 	}
+	if opts.AuthFailureBudget <= 0 {
+		opts.AuthFailureBudget = DefaultAuthFailureBudget
+	}
 	if opts.ScanBudget <= 0 {
 		opts.ScanBudget = 10000
 	}
@@ -162,19 +184,28 @@ func New(opts Options) (*Server, error) {
 	if w.WriteTimeout <= 0 {
 		w.WriteTimeout = 30 * time.Second
 	}
+	if w.MaxPerToken <= 0 {
+		w.MaxPerToken = 8
+	}
+	if w.MaxClients <= 0 {
+		w.MaxClients = 512
+	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = 10 * time.Second
+	}
 	s := &Server{
-		opts:    opts,
-		store:   opts.Store,
-		rec:     opts.Recorder,
-		tokens:  opts.Tokens,
-		metrics: opts.Metrics,
-		log:     opts.Logger.With().Str("component", "httpapi").Logger(),
-		now:     opts.Now,
-		limiter: newFailureLimiter(opts.AuthFailureInterval),
-		backups: make(chan struct{}, maxBackups),
-		key:     make([]byte, 32),
-		ready:   make(map[string]ReadyFunc),
-		done:    make(chan struct{}),
+		opts:     opts,
+		store:    opts.Store,
+		rec:      opts.Recorder,
+		tokens:   opts.Tokens,
+		metrics:  opts.Metrics,
+		log:      opts.Logger.With().Str("component", "httpapi").Logger(),
+		now:      opts.Now,
+		failures: newFailureAggregator(opts.AuthFailureInterval, opts.AuthFailureBudget, opts.Now()),
+		backups:  make(chan struct{}, maxBackups),
+		key:      make([]byte, 32),
+		ready:    make(map[string]ReadyFunc),
+		done:     make(chan struct{}),
 	}
 	if _, err := rand.Read(s.key); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
@@ -214,6 +245,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics.GaugeFunc(MetricWatchClients, "Open activities:watch streams.", nil,
 		func(emit func(float64, ...string)) { emit(float64(s.hub.clients())) })
 	s.routes()
+	go s.runFailureWriter()
 	return s, nil
 }
 
@@ -230,10 +262,15 @@ func (s *Server) Tokens() *command.Tokens { return s.tokens }
 // Metrics returns the metrics registry.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
-// Close ends every open activities:watch stream. Serve calls it when it
-// shuts down, since an event stream never becomes idle.
+// Close ends every open activities:watch stream and writes the
+// authentication failures not yet recorded. Serve calls it when it shuts
+// down, since an event stream never becomes idle; call it before closing
+// the recorder.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() { close(s.done) })
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.flushAuthFailures(true)
+	})
 }
 
 func (s *Server) routes() {
@@ -252,7 +289,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /static/viewer.css", s.handleCSS)
 	s.viewerRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "", "no such endpoint: %s %s", r.Method, r.URL.Path)
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "", "no such endpoint: %s %s", logField(r.Method), logField(r.URL.Path))
 	})
 	s.mux = m
 }
@@ -264,6 +301,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		// The header has arrived (ReadHeaderTimeout); the body gets
+		// BodyReadTimeout. Not every ResponseWriter supports deadlines
+		// (tests' recorders); the server's own does.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout))
+	}
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	s.mux.ServeHTTP(sw, r)
 	route := r.Pattern
@@ -273,7 +316,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := time.Since(start)
 	s.metrics.apiRequest(route, sw.code, d)
 	if ev := s.log.Debug(); ev.Enabled() {
-		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", sw.code).
+		ev.Str("method", logField(r.Method)).Str("path", logField(r.URL.Path)).Int("status", sw.code).
 			Dur("took", d).Str("remote", clientIP(r)).Msg("http request")
 	}
 }
@@ -352,9 +395,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away
 	}
-	s.log.Error().Err(err).Str("path", r.URL.Path).Msg("request failed")
+	s.log.Error().Str("error", audit.Cut(err.Error(), 4*maxLogField)).Str("path", logField(r.URL.Path)).Msg("request failed")
 	writeError(w, http.StatusInternalServerError, "INTERNAL", "", "internal error; the server log has the details")
 }
+
+// logField cuts a value from a request (a path, a method, a user agent)
+// to maxLogField bytes for a log line or an error message: a 500 KB path
+// makes a short line.
+func logField(s string) string { return audit.Cut(s, maxLogField) }
 
 // clientIP returns the address the request came from. Forwarding headers
 // are not trusted: behind a proxy every failure counts against the proxy.
@@ -365,6 +413,9 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// maxHeaderBytes bounds a request's line and headers (Go's default is 1 MB).
+const maxHeaderBytes = 64 << 10
 
 // Serve listens on addr (host:port) and serves h until ctx ends, then shuts
 // down gracefully within five seconds. If h is a *Server its event streams
@@ -379,7 +430,10 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 
 // ServeListener is Serve on an open listener.
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// No ReadTimeout: it would also end event streams and backups. Bodies
+	// get Options.BodyReadTimeout from the handler.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: maxHeaderBytes}
 	if s, ok := h.(*Server); ok {
 		srv.RegisterOnShutdown(s.Close)
 	}
@@ -394,6 +448,9 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler) error {
 	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		<-stopped
+		if s, ok := h.(*Server); ok {
+			s.Close() // waits for the last failure records
+		}
 		return nil
 	}
 	return fmt.Errorf("http api: %w", err)

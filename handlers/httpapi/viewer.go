@@ -21,10 +21,10 @@ import (
 )
 
 // The log viewer: one server-rendered page, no script. Logging in posts a
-// token (a property's or the operator's), kept in an HttpOnly,
-// SameSite=Strict cookie; everything after that is GET forms and links,
-// and logging out is a POST carrying a form token derived from the
-// session.
+// token (a property's or the operator's) and starts a session whose
+// opaque id is kept in an HttpOnly, SameSite=Strict cookie (sessions.go);
+// everything after that is GET forms and links, and logging out is a POST
+// carrying a form token derived from the session.
 
 // SessionCookie is the viewer's session cookie.
 const SessionCookie = "cw_session"
@@ -101,45 +101,33 @@ func (s *Server) show(w http.ResponseWriter, code int, page *viewerPage) {
 	}
 }
 
-// session returns the principal of the session cookie; ok is false when
-// there is no cookie. A cookie whose token no longer works is cleared.
-func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, token string, ok bool, err error) {
+// session returns the principal of the session cookie and the
+// session's id; ok is false when there is no cookie. A cookie that names
+// no live session (unknown, expired, logged out, or its token revoked)
+// is counted as a failed authentication and cleared.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, id string, ok bool, err error) {
 	c, cerr := r.Cookie(SessionCookie)
 	if cerr != nil || c.Value == "" {
 		return p, "", false, nil
 	}
-	raw, derr := base64.RawURLEncoding.DecodeString(c.Value)
-	token = string(raw)
-	if derr == nil && strings.HasPrefix(token, sessionPrefix) { // started by a login link
-		if p, ok, err = s.linkSession(token); err != nil || !ok {
-			clearSession(w, r)
+	id = c.Value
+	if raw, derr := base64.RawURLEncoding.DecodeString(id); !strings.HasPrefix(id, sessionPrefix) && derr == nil {
+		id = string(raw) // a link session's cookie from before ids were set as they are
+	}
+	if strings.HasPrefix(id, sessionPrefix) {
+		if p, ok, err = s.linkSession(id); err != nil {
 			return p, "", false, err
 		}
-		return p, token, true, nil
-	}
-	p, reason, err := s.authenticate(r.Context(), token)
-	if err != nil {
-		return p, "", false, err
-	}
-	if derr != nil || reason != "" {
-		if reason == "" {
-			reason = ReasonUnknownToken
+		if ok {
+			return p, id, true, nil
 		}
-		s.authFailed(r, reason, nil, nil)
-		clearSession(w, r)
-		return p, "", false, nil
+		if err := s.endLinkSession(id); err != nil { // its token was revoked
+			return p, "", false, err
+		}
 	}
-	return p, token, true, nil
-}
-
-func setSession(w http.ResponseWriter, r *http.Request, token string) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(token)),
-		Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
-}
-
-func clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
+	s.authFailed(r, SurfaceCookie, ReasonUnknownSession, nil, nil)
+	s.clearSession(w, r)
+	return principal{}, "", false, nil
 }
 
 // csrf is the logout form's token: a MAC of the session's token under a
@@ -182,17 +170,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
-	_, reason, err := s.authenticate(r.Context(), token)
+	p, reason, err := s.authenticate(r.Context(), token)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if reason != "" {
-		s.authFailed(r, reason, nil, nil)
+		s.authFailed(r, SurfaceLogin, reason, nil, nil)
 		s.show(w, http.StatusUnauthorized, &viewerPage{Notice: "That token is not valid. Ask an admin for a new one (/config api-token on Discord, /apitoken on Telegram)."})
 		return
 	}
-	setSession(w, r, token)
+	id, err := s.startTokenSession(p, token)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.setSession(w, r, id)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -218,7 +211,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	clearSession(w, r)
+	s.clearSession(w, r)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

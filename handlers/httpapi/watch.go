@@ -23,6 +23,10 @@ type hub struct {
 	mu       sync.Mutex
 	watchers map[*watcher]struct{}
 	metrics  *Metrics
+
+	slotMu sync.Mutex
+	open   map[string]int // streams admitted, by principal
+	total  int
 }
 
 type watcher struct {
@@ -35,7 +39,33 @@ type watcher struct {
 func (w *watcher) kick() { w.once.Do(func() { close(w.kicked) }) }
 
 func newHub(m *Metrics) *hub {
-	return &hub{watchers: make(map[*watcher]struct{}), metrics: m}
+	return &hub{watchers: make(map[*watcher]struct{}), metrics: m, open: make(map[string]int)}
+}
+
+// admit takes a stream slot for who, within perKey streams for who and
+// total in all. When there is none it returns the sentence to answer.
+func (h *hub) admit(who string, perKey, total int) (release func(), refused string) {
+	h.slotMu.Lock()
+	defer h.slotMu.Unlock()
+	switch {
+	case h.open[who] >= perKey:
+		return nil, fmt.Sprintf("This token already has %d live streams open, the most one token may have. Close one, or reconnect after one has ended.", perKey)
+	case h.total >= total:
+		return nil, fmt.Sprintf("The server already serves %d live streams, the most it takes. Try again later.", total)
+	}
+	h.open[who]++
+	h.total++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.slotMu.Lock()
+			defer h.slotMu.Unlock()
+			if h.open[who]--; h.open[who] <= 0 {
+				delete(h.open, who)
+			}
+			h.total--
+		})
+	}, ""
 }
 
 // publish is the recorder subscription.
@@ -102,7 +132,7 @@ type replayRef struct {
 // the matching records committed after that record, then goes live;
 // records are not repeated across the replay/live boundary.
 func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
-	prop, _, ok := s.authorize(w, r)
+	prop, p, ok := s.authorize(w, r)
 	if !ok {
 		return
 	}
@@ -110,6 +140,14 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "", "the live feed is not available in this process")
 		return
 	}
+	release, msg := s.hub.admit(p.key(), s.opts.Watch.MaxPerToken, s.opts.Watch.MaxClients)
+	if msg != "" {
+		s.metrics.watchDisconnect("refused")
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "", "%s", msg)
+		return
+	}
+	defer release()
 	srch, v, err := parseRequest(r, prop, watchParams)
 	if err != nil {
 		s.fail(w, r, err)
