@@ -11,6 +11,7 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/coord"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/httpapi"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
@@ -66,6 +67,13 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	pub, err := newPublisher(cfg.Cluster, s, rec, log) // nil without cluster.nats_url
 	if err != nil {
 		return err
+	}
+	coordinator, err := newCoordinator(cfg.Cluster, s, log) // nil without cluster.nats_url
+	if err != nil {
+		return err
+	}
+	if coordinator != nil {
+		defer coordinator.Close()
 	}
 	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: rec, KV: s, Defaults: cfg.Moderation,
 		Logger: log.With().Str("component", "moderation").Logger()})
@@ -166,7 +174,12 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		start("discord", d.Run)
 	}
 	if cfg.Telegram.Enabled {
+		var lease coord.Lease // with a fleet, one process polls
+		if coordinator != nil {
+			lease = telegramLease(coordinator, cfg.Telegram.Token.Reveal())
+		}
 		t, err := telegram.New(telegram.Options{
+			Lease: lease,
 			Token: cfg.Telegram.Token.Reveal(), APIURL: cfg.Telegram.APIURL, PollTimeout: cfg.Telegram.PollTimeout.D(),
 			Store: s, Recorder: rec, Logger: log, Router: router,
 			DeleteCommandsAfter: cfg.Telegram.DeleteCommandsAfter.D(), DefaultLocale: cfg.Defaults.Locale,
