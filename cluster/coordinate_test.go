@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +119,123 @@ func TestLeaseFailover(t *testing.T) {
 	}
 	if err := tb.Commit(ctx, []byte("x")); !errors.Is(err, coord.ErrLost) {
 		t.Fatalf("commit after release: %v; want ErrLost", err)
+	}
+}
+
+// TestIdentifyGateSpacesEachBucket: identifies of one rate-limit bucket
+// (shard % max_concurrency) from several processes are spaced by Discord's
+// 5 seconds; another bucket is not held up by them.
+func TestIdentifyGateSpacesEachBucket(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	gates := []coord.Identify{
+		coordinator(t, ns.ClientURL(), "p1", 5*time.Second).Identify(),
+		coordinator(t, ns.ClientURL(), "p2", 5*time.Second).Identify(),
+		coordinator(t, ns.ClientURL(), "p3", 5*time.Second).Identify(),
+	}
+	type pass struct {
+		shard int
+		at    time.Time
+	}
+	passes := make(chan pass, 4)
+	start := time.Now()
+	// max_concurrency 2: shards 0, 2 and 4 share bucket 0; shard 1 is alone in bucket 1.
+	for i, shard := range []int{0, 2, 4} {
+		go func() {
+			if err := gates[i].Wait(ctx, "app1", shard, 2); err != nil {
+				t.Error(err)
+			}
+			passes <- pass{shard, time.Now()}
+		}()
+	}
+	go func() {
+		if err := gates[0].Wait(ctx, "app1", 1, 2); err != nil {
+			t.Error(err)
+		}
+		passes <- pass{1, time.Now()}
+	}()
+	var bucket0 []time.Time
+	for range 4 {
+		p := <-passes
+		if p.shard == 1 {
+			if d := p.at.Sub(start); d > 3*time.Second {
+				t.Errorf("shard 1, alone in its bucket, waited %s", d)
+			}
+			continue
+		}
+		bucket0 = append(bucket0, p.at)
+	}
+	for i := 1; i < len(bucket0); i++ {
+		if gap := bucket0[i].Sub(bucket0[i-1]); gap < 5*time.Second {
+			t.Errorf("identifies %d and %d of one bucket %s apart; Discord allows one per 5s", i-1, i, gap)
+		}
+	}
+	// Another bot's buckets are its own.
+	t0 := time.Now()
+	if err := gates[1].Wait(ctx, "app2", 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("another bot waited %s", d)
+	}
+}
+
+// TestShardClaims: a second live process claiming a shard, or a shard of
+// another count that shares guilds with it, is refused with a sentence
+// naming both; a shard of another count that shares none is not; a dead
+// process's claim is taken over after the TTL, and a released one at once.
+func TestShardClaims(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	const ttl = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ca := coordinator(t, ns.ClientURL(), "a", ttl)
+	b := coordinator(t, ns.ClientURL(), "b", ttl).Shards()
+
+	releaseA, err := ca.Shards().Claim(ctx, "app", 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ shard, count int }{{0, 2}, {2, 4}, {0, 6}} {
+		_, err := b.Claim(ctx, "app", c.shard, c.count)
+		if !errors.Is(err, coord.ErrClaimed) {
+			t.Fatalf("b claims shard %d of %d over a's 0 of 2: %v; want ErrClaimed", c.shard, c.count, err)
+		}
+		for _, want := range []string{"shard 0 of 2", "process a", "discord.shard_id"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("refusal %q does not say %q", err, want)
+			}
+		}
+	}
+	releaseB, err := b.Claim(ctx, "app", 1, 4) // odd guilds only: none of a's
+	if err != nil {
+		t.Fatalf("b claims shard 1 of 4 beside a's 0 of 2: %v", err)
+	}
+	releaseB()
+
+	// a dies: its claim is no longer renewed, and b may take the shard.
+	ca.Close()
+	t0 := time.Now()
+	releaseB, err = b.Claim(ctx, "app", 0, 2)
+	if err != nil {
+		t.Fatalf("b cannot take the shard of a dead process: %v", err)
+	}
+	if d := time.Since(t0); d < ttl {
+		t.Errorf("b took a's shard after %s, before the TTL %s", d, ttl)
+	}
+	_ = releaseA // a's connection is gone; its release could not reach NATS
+
+	// Released: taken at once.
+	releaseB()
+	c := coordinator(t, ns.ClientURL(), "c", ttl).Shards()
+	t0 = time.Now()
+	releaseC, err := c.Claim(ctx, "app", 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseC()
+	if d := time.Since(t0); d > ttl {
+		t.Errorf("a released shard took %s to claim", d)
 	}
 }

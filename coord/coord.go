@@ -62,16 +62,19 @@ type Term interface {
 // bucket s % max_concurrency, and each bucket allows one identify every
 // 5 seconds across every process of the bot.
 type Identify interface {
-	// Wait returns once shard may identify now, having taken its
-	// bucket's slot, or fails when ctx ends.
-	Wait(ctx context.Context, shard, maxConcurrency int) error
+	// Wait returns once shard of the bot (its application id) may
+	// identify now, having taken its bucket's slot, or fails when ctx
+	// ends.
+	Wait(ctx context.Context, bot string, shard, maxConcurrency int) error
 }
 
 // Shards records which process runs which Discord shard.
 type Shards interface {
 	// Claim claims shard of count for this process, renewed until
 	// release is called. It fails with ErrClaimed (wrapped, naming the
-	// holder) when another live process runs that shard, or runs the bot
-	// with a different shard count.
-	Claim(ctx context.Context, shard, count int) (release func(), err error)
+	// holder) when another live process runs a shard that shares guilds
+	// with it: the same shard, or one of another count whose guilds
+	// overlap (shard i of n and j of m share guilds unless i and j differ
+	// modulo gcd(n, m)).
+	Claim(ctx context.Context, bot string, shard, count int) (release func(), err error)
 }
