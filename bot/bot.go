@@ -152,7 +152,13 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	}
 	start("retention", func(ctx context.Context) error { return retentionLoop(ctx, s, rec, cfg.Storage.RetentionDays, log) })
 	if cfg.Discord.Enabled {
+		var identify coord.Identify // with a fleet, identifies and shards are coordinated
+		var shards coord.Shards
+		if coordinator != nil {
+			identify, shards = coordinator.Identify(), coordinator.Shards()
+		}
 		d, err := discord.New(discord.Options{
+			Identify: identify, Shards: shards,
 			Token: cfg.Discord.Token.Reveal(), APIURL: cfg.Discord.APIURL,
 			ShardID: cfg.Discord.ShardID, ShardCount: cfg.Discord.ShardCount, DevGuildID: cfg.Discord.DevGuildID,
 			Store: s, Recorder: rec, Logger: log, Router: router,
