@@ -28,7 +28,12 @@ type CoordinatorOptions struct {
 	// Holder names this process in leases and claims; it should stay the
 	// same across restarts with the same database.
 	Holder string
-	Logger zerolog.Logger
+	// IdentifyFailOpen is how long a Discord identify waits for NATS to
+	// answer before it goes ahead without a slot (default 15s): an outage
+	// of NATS must not keep a shard off Discord (at worst Discord refuses
+	// the identify, and the shard retries).
+	IdentifyFailOpen time.Duration
+	Logger           zerolog.Logger
 }
 
 // Coordinator implements package coord's leases, identify gate and shard
@@ -55,6 +60,9 @@ func NewCoordinator(opts CoordinatorOptions) (*Coordinator, error) {
 	}
 	if opts.TTL <= 0 {
 		opts.TTL = 15 * time.Second
+	}
+	if opts.IdentifyFailOpen <= 0 {
+		opts.IdentifyFailOpen = 15 * time.Second
 	}
 	c := &Coordinator{opts: opts, log: opts.Logger.With().Str("component", "cluster").Logger()}
 	nc, err := opts.Conn.connect(c.log, func() {})

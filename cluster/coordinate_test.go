@@ -239,3 +239,24 @@ func TestShardClaims(t *testing.T) {
 		t.Errorf("a released shard took %s to claim", d)
 	}
 }
+
+// TestIdentifyGateFailsOpen: with NATS unreachable an identify waits a
+// bounded time and then goes ahead, so that an outage of NATS does not
+// keep a shard off Discord.
+func TestIdentifyGateFailsOpen(t *testing.T) {
+	c, err := cluster.NewCoordinator(cluster.CoordinatorOptions{Conn: cluster.Conn{URL: "nats://127.0.0.1:1"},
+		Bucket: "COORD", Holder: "a", IdentifyFailOpen: time.Second, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := c.Identify().Wait(ctx, "app", 0, 1); err != nil {
+		t.Fatalf("the gate failed instead of opening: %v", err)
+	}
+	if d := time.Since(t0); d < time.Second {
+		t.Fatalf("the gate opened after %s, before trying for a second", d)
+	}
+}

@@ -62,6 +62,7 @@ func (g identifyGate) Wait(ctx context.Context, bot string, shard, maxConcurrenc
 	}
 	key := "identify." + keyPart(bot) + "." + strconv.Itoa(shard%maxConcurrency)
 	backoff := 100 * time.Millisecond
+	start := time.Now()
 	for {
 		d, err := g.schedule(ctx, key)
 		if err == nil {
@@ -74,6 +75,11 @@ func (g identifyGate) Wait(ctx context.Context, bot string, shard, maxConcurrenc
 			return ctx.Err()
 		}
 		if !errors.Is(err, errRace) {
+			if time.Since(start) > g.c.opts.IdentifyFailOpen {
+				// A NATS outage must not keep the shard off Discord.
+				g.c.log.Warn().Err(err).Int("shard", shard).Msg("identifying without the fleet's identify slot: NATS does not answer")
+				return nil
+			}
 			g.c.log.Warn().Err(err).Int("shard", shard).Msg("cannot take an identify slot; retrying")
 			backoff = min(2*backoff, 5*time.Second)
 		}
