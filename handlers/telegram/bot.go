@@ -288,7 +288,8 @@ func (b *Bot) Close() {
 }
 
 // Ready is closed once the bot receives updates: after its first
-// successful getUpdates, or once the webhook is set.
+// successful getUpdates, or once the webhook is set; with a lease, also
+// once it stands by for it (another process polls).
 func (b *Bot) Ready() <-chan struct{} { return b.ready }
 
 func (b *Bot) markReady() {
