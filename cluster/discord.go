@@ -98,13 +98,13 @@ func (g identifyGate) schedule(ctx context.Context, key string) (time.Duration, 
 		return 0, err
 	}
 	var rev uint64
-	var notBefore time.Time
+	var notBefore, prevCreated time.Time
 	switch e, err := kv.Get(ctx, key); {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:
 		return 0, fmt.Errorf("cluster: read identify slot %s: %w", key, err)
 	default:
-		rev, notBefore = e.Revision(), slotTime(e).Add(IdentifyInterval)
+		rev, notBefore, prevCreated = e.Revision(), slotTime(e).Add(IdentifyInterval), e.Created()
 	}
 	val, _ := json.Marshal(identifySlot{Holder: g.c.opts.Holder, NotBefore: notBefore})
 	if rev == 0 {
@@ -123,8 +123,12 @@ func (g identifyGate) schedule(ctx context.Context, key string) (time.Duration, 
 	}
 	mine, err := kv.GetRevision(ctx, key, rev)
 	if err != nil {
-		// Written, time unknown: wait a whole interval to be safe.
-		return IdentifyInterval, nil
+		// Written, its server time unknown. The server's clock read at
+		// least prevCreated before our write, so waiting from now until
+		// notBefore as seen from prevCreated is late enough.
+		d := max(notBefore.Sub(prevCreated), IdentifyInterval)
+		g.c.log.Warn().Err(err).Dur("wait", d).Msg("cannot read back the identify slot; waiting the longest it can be")
+		return d, nil
 	}
 	return slotTime(mine).Sub(mine.Created()), nil
 }
