@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/coord"
@@ -68,9 +69,11 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	coordinator, err := newCoordinator(cfg.Cluster, s, log) // nil without cluster.nats_url
-	if err != nil {
-		return err
+	var coordinator *cluster.Coordinator // nil without cluster.nats_url, or with nothing to coordinate
+	if cfg.Discord.Enabled || cfg.Telegram.Enabled && cfg.Telegram.Webhook.Listen == "" {
+		if coordinator, err = newCoordinator(cfg.Cluster, s, log); err != nil {
+			return err
+		}
 	}
 	if coordinator != nil {
 		defer coordinator.Close()
