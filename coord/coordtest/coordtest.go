@@ -24,6 +24,7 @@ type Lease struct {
 	steal   string // given the lease before the next commit
 	current *term  // the live term, if any
 	commits map[string]int
+	largest int // the largest value committed
 }
 
 // New returns a lease nobody holds.
@@ -67,6 +68,13 @@ func (l *Lease) Commits(holder string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.commits[holder]
+}
+
+// Largest returns the size of the largest value ever committed.
+func (l *Lease) Largest() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.largest
 }
 
 // give hands the lease to holder (l.mu held).
@@ -131,6 +139,7 @@ func (t *term) Commit(_ context.Context, value []byte) error {
 	t.rev = t.l.rev
 	t.l.value = append([]byte(nil), value...)
 	t.l.commits[t.holder]++
+	t.l.largest = max(t.l.largest, len(value))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,5 +201,33 @@ func TestLeaseLostBeforeCommitLeavesTheBatch(t *testing.T) {
 	}
 	if !fake.WaitUpdatesConsumed(5*time.Second) || st.Offset == 0 {
 		t.Fatalf("offset in the lease %d, %d updates pending", st.Offset, len(fake.PendingUpdates()))
+	}
+}
+
+// TestLeaseSplitsALargeBatch: a getUpdates answer too large for one lease
+// commit (NATS refuses messages over 1 MiB) is committed and recorded in
+// parts; the updates left out are asked for again, none lost or doubled.
+func TestLeaseSplitsALargeBatch(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
+	t.Cleanup(fake.Close)
+	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
+	g := fake.NewSupergroup("G", owner, ann)
+	lease := coordtest.New()
+	a := newFleetProcess(t, "a", fake)
+	var sent []string
+	long := strings.Repeat("é", 2000) // 4,000 bytes of text, more escaped
+	for i := range 100 {
+		text := id(int64(i)) + " " + long
+		fake.Message(g, ann, text)
+		sent = append(sent, text)
+	}
+	a.run(lease, nil)
+	waitRecorded(t, g.ID, 100, a)
+	onceEach(t, g.ID, sent, a)
+	if n := lease.Commits("a"); n < 2 {
+		t.Fatalf("100 updates of 4 KB committed to the lease in %d commit(s); want them split", n)
+	}
+	if n := lease.Largest(); n > 300<<10 {
+		t.Fatalf("a lease value of %d bytes; want at most about 256 KiB", n)
 	}
 }
