@@ -9,8 +9,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/coord"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/httpapi"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
@@ -66,6 +68,15 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	pub, err := newPublisher(cfg.Cluster, s, rec, log) // nil without cluster.nats_url
 	if err != nil {
 		return err
+	}
+	var coordinator *cluster.Coordinator // nil without cluster.nats_url, or with nothing to coordinate
+	if cfg.Discord.Enabled || cfg.Telegram.Enabled && cfg.Telegram.Webhook.Listen == "" {
+		if coordinator, err = newCoordinator(cfg.Cluster, s, log); err != nil {
+			return err
+		}
+	}
+	if coordinator != nil {
+		defer coordinator.Close()
 	}
 	mod, err := moderation.New(moderation.Options{Settings: s, Recorder: rec, KV: s, Defaults: cfg.Moderation,
 		Logger: log.With().Str("component", "moderation").Logger()})
@@ -145,7 +156,13 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	}
 	start("retention", func(ctx context.Context) error { return retentionLoop(ctx, s, rec, cfg.Storage.RetentionDays, log) })
 	if cfg.Discord.Enabled {
+		var identify coord.Identify // with a fleet, identifies and shards are coordinated
+		var shards coord.Shards
+		if coordinator != nil {
+			identify, shards = coordinator.Identify(), coordinator.Shards()
+		}
 		d, err := discord.New(discord.Options{
+			Identify: identify, Shards: shards,
 			Token: cfg.Discord.Token.Reveal(), APIURL: cfg.Discord.APIURL,
 			ShardID: cfg.Discord.ShardID, ShardCount: cfg.Discord.ShardCount, DevGuildID: cfg.Discord.DevGuildID,
 			Store: s, Recorder: rec, Logger: log, Router: router,
@@ -167,7 +184,12 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		start("discord", d.Run)
 	}
 	if cfg.Telegram.Enabled {
+		var lease coord.Lease // with a fleet, one process polls
+		if coordinator != nil {
+			lease = telegramLease(coordinator, cfg.Telegram.Token.Reveal())
+		}
 		t, err := telegram.New(telegram.Options{
+			Lease: lease,
 			Token: cfg.Telegram.Token.Reveal(), APIURL: cfg.Telegram.APIURL, PollTimeout: cfg.Telegram.PollTimeout.D(),
 			Store: s, Recorder: rec, Logger: log, Router: router,
 			DeleteCommandsAfter: cfg.Telegram.DeleteCommandsAfter.D(), DefaultLocale: cfg.Defaults.Locale,

@@ -114,6 +114,9 @@ func diagnose(ctx context.Context, cfg *config.Config, log zerolog.Logger) docto
 			depth = func() (int, error) { return s.OutboxDepth(cluster.Sink) }
 		}
 		r.Add(cluster.Doctor(ctx, bot.NATSConn(cfg.Cluster, "chatwarden doctor"), cfg.Cluster.Stream, depth, log))
+		if sec := cluster.DoctorCoordination(ctx, bot.NATSConn(cfg.Cluster, "chatwarden doctor"), cfg.Cluster.CoordinationBucket, log); len(sec.Checks) > 0 {
+			r.Add(sec) // empty when NATS does not answer: the section above says so
+		}
 	}
 	return r
 }

@@ -5,6 +5,10 @@
 // (chatwarden.records.<platform>.<property>), with an id JetStream
 // de-duplicates on so that a retried publish lands once.
 //
+// A Coordinator implements package coord over a JetStream key-value
+// bucket: the lease that elects the Telegram poller and keeps its update
+// offset, the Discord identify gate and shard claims.
+//
 // It is the only package that imports the NATS client: the store writes
 // and reads the outbox and knows nothing of NATS, and bot.Run wires a
 // Publisher only when cluster.nats_url is set.

@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,6 +59,70 @@ func Doctor(ctx context.Context, c Conn, stream string, depth func() (int, error
 			sec.Warn("stream behind by", fmt.Sprintf("%d records waiting to be published", n), "If this grows, check that NATS is reachable from the bot.")
 		default:
 			sec.Pass("stream up to date", "no record waiting to be published")
+		}
+	}
+	return sec
+}
+
+// DoctorCoordination reports, for chatwarden doctor, the coordination
+// bucket: whether it exists, who holds each lease (the Telegram poller),
+// and which process claims which Discord shard, so that an operator sees
+// the fleet's division of work. Nothing in it needs fixing except a
+// bucket these credentials cannot read.
+func DoctorCoordination(ctx context.Context, c Conn, bucket string, log zerolog.Logger) doctor.Section {
+	sec := doctor.Section{Platform: "cluster", Name: "coordination (" + bucket + ")"}
+	if c.check() != nil {
+		return sec // the NATS section says what is wrong
+	}
+	opts := append(c.options(log, func() {}), nats.RetryOnFailedConnect(false), nats.MaxReconnects(0), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(c.URL, opts...)
+	if err != nil {
+		return sec // the NATS section fails with the fix
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return sec
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(cctx, bucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		sec.Warn("bucket "+bucket, "not created yet", "Nothing to do: the first process that needs it creates it (or create it with replicas 3 in a cluster).")
+		return sec
+	case err != nil:
+		sec.Fail("bucket "+bucket, err.Error(), "Give these credentials the right to read the key-value bucket cluster.coordination_bucket names.")
+		return sec
+	}
+	sec.Pass("bucket "+bucket, "readable")
+	lister, err := kv.ListKeys(cctx)
+	if err != nil {
+		sec.Fail("bucket "+bucket, err.Error(), "Give these credentials the right to read the key-value bucket cluster.coordination_bucket names.")
+		return sec
+	}
+	for key := range lister.Keys() {
+		e, err := kv.Get(cctx, key)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(key, "lease."):
+			var le leaseEntry
+			if json.Unmarshal(e.Value(), &le) != nil {
+				sec.Warn(key, "holds something that is not chatwarden's", "Delete the key if nothing of yours wrote it (nats kv del).")
+				continue
+			}
+			if le.Holder == "" {
+				sec.Pass(key, "released: the next process to ask takes it")
+			} else {
+				sec.Pass(key, fmt.Sprintf("held by %s, renewed at %s", le.Holder, le.Renewed.Format(time.RFC3339)))
+			}
+		case strings.HasPrefix(key, "shard."):
+			var cl shardClaim
+			if json.Unmarshal(e.Value(), &cl) == nil && cl.Holder != "" {
+				sec.Pass(fmt.Sprintf("Discord shard %d of %d", cl.Shard, cl.Count), fmt.Sprintf("claimed by %s, renewed at %s", cl.Holder, cl.Renewed.Format(time.RFC3339)))
+			}
 		}
 	}
 	return sec

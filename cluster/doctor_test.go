@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -56,5 +57,40 @@ func TestDoctor(t *testing.T) {
 	sec = cluster.Doctor(ctx, conn, "CHATWARDEN", func() (int, error) { return 0, errors.New("database held") }, log)
 	if c := find(t, sec, "stream behind by"); c.OK || !c.Advisory {
 		t.Fatalf("an uncounted lag: %+v", c)
+	}
+}
+
+// The doctor's coordination section names the bucket before it exists,
+// then who holds the Telegram poller's lease and which process claims
+// which Discord shard.
+func TestDoctorCoordination(t *testing.T) {
+	ctx := context.Background()
+	log := zerolog.Nop()
+	srv := clustertest.StartNATS(t, 0, t.TempDir())
+	conn := cluster.Conn{URL: srv.ClientURL()}
+	sec := cluster.DoctorCoordination(ctx, conn, "COORD", log)
+	if c := find(t, sec, "bucket COORD"); c.OK || !c.Advisory || !sec.OK() {
+		t.Fatalf("before the bucket exists: %+v", sec.Checks)
+	}
+	c := coordinator(t, srv.ClientURL(), "host-1", time.Minute)
+	term, err := c.Lease("telegram.42").Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Release(ctx)
+	release, err := c.Shards().Claim(ctx, "app", 1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	sec = cluster.DoctorCoordination(ctx, conn, "COORD", log)
+	if c := find(t, sec, "lease.telegram.42"); !c.OK || !strings.Contains(c.Detail, "held by host-1") {
+		t.Fatalf("the lease: %+v", c)
+	}
+	if c := find(t, sec, "Discord shard 1 of 4"); !c.OK || !strings.Contains(c.Detail, "claimed by host-1") {
+		t.Fatalf("the claim: %+v", c)
+	}
+	if !sec.OK() {
+		t.Fatalf("section not OK: %+v", sec.Checks)
 	}
 }

@@ -114,6 +114,14 @@ type Cluster struct {
 	Credentials string     `yaml:"credentials"`
 	Stream      string     `yaml:"stream"`
 	TLS         ClusterTLS `yaml:"tls"`
+	// CoordinationBucket is the JetStream key-value bucket that holds the
+	// Telegram poller's lease and update offset, Discord's identify
+	// buckets and shard claims.
+	CoordinationBucket string `yaml:"coordination_bucket"`
+	// LeaseTTL is how long a process that stopped renewing keeps the
+	// Telegram poller's lease or its Discord shard claims: another process
+	// takes over after it.
+	LeaseTTL Duration `yaml:"lease_ttl"`
 }
 
 // Enabled reports whether the process publishes to a fleet.
@@ -140,7 +148,7 @@ func Default() Config {
 		Telegram: Telegram{APIURL: "https://api.telegram.org", PollTimeout: Duration(50 * time.Second),
 			DeleteCommandsAfter: Duration(time.Minute)},
 		Defaults:     Defaults{Locale: "en"},
-		Cluster:      Cluster{Stream: "CHATWARDEN"},
+		Cluster:      Cluster{Stream: "CHATWARDEN", CoordinationBucket: "CHATWARDEN_COORD", LeaseTTL: Duration(15 * time.Second)},
 		Moderation:   moderation.BuiltinDefaults(),
 		Verification: verification.BuiltinDefaults(),
 	}
@@ -445,6 +453,14 @@ func (c Cluster) validate(fail func(key, format string, args ...any) error) erro
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return fail("cluster.tls.cert_file", "cert_file and key_file go together (mutual TLS needs both)")
+	}
+	if b := c.CoordinationBucket; b == "" || strings.IndexFunc(b, func(r rune) bool {
+		return !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) >= 0 {
+		return fail("cluster.coordination_bucket", "must be a JetStream key-value bucket name: letters, digits, '_' and '-' only; got %q", b)
+	}
+	if d := c.LeaseTTL.D(); d < 2*time.Second || d > 5*time.Minute {
+		return fail("cluster.lease_ttl", "must be between 2s and 5m; got %s", d)
 	}
 	return nil
 }

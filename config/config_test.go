@@ -71,6 +71,8 @@ func TestErrors(t *testing.T) {
 		{"cluster bad url", "cluster:\n  nats_url: http://u:hunter2@h:4222\n", []string{"c.yaml:2", "cluster.nats_url", "nats://", "[redacted]@h:4222"}},
 		{"cluster bad stream", "cluster:\n  nats_url: nats://h:4222\n  stream: a.b\n", []string{"c.yaml:3", "cluster.stream"}},
 		{"cluster cert without key", "cluster:\n  nats_url: tls://h:4222\n  tls:\n    cert_file: c.pem\n", []string{"cluster.tls.cert_file", "key_file"}},
+		{"cluster bad bucket", "cluster:\n  nats_url: nats://h:4222\n  coordination_bucket: a.b\n", []string{"c.yaml:3", "cluster.coordination_bucket", `"a.b"`}},
+		{"cluster lease too short", "cluster:\n  nats_url: nats://h:4222\n  lease_ttl: 500ms\n", []string{"c.yaml:3", "cluster.lease_ttl", "between 2s and 5m", "500ms"}},
 		{"not yaml", "storage: [unclosed\n", []string{"not valid YAML"}},
 		{"top level list", "- a\n- b\n", []string{"top level"}},
 	}
@@ -103,6 +105,16 @@ func TestCluster(t *testing.T) {
 	}
 	if !cfg.Cluster.Enabled() || cfg.Cluster.Credentials != "/etc/cw.creds" || cfg.Cluster.TLS.CAFile != "ca.pem" || cfg.Cluster.Stream != "CHATWARDEN" {
 		t.Fatalf("parsed %+v", cfg.Cluster)
+	}
+	if cfg.Cluster.CoordinationBucket != "CHATWARDEN_COORD" || cfg.Cluster.LeaseTTL.D() != 15*time.Second {
+		t.Fatalf("coordination defaults %q %s: want CHATWARDEN_COORD, 15s", cfg.Cluster.CoordinationBucket, cfg.Cluster.LeaseTTL.D())
+	}
+	cfg, err = Parse([]byte("cluster:\n  nats_url: nats://a:4222\n  coordination_bucket: fleet-1\n  lease_ttl: 4s\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cluster.CoordinationBucket != "fleet-1" || cfg.Cluster.LeaseTTL.D() != 4*time.Second {
+		t.Fatalf("parsed %q %s", cfg.Cluster.CoordinationBucket, cfg.Cluster.LeaseTTL.D())
 	}
 }
 

@@ -65,7 +65,7 @@ func under(pkg string, roots ...string) bool {
 // handler, the core imports neither engines nor handlers, and only the
 // outer shell (cli, demo, e2e) imports the running bot.
 func TestImportRules(t *testing.T) {
-	core := []string{"audit", "clock", "platform", "recorder", "settings", "logentry", "logchannel", "export", "store"}
+	core := []string{"audit", "clock", "coord", "platform", "recorder", "settings", "logentry", "logchannel", "export", "store"}
 	engines := []string{"moderation", "verification"}
 	shell := []string{"main", "bot", "cli", "demo", "e2e", "config", "command", "handlers", "cluster"}
 	platformLibs := map[string][]string{
@@ -90,6 +90,8 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s: the core imports neither the engines nor the outer packages", pkg, d)
 			case under(pkg, engines...) && under(d, shell...):
 				t.Errorf("%s imports %s: an engine imports no handler, command or wiring", pkg, d)
+			case under(pkg, "handlers") && under(d, "cluster"):
+				t.Errorf("%s imports %s: a handler reaches the fleet through package coord's interfaces", pkg, d)
 			case d == "bot" && !under(pkg, "cli", "demo", "e2e"):
 				t.Errorf("%s imports bot: only the CLI, the demo and the system tests run the bot", pkg)
 			case d == "cli" && pkg != "main" && pkg != "e2e", d == "demo" && pkg != "cli":

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/coord"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/platform"
@@ -79,6 +80,12 @@ type Options struct {
 	// ViewerLink, when set, serves /audit viewer (one-time links to the
 	// web viewer).
 	ViewerLink ViewerLinkFunc
+	// Identify and Shards, when set (a fleet), coordinate this process
+	// with the others running the bot (fleet.go): identifies respect
+	// max_concurrency across processes, and Run refuses a shard another
+	// live process runs.
+	Identify coord.Identify
+	Shards   coord.Shards
 	// OnReconnect, if set, is called each time the connection to the
 	// platform is lost and made again (a gateway disconnect), for metrics. It must not block.
 	OnReconnect func()
@@ -201,6 +208,11 @@ func (b *Bot) Run(parent context.Context) error {
 		return err
 	}
 	b.self, b.app = u, app
+	release, err := b.claimShard(parent)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	b.wg.Add(1)
@@ -208,7 +220,10 @@ func (b *Bot) Run(parent context.Context) error {
 		defer b.wg.Done()
 		b.requestMembersLoop(ctx)
 	}()
-	if err := b.s.Open(); err != nil {
+	if err := b.open(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		explained, _ := b.gatewayError(err)
 		return explained
 	}

@@ -94,7 +94,10 @@ func (b *Bot) reconnect(ctx context.Context) error {
 			// Discord's REST being down says nothing about the token.
 			b.log.Warn().Err(err).Msg("discord: could not check the token before reconnecting")
 		}
-		err := b.s.Open()
+		err := b.open(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			b.log.Info().Msg("discord: reconnected to the gateway")
 			return nil

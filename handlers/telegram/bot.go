@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/coord"
 	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/moderation"
 	"github.com/chatwarden/chatwarden/platform"
@@ -96,6 +97,11 @@ type Options struct {
 	// ViewerLink, when set, serves /viewer in a private chat (one-time
 	// links to the web viewer).
 	ViewerLink ViewerLinkFunc
+	// Lease, when set (a fleet), elects the one process that polls
+	// getUpdates among those sharing the token and keeps the update offset
+	// with it (see lease.go); without it the offset is this store's.
+	// Webhook mode does not use it.
+	Lease coord.Lease
 	// OnReconnect, if set, is called each time the connection to the
 	// platform is lost and made again (a failed getUpdates), for metrics. It must not block.
 	OnReconnect func()
@@ -269,7 +275,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.opts.Webhook.Listen != "" {
 		return b.serveWebhook(st.Offset)
 	}
-	return b.poll(st.Offset)
+	if b.opts.Lease != nil {
+		return b.pollLeased()
+	}
+	return b.poll(st.Offset, nil)
 }
 
 // Close stops the bot: held requests end, background work finishes.
@@ -279,7 +288,8 @@ func (b *Bot) Close() {
 }
 
 // Ready is closed once the bot receives updates: after its first
-// successful getUpdates, or once the webhook is set.
+// successful getUpdates, or once the webhook is set; with a lease, also
+// once it stands by for it (another process polls).
 func (b *Bot) Ready() <-chan struct{} { return b.ready }
 
 func (b *Bot) markReady() {
@@ -291,7 +301,10 @@ func (b *Bot) markReady() {
 // is set), for metrics.
 func (b *Bot) Connected() bool { return b.connected.Load() }
 
-func (b *Bot) poll(offset int64) error {
+// poll receives updates from offset on until the bot stops. With a lease
+// term, each batch is committed to the lease before it is recorded, and
+// poll returns an error wrapping coord.ErrLost once the term is lost.
+func (b *Bot) poll(offset int64, term *leaseTerm) error {
 	// getUpdates fails while a webhook is set (for example by an earlier
 	// run in webhook mode); pending updates stay queued at Telegram.
 	if err := b.call("deleteWebhook", tgbotapi.Params{}, nil); err != nil && b.life.Err() == nil {
@@ -300,6 +313,9 @@ func (b *Bot) poll(offset int64) error {
 	allowed, _ := json.Marshal(AllowedUpdates)
 	backoff := time.Second
 	for b.life.Err() == nil {
+		if term.lost() {
+			return coord.ErrLost
+		}
 		params := tgbotapi.Params{}
 		params.AddNonZero64("offset", offset)
 		params.AddNonZero("timeout", int(b.opts.PollTimeout/time.Second))
@@ -311,8 +327,14 @@ func (b *Bot) poll(offset int64) error {
 				return nil
 			}
 			wait := backoff
-			if te := apiError(err); te != nil && te.RetryAfter > 0 {
+			te := apiError(err)
+			if te != nil && te.RetryAfter > 0 {
 				wait = time.Duration(te.RetryAfter) * time.Second
+			}
+			if te != nil && te.Code == http.StatusConflict && term != nil {
+				// Another poller: a holder that lost the lease and has not
+				// noticed yet. Its request ends, ours goes on.
+				wait, backoff = time.Second, time.Second/2
 			}
 			b.log.Warn().Err(err).Dur("retry_in", wait).Msg("getUpdates failed")
 			b.connected.Store(false)
@@ -331,6 +353,11 @@ func (b *Bot) poll(offset int64) error {
 		b.markReady()
 		if len(raws) == 0 {
 			continue
+		}
+		if term != nil {
+			if raws, err = term.commit(b, raws, offset); err != nil {
+				return err
+			}
 		}
 		next, err := b.handleBatch(raws, offset)
 		if err != nil {

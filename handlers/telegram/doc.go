@@ -8,8 +8,10 @@
 // its records, the next update offset and the handler state the batch
 // changed (member profiles, join/leave deduplication marks, migrations)
 // commit in one transaction: a crash loses no update and records none
-// twice. Commands, buttons and service-message cleanup run once the batch
-// is durable. Fields tgbotapi v5.5.1 lacks (forum topics, forward_origin,
+// twice. In a fleet (Options.Lease) one process polls, elected by a
+// lease that also holds the offset, and a batch is written to the lease
+// before it is recorded (lease.go). Commands, buttons and service-message
+// cleanup run once the batch is durable. Fields tgbotapi v5.5.1 lacks (forum topics, forward_origin,
 // via_join_request, newer permissions) are read from the raw JSON.
 //
 // chat_member is the source of truth for joins, leaves, bans and unbans;

@@ -36,6 +36,11 @@ type Options struct {
 	AppID    string
 	BotName  string
 	AppFlags int // default FlagGuildMembers|FlagMessageContent
+	// MaxConcurrency is GET /gateway/bot's session_start_limit
+	// .max_concurrency (default 1): shard s identifies in rate-limit
+	// bucket s % MaxConcurrency, one identify per bucket every 5 seconds
+	// (IdentifyViolations counts the others).
+	MaxConcurrency int
 	// HeartbeatInterval the gateway asks for (default 41.25s).
 	HeartbeatInterval time.Duration
 	// MessageLimit messages per MessageWindow per channel (Discord's
@@ -66,6 +71,7 @@ type Server struct {
 	sessions  map[string]*session
 	conns     map[*websocket.Conn]*session
 	identify  []Identify
+	identAt   []time.Time // when each identify came
 	nextID    atomic.Uint64
 	resumes   int
 	dials     int // gateway connections opened
@@ -136,6 +142,9 @@ func New(opts Options) *Server {
 	if opts.AppFlags == 0 {
 		opts.AppFlags = FlagGuildMembers | FlagMessageContent
 	}
+	if opts.MaxConcurrency < 1 {
+		opts.MaxConcurrency = 1
+	}
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = 41250 * time.Millisecond
 	}
@@ -202,6 +211,28 @@ func (s *Server) Identifies() []Identify {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Identify(nil), s.identify...)
+}
+
+// IdentifyViolations counts the identifies that came less than 5 seconds
+// after another of the same rate-limit bucket (shard id %
+// Options.MaxConcurrency; an identify without a shard is shard 0), which
+// Discord's max_concurrency forbids across every process of a bot.
+func (s *Server) IdentifyViolations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last := map[int]time.Time{}
+	n := 0
+	for i, id := range s.identify {
+		bucket := 0
+		if id.Shard != nil {
+			bucket = id.Shard[0] % s.opts.MaxConcurrency
+		}
+		if t, ok := last[bucket]; ok && s.identAt[i].Sub(t) < 5*time.Second {
+			n++
+		}
+		last[bucket] = s.identAt[i]
+	}
+	return n
 }
 
 // Resumes counts accepted RESUMEs.
@@ -375,6 +406,7 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			}
 			s.mu.Lock()
 			s.identify = append(s.identify, id)
+			s.identAt = append(s.identAt, time.Now())
 			s.mu.Unlock()
 			token, flags := s.credentials()
 			if strings.TrimPrefix(id.Token, "Bot ") != token {

@@ -60,7 +60,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 	switch route {
 	case "GET gateway", "GET gateway/bot":
 		writeJSON(w, map[string]any{"url": "ws" + strings.TrimPrefix(s.URL, "http") + "/gateway", "shards": 1,
-			"session_start_limit": map[string]int{"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+			"session_start_limit": map[string]int{"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": s.opts.MaxConcurrency}})
 	case "GET users/@me":
 		writeJSON(w, s.botUser())
 	case "GET oauth2/applications/@me", "GET applications/@me":
