@@ -114,9 +114,13 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		})
 	var api *httpapi.Server
 	tokens := command.NewTokens(s, rec)
+	// A viewer session's moderator is checked again on their platform;
+	// the platforms are set below, before the API serves.
+	var access viewerAccess
 	if cfg.API.Listen != "" {
 		api, err = httpapi.New(httpapi.Options{Store: s, Recorder: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
-			Tokens: tokens, Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log})
+			Tokens: tokens, Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log,
+			ViewerAccess: access.allowed, AccessRecheck: cfg.API.PermissionRecheck.D()})
 		if err != nil {
 			return err
 		}
@@ -163,6 +167,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			})
 		}
 		connected[0] = d.Connected
+		access.discord = d.ViewerAllowed
 		start("discord", d.Run)
 	}
 	if cfg.Telegram.Enabled {
@@ -182,6 +187,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			api.AddReady("telegram", readyWhen(t.Ready()))
 		}
 		connected[1] = t.Connected
+		access.telegram = t.ViewerAllowed
 		start("telegram", t.Run)
 	}
 	if api != nil {
@@ -190,6 +196,24 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	log.Info().Bool("discord", cfg.Discord.Enabled).Bool("telegram", cfg.Telegram.Enabled).
 		Str("api", cfg.API.Listen).Bool("cluster", pub != nil).Msg("chatwarden running")
 	return svc.wait(log)
+}
+
+// viewerAccess asks each platform whether a viewer session's moderator
+// still may read a community's log. Its fields are set while the bot is
+// built, before the API serves.
+type viewerAccess struct {
+	discord, telegram func(ctx context.Context, property, user string) (bool, error)
+}
+
+func (a *viewerAccess) allowed(ctx context.Context, p audit.Platform, property, user string) (bool, error) {
+	check := a.discord
+	if p == audit.Telegram {
+		check = a.telegram
+	}
+	if check == nil { // the platform is not enabled (any more): no one is its moderator
+		return false, nil
+	}
+	return check(ctx, property, user)
 }
 
 // readyWhen is a readiness check that passes once ready is closed.

@@ -101,6 +101,9 @@ type API struct {
 	// PublicURL is where moderators reach the viewer (behind a proxy,
 	// the proxy's address); the chat commands' login links point there.
 	PublicURL string `yaml:"public_url"`
+	// PermissionRecheck is how often a viewer session's moderator is
+	// checked again on their platform (View Audit Log, admin status).
+	PermissionRecheck Duration `yaml:"permission_recheck"`
 }
 
 // Cluster configures publishing to a NATS JetStream fleet. Without
@@ -136,6 +139,7 @@ func Default() Config {
 		Telegram: Telegram{APIURL: "https://api.telegram.org", PollTimeout: Duration(50 * time.Second),
 			DeleteCommandsAfter: Duration(time.Minute)},
 		Defaults:     Defaults{Locale: "en"},
+		API:          API{PermissionRecheck: Duration(5 * time.Minute)},
 		Cluster:      Cluster{Stream: "CHATWARDEN"},
 		Moderation:   moderation.BuiltinDefaults(),
 		Verification: verification.BuiltinDefaults(),
@@ -406,6 +410,9 @@ func (c *Config) validate(file string, lines map[string]int) error {
 		if err := checkURL(u); err != nil {
 			return fail("api.public_url", "%v", err)
 		}
+	}
+	if d := c.API.PermissionRecheck.D(); d < time.Second || d > time.Hour {
+		return fail("api.permission_recheck", "must be from 1s to 1h; got %s", d)
 	}
 	if t := c.API.OperatorToken; t != "" && len(t) < 32 {
 		return fail("api.operator_token", "must be at least 32 characters (or CHATWARDEN_API_OPERATOR_TOKEN)")

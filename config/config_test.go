@@ -65,6 +65,7 @@ func TestErrors(t *testing.T) {
 		{"bad locale", "defaults:\n  locale: de\n", []string{"defaults.locale", "en, fr, hi"}},
 		{"short operator token", "api:\n  operator_token: short\n", []string{"api.operator_token", "32"}},
 		{"bad public url", "api:\n  public_url: viewer.example\n", []string{"api.public_url", "http(s) URL"}},
+		{"recheck too rare", "api:\n  permission_recheck: 2h\n", []string{"api.permission_recheck", "from 1s to 1h"}},
 		{"section not a mapping", "storage: yes\n", []string{"storage", "mapping"}},
 		{"cluster credentials without url", "cluster:\n  credentials: /x.creds\n", []string{"c.yaml:2", "cluster.credentials", "cluster.nats_url"}},
 		{"cluster bad url", "cluster:\n  nats_url: http://u:hunter2@h:4222\n", []string{"c.yaml:2", "cluster.nats_url", "nats://", "[redacted]@h:4222"}},

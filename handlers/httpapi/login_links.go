@@ -54,6 +54,12 @@ type linkGrant struct {
 	UserID   string         `json:"user_id"`
 	UserName string         `json:"user_name,omitempty"`
 	Expires  time.Time      `json:"expires"`
+	// Checked is when the moderator's permissions were last confirmed
+	// (Options.ViewerAccess): at the link's making, then every
+	// Options.AccessRecheck during the session.
+	Checked time.Time `json:"checked,omitzero"`
+	// TZ is the IANA time zone the moderator chose for the pages.
+	TZ string `json:"tz,omitempty"`
 }
 
 // linkMu makes taking a link (read, check, delete) one step.
@@ -91,7 +97,8 @@ func (s *Server) LoginLink(ctx context.Context, base string, p audit.Platform, p
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	g := linkGrant{Platform: p, Property: property, UserID: user.ID, UserName: user.Name, Expires: s.now().Add(LoginLinkTTL)}
+	now := s.now()
+	g := linkGrant{Platform: p, Property: property, UserID: user.ID, UserName: user.Name, Expires: now.Add(LoginLinkTTL), Checked: now}
 	v, _ := json.Marshal(g)
 	if err := s.store.Put(nsLoginLinks, secretKey(code), v); err != nil {
 		return "", time.Time{}, fmt.Errorf("login link: %w", err)
@@ -125,14 +132,86 @@ func (s *Server) grant(ns, secret string, take bool) (g linkGrant, ok bool, err 
 }
 
 // linkSession returns the principal of a session a link started; ok is
-// false for an unknown or expired one.
-func (s *Server) linkSession(token string) (principal, bool, error) {
+// false for an unknown or expired one. When the moderator's permissions
+// are due for a check (Options.ViewerAccess, every AccessRecheck) it asks
+// the platform: a moderator who lost them has their session ended and
+// gets an *endedError; a check that fails leaves the session for the next
+// request but serves nothing (a *endedError too, not final).
+func (s *Server) linkSession(ctx context.Context, token string) (principal, bool, error) {
 	g, ok, err := s.grant(nsLinkSessions, token, false)
 	if err != nil || !ok {
 		return principal{}, false, err
 	}
+	if check := s.opts.ViewerAccess; check != nil && s.now().Sub(g.Checked) >= s.opts.AccessRecheck {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		allowed, err := check(cctx, g.Platform, g.Property, g.UserID)
+		cancel()
+		log := s.log.Info().Str("property", Property{Platform: g.Platform, ID: g.Property}.String()).Str("user", g.UserID)
+		switch {
+		case err != nil:
+			log.Err(err).Msg("viewer session: the moderator's permissions could not be checked")
+			return principal{}, false, &endedError{final: false}
+		case !allowed:
+			log.Msg("viewer session ended: the moderator lost the permission to read the log")
+			if _, _, err := s.grant(nsLinkSessions, token, true); err != nil {
+				return principal{}, false, err
+			}
+			return principal{}, false, &endedError{final: true}
+		}
+		if err := s.updateSession(token, func(g *linkGrant) { g.Checked = s.now() }); err != nil {
+			return principal{}, false, err
+		}
+	}
 	return principal{token: command.TokenInfo{ID: "link", Platform: g.Platform, Property: g.Property,
-		CreatedBy: g.UserID, CreatedByName: g.UserName, Label: "login link"}}, true, nil
+		CreatedBy: g.UserID, CreatedByName: g.UserName, Label: "login link"}, tz: g.TZ}, true, nil
+}
+
+// putSession stores (or rewrites) a link session's grant.
+func (s *Server) putSession(token string, g linkGrant) error {
+	v, _ := json.Marshal(g)
+	linkMu.Lock()
+	defer linkMu.Unlock()
+	if err := s.store.Put(nsLinkSessions, secretKey(token), v); err != nil {
+		return fmt.Errorf("write a link session: %w", err)
+	}
+	return nil
+}
+
+// updateSession changes a stored link session with fn; a session ended
+// meanwhile (logged out, expired) stays ended.
+func (s *Server) updateSession(token string, fn func(g *linkGrant)) error {
+	linkMu.Lock()
+	defer linkMu.Unlock()
+	key := secretKey(token)
+	v, err := s.store.GetKV(nsLinkSessions, key)
+	if errors.Is(err, store.ErrNotFound) || err == nil && v == nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read a link session: %w", err)
+	}
+	var g linkGrant
+	if err := json.Unmarshal(v, &g); err != nil {
+		return fmt.Errorf("read a link session: %w", err)
+	}
+	fn(&g)
+	v, _ = json.Marshal(g)
+	if err := s.store.Put(nsLinkSessions, key, v); err != nil {
+		return fmt.Errorf("write a link session: %w", err)
+	}
+	return nil
+}
+
+// endedError is a link session refused because its moderator's
+// permissions were withdrawn (final: the session is gone) or could not be
+// checked (the next request asks again).
+type endedError struct{ final bool }
+
+func (e *endedError) Error() string {
+	if e.final {
+		return "You no longer have the permission to read this community's log, so your viewer session has ended. Ask for a new link if that changes."
+	}
+	return "Your permissions in this community could not be checked just now; reload the page in a moment."
 }
 
 // endLinkSession forgets a link session (at logout).
@@ -213,8 +292,7 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := g
 	sess.Expires = s.now().Add(LinkSessionTTL)
-	v, _ := json.Marshal(sess)
-	if err := s.store.Put(nsLinkSessions, secretKey(token), v); err != nil {
+	if err := s.putSession(token, sess); err != nil {
 		s.fail(w, r, fmt.Errorf("start a link session: %w", err))
 		return
 	}

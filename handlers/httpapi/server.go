@@ -68,9 +68,21 @@ type Options struct {
 	// when the filters parameter is used (default 10,000); a page may then
 	// hold fewer than maxResults items and still have a nextPageToken.
 	ScanBudget int
-	Logger     zerolog.Logger
-	Now        func() time.Time
+	// ViewerAccess, when set, re-checks during a session started by a
+	// login link that its moderator still may read the community's log
+	// (View Audit Log or Manage Server on Discord, administrator on
+	// Telegram): at most every AccessRecheck (default 5 minutes). A
+	// moderator who lost the permission has the session ended.
+	ViewerAccess AccessFunc
+	// AccessRecheck is the longest a session goes between two checks.
+	AccessRecheck time.Duration
+	Logger        zerolog.Logger
+	Now           func() time.Time
 }
+
+// AccessFunc reports whether a user still may read a property's log on its
+// platform; err when the platform could not say.
+type AccessFunc func(ctx context.Context, p audit.Platform, property, user string) (bool, error)
 
 // WatchOptions tunes the Server-Sent Events feed.
 type WatchOptions struct {
@@ -145,6 +157,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ScanBudget <= 0 {
 		opts.ScanBudget = 10000
+	}
+	if opts.AccessRecheck <= 0 {
+		opts.AccessRecheck = 5 * time.Minute
 	}
 	w := &opts.Watch
 	if w.Buffer <= 0 {

@@ -111,8 +111,11 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, t
 	raw, derr := base64.RawURLEncoding.DecodeString(c.Value)
 	token = string(raw)
 	if derr == nil && strings.HasPrefix(token, sessionPrefix) { // started by a login link
-		if p, ok, err = s.linkSession(token); err != nil || !ok {
-			clearSession(w, r)
+		if p, ok, err = s.linkSession(r.Context(), token); err != nil || !ok {
+			var ended *endedError
+			if !errors.As(err, &ended) || ended.final {
+				clearSession(w, r)
+			}
 			return p, "", false, err
 		}
 		return p, token, true, nil
@@ -130,6 +133,23 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, t
 		return p, "", false, nil
 	}
 	return p, token, true, nil
+}
+
+// sessionFailed answers a request whose session could not be read: the
+// login page with a sentence when a link session's moderator lost (or
+// could not be checked for) their permissions, else an error.
+func (s *Server) sessionFailed(w http.ResponseWriter, r *http.Request, err error) {
+	var ended *endedError
+	if !errors.As(err, &ended) {
+		s.fail(w, r, err)
+		return
+	}
+	code := http.StatusForbidden
+	if !ended.final {
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "30")
+	}
+	s.show(w, code, &viewerPage{Notice: ended.Error()})
 }
 
 func setSession(w http.ResponseWriter, r *http.Request, token string) {
@@ -204,6 +224,12 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	_, token, ok, err := s.session(w, r)
+	var ended *endedError
+	if errors.As(err, &ended) { // logging out needs no permission
+		clearSession(w, r)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -303,7 +329,7 @@ func viewerTime(param, s string, now time.Time) (time.Time, error) {
 func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 	p, token, ok, err := s.session(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.sessionFailed(w, r, err)
 		return
 	}
 	if !ok {
@@ -387,7 +413,7 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 	p, _, ok, err := s.session(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.sessionFailed(w, r, err)
 		return
 	}
 	if !ok {

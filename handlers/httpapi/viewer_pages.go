@@ -104,7 +104,7 @@ func (sc *scope) recordURL(id audit.ID) string { return sc.href("/record", "id",
 func (s *Server) viewerScope(w http.ResponseWriter, r *http.Request, page string) (*scope, bool) {
 	p, token, ok, err := s.session(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.sessionFailed(w, r, err)
 		return nil, false
 	}
 	if !ok {
