@@ -36,6 +36,14 @@ const (
 	LinkSessionTTL = 12 * time.Hour
 	// KindViewerLogin is the SECURITY_EVENT kind of a login by link.
 	KindViewerLogin = "VIEWER_LOGIN"
+	// KindViewerExport is the SECURITY_EVENT kind of a download from the
+	// viewer (CSV or NDJSON), with ParamFormat and ParamFilters.
+	KindViewerExport = "VIEWER_EXPORT"
+	// ParamFormat is a viewer export's format (csv, ndjson).
+	ParamFormat = "format"
+	// ParamFilters are a viewer export's filters, as a query string
+	// (type, user, channel, since, until).
+	ParamFilters = "filters"
 
 	nsLoginLinks   = "httpapi/login_links"
 	nsLinkSessions = "httpapi/link_sessions"

@@ -223,3 +223,69 @@ func TestLinkSessionRecheck(t *testing.T) {
 		t.Error("the ended session is not logged")
 	}
 }
+
+// TestViewerExportsAreRecorded: every download from the viewer is a
+// SECURITY_EVENT VIEWER_EXPORT saying who, from where, in which format and
+// with which filters; a download with a bad format records nothing.
+func TestViewerExportsAreRecorded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.record(ev(1, audit.UserJoin), ev(2, audit.UserBan))
+	exports := func() []*audit.Event {
+		t.Helper()
+		res, err := e.store.Query(ctx, store.Query{Platform: audit.Discord, Property: propA, Types: []audit.EventType{audit.SecurityEvent}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []*audit.Event
+		for _, x := range res.Events {
+			if x.Params[audit.ParamKind] == KindViewerExport {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+
+	// A moderator's link session.
+	link, _, err := e.srv.LoginLink(ctx, "https://viewer.example", audit.Discord, propA, command.Admin{ID: "alice", Name: "Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(link)
+	b := e.browser(t)
+	b.do("POST", "/login/link", url.Values{"code": {u.Query().Get("code")}})
+	if resp, _ := b.do("GET", "/export?format=bogus", nil); resp.StatusCode != 400 || len(exports()) != 0 {
+		t.Fatalf("a refused export: %d, %d records", resp.StatusCode, len(exports()))
+	}
+	resp, body := b.do("GET", "/export?format=csv&type=moderation&user=dave&page=xyz&since=", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "id,time,") {
+		t.Fatalf("export: %d %q", resp.StatusCode, body)
+	}
+	got := exports()
+	if len(got) != 1 {
+		t.Fatalf("%d export records", len(got))
+	}
+	x := got[0]
+	if x.ActorType != audit.ActorAdmin || x.ActorID != "alice" || x.ActorName != "Alice" || x.Params[ParamRemoteAddr] != "127.0.0.1" ||
+		x.Params[ParamFormat] != "csv" || x.Params[ParamFilters] != "type=moderation&user=dave" || x.Params[ParamTokenID] != "" {
+		t.Errorf("export record by a link session: %+v %v", x, x.Params)
+	}
+
+	// A token session: the token is named.
+	tb := e.browser(t)
+	tb.do("POST", "/login", url.Values{"token": {e.tokA}})
+	if resp, _ := tb.do("GET", "/export", nil); resp.StatusCode != 200 {
+		t.Fatalf("token export: %d", resp.StatusCode)
+	}
+	got = exports()
+	if len(got) != 2 {
+		t.Fatalf("%d export records after the token's", len(got))
+	}
+	info, err := e.srv.Tokens().Lookup(ctx, e.tokA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := got[0]; x.Params[ParamTokenID] != info.ID || x.Params[ParamFormat] != "ndjson" || x.Params[ParamFilters] != "" || x.ActorID != info.CreatedBy {
+		t.Errorf("export record by a token session: %+v %v", x, x.Params)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/export"
 	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -435,7 +437,59 @@ func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	srch.q.Cursor = ""
+	if _, err := export.ParseFormat(v.Get("format")); err != nil {
+		s.fail(w, r, badParam("format", "%v", err))
+		return
+	}
+	if err := s.recordExport(r, p, prop, v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.stream(w, r, prop, srch, v.Get("format"))
+}
+
+// exportFilters are the viewer's filter parameters an export record keeps.
+var exportFilters = []string{"type", "user", "channel", "since", "until"}
+
+// recordExport records a viewer download before it starts, as a
+// SECURITY_EVENT of kind VIEWER_EXPORT: who (the moderator of a link
+// session, else the token used), from where, in which format and with
+// which filters. An export the log cannot record is not served. The
+// operator's exports of every property at once concern no one property:
+// they are logged only.
+func (s *Server) recordExport(r *http.Request, p principal, prop Property, v url.Values) error {
+	filters := url.Values{}
+	for _, k := range exportFilters {
+		if val := strings.TrimSpace(v.Get(k)); val != "" {
+			filters.Set(k, val)
+		}
+	}
+	f, _ := export.ParseFormat(v.Get("format"))
+	format := string(f)
+	if prop.All {
+		s.log.Info().Str("remote", clientIP(r)).Str("format", format).Str("filters", filters.Encode()).
+			Msg("the operator exported every property from the viewer")
+		return nil
+	}
+	e := &audit.Event{Platform: prop.Platform, PropertyID: prop.ID, Type: audit.SecurityEvent, PlatformType: "http_api",
+		Function: audit.FuncCommand, ActorType: audit.ActorAdmin}
+	switch {
+	case p.operator:
+		e.ActorType, e.ActorName = audit.ActorSystem, "operator"
+	case p.token.ID == "link":
+		e.ActorID, e.ActorName = p.token.CreatedBy, p.token.CreatedByName
+	default:
+		e.ActorID, e.ActorName = p.token.CreatedBy, p.token.CreatedByName
+		e.Params.Set(ParamTokenID, p.token.ID)
+	}
+	e.Params.Set(audit.ParamKind, KindViewerExport)
+	e.Params.Set(ParamRemoteAddr, clientIP(r))
+	e.Params.Set(ParamFormat, format)
+	e.Params.Set(ParamFilters, audit.Cut(filters.Encode(), 512))
+	if err := s.rec.Record(r.Context(), e); err != nil {
+		return fmt.Errorf("record a viewer export: %w", err)
+	}
+	return nil
 }
 
 // typeOptions lists the type filter's choices.
