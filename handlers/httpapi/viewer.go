@@ -76,6 +76,7 @@ type viewerPage struct {
 	Suggestions []option
 	UserNote    string
 	Who         string // the moderator a login link let in
+	zoneForm
 }
 
 type option struct {
@@ -259,7 +260,8 @@ func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
 
 // viewerSearch reads the viewer's filter form: property (operator only),
 // type, user, channel, since, until, limit and page.
-func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage) (Property, *search, error) {
+// Times typed without a zone are taken in loc, the session's.
+func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage, loc *time.Location) (Property, *search, error) {
 	prop := p.property()
 	if p.operator {
 		if v.Get("property") == "" {
@@ -300,10 +302,10 @@ func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage) (Prop
 	}
 	srch.q.User, srch.q.Channel = strings.TrimSpace(page.User), strings.TrimSpace(page.Channel)
 	now := s.now()
-	if srch.q.Since, err = viewerTime("since", page.Since, now); err != nil {
+	if srch.q.Since, err = viewerTime("since", page.Since, now, loc); err != nil {
 		return prop, nil, err
 	}
-	if srch.q.Until, err = viewerTime("until", page.Until, now); err != nil {
+	if srch.q.Until, err = viewerTime("until", page.Until, now, loc); err != nil {
 		return prop, nil, err
 	}
 	if !srch.q.Since.IsZero() && !srch.q.Until.IsZero() && !srch.q.Since.Before(srch.q.Until) {
@@ -314,11 +316,11 @@ func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage) (Prop
 }
 
 // viewerTime reads what people type: 24h or 7d ago, a date, RFC 3339, or
-// the browser's datetime-local form (taken as UTC).
-func viewerTime(param, s string, now time.Time) (time.Time, error) {
+// the browser's datetime-local form (taken in loc, the session's zone).
+func viewerTime(param, s string, now time.Time, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if t, err := time.Parse("2006-01-02T15:04", s); err == nil {
-		return t, nil
+	if t, err := time.ParseInLocation("2006-01-02T15:04", s, loc); err == nil {
+		return t.UTC(), nil
 	}
 	t, err := command.ParseTime(s, now)
 	if err != nil {
@@ -339,9 +341,10 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := r.URL.Query()
+	loc, zone := sessionZone(r, p)
 	page := &viewerPage{LoggedIn: true, Operator: p.operator, CSRF: s.csrf(token), Lang: s.opts.DefaultLocale, Limit: ViewerPageSize,
-		Who: p.viewerName()}
-	prop, srch, err := s.viewerSearch(v, p, page)
+		Who: p.viewerName(), zoneForm: newZoneForm(r, p, zone)}
+	prop, srch, err := s.viewerSearch(v, p, page, loc)
 	page.Types = typeOptions(v.Get("type"))
 	if p.operator {
 		page.Properties = s.propertyOptions(r.Context(), page.Property)
@@ -384,7 +387,7 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 	}
 	entries := make([]pageEntry, len(res.Events))
 	for i, e := range res.Events {
-		esc := &scope{p: p, prop: Property{Platform: e.Platform, ID: e.PropertyID}, locale: locale}
+		esc := &scope{p: p, prop: Property{Platform: e.Platform, ID: e.PropertyID}, locale: locale, loc: loc}
 		entries[i] = esc.entry(e)
 	}
 	page.Items = foldJoins(res.Events, entries, locale)
@@ -424,7 +427,8 @@ func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 	}
 	v := r.URL.Query()
 	var page viewerPage
-	prop, srch, err := s.viewerSearch(v, p, &page)
+	loc, _ := sessionZone(r, p)
+	prop, srch, err := s.viewerSearch(v, p, &page, loc)
 	if err == nil && srch == nil {
 		err = badParam("property", "choose a property")
 	}

@@ -500,3 +500,6 @@ func TestRolePage(t *testing.T) {
 		t.Errorf("bad role id: %d", resp.StatusCode)
 	}
 }
+
+// timeText is how a session that chose no time zone (UTC) shows t.
+func timeText(t time.Time) string { return (&scope{}).timeText(t) }

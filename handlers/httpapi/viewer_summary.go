@@ -223,7 +223,7 @@ func (s *Server) raids(r *http.Request, sc *scope, since time.Time, page *summar
 	}
 	for _, key := range order {
 		rd := byID[key]
-		page.Raids = append(page.Raids, raidRow{Time: timeText(rd.first), Size: strconv.Itoa(rd.size), Status: rd.status,
+		page.Raids = append(page.Raids, raidRow{Time: sc.timeText(rd.first), Size: strconv.Itoa(rd.size), Status: rd.status,
 			URL: sc.href("/", "type", audit.UserJoin.String(), "since", rd.first.Add(-time.Second).Format(time.RFC3339),
 				"until", rd.last.Add(time.Second).Format(time.RFC3339)),
 			RecordURL: sc.recordURL(rd.id)})
