@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -120,7 +122,8 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	if cfg.API.Listen != "" {
 		api, err = httpapi.New(httpapi.Options{Store: s, Recorder: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
 			Tokens: tokens, Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log,
-			ViewerAccess: access.allowed, AccessRecheck: cfg.API.PermissionRecheck.D()})
+			ViewerAccess: access.allowed, AccessRecheck: cfg.API.PermissionRecheck.D(),
+			DiscordOAuth: discordOAuth(cfg), TelegramLogin: telegramLogin(cfg)})
 		if err != nil {
 			return err
 		}
@@ -196,6 +199,31 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	log.Info().Bool("discord", cfg.Discord.Enabled).Bool("telegram", cfg.Telegram.Enabled).
 		Str("api", cfg.API.Listen).Bool("cluster", pub != nil).Msg("chatwarden running")
 	return svc.wait(log)
+}
+
+// discordOAuth is the viewer's "Log in with Discord", when configured:
+// Discord's authorization URL is its REST base without /api/vN.
+func discordOAuth(cfg *config.Config) httpapi.DiscordOAuth {
+	d := cfg.API.DiscordOAuth
+	if d.ClientID == "" {
+		return httpapi.DiscordOAuth{}
+	}
+	api := strings.TrimRight(cfg.Discord.APIURL, "/")
+	site := apiSuffix.ReplaceAllString(api, "")
+	return httpapi.DiscordOAuth{ClientID: d.ClientID, ClientSecret: d.ClientSecret.Reveal(), RedirectURL: d.RedirectURL,
+		AuthorizeURL: site + "/oauth2/authorize", APIURL: api}
+}
+
+var apiSuffix = regexp.MustCompile(`/api(/v[0-9]+)?$`)
+
+// telegramLogin is the viewer's Telegram Login Widget, when configured.
+func telegramLogin(cfg *config.Config) httpapi.TelegramLogin {
+	t := cfg.API.TelegramLogin
+	if t.BotUsername == "" {
+		return httpapi.TelegramLogin{}
+	}
+	return httpapi.TelegramLogin{BotUsername: strings.TrimPrefix(t.BotUsername, "@"), BotToken: cfg.Telegram.Token.Reveal(),
+		AuthURL: strings.TrimRight(cfg.API.PublicURL, "/") + "/login/telegram"}
 }
 
 // viewerAccess asks each platform whether a viewer session's moderator

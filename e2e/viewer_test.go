@@ -50,8 +50,8 @@ type viewerBot struct {
 var viewerLink = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/login/link\?code=cwl_[A-Za-z0-9_-]+`)
 
 // startViewerBot runs the bot until the test ends; recheck is
-// api.permission_recheck.
-func startViewerBot(t *testing.T, recheck time.Duration) *viewerBot {
+// api.permission_recheck, apiExtra more keys of the api section.
+func startViewerBot(t *testing.T, recheck time.Duration, apiExtra ...string) *viewerBot {
 	t.Helper()
 	v := &viewerBot{logs: &testlog.Buffer{}}
 	v.dfake = discordtest.New(discordtest.Options{})
@@ -99,7 +99,8 @@ api:
   listen: %q
   public_url: %q
   permission_recheck: %s
-`, filepath.Join(t.TempDir(), "viewer.db"), v.dfake.APIURL(), v.tfake.Token(), v.tfake.URL, addr, v.base, recheck)), "viewer test config")
+%s`, filepath.Join(t.TempDir(), "viewer.db"), v.dfake.APIURL(), v.tfake.Token(), v.tfake.URL, addr, v.base, recheck,
+		strings.Join(apiExtra, ""))), "viewer test config")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,4 +388,93 @@ func TestViewerInChromiumThroughChat(t *testing.T) {
 	}
 	c.Screenshot(shots, "telegram-log")
 	t.Logf("screenshots in %s", shots)
+}
+
+// TestLogInWithDiscord: the OAuth2 code grant against the fake Discord.
+// A callback whose state is not the one this browser was given is
+// refused before the code is used; a matching one lists the servers
+// where the person has View Audit Log and chatwarden is present, and
+// choosing one starts a session recorded as VIEWER_LOGIN DISCORD_OAUTH.
+func TestLogInWithDiscord(t *testing.T) {
+	v := startViewerBot(t, time.Minute, "  discord_oauth:\n    client_id: \"555\"\n    client_secret: sekret\n")
+	redirect := v.base + "/login/discord/callback"
+	v.dfake.OAuthApp("555", "sekret", redirect)
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(c *http.Client, u string) (*http.Response, string) {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if _, page := get(browser, v.base+"/"); !strings.Contains(page, `id="login-discord"`) {
+		t.Fatalf("the login page does not offer Discord:\n%s", page)
+	}
+	// Start: a redirect to Discord's authorization URL with a state.
+	start := func() string {
+		t.Helper()
+		resp, _ := get(browser, v.base+"/login/discord")
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != 303 || err != nil || loc.Scheme+"://"+loc.Host != v.dfake.URL || loc.Path != "/oauth2/authorize" {
+			t.Fatalf("start: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		q := loc.Query()
+		if q.Get("client_id") != "555" || q.Get("scope") != "identify guilds" || q.Get("response_type") != "code" ||
+			q.Get("redirect_uri") != redirect || len(q.Get("state")) < 20 {
+			t.Fatalf("authorization URL %s", loc)
+		}
+		return q.Get("state")
+	}
+	state := start()
+	code := v.dfake.Authorize(v.theo, "555", redirect, "identify", "guilds")
+	if code == "" {
+		t.Fatal("the fake gave no code")
+	}
+	// A wrong state, and the right state from another browser, are refused.
+	other := &http.Client{Timeout: 10 * time.Second, CheckRedirect: browser.CheckRedirect}
+	for name, try := range map[string]func() (*http.Response, string){
+		"wrong state": func() (*http.Response, string) {
+			return get(browser, redirect+"?"+url.Values{"code": {code}, "state": {state + "x"}}.Encode())
+		},
+		"another browser": func() (*http.Response, string) {
+			return get(other, redirect+"?"+url.Values{"code": {code}, "state": {state}}.Encode())
+		},
+	} {
+		resp, page := try()
+		if resp.StatusCode != 400 || !strings.Contains(page, "not started from this browser") || strings.Contains(page, "cwl_") {
+			t.Errorf("%s: %d\n%s", name, resp.StatusCode, page)
+		}
+	}
+	// The refused callback ended the attempt: start again, then the
+	// right state with the (still unused) code lists Theo's server.
+	state = start()
+	resp, page := get(browser, redirect+"?"+url.Values{"code": {code}, "state": {state}}.Encode())
+	codes := regexp.MustCompile(`name="code" value="(cwl_[^"]+)"`).FindAllStringSubmatch(page, -1)
+	if resp.StatusCode != 200 || len(codes) != 1 || !strings.Contains(page, "Riverside Gardeners") || !strings.Contains(page, "Theo") {
+		t.Fatalf("choices after the callback: %d\n%s", resp.StatusCode, page)
+	}
+	resp, err := browser.PostForm(v.base+"/login/link", url.Values{"code": {codes[0][1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 {
+		t.Fatalf("choosing the server: %d", resp.StatusCode)
+	}
+	if _, page := get(browser, v.base+"/?type=SECURITY_EVENT"); !strings.Contains(page, `id="who"><bdi>Theo</bdi>`) ||
+		!strings.Contains(page, "VIEWER_LOGIN") || !strings.Contains(page, "DISCORD_OAUTH") {
+		t.Errorf("Theo's session and its record:\n%s", page)
+	}
+	// Dave has no View Audit Log anywhere: a sentence, no choice.
+	state = start()
+	resp, page = get(browser, redirect+"?"+url.Values{"code": {v.dfake.Authorize(v.dave, "555", redirect, "identify", "guilds")}, "state": {state}}.Encode())
+	if resp.StatusCode != 403 || !strings.Contains(page, "None of your Discord servers") {
+		t.Errorf("Dave: %d\n%s", resp.StatusCode, page)
+	}
 }

@@ -68,6 +68,9 @@ type linkGrant struct {
 	Checked time.Time `json:"checked,omitzero"`
 	// TZ is the IANA time zone the moderator chose for the pages.
 	TZ string `json:"tz,omitempty"`
+	// Method is how the person logged in (LoginLink, LoginDiscordOAuth,
+	// LoginTelegramWidget); empty for links made before it was kept.
+	Method string `json:"method,omitempty"`
 }
 
 // linkMu makes taking a link (read, check, delete) one step.
@@ -101,17 +104,28 @@ func (s *Server) LoginLink(ctx context.Context, base string, p audit.Platform, p
 	if err := s.sweep(nsLoginLinks); err != nil {
 		return "", time.Time{}, err
 	}
-	code, err := newSecret(linkPrefix)
+	code, err := s.mintCode(p, property, user, LoginLink)
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	return base + "/login/link?code=" + url.QueryEscape(code), s.now().Add(LoginLinkTTL), nil
+}
+
+// mintCode stores a one-time login code for user and property, valid
+// LoginLinkTTL; method is how the person proved who they are.
+func (s *Server) mintCode(p audit.Platform, property string, user command.Admin, method string) (string, error) {
+	code, err := newSecret(linkPrefix)
+	if err != nil {
+		return "", err
+	}
 	now := s.now()
-	g := linkGrant{Platform: p, Property: property, UserID: user.ID, UserName: user.Name, Expires: now.Add(LoginLinkTTL), Checked: now}
+	g := linkGrant{Platform: p, Property: property, UserID: user.ID, UserName: user.Name, Expires: now.Add(LoginLinkTTL),
+		Checked: now, Method: method}
 	v, _ := json.Marshal(g)
 	if err := s.store.Put(nsLoginLinks, secretKey(code), v); err != nil {
-		return "", time.Time{}, fmt.Errorf("login link: %w", err)
+		return "", fmt.Errorf("login link: %w", err)
 	}
-	return base + "/login/link?code=" + url.QueryEscape(code), g.Expires, nil
+	return code, nil
 }
 
 // grant reads (and with take, removes) a link's or session's grant; ok is
@@ -308,6 +322,11 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 		Function: audit.FuncCommand, ActorType: audit.ActorAdmin, ActorID: g.UserID, ActorName: g.UserName}
 	e.Params.Set(audit.ParamKind, KindViewerLogin)
 	e.Params.Set(ParamRemoteAddr, clientIP(r))
+	method := g.Method
+	if method == "" {
+		method = LoginLink
+	}
+	e.Params.Set(ParamLogin, method)
 	if err := s.rec.Record(r.Context(), e); err != nil {
 		s.store.DeleteKV(nsLinkSessions, secretKey(token))
 		s.fail(w, r, fmt.Errorf("record a viewer login: %w", err))

@@ -76,6 +76,10 @@ type Options struct {
 	ViewerAccess AccessFunc
 	// AccessRecheck is the longest a session goes between two checks.
 	AccessRecheck time.Duration
+	// DiscordOAuth and TelegramLogin, when set, add "Log in with
+	// Discord" and Telegram's Login Widget to the login page.
+	DiscordOAuth  DiscordOAuth
+	TelegramLogin TelegramLogin
 	Logger        zerolog.Logger
 	Now           func() time.Time
 }

@@ -38,6 +38,11 @@ const ViewerPageSize = 50
 // nothing else: no script at all, no framing.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// widgetSecurityPolicy is the login page's policy when Telegram's Login
+// Widget is configured: its script from telegram.org and its frame from
+// oauth.telegram.org, nothing else.
+const widgetSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; script-src https://telegram.org; frame-src https://oauth.telegram.org; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 var (
 	//go:embed viewer/viewer.html
 	viewerHTML string
@@ -77,6 +82,9 @@ type viewerPage struct {
 	UserNote    string
 	Who         string // the moderator a login link let in
 	zoneForm
+	// The login page's optional logins (login_oauth.go).
+	DiscordLogin                 bool
+	TelegramBot, TelegramAuthURL string
 }
 
 type option struct {
@@ -98,6 +106,12 @@ func (s *Server) viewerHeaders(w http.ResponseWriter) {
 
 func (s *Server) show(w http.ResponseWriter, code int, page *viewerPage) {
 	s.viewerHeaders(w)
+	if !page.LoggedIn {
+		s.loginOptions(page)
+		if page.TelegramBot != "" { // the login page runs Telegram's widget, and nothing else
+			w.Header().Set("Content-Security-Policy", widgetSecurityPolicy)
+		}
+	}
 	w.WriteHeader(code)
 	if err := viewerTmpl.Execute(w, page); err != nil {
 		s.log.Error().Err(err).Msg("viewer template")

@@ -43,6 +43,9 @@ func (s *Server) viewerRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /login/link", s.handleLinkForm)
 	m.HandleFunc("POST /login/link", s.handleLinkLogin)
 	m.HandleFunc("POST /timezone", s.handleTimezone)
+	m.HandleFunc("GET /login/discord", s.handleDiscordLogin)
+	m.HandleFunc("GET /login/discord/callback", s.handleDiscordCallback)
+	m.HandleFunc("GET /login/telegram", s.handleTelegramLogin)
 }
 
 // basePage is what every page's header needs.
