@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -476,5 +480,53 @@ func TestLogInWithDiscord(t *testing.T) {
 	resp, page = get(browser, redirect+"?"+url.Values{"code": {v.dfake.Authorize(v.dave, "555", redirect, "identify", "guilds")}, "state": {state}}.Encode())
 	if resp.StatusCode != 403 || !strings.Contains(page, "None of your Discord servers") {
 		t.Errorf("Dave: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+// TestLogInWithTelegramWidget: the widget's answer, signed with the bot's
+// token as Telegram signs it, lists the group Pat administers (asked of
+// the fake Telegram); a forged hash is refused.
+func TestLogInWithTelegramWidget(t *testing.T) {
+	v := startViewerBot(t, time.Minute, "  telegram_login:\n    bot_username: chatwarden_test_bot\n")
+	// The group has a record once Pat's promotion is recorded.
+	pat := newViewerClient(t)
+	pat.login(v.telegramLink(t, v.pat))
+
+	fields := url.Values{"id": {strconv.FormatInt(v.pat.ID, 10)}, "first_name": {"Pat"},
+		"auth_date": {strconv.FormatInt(time.Now().Unix(), 10)}}
+	var lines []string
+	for k := range fields {
+		lines = append(lines, k+"="+fields.Get(k))
+	}
+	sort.Strings(lines)
+	key := sha256.Sum256([]byte(v.tfake.Token()))
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(strings.Join(lines, "\n")))
+	signed := url.Values{}
+	for k, vals := range fields {
+		signed[k] = vals
+	}
+	signed.Set("hash", hex.EncodeToString(m.Sum(nil)))
+	forged := url.Values{}
+	for k, vals := range signed {
+		forged[k] = vals
+	}
+	forged.Set("first_name", "Olga")
+
+	c := newViewerClient(t)
+	if code, page := c.get(v.base + "/"); code != 200 || !strings.Contains(page, `data-telegram-login="chatwarden_test_bot"`) {
+		t.Fatalf("the login page does not offer the widget: %d\n%s", code, page)
+	}
+	if code, page := c.get(v.base + "/login/telegram?" + forged.Encode()); code != 401 || strings.Contains(page, "cwl_") {
+		t.Errorf("a forged widget answer: %d\n%s", code, page)
+	}
+	code, page := c.get(v.base + "/login/telegram?" + signed.Encode())
+	if code != 200 || !strings.Contains(page, "Riverside Growers") || strings.Count(page, `name="code"`) != 1 {
+		t.Fatalf("the widget's login: %d\n%s", code, page)
+	}
+	// Demoted, Pat is offered nothing.
+	v.tfake.DemoteAdmin(v.group, v.olga, v.pat)
+	if code, page := newViewerClient(t).get(v.base + "/login/telegram?" + signed.Encode()); code != 403 || !strings.Contains(page, "not an administrator") {
+		t.Errorf("the widget's login after the demotion: %d\n%s", code, page)
 	}
 }
