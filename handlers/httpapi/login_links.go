@@ -168,13 +168,15 @@ func (s *Server) linkSession(ctx context.Context, token string) (principal, bool
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		allowed, err := check(cctx, g.Platform, g.Property, g.UserID)
 		cancel()
-		log := s.log.Info().Str("property", Property{Platform: g.Platform, ID: g.Property}.String()).Str("user", g.UserID)
+		prop := Property{Platform: g.Platform, ID: g.Property}.String()
 		switch {
 		case err != nil:
-			log.Err(err).Msg("viewer session: the moderator's permissions could not be checked")
+			s.log.Warn().Err(err).Str("property", prop).Str("user", g.UserID).
+				Msg("viewer session: the moderator's permissions could not be checked")
 			return principal{}, false, &endedError{final: false}
 		case !allowed:
-			log.Msg("viewer session ended: the moderator lost the permission to read the log")
+			s.log.Info().Str("property", prop).Str("user", g.UserID).
+				Msg("viewer session ended: the moderator lost the permission to read the log")
 			if _, _, err := s.grant(nsLinkSessions, token, true); err != nil {
 				return principal{}, false, err
 			}
