@@ -90,3 +90,23 @@ func TestTimeZone(t *testing.T) {
 		t.Errorf("token session in New York:\n%s", page)
 	}
 }
+
+// TestSummaryDaysInTimeZone: the summary's charts count days of the
+// session's time zone: a join at 20:00 UTC falls on the next day in India
+// (a day without records has no bar).
+func TestSummaryDaysInTimeZone(t *testing.T) {
+	e := newEnv(t)
+	e.record(ev(1, audit.UserJoin, func(x *audit.Event) { x.Time = time.Date(2026, 10, 31, 20, 0, 0, 0, time.UTC) }))
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	_, page := b.do("GET", "/summary", nil)
+	if !strings.Contains(page, "<title>10-31 · Joins: 1</title>") || strings.Contains(page, "<title>11-01 · Joins") {
+		t.Fatalf("UTC days:\n%s", page)
+	}
+	csrf := csrfField.FindStringSubmatch(page)
+	b.do("POST", "/timezone", url.Values{"csrf": {csrf[1]}, "tz": {"Asia/Kolkata"}})
+	_, page = b.do("GET", "/summary", nil)
+	if strings.Contains(page, "<title>10-31 · Joins") || !strings.Contains(page, "<title>11-01 · Joins: 1</title>") {
+		t.Errorf("days in Asia/Kolkata:\n%s", page)
+	}
+}
