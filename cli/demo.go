@@ -17,7 +17,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	db := fs.String("db", "", "write the demo's database to this `file` (default: a new temporary directory)")
 	noColor := fs.Bool("no-color", false, "plain output even on a terminal")
 	serve := fs.Bool("serve", false, "keep the web viewer on the demo's database running (until Ctrl-C) so that the printed link works")
-	listen := fs.String("listen", demo.DefaultListen, "the viewer's `host:port` (default: a free port on 127.0.0.1)")
+	listen := fs.String("listen", demo.DefaultListen, "the viewer's `host:port` (port 0: a free one)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
