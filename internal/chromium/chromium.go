@@ -2,8 +2,8 @@
 // minimal Chrome DevTools Protocol client (commands over the browser's
 // websocket, one flattened page session): the viewer's browser tests in
 // handlers/httpapi and the whole-system viewer test in e2e. Start skips
-// the test when no Chromium is installed, except in CI (CI=true), where
-// it fails.
+// the test when none of Browsers is installed, except in CI (CI=true),
+// where it fails.
 package chromium
 
 import (
@@ -148,9 +148,26 @@ func (c *Page) WaitFor(what, expr string) {
 	}
 }
 
+// Browsers are the names a Chromium goes by on PATH, in the order Start
+// looks for them (Debian's package, Ubuntu's, Google's, the headless
+// shell of the chrome-headless-shell builds).
+var Browsers = []string{"chromium", "chromium-browser", "google-chrome", "headless_shell"}
+
+// find returns the first of Browsers on PATH.
+func find() (string, error) {
+	var err error
+	for _, name := range Browsers {
+		var path string
+		if path, err = exec.LookPath(name); err == nil {
+			return path, nil
+		}
+	}
+	return "", err
+}
+
 // Start runs a headless Chromium and attaches to a new page.
 func Start(t testing.TB) *Page {
-	path, err := exec.LookPath("chromium")
+	path, err := find()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("chromium is not installed: CI must install it (apt-get install -y chromium)")
