@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -125,10 +127,15 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		})
 	var api *httpapi.Server
 	tokens := command.NewTokens(s, rec)
+	// A viewer session's moderator is checked again on their platform;
+	// the platforms are set below, before the API serves.
+	var access viewerAccess
 	if cfg.API.Listen != "" {
 		api, err = httpapi.New(httpapi.Options{Store: s, Recorder: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
 			Tokens: tokens, Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log,
-			TrustedProxyHeader: cfg.API.TrustedProxyHeader})
+			TrustedProxyHeader: cfg.API.TrustedProxyHeader,
+			ViewerAccess:       access.allowed, AccessRecheck: cfg.API.PermissionRecheck.D(),
+			DiscordOAuth: discordOAuth(cfg), TelegramLogin: telegramLogin(cfg)})
 		if err != nil {
 			return err
 		}
@@ -181,6 +188,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			})
 		}
 		connected[0] = d.Connected
+		access.discord = d.ViewerAllowed
 		start("discord", d.Run)
 	}
 	if cfg.Telegram.Enabled {
@@ -205,6 +213,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			api.AddReady("telegram", readyWhen(t.Ready()))
 		}
 		connected[1] = t.Connected
+		access.telegram = t.ViewerAllowed
 		start("telegram", t.Run)
 	}
 	if api != nil {
@@ -213,6 +222,49 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	log.Info().Bool("discord", cfg.Discord.Enabled).Bool("telegram", cfg.Telegram.Enabled).
 		Str("api", cfg.API.Listen).Bool("cluster", pub != nil).Msg("chatwarden running")
 	return svc.wait(log)
+}
+
+// discordOAuth is the viewer's "Log in with Discord", when configured:
+// Discord's authorization URL is its REST base without /api/vN.
+func discordOAuth(cfg *config.Config) httpapi.DiscordOAuth {
+	d := cfg.API.DiscordOAuth
+	if d.ClientID == "" {
+		return httpapi.DiscordOAuth{}
+	}
+	api := strings.TrimRight(cfg.Discord.APIURL, "/")
+	site := apiSuffix.ReplaceAllString(api, "")
+	return httpapi.DiscordOAuth{ClientID: d.ClientID, ClientSecret: d.ClientSecret.Reveal(), RedirectURL: d.RedirectURL,
+		AuthorizeURL: site + "/oauth2/authorize", APIURL: api}
+}
+
+var apiSuffix = regexp.MustCompile(`/api(/v[0-9]+)?$`)
+
+// telegramLogin is the viewer's Telegram Login Widget, when configured.
+func telegramLogin(cfg *config.Config) httpapi.TelegramLogin {
+	t := cfg.API.TelegramLogin
+	if t.BotUsername == "" {
+		return httpapi.TelegramLogin{}
+	}
+	return httpapi.TelegramLogin{BotUsername: strings.TrimPrefix(t.BotUsername, "@"), BotToken: cfg.Telegram.Token.Reveal(),
+		AuthURL: strings.TrimRight(cfg.API.PublicURL, "/") + "/login/telegram"}
+}
+
+// viewerAccess asks each platform whether a viewer session's moderator
+// still may read a community's log. Its fields are set while the bot is
+// built, before the API serves.
+type viewerAccess struct {
+	discord, telegram func(ctx context.Context, property, user string) (bool, error)
+}
+
+func (a *viewerAccess) allowed(ctx context.Context, p audit.Platform, property, user string) (bool, error) {
+	check := a.discord
+	if p == audit.Telegram {
+		check = a.telegram
+	}
+	if check == nil { // the platform is not enabled (any more): no one is its moderator
+		return false, nil
+	}
+	return check(ctx, property, user)
 }
 
 // readyWhen is a readiness check that passes once ready is closed.

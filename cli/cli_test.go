@@ -264,12 +264,13 @@ func TestUsageErrors(t *testing.T) {
 		{"api"},
 		{"invite"},
 		{"version", "extra"},
+		{"demo", "--listen"},
 	} {
 		if code, _, errs := cli(args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errs)
 		}
 	}
-	for _, args := range [][]string{{"--help"}, {"logs", "--help"}, {"export", "-h"}, {"run", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"logs", "--help"}, {"export", "-h"}, {"run", "--help"}, {"demo", "--help"}} {
 		if code, _, _ := cli(args...); code != 0 {
 			t.Errorf("%v: exit %d, want 0", args, code)
 		}

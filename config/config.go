@@ -18,6 +18,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,31 @@ type API struct {
 	// front sets to the client's scheme (X-Forwarded-Proto, or Forwarded
 	// with proto=); when it says https the viewer's cookie is Secure.
 	TrustedProxyHeader string `yaml:"trusted_proxy_header"`
+	// PermissionRecheck is how often a viewer session's moderator is
+	// checked again on their platform (View Audit Log, admin status).
+	PermissionRecheck Duration `yaml:"permission_recheck"`
+	// DiscordOAuth adds "Log in with Discord" to the viewer.
+	DiscordOAuth DiscordOAuth `yaml:"discord_oauth"`
+	// TelegramLogin adds Telegram's Login Widget to the viewer.
+	TelegramLogin TelegramLogin `yaml:"telegram_login"`
+}
+
+// DiscordOAuth is a Discord application's OAuth2 credentials for the
+// viewer's "Log in with Discord".
+type DiscordOAuth struct {
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	// RedirectURL is registered with the application; by default
+	// api.public_url + /login/discord/callback.
+	RedirectURL string `yaml:"redirect_url"`
+}
+
+// DiscordRedirectPath is where Discord sends the browser back.
+const DiscordRedirectPath = "/login/discord/callback"
+
+// TelegramLogin turns on Telegram's Login Widget for the bot named.
+type TelegramLogin struct {
+	BotUsername string `yaml:"bot_username"`
 }
 
 // Cluster configures publishing to a NATS JetStream fleet. Without
@@ -148,6 +174,7 @@ func Default() Config {
 		Telegram: Telegram{APIURL: "https://api.telegram.org", PollTimeout: Duration(50 * time.Second),
 			DeleteCommandsAfter: Duration(time.Minute)},
 		Defaults:     Defaults{Locale: "en"},
+		API:          API{PermissionRecheck: Duration(5 * time.Minute)},
 		Cluster:      Cluster{Stream: "CHATWARDEN", CoordinationBucket: "CHATWARDEN_COORD", LeaseTTL: Duration(15 * time.Second)},
 		Moderation:   moderation.BuiltinDefaults(),
 		Verification: verification.BuiltinDefaults(),
@@ -252,9 +279,10 @@ func Parse(data []byte, name string) (*Config, error) {
 	}
 env:
 	for env, dst := range map[string]*Secret{
-		"CHATWARDEN_DISCORD_TOKEN":      &cfg.Discord.Token,
-		"CHATWARDEN_TELEGRAM_TOKEN":     &cfg.Telegram.Token,
-		"CHATWARDEN_API_OPERATOR_TOKEN": &cfg.API.OperatorToken,
+		"CHATWARDEN_DISCORD_TOKEN":                   &cfg.Discord.Token,
+		"CHATWARDEN_TELEGRAM_TOKEN":                  &cfg.Telegram.Token,
+		"CHATWARDEN_API_OPERATOR_TOKEN":              &cfg.API.OperatorToken,
+		"CHATWARDEN_API_DISCORD_OAUTH_CLIENT_SECRET": &cfg.API.DiscordOAuth.ClientSecret,
 	} {
 		if v := os.Getenv(env); v != "" {
 			*dst = Secret(v)
@@ -426,6 +454,12 @@ func (c *Config) validate(file string, lines map[string]int) error {
 	if h := c.API.TrustedProxyHeader; h != "" && !headerName(h) {
 		return fail("api.trusted_proxy_header", "must be a header name such as X-Forwarded-Proto or Forwarded; got %q", h)
 	}
+	if err := c.API.validateLogins(c, fail); err != nil {
+		return err
+	}
+	if d := c.API.PermissionRecheck.D(); d < time.Second || d > time.Hour {
+		return fail("api.permission_recheck", "must be from 1s to 1h; got %s", d)
+	}
 	if t := c.API.OperatorToken; t != "" && len(t) < 32 {
 		return fail("api.operator_token", "must be at least 32 characters (or CHATWARDEN_API_OPERATOR_TOKEN)")
 	}
@@ -474,6 +508,56 @@ func redactURL(s string) string {
 		return "[redacted]" + s[i:]
 	}
 	return s
+}
+
+// validateLogins checks the viewer's optional logins and fills in the
+// Discord redirect URL from api.public_url.
+func (a *API) validateLogins(c *Config, fail func(key, format string, args ...any) error) error {
+	d := &a.DiscordOAuth
+	if d.ClientID != "" { // without it, the other keys are unused
+		if _, err := strconv.ParseUint(d.ClientID, 10, 64); err != nil {
+			return fail("api.discord_oauth.client_id", "must be the application's id (a number); got %q", d.ClientID)
+		}
+		if d.ClientSecret == "" {
+			return fail("api.discord_oauth.client_secret", "is required with client_id (or CHATWARDEN_API_DISCORD_OAUTH_CLIENT_SECRET)")
+		}
+		if d.RedirectURL == "" {
+			if a.PublicURL == "" {
+				return fail("api.discord_oauth.client_id", "needs api.public_url or api.discord_oauth.redirect_url (where Discord sends the browser back)")
+			}
+			d.RedirectURL = strings.TrimRight(a.PublicURL, "/") + DiscordRedirectPath
+		}
+		if err := checkURL(d.RedirectURL); err != nil {
+			return fail("api.discord_oauth.redirect_url", "%v", err)
+		}
+		if !strings.HasSuffix(d.RedirectURL, DiscordRedirectPath) {
+			return fail("api.discord_oauth.redirect_url", "must end in %s (the viewer's callback); got %q", DiscordRedirectPath, d.RedirectURL)
+		}
+	}
+	if u := a.TelegramLogin.BotUsername; u != "" {
+		if !validBotUsername(strings.TrimPrefix(u, "@")) {
+			return fail("api.telegram_login.bot_username", "must be the bot's username (5-32 letters, digits or _); got %q", u)
+		}
+		if c.Telegram.Token == "" {
+			return fail("api.telegram_login.bot_username", "needs the bot's token (telegram.token or CHATWARDEN_TELEGRAM_TOKEN) to check the widget's logins")
+		}
+		if a.PublicURL == "" {
+			return fail("api.telegram_login.bot_username", "needs api.public_url (where the widget sends the browser back)")
+		}
+	}
+	return nil
+}
+
+func validBotUsername(s string) bool {
+	if len(s) < 5 || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkURL(s string) error {

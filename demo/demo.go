@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
@@ -26,17 +27,18 @@ import (
 // demoDiscordToken is what the fake Discord accepts; it is not a secret.
 const demoDiscordToken = "demo-token"
 
-// demoRun plays the demo into a new database at dbPath, showing it on out
-// (in colour on a terminal unless noColor) and the bot's warnings on
-// stderr.
-func Run(ctx context.Context, dbPath string, out, stderr io.Writer, noColor bool) error {
-	scr := &screen{w: out, color: !noColor && useColor(out), start: time.Now(), names: map[string]string{}}
-	return runDemo(ctx, dbPath, scr, stderr)
+// Run plays the demo into a new database at dbPath, showing it on out
+// (in colour on a terminal unless opts.NoColor) and the bot's warnings on
+// stderr, and ends with a one-time link to the web viewer on that
+// database (served until ctx ends with opts.Serve).
+func Run(ctx context.Context, dbPath string, out, stderr io.Writer, opts Options) error {
+	scr := &screen{w: out, color: !opts.NoColor && useColor(out), start: time.Now(), names: map[string]string{}}
+	return runDemo(ctx, dbPath, scr, stderr, opts)
 }
 
-// runDemo sets up the fakes and the bot, plays the script, stops the bot
-// and reports on the database it left.
-func runDemo(ctx context.Context, dbPath string, scr *screen, stderr io.Writer) error {
+// runDemo sets up the fakes and the bot, plays the script, stops the bot,
+// reports on the database it left and opens it in the viewer.
+func runDemo(ctx context.Context, dbPath string, scr *screen, stderr io.Writer, opts Options) error {
 	dfake := discordtest.New(discordtest.Options{Token: demoDiscordToken})
 	defer dfake.Close()
 	tfake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second})
@@ -116,7 +118,11 @@ verification:
 	if serveErr != nil {
 		return fmt.Errorf("demo: the bot: %w", serveErr)
 	}
-	return summarize(ctx, dbPath, scr, watch)
+	if err := summarize(ctx, dbPath, scr, watch); err != nil {
+		return err
+	}
+	owner := command.Admin{ID: d.owner.ID, Name: d.owner.GlobalName}
+	return viewer(ctx, dbPath, opts.Listen, opts.Serve, d.guild.ID, owner, scr, log)
 }
 
 // botRun is the bot's Run call: err is set before done is closed.

@@ -4,16 +4,78 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/handlers/httpapi"
 	"github.com/chatwarden/chatwarden/store"
 )
+
+// demoLink is the viewer link the demo prints.
+var demoLink = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/login/link\?code=cwl_[A-Za-z0-9_%-]+`)
+
+// lockedBuffer is a child's output, read while it is written.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// openViewerLink does what a newcomer's browser does with the demo's link:
+// opens it, confirms the login, and lands on the log of the community,
+// which names it and who is logged in.
+func openViewerLink(t *testing.T, link string, wants ...string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := client.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(form), `id="link-login"`) {
+		t.Fatalf("the link's confirmation form: %d\n%s", resp.StatusCode, form)
+	}
+	u, _ := url.Parse(link)
+	resp, err = client.PostForm(u.Scheme+"://"+u.Host+"/login/link", url.Values{"code": {u.Query().Get("code")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/" || !strings.Contains(string(page), `id="entries"`) {
+		t.Fatalf("after the login: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	for _, want := range wants {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the viewer's page lacks %q:\n%.2000s", want, page)
+		}
+	}
+}
 
 // TestDemo runs `chatwarden demo` as a subprocess, as a newcomer would,
 // and checks what it shows and the database it leaves: every scene's
@@ -27,14 +89,42 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestDemoChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "CHATWARDEN_DEMO_CHILD="+db)
-	var stdout, stderr bytes.Buffer
+	cmd.Env = append(os.Environ(), "CHATWARDEN_DEMO_CHILD="+db, "CHATWARDEN_DEMO_SERVE=1")
+	var stdout lockedBuffer
+	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("the demo took %s", time.Since(start).Round(time.Second))
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// With --serve the demo ends by serving the viewer; its link logs in.
+	var link string
+	for link == "" {
+		select {
+		case err := <-exited:
+			t.Fatalf("the demo exited (%v) without serving the viewer\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		out := stdout.String()
+		if m := demoLink.FindString(out); m != "" && strings.Contains(out, "press Ctrl-C to stop") {
+			link = m
+		}
+	}
+	t.Logf("the demo took %s to serve the viewer", time.Since(start).Round(time.Second))
+	openViewerLink(t, link, "Riverside Gardeners", "Maya Lin")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the demo did not stop on Ctrl-C")
+	}
 	out := stdout.String()
 	for _, want := range []string{
 		"Log entries will be posted in #mod-log",
@@ -48,6 +138,8 @@ func TestDemo(t *testing.T) {
 		"Message deleted", "Message reported", "Member banned", "Ban lifted",
 		"Audit log", "every hash chain verifies",
 		"chatwarden logs --db " + db,
+		"A one-time link to the audit log viewer of the Discord server, logged in as Maya Lin",
+		"The viewer stopped.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q", want)
@@ -142,6 +234,9 @@ func TestDemo(t *testing.T) {
 	if byBot != 2 {
 		t.Errorf("%d message deletions by the bot, want 2 (one per phishing message)", byBot)
 	}
+	if logins := kinds[httpapi.KindViewerLogin]; len(logins) != 1 || logins[0].ActorName != "Maya Lin" {
+		t.Errorf("VIEWER_LOGIN records: %+v", logins)
+	}
 	count(audit.Telegram, telegram, audit.ModerationLink, 1)
 	count(audit.Telegram, telegram, audit.VerificationSuccess, 1)
 	count(audit.Telegram, telegram, audit.UserBan, 1)
@@ -167,7 +262,15 @@ func TestDemoChild(t *testing.T) {
 	if db == "" {
 		t.Skip("only run as a child of TestDemo")
 	}
-	if err := Run(context.Background(), db, os.Stdout, os.Stderr, true); err != nil {
+	ctx := context.Background()
+	opts := Options{NoColor: true}
+	if os.Getenv("CHATWARDEN_DEMO_SERVE") != "" { // as chatwarden demo --serve
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt)
+		defer stop()
+		opts.Serve = true
+	}
+	if err := Run(ctx, db, os.Stdout, os.Stderr, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "chatwarden:", err)
 		os.Exit(1)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/chatwarden/chatwarden/command"
 )
 
@@ -31,5 +32,43 @@ func TestAuditViewerGivesAPrivateLink(t *testing.T) {
 	text = final(t, h.fake.Slash(guildID, member, "audit", "viewer"))
 	if strings.Contains(text, "viewer.test") || !strings.Contains(text, "View Audit Log") {
 		t.Errorf("/audit viewer for a member:\n%s", text)
+	}
+}
+
+// TestViewerAllowed: who may keep a viewer session, as the gateway last
+// said: the owner; a member whose roles grant View Audit Log or Manage
+// Server; not one whose roles grant neither, nor one who left.
+func TestViewerAllowed(t *testing.T) {
+	h, err := start(t, discordtestOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	allowed := func(user string) bool {
+		t.Helper()
+		ok, err := h.b.ViewerAllowed(ctx, guildID, user)
+		if err != nil {
+			t.Fatalf("ViewerAllowed(%s): %v", user, err)
+		}
+		return ok
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5s", what)
+			}
+		}
+	}
+	if !allowed(owner.ID) || allowed(mod.ID) || allowed(member.ID) {
+		t.Fatalf("owner %v, ban-and-kick moderator %v, member %v", allowed(owner.ID), allowed(mod.ID), allowed(member.ID))
+	}
+	managers := h.fake.CreateRoleBy(guildID, owner.ID, discordgo.Role{Name: "managers", Permissions: discordgo.PermissionManageGuild}, "")
+	h.fake.SetRoles(guildID, owner.ID, member.ID, managers)
+	eventually("Manage Server lets Ann in", func() bool { return allowed(member.ID) })
+	h.fake.KickBy(guildID, owner.ID, member.ID, "")
+	eventually("Ann, gone, may not", func() bool { return !allowed(member.ID) })
+	if _, err := h.b.ViewerAllowed(ctx, "999", owner.ID); err == nil {
+		t.Error("a guild the bot is not in: no error")
 	}
 }

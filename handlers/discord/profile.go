@@ -254,6 +254,9 @@ func (b *Bot) saveGuild(g guildState) {
 	if err := b.opts.Store.Put(nsGuild, []byte(g.ID), v); err != nil {
 		b.log.Error().Err(err).Str("guild", g.ID).Msg("save guild snapshot")
 	}
+	if err := b.opts.Store.SetPropertyName(audit.Discord, g.ID, g.Name); err != nil {
+		b.log.Error().Err(err).Str("guild", g.ID).Msg("save the guild's name")
+	}
 }
 
 func (b *Bot) onGuildUpdate(g *discordgo.Guild) {

@@ -225,6 +225,9 @@ func (b *Bot) onGuildCreate(g *discordgo.Guild) {
 	if _, err := b.loadGuild(g.ID); errors.Is(err, store.ErrNotFound) {
 		b.saveGuild(guildSnapshot(g))
 	}
+	if err := b.opts.Store.SetPropertyName(audit.Discord, g.ID, g.Name); err != nil {
+		b.log.Error().Err(err).Str("guild", g.ID).Msg("save the guild's name")
+	}
 	b.seeRoles(g.ID, g.Roles)
 	b.checkPermissions(g)
 	// The state holds these same members (discordgo keeps the payload's

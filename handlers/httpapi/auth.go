@@ -33,6 +33,7 @@ const (
 type principal struct {
 	operator bool
 	token    command.TokenInfo // a property token's description
+	tz       string            // the time zone a link session's moderator chose
 }
 
 // may reports whether p may read prop.

@@ -36,6 +36,14 @@ const (
 	LinkSessionTTL = 12 * time.Hour
 	// KindViewerLogin is the SECURITY_EVENT kind of a login by link.
 	KindViewerLogin = "VIEWER_LOGIN"
+	// KindViewerExport is the SECURITY_EVENT kind of a download from the
+	// viewer (CSV or NDJSON), with ParamFormat and ParamFilters.
+	KindViewerExport = "VIEWER_EXPORT"
+	// ParamFormat is a viewer export's format (csv, ndjson).
+	ParamFormat = "format"
+	// ParamFilters are a viewer export's filters, as a query string
+	// (type, user, channel, since, until).
+	ParamFilters = "filters"
 
 	nsLoginLinks   = "httpapi/login_links"
 	nsLinkSessions = "httpapi/link_sessions"
@@ -58,6 +66,15 @@ type linkGrant struct {
 	// in hex, and whether it is the operator's.
 	TokenHash string `json:"token_hash,omitempty"`
 	Operator  bool   `json:"operator,omitempty"`
+	// Checked is when the moderator's permissions were last confirmed
+	// (Options.ViewerAccess): at the link's making, then every
+	// Options.AccessRecheck during the session.
+	Checked time.Time `json:"checked,omitzero"`
+	// TZ is the IANA time zone the moderator chose for the pages.
+	TZ string `json:"tz,omitempty"`
+	// Method is how the person logged in (LoginLink, LoginDiscordOAuth,
+	// LoginTelegramWidget); empty for links made before it was kept.
+	Method string `json:"method,omitempty"`
 }
 
 // linkMu makes taking a link (read, check, delete) one step.
@@ -91,16 +108,28 @@ func (s *Server) LoginLink(ctx context.Context, base string, p audit.Platform, p
 	if err := s.sweep(nsLoginLinks); err != nil {
 		return "", time.Time{}, err
 	}
-	code, err := newSecret(linkPrefix)
+	code, err := s.mintCode(p, property, user, LoginLink)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	g := linkGrant{Platform: p, Property: property, UserID: user.ID, UserName: user.Name, Expires: s.now().Add(LoginLinkTTL)}
+	return base + "/login/link?code=" + url.QueryEscape(code), s.now().Add(LoginLinkTTL), nil
+}
+
+// mintCode stores a one-time login code for user and property, valid
+// LoginLinkTTL; method is how the person proved who they are.
+func (s *Server) mintCode(p audit.Platform, property string, user command.Admin, method string) (string, error) {
+	code, err := newSecret(linkPrefix)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	g := linkGrant{Platform: p, Property: property, UserID: user.ID, UserName: user.Name, Expires: now.Add(LoginLinkTTL),
+		Checked: now, Method: method}
 	v, _ := json.Marshal(g)
 	if err := s.store.Put(nsLoginLinks, secretKey(code), v); err != nil {
-		return "", time.Time{}, fmt.Errorf("login link: %w", err)
+		return "", fmt.Errorf("login link: %w", err)
 	}
-	return base + "/login/link?code=" + url.QueryEscape(code), g.Expires, nil
+	return code, nil
 }
 
 // grant reads (and with take, removes) a link's or session's grant; ok is
@@ -129,8 +158,12 @@ func (s *Server) grant(ns, secret string, take bool) (g linkGrant, ok bool, err 
 }
 
 // linkSession returns the principal of a session a link started; ok is
-// false for an unknown or expired one.
-func (s *Server) linkSession(token string) (principal, bool, error) {
+// false for an unknown or expired one. When the moderator's permissions
+// are due for a check (Options.ViewerAccess, every AccessRecheck) it asks
+// the platform: a moderator who lost them has their session ended and
+// gets an *endedError; a check that fails leaves the session for the next
+// request but serves nothing (a *endedError too, not final).
+func (s *Server) linkSession(ctx context.Context, token string) (principal, bool, error) {
 	g, ok, err := s.grant(nsLinkSessions, token, false)
 	if err != nil || !ok {
 		return principal{}, false, err
@@ -138,8 +171,78 @@ func (s *Server) linkSession(token string) (principal, bool, error) {
 	if g.TokenHash != "" {
 		return s.tokenSession(g)
 	}
+	if check := s.opts.ViewerAccess; check != nil && s.now().Sub(g.Checked) >= s.opts.AccessRecheck {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		allowed, err := check(cctx, g.Platform, g.Property, g.UserID)
+		cancel()
+		prop := Property{Platform: g.Platform, ID: g.Property}.String()
+		switch {
+		case err != nil:
+			s.log.Warn().Err(err).Str("property", prop).Str("user", g.UserID).
+				Msg("viewer session: the moderator's permissions could not be checked")
+			return principal{}, false, &endedError{final: false}
+		case !allowed:
+			s.log.Info().Str("property", prop).Str("user", g.UserID).
+				Msg("viewer session ended: the moderator lost the permission to read the log")
+			if _, _, err := s.grant(nsLinkSessions, token, true); err != nil {
+				return principal{}, false, err
+			}
+			return principal{}, false, &endedError{final: true}
+		}
+		if err := s.updateSession(token, func(g *linkGrant) { g.Checked = s.now() }); err != nil {
+			return principal{}, false, err
+		}
+	}
 	return principal{token: command.TokenInfo{ID: "link", Platform: g.Platform, Property: g.Property,
-		CreatedBy: g.UserID, CreatedByName: g.UserName, Label: "login link"}}, true, nil
+		CreatedBy: g.UserID, CreatedByName: g.UserName, Label: "login link"}, tz: g.TZ}, true, nil
+}
+
+// putSession stores (or rewrites) a link session's grant.
+func (s *Server) putSession(token string, g linkGrant) error {
+	v, _ := json.Marshal(g)
+	linkMu.Lock()
+	defer linkMu.Unlock()
+	if err := s.store.Put(nsLinkSessions, secretKey(token), v); err != nil {
+		return fmt.Errorf("write a link session: %w", err)
+	}
+	return nil
+}
+
+// updateSession changes a stored link session with fn; a session ended
+// meanwhile (logged out, expired) stays ended.
+func (s *Server) updateSession(token string, fn func(g *linkGrant)) error {
+	linkMu.Lock()
+	defer linkMu.Unlock()
+	key := secretKey(token)
+	v, err := s.store.GetKV(nsLinkSessions, key)
+	if errors.Is(err, store.ErrNotFound) || err == nil && v == nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read a link session: %w", err)
+	}
+	var g linkGrant
+	if err := json.Unmarshal(v, &g); err != nil {
+		return fmt.Errorf("read a link session: %w", err)
+	}
+	fn(&g)
+	v, _ = json.Marshal(g)
+	if err := s.store.Put(nsLinkSessions, key, v); err != nil {
+		return fmt.Errorf("write a link session: %w", err)
+	}
+	return nil
+}
+
+// endedError is a link session refused because its moderator's
+// permissions were withdrawn (final: the session is gone) or could not be
+// checked (the next request asks again).
+type endedError struct{ final bool }
+
+func (e *endedError) Error() string {
+	if e.final {
+		return "You no longer have the permission to read this community's log, so your viewer session has ended. Ask for a new link if that changes."
+	}
+	return "Your permissions in this community could not be checked just now; reload the page in a moment."
 }
 
 // endLinkSession forgets a link session (at logout).
@@ -221,8 +324,7 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := g
 	sess.Expires = s.now().Add(LinkSessionTTL)
-	v, _ := json.Marshal(sess)
-	if err := s.store.Put(nsLinkSessions, secretKey(token), v); err != nil {
+	if err := s.putSession(token, sess); err != nil {
 		s.fail(w, r, fmt.Errorf("start a link session: %w", err))
 		return
 	}
@@ -230,6 +332,11 @@ func (s *Server) handleLinkLogin(w http.ResponseWriter, r *http.Request) {
 		Function: audit.FuncCommand, ActorType: audit.ActorAdmin, ActorID: g.UserID, ActorName: g.UserName}
 	e.Params.Set(audit.ParamKind, KindViewerLogin)
 	e.Params.Set(ParamRemoteAddr, clientIP(r))
+	method := g.Method
+	if method == "" {
+		method = LoginLink
+	}
+	e.Params.Set(ParamLogin, method)
 	if err := s.rec.Record(r.Context(), e); err != nil {
 		s.store.DeleteKV(nsLinkSessions, secretKey(token))
 		s.fail(w, r, fmt.Errorf("record a viewer login: %w", err))

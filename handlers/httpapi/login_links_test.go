@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,5 +148,144 @@ func TestLoginLinks(t *testing.T) {
 	e.clock.Add(LinkSessionTTL + time.Second)
 	if _, page := b2.do("GET", "/", nil); !strings.Contains(page, `action="/login"`) {
 		t.Error("the session outlived LinkSessionTTL")
+	}
+}
+
+// TestLinkSessionRecheck: a link session asks the platform again, at most
+// every AccessRecheck, whether its moderator may still read the log; a
+// moderator who lost the permission is logged out with a sentence, and a
+// platform that cannot answer serves nothing but ends nothing.
+func TestLinkSessionRecheck(t *testing.T) {
+	var mu sync.Mutex
+	allowed, failing, asked := true, false, 0
+	access := func(_ context.Context, p audit.Platform, property, user string) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		if p != audit.Discord || property != propA || user != "alice" {
+			t.Errorf("asked about %v %s %s", p, property, user)
+		}
+		if failing {
+			return false, errors.New("discord: 503")
+		}
+		return allowed, nil
+	}
+	set := func(a, f bool) { mu.Lock(); allowed, failing = a, f; mu.Unlock() }
+	count := func() int { mu.Lock(); defer mu.Unlock(); return asked }
+	e := newEnv(t, func(o *Options) { o.ViewerAccess = access; o.AccessRecheck = 5 * time.Minute })
+	e.record(ev(2, audit.UserJoin))
+	link, _, err := e.srv.LoginLink(context.Background(), "https://viewer.example", audit.Discord, propA, command.Admin{ID: "alice", Name: "Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(link)
+	b := e.browser(t)
+	if resp, _ := b.do("POST", "/login/link", url.Values{"code": {u.Query().Get("code")}}); resp.StatusCode != 303 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	e.clock.Add(time.Minute)
+	if _, page := b.do("GET", "/", nil); !strings.Contains(page, `id="entries"`) || count() != 0 {
+		t.Fatalf("within the interval the platform was asked %d times:\n%s", count(), page)
+	}
+	e.clock.Add(5 * time.Minute)
+	if _, page := b.do("GET", "/moderation", nil); !strings.Contains(page, `id="who"`) || count() != 1 {
+		t.Fatalf("after the interval: asked %d times", count())
+	}
+	b.do("GET", "/", nil)
+	if count() != 1 {
+		t.Errorf("a confirmed session was checked again at once (%d)", count())
+	}
+
+	// The platform does not answer: nothing is served, the session stays.
+	e.clock.Add(5 * time.Minute)
+	set(true, true)
+	resp, page := b.do("GET", "/summary", nil)
+	if resp.StatusCode != 503 || !strings.Contains(page, "could not be checked just now") || strings.Contains(page, `id="who"`) {
+		t.Fatalf("check failed: %d\n%s", resp.StatusCode, page)
+	}
+	set(true, false)
+	if _, page := b.do("GET", "/", nil); !strings.Contains(page, `id="entries"`) {
+		t.Fatal("the session did not survive a failed check")
+	}
+
+	// Demoted: the next check ends the session, with a sentence.
+	e.clock.Add(5 * time.Minute)
+	set(false, false)
+	resp, page = b.do("GET", "/export?format=csv", nil)
+	if resp.StatusCode != 403 || !strings.Contains(page, "no longer have the permission") || strings.Contains(page, "remote_addr") {
+		t.Fatalf("demoted: %d\n%s", resp.StatusCode, page)
+	}
+	set(true, false) // even if they are promoted again, the session is gone
+	if _, page := b.do("GET", "/", nil); !strings.Contains(page, `action="/login"`) || strings.Contains(page, `id="entries"`) {
+		t.Errorf("the session outlived the lost permission:\n%s", page)
+	}
+	if !strings.Contains(e.logBuf.String(), "lost the permission") {
+		t.Error("the ended session is not logged")
+	}
+}
+
+// TestViewerExportsAreRecorded: every download from the viewer is a
+// SECURITY_EVENT VIEWER_EXPORT saying who, from where, in which format and
+// with which filters; a download with a bad format records nothing.
+func TestViewerExportsAreRecorded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.record(ev(1, audit.UserJoin), ev(2, audit.UserBan))
+	exports := func() []*audit.Event {
+		t.Helper()
+		res, err := e.store.Query(ctx, store.Query{Platform: audit.Discord, Property: propA, Types: []audit.EventType{audit.SecurityEvent}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []*audit.Event
+		for _, x := range res.Events {
+			if x.Params[audit.ParamKind] == KindViewerExport {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+
+	// A moderator's link session.
+	link, _, err := e.srv.LoginLink(ctx, "https://viewer.example", audit.Discord, propA, command.Admin{ID: "alice", Name: "Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(link)
+	b := e.browser(t)
+	b.do("POST", "/login/link", url.Values{"code": {u.Query().Get("code")}})
+	if resp, _ := b.do("GET", "/export?format=bogus", nil); resp.StatusCode != 400 || len(exports()) != 0 {
+		t.Fatalf("a refused export: %d, %d records", resp.StatusCode, len(exports()))
+	}
+	resp, body := b.do("GET", "/export?format=csv&type=moderation&user=dave&page=xyz&since=", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "id,time,") {
+		t.Fatalf("export: %d %q", resp.StatusCode, body)
+	}
+	got := exports()
+	if len(got) != 1 {
+		t.Fatalf("%d export records", len(got))
+	}
+	x := got[0]
+	if x.ActorType != audit.ActorAdmin || x.ActorID != "alice" || x.ActorName != "Alice" || x.Params[ParamRemoteAddr] != "127.0.0.1" ||
+		x.Params[ParamFormat] != "csv" || x.Params[ParamFilters] != "type=moderation&user=dave" || x.Params[ParamTokenID] != "" {
+		t.Errorf("export record by a link session: %+v %v", x, x.Params)
+	}
+
+	// A token session: the token is named.
+	tb := e.browser(t)
+	tb.do("POST", "/login", url.Values{"token": {e.tokA}})
+	if resp, _ := tb.do("GET", "/export", nil); resp.StatusCode != 200 {
+		t.Fatalf("token export: %d", resp.StatusCode)
+	}
+	got = exports()
+	if len(got) != 2 {
+		t.Fatalf("%d export records after the token's", len(got))
+	}
+	info, err := e.srv.Tokens().Lookup(ctx, e.tokA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := got[0]; x.Params[ParamTokenID] != info.ID || x.Params[ParamFormat] != "ndjson" || x.Params[ParamFilters] != "" || x.ActorID != info.CreatedBy {
+		t.Errorf("export record by a token session: %+v %v", x, x.Params)
 	}
 }

@@ -82,9 +82,25 @@ type Options struct {
 	// forms; default 10s): a client that sends half a body and waits is
 	// cut off then.
 	BodyReadTimeout time.Duration
-	Logger          zerolog.Logger
-	Now             func() time.Time
+	// ViewerAccess, when set, re-checks during a session started by a
+	// login link that its moderator still may read the community's log
+	// (View Audit Log or Manage Server on Discord, administrator on
+	// Telegram): at most every AccessRecheck (default 5 minutes). A
+	// moderator who lost the permission has the session ended.
+	ViewerAccess AccessFunc
+	// AccessRecheck is the longest a session goes between two checks.
+	AccessRecheck time.Duration
+	// DiscordOAuth and TelegramLogin, when set, add "Log in with
+	// Discord" and Telegram's Login Widget to the login page.
+	DiscordOAuth  DiscordOAuth
+	TelegramLogin TelegramLogin
+	Logger        zerolog.Logger
+	Now           func() time.Time
 }
+
+// AccessFunc reports whether a user still may read a property's log on its
+// platform; err when the platform could not say.
+type AccessFunc func(ctx context.Context, p audit.Platform, property, user string) (bool, error)
 
 // WatchOptions tunes the Server-Sent Events feed.
 type WatchOptions struct {
@@ -167,6 +183,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ScanBudget <= 0 {
 		opts.ScanBudget = 10000
+	}
+	if opts.AccessRecheck <= 0 {
+		opts.AccessRecheck = 5 * time.Minute
 	}
 	w := &opts.Watch
 	if w.Buffer <= 0 {

@@ -51,7 +51,7 @@ func (s *Server) tokenSession(g linkGrant) (principal, bool, error) {
 	}
 	if g.Operator {
 		op := s.opts.OperatorToken
-		return principal{operator: true}, op != "" && subtle.ConstantTimeCompare(hash, digest(op)) == 1, nil
+		return principal{operator: true, tz: g.TZ}, op != "" && subtle.ConstantTimeCompare(hash, digest(op)) == 1, nil
 	}
 	info, err := s.tokens.LookupHash(context.Background(), hash)
 	if errors.Is(err, command.ErrTokenNotFound) {
@@ -60,7 +60,7 @@ func (s *Server) tokenSession(g linkGrant) (principal, bool, error) {
 	if err != nil {
 		return principal{}, false, err
 	}
-	return principal{token: info}, true, nil
+	return principal{token: info, tz: g.TZ}, true, nil
 }
 
 // viaTLS reports whether the request reached us over TLS: directly, or

@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/export"
 	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -35,6 +37,11 @@ const ViewerPageSize = 50
 // contentSecurityPolicy allows the page's own stylesheet and forms and
 // nothing else: no script at all, no framing.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// widgetSecurityPolicy is the login page's policy when Telegram's Login
+// Widget is configured: its script from telegram.org and its frame from
+// oauth.telegram.org, nothing else.
+const widgetSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; script-src https://telegram.org; frame-src https://oauth.telegram.org; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 var (
 	//go:embed viewer/viewer.html
@@ -74,6 +81,10 @@ type viewerPage struct {
 	Suggestions []option
 	UserNote    string
 	Who         string // the moderator a login link let in
+	zoneForm
+	// The login page's optional logins (login_oauth.go).
+	DiscordLogin                 bool
+	TelegramBot, TelegramAuthURL string
 }
 
 type option struct {
@@ -95,6 +106,12 @@ func (s *Server) viewerHeaders(w http.ResponseWriter) {
 
 func (s *Server) show(w http.ResponseWriter, code int, page *viewerPage) {
 	s.viewerHeaders(w)
+	if !page.LoggedIn {
+		s.loginOptions(page)
+		if page.TelegramBot != "" { // the login page runs Telegram's widget, and nothing else
+			w.Header().Set("Content-Security-Policy", widgetSecurityPolicy)
+		}
+	}
 	w.WriteHeader(code)
 	if err := viewerTmpl.Execute(w, page); err != nil {
 		s.log.Error().Err(err).Msg("viewer template")
@@ -115,7 +132,11 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, i
 		id = string(raw) // a link session's cookie from before ids were set as they are
 	}
 	if strings.HasPrefix(id, sessionPrefix) {
-		if p, ok, err = s.linkSession(id); err != nil {
+		if p, ok, err = s.linkSession(r.Context(), id); err != nil {
+			var ended *endedError
+			if !errors.As(err, &ended) || ended.final {
+				s.clearSession(w, r)
+			}
 			return p, "", false, err
 		}
 		if ok {
@@ -128,6 +149,23 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (p principal, i
 	s.authFailed(r, SurfaceCookie, ReasonUnknownSession, nil, nil)
 	s.clearSession(w, r)
 	return principal{}, "", false, nil
+}
+
+// sessionFailed answers a request whose session could not be read: the
+// login page with a sentence when a link session's moderator lost (or
+// could not be checked for) their permissions, else an error.
+func (s *Server) sessionFailed(w http.ResponseWriter, r *http.Request, err error) {
+	var ended *endedError
+	if !errors.As(err, &ended) {
+		s.fail(w, r, err)
+		return
+	}
+	code := http.StatusForbidden
+	if !ended.final {
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "30")
+	}
+	s.show(w, code, &viewerPage{Notice: ended.Error()})
 }
 
 // csrf is the logout form's token: a MAC of the session's token under a
@@ -197,6 +235,12 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	_, token, ok, err := s.session(w, r)
+	var ended *endedError
+	if errors.As(err, &ended) { // logging out needs no permission
+		s.clearSession(w, r)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -224,7 +268,8 @@ func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
 
 // viewerSearch reads the viewer's filter form: property (operator only),
 // type, user, channel, since, until, limit and page.
-func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage) (Property, *search, error) {
+// Times typed without a zone are taken in loc, the session's.
+func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage, loc *time.Location) (Property, *search, error) {
 	prop := p.property()
 	if p.operator {
 		if v.Get("property") == "" {
@@ -265,10 +310,10 @@ func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage) (Prop
 	}
 	srch.q.User, srch.q.Channel = strings.TrimSpace(page.User), strings.TrimSpace(page.Channel)
 	now := s.now()
-	if srch.q.Since, err = viewerTime("since", page.Since, now); err != nil {
+	if srch.q.Since, err = viewerTime("since", page.Since, now, loc); err != nil {
 		return prop, nil, err
 	}
-	if srch.q.Until, err = viewerTime("until", page.Until, now); err != nil {
+	if srch.q.Until, err = viewerTime("until", page.Until, now, loc); err != nil {
 		return prop, nil, err
 	}
 	if !srch.q.Since.IsZero() && !srch.q.Until.IsZero() && !srch.q.Since.Before(srch.q.Until) {
@@ -279,11 +324,11 @@ func (s *Server) viewerSearch(v url.Values, p principal, page *viewerPage) (Prop
 }
 
 // viewerTime reads what people type: 24h or 7d ago, a date, RFC 3339, or
-// the browser's datetime-local form (taken as UTC).
-func viewerTime(param, s string, now time.Time) (time.Time, error) {
+// the browser's datetime-local form (taken in loc, the session's zone).
+func viewerTime(param, s string, now time.Time, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if t, err := time.Parse("2006-01-02T15:04", s); err == nil {
-		return t, nil
+	if t, err := time.ParseInLocation("2006-01-02T15:04", s, loc); err == nil {
+		return t.UTC(), nil
 	}
 	t, err := command.ParseTime(s, now)
 	if err != nil {
@@ -296,7 +341,7 @@ func viewerTime(param, s string, now time.Time) (time.Time, error) {
 func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 	p, token, ok, err := s.session(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.sessionFailed(w, r, err)
 		return
 	}
 	if !ok {
@@ -304,9 +349,10 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := r.URL.Query()
+	loc, zone := sessionZone(p)
 	page := &viewerPage{LoggedIn: true, Operator: p.operator, CSRF: s.csrf(token), Lang: s.opts.DefaultLocale, Limit: ViewerPageSize,
-		Who: p.viewerName()}
-	prop, srch, err := s.viewerSearch(v, p, page)
+		Who: p.viewerName(), zoneForm: newZoneForm(r, p, zone)}
+	prop, srch, err := s.viewerSearch(v, p, page, loc)
 	page.Types = typeOptions(v.Get("type"))
 	if p.operator {
 		page.Properties = s.propertyOptions(r.Context(), page.Property)
@@ -349,7 +395,7 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 	}
 	entries := make([]pageEntry, len(res.Events))
 	for i, e := range res.Events {
-		esc := &scope{p: p, prop: Property{Platform: e.Platform, ID: e.PropertyID}, locale: locale}
+		esc := &scope{p: p, prop: Property{Platform: e.Platform, ID: e.PropertyID}, locale: locale, loc: loc}
 		entries[i] = esc.entry(e)
 	}
 	page.Items = foldJoins(res.Events, entries, locale)
@@ -380,7 +426,7 @@ func (s *Server) handleViewer(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 	p, _, ok, err := s.session(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.sessionFailed(w, r, err)
 		return
 	}
 	if !ok {
@@ -389,7 +435,8 @@ func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 	}
 	v := r.URL.Query()
 	var page viewerPage
-	prop, srch, err := s.viewerSearch(v, p, &page)
+	loc, _ := sessionZone(p)
+	prop, srch, err := s.viewerSearch(v, p, &page, loc)
 	if err == nil && srch == nil {
 		err = badParam("property", "choose a property")
 	}
@@ -402,7 +449,59 @@ func (s *Server) handleViewerExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	srch.q.Cursor = ""
+	if _, err := export.ParseFormat(v.Get("format")); err != nil {
+		s.fail(w, r, badParam("format", "%v", err))
+		return
+	}
+	if err := s.recordExport(r, p, prop, v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.stream(w, r, prop, srch, v.Get("format"))
+}
+
+// exportFilters are the viewer's filter parameters an export record keeps.
+var exportFilters = []string{"type", "user", "channel", "since", "until"}
+
+// recordExport records a viewer download before it starts, as a
+// SECURITY_EVENT of kind VIEWER_EXPORT: who (the moderator of a link
+// session, else the token used), from where, in which format and with
+// which filters. An export the log cannot record is not served. The
+// operator's exports of every property at once concern no one property:
+// they are logged only.
+func (s *Server) recordExport(r *http.Request, p principal, prop Property, v url.Values) error {
+	filters := url.Values{}
+	for _, k := range exportFilters {
+		if val := strings.TrimSpace(v.Get(k)); val != "" {
+			filters.Set(k, val)
+		}
+	}
+	f, _ := export.ParseFormat(v.Get("format"))
+	format := string(f)
+	if prop.All {
+		s.log.Info().Str("remote", clientIP(r)).Str("format", format).Str("filters", filters.Encode()).
+			Msg("the operator exported every property from the viewer")
+		return nil
+	}
+	e := &audit.Event{Platform: prop.Platform, PropertyID: prop.ID, Type: audit.SecurityEvent, PlatformType: "http_api",
+		Function: audit.FuncCommand, ActorType: audit.ActorAdmin}
+	switch {
+	case p.operator:
+		e.ActorType, e.ActorName = audit.ActorSystem, "operator"
+	case p.token.ID == "link":
+		e.ActorID, e.ActorName = p.token.CreatedBy, p.token.CreatedByName
+	default:
+		e.ActorID, e.ActorName = p.token.CreatedBy, p.token.CreatedByName
+		e.Params.Set(ParamTokenID, p.token.ID)
+	}
+	e.Params.Set(audit.ParamKind, KindViewerExport)
+	e.Params.Set(ParamRemoteAddr, clientIP(r))
+	e.Params.Set(ParamFormat, format)
+	e.Params.Set(ParamFilters, audit.Cut(filters.Encode(), 512))
+	if err := s.rec.Record(r.Context(), e); err != nil {
+		return fmt.Errorf("record a viewer export: %w", err)
+	}
+	return nil
 }
 
 // typeOptions lists the type filter's choices.

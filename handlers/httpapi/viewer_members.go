@@ -83,11 +83,11 @@ func (s *Server) memberHistory(r *http.Request, sc *scope, id string, page *memb
 			return
 		}
 		if i, ok := seen[name]; ok {
-			names[i].Since = timeText(t) // older sighting
+			names[i].Since = sc.timeText(t) // older sighting
 			return
 		}
 		seen[name] = len(names)
-		names = append(names, nameSeen{Name: name, Since: timeText(t)})
+		names = append(names, nameSeen{Name: name, Since: sc.timeText(t)})
 	}
 	q := store.Query{Platform: sc.prop.Platform, Property: sc.prop.ID, User: id}
 	err := s.store.Scan(r.Context(), q, func(e *audit.Event) error {
@@ -107,11 +107,11 @@ func (s *Server) memberHistory(r *http.Request, sc *scope, id string, page *memb
 		switch e.Type {
 		case audit.UserJoin:
 			if (isActor || isTarget) && len(page.Joins) < memberShown {
-				page.Joins = append(page.Joins, timeText(e.Time))
+				page.Joins = append(page.Joins, sc.timeText(e.Time))
 			}
 		case audit.UserRemove:
 			if (isTarget || isActor && len(e.TargetIDs) == 0) && e.Params[audit.ParamRemoval] != audit.RemovalKicked && len(page.Leaves) < memberShown {
-				page.Leaves = append(page.Leaves, timeText(e.Time))
+				page.Leaves = append(page.Leaves, sc.timeText(e.Time))
 			}
 		case audit.ChatMessage:
 			if isActor {
@@ -149,7 +149,7 @@ func (s *Server) memberHistory(r *http.Request, sc *scope, id string, page *memb
 	}
 	page.Member = sc.person(id, name)
 	if !first.IsZero() {
-		page.FirstSeen = timeText(first)
+		page.FirstSeen = sc.timeText(first)
 	}
 	page.LogURL = sc.href("/", "user", id)
 	page.ModURL = sc.href("/moderation", "moderator", id)

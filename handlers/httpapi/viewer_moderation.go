@@ -226,7 +226,7 @@ func (s *Server) moderatorActions(ctx context.Context, sc *scope, types []audit.
 }
 
 func (sc *scope) modRow(e *audit.Event, act, member string) modRow {
-	row := modRow{Time: e.Time.UTC().Format(time.RFC3339Nano), TimeText: timeText(e.Time), Action: act,
+	row := modRow{Time: e.Time.UTC().Format(time.RFC3339Nano), TimeText: sc.timeText(e.Time), Action: act,
 		ActionText: pageLabel(sc.locale, "act_"+act), RecordURL: sc.recordURL(e.ID),
 		Moderator: sc.person(e.ActorID, e.ActorName), Member: sc.person(member, e.Params[audit.ParamTargetName])}
 	if row.Moderator.Name == "" && row.Moderator.ID == "" {

@@ -90,9 +90,15 @@ func (d *nameDir) resolve(typed string) (id string, others []string) {
 	return ids[0], ids[1:]
 }
 
-// communityName is the newest name the log recorded for prop (Discord's
-// server name, Telegram's chat title), "" when none was.
+// communityName is prop's name (Discord's server name, Telegram's chat
+// title): the one its handler last saw (store.PropertyName), else the
+// newest the log recorded, "" when neither is known.
 func (s *Server) communityName(ctx context.Context, prop Property) (string, error) {
+	if name, err := s.store.PropertyName(prop.Platform, prop.ID); err != nil {
+		return "", fmt.Errorf("name of %s: %w", prop, err)
+	} else if name != "" {
+		return logentry.OneLine(name, 0), nil
+	}
 	var name string
 	n := 0
 	err := s.store.Scan(ctx, store.Query{Platform: prop.Platform, Property: prop.ID, Types: []audit.EventType{audit.PropertyUpdate}}, func(e *audit.Event) error {

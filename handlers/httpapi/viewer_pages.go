@@ -42,6 +42,10 @@ func (s *Server) viewerRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /role", s.handleRole)
 	m.HandleFunc("GET /login/link", s.handleLinkForm)
 	m.HandleFunc("POST /login/link", s.handleLinkLogin)
+	m.HandleFunc("POST /timezone", s.handleTimezone)
+	m.HandleFunc("GET /login/discord", s.handleDiscordLogin)
+	m.HandleFunc("GET /login/discord/callback", s.handleDiscordCallback)
+	m.HandleFunc("GET /login/telegram", s.handleTelegramLogin)
 }
 
 // basePage is what every page's header needs.
@@ -54,6 +58,7 @@ type basePage struct {
 	CSRF      string
 	Nav       []navLink
 	Error     string
+	zoneForm
 }
 
 type navLink struct {
@@ -66,6 +71,7 @@ type scope struct {
 	p      principal
 	prop   Property
 	locale string
+	loc    *time.Location // the session's time zone
 	base   basePage
 }
 
@@ -104,15 +110,17 @@ func (sc *scope) recordURL(id audit.ID) string { return sc.href("/record", "id",
 func (s *Server) viewerScope(w http.ResponseWriter, r *http.Request, page string) (*scope, bool) {
 	p, token, ok, err := s.session(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.sessionFailed(w, r, err)
 		return nil, false
 	}
 	if !ok {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil, false
 	}
-	sc := &scope{p: p, prop: p.property(), locale: s.opts.DefaultLocale}
-	sc.base = basePage{Lang: sc.locale, CSRF: s.csrf(token), Title: pageLabel(sc.locale, page), Who: p.viewerName()}
+	loc, zone := sessionZone(p)
+	sc := &scope{p: p, prop: p.property(), locale: s.opts.DefaultLocale, loc: loc}
+	sc.base = basePage{Lang: sc.locale, CSRF: s.csrf(token), Title: pageLabel(sc.locale, page), Who: p.viewerName(),
+		zoneForm: newZoneForm(r, p, zone)}
 	if p.operator {
 		raw := r.URL.Query().Get("property")
 		prop, perr := ParseProperty(raw)
@@ -160,8 +168,14 @@ func (s *Server) showPage(w http.ResponseWriter, code int, name string, data any
 	}
 }
 
-// timeText is how pages show a time.
-func timeText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+// timeText is how pages show a time: in the session's time zone.
+func (sc *scope) timeText(t time.Time) string {
+	loc := sc.loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05 MST")
+}
 
 // person is someone shown on a page: the name as recorded, the id as a
 // detail, a link to their member page.

@@ -500,3 +500,26 @@ func TestRolePage(t *testing.T) {
 		t.Errorf("bad role id: %d", resp.StatusCode)
 	}
 }
+
+// timeText is how a session that chose no time zone (UTC) shows t.
+func timeText(t time.Time) string { return (&scope{}).timeText(t) }
+
+// TestCommunityNameFromTheStore: the name a handler last saw for the
+// community comes before the names the log recorded.
+func TestCommunityNameFromTheStore(t *testing.T) {
+	e := newEnv(t)
+	e.record(ev(1, audit.PropertyUpdate, withParams("new_name", "Old Name")))
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	if _, page := b.do("GET", "/summary", nil); !strings.Contains(page, `id="community"><bdi>Old Name</bdi>`) {
+		t.Fatalf("recorded name:\n%s", page)
+	}
+	if err := e.store.SetPropertyName(audit.Discord, propA, "Riverside <Gardeners>"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/summary"} {
+		if _, page := b.do("GET", path, nil); !strings.Contains(page, `id="community"><bdi>Riverside &lt;Gardeners&gt;</bdi>`) {
+			t.Errorf("%s: the stored name is not shown:\n%s", path, page)
+		}
+	}
+}

@@ -38,7 +38,7 @@ type pageEntry struct {
 const longContent = 600
 
 func (sc *scope) entry(e *audit.Event) pageEntry {
-	pe := pageEntry{Entry: render(e, sc.locale), Time: e.Time.UTC().Format(time.RFC3339Nano), TimeText: timeText(e.Time),
+	pe := pageEntry{Entry: render(e, sc.locale), Time: e.Time.UTC().Format(time.RFC3339Nano), TimeText: sc.timeText(e.Time),
 		Class: "cat-" + e.Type.Category().String(), URL: sc.recordURL(e.ID)}
 	if e.ActorID != "" || e.ActorName != "" {
 		pe.Actor = sc.person(e.ActorID, e.ActorName)

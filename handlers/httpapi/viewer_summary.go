@@ -91,8 +91,14 @@ func (s *Server) summary(r *http.Request, sc *scope) (*summaryPage, error) {
 		}
 	}
 
-	// Per day: events by category, joins and removals.
-	day0 := now.Truncate(24 * time.Hour).Add(-(summaryDays - 1) * 24 * time.Hour)
+	// Per day (days of the session's time zone): events by category,
+	// joins and removals.
+	loc := sc.loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	today := now.In(loc)
+	day0 := time.Date(today.Year(), today.Month(), today.Day()-(summaryDays-1), 0, 0, 0, 0, loc)
 	labels := make([]string, summaryDays)
 	cats := []audit.Category{audit.CategoryMembers, audit.CategoryMessages, audit.CategoryModeration, audit.CategoryServer}
 	bycat := make([]chartSeries, len(cats))
@@ -102,9 +108,9 @@ func (s *Server) summary(r *http.Request, sc *scope) (*summaryPage, error) {
 	joins := chartSeries{Class: "joins", Label: pageLabel(sc.locale, "joins"), Values: make([]int, summaryDays)}
 	leaves := chartSeries{Class: "leaves", Label: pageLabel(sc.locale, "removals"), Values: make([]int, summaryDays)}
 	for d := range summaryDays {
-		from := day0.Add(time.Duration(d) * 24 * time.Hour)
+		from := day0.AddDate(0, 0, d) // a day may be 23 or 25 hours long
 		labels[d] = from.Format("01-02")
-		c, err := s.store.Counts(ctx, sc.prop.Platform, sc.prop.ID, from, from.Add(24*time.Hour))
+		c, err := s.store.Counts(ctx, sc.prop.Platform, sc.prop.ID, from.UTC(), from.AddDate(0, 0, 1).UTC())
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +229,7 @@ func (s *Server) raids(r *http.Request, sc *scope, since time.Time, page *summar
 	}
 	for _, key := range order {
 		rd := byID[key]
-		page.Raids = append(page.Raids, raidRow{Time: timeText(rd.first), Size: strconv.Itoa(rd.size), Status: rd.status,
+		page.Raids = append(page.Raids, raidRow{Time: sc.timeText(rd.first), Size: strconv.Itoa(rd.size), Status: rd.status,
 			URL: sc.href("/", "type", audit.UserJoin.String(), "since", rd.first.Add(-time.Second).Format(time.RFC3339),
 				"until", rd.last.Add(time.Second).Format(time.RFC3339)),
 			RecordURL: sc.recordURL(rd.id)})

@@ -141,6 +141,7 @@ type Bot struct {
 	readyOnce sync.Once
 	connected atomic.Bool // the last poll succeeded (or the webhook is set)
 	admins    adminCache
+	titles    chatTitles
 	echo      *platform.Echoes
 	raids     raidRuns
 	buttons   map[string]func(context.Context, Press) Answer

@@ -2,12 +2,15 @@ package telegram
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/platform"
 )
 
 // ViewerLinkFunc mints a one-time login link to the web viewer of a
@@ -54,4 +57,27 @@ func (b *Bot) viewer(m *tgbotapi.Message, args []string) {
 	}
 	b.answer(m, "Your link to the audit log viewer of chat <code>"+esc(property)+"</code>. It is yours alone and works once, until "+
 		esc(expires.UTC().Format("15:04 UTC"))+":\n"+esc(link), nil)
+}
+
+// ViewerAllowed reports whether user may still read chat's audit log in
+// the web viewer: Telegram says (getChatMember, never the cache) that
+// they are its creator or an administrator. Someone no longer in the chat
+// may not; err when Telegram could not say.
+func (b *Bot) ViewerAllowed(ctx context.Context, chat, user string) (bool, error) {
+	c, err := parseChat(chat)
+	if err != nil {
+		return false, nil
+	}
+	u, err := strconv.ParseInt(user, 10, 64)
+	if err != nil {
+		return false, nil
+	}
+	mem, err := b.freshMember(c, u)
+	if errors.Is(err, platform.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("may %s read the audit log of %s: %w", user, chat, err)
+	}
+	return isAdminMember(mem), nil
 }

@@ -131,6 +131,14 @@ func (b *Bot) setActor(e *audit.Event, u *tgbotapi.User) {
 func (b *Bot) translate(t *batch, u *update) []*audit.Event {
 	switch {
 	case u.Message != nil:
+		b.noteTitle(u.Message.Chat)
+	case u.ChatMember != nil:
+		b.noteTitle(&u.ChatMember.Chat)
+	case u.MyChatMember != nil:
+		b.noteTitle(&u.MyChatMember.Chat)
+	}
+	switch {
+	case u.Message != nil:
 		return b.onMessage(t, u.Message, u.ext.Message, "message")
 	case u.EditedMessage != nil:
 		return b.onEdit(t, u.EditedMessage, u.ext.EditedMessage)

@@ -91,6 +91,7 @@ type Server struct {
 	replies   map[string][]Reply       // interaction token -> callbacks and edits
 	delays    map[string]time.Duration // route prefix -> latency before answering
 	limited   map[string]*injected     // route prefix -> injected 429s (faults.go)
+	oauthSt   *oauthState              // OAuth2 applications, codes and tokens (oauth.go)
 }
 
 // Reply is one answer to an interaction: a callback or an edit of the

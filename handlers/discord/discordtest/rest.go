@@ -51,6 +51,9 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 		}
 	}
 	s.mu.Unlock()
+	if s.oauthRoute(w, r, path, body) {
+		return
+	}
 	if token, _ := s.credentials(); r.Header.Get("Authorization") != "Bot "+token {
 		writeErr(w, http.StatusUnauthorized, 0, "401: Unauthorized")
 		return
