@@ -294,7 +294,42 @@ func Show(s settings.Community, defaultLocale string) []string {
 // Older/Newer buttons) in the store under a short random id, so that a
 // button's data stays short and carries nothing the presser could alter to
 // reach another property.
-type Pages struct{ Store *store.Store }
+type Pages struct {
+	Store *store.Store
+	// Now is the time source for the buttons' age (time.Now when nil).
+	Now func() time.Time
+}
+
+// Why Pages.Load refuses a press. Their texts are for logs; PageRefusal
+// says each to the presser as a sentence.
+var (
+	ErrPageExpired    = errors.New("page state expired or unknown")
+	ErrPageUnreadable = errors.New("page state unreadable")
+	ErrPageElsewhere  = errors.New("page state of another community")
+	ErrPageNotYours   = errors.New("page state of another member")
+)
+
+// PageRefusal says to the presser, as a sentence without error chains, why
+// an Older/Newer button did not work (an error of Pages.Load); fallback
+// for anything else.
+func PageRefusal(err error, fallback string) string {
+	switch {
+	case errors.Is(err, ErrPageExpired), errors.Is(err, ErrPageUnreadable):
+		return "These results have expired; run the search again."
+	case errors.Is(err, ErrPageElsewhere):
+		return "These results belong to another community."
+	case errors.Is(err, ErrPageNotYours):
+		return "Only the member who searched can page through these results."
+	}
+	return fallback
+}
+
+func (p *Pages) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
 
 // PageState is what a pager button refers to.
 type PageState struct {
@@ -316,7 +351,7 @@ func (p *Pages) Save(st PageState) (string, error) {
 		return "", fmt.Errorf("save page state: id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw[:])
-	st.Created = time.Now()
+	st.Created = p.now()
 	v, err := json.Marshal(st)
 	if err != nil {
 		return "", fmt.Errorf("save page state: %w", err)
@@ -328,23 +363,27 @@ func (p *Pages) Save(st PageState) (string, error) {
 }
 
 // Load returns a page state if it exists, is fresh, belongs to scope and
-// was created by presser. Its errors are sentences for the presser.
+// was created by presser. Its errors wrap ErrPageExpired,
+// ErrPageUnreadable, ErrPageElsewhere or ErrPageNotYours (PageRefusal).
 func (p *Pages) Load(id string, scope Scope, presser string) (PageState, error) {
 	var st PageState
 	v, err := p.Store.GetKV(nsPages, []byte(id))
-	if err != nil {
-		return st, fmt.Errorf("these results expired: run the search again")
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return st, fmt.Errorf("load page %q: %w", id, ErrPageExpired)
+	case err != nil:
+		return st, fmt.Errorf("load page %q: %w", id, err)
 	}
 	if err := json.Unmarshal(v, &st); err != nil {
-		return st, fmt.Errorf("these results cannot be read: run the search again")
+		return st, fmt.Errorf("load page %q: %w: %w", id, ErrPageUnreadable, err)
 	}
 	switch {
 	case st.Scope != scope:
-		return st, fmt.Errorf("these results belong to another community")
+		return st, fmt.Errorf("load page %q: %w", id, ErrPageElsewhere)
 	case st.Invoker != presser:
-		return st, fmt.Errorf("only the member who searched can page through these results")
-	case time.Since(st.Created) > PageTTL:
-		return st, fmt.Errorf("these results expired: run the search again")
+		return st, fmt.Errorf("load page %q: %w", id, ErrPageNotYours)
+	case p.now().Sub(st.Created) > PageTTL:
+		return st, fmt.Errorf("load page %q: %w", id, ErrPageExpired)
 	}
 	return st, nil
 }

@@ -146,16 +146,27 @@ func TestAuditSearchPagesOnlyForItsInvoker(t *testing.T) {
 	if older == "" || button(a, "Newer") != "" {
 		t.Fatalf("buttons %+v", a.Components)
 	}
-	// Someone else pressing it is refused.
+	// Someone else pressing it is refused, with a sentence.
 	r, _ := last(t, h.fake.Press(guildID, mod, older), 1)
-	if !strings.Contains(r.Content, "only the member who searched") {
+	if r.Content != "Only the member who searched can page through these results." {
 		t.Fatalf("another member paged: %q", r.Content)
 	}
 	// The same button pressed in another guild is refused.
 	h.fake.AddGuild(guild(otherID))
 	r, _ = last(t, h.fake.Press(otherID, owner, older), 1)
-	if !strings.Contains(r.Content, "another community") {
+	if r.Content != "These results belong to another community." {
 		t.Fatalf("pressed from another guild: %q", r.Content)
+	}
+	// A page id the store does not know (tampered with, or its results
+	// forgotten) says the results expired, not why the lookup failed.
+	rest := strings.TrimPrefix(older, "cw:p:")
+	unknown := "cw:p:" + strings.Repeat("A", strings.Index(rest, ":")) + rest[strings.Index(rest, ":"):]
+	if unknown == older {
+		t.Fatalf("tampered button %q is the genuine one", unknown)
+	}
+	r, _ = last(t, h.fake.Press(guildID, owner, unknown), 1)
+	if r.Content != "These results have expired; run the search again." {
+		t.Fatalf("tampered page id: %q", r.Content)
 	}
 	// The invoker pages.
 	press := h.fake.Press(guildID, owner, older)

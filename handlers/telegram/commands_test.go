@@ -63,8 +63,20 @@ func TestLogsPagesOnlyForTheCallerAndOnlyInItsGroup(t *testing.T) {
 		t.Fatalf("no Older button: %v", buttons(first))
 	}
 	// Another admin may not page through it.
-	if ans := h.press(a, mod, first, "Older ›"); !strings.Contains(ans.Text, "only the member who searched") {
+	if ans := h.press(a, mod, first, "Older ›"); ans.Text != "Only the member who searched can page through these results." {
 		t.Fatalf("another admin's press: %+v", ans)
+	}
+	// A page id the store does not know (tampered with, or its results
+	// forgotten) says the results expired, as a sentence.
+	older := buttons(first)["Older ›"]
+	rest := strings.TrimPrefix(older, "cw:p:")
+	cut := strings.Index(rest, ":")
+	unknown := "cw:p:" + strings.Repeat("A", cut) + rest[cut:]
+	if cut <= 0 || unknown == older {
+		t.Fatalf("cannot tamper with %q", older)
+	}
+	if got := h.forgedPress(a, owner, first.MessageID, unknown); got != "These results have expired; run the search again." {
+		t.Fatalf("a tampered page id answered %q", got)
 	}
 	// The caller may.
 	h.press(a, owner, first, "Older ›")
@@ -86,7 +98,7 @@ func TestLogsPagesOnlyForTheCallerAndOnlyInItsGroup(t *testing.T) {
 	inB := f.Command(b, owner, "/settings")
 	_ = inB
 	bAnswer := h.waitMessage(b.ID, "chatwarden settings")
-	if got := h.forgedPress(b, owner, bAnswer.MessageID, buttons(first)["Older ›"]); !strings.Contains(got, "another community") {
+	if got := h.forgedPress(b, owner, bAnswer.MessageID, buttons(first)["Older ›"]); got != "These results belong to another community." {
 		t.Fatalf("A's page button pressed in B answered %q", got)
 	}
 	if m, _ := f.MessageByID(b.ID, bAnswer.MessageID); m.EditDate != 0 {
