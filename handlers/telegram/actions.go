@@ -99,6 +99,12 @@ func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message stri
 		}
 		return actionErr("delete message", err)
 	}
+	return b.record(ctx, b.deletionEvent(property, channel, message, prev, c))
+}
+
+// deletionEvent is the record of the bot deleting a message: what the
+// store knew of it (prev, nil when nothing) with its author as target.
+func (b *Bot) deletionEvent(property, channel, message string, prev *audit.Event, c platform.Cause) *audit.Event {
 	e := b.actionEvent(property, audit.ChatMessageDelete, "deleteMessage", c)
 	e.ChannelID, e.MessageID = channel, message
 	if prev != nil {
@@ -111,7 +117,7 @@ func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message stri
 			e.ChannelID = prev.ChannelID
 		}
 	}
-	return b.record(ctx, e)
+	return e
 }
 
 // permissions builds a ChatPermissions object with every permission set

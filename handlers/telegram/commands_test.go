@@ -1,7 +1,9 @@
 package telegram_test
 
 import (
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,6 +246,44 @@ func TestCommandExchangesAreDeleted(t *testing.T) {
 		_, c := f.MessageByID(g.ID, cmd.Message.MessageID)
 		return !a && !c
 	})
+}
+
+// The bot tidying its command exchanges is housekeeping: both deletions are
+// in the store (the command's with its text and author), and the log chat,
+// which takes every type, gets no entry about them.
+func TestCommandExchangeDeletionsAreRecordedNotPosted(t *testing.T) {
+	h := newHarnessWith(t, fast(config{opts: func(o *telegram.Options) { o.DeleteCommandsAfter = 300 * time.Millisecond }}))
+	f := h.fake
+	owner := f.NewUser("Owner")
+	g := f.NewSupergroup("G", owner)
+	logChat := f.NewSupergroup("G logs", owner)
+	h.setLog(g.ID, logChat.ID)
+	cmd := f.Command(g, owner, "/settings")
+	answer := h.waitMessage(g.ID, "chatwarden settings")
+	dels := h.wait(g.ID, audit.ChatMessageDelete, 2)
+	byMsg := map[string]*audit.Event{}
+	for _, d := range dels {
+		if d.Params[audit.ParamQuiet] != audit.QuietHousekeeping || d.ActorID != id(f.Bot().ID) || d.ActorType != audit.ActorBot {
+			t.Errorf("deletion record %+v", d)
+		}
+		byMsg[d.MessageID] = d
+	}
+	c, a := byMsg[strconv.Itoa(cmd.Message.MessageID)], byMsg[strconv.Itoa(answer.MessageID)]
+	if c == nil || a == nil {
+		t.Fatalf("deletions of messages %v, want the command %d and the answer %d", slices.Collect(maps.Keys(byMsg)),
+			cmd.Message.MessageID, answer.MessageID)
+	}
+	if c.Content != "/settings" || c.Target() != id(owner.ID) {
+		t.Errorf("the command's deletion: content %q, target %q", c.Content, c.Target())
+	}
+	// The log chat is in commit order: once a later message's entry is
+	// there, an entry of the deletions would be too.
+	f.Message(g, owner, "after the cleanup")
+	h.waitText(logChat.ID, "after the cleanup")
+	if text := h.logText(logChat.ID); strings.Contains(text, "deleted a message") || strings.Contains(text, "Message deleted") {
+		t.Fatalf("the cleanup reached the log chat:\n%s", text)
+	}
+	h.exactly(g.ID, audit.ChatMessageDelete, 2)
 }
 
 func TestCommandsAddressedToAnotherBotAreIgnored(t *testing.T) {
