@@ -168,6 +168,17 @@ func (l lookup) word(key string) string {
 	return key
 }
 
+// platformLabel is the label of key in e's platform's words ("Topic" for
+// a Telegram record's channel), else label's.
+func (l lookup) platformLabel(key string, p audit.Platform) string {
+	if p.Valid() {
+		if s, _ := l.find(func(c *catalog) string { return c.labels[key+"/"+p.String()] }); s != "" {
+			return s
+		}
+	}
+	return l.label(key)
+}
+
 func (l lookup) label(key string) string {
 	if s, _ := l.find(func(c *catalog) string { return c.labels[key] }); s != "" {
 		return s
@@ -489,7 +500,7 @@ func fields(e *audit.Event, l lookup) []Field {
 	var out []Field
 	add := func(key, val string) {
 		if val = OneLine(val, 0); val != "" {
-			label := OneLine(l.label(key), 0)
+			label := OneLine(l.platformLabel(key, e.Platform), 0)
 			if label == "" { // a blank param key
 				label = strconv.Quote(key)
 			}
