@@ -48,7 +48,10 @@ func (b *Bot) target(e *audit.Event, chat, user int64) {
 }
 
 // record makes an action's record durable before the action returns.
+// Its channel is named (a forum topic), or left out when it is the group
+// itself.
 func (b *Bot) record(ctx context.Context, e *audit.Event) error {
+	b.nameChannel(e)
 	if err := b.opts.Recorder.Record(ctx, e); err != nil {
 		return fmt.Errorf("record %s: %w", e.Type, err)
 	}
@@ -113,8 +116,9 @@ func (b *Bot) deletionEvent(property, channel, message string, prev *audit.Event
 			e.TargetIDs = []string{prev.ActorID}
 			e.Params.Set(audit.ParamTargetName, prev.ActorName)
 		}
-		if e.ChannelID == "" {
+		if e.ChannelID == "" || e.ChannelID == prev.ChannelID {
 			e.ChannelID = prev.ChannelID
+			e.Params.Set(audit.ParamChannelName, prev.Params.Get(audit.ParamChannelName))
 		}
 	}
 	return e

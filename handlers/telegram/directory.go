@@ -9,6 +9,7 @@ import (
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
+	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/moderation"
 )
 
@@ -163,6 +164,29 @@ func (b *Bot) MemberNames(ctx context.Context, property, user string) ([]string,
 		}
 	}
 	return out, nil
+}
+
+// TopicName returns the name of a group's forum topic as the handler last
+// saw it (its creation, its last rename, or a message in it), or "".
+func (b *Bot) TopicName(property, thread string) string {
+	v, err := b.opts.Store.GetKV(nsTopic, []byte(property+"/"+thread))
+	if err != nil {
+		return ""
+	}
+	return string(v)
+}
+
+// nameChannel names the forum topic of a record the handler makes, and
+// drops a channel that is the group itself: on Telegram a record outside
+// topics has no channel, so that no entry shows the group's id as one.
+func (b *Bot) nameChannel(e *audit.Event) {
+	switch {
+	case e.ChannelID == "":
+	case e.ChannelID == e.PropertyID:
+		e.ChannelID = ""
+	case e.Params.Get(audit.ParamChannelName) == "":
+		e.Params.Set(audit.ParamChannelName, b.TopicName(e.PropertyID, e.ChannelID))
+	}
 }
 
 // The engines' view of Telegram. The Bot is their platform.Actions; directory

@@ -1,6 +1,7 @@
 package telegram_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 		verify func(e *audit.Event) bool
 		button string // the reversal button the entry carries
 	}
-	var sentID int
+	var sentID, topic int
 	checks := []check{
 		{name: "message", chat: group, typ: audit.ChatMessage,
 			inject: func() { sentID = f.Message(group, ann, "hello <b>all</b>").Message.MessageID },
@@ -113,9 +114,16 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 			inject: func() { f.SetPhoto(forum, owner) },
 			verify: func(e *audit.Event) bool { return e.PlatformType == "new_chat_photo" }},
 		{name: "forum_topic_created", chat: forum, typ: audit.ChannelCreate,
-			inject: func() { f.ForumTopicCreated(forum, owner, "Announcements") },
+			inject: func() { topic = f.ForumTopicCreated(forum, owner, "Announcements").Message.MessageID },
 			verify: func(e *audit.Event) bool {
 				return e.Params[audit.ParamChannelName] == "Announcements" && e.ChannelID != "" && e.ChannelID != "0"
+			}},
+		{name: "forum_topic_edited", chat: forum, typ: audit.ChannelUpdate,
+			inject: func() { f.ForumTopicEdited(forum, owner, topic, "News & <b>notes</b>") },
+			verify: func(e *audit.Event) bool {
+				return e.ChannelID == strconv.Itoa(topic) && e.Params[audit.ParamChanged] == "name" &&
+					e.Params["old_name"] == "Announcements" && e.Params["new_name"] == "News & <b>notes</b>" &&
+					e.Params[audit.ParamChannelName] == "News & <b>notes</b>" && e.ActorID == id(owner.ID)
 			}},
 		{name: "report", chat: group, typ: audit.MessageReport,
 			inject: func() {
