@@ -61,7 +61,7 @@ var paramOrder = []string{
 	audit.ParamRuleID, audit.ParamTrigger, audit.ParamMatchedKeyword, audit.ParamPruneDays,
 	audit.ParamURL, audit.ParamDomain, audit.ParamMatched, "escalated", // moderation.ParamEscalated
 	audit.ParamMatchedName, audit.ParamNameSkeleton, audit.ParamMatchedSkeleton,
-	audit.ParamIntegration, audit.ParamWebhookID, "added_by", // verification.ParamAddedBy
+	audit.ParamIntegration, audit.ParamWebhookID, paramAddedBy,
 	audit.ParamField, audit.ParamChanged, audit.ParamSetting, audit.ParamOldValue, audit.ParamNewValue, audit.ParamOldContent,
 	audit.ParamRolesAdded, audit.ParamRolesRemoved, audit.ParamUntil, audit.ParamDuration,
 	audit.ParamVerifyKind, audit.ParamAttempts, audit.ParamTimeTaken,
@@ -85,7 +85,14 @@ var paramRank = func() map[string]int {
 
 // Params shown elsewhere than as their own field.
 var paramsShownElsewhere = map[string]bool{audit.ParamTargetName: true, audit.ParamChannelName: true,
-	paramRaidStatus: true}
+	paramRaidStatus: true, paramAddedByName: true}
+
+// Who added a member (verification.ParamAddedBy) and their name, when the
+// handler knew it: shown as one field, "Name (id)".
+const (
+	paramAddedBy     = "added_by"
+	paramAddedByName = "added_by_name"
+)
 
 // The raid guard's params (moderation.ParamRaidStatus, RaidEnded).
 const (
@@ -544,6 +551,9 @@ func fields(e *audit.Event, l lookup) []Field {
 	add(FieldMessage, e.MessageID)
 	for _, k := range paramKeys(e.Params) {
 		v := e.Params[k]
+		if k == paramAddedBy {
+			v = who(e.Params[paramAddedByName], v) // a name, with the id as the detail
+		}
 		switch v {
 		case "true":
 			v = l.word("yes")

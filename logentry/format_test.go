@@ -542,6 +542,25 @@ func TestFields(t *testing.T) {
 		{FieldTarget, "Target", "Zed"},
 		{FieldChannel, "Channel", "#c9"},
 	})
+	// Telegram: a topic is labelled as one; who added a member is named,
+	// with the id as the detail.
+	e3 := &audit.Event{Type: audit.UserJoin, Platform: audit.Telegram, ActorID: "7", ActorName: "Zoe",
+		ActorType: audit.ActorNonAdmin, ChannelID: "5"}
+	e3.Params.Set(audit.ParamChannelName, "Announcements")
+	e3.Params.Set("added_by", "1")
+	e3.Params.Set("added_by_name", "Owner")
+	check("en", Render(e3, "en"), []kv{
+		{FieldActor, "Actor", "Zoe (7) · member"},
+		{FieldChannel, "Topic", "#Announcements (5)"},
+		{"added_by", "Added by", "Owner (1)"},
+	})
+	if f := Render(e3, "fr").Fields[1]; f.Label != "Sujet" {
+		t.Errorf("fr topic label %q", f.Label)
+	}
+	e3.Params.Set("added_by_name", "")
+	if f := Render(e3, "en").Fields[2]; f.Value != "1" {
+		t.Errorf("added_by without a name: %q", f.Value)
+	}
 	if got := Render(&audit.Event{}, "en").Fields; len(got) != 0 {
 		t.Errorf("zero event has fields %+v", got)
 	}

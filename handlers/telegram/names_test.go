@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/handlers/enginetest"
@@ -30,8 +31,8 @@ func (h *harness) entryOf(logChat int64, e *audit.Event) string {
 // Entries name the forum topic a record is in, with its thread id as the
 // detail, as the handler last saw it (created, renamed, or named by the
 // topic's creation message Telegram attaches to a message in it); a record
-// in the group itself has no channel line, and no entry shows the group's
-// id or a topic's id alone.
+// in the group itself has no channel line, the admin who added a member is
+// named, and no entry shows the group's id or a topic's id alone.
 func TestEntriesNameTopicsNotIDs(t *testing.T) {
 	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
@@ -126,6 +127,23 @@ func TestEntriesNameTopicsNotIDs(t *testing.T) {
 	}
 	if text := h.entryOf(logChat.ID, ok); strings.Contains(text, "Topic:") || strings.Contains(text, "Channel:") {
 		t.Errorf("the verification entry has a channel line:\n%s", text)
+	}
+
+	// A member an admin added: the entry names the admin, id as detail.
+	bob := f.NewUser("Bob")
+	f.AddMemberByAdmin(g, owner, bob)
+	var added *audit.Event
+	waitFor(t, "the added member's join", func() bool {
+		for _, j := range h.records(g.ID, audit.UserJoin) {
+			if j.ActorID == id(bob.ID) {
+				added = j
+			}
+		}
+		return added != nil
+	})
+	h.eng.ModClock.Advance(5 * time.Second) // past the join hold
+	if text := h.entryOf(logChat.ID, added); !strings.Contains(text, "Added by: Owner ("+id(owner.ID)+")") {
+		t.Errorf("the added member's join entry:\n%s", text)
 	}
 
 	all := h.logText(logChat.ID)

@@ -101,8 +101,12 @@ const (
 )
 
 // ParamAddedBy is the USER_JOIN param naming who added the member, when
-// someone else did (verification.ParamAddedBy).
-const ParamAddedBy = "added_by"
+// someone else did (verification.ParamAddedBy); ParamAddedByName is their
+// name, which the entry shows with the id.
+const (
+	ParamAddedBy     = "added_by"
+	ParamAddedByName = "added_by_name"
+)
 
 // ParamTextLinks carries a message's text_link URLs
 // (moderation.ParamTextLinks).
@@ -558,6 +562,7 @@ func (b *Bot) joinEvent(t *batch, chat *tgbotapi.Chat, member, by *tgbotapi.User
 	}
 	if by != nil && by.ID != member.ID && !viaRequest {
 		e.Params.Set(ParamAddedBy, userID(by))
+		e.Params.Set(ParamAddedByName, userName(by))
 	}
 	b.notice(t, chat.ID, member)
 	return e
