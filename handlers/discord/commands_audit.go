@@ -52,7 +52,7 @@ func (b *Bot) onAudit(i *discordgo.Interaction, data discordgo.ApplicationComman
 	case "stats":
 		since, err := command.ParseTime(optString(opts, "since"), time.Now())
 		if err != nil {
-			b.reply(i, "since: "+err.Error())
+			b.reply(i, command.Explain(fmt.Errorf("%w: since: %w", command.ErrBadArgument, err), "The date could not be read."))
 			return
 		}
 		if err := b.deferReply(i, false); err != nil {

@@ -182,6 +182,18 @@ func TestAuditSearchPagesOnlyForItsInvoker(t *testing.T) {
 	}
 }
 
+// A bad since for /audit stats is told as a sentence.
+func TestAuditStatsBadSinceIsASentence(t *testing.T) {
+	h, err := start(t, discordtestOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := last(t, h.fake.Slash(guildID, owner, "audit", "stats", dt.Str("since", "yesterday")), 1)
+	if want := `Since: "yesterday" is neither a duration (24h, 7d) nor a time (2026-11-01 or RFC 3339).`; r.Content != want {
+		t.Fatalf("reply %q, want %q", r.Content, want)
+	}
+}
+
 func TestAuditSearchStaysInItsGuild(t *testing.T) {
 	h, err := start(t, discordtestOptions())
 	if err != nil {
