@@ -551,8 +551,15 @@ func fields(e *audit.Event, l lookup) []Field {
 	add(FieldMessage, e.MessageID)
 	for _, k := range paramKeys(e.Params) {
 		v := e.Params[k]
-		if k == paramAddedBy {
-			v = who(e.Params[paramAddedByName], v) // a name, with the id as the detail
+		// Ids of accounts the entry names: the name, with the id as the
+		// detail.
+		switch {
+		case k == paramAddedBy:
+			v = who(e.Params[paramAddedByName], v)
+		case k == audit.ParamSenderChat && v == e.ActorID:
+			v = who(e.ActorName, v)
+		case k == audit.ParamReportedAuthor && v == e.Target():
+			v = who(e.Params[audit.ParamTargetName], v)
 		}
 		switch v {
 		case "true":

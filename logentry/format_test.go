@@ -554,6 +554,19 @@ func TestFields(t *testing.T) {
 		{FieldChannel, "Topic", "#Announcements (5)"},
 		{"added_by", "Added by", "Owner (1)"},
 	})
+	// A message sent as a channel, and a report: the ids read as names.
+	e4 := &audit.Event{Type: audit.MessageReport, Platform: audit.Telegram, ActorID: "-1003", ActorName: "News",
+		TargetIDs: []string{"7"}}
+	e4.Params.Set(audit.ParamSenderChat, "-1003")
+	e4.Params.Set(audit.ParamTargetName, "Bob")
+	e4.Params.Set(audit.ParamReportedAuthor, "7")
+	got := map[string]string{}
+	for _, f := range Render(e4, "en").Fields {
+		got[f.Key] = f.Value
+	}
+	if got[audit.ParamSenderChat] != "News (-1003)" || got[audit.ParamReportedAuthor] != "Bob (7)" {
+		t.Errorf("sent as %q, reported author %q", got[audit.ParamSenderChat], got[audit.ParamReportedAuthor])
+	}
 	if f := Render(e3, "fr").Fields[1]; f.Label != "Sujet" {
 		t.Errorf("fr topic label %q", f.Label)
 	}
