@@ -141,15 +141,17 @@ var catalogEN = catalog{
 		"SCHEDULED_EVENT_DELETE":         "{actor} cancelled the event {name}.",
 	},
 	labels: map[string]string{
-		"raid_id":                  "Raid",
-		FieldActor:                 "Actor",
-		FieldTarget:                "Target",
-		FieldTargets:               "Other targets",
-		FieldChannel:               "Channel",
+		"raid_id":       "Raid",
+		FieldActor:      "Actor",
+		FieldTarget:     "Target",
+		FieldTargets:    "Other targets",
+		FieldChannel:    "Channel",
+		FieldMessage:    "Message",
+		FieldAttachment: "Attachment",
+		FieldRedacted:   "Personal data",
+
+		// A Telegram record's channel is a forum topic.
 		FieldChannel + "/telegram": "Topic",
-		FieldMessage:               "Message",
-		FieldAttachment:            "Attachment",
-		FieldRedacted:              "Personal data",
 
 		audit.ParamKind:            "Kind",
 		audit.ParamAction:          "Action",

@@ -129,15 +129,17 @@ var catalogFR = catalog{
 		"SCHEDULED_EVENT_DELETE":         "{actor} a annulé l'événement {name}.",
 	},
 	labels: map[string]string{
-		"raid_id":                  "Raid",
-		FieldActor:                 "Auteur",
-		FieldTarget:                "Cible",
-		FieldTargets:               "Autres cibles",
-		FieldChannel:               "Salon",
+		"raid_id":       "Raid",
+		FieldActor:      "Auteur",
+		FieldTarget:     "Cible",
+		FieldTargets:    "Autres cibles",
+		FieldChannel:    "Salon",
+		FieldMessage:    "Message",
+		FieldAttachment: "Pièce jointe",
+		FieldRedacted:   "Données personnelles",
+
+		// A Telegram record's channel is a forum topic.
 		FieldChannel + "/telegram": "Sujet",
-		FieldMessage:               "Message",
-		FieldAttachment:            "Pièce jointe",
-		FieldRedacted:              "Données personnelles",
 
 		audit.ParamKind:            "Type",
 		audit.ParamAction:          "Action",

@@ -132,15 +132,17 @@ var catalogHI = catalog{
 		"SCHEDULED_EVENT_DELETE":         "{actor.obl} ने इवेंट {name} रद्द किया।",
 	},
 	labels: map[string]string{
-		"raid_id":                  "रेड",
-		FieldActor:                 "कर्ता",
-		FieldTarget:                "लक्ष्य",
-		FieldTargets:               "अन्य लक्ष्य",
-		FieldChannel:               "चैनल",
+		"raid_id":       "रेड",
+		FieldActor:      "कर्ता",
+		FieldTarget:     "लक्ष्य",
+		FieldTargets:    "अन्य लक्ष्य",
+		FieldChannel:    "चैनल",
+		FieldMessage:    "संदेश",
+		FieldAttachment: "संलग्नक",
+		FieldRedacted:   "व्यक्तिगत डेटा",
+
+		// A Telegram record's channel is a forum topic.
 		FieldChannel + "/telegram": "टॉपिक",
-		FieldMessage:               "संदेश",
-		FieldAttachment:            "संलग्नक",
-		FieldRedacted:              "व्यक्तिगत डेटा",
 
 		audit.ParamKind:            "प्रकार",
 		audit.ParamAction:          "कार्रवाई",
