@@ -386,7 +386,7 @@ func summary(e *audit.Event, l lookup) string {
 	vars := map[string]value{
 		"actor":   actor,
 		"target":  target,
-		"kind":    {text: OneLine(e.Params[audit.ParamKind], 0), word: "incident"},
+		"kind":    securityKind(e.Params[audit.ParamKind], wl),
 		"count":   {text: OneLine(e.Params[audit.ParamCount], 0)},
 		"days":    {text: OneLine(e.Params[audit.ParamDays], 0)},
 		"before":  {text: OneLine(day(e.Params[audit.ParamBefore]), 0)},
@@ -419,6 +419,19 @@ func summary(e *audit.Event, l lookup) string {
 		s = a + ": " + e.Type.String()
 	}
 	return s
+}
+
+// securityKind is what {kind} stands for: the kind's words ("kind.X"),
+// else its code as recorded, else "incident".
+func securityKind(code string, l lookup) value {
+	code = OneLine(code, 0)
+	if code == "" {
+		return value{word: "incident"}
+	}
+	if w := l.word("kind." + code); w != "kind."+code {
+		return value{text: w}
+	}
+	return value{text: code}
 }
 
 // objectName is what {name} stands for: the name of the role, emoji,

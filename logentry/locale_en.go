@@ -242,6 +242,13 @@ var catalogEN = catalog{
 		"actor.BOT":       "bot",
 		"actor.SYSTEM":    "system",
 
+		// {kind} in a security alert's summary.
+		"kind.IMPERSONATION":            "impersonation",
+		"kind.UNAUTHORIZED_INTEGRATION": "unauthorized integration",
+		"kind.JOIN_RAID":                "join raid",
+		"kind.API_AUTH_FAILURE":         "failed API sign-ins",
+		"kind.BOT_RIGHTS_LOST":          "lost rights",
+
 		"decimal": ".",
 		"size.B":  "B",
 		"size.KB": "KB",

@@ -230,6 +230,13 @@ var catalogFR = catalog{
 		"actor.BOT":       "bot",
 		"actor.SYSTEM":    "système",
 
+		// {kind} in a security alert's summary.
+		"kind.IMPERSONATION":            "usurpation d'identité",
+		"kind.UNAUTHORIZED_INTEGRATION": "intégration non autorisée",
+		"kind.JOIN_RAID":                "raid d'arrivées",
+		"kind.API_AUTH_FAILURE":         "échecs de connexion à l'API",
+		"kind.BOT_RIGHTS_LOST":          "droits perdus",
+
 		"decimal": ",",
 		"size.B":  "o",
 		"size.KB": "Ko",

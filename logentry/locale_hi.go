@@ -234,6 +234,13 @@ var catalogHI = catalog{
 		"actor.BOT":       "बॉट",
 		"actor.SYSTEM":    "सिस्टम",
 
+		// {kind} in a security alert's summary.
+		"kind.IMPERSONATION":            "प्रतिरूपण",
+		"kind.UNAUTHORIZED_INTEGRATION": "अनधिकृत इंटीग्रेशन",
+		"kind.JOIN_RAID":                "जॉइन रेड",
+		"kind.API_AUTH_FAILURE":         "API लॉगिन विफलताएँ",
+		"kind.BOT_RIGHTS_LOST":          "खोए अधिकार",
+
 		"decimal": ".",
 		"size.B":  "B",
 		"size.KB": "KB",
