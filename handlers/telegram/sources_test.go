@@ -109,7 +109,10 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 			}},
 		{name: "new_chat_title", chat: group, typ: audit.PropertyUpdate,
 			inject: func() { f.SetTitle(group, owner, "Renamed <group>") },
-			verify: func(e *audit.Event) bool { return e.Params[audit.ParamNewValue] == "Renamed <group>" }},
+			verify: func(e *audit.Event) bool {
+				// The old title is known from the chat object of earlier messages.
+				return e.Params[audit.ParamOldValue] == "Group" && e.Params[audit.ParamNewValue] == "Renamed <group>"
+			}},
 		{name: "new_chat_photo", chat: forum, typ: audit.PropertyUpdate,
 			inject: func() { f.SetPhoto(forum, owner) },
 			verify: func(e *audit.Event) bool { return e.PlatformType == "new_chat_photo" }},

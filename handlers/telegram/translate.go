@@ -176,6 +176,7 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 		b.privateMessage(t, m, ext)
 		return nil
 	}
+	b.noteTitle(t, m)
 	switch {
 	case len(m.NewChatMembers) > 0:
 		var out []*audit.Event
