@@ -182,12 +182,16 @@ type Settings struct {
 	Store    *store.Store
 	Router   *logchannel.Router
 	Recorder *recorder.Recorder
+	// ChannelName, when set, names a log channel as the platform shows it
+	// (a Telegram chat's title, a Discord channel's #name), so that the
+	// record of a log channel's change names it; "" when unknown.
+	ChannelName func(channel string) string
 }
 
 // change applies fn, publishes the new settings to the router and records
 // SETTINGS_CHANGE with the old and new value of the setting.
 func (c *Settings) change(ctx context.Context, scope Scope, admin Admin, setting string,
-	fn func(*settings.Community) error, value func(settings.Community) string) (settings.Community, error) {
+	fn func(*settings.Community) error, value func(settings.Community) string, marks ...func(*audit.Event)) (settings.Community, error) {
 	old, updated, err := c.Store.UpdateSettings(ctx, scope.Platform, scope.Property, fn)
 	if err != nil {
 		return old, err
@@ -201,6 +205,9 @@ func (c *Settings) change(ctx context.Context, scope Scope, admin Admin, setting
 	e.Params.Set(audit.ParamSetting, setting)
 	e.Params.Set(audit.ParamOldValue, value(old))
 	e.Params.Set(audit.ParamNewValue, value(updated))
+	for _, mark := range marks {
+		mark(e)
+	}
 	if err := c.Recorder.Record(ctx, e); err != nil {
 		return updated, fmt.Errorf("record the settings change: %w", err)
 	}
@@ -227,7 +234,16 @@ func (c *Settings) SetLogChannel(ctx context.Context, scope Scope, admin Admin, 
 		}
 		s.LogChannels = append(s.LogChannels, settings.LogChannel{ID: channel, Types: ts})
 		return nil
-	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) })
+	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) }, c.nameLogChannel(channel))
+}
+
+// nameLogChannel marks a log channel's SETTINGS_CHANGE with its name.
+func (c *Settings) nameLogChannel(channel string) func(*audit.Event) {
+	return func(e *audit.Event) {
+		if c.ChannelName != nil {
+			e.Params.Set(audit.ParamLogChannelName, c.ChannelName(channel))
+		}
+	}
 }
 
 // RemoveLogChannel stops routing to a channel.
@@ -239,7 +255,7 @@ func (c *Settings) RemoveLogChannel(ctx context.Context, scope Scope, admin Admi
 		}
 		s.LogChannels = slices.Delete(s.LogChannels, i, i+1)
 		return nil
-	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) })
+	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) }, c.nameLogChannel(channel))
 }
 
 // SetLocale sets the language of the property's log entries.

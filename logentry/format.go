@@ -62,7 +62,7 @@ var paramOrder = []string{
 	audit.ParamURL, audit.ParamDomain, audit.ParamMatched, "escalated", // moderation.ParamEscalated
 	audit.ParamMatchedName, audit.ParamNameSkeleton, audit.ParamMatchedSkeleton,
 	audit.ParamIntegration, audit.ParamWebhookID, paramAddedBy,
-	audit.ParamField, audit.ParamChanged, audit.ParamSetting, audit.ParamOldValue, audit.ParamNewValue, audit.ParamOldContent,
+	audit.ParamField, audit.ParamChanged, audit.ParamSetting, audit.ParamLogChannelName, audit.ParamOldValue, audit.ParamNewValue, audit.ParamOldContent,
 	audit.ParamRolesAdded, audit.ParamRolesRemoved, audit.ParamUntil, audit.ParamDuration,
 	audit.ParamVerifyKind, audit.ParamAttempts, audit.ParamTimeTaken,
 	audit.ParamCount, audit.ParamDays, audit.ParamBefore, "started_at", // moderation.ParamStartedAt

@@ -153,6 +153,9 @@ var catalogEN = catalog{
 		// A Telegram record's channel is a forum topic.
 		FieldChannel + "/telegram": "Topic",
 
+		// The log channel a setting is about, by name.
+		audit.ParamLogChannelName: "Log channel",
+
 		audit.ParamKind:            "Kind",
 		audit.ParamAction:          "Action",
 		audit.ParamOutcome:         "Outcome",

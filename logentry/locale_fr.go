@@ -141,6 +141,9 @@ var catalogFR = catalog{
 		// A Telegram record's channel is a forum topic.
 		FieldChannel + "/telegram": "Sujet",
 
+		// The log channel a setting is about, by name.
+		audit.ParamLogChannelName: "Salon de journal",
+
 		audit.ParamKind:            "Type",
 		audit.ParamAction:          "Action",
 		audit.ParamOutcome:         "Résultat",

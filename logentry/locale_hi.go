@@ -144,6 +144,9 @@ var catalogHI = catalog{
 		// A Telegram record's channel is a forum topic.
 		FieldChannel + "/telegram": "टॉपिक",
 
+		// The log channel a setting is about, by name.
+		audit.ParamLogChannelName: "लॉग चैनल",
+
 		audit.ParamKind:            "प्रकार",
 		audit.ParamAction:          "कार्रवाई",
 		audit.ParamOutcome:         "परिणाम",

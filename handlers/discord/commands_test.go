@@ -3,6 +3,7 @@ package discord_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/export"
 	dt "github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -107,8 +109,14 @@ func TestConfigLogChannelRoutesAndRecords(t *testing.T) {
 	}
 	change := h.wait(store.Query{Types: []audit.EventType{audit.SettingsChange}}, 1)[0]
 	if change.ActorID != owner.ID || change.ActorType != audit.ActorAdmin || change.Params[audit.ParamOldValue] != "" ||
-		!strings.Contains(change.Params[audit.ParamNewValue], "USER_JOIN") {
+		!strings.Contains(change.Params[audit.ParamNewValue], "USER_JOIN") || change.Params[audit.ParamLogChannelName] != "#audit-log" {
 		t.Fatalf("settings change %+v", change)
+	}
+	// Its entry names the channel, not only its id.
+	if f := logentry.Render(change, "en").Fields; !slices.ContainsFunc(f, func(f logentry.Field) bool {
+		return f.Label == "Log channel" && f.Value == "#audit-log"
+	}) {
+		t.Fatalf("entry fields %+v", f)
 	}
 	h.fake.Join(guildID, &discordgo.User{ID: "400000000000000020", Username: "newcomer"})
 	h.fake.Say(guildID, channelID, member, "not a members event")

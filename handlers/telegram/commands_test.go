@@ -172,11 +172,13 @@ func TestSetlogByForwardAndByIDWithSettingsChanges(t *testing.T) {
 	})
 	change := h.wait(group.ID, audit.SettingsChange, 1)[0]
 	if change.ActorID != id(owner.ID) || change.ActorType != audit.ActorAdmin || change.Function != audit.FuncCommand ||
-		change.Params[audit.ParamSetting] != "log_channel:"+id(channel.ID) || change.Params[audit.ParamNewValue] != "all" {
+		change.Params[audit.ParamSetting] != "log_channel:"+id(channel.ID) || change.Params[audit.ParamNewValue] != "all" ||
+		change.Params[audit.ParamLogChannelName] != "Audit channel" {
 		t.Fatalf("SETTINGS_CHANGE %+v", change)
 	}
-	// Entries arrive, and the change itself is one of them.
-	h.waitText(channel.ID, "changed a setting")
+	// Entries arrive, and the change itself is one of them, naming the
+	// log chat.
+	h.waitText(channel.ID, "changed a setting", "Log channel: Audit channel")
 
 	// /setlog <id>: the caller must be an admin of both chats.
 	f.Command(group, mod, "/setlog "+id(logGroup.ID))
@@ -216,6 +218,13 @@ func TestSetlogByForwardAndByIDWithSettingsChanges(t *testing.T) {
 	h.waitText(group.ID, "several log chats")
 	f.Command(group, owner, "/unsetlog "+id(logGroup.ID))
 	waitFor(t, "the removal", func() bool { return len(h.settings(group.ID).LogChannels) == 1 })
+	// /logtypes and /unsetlog name the log chat too: its title was
+	// remembered when it was linked.
+	for _, c := range h.records(group.ID, audit.SettingsChange) {
+		if c.Params[audit.ParamSetting] == "log_channel:"+id(logGroup.ID) && c.Params[audit.ParamLogChannelName] != "Owner's logs" {
+			t.Errorf("a change of the log group names it %q", c.Params[audit.ParamLogChannelName])
+		}
+	}
 
 	changes := h.records(group.ID, audit.SettingsChange)
 	settings := map[string]int{}
