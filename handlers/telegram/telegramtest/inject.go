@@ -607,6 +607,26 @@ func (s *Server) ForumTopicEdited(chat Chat, by User, thread int, name string) U
 	return s.enqueueLocked(Update{Message: &cp})
 }
 
+// ForumTopicClosed injects by closing (or, with closed false, reopening)
+// forum topic thread: a service message in the topic with
+// forum_topic_closed or forum_topic_reopened, both empty objects.
+func (s *Server) ForumTopicClosed(chat Chat, by User, thread int, closed bool) Update {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.chatForLocked(chat)
+	b := s.ensureMemberLocked(c, by)
+	up := s.serviceMessageLocked(c, b, false, func(m *Message) {
+		if closed {
+			m.ForumTopicClosed = &struct{}{}
+		} else {
+			m.ForumTopicReopened = &struct{}{}
+		}
+		s.placeInjectedLocked(c, m, thread, 0)
+	})
+	cp := *up.Message
+	return s.enqueueLocked(Update{Message: &cp})
+}
+
 // MigrateToSupergroup injects the upgrade of a basic group: a message with
 // migrate_to_chat_id in the old group and one with migrate_from_chat_id in
 // the new supergroup. Members move to the supergroup; afterwards any call
