@@ -128,6 +128,18 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 					e.Params["old_name"] == "Announcements" && e.Params["new_name"] == "News & <b>notes</b>" &&
 					e.Params[audit.ParamChannelName] == "News & <b>notes</b>" && e.ActorID == id(owner.ID)
 			}},
+		{name: "forum_topic_closed", chat: forum, typ: audit.ChannelUpdate,
+			inject: func() { f.ForumTopicClosed(forum, owner, topic, true) },
+			verify: func(e *audit.Event) bool {
+				return e.PlatformType == "forum_topic_closed" && e.ChannelID == strconv.Itoa(topic) &&
+					e.Params[audit.ParamChanged] == "closed" && e.Params["new_closed"] == "true" &&
+					e.Params[audit.ParamChannelName] == "News & <b>notes</b>"
+			}},
+		{name: "forum_topic_reopened", chat: forum, typ: audit.ChannelUpdate,
+			inject: func() { f.ForumTopicClosed(forum, owner, topic, false) },
+			verify: func(e *audit.Event) bool {
+				return e.PlatformType == "forum_topic_reopened" && e.Params["old_closed"] == "true" && e.Params["new_closed"] == "false"
+			}},
 		{name: "report", chat: group, typ: audit.MessageReport,
 			inject: func() {
 				bad := f.Message(group, bob, "buy followers now").Message.MessageID
@@ -169,6 +181,12 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 			if _, ok := buttons(entry)[c.button]; !ok {
 				t.Errorf("%s: the entry has no %s button: %v", c.name, c.button, buttons(entry))
 			}
+		}
+	}
+	// A topic's service messages are not messages.
+	for _, m := range h.records(forum.ID, audit.ChatMessage) {
+		if m.Content == "" && len(m.Attachments) == 0 {
+			t.Errorf("an empty CHAT_MESSAGE in the forum: %+v", m)
 		}
 	}
 	// Both forms of a join or leave were delivered; each is one record.

@@ -313,7 +313,6 @@ func (b *Bot) inTopic(t *batch, e *audit.Event, chat *tgbotapi.Chat, ext *messag
 func (b *Bot) topicChanged(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Event {
 	e := b.event(m.Chat, audit.ChannelUpdate, "forum_topic_edited", m.Date)
 	b.setActor(e, m.From)
-	e.MessageID = strconv.Itoa(m.MessageID)
 	b.inTopic(t, e, m.Chat, ext)
 	if e.ChannelID == "" && ext.MessageThreadID != 0 {
 		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
