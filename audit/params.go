@@ -115,6 +115,10 @@ const (
 	// says so, nothing guesses it from the text.
 	ParamQuiet = "quiet"
 
+	// ParamLogChannelName is the name of the log channel a SETTINGS_CHANGE
+	// of log_channel:<id> is about, as the platform shows it.
+	ParamLogChannelName = "log_channel_name"
+
 	// The object an administrative record is about (a role, an emoji, a
 	// webhook, an AutoMod rule, a scheduled event...): its name, shown in
 	// the summary as {name}, and its id.

@@ -182,12 +182,16 @@ type Settings struct {
 	Store    *store.Store
 	Router   *logchannel.Router
 	Recorder *recorder.Recorder
+	// ChannelName, when set, names a log channel as the platform shows it
+	// (a Telegram chat's title, a Discord channel's #name), so that the
+	// record of a log channel's change names it; "" when unknown.
+	ChannelName func(channel string) string
 }
 
 // change applies fn, publishes the new settings to the router and records
 // SETTINGS_CHANGE with the old and new value of the setting.
 func (c *Settings) change(ctx context.Context, scope Scope, admin Admin, setting string,
-	fn func(*settings.Community) error, value func(settings.Community) string) (settings.Community, error) {
+	fn func(*settings.Community) error, value func(settings.Community) string, marks ...func(*audit.Event)) (settings.Community, error) {
 	old, updated, err := c.Store.UpdateSettings(ctx, scope.Platform, scope.Property, fn)
 	if err != nil {
 		return old, err
@@ -201,6 +205,9 @@ func (c *Settings) change(ctx context.Context, scope Scope, admin Admin, setting
 	e.Params.Set(audit.ParamSetting, setting)
 	e.Params.Set(audit.ParamOldValue, value(old))
 	e.Params.Set(audit.ParamNewValue, value(updated))
+	for _, mark := range marks {
+		mark(e)
+	}
 	if err := c.Recorder.Record(ctx, e); err != nil {
 		return updated, fmt.Errorf("record the settings change: %w", err)
 	}
@@ -227,7 +234,16 @@ func (c *Settings) SetLogChannel(ctx context.Context, scope Scope, admin Admin, 
 		}
 		s.LogChannels = append(s.LogChannels, settings.LogChannel{ID: channel, Types: ts})
 		return nil
-	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) })
+	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) }, c.nameLogChannel(channel))
+}
+
+// nameLogChannel marks a log channel's SETTINGS_CHANGE with its name.
+func (c *Settings) nameLogChannel(channel string) func(*audit.Event) {
+	return func(e *audit.Event) {
+		if c.ChannelName != nil {
+			e.Params.Set(audit.ParamLogChannelName, c.ChannelName(channel))
+		}
+	}
 }
 
 // RemoveLogChannel stops routing to a channel.
@@ -239,7 +255,7 @@ func (c *Settings) RemoveLogChannel(ctx context.Context, scope Scope, admin Admi
 		}
 		s.LogChannels = slices.Delete(s.LogChannels, i, i+1)
 		return nil
-	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) })
+	}, func(s settings.Community) string { return describeChannel(s.LogChannel(channel)) }, c.nameLogChannel(channel))
 }
 
 // SetLocale sets the language of the property's log entries.
@@ -294,7 +310,42 @@ func Show(s settings.Community, defaultLocale string) []string {
 // Older/Newer buttons) in the store under a short random id, so that a
 // button's data stays short and carries nothing the presser could alter to
 // reach another property.
-type Pages struct{ Store *store.Store }
+type Pages struct {
+	Store *store.Store
+	// Now is the time source for the buttons' age (time.Now when nil).
+	Now func() time.Time
+}
+
+// Why Pages.Load refuses a press. Their texts are for logs; PageRefusal
+// says each to the presser as a sentence.
+var (
+	ErrPageExpired    = errors.New("page state expired or unknown")
+	ErrPageUnreadable = errors.New("page state unreadable")
+	ErrPageElsewhere  = errors.New("page state of another community")
+	ErrPageNotYours   = errors.New("page state of another member")
+)
+
+// PageRefusal says to the presser, as a sentence without error chains, why
+// an Older/Newer button did not work (an error of Pages.Load); fallback
+// for anything else.
+func PageRefusal(err error, fallback string) string {
+	switch {
+	case errors.Is(err, ErrPageExpired), errors.Is(err, ErrPageUnreadable):
+		return "These results have expired; run the search again."
+	case errors.Is(err, ErrPageElsewhere):
+		return "These results belong to another community."
+	case errors.Is(err, ErrPageNotYours):
+		return "Only the member who searched can page through these results."
+	}
+	return fallback
+}
+
+func (p *Pages) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
 
 // PageState is what a pager button refers to.
 type PageState struct {
@@ -316,7 +367,7 @@ func (p *Pages) Save(st PageState) (string, error) {
 		return "", fmt.Errorf("save page state: id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw[:])
-	st.Created = time.Now()
+	st.Created = p.now()
 	v, err := json.Marshal(st)
 	if err != nil {
 		return "", fmt.Errorf("save page state: %w", err)
@@ -328,23 +379,27 @@ func (p *Pages) Save(st PageState) (string, error) {
 }
 
 // Load returns a page state if it exists, is fresh, belongs to scope and
-// was created by presser. Its errors are sentences for the presser.
+// was created by presser. Its errors wrap ErrPageExpired,
+// ErrPageUnreadable, ErrPageElsewhere or ErrPageNotYours (PageRefusal).
 func (p *Pages) Load(id string, scope Scope, presser string) (PageState, error) {
 	var st PageState
 	v, err := p.Store.GetKV(nsPages, []byte(id))
-	if err != nil {
-		return st, fmt.Errorf("these results expired: run the search again")
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return st, fmt.Errorf("load page %q: %w", id, ErrPageExpired)
+	case err != nil:
+		return st, fmt.Errorf("load page %q: %w", id, err)
 	}
 	if err := json.Unmarshal(v, &st); err != nil {
-		return st, fmt.Errorf("these results cannot be read: run the search again")
+		return st, fmt.Errorf("load page %q: %w: %w", id, ErrPageUnreadable, err)
 	}
 	switch {
 	case st.Scope != scope:
-		return st, fmt.Errorf("these results belong to another community")
+		return st, fmt.Errorf("load page %q: %w", id, ErrPageElsewhere)
 	case st.Invoker != presser:
-		return st, fmt.Errorf("only the member who searched can page through these results")
-	case time.Since(st.Created) > PageTTL:
-		return st, fmt.Errorf("these results expired: run the search again")
+		return st, fmt.Errorf("load page %q: %w", id, ErrPageNotYours)
+	case p.now().Sub(st.Created) > PageTTL:
+		return st, fmt.Errorf("load page %q: %w", id, ErrPageExpired)
 	}
 	return st, nil
 }

@@ -3,6 +3,7 @@ package command
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/settings"
+	"github.com/chatwarden/chatwarden/store"
 )
 
 func TestSearchQueryIsScoped(t *testing.T) {
@@ -104,6 +106,52 @@ func TestExplain(t *testing.T) {
 		if got := Explain(c.err, "fallback"); got != c.want {
 			t.Errorf("Explain(%v) = %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+// A pager button's refusals are sentences; Load's errors carry the why
+// for the log.
+func TestPageRefusals(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p := &Pages{Store: s, Now: func() time.Time { return now }}
+	scope := Scope{Platform: audit.Telegram, Property: "-100"}
+	id, err := p.Save(PageState{Scope: scope, Invoker: "7", Query: store.Query{Platform: audit.Telegram, Property: "-100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Load(id, scope, "7"); err != nil {
+		t.Fatalf("a fresh page: %v", err)
+	}
+	const fallback = "fallback"
+	for _, c := range []struct {
+		name, id, presser string
+		scope             Scope
+		age               time.Duration
+		want              string
+		is                error
+	}{
+		{"unknown id", "nope", "7", scope, 0, "These results have expired; run the search again.", ErrPageExpired},
+		{"too old", id, "7", scope, PageTTL + time.Minute, "These results have expired; run the search again.", ErrPageExpired},
+		{"another community", id, "7", Scope{Platform: audit.Telegram, Property: "-200"}, 0,
+			"These results belong to another community.", ErrPageElsewhere},
+		{"another member", id, "8", scope, 0, "Only the member who searched can page through these results.", ErrPageNotYours},
+	} {
+		p.Now = func() time.Time { return now.Add(c.age) }
+		_, err := p.Load(c.id, c.scope, c.presser)
+		if !errors.Is(err, c.is) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.is)
+		}
+		if got := PageRefusal(err, fallback); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	if got := PageRefusal(errors.New("store: closed"), fallback); got != fallback {
+		t.Errorf("another error: %q", got)
 	}
 }
 

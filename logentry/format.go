@@ -61,8 +61,8 @@ var paramOrder = []string{
 	audit.ParamRuleID, audit.ParamTrigger, audit.ParamMatchedKeyword, audit.ParamPruneDays,
 	audit.ParamURL, audit.ParamDomain, audit.ParamMatched, "escalated", // moderation.ParamEscalated
 	audit.ParamMatchedName, audit.ParamNameSkeleton, audit.ParamMatchedSkeleton,
-	audit.ParamIntegration, audit.ParamWebhookID, "added_by", // verification.ParamAddedBy
-	audit.ParamField, audit.ParamChanged, audit.ParamSetting, audit.ParamOldValue, audit.ParamNewValue, audit.ParamOldContent,
+	audit.ParamIntegration, audit.ParamWebhookID, paramAddedBy,
+	audit.ParamField, audit.ParamChanged, audit.ParamSetting, audit.ParamLogChannelName, audit.ParamOldValue, audit.ParamNewValue, audit.ParamOldContent,
 	audit.ParamRolesAdded, audit.ParamRolesRemoved, audit.ParamUntil, audit.ParamDuration,
 	audit.ParamVerifyKind, audit.ParamAttempts, audit.ParamTimeTaken,
 	audit.ParamCount, audit.ParamDays, audit.ParamBefore, "started_at", // moderation.ParamStartedAt
@@ -85,7 +85,14 @@ var paramRank = func() map[string]int {
 
 // Params shown elsewhere than as their own field.
 var paramsShownElsewhere = map[string]bool{audit.ParamTargetName: true, audit.ParamChannelName: true,
-	paramRaidStatus: true}
+	paramRaidStatus: true, paramAddedByName: true}
+
+// Who added a member (verification.ParamAddedBy) and their name, when the
+// handler knew it: shown as one field, "Name (id)".
+const (
+	paramAddedBy     = "added_by"
+	paramAddedByName = "added_by_name"
+)
 
 // The raid guard's params (moderation.ParamRaidStatus, RaidEnded).
 const (
@@ -166,6 +173,17 @@ func (l lookup) word(key string) string {
 		return s
 	}
 	return key
+}
+
+// platformLabel is the label of key in e's platform's words ("Topic" for
+// a Telegram record's channel), else label's.
+func (l lookup) platformLabel(key string, p audit.Platform) string {
+	if p.Valid() {
+		if s, _ := l.find(func(c *catalog) string { return c.labels[key+"/"+p.String()] }); s != "" {
+			return s
+		}
+	}
+	return l.label(key)
 }
 
 func (l lookup) label(key string) string {
@@ -368,7 +386,7 @@ func summary(e *audit.Event, l lookup) string {
 	vars := map[string]value{
 		"actor":   actor,
 		"target":  target,
-		"kind":    {text: OneLine(e.Params[audit.ParamKind], 0), word: "incident"},
+		"kind":    securityKind(e.Params[audit.ParamKind], wl),
 		"count":   {text: OneLine(e.Params[audit.ParamCount], 0)},
 		"days":    {text: OneLine(e.Params[audit.ParamDays], 0)},
 		"before":  {text: OneLine(day(e.Params[audit.ParamBefore]), 0)},
@@ -401,6 +419,19 @@ func summary(e *audit.Event, l lookup) string {
 		s = a + ": " + e.Type.String()
 	}
 	return s
+}
+
+// securityKind is what {kind} stands for: the kind's words ("kind.X"),
+// else its code as recorded, else "incident".
+func securityKind(code string, l lookup) value {
+	code = OneLine(code, 0)
+	if code == "" {
+		return value{word: "incident"}
+	}
+	if w := l.word("kind." + code); w != "kind."+code {
+		return value{text: w}
+	}
+	return value{text: code}
 }
 
 // objectName is what {name} stands for: the name of the role, emoji,
@@ -489,7 +520,7 @@ func fields(e *audit.Event, l lookup) []Field {
 	var out []Field
 	add := func(key, val string) {
 		if val = OneLine(val, 0); val != "" {
-			label := OneLine(l.label(key), 0)
+			label := OneLine(l.platformLabel(key, e.Platform), 0)
 			if label == "" { // a blank param key
 				label = strconv.Quote(key)
 			}
@@ -533,6 +564,16 @@ func fields(e *audit.Event, l lookup) []Field {
 	add(FieldMessage, e.MessageID)
 	for _, k := range paramKeys(e.Params) {
 		v := e.Params[k]
+		// Ids of accounts the entry names: the name, with the id as the
+		// detail.
+		switch {
+		case k == paramAddedBy:
+			v = who(e.Params[paramAddedByName], v)
+		case k == audit.ParamSenderChat && v == e.ActorID:
+			v = who(e.ActorName, v)
+		case k == audit.ParamReportedAuthor && v == e.Target():
+			v = who(e.Params[audit.ParamTargetName], v)
+		}
 		switch v {
 		case "true":
 			v = l.word("yes")

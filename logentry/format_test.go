@@ -95,7 +95,7 @@ func TestEveryTypeInEveryLocale(t *testing.T) {
 			}
 			if strings.Contains(format, "{actor") && !strings.Contains(en.Summary, "Alice") ||
 				strings.Contains(format, "{target") && !strings.Contains(en.Summary, "Bob") ||
-				strings.Contains(format, "{kind") && !strings.Contains(en.Summary, audit.KindImpersonation) ||
+				strings.Contains(format, "{kind") && !strings.Contains(en.Summary, l.word("kind."+audit.KindImpersonation)) ||
 				strings.Contains(format, "{count") && !strings.Contains(en.Summary, "12") {
 				t.Errorf("%s %s: %q lacks a name of %q", loc, key, en.Summary, format)
 			}
@@ -161,6 +161,33 @@ func TestCataloguesAreComplete(t *testing.T) {
 	}
 }
 
+// A security alert's summary names its kind in words, in every locale;
+// a kind without words keeps its code.
+func TestSecurityKindsInWords(t *testing.T) {
+	for _, loc := range Locales() {
+		l := locales.lookup(loc)
+		for _, k := range []string{audit.KindImpersonation, audit.KindUnauthorizedIntegration, audit.KindJoinRaid,
+			audit.KindAPIAuthFailure, audit.KindBotRightsLost} {
+			w := l.word("kind." + k)
+			if w == "kind."+k || w == k {
+				t.Errorf("%s: no words for %s", loc, k)
+				continue
+			}
+			e := sample(audit.SecurityEvent)
+			e.Params.Set(audit.ParamKind, k)
+			e.Params.Set("raid_status", "") // the raid's entry has formats of its own
+			if s := Render(e, loc).Summary; !strings.Contains(s, w) || strings.Contains(s, k) {
+				t.Errorf("%s %s: %q", loc, k, s)
+			}
+		}
+	}
+	e := sample(audit.SecurityEvent)
+	e.Params.Set(audit.ParamKind, "NEW_KIND")
+	if s := Render(e, "en").Summary; s != "Security: NEW_KIND involving Bob." {
+		t.Errorf("an unknown kind: %q", s)
+	}
+}
+
 // The English formats of EVENTS.md, filled in.
 func TestEnglishFormatsOfEVENTSmd(t *testing.T) {
 	for typ, want := range map[audit.EventType]string{
@@ -181,7 +208,7 @@ func TestEnglishFormatsOfEVENTSmd(t *testing.T) {
 		audit.VerificationSuccess:  "Bob passed verification.",
 		audit.VerificationFailure:  "Bob failed verification.",
 		audit.ModerationLink:       "A message by Bob was removed by link filtering.",
-		audit.SecurityEvent:        "Security: IMPERSONATION involving Bob.",
+		audit.SecurityEvent:        "Security: impersonation involving Bob.",
 		audit.SettingsChange:       "Alice changed a setting.",
 		audit.DataRetention:        "Alice erased the data of Bob.",
 		// sample has no name: {name} says so.
@@ -542,6 +569,38 @@ func TestFields(t *testing.T) {
 		{FieldTarget, "Target", "Zed"},
 		{FieldChannel, "Channel", "#c9"},
 	})
+	// Telegram: a topic is labelled as one; who added a member is named,
+	// with the id as the detail.
+	e3 := &audit.Event{Type: audit.UserJoin, Platform: audit.Telegram, ActorID: "7", ActorName: "Zoe",
+		ActorType: audit.ActorNonAdmin, ChannelID: "5"}
+	e3.Params.Set(audit.ParamChannelName, "Announcements")
+	e3.Params.Set("added_by", "1")
+	e3.Params.Set("added_by_name", "Owner")
+	check("en", Render(e3, "en"), []kv{
+		{FieldActor, "Actor", "Zoe (7) · member"},
+		{FieldChannel, "Topic", "#Announcements (5)"},
+		{"added_by", "Added by", "Owner (1)"},
+	})
+	// A message sent as a channel, and a report: the ids read as names.
+	e4 := &audit.Event{Type: audit.MessageReport, Platform: audit.Telegram, ActorID: "-1003", ActorName: "News",
+		TargetIDs: []string{"7"}}
+	e4.Params.Set(audit.ParamSenderChat, "-1003")
+	e4.Params.Set(audit.ParamTargetName, "Bob")
+	e4.Params.Set(audit.ParamReportedAuthor, "7")
+	got := map[string]string{}
+	for _, f := range Render(e4, "en").Fields {
+		got[f.Key] = f.Value
+	}
+	if got[audit.ParamSenderChat] != "News (-1003)" || got[audit.ParamReportedAuthor] != "Bob (7)" {
+		t.Errorf("sent as %q, reported author %q", got[audit.ParamSenderChat], got[audit.ParamReportedAuthor])
+	}
+	if f := Render(e3, "fr").Fields[1]; f.Label != "Sujet" {
+		t.Errorf("fr topic label %q", f.Label)
+	}
+	e3.Params.Set("added_by_name", "")
+	if f := Render(e3, "en").Fields[2]; f.Value != "1" {
+		t.Errorf("added_by without a name: %q", f.Value)
+	}
 	if got := Render(&audit.Event{}, "en").Fields; len(got) != 0 {
 		t.Errorf("zero event has fields %+v", got)
 	}

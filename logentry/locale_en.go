@@ -54,6 +54,7 @@ var catalogEN = catalog{
 		"ROLE_UPDATE":                    "Role updated",
 		"ROLE_DELETE":                    "Role deleted",
 		"CHANNEL_UPDATE":                 "Channel updated",
+		"CHANNEL_UPDATE/telegram":        "Topic updated",
 		"CHANNEL_PERMISSION_UPDATE":      "Channel permissions changed",
 		"VOICE_UPDATE":                   "Voice",
 		"MODERATION_AUTOMOD":             "AutoMod action",
@@ -112,6 +113,7 @@ var catalogEN = catalog{
 		"ROLE_UPDATE":                    "{actor} updated the role {name}.",
 		"ROLE_DELETE":                    "{actor} deleted the role {name}.",
 		"CHANNEL_UPDATE":                 "{actor} updated the channel {name}.",
+		"CHANNEL_UPDATE/telegram":        "{actor} updated the topic {name}.",
 		"CHANNEL_PERMISSION_UPDATE":      "{actor} changed the permissions of {name}.",
 		"VOICE_UPDATE":                   "{actor} changed the voice state of {target}.",
 		"VOICE_UPDATE/join":              "{target} joined a voice channel.",
@@ -147,6 +149,12 @@ var catalogEN = catalog{
 		FieldMessage:    "Message",
 		FieldAttachment: "Attachment",
 		FieldRedacted:   "Personal data",
+
+		// A Telegram record's channel is a forum topic.
+		FieldChannel + "/telegram": "Topic",
+
+		// The log channel a setting is about, by name.
+		audit.ParamLogChannelName: "Log channel",
 
 		audit.ParamKind:            "Kind",
 		audit.ParamAction:          "Action",
@@ -236,6 +244,13 @@ var catalogEN = catalog{
 		"actor.NON_ADMIN": "member",
 		"actor.BOT":       "bot",
 		"actor.SYSTEM":    "system",
+
+		// {kind} in a security alert's summary.
+		"kind.IMPERSONATION":            "impersonation",
+		"kind.UNAUTHORIZED_INTEGRATION": "unauthorized integration",
+		"kind.JOIN_RAID":                "join raid",
+		"kind.API_AUTH_FAILURE":         "failed API sign-ins",
+		"kind.BOT_RIGHTS_LOST":          "lost rights",
 
 		"decimal": ".",
 		"size.B":  "B",

@@ -42,6 +42,7 @@ var catalogFR = catalog{
 		"ROLE_UPDATE":                    "Rôle modifié",
 		"ROLE_DELETE":                    "Rôle supprimé",
 		"CHANNEL_UPDATE":                 "Salon modifié",
+		"CHANNEL_UPDATE/telegram":        "Sujet modifié",
 		"CHANNEL_PERMISSION_UPDATE":      "Permissions du salon modifiées",
 		"VOICE_UPDATE":                   "Vocal",
 		"MODERATION_AUTOMOD":             "Action d'AutoMod",
@@ -100,6 +101,7 @@ var catalogFR = catalog{
 		"ROLE_UPDATE":                    "{actor} a modifié le rôle {name}.",
 		"ROLE_DELETE":                    "{actor} a supprimé le rôle {name}.",
 		"CHANNEL_UPDATE":                 "{actor} a modifié le salon {name}.",
+		"CHANNEL_UPDATE/telegram":        "{actor} a modifié le sujet {name}.",
 		"CHANNEL_PERMISSION_UPDATE":      "{actor} a modifié les permissions de {name}.",
 		"VOICE_UPDATE":                   "{actor} a modifié l'état vocal de {target}.",
 		"VOICE_UPDATE/join":              "{target} a rejoint un salon vocal.",
@@ -135,6 +137,12 @@ var catalogFR = catalog{
 		FieldMessage:    "Message",
 		FieldAttachment: "Pièce jointe",
 		FieldRedacted:   "Données personnelles",
+
+		// A Telegram record's channel is a forum topic.
+		FieldChannel + "/telegram": "Sujet",
+
+		// The log channel a setting is about, by name.
+		audit.ParamLogChannelName: "Salon de journal",
 
 		audit.ParamKind:            "Type",
 		audit.ParamAction:          "Action",
@@ -224,6 +232,13 @@ var catalogFR = catalog{
 		"actor.NON_ADMIN": "membre",
 		"actor.BOT":       "bot",
 		"actor.SYSTEM":    "système",
+
+		// {kind} in a security alert's summary.
+		"kind.IMPERSONATION":            "usurpation d'identité",
+		"kind.UNAUTHORIZED_INTEGRATION": "intégration non autorisée",
+		"kind.JOIN_RAID":                "raid d'arrivées",
+		"kind.API_AUTH_FAILURE":         "échecs de connexion à l'API",
+		"kind.BOT_RIGHTS_LOST":          "droits perdus",
 
 		"decimal": ",",
 		"size.B":  "o",

@@ -45,6 +45,7 @@ var catalogHI = catalog{
 		"ROLE_UPDATE":                    "भूमिका बदली गई",
 		"ROLE_DELETE":                    "भूमिका हटाई गई",
 		"CHANNEL_UPDATE":                 "चैनल बदला गया",
+		"CHANNEL_UPDATE/telegram":        "टॉपिक बदला गया",
 		"CHANNEL_PERMISSION_UPDATE":      "चैनल की अनुमतियाँ बदलीं",
 		"VOICE_UPDATE":                   "वॉइस",
 		"MODERATION_AUTOMOD":             "AutoMod की कार्रवाई",
@@ -103,6 +104,7 @@ var catalogHI = catalog{
 		"ROLE_UPDATE":                    "{actor.obl} ने भूमिका {name} बदली।",
 		"ROLE_DELETE":                    "{actor.obl} ने भूमिका {name} हटाई।",
 		"CHANNEL_UPDATE":                 "{actor.obl} ने चैनल {name} बदला।",
+		"CHANNEL_UPDATE/telegram":        "{actor.obl} ने टॉपिक {name} बदला।",
 		"CHANNEL_PERMISSION_UPDATE":      "{actor.obl} ने {name} की अनुमतियाँ बदलीं।",
 		"VOICE_UPDATE":                   "{actor.obl} ने {target.obl} की वॉइस स्थिति बदली।",
 		"VOICE_UPDATE/join":              "{target} एक वॉइस चैनल में शामिल हुए।",
@@ -138,6 +140,12 @@ var catalogHI = catalog{
 		FieldMessage:    "संदेश",
 		FieldAttachment: "संलग्नक",
 		FieldRedacted:   "व्यक्तिगत डेटा",
+
+		// A Telegram record's channel is a forum topic.
+		FieldChannel + "/telegram": "टॉपिक",
+
+		// The log channel a setting is about, by name.
+		audit.ParamLogChannelName: "लॉग चैनल",
 
 		audit.ParamKind:            "प्रकार",
 		audit.ParamAction:          "कार्रवाई",
@@ -228,6 +236,13 @@ var catalogHI = catalog{
 		"actor.NON_ADMIN": "सदस्य",
 		"actor.BOT":       "बॉट",
 		"actor.SYSTEM":    "सिस्टम",
+
+		// {kind} in a security alert's summary.
+		"kind.IMPERSONATION":            "प्रतिरूपण",
+		"kind.UNAUTHORIZED_INTEGRATION": "अनधिकृत इंटीग्रेशन",
+		"kind.JOIN_RAID":                "जॉइन रेड",
+		"kind.API_AUTH_FAILURE":         "API लॉगिन विफलताएँ",
+		"kind.BOT_RIGHTS_LOST":          "खोए अधिकार",
 
 		"decimal": ".",
 		"size.B":  "B",

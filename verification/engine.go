@@ -719,6 +719,9 @@ func (e *Engine) finish(ctx context.Context, pl *attached, key string, c *Challe
 	ev := &audit.Event{Time: r.At, Platform: c.Platform, PropertyID: c.Property, Type: typ,
 		PlatformType: "verification", Function: audit.FuncVerification, ActorType: audit.ActorBot,
 		TargetIDs: []string{c.User}, ChannelID: c.ChannelID, MessageID: c.MessageID}
+	if ev.ChannelID == c.Property {
+		ev.ChannelID = "" // the Telegram group itself, where Send posts for "its own id": no channel
+	}
 	ev.ActorID, ev.ActorName = pl.dir.Self()
 	ev.Params.Set(audit.ParamTargetName, c.Name)
 	ev.Params.Set(audit.ParamVerifyKind, strings.ToUpper(c.Kind))

@@ -52,7 +52,7 @@ func (b *Bot) onAudit(i *discordgo.Interaction, data discordgo.ApplicationComman
 	case "stats":
 		since, err := command.ParseTime(optString(opts, "since"), time.Now())
 		if err != nil {
-			b.reply(i, "since: "+err.Error())
+			b.reply(i, command.Explain(fmt.Errorf("%w: since: %w", command.ErrBadArgument, err), "The date could not be read."))
 			return
 		}
 		if err := b.deferReply(i, false); err != nil {
@@ -180,7 +180,8 @@ func (b *Bot) onPage(i *discordgo.Interaction, customID string) {
 	pages := command.Pages{Store: b.opts.Store}
 	st, err := pages.Load(pageID, b.scope(i), i.Member.User.ID)
 	if err != nil {
-		b.reply(i, err.Error())
+		b.log.Debug().Err(err).Str("guild", i.GuildID).Msg("audit search page refused")
+		b.reply(i, command.PageRefusal(err, "This button no longer works; run the search again."))
 		return
 	}
 	q := st.Query

@@ -26,7 +26,7 @@ func (b *Bot) onConfig(i *discordgo.Interaction, data discordgo.ApplicationComma
 	}
 	sub := data.Options[0]
 	opts := options(sub.Options)
-	cfg := &command.Settings{Store: b.opts.Store, Router: b.opts.Router, Recorder: b.opts.Recorder}
+	cfg := &command.Settings{Store: b.opts.Store, Router: b.opts.Router, Recorder: b.opts.Recorder, ChannelName: b.channelName}
 	ctx := context.Background()
 	var err error
 	var done string
@@ -317,4 +317,12 @@ func (b *Bot) onAPIToken(i *discordgo.Interaction, group *discordgo.ApplicationC
 	default:
 		b.reply(i, "Choose create, list or revoke.")
 	}
+}
+
+// channelName is a channel's #name from the state, or "".
+func (b *Bot) channelName(id string) string {
+	if c, err := b.s.State.Channel(id); err == nil && c.Name != "" {
+		return "#" + c.Name
+	}
+	return ""
 }

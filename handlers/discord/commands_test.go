@@ -3,6 +3,7 @@ package discord_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/export"
 	dt "github.com/chatwarden/chatwarden/handlers/discord/discordtest"
+	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -107,8 +109,14 @@ func TestConfigLogChannelRoutesAndRecords(t *testing.T) {
 	}
 	change := h.wait(store.Query{Types: []audit.EventType{audit.SettingsChange}}, 1)[0]
 	if change.ActorID != owner.ID || change.ActorType != audit.ActorAdmin || change.Params[audit.ParamOldValue] != "" ||
-		!strings.Contains(change.Params[audit.ParamNewValue], "USER_JOIN") {
+		!strings.Contains(change.Params[audit.ParamNewValue], "USER_JOIN") || change.Params[audit.ParamLogChannelName] != "#audit-log" {
 		t.Fatalf("settings change %+v", change)
+	}
+	// Its entry names the channel, not only its id.
+	if f := logentry.Render(change, "en").Fields; !slices.ContainsFunc(f, func(f logentry.Field) bool {
+		return f.Label == "Log channel" && f.Value == "#audit-log"
+	}) {
+		t.Fatalf("entry fields %+v", f)
 	}
 	h.fake.Join(guildID, &discordgo.User{ID: "400000000000000020", Username: "newcomer"})
 	h.fake.Say(guildID, channelID, member, "not a members event")
@@ -146,16 +154,27 @@ func TestAuditSearchPagesOnlyForItsInvoker(t *testing.T) {
 	if older == "" || button(a, "Newer") != "" {
 		t.Fatalf("buttons %+v", a.Components)
 	}
-	// Someone else pressing it is refused.
+	// Someone else pressing it is refused, with a sentence.
 	r, _ := last(t, h.fake.Press(guildID, mod, older), 1)
-	if !strings.Contains(r.Content, "only the member who searched") {
+	if r.Content != "Only the member who searched can page through these results." {
 		t.Fatalf("another member paged: %q", r.Content)
 	}
 	// The same button pressed in another guild is refused.
 	h.fake.AddGuild(guild(otherID))
 	r, _ = last(t, h.fake.Press(otherID, owner, older), 1)
-	if !strings.Contains(r.Content, "another community") {
+	if r.Content != "These results belong to another community." {
 		t.Fatalf("pressed from another guild: %q", r.Content)
+	}
+	// A page id the store does not know (tampered with, or its results
+	// forgotten) says the results expired, not why the lookup failed.
+	rest := strings.TrimPrefix(older, "cw:p:")
+	unknown := "cw:p:" + strings.Repeat("A", strings.Index(rest, ":")) + rest[strings.Index(rest, ":"):]
+	if unknown == older {
+		t.Fatalf("tampered button %q is the genuine one", unknown)
+	}
+	r, _ = last(t, h.fake.Press(guildID, owner, unknown), 1)
+	if r.Content != "These results have expired; run the search again." {
+		t.Fatalf("tampered page id: %q", r.Content)
 	}
 	// The invoker pages.
 	press := h.fake.Press(guildID, owner, older)
@@ -168,6 +187,18 @@ func TestAuditSearchPagesOnlyForItsInvoker(t *testing.T) {
 	r, _ = last(t, h.fake.Press(guildID, owner, forged), 1)
 	if !strings.Contains(r.Content, "does not belong") {
 		t.Fatalf("forged cursor: %q", r.Content)
+	}
+}
+
+// A bad since for /audit stats is told as a sentence.
+func TestAuditStatsBadSinceIsASentence(t *testing.T) {
+	h, err := start(t, discordtestOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := last(t, h.fake.Slash(guildID, owner, "audit", "stats", dt.Str("since", "yesterday")), 1)
+	if want := `Since: "yesterday" is neither a duration (24h, 7d) nor a time (2026-11-01 or RFC 3339).`; r.Content != want {
+		t.Fatalf("reply %q, want %q", r.Content, want)
 	}
 }
 

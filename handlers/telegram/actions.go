@@ -48,7 +48,10 @@ func (b *Bot) target(e *audit.Event, chat, user int64) {
 }
 
 // record makes an action's record durable before the action returns.
+// Its channel is named (a forum topic), or left out when it is the group
+// itself.
 func (b *Bot) record(ctx context.Context, e *audit.Event) error {
+	b.nameChannel(e)
 	if err := b.opts.Recorder.Record(ctx, e); err != nil {
 		return fmt.Errorf("record %s: %w", e.Type, err)
 	}
@@ -99,6 +102,12 @@ func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message stri
 		}
 		return actionErr("delete message", err)
 	}
+	return b.record(ctx, b.deletionEvent(property, channel, message, prev, c))
+}
+
+// deletionEvent is the record of the bot deleting a message: what the
+// store knew of it (prev, nil when nothing) with its author as target.
+func (b *Bot) deletionEvent(property, channel, message string, prev *audit.Event, c platform.Cause) *audit.Event {
 	e := b.actionEvent(property, audit.ChatMessageDelete, "deleteMessage", c)
 	e.ChannelID, e.MessageID = channel, message
 	if prev != nil {
@@ -107,11 +116,12 @@ func (b *Bot) DeleteMessage(ctx context.Context, property, channel, message stri
 			e.TargetIDs = []string{prev.ActorID}
 			e.Params.Set(audit.ParamTargetName, prev.ActorName)
 		}
-		if e.ChannelID == "" {
+		if e.ChannelID == "" || e.ChannelID == prev.ChannelID {
 			e.ChannelID = prev.ChannelID
+			e.Params.Set(audit.ParamChannelName, prev.Params.Get(audit.ParamChannelName))
 		}
 	}
-	return b.record(ctx, e)
+	return e
 }
 
 // permissions builds a ChatPermissions object with every permission set

@@ -16,8 +16,10 @@ type chatTitles struct {
 	seen map[int64]string
 }
 
-// noteTitle stores a group's title as its property name when it is new.
-func (b *Bot) noteTitle(c *tgbotapi.Chat) {
+// notePropertyName stores a group's title as its property name (the
+// viewer's name for the community) when it is new; noteTitle keeps it for
+// log entries, in the batch.
+func (b *Bot) notePropertyName(c *tgbotapi.Chat) {
 	if c == nil || c.Title == "" || c.Type == "private" {
 		return
 	}

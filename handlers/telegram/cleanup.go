@@ -7,6 +7,9 @@ import (
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/platform"
 )
 
 // Command exchanges are deleted after Options.DeleteCommandsAfter. The
@@ -80,6 +83,24 @@ func (b *Bot) cleanupDue() {
 		} else if te != nil && te.RetryAfter > 0 {
 			return
 		}
+		if err == nil {
+			b.recordCleanup(parts[1], parts[2])
+		}
 		_ = b.opts.Store.DeleteKV(nsCleanup, []byte(key))
+	}
+}
+
+// recordCleanup records the deletion of a command or of the bot's answer
+// as housekeeping: kept in the store with what it knew of the message,
+// posted to no log channel.
+func (b *Bot) recordCleanup(chat, message string) {
+	prev, err := b.opts.Store.FindMessage(b.life, audit.Telegram, chat, message)
+	if err != nil {
+		prev = nil // the bot's own answer: the store never saw it
+	}
+	e := b.deletionEvent(chat, "", message, prev, platform.Cause{Function: audit.FuncCommand,
+		Reason: "delete_commands_after", Quiet: audit.QuietHousekeeping})
+	if err := b.record(b.life, e); err != nil {
+		b.log.Error().Err(err).Str("chat", chat).Str("message", message).Msg("record the deletion of a command exchange")
 	}
 }

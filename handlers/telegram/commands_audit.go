@@ -229,15 +229,20 @@ func (b *Bot) onPage(q *tgbotapi.CallbackQuery) Answer {
 	}
 	gen := int(rest[0] - '0')
 	chat := chatID(q.Message.Chat)
-	st, err := (&command.Pages{Store: b.opts.Store}).Load(id, command.Scope{Platform: audit.Telegram, Property: chat}, userID(q.From))
+	pages := &command.Pages{Store: b.opts.Store}
+	scope := command.Scope{Platform: audit.Telegram, Property: chat}
+	st, err := pages.Load(id, scope, userID(q.From))
 	if err != nil {
 		// An anonymous admin's search: any admin of the group may page it.
-		st2, err2 := (&command.Pages{Store: b.opts.Store}).Load(id, command.Scope{Platform: audit.Telegram, Property: chat}, chat)
-		if err2 != nil {
-			return Answer{Text: err.Error(), Alert: true}
+		st2, err2 := pages.Load(id, scope, chat)
+		refused := err2 != nil
+		if !refused {
+			mem, merr := b.member(q.Message.Chat.ID, q.From.ID)
+			refused = merr != nil || !isAdminMember(mem)
 		}
-		if mem, merr := b.member(q.Message.Chat.ID, q.From.ID); merr != nil || !isAdminMember(mem) {
-			return Answer{Text: err.Error(), Alert: true}
+		if refused {
+			b.log.Debug().Err(err).Str("chat", chat).Msg("/logs page refused")
+			return Answer{Text: command.PageRefusal(err, "This button no longer works; run the search again."), Alert: true}
 		}
 		st = st2
 	}

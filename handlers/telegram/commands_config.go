@@ -15,7 +15,7 @@ import (
 )
 
 func (b *Bot) settingsCore() *command.Settings {
-	return &command.Settings{Store: b.opts.Store, Router: b.opts.Router, Recorder: b.opts.Recorder}
+	return &command.Settings{Store: b.opts.Store, Router: b.opts.Router, Recorder: b.opts.Recorder, ChannelName: b.ChatTitle}
 }
 
 func (b *Bot) settingsOf(chat string) settings.Community {
@@ -83,6 +83,7 @@ func (b *Bot) setlogForwarded(m *tgbotapi.Message, from int64, msgID int) {
 // linkLogChat checks the bot can post in the log chat, saves it and
 // resumes it if it was paused.
 func (b *Bot) linkLogChat(m *tgbotapi.Message, scope command.Scope, who command.Admin, logChat int64, title string) bool {
+	b.rememberTitle(logChat, title)
 	hello := tgbotapi.NewMessage(logChat, "chatwarden will post the audit log of <b>"+esc(m.Chat.Title)+"</b> here.")
 	hello.ParseMode = tgbotapi.ModeHTML
 	hello.DisableNotification = true

@@ -27,9 +27,7 @@ func (b *Bot) report(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Ev
 		e.ActorID, e.ActorName = chatID(m.SenderChat), m.SenderChat.Title
 	}
 	e.MessageID = strconv.Itoa(r.MessageID)
-	if ext != nil && ext.IsTopicMessage {
-		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
-	}
+	b.inTopic(t, e, m.Chat, ext)
 	var author, name string
 	switch {
 	case r.SenderChat != nil:

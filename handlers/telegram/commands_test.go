@@ -1,7 +1,9 @@
 package telegram_test
 
 import (
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,8 +65,20 @@ func TestLogsPagesOnlyForTheCallerAndOnlyInItsGroup(t *testing.T) {
 		t.Fatalf("no Older button: %v", buttons(first))
 	}
 	// Another admin may not page through it.
-	if ans := h.press(a, mod, first, "Older ›"); !strings.Contains(ans.Text, "only the member who searched") {
+	if ans := h.press(a, mod, first, "Older ›"); ans.Text != "Only the member who searched can page through these results." {
 		t.Fatalf("another admin's press: %+v", ans)
+	}
+	// A page id the store does not know (tampered with, or its results
+	// forgotten) says the results expired, as a sentence.
+	older := buttons(first)["Older ›"]
+	rest := strings.TrimPrefix(older, "cw:p:")
+	cut := strings.Index(rest, ":")
+	unknown := "cw:p:" + strings.Repeat("A", cut) + rest[cut:]
+	if cut <= 0 || unknown == older {
+		t.Fatalf("cannot tamper with %q", older)
+	}
+	if got := h.forgedPress(a, owner, first.MessageID, unknown); got != "These results have expired; run the search again." {
+		t.Fatalf("a tampered page id answered %q", got)
 	}
 	// The caller may.
 	h.press(a, owner, first, "Older ›")
@@ -86,7 +100,7 @@ func TestLogsPagesOnlyForTheCallerAndOnlyInItsGroup(t *testing.T) {
 	inB := f.Command(b, owner, "/settings")
 	_ = inB
 	bAnswer := h.waitMessage(b.ID, "chatwarden settings")
-	if got := h.forgedPress(b, owner, bAnswer.MessageID, buttons(first)["Older ›"]); !strings.Contains(got, "another community") {
+	if got := h.forgedPress(b, owner, bAnswer.MessageID, buttons(first)["Older ›"]); got != "These results belong to another community." {
 		t.Fatalf("A's page button pressed in B answered %q", got)
 	}
 	if m, _ := f.MessageByID(b.ID, bAnswer.MessageID); m.EditDate != 0 {
@@ -158,11 +172,13 @@ func TestSetlogByForwardAndByIDWithSettingsChanges(t *testing.T) {
 	})
 	change := h.wait(group.ID, audit.SettingsChange, 1)[0]
 	if change.ActorID != id(owner.ID) || change.ActorType != audit.ActorAdmin || change.Function != audit.FuncCommand ||
-		change.Params[audit.ParamSetting] != "log_channel:"+id(channel.ID) || change.Params[audit.ParamNewValue] != "all" {
+		change.Params[audit.ParamSetting] != "log_channel:"+id(channel.ID) || change.Params[audit.ParamNewValue] != "all" ||
+		change.Params[audit.ParamLogChannelName] != "Audit channel" {
 		t.Fatalf("SETTINGS_CHANGE %+v", change)
 	}
-	// Entries arrive, and the change itself is one of them.
-	h.waitText(channel.ID, "changed a setting")
+	// Entries arrive, and the change itself is one of them, naming the
+	// log chat.
+	h.waitText(channel.ID, "changed a setting", "Log channel: Audit channel")
 
 	// /setlog <id>: the caller must be an admin of both chats.
 	f.Command(group, mod, "/setlog "+id(logGroup.ID))
@@ -202,6 +218,13 @@ func TestSetlogByForwardAndByIDWithSettingsChanges(t *testing.T) {
 	h.waitText(group.ID, "several log chats")
 	f.Command(group, owner, "/unsetlog "+id(logGroup.ID))
 	waitFor(t, "the removal", func() bool { return len(h.settings(group.ID).LogChannels) == 1 })
+	// /logtypes and /unsetlog name the log chat too: its title was
+	// remembered when it was linked.
+	for _, c := range h.records(group.ID, audit.SettingsChange) {
+		if c.Params[audit.ParamSetting] == "log_channel:"+id(logGroup.ID) && c.Params[audit.ParamLogChannelName] != "Owner's logs" {
+			t.Errorf("a change of the log group names it %q", c.Params[audit.ParamLogChannelName])
+		}
+	}
 
 	changes := h.records(group.ID, audit.SettingsChange)
 	settings := map[string]int{}
@@ -232,6 +255,44 @@ func TestCommandExchangesAreDeleted(t *testing.T) {
 		_, c := f.MessageByID(g.ID, cmd.Message.MessageID)
 		return !a && !c
 	})
+}
+
+// The bot tidying its command exchanges is housekeeping: both deletions are
+// in the store (the command's with its text and author), and the log chat,
+// which takes every type, gets no entry about them.
+func TestCommandExchangeDeletionsAreRecordedNotPosted(t *testing.T) {
+	h := newHarnessWith(t, fast(config{opts: func(o *telegram.Options) { o.DeleteCommandsAfter = 300 * time.Millisecond }}))
+	f := h.fake
+	owner := f.NewUser("Owner")
+	g := f.NewSupergroup("G", owner)
+	logChat := f.NewSupergroup("G logs", owner)
+	h.setLog(g.ID, logChat.ID)
+	cmd := f.Command(g, owner, "/settings")
+	answer := h.waitMessage(g.ID, "chatwarden settings")
+	dels := h.wait(g.ID, audit.ChatMessageDelete, 2)
+	byMsg := map[string]*audit.Event{}
+	for _, d := range dels {
+		if d.Params[audit.ParamQuiet] != audit.QuietHousekeeping || d.ActorID != id(f.Bot().ID) || d.ActorType != audit.ActorBot {
+			t.Errorf("deletion record %+v", d)
+		}
+		byMsg[d.MessageID] = d
+	}
+	c, a := byMsg[strconv.Itoa(cmd.Message.MessageID)], byMsg[strconv.Itoa(answer.MessageID)]
+	if c == nil || a == nil {
+		t.Fatalf("deletions of messages %v, want the command %d and the answer %d", slices.Collect(maps.Keys(byMsg)),
+			cmd.Message.MessageID, answer.MessageID)
+	}
+	if c.Content != "/settings" || c.Target() != id(owner.ID) {
+		t.Errorf("the command's deletion: content %q, target %q", c.Content, c.Target())
+	}
+	// The log chat is in commit order: once a later message's entry is
+	// there, an entry of the deletions would be too.
+	f.Message(g, owner, "after the cleanup")
+	h.waitText(logChat.ID, "after the cleanup")
+	if text := h.logText(logChat.ID); strings.Contains(text, "deleted a message") || strings.Contains(text, "Message deleted") {
+		t.Fatalf("the cleanup reached the log chat:\n%s", text)
+	}
+	h.exactly(g.ID, audit.ChatMessageDelete, 2)
 }
 
 func TestCommandsAddressedToAnotherBotAreIgnored(t *testing.T) {

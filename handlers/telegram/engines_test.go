@@ -189,6 +189,33 @@ func TestImpersonationOfTheOwnerIsFlaggedThenQuarantined(t *testing.T) {
 	})
 }
 
+// Impersonation compares whole names: a newcomer, or a member renaming
+// themselves, called by the owner's first name alone ("Olga" for "Olga
+// Petrova") is not flagged; one who copies the whole name is, and the
+// alert names the staff name matched.
+func TestImpersonationByWholeNames(t *testing.T) {
+	h := engineHarness(t, enginetest.Config{})
+	f := h.fake
+	owner := f.AddUser(telegramtest.User{FirstName: "Olga", LastName: "Petrova", Username: "olga_petrova"})
+	ann := f.AddUser(telegramtest.User{FirstName: "Ann", LastName: "Smith"})
+	g := f.NewSupergroup("G", owner, ann)
+	f.Message(g, ann, "hi")
+	olga := f.AddUser(telegramtest.User{FirstName: "Olga"})
+	f.JoinMember(g, olga)
+	renamed := ann
+	renamed.FirstName = "Olga" // Olga Smith
+	f.Message(g, renamed, "hi again")
+	h.wait(g.ID, audit.UserUpdate, 1)
+	copycat := f.AddUser(telegramtest.User{FirstName: "Оlga", LastName: "Petrova"}) // Cyrillic О
+	f.JoinMember(g, copycat)
+	h.wait(g.ID, audit.SecurityEvent, 1)
+	h.eng.Flush()
+	sec := h.exactly(g.ID, audit.SecurityEvent, 1)[0]
+	if sec.Target() != id(copycat.ID) || sec.Params[audit.ParamMatchedName] != "Olga Petrova" || !slices.Contains(sec.TargetIDs, id(owner.ID)) {
+		t.Fatalf("impersonation record %+v", sec)
+	}
+}
+
 func TestBotAddedByAMemberIsAnUnauthorizedIntegration(t *testing.T) {
 	h := engineHarness(t, enginetest.Config{})
 	f := h.fake
@@ -245,6 +272,10 @@ func TestJoinRaidIsOneEntryWithItsActions(t *testing.T) {
 	if big != 100 {
 		t.Fatalf("the largest getUpdates batch held %d updates, want 100", big)
 	}
+	// The raid's entry comes while the engines' clock stands still: within
+	// 2 s (none at all) of virtual time after detection. The join hold runs
+	// on that clock too, so no raider's join entry can come first, and the
+	// count below, after the clock moved past every hold, finds none after.
 	entry := h.waitButton(logChat.ID, "Ban all")
 	if !strings.Contains(entry.Text, "Join raid in progress") {
 		t.Fatalf("raid entry %q", entry.Text)

@@ -90,7 +90,7 @@ func TestBotAddedIsOneAlert(t *testing.T) {
 	// The bot's join was held until the guard decided, then dropped: the
 	// outbox empties without posting it.
 	text := h.drained(logChat.ID)
-	if n := strings.Count(text, "Security: UNAUTHORIZED_INTEGRATION"); n != 1 {
+	if n := strings.Count(text, "Security: unauthorized integration"); n != 1 {
 		t.Errorf("%d alerts for one bot:\n%s", n, text)
 	}
 	if strings.Contains(text, "Free Crypto joined") {
@@ -172,7 +172,7 @@ func TestRenameIsOneUpdateAndOneAlert(t *testing.T) {
 	if len(secs) != 1 || secs[0].Params[audit.ParamTargetName] != "\u041elga P\u0435trova" {
 		t.Fatalf("impersonation records %+v", secs)
 	}
-	if n := strings.Count(text, "Security: IMPERSONATION"); n != 1 {
+	if n := strings.Count(text, "Security: impersonation"); n != 1 {
 		t.Errorf("%d impersonation alerts in the log chat:\n%s", n, text)
 	}
 	if n := strings.Count(text, "profile was updated"); n != 1 {

@@ -1,6 +1,7 @@
 package telegram_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 		verify func(e *audit.Event) bool
 		button string // the reversal button the entry carries
 	}
-	var sentID int
+	var sentID, topic int
 	checks := []check{
 		{name: "message", chat: group, typ: audit.ChatMessage,
 			inject: func() { sentID = f.Message(group, ann, "hello <b>all</b>").Message.MessageID },
@@ -108,14 +109,36 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 			}},
 		{name: "new_chat_title", chat: group, typ: audit.PropertyUpdate,
 			inject: func() { f.SetTitle(group, owner, "Renamed <group>") },
-			verify: func(e *audit.Event) bool { return e.Params[audit.ParamNewValue] == "Renamed <group>" }},
+			verify: func(e *audit.Event) bool {
+				// The old title is known from the chat object of earlier messages.
+				return e.Params[audit.ParamOldValue] == "Group" && e.Params[audit.ParamNewValue] == "Renamed <group>"
+			}},
 		{name: "new_chat_photo", chat: forum, typ: audit.PropertyUpdate,
 			inject: func() { f.SetPhoto(forum, owner) },
 			verify: func(e *audit.Event) bool { return e.PlatformType == "new_chat_photo" }},
 		{name: "forum_topic_created", chat: forum, typ: audit.ChannelCreate,
-			inject: func() { f.ForumTopicCreated(forum, owner, "Announcements") },
+			inject: func() { topic = f.ForumTopicCreated(forum, owner, "Announcements").Message.MessageID },
 			verify: func(e *audit.Event) bool {
 				return e.Params[audit.ParamChannelName] == "Announcements" && e.ChannelID != "" && e.ChannelID != "0"
+			}},
+		{name: "forum_topic_edited", chat: forum, typ: audit.ChannelUpdate,
+			inject: func() { f.ForumTopicEdited(forum, owner, topic, "News & <b>notes</b>") },
+			verify: func(e *audit.Event) bool {
+				return e.ChannelID == strconv.Itoa(topic) && e.Params[audit.ParamChanged] == "name" &&
+					e.Params["old_name"] == "Announcements" && e.Params["new_name"] == "News & <b>notes</b>" &&
+					e.Params[audit.ParamChannelName] == "News & <b>notes</b>" && e.ActorID == id(owner.ID)
+			}},
+		{name: "forum_topic_closed", chat: forum, typ: audit.ChannelUpdate,
+			inject: func() { f.ForumTopicClosed(forum, owner, topic, true) },
+			verify: func(e *audit.Event) bool {
+				return e.PlatformType == "forum_topic_closed" && e.ChannelID == strconv.Itoa(topic) &&
+					e.Params[audit.ParamChanged] == "closed" && e.Params["new_closed"] == "true" &&
+					e.Params[audit.ParamChannelName] == "News & <b>notes</b>"
+			}},
+		{name: "forum_topic_reopened", chat: forum, typ: audit.ChannelUpdate,
+			inject: func() { f.ForumTopicClosed(forum, owner, topic, false) },
+			verify: func(e *audit.Event) bool {
+				return e.PlatformType == "forum_topic_reopened" && e.Params["old_closed"] == "true" && e.Params["new_closed"] == "false"
 			}},
 		{name: "report", chat: group, typ: audit.MessageReport,
 			inject: func() {
@@ -158,6 +181,12 @@ func TestEverySourceReachesTheLogChat(t *testing.T) {
 			if _, ok := buttons(entry)[c.button]; !ok {
 				t.Errorf("%s: the entry has no %s button: %v", c.name, c.button, buttons(entry))
 			}
+		}
+	}
+	// A topic's service messages are not messages.
+	for _, m := range h.records(forum.ID, audit.ChatMessage) {
+		if m.Content == "" && len(m.Attachments) == 0 {
+			t.Errorf("an empty CHAT_MESSAGE in the forum: %+v", m)
 		}
 	}
 	// Both forms of a join or leave were delivered; each is one record.

@@ -34,6 +34,21 @@ type messageExt struct {
 	ForumTopicCreated *struct {
 		Name string `json:"name"`
 	} `json:"forum_topic_created"`
+	// ForumTopicEdited has the new name only when it changed.
+	ForumTopicEdited *struct {
+		Name              string  `json:"name"`
+		IconCustomEmojiID *string `json:"icon_custom_emoji_id"`
+	} `json:"forum_topic_edited"`
+	ForumTopicClosed   *struct{} `json:"forum_topic_closed"`
+	ForumTopicReopened *struct{} `json:"forum_topic_reopened"`
+	// ReplyToMessage of a topic message that replies to nothing is the
+	// topic's creation message, with the name the topic was created with.
+	ReplyToMessage *struct {
+		MessageID         int `json:"message_id"`
+		ForumTopicCreated *struct {
+			Name string `json:"name"`
+		} `json:"forum_topic_created"`
+	} `json:"reply_to_message"`
 	// ForwardOrigin (Bot API 7.0) replaced forward_from_chat and
 	// forward_from_message_id, which tgbotapi still reads.
 	ForwardOrigin *struct {
@@ -80,13 +95,18 @@ func (u *update) decode(raw []byte) error {
 const (
 	nsProfile = "telegram/profile" // chat/user -> names (JSON)
 	nsChat    = "telegram/chat"    // chat -> title
+	nsTopic   = "telegram/topic"   // chat/thread -> forum topic name
 	nsSeen    = "telegram/seen"    // chat/user/join|leave -> unix time, for deduplication
 	nsInvites = "telegram/invites" // chat/link -> "" once its creation is recorded
 )
 
 // ParamAddedBy is the USER_JOIN param naming who added the member, when
-// someone else did (verification.ParamAddedBy).
-const ParamAddedBy = "added_by"
+// someone else did (verification.ParamAddedBy); ParamAddedByName is their
+// name, which the entry shows with the id.
+const (
+	ParamAddedBy     = "added_by"
+	ParamAddedByName = "added_by_name"
+)
 
 // ParamTextLinks carries a message's text_link URLs
 // (moderation.ParamTextLinks).
@@ -131,11 +151,11 @@ func (b *Bot) setActor(e *audit.Event, u *tgbotapi.User) {
 func (b *Bot) translate(t *batch, u *update) []*audit.Event {
 	switch {
 	case u.Message != nil:
-		b.noteTitle(u.Message.Chat)
+		b.notePropertyName(u.Message.Chat)
 	case u.ChatMember != nil:
-		b.noteTitle(&u.ChatMember.Chat)
+		b.notePropertyName(&u.ChatMember.Chat)
 	case u.MyChatMember != nil:
-		b.noteTitle(&u.MyChatMember.Chat)
+		b.notePropertyName(&u.MyChatMember.Chat)
 	}
 	switch {
 	case u.Message != nil:
@@ -164,6 +184,7 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 		b.privateMessage(t, m, ext)
 		return nil
 	}
+	b.noteTitle(t, m)
 	switch {
 	case len(m.NewChatMembers) > 0:
 		var out []*audit.Event
@@ -236,9 +257,12 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 		e := b.event(m.Chat, audit.ChannelCreate, "forum_topic_created", m.Date)
 		b.setActor(e, m.From)
 		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
+		t.put(nsTopic, topicKey(m.Chat, e.ChannelID), []byte(ext.ForumTopicCreated.Name))
 		e.Params.Set(audit.ParamChannelName, ext.ForumTopicCreated.Name)
 		e.Params.Set(audit.ParamChannelKind, "FORUM_TOPIC")
 		return []*audit.Event{e}
+	case ext != nil && (ext.ForumTopicEdited != nil || ext.ForumTopicClosed != nil || ext.ForumTopicReopened != nil):
+		return b.topicChanged(t, m, ext)
 	case m.GroupChatCreated || m.SuperGroupChatCreated || m.ChannelChatCreated || m.PinnedMessage != nil:
 		return nil
 	}
@@ -255,9 +279,7 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 		e.Params.Set(audit.ParamSenderChat, chatID(m.SenderChat))
 	}
 	e.MessageID = strconv.Itoa(m.MessageID)
-	if ext != nil && ext.IsTopicMessage {
-		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
-	}
+	b.inTopic(t, e, m.Chat, ext)
 	if m.ReplyToMessage != nil && !(ext != nil && ext.IsTopicMessage && m.ReplyToMessage.MessageID == ext.MessageThreadID) {
 		e.Params.Set(audit.ParamReplyTo, strconv.Itoa(m.ReplyToMessage.MessageID))
 	}
@@ -268,6 +290,75 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 	}
 	out = append(out, b.command(t, m, ext)...)
 	return out
+}
+
+func topicKey(chat *tgbotapi.Chat, thread string) string { return chatID(chat) + "/" + thread }
+
+// inTopic places e in the forum topic of its message, if any: the thread
+// id as the channel, named as the handler last saw the topic (created or
+// renamed), else with the name of the topic's creation message, which
+// Telegram attaches to a topic message that replies to nothing (a topic
+// created before the bot came).
+func (b *Bot) inTopic(t *batch, e *audit.Event, chat *tgbotapi.Chat, ext *messageExt) {
+	if ext == nil || !ext.IsTopicMessage || ext.MessageThreadID == 0 {
+		return
+	}
+	e.ChannelID = strconv.Itoa(ext.MessageThreadID)
+	key := topicKey(chat, e.ChannelID)
+	if name, ok := t.get(nsTopic, key); ok && len(name) > 0 {
+		e.Params.Set(audit.ParamChannelName, string(name))
+		return
+	}
+	if r := ext.ReplyToMessage; r != nil && r.MessageID == ext.MessageThreadID &&
+		r.ForumTopicCreated != nil && r.ForumTopicCreated.Name != "" {
+		t.put(nsTopic, key, []byte(r.ForumTopicCreated.Name))
+		e.Params.Set(audit.ParamChannelName, r.ForumTopicCreated.Name)
+	}
+}
+
+// topicChanged records CHANNEL_UPDATE for a forum topic renamed, given
+// another icon, closed or reopened, and remembers its new name.
+func (b *Bot) topicChanged(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Event {
+	e := b.event(m.Chat, audit.ChannelUpdate, "forum_topic_edited", m.Date)
+	b.setActor(e, m.From)
+	b.inTopic(t, e, m.Chat, ext)
+	if e.ChannelID == "" && ext.MessageThreadID != 0 {
+		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
+	}
+	e.Params.Set(audit.ParamChannelKind, "FORUM_TOPIC")
+	var changed []string
+	switch {
+	case ext.ForumTopicClosed != nil:
+		e.PlatformType = "forum_topic_closed"
+		changed = append(changed, "closed")
+		e.Params.Set("old_closed", "false")
+		e.Params.Set("new_closed", "true")
+	case ext.ForumTopicReopened != nil:
+		e.PlatformType = "forum_topic_reopened"
+		changed = append(changed, "closed")
+		e.Params.Set("old_closed", "true")
+		e.Params.Set("new_closed", "false")
+	default:
+		ed := ext.ForumTopicEdited
+		if ed.Name != "" {
+			changed = append(changed, "name")
+			e.Params.Set("old_name", e.Params.Get(audit.ParamChannelName))
+			e.Params.Set("new_name", ed.Name)
+			e.Params.Set(audit.ParamChannelName, ed.Name)
+			if e.ChannelID != "" {
+				t.put(nsTopic, topicKey(m.Chat, e.ChannelID), []byte(ed.Name))
+			}
+		}
+		if ed.IconCustomEmojiID != nil {
+			changed = append(changed, "icon_custom_emoji_id")
+			e.Params.Set("new_icon_custom_emoji_id", *ed.IconCustomEmojiID)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	e.Params.Set(audit.ParamChanged, strings.Join(changed, ","))
+	return []*audit.Event{e}
 }
 
 // fillContent adds text, caption, attachments and text links.
@@ -407,9 +498,7 @@ func (b *Bot) onEdit(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Ev
 		e.ActorID, e.ActorName = chatID(m.SenderChat), m.SenderChat.Title
 	}
 	e.MessageID = strconv.Itoa(m.MessageID)
-	if ext != nil && ext.IsTopicMessage {
-		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
-	}
+	b.inTopic(t, e, m.Chat, ext)
 	fillContent(e, m)
 	// The earlier text: from this batch if the message is in it, else
 	// from the store.
@@ -481,6 +570,7 @@ func (b *Bot) joinEvent(t *batch, chat *tgbotapi.Chat, member, by *tgbotapi.User
 	}
 	if by != nil && by.ID != member.ID && !viaRequest {
 		e.Params.Set(ParamAddedBy, userID(by))
+		e.Params.Set(ParamAddedByName, userName(by))
 	}
 	b.notice(t, chat.ID, member)
 	return e

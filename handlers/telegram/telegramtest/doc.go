@@ -27,8 +27,9 @@
 // made by the bot (ban, unban, restrict, promote) update the state and
 // enqueue the chat_member update Telegram would send. Payloads use the Bot
 // API 7.x shapes (message_thread_id, is_topic_message, forum_topic_created,
-// link_preview_options, granular chat permissions, ...), so a bot that
-// decodes raw JSON from MakeRequest can reach fields tgbotapi v5.5.1 lacks.
+// forum_topic_edited, link_preview_options, granular chat permissions, ...),
+// so a bot that decodes raw JSON from MakeRequest can reach fields tgbotapi
+// v5.5.1 lacks.
 //
 // Test helpers inject realistic updates (Message, JoinMember, KickMember,
 // MigrateToSupergroup, PressButton, ...) and accessors report what the bot

@@ -590,6 +590,43 @@ func (s *Server) ForumTopicCreated(chat Chat, by User, name string) Update {
 	return s.enqueueLocked(Update{Message: &cp})
 }
 
+// ForumTopicEdited injects by renaming forum topic thread. Like Telegram,
+// the service message is in the topic, carries forum_topic_edited with the
+// new name only, and replies to the topic's creation message, which keeps
+// the name the topic was created with.
+func (s *Server) ForumTopicEdited(chat Chat, by User, thread int, name string) Update {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.chatForLocked(chat)
+	b := s.ensureMemberLocked(c, by)
+	up := s.serviceMessageLocked(c, b, false, func(m *Message) {
+		m.ForumTopicEdited = &ForumTopicEdited{Name: name}
+		s.placeInjectedLocked(c, m, thread, 0)
+	})
+	cp := *up.Message
+	return s.enqueueLocked(Update{Message: &cp})
+}
+
+// ForumTopicClosed injects by closing (or, with closed false, reopening)
+// forum topic thread: a service message in the topic with
+// forum_topic_closed or forum_topic_reopened, both empty objects.
+func (s *Server) ForumTopicClosed(chat Chat, by User, thread int, closed bool) Update {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.chatForLocked(chat)
+	b := s.ensureMemberLocked(c, by)
+	up := s.serviceMessageLocked(c, b, false, func(m *Message) {
+		if closed {
+			m.ForumTopicClosed = &struct{}{}
+		} else {
+			m.ForumTopicReopened = &struct{}{}
+		}
+		s.placeInjectedLocked(c, m, thread, 0)
+	})
+	cp := *up.Message
+	return s.enqueueLocked(Update{Message: &cp})
+}
+
 // MigrateToSupergroup injects the upgrade of a basic group: a message with
 // migrate_to_chat_id in the old group and one with migrate_from_chat_id in
 // the new supergroup. Members move to the supergroup; afterwards any call

@@ -631,6 +631,49 @@ func TestMigrationError(t *testing.T) {
 	}
 }
 
+// A topic's rename arrives as Telegram sends it: a service message in the
+// topic with forum_topic_edited naming only what changed, replying to the
+// topic's creation message, which keeps the first name.
+func TestRawGetUpdatesForumTopicEdited(t *testing.T) {
+	srv, bot := start(t, telegramtest.Options{})
+	owner := srv.NewUser("Olga")
+	forum := srv.NewForum("Forum", owner)
+	thread := srv.ForumTopicCreated(forum, owner, "Appeals").Message.MessageThreadID
+	srv.ForumTopicEdited(forum, owner, thread, "Complaints")
+
+	resp, err := bot.MakeRequest("getUpdates", tgbotapi.Params{"timeout": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ups []struct {
+		Message struct {
+			MessageThreadID  int             `json:"message_thread_id"`
+			IsTopicMessage   bool            `json:"is_topic_message"`
+			ForumTopicEdited json.RawMessage `json:"forum_topic_edited"`
+			From             *struct {
+				ID int64 `json:"id"`
+			} `json:"from"`
+			ReplyToMessage *struct {
+				MessageID         int `json:"message_id"`
+				ForumTopicCreated *struct {
+					Name string `json:"name"`
+				} `json:"forum_topic_created"`
+			} `json:"reply_to_message"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(resp.Result, &ups); err != nil || len(ups) != 2 {
+		t.Fatalf("decode %v: %s", err, resp.Result)
+	}
+	ed := ups[1].Message
+	if string(ed.ForumTopicEdited) != `{"name":"Complaints"}` || ed.MessageThreadID != thread || !ed.IsTopicMessage ||
+		ed.From == nil || ed.From.ID != owner.ID {
+		t.Fatalf("the edit: %+v (%s)", ed, ed.ForumTopicEdited)
+	}
+	if r := ed.ReplyToMessage; r == nil || r.MessageID != thread || r.ForumTopicCreated == nil || r.ForumTopicCreated.Name != "Appeals" {
+		t.Fatalf("the edit replies to %+v", ed.ReplyToMessage)
+	}
+}
+
 func TestRawGetUpdatesForumTopicFields(t *testing.T) {
 	srv, bot := start(t, telegramtest.Options{})
 	owner := srv.NewUser("Olga")

@@ -130,6 +130,14 @@ type ForumTopicCreated struct {
 	IconCustomEmojiID string `json:"icon_custom_emoji_id,omitempty"`
 }
 
+// ForumTopicEdited is the service payload of a topic's edit: the new name
+// and icon, each only when it changed (an empty icon id: the icon was
+// removed).
+type ForumTopicEdited struct {
+	Name              string  `json:"name,omitempty"`
+	IconCustomEmojiID *string `json:"icon_custom_emoji_id,omitempty"`
+}
+
 // InlineKeyboardButton is one button of an inline keyboard. Exactly one of
 // the optional fields is set on a valid button.
 type InlineKeyboardButton struct {
@@ -192,6 +200,7 @@ type Message struct {
 	MigrateFromChatID    int64                 `json:"migrate_from_chat_id,omitempty"`
 	PinnedMessage        *Message              `json:"pinned_message,omitempty"`
 	ForumTopicCreated    *ForumTopicCreated    `json:"forum_topic_created,omitempty"`
+	ForumTopicEdited     *ForumTopicEdited     `json:"forum_topic_edited,omitempty"`
 	ForumTopicClosed     *struct{}             `json:"forum_topic_closed,omitempty"`
 	ForumTopicReopened   *struct{}             `json:"forum_topic_reopened,omitempty"`
 	ReplyMarkup          *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
@@ -204,7 +213,7 @@ func (m Message) IsService() bool {
 		m.NewChatTitle != "" || len(m.NewChatPhoto) > 0 || m.DeleteChatPhoto ||
 		m.MigrateToChatID != 0 || m.MigrateFromChatID != 0 || m.ForumTopicCreated != nil ||
 		m.PinnedMessage != nil || m.GroupChatCreated || m.ForumTopicClosed != nil ||
-		m.ForumTopicReopened != nil
+		m.ForumTopicReopened != nil || m.ForumTopicEdited != nil
 }
 
 // AdminRights are the rights of a chat administrator
