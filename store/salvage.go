@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -59,6 +61,15 @@ func Salvage(ctx context.Context, src, out string) (_ *SalvageReport, err error)
 		return nil, fmt.Errorf("salvage %s: %w", src, err)
 	}
 	defer f.Close()
+	// Hold bbolt's shared lock, so that the bot does not write to the
+	// file meanwhile, and refuse a file the bot holds.
+	lock, err := lockShared(src)
+	if err != nil {
+		return nil, fmt.Errorf("salvage %s: %w", src, err)
+	}
+	if lock != nil {
+		defer lock.Close()
+	}
 	rf, metaProblems, err := openRaw(f, src)
 	if err != nil {
 		return nil, fmt.Errorf("salvage %s: %w: %w", src, ErrDamaged, err)
@@ -105,6 +116,26 @@ func Salvage(ctx context.Context, src, out string) (_ *SalvageReport, err error)
 	return rep, nil
 }
 
+// lockShared opens path with bbolt read-only, which takes the file's
+// shared lock, and returns the handle to close when done: ErrLocked when
+// another process holds the file for writing. A file bbolt cannot open
+// (or panics on) gives no handle and no error: Salvage reads it anyway.
+func lockShared(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if recover() != nil {
+			db, err = nil, nil
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, ErrLocked
+	}
+	if err != nil {
+		return nil, nil
+	}
+	return db, nil
+}
+
 // SalvageReport says what Salvage copied and what it could not read.
 type SalvageReport struct {
 	Source, Out string
@@ -120,6 +151,7 @@ type SalvageReport struct {
 	Records      int    // records copied
 	Communities  []SalvagedCommunity
 	Unattributed map[uint32]int // records not copied: their community's entry is lost (by property number)
+	OlderNames   int            // communities named from an older copy of the property table
 	// BadRecords are records found but not copied: they do not decode,
 	// or their hash does not match their contents.
 	BadRecords                             []BadRecord
@@ -430,8 +462,12 @@ func looksLikeRecord(k, v []byte) bool {
 	return uint32(r.ev.Seq) == binary.BigEndian.Uint32(k[12:])
 }
 
-// attribute drops the records of properties whose identity is lost.
+// attribute drops the records of properties whose identity is lost,
+// after looking for it in older copies of the property table.
 func (sv *salvager) attribute() error {
+	if err := sv.olderNames(); err != nil {
+		return err
+	}
 	var drop [][]byte
 	for num, p := range sv.props {
 		if p.keyKnown || len(p.recs) == 0 {
@@ -447,6 +483,69 @@ func (sv *salvager) attribute() error {
 		p.recs = nil
 	}
 	return sv.delete(drop)
+}
+
+// olderNames looks for the propnum entries of properties whose entries
+// are lost in every other page of the file: bbolt leaves the previous
+// versions of the pages a commit changed in place until it reuses them,
+// and a property's number never changes once given, so an old copy of
+// the table (held inline in an old root page while it is small) names
+// the property as well as the lost one did. A wrong name could not pass:
+// the records' hashes bind their community, and checkChains drops those
+// that do not match.
+func (sv *salvager) olderNames() error {
+	missing := 0
+	for _, p := range sv.props {
+		if !p.keyKnown && len(p.recs) > 0 {
+			missing++
+		}
+	}
+	if missing == 0 {
+		return nil
+	}
+	take := func(leaf []byte) {
+		elems, err := leafElements(leaf)
+		if err != nil {
+			return
+		}
+		for _, e := range elems {
+			if e.bucket || len(e.k) != 4 || len(e.v) < 2 || !audit.Platform(e.v[0]).Valid() {
+				return // not a property table
+			}
+		}
+		for _, e := range elems {
+			if p := sv.props[binary.BigEndian.Uint32(e.k)]; p != nil && !p.keyKnown {
+				p.key, p.keyKnown = propKey{audit.Platform(e.v[0]), string(e.v[1:])}, true
+				sv.rep.OlderNames++
+			}
+		}
+	}
+	for id := uint64(2); id < sv.rf.meta.hwm; id++ {
+		if id&1023 == 0 {
+			if err := sv.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		p, err := sv.rf.page(id, pageLeaf)
+		if err != nil {
+			continue
+		}
+		elems, err := leafElements(p)
+		if err != nil {
+			continue
+		}
+		for _, e := range elems {
+			if !e.bucket || string(e.k) != string(bPropNum) || len(e.v) < 16 {
+				continue
+			}
+			if root := binary.LittleEndian.Uint64(e.v); root == 0 {
+				take(e.v[16:])
+			} else if leaf, err := sv.rf.page(root, pageLeaf); err == nil {
+				take(leaf)
+			}
+		}
+	}
+	return nil
 }
 
 func (sv *salvager) delete(keys [][]byte) error {
@@ -474,6 +573,7 @@ func (sv *salvager) checkChains() error {
 	for _, b := range sv.bridges {
 		bridges[[12]byte(b.k)] = b.v
 	}
+	misplaced := sv.misplaced()
 	h := newChainHasher()
 	var drop [][]byte
 	err := sv.dst.db.View(func(tx *bolt.Tx) error {
@@ -508,6 +608,16 @@ func (sv *salvager) checkChains() error {
 					binary.BigEndian.PutUint64(bk[4:], r.prevSeq)
 					prev = bridges[bk]
 				}
+				if prev == nil {
+					// Its predecessor is lost: its hash cannot be
+					// checked, but its place in the chains can.
+					if misplaced[sr.seq] {
+						sv.rep.BadRecords = append(sv.rep.BadRecords, BadRecord{Page: sr.page, Key: key, Seq: sr.seq,
+							Problem: "its key names another community than its neighbours in the chain: damaged"})
+						drop = append(drop, key)
+						continue
+					}
+				}
 				if prev != nil {
 					var digest [hashLen]byte
 					if e.Redacted {
@@ -536,6 +646,64 @@ func (sv *salvager) checkChains() error {
 		return err
 	}
 	return sv.delete(drop)
+}
+
+// misplaced finds the records whose key names another community than
+// their neighbours in the chains do. Sequence numbers are unique in the
+// file, so the community of a record's predecessor (the record or bridge
+// holding its prevSeq) and of its successor (the record whose prevSeq is
+// its seq) are votes on where it belongs, as is its community's head; a
+// record with more votes against its key than for it is misplaced: a
+// damaged key moved it. Two rounds: a misplaced record's own votes do not
+// count in the second.
+func (sv *salvager) misplaced() map[uint64]bool {
+	bad := map[uint64]bool{}
+	for range 2 {
+		owner, linkedBy := map[uint64]uint32{}, map[uint64]uint32{}
+		for _, b := range sv.bridges {
+			owner[binary.BigEndian.Uint64(b.k[4:])] = binary.BigEndian.Uint32(b.k)
+		}
+		for num, p := range sv.props {
+			for _, r := range p.recs {
+				if bad[r.seq] {
+					continue
+				}
+				owner[r.seq] = num
+				if r.prevSeq != 0 {
+					linkedBy[r.prevSeq] = num
+				}
+			}
+		}
+		next := map[uint64]bool{}
+		for num, p := range sv.props {
+			for _, r := range p.recs {
+				against, for_ := 0, 0
+				vote := func(n uint32, ok bool) {
+					switch {
+					case !ok:
+					case n == num:
+						for_++
+					default:
+						against++
+					}
+				}
+				if r.prevSeq != 0 {
+					n, ok := owner[r.prevSeq]
+					vote(n, ok)
+				}
+				n, ok := linkedBy[r.seq]
+				vote(n, ok)
+				if p.state != nil && p.state.lastSeq == r.seq {
+					for_++
+				}
+				if against > for_ {
+					next[r.seq] = true
+				}
+			}
+		}
+		bad = next
+	}
+	return bad
 }
 
 // writeRest writes everything but the records and the indexes.
