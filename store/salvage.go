@@ -248,6 +248,8 @@ type salvager struct {
 	maxSeq   uint64
 	pending  []kv // records to write
 	haveKeys map[[16]byte]bool
+
+	newer map[uint64]int // records found after the last readable commit: seq -> how many
 }
 
 func (sv *salvager) prop(num uint32) *salvageProp {
@@ -273,6 +275,11 @@ func (sv *salvager) run() error {
 	sv.rep.Damaged = append(sv.rep.Damaged, w.damaged...)
 	if err := sv.orphans(w.seen); err != nil {
 		return err
+	}
+	if sv.rf.newerLost {
+		if err := sv.lastCommit(w.seen); err != nil {
+			return err
+		}
 	}
 	if err := sv.flushRecords(); err != nil {
 		return err
@@ -447,6 +454,61 @@ func (sv *salvager) orphans(seen map[uint64]bool) error {
 	return nil
 }
 
+// lastCommit looks for the records of the commit that a damaged meta
+// page recorded: the file is read as of the commit before, whose tree
+// does not reach the pages that commit wrote, and whose freelist counts
+// them as free. Records whose sequence number is above every one of the
+// commit before cannot be stale copies; they are taken when their hash
+// checks against their predecessor's (checkChains), and dropped when two
+// claim one number (a transaction that failed after writing pages).
+func (sv *salvager) lastCommit(seen map[uint64]bool) error {
+	before := sv.maxSeq
+	if v := sv.meta[string(kSeq)]; len(v) == 8 {
+		before = max(before, binary.BigEndian.Uint64(v))
+	}
+	sv.newer = map[uint64]int{}
+	filePages := uint64(sv.rf.size / int64(sv.rf.pageSize))
+	for id := uint64(2); id < filePages; id++ {
+		if id&1023 == 0 {
+			if err := sv.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if seen[id] {
+			continue
+		}
+		p, err := sv.rf.pageBelow(id, filePages, pageLeaf)
+		if err != nil {
+			continue
+		}
+		elems, err := leafElements(p)
+		if err != nil {
+			continue
+		}
+		for _, e := range elems {
+			if e.bucket || !looksLikeRecord(e.k, e.v) {
+				continue
+			}
+			r := reader{b: e.v}
+			r.bytes(5)
+			seq := r.uvarint()
+			if seq <= before {
+				continue
+			}
+			var key [16]byte
+			copy(key[:], e.k)
+			if !sv.haveKeys[key] {
+				sv.newer[seq]++
+			}
+			if err := sv.record(e.k, e.v, id); err != nil {
+				return err
+			}
+		}
+		id += pageOverflow(p)
+	}
+	return nil
+}
+
 // looksLikeRecord reports whether a leaf element found outside the tree
 // is a record of the ev bucket: a 16-byte key whose id matches the
 // sequence number of a value that decodes as a record. No index entry
@@ -520,13 +582,14 @@ func (sv *salvager) olderNames() error {
 			}
 		}
 	}
-	for id := uint64(2); id < sv.rf.meta.hwm; id++ {
+	filePages := uint64(sv.rf.size / int64(sv.rf.pageSize))
+	for id := uint64(2); id < filePages; id++ {
 		if id&1023 == 0 {
 			if err := sv.ctx.Err(); err != nil {
 				return err
 			}
 		}
-		p, err := sv.rf.page(id, pageLeaf)
+		p, err := sv.rf.pageBelow(id, filePages, pageLeaf)
 		if err != nil {
 			continue
 		}
@@ -540,7 +603,7 @@ func (sv *salvager) olderNames() error {
 			}
 			if root := binary.LittleEndian.Uint64(e.v); root == 0 {
 				take(e.v[16:])
-			} else if leaf, err := sv.rf.page(root, pageLeaf); err == nil {
+			} else if leaf, err := sv.rf.pageBelow(root, filePages, pageLeaf); err == nil {
 				take(leaf)
 			}
 		}
@@ -607,6 +670,15 @@ func (sv *salvager) checkChains() error {
 					binary.BigEndian.PutUint32(bk[:], num)
 					binary.BigEndian.PutUint64(bk[4:], r.prevSeq)
 					prev = bridges[bk]
+				}
+				if n := sv.newer[sr.seq]; n > 1 || (n == 1 && prev == nil) {
+					problem := "found after the last readable commit, it cannot be checked"
+					if n > 1 {
+						problem = "found after the last readable commit, another record claims its number"
+					}
+					sv.rep.BadRecords = append(sv.rep.BadRecords, BadRecord{Page: sr.page, Key: key, Seq: sr.seq, Problem: problem})
+					drop = append(drop, key)
+					continue
 				}
 				if prev == nil {
 					// Its predecessor is lost: its hash cannot be

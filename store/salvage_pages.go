@@ -69,6 +69,9 @@ type rawFile struct {
 	size     int64
 	pageSize int
 	meta     rawMeta
+	// newerLost: a meta page is damaged and may have been the newer;
+	// the file is read as of the commit before.
+	newerLost bool
 }
 
 type rawMeta struct {
@@ -119,6 +122,16 @@ func openRaw(f *os.File, path string) (_ *rawFile, problems []DamagedPage, _ err
 		rf.meta = m0
 	}
 	rf.pageSize = int(rf.meta.pageSize)
+	if len(problems) > 0 {
+		// Whether the damaged meta was the newer one: its txid, if that
+		// field is intact, is one more than the one used (less: older).
+		var b [8]byte
+		damaged := 1 - rf.meta.page
+		if _, err := rf.f.ReadAt(b[:], int64(damaged*rf.pageSize)+pageHeaderSize+48); err != nil ||
+			binary.LittleEndian.Uint64(b[:]) != rf.meta.txid-1 {
+			rf.newerLost = true
+		}
+	}
 	if pages := uint64(rf.size / int64(rf.pageSize)); rf.meta.hwm > pages {
 		problems = append(problems, DamagedPage{Page: pages, Problem: fmt.Sprintf("the file ends after %d pages, its meta page says %d", pages, rf.meta.hwm)})
 		rf.meta.hwm = pages
@@ -164,8 +177,14 @@ func (rf *rawFile) readMeta(n int, off int64) (rawMeta, error) {
 // names it and has one of the wanted flags, and that its count of
 // elements fits.
 func (rf *rawFile) page(id uint64, flags ...uint16) ([]byte, error) {
-	if id < 2 || id >= rf.meta.hwm {
-		return nil, fmt.Errorf("page %d is outside the %d pages in use", id, rf.meta.hwm)
+	return rf.pageBelow(id, rf.meta.hwm, flags...)
+}
+
+// pageBelow is page for a page anywhere below limit (the pages in use, or
+// the whole file).
+func (rf *rawFile) pageBelow(id, limit uint64, flags ...uint16) ([]byte, error) {
+	if id < 2 || id >= limit {
+		return nil, fmt.Errorf("page %d is outside the %d pages in use", id, limit)
 	}
 	ps := int64(rf.pageSize)
 	var hdr [pageHeaderSize]byte
@@ -181,8 +200,8 @@ func (rf *rawFile) page(id uint64, flags ...uint16) ([]byte, error) {
 		return nil, fmt.Errorf("unexpected page type (flags %#x)", f)
 	}
 	overflow := uint64(le.Uint32(hdr[12:]))
-	if overflow >= rf.meta.hwm-id {
-		return nil, fmt.Errorf("its %d overflow pages run past the %d pages in use", overflow, rf.meta.hwm)
+	if overflow >= limit-id {
+		return nil, fmt.Errorf("its %d overflow pages run past the %d pages in use", overflow, limit)
 	}
 	buf := make([]byte, int64(1+overflow)*ps)
 	if _, err := rf.f.ReadAt(buf, int64(id)*ps); err != nil {
