@@ -56,10 +56,17 @@ func printSalvage(w io.Writer, r *store.SalvageReport) {
 				break
 			}
 			note := ""
-			if !lost[d] {
+			switch {
+			case lost[d]:
+			case d.Bucket == "(meta)" || d.Bucket == "(freelist)":
+				note = " (nothing lost)"
+			default:
 				note = " (an index: rebuilt from the records, nothing lost)"
 			}
 			fmt.Fprintf(w, "  %s%s\n", d, note)
+		}
+		if r.EarlierCommit {
+			fmt.Fprintln(w, "  the newest meta page may be the damaged one: the file was read as of the commit before; the last commit's records were looked for, its other changes (settings, state) are lost")
 		}
 		if r.NoFreelist != "" {
 			fmt.Fprintf(w, "  leaves cut off from the tree were not searched: %s\n", r.NoFreelist)

@@ -145,3 +145,22 @@ func TestSalvageReportsWhatItLost(t *testing.T) {
 		t.Errorf("salvage onto an existing file: exit %d %s", code, errs)
 	}
 }
+
+// TestSalvageRefusesAFileTheBotHolds: salvage reads a file nothing writes
+// to; a running bot's file is refused with what to do, and no copy made.
+func TestSalvageRefusesAFileTheBotHolds(t *testing.T) {
+	db, _ := testDB(t, 3)
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out := filepath.Join(t.TempDir(), "copy.db")
+	code, _, errs := cli("salvage", "--db", db, "--out", out)
+	if code != 1 || !strings.Contains(errs, "stop the bot") || !strings.Contains(errs, db) {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a copy was made of a file the bot holds")
+	}
+}

@@ -74,7 +74,8 @@ func Salvage(ctx context.Context, src, out string) (_ *SalvageReport, err error)
 	if err != nil {
 		return nil, fmt.Errorf("salvage %s: %w: %w", src, ErrDamaged, err)
 	}
-	rep := &SalvageReport{Source: src, Out: out, PageSize: rf.pageSize, Pages: rf.meta.hwm, MetaPage: rf.meta.page, Damaged: metaProblems}
+	rep := &SalvageReport{Source: src, Out: out, PageSize: rf.pageSize, Pages: rf.meta.hwm, MetaPage: rf.meta.page, Damaged: metaProblems,
+		EarlierCommit: rf.newerLost}
 
 	tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".salvage-*")
 	if err != nil {
@@ -145,13 +146,18 @@ type SalvageReport struct {
 	// Damaged lists the pages that could not be read, in the order met.
 	// A damaged page of an index or of the dictionary loses nothing:
 	// those are rebuilt from the records (see Lost).
-	Damaged      []DamagedPage
-	NoFreelist   string // why cut-off leaves were not searched, or ""
-	OrphanPages  int    // leaf pages cut off from the tree whose records were taken
-	Records      int    // records copied
-	Communities  []SalvagedCommunity
-	Unattributed map[uint32]int // records not copied: their community's entry is lost (by property number)
-	OlderNames   int            // communities named from an older copy of the property table
+	Damaged    []DamagedPage
+	NoFreelist string // why cut-off leaves were not searched, or ""
+	// EarlierCommit: a damaged meta page may have been the newest, and
+	// the file was read as of the commit before. The records of the last
+	// commit were looked for; its other changes (settings, state) are
+	// lost.
+	EarlierCommit bool
+	OrphanPages   int // leaf pages cut off from the tree whose records were taken
+	Records       int // records copied
+	Communities   []SalvagedCommunity
+	Unattributed  map[uint32]int // records not copied: their community's entry is lost (by property number)
+	OlderNames    int            // communities named from an older copy of the property table
 	// BadRecords are records found but not copied: they do not decode,
 	// or their hash does not match their contents.
 	BadRecords                             []BadRecord
@@ -197,11 +203,16 @@ func (r *SalvageReport) problems() int {
 	return n
 }
 
-// Lost returns the damaged pages that held more than an index.
+// Lost returns the damaged pages whose loss lost data: not those of an
+// index or the dictionary (rebuilt from the records), nor the freelist,
+// nor a meta page older than the one read.
 func (r *SalvageReport) Lost() []DamagedPage {
 	var out []DamagedPage
 	for _, d := range r.Damaged {
-		if !rebuiltBucket(d.Bucket) {
+		switch {
+		case rebuiltBucket(d.Bucket), d.Bucket == pageIsFreelist:
+		case d.Bucket == pageIsMeta && !r.EarlierCommit:
+		default:
 			out = append(out, d)
 		}
 	}

@@ -49,15 +49,32 @@ const (
 
 // DamagedPage is a page Salvage could not read, and what was in it.
 type DamagedPage struct {
-	Page    uint64
-	Bucket  string // the bucket it belongs to ("" for the root, "kv/ns" nested)
+	Page uint64
+	// Bucket is the bucket it belongs to ("" for the root, "kv/ns"
+	// nested), or what else it is: "(meta)", "(freelist)", "(end)" (the
+	// file is shorter than its meta page says).
+	Bucket  string
 	Problem string
 }
 
+// What a damaged page is when it is not a bucket's.
+const (
+	pageIsMeta     = "(meta)"
+	pageIsFreelist = "(freelist)"
+	pageIsEnd      = "(end)"
+)
+
 func (d DamagedPage) String() string {
-	in := "the root bucket"
-	if d.Bucket != "" {
-		in = "bucket " + d.Bucket
+	in := "bucket " + d.Bucket
+	switch d.Bucket {
+	case "":
+		in = "the root bucket"
+	case pageIsMeta:
+		in = "a meta page"
+	case pageIsFreelist:
+		in = "the freelist"
+	case pageIsEnd:
+		in = "the end of the file"
 	}
 	return fmt.Sprintf("page %d (%s): %s", d.Page, in, d.Problem)
 }
@@ -112,10 +129,10 @@ func openRaw(f *os.File, path string) (_ *rawFile, problems []DamagedPage, _ err
 		return nil, nil, fmt.Errorf("%w: page 0: %v; page 1: %v", errNoMeta, err0, err1)
 	case err0 != nil:
 		rf.meta = m1
-		problems = append(problems, DamagedPage{Page: 0, Problem: "meta page: " + err0.Error()})
+		problems = append(problems, DamagedPage{Page: 0, Bucket: pageIsMeta, Problem: err0.Error()})
 	case err1 != nil:
 		rf.meta = m0
-		problems = append(problems, DamagedPage{Page: 1, Problem: "meta page: " + err1.Error()})
+		problems = append(problems, DamagedPage{Page: 1, Bucket: pageIsMeta, Problem: err1.Error()})
 	case m1.txid > m0.txid:
 		rf.meta = m1
 	default:
@@ -133,7 +150,7 @@ func openRaw(f *os.File, path string) (_ *rawFile, problems []DamagedPage, _ err
 		}
 	}
 	if pages := uint64(rf.size / int64(rf.pageSize)); rf.meta.hwm > pages {
-		problems = append(problems, DamagedPage{Page: pages, Problem: fmt.Sprintf("the file ends after %d pages, its meta page says %d", pages, rf.meta.hwm)})
+		problems = append(problems, DamagedPage{Page: pages, Bucket: pageIsEnd, Problem: fmt.Sprintf("the file ends after %d pages, its meta page says %d", pages, rf.meta.hwm)})
 		rf.meta.hwm = pages
 	}
 	return rf, problems, nil
@@ -307,24 +324,24 @@ func (rf *rawFile) freelist() (ids map[uint64]bool, pages []uint64, problem *Dam
 	}
 	p, err := rf.page(id, pageFreelist)
 	if err != nil {
-		return nil, nil, &DamagedPage{Page: id, Problem: "freelist: " + err.Error()}
+		return nil, nil, &DamagedPage{Page: id, Bucket: pageIsFreelist, Problem: err.Error()}
 	}
 	le := binary.LittleEndian
 	start, n := pageHeaderSize, uint64(pageCount(p))
 	if n == 0xFFFF {
 		if len(p) < pageHeaderSize+8 {
-			return nil, nil, &DamagedPage{Page: id, Problem: "freelist: truncated"}
+			return nil, nil, &DamagedPage{Page: id, Bucket: pageIsFreelist, Problem: "truncated"}
 		}
 		n, start = le.Uint64(p[pageHeaderSize:]), pageHeaderSize+8
 	}
 	if n > uint64(len(p)-start)/8 {
-		return nil, nil, &DamagedPage{Page: id, Problem: fmt.Sprintf("freelist: %d ids do not fit in it", n)}
+		return nil, nil, &DamagedPage{Page: id, Bucket: pageIsFreelist, Problem: fmt.Sprintf("%d ids do not fit in it", n)}
 	}
 	ids = make(map[uint64]bool, n)
 	for i := range n {
 		f := le.Uint64(p[start+int(i)*8:])
 		if f < 2 || f >= rf.meta.hwm {
-			return nil, nil, &DamagedPage{Page: id, Problem: fmt.Sprintf("freelist: page %d is outside the %d pages in use", f, rf.meta.hwm)}
+			return nil, nil, &DamagedPage{Page: id, Bucket: pageIsFreelist, Problem: fmt.Sprintf("it lists page %d, outside the %d pages in use", f, rf.meta.hwm)}
 		}
 		ids[f] = true
 	}
