@@ -27,15 +27,18 @@ import (
 // it. When the file's freelist can be read, it then reads the pages that
 // are neither in the tree nor free: leaves cut off from the tree by a
 // damaged branch page, whose records it takes too. (Without a freelist it
-// cannot tell those from stale pages, and takes none.)
+// cannot tell those from stale pages, and takes none.) When the newest
+// meta page may be the damaged one, it also looks for the last commit's
+// records (lastCommit).
 //
 // What it copies:
 //   - every record it can decode, byte for byte, with its chain fields
 //     (sequence number, link to its predecessor, hash), so that Verify on
 //     the copy checks them and names the gaps; a record whose hash does
 //     not match its contents and its predecessor's is damaged and dropped.
-//     Records of a community whose entry (in both props and propnum) is
-//     lost cannot be attributed and are reported, not copied;
+//     Records of a community whose entries (in both props and propnum,
+//     and in every older copy of propnum left in the file) are lost
+//     cannot be attributed and are reported, not copied;
 //   - each community's chain head and the bridges of purged records, so
 //     that the copy's chains still end where the original's did and go on
 //     from there when the bot records into the copy;
