@@ -45,6 +45,11 @@ const (
 	boltVersion     = 2
 	noFreelistPage  = ^uint64(0)
 	maxTreeDepth    = 64 // far deeper than any real tree: a loop
+	// maxPageSpan bounds what one page with its overflow may span, so that
+	// a damaged overflow count cannot make Salvage read a whole large file
+	// into memory: records are at most a few hundred KiB, and the
+	// freelist of a file of 8 million free pages fits.
+	maxPageSpan = 64 << 20
 )
 
 // DamagedPage is a page Salvage could not read, and what was in it.
@@ -219,6 +224,9 @@ func (rf *rawFile) pageBelow(id, limit uint64, flags ...uint16) ([]byte, error) 
 	overflow := uint64(le.Uint32(hdr[12:]))
 	if overflow >= limit-id {
 		return nil, fmt.Errorf("its %d overflow pages run past the %d pages in use", overflow, limit)
+	}
+	if (1+overflow)*uint64(ps) > maxPageSpan {
+		return nil, fmt.Errorf("its %d overflow pages are more than any value chatwarden writes", overflow)
 	}
 	buf := make([]byte, int64(1+overflow)*ps)
 	if _, err := rf.f.ReadAt(buf, int64(id)*ps); err != nil {

@@ -497,3 +497,27 @@ func TestSalvageDropsARecordMovedToAnotherCommunity(t *testing.T) {
 		}
 	}
 }
+
+// TestSalvagePageSpanIsBounded: a damaged overflow count in a large file
+// is refused, not read: 4 GiB of "overflow pages" would otherwise be
+// allocated and read for one page.
+func TestSalvagePageSpanIsBounded(t *testing.T) {
+	hdr := make([]byte, 4096)
+	binary.LittleEndian.PutUint64(hdr, 5)
+	binary.LittleEndian.PutUint16(hdr[8:], pageLeaf)
+	binary.LittleEndian.PutUint32(hdr[12:], 1<<20)
+	rf := &rawFile{f: onePage(hdr), pageSize: 4096, size: 1 << 42, meta: rawMeta{hwm: 1 << 30}}
+	if _, err := rf.page(5, pageLeaf); err == nil || !strings.Contains(err.Error(), "overflow pages are more than") {
+		t.Fatalf("a page spanning 4 GiB: %v", err)
+	}
+}
+
+// onePage reads as a file whose every page is the same.
+type onePage []byte
+
+func (p onePage) ReadAt(b []byte, off int64) (int, error) {
+	for i := range b {
+		b[i] = p[(off+int64(i))%int64(len(p))]
+	}
+	return len(b), nil
+}
