@@ -58,11 +58,19 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		failed++
-		fmt.Fprintf(stdout, "FAILED  %s:%s  %s", v.Platform, v.Property, v.Problem)
-		if !v.BadID.IsZero() {
-			fmt.Fprintf(stdout, "  (record %s, seq %d)", v.BadID, v.BadSeq)
+		if len(v.Gaps) > 0 && v.Problem == v.Gaps[0].String() {
+			// Only gaps: one line each below.
+			fmt.Fprintf(stdout, "FAILED  %s:%s  %d records  %d %s\n", v.Platform, v.Property, v.Records, len(v.Gaps), plural(len(v.Gaps), "gap", "gaps"))
+		} else {
+			fmt.Fprintf(stdout, "FAILED  %s:%s  %s", v.Platform, v.Property, v.Problem)
+			if !v.BadID.IsZero() {
+				fmt.Fprintf(stdout, "  (record %s, seq %d)", v.BadID, v.BadSeq)
+			}
+			fmt.Fprintln(stdout)
 		}
-		fmt.Fprintln(stdout)
+		for _, g := range v.Gaps {
+			fmt.Fprintf(stdout, "GAP     %s:%s  %s\n", v.Platform, v.Property, g)
+		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%s: %d of %d chains failed verification", *db, failed, len(results))
@@ -71,6 +79,13 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "no records")
 	}
 	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func cmdBackup(args []string, stdout, stderr io.Writer) error {

@@ -1,6 +1,6 @@
 // Package cli is chatwarden's command line: one function per subcommand
-// (run, api, demo, doctor, logs, export, verify, backup, erase, purge,
-// invite, healthcheck, version), their flags and usage, and the exit
+// (run, api, demo, doctor, logs, export, verify, backup, salvage, erase,
+// purge, invite, healthcheck, version), their flags and usage, and the exit
 // statuses (0 ok, 1 failure, 2 usage error). main.go calls Run; the running bot itself
 // is package bot.
 package cli
@@ -35,6 +35,7 @@ var commands = map[string]subcommand{
 	"export":      {"export audit records as NDJSON or CSV", cmdExport},
 	"verify":      {"check the hash chains of a database", cmdVerify},
 	"backup":      {"copy a database consistently", cmdBackup},
+	"salvage":     {"copy every readable record and setting of a damaged database to a new file", cmdSalvage},
 	"erase":       {"erase one user's personal data in a community", cmdErase},
 	"purge":       {"delete records older than a number of days", cmdPurge},
 	"invite":      {"print the Discord invite URL with the permissions chatwarden needs", cmdInvite},

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +130,13 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			must(t, ev.Delete(best))
 			return nil
 		}, "newest"},
+		{"record undecodable", func(t *testing.T, ev *bolt.Bucket, keys [][]byte) []byte {
+			k := keys[30]
+			v := bytes.Clone(ev.Get(k))
+			v[0] = 9 // an unknown version
+			must(t, ev.Put(k, v))
+			return k
+		}, "cannot be decoded"},
 		{"two records swapped", func(t *testing.T, ev *bolt.Bucket, keys [][]byte) []byte {
 			a, b := bytes.Clone(ev.Get(keys[5])), bytes.Clone(ev.Get(keys[30]))
 			must(t, ev.Put(keys[5], b))
@@ -152,6 +161,9 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}
 			if !strings.Contains(v.Problem, tc.problem) {
 				t.Errorf("problem %q does not say %q", v.Problem, tc.problem)
+			}
+			if tc.problem == "cannot be decoded" && len(v.Gaps) > 0 {
+				t.Errorf("a record that is there but does not decode is reported as missing: %v", v.Gaps)
 			}
 		})
 	}
@@ -350,4 +362,67 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVerifyNamesEveryGap removes the first record of a chain, two runs
+// in its middle and its newest records, and alters one record after the
+// gaps: Verify names each run by the sequence numbers around it, goes on
+// past every gap and still finds the altered record.
+func TestVerifyNamesEveryGap(t *testing.T) {
+	path, _ := onePropertyStore(t, 400)
+	type rec struct {
+		key     []byte
+		seq     uint64
+		prevSeq uint64
+	}
+	var chain []rec // property g in commit order
+	var altered []byte
+	tamper(t, path, func(ev *bolt.Bucket, keys [][]byte) {
+		for _, k := range keys {
+			var r record
+			must(t, decodeRecord(ev.Get(k), &r))
+			chain = append(chain, rec{k, r.ev.Seq, r.prevSeq})
+		}
+		slices.SortFunc(chain, func(a, b rec) int { return cmpU64(a.seq, b.seq) })
+		// Removed: the first, 40–44, 100, and the newest three.
+		for _, i := range []int{0, 40, 41, 42, 43, 44, 100, len(chain) - 3, len(chain) - 2, len(chain) - 1} {
+			must(t, ev.Delete(chain[i].key))
+		}
+		for _, r := range chain[200:] {
+			v := bytes.Clone(ev.Get(r.key))
+			if i := bytes.Index(v, []byte("hello")); i >= 0 {
+				v[i] ^= 0x20 // content: the record still decodes
+				must(t, ev.Put(r.key, v))
+				altered = r.key
+				break
+			}
+		}
+	})
+	v := verifyFile(t, path)
+	want := []Gap{
+		{After: 0, Last: chain[0].seq, Resume: chain[1].seq},
+		{After: chain[39].seq, Last: chain[44].seq, Resume: chain[45].seq},
+		{After: chain[99].seq, Last: chain[100].seq, Resume: chain[101].seq},
+		{After: chain[len(chain)-4].seq, Last: chain[len(chain)-1].seq},
+	}
+	if len(v.Gaps) != len(want) {
+		t.Fatalf("gaps %+v, want %+v", v.Gaps, want)
+	}
+	for i, g := range v.Gaps {
+		g.ResumeID = audit.ID{}
+		if g != want[i] {
+			t.Errorf("gap %d: %+v, want %+v", i, g, want[i])
+		}
+	}
+	if v.OK || !strings.Contains(v.Problem, "altered") || !bytes.Equal(v.BadID[:], altered[4:]) {
+		t.Errorf("the record altered after the gaps: OK %v, %s at %s", v.OK, v.Problem, v.BadID)
+	}
+	s := v.Gaps[1].String()
+	wantText := fmt.Sprintf("records seq %s–%s missing", thousands(chain[39].seq+1), thousands(chain[44].seq))
+	if !strings.Contains(s, wantText) || !strings.Contains(s, "resumes at seq "+thousands(chain[45].seq)) {
+		t.Errorf("gap text %q does not say %q and where the chain resumes", s, wantText)
+	}
+	if got := thousands(1204); got != "1,204" {
+		t.Errorf("thousands(1204) = %q", got)
+	}
 }

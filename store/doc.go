@@ -2,7 +2,8 @@
 // events with their secondary indexes and per-property hash chain, queries
 // and pagination cursors, retention (purge and erase), the log-delivery
 // outbox, per-property settings, platform cursors and small namespaced
-// key-value state for the engines.
+// key-value state for the engines; and Salvage, which copies what a
+// damaged file still holds into a new one, reading it without bbolt.
 //
 // # Layout
 //

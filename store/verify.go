@@ -24,12 +24,49 @@ type Verification struct {
 	BadID   audit.ID
 	BadSeq  uint64
 	Problem string
+	// Gaps are the runs of missing records, oldest first. Verification
+	// goes on past a gap (a salvaged copy has one wherever a damaged page
+	// was), trusting the hash stored in the record the chain resumes at:
+	// its link to the missing predecessor cannot be checked.
+	Gaps []Gap
+}
+
+// Gap is a run of records missing from a chain: removed by hand, or lost
+// with a damaged page. Sequence numbers are shared by every property of
+// the file, so not every number in (After, Last] was this property's; the
+// record numbered Last was.
+type Gap struct {
+	After    uint64   // the last record present before the gap (0: the chain's start)
+	Last     uint64   // the missing record that the next one (or the head) links to
+	Resume   uint64   // the record the chain resumes at; 0 when the gap is at the end
+	ResumeID audit.ID // its id
+}
+
+// String says which records are missing, as an operator reads it.
+func (g Gap) String() string {
+	which := fmt.Sprintf("records seq %s–%s", thousands(g.After+1), thousands(g.Last))
+	if g.After+1 == g.Last {
+		which = "record seq " + thousands(g.Last)
+	}
+	if g.Resume == 0 {
+		return fmt.Sprintf("the newest %s missing (removed or lost, or the head was altered)", which)
+	}
+	return fmt.Sprintf("%s missing: removed or lost (chain resumes at seq %s)", which, thousands(g.Resume))
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n uint64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // Verify checks the hash chain of one property: every record's hash over
 // its predecessor's and its own canonical bytes, the links between records
 // in commit order, and the stored head. It reports the first record that
-// was altered, removed or reordered.
+// was altered or reordered, and every run of missing records (Gaps).
 func (s *Store) Verify(ctx context.Context, p audit.Platform, property string) (_ Verification, err error) {
 	defer recoverDamaged(s.path, &err)
 	res := Verification{Platform: p, Property: property, OK: true}
@@ -68,14 +105,16 @@ func (s *Store) verify(ctx context.Context, tx *bolt.Tx, ps *propState, res *Ver
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		var l link
 		if len(k) != 16 {
-			return fail(res, l.id, 0, "malformed key")
+			fail(res, l.id, 0, "malformed key")
+			continue
 		}
 		copy(l.id[:], k[4:])
 		r := reader{b: v}
 		r.bytes(5)
 		l.seq = r.uvarint()
 		if r.err != nil {
-			return fail(res, l.id, 0, "record cannot be decoded")
+			fail(res, l.id, 0, "record cannot be decoded")
+			continue
 		}
 		links = append(links, l)
 	}
@@ -88,6 +127,7 @@ func (s *Store) verify(ctx context.Context, tx *bolt.Tx, ps *propState, res *Ver
 	h := newChainHasher()
 	var lastSeq uint64
 	var last [hashLen]byte
+	lastUnknown := false // the record at lastSeq could not be decoded
 	var personal []byte
 	for i, l := range links {
 		if i&1023 == 1023 && ctx.Err() != nil {
@@ -96,22 +136,42 @@ func (s *Store) verify(ctx context.Context, tx *bolt.Tx, ps *propState, res *Ver
 		v := tx.Bucket(bEvents).Get(append(u32(ps.num), l.id[:]...))
 		var r record
 		if err := decodeRecord(v, &r); err != nil {
-			return fail(res, l.id, l.seq, "record cannot be decoded: "+err.Error())
+			fail(res, l.id, l.seq, "record cannot be decoded: "+err.Error())
+			lastSeq, lastUnknown = l.seq, true
+			continue
 		}
 		e := &r.ev
 		e.ID, e.Platform, e.PropertyID = l.id, res.Platform, res.Property
+		// After a problem, go on from the record's own stored hash, so
+		// that one bad record does not hide the state of the rest.
+		skip := func() {
+			lastSeq, lastUnknown = e.Seq, false
+			copy(last[:], e.Hash)
+			res.Records++
+		}
 		if uint32(e.Seq) != l.id.SeqLow() {
-			return fail(res, l.id, e.Seq, "record was moved: its id does not match its sequence number")
+			fail(res, l.id, e.Seq, "record was moved: its id does not match its sequence number")
+			skip()
+			continue
 		}
 		prev := last[:]
 		switch {
+		case r.prevSeq == lastSeq && lastUnknown:
+			skip() // its predecessor could not be decoded
+			continue
 		case r.prevSeq == lastSeq:
 		case r.prevSeq < lastSeq:
-			return fail(res, l.id, e.Seq, fmt.Sprintf("out of order: it follows record seq %d but claims seq %d as its predecessor", lastSeq, r.prevSeq))
+			fail(res, l.id, e.Seq, fmt.Sprintf("out of order: it follows record seq %d but claims seq %d as its predecessor", lastSeq, r.prevSeq))
+			skip()
+			continue
 		default:
 			b := bridge(r.prevSeq)
 			if len(b) != hashLen {
-				return fail(res, l.id, e.Seq, fmt.Sprintf("record seq %d before it was removed", r.prevSeq))
+				// A gap: the predecessor is gone and no bridge keeps
+				// its hash.
+				gap(res, Gap{After: lastSeq, Last: r.prevSeq, Resume: e.Seq, ResumeID: l.id})
+				skip()
+				continue
 			}
 			prev = b
 		}
@@ -127,28 +187,46 @@ func (s *Store) verify(ctx context.Context, tx *bolt.Tx, ps *propState, res *Ver
 		}
 		sum := h.recordHash(prev, &r, &digest)
 		if !bytes.Equal(sum[:], e.Hash) {
-			return fail(res, l.id, e.Seq, "record was altered: its hash does not match its contents")
+			fail(res, l.id, e.Seq, "record was altered: its hash does not match its contents")
+			skip()
+			continue
 		}
-		lastSeq, last = e.Seq, sum
+		lastSeq, last, lastUnknown = e.Seq, sum, false
 		res.Records++
 	}
 	res.Head = ps.head
 	if lastSeq != ps.lastSeq || last != ps.head {
 		// The newest records may have been purged legitimately.
 		b := bridge(ps.lastSeq)
-		if ps.lastSeq < lastSeq || !bytes.Equal(b, ps.head[:]) {
-			return fail(res, audit.ID{}, ps.lastSeq, fmt.Sprintf("the newest record(s) after seq %d were removed or the head was altered", lastSeq))
+		switch {
+		case ps.lastSeq > lastSeq && !bytes.Equal(b, ps.head[:]):
+			gap(res, Gap{After: lastSeq, Last: ps.lastSeq})
+		case ps.lastSeq < lastSeq || !bytes.Equal(b, ps.head[:]):
+			fail(res, audit.ID{}, ps.lastSeq, fmt.Sprintf("the head (seq %d) does not match the newest record (seq %d): the head was altered", ps.lastSeq, lastSeq))
 		}
 	}
-	if res.Records != ps.count {
-		return fail(res, audit.ID{}, 0, fmt.Sprintf("%d records found, the property's count says %d", res.Records, ps.count))
+	if res.OK && res.Records != ps.count {
+		fail(res, audit.ID{}, 0, fmt.Sprintf("%d records found, the property's count says %d", res.Records, ps.count))
 	}
 	return nil
 }
 
-func fail(res *Verification, id audit.ID, seq uint64, problem string) error {
-	res.OK, res.BadID, res.BadSeq, res.Problem = false, id, seq, problem
-	return nil
+// fail records a problem. The first one found is reported, except that
+// any other problem is reported before a gap.
+func fail(res *Verification, id audit.ID, seq uint64, problem string) {
+	if res.OK || (len(res.Gaps) > 0 && res.Problem == res.Gaps[0].String()) {
+		res.OK, res.BadID, res.BadSeq, res.Problem = false, id, seq, problem
+	}
+}
+
+// gap records a run of missing records; the first one found is the
+// problem reported when nothing worse was.
+func gap(res *Verification, g Gap) {
+	if res.OK {
+		res.OK, res.BadID, res.BadSeq = false, g.ResumeID, g.Resume
+		res.Problem = g.String()
+	}
+	res.Gaps = append(res.Gaps, g)
 }
 
 func cmpU64(a, b uint64) int {
