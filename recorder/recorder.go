@@ -40,7 +40,9 @@ type Batch struct {
 	// saved in the same transaction, in the order it was submitted.
 	State []State
 	// Sealed[i] is what the journal's Sealer computed for Events[i] on the
-	// caller's goroutine; nil or as long as Events.
+	// caller's goroutine; nil or as long as Events. They belong to the
+	// journal once Append has returned nil (it may reuse their memory for
+	// later seals); after an error they are still the batch's, to retry.
 	Sealed [][]byte
 }
 

@@ -62,6 +62,7 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 	}
 	// Committed: publish the new state.
 	s.seq = w.seq
+	s.seals.put(b.Sealed)
 	for k, v := range w.dict {
 		s.dict[k] = v
 	}
@@ -259,7 +260,7 @@ func fill(b *bolt.Bucket) *bolt.Bucket {
 // its digest. It implements audit.Sealer so that the Recorder runs it on the
 // callers' goroutines.
 func (s *Store) Seal(e *audit.Event) []byte {
-	b := make([]byte, nonceLen+hashLen, nonceLen+hashLen+64+len(e.Content)+len(e.ActorName))
+	b := s.seals.get(nonceLen + hashLen + 64 + len(e.Content) + len(e.ActorName))[:nonceLen+hashLen]
 	if _, err := rand.Read(b[:nonceLen]); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // documented never to fail on Linux
 	}
@@ -271,6 +272,59 @@ func (s *Store) Seal(e *audit.Event) []byte {
 	h.Sum(b[nonceLen:nonceLen])
 	sealHashes.Put(h)
 	return b
+}
+
+// sealBufs recycles Seal's buffers: Append takes them back once a batch
+// has committed (recorder.Batch.Sealed), so a steady stream of events
+// seals into the same memory instead of one allocation per event. It keeps
+// buffers of at most sealBufMax bytes, sealBufsBytes in all: a whole
+// commit's worth at the recorder's default batch of ordinary messages.
+type sealBufs struct {
+	mu    sync.Mutex
+	free  [][]byte
+	bytes int // capacity of free
+}
+
+const (
+	sealBufsBytes = 4 << 20
+	sealBufMax    = 4 << 10
+)
+
+// get returns an empty buffer of capacity at least n. New buffers are
+// rounded up to 256 bytes so that they fit most later events.
+func (p *sealBufs) get(n int) []byte {
+	n = (n + 255) &^ 255
+	p.mu.Lock()
+	if k := len(p.free); k > 0 {
+		b := p.free[k-1]
+		p.free[k-1] = nil
+		p.free = p.free[:k-1]
+		p.bytes -= cap(b)
+		p.mu.Unlock()
+		if cap(b) >= n {
+			return b[:0]
+		}
+		return make([]byte, 0, n)
+	}
+	p.mu.Unlock()
+	return make([]byte, 0, n)
+}
+
+// put takes back the seals of a committed batch.
+func (p *sealBufs) put(seals [][]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range seals {
+		c := cap(b)
+		if c == 0 || c > sealBufMax {
+			continue
+		}
+		if p.bytes+c > sealBufsBytes {
+			return
+		}
+		p.free = append(p.free, b)
+		p.bytes += c
+	}
 }
 
 // sealHashes are SHA-256 states for Seal, which runs on every producer's

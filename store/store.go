@@ -80,6 +80,7 @@ type Store struct {
 	seq      uint64     // last commit sequence; under appendMu
 	hasher   *chainHasher
 	writer   *appendTx // Append's reused state; under appendMu
+	seals    sealBufs  // Seal's buffers, back from committed batches
 
 	cacheMu  sync.RWMutex
 	propByID map[propKey]*propState
