@@ -169,7 +169,22 @@ func (req *request) finish(err error) {
 	}
 	if req.cb != nil {
 		req.cb(err)
+		// Nothing refers to a Submit request once its callback has run:
+		// the batch holds its events and seals, not the request.
+		*req = request{}
+		requests.Put(req)
 	}
+}
+
+// requests recycles Submit's requests: a gateway reader submits each event
+// on its own, and this saves an allocation per event.
+var requests = sync.Pool{New: func() any { return new(request) }}
+
+// submitRequest returns a request for Submit from the pool.
+func submitRequest(events []*audit.Event, state []State, done func(error)) *request {
+	req := requests.Get().(*request)
+	req.events, req.state, req.cb = events, state, done
+	return req
 }
 
 // NewRecorder starts a recorder writing to j. Close it to drain.
@@ -242,7 +257,7 @@ func (r *Recorder) Submit(ctx context.Context, done func(error), events ...*audi
 	if done == nil {
 		done = func(error) {}
 	}
-	return r.enqueue(ctx, &request{events: events, cb: done})
+	return r.enqueuePooled(ctx, submitRequest(events, nil, done))
 }
 
 // SubmitState is Submit plus state saved in the same commit: a handler
@@ -253,7 +268,7 @@ func (r *Recorder) SubmitState(ctx context.Context, done func(error), state []St
 	if done == nil {
 		done = func(error) {}
 	}
-	return r.enqueue(ctx, &request{events: events, state: state, cb: done})
+	return r.enqueuePooled(ctx, submitRequest(events, state, done))
 }
 
 // RecordCursor is Record plus a platform cursor saved in the same
@@ -278,6 +293,17 @@ func (r *Recorder) record(ctx context.Context, c *Cursor, events []*audit.Event)
 	case <-ctx.Done():
 		return fmt.Errorf("record: waiting for commit: %w", ctx.Err())
 	}
+}
+
+// enqueuePooled is enqueue for a pooled request, which goes back to the
+// pool when it was not accepted.
+func (r *Recorder) enqueuePooled(ctx context.Context, req *request) error {
+	err := r.enqueue(ctx, req)
+	if err != nil {
+		*req = request{}
+		requests.Put(req)
+	}
+	return err
 }
 
 // enqueue validates and queues a request.
