@@ -63,6 +63,8 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 	// Committed: publish the new state.
 	s.seq = w.seq
 	s.seals.put(b.Sealed)
+	s.counts.addOutbox(w.outbox)
+	s.counts.apply(w.deltas)
 	for k, v := range w.dict {
 		s.dict[k] = v
 	}
@@ -85,9 +87,12 @@ func (w *appendTx) reset(seq uint64, n int) {
 	w.seq = seq
 	clear(w.props)
 	clear(w.dict)
+	clear(w.outbox)
+	w.deltas = w.deltas[:0]
 	if w.props == nil {
 		w.props = make(map[propKey]*propState)
 		w.dict = make(map[string]uint32)
+		w.outbox = make(map[string]int)
 	}
 	dropped := w.arena.reset()
 	const keep = 1 << 15 // queued writes kept between batches (1.5 MiB each)
@@ -128,6 +133,11 @@ type appendTx struct {
 	// hashes holds the events' Hash fields: fresh for every batch, since
 	// the events (and their hashes) outlive the transaction.
 	hashes []byte
+	// outbox counts the entries added by sink and deltas the counted KV
+	// keys added or removed, for Store.counts once the batch committed.
+	// Anything that writes outbox entries through add must apply them.
+	outbox map[string]int
+	deltas []delta
 
 	buckets                [nQueued]*bolt.Bucket
 	dictB, propsB, propNum *bolt.Bucket
@@ -243,7 +253,7 @@ func (w *appendTx) run(tx *bolt.Tx, b *recorder.Batch) error {
 		}
 	}
 	for _, st := range b.State {
-		if err := putState(tx, st); err != nil {
+		if err := w.s.putState(tx, st, &w.deltas); err != nil {
 			return err
 		}
 	}
@@ -373,7 +383,11 @@ func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) e
 		w.scratch = appendMsgKey(binary.BigEndian.AppendUint32(w.scratch[:0], ps.num), e.MessageID)
 		w.put(qMsg, w.arena.copy(w.scratch), key[4:])
 	}
-	for _, rt := range routes {
+	for i, rt := range routes {
+		if slices.Contains(routes[:i], rt) {
+			continue // the same delivery twice is one entry
+		}
+		w.outbox[rt.Sink]++
 		k := w.arena.alloc(len(rt.Sink) + 1 + len(rt.Target) + 1 + 8)
 		n := copy(k, rt.Sink)
 		k[n] = 0
