@@ -128,7 +128,7 @@ api: {listen: %s, operator_token: %s}
 	recorded := func(m soakMetrics) float64 {
 		return m.sum("chatwarden_events_recorded_total", `platform="discord"`, `type="CHAT_MESSAGE"`)
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	for s := range *throughputSenders {
@@ -158,7 +158,7 @@ api: {listen: %s, operator_token: %s}
 		last = m
 		return recorded(m)-recorded(before) >= total
 	})
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	latMu.Lock()
 	slices.Sort(lat)
 	q := func(p float64) time.Duration {
@@ -169,6 +169,10 @@ api: {listen: %s, operator_token: %s}
 	}
 	t.Logf("%d messages in %d guilds: sent in %s (%.0f/s offered), all durable after %s: %.0f messages/s sustained",
 		int(total), guilds, sendTime.Round(time.Millisecond), total/sendTime.Seconds(), elapsed.Round(time.Millisecond), total/elapsed.Seconds())
+	// CPU time is what other load on the machine disturbs least: the
+	// whole process, bot and fake together, per message.
+	t.Logf("CPU: %.0f µs per message (bot and fake in this process), %.2f cores busy on average",
+		float64(cpu.Microseconds())/total, cpu.Seconds()/elapsed.Seconds())
 	t.Logf("frame sent -> record on the watch stream, %d samples: p50 %s, p99 %s, max %s",
 		len(lat), q(0.50).Round(time.Millisecond), q(0.99).Round(time.Millisecond), q(1).Round(time.Millisecond))
 	t.Logf("recorder: p50 commit %.1f ms, p99 commit %.1f ms, mean batch %.0f events",
@@ -427,6 +431,15 @@ func TestMemoryChild(t *testing.T) {
 	if err := bot.Run(ctx, cfg, zerolog.New(os.Stderr).Level(zerolog.WarnLevel)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// processCPU returns the CPU time (user and system) this process used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procMemory reads a process's resident and peak resident memory.
