@@ -413,6 +413,9 @@ func (r *Recorder) commitLoop() {
 			}
 		}
 		r.commit(pending, n)
+		// The array is reused for the next batch: let go of this one's
+		// requests, or the largest batch's would stay reachable.
+		clear(pending)
 		if !open {
 			// Drain whatever raced in before close.
 			for req := range r.queue {

@@ -3,10 +3,13 @@ package recorder
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/chatwarden/chatwarden/audit"
 )
@@ -288,3 +291,68 @@ func TestAddRouter(t *testing.T) {
 type journalFunc func(ctx context.Context, b *Batch) error
 
 func (f journalFunc) Append(ctx context.Context, b *Batch) error { return f(ctx, b) }
+
+// countJournal commits without keeping anything.
+type countJournal struct {
+	gate    chan struct{}
+	appends atomic.Int64
+}
+
+func (j *countJournal) Append(ctx context.Context, b *Batch) error {
+	if j.appends.Add(1) == 1 && j.gate != nil {
+		<-j.gate
+	}
+	return nil
+}
+
+// Once committed and handed to the subscribers, events are not kept by
+// the recorder: not even those of its largest batch, whose requests the
+// reused array of pending requests would otherwise still point to.
+func TestRecorderKeepsNoCommittedEvents(t *testing.T) {
+	j := &countJournal{gate: make(chan struct{})}
+	r := New(j, Options{})
+	defer r.Close(context.Background())
+	ctx := context.Background()
+	if err := r.Submit(ctx, nil, testEvent("first")); err != nil { // holds the journal at the gate
+		t.Fatal(err)
+	}
+	for j.appends.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	const n = 500
+	refs := make([]weak.Pointer[audit.Event], n)
+	var wg sync.WaitGroup
+	for i := range n {
+		e := testEvent(fmt.Sprint("u", i))
+		refs[i] = weak.Make(e)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Record(ctx, e); err != nil { // queued behind the gate: one large batch
+				t.Error(err)
+			}
+		}()
+	}
+	for len(r.queue) < n {
+		time.Sleep(time.Millisecond)
+	}
+	close(j.gate)
+	wg.Wait()
+	if err := r.Record(ctx, testEvent("later")); err != nil { // a small batch reuses the array
+		t.Fatal(err)
+	}
+	if b := r.Stats().LastBatch.Load(); b != 1 {
+		t.Fatalf("last batch of %d events, want 1", b)
+	}
+	runtime.GC()
+	runtime.GC()
+	kept := 0
+	for _, p := range refs {
+		if p.Value() != nil {
+			kept++
+		}
+	}
+	if kept > 0 {
+		t.Fatalf("%d of %d committed events still reachable", kept, n)
+	}
+}
