@@ -42,7 +42,8 @@ type Batch struct {
 	// Sealed[i] is what the journal's Sealer computed for Events[i] on the
 	// caller's goroutine; nil or as long as Events. They belong to the
 	// journal once Append has returned nil (it may reuse their memory for
-	// later seals); after an error they are still the batch's, to retry.
+	// later seals and set them to nil here); after an error they are still
+	// the batch's, to retry.
 	Sealed [][]byte
 }
 

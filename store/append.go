@@ -63,6 +63,9 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 	// Committed: publish the new state.
 	s.seq = w.seq
 	s.seals.put(b.Sealed)
+	// The seals are the store's now: the batch no longer refers to them,
+	// so appending it again seals afresh rather than sharing a buffer.
+	clear(b.Sealed)
 	s.counts.addOutbox(w.outbox)
 	s.counts.apply(w.deltas)
 	for k, v := range w.dict {

@@ -32,11 +32,11 @@ func sealedBatch(s *Store, from, n int) *recorder.Batch {
 func TestSealReusesCommittedBuffers(t *testing.T) {
 	s := openTest(t)
 	first := sealedBatch(s, 0, 50)
-	must(t, s.Append(context.Background(), first))
 	old := map[uintptr]bool{}
 	for _, b := range first.Sealed {
 		old[uintptr(unsafe.Pointer(unsafe.SliceData(b)))] = true
 	}
+	must(t, s.Append(context.Background(), first))
 	second := sealedBatch(s, 50, 50)
 	reused := 0
 	for _, b := range second.Sealed {
@@ -86,6 +86,11 @@ func TestFailedAppendKeepsSeals(t *testing.T) {
 	must(t, s.Append(context.Background(), b))
 	if n := len(s.seals.free); n != 3 {
 		t.Fatalf("%d seals taken back after the commit, want 3", n)
+	}
+	for i, sealed := range b.Sealed {
+		if sealed != nil {
+			t.Fatalf("the committed batch still refers to seal %d, which the store may hand out again", i)
+		}
 	}
 	got, err := s.Get(context.Background(), audit.Discord, "g", b.Events[2].ID)
 	must(t, err)
