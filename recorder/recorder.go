@@ -449,7 +449,15 @@ func (r *Recorder) commit(reqs []*request, n int) {
 		b.Routes = make([][]Route, len(b.Events))
 		for i, e := range b.Events {
 			for _, rt := range routers {
-				b.Routes[i] = append(b.Routes[i], rt.Route(e)...)
+				rs := rt.Route(e)
+				if b.Routes[i] == nil {
+					// The router's slice as it is (usually the only one),
+					// clipped so that a later router's routes are appended
+					// to a copy, never into the router's spare capacity.
+					b.Routes[i] = slices.Clip(rs)
+					continue
+				}
+				b.Routes[i] = append(b.Routes[i], rs...)
 			}
 		}
 	}

@@ -288,6 +288,31 @@ func TestAddRouter(t *testing.T) {
 	}
 }
 
+// A router's routes are used as returned, and a second router's are
+// added without writing into the first one's memory.
+func TestRoutersDoNotShareMemory(t *testing.T) {
+	var got *Batch
+	j := journalFunc(func(ctx context.Context, b *Batch) error { got = b; return nil })
+	shared := make([]Route, 1, 8) // spare capacity a careless append would write into
+	shared[0] = Route{Sink: "discord", Target: "log"}
+	r := New(j, Options{Routers: []Router{
+		RouterFunc(func(*audit.Event) []Route { return shared }),
+		RouterFunc(func(e *audit.Event) []Route { return []Route{{Sink: "cluster", Target: e.ActorID}} }),
+	}})
+	defer r.Close(context.Background())
+	for _, u := range []string{"u1", "u2"} {
+		if err := r.Record(context.Background(), testEvent(u)); err != nil {
+			t.Fatal(err)
+		}
+		if rs := got.Routes[0]; len(rs) != 2 || rs[0].Target != "log" || rs[1].Target != u {
+			t.Fatalf("routes of %s: %+v", u, rs)
+		}
+	}
+	if spare := shared[1:2]; spare[0] != (Route{}) {
+		t.Fatalf("the first router's spare capacity was written: %+v", spare)
+	}
+}
+
 type journalFunc func(ctx context.Context, b *Batch) error
 
 func (f journalFunc) Append(ctx context.Context, b *Batch) error { return f(ctx, b) }
