@@ -13,11 +13,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +42,9 @@ import (
 var (
 	throughputDuration = flag.Duration("wholebot.duration", 30*time.Second, "how long TestWholeBotThroughput sends messages")
 	throughputSenders  = flag.Int("wholebot.senders", 8, "goroutines sending gateway messages")
+	memoryGuilds       = flag.Int("wholebot.guilds", 2000, "Discord guilds TestManyCommunitiesMemory holds")
+	memoryMembers      = flag.Int("wholebot.members", 1000, "members of each of those guilds")
+	memoryRounds       = flag.Int("wholebot.rounds", 2, "rounds of 50,000 messages TestManyCommunitiesMemory sends")
 )
 
 const wholeBotOperator = "operator-token-for-the-whole-bot-test-0123456789"
@@ -123,7 +128,7 @@ api: {listen: %s, operator_token: %s}
 	recorded := func(m soakMetrics) float64 {
 		return m.sum("chatwarden_events_recorded_total", `platform="discord"`, `type="CHAT_MESSAGE"`)
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	for s := range *throughputSenders {
@@ -153,7 +158,7 @@ api: {listen: %s, operator_token: %s}
 		last = m
 		return recorded(m)-recorded(before) >= total
 	})
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	latMu.Lock()
 	slices.Sort(lat)
 	q := func(p float64) time.Duration {
@@ -164,6 +169,10 @@ api: {listen: %s, operator_token: %s}
 	}
 	t.Logf("%d messages in %d guilds: sent in %s (%.0f/s offered), all durable after %s: %.0f messages/s sustained",
 		int(total), guilds, sendTime.Round(time.Millisecond), total/sendTime.Seconds(), elapsed.Round(time.Millisecond), total/elapsed.Seconds())
+	// CPU time is what other load on the machine disturbs least: the
+	// whole process, bot and fake together, per message.
+	t.Logf("CPU: %.0f µs per message (bot and fake in this process), %.2f cores busy on average",
+		float64(cpu.Microseconds())/total, cpu.Seconds()/elapsed.Seconds())
 	t.Logf("frame sent -> record on the watch stream, %d samples: p50 %s, p99 %s, max %s",
 		len(lat), q(0.50).Round(time.Millisecond), q(0.99).Round(time.Millisecond), q(1).Round(time.Millisecond))
 	t.Logf("recorder: p50 commit %.1f ms, p99 commit %.1f ms, mean batch %.0f events",
@@ -214,14 +223,17 @@ func watchLatency(ctx context.Context, t *testing.T, base, property string, seen
 // TestManyCommunitiesMemory: one `chatwarden run` process (this test
 // binary, re-executed) holding 2,000 Discord guilds of 1,000 members each
 // (sent as large guilds, staff requested by the bot) and 100 Telegram
-// groups. It reports the process's resident memory once every guild is
-// in, and again after 50,000 more messages: what is ours must not grow
-// with the number of events.
+// groups. It reports the process's resident memory and live heap once
+// every guild is in, and again after each round of 50,000 messages: what
+// is ours must not grow with the number of events, so the live heap after
+// a later round may not exceed the first round's by more than 16 MiB.
+// -wholebot.guilds, -wholebot.members and -wholebot.rounds change the
+// scale.
 func TestManyCommunitiesMemory(t *testing.T) {
 	if os.Getenv("CHATWARDEN_MEMORY_CHILD") != "" {
 		t.Skip("child")
 	}
-	const guilds, members, groups = 2000, 1000, 100
+	guilds, members, groups := *memoryGuilds, *memoryMembers, 100
 	dfake := discordtest.New(discordtest.Options{LargeGuilds: true})
 	defer dfake.Close()
 	owner := &discordtest.User{ID: dfake.Snowflake(), Username: "owner"}
@@ -273,7 +285,14 @@ api: {listen: %s}
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryChild$")
-	cmd.Env = append(os.Environ(), "CHATWARDEN_MEMORY_CHILD="+cfgPath)
+	// At each measurement the child collects garbage and writes its live
+	// heap to dir/heap-N.txt. With CHATWARDEN_SOAK_HEAPPROFILE=prefix it
+	// also writes a heap profile, prefix-0.prof, -1.prof...: compare them
+	// with go tool pprof -base.
+	cmd.Env = append(os.Environ(), "CHATWARDEN_MEMORY_CHILD="+cfgPath, "CHATWARDEN_MEMORY_REPORT="+dir)
+	if os.Getenv("CHATWARDEN_SOAK_HEAPPROFILE") != "" { // fine enough to compare rounds, from the start
+		cmd.Env = append(cmd.Env, "GODEBUG=memprofilerate=4096")
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -301,7 +320,8 @@ api: {listen: %s}
 	}
 	waitUntil(t, "every guild in", func() bool { return recordedMessages() >= 1 })
 	// Settled: resident memory stops changing between samples.
-	settle := func(what string) (rss, hwm int64) {
+	measured := 0
+	settle := func(what string) (rss, hwm int64, live float64) {
 		prev := int64(-1)
 		for range 60 {
 			time.Sleep(3 * time.Second)
@@ -315,27 +335,49 @@ api: {listen: %s}
 		if m, err := soakScrape(context.Background(), client, base+"/metrics"); err == nil {
 			heap = m.sum("go_memstats_heap_inuse_bytes")
 		}
-		t.Logf("%s: RSS %.0f MiB (peak %.0f MiB), Go heap in use %.0f MiB", what, float64(rss)/(1<<20), float64(hwm)/(1<<20), heap/(1<<20))
-		return rss, hwm
+		report := filepath.Join(dir, fmt.Sprintf("heap-%d.txt", measured))
+		measured++
+		if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the child's live heap", func() bool {
+			b, err := os.ReadFile(report)
+			return err == nil && json.Unmarshal(b, &live) == nil
+		})
+		t.Logf("%s: RSS %.0f MiB (peak %.0f MiB), Go heap in use %.0f MiB, live after GC %.1f MiB",
+			what, float64(rss)/(1<<20), float64(hwm)/(1<<20), heap/(1<<20), live/(1<<20))
+		return rss, hwm, live
 	}
 	m, err := soakScrape(context.Background(), client, base+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("go_goroutines %.0f", m.sum("go_goroutines"))
-	rss1, _ := settle(fmt.Sprintf("%d guilds of %d members and %d groups", guilds, members, groups))
-	// Two rounds of 50,000 messages: caches fill in the first, a leak
-	// would grow again in the second.
+	rss1, _, _ := settle(fmt.Sprintf("%d guilds of %d members and %d groups", guilds, members, groups))
+	// Rounds of 50,000 messages: caches and the store's reused buffers
+	// fill in the first, a leak would grow again in the next.
 	sent := 0
-	for round := 1; round <= 2; round++ {
+	var afterFirst float64
+	for round := 1; round <= *memoryRounds; round++ {
 		for range 50000 {
 			g := gs[sent%len(gs)]
 			dfake.Say(g.id, g.general, g.user, fmt.Sprintf("message %d", sent))
 			sent++
 		}
 		waitUntil(t, "the messages recorded", func() bool { return recordedMessages() >= float64(sent+1) })
-		rss, _ := settle(fmt.Sprintf("after %d more messages", sent))
+		rss, _, live := settle(fmt.Sprintf("after %d more messages", sent))
 		t.Logf("growth with %d events: %+.1f MiB", sent, float64(rss-rss1)/(1<<20))
+		if round == 1 {
+			afterFirst = live
+			continue
+		}
+		// Generous: the store's reused buffers (TestAppendKeepsBoundedMemory)
+		// may still fill towards their bounds after the first round, and
+		// bbolt's freelist follows the free pages; 50,000 messages kept in
+		// memory at the 450 bytes each they would take are 21 MiB.
+		if grew := live - afterFirst; grew > 16<<20 {
+			t.Errorf("live heap grew by %.1f MiB from round 1 to round %d", grew/(1<<20), round)
+		}
 	}
 }
 
@@ -351,9 +393,53 @@ func TestMemoryChild(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if dir := os.Getenv("CHATWARDEN_MEMORY_REPORT"); dir != "" {
+		prefix := os.Getenv("CHATWARDEN_SOAK_HEAPPROFILE")
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		defer signal.Stop(usr1)
+		go func() {
+			for n := 0; ; n++ {
+				select {
+				case <-usr1:
+				case <-ctx.Done():
+					return
+				}
+				// Two collections: what sync.Pools held at the first is
+				// gone after the second.
+				var ms, ms1 runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&ms1)
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				fmt.Fprintf(os.Stderr, "child: heap after GC %.1f MiB in %d objects (after one GC %.1f MiB in %d)\n",
+					float64(ms.HeapAlloc)/(1<<20), ms.HeapObjects, float64(ms1.HeapAlloc)/(1<<20), ms1.HeapObjects)
+				if prefix != "" {
+					path := fmt.Sprintf("%s-%d.prof", prefix, n)
+					if err := soakHeapProfile(path + ".tmp"); err == nil {
+						os.Rename(path+".tmp", path)
+					} else {
+						fmt.Fprintln(os.Stderr, "child: heap profile:", err)
+					}
+				}
+				report := filepath.Join(dir, fmt.Sprintf("heap-%d.txt", n))
+				os.WriteFile(report+".tmp", []byte(strconv.FormatUint(ms.HeapAlloc, 10)), 0o600)
+				os.Rename(report+".tmp", report)
+			}
+		}()
+	}
 	if err := bot.Run(ctx, cfg, zerolog.New(os.Stderr).Level(zerolog.WarnLevel)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// processCPU returns the CPU time (user and system) this process used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procMemory reads a process's resident and peak resident memory.

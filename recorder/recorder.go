@@ -40,7 +40,10 @@ type Batch struct {
 	// saved in the same transaction, in the order it was submitted.
 	State []State
 	// Sealed[i] is what the journal's Sealer computed for Events[i] on the
-	// caller's goroutine; nil or as long as Events.
+	// caller's goroutine; nil or as long as Events. They belong to the
+	// journal once Append has returned nil (it may reuse their memory for
+	// later seals and set them to nil here); after an error they are still
+	// the batch's, to retry.
 	Sealed [][]byte
 }
 
@@ -167,7 +170,22 @@ func (req *request) finish(err error) {
 	}
 	if req.cb != nil {
 		req.cb(err)
+		// Nothing refers to a Submit request once its callback has run:
+		// the batch holds its events and seals, not the request.
+		*req = request{}
+		requests.Put(req)
 	}
+}
+
+// requests recycles Submit's requests: a gateway reader submits each event
+// on its own, and this saves an allocation per event.
+var requests = sync.Pool{New: func() any { return new(request) }}
+
+// submitRequest returns a request for Submit from the pool.
+func submitRequest(events []*audit.Event, state []State, done func(error)) *request {
+	req := requests.Get().(*request)
+	req.events, req.state, req.cb = events, state, done
+	return req
 }
 
 // NewRecorder starts a recorder writing to j. Close it to drain.
@@ -240,7 +258,7 @@ func (r *Recorder) Submit(ctx context.Context, done func(error), events ...*audi
 	if done == nil {
 		done = func(error) {}
 	}
-	return r.enqueue(ctx, &request{events: events, cb: done})
+	return r.enqueuePooled(ctx, submitRequest(events, nil, done))
 }
 
 // SubmitState is Submit plus state saved in the same commit: a handler
@@ -251,7 +269,7 @@ func (r *Recorder) SubmitState(ctx context.Context, done func(error), state []St
 	if done == nil {
 		done = func(error) {}
 	}
-	return r.enqueue(ctx, &request{events: events, state: state, cb: done})
+	return r.enqueuePooled(ctx, submitRequest(events, state, done))
 }
 
 // RecordCursor is Record plus a platform cursor saved in the same
@@ -276,6 +294,17 @@ func (r *Recorder) record(ctx context.Context, c *Cursor, events []*audit.Event)
 	case <-ctx.Done():
 		return fmt.Errorf("record: waiting for commit: %w", ctx.Err())
 	}
+}
+
+// enqueuePooled is enqueue for a pooled request, which goes back to the
+// pool when it was not accepted.
+func (r *Recorder) enqueuePooled(ctx context.Context, req *request) error {
+	err := r.enqueue(ctx, req)
+	if err != nil {
+		*req = request{}
+		requests.Put(req)
+	}
+	return err
 }
 
 // enqueue validates and queues a request.
@@ -385,6 +414,9 @@ func (r *Recorder) commitLoop() {
 			}
 		}
 		r.commit(pending, n)
+		// The array is reused for the next batch: let go of this one's
+		// requests, or the largest batch's would stay reachable.
+		clear(pending)
 		if !open {
 			// Drain whatever raced in before close.
 			for req := range r.queue {
@@ -417,7 +449,15 @@ func (r *Recorder) commit(reqs []*request, n int) {
 		b.Routes = make([][]Route, len(b.Events))
 		for i, e := range b.Events {
 			for _, rt := range routers {
-				b.Routes[i] = append(b.Routes[i], rt.Route(e)...)
+				rs := rt.Route(e)
+				if b.Routes[i] == nil {
+					// The router's slice as it is (usually the only one),
+					// clipped so that a later router's routes are appended
+					// to a copy, never into the router's spare capacity.
+					b.Routes[i] = slices.Clip(rs)
+					continue
+				}
+				b.Routes[i] = append(b.Routes[i], rs...)
 			}
 		}
 	}

@@ -3,10 +3,13 @@ package recorder
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/chatwarden/chatwarden/audit"
 )
@@ -285,6 +288,96 @@ func TestAddRouter(t *testing.T) {
 	}
 }
 
+// A router's routes are used as returned, and a second router's are
+// added without writing into the first one's memory.
+func TestRoutersDoNotShareMemory(t *testing.T) {
+	var got *Batch
+	j := journalFunc(func(ctx context.Context, b *Batch) error { got = b; return nil })
+	shared := make([]Route, 1, 8) // spare capacity a careless append would write into
+	shared[0] = Route{Sink: "discord", Target: "log"}
+	r := New(j, Options{Routers: []Router{
+		RouterFunc(func(*audit.Event) []Route { return shared }),
+		RouterFunc(func(e *audit.Event) []Route { return []Route{{Sink: "cluster", Target: e.ActorID}} }),
+	}})
+	defer r.Close(context.Background())
+	for _, u := range []string{"u1", "u2"} {
+		if err := r.Record(context.Background(), testEvent(u)); err != nil {
+			t.Fatal(err)
+		}
+		if rs := got.Routes[0]; len(rs) != 2 || rs[0].Target != "log" || rs[1].Target != u {
+			t.Fatalf("routes of %s: %+v", u, rs)
+		}
+	}
+	if spare := shared[1:2]; spare[0] != (Route{}) {
+		t.Fatalf("the first router's spare capacity was written: %+v", spare)
+	}
+}
+
 type journalFunc func(ctx context.Context, b *Batch) error
 
 func (f journalFunc) Append(ctx context.Context, b *Batch) error { return f(ctx, b) }
+
+// countJournal commits without keeping anything.
+type countJournal struct {
+	gate    chan struct{}
+	appends atomic.Int64
+}
+
+func (j *countJournal) Append(ctx context.Context, b *Batch) error {
+	if j.appends.Add(1) == 1 && j.gate != nil {
+		<-j.gate
+	}
+	return nil
+}
+
+// Once committed and handed to the subscribers, events are not kept by
+// the recorder: not even those of its largest batch, whose requests the
+// reused array of pending requests would otherwise still point to.
+func TestRecorderKeepsNoCommittedEvents(t *testing.T) {
+	j := &countJournal{gate: make(chan struct{})}
+	r := New(j, Options{})
+	defer r.Close(context.Background())
+	ctx := context.Background()
+	if err := r.Submit(ctx, nil, testEvent("first")); err != nil { // holds the journal at the gate
+		t.Fatal(err)
+	}
+	for j.appends.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	const n = 500
+	refs := make([]weak.Pointer[audit.Event], n)
+	var wg sync.WaitGroup
+	for i := range n {
+		e := testEvent(fmt.Sprint("u", i))
+		refs[i] = weak.Make(e)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Record(ctx, e); err != nil { // queued behind the gate: one large batch
+				t.Error(err)
+			}
+		}()
+	}
+	for len(r.queue) < n {
+		time.Sleep(time.Millisecond)
+	}
+	close(j.gate)
+	wg.Wait()
+	if err := r.Record(ctx, testEvent("later")); err != nil { // a small batch reuses the array
+		t.Fatal(err)
+	}
+	if b := r.Stats().LastBatch.Load(); b != 1 {
+		t.Fatalf("last batch of %d events, want 1", b)
+	}
+	runtime.GC()
+	runtime.GC()
+	kept := 0
+	for _, p := range refs {
+		if p.Value() != nil {
+			kept++
+		}
+	}
+	if kept > 0 {
+		t.Fatalf("%d of %d committed events still reachable", kept, n)
+	}
+}

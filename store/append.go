@@ -62,6 +62,12 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 	}
 	// Committed: publish the new state.
 	s.seq = w.seq
+	s.seals.put(b.Sealed)
+	// The seals are the store's now: the batch no longer refers to them,
+	// so appending it again seals afresh rather than sharing a buffer.
+	clear(b.Sealed)
+	s.counts.addOutbox(w.outbox)
+	s.counts.apply(w.deltas)
 	for k, v := range w.dict {
 		s.dict[k] = v
 	}
@@ -84,9 +90,12 @@ func (w *appendTx) reset(seq uint64, n int) {
 	w.seq = seq
 	clear(w.props)
 	clear(w.dict)
+	clear(w.outbox)
+	w.deltas = w.deltas[:0]
 	if w.props == nil {
 		w.props = make(map[propKey]*propState)
 		w.dict = make(map[string]uint32)
+		w.outbox = make(map[string]int)
 	}
 	dropped := w.arena.reset()
 	const keep = 1 << 15 // queued writes kept between batches (1.5 MiB each)
@@ -127,6 +136,11 @@ type appendTx struct {
 	// hashes holds the events' Hash fields: fresh for every batch, since
 	// the events (and their hashes) outlive the transaction.
 	hashes []byte
+	// outbox counts the entries added by sink and deltas the counted KV
+	// keys added or removed, for Store.counts once the batch committed.
+	// Anything that writes outbox entries through add must apply them.
+	outbox map[string]int
+	deltas []delta
 
 	buckets                [nQueued]*bolt.Bucket
 	dictB, propsB, propNum *bolt.Bucket
@@ -242,7 +256,7 @@ func (w *appendTx) run(tx *bolt.Tx, b *recorder.Batch) error {
 		}
 	}
 	for _, st := range b.State {
-		if err := putState(tx, st); err != nil {
+		if err := w.s.putState(tx, st, &w.deltas); err != nil {
 			return err
 		}
 	}
@@ -259,7 +273,7 @@ func fill(b *bolt.Bucket) *bolt.Bucket {
 // its digest. It implements audit.Sealer so that the Recorder runs it on the
 // callers' goroutines.
 func (s *Store) Seal(e *audit.Event) []byte {
-	b := make([]byte, nonceLen+hashLen, nonceLen+hashLen+64+len(e.Content)+len(e.ActorName))
+	b := s.seals.get(nonceLen + hashLen + 64 + len(e.Content) + len(e.ActorName))[:nonceLen+hashLen]
 	if _, err := rand.Read(b[:nonceLen]); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // documented never to fail on Linux
 	}
@@ -271,6 +285,59 @@ func (s *Store) Seal(e *audit.Event) []byte {
 	h.Sum(b[nonceLen:nonceLen])
 	sealHashes.Put(h)
 	return b
+}
+
+// sealBufs recycles Seal's buffers: Append takes them back once a batch
+// has committed (recorder.Batch.Sealed), so a steady stream of events
+// seals into the same memory instead of one allocation per event. It keeps
+// buffers of at most sealBufMax bytes, sealBufsBytes in all: a whole
+// commit's worth at the recorder's default batch of ordinary messages.
+type sealBufs struct {
+	mu    sync.Mutex
+	free  [][]byte
+	bytes int // capacity of free
+}
+
+const (
+	sealBufsBytes = 4 << 20
+	sealBufMax    = 4 << 10
+)
+
+// get returns an empty buffer of capacity at least n. New buffers are
+// rounded up to 256 bytes so that they fit most later events.
+func (p *sealBufs) get(n int) []byte {
+	n = (n + 255) &^ 255
+	p.mu.Lock()
+	if k := len(p.free); k > 0 {
+		b := p.free[k-1]
+		p.free[k-1] = nil
+		p.free = p.free[:k-1]
+		p.bytes -= cap(b)
+		p.mu.Unlock()
+		if cap(b) >= n {
+			return b[:0]
+		}
+		return make([]byte, 0, n)
+	}
+	p.mu.Unlock()
+	return make([]byte, 0, n)
+}
+
+// put takes back the seals of a committed batch.
+func (p *sealBufs) put(seals [][]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range seals {
+		c := cap(b)
+		if c == 0 || c > sealBufMax {
+			continue
+		}
+		if p.bytes+c > sealBufsBytes {
+			return
+		}
+		p.free = append(p.free, b)
+		p.bytes += c
+	}
 }
 
 // sealHashes are SHA-256 states for Seal, which runs on every producer's
@@ -319,7 +386,11 @@ func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) e
 		w.scratch = appendMsgKey(binary.BigEndian.AppendUint32(w.scratch[:0], ps.num), e.MessageID)
 		w.put(qMsg, w.arena.copy(w.scratch), key[4:])
 	}
-	for _, rt := range routes {
+	for i, rt := range routes {
+		if slices.Contains(routes[:i], rt) {
+			continue // the same delivery twice is one entry
+		}
+		w.outbox[rt.Sink]++
 		k := w.arena.alloc(len(rt.Sink) + 1 + len(rt.Target) + 1 + 8)
 		n := copy(k, rt.Sink)
 		k[n] = 0

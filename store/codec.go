@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,7 +106,8 @@ func appendPersonal(b []byte, e *audit.Event) []byte {
 	b = appendStr(b, e.ActorName)
 	b = binary.AppendUvarint(b, uint64(len(e.Params)))
 	if len(e.Params) > 0 {
-		for _, k := range sortedKeys(e.Params) {
+		var keys [8]string // most events have a few params: no allocation
+		for _, k := range appendSortedKeys(keys[:0], e.Params) {
 			b = appendStr(b, k)
 			b = appendStr(b, e.Params[k])
 		}
@@ -122,17 +123,12 @@ func appendPersonal(b []byte, e *audit.Event) []byte {
 	return b
 }
 
-func sortedKeys(p audit.Params) []string {
-	if len(p) == 1 {
-		for k := range p {
-			return []string{k}
-		}
-	}
-	keys := make([]string, 0, len(p))
+// appendSortedKeys appends p's keys to keys, sorted.
+func appendSortedKeys(keys []string, p audit.Params) []string {
 	for k := range p {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }
 

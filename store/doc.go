@@ -29,4 +29,9 @@
 // An ID's time is the event's time, so a query's time range is a key range
 // in every index. The hash chain follows commit order instead (the global
 // sequence number Seq), which a late event cannot disturb.
+//
+// Nothing counted is stored: the outbox depth of each sink and the keys of
+// the KV namespaces registered with CountKeys are counted in memory, by
+// one scan at Open and then by the writes that change them (counts.go),
+// so that gauges read them without a scan.
 package store

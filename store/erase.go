@@ -74,7 +74,9 @@ func (s *Store) eraseUserState(p audit.Platform, property, user string) error {
 	if len(states) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	var ds []delta
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ds = ds[:0]
 		for _, us := range states {
 			b := tx.Bucket(bKV).Bucket([]byte(us.NS))
 			if b == nil {
@@ -85,6 +87,9 @@ func (s *Store) eraseUserState(p audit.Platform, property, user string) error {
 				continue
 			}
 			if !us.Prefix {
+				if d, ok := s.kvDelta(b, us.NS, key, false); ok {
+					ds = append(ds, d)
+				}
 				if err := b.Delete(key); err != nil {
 					return fmt.Errorf("%s: %w", us.NS, err)
 				}
@@ -96,6 +101,9 @@ func (s *Store) eraseUserState(p audit.Platform, property, user string) error {
 				keys = append(keys, bytes.Clone(k))
 			}
 			for _, k := range keys {
+				if d, ok := s.kvDelta(b, us.NS, k, false); ok {
+					ds = append(ds, d)
+				}
 				if err := b.Delete(k); err != nil {
 					return fmt.Errorf("%s: %w", us.NS, err)
 				}
@@ -103,6 +111,11 @@ func (s *Store) eraseUserState(p audit.Platform, property, user string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	s.counts.apply(ds)
+	return nil
 }
 
 // Purge deletes a property's records older than before, with their index

@@ -92,16 +92,22 @@ func (s *Store) Cursor(name string) ([]byte, error) {
 
 // Put stores value under key in namespace ns.
 func (s *Store) Put(ns string, key, value []byte) error {
+	var ds []delta
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		ds = ds[:0]
 		b, err := tx.Bucket(bKV).CreateBucketIfNotExists([]byte(ns))
 		if err != nil {
 			return err
+		}
+		if d, ok := s.kvDelta(b, ns, key, true); ok {
+			ds = append(ds, d)
 		}
 		return b.Put(key, value)
 	})
 	if err != nil {
 		return fmt.Errorf("put %s/%q: %w", ns, key, err)
 	}
+	s.counts.apply(ds)
 	return nil
 }
 
@@ -125,8 +131,13 @@ func (s *Store) GetKV(ns string, key []byte) ([]byte, error) {
 
 // DeleteKV deletes key from namespace ns; a missing key is not an error.
 func (s *Store) DeleteKV(ns string, key []byte) error {
+	var ds []delta
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		ds = ds[:0]
 		if b := tx.Bucket(bKV).Bucket([]byte(ns)); b != nil {
+			if d, ok := s.kvDelta(b, ns, key, false); ok {
+				ds = append(ds, d)
+			}
 			return b.Delete(key)
 		}
 		return nil
@@ -134,6 +145,7 @@ func (s *Store) DeleteKV(ns string, key []byte) error {
 	if err != nil {
 		return fmt.Errorf("delete %s/%q: %w", ns, key, err)
 	}
+	s.counts.apply(ds)
 	return nil
 }
 
@@ -219,16 +231,27 @@ func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int)
 	return out, nil
 }
 
-// OutboxDone removes delivered entries.
+// OutboxDone removes delivered entries. Keys already removed are skipped.
 func (s *Store) OutboxDone(ctx context.Context, keys ...[]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	var ds []delta
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		ds = ds[:0]
 		b := tx.Bucket(bOutbox)
 		for _, k := range keys {
+			if b.Get(k) == nil {
+				continue // gone already
+			}
 			if err := b.Delete(k); err != nil {
 				return err
+			}
+			sink := k[:max(bytes.IndexByte(k, 0), 0)]
+			if n := len(ds); n > 0 && ds[n-1].sink == string(sink) {
+				ds[n-1].n--
+			} else {
+				ds = append(ds, delta{outbox: true, sink: outboxSink(k), n: -1})
 			}
 		}
 		return nil
@@ -236,28 +259,30 @@ func (s *Store) OutboxDone(ctx context.Context, keys ...[]byte) error {
 	if err != nil {
 		return fmt.Errorf("outbox done: %w", err)
 	}
+	s.counts.apply(ds)
 	return nil
 }
 
-// OutboxDepth counts a sink's pending deliveries.
+// OutboxDepth returns how many deliveries of a sink are pending, from a
+// count kept with the writes (no scan).
 func (s *Store) OutboxDepth(sink string) (int, error) {
-	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		prefix := outboxPrefix(sink, "")
-		c := tx.Bucket(bOutbox).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			n++
-		}
-		return nil
-	})
-	return n, err
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	// Changes are applied after their commit: the removal of a batch's
+	// entries can be applied before their addition, leaving a negative
+	// number for a moment.
+	return max(s.counts.outbox[sink], 0), nil
 }
 
 // putState applies one handler state write of a recorded batch (see
-// recorder.State) inside the batch's transaction.
-func putState(tx *bolt.Tx, st recorder.State) error {
+// recorder.State) inside the batch's transaction, adding its change to
+// the counts to ds.
+func (s *Store) putState(tx *bolt.Tx, st recorder.State, ds *[]delta) error {
 	if st.Delete {
 		if b := tx.Bucket(bKV).Bucket([]byte(st.NS)); b != nil {
+			if d, ok := s.kvDelta(b, st.NS, st.Key, false); ok {
+				*ds = append(*ds, d)
+			}
 			if err := b.Delete(st.Key); err != nil {
 				return fmt.Errorf("state %s/%q: %w", st.NS, st.Key, err)
 			}
@@ -267,6 +292,9 @@ func putState(tx *bolt.Tx, st recorder.State) error {
 	b, err := tx.Bucket(bKV).CreateBucketIfNotExists([]byte(st.NS))
 	if err != nil {
 		return fmt.Errorf("state %s: %w", st.NS, err)
+	}
+	if d, ok := s.kvDelta(b, st.NS, st.Key, true); ok {
+		*ds = append(*ds, d)
 	}
 	if err := b.Put(st.Key, st.Value); err != nil {
 		return fmt.Errorf("state %s/%q: %w", st.NS, st.Key, err)
@@ -279,12 +307,19 @@ func (s *Store) ApplyState(state []recorder.State) error {
 	if len(state) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	var ds []delta
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ds = ds[:0]
 		for _, st := range state {
-			if err := putState(tx, st); err != nil {
+			if err := s.putState(tx, st, &ds); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	s.counts.apply(ds)
+	return nil
 }

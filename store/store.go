@@ -80,6 +80,8 @@ type Store struct {
 	seq      uint64     // last commit sequence; under appendMu
 	hasher   *chainHasher
 	writer   *appendTx // Append's reused state; under appendMu
+	seals    sealBufs  // Seal's buffers, back from committed batches
+	counts   counts    // outbox depth and counted KV keys, for gauges
 
 	cacheMu  sync.RWMutex
 	propByID map[propKey]*propState
@@ -169,7 +171,12 @@ func Open(path string, opts Options) (_ *Store, err error) {
 			return nil, fmt.Errorf("open store %s: %w", path, err)
 		}
 	}
-	if err := db.View(s.load); err != nil {
+	if err := db.View(func(tx *bolt.Tx) error {
+		if err := s.load(tx); err != nil {
+			return err
+		}
+		return s.restoreCounts(tx)
+	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

@@ -619,3 +619,46 @@ func TestDecidedChallengeFinishedAfterCrash(t *testing.T) {
 		t.Fatalf("roles = %+v", roles)
 	}
 }
+
+// The store counts pending challenges by platform as the engine starts
+// and ends them and as erasure removes them: the pending-verifications
+// gauge reads that count instead of scanning.
+func TestPendingCountFollowsChallenges(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(audit.Discord, guild, settings.Verification{RoleID: "verified"})
+	ev.configure(audit.Telegram, chat, settings.Verification{})
+	count := func(p audit.Platform) int {
+		t.Helper()
+		n, err := ev.st.KeyCount(verification.NSPending, byte(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	want := func(when string, discord, telegram int) {
+		t.Helper()
+		if d, tg := count(audit.Discord), count(audit.Telegram); d != discord || tg != telegram {
+			t.Fatalf("%s: %d Discord and %d Telegram challenges counted, want %d and %d", when, d, tg, discord, telegram)
+		}
+		if d, tg := len(ev.pending(audit.Discord, guild)), len(ev.pending(audit.Telegram, chat)); d != discord || tg != telegram {
+			t.Fatalf("%s: the engine lists %d and %d pending", when, d, tg)
+		}
+	}
+	want("before any join", 0, 0)
+	ev.feed(joinEvent(audit.Discord, guild, "u1", "One"), joinEvent(audit.Discord, guild, "u2", "Two"),
+		joinEvent(audit.Telegram, chat, "111", "Three"))
+	ev.feed(joinEvent(audit.Discord, guild, "u1", "One")) // joining twice is one challenge
+	want("after three members joined", 2, 1)
+	leave := &audit.Event{Platform: audit.Telegram, PropertyID: chat, Type: audit.UserRemove, PlatformType: "chat_member",
+		Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: "111", TargetIDs: []string{"111"}}
+	leave.Params.Set(audit.ParamRemoval, audit.RemovalLeft)
+	ev.feed(leave)
+	want("after the Telegram member left", 2, 0)
+	if _, err := ev.st.Erase(context.Background(), audit.Discord, guild, "u2"); err != nil {
+		t.Fatal(err)
+	}
+	want("after u2 was erased", 1, 0)
+	ev.stop()
+	ev.start() // a restart reads the challenges back; the count is unchanged
+	want("after a restart of the engine", 1, 0)
+}
