@@ -2,8 +2,11 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -24,12 +27,12 @@ type crashAfter struct {
 	cancel context.CancelFunc
 }
 
-func (c *crashAfter) RecordCursor(ctx context.Context, cur recorder.Cursor, events ...*audit.Event) error {
-	err := c.Recorder.RecordCursor(ctx, cur, events...)
+func (c *crashAfter) RecordReplicas(ctx context.Context, cur recorder.Cursor, recs ...recorder.Replica) (recorder.ReplicaResult, error) {
+	res, err := c.Recorder.RecordReplicas(ctx, cur, recs...)
 	if err == nil && c.armed.CompareAndSwap(true, false) {
 		c.cancel()
 	}
-	return err
+	return res, err
 }
 
 func total(s *store.Store) (n uint64) {
@@ -163,5 +166,97 @@ func TestConsumerWaitsOutAnOutage(t *testing.T) {
 	})
 	if n := total(qs); n != 150 {
 		t.Fatalf("the query store holds %d records, want 150", n)
+	}
+}
+
+// TestQueryNodeKeepsShardChains: two shards record concurrently into
+// properties of their own; a query node copying the stream ends with each
+// shard's records under the shard's ids and hashes, and every chain
+// verifies on the query node with the shard's head.
+func TestQueryNodeKeepsShardChains(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	url := ns.ClientURL()
+	ctx := context.Background()
+	shards := []*fixture{newFixture(t, url), newFixture(t, url)}
+	want := map[audit.ID]string{} // id -> hash, as the shards wrote them
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for si, sh := range shards {
+		for c := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 60 {
+					e := event(fmt.Sprintf("s%dg%d", si, i%3), 1000*c+i)
+					if i%10 == 0 {
+						e.Content = "ünïcödé \u2028 <b>\"quoted\"</b>"
+					}
+					if err := sh.rec.Record(ctx, e); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					want[e.ID] = string(e.Hash)
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+
+	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	qrec := recorder.New(qs, recorder.Options{})
+	defer qrec.Close(ctx)
+	var seen atomic.Int64
+	qrec.Subscribe(func(evs []*audit.Event) { seen.Add(int64(len(evs))) })
+	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
+		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(cctx) }()
+	eventually(t, "every record copied", func() bool { return total(qs) >= uint64(len(want)) && c.Ready(ctx) == nil })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := total(qs); n != 480 || len(want) != 480 || seen.Load() != 480 {
+		t.Fatalf("the query node holds %d records and its subscribers saw %d; the shards recorded %d (want 480)", n, seen.Load(), len(want))
+	}
+	err = qs.Scan(ctx, store.Query{}, func(e *audit.Event) error {
+		if h, ok := want[e.ID]; !ok || h != string(e.Hash) {
+			t.Errorf("record %s of %s on the query node is not as its shard wrote it", e.ID, e.PropertyID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := qs.VerifyAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 6 {
+		t.Fatalf("%d chains on the query node, want 6", len(vs))
+	}
+	for _, v := range vs {
+		shard := shards[0].store
+		if strings.HasPrefix(v.Property, "s1") {
+			shard = shards[1].store
+		}
+		sv, err := shard.Verify(ctx, v.Platform, v.Property)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.OK || !sv.OK || v.Head != sv.Head || v.Records != sv.Records {
+			t.Errorf("chain %s: query node ok %v, %d records, head %x (%s); shard ok %v, %d records, head %x",
+				v.Property, v.OK, v.Records, v.Head[:4], v.Problem, sv.OK, sv.Records, sv.Head[:4])
+		}
 	}
 }

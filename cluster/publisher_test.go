@@ -223,7 +223,7 @@ func TestRetriedPublishLandsOnce(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	msg, err := cluster.Message(e.Seq, e)
+	msg, err := cluster.Message(recorder.Replica{Event: e})
 	if err != nil {
 		t.Fatal(err)
 	}
