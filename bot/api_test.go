@@ -93,12 +93,17 @@ func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 	cfg.API.OperatorToken = operator
 	apiDone := make(chan error, 1)
 	go func() { apiDone <- RunAPI(ctx, &cfg, zerolog.Nop()) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-apiDone; err != nil {
-			t.Error(err)
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-apiDone; err != nil {
+				t.Error(err)
+			}
 		}
-	})
+	}
+	t.Cleanup(stop)
 
 	count := func(property string) int {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/properties/discord:"+property+"/activities?maxResults=1000", nil)
@@ -128,5 +133,42 @@ func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("/readyz answers %d once caught up", resp.StatusCode)
+	}
+
+	// The query node's own record of a failed authentication goes to its
+	// own database: the fleet's chains stay the shards', and verify.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/properties/discord:1001/activities", nil)
+	req.Header.Set("Authorization", "Bearer cw_"+strings.Repeat("A", 43))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an unknown token answers %d", resp.StatusCode)
+	}
+	stop()
+	qs, err := store.Open(cfg.Storage.Path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	vs, err := qs.VerifyAll(context.Background())
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("chains on the query node: %+v %v", vs, err)
+	}
+	for _, v := range vs {
+		if !v.OK || v.Records != 10 {
+			t.Errorf("chain of %s on the query node: ok %v, %d records (%s)", v.Property, v.OK, v.Records, v.Problem)
+		}
+	}
+	own, err := store.Open(NodeStorePath(cfg.Storage.Path), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	page, err := own.Query(context.Background(), store.Query{Platform: audit.Discord, Property: "1001", Types: []audit.EventType{audit.SecurityEvent}})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("the node's own record of the failed authentication: %v %v", page.Events, err)
 	}
 }
