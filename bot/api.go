@@ -57,6 +57,11 @@ func RunAPI(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
+	mirror, err := cluster.NewTokenMirror(cluster.TokenOptions{Conn: NATSConn(cfg.Cluster, "chatwarden-api-tokens"),
+		Bucket: cluster.TokenBucket(cfg.Cluster.Stream), Store: s, Logger: log})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
 	metrics := httpapi.NewMetrics()
 	api, err := httpapi.New(httpapi.Options{Store: s, Recorder: ownRec, Feed: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
 		Tokens: command.NewTokens(s, ownRec), Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log})
@@ -64,12 +69,14 @@ func RunAPI(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return err
 	}
 	api.AddReady("cluster", cons.Ready)
+	api.AddReady("cluster_tokens", mirror.Ready)
 
 	svc := newServices(ctx)
 	defer svc.cancel()
 	ctx = svc.ctx
 	start := svc.start
 	start("cluster", cons.Run)
+	start("cluster tokens", mirror.Run)
 	start("retention", func(ctx context.Context) error { return retentionLoop(ctx, s, ownRec, cfg.Storage.RetentionDays, log) })
 	start("retention of the node's records", func(ctx context.Context) error {
 		return retentionLoop(ctx, own, ownRec, cfg.Storage.RetentionDays, log)
