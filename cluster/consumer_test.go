@@ -5,15 +5,16 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/cluster"
+	"github.com/chatwarden/chatwarden/cluster/clustertest"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -229,7 +230,32 @@ func TestQueryNodeKeepsShardChains(t *testing.T) {
 	if n := total(qs); n != 480 || len(want) != 480 || seen.Load() != 480 {
 		t.Fatalf("the query node holds %d records and its subscribers saw %d; the shards recorded %d (want 480)", n, seen.Load(), len(want))
 	}
-	err = qs.Scan(ctx, store.Query{}, func(e *audit.Event) error {
+	sameAsShards(t, qs, shards[0].store, shards[1].store)
+}
+
+// sameAsShards checks that the query node's store holds exactly the
+// union of the shards' records, with their ids and hashes, and that every
+// chain verifies there with its shard's head.
+func sameAsShards(t *testing.T, qs *store.Store, shards ...*store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[audit.ID]string{}
+	heads := map[string]store.Verification{}
+	for _, s := range shards {
+		if err := s.Scan(ctx, store.Query{}, func(e *audit.Event) error { want[e.ID] = string(e.Hash); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		vs, err := s.VerifyAll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			heads[v.Platform.String()+":"+v.Property] = v
+		}
+	}
+	got := 0
+	err := qs.Scan(ctx, store.Query{}, func(e *audit.Event) error {
+		got++
 		if h, ok := want[e.ID]; !ok || h != string(e.Hash) {
 			t.Errorf("record %s of %s on the query node is not as its shard wrote it", e.ID, e.PropertyID)
 		}
@@ -238,25 +264,76 @@ func TestQueryNodeKeepsShardChains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got != len(want) {
+		t.Errorf("the query node holds %d records, the shards %d", got, len(want))
+	}
 	vs, err := qs.VerifyAll(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vs) != 6 {
-		t.Fatalf("%d chains on the query node, want 6", len(vs))
+	if len(vs) != len(heads) {
+		t.Errorf("%d chains on the query node, %d on the shards", len(vs), len(heads))
 	}
 	for _, v := range vs {
-		shard := shards[0].store
-		if strings.HasPrefix(v.Property, "s1") {
-			shard = shards[1].store
-		}
-		sv, err := shard.Verify(ctx, v.Platform, v.Property)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sv := heads[v.Platform.String()+":"+v.Property]
 		if !v.OK || !sv.OK || v.Head != sv.Head || v.Records != sv.Records {
 			t.Errorf("chain %s: query node ok %v, %d records, head %x (%s); shard ok %v, %d records, head %x",
 				v.Property, v.OK, v.Records, v.Head[:4], v.Problem, sv.OK, sv.Records, sv.Head[:4])
 		}
 	}
+}
+
+// TestThreeNodeClusterFailover: two shards publish to a three-node
+// cluster holding the stream with three replicas; one node stops mid-
+// stream and starts again; the query node ends with exactly the shards'
+// records and chains.
+func TestThreeNodeClusterFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three-node cluster in -short mode")
+	}
+	c := clustertest.StartCluster(t, 3, t.TempDir())
+	clustertest.Provision(t, c.URL(), "CW", cluster.SubjectPrefix+".>", cluster.TokenBucket("CW"), 3)
+	ctx := context.Background()
+	shards := []*fixture{newFixture(t, c.URL()), newFixture(t, c.URL())}
+	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	qrec := recorder.New(qs, recorder.Options{})
+	defer qrec.Close(ctx)
+	cons, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: c.URL()}, Stream: "CW",
+		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, cons.Run)
+
+	var wg sync.WaitGroup
+	var recorded atomic.Int64
+	for si, sh := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 400 {
+				if err := sh.rec.Record(ctx, event(fmt.Sprintf("s%dg%d", si, i%4), i)); err != nil {
+					t.Error(err)
+					return
+				}
+				recorded.Add(1)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	eventually(t, "records flowing", func() bool { return recorded.Load() > 200 })
+	c.Stop(1)
+	eventually(t, "more records recorded", func() bool { return recorded.Load() > 500 })
+	c.Start(1)
+	wg.Wait()
+	eventually(t, "every record copied", func() bool {
+		a, _ := shards[0].pub.Depth()
+		b, _ := shards[1].pub.Depth()
+		return a == 0 && b == 0 && total(qs) >= 800 && cons.Ready(ctx) == nil
+	})
+	sameAsShards(t, qs, shards[0].store, shards[1].store)
 }
