@@ -146,7 +146,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		n, err := c.round(ctx, cons, idle)
+		n, err := c.round(ctx, js, cons, idle)
 		idle = err == nil && n == 0
 		var serr storeError
 		switch {
@@ -209,7 +209,7 @@ func (c *Consumer) consumer(ctx context.Context, js jetstream.JetStream) (jetstr
 // yet copied with the new position, returning how many messages came.
 // Taking what is ready rather than waiting for a full batch keeps the lag
 // of a quiet stream at a round trip while batches grow under load.
-func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer, idle bool) (int, error) {
+func (c *Consumer) round(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, idle bool) (int, error) {
 	done, err := c.position()
 	if err != nil {
 		return 0, err
@@ -247,6 +247,19 @@ func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer, idle bool
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
 		return 0, fmt.Errorf("fetch: %w", err)
 	}
+	if n == 0 {
+		// Nothing came: the stream's own last sequence says whether the
+		// consumer has caught up, or (a fresh consumer not delivering
+		// yet, or one stuck since a server went away) has not.
+		behind, err := c.behind(ctx, js, done)
+		if err != nil {
+			return 0, err
+		}
+		if behind > 0 && idle {
+			return 0, fmt.Errorf("the stream holds %d records after %d, and none came in 2s", behind, done)
+		}
+		pending = behind
+	}
 	waiting := -1
 	if pos > done {
 		cur := recorder.Cursor{Name: c.cursor, Value: binary.BigEndian.AppendUint64(nil, pos)}
@@ -273,4 +286,22 @@ func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer, idle bool
 	}
 	c.mu.Unlock()
 	return n, nil
+}
+
+// behind is how many messages the stream holds after position done.
+func (c *Consumer) behind(ctx context.Context, js jetstream.JetStream, done uint64) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, c.opts.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("look up stream %s: %w", c.opts.Stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", c.opts.Stream, err)
+	}
+	if last := info.State.LastSeq; last > done {
+		return last - done, nil
+	}
+	return 0, nil
 }
