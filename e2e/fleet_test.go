@@ -209,7 +209,7 @@ func TestFleetSurvivesKills(t *testing.T) {
 			t.Fatalf("shard %d did not stop cleanly: %v\n%s", i, err, logs.String())
 		}
 	}
-	want := map[audit.ID]string{}
+	want := map[string]string{} // platform:property/id -> hash
 	heads := map[string][32]byte{}
 	for i := range 2 {
 		s, err := store.Open(dbs[i], store.Options{ReadOnly: true})
@@ -219,7 +219,7 @@ func TestFleetSurvivesKills(t *testing.T) {
 		if n, err := s.OutboxDepth(cluster.Sink); err != nil || n != 0 {
 			t.Fatalf("shard %d stopped with %d records not published (%v)", i, n, err)
 		}
-		s.Scan(context.Background(), store.Query{}, func(e *audit.Event) error { want[e.ID] = string(e.Hash); return nil })
+		s.Scan(context.Background(), store.Query{}, func(e *audit.Event) error { want[recordKey(e)] = string(e.Hash); return nil })
 		vs, err := s.VerifyAll(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -236,23 +236,31 @@ func TestFleetSurvivesKills(t *testing.T) {
 		t.Errorf("the shards hold %d chains, want 5 (4 guilds, 1 group)", len(heads))
 	}
 
-	// The operator's export across every property of the fleet.
-	waitUntil(t, "the query node caught up", func() bool { return ready(bases[2]) })
-	got := exportAll(t, bases[2])
-	seen := map[audit.ID]int{}
+	// The operator's export across every property of the fleet, once the
+	// query node has copied the stream.
+	var got []audit.Event
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got = exportAll(t, bases[2])
+		if len(got) >= len(want) && ready(bases[2]) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	seen := map[string]int{}
 	for _, e := range got {
-		seen[e.ID]++
-		if h, ok := want[e.ID]; !ok || h != string(e.Hash) {
-			t.Errorf("record %s of %s on the query node is not as a shard wrote it", e.ID, e.PropertyID)
+		seen[recordKey(&e)]++
+		if h, ok := want[recordKey(&e)]; !ok || h != string(e.Hash) {
+			t.Errorf("record %s on the query node is not as a shard wrote it", recordKey(&e))
 		}
 	}
-	for id := range want {
-		if seen[id] != 1 {
-			t.Errorf("record %s is on the query node %d times", id, seen[id])
+	for k := range want {
+		if seen[k] != 1 {
+			t.Errorf("record %s is on the query node %d times", k, seen[k])
 		}
 	}
 	if len(got) != len(want) {
-		t.Errorf("the query node exports %d records, the shards hold %d", len(got), len(want))
+		t.Fatalf("the query node exports %d records, the shards hold %d\n%s", len(got), len(want), logs.String())
 	}
 
 	procs[2].Process.Signal(syscall.SIGTERM)
@@ -277,6 +285,12 @@ func TestFleetSurvivesKills(t *testing.T) {
 		t.Errorf("%d chains on the query node, %d on the shards", len(vs), len(heads))
 	}
 	t.Logf("%d messages sent, %d records on the shards, all on the query node once", sent.Load(), len(want))
+}
+
+// recordKey names a record across the fleet: ids are unique in their
+// shard's store only.
+func recordKey(e *audit.Event) string {
+	return e.Platform.String() + ":" + e.PropertyID + "/" + e.ID.String()
 }
 
 // TestFleetChild is a process of the fleet test: "run CONFIG" or "api
