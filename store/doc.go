@@ -2,7 +2,9 @@
 // events with their secondary indexes and per-property hash chain, queries
 // and pagination cursors, retention (purge and erase), the log-delivery
 // outbox, per-property settings, platform cursors and small namespaced
-// key-value state for the engines.
+// key-value state for the engines. A query node's store is a replica: it
+// holds records as their shards wrote them (AppendReplica), each
+// property's chain the shard's.
 //
 // # Layout
 //
