@@ -63,7 +63,7 @@ func RunAPI(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	metrics := httpapi.NewMetrics()
-	api, err := httpapi.New(httpapi.Options{Store: s, Recorder: ownRec, Feed: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
+	api, err := httpapi.New(httpapi.Options{Store: s, Recorder: nodeRecorder{ownRec, rec.Stats()}, Feed: rec, OperatorToken: cfg.API.OperatorToken.Reveal(),
 		Tokens: command.NewTokens(s, ownRec), Metrics: metrics, DefaultLocale: cfg.Defaults.Locale, Logger: log})
 	if err != nil {
 		return err
@@ -92,3 +92,13 @@ func NodeStorePath(path string) string {
 	ext := filepath.Ext(path)
 	return strings.TrimSuffix(path, ext) + "-node" + ext
 }
+
+// nodeRecorder records a query node's own events in its own database,
+// while /metrics reports the commits of the records copied from the
+// stream (the node's work).
+type nodeRecorder struct {
+	*recorder.Recorder
+	stats *recorder.Stats
+}
+
+func (n nodeRecorder) Stats() *recorder.Stats { return n.stats }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -135,9 +137,23 @@ func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 		t.Fatalf("/readyz answers %d once caught up", resp.StatusCode)
 	}
 
+	// /metrics counts the commits of the records copied from the stream.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+operator)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	commits := regexp.MustCompile(`(?m)^chatwarden_recorder_commits_total (\d+)`).FindSubmatch(body)
+	if commits == nil || string(commits[1]) == "0" {
+		t.Fatalf("the query node's metrics count no commit of copied records: %q", commits)
+	}
+
 	// The query node's own record of a failed authentication goes to its
 	// own database: the fleet's chains stay the shards', and verify.
-	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/properties/discord:1001/activities", nil)
+	req, _ = http.NewRequest("GET", "http://"+addr+"/v1/properties/discord:1001/activities", nil)
 	req.Header.Set("Authorization", "Bearer cw_"+strings.Repeat("A", 43))
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
