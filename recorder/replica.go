@@ -24,6 +24,11 @@ type Replica struct {
 	// Digest is the personal part's digest, SHA-256(nonce, personal part),
 	// which is all a redacted record keeps of it.
 	Digest []byte
+	// PrevHash is set on the first record of a chain published after the
+	// chain began (the shard recorded before it joined the fleet): the
+	// hash of its predecessor, which was never published. A replica
+	// without the chain starts it there.
+	PrevHash []byte
 }
 
 // ReplicaBatch is one transaction of a replica: records and the stream

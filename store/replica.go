@@ -25,12 +25,65 @@ import (
 // prevSeq(8) platform(1) property id -> JSON heldRecord.
 const nsHeld = "replica/held"
 
+// nsStarts is the KV namespace, on a shard, of where each property's
+// chain as published begins: platform(1) property id -> seq(8) hash(32)
+// of its newest record when the store first published (MarkChainStarts).
+const nsStarts = "replica/starts"
+
 // heldRecord is a recorder.Replica at rest.
 type heldRecord struct {
-	Event   *audit.Event `json:"event"`
-	PrevSeq uint64       `json:"prev_seq"`
-	Nonce   []byte       `json:"nonce,omitempty"`
-	Digest  []byte       `json:"digest"`
+	Event    *audit.Event `json:"event"`
+	PrevSeq  uint64       `json:"prev_seq"`
+	Nonce    []byte       `json:"nonce,omitempty"`
+	Digest   []byte       `json:"digest"`
+	PrevHash []byte       `json:"prev_hash,omitempty"`
+}
+
+// MarkChainStarts records, the first time it is called on a store, each
+// property's newest record: the records up to it were never published
+// (the store recorded before it joined a fleet), so the first published
+// record of the property carries that record's hash (Replica.PrevHash)
+// and replicas start the chain there. Call it before the first record is
+// queued for publishing. Later calls change nothing: every record since
+// the first was queued, and a property created since starts its chain in
+// the stream.
+func (s *Store) MarkChainStarts() error {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bKV).Bucket([]byte(nsStarts)) != nil {
+			return nil
+		}
+		b, err := tx.Bucket(bKV).CreateBucket([]byte(nsStarts))
+		if err != nil {
+			return err
+		}
+		for k, ps := range s.snapshotProps() {
+			key := propKeyBytes(k.platform, k.id)
+			if ps.lastSeq == 0 {
+				continue
+			}
+			if err := b.Put(key, append(binary.BigEndian.AppendUint64(nil, ps.lastSeq), ps.head[:]...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark where published chains start: %w", err)
+	}
+	return nil
+}
+
+// snapshotProps copies the property table.
+func (s *Store) snapshotProps() map[propKey]*propState {
+	s.cacheMu.RLock()
+	defer s.cacheMu.RUnlock()
+	out := make(map[propKey]*propState, len(s.propByID))
+	for k, v := range s.propByID {
+		out[k] = v
+	}
+	return out
 }
 
 // OutboxReplica is a pending outbox entry with its record as a replica
@@ -53,6 +106,7 @@ func (s *Store) OutboxReplicas(ctx context.Context, sink, target string, max int
 		c := tx.Bucket(bOutbox).Cursor()
 		h := newChainHasher()
 		var personal []byte
+		starts := tx.Bucket(bKV).Bucket([]byte(nsStarts))
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < max; k, v = c.Next() {
 			if len(k) != len(prefix)+8 || len(v) != 16 {
 				return fmt.Errorf("outbox: %w: entry", errCorrupt)
@@ -74,7 +128,7 @@ func (s *Store) OutboxReplicas(ctx context.Context, sink, target string, max int
 				}
 				copy(e.ID[:], v[4:])
 				e.Time, e.Platform, e.PropertyID = e.ID.Time(), pk.platform, pk.id
-				o.Replica = recorder.Replica{Event: e, PrevSeq: r.prevSeq}
+				o.Replica = recorder.Replica{Event: e, PrevSeq: r.prevSeq, PrevHash: chainStart(starts, pk, r.prevSeq)}
 				if e.Redacted {
 					o.Replica.Digest = bytes.Clone(r.digest[:])
 				} else {
@@ -160,20 +214,24 @@ func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorde
 			return nil
 		}
 		e := rec.Event
-		var head uint64
+		var head, count uint64
 		if ps := w.s.property(e.Platform, e.PropertyID); ps != nil {
-			head = ps.lastSeq
+			head, count = ps.lastSeq, ps.count
 		}
 		if ps, ok := w.props[propKey{e.Platform, e.PropertyID}]; ok {
-			head = ps.lastSeq
+			head, count = ps.lastSeq, ps.count
 		}
 		switch {
 		case rec.PrevSeq == head:
 		case e.Seq <= head:
 			res.Duplicates++
 			return nil
+		case head == 0 && count == 0 && len(rec.PrevHash) == hashLen:
+			// The first record published of a chain that began before
+			// its shard joined the fleet: the chain starts here, after
+			// a bridge to its predecessor's hash (as after a purge).
 		default:
-			v, err := json.Marshal(heldRecord{e, rec.PrevSeq, rec.Nonce, rec.Digest})
+			v, err := json.Marshal(heldRecord{e, rec.PrevSeq, rec.Nonce, rec.Digest, rec.PrevHash})
 			if err != nil {
 				return fmt.Errorf("hold record %s: %w", e.ID, err)
 			}
@@ -197,7 +255,7 @@ func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorde
 		if err := held.Delete(k); err != nil {
 			return err
 		}
-		rec = recorder.Replica{Event: h.Event, PrevSeq: h.PrevSeq, Nonce: h.Nonce, Digest: h.Digest}
+		rec = recorder.Replica{Event: h.Event, PrevSeq: h.PrevSeq, Nonce: h.Nonce, Digest: h.Digest, PrevHash: h.PrevHash}
 	}
 }
 
@@ -246,14 +304,15 @@ func (w *appendTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (bool
 		r.digest = digest
 	}
 	var prev [hashLen]byte
-	var head [hashLen]byte
+	headSeq := uint64(0)
 	if cur, ok := w.props[propKey{e.Platform, e.PropertyID}]; ok {
-		head = cur.head
+		prev, headSeq = cur.head, cur.lastSeq
 	} else if cur := w.s.property(e.Platform, e.PropertyID); cur != nil {
-		head = cur.head
+		prev, headSeq = cur.head, cur.lastSeq
 	}
-	if rec.PrevSeq != 0 {
-		prev = head
+	bridge := headSeq != rec.PrevSeq // a chain starting after a record never published
+	if bridge {
+		copy(prev[:], rec.PrevHash)
 	}
 	sum := w.s.hasher.recordHash(prev[:], &r, &digest)
 	if !bytes.Equal(sum[:], e.Hash) {
@@ -264,6 +323,11 @@ func (w *appendTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (bool
 	ps, err := w.property(e.Platform, e.PropertyID)
 	if err != nil {
 		return false, err
+	}
+	if bridge {
+		if err := w.tx.Bucket(bBridge).Put(binary.BigEndian.AppendUint64(u32(ps.num), rec.PrevSeq), bytes.Clone(prev[:])); err != nil {
+			return false, err
+		}
 	}
 	w.scratch = encodeRecord(w.scratch[:0], &r, personal)
 	key := w.key(ps.num, nil, e.ID)
@@ -281,4 +345,19 @@ func (w *appendTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (bool
 func redact(e *audit.Event) {
 	e.Redacted = true
 	e.ActorName, e.Content, e.Params, e.Attachments = "", "", nil, nil
+}
+
+
+// chainStart is the hash a replica starts a property's chain from when
+// the record after prevSeq is the first the store published of it, or
+// nil.
+func chainStart(starts *bolt.Bucket, k propKey, prevSeq uint64) []byte {
+	if starts == nil || prevSeq == 0 {
+		return nil
+	}
+	v := starts.Get(propKeyBytes(k.platform, k.id))
+	if len(v) != 8+hashLen || binary.BigEndian.Uint64(v) != prevSeq {
+		return nil
+	}
+	return bytes.Clone(v[8:])
 }

@@ -271,3 +271,93 @@ func TestReplicaRefusesAlteredRecords(t *testing.T) {
 		t.Fatalf("malformed: %+v %v", res, err)
 	}
 }
+
+// TestReplicaStartsChainsBegunBeforeTheFleet: a shard that recorded
+// before it joined a fleet publishes only later records; the first of
+// each chain carries its unpublished predecessor's hash, and a replica
+// starts the chain there, even when that record arrives after the next,
+// and verifies it with the shard's head.
+func TestReplicaStartsChainsBegunBeforeTheFleet(t *testing.T) {
+	ctx := context.Background()
+	shard := openTest(t)
+	rng := rand.New(rand.NewPCG(9, 9))
+	record := func(props []propID, n int, routed bool) {
+		for range n {
+			e := genEvent(rng)
+			pr := props[rng.IntN(len(props))]
+			e.Platform, e.PropertyID = pr.p, pr.id
+			b := &recorder.Batch{Events: []*audit.Event{e}}
+			if routed {
+				b.Routes = [][]recorder.Route{replicaRoute}
+			}
+			if err := shard.Append(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	record(testProps[:2], 40, false) // before the fleet
+	if err := shard.MarkChainStarts(); err != nil {
+		t.Fatal(err)
+	}
+	record(testProps[:3], 60, true)
+	if err := shard.MarkChainStarts(); err != nil { // a restart: marks stay
+		t.Fatal(err)
+	}
+	record(testProps[:3], 20, true)
+	out, err := shard.OutboxReplicas(ctx, "cluster", "stream", 1000)
+	if err != nil || len(out) != 80 {
+		t.Fatalf("%d replicas pending (%v), want 80", len(out), err)
+	}
+	var recs []recorder.Replica
+	starts := 0
+	for _, o := range out {
+		if o.Replica.PrevHash != nil {
+			starts++
+		}
+		recs = append(recs, overTheWire(t, o.Replica))
+	}
+	if starts != 2 {
+		t.Fatalf("%d published records start a chain, want 2 (the properties that had records before)", starts)
+	}
+	// The first record of property 0 arrives after the second.
+	var first, second int = -1, -1
+	for i, r := range recs {
+		if r.Event.PropertyID == testProps[0].id {
+			if first < 0 {
+				first = i
+			} else {
+				second = i
+				break
+			}
+		}
+	}
+	recs[first], recs[second] = recs[second], recs[first]
+
+	q := openTest(t)
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recs})
+	if err != nil || len(res.Problems) > 0 || len(res.Stored) != 80 || res.Waiting != 0 {
+		t.Fatalf("%d stored (want 80), %d waiting, problems %v, %v", len(res.Stored), res.Waiting, res.Problems, err)
+	}
+	for _, pr := range testProps[:3] {
+		v, err := q.Verify(ctx, pr.p, pr.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := shard.Verify(ctx, pr.p, pr.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.OK || v.Head != want.Head {
+			t.Errorf("%s on the replica: ok %v (%s), head %x; the shard's head %x", pr.id, v.OK, v.Problem, v.Head[:4], want.Head[:4])
+		}
+	}
+	// Without the mark, such a record waits: a chain is never started
+	// mid-way on a record's word alone.
+	q2 := openTest(t)
+	noStart := recs[second]
+	noStart.PrevHash = nil
+	res, err = q2.AppendReplica(ctx, &recorder.ReplicaBatch{Records: []recorder.Replica{noStart}})
+	if err != nil || len(res.Stored) != 0 || res.Held != 1 {
+		t.Fatalf("a mid-chain record without a start: %d stored, %d held (%v)", len(res.Stored), res.Held, err)
+	}
+}
