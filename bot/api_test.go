@@ -44,7 +44,9 @@ func TestRunAPINeedsClusterAndListen(t *testing.T) {
 }
 
 // TestQueryNodeServesTheShardsRecords: records of two shard stores,
-// published to the stream, are served by a query node's HTTP API.
+// published to the stream, are served by a query node's HTTP API; the
+// chain of a guild recorded before its shard joined the fleet starts on
+// the query node with the first record published, and verifies.
 func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 	ns := clustertest.StartNATS(t, 0, t.TempDir())
 	cc := config.Cluster{NATSURL: ns.ClientURL(), Stream: "CW"}
@@ -58,6 +60,15 @@ func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := recorder.New(s, recorder.Options{})
+		if shard == 0 { // records from before the shard joined the fleet, never published
+			for i := range 3 {
+				err := rec.Record(ctx, &audit.Event{Platform: audit.Discord, PropertyID: guild, Type: audit.ChatMessage,
+					Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: fmt.Sprintf("early%d", i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		pub, err := newPublisher(cc, s, rec, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)

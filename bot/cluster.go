@@ -25,6 +25,11 @@ func newPublisher(cfg config.Cluster, s *store.Store, rec *recorder.Recorder, lo
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	// Records made before this store joined the fleet are never
+	// published: query nodes start its chains after them.
+	if err := s.MarkChainStarts(); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
 	rec.AddRouter(cluster.Router())
 	rec.Subscribe(pub.Committed)
 	return pub, nil

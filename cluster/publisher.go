@@ -44,6 +44,10 @@ const (
 	HeaderNonce = "Chatwarden-Nonce"
 	// HeaderDigest carries the digest of its personal part (hex).
 	HeaderDigest = "Chatwarden-Digest"
+	// HeaderPrevHash carries, on the first record published of a chain
+	// that began before its shard joined the fleet, its predecessor's
+	// hash (hex): query nodes start the chain there.
+	HeaderPrevHash = "Chatwarden-Prev-Hash"
 )
 
 // target is the outbox's one queue under Sink (the store's outbox wants a
@@ -322,7 +326,8 @@ func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, err
 
 // Message is a record as published: its subject, the event as JSON (the
 // export's field names, with its id, seq and hash) and in headers its
-// chain material (HeaderSeq, HeaderPrevSeq, HeaderNonce, HeaderDigest).
+// chain material (HeaderSeq, HeaderPrevSeq, HeaderNonce, HeaderDigest,
+// HeaderPrevHash).
 func Message(r recorder.Replica) (*nats.Msg, error) {
 	e := r.Event
 	data, err := json.Marshal(e)
@@ -338,6 +343,9 @@ func Message(r recorder.Replica) (*nats.Msg, error) {
 	}
 	if len(r.Digest) > 0 {
 		m.Header.Set(HeaderDigest, hex.EncodeToString(r.Digest))
+	}
+	if len(r.PrevHash) > 0 {
+		m.Header.Set(HeaderPrevHash, hex.EncodeToString(r.PrevHash))
 	}
 	return m, nil
 }
@@ -365,6 +373,11 @@ func ParseMessage(h nats.Header, data []byte) (recorder.Replica, error) {
 	}
 	if r.Digest, err = hex.DecodeString(h.Get(HeaderDigest)); err != nil {
 		return r, fmt.Errorf("record %s: header %s: %w", e.ID, HeaderDigest, err)
+	}
+	if v := h.Get(HeaderPrevHash); v != "" {
+		if r.PrevHash, err = hex.DecodeString(v); err != nil {
+			return r, fmt.Errorf("record %s: header %s: %w", e.ID, HeaderPrevHash, err)
+		}
 	}
 	return r, nil
 }
