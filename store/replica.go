@@ -347,7 +347,6 @@ func redact(e *audit.Event) {
 	e.ActorName, e.Content, e.Params, e.Attachments = "", "", nil, nil
 }
 
-
 // chainStart is the hash a replica starts a property's chain from when
 // the record after prevSeq is the first the store published of it, or
 // nil.
