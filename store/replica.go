@@ -224,7 +224,17 @@ func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorde
 		switch {
 		case rec.PrevSeq == head:
 		case e.Seq <= head:
-			res.Duplicates++
+			if w.storedReplica(e) {
+				res.Duplicates++
+			} else {
+				res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s %s is older than the newest record of its chain here (seq %d) but not stored here: "+
+					"a copy of a record purged here, or a record of another chain of the property (two processes recording it); not stored",
+					e.ID, e.Seq, e.Platform, e.PropertyID, head))
+			}
+			return nil
+		case rec.PrevSeq < head:
+			res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s %s follows seq %d, not the newest record of its chain here (seq %d): "+
+				"another chain of the property (two processes recording it); not stored", e.ID, e.Seq, e.Platform, e.PropertyID, rec.PrevSeq, head))
 			return nil
 		case head == 0 && count == 0 && len(rec.PrevHash) == hashLen:
 			// The first record published of a chain that began before
@@ -257,6 +267,27 @@ func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorde
 		}
 		rec = recorder.Replica{Event: h.Event, PrevSeq: h.PrevSeq, Nonce: h.Nonce, Digest: h.Digest, PrevHash: h.PrevHash}
 	}
+}
+
+// storedReplica reports whether e is stored, or queued in this
+// transaction.
+func (w *appendTx) storedReplica(e *audit.Event) bool {
+	ps, ok := w.props[propKey{e.Platform, e.PropertyID}]
+	if !ok {
+		if ps = w.s.property(e.Platform, e.PropertyID); ps == nil {
+			return false
+		}
+	}
+	key := append(u32(ps.num), e.ID[:]...)
+	if w.buckets[qEvents].Get(key) != nil {
+		return true
+	}
+	for _, p := range w.pending[qEvents] {
+		if bytes.Equal(p.k, key) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkReplica refuses a record that cannot be stored as is.

@@ -361,3 +361,29 @@ func TestReplicaStartsChainsBegunBeforeTheFleet(t *testing.T) {
 		t.Fatalf("a mid-chain record without a start: %d stored, %d held (%v)", len(res.Stored), res.Held, err)
 	}
 }
+
+// TestReplicaReportsASecondChain: records of one property from two
+// stores (two processes recording it) are two chains; the replica keeps
+// the first and reports, never skips silently, the other's records.
+func TestReplicaReportsASecondChain(t *testing.T) {
+	ctx := context.Background()
+	_, recsA := shardStore(t, 11, testProps[:1], 30)
+	_, recsB := shardStore(t, 12, testProps[:1], 30)
+	q := openTest(t)
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsA})
+	if err != nil || len(res.Stored) != 30 {
+		t.Fatalf("first chain: %d stored, %v", len(res.Stored), err)
+	}
+	res, err = q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Stored) != 0 || res.Duplicates != 0 || len(res.Problems)+res.Held != 30 || len(res.Problems) == 0 {
+		t.Fatalf("second chain: %d stored, %d skipped as duplicates, %d problems, %d held; want every record reported or held",
+			len(res.Stored), res.Duplicates, len(res.Problems), res.Held)
+	}
+	v, err := q.Verify(ctx, testProps[0].p, testProps[0].id)
+	if err != nil || !v.OK || v.Records != 30 {
+		t.Fatalf("chain: %+v %v", v, err)
+	}
+}
