@@ -199,6 +199,18 @@ func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (re
 	return res, nil
 }
 
+// IsReplica reports whether the store holds records copied from a
+// fleet's shards (a query node's store): its chains are the shards', so
+// records of its own belong in another store.
+func (s *Store) IsReplica() bool {
+	replica := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		replica = tx.Bucket(bKV).Bucket([]byte(nsHeld)) != nil
+		return nil
+	})
+	return replica
+}
+
 // heldKey is the nsHeld key of the record that follows prevSeq in a
 // property's chain.
 func heldKey(p audit.Platform, property string, prevSeq uint64) []byte {
