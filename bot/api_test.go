@@ -139,13 +139,22 @@ func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := http.Get("http://" + addr + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("/readyz answers %d once caught up", resp.StatusCode)
+	// Ready once caught up with the stream and the token bucket.
+	var resp *http.Response
+	for {
+		resp, err = http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz answers %d once caught up: %s", resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	// /metrics counts the commits of the records copied from the stream.
