@@ -22,8 +22,12 @@ import (
 // its predecessor, until that arrives.
 
 // nsHeld is the KV namespace of records waiting for their predecessor:
-// prevSeq(8) platform(1) property id -> JSON heldRecord.
+// prevSeq(8) platform(1) property id -> JSON heldRecord, and kHeldCount
+// -> how many there are (8 bytes).
 const nsHeld = "replica/held"
+
+// kHeldCount is shorter than any held record's key.
+var kHeldCount = []byte("n")
 
 // nsStarts is the KV namespace, on a shard, of where each property's
 // chain as published begins: platform(1) property id -> seq(8) hash(32)
@@ -177,15 +181,19 @@ func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (re
 		if err != nil {
 			return err
 		}
+		waiting := int64(0)
+		if v := held.Get(kHeldCount); len(v) == 8 {
+			waiting = int64(binary.BigEndian.Uint64(v))
+		}
 		for i := range b.Records {
-			if err := w.replica(held, b.Records[i], &res); err != nil {
+			if err := w.replica(held, b.Records[i], &res, &waiting); err != nil {
 				return err
 			}
 		}
-		c := held.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			res.Waiting++
+		if err := held.Put(kHeldCount, binary.BigEndian.AppendUint64(nil, uint64(max(waiting, 0)))); err != nil {
+			return err
 		}
+		res.Waiting = int(max(waiting, 0))
 		return w.end(tx, b.Cursors, nil)
 	})
 	w.release()
@@ -219,7 +227,7 @@ func heldKey(p audit.Platform, property string, prevSeq uint64) []byte {
 
 // replica stores, holds, skips or refuses one record; stored records
 // release the records held for them.
-func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorder.ReplicaResult) error {
+func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorder.ReplicaResult, waiting *int64) error {
 	for {
 		if err := checkReplica(&rec); err != nil {
 			res.Problems = append(res.Problems, err)
@@ -258,7 +266,11 @@ func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorde
 				return fmt.Errorf("hold record %s: %w", e.ID, err)
 			}
 			res.Held++
-			return held.Put(heldKey(e.Platform, e.PropertyID, rec.PrevSeq), v)
+			k := heldKey(e.Platform, e.PropertyID, rec.PrevSeq)
+			if held.Get(k) == nil {
+				*waiting++
+			}
+			return held.Put(k, v)
 		}
 		stored, err := w.link(rec, res)
 		if err != nil || !stored {
@@ -277,6 +289,7 @@ func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorde
 		if err := held.Delete(k); err != nil {
 			return err
 		}
+		*waiting--
 		rec = recorder.Replica{Event: h.Event, PrevSeq: h.PrevSeq, Nonce: h.Nonce, Digest: h.Digest, PrevHash: h.PrevHash}
 	}
 }
