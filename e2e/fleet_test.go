@@ -111,7 +111,7 @@ func TestFleetSurvivesKills(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var logs syncBuffer
+	var logs fleetLog
 	start := func(i int) *exec.Cmd {
 		sub := "run"
 		if i == 2 {
@@ -304,19 +304,19 @@ func TestFleetChild(t *testing.T) {
 	os.Exit(cli.Run([]string{sub, "--config", cfg}, os.Stdout, os.Stderr))
 }
 
-// syncBuffer collects the children's output.
-type syncBuffer struct {
+// fleetLog collects the children's output.
+type fleetLog struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *fleetLog) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *fleetLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
