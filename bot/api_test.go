@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +44,9 @@ func TestRunAPINeedsClusterAndListen(t *testing.T) {
 }
 
 // TestQueryNodeServesTheShardsRecords: records of two shard stores,
-// published to the stream, are served by a query node's HTTP API.
+// published to the stream, are served by a query node's HTTP API; the
+// chain of a guild recorded before its shard joined the fleet starts on
+// the query node with the first record published, and verifies.
 func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 	ns := clustertest.StartNATS(t, 0, t.TempDir())
 	cc := config.Cluster{NATSURL: ns.ClientURL(), Stream: "CW"}
@@ -56,6 +60,15 @@ func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := recorder.New(s, recorder.Options{})
+		if shard == 0 { // records from before the shard joined the fleet, never published
+			for i := range 3 {
+				err := rec.Record(ctx, &audit.Event{Platform: audit.Discord, PropertyID: guild, Type: audit.ChatMessage,
+					Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: fmt.Sprintf("early%d", i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		pub, err := newPublisher(cc, s, rec, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)
@@ -93,12 +106,17 @@ func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 	cfg.API.OperatorToken = operator
 	apiDone := make(chan error, 1)
 	go func() { apiDone <- RunAPI(ctx, &cfg, zerolog.Nop()) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-apiDone; err != nil {
-			t.Error(err)
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-apiDone; err != nil {
+				t.Error(err)
+			}
 		}
-	})
+	}
+	t.Cleanup(stop)
 
 	count := func(property string) int {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/properties/discord:"+property+"/activities?maxResults=1000", nil)
@@ -121,12 +139,72 @@ func TestQueryNodeServesTheShardsRecords(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := http.Get("http://" + addr + "/readyz")
+	// Ready once caught up with the stream and the token bucket.
+	var resp *http.Response
+	for {
+		resp, err = http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz answers %d once caught up: %s", resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// /metrics counts the commits of the records copied from the stream.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+operator)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	commits := regexp.MustCompile(`(?m)^chatwarden_recorder_commits_total (\d+)`).FindSubmatch(body)
+	if commits == nil || string(commits[1]) == "0" {
+		t.Fatalf("the query node's metrics count no commit of copied records: %q", commits)
+	}
+
+	// The query node's own record of a failed authentication goes to its
+	// own database: the fleet's chains stay the shards', and verify.
+	req, _ = http.NewRequest("GET", "http://"+addr+"/v1/properties/discord:1001/activities", nil)
+	req.Header.Set("Authorization", "Bearer cw_"+strings.Repeat("A", 43))
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("/readyz answers %d once caught up", resp.StatusCode)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an unknown token answers %d", resp.StatusCode)
+	}
+	stop()
+	qs, err := store.Open(cfg.Storage.Path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	vs, err := qs.VerifyAll(context.Background())
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("chains on the query node: %+v %v", vs, err)
+	}
+	for _, v := range vs {
+		if !v.OK || v.Records != 10 {
+			t.Errorf("chain of %s on the query node: ok %v, %d records (%s)", v.Property, v.OK, v.Records, v.Problem)
+		}
+	}
+	own, err := store.Open(NodeStorePath(cfg.Storage.Path), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	page, err := own.Query(context.Background(), store.Query{Platform: audit.Discord, Property: "1001", Types: []audit.EventType{audit.SecurityEvent}})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("the node's own record of the failed authentication: %v %v", page.Events, err)
 	}
 }

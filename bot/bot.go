@@ -126,7 +126,14 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			emit(float64(counts[audit.Telegram]), "telegram")
 		})
 	var api *httpapi.Server
+	tokenSync, err := newTokenSync(cfg.Cluster, s, log) // nil without cluster.nats_url
+	if err != nil {
+		return err
+	}
 	tokens := command.NewTokens(s, rec)
+	if tokenSync != nil {
+		tokens = command.NewTokens(tokenSync, rec)
+	}
 	// A viewer session's moderator is checked again on their platform;
 	// the platforms are set below, before the API serves.
 	var access viewerAccess
@@ -160,6 +167,10 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 	if pub != nil {
 		publisherMetrics(pub, metrics, api)
 		start("cluster", pub.Run)
+		start("cluster tokens", tokenSync.Run)
+		if api != nil {
+			api.AddReady("cluster_tokens", tokenSync.Ready)
+		}
 	}
 	start("retention", func(ctx context.Context) error { return retentionLoop(ctx, s, rec, cfg.Storage.RetentionDays, log) })
 	if cfg.Discord.Enabled {

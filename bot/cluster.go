@@ -31,9 +31,28 @@ func newPublisher(cfg config.Cluster, s *store.Store, rec *recorder.Recorder, lo
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	// Records made before this store joined the fleet are never
+	// published: query nodes start its chains after them.
+	if err := s.MarkChainStarts(); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
 	rec.AddRouter(cluster.Router())
 	rec.Subscribe(pub.Committed)
 	return pub, nil
+}
+
+// newTokenSync replicates the community API tokens made on this shard to
+// the fleet's bucket when cluster.nats_url is set; nil without it.
+func newTokenSync(cfg config.Cluster, s *store.Store, log zerolog.Logger) (*cluster.TokenSync, error) {
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	ts, err := cluster.NewTokenSync(cluster.TokenOptions{Conn: NATSConn(cfg, "chatwarden-tokens"),
+		Bucket: cluster.TokenBucket(cfg.Stream), Store: s, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return ts, nil
 }
 
 // NATSConn is how the config says to reach NATS (the shard, the query

@@ -147,6 +147,22 @@ func openWrite(path string) (*store.Store, error) {
 	return s, err
 }
 
+// recordAction records an operator's action on s; on a query node's
+// store, whose chains are its shards', in the node's own database
+// (bot.NodeStorePath) instead.
+func recordAction(s *store.Store, e *audit.Event) error {
+	b := &recorder.Batch{Events: []*audit.Event{e}}
+	if !s.IsReplica() {
+		return s.Append(context.Background(), b)
+	}
+	own, err := openWrite(bot.NodeStorePath(s.Path()))
+	if err != nil {
+		return err
+	}
+	defer own.Close()
+	return own.Append(context.Background(), b)
+}
+
 func cmdErase(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("erase", "--db FILE --platform P --property ID --user ID", stderr)
 	db := fs.String("db", "", "the database `file` (required)")
@@ -174,7 +190,7 @@ func cmdErase(args []string, stdout, stderr io.Writer) error {
 	}
 	e := bot.RetentionEvent(p, *property, audit.RetentionErase, n)
 	e.TargetIDs = []string{*user}
-	if err := s.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{e}}); err != nil {
+	if err := recordAction(s, e); err != nil {
 		return fmt.Errorf("record the erasure: %w", err)
 	}
 	fmt.Fprintf(stdout, "erased the personal data of %s in %d records of %s:%s\n", *user, n, p, *property)
@@ -208,9 +224,7 @@ func cmdPurge(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	total, err := bot.PurgeAll(context.Background(), s, *days, nil, func(e *audit.Event) error {
-		return s.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{e}})
-	})
+	total, err := bot.PurgeAll(context.Background(), s, *days, nil, func(e *audit.Event) error { return recordAction(s, e) })
 	fmt.Fprintf(stdout, "purged %d records older than %d days\n", total, *days)
 	return err
 }

@@ -245,6 +245,75 @@ func TestEraseAndPurge(t *testing.T) {
 	}
 }
 
+// TestEraseAndPurgeOnAQueryNode: on a query node's database, whose
+// chains are its shards', the erasure and the purge are recorded in the
+// node's own database, and the shards' chains still verify.
+func TestEraseAndPurgeOnAQueryNode(t *testing.T) {
+	shardDB, _ := testDB(t, 120)
+	shard, err := store.Open(shardDB, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A shard: the test database's events recorded again, each routed to
+	// the stream, and read back with their chains as a publisher does.
+	var recs []recorder.Replica
+	routed := filepath.Join(t.TempDir(), "routed.db")
+	rs, err := store.Open(routed, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = shard.Scan(context.Background(), store.Query{}, func(e *audit.Event) error { recs = append(recs, recorder.Replica{Event: e}); return nil })
+	shard.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &recorder.Batch{}
+	for i := len(recs) - 1; i >= 0; i-- { // oldest first
+		e := *recs[i].Event
+		b.Events = append(b.Events, &e)
+		b.Routes = append(b.Routes, []recorder.Route{{Sink: "cluster", Target: "stream"}})
+	}
+	if err := rs.Append(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	out, err := rs.OutboxReplicas(context.Background(), "cluster", "stream", 1000)
+	rs.Close()
+	if err != nil || len(out) != 120 {
+		t.Fatalf("%d replicas (%v)", len(out), err)
+	}
+	db := filepath.Join(t.TempDir(), "query.db")
+	q, err := store.Open(db, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = recs[:0]
+	for _, o := range out {
+		recs = append(recs, o.Replica)
+	}
+	if res, err := q.AppendReplica(context.Background(), &recorder.ReplicaBatch{Records: recs}); err != nil || len(res.Stored) != 120 {
+		t.Fatalf("replicas stored: %d, %v", len(res.Stored), err)
+	}
+	q.Close()
+
+	if code, out, errs := cli("erase", "--db", db, "--platform", "discord", "--property", "g1", "--user", "u1"); code != 0 {
+		t.Fatalf("erase: exit %d %s %s", code, out, errs)
+	}
+	if code, out, errs := cli("purge", "--db", db, "--days", "1"); code != 0 || !strings.Contains(out, "purged") {
+		t.Fatalf("purge: exit %d %s %s", code, out, errs)
+	}
+	if code, out, _ := cli("verify", "--db", db); code != 0 {
+		t.Fatalf("the shards' chains on the query node after erase and purge: %s", out)
+	}
+	if code, out, _ := cli("logs", "--db", db, "--type", "DATA_RETENTION", "--json"); code != 0 || strings.TrimSpace(out) != "" {
+		t.Fatalf("an operator's action recorded in the shards' chains: %s", out)
+	}
+	own := bot.NodeStorePath(db)
+	if code, out, _ := cli("logs", "--db", own, "--property", "g1", "--type", "DATA_RETENTION", "--json"); code != 0 ||
+		!strings.Contains(out, `"action":"ERASE"`) || !strings.Contains(out, `"action":"PURGE"`) {
+		t.Fatalf("the node's own database lacks the erasure and the purge: %s", out)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	db, _ := testDB(t, 3)
 	for _, args := range [][]string{

@@ -21,19 +21,35 @@ import (
 )
 
 // BenchmarkFleet records b.N records from two shards (8 callers each)
-// through one in-process JetStream server into a query node, and reports
-// records/s end to end and the lag from a shard's commit to the query
-// node's commit (p50, p99): as fast as the callers can (max, where lag is
-// mostly queueing) and paced at 1,000 records/s. Stores run without
-// fsync: this measures the stream path, not the disk.
+// through JetStream into a query node, and reports records/s end to end
+// and the lag from a shard's commit to the query node's commit (p50,
+// p99): as fast as the callers can (max, where lag is mostly queueing)
+// and paced at 1,000 records/s; through one server (1 replica) and
+// through a three-node cluster (3 replicas). The bare runs are the
+// baseline of the same run: the same shards and callers without the
+// fleet, the lag there from a shard's commit to its own subscribers.
+// Stores run without fsync: this measures the stream path, not the disk.
 func BenchmarkFleet(b *testing.B) {
-	b.Run("max", func(b *testing.B) { benchFleet(b, 0) })
-	b.Run("1000_per_s", func(b *testing.B) { benchFleet(b, 1000) })
+	b.Run("bare_max", func(b *testing.B) { benchFleet(b, 0, 0) })
+	b.Run("max", func(b *testing.B) { benchFleet(b, 0, 1) })
+	b.Run("3nodes_max", func(b *testing.B) { benchFleet(b, 0, 3) })
+	b.Run("bare_1000_per_s", func(b *testing.B) { benchFleet(b, 1000, 0) })
+	b.Run("1000_per_s", func(b *testing.B) { benchFleet(b, 1000, 1) })
+	b.Run("3nodes_1000_per_s", func(b *testing.B) { benchFleet(b, 1000, 3) })
 }
 
-func benchFleet(b *testing.B, rate int) {
-	ns := clustertest.StartNATS(b, 0, b.TempDir())
-	url := ns.ClientURL()
+// benchFleet runs the fleet through nodes NATS servers (0: no fleet).
+func benchFleet(b *testing.B, rate, nodes int) {
+	var url string
+	switch nodes {
+	case 0:
+	case 1:
+		url = clustertest.StartNATS(b, 0, b.TempDir()).ClientURL()
+	default:
+		c := clustertest.StartCluster(b, nodes, b.TempDir())
+		url = c.URL()
+		clustertest.Provision(b, url, "CW", cluster.SubjectPrefix+".>", cluster.TokenBucket("CW"), nodes)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
@@ -54,30 +70,12 @@ func benchFleet(b *testing.B, rate int) {
 			}
 		}()
 	}
-	var shards []*recorder.Recorder
-	for i := range 2 {
-		s, rec := open(fmt.Sprintf("shard%d.db", i))
-		rec.AddRouter(cluster.Router())
-		pub, err := cluster.New(cluster.Options{Conn: cluster.Conn{URL: url}, Stream: "CW", Outbox: s, Logger: zerolog.Nop()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rec.Subscribe(pub.Committed)
-		run(pub.Run)
-		shards = append(shards, rec)
-	}
-	qs, qrec := open("query.db")
-	cons, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
-		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop()})
-	if err != nil {
-		b.Fatal(err)
-	}
 	committed := make([]time.Time, b.N)
 	seen := make([]time.Time, b.N)
 	var mu sync.Mutex
 	copied := 0
 	all := make(chan struct{})
-	qrec.Subscribe(func(events []*audit.Event) {
+	see := func(events []*audit.Event) {
 		now := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
@@ -92,12 +90,37 @@ func benchFleet(b *testing.B, rate int) {
 		if copied == b.N {
 			close(all)
 		}
-	})
-	run(cons.Run)
-	// Measure from a running fleet: the stream exists and the query node
-	// reads it.
-	for cons.Ready(ctx) != nil {
-		time.Sleep(10 * time.Millisecond)
+	}
+	var shards []*recorder.Recorder
+	for i := range 2 {
+		s, rec := open(fmt.Sprintf("shard%d.db", i))
+		shards = append(shards, rec)
+		if nodes == 0 {
+			rec.Subscribe(see)
+			continue
+		}
+		rec.AddRouter(cluster.Router())
+		pub, err := cluster.New(cluster.Options{Conn: cluster.Conn{URL: url}, Stream: "CW", Outbox: s, Logger: zerolog.Nop()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec.Subscribe(pub.Committed)
+		run(pub.Run)
+	}
+	if nodes > 0 {
+		qs, qrec := open("query.db")
+		cons, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
+			Recorder: qrec, Cursors: qs, Logger: zerolog.Nop()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		qrec.Subscribe(see)
+		run(cons.Run)
+		// Measure from a running fleet: the stream exists and the query
+		// node reads it.
+		for cons.Ready(ctx) != nil {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 
 	b.ResetTimer()

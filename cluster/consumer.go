@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,14 +13,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/recorder"
 )
 
-// Recorder is where a consumer writes what it reads: the events and the
-// stream position in one transaction (*recorder.Recorder is one).
+// Recorder is where a consumer writes what it reads: the records as
+// their shards wrote them and the stream position in one transaction
+// (*recorder.Recorder over a *store.Store is one).
 type Recorder interface {
-	RecordCursor(ctx context.Context, c recorder.Cursor, events ...*audit.Event) error
+	RecordReplicas(ctx context.Context, c recorder.Cursor, recs ...recorder.Replica) (recorder.ReplicaResult, error)
 }
 
 // Cursors reads the saved stream position (*store.Store is one).
@@ -41,7 +40,11 @@ type ConsumerOptions struct {
 	Batch int
 }
 
-// Consumer copies the stream into a query node's store. Its position
+// Consumer copies the stream into a query node's store, each record as
+// its shard wrote it (store.AppendReplica): the query node's chains are
+// the shards' and verify there checks them. A record published after its
+// successor (a retried publish) waits in the store for it; one delivered
+// twice is skipped. Its position
 // (the stream sequence of the last message copied) is durable in that
 // store, saved in the same transaction as the records, rather than as a
 // server-side durable consumer whose acknowledgement could not be part of
@@ -57,6 +60,7 @@ type Consumer struct {
 	mu      sync.Mutex
 	last    error
 	pending uint64 // messages left in the stream after the last fetch
+	waiting int    // records held for their predecessor
 }
 
 // NewConsumer checks the options; nothing connects until Run.
@@ -78,7 +82,7 @@ func NewConsumer(opts ConsumerOptions) (*Consumer, error) {
 // stream as of its last fetch.
 func (c *Consumer) Ready(context.Context) error {
 	c.mu.Lock()
-	last, pending := c.last, c.pending
+	last, pending, waiting := c.last, c.pending, c.waiting
 	c.mu.Unlock()
 	if nc := c.nc.Load(); nc == nil || !nc.IsConnected() {
 		return errors.New("not connected to NATS")
@@ -88,6 +92,9 @@ func (c *Consumer) Ready(context.Context) error {
 	}
 	if pending > 0 {
 		return fmt.Errorf("catching up with the stream: %d records to copy", pending)
+	}
+	if waiting > 0 {
+		return fmt.Errorf("%d records wait for an earlier record of their chain, not yet in the stream", waiting)
 	}
 	return nil
 }
@@ -139,7 +146,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		n, err := c.round(ctx, cons, idle)
+		n, err := c.round(ctx, js, cons, idle)
 		idle = err == nil && n == 0
 		var serr storeError
 		switch {
@@ -202,7 +209,7 @@ func (c *Consumer) consumer(ctx context.Context, js jetstream.JetStream) (jetstr
 // yet copied with the new position, returning how many messages came.
 // Taking what is ready rather than waiting for a full batch keeps the lag
 // of a quiet stream at a round trip while batches grow under load.
-func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer, idle bool) (int, error) {
+func (c *Consumer) round(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, idle bool) (int, error) {
 	done, err := c.position()
 	if err != nil {
 		return 0, err
@@ -217,7 +224,7 @@ func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer, idle bool
 		return 0, fmt.Errorf("fetch: %w", err)
 	}
 	n := 0
-	var events []*audit.Event
+	var recs []recorder.Replica
 	var pos, pending uint64
 	for m := range batch.Messages() {
 		n++
@@ -230,29 +237,71 @@ func (c *Consumer) round(ctx context.Context, cons jetstream.Consumer, idle bool
 			continue // copied already
 		}
 		pos = meta.Sequence.Stream
-		var e audit.Event
-		if err := json.Unmarshal(m.Data(), &e); err != nil {
-			c.log.Error().Err(err).Uint64("stream_seq", pos).Str("subject", m.Subject()).Msg("skipping a message that is not a record")
+		r, err := ParseMessage(m.Headers(), m.Data())
+		if err != nil {
+			c.log.Error().Err(err).Uint64("stream_seq", pos).Str("subject", m.Subject()).Msg("skipping a message that is not a valid record")
 			continue
 		}
-		if err := e.Validate(); err != nil {
-			c.log.Error().Err(err).Uint64("stream_seq", pos).Str("subject", m.Subject()).Msg("skipping an invalid record")
-			continue
-		}
-		events = append(events, &e)
+		recs = append(recs, r)
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
 		return 0, fmt.Errorf("fetch: %w", err)
 	}
+	if n == 0 {
+		// Nothing came: the stream's own last sequence says whether the
+		// consumer has caught up, or (a fresh consumer not delivering
+		// yet, or one stuck since a server went away) has not.
+		behind, err := c.behind(ctx, js, done)
+		if err != nil {
+			return 0, err
+		}
+		if behind > 0 && idle {
+			return 0, fmt.Errorf("the stream holds %d records after %d, and none came in 2s", behind, done)
+		}
+		pending = behind
+	}
+	waiting := -1
 	if pos > done {
 		cur := recorder.Cursor{Name: c.cursor, Value: binary.BigEndian.AppendUint64(nil, pos)}
-		if err := c.opts.Recorder.RecordCursor(ctx, cur, events...); err != nil {
+		res, err := c.opts.Recorder.RecordReplicas(ctx, cur, recs...)
+		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
-			return 0, storeError{fmt.Errorf("cluster: record %d events from the stream: %w", len(events), err)}
+			return 0, storeError{fmt.Errorf("cluster: record %d records from the stream: %w", len(recs), err)}
 		}
+		for _, p := range res.Problems {
+			c.log.Error().Err(p).Uint64("stream_seq", pos).Msg("a record from the stream was not stored as sent")
+		}
+		if res.Held > 0 || res.Duplicates > 0 {
+			c.log.Debug().Int("held", res.Held).Int("waiting", res.Waiting).Int("duplicates", res.Duplicates).
+				Msg("records held for their predecessor or delivered twice")
+		}
+		waiting = res.Waiting
 	}
-	c.set(nil, pending)
+	c.mu.Lock()
+	c.last, c.pending = nil, pending
+	if waiting >= 0 {
+		c.waiting = waiting
+	}
+	c.mu.Unlock()
 	return n, nil
+}
+
+// behind is how many messages the stream holds after position done.
+func (c *Consumer) behind(ctx context.Context, js jetstream.JetStream, done uint64) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, c.opts.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("look up stream %s: %w", c.opts.Stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", c.opts.Stream, err)
+	}
+	if last := info.State.LastSeq; last > done {
+		return last - done, nil
+	}
+	return 0, nil
 }

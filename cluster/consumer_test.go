@@ -2,15 +2,19 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/cluster"
+	"github.com/chatwarden/chatwarden/cluster/clustertest"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -24,12 +28,12 @@ type crashAfter struct {
 	cancel context.CancelFunc
 }
 
-func (c *crashAfter) RecordCursor(ctx context.Context, cur recorder.Cursor, events ...*audit.Event) error {
-	err := c.Recorder.RecordCursor(ctx, cur, events...)
+func (c *crashAfter) RecordReplicas(ctx context.Context, cur recorder.Cursor, recs ...recorder.Replica) (recorder.ReplicaResult, error) {
+	res, err := c.Recorder.RecordReplicas(ctx, cur, recs...)
 	if err == nil && c.armed.CompareAndSwap(true, false) {
 		c.cancel()
 	}
-	return err
+	return res, err
 }
 
 func total(s *store.Store) (n uint64) {
@@ -164,4 +168,172 @@ func TestConsumerWaitsOutAnOutage(t *testing.T) {
 	if n := total(qs); n != 150 {
 		t.Fatalf("the query store holds %d records, want 150", n)
 	}
+}
+
+// TestQueryNodeKeepsShardChains: two shards record concurrently into
+// properties of their own; a query node copying the stream ends with each
+// shard's records under the shard's ids and hashes, and every chain
+// verifies on the query node with the shard's head.
+func TestQueryNodeKeepsShardChains(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	url := ns.ClientURL()
+	ctx := context.Background()
+	shards := []*fixture{newFixture(t, url), newFixture(t, url)}
+	want := map[audit.ID]string{} // id -> hash, as the shards wrote them
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for si, sh := range shards {
+		for c := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 60 {
+					e := event(fmt.Sprintf("s%dg%d", si, i%3), 1000*c+i)
+					if i%10 == 0 {
+						e.Content = "ünïcödé \u2028 <b>\"quoted\"</b>"
+					}
+					if err := sh.rec.Record(ctx, e); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					want[e.ID] = string(e.Hash)
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+
+	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	qrec := recorder.New(qs, recorder.Options{})
+	defer qrec.Close(ctx)
+	var seen atomic.Int64
+	qrec.Subscribe(func(evs []*audit.Event) { seen.Add(int64(len(evs))) })
+	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
+		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(cctx) }()
+	eventually(t, "every record copied", func() bool { return total(qs) >= uint64(len(want)) && c.Ready(ctx) == nil })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := total(qs); n != 480 || len(want) != 480 || seen.Load() != 480 {
+		t.Fatalf("the query node holds %d records and its subscribers saw %d; the shards recorded %d (want 480)", n, seen.Load(), len(want))
+	}
+	sameAsShards(t, qs, shards[0].store, shards[1].store)
+}
+
+// sameAsShards checks that the query node's store holds exactly the
+// union of the shards' records, with their ids and hashes, and that every
+// chain verifies there with its shard's head.
+func sameAsShards(t *testing.T, qs *store.Store, shards ...*store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[audit.ID]string{}
+	heads := map[string]store.Verification{}
+	for _, s := range shards {
+		if err := s.Scan(ctx, store.Query{}, func(e *audit.Event) error { want[e.ID] = string(e.Hash); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		vs, err := s.VerifyAll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			heads[v.Platform.String()+":"+v.Property] = v
+		}
+	}
+	got := 0
+	err := qs.Scan(ctx, store.Query{}, func(e *audit.Event) error {
+		got++
+		if h, ok := want[e.ID]; !ok || h != string(e.Hash) {
+			t.Errorf("record %s of %s on the query node is not as its shard wrote it", e.ID, e.PropertyID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != len(want) {
+		t.Errorf("the query node holds %d records, the shards %d", got, len(want))
+	}
+	vs, err := qs.VerifyAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != len(heads) {
+		t.Errorf("%d chains on the query node, %d on the shards", len(vs), len(heads))
+	}
+	for _, v := range vs {
+		sv := heads[v.Platform.String()+":"+v.Property]
+		if !v.OK || !sv.OK || v.Head != sv.Head || v.Records != sv.Records {
+			t.Errorf("chain %s: query node ok %v, %d records, head %x (%s); shard ok %v, %d records, head %x",
+				v.Property, v.OK, v.Records, v.Head[:4], v.Problem, sv.OK, sv.Records, sv.Head[:4])
+		}
+	}
+}
+
+// TestThreeNodeClusterFailover: two shards publish to a three-node
+// cluster holding the stream with three replicas; one node stops mid-
+// stream and starts again; the query node ends with exactly the shards'
+// records and chains.
+func TestThreeNodeClusterFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three-node cluster in -short mode")
+	}
+	c := clustertest.StartCluster(t, 3, t.TempDir())
+	clustertest.Provision(t, c.URL(), "CW", cluster.SubjectPrefix+".>", cluster.TokenBucket("CW"), 3)
+	ctx := context.Background()
+	shards := []*fixture{newFixture(t, c.URL()), newFixture(t, c.URL())}
+	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	qrec := recorder.New(qs, recorder.Options{})
+	defer qrec.Close(ctx)
+	cons, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: c.URL()}, Stream: "CW",
+		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, cons.Run)
+
+	var wg sync.WaitGroup
+	var recorded atomic.Int64
+	for si, sh := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 400 {
+				if err := sh.rec.Record(ctx, event(fmt.Sprintf("s%dg%d", si, i%4), i)); err != nil {
+					t.Error(err)
+					return
+				}
+				recorded.Add(1)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	eventually(t, "records flowing", func() bool { return recorded.Load() > 200 })
+	c.Stop(1)
+	eventually(t, "more records recorded", func() bool { return recorded.Load() > 500 })
+	c.Start(1)
+	wg.Wait()
+	eventually(t, "every record copied", func() bool {
+		a, _ := shards[0].pub.Depth()
+		b, _ := shards[1].pub.Depth()
+		return a == 0 && b == 0 && total(qs) >= 800 && cons.Ready(ctx) == nil
+	})
+	sameAsShards(t, qs, shards[0].store, shards[1].store)
 }

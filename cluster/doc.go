@@ -3,7 +3,12 @@
 // store's outbox under the namespace Sink, and a Publisher drains that
 // outbox into a JetStream stream, one subject per platform and property
 // (chatwarden.records.<platform>.<property>), with an id JetStream
-// de-duplicates on so that a retried publish lands once.
+// de-duplicates on so that a retried publish lands once, and with the
+// record's chain material in headers. A query node's Consumer copies the
+// stream into its store as replicas (store.AppendReplica): every record
+// under its shard's id and hash, every chain the shard's. Community API
+// tokens (their hashes) go from shards (TokenSync) to query nodes
+// (TokenMirror) through a key-value bucket.
 //
 // A Coordinator implements package coord over a JetStream key-value
 // bucket: the lease that elects the Telegram poller and keeps its update

@@ -16,7 +16,8 @@ import (
 )
 
 // Doctor checks, for chatwarden doctor, that the NATS servers answer with
-// the configured credentials and TLS and that the stream exists, and
+// the configured credentials and TLS and that the stream and the API
+// token bucket exist, and
 // reports how many messages it holds. depth, when not nil, counts the
 // records still waiting in this process's outbox (the stream's lag).
 func Doctor(ctx context.Context, c Conn, stream string, depth func() (int, error), log zerolog.Logger) doctor.Section {
@@ -50,6 +51,20 @@ func Doctor(ctx context.Context, c Conn, stream string, depth func() (int, error
 	default:
 		info := s.CachedInfo()
 		sec.Pass("stream "+stream, fmt.Sprintf("%d records, %d replicas", info.State.Msgs, info.Config.Replicas))
+	}
+	bucket := TokenBucket(stream)
+	kv, err := js.KeyValue(cctx, bucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		sec.Warn("API token bucket "+bucket, "not created yet", "Nothing to do: the first process of the fleet creates it (or create it with replicas 3 in a cluster).")
+	case err != nil:
+		sec.Fail("API token bucket "+bucket, err.Error(), "Give these credentials the right to use the bucket (JetStream API and $KV."+bucket+".>), or check that JetStream runs.")
+	default:
+		detail := "reachable"
+		if st, err := kv.Status(cctx); err == nil {
+			detail = fmt.Sprintf("%d token changes kept", st.Values())
+		}
+		sec.Pass("API token bucket "+bucket, detail)
 	}
 	if depth != nil {
 		switch n, err := depth(); {

@@ -47,9 +47,18 @@ func TestDoctor(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CHATWARDEN", Subjects: []string{"chatwarden.records.>"}}); err != nil {
 		t.Fatal(err)
 	}
+	if c := find(t, sec, "API token bucket CHATWARDEN_tokens"); c.OK || !c.Advisory {
+		t.Fatalf("before the bucket exists: %+v", c)
+	}
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: cluster.TokenBucket("CHATWARDEN")}); err != nil {
+		t.Fatal(err)
+	}
 	sec = cluster.Doctor(ctx, conn, "CHATWARDEN", func() (int, error) { return 7, nil }, log)
 	if c := find(t, sec, "stream CHATWARDEN"); !c.OK || !strings.Contains(c.Detail, "0 records") {
 		t.Fatalf("the stream: %+v", c)
+	}
+	if c := find(t, sec, "API token bucket CHATWARDEN_tokens"); !c.OK {
+		t.Fatalf("the bucket: %+v", c)
 	}
 	if c := find(t, sec, "stream behind by"); c.OK || !strings.Contains(c.Detail, "7 records") {
 		t.Fatalf("the lag: %+v", c)

@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,8 +17,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
-	"github.com/chatwarden/chatwarden/logchannel"
 	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/store"
 )
 
 // Sink is the outbox namespace of records owed to the stream.
@@ -29,8 +31,24 @@ const SubjectPrefix = "chatwarden.records"
 // MetricOutboxDepth is the gauge of records not yet in the stream.
 const MetricOutboxDepth = "chatwarden_cluster_outbox_depth"
 
-// HeaderSeq carries the record's commit sequence in its shard's store.
-const HeaderSeq = "Chatwarden-Seq"
+// Headers of a record's message: what its hash covers beyond the event,
+// so that a query node stores it as its shard wrote it.
+const (
+	// HeaderSeq carries the record's commit sequence in its shard's store.
+	HeaderSeq = "Chatwarden-Seq"
+	// HeaderPrevSeq carries the sequence of the record before it in its
+	// property's chain (0 for the first).
+	HeaderPrevSeq = "Chatwarden-Prev-Seq"
+	// HeaderNonce carries the nonce of its personal part (hex), absent
+	// when the record was erased.
+	HeaderNonce = "Chatwarden-Nonce"
+	// HeaderDigest carries the digest of its personal part (hex).
+	HeaderDigest = "Chatwarden-Digest"
+	// HeaderPrevHash carries, on the first record published of a chain
+	// that began before its shard joined the fleet, its predecessor's
+	// hash (hex): query nodes start the chain there.
+	HeaderPrevHash = "Chatwarden-Prev-Hash"
+)
 
 // target is the outbox's one queue under Sink (the store's outbox wants a
 // target; records go to one stream).
@@ -47,7 +65,7 @@ func Router() recorder.Router {
 
 // Outbox is what the publisher needs of the store (*store.Store is one).
 type Outbox interface {
-	OutboxPending(ctx context.Context, sink, target string, max int) ([]logchannel.Delivery, error)
+	OutboxReplicas(ctx context.Context, sink, target string, max int) ([]store.OutboxReplica, error)
 	OutboxDone(ctx context.Context, keys ...[]byte) error
 	OutboxDepth(sink string) (int, error)
 }
@@ -259,7 +277,7 @@ func (e storeError) Unwrap() error { return e.error }
 // round publishes one batch of the outbox and deletes what the stream
 // acknowledged. It returns how many entries it removed.
 func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, error) {
-	pending, err := p.opts.Outbox.OutboxPending(ctx, Sink, target, p.opts.Batch)
+	pending, err := p.opts.Outbox.OutboxReplicas(ctx, Sink, target, p.opts.Batch)
 	if err != nil {
 		return 0, storeError{fmt.Errorf("cluster: read outbox: %w", err)}
 	}
@@ -270,15 +288,15 @@ func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, err
 	futures := make([]jetstream.PubAckFuture, len(pending))
 	var firstErr error
 	for i, d := range pending {
-		if d.Event == nil { // purged before it was published: nothing to send
+		if d.Replica.Event == nil { // purged before it was published: nothing to send
 			done = append(done, d.Key)
 			continue
 		}
-		msg, err := Message(d.Seq, d.Event)
+		msg, err := Message(d.Replica)
 		if err != nil {
 			return 0, storeError{fmt.Errorf("cluster: record %d: %w", d.Seq, err)}
 		}
-		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(MsgID(d.Event)), jetstream.WithExpectStream(p.opts.Stream))
+		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(MsgID(d.Replica.Event)), jetstream.WithExpectStream(p.opts.Stream))
 		if err != nil {
 			firstErr = fmt.Errorf("publish record %d: %w", d.Seq, err)
 			break // later ones stay queued, in order
@@ -307,16 +325,61 @@ func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, err
 }
 
 // Message is a record as published: its subject, the event as JSON (the
-// export's field names) and its commit sequence in a header.
-func Message(seq uint64, e *audit.Event) (*nats.Msg, error) {
+// export's field names, with its id, seq and hash) and in headers its
+// chain material (HeaderSeq, HeaderPrevSeq, HeaderNonce, HeaderDigest,
+// HeaderPrevHash).
+func Message(r recorder.Replica) (*nats.Msg, error) {
+	e := r.Event
 	data, err := json.Marshal(e)
 	if err != nil {
 		return nil, err
 	}
 	m := nats.NewMsg(Subject(e.Platform, e.PropertyID))
 	m.Data = data
-	m.Header.Set(HeaderSeq, fmt.Sprint(seq))
+	m.Header.Set(HeaderSeq, strconv.FormatUint(e.Seq, 10))
+	m.Header.Set(HeaderPrevSeq, strconv.FormatUint(r.PrevSeq, 10))
+	if len(r.Nonce) > 0 {
+		m.Header.Set(HeaderNonce, hex.EncodeToString(r.Nonce))
+	}
+	if len(r.Digest) > 0 {
+		m.Header.Set(HeaderDigest, hex.EncodeToString(r.Digest))
+	}
+	if len(r.PrevHash) > 0 {
+		m.Header.Set(HeaderPrevHash, hex.EncodeToString(r.PrevHash))
+	}
 	return m, nil
+}
+
+// ParseMessage is the record a message carries, as Message wrote it. It
+// fails on a message that is not a valid record; a record without chain
+// material has a zero PrevSeq and no digest, which a replica refuses.
+func ParseMessage(h nats.Header, data []byte) (recorder.Replica, error) {
+	var e audit.Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return recorder.Replica{}, fmt.Errorf("not a record: %w", err)
+	}
+	if err := e.Validate(); err != nil {
+		return recorder.Replica{}, fmt.Errorf("invalid record: %w", err)
+	}
+	r := recorder.Replica{Event: &e}
+	var err error
+	if v := h.Get(HeaderPrevSeq); v != "" {
+		if r.PrevSeq, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return r, fmt.Errorf("record %s: header %s: %w", e.ID, HeaderPrevSeq, err)
+		}
+	}
+	if r.Nonce, err = hex.DecodeString(h.Get(HeaderNonce)); err != nil {
+		return r, fmt.Errorf("record %s: header %s: %w", e.ID, HeaderNonce, err)
+	}
+	if r.Digest, err = hex.DecodeString(h.Get(HeaderDigest)); err != nil {
+		return r, fmt.Errorf("record %s: header %s: %w", e.ID, HeaderDigest, err)
+	}
+	if v := h.Get(HeaderPrevHash); v != "" {
+		if r.PrevHash, err = hex.DecodeString(v); err != nil {
+			return r, fmt.Errorf("record %s: header %s: %w", e.ID, HeaderPrevHash, err)
+		}
+	}
+	return r, nil
 }
 
 // MsgID is the id JetStream de-duplicates a record on: the record id,

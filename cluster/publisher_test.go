@@ -223,7 +223,7 @@ func TestRetriedPublishLandsOnce(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	msg, err := cluster.Message(e.Seq, e)
+	msg, err := cluster.Message(recorder.Replica{Event: e})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,5 +306,41 @@ func TestPublishOnlyCredentials(t *testing.T) {
 	eventually(t, "published with publish-only permissions", func() bool { n, _ := f.pub.Depth(); return n == 0 })
 	if got := streamRecords(t, adminURL, 1); got[cluster.MsgID(e)] != 1 {
 		t.Fatalf("stream %v", got)
+	}
+}
+
+// TestMessageCarriesTheChain: a record's message gives a query node back
+// every field of the replica, and a message that is not a record is an
+// error, not a panic.
+func TestMessageCarriesTheChain(t *testing.T) {
+	e := event("g1", 7)
+	e.ID, e.Seq, e.Hash = audit.MakeID(time.Now(), 42), 42, make([]byte, 32)
+	e.Hash[0] = 9
+	in := recorder.Replica{Event: e, PrevSeq: 40, Nonce: []byte{1, 2, 3, 4, 5, 6, 7, 8}, Digest: make([]byte, 32), PrevHash: make([]byte, 32)}
+	in.Digest[1], in.PrevHash[2] = 3, 4
+	m, err := cluster.Message(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cluster.ParseMessage(m.Header, m.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Event.ID != e.ID || out.Event.Seq != 42 || string(out.Event.Hash) != string(e.Hash) || out.PrevSeq != 40 ||
+		string(out.Nonce) != string(in.Nonce) || string(out.Digest) != string(in.Digest) || string(out.PrevHash) != string(in.PrevHash) {
+		t.Fatalf("replica %+v came back as %+v", in, out)
+	}
+	for _, bad := range []struct {
+		h    nats.Header
+		data string
+	}{
+		{nats.Header{}, "not json"},
+		{nats.Header{}, "{}"},
+		{nats.Header{cluster.HeaderPrevSeq: {"x"}}, string(m.Data)},
+		{nats.Header{cluster.HeaderNonce: {"zz"}}, string(m.Data)},
+	} {
+		if _, err := cluster.ParseMessage(bad.h, []byte(bad.data)); err == nil {
+			t.Errorf("%v %q parsed as a record", bad.h, bad.data)
+		}
 	}
 }

@@ -60,12 +60,17 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 		}
 		return fmt.Errorf("append %d events to %s: %w", len(b.Events), s.path, err)
 	}
-	// Committed: publish the new state.
-	s.seq = w.seq
+	s.committed(w)
 	s.seals.put(b.Sealed)
 	// The seals are the store's now: the batch no longer refers to them,
 	// so appending it again seals afresh rather than sharing a buffer.
 	clear(b.Sealed)
+	return nil
+}
+
+// committed publishes the state of a committed transaction of w.
+func (s *Store) committed(w *appendTx) {
+	s.seq = w.seq
 	s.counts.addOutbox(w.outbox)
 	s.counts.apply(w.deltas)
 	for k, v := range w.dict {
@@ -79,7 +84,6 @@ func (s *Store) Append(ctx context.Context, b *recorder.Batch) error {
 		s.propByNo[ps.num] = k
 	}
 	s.cacheMu.Unlock()
-	return nil
 }
 
 // reset readies the writer for a batch of n events. Its buffers are kept
@@ -216,15 +220,7 @@ func (w *appendTx) flush() error {
 }
 
 func (w *appendTx) run(tx *bolt.Tx, b *recorder.Batch) error {
-	w.tx = tx
-	for q, name := range [nQueued][]byte{qEvents: bEvents, qType: bIxType, qUser: bIxUser,
-		qChan: bIxChan, qMsg: bIxMsg, qOutbox: bOutbox} {
-		w.buckets[q] = fill(tx.Bucket(name))
-	}
-	w.dictB = tx.Bucket(bDict)
-	w.propsB = tx.Bucket(bProps)
-	w.propNum = tx.Bucket(bPropNum)
-
+	w.begin(tx)
 	for i, e := range b.Events {
 		var routes []recorder.Route
 		if b.Routes != nil {
@@ -241,6 +237,24 @@ func (w *appendTx) run(tx *bolt.Tx, b *recorder.Batch) error {
 			return fmt.Errorf("event %d (%s): %w", i, e.Type, err)
 		}
 	}
+	return w.end(tx, b.Cursors, b.State)
+}
+
+// begin opens the buckets of a transaction.
+func (w *appendTx) begin(tx *bolt.Tx) {
+	w.tx = tx
+	for q, name := range [nQueued][]byte{qEvents: bEvents, qType: bIxType, qUser: bIxUser,
+		qChan: bIxChan, qMsg: bIxMsg, qOutbox: bOutbox} {
+		w.buckets[q] = fill(tx.Bucket(name))
+	}
+	w.dictB = tx.Bucket(bDict)
+	w.propsB = tx.Bucket(bProps)
+	w.propNum = tx.Bucket(bPropNum)
+}
+
+// end applies the queued writes, the properties' states, the cursors and
+// the state of a transaction.
+func (w *appendTx) end(tx *bolt.Tx, cs []recorder.Cursor, state []recorder.State) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
@@ -250,12 +264,12 @@ func (w *appendTx) run(tx *bolt.Tx, b *recorder.Batch) error {
 		}
 	}
 	cursors := tx.Bucket(bCursors)
-	for _, c := range b.Cursors {
+	for _, c := range cs {
 		if err := cursors.Put([]byte(c.Name), c.Value); err != nil {
 			return fmt.Errorf("cursor %s: %w", c.Name, err)
 		}
 	}
-	for _, st := range b.State {
+	for _, st := range state {
 		if err := w.s.putState(tx, st, &w.deltas); err != nil {
 			return err
 		}
@@ -370,9 +384,20 @@ func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) e
 	w.scratch = encodeRecord(w.scratch[:0], &r, personal)
 	key := w.key(ps.num, nil, e.ID)
 	w.put(qEvents, key, w.arena.copy(w.scratch))
+	if err := w.index(ps.num, e, key, routes); err != nil {
+		return err
+	}
+	ps.lastSeq = e.Seq
+	ps.head = sum
+	ps.count++
+	return nil
+}
+
+// index queues the index entries and outbox routes of e, stored under key.
+func (w *appendTx) index(prop uint32, e *audit.Event, key []byte, routes []recorder.Route) error {
 	typ := byte(e.Type)
-	w.put(qType, w.key(ps.num, []byte{typ}, e.ID), nil)
-	if err := w.indexUsers(ps.num, e, typ); err != nil {
+	w.put(qType, w.key(prop, []byte{typ}, e.ID), nil)
+	if err := w.indexUsers(prop, e, typ); err != nil {
 		return err
 	}
 	if e.ChannelID != "" {
@@ -380,10 +405,10 @@ func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) e
 		if err != nil {
 			return err
 		}
-		w.put(qChan, w.key(ps.num, u32(ch), e.ID), w.arena.copy([]byte{typ}))
+		w.put(qChan, w.key(prop, u32(ch), e.ID), w.arena.copy([]byte{typ}))
 	}
 	if e.MessageID != "" && (e.Type == audit.ChatMessage || e.Type == audit.ChatMessageEdit) {
-		w.scratch = appendMsgKey(binary.BigEndian.AppendUint32(w.scratch[:0], ps.num), e.MessageID)
+		w.scratch = appendMsgKey(binary.BigEndian.AppendUint32(w.scratch[:0], prop), e.MessageID)
 		w.put(qMsg, w.arena.copy(w.scratch), key[4:])
 	}
 	for i, rt := range routes {
@@ -399,9 +424,6 @@ func (w *appendTx) add(e *audit.Event, sealed []byte, routes []recorder.Route) e
 		binary.BigEndian.PutUint64(k[n+1:], e.Seq)
 		w.put(qOutbox, k, key)
 	}
-	ps.lastSeq = e.Seq
-	ps.head = sum
-	ps.count++
 	return nil
 }
 

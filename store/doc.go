@@ -3,7 +3,9 @@
 // and pagination cursors, retention (purge and erase), the log-delivery
 // outbox, per-property settings, platform cursors and small namespaced
 // key-value state for the engines; and Salvage, which copies what a
-// damaged file still holds into a new one, reading it without bbolt.
+// damaged file still holds into a new one, reading it without bbolt. A
+// query node's store is a replica: it holds records as their shards wrote
+// them (AppendReplica), each property's chain the shard's.
 //
 // # Layout
 //

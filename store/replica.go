@@ -1,0 +1,418 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+)
+
+// A replica (a query node's store) holds records as their shards wrote
+// them: each property's chain is its shard's, with the shard's ids,
+// sequence numbers and hashes, so that Verify on the replica checks what
+// the shard wrote. A record arriving before its predecessor (a publish
+// retried after later ones) waits in the KV namespace nsHeld, keyed by
+// its predecessor, until that arrives.
+
+// nsHeld is the KV namespace of records waiting for their predecessor:
+// prevSeq(8) platform(1) property id -> JSON heldRecord, and kHeldCount
+// -> how many there are (8 bytes).
+const nsHeld = "replica/held"
+
+// kHeldCount is shorter than any held record's key.
+var kHeldCount = []byte("n")
+
+// nsStarts is the KV namespace, on a shard, of where each property's
+// chain as published begins: platform(1) property id -> seq(8) hash(32)
+// of its newest record when the store first published (MarkChainStarts).
+const nsStarts = "replica/starts"
+
+// heldRecord is a recorder.Replica at rest.
+type heldRecord struct {
+	Event    *audit.Event `json:"event"`
+	PrevSeq  uint64       `json:"prev_seq"`
+	Nonce    []byte       `json:"nonce,omitempty"`
+	Digest   []byte       `json:"digest"`
+	PrevHash []byte       `json:"prev_hash,omitempty"`
+}
+
+// MarkChainStarts records, the first time it is called on a store, each
+// property's newest record: the records up to it were never published
+// (the store recorded before it joined a fleet), so the first published
+// record of the property carries that record's hash (Replica.PrevHash)
+// and replicas start the chain there. Call it before the first record is
+// queued for publishing. Later calls change nothing: every record since
+// the first was queued, and a property created since starts its chain in
+// the stream.
+func (s *Store) MarkChainStarts() error {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bKV).Bucket([]byte(nsStarts)) != nil {
+			return nil
+		}
+		b, err := tx.Bucket(bKV).CreateBucket([]byte(nsStarts))
+		if err != nil {
+			return err
+		}
+		for k, ps := range s.snapshotProps() {
+			key := propKeyBytes(k.platform, k.id)
+			if ps.lastSeq == 0 {
+				continue
+			}
+			if err := b.Put(key, append(binary.BigEndian.AppendUint64(nil, ps.lastSeq), ps.head[:]...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark where published chains start: %w", err)
+	}
+	return nil
+}
+
+// snapshotProps copies the property table.
+func (s *Store) snapshotProps() map[propKey]*propState {
+	s.cacheMu.RLock()
+	defer s.cacheMu.RUnlock()
+	out := make(map[propKey]*propState, len(s.propByID))
+	for k, v := range s.propByID {
+		out[k] = v
+	}
+	return out
+}
+
+// OutboxReplica is a pending outbox entry with its record as a replica
+// stores it. Replica.Event is nil when the record was purged before it was
+// delivered.
+type OutboxReplica struct {
+	Key     []byte
+	Seq     uint64
+	Replica recorder.Replica
+}
+
+// OutboxReplicas returns up to max pending entries of one outbox target,
+// oldest commit first, each with its record's chain material (for
+// publishing to replicas).
+func (s *Store) OutboxReplicas(ctx context.Context, sink, target string, max int) ([]OutboxReplica, error) {
+	var out []OutboxReplica
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := outboxPrefix(sink, target)
+		evB := tx.Bucket(bEvents)
+		c := tx.Bucket(bOutbox).Cursor()
+		h := newChainHasher()
+		var personal []byte
+		starts := tx.Bucket(bKV).Bucket([]byte(nsStarts))
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < max; k, v = c.Next() {
+			if len(k) != len(prefix)+8 || len(v) != 16 {
+				return fmt.Errorf("outbox: %w: entry", errCorrupt)
+			}
+			o := OutboxReplica{Key: bytes.Clone(k), Seq: binary.BigEndian.Uint64(k[len(prefix):])}
+			if rec := evB.Get(v); rec != nil {
+				var d decoder
+				e := d.event()
+				var r record
+				d.rec = append(d.rec[:0], rec...)
+				err := d.decode(d.rec, e, &r)
+				d.finish()
+				if err != nil {
+					return fmt.Errorf("record %x: %w", v[4:], err)
+				}
+				pk, ok := s.propertyByNum(binary.BigEndian.Uint32(v))
+				if !ok {
+					return fmt.Errorf("record %x: %w: unknown property", v[4:], errCorrupt)
+				}
+				copy(e.ID[:], v[4:])
+				e.Time, e.Platform, e.PropertyID = e.ID.Time(), pk.platform, pk.id
+				o.Replica = recorder.Replica{Event: e, PrevSeq: r.prevSeq, PrevHash: chainStart(starts, pk, r.prevSeq)}
+				if e.Redacted {
+					o.Replica.Digest = bytes.Clone(r.digest[:])
+				} else {
+					personal = appendPersonal(personal[:0], e)
+					digest := h.personalDigest(r.nonce[:], personal)
+					o.Replica.Nonce, o.Replica.Digest = bytes.Clone(r.nonce[:]), digest[:]
+				}
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox of %s/%s: %w", sink, target, err)
+	}
+	return out, nil
+}
+
+// AppendReplica stores records as their shard wrote them, in one fsync'd
+// transaction with the cursors, keeping the same indexes as Append. A
+// record is stored when it links to the head of its property's chain
+// here (its PrevSeq is the head's Seq) and its hash is the hash of its
+// contents over the head's: it then also releases the records held for
+// it. A record already stored (Seq not past the head) is skipped; one
+// whose predecessor has not arrived is held until it does; one whose
+// hash does not match is refused and described in Problems. Nothing of a
+// refused or held record is written to the chain, so a chain is never
+// joined out of order. An error means nothing was written.
+func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (recorder.ReplicaResult, error) {
+	var res recorder.ReplicaResult
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("append replicas: %w", err)
+	}
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	w := s.writer
+	if w == nil {
+		w = &appendTx{s: s}
+		s.writer = w
+	}
+	w.reset(s.seq, len(b.Records))
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		res = recorder.ReplicaResult{}
+		w.begin(tx)
+		held, err := tx.Bucket(bKV).CreateBucketIfNotExists([]byte(nsHeld))
+		if err != nil {
+			return err
+		}
+		waiting := int64(0)
+		if v := held.Get(kHeldCount); len(v) == 8 {
+			waiting = int64(binary.BigEndian.Uint64(v))
+		}
+		for i := range b.Records {
+			if err := w.replica(held, b.Records[i], &res, &waiting); err != nil {
+				return err
+			}
+		}
+		if err := held.Put(kHeldCount, binary.BigEndian.AppendUint64(nil, uint64(max(waiting, 0)))); err != nil {
+			return err
+		}
+		res.Waiting = int(max(waiting, 0))
+		return w.end(tx, b.Cursors, nil)
+	})
+	w.release()
+	if err != nil {
+		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			return recorder.ReplicaResult{}, fmt.Errorf("append %d replicas to %s: %w: %w", len(b.Records), s.path, recorder.ErrJournalClosed, err)
+		}
+		return recorder.ReplicaResult{}, fmt.Errorf("append %d replicas to %s: %w", len(b.Records), s.path, err)
+	}
+	s.committed(w)
+	return res, nil
+}
+
+// IsReplica reports whether the store holds records copied from a
+// fleet's shards (a query node's store): its chains are the shards', so
+// records of its own belong in another store.
+func (s *Store) IsReplica() bool {
+	replica := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		replica = tx.Bucket(bKV).Bucket([]byte(nsHeld)) != nil
+		return nil
+	})
+	return replica
+}
+
+// heldKey is the nsHeld key of the record that follows prevSeq in a
+// property's chain.
+func heldKey(p audit.Platform, property string, prevSeq uint64) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 9+len(property)), prevSeq), propKeyBytes(p, property)...)
+}
+
+// replica stores, holds, skips or refuses one record; stored records
+// release the records held for them.
+func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorder.ReplicaResult, waiting *int64) error {
+	for {
+		if err := checkReplica(&rec); err != nil {
+			res.Problems = append(res.Problems, err)
+			return nil
+		}
+		e := rec.Event
+		var head, count uint64
+		if ps := w.s.property(e.Platform, e.PropertyID); ps != nil {
+			head, count = ps.lastSeq, ps.count
+		}
+		if ps, ok := w.props[propKey{e.Platform, e.PropertyID}]; ok {
+			head, count = ps.lastSeq, ps.count
+		}
+		switch {
+		case rec.PrevSeq == head:
+		case e.Seq <= head:
+			if w.storedReplica(e) {
+				res.Duplicates++
+			} else {
+				res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s %s is older than the newest record of its chain here (seq %d) but not stored here: "+
+					"a copy of a record purged here, or a record of another chain of the property (two processes recording it); not stored",
+					e.ID, e.Seq, e.Platform, e.PropertyID, head))
+			}
+			return nil
+		case rec.PrevSeq < head:
+			res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s %s follows seq %d, not the newest record of its chain here (seq %d): "+
+				"another chain of the property (two processes recording it); not stored", e.ID, e.Seq, e.Platform, e.PropertyID, rec.PrevSeq, head))
+			return nil
+		case head == 0 && count == 0 && len(rec.PrevHash) == hashLen:
+			// The first record published of a chain that began before
+			// its shard joined the fleet: the chain starts here, after
+			// a bridge to its predecessor's hash (as after a purge).
+		default:
+			v, err := json.Marshal(heldRecord{e, rec.PrevSeq, rec.Nonce, rec.Digest, rec.PrevHash})
+			if err != nil {
+				return fmt.Errorf("hold record %s: %w", e.ID, err)
+			}
+			res.Held++
+			k := heldKey(e.Platform, e.PropertyID, rec.PrevSeq)
+			if held.Get(k) == nil {
+				*waiting++
+			}
+			return held.Put(k, v)
+		}
+		stored, err := w.link(rec, res)
+		if err != nil || !stored {
+			return err
+		}
+		// Release the record that waited for this one, if any.
+		k := heldKey(e.Platform, e.PropertyID, e.Seq)
+		v := held.Get(k)
+		if v == nil {
+			return nil
+		}
+		var h heldRecord
+		if err := json.Unmarshal(v, &h); err != nil {
+			return fmt.Errorf("held record after %s: %w: %w", e.ID, errCorrupt, err)
+		}
+		if err := held.Delete(k); err != nil {
+			return err
+		}
+		*waiting--
+		rec = recorder.Replica{Event: h.Event, PrevSeq: h.PrevSeq, Nonce: h.Nonce, Digest: h.Digest, PrevHash: h.PrevHash}
+	}
+}
+
+// storedReplica reports whether e is stored, or queued in this
+// transaction.
+func (w *appendTx) storedReplica(e *audit.Event) bool {
+	ps, ok := w.props[propKey{e.Platform, e.PropertyID}]
+	if !ok {
+		if ps = w.s.property(e.Platform, e.PropertyID); ps == nil {
+			return false
+		}
+	}
+	key := append(u32(ps.num), e.ID[:]...)
+	if w.buckets[qEvents].Get(key) != nil {
+		return true
+	}
+	for _, p := range w.pending[qEvents] {
+		if bytes.Equal(p.k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkReplica refuses a record that cannot be stored as is.
+func checkReplica(rec *recorder.Replica) error {
+	e := rec.Event
+	switch {
+	case e == nil:
+		return errors.New("replica without a record")
+	case e.Validate() != nil:
+		return fmt.Errorf("record %s: %w", e.ID, e.Validate())
+	case e.Seq == 0 || uint32(e.Seq) != e.ID.SeqLow():
+		return fmt.Errorf("record %s of %s %s: its id does not match its sequence number %d", e.ID, e.Platform, e.PropertyID, e.Seq)
+	case rec.PrevSeq >= e.Seq:
+		return fmt.Errorf("record %s of %s %s: its predecessor %d does not come before it (%d)", e.ID, e.Platform, e.PropertyID, rec.PrevSeq, e.Seq)
+	case len(e.Hash) != hashLen || len(rec.Digest) != hashLen:
+		return fmt.Errorf("record %s of %s %s: no chain hash or personal digest", e.ID, e.Platform, e.PropertyID)
+	case !e.Redacted && len(rec.Nonce) != nonceLen:
+		return fmt.Errorf("record %s of %s %s: no nonce", e.ID, e.Platform, e.PropertyID)
+	}
+	return nil
+}
+
+// link stores a record that follows its chain's head, if its hash is
+// right.
+func (w *appendTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (bool, error) {
+	e := rec.Event
+	r := record{ev: *e, prevSeq: rec.PrevSeq}
+	var digest [hashLen]byte
+	copy(digest[:], rec.Digest)
+	var personal []byte
+	if !e.Redacted {
+		personal = appendPersonal(nil, e)
+		copy(r.nonce[:], rec.Nonce)
+		if w.s.hasher.personalDigest(r.nonce[:], personal) != digest {
+			// The message could not carry the personal part exactly
+			// (text that is not UTF-8 does not survive JSON): keep the
+			// record, and its chain, without it.
+			res.Problems = append(res.Problems, fmt.Errorf("record %s of %s %s: its names and content differ from what its shard hashed; stored without them",
+				e.ID, e.Platform, e.PropertyID))
+			redact(e)
+			r.ev = *e
+		}
+	}
+	if e.Redacted {
+		r.digest = digest
+	}
+	var prev [hashLen]byte
+	headSeq := uint64(0)
+	if cur, ok := w.props[propKey{e.Platform, e.PropertyID}]; ok {
+		prev, headSeq = cur.head, cur.lastSeq
+	} else if cur := w.s.property(e.Platform, e.PropertyID); cur != nil {
+		prev, headSeq = cur.head, cur.lastSeq
+	}
+	bridge := headSeq != rec.PrevSeq // a chain starting after a record never published
+	if bridge {
+		copy(prev[:], rec.PrevHash)
+	}
+	sum := w.s.hasher.recordHash(prev[:], &r, &digest)
+	if !bytes.Equal(sum[:], e.Hash) {
+		res.Problems = append(res.Problems, fmt.Errorf("record %s of %s %s: its hash does not match its contents and its chain; refused",
+			e.ID, e.Platform, e.PropertyID))
+		return false, nil
+	}
+	ps, err := w.property(e.Platform, e.PropertyID)
+	if err != nil {
+		return false, err
+	}
+	if bridge {
+		if err := w.tx.Bucket(bBridge).Put(binary.BigEndian.AppendUint64(u32(ps.num), rec.PrevSeq), bytes.Clone(prev[:])); err != nil {
+			return false, err
+		}
+	}
+	w.scratch = encodeRecord(w.scratch[:0], &r, personal)
+	key := w.key(ps.num, nil, e.ID)
+	w.put(qEvents, key, w.arena.copy(w.scratch))
+	if err := w.index(ps.num, e, key, nil); err != nil {
+		return false, err
+	}
+	ps.lastSeq, ps.head = e.Seq, sum
+	ps.count++
+	res.Stored = append(res.Stored, e)
+	return true, nil
+}
+
+// redact drops an event's personal part, as Erase does.
+func redact(e *audit.Event) {
+	e.Redacted = true
+	e.ActorName, e.Content, e.Params, e.Attachments = "", "", nil, nil
+}
+
+// chainStart is the hash a replica starts a property's chain from when
+// the record after prevSeq is the first the store published of it, or
+// nil.
+func chainStart(starts *bolt.Bucket, k propKey, prevSeq uint64) []byte {
+	if starts == nil || prevSeq == 0 {
+		return nil
+	}
+	v := starts.Get(propKeyBytes(k.platform, k.id))
+	if len(v) != 8+hashLen || binary.BigEndian.Uint64(v) != prevSeq {
+		return nil
+	}
+	return bytes.Clone(v[8:])
+}

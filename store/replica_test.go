@@ -1,0 +1,389 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/recorder"
+)
+
+var replicaRoute = []recorder.Route{{Sink: "cluster", Target: "stream"}}
+
+// shardStore records n random events of props in a store routing each to
+// the outbox sink "cluster", erases one user (so that some records are
+// redacted) and returns the store's pending replicas, as a publisher
+// would read them.
+func shardStore(t *testing.T, seed uint64, props []propID, n int) (*Store, []recorder.Replica) {
+	t.Helper()
+	s := openTest(t)
+	rng := rand.New(rand.NewPCG(seed, 22))
+	for i := 0; i < n; {
+		k := min(1+rng.IntN(20), n-i)
+		b := &recorder.Batch{}
+		for range k {
+			e := genEvent(rng)
+			pr := props[rng.IntN(len(props))]
+			e.Platform, e.PropertyID = pr.p, pr.id
+			b.Events = append(b.Events, e)
+			b.Routes = append(b.Routes, replicaRoute)
+		}
+		if err := s.Append(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		i += k
+	}
+	if _, err := s.Erase(context.Background(), props[0].p, props[0].id, "u3"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.OutboxReplicas(context.Background(), "cluster", "stream", n+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != n {
+		t.Fatalf("%d pending replicas, want %d", len(out), n)
+	}
+	var recs []recorder.Replica
+	for _, o := range out {
+		recs = append(recs, o.Replica)
+	}
+	return s, recs
+}
+
+// overTheWire is a replica as a consumer decodes it from a message: the
+// event through JSON.
+func overTheWire(t *testing.T, r recorder.Replica) recorder.Replica {
+	t.Helper()
+	data, err := json.Marshal(r.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e audit.Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		t.Fatal(err)
+	}
+	r.Event = &e
+	return r
+}
+
+// TestReplicaKeepsShardChains: records of two shards, delivered through
+// JSON, interleaved, partly out of order and partly twice, end on the
+// replica with the shards' ids, hashes and chain heads; every chain
+// verifies, and queries (by user, across properties) answer as on the
+// shards.
+func TestReplicaKeepsShardChains(t *testing.T) {
+	ctx := context.Background()
+	a, recsA := shardStore(t, 1, testProps[:2], 600)
+	b, recsB := shardStore(t, 2, testProps[2:], 600)
+	var redacted int
+	for _, r := range append(slices.Clone(recsA), recsB...) {
+		if r.Event.Redacted {
+			redacted++
+		}
+	}
+	if redacted == 0 {
+		t.Fatal("no redacted record to replicate")
+	}
+
+	// The stream: the shards' records interleaved, with pairs swapped
+	// (a publish retried after the next one) and repeats.
+	rng := rand.New(rand.NewPCG(3, 4))
+	var stream []recorder.Replica
+	for len(recsA)+len(recsB) > 0 {
+		src := &recsA
+		if len(recsA) == 0 || len(recsB) > 0 && rng.IntN(2) == 0 {
+			src = &recsB
+		}
+		n := min(1+rng.IntN(3), len(*src))
+		part := slices.Clone((*src)[:n])
+		*src = (*src)[n:]
+		if len(part) > 1 && rng.IntN(3) == 0 {
+			part[0], part[1] = part[1], part[0]
+		}
+		if rng.IntN(10) == 0 {
+			part = append(part, part[0])
+		}
+		stream = append(stream, part...)
+	}
+
+	q := openTest(t)
+	var stored, dups int
+	for i := 0; i < len(stream); {
+		n := min(1+rng.IntN(40), len(stream)-i)
+		batch := &recorder.ReplicaBatch{Cursors: []recorder.Cursor{{Name: "pos", Value: []byte{byte(i)}}}}
+		for _, r := range stream[i : i+n] {
+			batch.Records = append(batch.Records, overTheWire(t, r))
+		}
+		res, err := q.AppendReplica(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Problems) > 0 {
+			t.Fatalf("problems: %v", res.Problems)
+		}
+		stored += len(res.Stored)
+		dups += res.Duplicates
+		i += n
+	}
+	if stored != 1200 || dups == 0 {
+		t.Fatalf("stored %d records (want 1200), %d duplicates skipped (want some)", stored, dups)
+	}
+
+	vs, err := q.VerifyAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != len(testProps) {
+		t.Fatalf("%d chains on the replica, want %d", len(vs), len(testProps))
+	}
+	for _, v := range vs {
+		shard := a
+		if slices.Contains(testProps[2:], propID{v.Platform, v.Property}) {
+			shard = b
+		}
+		want, err := shard.Verify(ctx, v.Platform, v.Property)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.OK || v.Head != want.Head || v.Records != want.Records {
+			t.Errorf("%s %s on the replica: ok %v, %d records, head %x; the shard: %d records, head %x (%s)",
+				v.Platform, v.Property, v.OK, v.Records, v.Head[:4], want.Records, want.Head[:4], v.Problem)
+		}
+	}
+
+	// Same records, same ids and hashes, same index answers.
+	for _, qu := range []Query{{Limit: MaxLimit}, {User: "u3", Limit: MaxLimit}, {Channel: "c2", Limit: MaxLimit},
+		{Platform: testProps[0].p, Property: testProps[0].id, Types: []audit.EventType{audit.ChatMessage}, Limit: MaxLimit}} {
+		all := func(s *Store) (out []*audit.Event) {
+			if err := s.Scan(ctx, qu, func(e *audit.Event) error { out = append(out, e); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		got, want := all(q), append(all(a), all(b)...)
+		if len(got) != len(want) || len(want) == 0 {
+			t.Fatalf("query %+v: %d records on the replica, %d on the shards", qu, len(got), len(want))
+		}
+		hashes := map[audit.ID]string{}
+		for _, e := range want {
+			hashes[e.ID] = string(e.Hash)
+		}
+		for _, e := range got {
+			if h, ok := hashes[e.ID]; !ok || h != string(e.Hash) {
+				t.Fatalf("query %+v: record %s on the replica is not the shard's", qu, e.ID)
+			}
+		}
+	}
+	if c, err := q.Cursor("pos"); err != nil || len(c) != 1 {
+		t.Fatalf("cursor saved with the records: %v %v", c, err)
+	}
+}
+
+// TestReplicaHoldsUntilPredecessor: a record whose predecessor has not
+// arrived waits, durable, and is stored once it does; nothing is chained
+// out of order.
+func TestReplicaHoldsUntilPredecessor(t *testing.T) {
+	ctx := context.Background()
+	_, recs := shardStore(t, 5, testProps[:1], 4)
+	q := openTest(t)
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: []recorder.Replica{recs[2], recs[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Stored) != 0 || res.Held != 2 || res.Waiting != 2 {
+		t.Fatalf("without the first record: %d stored, %d held, %d waiting; want 0, 2, 2", len(res.Stored), res.Held, res.Waiting)
+	}
+	if n := len(q.Properties()); n != 0 {
+		t.Fatalf("held records created %d properties", n)
+	}
+	// Held records survive a restart.
+	path := q.Path()
+	q.Close()
+	q, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	res, err = q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: []recorder.Replica{recs[0], recs[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, e := range res.Stored {
+		seqs = append(seqs, e.Seq)
+	}
+	want := []uint64{recs[0].Event.Seq, recs[1].Event.Seq, recs[2].Event.Seq}
+	if !slices.Equal(seqs, want) || res.Duplicates != 1 || res.Waiting != 0 {
+		t.Fatalf("stored seqs %v (want %v), %d duplicates (want 1), %d waiting (want 0)", seqs, want, res.Duplicates, res.Waiting)
+	}
+	res, err = q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recs[3:]})
+	if err != nil || len(res.Stored) != 1 {
+		t.Fatalf("the last record: %+v %v", res, err)
+	}
+	v, err := q.Verify(ctx, testProps[0].p, testProps[0].id)
+	if err != nil || !v.OK || v.Records != 4 {
+		t.Fatalf("chain: %+v %v", v, err)
+	}
+}
+
+// TestReplicaRefusesAlteredRecords: a record whose hash does not match is
+// refused (and what follows it waits); one whose personal part changed
+// on the way is stored without it, and the chain still verifies.
+func TestReplicaRefusesAlteredRecords(t *testing.T) {
+	ctx := context.Background()
+	_, recs := shardStore(t, 7, testProps[:1], 3)
+	q := openTest(t)
+
+	bad := overTheWire(t, recs[0])
+	bad.Event.ActorID = "someone else" // in the hash itself
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: []recorder.Replica{bad, recs[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Stored) != 0 || len(res.Problems) != 1 || res.Held != 1 {
+		t.Fatalf("altered first record: %d stored, problems %v, %d held; want 0, one, 1", len(res.Stored), res.Problems, res.Held)
+	}
+
+	changed := overTheWire(t, recs[0])
+	changed.Event.Redacted = false
+	changed.Event.Content = "not what was hashed"
+	changed.Nonce = make([]byte, 8)
+	res, err = q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: []recorder.Replica{changed, recs[2]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Stored) != 3 || len(res.Problems) != 1 || !res.Stored[0].Redacted || res.Stored[0].Content != "" {
+		t.Fatalf("changed personal part: %d stored (want 3), problems %v, first %+v", len(res.Stored), res.Problems, res.Stored[0])
+	}
+	v, err := q.Verify(ctx, testProps[0].p, testProps[0].id)
+	if err != nil || !v.OK || v.Records != 3 {
+		t.Fatalf("chain: %+v %v", v, err)
+	}
+
+	// Malformed replicas are problems, not panics or errors.
+	noHash := overTheWire(t, recs[0])
+	noHash.Event.Hash = nil
+	res, err = q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: []recorder.Replica{{}, noHash}})
+	if err != nil || len(res.Problems) != 2 {
+		t.Fatalf("malformed: %+v %v", res, err)
+	}
+}
+
+// TestReplicaStartsChainsBegunBeforeTheFleet: a shard that recorded
+// before it joined a fleet publishes only later records; the first of
+// each chain carries its unpublished predecessor's hash, and a replica
+// starts the chain there, even when that record arrives after the next,
+// and verifies it with the shard's head.
+func TestReplicaStartsChainsBegunBeforeTheFleet(t *testing.T) {
+	ctx := context.Background()
+	shard := openTest(t)
+	rng := rand.New(rand.NewPCG(9, 9))
+	record := func(props []propID, n int, routed bool) {
+		for range n {
+			e := genEvent(rng)
+			pr := props[rng.IntN(len(props))]
+			e.Platform, e.PropertyID = pr.p, pr.id
+			b := &recorder.Batch{Events: []*audit.Event{e}}
+			if routed {
+				b.Routes = [][]recorder.Route{replicaRoute}
+			}
+			if err := shard.Append(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	record(testProps[:2], 40, false) // before the fleet
+	if err := shard.MarkChainStarts(); err != nil {
+		t.Fatal(err)
+	}
+	record(testProps[:3], 60, true)
+	if err := shard.MarkChainStarts(); err != nil { // a restart: marks stay
+		t.Fatal(err)
+	}
+	record(testProps[:3], 20, true)
+	out, err := shard.OutboxReplicas(ctx, "cluster", "stream", 1000)
+	if err != nil || len(out) != 80 {
+		t.Fatalf("%d replicas pending (%v), want 80", len(out), err)
+	}
+	var recs []recorder.Replica
+	starts := 0
+	for _, o := range out {
+		if o.Replica.PrevHash != nil {
+			starts++
+		}
+		recs = append(recs, overTheWire(t, o.Replica))
+	}
+	if starts != 2 {
+		t.Fatalf("%d published records start a chain, want 2 (the properties that had records before)", starts)
+	}
+	// The first record of property 0 arrives after the second.
+	var first, second int = -1, -1
+	for i, r := range recs {
+		if r.Event.PropertyID == testProps[0].id {
+			if first < 0 {
+				first = i
+			} else {
+				second = i
+				break
+			}
+		}
+	}
+	recs[first], recs[second] = recs[second], recs[first]
+
+	q := openTest(t)
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recs})
+	if err != nil || len(res.Problems) > 0 || len(res.Stored) != 80 || res.Waiting != 0 {
+		t.Fatalf("%d stored (want 80), %d waiting, problems %v, %v", len(res.Stored), res.Waiting, res.Problems, err)
+	}
+	for _, pr := range testProps[:3] {
+		v, err := q.Verify(ctx, pr.p, pr.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := shard.Verify(ctx, pr.p, pr.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !v.OK || v.Head != want.Head {
+			t.Errorf("%s on the replica: ok %v (%s), head %x; the shard's head %x", pr.id, v.OK, v.Problem, v.Head[:4], want.Head[:4])
+		}
+	}
+	// Without the mark, such a record waits: a chain is never started
+	// mid-way on a record's word alone.
+	q2 := openTest(t)
+	noStart := recs[second]
+	noStart.PrevHash = nil
+	res, err = q2.AppendReplica(ctx, &recorder.ReplicaBatch{Records: []recorder.Replica{noStart}})
+	if err != nil || len(res.Stored) != 0 || res.Held != 1 {
+		t.Fatalf("a mid-chain record without a start: %d stored, %d held (%v)", len(res.Stored), res.Held, err)
+	}
+}
+
+// TestReplicaReportsASecondChain: records of one property from two
+// stores (two processes recording it) are two chains; the replica keeps
+// the first and reports, never skips silently, the other's records.
+func TestReplicaReportsASecondChain(t *testing.T) {
+	ctx := context.Background()
+	_, recsA := shardStore(t, 11, testProps[:1], 30)
+	_, recsB := shardStore(t, 12, testProps[:1], 30)
+	q := openTest(t)
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsA})
+	if err != nil || len(res.Stored) != 30 {
+		t.Fatalf("first chain: %d stored, %v", len(res.Stored), err)
+	}
+	res, err = q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Stored) != 0 || res.Duplicates != 0 || len(res.Problems)+res.Held != 30 || len(res.Problems) == 0 {
+		t.Fatalf("second chain: %d stored, %d skipped as duplicates, %d problems, %d held; want every record reported or held",
+			len(res.Stored), res.Duplicates, len(res.Problems), res.Held)
+	}
+	v, err := q.Verify(ctx, testProps[0].p, testProps[0].id)
+	if err != nil || !v.OK || v.Records != 30 {
+		t.Fatalf("chain: %+v %v", v, err)
+	}
+}
