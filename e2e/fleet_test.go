@@ -101,7 +101,10 @@ func TestFleetSurvivesKills(t *testing.T) {
 		text := fmt.Sprintf("log_level: warn\nstorage: {path: %s}\napi: {listen: %s, operator_token: %s}\ncluster: {nats_url: %q}\n",
 			dbs[i], addr, fleetOperator, nats.URL())
 		if i < 2 {
-			text += fmt.Sprintf("discord: {enabled: true, token: test-token, api_url: %s}\n", discords[i].APIURL())
+			// Two shards of one application: each claims its own shard id
+			// (a second claim of one shard is refused). Each has its own
+			// fake, which does not split guilds by shard.
+			text += fmt.Sprintf("discord: {enabled: true, token: test-token, api_url: %s, shard_id: %d, shard_count: 2}\n", discords[i].APIURL(), i)
 		}
 		if i == 0 {
 			text += fmt.Sprintf("telegram: {enabled: true, token: %q, api_url: %s, poll_timeout: 1s, delete_commands_after: 0s}\n", tg.Token(), tg.URL)
