@@ -85,7 +85,17 @@ var paramRank = func() map[string]int {
 
 // Params shown elsewhere than as their own field.
 var paramsShownElsewhere = map[string]bool{audit.ParamTargetName: true, audit.ParamChannelName: true,
-	paramRaidStatus: true}
+	paramRaidStatus: true, audit.ParamContentUnavailable: true}
+
+// content is an entry's message text: the record's, or, when the
+// platform withheld it (audit.ParamContentUnavailable), a sentence saying
+// so, so that an empty message never reads as one that said nothing.
+func content(e *audit.Event, l lookup) string {
+	if e.Content == "" && e.Params[audit.ParamContentUnavailable] == "true" {
+		return l.word("content_unavailable")
+	}
+	return e.Content
+}
 
 // The raid guard's params (moderation.ParamRaidStatus, RaidEnded).
 const (
@@ -201,7 +211,7 @@ func (cs catalogs) render(e *audit.Event, locale string) Entry {
 		Title:    title,
 		Summary:  summary(e, l),
 		Fields:   fields(e, l),
-		Content:  e.Content,
+		Content:  content(e, l),
 		Category: e.Type.Category(),
 		Footer:   footer(e),
 	}
