@@ -505,6 +505,7 @@ func (s *Server) Dispatch(name string, data any) {
 			panic(fmt.Sprintf("discordtest: marshal %s: %v", name, err))
 		}
 	}
+	s.keepMessage(name, raw) // for REST reads (messages.go)
 	s.mu.Lock()
 	sessions := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {

@@ -3,6 +3,7 @@ package discordtest
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -245,5 +246,72 @@ func TestVoiceOnlyMembers(t *testing.T) {
 	}
 	if ids, _ := read(discordgo.IntentsGuilds | discordgo.IntentGuildPresences); len(ids) != 4 {
 		t.Errorf("with GUILD_PRESENCES: members %v, want all 4", ids)
+	}
+}
+
+// TestRESTMessagesWithoutContentFlag: over REST the application's flag
+// decides, not the session's intents: without the Message Content flag a
+// fetched message has empty content (unless it mentions the bot); with
+// it, the text. Deleted messages are gone; the list is newest first.
+func TestRESTMessagesWithoutContentFlag(t *testing.T) {
+	const guild, channel = "110000000000000001", "210000000000000001"
+	ann := &discordgo.User{ID: "400000000000000003", Username: "Ann"}
+	for _, tc := range []struct {
+		flags int
+		want  []string // newest first
+	}{
+		{FlagGuildMembers, []string{"<@900000000000000001> hi", "", ""}},
+		{FlagGuildMembers | FlagMessageContentLimited, []string{"<@900000000000000001> hi", "edited", "first"}},
+	} {
+		s := New(Options{AppFlags: tc.flags})
+		s.AddGuild(&discordgo.Guild{ID: guild, Name: "G", Channels: []*discordgo.Channel{{ID: channel, Name: "general"}}})
+		first := s.Say(guild, channel, ann, "first")
+		second := s.Say(guild, channel, ann, "second")
+		s.Edit(second, "edited")
+		gone := s.Say(guild, channel, ann, "gone")
+		s.Delete(gone)
+		third := s.Say(guild, channel, ann, "<@"+s.BotID()+"> hi")
+
+		get := func(path string, out any) int {
+			req, _ := http.NewRequest("GET", s.APIURL()+path, nil)
+			req.Header.Set("Authorization", "Bot test-token")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode == 200 {
+				if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return resp.StatusCode
+		}
+		var msgs []*discordgo.Message
+		get("/channels/"+channel+"/messages?limit=10", &msgs)
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.Content)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("flags %b: contents %q, want %q", tc.flags, got, tc.want)
+		}
+		var m discordgo.Message
+		if code := get("/channels/"+channel+"/messages/"+first.ID, &m); code != 200 || m.ID != first.ID || m.Content != tc.want[2] {
+			t.Errorf("flags %b: message %d %+v", tc.flags, code, m)
+		}
+		if code := get("/channels/"+channel+"/messages/"+gone.ID, &m); code != 404 {
+			t.Errorf("deleted message: %d, want 404", code)
+		}
+		if msgs = nil; get("/channels/"+channel+"/messages?limit=1&before="+third.ID, &msgs) != 200 || len(msgs) != 1 || msgs[0].ID != second.ID {
+			t.Errorf("before the newest: %+v, want the edited one", msgs)
+		}
+		if msgs = nil; get("/channels/"+channel+"/messages?limit=1&after="+first.ID, &msgs) != 200 || len(msgs) != 1 || msgs[0].ID != second.ID {
+			t.Errorf("after the first: %+v, want the second", msgs)
+		}
+		if get("/channels/"+channel+"/messages?limit=101", &msgs) != 400 {
+			t.Error("limit 101 accepted")
+		}
+		s.Close()
 	}
 }
