@@ -339,7 +339,7 @@ func (b *Bot) setModerator(e *audit.Event, a auditEntry) {
 	if a.actor == "" {
 		return
 	}
-	m := b.stateMember(e.PropertyID, a.actor)
+	m := b.knownMember(e.PropertyID, a.actor) // the state lacks most members (directory.go)
 	var u *discordgo.User
 	if m != nil {
 		u = m.User
@@ -649,7 +649,7 @@ func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string)
 		e.Params.Set(audit.ParamParentID, c.ParentID)
 	}
 	if created && c.OwnerID != "" { // threads name their creator
-		m := b.stateMember(c.GuildID, c.OwnerID)
+		m := b.knownMember(c.GuildID, c.OwnerID)
 		u := &discordgo.User{ID: c.OwnerID, Username: c.OwnerID}
 		if m != nil && m.User != nil {
 			u = m.User
