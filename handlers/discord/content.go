@@ -83,3 +83,15 @@ func (b *Bot) withheld(m *discordgo.Message) bool {
 func markWithheld(e *audit.Event) {
 	e.Params.Set(audit.ParamContentUnavailable, "true")
 }
+
+// contentLines are what /config show says first when the session runs
+// without MESSAGE_CONTENT: moderators would otherwise take a quiet link
+// filter for a clean server.
+func (b *Bot) contentLines() []string {
+	if b.content.Load() {
+		return nil
+	}
+	return []string{"chatwarden runs without the Message Content intent: messages are recorded without their text " +
+		"(except those that mention it), and the link filter cannot see links. Ask the bot's operator to turn it on: " +
+		"chatwarden doctor says how."}
+}

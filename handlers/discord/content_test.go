@@ -71,6 +71,11 @@ func TestWithoutMessageContentIntent(t *testing.T) {
 		t.Errorf("no warning at start:\n%s", log)
 	}
 
+	// Moderators are told too: /config show says it first.
+	if a, _ := last(t, h.fake.Slash(guildID, owner, "config", "show"), 1); !strings.HasPrefix(a.Content, "chatwarden runs without the Message Content intent") {
+		t.Errorf("/config show does not say the intent is off:\n%s", a.Content)
+	}
+
 	plain := h.fake.Say(guildID, channelID, member, "buy at https://scam.test now")
 	mention := h.fake.Say(guildID, channelID, member, "<@"+h.fake.BotID()+"> help, https://scam.test")
 
@@ -149,6 +154,9 @@ func TestWithMessageContentIntent(t *testing.T) {
 	h := startWithoutContent(t, discordtest.Options{}, false, &buf)
 	if strings.Contains(buf.String(), "without the Message Content intent") {
 		t.Errorf("warned with the intent on:\n%s", buf.String())
+	}
+	if a, _ := last(t, h.fake.Slash(guildID, owner, "config", "show"), 1); strings.Contains(a.Content, "Message Content") {
+		t.Errorf("/config show speaks of the intent while it is on:\n%s", a.Content)
 	}
 	m := h.fake.Say(guildID, channelID, member, "hello")
 	if got := h.message(audit.ChatMessage, m.ID); got.Content != "hello" || got.Params[audit.ParamContentUnavailable] != "" {
