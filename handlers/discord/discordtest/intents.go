@@ -159,7 +159,7 @@ func (s *Server) shape(sess *session, name string, raw json.RawMessage) (json.Ra
 	if (dm || name == "GUILD_MEMBER_UPDATE") && json.Unmarshal(raw, &p) != nil {
 		return raw, sess.intent&need != 0
 	}
-	if dm && p.GuildID == nil {
+	if dm && (p.GuildID == nil || *p.GuildID == "") {
 		need = dmIntent[name]
 	}
 	if sess.intent&need == 0 {

@@ -113,6 +113,7 @@ func TestDispatchNeedsItsIntent(t *testing.T) {
 
 	s.Dispatch("MESSAGE_CREATE", map[string]any{"id": "1", "channel_id": channel, "guild_id": guild, "author": ann, "content": "in the guild"})
 	s.Dispatch("MESSAGE_CREATE", map[string]any{"id": "2", "channel_id": dm, "author": ann, "content": "in a DM"})
+	s.Dispatch("MESSAGE_DELETE", map[string]any{"id": "3", "channel_id": dm, "guild_id": ""}) // an empty guild_id is a DM too
 	s.Dispatch("MESSAGE_REACTION_ADD", map[string]any{"user_id": ann.ID, "channel_id": channel, "message_id": "1", "guild_id": guild})
 	s.Dispatch("MESSAGE_REACTION_ADD", map[string]any{"user_id": ann.ID, "channel_id": dm, "message_id": "2"})
 	s.Dispatch("TYPING_START", map[string]any{"user_id": ann.ID, "channel_id": channel, "guild_id": guild})
@@ -134,7 +135,7 @@ func TestDispatchNeedsItsIntent(t *testing.T) {
 		t.Errorf("the member update without GUILD_MEMBERS is not the bot's own: %s", got[2].D)
 	}
 	got = received(t, dmSide)
-	want = []string{"MESSAGE_CREATE", "MESSAGE_REACTION_ADD", "GUILD_MEMBER_UPDATE"}
+	want = []string{"MESSAGE_CREATE", "MESSAGE_DELETE", "MESSAGE_REACTION_ADD", "GUILD_MEMBER_UPDATE"}
 	if !slices.Equal(names(got), want) {
 		t.Fatalf("DM session got %v, want %v (no GUILD_CREATE without GUILDS)", names(got), want)
 	}
