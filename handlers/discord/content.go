@@ -61,9 +61,11 @@ func (b *Bot) chooseIntents(app *discordgo.Application) {
 
 // withheld reports whether Discord left a guild message's content out
 // because the session lacks MESSAGE_CONTENT: not for the bot's own
-// messages (skipped anyway) nor for those that mention it.
+// messages (skipped anyway) nor for those that mention it, nor when text
+// arrived all the same (a session resumed from before the intent was
+// turned off).
 func (b *Bot) withheld(m *discordgo.Message) bool {
-	if b.content.Load() || m.GuildID == "" {
+	if b.content.Load() || m.GuildID == "" || m.Content != "" {
 		return false
 	}
 	if b.self != nil {
