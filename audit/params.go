@@ -162,6 +162,11 @@ const (
 	ParamTruncatedParams      = "truncated_params"
 )
 
+// ParamContentUnavailable ("true") marks a message whose text the
+// platform did not send (Discord without the Message Content intent): an
+// empty Content then means unknown, not empty.
+const ParamContentUnavailable = "content_unavailable"
+
 // Enum values carried in params.
 const (
 	HasAttachment = "HAS_ATTACHMENT"

@@ -183,7 +183,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			Identify: identify, Shards: shards,
 			Token: cfg.Discord.Token.Reveal(), APIURL: cfg.Discord.APIURL,
 			ShardID: cfg.Discord.ShardID, ShardCount: cfg.Discord.ShardCount, DevGuildID: cfg.Discord.DevGuildID,
-			Store: s, Recorder: rec, Logger: log, Router: router,
+			Store: s, Recorder: rec, Logger: log, Router: router, WithoutMessageContent: !cfg.Discord.MessageContent,
 			Moderation: mod, Verification: ver, Tokens: tokens, ViewerLink: discordLink,
 			OnReconnect: countReconnect(metrics, "discord"), OnDeliveryFailure: countDeliveryFailure(metrics, "discord"),
 		})

@@ -89,7 +89,7 @@ func diagnose(ctx context.Context, cfg *config.Config, log zerolog.Logger) docto
 	}
 	if cfg.Discord.Enabled {
 		r.Add(discord.Doctor(ctx, discord.DoctorOptions{Token: cfg.Discord.Token.Reveal(), APIURL: cfg.Discord.APIURL,
-			Settings: read(audit.Discord)})...)
+			Settings: read(audit.Discord), WithoutMessageContent: !cfg.Discord.MessageContent})...)
 	}
 	if cfg.Telegram.Enabled {
 		var chats []string

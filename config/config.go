@@ -70,6 +70,10 @@ type Discord struct {
 	ShardID    int    `yaml:"shard_id"`
 	ShardCount int    `yaml:"shard_count"`
 	DevGuildID string `yaml:"dev_guild_id"`
+	// MessageContent asks for the privileged MESSAGE_CONTENT intent when
+	// the application has it; false never does (messages are then
+	// recorded without their text).
+	MessageContent bool `yaml:"message_content"`
 }
 
 // Telegram configures the Telegram connection.
@@ -170,7 +174,7 @@ func Default() Config {
 		LogLevel:  "info",
 		LogFormat: "json",
 		Storage:   Storage{Path: "chatwarden.db", RetentionDays: 90, StoreMessageContent: true},
-		Discord:   Discord{APIURL: "https://discord.com/api/v9", ShardCount: 1},
+		Discord:   Discord{APIURL: "https://discord.com/api/v9", ShardCount: 1, MessageContent: true},
 		Telegram: Telegram{APIURL: "https://api.telegram.org", PollTimeout: Duration(50 * time.Second),
 			DeleteCommandsAfter: Duration(time.Minute)},
 		Defaults:     Defaults{Locale: "en"},

@@ -85,7 +85,7 @@ var paramRank = func() map[string]int {
 
 // Params shown elsewhere than as their own field.
 var paramsShownElsewhere = map[string]bool{audit.ParamTargetName: true, audit.ParamChannelName: true,
-	paramRaidStatus: true, paramAddedByName: true}
+	paramRaidStatus: true, paramAddedByName: true, audit.ParamContentUnavailable: true}
 
 // Who added a member (verification.ParamAddedBy) and their name, when the
 // handler knew it: shown as one field, "Name (id)".
@@ -93,6 +93,16 @@ const (
 	paramAddedBy     = "added_by"
 	paramAddedByName = "added_by_name"
 )
+
+// content is an entry's message text: the record's, or, when the
+// platform withheld it (audit.ParamContentUnavailable), a sentence saying
+// so, so that an empty message never reads as one that said nothing.
+func content(e *audit.Event, l lookup) string {
+	if e.Content == "" && e.Params[audit.ParamContentUnavailable] == "true" {
+		return l.word("content_unavailable")
+	}
+	return e.Content
+}
 
 // The raid guard's params (moderation.ParamRaidStatus, RaidEnded).
 const (
@@ -219,7 +229,7 @@ func (cs catalogs) render(e *audit.Event, locale string) Entry {
 		Title:    title,
 		Summary:  summary(e, l),
 		Fields:   fields(e, l),
-		Content:  e.Content,
+		Content:  content(e, l),
 		Category: e.Type.Category(),
 		Footer:   footer(e),
 	}

@@ -240,6 +240,8 @@ var catalogEN = catalog{
 		"yes":      "Yes",
 		"no":       "No",
 
+		"content_unavailable": "(content not available: the bot lacks the Message Content intent)",
+
 		"actor.ADMIN":     "admin",
 		"actor.NON_ADMIN": "member",
 		"actor.BOT":       "bot",

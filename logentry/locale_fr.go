@@ -228,6 +228,8 @@ var catalogFR = catalog{
 		"yes":      "Oui",
 		"no":       "Non",
 
+		"content_unavailable": "(contenu indisponible : le bot n'a pas l'intent Message Content)",
+
 		"actor.ADMIN":     "admin",
 		"actor.NON_ADMIN": "membre",
 		"actor.BOT":       "bot",

@@ -232,6 +232,8 @@ var catalogHI = catalog{
 		"yes":         "हाँ",
 		"no":          "नहीं",
 
+		"content_unavailable": "(सामग्री उपलब्ध नहीं: बॉट के पास Message Content इंटेंट नहीं है)",
+
 		"actor.ADMIN":     "एडमिन",
 		"actor.NON_ADMIN": "सदस्य",
 		"actor.BOT":       "बॉट",

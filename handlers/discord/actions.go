@@ -52,23 +52,29 @@ func (b *Bot) stateMember(guild, user string) *discordgo.Member {
 
 // nameTarget sets the member an action is about, with the name moderators
 // know them by: from the state, else the stored profile (a member just
-// kicked is gone from the state).
+// kicked is gone from the state), else over REST (a member the state
+// never held: directory.go, knownMember).
 func (b *Bot) nameTarget(e *audit.Event, guild, user string) {
 	e.TargetIDs = []string{user}
 	if m := b.stateMember(guild, user); m != nil && m.User != nil {
 		e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
 		return
 	}
-	if p, err := b.loadProfile(guild, user); err == nil {
-		name := p.Nick
-		if name == "" {
-			name = p.GlobalName
+	p, err := b.loadProfile(guild, user)
+	if err != nil {
+		if m := b.knownMember(guild, user); m != nil && m.User != nil {
+			e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
 		}
-		if name == "" {
-			name = p.Username
-		}
-		e.Params.Set(audit.ParamTargetName, name)
+		return
 	}
+	name := p.Nick
+	if name == "" {
+		name = p.GlobalName
+	}
+	if name == "" {
+		name = p.Username
+	}
+	e.Params.Set(audit.ParamTargetName, name)
 }
 
 // nameChannels fills in the channel names the events lack from the

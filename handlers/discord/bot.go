@@ -28,7 +28,9 @@ import (
 // bans and the audit log (GUILD_MODERATION), invites, messages and their
 // content, voice states, AutoMod's rules and actions, expressions
 // (discordgo's IntentGuildEmojis), webhooks, integrations and scheduled
-// events. Only GUILD_MEMBERS and MESSAGE_CONTENT are privileged.
+// events. Only GUILD_MEMBERS and MESSAGE_CONTENT are privileged; without
+// MESSAGE_CONTENT enabled for the application the bot identifies without
+// it (content.go).
 const Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMembers | discordgo.IntentGuildModeration |
 	discordgo.IntentsGuildInvites | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent |
 	discordgo.IntentGuildVoiceStates | discordgo.IntentAutoModerationConfiguration | discordgo.IntentAutoModerationExecution |
@@ -92,6 +94,10 @@ type Options struct {
 	// OnDeliveryFailure, if set, is called for every log post the
 	// platform refused, for metrics. It must not block.
 	OnDeliveryFailure func(target string, err error)
+	// WithoutMessageContent never asks for the MESSAGE_CONTENT intent,
+	// even when the application has it (discord.message_content: false);
+	// messages are then recorded without their text (content.go).
+	WithoutMessageContent bool
 }
 
 // Bot is chatwarden's Discord side.
@@ -123,6 +129,8 @@ type Bot struct {
 	connected   atomic.Bool
 	connectedAt atomic.Int64 // unix nanoseconds of the last READY or RESUMED
 	closing     atomic.Bool  // Run is closing the session: not a lost connection
+	content     atomic.Bool  // the session asks for MESSAGE_CONTENT (content.go)
+	contentSeen atomic.Bool  // chooseIntents ran once
 }
 
 // ErrTokenRejected and ErrIntentsDisabled end Run, at start or when the
@@ -208,6 +216,7 @@ func (b *Bot) Run(parent context.Context) error {
 		return err
 	}
 	b.self, b.app = u, app
+	b.chooseIntents(app)
 	release, err := b.claimShard(parent)
 	if err != nil {
 		return err
@@ -271,8 +280,9 @@ func (b *Bot) Ready() <-chan struct{} { return b.ready }
 
 // credentials asks REST who the bot is and whether its privileged intents
 // are enabled, so that a bad token (gateway close 4004) or a disabled
-// intent (close 4014) is a clear error, not a reconnect loop. Run asks at
-// start and after every lost connection.
+// SERVER MEMBERS intent (close 4014) is a clear error, not a reconnect
+// loop. Run asks at start and after every lost connection. A disabled
+// MESSAGE CONTENT intent is no error: chooseIntents leaves it out.
 func (b *Bot) credentials() (*discordgo.User, *discordgo.Application, error) {
 	u, err := b.s.User("@me")
 	if err != nil {
@@ -285,22 +295,9 @@ func (b *Bot) credentials() (*discordgo.User, *discordgo.Application, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("discord: read the application: %w", err)
 	}
-	const (
-		membersOn  = 1 << 14 // GATEWAY_GUILD_MEMBERS
-		membersLtd = 1 << 15 // GATEWAY_GUILD_MEMBERS_LIMITED
-		contentOn  = 1 << 18 // GATEWAY_MESSAGE_CONTENT
-		contentLtd = 1 << 19 // GATEWAY_MESSAGE_CONTENT_LIMITED
-	)
-	var missing []string
-	if app.Flags&(membersOn|membersLtd) == 0 {
-		missing = append(missing, "SERVER MEMBERS INTENT")
-	}
-	if app.Flags&(contentOn|contentLtd) == 0 {
-		missing = append(missing, "MESSAGE CONTENT INTENT")
-	}
-	if len(missing) > 0 {
-		return nil, nil, fmt.Errorf("%w: turn on %s under Bot > Privileged Gateway Intents in the developer portal for application %s",
-			ErrIntentsDisabled, strings.Join(missing, " and "), app.ID)
+	if app.Flags&(appMembers|appMembersLtd) == 0 {
+		return nil, nil, fmt.Errorf("%w: turn on SERVER MEMBERS INTENT under Bot > Privileged Gateway Intents in the developer portal for application %s",
+			ErrIntentsDisabled, app.ID)
 	}
 	return u, app, nil
 }

@@ -19,9 +19,11 @@ import (
 // Member chunks: the staff of large guilds.
 //
 // Above the large threshold Discord's GUILD_CREATE carries no member
-// list, so a moderator who has not been seen since the bot connected is
-// not in the state and their names would not be protected from
-// impersonation. After such a GUILD_CREATE the bot asks the gateway for
+// list, and without GUILD_PRESENCES (which chatwarden does not ask for)
+// it lists only the bot and the members in voice channels, while
+// member_count counts them all; so a moderator who has not been seen
+// since the bot connected is not in the state and their names would not
+// be protected from impersonation. After such a GUILD_CREATE the bot asks the gateway for
 // the whole list (op 8 REQUEST_GUILD_MEMBERS, query "" and limit 0, which
 // needs the GUILD_MEMBERS intent) and reads the GUILD_MEMBERS_CHUNK
 // answers, up to 1000 members each.

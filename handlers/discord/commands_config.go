@@ -51,6 +51,7 @@ func (b *Bot) onConfig(i *discordgo.Interaction, data discordgo.ApplicationComma
 		// What a missing permission costs comes first: a long answer is
 		// cut at Discord's 2000 characters.
 		lines = append(permissionLines(i.AppPermissions), lines...)
+		lines = append(b.contentLines(), lines...) // content.go
 		b.reply(i, strings.Join(lines, "\n"))
 		return
 	case "set":

@@ -88,9 +88,11 @@ func (b *Bot) reconnect(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if _, _, err := b.credentials(); errors.Is(err, ErrTokenRejected) || errors.Is(err, ErrIntentsDisabled) {
+		if _, app, err := b.credentials(); errors.Is(err, ErrTokenRejected) || errors.Is(err, ErrIntentsDisabled) {
 			return err
-		} else if err != nil {
+		} else if err == nil {
+			b.chooseIntents(app) // MESSAGE CONTENT may have been turned off or on
+		} else {
 			// Discord's REST being down says nothing about the token.
 			b.log.Warn().Err(err).Msg("discord: could not check the token before reconnecting")
 		}
@@ -129,7 +131,7 @@ func (b *Bot) gatewayError(err error) (explained error, fatal bool) {
 	case 4012, 4013:
 		return fmt.Errorf("discord: the gateway refused the session's API version or intents (a chatwarden bug, please report it): %w", err), true
 	case 4014:
-		return fmt.Errorf("%w: turn on SERVER MEMBERS INTENT and MESSAGE CONTENT INTENT under Bot > Privileged Gateway Intents in the developer portal: %v",
+		return fmt.Errorf("%w: turn on SERVER MEMBERS INTENT (and MESSAGE CONTENT INTENT, or set discord.message_content: false) under Bot > Privileged Gateway Intents in the developer portal: %v",
 			ErrIntentsDisabled, err), true
 	}
 	return fmt.Errorf("discord: connect to the gateway: %w", err), false

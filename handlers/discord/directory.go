@@ -108,6 +108,25 @@ func (b *Bot) member(ctx context.Context, guild, user string) (*discordgo.Member
 	return m, nil
 }
 
+// knownMember is a member from the state, else over REST (cached), for
+// naming: Discord's GUILD_CREATE lists only the bot and the members in
+// voice channels to a session without GUILD_PRESENCES, which chatwarden
+// does not ask for, so the state lacks most members until they act. It
+// returns nil when the member cannot be read (left, or REST failing).
+func (b *Bot) knownMember(guild, user string) *discordgo.Member {
+	if m := b.stateMember(guild, user); m != nil && m.User != nil {
+		return m
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := b.member(ctx, guild, user)
+	if err != nil {
+		b.log.Debug().Err(err).Str("guild", guild).Str("user", user).Msg("discord: read a member to name them")
+		return nil
+	}
+	return m
+}
+
 // guild returns the state's copy of a guild.
 func (b *Bot) guild(id string) (*discordgo.Guild, error) {
 	g, err := b.s.State.Guild(id)

@@ -48,6 +48,9 @@ type DoctorOptions struct {
 	// nil when they cannot be read (the database is held by the running
 	// bot): those checks are then left out and said so.
 	Settings func(ctx context.Context, guild string) (settings.Community, error)
+	// WithoutMessageContent is discord.message_content: false (the bot
+	// then never asks for the intent).
+	WithoutMessageContent bool
 }
 
 // Doctor connects to Discord's REST API with the token and checks what
@@ -93,16 +96,21 @@ func Doctor(ctx context.Context, o DoctorOptions) []doctor.Section {
 		sec.Fail("privileged intents on", "the application could not be read: "+restReason(err),
 			"Check the network connection to Discord and run the doctor again.")
 	} else {
-		const (
-			membersOn  = 1 << 14 // GATEWAY_GUILD_MEMBERS
-			membersLtd = 1 << 15 // GATEWAY_GUILD_MEMBERS_LIMITED
-			contentOn  = 1 << 18 // GATEWAY_MESSAGE_CONTENT
-			contentLtd = 1 << 19 // GATEWAY_MESSAGE_CONTENT_LIMITED
-		)
-		sec.Check(app.Flags&(membersOn|membersLtd) != 0, "SERVER MEMBERS INTENT on", "",
+		sec.Check(app.Flags&(appMembers|appMembersLtd) != 0, "SERVER MEMBERS INTENT on", "",
 			"Turn on SERVER MEMBERS INTENT under Bot > Privileged Gateway Intents in the developer portal.")
-		sec.Check(app.Flags&(contentOn|contentLtd) != 0, "MESSAGE CONTENT INTENT on", "",
-			"Turn on MESSAGE CONTENT INTENT under Bot > Privileged Gateway Intents in the developer portal.")
+		// Advisory: the bot runs without it (content.go), but blind to
+		// what messages say.
+		const blind = "messages are recorded without their text (except those that mention the bot) and the link filter cannot see links"
+		switch {
+		case o.WithoutMessageContent:
+			sec.Warn("MESSAGE CONTENT INTENT used", "discord.message_content is false: "+blind,
+				"Set discord.message_content: true in the config file (and turn on MESSAGE CONTENT INTENT in the developer portal).")
+		case !contentEnabled(app):
+			sec.Warn("MESSAGE CONTENT INTENT on", "the intent is off: "+blind,
+				"Turn on MESSAGE CONTENT INTENT under Bot > Privileged Gateway Intents in the developer portal.")
+		default:
+			sec.Pass("MESSAGE CONTENT INTENT on", "")
+		}
 	}
 	out := []doctor.Section{sec}
 	var ids []string

@@ -66,6 +66,12 @@ func start(t *testing.T, opts discordtest.Options) (*harness, error) {
 // startWith starts the bot with a guild's settings (log channels) saved.
 func startWith(t *testing.T, opts discordtest.Options, initial *settings.Community) (*harness, error) {
 	t.Helper()
+	return startTweaked(t, opts, initial, nil)
+}
+
+// startTweaked is startWith with the bot's options changed by tweak.
+func startTweaked(t *testing.T, opts discordtest.Options, initial *settings.Community, tweak func(*discord.Options)) (*harness, error) {
+	t.Helper()
 	fake := discordtest.New(opts)
 	t.Cleanup(fake.Close)
 	fake.AddGuild(guild(guildID))
@@ -83,9 +89,13 @@ func startWith(t *testing.T, opts discordtest.Options, initial *settings.Communi
 	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{router}})
 	t.Cleanup(func() { rec.Close(context.Background()); s.Close() })
 	h := &harness{t: t}
-	b, err := discord.New(discord.Options{Token: "test-token", APIURL: fake.APIURL(), Store: s, Recorder: rec,
+	bo := discord.Options{Token: "test-token", APIURL: fake.APIURL(), Store: s, Recorder: rec,
 		Logger: zerolog.Nop(), CorrelationWindow: 300 * time.Millisecond, ReadyTimeout: 5 * time.Second,
-		Router: router, LogInterval: 10 * time.Millisecond, OnReconnect: func() { h.reconnects.Add(1) }, ViewerLink: fakeViewerLink})
+		Router: router, LogInterval: 10 * time.Millisecond, OnReconnect: func() { h.reconnects.Add(1) }, ViewerLink: fakeViewerLink}
+	if tweak != nil {
+		tweak(&bo)
+	}
+	b, err := discord.New(bo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,9 +153,18 @@ func TestStartupChecks(t *testing.T) {
 	if _, err := start(t, discordtest.Options{Token: "another"}); !errors.Is(err, discord.ErrTokenRejected) || !strings.Contains(err.Error(), "developer portal") {
 		t.Fatalf("wrong token: %v", err)
 	}
-	_, err = start(t, discordtest.Options{AppFlags: discordtest.FlagGuildMembers})
-	if !errors.Is(err, discord.ErrIntentsDisabled) || !strings.Contains(err.Error(), "MESSAGE CONTENT") {
+	_, err = start(t, discordtest.Options{AppFlags: discordtest.FlagMessageContent})
+	if !errors.Is(err, discord.ErrIntentsDisabled) || !strings.Contains(err.Error(), "SERVER MEMBERS") {
 		t.Fatalf("disabled intent: %v", err)
+	}
+	// Without MESSAGE CONTENT the bot runs, identifying without it
+	// (content_test.go).
+	h, err = start(t, discordtest.Options{AppFlags: discordtest.FlagGuildMembers})
+	if err != nil {
+		t.Fatalf("message content off: %v", err)
+	}
+	if ids := h.fake.Identifies(); len(ids) != 1 || ids[0].Intents != discord.Intents&^discordgo.IntentMessageContent {
+		t.Fatalf("identify %+v, want intents %d", ids, discord.Intents&^discordgo.IntentMessageContent)
 	}
 }
 

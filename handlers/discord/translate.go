@@ -342,7 +342,7 @@ func (b *Bot) setModerator(e *audit.Event, a auditEntry) {
 	if a.actor == "" {
 		return
 	}
-	m := b.stateMember(e.PropertyID, a.actor)
+	m := b.knownMember(e.PropertyID, a.actor) // the state lacks most members (directory.go)
 	var u *discordgo.User
 	if m != nil {
 		u = m.User
@@ -392,6 +392,9 @@ func (b *Bot) onMessage(m *discordgo.Message) {
 	e.ChannelID, e.MessageID = m.ChannelID, m.ID
 	e.Content = m.Content
 	fillMessage(e, m)
+	if b.withheld(m) {
+		markWithheld(e) // content.go
+	}
 	if m.WebhookID != "" {
 		e.ActorType = audit.ActorBot
 		e.Params.Set(audit.ParamWebhookID, m.WebhookID)
@@ -524,22 +527,40 @@ func (b *Bot) onMessageEdit(m *discordgo.Message) {
 	e.Time = *m.EditedTimestamp
 	e.ChannelID, e.MessageID = m.ChannelID, m.ID
 	e.Content = m.Content
+	// Without the Message Content intent the new text is not known: the
+	// edit is recorded (it happened) but not as an edit to nothing, and
+	// the attachments known before are kept (content.go).
+	withheld := b.withheld(m)
+	if withheld {
+		markWithheld(e)
+	}
 	prev, err := b.opts.Store.FindMessage(context.Background(), audit.Discord, m.GuildID, m.ID)
-	if err == nil {
-		if prev.Content == m.Content && m.Author == nil {
+	switch {
+	case err == nil && prev.Params[audit.ParamContentUnavailable] == "true" && prev.Content == "":
+		// Nor was the earlier text known: no "before" to show.
+		if withheld && m.Author == nil {
+			return
+		}
+		e.Params.Set(audit.ParamUnknownBefore, "true")
+		e.ActorID, e.ActorName, e.ActorType = prev.ActorID, prev.ActorName, prev.ActorType
+		e.Attachments = prev.Attachments
+	case err == nil:
+		if (prev.Content == m.Content || withheld) && m.Author == nil {
 			return
 		}
 		e.Params.Set(audit.ParamOldContent, prev.Content)
 		e.ActorID, e.ActorName, e.ActorType = prev.ActorID, prev.ActorName, prev.ActorType
 		e.Attachments = prev.Attachments
-	} else {
+	default:
 		e.Params.Set(audit.ParamOldContent, "")
 		e.Params.Set(audit.ParamUnknownBefore, "true")
 	}
 	if m.Author != nil {
 		b.setActor(e, m.Author, m.Member)
-		e.Attachments = nil
-		fillMessage(e, m)
+		if !withheld {
+			e.Attachments = nil
+			fillMessage(e, m)
+		}
 	}
 	b.submit(e)
 }
@@ -560,6 +581,9 @@ func (b *Bot) deletion(guild, channel, id, platformType string) (e *audit.Event,
 		return e, false
 	}
 	e.Content, e.Attachments = prev.Content, prev.Attachments
+	if prev.Params[audit.ParamContentUnavailable] == "true" && prev.Content == "" {
+		markWithheld(e) // what it said was never known (content.go)
+	}
 	e.ActorID, e.ActorName, e.ActorType = prev.ActorID, prev.ActorName, prev.ActorType
 	if prev.ActorID != "" {
 		e.TargetIDs = []string{prev.ActorID}
@@ -628,7 +652,7 @@ func (b *Bot) onChannel(c *discordgo.Channel, created bool, platformType string)
 		e.Params.Set(audit.ParamParentID, c.ParentID)
 	}
 	if created && c.OwnerID != "" { // threads name their creator
-		m := b.stateMember(c.GuildID, c.OwnerID)
+		m := b.knownMember(c.GuildID, c.OwnerID)
 		u := &discordgo.User{ID: c.OwnerID, Username: c.OwnerID}
 		if m != nil && m.User != nil {
 			u = m.User

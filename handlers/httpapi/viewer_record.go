@@ -68,7 +68,10 @@ func (sc *scope) entry(e *audit.Event) pageEntry {
 	if e.ChannelID != "" {
 		pe.Channel = person{ID: e.ChannelID, Name: logentry.OneLine(e.Params[audit.ParamChannelName], 0), URL: sc.href("/", "channel", e.ChannelID)}
 	}
-	if old, ok := e.Params[audit.ParamOldContent]; ok && e.Type == audit.ChatMessageEdit && e.Params[audit.ParamUnknownBefore] == "" {
+	// No diff when either side is unknown: the earlier state, or the new
+	// text the platform withheld (it did not become empty).
+	if old, ok := e.Params[audit.ParamOldContent]; ok && e.Type == audit.ChatMessageEdit && e.Params[audit.ParamUnknownBefore] == "" &&
+		e.Params[audit.ParamContentUnavailable] == "" {
 		pe.Diff = true
 		pe.Before, pe.After = sides(wordDiff(old, e.Content))
 		pe.BeforeLabel, pe.AfterLabel = pageLabel(sc.locale, "before"), pageLabel(sc.locale, "after")

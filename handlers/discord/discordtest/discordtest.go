@@ -56,6 +56,12 @@ type Options struct {
 	// (op 8) without answering it, as when the chunks are slow to come:
 	// the bot must then read members over REST.
 	HoldMemberChunks bool
+	// VoiceOnlyMembers sends GUILD_CREATE as Discord does to a session
+	// without GUILD_PRESENCES (chatwarden does not ask for it): members
+	// are only the bot and those in voice channels, member_count counts
+	// them all (intents.go). Off, the fake is kinder than Discord and
+	// sends every member.
+	VoiceOnlyMembers bool
 }
 
 // Server is a running fake Discord.
@@ -414,9 +420,8 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				closeWith(c, 4004, "Authentication failed.")
 				return
 			}
-			if (id.Intents&discordgo.IntentsGuildMembers != 0 && flags&FlagGuildMembers == 0) ||
-				(id.Intents&discordgo.IntentMessageContent != 0 && flags&FlagMessageContent == 0) {
-				closeWith(c, 4014, "Disallowed intent(s).")
+			if code, text := checkIntents(id.Intents, flags); code != 0 {
+				closeWith(c, code, text) // intents.go
 				return
 			}
 			if prev := sess; prev != nil {
@@ -444,7 +449,9 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				"application": map[string]any{"id": s.opts.AppID, "flags": flags},
 			})
 			for _, g := range guilds {
-				s.dispatchTo(sess, "GUILD_CREATE", g)
+				if g, ok := s.shape(sess, "GUILD_CREATE", g); ok {
+					s.dispatchTo(sess, "GUILD_CREATE", g)
+				}
 			}
 		case 8: // request guild members (chunks.go)
 			if code, text := s.requestMembers(sess, in.D); code != 0 {
@@ -520,8 +527,9 @@ func (s *Server) dispatchTo(sess *session, name string, data any) {
 }
 
 // Dispatch sends a gateway event to every session that identified with
-// the intent it needs (intents.go); sessions that are not connected get
-// it when they resume.
+// the intent it needs, shaped by its intents (intents.go: message content,
+// GUILD_CREATE's members); sessions that are not connected get it when
+// they resume.
 func (s *Server) Dispatch(name string, data any) {
 	raw, ok := data.(json.RawMessage)
 	if !ok {
@@ -530,7 +538,7 @@ func (s *Server) Dispatch(name string, data any) {
 			panic(fmt.Sprintf("discordtest: marshal %s: %v", name, err))
 		}
 	}
-	data = raw
+	s.keepMessage(name, raw) // for REST reads (messages.go)
 	s.mu.Lock()
 	sessions := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
@@ -538,8 +546,8 @@ func (s *Server) Dispatch(name string, data any) {
 	}
 	s.mu.Unlock()
 	for _, sess := range sessions {
-		if sess.wants(name) {
-			s.dispatchTo(sess, name, data)
+		if raw, ok := s.shape(sess, name, raw); ok {
+			s.dispatchTo(sess, name, raw)
 		}
 	}
 }

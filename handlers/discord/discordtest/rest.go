@@ -136,7 +136,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request, path string) {
 	case "GET guilds/:/audit-logs":
 		s.auditLog(w, parts[1], r.URL.Query())
 	default:
-		if !s.extraRoute(w, route, parts, body, reason) && !s.reads(w, route, parts) {
+		if !s.extraRoute(w, route, parts, body, reason) && !s.reads(w, route, parts) && !s.messageReads(w, route, parts, r.URL.Query()) {
 			writeErr(w, http.StatusNotFound, 0, "404: Not Found")
 		}
 	}

@@ -64,6 +64,7 @@ func (s *Server) Say(guild, channel string, u *discordgo.User, content string) *
 	if mem := s.member(guild, u.ID); mem != nil {
 		m.Member.Nick, m.Member.Roles = mem.Nick, mem.Roles
 	}
+	m.Mentions = s.mentions(guild, content)
 	s.Dispatch("MESSAGE_CREATE", m)
 	return m
 }
@@ -73,6 +74,7 @@ func (s *Server) Edit(m *discordgo.Message, content string) {
 	now := time.Now()
 	cp := *m
 	cp.Content, cp.EditedTimestamp = content, &now
+	cp.Mentions = s.mentions(m.GuildID, content)
 	s.Dispatch("MESSAGE_UPDATE", &cp)
 }
 
