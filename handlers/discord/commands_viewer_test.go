@@ -60,6 +60,8 @@ func TestViewerAllowed(t *testing.T) {
 			}
 		}
 	}
+	// Until the guild's GUILD_CREATE, READY's stub of it answers nothing.
+	eventually("the guild to be available", func() bool { _, err := h.b.ViewerAllowed(ctx, guildID, owner.ID); return err == nil })
 	if !allowed(owner.ID) || allowed(mod.ID) || allowed(member.ID) {
 		t.Fatalf("owner %v, ban-and-kick moderator %v, member %v", allowed(owner.ID), allowed(mod.ID), allowed(member.ID))
 	}

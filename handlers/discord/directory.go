@@ -133,6 +133,12 @@ func (b *Bot) guild(id string) (*discordgo.Guild, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discord guild %s: not in the state: %w", id, err)
 	}
+	if g.Unavailable {
+		// READY lists guilds as stubs (no owner, no roles) until their
+		// GUILD_CREATE, and an outage makes them unavailable again: what
+		// they would answer (no one may do anything) is not known.
+		return nil, fmt.Errorf("discord guild %s: unavailable (not yet created or in an outage)", id)
+	}
 	return g, nil
 }
 
