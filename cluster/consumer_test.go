@@ -171,9 +171,11 @@ func TestConsumerWaitsOutAnOutage(t *testing.T) {
 }
 
 // TestQueryNodeKeepsShardChains: two shards record concurrently into
-// properties of their own; a query node copying the stream ends with each
-// shard's records under the shard's ids and hashes, and every chain
-// verifies on the query node with the shard's head.
+// properties of their own and into one both record (a Telegram group
+// whose poller moved); a query node copying the stream ends with each
+// shard's records under the shard's ids and hashes, and every chain, one
+// per property and shard (origin), verifies on the query node with the
+// shard's head.
 func TestQueryNodeKeepsShardChains(t *testing.T) {
 	ns := startNATS(t, 0, t.TempDir())
 	url := ns.ClientURL()
@@ -189,6 +191,9 @@ func TestQueryNodeKeepsShardChains(t *testing.T) {
 				defer wg.Done()
 				for i := range 60 {
 					e := event(fmt.Sprintf("s%dg%d", si, i%3), 1000*c+i)
+					if i%3 == 2 {
+						e.PropertyID = "shared"
+					}
 					if i%10 == 0 {
 						e.Content = "ünïcödé \u2028 <b>\"quoted\"</b>"
 					}
@@ -250,7 +255,7 @@ func sameAsShards(t *testing.T, qs *store.Store, shards ...*store.Store) {
 			t.Fatal(err)
 		}
 		for _, v := range vs {
-			heads[v.Platform.String()+":"+v.Property] = v
+			heads[v.Platform.String()+":"+v.Property+"@"+s.Origin()] = v
 		}
 	}
 	got := 0
@@ -275,7 +280,7 @@ func sameAsShards(t *testing.T, qs *store.Store, shards ...*store.Store) {
 		t.Errorf("%d chains on the query node, %d on the shards", len(vs), len(heads))
 	}
 	for _, v := range vs {
-		sv := heads[v.Platform.String()+":"+v.Property]
+		sv := heads[v.Platform.String()+":"+v.Property+"@"+v.Origin]
 		if !v.OK || !sv.OK || v.Head != sv.Head || v.Records != sv.Records {
 			t.Errorf("chain %s: query node ok %v, %d records, head %x (%s); shard ok %v, %d records, head %x",
 				v.Property, v.OK, v.Records, v.Head[:4], v.Problem, sv.OK, sv.Records, sv.Head[:4])
