@@ -251,9 +251,9 @@ func heldKey(p audit.Platform, property, origin string, prevSeq uint64) []byte {
 
 // replicaTx is AppendReplica's transaction.
 type replicaTx struct {
-	w                                *appendTx
+	w                               *appendTx
 	held, chainsB, origins, bridges *bolt.Bucket
-	chains                           map[string]*chainState // origins' chains written, by chainKey
+	chains                          map[string]*chainState // origins' chains written, by chainKey
 }
 
 // chain returns the working head of an origin's chain (not the default

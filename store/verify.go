@@ -20,10 +20,10 @@ type Verification struct {
 	// store whose property has chains from several shards (see
 	// Store.Origin); empty for a shard's own chain and for records
 	// replicated without an origin.
-	Origin   string
-	Records  uint64        // records checked
-	Head     [hashLen]byte // the property's newest hash
-	OK       bool
+	Origin  string
+	Records uint64        // records checked
+	Head    [hashLen]byte // the property's newest hash
+	OK      bool
 	// When !OK: the first record found altered, out of place, or whose
 	// predecessor is missing (BadID zero when the newest records are gone).
 	BadID   audit.ID
