@@ -215,7 +215,7 @@ cluster:
 
 	// Every message once across the two databases; each chain verifies.
 	recorded := map[string]int{}
-	want := map[string]string{}             // record -> hash, as its process wrote it
+	want := map[string]string{}              // record -> hash, as its process wrote it
 	heads := map[string]store.Verification{} // platform:property@origin -> chain
 	for _, p := range procs {
 		s, err := store.Open(p.db, store.Options{})
