@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -586,3 +587,61 @@ func TestReplicaRefusesCollidingIDs(t *testing.T) {
 }
 
 func cmpBytes(a, b []byte) int { return bytes.Compare(a, b) }
+
+// TestSalvageKeepsOrigins: a salvaged copy of a shard's store keeps its
+// origin (the copy goes on publishing the same chains), and a salvaged
+// copy of a replica keeps each origin's chain, verifying with the same
+// heads.
+func TestSalvageKeepsOrigins(t *testing.T) {
+	ctx := context.Background()
+	a, recsA := shardStore(t, 19, testProps[:1], 50)
+	b, recsB := shardStore(t, 20, testProps[:1], 50)
+	qpath := filepath.Join(t.TempDir(), "query.db")
+	q, err := Open(qpath, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: append(slices.Clone(recsA), recsB...)})
+	if err != nil || len(res.Stored) != 100 {
+		t.Fatalf("%d stored, %v %v", len(res.Stored), res.Problems, err)
+	}
+	before, err := q.VerifyAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	salvaged := func(path string) *Store {
+		out := filepath.Join(t.TempDir(), "salvaged.db")
+		if _, err := Salvage(ctx, path, out); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(out, Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	origin := a.Origin()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := salvaged(a.Path()).Origin(); got != origin {
+		t.Errorf("the salvaged shard store's origin is %s, the original's %s", got, origin)
+	}
+	after, err := salvaged(qpath).VerifyAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != 2 || len(after) != 2 {
+		t.Fatalf("chains: %d before, %d after salvage; want 2", len(before), len(after))
+	}
+	for i := range after {
+		v, w := after[i], before[i]
+		if !v.OK || v.Origin != w.Origin || v.Head != w.Head || v.Records != w.Records || (v.Origin != a.Origin() && v.Origin != b.Origin()) {
+			t.Errorf("chain %d after salvage: %+v; before: %+v", i, v, w)
+		}
+	}
+}
