@@ -182,7 +182,7 @@ func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (re
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res = recorder.ReplicaResult{}
 		w.begin(tx)
-		r := replicaTx{w: w, chains: map[string]*chainState{}}
+		r := replicaTx{w: w, chains: map[string]*chainState{}, queued: map[string][]byte{}}
 		kv := tx.Bucket(bKV)
 		var err error
 		for _, nb := range []struct {
@@ -254,6 +254,7 @@ type replicaTx struct {
 	w                               *appendTx
 	held, chainsB, origins, bridges *bolt.Bucket
 	chains                          map[string]*chainState // origins' chains written, by chainKey
+	queued                          map[string][]byte      // ev entries written in this transaction
 }
 
 // chain returns the working head of an origin's chain (not the default
@@ -310,6 +311,10 @@ func (r *replicaTx) replica(rec recorder.Replica, res *recorder.ReplicaResult, w
 				rec.PrevHash = bytes.Clone(h[:])
 			}
 			head = cs.lastSeq
+			if cs.lastSeq == 0 && r.sameAsDefault(&rec) {
+				res.Duplicates++
+				return nil
+			}
 		}
 		chain := fmt.Sprintf("%s %s", e.Platform, e.PropertyID)
 		if rec.Origin != "" {
@@ -398,22 +403,44 @@ func collision(e *audit.Event, origin, other string) error {
 // stored reports whether a record with e's id is stored, or queued in
 // this transaction, and the origin of the one that is.
 func (r *replicaTx) stored(e *audit.Event) (string, bool) {
+	key, _, ok := r.storedKey(e)
+	if !ok {
+		return "", false
+	}
+	return string(r.origins.Get(key)), true
+}
+
+// storedKey is the ev key and the record stored or queued with e's id.
+func (r *replicaTx) storedKey(e *audit.Event) ([]byte, []byte, bool) {
 	w := r.w
 	ps, ok := w.props[propKey{e.Platform, e.PropertyID}]
 	if !ok {
 		if ps = w.s.property(e.Platform, e.PropertyID); ps == nil {
-			return "", false
+			return nil, nil, false
 		}
 	}
 	key := append(u32(ps.num), e.ID[:]...)
-	found := w.buckets[qEvents].Get(key) != nil
-	for _, p := range w.pending[qEvents] {
-		found = found || bytes.Equal(p.k, key)
+	if v := w.buckets[qEvents].Get(key); v != nil {
+		return key, v, true
 	}
-	if !found {
-		return "", false
+	v, queued := r.queued[string(key)]
+	return key, v, queued
+}
+
+// sameAsDefault reports whether rec, of an origin whose chain here is
+// empty, is stored already as a record of the default origin: its shard
+// published it before it published origins, and again (a retried
+// publish) after.
+func (r *replicaTx) sameAsDefault(rec *recorder.Replica) bool {
+	key, v, ok := r.storedKey(rec.Event)
+	if !ok || r.origins.Get(key) != nil {
+		return false
 	}
-	return string(r.origins.Get(key)), true
+	var stored record
+	if decodeRecord(v, &stored) != nil {
+		return false
+	}
+	return stored.ev.Seq == rec.Event.Seq && bytes.Equal(stored.ev.Hash, rec.Event.Hash)
 }
 
 // checkReplica refuses a record that cannot be stored as is.
@@ -503,7 +530,9 @@ func (r *replicaTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (boo
 	}
 	w.scratch = encodeRecord(w.scratch[:0], &rc, personal)
 	key := w.key(ps.num, nil, e.ID)
-	w.put(qEvents, key, w.arena.copy(w.scratch))
+	v := w.arena.copy(w.scratch)
+	w.put(qEvents, key, v)
+	r.queued[string(key)] = v
 	if err := w.index(ps.num, e, key, nil); err != nil {
 		return false, err
 	}

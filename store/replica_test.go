@@ -533,15 +533,17 @@ func TestReplicaKeepsChainsPerOrigin(t *testing.T) {
 // origin (an older release) and then with one keeps one record list on
 // the replica: its records from before are the default origin's chain,
 // those after start the origin's chain from the last of them, and both
-// verify.
+// verify. The last record published before, published again with its
+// origin after (a publish retried across the upgrade), is a duplicate.
 func TestReplicaOriginAfterDefault(t *testing.T) {
 	ctx := context.Background()
 	a, recs := shardStore(t, 17, testProps[:1], 60)
 	q := openTest(t)
 	old := withoutOrigin(recs[:25])
-	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: append(old, recs[25:]...)})
-	if err != nil || len(res.Stored) != 60 || len(res.Problems) > 0 || res.Held > 0 {
-		t.Fatalf("%d stored, %d held, problems %v, %v", len(res.Stored), res.Held, res.Problems, err)
+	stream := append(append(old, recs[24]), recs[25:]...)
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: stream})
+	if err != nil || len(res.Stored) != 60 || len(res.Problems) > 0 || res.Held > 0 || res.Duplicates != 1 {
+		t.Fatalf("%d stored, %d held, %d duplicates, problems %v, %v", len(res.Stored), res.Held, res.Duplicates, res.Problems, err)
 	}
 	vs, err := q.VerifyChains(ctx, testProps[0].p, testProps[0].id)
 	if err != nil {
