@@ -296,29 +296,24 @@ func (r *replicaTx) replica(rec recorder.Replica, res *recorder.ReplicaResult, w
 			return nil
 		}
 		e := rec.Event
-		head, _ := r.defaultHead(e.Platform, e.PropertyID)
+		head, defHash := r.defaultHead(e.Platform, e.PropertyID)
 		if rec.Origin != "" {
 			cs, err := r.chain(e.Platform, e.PropertyID, rec.Origin)
 			if err != nil {
 				return err
 			}
-			if _, h := r.defaultHead(e.Platform, e.PropertyID); cs.lastSeq == 0 && rec.PrevSeq != 0 && len(rec.PrevHash) == 0 &&
-				rec.PrevSeq == head && r.w.s.linksTo(&rec, h[:]) {
+			if cs.lastSeq == 0 && rec.PrevSeq != 0 && len(rec.PrevHash) == 0 && rec.PrevSeq == head && r.w.s.linksTo(&rec, defHash[:]) {
 				// A shard that published before it had an origin goes
 				// on: its chain here, the default origin's, ends at
 				// this record's predecessor. The origin's chain starts
 				// from that record's hash.
-				rec.PrevHash = bytes.Clone(h[:])
+				rec.PrevHash = bytes.Clone(defHash[:])
 			}
 			head = cs.lastSeq
 			if cs.lastSeq == 0 && r.sameAsDefault(&rec) {
 				res.Duplicates++
 				return nil
 			}
-		}
-		chain := fmt.Sprintf("%s %s", e.Platform, e.PropertyID)
-		if rec.Origin != "" {
-			chain += " from origin " + rec.Origin
 		}
 		switch {
 		case rec.PrevSeq == head:
@@ -331,13 +326,13 @@ func (r *replicaTx) replica(rec recorder.Replica, res *recorder.ReplicaResult, w
 			default:
 				res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s is older than the newest record of its chain here (seq %d) but not stored here: "+
 					"a copy of a record purged here, or a record of another chain of the same origin; not stored",
-					e.ID, e.Seq, chain, head))
+					e.ID, e.Seq, chainName(&rec), head))
 			}
 			return nil
 		case rec.PrevSeq < head:
 			res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s follows seq %d, not the newest record of its chain here (seq %d): "+
 				"another chain of the same origin (two stores with one origin, as a restored backup recording beside its original); not stored",
-				e.ID, e.Seq, chain, rec.PrevSeq, head))
+				e.ID, e.Seq, chainName(&rec), rec.PrevSeq, head))
 			return nil
 		case head == 0 && len(rec.PrevHash) == hashLen:
 			// The first record published of a chain that began before
@@ -384,6 +379,15 @@ func (s *Store) linksTo(rec *recorder.Replica, prev []byte) bool {
 	copy(digest[:], rec.Digest)
 	sum := s.hasher.recordHash(prev, &rc, &digest)
 	return bytes.Equal(sum[:], rec.Event.Hash)
+}
+
+// chainName names a record's chain in problems.
+func chainName(rec *recorder.Replica) string {
+	name := fmt.Sprintf("%s %s", rec.Event.Platform, rec.Event.PropertyID)
+	if rec.Origin != "" {
+		name += " from origin " + rec.Origin
+	}
+	return name
 }
 
 // collision describes a record refused because another origin's record
