@@ -282,6 +282,11 @@ cluster:
 func checkQueryNode(t *testing.T, query *exec.Cmd, qdb string, exported []audit.Event, want map[string]string,
 	heads map[string]store.Verification, sent []string, dump func() string) {
 	t.Helper()
+	defer func() {
+		if t.Failed() {
+			t.Logf("the processes' logs:\n%s", dump())
+		}
+	}()
 	hashes := map[string]int{} // a record's hash names it across origins
 	for _, h := range want {
 		hashes[h]++

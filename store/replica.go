@@ -188,7 +188,7 @@ func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (re
 		for _, nb := range []struct {
 			b  **bolt.Bucket
 			ns string
-		}{{&r.held, nsHeld}, {&r.chainsB, nsChains}, {&r.origins, nsOrigin}, {&r.bridges, nsOriginBridges}} {
+		}{{&r.held, nsHeld}, {&r.chainsB, nsChains}, {&r.origins, nsOrigin}, {&r.bridges, nsOriginBridges}, {&r.renamed, nsRenamed}} {
 			if *nb.b, err = kv.CreateBucketIfNotExists([]byte(nb.ns)); err != nil {
 				return err
 			}
@@ -253,6 +253,7 @@ func heldKey(p audit.Platform, property, origin string, prevSeq uint64) []byte {
 type replicaTx struct {
 	w                               *appendTx
 	held, chainsB, origins, bridges *bolt.Bucket
+	renamed                         *bolt.Bucket
 	chains                          map[string]*chainState // origins' chains written, by chainKey
 	queued                          map[string][]byte      // ev entries written in this transaction
 }
@@ -319,7 +320,7 @@ func (r *replicaTx) replica(rec recorder.Replica, res *recorder.ReplicaResult, w
 		case rec.PrevSeq == head:
 		case e.Seq <= head:
 			switch origin, stored := r.stored(e); {
-			case stored && origin == rec.Origin:
+			case stored && origin == rec.Origin, stored && r.renamedCopy(&rec):
 				res.Duplicates++
 			case stored:
 				res.Problems = append(res.Problems, collision(e, rec.Origin, origin))
@@ -390,6 +391,29 @@ func chainName(rec *recorder.Replica) string {
 	return name
 }
 
+// renamedCopy reports whether rec is stored under another id (nsRenamed).
+func (r *replicaTx) renamedCopy(rec *recorder.Replica) bool {
+	key, _, ok := r.storedKey(rec.Event)
+	if !ok {
+		return false
+	}
+	for k := uint64(1); k <= maxShift; k++ {
+		id := shiftID(rec.Event.ID, k)
+		cand := append(bytes.Clone(key[:4]), id[:]...)
+		orig := r.renamed.Get(cand)
+		if orig == nil {
+			if _, _, taken := r.storedKeyOf(cand); !taken {
+				return false // renames take the first free id
+			}
+			continue
+		}
+		if bytes.Equal(orig, rec.Event.ID[:]) && string(r.origins.Get(cand)) == rec.Origin {
+			return true
+		}
+	}
+	return false
+}
+
 // collision describes a record refused because another origin's record
 // has its id.
 func collision(e *audit.Event, origin, other string) error {
@@ -423,8 +447,12 @@ func (r *replicaTx) storedKey(e *audit.Event) ([]byte, []byte, bool) {
 			return nil, nil, false
 		}
 	}
-	key := append(u32(ps.num), e.ID[:]...)
-	if v := w.buckets[qEvents].Get(key); v != nil {
+	return r.storedKeyOf(append(u32(ps.num), e.ID[:]...))
+}
+
+// storedKeyOf is storedKey by ev key.
+func (r *replicaTx) storedKeyOf(key []byte) ([]byte, []byte, bool) {
+	if v := r.w.buckets[qEvents].Get(key); v != nil {
 		return key, v, true
 	}
 	v, queued := r.queued[string(key)]
@@ -474,10 +502,6 @@ func checkReplica(rec *recorder.Replica) error {
 func (r *replicaTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (bool, error) {
 	w := r.w
 	e := rec.Event
-	if origin, stored := r.stored(e); stored {
-		res.Problems = append(res.Problems, collision(e, rec.Origin, origin))
-		return false, nil
-	}
 	rc := record{ev: *e, prevSeq: rec.PrevSeq}
 	var digest [hashLen]byte
 	copy(digest[:], rec.Digest)
@@ -532,11 +556,36 @@ func (r *replicaTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (boo
 			return false, err
 		}
 	}
+	// Another origin's record has its id: store it under the next free
+	// nanosecond, remembering its shard's id (which its hash covers).
+	var shardID []byte
+	if _, _, taken := r.storedKeyOf(append(u32(ps.num), e.ID[:]...)); taken {
+		shardID = bytes.Clone(e.ID[:])
+		free := false
+		for k := uint64(1); k <= maxShift && !free; k++ {
+			id := shiftID(rc.ev.ID, k)
+			if _, _, taken := r.storedKeyOf(append(u32(ps.num), id[:]...)); !taken {
+				e.ID, free = id, true
+			}
+		}
+		if !free {
+			res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s: its id and the next %d are other records' here; not stored",
+				rc.ev.ID, e.Seq, chainName(&rec), maxShift))
+			return false, nil
+		}
+		res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s has the id of another origin's record here: stored as %s",
+			rc.ev.ID, e.Seq, chainName(&rec), e.ID))
+	}
 	w.scratch = encodeRecord(w.scratch[:0], &rc, personal)
 	key := w.key(ps.num, nil, e.ID)
 	v := w.arena.copy(w.scratch)
 	w.put(qEvents, key, v)
 	r.queued[string(key)] = v
+	if shardID != nil {
+		if err := r.renamed.Put(bytes.Clone(key), shardID); err != nil {
+			return false, err
+		}
+	}
 	if err := w.index(ps.num, e, key, nil); err != nil {
 		return false, err
 	}

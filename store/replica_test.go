@@ -562,30 +562,90 @@ func TestReplicaOriginAfterDefault(t *testing.T) {
 	}
 }
 
-// TestReplicaRefusesCollidingIDs: two origins' records with one id (two
+// TestReplicaRenamesCollidingIDs: two origins' records with one id (two
 // stores numbering alike and recording in the same instant, as two
-// copies of one seed do here) never overwrite each other: the second is
-// refused with a problem naming both origins.
-func TestReplicaRefusesCollidingIDs(t *testing.T) {
+// copies of one seed do here, and as Telegram's whole-second dates make
+// likely) never overwrite each other: the second is stored under the
+// next free nanosecond, reported, and both chains verify with their
+// shards' heads; delivered again, it is a duplicate; a purge and a
+// salvage keep both chains verifying.
+func TestReplicaRenamesCollidingIDs(t *testing.T) {
 	ctx := context.Background()
 	a, recsA := shardStore(t, 18, testProps[:1], 10)
 	b, recsB := shardStore(t, 18, testProps[:1], 10)
 	if recsA[0].Event.ID != recsB[0].Event.ID {
 		t.Fatal("the two stores' ids differ; the test needs them equal")
 	}
-	q := openTest(t)
+	qpath := filepath.Join(t.TempDir(), "query.db")
+	q, err := Open(qpath, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsA}); err != nil || len(res.Stored) != 10 {
 		t.Fatalf("first origin: %+v %v", res, err)
 	}
-	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsB[:1]})
-	if err != nil || len(res.Stored) != 0 || len(res.Problems) != 1 ||
-		!strings.Contains(res.Problems[0].Error(), a.Origin()) || !strings.Contains(res.Problems[0].Error(), b.Origin()) {
-		t.Fatalf("colliding record: %+v %v", res, err)
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: slices.Clone(recsB)})
+	if err != nil || len(res.Stored) != 10 || len(res.Problems) != 10 || !strings.Contains(res.Problems[0].Error(), "stored as") {
+		t.Fatalf("colliding records: %d stored, problems %v, %v", len(res.Stored), res.Problems, err)
 	}
-	v, err := q.Verify(ctx, testProps[0].p, testProps[0].id)
-	if err != nil || !v.OK || v.Records != 10 {
-		t.Fatalf("the first origin's chain: %+v %v", v, err)
+	res, err = q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsB})
+	if err != nil || len(res.Stored) != 0 || res.Duplicates != 10 || len(res.Problems) != 0 {
+		t.Fatalf("delivered again: %d stored, %d duplicates, problems %v, %v", len(res.Stored), res.Duplicates, res.Problems, err)
 	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		vs, err := s.VerifyChains(ctx, testProps[0].p, testProps[0].id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 2 {
+			t.Fatalf("%s: %d chains, want 2", when, len(vs))
+		}
+		for _, v := range vs {
+			shard := map[string]*Store{a.Origin(): a, b.Origin(): b}[v.Origin]
+			if shard == nil {
+				t.Fatalf("%s: chain of origin %q", when, v.Origin)
+			}
+			want, err := shard.Verify(ctx, v.Platform, v.Property)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !v.OK || v.Head != want.Head || v.Records != want.Records {
+				t.Errorf("%s: origin %s: %+v; its shard: %d records", when, v.Origin, v, want.Records)
+			}
+		}
+	}
+	check(q, "stored")
+	var ids []audit.ID
+	if err := q.Scan(ctx, Query{Limit: MaxLimit}, func(e *audit.Event) error { ids = append(ids, e.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(ids, func(x, y audit.ID) int { return bytes.Compare(x[:], y[:]) })
+	if len(ids) != 20 || len(slices.Compact(ids)) != 20 {
+		t.Fatalf("%d records with distinct ids, want 20", len(slices.Compact(ids)))
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "salvaged.db")
+	if _, err := Salvage(ctx, qpath, out); err != nil {
+		t.Fatal(err)
+	}
+	sq, err := Open(out, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	check(sq, "salvaged")
+	if n, err := sq.Purge(ctx, testProps[0].p, testProps[0].id, testBase.Add(15*24*time.Hour)); err != nil || n == 0 {
+		t.Fatalf("purge: %d %v", n, err)
+	}
+	for _, s := range []*Store{a, b} {
+		if _, err := s.Purge(ctx, testProps[0].p, testProps[0].id, testBase.Add(15*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(sq, "purged")
 }
 
 func cmpBytes(a, b []byte) int { return bytes.Compare(a, b) }

@@ -62,7 +62,17 @@ func (s *Store) purgeChunk(ctx context.Context, p audit.Platform, property strin
 		}
 		// On a replica, records of origins other than the default keep
 		// their bridges and counts with their origin's chain.
-		origins, obridges := kvBucket(tx, nsOrigin), kvBucket(tx, nsOriginBridges)
+		origins, obridges, chainsB := kvBucket(tx, nsOrigin), kvBucket(tx, nsOriginBridges), kvBucket(tx, nsChains)
+		if origins != nil {
+			// A salvaged copy keeps only the namespaces that held keys.
+			var err error
+			if obridges, err = tx.Bucket(bKV).CreateBucketIfNotExists([]byte(nsOriginBridges)); err != nil {
+				return err
+			}
+			if chainsB, err = tx.Bucket(bKV).CreateBucketIfNotExists([]byte(nsChains)); err != nil {
+				return err
+			}
+		}
 		chains := map[string]*chainState{}
 		var batch []purged
 		c := evB.Cursor()
@@ -96,6 +106,11 @@ func (s *Store) purgeChunk(ctx context.Context, p audit.Platform, property strin
 			if err := b.Put(k, d.hash); err != nil {
 				return err
 			}
+			if ren := kvBucket(tx, nsRenamed); ren != nil {
+				if err := ren.Delete(d.key); err != nil {
+					return err
+				}
+			}
 			if d.origin == "" {
 				continue
 			}
@@ -104,7 +119,7 @@ func (s *Store) purgeChunk(ctx context.Context, p audit.Platform, property strin
 			}
 			cs, ok := chains[d.origin]
 			if !ok {
-				c, err := decodeChain(kvBucket(tx, nsChains).Get(chainKey(p, property, d.origin)))
+				c, err := decodeChain(chainsB.Get(chainKey(p, property, d.origin)))
 				if err != nil {
 					return fmt.Errorf("record %x: %w", d.key[4:], err)
 				}
@@ -122,7 +137,7 @@ func (s *Store) purgeChunk(ctx context.Context, p audit.Platform, property strin
 			}
 		}
 		for o, cs := range chains {
-			if err := kvBucket(tx, nsChains).Put(chainKey(p, property, o), cs.encode()); err != nil {
+			if err := chainsB.Put(chainKey(p, property, o), cs.encode()); err != nil {
 				return err
 			}
 		}

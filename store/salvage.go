@@ -668,6 +668,10 @@ func (sv *salvager) checkChains() error {
 		for _, e := range sv.kvs[nsOriginBridges] {
 			originBridges[string(e.k)] = e.v
 		}
+		renamed := map[string][]byte{}
+		for _, e := range sv.kvs[nsRenamed] {
+			renamed[string(e.k)] = e.v
+		}
 		for num, p := range sv.props {
 			slices.SortFunc(p.recs, func(a, b salvageRec) int { return cmpU64(a.seq, b.seq) })
 			byOrigin := map[string][]salvageRec{}
@@ -693,6 +697,9 @@ func (sv *salvager) checkChains() error {
 					}
 					e := &r.ev
 					e.ID, e.Platform, e.PropertyID = sr.id, p.key.platform, p.key.id
+					if orig := renamed[string(key)]; len(orig) == len(e.ID) {
+						copy(e.ID[:], orig) // its hash covers its shard's id
+					}
 					var prev []byte
 					switch {
 					case r.prevSeq == 0:
