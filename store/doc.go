@@ -33,9 +33,11 @@
 // A replica keeps its origins' chains in KV namespaces (origin.go):
 // replica/chains (each origin's chain head and count but the default
 // origin's, which is the property's own), replica/origin (the origin of
-// each record not of the default origin) and replica/bridges (their
-// bridges); replica/held holds records waiting for their predecessor,
-// keyed by origin too.
+// each record not of the default origin), replica/bridges (their
+// bridges) and replica/renamed (the shard's id of a record stored under
+// the next free nanosecond because another origin's record had its id);
+// replica/held holds records waiting for their predecessor, keyed by
+// origin too.
 //
 // An ID's time is the event's time, so a query's time range is a key range
 // in every index. The hash chain follows commit order instead (the global
