@@ -43,33 +43,37 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return usagef("--property needs --platform: %v", err)
 		}
-		v, err := s.Verify(context.Background(), p, *property)
-		if err != nil {
+		if results, err = s.VerifyChains(context.Background(), p, *property); err != nil {
 			return err
 		}
-		results = append(results, v)
 	} else if results, err = s.VerifyAll(context.Background()); err != nil {
 		return err
 	}
 	failed := 0
 	for _, v := range results {
+		// A query node's chains are its shards': each names the store
+		// (origin) that wrote it.
+		name := fmt.Sprintf("%s:%s", v.Platform, v.Property)
+		if v.Origin != "" {
+			name += " (origin " + v.Origin + ")"
+		}
 		if v.OK {
-			fmt.Fprintf(stdout, "OK      %s:%s  %d records  head %s\n", v.Platform, v.Property, v.Records, hex.EncodeToString(v.Head[:]))
+			fmt.Fprintf(stdout, "OK      %s  %d records  head %s\n", name, v.Records, hex.EncodeToString(v.Head[:]))
 			continue
 		}
 		failed++
 		if len(v.Gaps) > 0 && v.Problem == v.Gaps[0].String() {
 			// Only gaps: one line each below.
-			fmt.Fprintf(stdout, "FAILED  %s:%s  %d records  %d %s\n", v.Platform, v.Property, v.Records, len(v.Gaps), plural(len(v.Gaps), "gap", "gaps"))
+			fmt.Fprintf(stdout, "FAILED  %s  %d records  %d %s\n", name, v.Records, len(v.Gaps), plural(len(v.Gaps), "gap", "gaps"))
 		} else {
-			fmt.Fprintf(stdout, "FAILED  %s:%s  %s", v.Platform, v.Property, v.Problem)
+			fmt.Fprintf(stdout, "FAILED  %s  %s", name, v.Problem)
 			if !v.BadID.IsZero() {
 				fmt.Fprintf(stdout, "  (record %s, seq %d)", v.BadID, v.BadSeq)
 			}
 			fmt.Fprintln(stdout)
 		}
 		for _, g := range v.Gaps {
-			fmt.Fprintf(stdout, "GAP     %s:%s  %s\n", v.Platform, v.Property, g)
+			fmt.Fprintf(stdout, "GAP     %s  %s\n", name, g)
 		}
 	}
 	if failed > 0 {

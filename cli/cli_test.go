@@ -246,40 +246,53 @@ func TestEraseAndPurge(t *testing.T) {
 }
 
 // TestEraseAndPurgeOnAQueryNode: on a query node's database, whose
-// chains are its shards', the erasure and the purge are recorded in the
-// node's own database, and the shards' chains still verify.
+// chains are its shards' (two shards recording the same communities, as
+// when a Telegram group's poller moves: one chain per community and
+// origin), verify names each chain's origin, the erasure and the purge
+// are recorded in the node's own database, and the shards' chains still
+// verify.
 func TestEraseAndPurgeOnAQueryNode(t *testing.T) {
 	shardDB, _ := testDB(t, 120)
 	shard, err := store.Open(shardDB, store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A shard: the test database's events recorded again, each routed to
-	// the stream, and read back with their chains as a publisher does.
+	// Two shards: the test database's events recorded again, alternately
+	// in one and the other, each routed to the stream, and read back with
+	// their chains as a publisher does.
 	var recs []recorder.Replica
-	routed := filepath.Join(t.TempDir(), "routed.db")
-	rs, err := store.Open(routed, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	err = shard.Scan(context.Background(), store.Query{}, func(e *audit.Event) error { recs = append(recs, recorder.Replica{Event: e}); return nil })
 	shard.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &recorder.Batch{}
-	for i := len(recs) - 1; i >= 0; i-- { // oldest first
-		e := *recs[i].Event
-		b.Events = append(b.Events, &e)
-		b.Routes = append(b.Routes, []recorder.Route{{Sink: "cluster", Target: "stream"}})
-	}
-	if err := rs.Append(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
-	out, err := rs.OutboxReplicas(context.Background(), "cluster", "stream", 1000)
-	rs.Close()
-	if err != nil || len(out) != 120 {
-		t.Fatalf("%d replicas (%v)", len(out), err)
+	var out []store.OutboxReplica
+	var origins []string
+	for half := range 2 {
+		rs, err := store.Open(filepath.Join(t.TempDir(), "routed.db"), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &recorder.Batch{}
+		seen := map[string]int{}              // each community's records alternate between the shards
+		for i := len(recs) - 1; i >= 0; i-- { // oldest first
+			e := *recs[i].Event
+			if seen[e.PropertyID]++; seen[e.PropertyID]%2 != half {
+				continue
+			}
+			b.Events = append(b.Events, &e)
+			b.Routes = append(b.Routes, []recorder.Route{{Sink: "cluster", Target: "stream"}})
+		}
+		if err := rs.Append(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		o, err := rs.OutboxReplicas(context.Background(), "cluster", "stream", 1000)
+		if err != nil || len(o) != 60 {
+			t.Fatalf("%d replicas (%v)", len(o), err)
+		}
+		out = append(out, o...)
+		origins = append(origins, rs.Origin())
+		rs.Close()
 	}
 	db := filepath.Join(t.TempDir(), "query.db")
 	q, err := store.Open(db, store.Options{NoSync: true})
@@ -295,6 +308,15 @@ func TestEraseAndPurgeOnAQueryNode(t *testing.T) {
 	}
 	q.Close()
 
+	code, vout, _ := cli("verify", "--db", db)
+	if code != 0 || strings.Count(vout, "OK") != 6 {
+		t.Fatalf("verify on the query node: exit %d, want 6 chains OK (3 communities, 2 origins)\n%s", code, vout)
+	}
+	for _, o := range origins {
+		if strings.Count(vout, "(origin "+o+")") != 3 {
+			t.Fatalf("verify does not name origin %s for each community:\n%s", o, vout)
+		}
+	}
 	if code, out, errs := cli("erase", "--db", db, "--platform", "discord", "--property", "g1", "--user", "u1"); code != 0 {
 		t.Fatalf("erase: exit %d %s %s", code, out, errs)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
@@ -171,9 +172,11 @@ func TestConsumerWaitsOutAnOutage(t *testing.T) {
 }
 
 // TestQueryNodeKeepsShardChains: two shards record concurrently into
-// properties of their own; a query node copying the stream ends with each
-// shard's records under the shard's ids and hashes, and every chain
-// verifies on the query node with the shard's head.
+// properties of their own and into one both record (a Telegram group
+// whose poller moved); a query node copying the stream ends with each
+// shard's records under the shard's ids and hashes, and every chain, one
+// per property and shard (origin), verifies on the query node with the
+// shard's head.
 func TestQueryNodeKeepsShardChains(t *testing.T) {
 	ns := startNATS(t, 0, t.TempDir())
 	url := ns.ClientURL()
@@ -189,6 +192,9 @@ func TestQueryNodeKeepsShardChains(t *testing.T) {
 				defer wg.Done()
 				for i := range 60 {
 					e := event(fmt.Sprintf("s%dg%d", si, i%3), 1000*c+i)
+					if i%3 == 2 {
+						e.PropertyID = "shared"
+					}
 					if i%10 == 0 {
 						e.Content = "ünïcödé \u2028 <b>\"quoted\"</b>"
 					}
@@ -250,7 +256,7 @@ func sameAsShards(t *testing.T, qs *store.Store, shards ...*store.Store) {
 			t.Fatal(err)
 		}
 		for _, v := range vs {
-			heads[v.Platform.String()+":"+v.Property] = v
+			heads[v.Platform.String()+":"+v.Property+"@"+s.Origin()] = v
 		}
 	}
 	got := 0
@@ -275,7 +281,7 @@ func sameAsShards(t *testing.T, qs *store.Store, shards ...*store.Store) {
 		t.Errorf("%d chains on the query node, %d on the shards", len(vs), len(heads))
 	}
 	for _, v := range vs {
-		sv := heads[v.Platform.String()+":"+v.Property]
+		sv := heads[v.Platform.String()+":"+v.Property+"@"+v.Origin]
 		if !v.OK || !sv.OK || v.Head != sv.Head || v.Records != sv.Records {
 			t.Errorf("chain %s: query node ok %v, %d records, head %x (%s); shard ok %v, %d records, head %x",
 				v.Property, v.OK, v.Records, v.Head[:4], v.Problem, sv.OK, sv.Records, sv.Head[:4])
@@ -336,4 +342,120 @@ func TestThreeNodeClusterFailover(t *testing.T) {
 		return a == 0 && b == 0 && total(qs) >= 800 && cons.Ready(ctx) == nil
 	})
 	sameAsShards(t, qs, shards[0].store, shards[1].store)
+}
+
+// TestConsumerTakesMessagesWithoutOrigin: a stream holding records from
+// before origins (no Chatwarden-Origin header), then the same shard's
+// records with its origin, and another shard's records of the same
+// group, ends on the query node with every record once in three chains:
+// the default origin's, continued by the shard's origin, and the other
+// shard's, each verifying with its shard's head.
+func TestConsumerTakesMessagesWithoutOrigin(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	url := ns.ClientURL()
+	ctx := context.Background()
+	js := jetStream(t, url)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CW", Subjects: []string{cluster.SubjectPrefix + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Two shards' stores; their records are published by hand.
+	shard := func(n int) (*store.Store, []recorder.Replica) {
+		s, err := store.Open(filepath.Join(t.TempDir(), "shard.db"), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{cluster.Router()}})
+		for i := range n {
+			if err := rec.Record(ctx, event("g1", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec.Close(ctx)
+		out, err := s.OutboxReplicas(ctx, cluster.Sink, "stream", n+1)
+		if err != nil || len(out) != n {
+			t.Fatalf("%d records to publish, want %d (%v)", len(out), n, err)
+		}
+		var recs []recorder.Replica
+		for _, o := range out {
+			recs = append(recs, o.Replica)
+		}
+		return s, recs
+	}
+	a, recsA := shard(20)
+	b, recsB := shard(10)
+	publish := func(r recorder.Replica) {
+		m, err := cluster.Message(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(cluster.MsgID(r))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range recsA {
+		if i < 12 {
+			r.Origin = "" // as a release before origins published it
+		}
+		publish(r)
+		if i%3 == 0 && i < len(recsB) {
+			publish(recsB[i])
+		}
+	}
+	for i, r := range recsB {
+		if i%3 != 0 || i >= len(recsA) {
+			publish(r)
+		}
+	}
+
+	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	qrec := recorder.New(qs, recorder.Options{})
+	defer qrec.Close(ctx)
+	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
+		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(cctx) }()
+	eventually(t, "every record copied", func() bool { return total(qs) >= 30 && c.Ready(ctx) == nil })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := total(qs); n != 30 {
+		t.Fatalf("the query node holds %d records, want 30", n)
+	}
+	vs, err := qs.VerifyChains(ctx, audit.Discord, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := func(s *store.Store) [32]byte {
+		v, err := s.Verify(ctx, audit.Discord, "g1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Head
+	}
+	var lastOld [32]byte // the default origin's chain ends at the last record published without an origin
+	copy(lastOld[:], recsA[11].Event.Hash)
+	want := map[string]struct {
+		records uint64
+		head    [32]byte
+	}{"": {12, lastOld}, a.Origin(): {8, head(a)}, b.Origin(): {10, head(b)}}
+	if len(vs) != 3 {
+		t.Fatalf("%d chains of g1 on the query node, want 3: %+v", len(vs), vs)
+	}
+	for _, v := range vs {
+		w, ok := want[v.Origin]
+		if !ok || !v.OK || v.Records != w.records || v.Head != w.head {
+			t.Errorf("chain of origin %q: ok %v (%s), %d records, head %x; want %d records, head %x",
+				v.Origin, v.OK, v.Problem, v.Records, v.Head[:4], w.records, w.head[:4])
+		}
+	}
 }

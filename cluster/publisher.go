@@ -48,6 +48,11 @@ const (
 	// that began before its shard joined the fleet, its predecessor's
 	// hash (hex): query nodes start the chain there.
 	HeaderPrevHash = "Chatwarden-Prev-Hash"
+	// HeaderOrigin carries the origin of the store that wrote the record
+	// (store.Store.Origin): a query node keeps one chain per property and
+	// origin. Messages without it (published before origins) belong to
+	// one default origin.
+	HeaderOrigin = "Chatwarden-Origin"
 )
 
 // target is the outbox's one queue under Sink (the store's outbox wants a
@@ -296,7 +301,7 @@ func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, err
 		if err != nil {
 			return 0, storeError{fmt.Errorf("cluster: record %d: %w", d.Seq, err)}
 		}
-		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(MsgID(d.Replica.Event)), jetstream.WithExpectStream(p.opts.Stream))
+		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(MsgID(d.Replica)), jetstream.WithExpectStream(p.opts.Stream))
 		if err != nil {
 			firstErr = fmt.Errorf("publish record %d: %w", d.Seq, err)
 			break // later ones stay queued, in order
@@ -347,6 +352,9 @@ func Message(r recorder.Replica) (*nats.Msg, error) {
 	if len(r.PrevHash) > 0 {
 		m.Header.Set(HeaderPrevHash, hex.EncodeToString(r.PrevHash))
 	}
+	if r.Origin != "" {
+		m.Header.Set(HeaderOrigin, r.Origin)
+	}
 	return m, nil
 }
 
@@ -379,14 +387,24 @@ func ParseMessage(h nats.Header, data []byte) (recorder.Replica, error) {
 			return r, fmt.Errorf("record %s: header %s: %w", e.ID, HeaderPrevHash, err)
 		}
 	}
+	r.Origin = h.Get(HeaderOrigin)
+	if len(r.Origin) > store.MaxOriginLen {
+		return r, fmt.Errorf("record %s: header %s is longer than %d bytes", e.ID, HeaderOrigin, store.MaxOriginLen)
+	}
 	return r, nil
 }
 
 // MsgID is the id JetStream de-duplicates a record on: the record id,
-// qualified by its property, because two shards' stores number their
-// records independently.
-func MsgID(e *audit.Event) string {
-	return e.Platform.String() + "/" + e.PropertyID + "/" + e.ID.String()
+// qualified by its property and the origin of the store that wrote it,
+// because two shards' stores number their records independently (and a
+// Telegram group's records come from every process that polled it).
+func MsgID(r recorder.Replica) string {
+	e := r.Event
+	id := e.Platform.String() + "/" + e.PropertyID + "/" + e.ID.String()
+	if r.Origin != "" {
+		id = r.Origin + "/" + id
+	}
+	return id
 }
 
 // Subject is a property's subject. Characters a subject token cannot hold

@@ -45,6 +45,11 @@ type fixture struct {
 	stop  func()
 }
 
+// msgID is the message id of a record of the fixture's store.
+func (f *fixture) msgID(e *audit.Event) string {
+	return cluster.MsgID(recorder.Replica{Event: e, Origin: f.store.Origin()})
+}
+
 func newFixture(t *testing.T, url string) *fixture {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "shard.db"), store.Options{NoSync: true})
@@ -128,10 +133,11 @@ func streamRecords(t *testing.T, url string, want int) map[string]int {
 		if err := json.Unmarshal(m.Data(), &e); err != nil {
 			t.Fatalf("message %s: %v", m.Subject(), err)
 		}
-		if m.Subject() != cluster.Subject(e.Platform, e.PropertyID) || m.Headers().Get(jetstream.MsgIDHeader) != cluster.MsgID(&e) {
-			t.Errorf("message %s id %s holds %s", m.Subject(), m.Headers().Get(jetstream.MsgIDHeader), cluster.MsgID(&e))
+		id := cluster.MsgID(recorder.Replica{Event: &e, Origin: m.Headers().Get(cluster.HeaderOrigin)})
+		if m.Subject() != cluster.Subject(e.Platform, e.PropertyID) || m.Headers().Get(jetstream.MsgIDHeader) != id {
+			t.Errorf("message %s id %s holds %s", m.Subject(), m.Headers().Get(jetstream.MsgIDHeader), id)
 		}
-		got[cluster.MsgID(&e)]++
+		got[id]++
 	}
 	return got
 }
@@ -155,7 +161,7 @@ func TestOutageLosesNothing(t *testing.T) {
 			if err := f.rec.Record(ctx, e); err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, cluster.MsgID(e))
+			ids = append(ids, f.msgID(e))
 		}
 	}
 	depth := func() int {
@@ -223,18 +229,18 @@ func TestRetriedPublishLandsOnce(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	msg, err := cluster.Message(recorder.Replica{Event: e})
+	msg, err := cluster.Message(recorder.Replica{Event: e, Origin: f.store.Origin()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack, err := js.PublishMsg(context.Background(), msg, jetstream.WithMsgID(cluster.MsgID(e)))
+	ack, err := js.PublishMsg(context.Background(), msg, jetstream.WithMsgID(f.msgID(e)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ack.Duplicate {
 		t.Fatal("a second publish of the record was not recognised as a duplicate")
 	}
-	if got := streamRecords(t, url, 1); got[cluster.MsgID(e)] != 1 {
+	if got := streamRecords(t, url, 1); got[f.msgID(e)] != 1 {
 		t.Fatalf("stream %v", got)
 	}
 }
@@ -304,7 +310,7 @@ func TestPublishOnlyCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "published with publish-only permissions", func() bool { n, _ := f.pub.Depth(); return n == 0 })
-	if got := streamRecords(t, adminURL, 1); got[cluster.MsgID(e)] != 1 {
+	if got := streamRecords(t, adminURL, 1); got[f.msgID(e)] != 1 {
 		t.Fatalf("stream %v", got)
 	}
 }

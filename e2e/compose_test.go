@@ -33,8 +33,10 @@ type composeFile struct {
 // chatwarden processes built from the Dockerfile whose configs load (no
 // unknown key, every value valid, with the environment the compose file
 // and the image give them) and agree: one stream, every NATS server,
-// Discord shards covering every shard id once, Telegram in one process,
-// a query node with no platform.
+// Discord shards covering every shard id once, Telegram in every shard
+// process (a lease elects the poller; the query node keeps one chain per
+// process), the coordination bucket created with three replicas, a query
+// node with no platform.
 func TestFleetComposeFile(t *testing.T) {
 	data, err := os.ReadFile("../deploy/compose.fleet.yaml")
 	if err != nil {
@@ -78,7 +80,7 @@ func TestFleetComposeFile(t *testing.T) {
 		t.Fatalf("the Dockerfile no longer sets the storage path and API address: %v", imageEnv)
 	}
 
-	stream := ""
+	stream, coord := "", ""
 	shards := map[int]int{} // shard id -> processes
 	shardCount, telegrams, queryNodes := 0, 0, 0
 	for name, svc := range cf.Services {
@@ -124,6 +126,10 @@ func TestFleetComposeFile(t *testing.T) {
 			t.Errorf("%s: stream %s, another process uses %s", name, cfg.Cluster.Stream, stream)
 		}
 		stream = cfg.Cluster.Stream
+		if coord != "" && cfg.Cluster.CoordinationBucket != coord {
+			t.Errorf("%s: coordination bucket %s, another process uses %s", name, cfg.Cluster.CoordinationBucket, coord)
+		}
+		coord = cfg.Cluster.CoordinationBucket
 		switch svc.Command[0] {
 		case "api":
 			queryNodes++
@@ -145,8 +151,8 @@ func TestFleetComposeFile(t *testing.T) {
 			t.Errorf("%s: unknown subcommand %s", name, svc.Command[0])
 		}
 	}
-	if queryNodes == 0 || telegrams != 1 {
-		t.Errorf("%d query nodes (want some), %d processes with Telegram (want 1)", queryNodes, telegrams)
+	if queryNodes == 0 || telegrams != len(shards) {
+		t.Errorf("%d query nodes (want some), %d processes with Telegram (want every shard process, %d)", queryNodes, telegrams, len(shards))
 	}
 	for id := range shardCount {
 		if shards[id] != 1 {
@@ -160,7 +166,8 @@ func TestFleetComposeFile(t *testing.T) {
 	// The setup creates what the processes use, replicated.
 	setup := strings.Join(cf.Services["nats-setup"].Command, " ")
 	for _, want := range []string{"stream add " + stream + " --subjects '" + cluster.SubjectPrefix + ".>' --replicas 3",
-		"--dupe-window 10m", "kv add " + cluster.TokenBucket(stream) + " --replicas 3"} {
+		"--dupe-window 10m", "kv add " + cluster.TokenBucket(stream) + " --replicas 3",
+		"kv add " + coord + " --replicas 3 --history 1"} {
 		if !strings.Contains(setup, want) {
 			t.Errorf("nats-setup %q lacks %q", setup, want)
 		}

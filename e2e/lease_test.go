@@ -17,7 +17,9 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/cli"
+	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/cluster/clustertest"
+	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -41,13 +43,18 @@ func (s *syncBuffer) String() string {
 
 // TestTelegramPollerFailover runs two `chatwarden run` processes with
 // Telegram enabled, each with its own database, sharing a NATS server
-// (in this process) through cluster.nats_url with a 3s lease. Only the
-// lease holder polls. Three times, the poller is killed with SIGKILL
-// while messages keep coming: the other process must take over within 30
+// (in this process) through cluster.nats_url with a 3s lease, and a
+// query node (`chatwarden api`) copying their stream. Only the lease
+// holder polls. Three times, the poller is killed with SIGKILL while
+// messages keep coming: the other process must take over within 30
 // seconds, and the killed one is started again (it stands by, and records
 // a batch a kill left pending in the lease under its name). In the end
 // every message is recorded exactly once across the two databases, every
-// chain verifies, and every message reached its group's log channel.
+// chain verifies, and every message reached its group's log channel. The
+// query node holds exactly the union of the two databases' records, each
+// once, with each group's records in one chain per process (origin), each
+// verifying with its process's head, and its export across every group
+// returns every message once.
 func TestTelegramPollerFailover(t *testing.T) {
 	if os.Getenv("CHATWARDEN_LEASE_CHILD") != "" {
 		t.Skip("child")
@@ -58,25 +65,25 @@ func TestTelegramPollerFailover(t *testing.T) {
 	ns := clustertest.StartNATS(t, 0, t.TempDir())
 	sc := newTelegramScene(t)
 	fake, groups, members := sc.fake, sc.groups, sc.members
-	seed, err := os.ReadFile(sc.db) // the groups' log channel settings
-	if err != nil {
-		t.Fatal(err)
-	}
 	type proc struct {
-		name, db, cfg string
-		logs          *syncBuffer
-		cmd           *exec.Cmd
+		name, db, cfg, base string
+		logs                *syncBuffer
+		cmd                 *exec.Cmd
 	}
 	procs := make([]*proc, 2)
 	for i := range procs {
 		p := &proc{name: string(rune('A' + i)), logs: &syncBuffer{}}
 		dir := t.TempDir()
 		p.db, p.cfg = filepath.Join(dir, "bot.db"), filepath.Join(dir, "config.yaml")
-		if err := os.WriteFile(p.db, seed, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		// Each process its own database with the groups' log channel
+		// settings, not a copy of one file: a copy would share its
+		// origin (store.Store.Origin) with its original.
+		copySettings(t, sc.db, p.db, groups)
+		addr := freeAddr(t)
+		p.base = "http://" + addr
 		cfg := fmt.Sprintf(`log_level: info
 storage: {path: %s}
+api: {listen: %s, operator_token: %s}
 telegram:
   enabled: true
   token: %q
@@ -86,12 +93,34 @@ telegram:
 cluster:
   nats_url: %s
   lease_ttl: 3s
-`, p.db, fake.Token(), fake.URL, ns.ClientURL())
+`, p.db, addr, fleetOperator, fake.Token(), fake.URL, ns.ClientURL())
 		if err := os.WriteFile(p.cfg, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		procs[i] = p
 	}
+	// The query node.
+	qdir := t.TempDir()
+	qdb, qcfg, qaddr := filepath.Join(qdir, "query.db"), filepath.Join(qdir, "query.yaml"), freeAddr(t)
+	qbase := "http://" + qaddr
+	err := os.WriteFile(qcfg, []byte(fmt.Sprintf("log_level: info\nstorage: {path: %s}\napi: {listen: %s, operator_token: %s}\ncluster: {nats_url: %q}\n",
+		qdb, qaddr, fleetOperator, ns.ClientURL())), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qlogs := &syncBuffer{}
+	query := exec.Command(os.Args[0], "-test.run=^TestFleetChild$")
+	query.Env = append(os.Environ(), "CHATWARDEN_FLEET_CHILD=api "+qcfg)
+	query.Stdout, query.Stderr = qlogs, qlogs
+	if err := query.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if query.ProcessState == nil {
+			query.Process.Kill()
+			query.Wait()
+		}
+	}()
 	start := func(p *proc) {
 		p.cmd = exec.Command(os.Args[0], "-test.run=^TestLeaseChild$")
 		p.cmd.Env = append(os.Environ(), "CHATWARDEN_LEASE_CHILD="+p.cfg)
@@ -101,7 +130,7 @@ cluster:
 		}
 	}
 	dump := func() string {
-		return "--- A ---\n" + procs[0].logs.String() + "\n--- B ---\n" + procs[1].logs.String()
+		return "--- A ---\n" + procs[0].logs.String() + "\n--- B ---\n" + procs[1].logs.String() + "\n--- query node ---\n" + qlogs.String()
 	}
 	defer func() {
 		for _, p := range procs {
@@ -173,6 +202,10 @@ cluster:
 		}
 		return true
 	})
+	// Everything published, and copied to the query node.
+	for _, p := range procs {
+		waitUntil(t, p.name+"'s outbox empty", func() bool { return gauge(p.base, cluster.MetricOutboxDepth) == 0 })
+	}
 	for _, p := range procs {
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		if err := p.cmd.Wait(); err != nil {
@@ -182,11 +215,20 @@ cluster:
 
 	// Every message once across the two databases; each chain verifies.
 	recorded := map[string]int{}
+	want := map[string]string{}              // record -> hash, as its process wrote it
+	heads := map[string]store.Verification{} // platform:property@origin -> chain
 	for _, p := range procs {
 		s, err := store.Open(p.db, store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if n, err := s.OutboxDepth(cluster.Sink); err != nil || n != 0 {
+			t.Fatalf("%s stopped with %d records not published (%v)", p.name, n, err)
+		}
+		s.Scan(context.Background(), store.Query{}, func(e *audit.Event) error {
+			want[s.Origin()+"/"+recordKey(e)] = string(e.Hash)
+			return nil
+		})
 		for _, g := range groups {
 			page, err := s.Query(context.Background(), store.Query{Platform: audit.Telegram,
 				Property: strconv.FormatInt(g.chat.ID, 10), Types: []audit.EventType{audit.ChatMessage}, Limit: store.MaxLimit})
@@ -205,9 +247,22 @@ cluster:
 			if !v.OK {
 				t.Errorf("%s: chain of %s %s: %+v", p.name, v.Platform, v.Property, v)
 			}
+			heads[v.Platform.String()+":"+v.Property+"@"+s.Origin()] = v
 		}
 		s.Close()
 	}
+	// The export across every group, from both processes, once the query
+	// node has copied the stream.
+	var exported []audit.Event
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		exported = exportAll(t, qbase)
+		if len(exported) >= len(want) && ready(qbase) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	checkQueryNode(t, query, qdb, exported, want, heads, sent, dump)
 	for _, text := range sent {
 		if recorded[text] != 1 {
 			t.Errorf("%q recorded %d times across the two databases, want exactly once", text, recorded[text])
@@ -217,6 +272,106 @@ cluster:
 		t.Errorf("%d messages recorded, %d sent", len(recorded), len(sent))
 	}
 	t.Logf("%d messages through %d kills of the poller", len(sent), kills)
+}
+
+// checkQueryNode stops the query node and checks that it holds exactly
+// the shards' records (want: origin/record -> hash), each once, that
+// every chain verifies there with its shard's head (heads, by
+// platform:property@origin), that some group has chains from both
+// processes, and that its export (exported) returned every message once.
+func checkQueryNode(t *testing.T, query *exec.Cmd, qdb string, exported []audit.Event, want map[string]string,
+	heads map[string]store.Verification, sent []string, dump func() string) {
+	t.Helper()
+	defer func() {
+		if t.Failed() {
+			t.Logf("the processes' logs:\n%s", dump())
+		}
+	}()
+	hashes := map[string]int{} // a record's hash names it across origins
+	for _, h := range want {
+		hashes[h]++
+	}
+	messages := map[string]int{}
+	for _, e := range exported {
+		if hashes[string(e.Hash)] != 1 {
+			t.Errorf("record %s exported by the query node is not one record of a process", recordKey(&e))
+		}
+		hashes[string(e.Hash)]++
+		if e.Type == audit.ChatMessage {
+			messages[e.Content]++
+		}
+	}
+	if len(exported) != len(want) {
+		t.Errorf("the query node exports %d records, the processes hold %d", len(exported), len(want))
+	}
+	for _, text := range sent {
+		if messages[text] != 1 {
+			t.Errorf("%q exported %d times by the query node, want once", text, messages[text])
+		}
+	}
+	query.Process.Signal(syscall.SIGTERM)
+	if err := query.Wait(); err != nil {
+		t.Fatalf("the query node did not stop cleanly: %v\n%s", err, dump())
+	}
+	qs, err := store.Open(qdb, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	vs, err := qs.VerifyAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins := map[string]int{}
+	for _, v := range vs {
+		sv, ok := heads[v.Platform.String()+":"+v.Property+"@"+v.Origin]
+		if !v.OK || !ok || v.Head != sv.Head || v.Records != sv.Records {
+			t.Errorf("query node: chain of %s %s from origin %q: ok %v (%s), %d records, head %x; its process's: %d records, head %x",
+				v.Platform, v.Property, v.Origin, v.OK, v.Problem, v.Records, v.Head[:4], sv.Records, sv.Head[:4])
+		}
+		origins[v.Platform.String()+":"+v.Property]++
+	}
+	if len(vs) != len(heads) {
+		t.Errorf("%d chains on the query node, %d in the processes' databases", len(vs), len(heads))
+	}
+	both := 0
+	for _, n := range origins {
+		if n == 2 {
+			both++
+		}
+	}
+	if both == 0 {
+		t.Errorf("no group has records of both processes on the query node: the failover was not exercised (%v)", origins)
+	}
+}
+
+// copySettings creates a database at dst with the settings of the
+// groups in src.
+func copySettings(t *testing.T, src, dst string, groups []sceneGroup) {
+	t.Helper()
+	from, err := store.Open(src, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	to, err := store.Open(dst, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer to.Close()
+	for _, g := range groups {
+		id := strconv.FormatInt(g.chat.ID, 10)
+		set, err := from.Settings(context.Background(), audit.Telegram, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := to.UpdateSettings(context.Background(), audit.Telegram, id, func(st *settings.Community) error {
+			*st = set
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestLeaseChild is a process of the failover test.

@@ -29,6 +29,10 @@ type Replica struct {
 	// hash of its predecessor, which was never published. A replica
 	// without the chain starts it there.
 	PrevHash []byte
+	// Origin names the store that wrote the record (store.Store.Origin):
+	// a replica keeps one chain per property and origin. Empty for
+	// records published before stores had origins (one default origin).
+	Origin string
 }
 
 // ReplicaBatch is one transaction of a replica: records and the stream

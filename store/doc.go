@@ -5,7 +5,9 @@
 // key-value state for the engines; and Salvage, which copies what a
 // damaged file still holds into a new one, reading it without bbolt. A
 // query node's store is a replica: it holds records as their shards wrote
-// them (AppendReplica), each property's chain the shard's.
+// them (AppendReplica), with one chain per property and origin (the shard
+// store that wrote it, Origin), each as its shard wrote it; Verify and
+// VerifyChains check each.
 //
 // # Layout
 //
@@ -27,6 +29,15 @@
 //	cursors name                           -> value
 //	kv      namespace/ key                 -> value
 //	meta    schema, seq, secret            -> values
+//
+// A replica keeps its origins' chains in KV namespaces (origin.go):
+// replica/chains (each origin's chain head and count but the default
+// origin's, which is the property's own), replica/origin (the origin of
+// each record not of the default origin), replica/bridges (their
+// bridges) and replica/renamed (the shard's id of a record stored under
+// the next free nanosecond because another origin's record had its id);
+// replica/held holds records waiting for their predecessor, keyed by
+// origin too.
 //
 // An ID's time is the event's time, so a query's time range is a key range
 // in every index. The hash chain follows commit order instead (the global

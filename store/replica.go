@@ -15,15 +15,16 @@ import (
 )
 
 // A replica (a query node's store) holds records as their shards wrote
-// them: each property's chain is its shard's, with the shard's ids,
+// them: each property has one chain per origin (the store that wrote it,
+// see Origin), its shard's, with the shard's ids,
 // sequence numbers and hashes, so that Verify on the replica checks what
 // the shard wrote. A record arriving before its predecessor (a publish
 // retried after later ones) waits in the KV namespace nsHeld, keyed by
 // its predecessor, until that arrives.
 
 // nsHeld is the KV namespace of records waiting for their predecessor:
-// prevSeq(8) platform(1) property id -> JSON heldRecord, and kHeldCount
-// -> how many there are (8 bytes).
+// heldKey(platform, property, origin, prevSeq) -> JSON heldRecord, and
+// kHeldCount -> how many there are (8 bytes).
 const nsHeld = "replica/held"
 
 // kHeldCount is shorter than any held record's key.
@@ -41,6 +42,7 @@ type heldRecord struct {
 	Nonce    []byte       `json:"nonce,omitempty"`
 	Digest   []byte       `json:"digest"`
 	PrevHash []byte       `json:"prev_hash,omitempty"`
+	Origin   string       `json:"origin,omitempty"`
 }
 
 // MarkChainStarts records, the first time it is called on a store, each
@@ -111,6 +113,7 @@ func (s *Store) OutboxReplicas(ctx context.Context, sink, target string, max int
 		h := newChainHasher()
 		var personal []byte
 		starts := tx.Bucket(bKV).Bucket([]byte(nsStarts))
+		origin := s.Origin()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < max; k, v = c.Next() {
 			if len(k) != len(prefix)+8 || len(v) != 16 {
 				return fmt.Errorf("outbox: %w: entry", errCorrupt)
@@ -132,7 +135,7 @@ func (s *Store) OutboxReplicas(ctx context.Context, sink, target string, max int
 				}
 				copy(e.ID[:], v[4:])
 				e.Time, e.Platform, e.PropertyID = e.ID.Time(), pk.platform, pk.id
-				o.Replica = recorder.Replica{Event: e, PrevSeq: r.prevSeq, PrevHash: chainStart(starts, pk, r.prevSeq)}
+				o.Replica = recorder.Replica{Event: e, PrevSeq: r.prevSeq, PrevHash: chainStart(starts, pk, r.prevSeq), Origin: origin}
 				if e.Redacted {
 					o.Replica.Digest = bytes.Clone(r.digest[:])
 				} else {
@@ -152,15 +155,17 @@ func (s *Store) OutboxReplicas(ctx context.Context, sink, target string, max int
 }
 
 // AppendReplica stores records as their shard wrote them, in one fsync'd
-// transaction with the cursors, keeping the same indexes as Append. A
-// record is stored when it links to the head of its property's chain
-// here (its PrevSeq is the head's Seq) and its hash is the hash of its
-// contents over the head's: it then also releases the records held for
-// it. A record already stored (Seq not past the head) is skipped; one
-// whose predecessor has not arrived is held until it does; one whose
-// hash does not match is refused and described in Problems. Nothing of a
-// refused or held record is written to the chain, so a chain is never
-// joined out of order. An error means nothing was written.
+// transaction with the cursors, keeping the same indexes as Append. Each
+// (property, origin) has its own chain here, its shard's (see Origin). A
+// record is stored when it links to the head of its origin's chain of
+// its property (its PrevSeq is the head's Seq) and its hash is the hash
+// of its contents over the head's: it then also releases the records
+// held for it. A record already stored (Seq not past the head) is
+// skipped; one whose predecessor has not arrived is held until it does;
+// one whose hash does not match, or whose id is another origin's
+// record's, is refused and described in Problems. Nothing of a refused or
+// held record is written to the chain, so a chain is never joined out of
+// order. An error means nothing was written.
 func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (recorder.ReplicaResult, error) {
 	var res recorder.ReplicaResult
 	if err := ctx.Err(); err != nil {
@@ -177,21 +182,33 @@ func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (re
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res = recorder.ReplicaResult{}
 		w.begin(tx)
-		held, err := tx.Bucket(bKV).CreateBucketIfNotExists([]byte(nsHeld))
-		if err != nil {
-			return err
-		}
-		waiting := int64(0)
-		if v := held.Get(kHeldCount); len(v) == 8 {
-			waiting = int64(binary.BigEndian.Uint64(v))
-		}
-		for i := range b.Records {
-			if err := w.replica(held, b.Records[i], &res, &waiting); err != nil {
+		r := replicaTx{w: w, chains: map[string]*chainState{}, queued: map[string][]byte{}}
+		kv := tx.Bucket(bKV)
+		var err error
+		for _, nb := range []struct {
+			b  **bolt.Bucket
+			ns string
+		}{{&r.held, nsHeld}, {&r.chainsB, nsChains}, {&r.origins, nsOrigin}, {&r.bridges, nsOriginBridges}, {&r.renamed, nsRenamed}} {
+			if *nb.b, err = kv.CreateBucketIfNotExists([]byte(nb.ns)); err != nil {
 				return err
 			}
 		}
-		if err := held.Put(kHeldCount, binary.BigEndian.AppendUint64(nil, uint64(max(waiting, 0)))); err != nil {
+		waiting := int64(0)
+		if v := r.held.Get(kHeldCount); len(v) == 8 {
+			waiting = int64(binary.BigEndian.Uint64(v))
+		}
+		for i := range b.Records {
+			if err := r.replica(b.Records[i], &res, &waiting); err != nil {
+				return err
+			}
+		}
+		if err := r.held.Put(kHeldCount, binary.BigEndian.AppendUint64(nil, uint64(max(waiting, 0)))); err != nil {
 			return err
+		}
+		for k, cs := range r.chains {
+			if err := r.chainsB.Put([]byte(k), cs.encode()); err != nil {
+				return err
+			}
 		}
 		res.Waiting = int(max(waiting, 0))
 		return w.end(tx, b.Cursors, nil)
@@ -219,66 +236,128 @@ func (s *Store) IsReplica() bool {
 	return replica
 }
 
-// heldKey is the nsHeld key of the record that follows prevSeq in a
-// property's chain.
-func heldKey(p audit.Platform, property string, prevSeq uint64) []byte {
-	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 9+len(property)), prevSeq), propKeyBytes(p, property)...)
+// heldKey is the nsHeld key of the record that follows prevSeq in an
+// origin's chain of a property. The default origin's keys are as they
+// were before origins (prevSeq first); others start with 'o', which no
+// sequence number's first byte is in practice.
+func heldKey(p audit.Platform, property, origin string, prevSeq uint64) []byte {
+	var b []byte
+	if origin != "" {
+		b = append([]byte{'o', byte(len(origin))}, origin...)
+	}
+	b = binary.BigEndian.AppendUint64(b, prevSeq)
+	return append(b, propKeyBytes(p, property)...)
+}
+
+// replicaTx is AppendReplica's transaction.
+type replicaTx struct {
+	w                               *appendTx
+	held, chainsB, origins, bridges *bolt.Bucket
+	renamed                         *bolt.Bucket
+	chains                          map[string]*chainState // origins' chains written, by chainKey
+	queued                          map[string][]byte      // ev entries written in this transaction
+}
+
+// chain returns the working head of an origin's chain (not the default
+// origin's).
+func (r *replicaTx) chain(p audit.Platform, property, origin string) (*chainState, error) {
+	k := chainKey(p, property, origin)
+	if cs, ok := r.chains[string(k)]; ok {
+		return cs, nil
+	}
+	cs := &chainState{}
+	if v := r.chainsB.Get(k); v != nil {
+		c, err := decodeChain(v)
+		if err != nil {
+			return nil, err
+		}
+		*cs = c
+	}
+	r.chains[string(k)] = cs
+	return cs, nil
+}
+
+// defaultHead is the head of the default origin's chain of a property.
+func (r *replicaTx) defaultHead(p audit.Platform, property string) (uint64, [hashLen]byte) {
+	if ps, ok := r.w.props[propKey{p, property}]; ok {
+		return ps.lastSeq, ps.head
+	}
+	if ps := r.w.s.property(p, property); ps != nil {
+		return ps.lastSeq, ps.head
+	}
+	return 0, [hashLen]byte{}
 }
 
 // replica stores, holds, skips or refuses one record; stored records
 // release the records held for them.
-func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorder.ReplicaResult, waiting *int64) error {
+func (r *replicaTx) replica(rec recorder.Replica, res *recorder.ReplicaResult, waiting *int64) error {
 	for {
 		if err := checkReplica(&rec); err != nil {
 			res.Problems = append(res.Problems, err)
 			return nil
 		}
 		e := rec.Event
-		var head, count uint64
-		if ps := w.s.property(e.Platform, e.PropertyID); ps != nil {
-			head, count = ps.lastSeq, ps.count
-		}
-		if ps, ok := w.props[propKey{e.Platform, e.PropertyID}]; ok {
-			head, count = ps.lastSeq, ps.count
+		head, defHash := r.defaultHead(e.Platform, e.PropertyID)
+		if rec.Origin != "" {
+			cs, err := r.chain(e.Platform, e.PropertyID, rec.Origin)
+			if err != nil {
+				return err
+			}
+			if cs.lastSeq == 0 && rec.PrevSeq != 0 && len(rec.PrevHash) == 0 && rec.PrevSeq == head && r.w.s.linksTo(&rec, defHash[:]) {
+				// A shard that published before it had an origin goes
+				// on: its chain here, the default origin's, ends at
+				// this record's predecessor. The origin's chain starts
+				// from that record's hash.
+				rec.PrevHash = bytes.Clone(defHash[:])
+			}
+			head = cs.lastSeq
+			if cs.lastSeq == 0 && r.sameAsDefault(&rec) {
+				res.Duplicates++
+				return nil
+			}
 		}
 		switch {
 		case rec.PrevSeq == head:
 		case e.Seq <= head:
-			if w.storedReplica(e) {
+			switch origin, stored := r.stored(e); {
+			case stored && origin == rec.Origin, stored && r.renamedCopy(&rec):
 				res.Duplicates++
-			} else {
-				res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s %s is older than the newest record of its chain here (seq %d) but not stored here: "+
-					"a copy of a record purged here, or a record of another chain of the property (two processes recording it); not stored",
-					e.ID, e.Seq, e.Platform, e.PropertyID, head))
+			case stored:
+				res.Problems = append(res.Problems, collision(e, rec.Origin, origin))
+			default:
+				res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s is older than the newest record of its chain here (seq %d) but not stored here: "+
+					"a copy of a record purged here, or a record of another chain of the same origin; not stored",
+					e.ID, e.Seq, chainName(&rec), head))
 			}
 			return nil
 		case rec.PrevSeq < head:
-			res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s %s follows seq %d, not the newest record of its chain here (seq %d): "+
-				"another chain of the property (two processes recording it); not stored", e.ID, e.Seq, e.Platform, e.PropertyID, rec.PrevSeq, head))
+			res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s follows seq %d, not the newest record of its chain here (seq %d): "+
+				"another chain of the same origin (two stores with one origin, as a restored backup recording beside its original); not stored",
+				e.ID, e.Seq, chainName(&rec), rec.PrevSeq, head))
 			return nil
-		case head == 0 && count == 0 && len(rec.PrevHash) == hashLen:
+		case head == 0 && len(rec.PrevHash) == hashLen:
 			// The first record published of a chain that began before
 			// its shard joined the fleet: the chain starts here, after
 			// a bridge to its predecessor's hash (as after a purge).
 		default:
-			v, err := json.Marshal(heldRecord{e, rec.PrevSeq, rec.Nonce, rec.Digest, rec.PrevHash})
+			v, err := json.Marshal(heldRecord{e, rec.PrevSeq, rec.Nonce, rec.Digest, rec.PrevHash, rec.Origin})
 			if err != nil {
 				return fmt.Errorf("hold record %s: %w", e.ID, err)
 			}
 			res.Held++
-			k := heldKey(e.Platform, e.PropertyID, rec.PrevSeq)
-			if held.Get(k) == nil {
+			k := heldKey(e.Platform, e.PropertyID, rec.Origin, rec.PrevSeq)
+			if r.held.Get(k) == nil {
 				*waiting++
 			}
-			return held.Put(k, v)
+			return r.held.Put(k, v)
 		}
-		stored, err := w.link(rec, res)
+		stored, err := r.link(rec, res)
 		if err != nil || !stored {
 			return err
 		}
 		// Release the record that waited for this one, if any.
-		k := heldKey(e.Platform, e.PropertyID, e.Seq)
-		v := held.Get(k)
+		k := heldKey(e.Platform, e.PropertyID, rec.Origin, e.Seq)
+		v := r.held.Get(k)
 		if v == nil {
 			return nil
 		}
@@ -286,33 +365,114 @@ func (w *appendTx) replica(held *bolt.Bucket, rec recorder.Replica, res *recorde
 		if err := json.Unmarshal(v, &h); err != nil {
 			return fmt.Errorf("held record after %s: %w: %w", e.ID, errCorrupt, err)
 		}
-		if err := held.Delete(k); err != nil {
+		if err := r.held.Delete(k); err != nil {
 			return err
 		}
 		*waiting--
-		rec = recorder.Replica{Event: h.Event, PrevSeq: h.PrevSeq, Nonce: h.Nonce, Digest: h.Digest, PrevHash: h.PrevHash}
+		rec = recorder.Replica{Event: h.Event, PrevSeq: h.PrevSeq, Nonce: h.Nonce, Digest: h.Digest, PrevHash: h.PrevHash, Origin: h.Origin}
 	}
 }
 
-// storedReplica reports whether e is stored, or queued in this
-// transaction.
-func (w *appendTx) storedReplica(e *audit.Event) bool {
-	ps, ok := w.props[propKey{e.Platform, e.PropertyID}]
+// linksTo reports whether rec's hash is its contents' over prev.
+func (s *Store) linksTo(rec *recorder.Replica, prev []byte) bool {
+	rc := record{ev: *rec.Event, prevSeq: rec.PrevSeq}
+	var digest [hashLen]byte
+	copy(digest[:], rec.Digest)
+	sum := s.hasher.recordHash(prev, &rc, &digest)
+	return bytes.Equal(sum[:], rec.Event.Hash)
+}
+
+// chainName names a record's chain in problems.
+func chainName(rec *recorder.Replica) string {
+	name := fmt.Sprintf("%s %s", rec.Event.Platform, rec.Event.PropertyID)
+	if rec.Origin != "" {
+		name += " from origin " + rec.Origin
+	}
+	return name
+}
+
+// renamedCopy reports whether rec is stored under another id (nsRenamed).
+func (r *replicaTx) renamedCopy(rec *recorder.Replica) bool {
+	key, _, ok := r.storedKey(rec.Event)
 	if !ok {
-		if ps = w.s.property(e.Platform, e.PropertyID); ps == nil {
-			return false
+		return false
+	}
+	for k := uint64(1); k <= maxShift; k++ {
+		id := shiftID(rec.Event.ID, k)
+		cand := append(bytes.Clone(key[:4]), id[:]...)
+		orig := r.renamed.Get(cand)
+		if orig == nil {
+			if _, _, taken := r.storedKeyOf(cand); !taken {
+				return false // renames take the first free id
+			}
+			continue
 		}
-	}
-	key := append(u32(ps.num), e.ID[:]...)
-	if w.buckets[qEvents].Get(key) != nil {
-		return true
-	}
-	for _, p := range w.pending[qEvents] {
-		if bytes.Equal(p.k, key) {
+		if bytes.Equal(orig, rec.Event.ID[:]) && string(r.origins.Get(cand)) == rec.Origin {
 			return true
 		}
 	}
 	return false
+}
+
+// collision describes a record refused because another origin's record
+// has its id.
+func collision(e *audit.Event, origin, other string) error {
+	name := func(o string) string {
+		if o == "" {
+			return "the default origin"
+		}
+		return "origin " + o
+	}
+	return fmt.Errorf("record %s (seq %d) of %s %s from %s has the id of a record from %s stored here "+
+		"(both recorded in the same nanosecond with the same low sequence bits); not stored",
+		e.ID, e.Seq, e.Platform, e.PropertyID, name(origin), name(other))
+}
+
+// stored reports whether a record with e's id is stored, or queued in
+// this transaction, and the origin of the one that is.
+func (r *replicaTx) stored(e *audit.Event) (string, bool) {
+	key, _, ok := r.storedKey(e)
+	if !ok {
+		return "", false
+	}
+	return string(r.origins.Get(key)), true
+}
+
+// storedKey is the ev key and the record stored or queued with e's id.
+func (r *replicaTx) storedKey(e *audit.Event) ([]byte, []byte, bool) {
+	w := r.w
+	ps, ok := w.props[propKey{e.Platform, e.PropertyID}]
+	if !ok {
+		if ps = w.s.property(e.Platform, e.PropertyID); ps == nil {
+			return nil, nil, false
+		}
+	}
+	return r.storedKeyOf(append(u32(ps.num), e.ID[:]...))
+}
+
+// storedKeyOf is storedKey by ev key.
+func (r *replicaTx) storedKeyOf(key []byte) ([]byte, []byte, bool) {
+	if v := r.w.buckets[qEvents].Get(key); v != nil {
+		return key, v, true
+	}
+	v, queued := r.queued[string(key)]
+	return key, v, queued
+}
+
+// sameAsDefault reports whether rec, of an origin whose chain here is
+// empty, is stored already as a record of the default origin: its shard
+// published it before it published origins, and again (a retried
+// publish) after.
+func (r *replicaTx) sameAsDefault(rec *recorder.Replica) bool {
+	key, v, ok := r.storedKey(rec.Event)
+	if !ok || r.origins.Get(key) != nil {
+		return false
+	}
+	var stored record
+	if decodeRecord(v, &stored) != nil {
+		return false
+	}
+	return stored.ev.Seq == rec.Event.Seq && bytes.Equal(stored.ev.Hash, rec.Event.Hash)
 }
 
 // checkReplica refuses a record that cannot be stored as is.
@@ -331,46 +491,51 @@ func checkReplica(rec *recorder.Replica) error {
 		return fmt.Errorf("record %s of %s %s: no chain hash or personal digest", e.ID, e.Platform, e.PropertyID)
 	case !e.Redacted && len(rec.Nonce) != nonceLen:
 		return fmt.Errorf("record %s of %s %s: no nonce", e.ID, e.Platform, e.PropertyID)
+	case len(rec.Origin) > MaxOriginLen:
+		return fmt.Errorf("record %s of %s %s: its origin is longer than %d bytes", e.ID, e.Platform, e.PropertyID, MaxOriginLen)
 	}
 	return nil
 }
 
 // link stores a record that follows its chain's head, if its hash is
-// right.
-func (w *appendTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (bool, error) {
+// right and its id is free.
+func (r *replicaTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (bool, error) {
+	w := r.w
 	e := rec.Event
-	r := record{ev: *e, prevSeq: rec.PrevSeq}
+	rc := record{ev: *e, prevSeq: rec.PrevSeq}
 	var digest [hashLen]byte
 	copy(digest[:], rec.Digest)
 	var personal []byte
 	if !e.Redacted {
 		personal = appendPersonal(nil, e)
-		copy(r.nonce[:], rec.Nonce)
-		if w.s.hasher.personalDigest(r.nonce[:], personal) != digest {
+		copy(rc.nonce[:], rec.Nonce)
+		if w.s.hasher.personalDigest(rc.nonce[:], personal) != digest {
 			// The message could not carry the personal part exactly
 			// (text that is not UTF-8 does not survive JSON): keep the
 			// record, and its chain, without it.
 			res.Problems = append(res.Problems, fmt.Errorf("record %s of %s %s: its names and content differ from what its shard hashed; stored without them",
 				e.ID, e.Platform, e.PropertyID))
 			redact(e)
-			r.ev = *e
+			rc.ev = *e
 		}
 	}
 	if e.Redacted {
-		r.digest = digest
+		rc.digest = digest
 	}
-	var prev [hashLen]byte
-	headSeq := uint64(0)
-	if cur, ok := w.props[propKey{e.Platform, e.PropertyID}]; ok {
-		prev, headSeq = cur.head, cur.lastSeq
-	} else if cur := w.s.property(e.Platform, e.PropertyID); cur != nil {
-		prev, headSeq = cur.head, cur.lastSeq
+	headSeq, prev := r.defaultHead(e.Platform, e.PropertyID)
+	var cs *chainState
+	if rec.Origin != "" {
+		var err error
+		if cs, err = r.chain(e.Platform, e.PropertyID, rec.Origin); err != nil {
+			return false, err
+		}
+		headSeq, prev = cs.lastSeq, cs.head
 	}
 	bridge := headSeq != rec.PrevSeq // a chain starting after a record never published
 	if bridge {
 		copy(prev[:], rec.PrevHash)
 	}
-	sum := w.s.hasher.recordHash(prev[:], &r, &digest)
+	sum := w.s.hasher.recordHash(prev[:], &rc, &digest)
 	if !bytes.Equal(sum[:], e.Hash) {
 		res.Problems = append(res.Problems, fmt.Errorf("record %s of %s %s: its hash does not match its contents and its chain; refused",
 			e.ID, e.Platform, e.PropertyID))
@@ -381,18 +546,59 @@ func (w *appendTx) link(rec recorder.Replica, res *recorder.ReplicaResult) (bool
 		return false, err
 	}
 	if bridge {
-		if err := w.tx.Bucket(bBridge).Put(binary.BigEndian.AppendUint64(u32(ps.num), rec.PrevSeq), bytes.Clone(prev[:])); err != nil {
+		var err error
+		if rec.Origin == "" {
+			err = w.tx.Bucket(bBridge).Put(binary.BigEndian.AppendUint64(u32(ps.num), rec.PrevSeq), bytes.Clone(prev[:]))
+		} else {
+			err = r.bridges.Put(originBridgeKey(ps.num, rec.Origin, rec.PrevSeq), bytes.Clone(prev[:]))
+		}
+		if err != nil {
 			return false, err
 		}
 	}
-	w.scratch = encodeRecord(w.scratch[:0], &r, personal)
+	// Another origin's record has its id: store it under the next free
+	// nanosecond, remembering its shard's id (which its hash covers).
+	var shardID []byte
+	if _, _, taken := r.storedKeyOf(append(u32(ps.num), e.ID[:]...)); taken {
+		shardID = bytes.Clone(e.ID[:])
+		free := false
+		for k := uint64(1); k <= maxShift && !free; k++ {
+			id := shiftID(rc.ev.ID, k)
+			if _, _, taken := r.storedKeyOf(append(u32(ps.num), id[:]...)); !taken {
+				e.ID, free = id, true
+			}
+		}
+		if !free {
+			res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s: its id and the next %d are other records' here; not stored",
+				rc.ev.ID, e.Seq, chainName(&rec), maxShift))
+			return false, nil
+		}
+		res.Problems = append(res.Problems, fmt.Errorf("record %s (seq %d) of %s has the id of another origin's record here: stored as %s",
+			rc.ev.ID, e.Seq, chainName(&rec), e.ID))
+	}
+	w.scratch = encodeRecord(w.scratch[:0], &rc, personal)
 	key := w.key(ps.num, nil, e.ID)
-	w.put(qEvents, key, w.arena.copy(w.scratch))
+	v := w.arena.copy(w.scratch)
+	w.put(qEvents, key, v)
+	r.queued[string(key)] = v
+	if shardID != nil {
+		if err := r.renamed.Put(bytes.Clone(key), shardID); err != nil {
+			return false, err
+		}
+	}
 	if err := w.index(ps.num, e, key, nil); err != nil {
 		return false, err
 	}
-	ps.lastSeq, ps.head = e.Seq, sum
-	ps.count++
+	ps.count++ // every origin's records: the property's count
+	if rec.Origin == "" {
+		ps.lastSeq, ps.head = e.Seq, sum
+	} else {
+		cs.lastSeq, cs.head = e.Seq, sum
+		cs.count++
+		if err := r.origins.Put(bytes.Clone(key), []byte(rec.Origin)); err != nil {
+			return false, err
+		}
+	}
 	res.Stored = append(res.Stored, e)
 	return true, nil
 }

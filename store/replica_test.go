@@ -1,11 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/recorder"
@@ -362,13 +366,25 @@ func TestReplicaStartsChainsBegunBeforeTheFleet(t *testing.T) {
 	}
 }
 
+// withoutOrigin is a replica as a store from before origins published
+// it: no origin.
+func withoutOrigin(recs []recorder.Replica) []recorder.Replica {
+	out := slices.Clone(recs)
+	for i := range out {
+		out[i].Origin = ""
+	}
+	return out
+}
+
 // TestReplicaReportsASecondChain: records of one property from two
-// stores (two processes recording it) are two chains; the replica keeps
-// the first and reports, never skips silently, the other's records.
+// stores that published without an origin (before origins existed) are
+// two chains of the default origin; the replica keeps the first and
+// reports, never skips silently, the other's records.
 func TestReplicaReportsASecondChain(t *testing.T) {
 	ctx := context.Background()
 	_, recsA := shardStore(t, 11, testProps[:1], 30)
 	_, recsB := shardStore(t, 12, testProps[:1], 30)
+	recsA, recsB = withoutOrigin(recsA), withoutOrigin(recsB)
 	q := openTest(t)
 	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsA})
 	if err != nil || len(res.Stored) != 30 {
@@ -383,7 +399,311 @@ func TestReplicaReportsASecondChain(t *testing.T) {
 			len(res.Stored), res.Duplicates, len(res.Problems), res.Held)
 	}
 	v, err := q.Verify(ctx, testProps[0].p, testProps[0].id)
-	if err != nil || !v.OK || v.Records != 30 {
+	if err != nil || !v.OK || v.Records != 30 || v.Origin != "" {
 		t.Fatalf("chain: %+v %v", v, err)
+	}
+}
+
+// TestReplicaKeepsChainsPerOrigin: two stores record the same
+// properties (a Telegram group whose poller moved between processes);
+// their records, interleaved, partly out of order and partly twice,
+// are all stored once on the replica, each origin's chain verifies as
+// its store wrote it and says whose it is, queries answer with both
+// origins' records in time order, and a purge keeps every chain
+// verifiable.
+func TestReplicaKeepsChainsPerOrigin(t *testing.T) {
+	ctx := context.Background()
+	a, recsA := shardStore(t, 13, testProps[:2], 400)
+	b, recsB := shardStore(t, 14, testProps[:2], 400)
+	if a.Origin() == b.Origin() || len(a.Origin()) != 16 || recsA[0].Origin != a.Origin() {
+		t.Fatalf("origins %q and %q, published as %q", a.Origin(), b.Origin(), recsA[0].Origin)
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	var stream []recorder.Replica
+	for len(recsA)+len(recsB) > 0 {
+		src := &recsA
+		if len(recsA) == 0 || len(recsB) > 0 && rng.IntN(2) == 0 {
+			src = &recsB
+		}
+		n := min(1+rng.IntN(4), len(*src))
+		part := slices.Clone((*src)[:n])
+		*src = (*src)[n:]
+		if len(part) > 1 && rng.IntN(3) == 0 {
+			part[0], part[len(part)-1] = part[len(part)-1], part[0]
+		}
+		if rng.IntN(8) == 0 {
+			part = append(part, part[0])
+		}
+		stream = append(stream, part...)
+	}
+	q := openTest(t)
+	var stored, dups int
+	for i := 0; i < len(stream); {
+		n := min(1+rng.IntN(30), len(stream)-i)
+		batch := &recorder.ReplicaBatch{}
+		for _, r := range stream[i : i+n] {
+			batch.Records = append(batch.Records, overTheWire(t, r))
+		}
+		res, err := q.AppendReplica(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Problems) > 0 {
+			t.Fatalf("problems: %v", res.Problems)
+		}
+		stored += len(res.Stored)
+		dups += res.Duplicates
+		i += n
+	}
+	if stored != 800 || dups == 0 {
+		t.Fatalf("stored %d records (want 800), %d duplicates skipped (want some)", stored, dups)
+	}
+
+	checkChains := func(when string) {
+		t.Helper()
+		vs, err := q.VerifyAll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 4 {
+			t.Fatalf("%s: %d chains on the replica, want 2 properties × 2 origins: %+v", when, len(vs), vs)
+		}
+		for _, v := range vs {
+			shard := map[string]*Store{a.Origin(): a, b.Origin(): b}[v.Origin]
+			if shard == nil {
+				t.Fatalf("%s: chain of %s %s from origin %q, not one of the shards'", when, v.Platform, v.Property, v.Origin)
+			}
+			want, err := shard.Verify(ctx, v.Platform, v.Property)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !v.OK || v.Head != want.Head || v.Records != want.Records {
+				t.Errorf("%s: %s %s from %s on the replica: ok %v, %d records, head %x; the shard: %d records, head %x (%s)",
+					when, v.Platform, v.Property, v.Origin, v.OK, v.Records, v.Head[:4], want.Records, want.Head[:4], v.Problem)
+			}
+		}
+	}
+	checkChains("after replicating")
+
+	all := func(s *Store, qu Query) (out []*audit.Event) {
+		if err := s.Scan(ctx, qu, func(e *audit.Event) error { out = append(out, e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, qu := range []Query{{Limit: MaxLimit}, {User: "u3", Limit: MaxLimit},
+		{Platform: testProps[0].p, Property: testProps[0].id, Limit: MaxLimit}} {
+		got, want := all(q, qu), append(all(a, qu), all(b, qu)...)
+		if len(got) != len(want) || len(want) == 0 {
+			t.Fatalf("query %+v: %d records on the replica, %d on the shards", qu, len(got), len(want))
+		}
+		hashes := map[audit.ID]string{}
+		for _, e := range want {
+			hashes[e.ID] = string(e.Hash)
+		}
+		seen := map[audit.ID]bool{}
+		for _, e := range got {
+			if h, ok := hashes[e.ID]; !ok || h != string(e.Hash) || seen[e.ID] {
+				t.Fatalf("query %+v: record %s on the replica is not the shards', or twice", qu, e.ID)
+			}
+			seen[e.ID] = true
+		}
+		ordered := slices.IsSortedFunc(got, func(x, y *audit.Event) int { return -cmpBytes(x.ID[:], y.ID[:]) }) ||
+			slices.IsSortedFunc(got, func(x, y *audit.Event) int { return cmpBytes(x.ID[:], y.ID[:]) })
+		if !ordered {
+			t.Fatalf("query %+v: records not in time order", qu)
+		}
+	}
+
+	// A purge removes records of both origins; their chains keep bridges.
+	mid := testBase.Add(15 * 24 * time.Hour)
+	n, err := q.Purge(ctx, testProps[0].p, testProps[0].id, mid)
+	if err != nil || n == 0 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	for _, s := range []*Store{a, b} {
+		if _, err := s.Purge(ctx, testProps[0].p, testProps[0].id, mid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkChains("after a purge")
+}
+
+// TestReplicaOriginAfterDefault: a shard that published without an
+// origin (an older release) and then with one keeps one record list on
+// the replica: its records from before are the default origin's chain,
+// those after start the origin's chain from the last of them, and both
+// verify. The last record published before, published again with its
+// origin after (a publish retried across the upgrade), is a duplicate.
+func TestReplicaOriginAfterDefault(t *testing.T) {
+	ctx := context.Background()
+	a, recs := shardStore(t, 17, testProps[:1], 60)
+	q := openTest(t)
+	old := withoutOrigin(recs[:25])
+	stream := append(append(old, recs[24]), recs[25:]...)
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: stream})
+	if err != nil || len(res.Stored) != 60 || len(res.Problems) > 0 || res.Held > 0 || res.Duplicates != 1 {
+		t.Fatalf("%d stored, %d held, %d duplicates, problems %v, %v", len(res.Stored), res.Held, res.Duplicates, res.Problems, err)
+	}
+	vs, err := q.VerifyChains(ctx, testProps[0].p, testProps[0].id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := a.Verify(ctx, testProps[0].p, testProps[0].id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 2 || vs[0].Origin != "" || vs[1].Origin != a.Origin() || !vs[0].OK || !vs[1].OK ||
+		vs[0].Records != 25 || vs[1].Records != 35 || vs[1].Head != want.Head {
+		t.Fatalf("chains %+v", vs)
+	}
+	if v, err := q.Verify(ctx, testProps[0].p, testProps[0].id); err != nil || !v.OK || v.Records != 60 {
+		t.Fatalf("the property: %+v %v", v, err)
+	}
+}
+
+// TestReplicaRenamesCollidingIDs: two origins' records with one id (two
+// stores numbering alike and recording in the same instant, as two
+// copies of one seed do here, and as Telegram's whole-second dates make
+// likely) never overwrite each other: the second is stored under the
+// next free nanosecond, reported, and both chains verify with their
+// shards' heads; delivered again, it is a duplicate; a purge and a
+// salvage keep both chains verifying.
+func TestReplicaRenamesCollidingIDs(t *testing.T) {
+	ctx := context.Background()
+	a, recsA := shardStore(t, 18, testProps[:1], 10)
+	b, recsB := shardStore(t, 18, testProps[:1], 10)
+	if recsA[0].Event.ID != recsB[0].Event.ID {
+		t.Fatal("the two stores' ids differ; the test needs them equal")
+	}
+	qpath := filepath.Join(t.TempDir(), "query.db")
+	q, err := Open(qpath, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsA}); err != nil || len(res.Stored) != 10 {
+		t.Fatalf("first origin: %+v %v", res, err)
+	}
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: slices.Clone(recsB)})
+	if err != nil || len(res.Stored) != 10 || len(res.Problems) != 10 || !strings.Contains(res.Problems[0].Error(), "stored as") {
+		t.Fatalf("colliding records: %d stored, problems %v, %v", len(res.Stored), res.Problems, err)
+	}
+	res, err = q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: recsB})
+	if err != nil || len(res.Stored) != 0 || res.Duplicates != 10 || len(res.Problems) != 0 {
+		t.Fatalf("delivered again: %d stored, %d duplicates, problems %v, %v", len(res.Stored), res.Duplicates, res.Problems, err)
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		vs, err := s.VerifyChains(ctx, testProps[0].p, testProps[0].id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 2 {
+			t.Fatalf("%s: %d chains, want 2", when, len(vs))
+		}
+		for _, v := range vs {
+			shard := map[string]*Store{a.Origin(): a, b.Origin(): b}[v.Origin]
+			if shard == nil {
+				t.Fatalf("%s: chain of origin %q", when, v.Origin)
+			}
+			want, err := shard.Verify(ctx, v.Platform, v.Property)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !v.OK || v.Head != want.Head || v.Records != want.Records {
+				t.Errorf("%s: origin %s: %+v; its shard: %d records", when, v.Origin, v, want.Records)
+			}
+		}
+	}
+	check(q, "stored")
+	var ids []audit.ID
+	if err := q.Scan(ctx, Query{Limit: MaxLimit}, func(e *audit.Event) error { ids = append(ids, e.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(ids, func(x, y audit.ID) int { return bytes.Compare(x[:], y[:]) })
+	if len(ids) != 20 || len(slices.Compact(ids)) != 20 {
+		t.Fatalf("%d records with distinct ids, want 20", len(slices.Compact(ids)))
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "salvaged.db")
+	if _, err := Salvage(ctx, qpath, out); err != nil {
+		t.Fatal(err)
+	}
+	sq, err := Open(out, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	check(sq, "salvaged")
+	if n, err := sq.Purge(ctx, testProps[0].p, testProps[0].id, testBase.Add(15*24*time.Hour)); err != nil || n == 0 {
+		t.Fatalf("purge: %d %v", n, err)
+	}
+	for _, s := range []*Store{a, b} {
+		if _, err := s.Purge(ctx, testProps[0].p, testProps[0].id, testBase.Add(15*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(sq, "purged")
+}
+
+func cmpBytes(a, b []byte) int { return bytes.Compare(a, b) }
+
+// TestSalvageKeepsOrigins: a salvaged copy of a shard's store keeps its
+// origin (the copy goes on publishing the same chains), and a salvaged
+// copy of a replica keeps each origin's chain, verifying with the same
+// heads.
+func TestSalvageKeepsOrigins(t *testing.T) {
+	ctx := context.Background()
+	a, recsA := shardStore(t, 19, testProps[:1], 50)
+	b, recsB := shardStore(t, 20, testProps[:1], 50)
+	qpath := filepath.Join(t.TempDir(), "query.db")
+	q, err := Open(qpath, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := q.AppendReplica(ctx, &recorder.ReplicaBatch{Records: append(slices.Clone(recsA), recsB...)})
+	if err != nil || len(res.Stored) != 100 {
+		t.Fatalf("%d stored, %v %v", len(res.Stored), res.Problems, err)
+	}
+	before, err := q.VerifyAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	salvaged := func(path string) *Store {
+		out := filepath.Join(t.TempDir(), "salvaged.db")
+		if _, err := Salvage(ctx, path, out); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(out, Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	origin := a.Origin()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := salvaged(a.Path()).Origin(); got != origin {
+		t.Errorf("the salvaged shard store's origin is %s, the original's %s", got, origin)
+	}
+	after, err := salvaged(qpath).VerifyAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != 2 || len(after) != 2 {
+		t.Fatalf("chains: %d before, %d after salvage; want 2", len(before), len(after))
+	}
+	for i := range after {
+		v, w := after[i], before[i]
+		if !v.OK || v.Origin != w.Origin || v.Head != w.Head || v.Records != w.Records || (v.Origin != a.Origin() && v.Origin != b.Origin()) {
+			t.Errorf("chain %d after salvage: %+v; before: %+v", i, v, w)
+		}
 	}
 }

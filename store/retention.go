@@ -58,7 +58,22 @@ func (s *Store) purgeChunk(ctx context.Context, p audit.Platform, property strin
 			seq     uint64
 			prevSeq uint64
 			hash    []byte
+			origin  string // on a replica, the store that wrote it
 		}
+		// On a replica, records of origins other than the default keep
+		// their bridges and counts with their origin's chain.
+		origins, obridges, chainsB := kvBucket(tx, nsOrigin), kvBucket(tx, nsOriginBridges), kvBucket(tx, nsChains)
+		if origins != nil {
+			// A salvaged copy keeps only the namespaces that held keys.
+			var err error
+			if obridges, err = tx.Bucket(bKV).CreateBucketIfNotExists([]byte(nsOriginBridges)); err != nil {
+				return err
+			}
+			if chainsB, err = tx.Bucket(bKV).CreateBucketIfNotExists([]byte(nsChains)); err != nil {
+				return err
+			}
+		}
+		chains := map[string]*chainState{}
 		var batch []purged
 		c := evB.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, end) < 0 && len(batch) < purgeChunk; k, v = c.Next() {
@@ -71,21 +86,59 @@ func (s *Store) purgeChunk(ctx context.Context, p audit.Platform, property strin
 			if err := s.unindex(tx, ps.num, e); err != nil {
 				return err
 			}
-			batch = append(batch, purged{bytes.Clone(k), e.Seq, r.prevSeq, e.Hash})
+			d := purged{key: bytes.Clone(k), seq: e.Seq, prevSeq: r.prevSeq, hash: e.Hash}
+			if origins != nil {
+				d.origin = string(origins.Get(k))
+			}
+			batch = append(batch, d)
+		}
+		bridgeKey := func(origin string, seq uint64) ([]byte, *bolt.Bucket) {
+			if origin == "" {
+				return binary.BigEndian.AppendUint64(u32(ps.num), seq), bridges
+			}
+			return originBridgeKey(ps.num, origin, seq), obridges
 		}
 		for _, d := range batch {
 			if err := evB.Delete(d.key); err != nil {
 				return err
 			}
-			if err := bridges.Put(binary.BigEndian.AppendUint64(u32(ps.num), d.seq), d.hash); err != nil {
+			k, b := bridgeKey(d.origin, d.seq)
+			if err := b.Put(k, d.hash); err != nil {
 				return err
 			}
+			if ren := kvBucket(tx, nsRenamed); ren != nil {
+				if err := ren.Delete(d.key); err != nil {
+					return err
+				}
+			}
+			if d.origin == "" {
+				continue
+			}
+			if err := origins.Delete(d.key); err != nil {
+				return err
+			}
+			cs, ok := chains[d.origin]
+			if !ok {
+				c, err := decodeChain(chainsB.Get(chainKey(p, property, d.origin)))
+				if err != nil {
+					return fmt.Errorf("record %x: %w", d.key[4:], err)
+				}
+				cs = &c
+				chains[d.origin] = cs
+			}
+			cs.count = max(cs.count, 1) - 1
 		}
 		for _, d := range batch {
 			if d.prevSeq != 0 {
-				if err := bridges.Delete(binary.BigEndian.AppendUint64(u32(ps.num), d.prevSeq)); err != nil {
+				k, b := bridgeKey(d.origin, d.prevSeq)
+				if err := b.Delete(k); err != nil {
 					return err
 				}
+			}
+		}
+		for o, cs := range chains {
+			if err := chainsB.Put(chainKey(p, property, o), cs.encode()); err != nil {
+				return err
 			}
 		}
 		n = len(batch)

@@ -656,74 +656,105 @@ func (sv *salvager) checkChains() error {
 	err := sv.dst.db.View(func(tx *bolt.Tx) error {
 		evB := tx.Bucket(bEvents)
 		var personal []byte
+		// On a replica, each origin's records are a chain of their own
+		// (origin.go), numbered by their shard: walk each apart.
+		origins := map[[16]byte]string{}
+		for _, e := range sv.kvs[nsOrigin] {
+			if len(e.k) == 16 {
+				origins[[16]byte(e.k)] = string(e.v)
+			}
+		}
+		originBridges := map[string][]byte{}
+		for _, e := range sv.kvs[nsOriginBridges] {
+			originBridges[string(e.k)] = e.v
+		}
+		renamed := map[string][]byte{}
+		for _, e := range sv.kvs[nsRenamed] {
+			renamed[string(e.k)] = e.v
+		}
 		for num, p := range sv.props {
 			slices.SortFunc(p.recs, func(a, b salvageRec) int { return cmpU64(a.seq, b.seq) })
-			var lastSeq uint64
-			var last [hashLen]byte
-			known := true // at the start: the zero hash
-			kept := p.recs[:0]
+			byOrigin := map[string][]salvageRec{}
 			for _, sr := range p.recs {
-				if err := sv.ctx.Err(); err != nil {
-					return err
-				}
-				key := append(u32(num), sr.id[:]...)
-				var r record
-				if err := decodeRecord(evB.Get(key), &r); err != nil {
-					return fmt.Errorf("record %x: %w", key, err) // decoded before it was written
-				}
-				e := &r.ev
-				e.ID, e.Platform, e.PropertyID = sr.id, p.key.platform, p.key.id
-				var prev []byte
-				switch {
-				case r.prevSeq == 0:
-					prev = make([]byte, hashLen)
-				case r.prevSeq == lastSeq && known:
-					prev = last[:]
-				default:
-					var bk [12]byte
-					binary.BigEndian.PutUint32(bk[:], num)
-					binary.BigEndian.PutUint64(bk[4:], r.prevSeq)
-					prev = bridges[bk]
-				}
-				if n := sv.newer[sr.seq]; n > 1 || (n == 1 && prev == nil) {
-					problem := "found after the last readable commit, it cannot be checked"
-					if n > 1 {
-						problem = "found after the last readable commit, another record claims its number"
-					}
-					sv.rep.BadRecords = append(sv.rep.BadRecords, BadRecord{Page: sr.page, Key: key, Seq: sr.seq, Problem: problem})
-					drop = append(drop, key)
-					continue
-				}
-				if prev == nil {
-					// Its predecessor is lost: its hash cannot be
-					// checked, but its place in the chains can.
-					if misplaced[sr.seq] {
-						sv.rep.BadRecords = append(sv.rep.BadRecords, BadRecord{Page: sr.page, Key: key, Seq: sr.seq,
-							Problem: "its key names another community than its neighbours in the chain: damaged"})
-						drop = append(drop, key)
-						continue
-					}
-				}
-				if prev != nil {
-					var digest [hashLen]byte
-					if e.Redacted {
-						digest = r.digest
-					} else {
-						personal = appendPersonal(personal[:0], e)
-						digest = h.personalDigest(r.nonce[:], personal)
-					}
-					if sum := h.recordHash(prev, &r, &digest); !bytes.Equal(sum[:], e.Hash) {
-						sv.rep.BadRecords = append(sv.rep.BadRecords, BadRecord{Page: sr.page, Key: key, Seq: sr.seq,
-							Problem: "its hash does not match its contents: damaged"})
-						drop = append(drop, key)
-						known = false
-						continue
-					}
-				}
-				lastSeq, known = sr.seq, true
-				copy(last[:], e.Hash)
-				kept = append(kept, sr)
+				var k [16]byte
+				binary.BigEndian.PutUint32(k[:], num)
+				copy(k[4:], sr.id[:])
+				byOrigin[origins[k]] = append(byOrigin[origins[k]], sr)
 			}
+			var kept []salvageRec
+			for origin, recs := range byOrigin {
+				var lastSeq uint64
+				var last [hashLen]byte
+				known := true // at the start: the zero hash
+				for _, sr := range recs {
+					if err := sv.ctx.Err(); err != nil {
+						return err
+					}
+					key := append(u32(num), sr.id[:]...)
+					var r record
+					if err := decodeRecord(evB.Get(key), &r); err != nil {
+						return fmt.Errorf("record %x: %w", key, err) // decoded before it was written
+					}
+					e := &r.ev
+					e.ID, e.Platform, e.PropertyID = sr.id, p.key.platform, p.key.id
+					if orig := renamed[string(key)]; len(orig) == len(e.ID) {
+						copy(e.ID[:], orig) // its hash covers its shard's id
+					}
+					var prev []byte
+					switch {
+					case r.prevSeq == 0:
+						prev = make([]byte, hashLen)
+					case r.prevSeq == lastSeq && known:
+						prev = last[:]
+					case origin != "":
+						prev = originBridges[string(originBridgeKey(num, origin, r.prevSeq))]
+					default:
+						var bk [12]byte
+						binary.BigEndian.PutUint32(bk[:], num)
+						binary.BigEndian.PutUint64(bk[4:], r.prevSeq)
+						prev = bridges[bk]
+					}
+					if n := sv.newer[sr.seq]; n > 1 || (n == 1 && prev == nil) {
+						problem := "found after the last readable commit, it cannot be checked"
+						if n > 1 {
+							problem = "found after the last readable commit, another record claims its number"
+						}
+						sv.rep.BadRecords = append(sv.rep.BadRecords, BadRecord{Page: sr.page, Key: key, Seq: sr.seq, Problem: problem})
+						drop = append(drop, key)
+						continue
+					}
+					if prev == nil {
+						// Its predecessor is lost: its hash cannot be
+						// checked, but its place in the chains can.
+						if misplaced[sr.seq] {
+							sv.rep.BadRecords = append(sv.rep.BadRecords, BadRecord{Page: sr.page, Key: key, Seq: sr.seq,
+								Problem: "its key names another community than its neighbours in the chain: damaged"})
+							drop = append(drop, key)
+							continue
+						}
+					}
+					if prev != nil {
+						var digest [hashLen]byte
+						if e.Redacted {
+							digest = r.digest
+						} else {
+							personal = appendPersonal(personal[:0], e)
+							digest = h.personalDigest(r.nonce[:], personal)
+						}
+						if sum := h.recordHash(prev, &r, &digest); !bytes.Equal(sum[:], e.Hash) {
+							sv.rep.BadRecords = append(sv.rep.BadRecords, BadRecord{Page: sr.page, Key: key, Seq: sr.seq,
+								Problem: "its hash does not match its contents: damaged"})
+							drop = append(drop, key)
+							known = false
+							continue
+						}
+					}
+					lastSeq, known = sr.seq, true
+					copy(last[:], e.Hash)
+					kept = append(kept, sr)
+				}
+			}
+			slices.SortStableFunc(kept, func(a, b salvageRec) int { return cmpU64(a.seq, b.seq) })
 			p.recs = kept
 		}
 		return nil
@@ -794,6 +825,16 @@ func (sv *salvager) misplaced() map[uint64]bool {
 
 // writeRest writes everything but the records and the indexes.
 func (sv *salvager) writeRest() error {
+	// On a replica, records of origins other than the default one belong
+	// to their origin's chain (origin.go), not to the property's head,
+	// and each origin's count is what the copy holds of it.
+	origins := map[[16]byte]string{}
+	for _, e := range sv.kvs[nsOrigin] {
+		if len(e.k) == 16 {
+			origins[[16]byte(e.k)] = string(e.v)
+		}
+	}
+	originCounts := map[string]uint64{} // chainKey -> records copied
 	copied := map[[16]byte]bool{}
 	for num, p := range sv.props {
 		for _, r := range p.recs {
@@ -801,7 +842,27 @@ func (sv *salvager) writeRest() error {
 			binary.BigEndian.PutUint32(k[:], num)
 			copy(k[4:], r.id[:])
 			copied[k] = true
+			if o, ok := origins[k]; ok && p.keyKnown {
+				originCounts[string(chainKey(p.key.platform, p.key.id, o))]++
+			}
 		}
+	}
+	if chains := sv.kvs[nsChains]; len(chains) > 0 {
+		for i, e := range chains {
+			cs, err := decodeChain(e.v)
+			if err != nil {
+				continue // copied as it was; verify reports it
+			}
+			cs.count = originCounts[string(e.k)]
+			chains[i].v = cs.encode()
+		}
+	}
+	defaultOrigin := func(num uint32, id audit.ID) bool {
+		var k [16]byte
+		binary.BigEndian.PutUint32(k[:], num)
+		copy(k[4:], id[:])
+		_, ok := origins[k]
+		return !ok
 	}
 	return sv.dst.db.Update(func(tx *bolt.Tx) error {
 		put := func(b *bolt.Bucket, k, v []byte) error {
@@ -837,7 +898,11 @@ func (sv *salvager) writeRest() error {
 				ps.lastSeq, ps.head = p.state.lastSeq, p.state.head
 				seq = max(seq, ps.lastSeq)
 			}
-			if n := len(p.recs); n > 0 && p.recs[n-1].seq > ps.lastSeq {
+			n := len(p.recs)
+			for n > 0 && !defaultOrigin(num, p.recs[n-1].id) {
+				n--
+			}
+			if n > 0 && p.recs[n-1].seq > ps.lastSeq {
 				last := p.recs[n-1]
 				ps.lastSeq = last.seq
 				v := tx.Bucket(bEvents).Get(append(u32(num), last.id[:]...))
