@@ -133,7 +133,10 @@ func (b *Bot) guild(id string) (*discordgo.Guild, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discord guild %s: not in the state: %w", id, err)
 	}
-	if g.Unavailable {
+	b.s.State.RLock() // GUILD_CREATE fills the stub in place
+	unavailable := g.Unavailable
+	b.s.State.RUnlock()
+	if unavailable {
 		// READY lists guilds as stubs (no owner, no roles) until their
 		// GUILD_CREATE, and an outage makes them unavailable again: what
 		// they would answer (no one may do anything) is not known.
