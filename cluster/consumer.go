@@ -123,17 +123,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("cluster: jetstream: %w", err)
 	}
 	var cons jetstream.Consumer
-	backoff := time.Duration(0)
+	var r retry
 	idle := false // the last round found nothing: wait for a message
 	for {
-		if backoff > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
-		}
-		if ctx.Err() != nil {
+		if !r.pause(ctx) {
 			return nil
 		}
 		if cons == nil {
@@ -142,7 +135,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				if errors.As(err, new(storeError)) {
 					return err
 				}
-				c.fail(err, &backoff)
+				c.fail(err, &r)
 				continue
 			}
 		}
@@ -156,19 +149,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return err
 		case err != nil:
 			cons = nil // read on from the saved position
-			c.fail(err, &backoff)
+			c.fail(err, &r)
 		default:
-			backoff = 0
+			r.succeeded()
 		}
 	}
 }
 
-func (c *Consumer) fail(err error, backoff *time.Duration) {
+func (c *Consumer) fail(err error, r *retry) {
 	c.set(err, 0)
-	if *backoff == 0 {
+	if r.failed() {
 		c.log.Warn().Err(err).Msg("cannot read the stream; retrying")
 	}
-	*backoff = min(max(2**backoff, time.Second), 30*time.Second)
 }
 
 // position is the stream sequence of the last message copied.

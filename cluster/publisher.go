@@ -180,22 +180,18 @@ func (p *Publisher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: jetstream: %w", err)
 	}
-	backoff := time.Duration(0)
+	var r retry
 	haveStream := false
 	for {
-		if backoff > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
+		if !r.pause(ctx) {
+			return nil
 		}
 		if !haveStream {
 			if err := p.ensureStream(ctx, js); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
-				p.fail(err, &backoff)
+				p.fail(err, &r)
 				continue
 			}
 			haveStream = true
@@ -212,13 +208,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) {
 				haveStream = false // deleted by an operator, or not yet elected
 			}
-			p.fail(err, &backoff)
+			p.fail(err, &r)
 			continue
 		}
-		if backoff > 0 {
+		if r.succeeded() {
 			p.log.Info().Msg("publishing to the stream again")
 		}
-		backoff = 0
 		p.setLast(nil)
 		if n > 0 {
 			continue // more may be waiting
@@ -232,12 +227,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 }
 
 // fail records a round's error and doubles the wait (1s to 30s).
-func (p *Publisher) fail(err error, backoff *time.Duration) {
+func (p *Publisher) fail(err error, r *retry) {
 	p.setLast(err)
-	if *backoff == 0 {
+	if r.failed() {
 		p.log.Warn().Err(err).Msg("cannot publish to the stream; records wait in the outbox")
 	}
-	*backoff = min(max(2**backoff, time.Second), 30*time.Second)
 }
 
 // ensureStream creates the stream when it does not exist. An existing

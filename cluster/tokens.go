@@ -154,14 +154,10 @@ func (t *TokenSync) Run(ctx context.Context) error {
 	}
 	var kv jetstream.KeyValue
 	all := true // copy every token once
-	backoff := time.Duration(0)
+	var r retry
 	for {
-		if backoff > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
+		if !r.pause(ctx) {
+			return nil
 		}
 		err := func() error {
 			if kv == nil {
@@ -185,14 +181,13 @@ func (t *TokenSync) Run(ctx context.Context) error {
 				return err
 			}
 			t.last.Store(&err)
-			if backoff == 0 {
+			if r.failed() {
 				t.log.Warn().Err(err).Msg("cannot copy API token changes to the fleet; retrying")
 			}
-			backoff = min(max(2*backoff, time.Second), 30*time.Second)
 			continue
 		}
 		t.last.Store(nil)
-		backoff = 0
+		r.succeeded()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -338,14 +333,10 @@ func (m *TokenMirror) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: jetstream: %w", err)
 	}
-	backoff := time.Duration(0)
+	var r retry
 	for {
-		if backoff > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
+		if !r.pause(ctx) {
+			return nil
 		}
 		err := m.watch(ctx, js)
 		if ctx.Err() != nil {
@@ -355,10 +346,9 @@ func (m *TokenMirror) Run(ctx context.Context) error {
 			return err
 		}
 		m.set(err)
-		if backoff == 0 {
+		if r.failed() {
 			m.log.Warn().Err(err).Msg("cannot watch the fleet's API tokens; retrying")
 		}
-		backoff = min(max(2*backoff, time.Second), 30*time.Second)
 	}
 }
 
