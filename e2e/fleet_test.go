@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"github.com/chatwarden/chatwarden/command"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -114,7 +114,7 @@ func TestFleetSurvivesKills(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var logs fleetLog
+	var logs testlog.Buffer
 	start := func(i int) *exec.Cmd {
 		sub := "run"
 		if i == 2 {
@@ -305,24 +305,6 @@ func TestFleetChild(t *testing.T) {
 	}
 	sub, cfg, _ := strings.Cut(env, " ")
 	os.Exit(cli.Run([]string{sub, "--config", cfg}, os.Stdout, os.Stderr))
-}
-
-// fleetLog collects the children's output.
-type fleetLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *fleetLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *fleetLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freeAddr(t *testing.T) string {

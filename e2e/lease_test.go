@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,27 +17,10 @@ import (
 	"github.com/chatwarden/chatwarden/cli"
 	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/cluster/clustertest"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
-
-// syncBuffer is a log buffer two goroutines of exec write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestTelegramPollerFailover runs two `chatwarden run` processes with
 // Telegram enabled, each with its own database, sharing a NATS server
@@ -67,12 +48,12 @@ func TestTelegramPollerFailover(t *testing.T) {
 	fake, groups, members := sc.fake, sc.groups, sc.members
 	type proc struct {
 		name, db, cfg, base string
-		logs                *syncBuffer
+		logs                *testlog.Buffer
 		cmd                 *exec.Cmd
 	}
 	procs := make([]*proc, 2)
 	for i := range procs {
-		p := &proc{name: string(rune('A' + i)), logs: &syncBuffer{}}
+		p := &proc{name: string(rune('A' + i)), logs: &testlog.Buffer{}}
 		dir := t.TempDir()
 		p.db, p.cfg = filepath.Join(dir, "bot.db"), filepath.Join(dir, "config.yaml")
 		// Each process its own database with the groups' log channel
@@ -108,7 +89,7 @@ cluster:
 	if err != nil {
 		t.Fatal(err)
 	}
-	qlogs := &syncBuffer{}
+	qlogs := &testlog.Buffer{}
 	query := exec.Command(os.Args[0], "-test.run=^TestFleetChild$")
 	query.Env = append(os.Environ(), "CHATWARDEN_FLEET_CHILD=api "+qcfg)
 	query.Stdout, query.Stderr = qlogs, qlogs
