@@ -109,6 +109,8 @@ type API struct {
 	// TrustedProxyHeader names the header a TLS-terminating proxy in
 	// front sets to the client's scheme (X-Forwarded-Proto, or Forwarded
 	// with proto=); when it says https the viewer's cookie is Secure.
+	// Its presence also makes the API read the client's address from
+	// X-Forwarded-For (or Forwarded's for=).
 	TrustedProxyHeader string `yaml:"trusted_proxy_header"`
 	// PermissionRecheck is how often a viewer session's moderator is
 	// checked again on their platform (View Audit Log, admin status).

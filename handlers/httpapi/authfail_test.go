@@ -359,3 +359,30 @@ func BenchmarkAuthFailure(b *testing.B) {
 		})
 	}
 }
+
+// TestAuthFailureSourceBehindProxy: behind a configured proxy the records
+// name the client's address as the proxy forwarded it (the last one it
+// added, not what the client wrote before it); without the setting the
+// headers are ignored.
+func TestAuthFailureSourceBehindProxy(t *testing.T) {
+	bogus := "cw_" + strings.Repeat("Q", 43)
+	for _, tc := range []struct {
+		trusted, header, value, want string
+	}{
+		{"", "X-Forwarded-For", "198.51.100.7", "127.0.0.1"},
+		{"X-Forwarded-Proto", "X-Forwarded-For", "203.0.113.9, 198.51.100.7", "198.51.100.7"},
+		{"X-Forwarded-Proto", "X-Forwarded-For", "not an address", "127.0.0.1"},
+		{"Forwarded", "Forwarded", `for=203.0.113.9, for="[2001:db8::17]:4711";proto=https`, "2001:db8::17"},
+		{"Forwarded", "Forwarded", "for=_hidden;proto=https", "127.0.0.1"},
+		{"Forwarded", "X-Forwarded-For", "198.51.100.7", "127.0.0.1"},
+	} {
+		e := newEnv(t, func(o *Options) { o.TrustedProxyHeader = tc.trusted })
+		e.record(ev(1, audit.UserJoin))
+		e.get("/v1/properties/"+pathA+"/activities", bogus, tc.header, tc.value)
+		got := e.settle(pathA, 1)
+		if got[0][ParamRemoteAddr] != tc.want || !strings.HasPrefix(got[0][ParamSources], tc.want+" ×") {
+			t.Errorf("trusted %q, %s: %s: recorded %q, sources %q; want %s",
+				tc.trusted, tc.header, tc.value, got[0][ParamRemoteAddr], got[0][ParamSources], tc.want)
+		}
+	}
+}

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,9 +76,10 @@ type Options struct {
 	ScanBudget int
 	// TrustedProxyHeader names a header set by a TLS-terminating proxy in
 	// front (X-Forwarded-Proto, or Forwarded with proto=): when it says
-	// https, the session cookie is Secure. Empty: only a direct TLS
-	// connection counts. Clients can forge the header when they can reach
-	// the server past the proxy.
+	// https, the session cookie is Secure; and the client's address is
+	// the one the proxy forwarded (forwardedFor). Empty: only a direct TLS
+	// connection counts and forwarding headers are ignored. Clients can
+	// forge the headers when they can reach the server past the proxy.
 	TrustedProxyHeader string
 	// BodyReadTimeout bounds the reading of a request body (the viewer's
 	// forms; default 10s): a client that sends half a body and waits is
@@ -316,6 +319,9 @@ func (s *Server) routes() {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if ip := s.forwardedFor(r); ip != "" {
+		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, ip))
+	}
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -423,14 +429,65 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // makes a short line.
 func logField(s string) string { return audit.Cut(s, maxLogField) }
 
-// clientIP returns the address the request came from. Forwarding headers
-// are not trusted: behind a proxy every failure counts against the proxy.
+// clientIP returns the address the request came from: the peer's, or
+// the client's as the trusted proxy forwarded it (ServeHTTP, see
+// forwardedFor).
 func clientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientKey{}).(string); ok {
+		return ip
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// clientKey keys the forwarded client address in a request's context.
+type clientKey struct{}
+
+// forwardedFor returns the client's address as the proxy in front
+// forwarded it, or "" when there is none to trust. Only a configured
+// Options.TrustedProxyHeader says a proxy is in front (clients could
+// forge the headers if they reached the port directly). With Forwarded,
+// the for= of its last element; otherwise X-Forwarded-For's last
+// address. The last is the one the proxy in front added: earlier ones
+// come from the client or proxies before it, and anyone can write them.
+func (s *Server) forwardedFor(r *http.Request) string {
+	name := s.opts.TrustedProxyHeader
+	if name == "" {
+		return ""
+	}
+	var last string
+	if strings.EqualFold(name, "Forwarded") {
+		values := r.Header.Values("Forwarded")
+		if len(values) == 0 {
+			return ""
+		}
+		elems := strings.Split(values[len(values)-1], ",")
+		for _, pair := range strings.Split(elems[len(elems)-1], ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(pair), "=")
+			if strings.EqualFold(k, "for") {
+				last = strings.Trim(v, `"`)
+			}
+		}
+	} else {
+		values := r.Header.Values("X-Forwarded-For")
+		if len(values) == 0 {
+			return ""
+		}
+		elems := strings.Split(values[len(values)-1], ",")
+		last = strings.TrimSpace(elems[len(elems)-1])
+	}
+	// "192.0.2.1", "192.0.2.1:4711", "[2001:db8::1]:4711", "2001:db8::1";
+	// "unknown" and obfuscated names ("_hidden") are no address.
+	if ap, err := netip.ParseAddrPort(last); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	if a, err := netip.ParseAddr(strings.Trim(last, "[]")); err == nil {
+		return a.Unmap().String()
+	}
+	return ""
 }
 
 // maxHeaderBytes bounds a request's line and headers (Go's default is 1 MB).
