@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/hex"
@@ -8,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/chatwarden/chatwarden/command"
 )
@@ -21,17 +24,26 @@ import (
 // revoking the token (or changing the operator token) ends every session
 // it started at their next request; sessions expire after LinkSessionTTL.
 
+// maxTokenSessions bounds the viewer sessions one token keeps open:
+// logging in again with it ends the oldest beyond the bound, so that a
+// script logging in in a loop cannot fill the store with sessions.
+const maxTokenSessions = 20
+
 // startTokenSession starts a session for p, who logged in with token,
 // and returns its id.
 func (s *Server) startTokenSession(p principal, token string) (string, error) {
+	tokenHash := hex.EncodeToString(digest(token))
 	if err := s.sweep(nsLinkSessions); err != nil {
+		return "", err
+	}
+	if err := s.endOldestSessions(tokenHash, maxTokenSessions-1); err != nil {
 		return "", err
 	}
 	id, err := newSecret(sessionPrefix)
 	if err != nil {
 		return "", err
 	}
-	g := linkGrant{Expires: s.now().Add(LinkSessionTTL), TokenHash: hex.EncodeToString(digest(token)), Operator: p.operator}
+	g := linkGrant{Expires: s.now().Add(LinkSessionTTL), TokenHash: tokenHash, Operator: p.operator}
 	if !p.operator {
 		g.Platform, g.Property = p.token.Platform, p.token.Property
 	}
@@ -100,4 +112,35 @@ func (s *Server) setSession(w http.ResponseWriter, r *http.Request, id string) {
 func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.viaTLS(r), MaxAge: -1})
+}
+
+// endOldestSessions ends the oldest sessions started with the token of
+// tokenHash until at most keep remain.
+func (s *Server) endOldestSessions(tokenHash string, keep int) error {
+	type session struct {
+		key     []byte
+		expires time.Time
+	}
+	var open []session
+	err := s.store.ScanKV(nsLinkSessions, nil, func(k, v []byte) error {
+		var g linkGrant
+		if json.Unmarshal(v, &g) == nil && g.TokenHash == tokenHash {
+			open = append(open, session{bytes.Clone(k), g.Expires})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("count a token's viewer sessions: %w", err)
+	}
+	if len(open) <= keep {
+		return nil
+	}
+	// Every session lives LinkSessionTTL: the first to expire is the oldest.
+	slices.SortFunc(open, func(a, b session) int { return a.expires.Compare(b.expires) })
+	for _, o := range open[:len(open)-keep] {
+		if err := s.store.DeleteKV(nsLinkSessions, o.key); err != nil {
+			return fmt.Errorf("end an old viewer session: %w", err)
+		}
+	}
+	return nil
 }

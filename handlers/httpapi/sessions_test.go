@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
 )
@@ -102,6 +103,37 @@ func TestTokenSessionIsOpaque(t *testing.T) {
 	}
 	if !strings.Contains(e.get("/metrics", "").String(), `chatwarden_api_auth_failures_total{reason="UNKNOWN_SESSION",surface="cookie"} 5`) {
 		t.Error("refused cookies are not counted")
+	}
+}
+
+// TestTokenSessionsBounded: logging in again and again with one token
+// keeps its newest maxTokenSessions sessions and ends the oldest; another
+// token's session is not touched.
+func TestTokenSessionsBounded(t *testing.T) {
+	e := newEnv(t)
+	e.record(ev(1, audit.UserJoin), ev(2, audit.UserJoin, inProp(audit.Telegram, propB)))
+	other := loginCookie(t, e.browser(t), e.tokB)
+	var ids []string
+	for range maxTokenSessions + 5 {
+		e.clock.Add(time.Second)
+		ids = append(ids, loginCookie(t, e.browser(t), e.tokA).Value)
+	}
+	for i, id := range ids {
+		_, page := e.withCookie(t, "/", id)
+		ended := strings.Contains(page, `action="/login"`)
+		if want := i < 5; ended != want {
+			t.Errorf("session %d of %d: ended %v, want %v", i+1, len(ids), ended, want)
+		}
+	}
+	if _, page := e.withCookie(t, "/", other.Value); strings.Contains(page, `action="/login"`) {
+		t.Error("another token's session was ended")
+	}
+	n := 0
+	if err := e.store.ScanKV(nsLinkSessions, nil, func(k, v []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != maxTokenSessions+1 {
+		t.Errorf("%d sessions stored, want %d", n, maxTokenSessions+1)
 	}
 }
 
