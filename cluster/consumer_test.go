@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/cluster"
@@ -37,13 +35,6 @@ func (c *crashAfter) RecordReplicas(ctx context.Context, cur recorder.Cursor, re
 	return res, err
 }
 
-func total(s *store.Store) (n uint64) {
-	for _, p := range s.Properties() {
-		n += p.Count
-	}
-	return n
-}
-
 // TestConsumerCopiesEachRecordOnce: a query node's store ends with every
 // published record once, across a crash between its commit and its
 // acknowledgement and a restart of its consumer.
@@ -62,20 +53,11 @@ func TestConsumerCopiesEachRecordOnce(t *testing.T) {
 	}
 	recordN(0, 100)
 
-	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qs.Close()
-	qrec := recorder.New(qs, recorder.Options{})
-	defer qrec.Close(ctx)
+	q := newQueryNode(t, url)
+	qs, qrec := q.store, q.rec
 	run := func(rec cluster.Recorder) (context.CancelFunc, *cluster.Consumer, chan error) {
 		cctx, cancel := context.WithCancel(ctx)
-		c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
-			Recorder: rec, Cursors: qs, Logger: zerolog.Nop(), Batch: 32})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := q.consumer(rec, 32)
 		if cr, ok := rec.(*crashAfter); ok {
 			cr.cancel = cancel
 		}
@@ -132,27 +114,10 @@ func TestConsumerWaitsOutAnOutage(t *testing.T) {
 			}
 		}
 	}
-	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qs.Close()
-	qrec := recorder.New(qs, recorder.Options{})
-	defer qrec.Close(ctx)
-	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
-		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(cctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	q := newQueryNode(t, url)
+	qs := q.store
+	c := q.consumer(q.rec, 16)
+	defer run(t, c.Run)()
 
 	record(0, 100)
 	eventually(t, "some records copied", func() bool { return total(qs) > 0 })
@@ -211,28 +176,14 @@ func TestQueryNodeKeepsShardChains(t *testing.T) {
 	}
 	wg.Wait()
 
-	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qs.Close()
-	qrec := recorder.New(qs, recorder.Options{})
-	defer qrec.Close(ctx)
+	q := newQueryNode(t, url)
+	qs := q.store
 	var seen atomic.Int64
-	qrec.Subscribe(func(evs []*audit.Event) { seen.Add(int64(len(evs))) })
-	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
-		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(cctx) }()
+	q.rec.Subscribe(func(evs []*audit.Event) { seen.Add(int64(len(evs))) })
+	c := q.consumer(q.rec, 50)
+	stop := run(t, c.Run)
 	eventually(t, "every record copied", func() bool { return total(qs) >= uint64(len(want)) && c.Ready(ctx) == nil })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if n := total(qs); n != 480 || len(want) != 480 || seen.Load() != 480 {
 		t.Fatalf("the query node holds %d records and its subscribers saw %d; the shards recorded %d (want 480)", n, seen.Load(), len(want))
 	}
@@ -301,18 +252,9 @@ func TestThreeNodeClusterFailover(t *testing.T) {
 	clustertest.Provision(t, c.URL(), "CW", cluster.SubjectPrefix+".>", cluster.TokenBucket("CW"), 3)
 	ctx := context.Background()
 	shards := []*fixture{newFixture(t, c.URL()), newFixture(t, c.URL())}
-	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qs.Close()
-	qrec := recorder.New(qs, recorder.Options{})
-	defer qrec.Close(ctx)
-	cons, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: c.URL()}, Stream: "CW",
-		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := newQueryNode(t, c.URL())
+	qs := q.store
+	cons := q.consumer(q.rec, 64)
 	run(t, cons.Run)
 
 	var wg sync.WaitGroup
@@ -360,11 +302,7 @@ func TestConsumerTakesMessagesWithoutOrigin(t *testing.T) {
 	}
 	// Two shards' stores; their records are published by hand.
 	shard := func(n int) (*store.Store, []recorder.Replica) {
-		s, err := store.Open(filepath.Join(t.TempDir(), "shard.db"), store.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := openStore(t, "shard.db")
 		rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{cluster.Router()}})
 		for i := range n {
 			if err := rec.Record(ctx, event("g1", i)); err != nil {
@@ -408,26 +346,12 @@ func TestConsumerTakesMessagesWithoutOrigin(t *testing.T) {
 		}
 	}
 
-	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qs.Close()
-	qrec := recorder.New(qs, recorder.Options{})
-	defer qrec.Close(ctx)
-	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
-		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(cctx) }()
+	q := newQueryNode(t, url)
+	qs := q.store
+	c := q.consumer(q.rec, 7)
+	stop := run(t, c.Run)
 	eventually(t, "every record copied", func() bool { return total(qs) >= 30 && c.Ready(ctx) == nil })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if n := total(qs); n != 30 {
 		t.Fatalf("the query node holds %d records, want 30", n)
 	}

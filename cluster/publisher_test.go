@@ -13,94 +13,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/cluster"
-	"github.com/chatwarden/chatwarden/cluster/clustertest"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
-
-func startNATS(t *testing.T, port int, dir string) *server.Server {
-	return clustertest.StartNATS(t, port, dir)
-}
-
-// eventually polls cond until it holds, failing after a generous bound.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-type fixture struct {
-	store *store.Store
-	rec   *recorder.Recorder
-	pub   *cluster.Publisher
-	stop  func()
-}
-
-// msgID is the message id of a record of the fixture's store.
-func (f *fixture) msgID(e *audit.Event) string {
-	return cluster.MsgID(recorder.Replica{Event: e, Origin: f.store.Origin()})
-}
-
-func newFixture(t *testing.T, url string) *fixture {
-	t.Helper()
-	s, err := store.Open(filepath.Join(t.TempDir(), "shard.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := recorder.New(s, recorder.Options{Routers: []recorder.Router{cluster.Router()}})
-	pub, err := cluster.New(cluster.Options{Conn: cluster.Conn{URL: url}, Stream: "CW", Outbox: s, AckTimeout: time.Second,
-		Batch: 64, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Subscribe(pub.Committed)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pub.Run(ctx) }()
-	var once sync.Once
-	f := &fixture{store: s, rec: rec, pub: pub}
-	f.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("publisher: %v", err)
-			}
-			rec.Close(context.Background())
-			s.Close()
-		})
-	}
-	t.Cleanup(f.stop)
-	return f
-}
-
-func event(property string, i int) *audit.Event {
-	return &audit.Event{Platform: audit.Discord, PropertyID: property, Type: audit.ChatMessage, Function: audit.FuncGateway,
-		ActorType: audit.ActorNonAdmin, ActorID: fmt.Sprintf("u%d", i), Content: fmt.Sprintf("message %d", i)}
-}
-
-// jetStream connects to the server at url for the test's own reads.
-func jetStream(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
 
 // streamRecords reads the whole stream: the message ids and, per id, how
 // many times it is stored.

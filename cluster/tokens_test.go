@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"path/filepath"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -12,28 +11,7 @@ import (
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/command"
-	"github.com/chatwarden/chatwarden/store"
 )
-
-// run runs fn until the test ends, failing the test if it fails.
-func run(t *testing.T, fn func(context.Context) error) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
 
 // TestTokensReachQueryNodes: a token made on a shard through
 // command.Tokens is accepted on a query node and stops being accepted
@@ -62,11 +40,7 @@ func TestTokensReachQueryNodes(t *testing.T) {
 	}
 	tokA, infoA := create()
 
-	qs, err := store.Open(filepath.Join(t.TempDir(), "query.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qs.Close()
+	qs := openStore(t, "query.db")
 	accepted := command.NewTokens(qs, nil)
 	works := func(tok string) bool {
 		info, err := accepted.Lookup(ctx, tok)

@@ -14,11 +14,12 @@ import (
 	"github.com/chatwarden/chatwarden/store"
 )
 
-// TestEngineSettingsAreSavedAndRecorded changes engine settings through
-// the real store and recorder: the value is saved, the router sees it, and
-// each change is one SETTINGS_CHANGE with the old and new value and the
-// admin as actor; bad keys and values are ErrBadArgument naming the key.
-func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
+// settingsCommand is the settings command on a store of the test's own,
+// with the log router and a recorder; contentPolicy makes the recorder
+// keep message text out of the store as the router's policy says, as the
+// bot wires it.
+func settingsCommand(t *testing.T, contentPolicy bool) (*store.Store, *Settings) {
+	t.Helper()
 	ctx := context.Background()
 	s, err := store.Open(filepath.Join(t.TempDir(), "c.db"), store.Options{NoSync: true})
 	if err != nil {
@@ -28,9 +29,22 @@ func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := recorder.New(s, recorder.Options{})
+	var opts recorder.Options
+	if contentPolicy {
+		opts.Prepare = router.ContentPolicy(true)
+	}
+	rec := recorder.New(s, opts)
 	t.Cleanup(func() { rec.Close(ctx); s.Close() })
-	c := &Settings{Store: s, Router: router, Recorder: rec}
+	return s, &Settings{Store: s, Router: router, Recorder: rec}
+}
+
+// TestEngineSettingsAreSavedAndRecorded changes engine settings through
+// the real store and recorder: the value is saved, the router sees it, and
+// each change is one SETTINGS_CHANGE with the old and new value and the
+// admin as actor; bad keys and values are ErrBadArgument naming the key.
+func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
+	ctx := context.Background()
+	s, c := settingsCommand(t, false)
 	scope := Scope{Platform: audit.Telegram, Property: "-1001"}
 	admin := Admin{ID: "42", Name: "Ann"}
 
@@ -46,7 +60,7 @@ func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
 	if _, err := c.SetEngineSetting(ctx, scope, admin, " Verification.Timeout ", "2m"); err != nil {
 		t.Fatal(err)
 	}
-	got := router.Settings(scope.Platform, scope.Property)
+	got := c.Router.Settings(scope.Platform, scope.Property)
 	if v, _ := GetEngineSetting(got, "link_filter.denylist"); !strings.Contains(v, "evil.example") || !strings.Contains(v, "phish.example") {
 		t.Errorf("denylist %q", v)
 	}
@@ -95,17 +109,7 @@ func TestEngineSettingsAreSavedAndRecorded(t *testing.T) {
 // takes a number of days.
 func TestPrivacySettings(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(filepath.Join(t.TempDir(), "p.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := logchannel.NewRouter(ctx, s, "en")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := recorder.New(s, recorder.Options{Prepare: router.ContentPolicy(true)})
-	t.Cleanup(func() { rec.Close(ctx); s.Close() })
-	c := &Settings{Store: s, Router: router, Recorder: rec}
+	s, c := settingsCommand(t, true)
 	private, open := Scope{Platform: audit.Discord, Property: "1"}, Scope{Platform: audit.Discord, Property: "2"}
 	admin := Admin{ID: "42", Name: "Ann"}
 	if _, err := c.SetEngineSetting(ctx, private, admin, KeyStoreContent, "off"); err != nil {
@@ -114,7 +118,7 @@ func TestPrivacySettings(t *testing.T) {
 	if _, err := c.SetEngineSetting(ctx, private, admin, KeyRetentionDays, "30d"); err != nil {
 		t.Fatal(err)
 	}
-	got := router.Settings(private.Platform, private.Property)
+	got := c.Router.Settings(private.Platform, private.Property)
 	if got.StoreContent == nil || *got.StoreContent || got.RetentionDays != 30 {
 		t.Fatalf("settings %+v", got)
 	}
@@ -126,7 +130,7 @@ func TestPrivacySettings(t *testing.T) {
 	for _, sc := range []Scope{private, open} {
 		e := &audit.Event{Platform: sc.Platform, PropertyID: sc.Property, Type: audit.ChatMessage, ActorID: "7",
 			MessageID: "m" + sc.Property, Content: "my phone number is 555-0100", Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin}
-		if err := rec.Record(ctx, e); err != nil {
+		if err := c.Recorder.Record(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -149,17 +153,7 @@ func TestPrivacySettings(t *testing.T) {
 // none) and recorded as one SETTINGS_CHANGE listing them.
 func TestSeveralSettingsAreOneRecord(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(filepath.Join(t.TempDir(), "c.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := logchannel.NewRouter(ctx, s, "en")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := recorder.New(s, recorder.Options{})
-	t.Cleanup(func() { rec.Close(ctx); s.Close() })
-	c := &Settings{Store: s, Router: router, Recorder: rec}
+	s, c := settingsCommand(t, false)
 	scope := Scope{Platform: audit.Discord, Property: "g1"}
 	admin := Admin{ID: "42", Name: "Ann"}
 	records := func() []*audit.Event {
@@ -173,11 +167,11 @@ func TestSeveralSettingsAreOneRecord(t *testing.T) {
 	}
 
 	// A bad value anywhere saves nothing and records nothing.
-	_, err = c.SetEngineSettings(ctx, scope, admin, []SettingChange{{"verification.kind", "math"}, {"verification.timeout", "soon"}})
+	_, err := c.SetEngineSettings(ctx, scope, admin, []SettingChange{{"verification.kind", "math"}, {"verification.timeout", "soon"}})
 	if !errors.Is(err, ErrBadArgument) {
 		t.Fatalf("a bad value: %v", err)
 	}
-	if v, _ := GetEngineSetting(router.Settings(scope.Platform, scope.Property), "verification.kind"); v != "" {
+	if v, _ := GetEngineSetting(c.Router.Settings(scope.Platform, scope.Property), "verification.kind"); v != "" {
 		t.Errorf("verification.kind saved as %q with a bad sibling", v)
 	}
 	if n := len(records()); n != 0 {

@@ -147,6 +147,12 @@ var locales = catalogs{"en": &catalogEN, "fr": &catalogFR, "hi": &catalogHI}
 // single-line values pass through OneLine, Content is left as recorded.
 func Render(e *audit.Event, locale string) Entry { return locales.render(e, locale) }
 
+// Word returns one of the words entries are made of, in locale (else
+// English): "someone" for an unnamed actor, "kind.X" for security kind
+// X, "actor.X" for actor type X. It returns key itself when no catalogue
+// has it, so that a caller can tell and show the value as recorded.
+func Word(locale, key string) string { return locales.lookup(locale).word(key) }
+
 // lookup is the pair of catalogs a render reads: the locale's and English.
 type lookup struct{ loc, en *catalog }
 

@@ -188,6 +188,21 @@ func TestSecurityKindsInWords(t *testing.T) {
 	}
 }
 
+// Word gives the catalogue's words to other surfaces: the locale's,
+// else English's, else the key itself.
+func TestWord(t *testing.T) {
+	for _, c := range []struct{ locale, key, want string }{
+		{"fr", "kind." + audit.KindJoinRaid, "raid d'arrivées"},
+		{"fr-FR", "someone", "quelqu'un"},
+		{"xx", "someone", "someone"},
+		{"hi", "kind.NEW_KIND", "kind.NEW_KIND"},
+	} {
+		if got := Word(c.locale, c.key); got != c.want {
+			t.Errorf("Word(%q, %q) = %q, want %q", c.locale, c.key, got, c.want)
+		}
+	}
+}
+
 // The English formats of EVENTS.md, filled in.
 func TestEnglishFormatsOfEVENTSmd(t *testing.T) {
 	for typ, want := range map[audit.EventType]string{

@@ -66,10 +66,7 @@ func TestDiskFullChild(t *testing.T) {
 	rec := recorder.New(s, recorder.Options{Logger: zerolog.New(&logs)})
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
-	before := make([]*audit.Event, 50)
-	for i := range before {
-		before[i] = genEvent(rng)
-	}
+	before := genEvents(rng, 50)
 	if err := rec.Record(ctx, before...); err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,15 @@ func genEvent(rng *rand.Rand) *audit.Event {
 	return e
 }
 
+// genEvents makes n events with genEvent.
+func genEvents(rng *rand.Rand, n int) []*audit.Event {
+	evs := make([]*audit.Event, n)
+	for i := range evs {
+		evs[i] = genEvent(rng)
+	}
+	return evs
+}
+
 func appendAll(t testing.TB, s *Store, evs []*audit.Event, batch int) {
 	t.Helper()
 	for i := 0; i < len(evs); i += batch {

@@ -43,10 +43,7 @@ func pageAll(t *testing.T, s *Store, q Query) []audit.ID {
 func TestQueryMatchesBruteForce(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	evs := make([]*audit.Event, 6000)
-	for i := range evs {
-		evs[i] = genEvent(rng)
-	}
+	evs := genEvents(rng, 6000)
 	appendAll(t, s, evs, 500)
 	for i := 0; i < 400; i++ {
 		q := randQuery(rng)
@@ -111,10 +108,7 @@ func TestQueryPagesHoldWholeRecords(t *testing.T) {
 func TestQueryNewerPagesWalkBack(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	evs := make([]*audit.Event, 2000)
-	for i := range evs {
-		evs[i] = genEvent(rng)
-	}
+	evs := genEvents(rng, 2000)
 	appendAll(t, s, evs, 2000)
 	for i := 0; i < 50; i++ {
 		q := randQuery(rng)
@@ -165,10 +159,7 @@ func ids(evs []*audit.Event) []audit.ID {
 func TestPaginationStableUnderConcurrentInserts(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(5, 6))
-	evs := make([]*audit.Event, 3000)
-	for i := range evs {
-		evs[i] = genEvent(rng)
-	}
+	evs := genEvents(rng, 3000)
 	appendAll(t, s, evs, 1000)
 	done := make(chan struct{})
 	writerErr := make(chan error, 1)
@@ -283,10 +274,7 @@ func TestCursorRejections(t *testing.T) {
 func TestCountsMatchBruteForce(t *testing.T) {
 	s := openTest(t)
 	rng := rand.New(rand.NewPCG(11, 12))
-	evs := make([]*audit.Event, 3000)
-	for i := range evs {
-		evs[i] = genEvent(rng)
-	}
+	evs := genEvents(rng, 3000)
 	appendAll(t, s, evs, 3000)
 	since, until := testBase.Add(5*24*time.Hour), testBase.Add(20*24*time.Hour)
 	for _, pr := range testProps {

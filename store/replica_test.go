@@ -73,6 +73,58 @@ func overTheWire(t *testing.T, r recorder.Replica) recorder.Replica {
 	return r
 }
 
+// interleave is the stream two shards' publishers make: runs of up to
+// maxRun records of either, the first and last of a run sometimes
+// swapped (a publish retried after the next one), and one in repeatOneIn
+// runs with its first record again at its end (a publish retried after
+// its acknowledgement was lost).
+func interleave(rng *rand.Rand, maxRun, repeatOneIn int, a, b []recorder.Replica) []recorder.Replica {
+	var stream []recorder.Replica
+	for len(a)+len(b) > 0 {
+		src := &a
+		if len(a) == 0 || len(b) > 0 && rng.IntN(2) == 0 {
+			src = &b
+		}
+		n := min(1+rng.IntN(maxRun), len(*src))
+		part := slices.Clone((*src)[:n])
+		*src = (*src)[n:]
+		if len(part) > 1 && rng.IntN(3) == 0 {
+			part[0], part[len(part)-1] = part[len(part)-1], part[0]
+		}
+		if rng.IntN(repeatOneIn) == 0 {
+			part = append(part, part[0])
+		}
+		stream = append(stream, part...)
+	}
+	return stream
+}
+
+// appendStream stores the stream on q as a consumer does, in batches of
+// up to maxBatch records decoded from JSON, each saving the cursor "pos"
+// with its records; it fails the test on a problem and returns how many
+// records were stored and how many skipped as duplicates.
+func appendStream(t *testing.T, q *Store, rng *rand.Rand, stream []recorder.Replica, maxBatch int) (stored, dups int) {
+	t.Helper()
+	for i := 0; i < len(stream); {
+		n := min(1+rng.IntN(maxBatch), len(stream)-i)
+		batch := &recorder.ReplicaBatch{Cursors: []recorder.Cursor{{Name: "pos", Value: []byte{byte(i)}}}}
+		for _, r := range stream[i : i+n] {
+			batch.Records = append(batch.Records, overTheWire(t, r))
+		}
+		res, err := q.AppendReplica(context.Background(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Problems) > 0 {
+			t.Fatalf("problems: %v", res.Problems)
+		}
+		stored += len(res.Stored)
+		dups += res.Duplicates
+		i += n
+	}
+	return stored, dups
+}
+
 // TestReplicaKeepsShardChains: records of two shards, delivered through
 // JSON, interleaved, partly out of order and partly twice, end on the
 // replica with the shards' ids, hashes and chain heads; every chain
@@ -95,43 +147,10 @@ func TestReplicaKeepsShardChains(t *testing.T) {
 	// The stream: the shards' records interleaved, with pairs swapped
 	// (a publish retried after the next one) and repeats.
 	rng := rand.New(rand.NewPCG(3, 4))
-	var stream []recorder.Replica
-	for len(recsA)+len(recsB) > 0 {
-		src := &recsA
-		if len(recsA) == 0 || len(recsB) > 0 && rng.IntN(2) == 0 {
-			src = &recsB
-		}
-		n := min(1+rng.IntN(3), len(*src))
-		part := slices.Clone((*src)[:n])
-		*src = (*src)[n:]
-		if len(part) > 1 && rng.IntN(3) == 0 {
-			part[0], part[1] = part[1], part[0]
-		}
-		if rng.IntN(10) == 0 {
-			part = append(part, part[0])
-		}
-		stream = append(stream, part...)
-	}
+	stream := interleave(rng, 3, 10, recsA, recsB)
 
 	q := openTest(t)
-	var stored, dups int
-	for i := 0; i < len(stream); {
-		n := min(1+rng.IntN(40), len(stream)-i)
-		batch := &recorder.ReplicaBatch{Cursors: []recorder.Cursor{{Name: "pos", Value: []byte{byte(i)}}}}
-		for _, r := range stream[i : i+n] {
-			batch.Records = append(batch.Records, overTheWire(t, r))
-		}
-		res, err := q.AppendReplica(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Problems) > 0 {
-			t.Fatalf("problems: %v", res.Problems)
-		}
-		stored += len(res.Stored)
-		dups += res.Duplicates
-		i += n
-	}
+	stored, dups := appendStream(t, q, rng, stream, 40)
 	if stored != 1200 || dups == 0 {
 		t.Fatalf("stored %d records (want 1200), %d duplicates skipped (want some)", stored, dups)
 	}
@@ -419,42 +438,9 @@ func TestReplicaKeepsChainsPerOrigin(t *testing.T) {
 		t.Fatalf("origins %q and %q, published as %q", a.Origin(), b.Origin(), recsA[0].Origin)
 	}
 	rng := rand.New(rand.NewPCG(15, 16))
-	var stream []recorder.Replica
-	for len(recsA)+len(recsB) > 0 {
-		src := &recsA
-		if len(recsA) == 0 || len(recsB) > 0 && rng.IntN(2) == 0 {
-			src = &recsB
-		}
-		n := min(1+rng.IntN(4), len(*src))
-		part := slices.Clone((*src)[:n])
-		*src = (*src)[n:]
-		if len(part) > 1 && rng.IntN(3) == 0 {
-			part[0], part[len(part)-1] = part[len(part)-1], part[0]
-		}
-		if rng.IntN(8) == 0 {
-			part = append(part, part[0])
-		}
-		stream = append(stream, part...)
-	}
+	stream := interleave(rng, 4, 8, recsA, recsB)
 	q := openTest(t)
-	var stored, dups int
-	for i := 0; i < len(stream); {
-		n := min(1+rng.IntN(30), len(stream)-i)
-		batch := &recorder.ReplicaBatch{}
-		for _, r := range stream[i : i+n] {
-			batch.Records = append(batch.Records, overTheWire(t, r))
-		}
-		res, err := q.AppendReplica(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Problems) > 0 {
-			t.Fatalf("problems: %v", res.Problems)
-		}
-		stored += len(res.Stored)
-		dups += res.Duplicates
-		i += n
-	}
+	stored, dups := appendStream(t, q, rng, stream, 30)
 	if stored != 800 || dups == 0 {
 		t.Fatalf("stored %d records (want 800), %d duplicates skipped (want some)", stored, dups)
 	}

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/chatwarden/chatwarden/audit"
-
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -59,10 +57,7 @@ func TestStoreWrittenWithoutSyncedFreelistUpgrades(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	rng := rand.New(rand.NewPCG(31, 32))
-	evs := make([]*audit.Event, 3000)
-	for i := range evs {
-		evs[i] = genEvent(rng)
-	}
+	evs := genEvents(rng, 3000)
 
 	old, err := Open(path, Options{NoSync: true, noFreelistSync: true})
 	if err != nil {
@@ -104,10 +99,7 @@ func TestStoreWrittenWithoutSyncedFreelistUpgrades(t *testing.T) {
 			}
 		}
 	}
-	more := make([]*audit.Event, 500)
-	for i := range more {
-		more[i] = genEvent(rng)
-	}
+	more := genEvents(rng, 500)
 	appendAll(t, s, more, 100)
 	verifyAll(t, s, len(evs)+len(more))
 	if err := s.Close(); err != nil {

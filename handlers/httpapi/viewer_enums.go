@@ -1,10 +1,15 @@
 package httpapi
 
-import "github.com/chatwarden/chatwarden/logentry"
+import (
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
+)
 
 // Enum values of params (DONE, TIMEOUT, DENYLIST ...) as the viewer's
 // pages show them: words in the page's locale. A value is looked up as
 // "key.VALUE", then as "VALUE"; one without a word is shown as recorded.
+// A security record's kind is named as its log entry names it
+// (logentry's "kind.X" words), not here.
 var enumWords = map[string]map[string]string{
 	"en": {
 		"DONE": "done", "ALREADY_GONE": "already gone", "FORBIDDEN": "not permitted", "FAILED": "failed",
@@ -13,8 +18,6 @@ var enumWords = map[string]map[string]string{
 		"DELETE": "delete", "FLAG": "flag", "QUARANTINE": "quarantine", "KICK": "kick", "BAN": "ban", "ROLE": "role granted",
 		"UNRESTRICT": "restrictions lifted", "NONE": "none",
 		"WRONG_ANSWER": "wrong answer", "TIMEOUT": "timed out", "LEFT": "left", "KICKED": "kicked",
-		"IMPERSONATION": "impersonation", "UNAUTHORIZED_INTEGRATION": "unapproved integration", "JOIN_RAID": "join raid",
-		"API_AUTH_FAILURE": "API login failure", "BOT_RIGHTS_LOST": "bot lost its rights",
 		"BUTTON": "button", "MATH": "math question", "BOT": "bot", "WEBHOOK": "webhook", "INTEGRATION": "integration",
 		"ACTIVE": "ongoing", "ENDED": "ended", "HAS_ATTACHMENT": "with attachments", "NO_ATTACHMENT": "no attachments",
 	},
@@ -25,8 +28,6 @@ var enumWords = map[string]map[string]string{
 		"DELETE": "suppression", "FLAG": "signalement", "QUARANTINE": "quarantaine", "KICK": "expulsion", "BAN": "bannissement", "ROLE": "rôle attribué",
 		"UNRESTRICT": "restrictions levées", "NONE": "aucune",
 		"WRONG_ANSWER": "mauvaise réponse", "TIMEOUT": "délai dépassé", "LEFT": "parti", "KICKED": "expulsé",
-		"IMPERSONATION": "usurpation d’identité", "UNAUTHORIZED_INTEGRATION": "intégration non approuvée", "JOIN_RAID": "raid d’arrivées",
-		"API_AUTH_FAILURE": "échec de connexion à l’API", "BOT_RIGHTS_LOST": "le bot a perdu ses droits",
 		"BUTTON": "bouton", "MATH": "question de calcul", "BOT": "bot", "WEBHOOK": "webhook", "INTEGRATION": "intégration",
 		"ACTIVE": "en cours", "ENDED": "terminé", "HAS_ATTACHMENT": "avec pièces jointes", "NO_ATTACHMENT": "sans pièce jointe",
 	},
@@ -37,8 +38,6 @@ var enumWords = map[string]map[string]string{
 		"DELETE": "हटाना", "FLAG": "चिह्नित", "QUARANTINE": "क्वारंटीन", "KICK": "निकालना", "BAN": "प्रतिबंध", "ROLE": "भूमिका दी गई",
 		"UNRESTRICT": "प्रतिबंध हटाए", "NONE": "कोई नहीं",
 		"WRONG_ANSWER": "गलत उत्तर", "TIMEOUT": "समय समाप्त", "LEFT": "छोड़ दिया", "KICKED": "निकाला गया",
-		"IMPERSONATION": "प्रतिरूपण", "UNAUTHORIZED_INTEGRATION": "अस्वीकृत इंटीग्रेशन", "JOIN_RAID": "जॉइन रेड",
-		"API_AUTH_FAILURE": "API लॉगिन विफल", "BOT_RIGHTS_LOST": "बॉट ने अधिकार खो दिए",
 		"BUTTON": "बटन", "MATH": "गणित प्रश्न", "BOT": "बॉट", "WEBHOOK": "वेबहुक", "INTEGRATION": "इंटीग्रेशन",
 		"ACTIVE": "जारी", "ENDED": "समाप्त", "HAS_ATTACHMENT": "अनुलग्नक सहित", "NO_ATTACHMENT": "कोई अनुलग्नक नहीं",
 	},
@@ -50,19 +49,30 @@ var enumKeys = map[string]bool{"outcome": true, "rule": true, "mode": true, "act
 
 // enumWord returns the word for param key's value in locale, or value.
 func enumWord(locale, key, value string) string {
-	if !enumKeys[key] {
+	switch {
+	case !enumKeys[key]:
+		return value
+	case key == audit.ParamKind:
+		if w := logentry.Word(locale, "kind."+value); w != "kind."+value {
+			return w
+		}
 		return value
 	}
+	return localized(enumWords, locale, value, key+"."+value, value)
+}
+
+// localized returns the first of keys that table has in locale, else in
+// English, else fallback.
+func localized(table map[string]map[string]string, locale, fallback string, keys ...string) string {
 	if !logentry.ValidLocale(locale) {
 		locale = "en"
 	}
 	for _, loc := range []string{locale, "en"} {
-		if w := enumWords[loc][key+"."+value]; w != "" {
-			return w
-		}
-		if w := enumWords[loc][value]; w != "" {
-			return w
+		for _, k := range keys {
+			if w := table[loc][k]; w != "" {
+				return w
+			}
 		}
 	}
-	return value
+	return fallback
 }

@@ -1,10 +1,9 @@
 package httpapi
 
-import "github.com/chatwarden/chatwarden/logentry"
-
 // pageLabels are the viewer pages' own words, by locale (those of
 // logentry.Locales); a missing word falls back to English. Record content
-// is rendered by logentry in the same locale.
+// is rendered by logentry in the same locale, and the words entries share
+// with the pages ("someone") are logentry's (logentry.Word).
 var pageLabels = map[string]map[string]string{
 	"en": {
 		"role":       "Role",
@@ -28,7 +27,7 @@ var pageLabels = map[string]map[string]string{
 		"logout": "Log out", "choose_property": "Choose a community on the log page first.",
 		"time": "Time", "moderator": "Moderator", "action": "Action", "reason": "Reason", "record_link": "Record",
 		"no_reason": "no reason given", "all_actions": "all actions", "filter": "Filter", "older": "Older →",
-		"no_actions": "No moderator actions match.", "someone": "someone", "not_found": "No such record in this community.",
+		"no_actions": "No moderator actions match.", "not_found": "No such record in this community.",
 		"act_ban": "ban", "act_unban": "unban", "act_kick": "kick", "act_timeout": "timeout", "act_timeout_lift": "timeout lifted",
 		"act_quarantine": "quarantine", "act_delete": "message deleted", "act_link": "link removed",
 		"act_verify_pass": "verification passed", "act_verify_fail": "verification failed",
@@ -55,7 +54,7 @@ var pageLabels = map[string]map[string]string{
 		"logout": "Se déconnecter", "choose_property": "Choisissez d’abord une communauté dans le journal.",
 		"time": "Heure", "moderator": "Modérateur", "action": "Action", "reason": "Raison", "record_link": "Entrée",
 		"no_reason": "aucune raison donnée", "all_actions": "toutes les actions", "filter": "Filtrer", "older": "Plus anciennes →",
-		"no_actions": "Aucune action de modération ne correspond.", "someone": "quelqu’un", "not_found": "Aucune entrée de ce nom dans cette communauté.",
+		"no_actions": "Aucune action de modération ne correspond.", "not_found": "Aucune entrée de ce nom dans cette communauté.",
 		"act_ban": "bannissement", "act_unban": "débannissement", "act_kick": "expulsion", "act_timeout": "exclusion temporaire",
 		"act_timeout_lift": "exclusion levée", "act_quarantine": "quarantaine", "act_delete": "message supprimé",
 		"act_link": "lien retiré", "act_verify_pass": "vérification réussie", "act_verify_fail": "vérification échouée",
@@ -82,7 +81,7 @@ var pageLabels = map[string]map[string]string{
 		"logout": "लॉग आउट", "choose_property": "पहले लॉग पेज पर एक समुदाय चुनें।",
 		"time": "समय", "moderator": "मॉडरेटर", "action": "कार्रवाई", "reason": "कारण", "record_link": "रिकॉर्ड",
 		"no_reason": "कोई कारण नहीं दिया गया", "all_actions": "सभी कार्रवाइयाँ", "filter": "फ़िल्टर", "older": "पुराने →",
-		"no_actions": "कोई मॉडरेटर कार्रवाई मेल नहीं खाती।", "someone": "कोई", "not_found": "इस समुदाय में ऐसा कोई रिकॉर्ड नहीं है।",
+		"no_actions": "कोई मॉडरेटर कार्रवाई मेल नहीं खाती।", "not_found": "इस समुदाय में ऐसा कोई रिकॉर्ड नहीं है।",
 		"act_ban": "प्रतिबंध", "act_unban": "प्रतिबंध हटाया", "act_kick": "निकाला गया", "act_timeout": "टाइमआउट",
 		"act_timeout_lift": "टाइमआउट हटाया", "act_quarantine": "क्वारंटीन", "act_delete": "संदेश हटाया",
 		"act_link": "लिंक हटाया", "act_verify_pass": "सत्यापन सफल", "act_verify_fail": "सत्यापन विफल",
@@ -90,15 +89,4 @@ var pageLabels = map[string]map[string]string{
 }
 
 // pageLabel returns the word for key in locale, else in English, else key.
-func pageLabel(locale, key string) string {
-	if !logentry.ValidLocale(locale) {
-		locale = "en"
-	}
-	if s := pageLabels[locale][key]; s != "" {
-		return s
-	}
-	if s := pageLabels["en"][key]; s != "" {
-		return s
-	}
-	return key
-}
+func pageLabel(locale, key string) string { return localized(pageLabels, locale, key, key) }

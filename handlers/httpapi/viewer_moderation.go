@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -230,7 +231,7 @@ func (sc *scope) modRow(e *audit.Event, act, member string) modRow {
 		ActionText: pageLabel(sc.locale, "act_"+act), RecordURL: sc.recordURL(e.ID),
 		Moderator: sc.person(e.ActorID, e.ActorName), Member: sc.person(member, e.Params[audit.ParamTargetName])}
 	if row.Moderator.Name == "" && row.Moderator.ID == "" {
-		row.Moderator.Name = pageLabel(sc.locale, "someone")
+		row.Moderator.Name = logentry.Word(sc.locale, "someone")
 	}
 	row.Reason = enumWord(sc.locale, audit.ParamReason, e.Params[audit.ParamReason])
 	if row.Reason == "" && act == actLink {

@@ -464,6 +464,31 @@ func TestPagesInTheCommunityLanguage(t *testing.T) {
 	}
 }
 
+// A security record's page names its kind with the words of its log
+// entry (one table, logentry's), in the community's language.
+func TestRecordNamesKindLikeItsEntry(t *testing.T) {
+	e := newEnv(t)
+	alert := ev(1, audit.SecurityEvent, withParams(audit.ParamKind, audit.KindUnauthorizedIntegration))
+	e.record(alert)
+	b := e.browser(t)
+	b.do("POST", "/login", url.Values{"token": {e.tokA}})
+	for _, c := range []struct{ locale, word string }{{"en", "unauthorized integration"}, {"hi", "अनधिकृत इंटीग्रेशन"}} {
+		if _, _, err := e.store.UpdateSettings(context.Background(), audit.Discord, propA, func(s *settings.Community) error {
+			s.Locale = c.locale
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if s := logentry.Render(alert, c.locale).Summary; !strings.Contains(s, c.word) {
+			t.Fatalf("%s: the entry's summary %q does not name the kind %q", c.locale, s, c.word)
+		}
+		_, page := b.do("GET", "/record?id="+alert.ID.String(), nil)
+		if !strings.Contains(page, "<dd>"+c.word+"</dd>") || strings.Contains(page, "<dd>"+audit.KindUnauthorizedIntegration+"</dd>") {
+			t.Errorf("%s: the record page does not name the kind %q:\n%s", c.locale, c.word, page)
+		}
+	}
+}
+
 func TestPageLabelsComplete(t *testing.T) {
 	for _, loc := range logentry.Locales() {
 		for key := range pageLabels["en"] {

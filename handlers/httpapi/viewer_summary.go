@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/logentry"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -154,7 +155,7 @@ func (s *Server) summary(r *http.Request, sc *scope) (*summaryPage, error) {
 				actions map[string]int
 			}{who: sc.person(e.ActorID, e.ActorName), actions: map[string]int{}}
 			if m.who.Name == "" && m.who.ID == "" {
-				m.who.Name = pageLabel(sc.locale, "someone")
+				m.who.Name = logentry.Word(sc.locale, "someone")
 			}
 			per[key] = m
 		}

@@ -9,7 +9,6 @@ import (
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
-	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/moderation"
 )
 
@@ -164,64 +163,6 @@ func (b *Bot) MemberNames(ctx context.Context, property, user string) ([]string,
 		}
 	}
 	return out, nil
-}
-
-// ChatTitle returns a chat's title as the handler last saw it (in the
-// chat object of its messages, a new_chat_title, or getChat when it was
-// linked as a log chat), or "".
-func (b *Bot) ChatTitle(chat string) string {
-	v, err := b.opts.Store.GetKV(nsChat, []byte(chat))
-	if err != nil {
-		return ""
-	}
-	return string(v)
-}
-
-// rememberTitle keeps a chat's title outside a batch (a log chat the bot
-// was told about by a command).
-func (b *Bot) rememberTitle(chat int64, title string) {
-	if title == "" || b.ChatTitle(itoa(chat)) == title {
-		return
-	}
-	if err := b.opts.Store.Put(nsChat, []byte(itoa(chat)), []byte(title)); err != nil {
-		b.log.Warn().Err(err).Int64("chat", chat).Msg("remember a chat's title")
-	}
-}
-
-// noteTitle keeps the title of the chat a message is in, with the batch.
-// A new_chat_title message is left to its own case, which needs the old
-// title.
-func (b *Bot) noteTitle(t *batch, m *tgbotapi.Message) {
-	if m.Chat == nil || m.Chat.Title == "" || m.NewChatTitle != "" {
-		return
-	}
-	key := chatID(m.Chat)
-	if old, ok := t.get(nsChat, key); !ok || string(old) != m.Chat.Title {
-		t.put(nsChat, key, []byte(m.Chat.Title))
-	}
-}
-
-// TopicName returns the name of a group's forum topic as the handler last
-// saw it (its creation, its last rename, or a message in it), or "".
-func (b *Bot) TopicName(property, thread string) string {
-	v, err := b.opts.Store.GetKV(nsTopic, []byte(property+"/"+thread))
-	if err != nil {
-		return ""
-	}
-	return string(v)
-}
-
-// nameChannel names the forum topic of a record the handler makes, and
-// drops a channel that is the group itself: on Telegram a record outside
-// topics has no channel, so that no entry shows the group's id as one.
-func (b *Bot) nameChannel(e *audit.Event) {
-	switch {
-	case e.ChannelID == "":
-	case e.ChannelID == e.PropertyID:
-		e.ChannelID = ""
-	case e.Params.Get(audit.ParamChannelName) == "":
-		e.Params.Set(audit.ParamChannelName, b.TopicName(e.PropertyID, e.ChannelID))
-	}
 }
 
 // The engines' view of Telegram. The Bot is their platform.Actions; directory

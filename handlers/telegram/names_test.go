@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/handlers/enginetest"
+	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 	"github.com/chatwarden/chatwarden/verification"
 )
 
@@ -150,4 +151,69 @@ func TestEntriesNameTopicsNotIDs(t *testing.T) {
 	if m := bareChannel.FindAllString(all, -1); len(m) > 0 || strings.Contains(all, id(g.ID)) {
 		t.Errorf("the log chat shows bare ids %v or the group's id:\n%s", m, all)
 	}
+}
+
+// A group's title and its forum topics' names are kept from every update
+// that shows them: the title from a member change as from a message
+// (ChatTitle, which log entries and a rename's old title read, and the
+// store's property name, which the viewer shows), a rename's new title,
+// a topic's name from its creation, its rename and the creation message
+// a topic message replies to; a property name gone stale is written again
+// by the next process that sees the group.
+func TestGroupAndTopicNames(t *testing.T) {
+	h := newHarness(t)
+	f := h.fake
+	owner, ann := f.NewUser("Owner"), f.NewUser("Ann")
+	named := func(chat int64, want string) {
+		t.Helper()
+		var title, prop string
+		waitFor(t, "the group named "+want, func() bool {
+			title = h.bot.ChatTitle(id(chat))
+			var err error
+			if prop, err = h.s.PropertyName(audit.Telegram, id(chat)); err != nil {
+				t.Fatal(err)
+			}
+			return title == want && prop == want
+		})
+	}
+	topicNamed := func(chat int64, thread int, want string) {
+		t.Helper()
+		waitFor(t, "the topic named "+want, func() bool { return h.bot.TopicName(id(chat), strconv.Itoa(thread)) == want })
+	}
+
+	// Seen through a member change only (no message yet).
+	quiet := f.NewSupergroup("Quiet <group>", owner, ann)
+	f.PromoteAdmin(quiet, owner, ann, telegramtest.AdminRights{CanDeleteMessages: true})
+	named(quiet.ID, "Quiet <group>")
+
+	g := f.NewForum("Growers", owner, ann)
+	f.Message(g, ann, "hello")
+	h.wait(g.ID, audit.ChatMessage, 1)
+	named(g.ID, "Growers")
+	f.SetTitle(g, owner, "Growers & friends")
+	rename := h.wait(g.ID, audit.PropertyUpdate, 1)[0]
+	if rename.Params[audit.ParamOldValue] != "Growers" || rename.Params[audit.ParamNewValue] != "Growers & friends" {
+		t.Errorf("the rename's record: %v", rename.Params)
+	}
+	named(g.ID, "Growers & friends")
+
+	topic := f.ForumTopicCreated(g, owner, "Ideas").Message.MessageID
+	topicNamed(g.ID, topic, "Ideas")
+	f.ForumTopicEdited(g, owner, topic, "Plans")
+	topicNamed(g.ID, topic, "Plans")
+	if err := h.s.DeleteKV("telegram/topic", []byte(id(g.ID)+"/"+strconv.Itoa(topic))); err != nil {
+		t.Fatal(err)
+	}
+	f.TopicMessage(g, ann, topic, "in the topic")
+	topicNamed(g.ID, topic, "Ideas") // as its creation message says
+
+	// A restarted process writes a stale property name again.
+	h.stop()
+	if err := h.s.SetPropertyName(audit.Telegram, id(g.ID), "stale"); err != nil {
+		t.Fatal(err)
+	}
+	h.start(nil)
+	f.Message(g, ann, "after the restart")
+	h.wait(g.ID, audit.ChatMessage, 3)
+	named(g.ID, "Growers & friends")
 }

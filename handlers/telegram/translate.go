@@ -149,13 +149,8 @@ func (b *Bot) setActor(e *audit.Event, u *tgbotapi.User) {
 // translate turns one update into records and queues what to do once they
 // are durable.
 func (b *Bot) translate(t *batch, u *update) []*audit.Event {
-	switch {
-	case u.Message != nil:
-		b.notePropertyName(u.Message.Chat)
-	case u.ChatMember != nil:
-		b.notePropertyName(&u.ChatMember.Chat)
-	case u.MyChatMember != nil:
-		b.notePropertyName(&u.MyChatMember.Chat)
+	if c := titledChat(u); c != nil {
+		b.noteTitle(t, c, c.Title)
 	}
 	switch {
 	case u.Message != nil:
@@ -184,7 +179,6 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 		b.privateMessage(t, m, ext)
 		return nil
 	}
-	b.noteTitle(t, m)
 	switch {
 	case len(m.NewChatMembers) > 0:
 		var out []*audit.Event
@@ -223,9 +217,8 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 	case m.NewChatTitle != "":
 		e := b.event(m.Chat, audit.PropertyUpdate, "new_chat_title", m.Date)
 		b.setActor(e, m.From)
-		key := chatID(m.Chat)
-		old, _ := t.get(nsChat, key)
-		t.put(nsChat, key, []byte(m.NewChatTitle))
+		old, _ := t.get(nsChat, chatID(m.Chat))
+		b.noteTitle(t, m.Chat, m.NewChatTitle)
 		e.Params.Set(audit.ParamChanged, "title")
 		e.Params.Set(audit.ParamField, "title")
 		e.Params.Set(audit.ParamOldValue, string(old))
@@ -257,7 +250,7 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 		e := b.event(m.Chat, audit.ChannelCreate, "forum_topic_created", m.Date)
 		b.setActor(e, m.From)
 		e.ChannelID = strconv.Itoa(ext.MessageThreadID)
-		t.put(nsTopic, topicKey(m.Chat, e.ChannelID), []byte(ext.ForumTopicCreated.Name))
+		noteTopic(t, m.Chat, e.ChannelID, ext.ForumTopicCreated.Name)
 		e.Params.Set(audit.ParamChannelName, ext.ForumTopicCreated.Name)
 		e.Params.Set(audit.ParamChannelKind, "FORUM_TOPIC")
 		return []*audit.Event{e}
@@ -292,30 +285,6 @@ func (b *Bot) onMessage(t *batch, m *tgbotapi.Message, ext *messageExt, platform
 	return out
 }
 
-func topicKey(chat *tgbotapi.Chat, thread string) string { return chatID(chat) + "/" + thread }
-
-// inTopic places e in the forum topic of its message, if any: the thread
-// id as the channel, named as the handler last saw the topic (created or
-// renamed), else with the name of the topic's creation message, which
-// Telegram attaches to a topic message that replies to nothing (a topic
-// created before the bot came).
-func (b *Bot) inTopic(t *batch, e *audit.Event, chat *tgbotapi.Chat, ext *messageExt) {
-	if ext == nil || !ext.IsTopicMessage || ext.MessageThreadID == 0 {
-		return
-	}
-	e.ChannelID = strconv.Itoa(ext.MessageThreadID)
-	key := topicKey(chat, e.ChannelID)
-	if name, ok := t.get(nsTopic, key); ok && len(name) > 0 {
-		e.Params.Set(audit.ParamChannelName, string(name))
-		return
-	}
-	if r := ext.ReplyToMessage; r != nil && r.MessageID == ext.MessageThreadID &&
-		r.ForumTopicCreated != nil && r.ForumTopicCreated.Name != "" {
-		t.put(nsTopic, key, []byte(r.ForumTopicCreated.Name))
-		e.Params.Set(audit.ParamChannelName, r.ForumTopicCreated.Name)
-	}
-}
-
 // topicChanged records CHANNEL_UPDATE for a forum topic renamed, given
 // another icon, closed or reopened, and remembers its new name.
 func (b *Bot) topicChanged(t *batch, m *tgbotapi.Message, ext *messageExt) []*audit.Event {
@@ -346,7 +315,7 @@ func (b *Bot) topicChanged(t *batch, m *tgbotapi.Message, ext *messageExt) []*au
 			e.Params.Set("new_name", ed.Name)
 			e.Params.Set(audit.ParamChannelName, ed.Name)
 			if e.ChannelID != "" {
-				t.put(nsTopic, topicKey(m.Chat, e.ChannelID), []byte(ed.Name))
+				noteTopic(t, m.Chat, e.ChannelID, ed.Name)
 			}
 		}
 		if ed.IconCustomEmojiID != nil {

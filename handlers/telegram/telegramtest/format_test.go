@@ -28,11 +28,34 @@ func entStr(ents []MessageEntity) string {
 	return strings.Join(parts, " ")
 }
 
+// parseCase is a formatted text and what parsing it gives: the plain
+// text and its entities (entStr), or Telegram's error.
+type parseCase struct{ in, text, ents, err string }
+
+// checkParses runs each case through parse.
+func checkParses(t *testing.T, cases []parseCase, parse func(string) (string, []MessageEntity, error)) {
+	t.Helper()
+	for _, c := range cases {
+		text, ents, err := parse(c.in)
+		if err == nil {
+			text, ents = trimParsed(text, ents)
+		}
+		switch {
+		case c.err != "":
+			if err == nil || err.Error() != c.err {
+				t.Errorf("%q: err = %v, want %q", c.in, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%q: unexpected error %v", c.in, err)
+		case text != c.text || entStr(ents) != c.ents:
+			t.Errorf("%q: got %q [%s], want %q [%s]", c.in, text, entStr(ents), c.text, c.ents)
+		}
+	}
+}
+
 func TestParseHTML(t *testing.T) {
 	users := map[int64]User{42: {ID: 42, FirstName: "Ann"}}
-	cases := []struct {
-		in, text, ents, err string
-	}{
+	cases := []parseCase{
 		{in: "<b>bold</b>", text: "bold", ents: "bold@0+4"},
 		{in: "<strong>a</strong><em>b</em><ins>c</ins><del>d</del><strike>e</strike><s>f</s><u>g</u><i>h</i>",
 			text: "abcdefgh", ents: "bold@0+1 italic@1+1 underline@2+1 strikethrough@3+1 strikethrough@4+1 strikethrough@5+1 underline@6+1 italic@7+1"},
@@ -71,31 +94,14 @@ func TestParseHTML(t *testing.T) {
 		{in: "AT&T", err: `Character '&' at byte offset 2 does not start an HTML entity; it must be escaped as "&amp;"`},
 		{in: "&nbsp;", err: `Character '&' at byte offset 0 does not start an HTML entity; it must be escaped as "&amp;"`},
 	}
-	for _, c := range cases {
-		text, ents, err := parseHTML(c.in, false, users)
-		if err == nil {
-			text, ents = trimParsed(text, ents)
-		}
-		switch {
-		case c.err != "":
-			if err == nil || err.Error() != c.err {
-				t.Errorf("%q: err = %v, want %q", c.in, err, c.err)
-			}
-		case err != nil:
-			t.Errorf("%q: unexpected error %v", c.in, err)
-		case text != c.text || entStr(ents) != c.ents:
-			t.Errorf("%q: got %q [%s], want %q [%s]", c.in, text, entStr(ents), c.text, c.ents)
-		}
-	}
+	checkParses(t, cases, func(in string) (string, []MessageEntity, error) { return parseHTML(in, false, users) })
 	if text, _, err := parseHTML("AT&T &nbsp;", true, nil); err != nil || text != "AT&T &nbsp;" {
 		t.Errorf("lenient: %q %v", text, err)
 	}
 }
 
 func TestParseMarkdownV2(t *testing.T) {
-	cases := []struct {
-		in, text, ents, err string
-	}{
+	cases := []parseCase{
 		{in: "*b* _i_ __u__ ~s~ ||sp||", text: "b i u s sp", ents: "bold@0+1 italic@2+1 underline@4+1 strikethrough@6+1 spoiler@8+2"},
 		{in: "*bold _italic bold ~strike~ __under___ bold*", text: "bold italic bold strike under bold",
 			ents: "bold@0+34 italic@5+24 strikethrough@17+6 underline@24+5"},
@@ -118,22 +124,7 @@ func TestParseMarkdownV2(t *testing.T) {
 		{in: "```pre", err: "Can't find end of Pre entity at byte offset 0"},
 		{in: "a|b", err: `Character '|' is reserved and must be escaped with the preceding '\'`},
 	}
-	for _, c := range cases {
-		text, ents, err := parseMarkdownV2(c.in)
-		if err == nil {
-			text, ents = trimParsed(text, ents)
-		}
-		switch {
-		case c.err != "":
-			if err == nil || err.Error() != c.err {
-				t.Errorf("%q: err = %v, want %q", c.in, err, c.err)
-			}
-		case err != nil:
-			t.Errorf("%q: unexpected error %v", c.in, err)
-		case text != c.text || entStr(ents) != c.ents:
-			t.Errorf("%q: got %q [%s], want %q [%s]", c.in, text, entStr(ents), c.text, c.ents)
-		}
-	}
+	checkParses(t, cases, parseMarkdownV2)
 }
 
 func TestParseLegacyMarkdown(t *testing.T) {

@@ -350,8 +350,7 @@ func (s *Server) LeaveMember(chat Chat, user User) []Update {
 	u := s.addUserLocked(user)
 	old := s.memberLocked(c, u.ID)
 	nm := ChatMember{Status: StatusLeft, User: u}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, u, old, nm, nil)
+	up := s.changeMemberLocked(c, u, old, nm)
 	out := []Update{up}
 	if old.IsInChat() && c.chat.Type != ChatChannel {
 		out = append(out, s.serviceMessageLocked(c, u, true, leftMessage(u)))
@@ -380,8 +379,7 @@ func (s *Server) BanMember(chat Chat, admin, user User, until time.Time) []Updat
 		ud = s.untilDateLocked(until.Unix())
 	}
 	nm := ChatMember{Status: StatusKicked, User: u, UntilDate: ud}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, a, old, nm, nil)
+	up := s.changeMemberLocked(c, a, old, nm)
 	out := []Update{up}
 	if old.IsInChat() && c.chat.Type != ChatChannel {
 		out = append(out, s.serviceMessageLocked(c, a, true, leftMessage(u)))
@@ -398,8 +396,7 @@ func (s *Server) Unban(chat Chat, admin, user User) Update {
 	u := s.addUserLocked(user)
 	old := s.memberLocked(c, u.ID)
 	nm := ChatMember{Status: StatusLeft, User: u}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, a, old, nm, nil)
+	up := s.changeMemberLocked(c, a, old, nm)
 	return up
 }
 
@@ -417,8 +414,7 @@ func (s *Server) Restrict(chat Chat, admin, user User, perms ChatPermissions, un
 		ud = s.untilDateLocked(until.Unix())
 	}
 	nm := ChatMember{Status: StatusRestricted, User: u, Permissions: perms, IsMember: old.IsInChat(), UntilDate: ud}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, a, old, nm, nil)
+	up := s.changeMemberLocked(c, a, old, nm)
 	return up
 }
 
@@ -432,8 +428,7 @@ func (s *Server) PromoteAdmin(chat Chat, by, user User, rights AdminRights) Upda
 	old := s.memberLocked(c, u.ID)
 	rights.CanManageChat = true
 	nm := ChatMember{Status: StatusAdministrator, User: u, Rights: rights, IsAnonymous: rights.IsAnonymous}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, b, old, nm, nil)
+	up := s.changeMemberLocked(c, b, old, nm)
 	return up
 }
 
@@ -446,8 +441,7 @@ func (s *Server) DemoteAdmin(chat Chat, by, user User) Update {
 	u := s.addUserLocked(user)
 	old := s.memberLocked(c, u.ID)
 	nm := ChatMember{Status: StatusMember, User: u}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, b, old, nm, nil)
+	up := s.changeMemberLocked(c, b, old, nm)
 	return up
 }
 
@@ -460,12 +454,8 @@ func (s *Server) BotAddedToGroup(chat Chat, by User, rights *AdminRights) []Upda
 	c := s.chatForLocked(chat)
 	b := s.ensureMemberLocked(c, by)
 	old := s.botMemberLocked(c)
-	nm := ChatMember{Status: StatusMember, User: s.bot}
-	if rights != nil {
-		nm = ChatMember{Status: StatusAdministrator, User: s.bot, Rights: *rights}
-	}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, b, old, nm, nil)
+	nm := s.botMembership(rights)
+	up := s.changeMemberLocked(c, b, old, nm)
 	out := []Update{up}
 	if c.chat.Type != ChatChannel {
 		out = append(out, s.serviceMessageLocked(c, b, true, newMembersMessage([]User{s.bot})))
@@ -481,12 +471,8 @@ func (s *Server) BotRightsChanged(chat Chat, by User, rights *AdminRights) Updat
 	c := s.chatForLocked(chat)
 	b := s.ensureMemberLocked(c, by)
 	old := s.botMemberLocked(c)
-	nm := ChatMember{Status: StatusMember, User: s.bot}
-	if rights != nil {
-		nm = ChatMember{Status: StatusAdministrator, User: s.bot, Rights: *rights}
-	}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, b, old, nm, nil)
+	nm := s.botMembership(rights)
+	up := s.changeMemberLocked(c, b, old, nm)
 	return up
 }
 
@@ -502,8 +488,7 @@ func (s *Server) BotRemoved(chat Chat, by User) Update {
 	if c.chat.Type == ChatGroup {
 		nm.Status = StatusLeft
 	}
-	s.setMemberLocked(c, nm)
-	up, _ := s.emitMemberChangeLocked(c, b, old, nm, nil)
+	up := s.changeMemberLocked(c, b, old, nm)
 	return up
 }
 

@@ -9,6 +9,24 @@ import (
 // ---------------------------------------------------------------------------
 // Member changes
 
+// changeMemberLocked makes nm the membership of its user in c, changed
+// by from old, and returns the chat_member update (my_chat_member for the
+// bot) that Telegram sends for it, if any is due.
+func (s *Server) changeMemberLocked(c *chatState, by User, old, nm ChatMember) Update {
+	s.setMemberLocked(c, nm)
+	up, _ := s.emitMemberChangeLocked(c, by, old, nm, nil)
+	return up
+}
+
+// botMembership is the bot's membership with rights: an administrator's,
+// or a plain member's when rights is nil.
+func (s *Server) botMembership(rights *AdminRights) ChatMember {
+	if rights != nil {
+		return ChatMember{Status: StatusAdministrator, User: s.bot, Rights: *rights}
+	}
+	return ChatMember{Status: StatusMember, User: s.bot}
+}
+
 // emitMemberChangeLocked enqueues the chat_member (or my_chat_member, when
 // the bot itself changed) update for old -> new. Nothing is sent when the
 // member did not change, as with Telegram.
@@ -259,8 +277,7 @@ func (s *Server) mRestrictChatMember(r *request) (any, *apiError) {
 		nm = ChatMember{Status: StatusRestricted, User: u, Permissions: perms, IsMember: inChat,
 			UntilDate: s.untilDateLocked(until)}
 	}
-	s.setMemberLocked(c, nm)
-	s.emitMemberChangeLocked(c, s.bot, old, nm, nil)
+	s.changeMemberLocked(c, s.bot, old, nm)
 	return true, nil
 }
 
@@ -353,8 +370,7 @@ func (s *Server) mPromoteChatMember(r *request) (any, *apiError) {
 		nm = ChatMember{Status: StatusAdministrator, User: u, Rights: rights, CanBeEdited: true,
 			IsAnonymous: rights.IsAnonymous, CustomTitle: old.CustomTitle}
 	}
-	s.setMemberLocked(c, nm)
-	s.emitMemberChangeLocked(c, s.bot, old, nm, nil)
+	s.changeMemberLocked(c, s.bot, old, nm)
 	return true, nil
 }
 
@@ -430,8 +446,7 @@ func (s *Server) mLeaveChat(r *request) (any, *apiError) {
 	}
 	old := s.botMemberLocked(c)
 	nm := ChatMember{Status: StatusLeft, User: s.bot}
-	s.setMemberLocked(c, nm)
-	s.emitMemberChangeLocked(c, s.bot, old, nm, nil)
+	s.changeMemberLocked(c, s.bot, old, nm)
 	return true, nil
 }
 

@@ -232,6 +232,49 @@ func cloneValues(v url.Values) url.Values {
 // ---------------------------------------------------------------------------
 // Sending
 
+// textParams are a text message's parameters as sendMessage and
+// editMessageText take them, checked and parsed.
+type textParams struct {
+	raw, parseMode, rawMarkup string
+	plain                     string
+	entities                  []MessageEntity
+	markup                    *InlineKeyboardMarkup
+	preview                   *LinkPreviewOptions
+}
+
+// parseText reads text (with parse_mode or entities), reply_markup and
+// link_preview_options, refusing what Telegram refuses: an empty text,
+// before or after formatting, and one over MaxTextLength.
+func (s *Server) parseText(r *request) (textParams, *apiError) {
+	t := textParams{raw: r.str("text"), parseMode: r.str("parse_mode")}
+	if strings.TrimSpace(t.raw) == "" {
+		return t, badRequest("message text is empty")
+	}
+	var e *apiError
+	if t.plain, t.entities, e = s.formatText(t.raw, t.parseMode, r.str("entities")); e != nil {
+		return t, e
+	}
+	if t.plain == "" {
+		return t, badRequest("message text is empty")
+	}
+	if UTF16Len(t.plain) > MaxTextLength {
+		return t, badRequest("message is too long")
+	}
+	if t.markup, t.rawMarkup, e = parseReplyMarkup(r.str("reply_markup")); e != nil {
+		return t, e
+	}
+	if t.preview, e = parseLinkPreview(r); e != nil {
+		return t, e
+	}
+	return t, nil
+}
+
+// setOn makes t the text of message sm.
+func (t textParams) setOn(sm *storedMessage) {
+	sm.msg.Text, sm.msg.Entities, sm.msg.ReplyMarkup, sm.msg.LinkPreviewOptions = t.plain, t.entities, t.markup, t.preview
+	sm.parseMode, sm.rawText, sm.rawMarkup = t.parseMode, t.raw, t.rawMarkup
+}
+
 func (s *Server) mSendMessage(r *request) (any, *apiError) {
 	c, e := s.resolveChatLocked(r.str("chat_id"))
 	if e != nil {
@@ -240,25 +283,7 @@ func (s *Server) mSendMessage(r *request) (any, *apiError) {
 	if e := s.canSendLocked(c, "text messages"); e != nil {
 		return nil, e
 	}
-	text := r.str("text")
-	if strings.TrimSpace(text) == "" {
-		return nil, badRequest("message text is empty")
-	}
-	plain, ents, e := s.formatText(text, r.str("parse_mode"), r.str("entities"))
-	if e != nil {
-		return nil, e
-	}
-	if plain == "" {
-		return nil, badRequest("message text is empty")
-	}
-	if UTF16Len(plain) > MaxTextLength {
-		return nil, badRequest("message is too long")
-	}
-	markup, rawMarkup, e := parseReplyMarkup(r.str("reply_markup"))
-	if e != nil {
-		return nil, e
-	}
-	lpo, e := parseLinkPreview(r)
+	t, e := s.parseText(r)
 	if e != nil {
 		return nil, e
 	}
@@ -272,8 +297,7 @@ func (s *Server) mSendMessage(r *request) (any, *apiError) {
 	sm := s.newBotMessageLocked(c, r)
 	m := &sm.msg
 	m.MessageThreadID, m.IsTopicMessage, m.ReplyToMessage = placed.MessageThreadID, placed.IsTopicMessage, placed.ReplyToMessage
-	m.Text, m.Entities, m.ReplyMarkup, m.LinkPreviewOptions = plain, ents, markup, lpo
-	sm.parseMode, sm.rawText, sm.rawMarkup = r.str("parse_mode"), text, rawMarkup
+	t.setOn(sm)
 	return sm.msg, nil
 }
 
@@ -566,35 +590,16 @@ func (s *Server) mEditMessageText(r *request) (any, *apiError) {
 	if sm.msg.Text == "" {
 		return nil, badRequest("there is no text in the message to edit")
 	}
-	text := r.str("text")
-	if strings.TrimSpace(text) == "" {
-		return nil, badRequest("message text is empty")
-	}
-	plain, ents, e := s.formatText(text, r.str("parse_mode"), r.str("entities"))
+	t, e := s.parseText(r)
 	if e != nil {
 		return nil, e
 	}
-	if plain == "" {
-		return nil, badRequest("message text is empty")
-	}
-	if UTF16Len(plain) > MaxTextLength {
-		return nil, badRequest("message is too long")
-	}
-	markup, rawMarkup, e := parseReplyMarkup(r.str("reply_markup"))
-	if e != nil {
-		return nil, e
-	}
-	lpo, e := parseLinkPreview(r)
-	if e != nil {
-		return nil, e
-	}
-	if plain == sm.msg.Text && sameJSON(ents, sm.msg.Entities) && sameJSON(markup, sm.msg.ReplyMarkup) {
+	if t.plain == sm.msg.Text && sameJSON(t.entities, sm.msg.Entities) && sameJSON(t.markup, sm.msg.ReplyMarkup) {
 		return nil, badRequest(notModified)
 	}
 	// Like Telegram, an edit without reply_markup removes the inline keyboard.
-	sm.msg.Text, sm.msg.Entities, sm.msg.ReplyMarkup, sm.msg.LinkPreviewOptions = plain, ents, markup, lpo
+	t.setOn(sm)
 	sm.msg.EditDate = s.unixLocked()
-	sm.parseMode, sm.rawText, sm.rawMarkup = r.str("parse_mode"), text, rawMarkup
 	sm.edits++
 	return sm.msg, nil
 }
