@@ -324,9 +324,17 @@ func (b *Bot) onMembersChunk(c *discordgo.GuildMembersChunk) {
 	}
 	b.s.State.RUnlock()
 	var keep []*discordgo.Member
+	var first []profile
 	for i, m := range c.Members {
 		if m == nil || m.User == nil {
 			continue
+		}
+		// A first sight records nothing (as in GUILD_CREATE): later
+		// updates are diffed against it. Every member's profile is
+		// stored (on disk, not in the state): GUILD_CREATE listed none
+		// of them, and a nickname changed later needs its old value.
+		if _, err := b.loadProfile(c.GuildID, m.User.ID); errors.Is(err, store.ErrNotFound) {
+			first = append(first, profileOf(m))
 		}
 		if !staff[i] {
 			if _, err := b.s.State.Member(c.GuildID, m.User.ID); err != nil {
@@ -338,14 +346,9 @@ func (b *Bot) onMembersChunk(c *discordgo.GuildMembersChunk) {
 	for _, m := range keep {
 		if err := b.s.State.MemberAdd(m); err != nil {
 			b.log.Warn().Err(err).Str("guild", c.GuildID).Msg("add a chunk's member to the state")
-			continue
-		}
-		// A first sight records nothing (as in GUILD_CREATE): later
-		// updates are diffed against it.
-		if _, err := b.loadProfile(c.GuildID, m.User.ID); errors.Is(err, store.ErrNotFound) {
-			b.saveProfile(c.GuildID, profileOf(m))
 		}
 	}
+	b.saveProfiles(c.GuildID, first)
 	w := b.chunks.received(c.Nonce, c.ChunkCount, len(keep))
 	if w == nil {
 		return

@@ -64,16 +64,30 @@ func (b *Bot) loadProfile(guild, user string) (profile, error) {
 // in a transaction of its own: the gateway's goroutine never waits for
 // an fsync. Until then loadProfile reads it from memory.
 func (b *Bot) saveProfile(guild string, p profile) {
-	key := guild + "/" + p.User
-	v, _ := json.Marshal(p)
-	b.profiles.put(key, v)
+	b.saveProfiles(guild, []profile{p})
+}
+
+// saveProfiles is saveProfile for many members in one submission (a
+// member chunk's).
+func (b *Bot) saveProfiles(guild string, ps []profile) {
+	if len(ps) == 0 {
+		return
+	}
+	state := make([]recorder.State, len(ps))
+	for i, p := range ps {
+		key := guild + "/" + p.User
+		v, _ := json.Marshal(p)
+		b.profiles.put(key, v)
+		state[i] = recorder.State{NS: nsProfile, Key: []byte(key), Value: v}
+	}
 	saved := func(err error) {
 		if err != nil {
-			b.log.Error().Err(err).Str("guild", guild).Msg("save member profile")
+			b.log.Error().Err(err).Str("guild", guild).Int("profiles", len(ps)).Msg("save member profiles")
 		}
-		b.profiles.saved(key, v)
+		for _, st := range state {
+			b.profiles.saved(string(st.Key), st.Value)
+		}
 	}
-	state := []recorder.State{{NS: nsProfile, Key: []byte(key), Value: v}}
 	if err := b.opts.Recorder.SubmitState(context.Background(), saved, state); err != nil {
 		saved(err)
 	}
