@@ -1,8 +1,11 @@
 package discord_test
 
 import (
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -89,5 +92,65 @@ func TestEnginesOwnerMissingFromGuildCreate(t *testing.T) {
 				t.Fatalf("impersonation record %s", describe([]*audit.Event{sec}))
 			}
 		})
+	}
+}
+
+// TestFirstUpdateBeforeTheMemberList: a member's update that comes before
+// the bot has read the member list (here it never comes) has no stored
+// profile to be diffed against; what the audit log says of it is
+// recorded, with the values before: a moderator's nickname change and
+// role removal. A change no entry shows (a new avatar) records nothing,
+// and the next change of that member is diffed against what it showed.
+func TestFirstUpdateBeforeTheMemberList(t *testing.T) {
+	h, err := startWith(t, discordtest.Options{HoldMemberChunks: true}, logged())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasProfile(h.s, guildID, owner.ID) || hasProfile(h.s, guildID, member.ID) || hasProfile(h.s, guildID, mod.ID) {
+		t.Fatal("a profile is stored: the member list was read")
+	}
+	updates := store.Query{Types: []audit.EventType{audit.UserUpdate}}
+
+	// The owner's new avatar: no entry; the late lookups read both
+	// actions' pages and find none.
+	h.fake.SetAvatar(guildID, owner.ID, "a_feedface")
+	for _, action := range []string{"24", "25"} {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if slices.ContainsFunc(h.fake.Calls(), func(c discordtest.Call) bool {
+				return c.Method == http.MethodGet && strings.HasSuffix(c.Path, "/audit-logs") && c.Query.Get("action_type") == action
+			}) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no audit-log read of action %s", action)
+			}
+		}
+	}
+
+	h.fake.NickBy(guildID, mod.ID, member.ID, "annie", "rude name")
+	h.wait(updates, 1) // before the moderator is demoted: she acted as one
+	h.fake.RoleBy(guildID, owner.ID, mod.ID, modRole, false, "demoted")
+	h.wait(updates, 2)
+	h.fake.Rename(guildID, owner.ID, "boss")
+	got := h.wait(updates, 3)
+	byTarget := map[string]*audit.Event{}
+	for _, e := range got {
+		if byTarget[e.Target()] != nil {
+			t.Fatalf("two records about %s: %s", e.Target(), describe(got))
+		}
+		byTarget[e.Target()] = e
+	}
+	h.verify(byTarget[member.ID], check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin,
+		target: member.ID, params: map[string]string{audit.ParamField: "nickname", audit.ParamOldValue: "", audit.ParamNewValue: "annie",
+			audit.ParamReason: "rude name", audit.ParamTargetName: "annie"},
+		summary: "annie's profile was updated.",
+		fields:  map[string]string{"Target": "annie (" + member.ID + ")", "Field": "nickname", "New value": "annie", "Reason": "rude name"}})
+	h.verify(byTarget[mod.ID], check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: owner.ID, actorType: audit.ActorAdmin,
+		target: mod.ID, params: map[string]string{audit.ParamField: "roles", audit.ParamOldValue: modRole, audit.ParamNewValue: "",
+			audit.ParamRolesAdded: "", audit.ParamRolesRemoved: modRole, audit.ParamReason: "demoted"},
+		summary: "mod's profile was updated.",
+		fields:  map[string]string{"Roles removed": modRole, "Reason": "demoted"}})
+	if e := byTarget[owner.ID]; e == nil || e.Params[audit.ParamField] != "nickname" || e.Params[audit.ParamOldValue] != "" || e.Params[audit.ParamNewValue] != "boss" {
+		t.Fatalf("the owner's records: %s; want only her nickname, diffed against what her first update showed", describe(got))
 	}
 }
