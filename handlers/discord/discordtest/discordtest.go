@@ -356,7 +356,7 @@ func (s *Server) Delay(prefix string, d time.Duration) {
 func (s *Server) guildCreateLocked(g *discordgo.Guild) json.RawMessage {
 	cp := *g
 	cp.MemberCount = max(g.MemberCount, len(g.Members))
-	cp.Large = s.opts.LargeGuilds
+	cp.Large = g.Large || s.opts.LargeGuilds
 	raw, _ := json.Marshal(&cp)
 	return raw
 }

@@ -264,7 +264,7 @@ func (s *Server) guildMembersFor(sess *session, raw json.RawMessage) json.RawMes
 // member at each identify). The caller holds s.mu.
 func (s *Server) guildCreateFor(sess *session, g *discordgo.Guild) json.RawMessage {
 	cp := *g
-	cp.Large = s.opts.LargeGuilds
+	cp.Large = g.Large || s.opts.LargeGuilds
 	cp.Members, cp.MemberCount, cp.Large = s.shownMembers(sess, &cp)
 	cp.Presences = []*discordgo.Presence{}
 	raw, _ := json.Marshal(&cp)
