@@ -55,7 +55,7 @@ type Options struct {
 	// LargeGuilds marks every guild "large", as Discord marks one whose
 	// member_count is above the identify's large_threshold, however few
 	// members the fake holds. Its members in GUILD_CREATE are what
-	// Discord sends of a large guild (intents.go, guildMembersFor): to
+	// Discord sends of a large guild (intents.go, shownMembers): to
 	// chatwarden, which does not ask for GUILD_PRESENCES, only the bot's
 	// and those in voice channels, as for any guild.
 	LargeGuilds bool

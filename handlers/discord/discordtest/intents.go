@@ -24,7 +24,7 @@ import (
 //     guild above the identify's large_threshold ("large": true) lists
 //     the members who are online, have a role or a nickname, or are in
 //     voice (the fake keeps no presences: none is online), a smaller one
-//     every member (guildMembersFor);
+//     every member (shownMembers);
 //   - without MESSAGE_CONTENT, the content, embeds, attachments and
 //     components of a message are empty and its poll absent, except in
 //     DMs, in the bot's own messages and in messages that mention the
