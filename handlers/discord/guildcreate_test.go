@@ -98,9 +98,11 @@ func TestEnginesOwnerMissingFromGuildCreate(t *testing.T) {
 // TestFirstUpdateBeforeTheMemberList: a member's update that comes before
 // the bot has read the member list (here it never comes) has no stored
 // profile to be diffed against; what the audit log says of it is
-// recorded, with the values before: a moderator's nickname change and
-// role removal. A change no entry shows (a new avatar) records nothing,
-// and the next change of that member is diffed against what it showed.
+// recorded, with the values before (a moderator's role change). A change
+// no entry shows (a new avatar) records nothing, whether its window ends
+// (the audit log read over REST finds nothing) or the member's next
+// change takes its place; that next change is diffed against what the
+// first showed.
 func TestFirstUpdateBeforeTheMemberList(t *testing.T) {
 	h, err := startWith(t, discordtest.Options{HoldMemberChunks: true}, logged())
 	if err != nil {
@@ -126,10 +128,13 @@ func TestFirstUpdateBeforeTheMemberList(t *testing.T) {
 			}
 		}
 	}
+	// The moderator's new avatar, then at once a nickname the owner gives
+	// him: the second update takes the first's place.
+	h.fake.SetAvatar(guildID, mod.ID, "a_c0ffee")
+	h.fake.NickBy(guildID, owner.ID, mod.ID, "maxi", "")
+	h.wait(updates, 1)
 
-	h.fake.NickBy(guildID, mod.ID, member.ID, "annie", "rude name")
-	h.wait(updates, 1) // before the moderator is demoted: she acted as one
-	h.fake.RoleBy(guildID, owner.ID, mod.ID, modRole, false, "demoted")
+	h.fake.RoleBy(guildID, mod.ID, member.ID, modRole, true, "promoted")
 	h.wait(updates, 2)
 	h.fake.Rename(guildID, owner.ID, "boss")
 	got := h.wait(updates, 3)
@@ -141,15 +146,14 @@ func TestFirstUpdateBeforeTheMemberList(t *testing.T) {
 		byTarget[e.Target()] = e
 	}
 	h.verify(byTarget[member.ID], check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: mod.ID, actorType: audit.ActorAdmin,
-		target: member.ID, params: map[string]string{audit.ParamField: "nickname", audit.ParamOldValue: "", audit.ParamNewValue: "annie",
-			audit.ParamReason: "rude name", audit.ParamTargetName: "annie"},
-		summary: "annie's profile was updated.",
-		fields:  map[string]string{"Target": "annie (" + member.ID + ")", "Field": "nickname", "New value": "annie", "Reason": "rude name"}})
+		target: member.ID, params: map[string]string{audit.ParamField: "roles", audit.ParamOldValue: "", audit.ParamNewValue: modRole,
+			audit.ParamRolesAdded: modRole, audit.ParamRolesRemoved: "", audit.ParamReason: "promoted", audit.ParamTargetName: member.GlobalName},
+		summary: "Ann's profile was updated.",
+		fields:  map[string]string{"Target": "Ann (" + member.ID + ")", "Roles added": modRole, "Reason": "promoted"}})
 	h.verify(byTarget[mod.ID], check{typ: audit.UserUpdate, platformType: "GUILD_MEMBER_UPDATE", actor: owner.ID, actorType: audit.ActorAdmin,
-		target: mod.ID, params: map[string]string{audit.ParamField: "roles", audit.ParamOldValue: modRole, audit.ParamNewValue: "",
-			audit.ParamRolesAdded: "", audit.ParamRolesRemoved: modRole, audit.ParamReason: "demoted"},
-		summary: "mod's profile was updated.",
-		fields:  map[string]string{"Roles removed": modRole, "Reason": "demoted"}})
+		target: mod.ID, params: map[string]string{audit.ParamField: "nickname", audit.ParamOldValue: "", audit.ParamNewValue: "maxi"},
+		summary: "maxi's profile was updated.",
+		fields:  map[string]string{"Field": "nickname", "New value": "maxi"}})
 	if e := byTarget[owner.ID]; e == nil || e.Params[audit.ParamField] != "nickname" || e.Params[audit.ParamOldValue] != "" || e.Params[audit.ParamNewValue] != "boss" {
 		t.Fatalf("the owner's records: %s; want only her nickname, diffed against what her first update showed", describe(got))
 	}

@@ -184,24 +184,20 @@ func (b *Bot) firstSightUpdate(m *discordgo.Member, now profile) {
 	e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
 	apply := func(e *audit.Event, a auditEntry) {
 		b.setModerator(e, a)
-		changeFromEntry(e, now, a.changes)
-	}
-	late := func(p *pending) []*audit.Event {
-		a, _, ok := b.lookupEntry(p.start, p.keys)
-		if !ok {
-			return nil
+		if changeFromEntry(e, now, a.changes) {
+			b.unknownUpdates.Delete(e)
 		}
-		p.applyAll(a)
-		return p.events
 	}
-	b.corr.awaitLate([]*audit.Event{e}, apply, late,
+	b.unknownUpdates.Store(e, struct{}{}) // until an entry says what changed
+	b.corr.awaitLate([]*audit.Event{e}, apply, b.lateLookup,
 		corrKey{guild, auditMemberUpdate, user}, corrKey{guild, auditMemberRoles, user})
 }
 
 // changeFromEntry sets a USER_UPDATE's field and values from the first
 // change of an audit entry it knows: nick, roles ($add, $remove, with
 // the roles before worked back from now), communication_disabled_until.
-func changeFromEntry(e *audit.Event, now profile, changes []*discordgo.AuditLogChange) {
+// It reports whether the entry had one.
+func changeFromEntry(e *audit.Event, now profile, changes []*discordgo.AuditLogChange) bool {
 	var added, removed []string
 	for _, c := range changes {
 		if c == nil || c.Key == nil {
@@ -212,7 +208,7 @@ func changeFromEntry(e *audit.Event, now profile, changes []*discordgo.AuditLogC
 			e.Params.Set(audit.ParamField, "nickname")
 			e.Params.Set(audit.ParamOldValue, changeValue(c.OldValue))
 			e.Params.Set(audit.ParamNewValue, changeValue(c.NewValue))
-			return
+			return true
 		case discordgo.AuditLogChangeKeyCommunicationDisabledUntil:
 			until := timeoutValue(c.NewValue)
 			e.Params.Set(audit.ParamField, "timeout")
@@ -221,7 +217,7 @@ func changeFromEntry(e *audit.Event, now profile, changes []*discordgo.AuditLogC
 			if until != "" {
 				e.Params.Set(audit.ParamUntil, until)
 			}
-			return
+			return true
 		case discordgo.AuditLogChangeKeyRoleAdd:
 			added = append(added, entryRoles(c.NewValue)...)
 		case discordgo.AuditLogChangeKeyRoleRemove:
@@ -229,8 +225,7 @@ func changeFromEntry(e *audit.Event, now profile, changes []*discordgo.AuditLogC
 		}
 	}
 	if len(added)+len(removed) == 0 {
-		e.Params.Set(audit.ParamUnknownBefore, "true") // an entry of a kind not read here
-		return
+		return false // an entry of a kind not read here
 	}
 	before := append(minus(now.Roles, added), removed...)
 	slices.Sort(before)
@@ -239,6 +234,7 @@ func changeFromEntry(e *audit.Event, now profile, changes []*discordgo.AuditLogC
 	e.Params.Set(audit.ParamNewValue, strings.Join(now.Roles, ","))
 	e.Params.Set(audit.ParamRolesAdded, strings.Join(added, ","))
 	e.Params.Set(audit.ParamRolesRemoved, strings.Join(removed, ","))
+	return true
 }
 
 // entryRoles are the role ids of a $add or $remove change's value (an
