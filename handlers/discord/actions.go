@@ -51,30 +51,36 @@ func (b *Bot) stateMember(guild, user string) *discordgo.Member {
 }
 
 // nameTarget sets the member an action is about, with the name moderators
-// know them by: from the state, else the stored profile (a member just
-// kicked is gone from the state), else over REST (a member the state
-// never held: directory.go, knownMember).
+// know them by (memberName).
 func (b *Bot) nameTarget(e *audit.Event, guild, user string) {
 	e.TargetIDs = []string{user}
+	if name := b.memberName(guild, user); name != "" {
+		e.Params.Set(audit.ParamTargetName, name)
+	}
+}
+
+// memberName is the name moderators know a member by: from the state,
+// else the stored profile (a member just kicked is gone from the state;
+// the member chunks stored every member's), else over REST (a member
+// the bot never saw: directory.go, knownMember); "" when none can be
+// read.
+func (b *Bot) memberName(guild, user string) string {
 	if m := b.stateMember(guild, user); m != nil && m.User != nil {
-		e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
-		return
+		return displayName(m.User, m)
 	}
 	p, err := b.loadProfile(guild, user)
 	if err != nil {
 		if m := b.knownMember(guild, user); m != nil && m.User != nil {
-			e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
+			return displayName(m.User, m)
 		}
-		return
+		return ""
 	}
-	name := p.Nick
-	if name == "" {
-		name = p.GlobalName
+	for _, name := range []string{p.Nick, p.GlobalName, p.Username} {
+		if name != "" {
+			return name
+		}
 	}
-	if name == "" {
-		name = p.Username
-	}
-	e.Params.Set(audit.ParamTargetName, name)
+	return ""
 }
 
 // nameChannels fills in the channel names the events lack from the

@@ -124,6 +124,9 @@ type Bot struct {
 	deliverer *logchannel.Deliverer
 	members   memberCache // members read over REST (directory.go)
 	chunks    *chunker    // member-list requests of large guilds (chunks.go)
+	// unknownUpdates are first-sight updates waiting for an audit entry
+	// that says what changed (profile.go): dropped if emitted without.
+	unknownUpdates sync.Map // *audit.Event -> struct{}
 
 	lost        chan struct{} // a lost gateway connection, for Run (reconnect.go)
 	connected   atomic.Bool
@@ -197,7 +200,7 @@ func New(opts Options) (*Bot, error) {
 		chunks:   newChunker(),
 		lost:     make(chan struct{}, 1),
 	}
-	b.corr = newCorrelator(opts.CorrelationWindow, b.submit)
+	b.corr = newCorrelator(opts.CorrelationWindow, b.submitCorrelated)
 	b.deliverer = b.newDeliverer()
 	b.addHandlers()
 	return b, nil
@@ -315,6 +318,21 @@ func tokenRejected() error {
 
 // submit records events without blocking the gateway reader on the
 // commit: the recorder keeps order and makes them durable in groups.
+// submitCorrelated records what the correlator emits, less the
+// first-sight updates no audit entry completed (unknownUpdates): what
+// changed is not known. The correlator may emit one as it is when its
+// window ends, when a later event takes its key, or at shutdown.
+func (b *Bot) submitCorrelated(events ...*audit.Event) {
+	kept := events[:0:0]
+	for _, e := range events {
+		if _, unknown := b.unknownUpdates.LoadAndDelete(e); unknown {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	b.submit(kept...)
+}
+
 func (b *Bot) submit(events ...*audit.Event) {
 	if len(events) == 0 {
 		return

@@ -16,17 +16,22 @@ import (
 	"github.com/chatwarden/chatwarden/store"
 )
 
-// Member chunks: the staff of large guilds.
+// Member chunks: the staff, and every member's profile.
 //
-// Above the large threshold Discord's GUILD_CREATE carries no member
-// list, and without GUILD_PRESENCES (which chatwarden does not ask for)
-// it lists only the bot and the members in voice channels, while
-// member_count counts them all; so a moderator who has not been seen
-// since the bot connected is not in the state and their names would not
-// be protected from impersonation. After such a GUILD_CREATE the bot asks the gateway for
-// the whole list (op 8 REQUEST_GUILD_MEMBERS, query "" and limit 0, which
-// needs the GUILD_MEMBERS intent) and reads the GUILD_MEMBERS_CHUNK
-// answers, up to 1000 members each.
+// Without GUILD_PRESENCES (which chatwarden does not ask for), and in any
+// guild of over 75,000 members, Discord's GUILD_CREATE lists only the bot
+// and the members in voice channels, while member_count counts them all;
+// so a moderator who has not been seen since the bot connected is not in
+// the state and their names would not be protected from impersonation,
+// and a member's first nickname or role change would have no earlier
+// value to be diffed against. After such a GUILD_CREATE (one that lists
+// fewer members than it counts, or says "large") the bot asks the gateway
+// once for the whole list (op 8 REQUEST_GUILD_MEMBERS, query "" and limit
+// 0, which needs the GUILD_MEMBERS intent) and reads the
+// GUILD_MEMBERS_CHUNK answers, up to 1000 members each. Of each member it
+// stores the profile if none is stored (profile.go: on disk, written with
+// the recorder's next commit, one submission a chunk); a stored profile
+// is left as it is, as for GUILD_CREATE's members.
 //
 // Memory. discordgo's State, with TrackMembers on (its default), adds
 // every member of every chunk to the guild: hundreds of bytes a member,
@@ -324,9 +329,17 @@ func (b *Bot) onMembersChunk(c *discordgo.GuildMembersChunk) {
 	}
 	b.s.State.RUnlock()
 	var keep []*discordgo.Member
+	var first []profile
 	for i, m := range c.Members {
 		if m == nil || m.User == nil {
 			continue
+		}
+		// A first sight records nothing (as in GUILD_CREATE): later
+		// updates are diffed against it. Every member's profile is
+		// stored (on disk, not in the state): GUILD_CREATE listed none
+		// of them, and a nickname changed later needs its old value.
+		if _, err := b.loadProfile(c.GuildID, m.User.ID); errors.Is(err, store.ErrNotFound) {
+			first = append(first, profileOf(m))
 		}
 		if !staff[i] {
 			if _, err := b.s.State.Member(c.GuildID, m.User.ID); err != nil {
@@ -338,14 +351,9 @@ func (b *Bot) onMembersChunk(c *discordgo.GuildMembersChunk) {
 	for _, m := range keep {
 		if err := b.s.State.MemberAdd(m); err != nil {
 			b.log.Warn().Err(err).Str("guild", c.GuildID).Msg("add a chunk's member to the state")
-			continue
-		}
-		// A first sight records nothing (as in GUILD_CREATE): later
-		// updates are diffed against it.
-		if _, err := b.loadProfile(c.GuildID, m.User.ID); errors.Is(err, store.ErrNotFound) {
-			b.saveProfile(c.GuildID, profileOf(m))
 		}
 	}
+	b.saveProfiles(c.GuildID, first)
 	w := b.chunks.received(c.Nonce, c.ChunkCount, len(keep))
 	if w == nil {
 		return

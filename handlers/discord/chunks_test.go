@@ -13,9 +13,10 @@ import (
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 )
 
-// A large guild's GUILD_CREATE carries no members: the bot asks the
-// gateway for the member list (op 8) and keeps the staff it finds there,
-// so that a moderator who never spoke is protected from impersonation.
+// A large guild's GUILD_CREATE lists only the bot (and members in voice):
+// the bot asks the gateway for the member list (op 8) and keeps the staff
+// it finds there in the state, so that a moderator who never spoke is
+// protected from impersonation, and every member's profile in the store.
 func TestEnginesLargeGuildStaffFromMemberChunks(t *testing.T) {
 	const (
 		banRole = "310000000000000021"
@@ -54,10 +55,14 @@ func TestEnginesLargeGuildStaffFromMemberChunks(t *testing.T) {
 		_, err := st.Member(engGuild, gen.ID)
 		return err == nil
 	})
-	// Only what the directory needs is kept: the staff, not the 2,500.
+	// Only what the directory needs is kept: the staff, not the 2,500;
+	// every member's profile is stored, the last chunk's too.
 	if _, err := st.Member(engGuild, bart.ID); err == nil {
 		t.Error("the state holds an ordinary member of the chunks")
 	}
+	h.poll("the profiles of the chunks' members", func() bool {
+		return hasProfile(h.s, engGuild, bart.ID) && hasProfile(h.s, engGuild, plain(2499).User.ID)
+	})
 	g, err := st.Guild(engGuild)
 	if err != nil {
 		t.Fatal(err)

@@ -120,7 +120,22 @@ func startTweaked(t *testing.T, opts discordtest.Options, initial *settings.Comm
 			t.Fatal("guild never reached the state")
 		}
 	}
+	// Wait until the bot read the member list GUILD_CREATE lacks (it
+	// lists only the bot and members in voice): until then, a member's
+	// first update has nothing to be diffed against.
+	for deadline := time.Now().Add(5 * time.Second); !opts.HoldMemberChunks && !hasProfile(s, guildID, member.ID); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the member list was never read")
+		}
+	}
 	return h, nil
+}
+
+// hasProfile reports whether the bot stored a member's profile (what it
+// diffs the member's updates against).
+func hasProfile(s *store.Store, guild, user string) bool {
+	_, err := s.GetKV("discord/profile", []byte(guild+"/"+user))
+	return err == nil
 }
 
 // wait polls the store until n records match q.

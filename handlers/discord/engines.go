@@ -29,6 +29,10 @@ const (
 // (verification.ParamAddedBy).
 const paramAddedBy = verification.ParamAddedBy
 
+// paramAddedByName is the name of who added a member, shown with the id
+// (the Telegram adapter sets the same param).
+const paramAddedByName = "added_by_name"
+
 // attachEngines registers the Bot with the engines when the gateway's
 // first READY is handled (gateway.go): from then on they may act and ask.
 func (b *Bot) attachEngines() {

@@ -201,6 +201,9 @@ func (h *engineHarness) start() {
 		_, err := b.Session().State.Guild(engGuild)
 		return err == nil
 	})
+	if !h.cfg.fake.HoldMemberChunks {
+		h.poll("the member list read", func() bool { return hasProfile(h.s, engGuild, engAnn.ID) })
+	}
 }
 
 // stop stops the bot (not the engines).

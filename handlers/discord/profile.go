@@ -64,16 +64,30 @@ func (b *Bot) loadProfile(guild, user string) (profile, error) {
 // in a transaction of its own: the gateway's goroutine never waits for
 // an fsync. Until then loadProfile reads it from memory.
 func (b *Bot) saveProfile(guild string, p profile) {
-	key := guild + "/" + p.User
-	v, _ := json.Marshal(p)
-	b.profiles.put(key, v)
+	b.saveProfiles(guild, []profile{p})
+}
+
+// saveProfiles is saveProfile for many members in one submission (a
+// member chunk's).
+func (b *Bot) saveProfiles(guild string, ps []profile) {
+	if len(ps) == 0 {
+		return
+	}
+	state := make([]recorder.State, len(ps))
+	for i, p := range ps {
+		key := guild + "/" + p.User
+		v, _ := json.Marshal(p)
+		b.profiles.put(key, v)
+		state[i] = recorder.State{NS: nsProfile, Key: []byte(key), Value: v}
+	}
 	saved := func(err error) {
 		if err != nil {
-			b.log.Error().Err(err).Str("guild", guild).Msg("save member profile")
+			b.log.Error().Err(err).Str("guild", guild).Int("profiles", len(ps)).Msg("save member profiles")
 		}
-		b.profiles.saved(key, v)
+		for _, st := range state {
+			b.profiles.saved(string(st.Key), st.Value)
+		}
 	}
-	state := []recorder.State{{NS: nsProfile, Key: []byte(key), Value: v}}
 	if err := b.opts.Recorder.SubmitState(context.Background(), saved, state); err != nil {
 		saved(err)
 	}
@@ -140,10 +154,12 @@ func (b *Bot) onMemberUpdate(m *discordgo.Member) {
 	b.members.forget(m.GuildID, m.User.ID) // the gateway's copy is newer than a REST read
 	old, err := b.loadProfile(m.GuildID, m.User.ID)
 	if err != nil {
-		b.saveProfile(m.GuildID, profileOf(m)) // first sight: nothing to compare with
+		now := profileOf(m)
+		b.saveProfile(m.GuildID, now) // first sight: nothing to compare with
 		if b.isStaff(m.GuildID, m.User.ID, m) {
 			b.forgetStaff(m.GuildID)
 		}
+		b.firstSightUpdate(m, now)
 		return
 	}
 	now := profileOf(m)
@@ -151,6 +167,103 @@ func (b *Bot) onMemberUpdate(m *discordgo.Member) {
 		b.forgetStaff(m.GuildID)
 	}
 	b.diffProfile(m.GuildID, m, old, now, "GUILD_MEMBER_UPDATE")
+}
+
+// firstSightUpdate records what the audit log says of the update of a
+// member whose profile the bot has not stored (the update came before
+// the guild's member list: chunks.go): a nickname, role or timeout
+// change made by a moderator, or a member's own nickname, has a
+// MEMBER_UPDATE or MEMBER_ROLE_UPDATE entry with the values before and
+// after. Without one (a new username or avatar, which no entry shows)
+// nothing is recorded: what changed is not known.
+func (b *Bot) firstSightUpdate(m *discordgo.Member, now profile) {
+	guild, user := m.GuildID, m.User.ID
+	e := b.event(guild, audit.UserUpdate, "GUILD_MEMBER_UPDATE")
+	b.setActor(e, m.User, m)
+	e.TargetIDs = []string{user}
+	e.Params.Set(audit.ParamTargetName, displayName(m.User, m))
+	apply := func(e *audit.Event, a auditEntry) {
+		b.setModerator(e, a)
+		if changeFromEntry(e, now, a.changes) {
+			b.unknownUpdates.Delete(e)
+		}
+	}
+	b.unknownUpdates.Store(e, struct{}{}) // until an entry says what changed
+	b.corr.awaitLate([]*audit.Event{e}, apply, b.lateLookup,
+		corrKey{guild, auditMemberUpdate, user}, corrKey{guild, auditMemberRoles, user})
+}
+
+// changeFromEntry sets a USER_UPDATE's field and values from the first
+// change of an audit entry it knows: nick, roles ($add, $remove, with
+// the roles before worked back from now), communication_disabled_until.
+// It reports whether the entry had one.
+func changeFromEntry(e *audit.Event, now profile, changes []*discordgo.AuditLogChange) bool {
+	var added, removed []string
+	for _, c := range changes {
+		if c == nil || c.Key == nil {
+			continue
+		}
+		switch *c.Key {
+		case discordgo.AuditLogChangeKeyNick:
+			e.Params.Set(audit.ParamField, "nickname")
+			e.Params.Set(audit.ParamOldValue, changeValue(c.OldValue))
+			e.Params.Set(audit.ParamNewValue, changeValue(c.NewValue))
+			return true
+		case discordgo.AuditLogChangeKeyCommunicationDisabledUntil:
+			until := timeoutValue(c.NewValue)
+			e.Params.Set(audit.ParamField, "timeout")
+			e.Params.Set(audit.ParamOldValue, timeoutValue(c.OldValue))
+			e.Params.Set(audit.ParamNewValue, until)
+			if until != "" {
+				e.Params.Set(audit.ParamUntil, until)
+			}
+			return true
+		case discordgo.AuditLogChangeKeyRoleAdd:
+			added = append(added, entryRoles(c.NewValue)...)
+		case discordgo.AuditLogChangeKeyRoleRemove:
+			removed = append(removed, entryRoles(c.NewValue)...)
+		}
+	}
+	if len(added)+len(removed) == 0 {
+		return false // an entry of a kind not read here
+	}
+	before := append(minus(now.Roles, added), removed...)
+	slices.Sort(before)
+	e.Params.Set(audit.ParamField, "roles")
+	e.Params.Set(audit.ParamOldValue, strings.Join(slices.Compact(before), ","))
+	e.Params.Set(audit.ParamNewValue, strings.Join(now.Roles, ","))
+	e.Params.Set(audit.ParamRolesAdded, strings.Join(added, ","))
+	e.Params.Set(audit.ParamRolesRemoved, strings.Join(removed, ","))
+	return true
+}
+
+// entryRoles are the role ids of a $add or $remove change's value (an
+// array of partial roles).
+func entryRoles(v any) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, r := range list {
+		if m, ok := r.(map[string]any); ok {
+			if id, ok := m["id"].(string); ok && id != "" {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// timeoutValue is a communication_disabled_until value as profiles keep
+// it: RFC 3339 in UTC, "" for none.
+func timeoutValue(v any) string {
+	s, _ := v.(string)
+	if s == "" {
+		return ""
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // staffMayChange reports whether a member's update may change the staff

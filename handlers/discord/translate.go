@@ -266,6 +266,9 @@ func (b *Bot) onMemberAdd(m *discordgo.Member) {
 		b.corr.await(e, func(e *audit.Event, a auditEntry) {
 			if a.actor != "" && a.actor != m.User.ID {
 				e.Params.Set(paramAddedBy, a.actor)
+				if name := b.memberName(m.GuildID, a.actor); name != "" {
+					e.Params.Set(paramAddedByName, name) // the entry's "Added by: name (id)"
+				}
 			}
 		}, corrKey{m.GuildID, auditBotAdd, m.User.ID})
 		return

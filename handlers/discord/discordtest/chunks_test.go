@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,57 @@ func TestRequestGuildMembers(t *testing.T) {
 	reqs := s.MemberRequests()
 	if len(reqs) != 3 || reqs[0].Answered || !reqs[1].Answered || reqs[2].Answered || reqs[1].Nonce != "n1" {
 		t.Fatalf("recorded requests %+v", reqs)
+	}
+}
+
+// TestRequestGuildMembersByIDAndPrefix: op 8 with user_ids answers the
+// members found in one chunk and lists the others in not_found; a query
+// prefix returns at most 100 members; neither needs GUILD_MEMBERS nor is
+// limited to one request per 30 seconds.
+func TestRequestGuildMembersByIDAndPrefix(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	const guild = "110000000000000001"
+	g := &discordgo.Guild{ID: guild, Name: "G", Roles: []*discordgo.Role{{ID: guild, Name: "@everyone"}}}
+	for i := range 300 {
+		g.Members = append(g.Members, &discordgo.Member{User: &discordgo.User{ID: fmt.Sprintf("4200000000%08d", i), Username: fmt.Sprintf("member%04d", i)}, Roles: []string{}})
+	}
+	s.AddGuild(g)
+	c := gatewayClient(t, s, discordgo.IntentsGuilds)
+	type chunk struct {
+		ChunkIndex int      `json:"chunk_index"`
+		ChunkCount int      `json:"chunk_count"`
+		NotFound   []string `json:"not_found"`
+		Nonce      string   `json:"nonce"`
+		Members    []struct {
+			User struct{ ID string } `json:"user"`
+		} `json:"members"`
+	}
+	ask := func(d map[string]any) chunk {
+		t.Helper()
+		d["guild_id"] = guild
+		if err := c.WriteJSON(map[string]any{"op": 8, "d": d}); err != nil {
+			t.Fatal(err)
+		}
+		var ch chunk
+		if err := json.Unmarshal(readUntil(t, c, "GUILD_MEMBERS_CHUNK").D, &ch); err != nil {
+			t.Fatal(err)
+		}
+		return ch
+	}
+	const unknown = "429999999999999999"
+	for range 2 { // twice: no rate limit
+		ch := ask(map[string]any{"user_ids": []string{"420000000000000007", unknown, "420000000000000250"}, "nonce": "ids"})
+		var ids []string
+		for _, m := range ch.Members {
+			ids = append(ids, m.User.ID)
+		}
+		if want := []string{"420000000000000007", "420000000000000250"}; !slices.Equal(ids, want) || !slices.Equal(ch.NotFound, []string{unknown}) ||
+			ch.ChunkIndex != 0 || ch.ChunkCount != 1 || ch.Nonce != "ids" {
+			t.Fatalf("by user_ids: %+v, want members %v, not_found [%s], chunk 0 of 1, nonce ids", ch, want, unknown)
+		}
+	}
+	if ch := ask(map[string]any{"query": "member0", "limit": 0, "nonce": "q"}); len(ch.Members) != 100 || ch.ChunkCount != 1 {
+		t.Fatalf("by prefix: %d members in %d chunks, want 100 in 1", len(ch.Members), ch.ChunkCount)
 	}
 }

@@ -4,7 +4,12 @@
 // resume with replay) and serves the REST routes chatwarden uses, so the
 // unmodified discordgo session runs against it the way net/http/httptest
 // serves real HTTP. Payloads are Discord API shapes: string snowflakes,
-// string permission fields.
+// string permission fields. GUILD_CREATE lists members as Discord does
+// to the session's intents: to chatwarden, which does not ask for
+// GUILD_PRESENCES, only the bot's member and those in voice channels,
+// with member_count counting all and "large" above the identify's
+// large_threshold (intents.go); the rest are read with REQUEST_GUILD_MEMBERS
+// (op 8, chunks.go) or over REST.
 package discordtest
 
 import (
@@ -47,21 +52,17 @@ type Options struct {
 	// bucket, default 5 per 5s); requests over it get 429 and are counted.
 	MessageLimit  int
 	MessageWindow time.Duration
-	// LargeGuilds sends guilds as Discord sends those above the large
-	// threshold: GUILD_CREATE says "large" and carries no members, so the
-	// bot must ask the gateway for them (op 8, chunks.go) or read them
-	// over REST (GET /guilds/{id}/members/{user}).
+	// LargeGuilds marks every guild "large", as Discord marks one whose
+	// member_count is above the identify's large_threshold, however few
+	// members the fake holds. Its members in GUILD_CREATE are what
+	// Discord sends of a large guild (intents.go, shownMembers): to
+	// chatwarden, which does not ask for GUILD_PRESENCES, only the bot's
+	// and those in voice channels, as for any guild.
 	LargeGuilds bool
 	// HoldMemberChunks makes the gateway record REQUEST_GUILD_MEMBERS
 	// (op 8) without answering it, as when the chunks are slow to come:
 	// the bot must then read members over REST.
 	HoldMemberChunks bool
-	// VoiceOnlyMembers sends GUILD_CREATE as Discord does to a session
-	// without GUILD_PRESENCES (chatwarden does not ask for it): members
-	// are only the bot and those in voice channels, member_count counts
-	// them all (intents.go). Off, the fake is kinder than Discord and
-	// sends every member.
-	VoiceOnlyMembers bool
 }
 
 // Server is a running fake Discord.
@@ -125,6 +126,7 @@ type session struct {
 	conn   *websocket.Conn
 	wmu    sync.Mutex
 	intent discordgo.Intent
+	large  int // the identify's large_threshold, 50 to 250
 }
 
 type frame struct {
@@ -211,6 +213,9 @@ type Identify struct {
 	Token   string           `json:"token"`
 	Intents discordgo.Intent `json:"intents"`
 	Shard   *[2]int          `json:"shard"`
+	// LargeThreshold is the member count above which a guild is large
+	// (50 to 250; Discord's default, 50, when absent).
+	LargeThreshold int `json:"large_threshold"`
 }
 
 // Identifies returns every IDENTIFY the fake accepted or refused.
@@ -344,15 +349,14 @@ func (s *Server) Delay(prefix string, d time.Duration) {
 	s.mu.Unlock()
 }
 
-// guildCreateLocked is a guild's GUILD_CREATE payload; the caller holds
-// s.mu.
+// guildCreateLocked is a guild's GUILD_CREATE payload with every member
+// and member_count counting them (at least the guild's own MemberCount);
+// shape trims the members to what each session gets (intents.go,
+// shownMembers). The caller holds s.mu.
 func (s *Server) guildCreateLocked(g *discordgo.Guild) json.RawMessage {
-	if !s.opts.LargeGuilds {
-		raw, _ := json.Marshal(g)
-		return raw
-	}
 	cp := *g
-	cp.Members, cp.Large, cp.MemberCount = nil, true, len(g.Members)
+	cp.MemberCount = max(g.MemberCount, len(g.Members))
+	cp.Large = g.Large || s.opts.LargeGuilds
 	raw, _ := json.Marshal(&cp)
 	return raw
 }
@@ -431,7 +435,8 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				prev.wmu.Lock()
 				prev.wmu.Unlock()
 			}
-			sess = &session{id: fmt.Sprintf("session-%d", s.nextID.Add(1)), conn: c, intent: id.Intents}
+			sess = &session{id: fmt.Sprintf("session-%d", s.nextID.Add(1)), conn: c, intent: id.Intents,
+				large: min(max(id.LargeThreshold, largeThresholdMin), largeThresholdMax)}
 			s.mu.Lock()
 			s.sessions[sess.id] = sess
 			s.conns[c] = sess
@@ -440,7 +445,9 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			var guilds []json.RawMessage
 			for _, g := range s.guilds {
 				stubs = append(stubs, map[string]any{"id": g.ID, "unavailable": true})
-				guilds = append(guilds, s.guildCreateLocked(g)) // under the lock: helpers change guilds
+				if sess.intent&discordgo.IntentGuilds != 0 { // GUILD_CREATE needs GUILDS (intents.go)
+					guilds = append(guilds, s.guildCreateFor(sess, g)) // under the lock: helpers change guilds
+				}
 			}
 			s.mu.Unlock()
 			s.dispatchTo(sess, "READY", map[string]any{
@@ -449,9 +456,7 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				"application": map[string]any{"id": s.opts.AppID, "flags": flags},
 			})
 			for _, g := range guilds {
-				if g, ok := s.shape(sess, "GUILD_CREATE", g); ok {
-					s.dispatchTo(sess, "GUILD_CREATE", g)
-				}
+				s.dispatchTo(sess, "GUILD_CREATE", g)
 			}
 		case 8: // request guild members (chunks.go)
 			if code, text := s.requestMembers(sess, in.D); code != 0 {

@@ -3,7 +3,6 @@ package discordtest
 import (
 	"encoding/json"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/bwmarrin/discordgo"
@@ -17,10 +16,15 @@ import (
 //     pin and poll events of a DM need the DIRECT_MESSAGE_* intent instead
 //     of the GUILD_* one (dmIntent); GUILD_MEMBER_UPDATE of the bot's own
 //     member reaches a session without GUILD_MEMBERS;
-//   - without GUILD_PRESENCES, GUILD_CREATE's members and presences hold
-//     only the bot and the members in voice channels (member_count still
-//     counts them all), so a bot must ask for the rest (op 8 or REST):
-//     with Options.VoiceOnlyMembers, as the default sends every member;
+//   - without GUILD_PRESENCES (chatwarden does not ask for it), and in a
+//     guild of over 75,000 members whatever the intents, GUILD_CREATE's
+//     members and presences hold only the bot and the members in voice
+//     channels (member_count still counts them all), so a bot must ask
+//     for the rest (op 8, chunks.go, or REST); with GUILD_PRESENCES a
+//     guild above the identify's large_threshold ("large": true) lists
+//     the members who are online, have a role or a nickname, or are in
+//     voice (the fake keeps no presences: none is online), a smaller one
+//     every member (shownMembers);
 //   - without MESSAGE_CONTENT, the content, embeds, attachments and
 //     components of a message are empty and its poll absent, except in
 //     DMs, in the bot's own messages and in messages that mention the
@@ -175,9 +179,7 @@ func (s *Server) shape(sess *session, name string, raw json.RawMessage) (json.Ra
 			return s.withholdContent(raw), true
 		}
 	case "GUILD_CREATE":
-		if s.opts.VoiceOnlyMembers && sess.intent&discordgo.IntentGuildPresences == 0 {
-			return s.onlyVoiceMembers(raw), true
-		}
+		return s.guildMembersFor(sess, raw), true
 	}
 	return raw, true
 }
@@ -226,50 +228,84 @@ func (s *Server) withholdContent(raw json.RawMessage) json.RawMessage {
 	return out
 }
 
-// onlyVoiceMembers trims a GUILD_CREATE to what a session without
-// GUILD_PRESENCES gets: the bot's member and those in voice channels,
-// no presences, member_count still the whole guild's.
-func (s *Server) onlyVoiceMembers(raw json.RawMessage) json.RawMessage {
+// Thresholds of GUILD_CREATE's member list (Gateway Events, Identify
+// and Request Guild Members).
+const (
+	largeThresholdMin = 50    // the identify's default and least large_threshold
+	largeThresholdMax = 250   // its greatest
+	voiceOnlyAbove    = 75000 // members: over it, only voice members whatever the intents
+)
+
+// guildMembersFor trims a GUILD_CREATE dispatched as JSON to the members
+// a session gets (shownMembers).
+func (s *Server) guildMembersFor(sess *session, raw json.RawMessage) json.RawMessage {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil || m == nil {
 		return raw
 	}
-	var g struct {
-		ID          string              `json:"id"`
-		Members     []*discordgo.Member `json:"members"`
-		MemberCount int                 `json:"member_count"`
-		VoiceStates []struct {
-			UserID    string `json:"user_id"`
-			ChannelID string `json:"channel_id"`
-		} `json:"voice_states"`
+	var g discordgo.Guild
+	if _, ok := m["members"]; !ok || json.Unmarshal(raw, &g) != nil || g.Unavailable || g.ID == "" {
+		return raw // a hand-made dispatch without members, or an outage's stub
 	}
-	if json.Unmarshal(raw, &g) != nil || g.Members == nil {
-		return raw
-	}
-	inVoice := map[string]bool{s.opts.AppID: true}
-	for _, v := range g.VoiceStates {
-		if v.ChannelID != "" {
-			inVoice[v.UserID] = true
-		}
-	}
-	s.voice().mu.Lock()
-	for k, v := range s.voice().states {
-		if strings.HasPrefix(k, g.ID+"/") && v.ChannelID != "" {
-			inVoice[v.UserID] = true
-		}
-	}
-	s.voice().mu.Unlock()
-	kept := slices.DeleteFunc(slices.Clone(g.Members), func(mem *discordgo.Member) bool {
-		return mem == nil || mem.User == nil || !inVoice[mem.User.ID]
-	})
-	members, _ := json.Marshal(kept)
-	count, _ := json.Marshal(max(g.MemberCount, len(g.Members)))
-	m["members"], m["member_count"], m["presences"] = members, count, json.RawMessage(`[]`)
+	kept, count, large := s.shownMembers(sess, &g)
+	m["members"], _ = json.Marshal(kept)
+	m["member_count"], _ = json.Marshal(count)
+	m["large"], _ = json.Marshal(large)
+	m["presences"] = json.RawMessage(`[]`)
 	out, err := json.Marshal(m)
 	if err != nil {
 		return raw
 	}
 	return out
+}
+
+// guildCreateFor is a guild's GUILD_CREATE as a session gets it, made
+// from the fake's own copy (cheaper than trimming the JSON of every
+// member at each identify). The caller holds s.mu.
+func (s *Server) guildCreateFor(sess *session, g *discordgo.Guild) json.RawMessage {
+	cp := *g
+	cp.Large = g.Large || s.opts.LargeGuilds
+	cp.Members, cp.MemberCount, cp.Large = s.shownMembers(sess, &cp)
+	cp.Presences = []*discordgo.Presence{}
+	raw, _ := json.Marshal(&cp)
+	return raw
+}
+
+// shownMembers are the members of a guild's GUILD_CREATE to a session,
+// as Discord documents them: "large" when member_count is above the
+// session's large_threshold (or g.Large, Options.LargeGuilds); without
+// GUILD_PRESENCES, or above 75,000 members, only the bot's member and
+// those in voice channels; with it, in a large guild only the members
+// who are online (none: the fake keeps no presences), have a role or a
+// nickname, or are in voice, in a small one every member. count is the
+// guild's member_count: every member.
+func (s *Server) shownMembers(sess *session, g *discordgo.Guild) (kept []*discordgo.Member, count int, large bool) {
+	count = max(g.MemberCount, len(g.Members))
+	large = g.Large || count > sess.large
+	inVoice := map[string]bool{s.opts.AppID: true}
+	for _, v := range g.VoiceStates {
+		if v != nil && v.ChannelID != "" {
+			inVoice[v.UserID] = true
+		}
+	}
+	x := s.voice()
+	x.mu.Lock()
+	for k, v := range x.states {
+		if strings.HasPrefix(k, g.ID+"/") && v.ChannelID != "" {
+			inVoice[v.UserID] = true
+		}
+	}
+	x.mu.Unlock()
+	presences := sess.intent&discordgo.IntentGuildPresences != 0 && count <= voiceOnlyAbove
+	kept = []*discordgo.Member{}
+	for _, mem := range g.Members {
+		switch {
+		case mem == nil || mem.User == nil:
+		case inVoice[mem.User.ID], presences && !large, presences && (len(mem.Roles) > 0 || mem.Nick != ""):
+			kept = append(kept, mem)
+		}
+	}
+	return kept, count, large
 }
 
 // userMention is a user mention in message content: <@id> or <@!id>.

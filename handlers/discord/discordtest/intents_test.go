@@ -3,6 +3,7 @@ package discordtest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +18,12 @@ import (
 // returning it after READY, or the close code the gateway answered with.
 func identify(t *testing.T, s *Server, intents discordgo.Intent) (*websocket.Conn, int) {
 	t.Helper()
+	return identifyLarge(t, s, intents, 0)
+}
+
+// identifyLarge identifies with a large_threshold (none when 0).
+func identifyLarge(t *testing.T, s *Server, intents discordgo.Intent, threshold int) (*websocket.Conn, int) {
+	t.Helper()
 	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.URL, "http")+"/gateway", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +34,11 @@ func identify(t *testing.T, s *Server, intents discordgo.Intent) (*websocket.Con
 	if err := c.ReadJSON(&hello); err != nil || hello.Op != 10 {
 		t.Fatalf("hello %+v: %v", hello, err)
 	}
-	if err := c.WriteJSON(map[string]any{"op": 2, "d": map[string]any{"token": "Bot test-token", "intents": intents}}); err != nil {
+	d := map[string]any{"token": "Bot test-token", "intents": intents}
+	if threshold != 0 {
+		d["large_threshold"] = threshold
+	}
+	if err := c.WriteJSON(map[string]any{"op": 2, "d": d}); err != nil {
 		t.Fatal(err)
 	}
 	var f frame
@@ -213,40 +224,91 @@ func TestMessageContentIntent(t *testing.T) {
 	}
 }
 
-func TestVoiceOnlyMembers(t *testing.T) {
-	s := New(Options{VoiceOnlyMembers: true})
+// TestGuildCreateMembers: GUILD_CREATE's members as Discord documents
+// them (Gateway Events, Guild Create and Request Guild Members), by
+// default: without GUILD_PRESENCES only the bot's member and those in
+// voice; with it, every member of a guild up to large_threshold, above it
+// ("large") those with a role, a nickname or in voice; above 75,000
+// members only the bot and voice whatever the intents. member_count
+// always counts every member.
+func TestGuildCreateMembers(t *testing.T) {
+	s := New(Options{})
 	defer s.Close()
-	const guild, voiceChannel = "110000000000000001", "210000000000000002"
-	var members []*discordgo.Member
-	for _, id := range []string{s.BotID(), "400000000000000003", "400000000000000004", "400000000000000005"} {
-		members = append(members, &discordgo.Member{User: &discordgo.User{ID: id, Username: "u" + id[len(id)-1:]}, Roles: []string{}})
+	s.mu.Lock()
+	s.opts.AppFlags |= FlagGatewayPresence
+	s.mu.Unlock()
+	const small, big, huge, voiceChannel = "110000000000000001", "110000000000000002", "110000000000000003", "210000000000000002"
+	const role = "310000000000000001"
+	member := func(id, nick string, roles ...string) *discordgo.Member {
+		return &discordgo.Member{User: &discordgo.User{ID: id, Username: "u" + id[len(id)-3:]}, Nick: nick, Roles: append([]string{}, roles...)}
 	}
-	s.AddGuild(&discordgo.Guild{ID: guild, Name: "G", Members: members,
-		Channels: []*discordgo.Channel{{ID: voiceChannel, Name: "talk", Type: discordgo.ChannelTypeGuildVoice}}})
-	s.VoiceJoin(guild, voiceChannel, "400000000000000004")
-	read := func(intents discordgo.Intent) (ids []string, count int) {
-		s.mu.Lock()
-		s.opts.AppFlags |= FlagGatewayPresence
-		s.mu.Unlock()
-		c, code := identify(t, s, intents)
+	// Every guild: the bot, a member with a role (…3), one in voice (…4),
+	// one with a nickname (…5), and plain members from …100 on.
+	guild := func(id string, plain, count int) {
+		members := []*discordgo.Member{member(s.BotID(), ""), member("400000000000000003", "", role),
+			member("400000000000000004", ""), member("400000000000000005", "Nick")}
+		for i := range plain {
+			members = append(members, member(fmt.Sprintf("4000000000000%05d", 100+i), ""))
+		}
+		s.AddGuild(&discordgo.Guild{ID: id, Name: "G" + id[len(id)-1:], Members: members, MemberCount: count,
+			Roles:    []*discordgo.Role{{ID: role, Name: "r"}},
+			Channels: []*discordgo.Channel{{ID: voiceChannel + id[len(id)-1:], Name: "talk", Type: discordgo.ChannelTypeGuildVoice}}})
+		s.VoiceJoin(id, voiceChannel+id[len(id)-1:], "400000000000000004")
+	}
+	guild(small, 1, 0)    // 5 members
+	guild(big, 60, 0)     // 64 members: above the default threshold (50), not above 100
+	guild(huge, 1, 80000) // member_count 80,000
+	type seen struct {
+		ids   []string
+		count int
+		large bool
+	}
+	read := func(intents discordgo.Intent, threshold int) map[string]seen {
+		c, code := identifyLarge(t, s, intents, threshold)
 		if code != 0 {
 			t.Fatalf("close %d", code)
 		}
-		var g discordgo.Guild
-		if err := json.Unmarshal(readUntil(t, c, "GUILD_CREATE").D, &g); err != nil {
-			t.Fatal(err)
+		out := map[string]seen{}
+		for range 3 {
+			var g discordgo.Guild
+			if err := json.Unmarshal(readUntil(t, c, "GUILD_CREATE").D, &g); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, m := range g.Members {
+				ids = append(ids, m.User.ID[len(m.User.ID)-3:])
+			}
+			slices.Sort(ids)
+			if len(ids) > 5 {
+				ids = append(ids[:4:4], fmt.Sprintf("+%d", len(ids)-4))
+			}
+			out[g.ID] = seen{ids, g.MemberCount, g.Large}
 		}
-		for _, m := range g.Members {
-			ids = append(ids, m.User.ID)
+		return out
+	}
+	bot := s.BotID()[len(s.BotID())-3:] // sorts first: "001"
+	for _, tc := range []struct {
+		name      string
+		intents   discordgo.Intent
+		threshold int
+		want      map[string]seen
+	}{
+		{"without GUILD_PRESENCES", discordgo.IntentsGuilds | discordgo.IntentsGuildMembers, 0, map[string]seen{
+			small: {[]string{bot, "004"}, 5, false}, big: {[]string{bot, "004"}, 64, true}, huge: {[]string{bot, "004"}, 80000, true}}},
+		{"without GUILD_PRESENCES, threshold 250", discordgo.IntentsGuilds | discordgo.IntentsGuildMembers, 250, map[string]seen{
+			small: {[]string{bot, "004"}, 5, false}, big: {[]string{bot, "004"}, 64, false}, huge: {[]string{bot, "004"}, 80000, true}}},
+		{"with GUILD_PRESENCES", discordgo.IntentsGuilds | discordgo.IntentGuildPresences, 0, map[string]seen{
+			small: {[]string{bot, "003", "004", "005", "100"}, 5, false}, big: {[]string{bot, "003", "004", "005"}, 64, true},
+			huge: {[]string{bot, "004"}, 80000, true}}},
+		{"with GUILD_PRESENCES, threshold 100", discordgo.IntentsGuilds | discordgo.IntentGuildPresences, 100, map[string]seen{
+			big: {[]string{bot, "003", "004", "005", "+60"}, 64, false}}},
+	} {
+		got := read(tc.intents, tc.threshold)
+		for id, want := range tc.want {
+			if g := got[id]; !slices.Equal(g.ids, want.ids) || g.count != want.count || g.large != want.large {
+				t.Errorf("%s, guild %s: members %v of %d, large %v; want %v of %d, large %v", tc.name, id, g.ids, g.count, g.large, want.ids, want.count, want.large)
+			}
 		}
-		return ids, g.MemberCount
-	}
-	ids, count := read(discordgo.IntentsGuilds | discordgo.IntentsGuildMembers)
-	if want := []string{s.BotID(), "400000000000000004"}; !slices.Equal(ids, want) || count != 4 {
-		t.Errorf("without GUILD_PRESENCES: members %v of %d, want %v of 4", ids, count, want)
-	}
-	if ids, _ := read(discordgo.IntentsGuilds | discordgo.IntentGuildPresences); len(ids) != 4 {
-		t.Errorf("with GUILD_PRESENCES: members %v, want all 4", ids)
 	}
 }
 
