@@ -20,6 +20,11 @@ import (
 // lease now: what the term was about to commit must be dropped.
 var ErrLost = errors.New("coord: the lease was lost to another process")
 
+// ErrSettled is returned by Lease.Settle for an item below the newest
+// one settled in its slot: it was settled before, and whoever won it has
+// taken care of it.
+var ErrSettled = errors.New("coord: settled before a later item of the slot")
+
 // ErrClaimed is returned by Shards.Claim when another live process holds
 // one of the shards.
 var ErrClaimed = errors.New("coord: shard claimed by another process")
@@ -37,6 +42,14 @@ type Lease interface {
 	// released it, or stopped renewing it for the lease's TTL) and
 	// returns the term. It fails only when ctx ends.
 	Acquire(ctx context.Context) (Term, error)
+	// Settle decides, once, which process takes care of item: something
+	// a holder left in the value when it stopped (Telegram: a batch it
+	// took and may not have recorded), filed under slot (that holder's
+	// name). The first process to settle an item wins, whether it holds
+	// the lease or not, and every call for the item returns the winner's
+	// Holder name. Items of a slot only grow: settling a greater item
+	// replaces the slot's last, and one below it returns ErrSettled.
+	Settle(ctx context.Context, slot string, item int64) (winner string, err error)
 }
 
 // Term is one holding of a lease, renewed in the background until it is
