@@ -52,6 +52,9 @@ import (
 //     it logs a warning naming the update range: query nodes show those
 //     updates twice, once per origin.
 //
+// Batches written by releases before adoption (without "clears") are not
+// adopted: those releases left every batch in the lease until their next.
+//
 // Adopting records the batch's events only: its handler state (profiles,
 // titles) is older than the adopter's and is kept only where the adopter
 // has none, and its commands are not answered (they are a grace period
@@ -81,6 +84,10 @@ type leasedBatch struct {
 	From    int64             `json:"from"`
 	Next    int64             `json:"next"`
 	Updates []json.RawMessage `json:"updates"`
+	// Clears is set by releases that clear a batch once recorded: only
+	// such a batch still in the lease may be unrecorded. Earlier releases
+	// left every batch there until their next, so theirs are not adopted.
+	Clears bool `json:"clears,omitempty"`
 }
 
 // adoption says who recorded a batch its holder left pending.
@@ -147,10 +154,10 @@ func (lt *leaseTerm) lost() bool {
 	}
 }
 
-// others reports whether other holders' batches are pending.
+// others reports whether other holders' batches wait for adoption.
 func (lt *leaseTerm) others() bool {
-	for h := range lt.st.Pending {
-		if h != lt.holder {
+	for h, p := range lt.st.Pending {
+		if h != lt.holder && p.Clears {
 			return true
 		}
 	}
@@ -204,7 +211,7 @@ func (lt *leaseTerm) commit(b *Bot, raws []json.RawMessage, offset int64) ([]jso
 	next := nextOffset(raws, offset)
 	st := lt.st.clone()
 	st.Offset = next
-	st.Pending[lt.holder] = leasedBatch{From: offset, Next: next, Updates: raws}
+	st.Pending[lt.holder] = leasedBatch{From: offset, Next: next, Updates: raws, Clears: true}
 	if err := lt.save(b, st); err != nil {
 		return nil, fmt.Errorf("telegram: batch from update %d left to the next poller: %w", offset, err)
 	}
@@ -269,8 +276,17 @@ func (lt *leaseTerm) clearAtStop(b *Bot) {
 		err = lt.t.Commit(ctx, val)
 		cancel()
 	}
-	if err != nil {
-		b.log.Warn().Err(err).Int64("from", lt.st.Pending[lt.holder].From).Int64("next", lt.st.Pending[lt.holder].Next).
+	if err == nil {
+		return
+	}
+	// Settled as this process's, the batch is dropped by the next
+	// poller instead of adopted.
+	p := lt.st.Pending[lt.holder]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	winner, serr := lt.lease.Settle(ctx, lt.holder, p.From)
+	cancel()
+	if serr != nil || winner != lt.holder {
+		b.log.Warn().Err(err).Int64("from", p.From).Int64("next", p.Next).
 			Msg("could not clear the last batch from the Telegram poller's lease; the next poller may record it too")
 	}
 }
@@ -286,7 +302,7 @@ func (lt *leaseTerm) adopt(b *Bot) error {
 	owners := slices.Sorted(maps.Keys(lt.st.Pending))
 	for _, owner := range owners {
 		p := lt.st.Pending[owner]
-		if owner == lt.holder {
+		if owner == lt.holder || !p.Clears {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(b.life, 10*time.Second)

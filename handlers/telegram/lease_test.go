@@ -493,3 +493,44 @@ func TestLeaseClearsARecordedBatch(t *testing.T) {
 	}
 	onceEach(t, g.ID, sent, a)
 }
+
+// TestLeaseLeavesAnEarlierReleasesBatch: a batch an earlier release left
+// in the lease (without "clears": it kept every batch there until its
+// next, recorded or not) is neither adopted nor dropped by a new holder,
+// however long it holds the lease; that process records it, or not, when
+// it starts again, as before.
+func TestLeaseLeavesAnEarlierReleasesBatch(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
+	t.Cleanup(fake.Close)
+	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
+	g := fake.NewSupergroup("G", owner, ann)
+	lease := coordtest.New()
+	old, err := lease.For("old").Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := fmt.Sprintf(`{"update_id":7,"message":{"message_id":1,"date":%d,"chat":{"id":%d,"type":"supergroup","title":"G"},"from":{"id":%d,"is_bot":false,"first_name":"Ann"},"text":"old release"}}`,
+		time.Now().Unix(), g.ID, ann.ID)
+	if err := old.Commit(context.Background(), []byte(`{"offset":8,"pending":{"old":{"from":7,"next":8,"updates":[`+raw+`]}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	old.Release(context.Background())
+	b := newFleetProcess(t, "b", fake)
+	b.adoptAfter = 100 * time.Millisecond
+	b.run(lease, nil)
+	var sent []string
+	for i := range 3 {
+		text := "new " + id(int64(i))
+		fake.Message(g, ann, text)
+		sent = append(sent, text)
+		waitRecorded(t, g.ID, i+1, b)
+		time.Sleep(200 * time.Millisecond) // past the grace
+	}
+	onceEach(t, g.ID, sent, b)
+	if p, ok := readLease(t, lease).Pending["old"]; !ok || p.From != 7 || len(p.Updates) != 1 {
+		t.Fatalf("the earlier release's batch in the lease: %+v, %v; want it kept", p, ok)
+	}
+	if _, winner := lease.Settled("old"); winner != "" {
+		t.Fatalf("the earlier release's batch settled by %q", winner)
+	}
+}
