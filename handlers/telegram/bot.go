@@ -450,6 +450,7 @@ func (b *Bot) recordAdopted(p leasedBatch) error {
 	return nil
 }
 
+// recordBatch is handleBatch, or recordAdopted when adopted is set.
 func (b *Bot) recordBatch(raws []json.RawMessage, offset int64, adopted bool) (int64, error) {
 	b.batchM.Lock()
 	defer b.batchM.Unlock()
