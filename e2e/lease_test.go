@@ -189,7 +189,8 @@ func TestTelegramPollerFailover(t *testing.T) {
 }
 
 // TestTelegramPollerThatNeverReturns runs two `chatwarden run`
-// processes sharing a 2s lease and a query node. While A polls, a burst
+// processes sharing a 4s lease (long enough for A's slow motion below)
+// and a query node. While A polls, a burst
 // of 100 messages is held back at the fake Telegram and released in one
 // getUpdates answer; the moment the lease shows A's batch committed, A is
 // killed with SIGKILL and never started again (its machine is lost). B
@@ -211,12 +212,12 @@ func TestTelegramPollerThatNeverReturns(t *testing.T) {
 	ns := clustertest.StartNATS(t, 0, t.TempDir())
 	sc := newTelegramScene(t)
 	fake, groups, members := sc.fake, sc.groups, sc.members
-	procs := leaseProcs(t, ns.ClientURL(), sc, 2, "2s")
+	procs := leaseProcs(t, ns.ClientURL(), sc, 2, "4s")
 	a, b := procs[0], procs[1]
 	qn := startQueryNode(t, ns.ClientURL())
 	dump := func() string { return dumpLogs(procs, qn) }
 	watcher, err := cluster.NewCoordinator(cluster.CoordinatorOptions{Conn: cluster.Conn{URL: ns.ClientURL(), Name: "watcher"},
-		Bucket: "CHATWARDEN_COORD", TTL: 2 * time.Second, Holder: "watcher", Logger: zerolog.Nop()})
+		Bucket: "CHATWARDEN_COORD", TTL: 4 * time.Second, Holder: "watcher", Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
