@@ -1,6 +1,7 @@
 // Package coord is what one process of a fleet asks of the others,
 // whatever carries it: a lease that elects the one process doing a job
-// (Telegram's getUpdates poller) and keeps the job's position with it,
+// (Telegram's getUpdates poller), keeps the job's position with it and
+// settles, once, who takes care of what a dead holder left in it,
 // the gate every Discord identify waits at (max_concurrency across
 // processes), and claims on Discord shards so that two processes never
 // run one shard.
