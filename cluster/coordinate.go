@@ -170,18 +170,18 @@ func (l *lease) Peek(ctx context.Context) ([]byte, error) {
 	return le.Value, nil
 }
 
-// settlement is a slot's newest settled item as kept in the bucket, under
+// settlement is a slot's last settled item as kept in the bucket, under
 // settled.<lease name>.<slot in base64url>.
 type settlement struct {
-	Item   int64     `json:"item"`
+	Item   string    `json:"item"`
 	Winner string    `json:"winner"`
 	At     time.Time `json:"at"`
 }
 
-// Settle creates the slot's key, or moves it on to a greater item, by
+// Settle creates the slot's key, or moves it on to another item, by
 // compare-and-set: of processes racing for an item one writes it, and
 // the others read its name.
-func (l *lease) Settle(ctx context.Context, slot string, item int64) (string, error) {
+func (l *lease) Settle(ctx context.Context, slot, item string) (string, error) {
 	kv, err := l.c.bucket(ctx)
 	if err != nil {
 		return "", err
@@ -196,7 +196,7 @@ func (l *lease) Settle(ctx context.Context, slot string, item int64) (string, er
 				continue // another was faster: read its
 			}
 			if err != nil {
-				return "", fmt.Errorf("cluster: settle %s item %d: %w", key, item, err)
+				return "", fmt.Errorf("cluster: settle %s item %s: %w", key, item, err)
 			}
 			return l.c.opts.Holder, nil
 		}
@@ -207,18 +207,15 @@ func (l *lease) Settle(ctx context.Context, slot string, item int64) (string, er
 		if err := json.Unmarshal(e.Value(), &st); err != nil {
 			return "", fmt.Errorf("cluster: %s holds something that is not chatwarden's; delete the key if it is stale: %w", key, err)
 		}
-		switch {
-		case st.Item == item:
+		if st.Item == item {
 			return st.Winner, nil
-		case st.Item > item:
-			return "", fmt.Errorf("cluster: %s item %d, newest %d: %w", key, item, st.Item, coord.ErrSettled)
 		}
 		_, err = kv.Update(ctx, key, mine, e.Revision())
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("cluster: settle %s item %d: %w", key, item, err)
+			return "", fmt.Errorf("cluster: settle %s item %s: %w", key, item, err)
 		}
 		return l.c.opts.Holder, nil
 	}

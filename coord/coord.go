@@ -21,11 +21,6 @@ import (
 // lease now: what the term was about to commit must be dropped.
 var ErrLost = errors.New("coord: the lease was lost to another process")
 
-// ErrSettled is returned by Lease.Settle for an item below the newest
-// one settled in its slot: it was settled before, and whoever won it has
-// taken care of it.
-var ErrSettled = errors.New("coord: settled before a later item of the slot")
-
 // ErrClaimed is returned by Shards.Claim when another live process holds
 // one of the shards.
 var ErrClaimed = errors.New("coord: shard claimed by another process")
@@ -48,9 +43,9 @@ type Lease interface {
 	// took and may not have recorded), filed under slot (that holder's
 	// name). The first process to settle an item wins, whether it holds
 	// the lease or not, and every call for the item returns the winner's
-	// Holder name. Items of a slot only grow: settling a greater item
-	// replaces the slot's last, and one below it returns ErrSettled.
-	Settle(ctx context.Context, slot string, item int64) (winner string, err error)
+	// Holder name. A slot keeps its last item only: settling another
+	// item of the slot replaces it.
+	Settle(ctx context.Context, slot, item string) (winner string, err error)
 }
 
 // Term is one holding of a lease, renewed in the background until it is

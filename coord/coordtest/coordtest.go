@@ -30,7 +30,7 @@ type Lease struct {
 
 // settlement is a slot's newest settled item and its winner.
 type settlement struct {
-	item   int64
+	item   string
 	winner string
 }
 
@@ -84,9 +84,9 @@ func (l *Lease) Largest() int {
 	return l.largest
 }
 
-// Settled returns the winner of slot's newest settled item ("" when
+// Settled returns slot's last settled item and its winner ("" when
 // none).
-func (l *Lease) Settled(slot string) (item int64, winner string) {
+func (l *Lease) Settled(slot string) (item, winner string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.settled[slot]
@@ -130,15 +130,11 @@ func (v *view) Acquire(ctx context.Context) (coord.Term, error) {
 	}
 }
 
-func (v *view) Settle(_ context.Context, slot string, item int64) (string, error) {
+func (v *view) Settle(_ context.Context, slot, item string) (string, error) {
 	v.l.mu.Lock()
 	defer v.l.mu.Unlock()
-	s, ok := v.l.settled[slot]
-	switch {
-	case ok && s.item == item:
+	if s, ok := v.l.settled[slot]; ok && s.item == item {
 		return s.winner, nil
-	case ok && s.item > item:
-		return "", fmt.Errorf("coordtest: item %d of %s, newest %d: %w", item, slot, s.item, coord.ErrSettled)
 	}
 	v.l.settled[slot] = settlement{item: item, winner: v.holder}
 	return v.holder, nil

@@ -90,6 +90,11 @@ type leasedBatch struct {
 	Clears bool `json:"clears,omitempty"`
 }
 
+// item names the batch to coord.Lease.Settle: update ids grow, but
+// Telegram may pick them at random after a week without updates, so the
+// range, not its start alone.
+func (p leasedBatch) item() string { return fmt.Sprintf("%d-%d", p.From, p.Next) }
+
 // adoption says who recorded a batch its holder left pending.
 type adoption struct {
 	From int64     `json:"from"`
@@ -283,7 +288,7 @@ func (lt *leaseTerm) clearAtStop(b *Bot) {
 	// poller instead of adopted.
 	p := lt.st.Pending[lt.holder]
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	winner, serr := lt.lease.Settle(ctx, lt.holder, p.From)
+	winner, serr := lt.lease.Settle(ctx, lt.holder, p.item())
 	cancel()
 	if serr != nil || winner != lt.holder {
 		b.log.Warn().Err(err).Int64("from", p.From).Int64("next", p.Next).
@@ -306,9 +311,9 @@ func (lt *leaseTerm) adopt(b *Bot) error {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(b.life, 10*time.Second)
-		winner, err := lt.lease.Settle(ctx, owner, p.From)
+		winner, err := lt.lease.Settle(ctx, owner, p.item())
 		cancel()
-		if err != nil && !errors.Is(err, coord.ErrSettled) {
+		if err != nil {
 			if b.life.Err() != nil {
 				return nil
 			}
@@ -317,8 +322,6 @@ func (lt *leaseTerm) adopt(b *Bot) error {
 			return nil // at the next turn of the loop
 		}
 		switch {
-		case errors.Is(err, coord.ErrSettled):
-			// Settled before a later batch of its own: long dealt with.
 		case winner == lt.holder:
 			b.log.Warn().Str("holder", owner).Int64("from", p.From).Int64("next", p.Next).Int("updates", len(p.Updates)).
 				Msg("adopting a batch another process took from Telegram and left pending: recording it here")
@@ -334,7 +337,7 @@ func (lt *leaseTerm) adopt(b *Bot) error {
 		}
 		st := lt.st.clone()
 		delete(st.Pending, owner)
-		if err == nil && winner != owner {
+		if winner != owner {
 			st.Adopted[owner] = adoption{From: p.From, Next: p.Next, By: winner, At: time.Now().UTC()}
 		}
 		if err := lt.save(b, st); err != nil {
@@ -458,10 +461,7 @@ func (b *Bot) settleOwn(st leaseState, holder string) error {
 		return fmt.Errorf("%w: %w", errStore, err)
 	}
 	if pending {
-		winner, err := b.opts.Lease.Settle(b.life, holder, p.From)
-		if errors.Is(err, coord.ErrSettled) {
-			return nil // a later batch of this process was settled: this one long ago
-		}
+		winner, err := b.opts.Lease.Settle(b.life, holder, p.item())
 		if err != nil {
 			return fmt.Errorf("telegram: settle the batch from update %d left in the lease: %w", p.From, err)
 		}

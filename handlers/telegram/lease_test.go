@@ -325,8 +325,8 @@ func TestLeaseBatchOfAProcessThatNeverReturnsIsAdopted(t *testing.T) {
 	if ad := v.Adopted["a"]; ad.By != "b" || ad.From != from || ad.Next != next {
 		t.Fatalf("the lease notes a's batch %d..%d adopted as %+v; want by b", from, next, ad)
 	}
-	if item, winner := lease.Settled("a"); item != from || winner != "b" {
-		t.Fatalf("a's batch settled as item %d by %q; want %d by b", item, winner, from)
+	if item, winner := lease.Settled("a"); item != fmt.Sprintf("%d-%d", from, next) || winner != "b" {
+		t.Fatalf("a's batch settled as item %s by %q; want %d-%d by b", item, winner, from, next)
 	}
 	say("five")
 	waitRecorded(t, g.ID, 5, b)
@@ -413,7 +413,7 @@ func TestLeaseProcessBackWithinTheGraceRecordsItsOwn(t *testing.T) {
 	b.adoptAfter = 3 * time.Second
 	var sent []string
 	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
-	from, _ := leftBatch(t, fake, lease, a, true, say)
+	from, next := leftBatch(t, fake, lease, a, true, say)
 
 	lease.Expire()
 	b.run(lease, nil)
@@ -421,8 +421,8 @@ func TestLeaseProcessBackWithinTheGraceRecordsItsOwn(t *testing.T) {
 	waitRecorded(t, g.ID, 1, b)
 	a.run(lease, nil)
 	waitRecorded(t, g.ID, 4, a, b)
-	if item, winner := lease.Settled("a"); item != from || winner != "a" {
-		t.Fatalf("a's batch settled as item %d by %q; want %d by a", item, winner, from)
+	if item, winner := lease.Settled("a"); item != fmt.Sprintf("%d-%d", from, next) || winner != "a" {
+		t.Fatalf("a's batch settled as item %s by %q; want %d-%d by a", item, winner, from, next)
 	}
 	waitFor(t, "b to drop a's batch from the lease after its grace", func() bool { _, ok := readLease(t, lease).Pending["a"]; return !ok })
 	if v := readLease(t, lease); len(v.Adopted) != 0 {
