@@ -38,19 +38,24 @@ import (
 //     is dropped unrecorded, for the new holder to receive;
 //   - it dies between the lease commit and its own commit: the batch is in
 //     the lease under its name, recorded nowhere yet. The next holder
-//     starts after it; whoever settles the batch first (coord.Lease.Settle,
-//     one winner) records it: the process itself when it starts again
-//     (Peek at start, holder or not) within Options.AdoptAfter of the next
-//     holder's takeover, or else the holder, which adopts it: records it
-//     in its own store (its own origin and chains), drops it from the
-//     lease and notes there who adopted it (adopted: from, next, by);
+//     starts after it. The process, when it starts again (Peek at start,
+//     holder or not; or standing by again after losing the lease),
+//     records the batch and then settles it (coord.Lease.Settle: one
+//     winner per batch). The holder, Options.AdoptAfter after taking the
+//     lease, settles it and, winning, adopts it: records it in its own
+//     store (its own origin and chains), drops it from the lease and notes
+//     there who adopted it (adopted: from, next, by); losing to the
+//     process, it drops it. So the process coming back within the grace
+//     records its own, and a batch whose process never comes back is
+//     recorded by the holder;
 //   - it dies between its own commit and clearing (within clearWithin of
 //     its last batch): the same, but the process has the batch already.
 //     Coming back in time, it settles the batch and records nothing; not
 //     coming back, the holder adopts it and the batch is in two stores.
-//     When the process starts again and finds its recorded batch adopted,
-//     it logs a warning naming the update range: query nodes show those
-//     updates twice, once per origin.
+//     When the process starts again and finds its recorded batch adopted
+//     (also when it came back just as the holder settled), it logs a
+//     warning naming the update range: query nodes show those updates
+//     twice, once per origin.
 //
 // Batches written by releases before adoption (without "clears") are not
 // adopted: those releases left every batch in the lease until their next.
@@ -441,15 +446,16 @@ func (b *Bot) pollLeased() error {
 var errStore = errors.New("telegram: store")
 
 // nsLease keeps the last adoption of this process's batches it has seen
-// ("adopted" -> the batch's first update id), so that it warns once.
+// ("adopted" -> the batch's range, from-next), so that it warns once.
 const nsLease = "telegram/lease"
 
 // settleOwn deals with this holder's batch pending in the lease, left by
-// a crash: it settles it (coord.Lease.Settle) and records it unless the
-// store has it already, or, when another process settled it first (it
-// adopted the batch), checks whether this store has it too: then the
-// batch is in two stores, and it warns. It does the same check for an
-// adoption already noted in the lease.
+// a crash: it records it unless the store has it already, then settles
+// it (coord.Lease.Settle). Recording first, a crash in between can only
+// leave the batch in two stores, never in none. When another process
+// settled the batch first (it adopted it), the batch is in two stores,
+// and it warns. It does the same check for an adoption already noted in
+// the lease, which it may not have recorded.
 func (b *Bot) settleOwn(st leaseState, holder string) error {
 	p, pending := st.Pending[holder]
 	a, adopted := st.Adopted[holder]
@@ -461,39 +467,39 @@ func (b *Bot) settleOwn(st leaseState, holder string) error {
 		return fmt.Errorf("%w: %w", errStore, err)
 	}
 	if pending {
-		winner, err := b.opts.Lease.Settle(b.life, holder, p.item())
-		if err != nil {
-			return fmt.Errorf("telegram: settle the batch from update %d left in the lease: %w", p.From, err)
-		}
-		if winner != holder {
-			a = adoption{From: p.From, Next: p.Next, By: winner}
-		} else {
-			if local.Offset >= p.Next {
-				return nil // recorded before the crash
-			}
+		if local.Offset < p.Next {
 			b.log.Warn().Int64("from", p.From).Int64("next", p.Next).Int("updates", len(p.Updates)).
 				Msg("recording a batch this process took from Telegram before it stopped")
 			if _, err := b.handleBatch(p.Updates, p.From); err != nil {
 				return fmt.Errorf("%w: %w", errStore, err)
 			}
+			local.Offset = p.Next
+		}
+		winner, err := b.opts.Lease.Settle(b.life, holder, p.item())
+		if err != nil {
+			return fmt.Errorf("telegram: settle the batch from update %d left in the lease: %w", p.From, err)
+		}
+		if winner == holder {
 			return nil
 		}
+		a = adoption{From: p.From, Next: p.Next, By: winner}
 	}
+	item := leasedBatch{From: a.From, Next: a.Next}.item()
 	seen, err := b.opts.Store.GetKV(nsLease, []byte("adopted"))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %w", errStore, err)
 	}
-	if string(seen) == itoa(a.From) {
+	if string(seen) == item {
 		return nil
 	}
 	if local.Offset >= a.Next {
 		b.log.Warn().Int64("from", a.From).Int64("next", a.Next).Str("by", a.By).
-			Msg("updates this process recorded before it stopped were also recorded by the process that adopted them from the lease: query nodes show them twice, once per origin")
+			Msg("updates this process recorded were also recorded by the process that adopted them from the lease: query nodes show them twice, once per origin")
 	} else {
 		b.log.Info().Int64("from", a.From).Int64("next", a.Next).Str("by", a.By).
 			Msg("another process recorded the batch this process left in the lease")
 	}
-	if err := b.opts.Store.Put(nsLease, []byte("adopted"), []byte(itoa(a.From))); err != nil {
+	if err := b.opts.Store.Put(nsLease, []byte("adopted"), []byte(item)); err != nil {
 		return fmt.Errorf("%w: %w", errStore, err)
 	}
 	return nil
