@@ -421,6 +421,7 @@ func TestLeaseProcessBackWithinTheGraceRecordsItsOwn(t *testing.T) {
 	waitRecorded(t, g.ID, 1, b)
 	a.run(lease, nil)
 	waitRecorded(t, g.ID, 4, a, b)
+	waitFor(t, "a to settle its batch, once recorded", func() bool { _, winner := lease.Settled("a"); return winner != "" })
 	if item, winner := lease.Settled("a"); item != fmt.Sprintf("%d-%d", from, next) || winner != "a" {
 		t.Fatalf("a's batch settled as item %s by %q; want %d-%d by a", item, winner, from, next)
 	}
