@@ -208,7 +208,7 @@ func Run(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
 			lease = telegramLease(coordinator, cfg.Telegram.Token.Reveal())
 		}
 		t, err := telegram.New(telegram.Options{
-			Lease: lease,
+			Lease: lease, AdoptAfter: cfg.Cluster.LeaseTTL.D(),
 			Token: cfg.Telegram.Token.Reveal(), APIURL: cfg.Telegram.APIURL, PollTimeout: cfg.Telegram.PollTimeout.D(),
 			Store: s, Recorder: rec, Logger: log, Router: router,
 			DeleteCommandsAfter: cfg.Telegram.DeleteCommandsAfter.D(), DefaultLocale: cfg.Defaults.Locale,

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,12 +138,13 @@ func (c *Coordinator) encode(holder string, value []byte) []byte {
 // Lease returns the lease called name (letters, digits, '-', '_' and
 // '.'), kept under the key lease.<name>.
 func (c *Coordinator) Lease(name string) coord.Lease {
-	return &lease{c: c, key: "lease." + name}
+	return &lease{c: c, key: "lease." + name, name: name}
 }
 
 type lease struct {
-	c   *Coordinator
-	key string
+	c    *Coordinator
+	key  string
+	name string
 }
 
 var _ coord.Lease = (*lease)(nil)
@@ -166,6 +168,57 @@ func (l *lease) Peek(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("cluster: lease %s holds something that is not chatwarden's: %w", l.key, err)
 	}
 	return le.Value, nil
+}
+
+// settlement is a slot's last settled item as kept in the bucket, under
+// settled.<lease name>.<slot in base64url>.
+type settlement struct {
+	Item   string    `json:"item"`
+	Winner string    `json:"winner"`
+	At     time.Time `json:"at"`
+}
+
+// Settle creates the slot's key, or moves it on to another item, by
+// compare-and-set: of processes racing for an item one writes it, and
+// the others read its name.
+func (l *lease) Settle(ctx context.Context, slot, item string) (string, error) {
+	kv, err := l.c.bucket(ctx)
+	if err != nil {
+		return "", err
+	}
+	key := "settled." + l.name + "." + base64.RawURLEncoding.EncodeToString([]byte(slot))
+	mine, _ := json.Marshal(settlement{Item: item, Winner: l.c.opts.Holder, At: time.Now().UTC()})
+	for {
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			_, err = kv.Create(ctx, key, mine)
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				continue // another was faster: read its
+			}
+			if err != nil {
+				return "", fmt.Errorf("cluster: settle %s item %s: %w", key, item, err)
+			}
+			return l.c.opts.Holder, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("cluster: read %s: %w", key, err)
+		}
+		var st settlement
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			return "", fmt.Errorf("cluster: %s holds something that is not chatwarden's; delete the key if it is stale: %w", key, err)
+		}
+		if st.Item == item {
+			return st.Winner, nil
+		}
+		_, err = kv.Update(ctx, key, mine, e.Revision())
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("cluster: settle %s item %s: %w", key, item, err)
+		}
+		return l.c.opts.Holder, nil
+	}
 }
 
 // Acquire takes the lease when it is missing, released, held under this

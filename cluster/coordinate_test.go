@@ -122,6 +122,60 @@ func TestLeaseFailover(t *testing.T) {
 	}
 }
 
+// TestLeaseSettle: processes racing to settle one item of a slot agree
+// on one winner, whether they hold the lease or not, and another item
+// replaces the slot's last; slots and leases are apart.
+func TestLeaseSettle(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var leases []coord.Lease
+	for _, h := range []string{"a", "b", "c", "d"} {
+		leases = append(leases, coordinator(t, ns.ClientURL(), h, 2*time.Second).Lease("telegram.1"))
+	}
+	if _, err := leases[0].Acquire(ctx); err != nil { // a holds; the others settle anyway
+		t.Fatal(err)
+	}
+	settleAll := func(item string) map[string]int {
+		t.Helper()
+		winners := make(chan string, len(leases))
+		for _, l := range leases {
+			go func() {
+				w, err := l.Settle(ctx, "dead host-1", item)
+				if err != nil {
+					t.Error(err)
+				}
+				winners <- w
+			}()
+		}
+		got := map[string]int{}
+		for range leases {
+			got[<-winners]++
+		}
+		return got
+	}
+	for _, item := range []string{"100-200", "7-8"} {
+		got := settleAll(item)
+		if len(got) != 1 || got[""] != 0 {
+			t.Fatalf("item %s: winners %v; want one name, given to all %d", item, got, len(leases))
+		}
+		for w := range got {
+			if again, err := leases[3].Settle(ctx, "dead host-1", item); err != nil || again != w {
+				t.Fatalf("item %s settled again: %q, %v; want %q", item, again, err, w)
+			}
+		}
+	}
+	if w, err := leases[1].Settle(ctx, "dead host-1", "100-200"); err != nil || w != "b" {
+		t.Fatalf("the slot's earlier item again: %q, %v; want b, the slot having moved on", w, err)
+	}
+	if w, err := leases[2].Settle(ctx, "another", "100-200"); err != nil || w != "c" {
+		t.Fatalf("another slot: %q, %v; want c, its first", w, err)
+	}
+	if w, err := coordinator(t, ns.ClientURL(), "e", 2*time.Second).Lease("telegram.2").Settle(ctx, "dead host-1", "100-200"); err != nil || w != "e" {
+		t.Fatalf("another lease's slot: %q, %v; want e", w, err)
+	}
+}
+
 // TestIdentifyGateSpacesEachBucket: identifies of one rate-limit bucket
 // (shard % max_concurrency) from several processes are spaced by Discord's
 // 5 seconds; another bucket is not held up by them.

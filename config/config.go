@@ -152,7 +152,8 @@ type Cluster struct {
 	CoordinationBucket string `yaml:"coordination_bucket"`
 	// LeaseTTL is how long a process that stopped renewing keeps the
 	// Telegram poller's lease or its Discord shard claims: another process
-	// takes over after it.
+	// takes over after it. A new Telegram poller also waits this long
+	// before adopting a batch the last one left in the lease.
 	LeaseTTL Duration `yaml:"lease_ttl"`
 }
 

@@ -1,6 +1,7 @@
 // Package coord is what one process of a fleet asks of the others,
 // whatever carries it: a lease that elects the one process doing a job
-// (Telegram's getUpdates poller) and keeps the job's position with it,
+// (Telegram's getUpdates poller), keeps the job's position with it and
+// settles, once, who takes care of what a dead holder left in it,
 // the gate every Discord identify waits at (max_concurrency across
 // processes), and claims on Discord shards so that two processes never
 // run one shard.
@@ -37,6 +38,14 @@ type Lease interface {
 	// released it, or stopped renewing it for the lease's TTL) and
 	// returns the term. It fails only when ctx ends.
 	Acquire(ctx context.Context) (Term, error)
+	// Settle decides, once, which process takes care of item: something
+	// a holder left in the value when it stopped (Telegram: a batch it
+	// took and may not have recorded), filed under slot (that holder's
+	// name). The first process to settle an item wins, whether it holds
+	// the lease or not, and every call for the item returns the winner's
+	// Holder name. A slot keeps its last item only: settling another
+	// item of the slot replaces it.
+	Settle(ctx context.Context, slot, item string) (winner string, err error)
 }
 
 // Term is one holding of a lease, renewed in the background until it is

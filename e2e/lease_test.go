@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/cli"
@@ -46,81 +49,11 @@ func TestTelegramPollerFailover(t *testing.T) {
 	ns := clustertest.StartNATS(t, 0, t.TempDir())
 	sc := newTelegramScene(t)
 	fake, groups, members := sc.fake, sc.groups, sc.members
-	type proc struct {
-		name, db, cfg, base string
-		logs                *testlog.Buffer
-		cmd                 *exec.Cmd
-	}
-	procs := make([]*proc, 2)
-	for i := range procs {
-		p := &proc{name: string(rune('A' + i)), logs: &testlog.Buffer{}}
-		dir := t.TempDir()
-		p.db, p.cfg = filepath.Join(dir, "bot.db"), filepath.Join(dir, "config.yaml")
-		// Each process its own database with the groups' log channel
-		// settings, not a copy of one file: a copy would share its
-		// origin (store.Store.Origin) with its original.
-		copySettings(t, sc.db, p.db, groups)
-		addr := freeAddr(t)
-		p.base = "http://" + addr
-		cfg := fmt.Sprintf(`log_level: info
-storage: {path: %s}
-api: {listen: %s, operator_token: %s}
-telegram:
-  enabled: true
-  token: %q
-  api_url: %s
-  poll_timeout: 1s
-  delete_commands_after: 0s
-cluster:
-  nats_url: %s
-  lease_ttl: 3s
-`, p.db, addr, fleetOperator, fake.Token(), fake.URL, ns.ClientURL())
-		if err := os.WriteFile(p.cfg, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		procs[i] = p
-	}
-	// The query node.
-	qdir := t.TempDir()
-	qdb, qcfg, qaddr := filepath.Join(qdir, "query.db"), filepath.Join(qdir, "query.yaml"), freeAddr(t)
-	qbase := "http://" + qaddr
-	err := os.WriteFile(qcfg, []byte(fmt.Sprintf("log_level: info\nstorage: {path: %s}\napi: {listen: %s, operator_token: %s}\ncluster: {nats_url: %q}\n",
-		qdb, qaddr, fleetOperator, ns.ClientURL())), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qlogs := &testlog.Buffer{}
-	query := exec.Command(os.Args[0], "-test.run=^TestFleetChild$")
-	query.Env = append(os.Environ(), "CHATWARDEN_FLEET_CHILD=api "+qcfg)
-	query.Stdout, query.Stderr = qlogs, qlogs
-	if err := query.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if query.ProcessState == nil {
-			query.Process.Kill()
-			query.Wait()
-		}
-	}()
-	start := func(p *proc) {
-		p.cmd = exec.Command(os.Args[0], "-test.run=^TestLeaseChild$")
-		p.cmd.Env = append(os.Environ(), "CHATWARDEN_LEASE_CHILD="+p.cfg)
-		p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dump := func() string {
-		return "--- A ---\n" + procs[0].logs.String() + "\n--- B ---\n" + procs[1].logs.String() + "\n--- query node ---\n" + qlogs.String()
-	}
-	defer func() {
-		for _, p := range procs {
-			if p.cmd != nil && p.cmd.ProcessState == nil {
-				p.cmd.Process.Kill()
-				p.cmd.Wait()
-			}
-		}
-	}()
+	procs := leaseProcs(t, ns.ClientURL(), sc, 2, "3s")
+	qn := startQueryNode(t, ns.ClientURL())
+	qdb, qbase, query := qn.db, qn.base, qn.cmd
+	start := func(p *leaseProc) { p.start(t) }
+	dump := func() string { return dumpLogs(procs, qn) }
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 22))
 	var sent []string
 	say := func() {
@@ -129,7 +62,7 @@ cluster:
 		fake.Message(g.chat, members[rng.IntN(len(members))], text)
 		sent = append(sent, text)
 	}
-	standingBy := func(p *proc, n int) bool {
+	standingBy := func(p *leaseProc, n int) bool {
 		return strings.Count(p.logs.String(), "standing by for the Telegram poller") >= n
 	}
 
@@ -253,6 +186,362 @@ cluster:
 		t.Errorf("%d messages recorded, %d sent", len(recorded), len(sent))
 	}
 	t.Logf("%d messages through %d kills of the poller", len(sent), kills)
+}
+
+// TestTelegramPollerThatNeverReturns runs two `chatwarden run`
+// processes sharing a 4s lease (long enough for A's slow motion below)
+// and a query node. While A polls, a burst
+// of 100 messages is held back at the fake Telegram and released in one
+// getUpdates answer; the moment the lease shows A's batch committed, A is
+// killed with SIGKILL and never started again (its machine is lost). B
+// takes over, and one lease TTL later adopts the batch A left in the
+// lease: it records it in its own database and notes the adoption in the
+// lease. In the end every message is in A's or B's database and on the
+// query node, each once, and every chain verifies there with its
+// process's head. If the kill came after A had recorded the batch (the
+// window is a few milliseconds of translating and committing), the burst
+// is in both databases, the documented double record, and the test checks
+// that it is exactly the burst, once in each.
+func TestTelegramPollerThatNeverReturns(t *testing.T) {
+	if os.Getenv("CHATWARDEN_LEASE_CHILD") != "" {
+		t.Skip("child")
+	}
+	if testing.Short() {
+		t.Skip("kill test in -short mode")
+	}
+	ns := clustertest.StartNATS(t, 0, t.TempDir())
+	sc := newTelegramScene(t)
+	fake, groups, members := sc.fake, sc.groups, sc.members
+	procs := leaseProcs(t, ns.ClientURL(), sc, 2, "4s")
+	a, b := procs[0], procs[1]
+	qn := startQueryNode(t, ns.ClientURL())
+	dump := func() string { return dumpLogs(procs, qn) }
+	watcher, err := cluster.NewCoordinator(cluster.CoordinatorOptions{Conn: cluster.Conn{URL: ns.ClientURL(), Name: "watcher"},
+		Bucket: "CHATWARDEN_COORD", TTL: 4 * time.Second, Holder: "watcher", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	botID, _, _ := strings.Cut(fake.Token(), ":")
+	lease := watcher.Lease("telegram." + botID)
+	type batch struct {
+		From int64 `json:"from"`
+		Next int64 `json:"next"`
+		By   string
+	}
+	var value struct {
+		Pending map[string]batch `json:"pending"`
+		Adopted map[string]batch `json:"adopted"`
+	}
+	peek := func() bool {
+		v, err := lease.Peek(context.Background())
+		if err != nil || v == nil {
+			return false
+		}
+		value.Pending, value.Adopted = nil, nil
+		return json.Unmarshal(v, &value) == nil
+	}
+
+	var sent, burst []string
+	say := func(text string) {
+		g := groups[len(sent)%len(groups)]
+		fake.Message(g.chat, members[len(sent)%len(members)], text)
+		sent = append(sent, text)
+	}
+	a.start(t)
+	say("before 0")
+	if !fake.WaitUpdatesConsumed(30 * time.Second) {
+		t.Fatalf("A never polled\n%s", dump())
+	}
+	b.start(t)
+	waitUntil(t, "B standing by", func() bool { return strings.Contains(b.logs.String(), "standing by for the Telegram poller") })
+	for i := 1; i < 20; i++ {
+		say(fmt.Sprintf("before %d", i))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !fake.WaitUpdatesConsumed(30 * time.Second) {
+		t.Fatalf("A did not keep up\n%s", dump())
+	}
+	waitUntil(t, "A's records published", func() bool { return gauge(a.base, cluster.MetricOutboxDepth) == 0 })
+
+	// The burst, in one batch; A dies once it is in the lease. A runs in
+	// slices of a fraction of a millisecond (SIGCONT, SIGSTOP), and the
+	// lease is read between slices, so that the kill comes between A's
+	// lease commit and its own (translating and recording 100 updates
+	// takes milliseconds).
+	fake.PauseUpdates()
+	for i := range 100 {
+		text := fmt.Sprintf("burst %d %s", i, strings.Repeat("long text ", 30))
+		say(text)
+		burst = append(burst, text)
+	}
+	first := int64(fake.PendingUpdates()[0].UpdateID)
+	pid := a.cmd.Process.Pid
+	syscall.Kill(pid, syscall.SIGSTOP)
+	fake.ResumeUpdates()
+	var holderA string
+	for steps := 0; holderA == ""; steps++ {
+		if peek() {
+			for h, p := range value.Pending {
+				if p.From == first {
+					holderA = h
+				}
+			}
+		}
+		if holderA != "" {
+			break
+		}
+		if steps > 20000 {
+			t.Fatalf("the burst never reached the lease\n%s", dump())
+		}
+		syscall.Kill(pid, syscall.SIGCONT)
+		time.Sleep(200 * time.Microsecond)
+		syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	a.kill()
+	killed := time.Now()
+
+	// B takes over and adopts the batch.
+	for i := range 20 {
+		say(fmt.Sprintf("after %d", i))
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !fake.WaitUpdatesConsumed(30 * time.Second) {
+		t.Fatalf("B did not take over\n%s", dump())
+	}
+	waitUntil(t, "B to adopt A's batch", func() bool { return peek() && value.Adopted[holderA].From == first })
+	t.Logf("B took over and adopted A's batch %+v %s after the kill", value.Adopted[holderA], time.Since(killed).Round(100*time.Millisecond))
+	if _, ok := value.Pending[holderA]; ok || value.Adopted[holderA].By == holderA || value.Adopted[holderA].Next != first+100 {
+		t.Fatalf("the lease holds %+v; want A's batch of 100 adopted by B", value)
+	}
+	if !strings.Contains(b.logs.String(), "adopting a batch another process took from Telegram") {
+		t.Errorf("B did not log the adoption\n%s", dump())
+	}
+	waitUntil(t, "B's records published", func() bool { return gauge(b.base, cluster.MetricOutboxDepth) == 0 })
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if err := b.cmd.Wait(); err != nil {
+		t.Fatalf("B did not stop cleanly: %v\n%s", err, dump())
+	}
+
+	// Every message in A's or B's database; each chain verifies.
+	counts := map[string]map[string]int{} // process -> text -> records
+	want := map[string]string{}
+	heads := map[string]store.Verification{}
+	var aOffset int64
+	aPublished := true
+	for _, p := range procs {
+		s, err := store.Open(p.db, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[p.name] = map[string]int{}
+		for _, g := range groups {
+			page, err := s.Query(context.Background(), store.Query{Platform: audit.Telegram,
+				Property: strconv.FormatInt(g.chat.ID, 10), Types: []audit.EventType{audit.ChatMessage}, Limit: store.MaxLimit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Events {
+				counts[p.name][e.Content]++
+			}
+		}
+		s.Scan(context.Background(), store.Query{}, func(e *audit.Event) error {
+			want[s.Origin()+"/"+recordKey(e)] = string(e.Hash)
+			return nil
+		})
+		vs, err := s.VerifyAll(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			if !v.OK {
+				t.Errorf("%s: chain of %s %s: %+v", p.name, v.Platform, v.Property, v)
+			}
+			heads[v.Platform.String()+":"+v.Property+"@"+s.Origin()] = v
+		}
+		if p == a {
+			cur, err := s.Cursor("telegram/offset")
+			var st struct {
+				Offset int64 `json:"offset"`
+			}
+			if err != nil || json.Unmarshal(cur, &st) != nil {
+				t.Fatalf("A's cursor %q: %v", cur, err)
+			}
+			aOffset = st.Offset
+			n, err := s.OutboxDepth(cluster.Sink)
+			aPublished = err == nil && n == 0
+		}
+		s.Close()
+	}
+	recordedByA := aOffset >= first+100
+	inBurst := map[string]bool{}
+	for _, text := range burst {
+		inBurst[text] = true
+	}
+	for _, text := range sent {
+		na, nb := counts["A"][text], counts["B"][text]
+		switch {
+		case inBurst[text] && recordedByA:
+			if na != 1 || nb != 1 {
+				t.Errorf("%q, of the batch A recorded before its kill: in A %d times, in B %d; want once in each", text[:10], na, nb)
+			}
+		case inBurst[text]:
+			if na != 0 || nb != 1 {
+				t.Errorf("%q, of the batch A left unrecorded: in A %d times, in B %d; want only B, once", text[:10], na, nb)
+			}
+		case na+nb != 1:
+			t.Errorf("%q recorded %d times in A and %d in B, want once in all", text, na, nb)
+		}
+	}
+	if recordedByA {
+		t.Logf("A was killed after recording the burst (its offset %d): the burst is in both databases, as documented", aOffset)
+	}
+
+	// The query node: every record of the two databases (A's all
+	// published), each once.
+	if !aPublished {
+		t.Logf("A was killed with records not published: the query node cannot have them")
+		return
+	}
+	var exported []audit.Event
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		exported = exportAll(t, qn.base)
+		if len(exported) >= len(want) && ready(qn.base) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if recordedByA {
+		messages := map[string]int{}
+		for _, e := range exported {
+			messages[e.Content]++
+		}
+		for _, text := range sent {
+			if w := 1 + btoi(inBurst[text]); messages[text] != w {
+				t.Errorf("%q exported %d times by the query node, want %d", text[:10], messages[text], w)
+			}
+		}
+		return
+	}
+	checkQueryNode(t, qn.cmd, qn.db, exported, want, heads, sent, dump)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// leaseProc is one `chatwarden run` process with Telegram enabled in a
+// fleet, run as a child of the test binary.
+type leaseProc struct {
+	name, db, cfg, base string
+	logs                *testlog.Buffer
+	cmd                 *exec.Cmd
+}
+
+// leaseProcs prepares n processes sharing the NATS server at url with
+// the given cluster.lease_ttl, each with its own database holding the
+// scene's groups' settings; they are killed when the test ends.
+func leaseProcs(t *testing.T, url string, sc *telegramScene, n int, ttl string) []*leaseProc {
+	t.Helper()
+	procs := make([]*leaseProc, n)
+	for i := range procs {
+		p := &leaseProc{name: string(rune('A' + i)), logs: &testlog.Buffer{}}
+		dir := t.TempDir()
+		p.db, p.cfg = filepath.Join(dir, "bot.db"), filepath.Join(dir, "config.yaml")
+		// Each process its own database with the groups' log channel
+		// settings, not a copy of one file: a copy would share its
+		// origin (store.Store.Origin) with its original.
+		copySettings(t, sc.db, p.db, sc.groups)
+		addr := freeAddr(t)
+		p.base = "http://" + addr
+		cfg := fmt.Sprintf(`log_level: info
+storage: {path: %s}
+api: {listen: %s, operator_token: %s}
+telegram:
+  enabled: true
+  token: %q
+  api_url: %s
+  poll_timeout: 1s
+  delete_commands_after: 0s
+cluster:
+  nats_url: %s
+  lease_ttl: %s
+`, p.db, addr, fleetOperator, sc.fake.Token(), sc.fake.URL, url, ttl)
+		if err := os.WriteFile(p.cfg, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		procs[i] = p
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			p.kill()
+		}
+	})
+	return procs
+}
+
+// start runs the process (again).
+func (p *leaseProc) start(t *testing.T) {
+	t.Helper()
+	p.cmd = exec.Command(os.Args[0], "-test.run=^TestLeaseChild$")
+	p.cmd.Env = append(os.Environ(), "CHATWARDEN_LEASE_CHILD="+p.cfg)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kill ends the process with SIGKILL, if it runs.
+func (p *leaseProc) kill() {
+	if p.cmd != nil && p.cmd.ProcessState == nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+}
+
+// queryNode is a `chatwarden api` process copying the fleet's stream.
+type queryNode struct {
+	db, base string
+	logs     *testlog.Buffer
+	cmd      *exec.Cmd
+}
+
+// startQueryNode starts a query node on the NATS server at url; it is
+// killed when the test ends unless stopped before.
+func startQueryNode(t *testing.T, url string) *queryNode {
+	t.Helper()
+	dir := t.TempDir()
+	qn := &queryNode{db: filepath.Join(dir, "query.db"), logs: &testlog.Buffer{}}
+	cfg, addr := filepath.Join(dir, "query.yaml"), freeAddr(t)
+	qn.base = "http://" + addr
+	err := os.WriteFile(cfg, []byte(fmt.Sprintf("log_level: info\nstorage: {path: %s}\napi: {listen: %s, operator_token: %s}\ncluster: {nats_url: %q}\n",
+		qn.db, addr, fleetOperator, url)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qn.cmd = exec.Command(os.Args[0], "-test.run=^TestFleetChild$")
+	qn.cmd.Env = append(os.Environ(), "CHATWARDEN_FLEET_CHILD=api "+cfg)
+	qn.cmd.Stdout, qn.cmd.Stderr = qn.logs, qn.logs
+	if err := qn.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if qn.cmd.ProcessState == nil {
+			qn.cmd.Process.Kill()
+			qn.cmd.Wait()
+		}
+	})
+	return qn
+}
+
+func dumpLogs(procs []*leaseProc, qn *queryNode) string {
+	var b strings.Builder
+	for _, p := range procs {
+		fmt.Fprintf(&b, "--- %s ---\n%s\n", p.name, p.logs.String())
+	}
+	return b.String() + "--- query node ---\n" + qn.logs.String()
 }
 
 // checkQueryNode stops the query node and checks that it holds exactly

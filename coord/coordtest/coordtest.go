@@ -25,10 +25,17 @@ type Lease struct {
 	current *term  // the live term, if any
 	commits map[string]int
 	largest int // the largest value committed
+	settled map[string]settlement
+}
+
+// settlement is a slot's newest settled item and its winner.
+type settlement struct {
+	item   string
+	winner string
 }
 
 // New returns a lease nobody holds.
-func New() *Lease { return &Lease{commits: map[string]int{}} }
+func New() *Lease { return &Lease{commits: map[string]int{}, settled: map[string]settlement{}} }
 
 // For is the lease as the process named holder sees it.
 func (l *Lease) For(holder string) coord.Lease { return &view{l: l, holder: holder} }
@@ -77,6 +84,15 @@ func (l *Lease) Largest() int {
 	return l.largest
 }
 
+// Settled returns slot's last settled item and its winner ("" when
+// none).
+func (l *Lease) Settled(slot string) (item, winner string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.settled[slot]
+	return s.item, s.winner
+}
+
 // give hands the lease to holder (l.mu held).
 func (l *Lease) give(holder string) *term {
 	if l.current != nil {
@@ -112,6 +128,16 @@ func (v *view) Acquire(ctx context.Context) (coord.Term, error) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+func (v *view) Settle(_ context.Context, slot, item string) (string, error) {
+	v.l.mu.Lock()
+	defer v.l.mu.Unlock()
+	if s, ok := v.l.settled[slot]; ok && s.item == item {
+		return s.winner, nil
+	}
+	v.l.settled[slot] = settlement{item: item, winner: v.holder}
+	return v.holder, nil
 }
 
 type term struct {

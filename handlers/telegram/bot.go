@@ -102,6 +102,11 @@ type Options struct {
 	// with it (see lease.go); without it the offset is this store's.
 	// Webhook mode does not use it.
 	Lease coord.Lease
+	// AdoptAfter is how long a new holder of the Lease lets a process
+	// that left a batch pending in it come back and record it, before
+	// the holder records it itself (lease.go); bot.Run sets it to
+	// cluster.lease_ttl. Default 15s.
+	AdoptAfter time.Duration
 	// OnReconnect, if set, is called each time the connection to the
 	// platform is lost and made again (a failed getUpdates), for metrics. It must not block.
 	OnReconnect func()
@@ -186,6 +191,9 @@ func New(opts Options) (*Bot, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.AdoptAfter <= 0 {
+		opts.AdoptAfter = 15 * time.Second
 	}
 	if opts.Webhook.Listen != "" && opts.Webhook.SecretToken == "" {
 		return nil, errors.New("telegram: webhook mode needs a secret token")
@@ -303,8 +311,10 @@ func (b *Bot) markReady() {
 func (b *Bot) Connected() bool { return b.connected.Load() }
 
 // poll receives updates from offset on until the bot stops. With a lease
-// term, each batch is committed to the lease before it is recorded, and
-// poll returns an error wrapping coord.ErrLost once the term is lost.
+// term, each batch is committed to the lease before it is recorded and
+// cleared from it once recorded, other processes' batches left there are
+// adopted in time, and poll returns an error wrapping coord.ErrLost once
+// the term is lost.
 func (b *Bot) poll(offset int64, term *leaseTerm) error {
 	// getUpdates fails while a webhook is set (for example by an earlier
 	// run in webhook mode); pending updates stay queued at Telegram.
@@ -317,9 +327,16 @@ func (b *Bot) poll(offset int64, term *leaseTerm) error {
 		if term.lost() {
 			return coord.ErrLost
 		}
+		secs := int(b.opts.PollTimeout / time.Second)
+		if term != nil {
+			if err := term.adopt(b); err != nil {
+				return err
+			}
+			secs = term.pollSeconds(secs)
+		}
 		params := tgbotapi.Params{}
 		params.AddNonZero64("offset", offset)
-		params.AddNonZero("timeout", int(b.opts.PollTimeout/time.Second))
+		params.AddNonZero("timeout", secs)
 		params["allowed_updates"] = string(allowed)
 		var raws []json.RawMessage
 		err := b.call("getUpdates", params, &raws)
@@ -353,6 +370,11 @@ func (b *Bot) poll(offset int64, term *leaseTerm) error {
 		backoff = time.Second
 		b.markReady()
 		if len(raws) == 0 {
+			if term != nil && term.durable {
+				if err := term.clear(b); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if term != nil {
@@ -365,6 +387,9 @@ func (b *Bot) poll(offset int64, term *leaseTerm) error {
 			return err
 		}
 		offset = next
+		if term != nil {
+			term.durable = true
+		}
 	}
 	return nil
 }
@@ -411,6 +436,22 @@ func (b *Bot) loadCursor() (cursorState, error) {
 // at start; the actions on the batch (a command's answer) are lost, never
 // repeated, and no record is written twice.
 func (b *Bot) handleBatch(raws []json.RawMessage, offset int64) (int64, error) {
+	return b.recordBatch(raws, offset, false)
+}
+
+// recordAdopted records a batch another process left pending in the
+// poller's lease (lease.go): its events, without moving this store's
+// cursor, keeping of the handler state it changed only keys this store
+// lacks (its own state is newer), and without acting on it.
+func (b *Bot) recordAdopted(p leasedBatch) error {
+	if _, err := b.recordBatch(p.Updates, p.From, true); err != nil {
+		return fmt.Errorf("%w: adopted batch from update %d: %w", errStore, p.From, err)
+	}
+	return nil
+}
+
+// recordBatch is handleBatch, or recordAdopted when adopted is set.
+func (b *Bot) recordBatch(raws []json.RawMessage, offset int64, adopted bool) (int64, error) {
 	b.batchM.Lock()
 	defer b.batchM.Unlock()
 	t := &batch{b: b, overlay: map[string]*kvOp{}}
@@ -442,6 +483,13 @@ func (b *Bot) handleBatch(raws []json.RawMessage, offset int64) (int64, error) {
 		return offset, errStopped
 	}
 	st := cursorState{Offset: next, State: t.ops()}
+	if adopted {
+		local, err := b.loadCursor()
+		if err != nil {
+			return offset, err
+		}
+		st = cursorState{Offset: local.Offset, State: b.missingState(st.State)}
+	}
 	val, _ := json.Marshal(st)
 	// Records, offset and state in one transaction, waiting for
 	// durability: only then may the next getUpdates confirm the batch.
@@ -452,6 +500,9 @@ func (b *Bot) handleBatch(raws []json.RawMessage, offset int64) (int64, error) {
 		return next, errStopped
 	}
 	b.applyState(st.State)
+	if adopted {
+		return next, nil
+	}
 	for _, fn := range t.effects {
 		if b.life.Err() != nil {
 			break
@@ -480,6 +531,21 @@ func (b *Bot) applyState(ops []kvOp) {
 	if err := b.opts.Store.ApplyState(state); err != nil {
 		b.log.Error().Err(err).Int("writes", len(ops)).Msg("save handler state")
 	}
+}
+
+// missingState keeps of ops the writes of keys the store does not hold:
+// an adopted batch is older than this store's state.
+func (b *Bot) missingState(ops []kvOp) []kvOp {
+	var out []kvOp
+	for _, op := range ops {
+		if op.Del {
+			continue
+		}
+		if _, err := b.opts.Store.GetKV(op.NS, []byte(op.Key)); errors.Is(err, store.ErrNotFound) {
+			out = append(out, op)
+		}
+	}
+	return out
 }
 
 // batch is the work of one batch of updates: its records, the state it

@@ -10,8 +10,11 @@
 // commit in one transaction: a crash loses no update and records none
 // twice. In a fleet (Options.Lease) one process polls, elected by a
 // lease that also holds the offset, and a batch is written to the lease
-// before it is recorded (lease.go). Commands, buttons and service-message
-// cleanup run once the batch is durable. Fields tgbotapi v5.5.1 lacks (forum topics, forward_origin,
+// before it is recorded and cleared from it once recorded; a batch a dead
+// poller left there is recorded by that process when it comes back within
+// Options.AdoptAfter, or else adopted by the next poller (lease.go).
+// Commands, buttons and service-message cleanup run once the batch is
+// durable. Fields tgbotapi v5.5.1 lacks (forum topics, forward_origin,
 // via_join_request, newer permissions) are read from the raw JSON.
 //
 // chat_member is the source of truth for joins, leaves, bans and unbans;

@@ -3,6 +3,7 @@ package telegram_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/chatwarden/chatwarden/coord/coordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
+	"github.com/chatwarden/chatwarden/internal/testlog"
 	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -27,6 +29,11 @@ type fleetProcess struct {
 	s    *store.Store
 	rec  *recorder.Recorder
 	stop func()
+	// adoptAfter is the grace before adopting others' batches (default
+	// one hour: never, in a test).
+	adoptAfter  time.Duration
+	pollTimeout time.Duration // default 1s
+	logs        testlog.Buffer
 }
 
 func newFleetProcess(t *testing.T, name string, fake *telegramtest.Server) *fleetProcess {
@@ -43,9 +50,17 @@ func newFleetProcess(t *testing.T, name string, fake *telegramtest.Server) *flee
 // run starts a bot (as after a restart) taking part in lease.
 func (p *fleetProcess) run(lease *coordtest.Lease, hooks func(*telegram.Bot)) {
 	p.t.Helper()
-	b, err := telegram.New(telegram.Options{Token: p.fake.Token(), APIURL: p.fake.URL, PollTimeout: time.Second,
-		Store: p.s, Recorder: p.rec, Lease: lease.For(p.name),
-		Logger: zerolog.New(zerolog.NewTestWriter(p.t)).Level(zerolog.WarnLevel)})
+	adopt := p.adoptAfter
+	if adopt == 0 {
+		adopt = time.Hour
+	}
+	poll := p.pollTimeout
+	if poll == 0 {
+		poll = time.Second
+	}
+	b, err := telegram.New(telegram.Options{Token: p.fake.Token(), APIURL: p.fake.URL, PollTimeout: poll,
+		Store: p.s, Recorder: p.rec, Lease: lease.For(p.name), AdoptAfter: adopt,
+		Logger: zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(p.t), &p.logs)).Level(zerolog.InfoLevel)})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -229,5 +244,294 @@ func TestLeaseSplitsALargeBatch(t *testing.T) {
 	}
 	if n := lease.Largest(); n > 300<<10 {
 		t.Fatalf("a lease value of %d bytes; want at most about 256 KiB", n)
+	}
+}
+
+// leaseValue is the lease's value as the tests read it.
+type leaseValue struct {
+	Offset  int64 `json:"offset"`
+	Pending map[string]struct {
+		From    int64             `json:"from"`
+		Next    int64             `json:"next"`
+		Updates []json.RawMessage `json:"updates"`
+	} `json:"pending"`
+	Adopted map[string]struct {
+		From int64  `json:"from"`
+		Next int64  `json:"next"`
+		By   string `json:"by"`
+	} `json:"adopted"`
+}
+
+func readLease(t *testing.T, lease *coordtest.Lease) leaseValue {
+	t.Helper()
+	var v leaseValue
+	if err := json.Unmarshal(lease.Value(), &v); err != nil {
+		t.Fatalf("lease value %q: %v", lease.Value(), err)
+	}
+	return v
+}
+
+// leftBatch crashes process a around its first batch's local commit
+// (before it when before is true), with three messages in it, and
+// returns the batch's range as committed to the lease.
+func leftBatch(t *testing.T, fake *telegramtest.Server, lease *coordtest.Lease, a *fleetProcess, before bool, say func(string)) (from, next int64) {
+	t.Helper()
+	for _, s := range []string{"one", "two", "three"} {
+		say(s)
+	}
+	hook, crashed := crashOnce()
+	a.run(lease, func(bot *telegram.Bot) {
+		if before {
+			telegram.SetCommitHooks(bot, hook, nil)
+		} else {
+			telegram.SetCommitHooks(bot, nil, hook)
+		}
+	})
+	waitCrash(t, crashed)
+	a.stop()
+	v := readLease(t, lease)
+	p, ok := v.Pending["a"]
+	if !ok || len(p.Updates) != 3 || p.Next != v.Offset {
+		t.Fatalf("after the crash the lease holds %+v; want a's batch of 3 pending", v)
+	}
+	return p.From, p.Next
+}
+
+// TestLeaseBatchOfAProcessThatNeverReturnsIsAdopted: the poller commits
+// a batch to the lease and dies before recording it, for good. The next
+// holder, once the grace has passed, settles the batch, records it in its
+// own store, drops it from the lease and notes that it adopted it: every
+// message once. When the dead process does come back much later, it
+// finds its batch adopted and, not having recorded it, records nothing
+// and warns of nothing.
+func TestLeaseBatchOfAProcessThatNeverReturnsIsAdopted(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
+	t.Cleanup(fake.Close)
+	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
+	g := fake.NewSupergroup("G", owner, ann)
+	lease := coordtest.New()
+	a, b := newFleetProcess(t, "a", fake), newFleetProcess(t, "b", fake)
+	b.adoptAfter = 300 * time.Millisecond
+	var sent []string
+	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	from, next := leftBatch(t, fake, lease, a, true, say)
+
+	lease.Expire()
+	b.run(lease, nil)
+	say("four")
+	waitRecorded(t, g.ID, 4, b)
+	waitFor(t, "b to drop a's batch from the lease", func() bool { _, ok := readLease(t, lease).Pending["a"]; return !ok })
+	v := readLease(t, lease)
+	if ad := v.Adopted["a"]; ad.By != "b" || ad.From != from || ad.Next != next {
+		t.Fatalf("the lease notes a's batch %d..%d adopted as %+v; want by b", from, next, ad)
+	}
+	if item, winner := lease.Settled("a"); item != fmt.Sprintf("%d-%d", from, next) || winner != "b" {
+		t.Fatalf("a's batch settled as item %s by %q; want %d-%d by b", item, winner, from, next)
+	}
+	say("five")
+	waitRecorded(t, g.ID, 5, b)
+	onceEach(t, g.ID, sent, a, b)
+	got := map[string]int{}
+	a.texts(g.ID, got)
+	if len(got) != 0 {
+		t.Fatalf("a recorded %v before its crash; want nothing", got)
+	}
+
+	a.run(lease, nil) // much later
+	waitFor(t, "a to see its batch adopted", func() bool { return strings.Contains(a.logs.String(), "another process recorded the batch") })
+	say("six")
+	waitRecorded(t, g.ID, 6, a, b)
+	onceEach(t, g.ID, sent, a, b)
+	if strings.Contains(a.logs.String(), "twice") {
+		t.Fatalf("a warned of a double record:\n%s", a.logs.String())
+	}
+}
+
+// TestLeaseBatchRecordedBeforeTheCrashIsAdoptedWithAWarning: the poller
+// dies after recording its batch but before clearing it from the lease,
+// and stays away past the grace: the next holder adopts the batch, which
+// is then in both stores. When the dead process comes back, it does not
+// record the batch a second time, and it warns once, naming the range.
+func TestLeaseBatchRecordedBeforeTheCrashIsAdoptedWithAWarning(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
+	t.Cleanup(fake.Close)
+	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
+	g := fake.NewSupergroup("G", owner, ann)
+	lease := coordtest.New()
+	a, b := newFleetProcess(t, "a", fake), newFleetProcess(t, "b", fake)
+	b.adoptAfter = 300 * time.Millisecond
+	var sent []string
+	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	from, next := leftBatch(t, fake, lease, a, false, say)
+
+	lease.Expire()
+	b.run(lease, nil)
+	waitRecorded(t, g.ID, 3, b)
+	waitFor(t, "b to drop a's batch from the lease", func() bool { _, ok := readLease(t, lease).Pending["a"]; return !ok })
+	for _, p := range []*fleetProcess{a, b} {
+		got := map[string]int{}
+		p.texts(g.ID, got)
+		if got["one"] != 1 || got["two"] != 1 || got["three"] != 1 {
+			t.Fatalf("%s recorded %v; want the batch once in each store", p.name, got)
+		}
+	}
+
+	want := fmt.Sprintf(`"from":%d,"next":%d,"by":"b"`, from, next)
+	warnings := func() int { return strings.Count(a.logs.String(), "query nodes show them twice") }
+	a.run(lease, nil)
+	waitFor(t, "a's warning", func() bool { return warnings() == 1 })
+	if line := a.logs.String(); !strings.Contains(line, want) {
+		t.Fatalf("a's warning does not name the range %s:\n%s", want, line)
+	}
+	say("four")
+	waitRecorded(t, g.ID, 7, a, b) // 3 in a, 3 adopted in b, four
+	a.stop()
+	a.run(lease, nil)
+	say("five")
+	waitRecorded(t, g.ID, 8, a, b)
+	if n := warnings(); n != 1 {
+		t.Fatalf("a warned %d times; want once", n)
+	}
+	got := map[string]int{}
+	a.texts(g.ID, got)
+	if got["one"] != 1 || got["two"] != 1 || got["three"] != 1 || got["four"]+got["five"] != 0 {
+		t.Fatalf("a recorded %v; want its batch once and nothing after (b polls)", got)
+	}
+}
+
+// TestLeaseProcessBackWithinTheGraceRecordsItsOwn: the poller dies
+// before recording its batch and comes back before the next holder's
+// grace ends: it settles the batch first and records it; the holder then
+// drops the batch from the lease without adopting it.
+func TestLeaseProcessBackWithinTheGraceRecordsItsOwn(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
+	t.Cleanup(fake.Close)
+	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
+	g := fake.NewSupergroup("G", owner, ann)
+	lease := coordtest.New()
+	a, b := newFleetProcess(t, "a", fake), newFleetProcess(t, "b", fake)
+	b.adoptAfter = 3 * time.Second
+	var sent []string
+	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	from, next := leftBatch(t, fake, lease, a, true, say)
+
+	lease.Expire()
+	b.run(lease, nil)
+	say("four")
+	waitRecorded(t, g.ID, 1, b)
+	a.run(lease, nil)
+	waitRecorded(t, g.ID, 4, a, b)
+	waitFor(t, "a to settle its batch, once recorded", func() bool { _, winner := lease.Settled("a"); return winner != "" })
+	if item, winner := lease.Settled("a"); item != fmt.Sprintf("%d-%d", from, next) || winner != "a" {
+		t.Fatalf("a's batch settled as item %s by %q; want %d-%d by a", item, winner, from, next)
+	}
+	waitFor(t, "b to drop a's batch from the lease after its grace", func() bool { _, ok := readLease(t, lease).Pending["a"]; return !ok })
+	if v := readLease(t, lease); len(v.Adopted) != 0 {
+		t.Fatalf("the lease notes adoptions %+v; want none", v.Adopted)
+	}
+	say("five")
+	waitRecorded(t, g.ID, 5, a, b)
+	onceEach(t, g.ID, sent, a, b)
+	got := map[string]int{}
+	b.texts(g.ID, got)
+	if got["one"]+got["two"]+got["three"] != 0 {
+		t.Fatalf("b recorded %v; want none of a's batch", got)
+	}
+}
+
+// TestLeaseClearsARecordedBatch counts the lease writes: a burst of 250
+// updates (three getUpdates batches) costs one write per batch and one
+// to clear the last once recorded, the next poll having come back empty
+// within a second; a batch followed by quiet costs two. Polling only for
+// that second after a batch, the holder then waits with the configured
+// timeout. A stop clears the batch before handing the lease over.
+func TestLeaseClearsARecordedBatch(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: 3 * time.Second, AllowedUpdates: telegram.AllowedUpdates})
+	t.Cleanup(fake.Close)
+	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
+	g := fake.NewSupergroup("G", owner, ann)
+	lease := coordtest.New()
+	a := newFleetProcess(t, "a", fake)
+	a.pollTimeout = 3 * time.Second
+	var sent []string
+	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	for i := range 250 {
+		say("burst " + id(int64(i)))
+	}
+	cleared := func() bool { _, ok := readLease(t, lease).Pending["a"]; return lease.Value() != nil && !ok }
+	a.run(lease, nil)
+	waitRecorded(t, g.ID, 250, a)
+	waitFor(t, "the last batch cleared", cleared)
+	if n := lease.Commits("a"); n != 4 {
+		t.Fatalf("250 updates in 3 batches took %d lease writes; want 4 (3 batches, 1 clear)", n)
+	}
+	for i := range 3 {
+		say("quiet " + id(int64(i)))
+		waitRecorded(t, g.ID, 251+i, a)
+		waitFor(t, "the batch cleared", cleared)
+	}
+	if n := lease.Commits("a"); n != 10 {
+		t.Fatalf("3 more batches, each followed by quiet, took %d writes in all; want 10", n)
+	}
+	var short, long int
+	for _, c := range fake.GetUpdatesCalls() {
+		switch c.Timeout {
+		case 1:
+			short++
+		case 3:
+			long++
+		}
+	}
+	if short < 4 || long == 0 {
+		t.Fatalf("%d polls of 1s after a batch and %d of 3s (the configured timeout); want at least 4 and 1", short, long)
+	}
+
+	say("last")
+	waitRecorded(t, g.ID, 254, a)
+	a.stop()
+	if v := readLease(t, lease); len(v.Pending) != 0 || lease.Holder() != "" {
+		t.Fatalf("after a stop the lease holds %+v, holder %q; want nothing pending, released", v.Pending, lease.Holder())
+	}
+	onceEach(t, g.ID, sent, a)
+}
+
+// TestLeaseLeavesAnEarlierReleasesBatch: a batch an earlier release left
+// in the lease (without "clears": it kept every batch there until its
+// next, recorded or not) is neither adopted nor dropped by a new holder,
+// however long it holds the lease; that process records it, or not, when
+// it starts again, as before.
+func TestLeaseLeavesAnEarlierReleasesBatch(t *testing.T) {
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
+	t.Cleanup(fake.Close)
+	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
+	g := fake.NewSupergroup("G", owner, ann)
+	lease := coordtest.New()
+	old, err := lease.For("old").Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := fmt.Sprintf(`{"update_id":7,"message":{"message_id":1,"date":%d,"chat":{"id":%d,"type":"supergroup","title":"G"},"from":{"id":%d,"is_bot":false,"first_name":"Ann"},"text":"old release"}}`,
+		time.Now().Unix(), g.ID, ann.ID)
+	if err := old.Commit(context.Background(), []byte(`{"offset":8,"pending":{"old":{"from":7,"next":8,"updates":[`+raw+`]}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	old.Release(context.Background())
+	b := newFleetProcess(t, "b", fake)
+	b.adoptAfter = 100 * time.Millisecond
+	b.run(lease, nil)
+	var sent []string
+	for i := range 3 {
+		text := "new " + id(int64(i))
+		fake.Message(g, ann, text)
+		sent = append(sent, text)
+		waitRecorded(t, g.ID, i+1, b)
+		time.Sleep(200 * time.Millisecond) // past the grace
+	}
+	onceEach(t, g.ID, sent, b)
+	if p, ok := readLease(t, lease).Pending["old"]; !ok || p.From != 7 || len(p.Updates) != 1 {
+		t.Fatalf("the earlier release's batch in the lease: %+v, %v; want it kept", p, ok)
+	}
+	if _, winner := lease.Settled("old"); winner != "" {
+		t.Fatalf("the earlier release's batch settled by %q", winner)
 	}
 }
