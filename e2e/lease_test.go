@@ -176,10 +176,32 @@ func TestTelegramPollerFailover(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	checkQueryNode(t, query, qdb, exported, want, heads, sent, dump)
-	for _, text := range sent {
-		if recorded[text] != 1 {
-			t.Errorf("%q recorded %d times across the two databases, want exactly once", text, recorded[text])
+	// A process killed after recording a batch but before clearing it
+	// from the lease, and slower to come back than the survivor's grace
+	// (one lease_ttl), has its batch adopted too: the documented double,
+	// which the returning process reports. Only then may a message be
+	// in both databases.
+	doubled := false
+	for _, p := range procs {
+		doubled = doubled || strings.Contains(p.logs.String(), "query nodes show them twice")
+	}
+	if doubled {
+		t.Logf("a batch was recorded by its process and adopted by the other, as documented")
+		messages := map[string]int{}
+		for _, e := range exported {
+			messages[e.Content]++
+		}
+		for _, text := range sent {
+			if recorded[text] < 1 || recorded[text] > 2 || messages[text] != recorded[text] {
+				t.Errorf("%q recorded %d times across the two databases, exported %d times", text, recorded[text], messages[text])
+			}
+		}
+	} else {
+		checkQueryNode(t, query, qdb, exported, want, heads, sent, dump)
+		for _, text := range sent {
+			if recorded[text] != 1 {
+				t.Errorf("%q recorded %d times across the two databases, want exactly once", text, recorded[text])
+			}
 		}
 	}
 	if len(recorded) != len(sent) {
