@@ -1,0 +1,193 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/cluster"
+	"github.com/chatwarden/chatwarden/command"
+	"github.com/chatwarden/chatwarden/recorder"
+	"github.com/chatwarden/chatwarden/store"
+)
+
+// The erased member's personal data, found in no other record.
+const (
+	fleetUser = "424242424242"
+	fleetName = "Nakashima-Oyelaran"
+	fleetText = "saffron-quarry-whisper"
+	fleetLate = "cobalt-lighthouse-late"
+)
+
+func fleetMessage(at time.Time, user, name, text string, i int) *audit.Event {
+	return &audit.Event{Time: at, Platform: audit.Discord, PropertyID: "g1", Type: audit.ChatMessage, PlatformType: "MESSAGE_CREATE",
+		Function: audit.FuncGateway, ActorType: audit.ActorNonAdmin, ActorID: user, ActorName: name, ChannelID: "c1",
+		MessageID: fmt.Sprint(1000 + i), Content: fmt.Sprintf("%s %d", text, i)}
+}
+
+// fileHits counts the copies of the needles in a database file's bytes.
+func fileHits(t *testing.T, path string, needles ...string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range needles {
+		n += bytes.Count(b, []byte(s))
+	}
+	return n
+}
+
+// queryNode is a query node's store with its consumer running.
+type queryNode struct {
+	store *store.Store
+	c     *cluster.Consumer
+	stop  func()
+}
+
+func startQueryNode(t *testing.T, url, path string) *queryNode {
+	t.Helper()
+	qs, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qrec := recorder.New(qs, recorder.Options{})
+	c, err := cluster.NewConsumer(cluster.ConsumerOptions{Conn: cluster.Conn{URL: url}, Stream: "CW",
+		Recorder: qrec, Cursors: qs, Logger: zerolog.Nop(), Batch: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	stopped := false
+	q := &queryNode{store: qs, c: c}
+	q.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer: %v", err)
+		}
+		qrec.Close(context.Background())
+		qs.Close()
+	}
+	t.Cleanup(q.stop)
+	return q
+}
+
+func (q *queryNode) caughtUp(t *testing.T, want uint64) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("the query node holds %d records", want), func() bool {
+		return total(q.store) == want && q.c.Ready(context.Background()) == nil
+	})
+}
+
+// TestErasureReachesQueryNodes: a member erased online on a shard
+// (command.Erase, as the HTTP endpoint and the chat commands do) is
+// erased on the query node too, down to the bytes of its file; a record
+// of the member from before the erasure that another process publishes
+// after it is stored there without its personal part; a restarted query
+// node and a new one reading the stream from its start, which still
+// holds the original messages, end the same; every chain verifies.
+func TestErasureReachesQueryNodes(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	url := ns.ClientURL()
+	shard := newFixture(t, url)
+	ctx := context.Background()
+	base := time.Now().Add(-time.Hour)
+	for i := range 150 {
+		if err := shard.rec.Record(ctx, fleetMessage(base.Add(time.Duration(i)*time.Second), fleetUser, fleetName, fleetText, i),
+			fleetMessage(base.Add(time.Duration(i)*time.Second), "515151", "kept", "ordinary chatter", 500+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "published", func() bool { n, _ := shard.pub.Depth(); return n == 0 })
+
+	// Another process recorded the member too (a Telegram poller that
+	// failed over), before the erasure; it publishes after it.
+	otherStore, err := store.Open(filepath.Join(t.TempDir(), "other.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherStore.Close()
+	late := fleetMessage(base.Add(200*time.Second), fleetUser, fleetName, fleetLate, 1)
+	if err := otherStore.Append(ctx, &recorder.Batch{Events: []*audit.Event{late}, Routes: [][]recorder.Route{{{Sink: cluster.Sink, Target: "stream"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := otherStore.OutboxReplicas(ctx, cluster.Sink, "stream", 10)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("the other process's record: %v, %v", pending, err)
+	}
+
+	qpath := filepath.Join(t.TempDir(), "query.db")
+	q := startQueryNode(t, url, qpath)
+	q.caughtUp(t, 300)
+	if hits := fileHits(t, qpath, fleetText); hits < 150 {
+		t.Fatalf("before the erasure the query node's file holds %d copies of the member's messages, want >= 150", hits)
+	}
+
+	n, err := command.Erase(ctx, shard.store, shard.rec, audit.Discord, "g1", fleetUser, command.Admin{ID: "900", Name: "Moderator"}, command.EraseByCommand)
+	if err != nil || n != 150 {
+		t.Fatalf("erase on the shard: %d, %v; want 150 records", n, err)
+	}
+	eventually(t, "the erasure published", func() bool { n, _ := shard.pub.Depth(); return n == 0 })
+	q.caughtUp(t, 301)
+	if hits := fileHits(t, qpath, fleetText, fleetName); hits != 0 {
+		t.Errorf("after the erasure the query node's file holds %d copies of the member's messages or name", hits)
+	}
+	if hits := fileHits(t, qpath, "ordinary chatter"); hits < 150 {
+		t.Errorf("the query node's file holds %d of the 150 messages of others", hits)
+	}
+
+	// The late record, published after the erasure with an earlier id.
+	m, err := cluster.Message(pending[0].Replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jetStream(t, url).PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	q.caughtUp(t, 302)
+	if hits := fileHits(t, qpath, fleetLate, fleetName); hits != 0 {
+		t.Errorf("the late record of the erased member was stored with its personal part (%d copies)", hits)
+	}
+
+	// A restart reads on from its position; a new query node reads the
+	// whole stream, whose messages still carry the erased data.
+	q.stop()
+	q = startQueryNode(t, url, qpath)
+	q.caughtUp(t, 302)
+	fpath := filepath.Join(t.TempDir(), "fresh.db")
+	fresh := startQueryNode(t, url, fpath)
+	fresh.caughtUp(t, 302)
+	for _, node := range []*queryNode{q, fresh} {
+		path := node.store.Path()
+		if hits := fileHits(t, path, fleetText, fleetLate, fleetName); hits != 0 {
+			t.Errorf("%s holds %d copies of the erased member's messages or name", filepath.Base(path), hits)
+		}
+		vs, err := node.store.VerifyAll(ctx)
+		if err != nil || len(vs) != 2 {
+			t.Fatalf("%s: chains %+v, %v; want the shard's and the other process's", filepath.Base(path), vs, err)
+		}
+		for _, v := range vs {
+			if !v.OK {
+				t.Errorf("%s: chain of origin %q does not verify: %+v", filepath.Base(path), v.Origin, v)
+			}
+		}
+		page, err := node.store.Query(ctx, store.Query{Platform: audit.Discord, Property: "g1", Types: []audit.EventType{audit.DataRetention}, Limit: 10})
+		if err != nil || len(page.Events) != 1 || page.Events[0].ActorID != "900" || page.Events[0].TargetIDs[0] != fleetUser {
+			t.Errorf("%s: the erasure's record: %+v, %v", filepath.Base(path), page.Events, err)
+		}
+	}
+}
