@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/chatwarden/chatwarden/audit"
@@ -188,6 +190,117 @@ func TestErasureReachesQueryNodes(t *testing.T) {
 		page, err := node.store.Query(ctx, store.Query{Platform: audit.Discord, Property: "g1", Types: []audit.EventType{audit.DataRetention}, Limit: 10})
 		if err != nil || len(page.Events) != 1 || page.Events[0].ActorID != "900" || page.Events[0].TargetIDs[0] != fleetUser {
 			t.Errorf("%s: the erasure's record: %+v, %v", filepath.Base(path), page.Events, err)
+		}
+	}
+}
+
+// allMessages reads every message of the stream whole.
+func allMessages(t *testing.T, url string) []jetstream.Msg {
+	t.Helper()
+	js := jetStream(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, "CW", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []jetstream.Msg
+	for {
+		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			out = append(out, m)
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// filesHits counts the copies of the needles in every file under dir.
+func filesHits(t *testing.T, dir string, needles ...string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n += fileHits(t, path, needles...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestErasureLeavesTheStream: after a member's erasure on a shard, its
+// publisher replaces each of the member's messages in the stream by an
+// erased copy and deletes the original securely: no message of the
+// stream, and no file of the NATS server, holds the member's text or
+// name; a query node that had copied them counts the copies as
+// duplicates, and a new one reading the stream from its start links
+// every chain (the copies fill the deleted messages' places), holds
+// nothing of the member, and verifies.
+func TestErasureLeavesTheStream(t *testing.T) {
+	natsDir := t.TempDir()
+	ns := startNATS(t, 0, natsDir)
+	url := ns.ClientURL()
+	shard := newFixture(t, url)
+	ctx := context.Background()
+	base := time.Now().Add(-time.Hour)
+	for i := range 60 {
+		if err := shard.rec.Record(ctx, fleetMessage(base.Add(time.Duration(i)*time.Second), fleetUser, fleetName, fleetText, i),
+			fleetMessage(base.Add(time.Duration(i)*time.Second), "515151", "kept", "ordinary chatter", 500+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "published", func() bool { n, _ := shard.pub.Depth(); return n == 0 })
+	q := startQueryNode(t, url, filepath.Join(t.TempDir(), "query.db"))
+	q.caughtUp(t, 120)
+	if hits := filesHits(t, natsDir, fleetText); hits < 60 {
+		t.Fatalf("the NATS server's files hold %d copies of the member's messages before the erasure, want >= 60", hits)
+	}
+
+	if _, err := command.Erase(ctx, shard.store, shard.rec, audit.Discord, "g1", fleetUser, command.Admin{}, command.EraseByAPI); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the erasure carried out in the stream", func() bool {
+		n, _ := shard.pub.Depth()
+		left, err := cluster.StreamErasures(shard.store)
+		return err == nil && n == 0 && left == 0
+	})
+	msgs := allMessages(t, url)
+	copies := 0
+	for _, m := range msgs {
+		if bytes.Contains(m.Data(), []byte(fleetText)) || bytes.Contains(m.Data(), []byte(fleetName)) {
+			t.Fatalf("message %s of the stream still holds the member's personal data", m.Headers().Get(jetstream.MsgIDHeader))
+		}
+		if strings.HasSuffix(m.Headers().Get(jetstream.MsgIDHeader), "/erased") {
+			copies++
+		}
+	}
+	if copies != 60 || len(msgs) != 121 {
+		t.Errorf("the stream holds %d messages with %d erased copies, want 121 (60 kept, 60 copies, the erasure) and 60", len(msgs), copies)
+	}
+	if hits := filesHits(t, natsDir, fleetText, fleetName); hits != 0 {
+		t.Errorf("the NATS server's files hold %d copies of the erased member's text or name", hits)
+	}
+
+	q.caughtUp(t, 121)
+	fresh := startQueryNode(t, url, filepath.Join(t.TempDir(), "fresh.db"))
+	fresh.caughtUp(t, 121)
+	for _, node := range []*queryNode{q, fresh} {
+		if hits := fileHits(t, node.store.Path(), fleetText, fleetName); hits != 0 {
+			t.Errorf("%s holds %d copies of the member's text or name", filepath.Base(node.store.Path()), hits)
+		}
+		v, err := node.store.Verify(ctx, audit.Discord, "g1")
+		if err != nil || !v.OK || v.Records != 121 {
+			t.Errorf("%s: %+v, %v; want 121 records verifying", filepath.Base(node.store.Path()), v, err)
 		}
 	}
 }
