@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/recorder"
@@ -157,6 +158,11 @@ func openWrite(path string) (*store.Store, error) {
 func recordAction(s *store.Store, e *audit.Event) error {
 	b := &recorder.Batch{Events: []*audit.Event{e}}
 	if !s.IsReplica() {
+		if s.Publishing() {
+			// A fleet's shard: the record goes to the stream when the bot
+			// runs again (an erasure then reaches the query nodes).
+			b.Routes = [][]recorder.Route{cluster.Router().Route(e)}
+		}
 		return s.Append(context.Background(), b)
 	}
 	own, err := openWrite(bot.NodeStorePath(s.Path()))

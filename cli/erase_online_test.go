@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/chatwarden/chatwarden/audit"
+	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/store"
 )
 
@@ -39,6 +40,45 @@ func TestEraseWhileTheBotRuns(t *testing.T) {
 	for _, e := range page.Events {
 		if e.Redacted {
 			t.Fatalf("record %s was erased by a command that said it could not run", e.ID)
+		}
+	}
+}
+
+// TestEraseOnAStoppedShardQueuesTheRecord: on the database of a fleet's
+// shard, chatwarden erase queues its DATA_RETENTION record for the
+// stream, so that the erasure reaches the query nodes when the bot runs
+// again; on a database that never published, nothing is queued.
+func TestEraseOnAStoppedShardQueuesTheRecord(t *testing.T) {
+	for _, shard := range []bool{true, false} {
+		db, _ := testDB(t, 30)
+		if shard {
+			s, err := store.Open(db, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.MarkChainStarts(); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+		}
+		if code, out, errs := cli("erase", "--db", db, "--platform", "discord", "--property", "g1", "--user", "u1"); code != 0 {
+			t.Fatalf("erase: exit %d %s %s", code, out, errs)
+		}
+		s, err := store.Open(db, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued, err := s.OutboxReplicas(context.Background(), cluster.Sink, "stream", 100)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case !shard && len(queued) != 0:
+			t.Errorf("a database that never published queued %d records for the stream", len(queued))
+		case shard && (len(queued) != 1 || queued[0].Replica.Event == nil || queued[0].Replica.Event.Type != audit.DataRetention ||
+			queued[0].Replica.Event.TargetIDs[0] != "u1"):
+			t.Errorf("a shard's erasure queued %+v for the stream, want its DATA_RETENTION record", queued)
 		}
 	}
 }

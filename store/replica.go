@@ -81,6 +81,18 @@ func (s *Store) MarkChainStarts() error {
 	return nil
 }
 
+// Publishing reports whether the store publishes its records to a
+// fleet's stream (MarkChainStarts was called on it): records made
+// without the bot, by the command line, are queued for the stream too.
+func (s *Store) Publishing() bool {
+	publishing := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		publishing = tx.Bucket(bKV).Bucket([]byte(nsStarts)) != nil
+		return nil
+	})
+	return publishing
+}
+
 // snapshotProps copies the property table.
 func (s *Store) snapshotProps() map[propKey]*propState {
 	s.cacheMu.RLock()
