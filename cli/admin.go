@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/audit"
 	"github.com/chatwarden/chatwarden/bot"
+	"github.com/chatwarden/chatwarden/cluster"
 	"github.com/chatwarden/chatwarden/config"
 	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/recorder"
@@ -157,6 +158,11 @@ func openWrite(path string) (*store.Store, error) {
 func recordAction(s *store.Store, e *audit.Event) error {
 	b := &recorder.Batch{Events: []*audit.Event{e}}
 	if !s.IsReplica() {
+		if s.Publishing() {
+			// A fleet's shard: the record goes to the stream when the bot
+			// runs again (an erasure then reaches the query nodes).
+			b.Routes = [][]recorder.Route{cluster.Router().Route(e)}
+		}
 		return s.Append(context.Background(), b)
 	}
 	own, err := openWrite(bot.NodeStorePath(s.Path()))
@@ -183,7 +189,10 @@ func cmdErase(args []string, stdout, stderr io.Writer) error {
 	if *property == "" || *user == "" {
 		return usagef("--property and --user are required")
 	}
-	s, err := openWrite(*db)
+	s, err := store.Open(*db, store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("%w\n%s", err, eraseOnline(p, *property, *user))
+	}
 	if err != nil {
 		return err
 	}
@@ -199,6 +208,16 @@ func cmdErase(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "erased the personal data of %s in %d records of %s:%s\n", *user, n, p, *property)
 	return nil
+}
+
+// eraseOnline tells the operator how to erase in the running bot that
+// holds the database.
+func eraseOnline(p audit.Platform, property, user string) string {
+	return fmt.Sprintf("The bot is running: erase through it instead, without stopping it. With the operator token "+
+		"(api.operator_token) and the bot's api.listen address:\n"+
+		"  curl -X POST -H \"Authorization: Bearer $CHATWARDEN_API_OPERATOR_TOKEN\" http://127.0.0.1:8080/v1/properties/%s:%s/members/%s:erase\n"+
+		"A community's admins can also use /audit erase (Discord) or /erase (Telegram). "+
+		"In a fleet, erase on the shard that records the community: the erasure reaches every query node.", p, property, user)
 }
 
 func cmdPurge(args []string, stdout, stderr io.Writer) error {

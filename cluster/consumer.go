@@ -50,7 +50,9 @@ type ConsumerOptions struct {
 // server-side durable consumer whose acknowledgement could not be part of
 // the store's transaction: after a crash or a restart it reads on from
 // the next message through an ordered consumer, so each message is copied
-// exactly once and in stream order.
+// exactly once and in stream order. A shard's erasure record (DATA_RETENTION,
+// action ERASE) erases its member here too, and later records of the
+// member from before it are stored without their personal part.
 type Consumer struct {
 	opts   ConsumerOptions
 	log    zerolog.Logger
@@ -264,6 +266,11 @@ func (c *Consumer) round(ctx context.Context, js jetstream.JetStream, cons jetst
 		}
 		for _, p := range res.Problems {
 			c.log.Error().Err(p).Uint64("stream_seq", pos).Msg("a record from the stream was not stored as sent")
+		}
+		if res.Erasures > 0 || res.Erased > 0 {
+			// A shard erased a member: so does this node (store.AppendReplica).
+			c.log.Info().Int("erasures", res.Erasures).Int("records", res.Erased).Uint64("stream_seq", pos).
+				Msg("applied a member's erasure published by a shard")
 		}
 		if res.Held > 0 || res.Duplicates > 0 {
 			c.log.Debug().Int("held", res.Held).Int("waiting", res.Waiting).Int("duplicates", res.Duplicates).

@@ -102,6 +102,9 @@ type Publisher struct {
 	mu    sync.Mutex
 	last  error // the last publish round's error; nil once one succeeded
 	ready atomic.Bool
+
+	erasures ErasureQueue  // the Outbox's, when it keeps one (erase.go)
+	erasing  chan struct{} // wakes runErasures
 }
 
 // New checks the options; nothing connects until Run.
@@ -118,8 +121,10 @@ func New(opts Options) (*Publisher, error) {
 	if opts.AckTimeout <= 0 {
 		opts.AckTimeout = 5 * time.Second
 	}
-	return &Publisher{opts: opts, log: opts.Logger.With().Str("component", "cluster").Logger(),
-		wake: make(chan struct{}, 1), last: errors.New("not connected yet")}, nil
+	p := &Publisher{opts: opts, log: opts.Logger.With().Str("component", "cluster").Logger(),
+		wake: make(chan struct{}, 1), last: errors.New("not connected yet"), erasing: make(chan struct{}, 1)}
+	p.erasures, _ = opts.Outbox.(ErasureQueue)
+	return p, nil
 }
 
 // Committed wakes the publisher; subscribe it to the recorder.
@@ -179,6 +184,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 		jetstream.WithPublishAsyncTimeout(p.opts.AckTimeout))
 	if err != nil {
 		return fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	if p.erasures != nil {
+		ectx, stop := context.WithCancel(ctx)
+		erasing := make(chan struct{})
+		go func() { defer close(erasing); p.runErasures(ectx, js) }()
+		defer func() { stop(); <-erasing }()
 	}
 	var r retry
 	haveStream := false
@@ -284,6 +295,7 @@ func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, err
 		return 0, nil
 	}
 	var done [][]byte
+	erasures := 0
 	futures := make([]jetstream.PubAckFuture, len(pending))
 	var firstErr error
 	for i, d := range pending {
@@ -310,6 +322,13 @@ func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, err
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-f.Ok():
+			queued, err := p.queueErasure(pending[i].Replica)
+			if err != nil {
+				return 0, storeError{fmt.Errorf("cluster: %w", err)}
+			}
+			if queued {
+				erasures++
+			}
 			done = append(done, pending[i].Key)
 		case err := <-f.Err():
 			if firstErr == nil {
@@ -319,6 +338,12 @@ func (p *Publisher) round(ctx context.Context, js jetstream.JetStream) (int, err
 	}
 	if err := p.opts.Outbox.OutboxDone(ctx, done...); err != nil {
 		return 0, storeError{fmt.Errorf("cluster: %w", err)}
+	}
+	if erasures > 0 {
+		select {
+		case p.erasing <- struct{}{}:
+		default:
+		}
 	}
 	return len(done), firstErr
 }
@@ -348,6 +373,9 @@ func Message(r recorder.Replica) (*nats.Msg, error) {
 	}
 	if r.Origin != "" {
 		m.Header.Set(HeaderOrigin, r.Origin)
+	}
+	for _, u := range users(e) {
+		m.Header.Add(HeaderUsers, u)
 	}
 	return m, nil
 }

@@ -58,6 +58,12 @@ type ReplicaResult struct {
 	// stream) or stored without their personal part (names, content)
 	// because the message could not carry it exactly.
 	Problems []error
+	// Erasures counts the erasure records (DATA_RETENTION, action ERASE)
+	// stored, which the journal applied as their shard did; Erased the
+	// records whose personal part an erasure removed: records here
+	// already, and records that arrived after an erasure that reached them
+	// (stored or held without it).
+	Erasures, Erased int
 }
 
 // ReplicaJournal is a Journal that can also store records as another

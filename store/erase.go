@@ -70,51 +70,54 @@ func (s *Store) Erase(ctx context.Context, p audit.Platform, property, user stri
 // eraseUserState deletes the registered per-user state of user in one
 // transaction.
 func (s *Store) eraseUserState(p audit.Platform, property, user string) error {
-	states := registeredUserStates()
-	if len(states) == 0 {
-		return nil
-	}
 	var ds []delta
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		ds = ds[:0]
-		for _, us := range states {
-			b := tx.Bucket(bKV).Bucket([]byte(us.NS))
-			if b == nil {
-				continue
-			}
-			key := us.Key(p, property, user)
-			if len(key) == 0 {
-				continue
-			}
-			if !us.Prefix {
-				if d, ok := s.kvDelta(b, us.NS, key, false); ok {
-					ds = append(ds, d)
-				}
-				if err := b.Delete(key); err != nil {
-					return fmt.Errorf("%s: %w", us.NS, err)
-				}
-				continue
-			}
-			var keys [][]byte
-			c := b.Cursor()
-			for k, _ := c.Seek(key); k != nil && bytes.HasPrefix(k, key); k, _ = c.Next() {
-				keys = append(keys, bytes.Clone(k))
-			}
-			for _, k := range keys {
-				if d, ok := s.kvDelta(b, us.NS, k, false); ok {
-					ds = append(ds, d)
-				}
-				if err := b.Delete(k); err != nil {
-					return fmt.Errorf("%s: %w", us.NS, err)
-				}
-			}
-		}
-		return nil
+		return s.eraseUserStateTx(tx, p, property, user, &ds)
 	})
 	if err != nil {
 		return err
 	}
 	s.counts.apply(ds)
+	return nil
+}
+
+// eraseUserStateTx deletes the registered per-user state of user in tx,
+// adding the changes of counted keys to ds (for s.counts once tx
+// committed).
+func (s *Store) eraseUserStateTx(tx *bolt.Tx, p audit.Platform, property, user string, ds *[]delta) error {
+	for _, us := range registeredUserStates() {
+		b := tx.Bucket(bKV).Bucket([]byte(us.NS))
+		if b == nil {
+			continue
+		}
+		key := us.Key(p, property, user)
+		if len(key) == 0 {
+			continue
+		}
+		if !us.Prefix {
+			if d, ok := s.kvDelta(b, us.NS, key, false); ok {
+				*ds = append(*ds, d)
+			}
+			if err := b.Delete(key); err != nil {
+				return fmt.Errorf("%s: %w", us.NS, err)
+			}
+			continue
+		}
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(key); k != nil && bytes.HasPrefix(k, key); k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			if d, ok := s.kvDelta(b, us.NS, k, false); ok {
+				*ds = append(*ds, d)
+			}
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("%s: %w", us.NS, err)
+			}
+		}
+	}
 	return nil
 }
 

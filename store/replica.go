@@ -81,6 +81,18 @@ func (s *Store) MarkChainStarts() error {
 	return nil
 }
 
+// Publishing reports whether the store publishes its records to a
+// fleet's stream (MarkChainStarts was called on it): records made
+// without the bot, by the command line, are queued for the stream too.
+func (s *Store) Publishing() bool {
+	publishing := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		publishing = tx.Bucket(bKV).Bucket([]byte(nsStarts)) != nil
+		return nil
+	})
+	return publishing
+}
+
 // snapshotProps copies the property table.
 func (s *Store) snapshotProps() map[propKey]*propState {
 	s.cacheMu.RLock()
@@ -166,7 +178,23 @@ func (s *Store) OutboxReplicas(ctx context.Context, sink, target string, max int
 // record's, is refused and described in Problems. Nothing of a refused or
 // held record is written to the chain, so a chain is never joined out of
 // order. An error means nothing was written.
+//
+// A stored erasure record (DATA_RETENTION, action ERASE) erases its user
+// here as its shard did (replica_erase.go); the freed pages are then
+// overwritten (Scrub) before AppendReplica returns.
 func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (recorder.ReplicaResult, error) {
+	res, err := s.appendReplica(ctx, b)
+	if err != nil || res.Erasures == 0 {
+		return res, err
+	}
+	if _, err := s.Scrub(ctx); err != nil {
+		res.Problems = append(res.Problems, fmt.Errorf("an erasure copied from a shard changed the records, but the freed pages still hold the erased bytes "+
+			"until the next erasure, purge or scrub: %w", err))
+	}
+	return res, nil
+}
+
+func (s *Store) appendReplica(ctx context.Context, b *recorder.ReplicaBatch) (recorder.ReplicaResult, error) {
 	var res recorder.ReplicaResult
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("append replicas: %w", err)
@@ -188,7 +216,7 @@ func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (re
 		for _, nb := range []struct {
 			b  **bolt.Bucket
 			ns string
-		}{{&r.held, nsHeld}, {&r.chainsB, nsChains}, {&r.origins, nsOrigin}, {&r.bridges, nsOriginBridges}, {&r.renamed, nsRenamed}} {
+		}{{&r.held, nsHeld}, {&r.chainsB, nsChains}, {&r.origins, nsOrigin}, {&r.bridges, nsOriginBridges}, {&r.renamed, nsRenamed}, {&r.erased, nsErased}} {
 			if *nb.b, err = kv.CreateBucketIfNotExists([]byte(nb.ns)); err != nil {
 				return err
 			}
@@ -211,7 +239,11 @@ func (s *Store) AppendReplica(ctx context.Context, b *recorder.ReplicaBatch) (re
 			}
 		}
 		res.Waiting = int(max(waiting, 0))
-		return w.end(tx, b.Cursors, nil)
+		if err := w.end(tx, b.Cursors, nil); err != nil {
+			return err
+		}
+		res.Erasures = len(r.erasures)
+		return r.applyErasures(ctx, tx, &res)
 	})
 	w.release()
 	if err != nil {
@@ -253,7 +285,8 @@ func heldKey(p audit.Platform, property, origin string, prevSeq uint64) []byte {
 type replicaTx struct {
 	w                               *appendTx
 	held, chainsB, origins, bridges *bolt.Bucket
-	renamed                         *bolt.Bucket
+	renamed, erased                 *bolt.Bucket
+	erasures                        []replicaErasure       // erasure records stored in this transaction
 	chains                          map[string]*chainState // origins' chains written, by chainKey
 	queued                          map[string][]byte      // ev entries written in this transaction
 }
@@ -296,6 +329,7 @@ func (r *replicaTx) replica(rec recorder.Replica, res *recorder.ReplicaResult, w
 			res.Problems = append(res.Problems, err)
 			return nil
 		}
+		r.dropErased(&rec, res)
 		e := rec.Event
 		head, defHash := r.defaultHead(e.Platform, e.PropertyID)
 		if rec.Origin != "" {
@@ -353,6 +387,9 @@ func (r *replicaTx) replica(rec recorder.Replica, res *recorder.ReplicaResult, w
 		}
 		stored, err := r.link(rec, res)
 		if err != nil || !stored {
+			return err
+		}
+		if err := r.noteErasure(e); err != nil {
 			return err
 		}
 		// Release the record that waited for this one, if any.

@@ -187,62 +187,131 @@ func (s *Store) unindex(tx *bolt.Tx, prop uint32, e *audit.Event) error {
 	return nil
 }
 
+// eraseChunk bounds the records one erasure transaction examines, and
+// with it how long recording waits for an erasure (appendMu is released
+// between chunks). A variable for BenchmarkErasePause, which compares it
+// with one transaction (0).
+var eraseChunk = 256
+
+// eraseChunkHook, when set (by tests), runs between two chunks of an
+// erasure, without appendMu.
+var eraseChunkHook func()
+
 // eraseRecords removes the personal data (names, params, content,
 // attachments) of every record of a property in which user is the actor or
 // a target, and returns how many records it changed. Ids, types and times
 // stay, and the chain still verifies: each erased record keeps only the
-// digest of what was removed. Erase (erase.go) also removes the user's
-// state and scrubs the freed pages.
+// digest of what was removed. It works in transactions of at most
+// eraseChunk records, releasing the writer between them, so that a
+// running bot keeps recording during the erasure; records of the user
+// committed meanwhile come after the ones done (ids grow with time) and
+// are erased too. Erase (erase.go) also removes the user's state and
+// scrubs the freed pages.
 func (s *Store) eraseRecords(ctx context.Context, p audit.Platform, property, user string) (int, error) {
-	s.appendMu.Lock()
-	defer s.appendMu.Unlock()
-	ps := s.property(p, property)
-	if ps == nil || user == "" {
+	if user == "" {
 		return 0, nil
 	}
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		n = 0
-		un := dictLookup(tx, dictUser, user)
-		if un == 0 {
-			return nil
+	var after []byte
+	for {
+		k, last, done, err := s.eraseChunk(ctx, p, property, user, after)
+		n += k
+		if err != nil {
+			return n, fmt.Errorf("erase user %s in %s %s: %w", user, p, property, err)
 		}
-		evB := tx.Bucket(bEvents)
-		prefix := append(u32(ps.num), u32(un)...)
-		h := newChainHasher()
-		var personal []byte
-		c := tx.Bucket(bIxUser).Cursor()
-		var keys [][]byte
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			keys = append(keys, append(u32(ps.num), k[len(k)-12:]...))
+		if done {
+			return n, nil
 		}
-		for _, key := range keys {
-			v := evB.Get(key)
-			if v == nil {
-				continue
-			}
-			var r record
-			if err := decodeRecord(v, &r); err != nil {
-				return fmt.Errorf("record %x: %w", key[4:], err)
-			}
-			if r.ev.Redacted {
-				continue
-			}
-			personal = appendPersonal(personal[:0], &r.ev)
-			r.digest = h.personalDigest(r.nonce[:], personal)
-			r.ev.Redacted = true
-			if err := evB.Put(key, encodeRecord(nil, &r, nil)); err != nil {
-				return err
-			}
-			n++
+		after = last
+		if eraseChunkHook != nil {
+			eraseChunkHook()
 		}
-		return nil
+	}
+}
+
+// eraseChunk is one transaction of eraseRecords: the records after the
+// user-index key after (from the first when nil).
+func (s *Store) eraseChunk(ctx context.Context, p audit.Platform, property, user string, after []byte) (n int, last []byte, done bool, err error) {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	ps := s.property(p, property)
+	if ps == nil {
+		return 0, nil, true, nil
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		n, last, done, err = eraseUserRecords(ctx, tx, ps.num, user, after, nil, eraseChunk)
+		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("erase user %s in %s %s: %w", user, p, property, err)
+		return 0, nil, false, err
 	}
-	return n, nil
+	return n, last, done, nil
+}
+
+// eraseUserRecords redacts, in tx, the records of property num in which
+// user is the actor or a target: those whose user-index key comes after
+// after (all when nil) and, when before is not nil, whose id is less than
+// before; at most max records examined when max > 0. It returns how many
+// it changed, the last index key examined, and whether none is left.
+func eraseUserRecords(ctx context.Context, tx *bolt.Tx, num uint32, user string, after []byte, before *audit.ID, max int) (int, []byte, bool, error) {
+	un := dictLookup(tx, dictUser, user)
+	if un == 0 {
+		return 0, nil, true, nil
+	}
+	evB := tx.Bucket(bEvents)
+	prefix := append(u32(num), u32(un)...)
+	h := newChainHasher()
+	var personal []byte
+	c := tx.Bucket(bIxUser).Cursor()
+	k, _ := c.Seek(prefix)
+	if after != nil {
+		k, _ = c.Seek(after)
+		if bytes.Equal(k, after) {
+			k, _ = c.Next()
+		}
+	}
+	var keys [][]byte
+	var last []byte
+	done := true
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if err := ctx.Err(); err != nil {
+			return 0, nil, false, err
+		}
+		if len(k) < len(prefix)+12 {
+			return 0, nil, false, fmt.Errorf("%w: user index entry %x", errCorrupt, k)
+		}
+		id := k[len(k)-12:]
+		if before != nil && bytes.Compare(id, before[:]) >= 0 {
+			break
+		}
+		if max > 0 && len(keys) == max {
+			done = false
+			break
+		}
+		keys = append(keys, append(u32(num), id...))
+		last = bytes.Clone(k)
+	}
+	n := 0
+	for _, key := range keys {
+		v := evB.Get(key)
+		if v == nil {
+			continue
+		}
+		var r record
+		if err := decodeRecord(v, &r); err != nil {
+			return n, nil, false, fmt.Errorf("record %x: %w", key[4:], err)
+		}
+		if r.ev.Redacted {
+			continue
+		}
+		personal = appendPersonal(personal[:0], &r.ev)
+		r.digest = h.personalDigest(r.nonce[:], personal)
+		r.ev.Redacted = true
+		if err := evB.Put(key, encodeRecord(nil, &r, nil)); err != nil {
+			return n, nil, false, err
+		}
+		n++
+	}
+	return n, last, done, nil
 }

@@ -51,6 +51,8 @@ func commandSet() []*discordgo.ApplicationCommand {
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "stats", Description: "Counts per type",
 					Options: []*discordgo.ApplicationCommandOption{str("since", "24h, 7d or a date")}},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "viewer", Description: "A one-time link to the web viewer (only you see it)"},
+				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "erase", Description: "Erase a member's personal data (owner or Administrator; asks to confirm)",
+					Options: []*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionUser, Name: "member", Description: "the member", Required: true}}},
 				{Type: discordgo.ApplicationCommandOptionSubCommand, Name: "export", Description: "Export entries as a file",
 					Options: append([]*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionString, Name: "format",
 						Description: "ndjson or csv", Choices: []*discordgo.ApplicationCommandOptionChoice{{Name: "ndjson", Value: "ndjson"}, {Name: "csv", Value: "csv"}}}},
@@ -193,6 +195,8 @@ func (b *Bot) onInteraction(i *discordgo.Interaction) {
 			b.onReversal(i, id)
 		case buttonRaid:
 			b.onRaidPress(i, id)
+		case buttonErase:
+			b.onErasePress(i, id)
 		default:
 			b.reply(i, "This button is not chatwarden's, or has expired.")
 		}

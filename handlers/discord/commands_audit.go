@@ -32,6 +32,10 @@ func (b *Bot) onAudit(i *discordgo.Interaction, data discordgo.ApplicationComman
 		return
 	}
 	opts := options(sub.Options)
+	if sub.Name == "erase" {
+		b.onAuditErase(i, opts)
+		return
+	}
 	search := command.Search{Types: optString(opts, "type"), User: optString(opts, "user"),
 		Channel: optString(opts, "channel"), Since: optString(opts, "since"), Until: optString(opts, "until")}
 	switch sub.Name {

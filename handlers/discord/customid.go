@@ -32,6 +32,7 @@ const (
 	buttonPage
 	buttonReversal
 	buttonRaid
+	buttonErase // /audit erase's confirmation (commands_erase.go)
 )
 
 // kindOf routes a pressed button's custom id by its prefix alone; the
@@ -46,6 +47,8 @@ func kindOf(customID string) buttonKind {
 		return buttonReversal
 	case strings.HasPrefix(customID, raidPrefix):
 		return buttonRaid
+	case strings.HasPrefix(customID, erasePrefix):
+		return buttonErase
 	}
 	return buttonUnknown
 }

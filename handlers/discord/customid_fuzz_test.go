@@ -177,6 +177,14 @@ func (r *idRig) checkCustomID(t *testing.T, id string) {
 	pageID, cursor, pageOK := parsePageCustomID(id)
 	action, record, revOK := parseReversalCustomID(id)
 	kind := kindOf(id)
+	if user, eraseOK := parseEraseCustomID(id); eraseOK {
+		if kind != buttonErase || pageOK || revOK || len(id) > maxCustomID {
+			t.Fatalf("%q: erase id routed to kind %d (pager %v, reversal %v, %d bytes)", id, kind, pageOK, revOK, len(id))
+		}
+		if again := eraseCustomID(user); again != id {
+			t.Fatalf("%q parses to %q, which builds %q", id, user, again)
+		}
+	}
 	if len(id) > maxCustomID && (pageOK || revOK) {
 		t.Fatalf("%q: %d bytes accepted, Discord allows %d", id, len(id), maxCustomID)
 	}

@@ -2,7 +2,8 @@
 // shaped after the Admin SDK Reports API activities.list
 // (GET /v1/properties/{property}/activities), a streaming export
 // (activities:export), a live Server-Sent Events feed (activities:watch),
-// an online backup for the operator, a server-rendered log viewer at /,
+// an online backup and member erasure (members/{user}:erase) for the
+// operator, a server-rendered log viewer at /,
 // Prometheus metrics at /metrics and health checks at /healthz and /readyz.
 //
 // Every request for data is scoped to one property (a Discord guild or a

@@ -107,6 +107,14 @@ func (sp *spec) operation(method, path string) (map[string]any, string, error) {
 				}
 				continue
 			}
+			if _, suffix, found := strings.Cut(s, "}"); strings.HasPrefix(s, "{") && found {
+				// A wildcard with a custom method ({user}:erase).
+				if !strings.HasSuffix(segs[i], suffix) || len(segs[i]) == len(suffix) {
+					ok = false
+					break
+				}
+				continue
+			}
 			if s != segs[i] {
 				ok = false
 				break

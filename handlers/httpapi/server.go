@@ -300,6 +300,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/properties/{property}/activities", s.handleList)
 	m.HandleFunc("GET /v1/properties/{property}/activities:export", s.handleExport)
 	m.HandleFunc("GET /v1/properties/{property}/activities:watch", s.handleWatch)
+	m.HandleFunc("POST /v1/properties/{property}/members/{user}", s.handleErase)
 	m.HandleFunc("GET /v1/backup", s.handleBackup)
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)

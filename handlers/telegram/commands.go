@@ -32,6 +32,7 @@ var commands = []commandInfo{
 	{"locale", "Language of log entries: /locale en|fr|hi", true, false},
 	{"settings", "Show or change settings: /settings [keys | <key> <value>]", true, false},
 	{"doctor", "Check the bot's rights here and in the log chats", true, false},
+	{"erase", "Erase a member's personal data: reply with /erase, or /erase <user id>; then confirm", true, false},
 	{"report", "Reply to a message with /report to tell the admins", false, false},
 	{"apitoken", "HTTP API tokens of a group you administer: /apitoken create|list|revoke <chat id>", true, true},
 	{"viewer", "A one-time link to the web viewer of a group you administer: /viewer <chat id>", true, true},
@@ -196,6 +197,8 @@ func (b *Bot) adminCommand(m *tgbotapi.Message, name string, args []string) {
 		b.settingsCommand(m, scope, who, args)
 	case "doctor":
 		b.doctorCommand(m)
+	case "erase":
+		b.eraseCommand(m, c, args)
 	}
 }
 
