@@ -21,6 +21,7 @@ import (
 	"github.com/chatwarden/chatwarden/clock"
 	"github.com/chatwarden/chatwarden/moderation/workqueue"
 	"github.com/chatwarden/chatwarden/platform"
+	"github.com/chatwarden/chatwarden/recorder"
 	"github.com/chatwarden/chatwarden/settings"
 	"github.com/chatwarden/chatwarden/store"
 )
@@ -51,6 +52,9 @@ type SettingsSource interface {
 // Recorder makes the engine's records durable; *recorder.Recorder is one.
 type Recorder interface {
 	Record(ctx context.Context, events ...*audit.Event) error
+	// SubmitState queues events with state written in the same commit,
+	// and calls done once they are durable (not at all if it fails).
+	SubmitState(ctx context.Context, done func(error), state []recorder.State, events ...*audit.Event) error
 }
 
 // Directory is what a platform tells the engine beyond its events;
@@ -730,15 +734,20 @@ func (e *Engine) finish(ctx context.Context, pl *attached, key string, c *Challe
 	ev.Params.Set(audit.ParamReason, r.Reason)
 	ev.Params.Set(audit.ParamAction, action)
 	ev.Params.Set(audit.ParamOutcome, outcome)
-	// The record waits for its commit whatever the actions' deadline: a
-	// record that timed out while queued is still committed, and finishing
-	// again would record the result twice.
-	if err := e.opts.Recorder.Record(context.WithoutCancel(ctx), ev); err != nil {
+	// The result's record and the challenge's removal commit together: a
+	// crash between them would leave a recorded result whose challenge is
+	// finished, and recorded, again at the next start. The commit is
+	// awaited whatever the actions' deadline: a record that timed out
+	// while queued is still committed.
+	forget := []recorder.State{{NS: NSPending, Key: []byte(key), Delete: true}}
+	done := make(chan error, 1)
+	err := e.opts.Recorder.SubmitState(context.WithoutCancel(ctx), func(err error) { done <- err }, forget, ev)
+	if err == nil {
+		err = <-done
+	}
+	if err != nil {
 		e.schedule(e.clock.Now().Add(time.Minute), key)
 		return fmt.Errorf("verification: record %s: %w", typ, err)
-	}
-	if err := e.opts.KV.DeleteKV(NSPending, []byte(key)); err != nil {
-		return fmt.Errorf("verification: %w", err)
 	}
 	return nil
 }

@@ -480,6 +480,16 @@ func (s slowCommits) Record(ctx context.Context, events ...*audit.Event) error {
 	}
 }
 
+func (s slowCommits) SubmitState(ctx context.Context, done func(error), state []recorder.State, events ...*audit.Event) error {
+	go func() {
+		time.Sleep(s.delay)
+		if err := s.inner.SubmitState(context.Background(), done, state, events...); err != nil {
+			done(err)
+		}
+	}()
+	return nil
+}
+
 // TestSlowCommitRecordsTheResultOnce: a result whose commit outlasts the
 // action deadline is recorded once, not again by the retry.
 func TestSlowCommitRecordsTheResultOnce(t *testing.T) {
