@@ -125,6 +125,9 @@ type session struct {
 	conn   *websocket.Conn
 	wmu    sync.Mutex
 	intent discordgo.Intent
+	// shard and shards are the identify's [shard_id, num_shards]
+	// (shards.go); shards is 0 for an identify without one.
+	shard, shards int
 }
 
 type frame struct {
@@ -424,6 +427,10 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				closeWith(c, code, text) // intents.go
 				return
 			}
+			if !validShard(id.Shard) {
+				closeWith(c, 4010, "Invalid shard.") // shards.go
+				return
+			}
 			if prev := sess; prev != nil {
 				// Identify again on this socket (after op 9): the old
 				// session's last write to it, under its lock, is over
@@ -432,6 +439,9 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				prev.wmu.Unlock()
 			}
 			sess = &session{id: fmt.Sprintf("session-%d", s.nextID.Add(1)), conn: c, intent: id.Intents}
+			if id.Shard != nil {
+				sess.shard, sess.shards = id.Shard[0], id.Shard[1]
+			}
 			s.mu.Lock()
 			s.sessions[sess.id] = sess
 			s.conns[c] = sess
@@ -439,6 +449,9 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			var stubs []map[string]any
 			var guilds []json.RawMessage
 			for _, g := range s.guilds {
+				if !sess.owns(g.ID) {
+					continue
+				}
 				stubs = append(stubs, map[string]any{"id": g.ID, "unavailable": true})
 				guilds = append(guilds, s.guildCreateLocked(g)) // under the lock: helpers change guilds
 			}
@@ -541,11 +554,20 @@ func (s *Server) Dispatch(name string, data any) {
 	s.keepMessage(name, raw) // for REST reads (messages.go)
 	s.mu.Lock()
 	sessions := make([]*session, 0, len(s.sessions))
+	sharded := false
 	for _, sess := range s.sessions {
 		sessions = append(sessions, sess)
+		sharded = sharded || sess.shards > 1
 	}
 	s.mu.Unlock()
+	guild := ""
+	if sharded {
+		guild = eventGuild(name, raw)
+	}
 	for _, sess := range sessions {
+		if !sess.owns(guild) {
+			continue
+		}
 		if raw, ok := s.shape(sess, name, raw); ok {
 			s.dispatchTo(sess, name, raw)
 		}

@@ -17,6 +17,14 @@ import (
 // returning it after READY, or the close code the gateway answered with.
 func identify(t *testing.T, s *Server, intents discordgo.Intent) (*websocket.Conn, int) {
 	t.Helper()
+	c, code, _ := identifyWith(t, s, map[string]any{"token": "Bot test-token", "intents": intents})
+	return c, code
+}
+
+// identifyWith is identify with the IDENTIFY payload given; it also
+// returns the READY.
+func identifyWith(t *testing.T, s *Server, payload map[string]any) (*websocket.Conn, int, frame) {
+	t.Helper()
 	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.URL, "http")+"/gateway", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -27,21 +35,21 @@ func identify(t *testing.T, s *Server, intents discordgo.Intent) (*websocket.Con
 	if err := c.ReadJSON(&hello); err != nil || hello.Op != 10 {
 		t.Fatalf("hello %+v: %v", hello, err)
 	}
-	if err := c.WriteJSON(map[string]any{"op": 2, "d": map[string]any{"token": "Bot test-token", "intents": intents}}); err != nil {
+	if err := c.WriteJSON(map[string]any{"op": 2, "d": payload}); err != nil {
 		t.Fatal(err)
 	}
 	var f frame
 	if err := c.ReadJSON(&f); err != nil {
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
-			return nil, ce.Code
+			return nil, ce.Code, f
 		}
 		t.Fatal(err)
 	}
 	if f.T != "READY" {
 		t.Fatalf("first dispatch %q, want READY", f.T)
 	}
-	return c, 0
+	return c, 0, f
 }
 
 // received reads dispatches up to the marker every session gets and
