@@ -86,6 +86,17 @@ func wholeBotFake() (*discordtest.Server, []wholeBotGuild) {
 	return dfake, gs
 }
 
+// sampledGuilds returns the five guilds whose messages offerLoad samples:
+// every fifth of the round, so that consecutive samples are len(gs)/5
+// messages apart.
+func sampledGuilds(gs []wholeBotGuild) []wholeBotGuild {
+	var out []wholeBotGuild
+	for i := 0; i < len(gs); i += len(gs) / 5 {
+		out = append(out, gs[i])
+	}
+	return out
+}
+
 // shardOf is the shard of a guild among n, as Discord routes it.
 func shardOf(guild string, n int) int {
 	id, _ := strconv.ParseUint(guild, 10, 64)
@@ -95,8 +106,10 @@ func shardOf(guild string, n int) int {
 // offerLoad sends chat messages with a link, round-robin over the guilds,
 // from -wholebot.senders goroutines for -wholebot.duration: as fast as
 // they can, or paced to -wholebot.rate in all (a sender behind its pace
-// sends at once). The first five guilds' messages are the latency sample:
-// sampled is called with each one's content and the time it was sent.
+// sends at once). The messages of five guilds spread over the round
+// (sampledGuilds) are the latency sample, so that samples are spread in
+// time rather than sent together: sampled is called with each one's
+// content and the time it was sent.
 // It returns the count and how long sending took.
 func offerLoad(dfake *discordtest.Server, gs []wholeBotGuild, sampled func(content string, at time.Time)) (int64, time.Duration) {
 	start := time.Now()
@@ -115,7 +128,7 @@ func offerLoad(dfake *discordtest.Server, gs []wholeBotGuild, sampled func(conte
 				}
 				g := gs[i%len(gs)]
 				content := fmt.Sprintf("msg %d/%d see https://example.org/page/%d", s, i, i)
-				if i%len(gs) < 5 {
+				if i%len(gs)%(len(gs)/5) == 0 {
 					sampled(content, time.Now())
 				}
 				dfake.Say(g.id, g.general, g.users[i%len(g.users)], content)
@@ -185,8 +198,8 @@ func (l *latencies) log(t *testing.T, what string, start time.Time) {
 // chat messages in 300 guilds (offerLoad). It reports the sustained rate
 // from the first frame sent to the last record durable, the process's
 // CPU time per message, and the latency from a frame sent to its record
-// on the activities:watch stream (durable, then fanned out) for the first
-// five guilds. With -wholebot.shards=N it runs N bots in this process,
+// on the activities:watch stream (durable, then fanned out) for five
+// guilds (sampledGuilds). With -wholebot.shards=N it runs N bots in this process,
 // shard i of N each with its own store and API, as a fleet's shard
 // processes would. No assertion on speed: the figures go to
 // BENCHMARKS.md; TestWholeBotBaseline is the bare baseline.
@@ -226,10 +239,10 @@ api: {listen: %s, operator_token: %s}
 		waitUntil(t, "the bot ready", func() bool { return ready(base) })
 	}
 
-	// The latency sample: the first five guilds' watch streams, each on
-	// its shard's API.
+	// The latency sample: five guilds' watch streams (offerLoad), each
+	// on its shard's API.
 	var l latencies
-	for _, g := range gs[:5] {
+	for _, g := range sampledGuilds(gs) {
 		go watchLatency(ctx, t, bases[shardOf(g.id, shards)], "discord:"+g.id, l.seen)
 	}
 	time.Sleep(time.Second) // the watchers connect
