@@ -27,6 +27,7 @@ import (
 
 	"github.com/chatwarden/chatwarden/bot"
 	"github.com/chatwarden/chatwarden/config"
+	"github.com/chatwarden/chatwarden/handlers/discord"
 	"github.com/chatwarden/chatwarden/handlers/discord/discordtest"
 	"github.com/chatwarden/chatwarden/handlers/telegram/telegramtest"
 )
@@ -36,12 +37,18 @@ import (
 // and what one process holding thousands of communities weighs. Both are
 // behind the soak tag and run by hand:
 //
-//	go test -tags soak -run TestWholeBotThroughput -v -timeout 20m ./e2e/
+//	go test -tags soak -run 'TestWholeBot(Throughput|Baseline)' -v -timeout 20m ./e2e/
 //	go test -tags soak -run TestManyCommunitiesMemory -v -timeout 20m ./e2e/
+//
+// -wholebot.rate offers a fixed rate instead of as much as the senders
+// can (latency below saturation); -wholebot.shards runs that many shards,
+// each a bot with its own store, in this one process.
 
 var (
 	throughputDuration = flag.Duration("wholebot.duration", 30*time.Second, "how long TestWholeBotThroughput sends messages")
 	throughputSenders  = flag.Int("wholebot.senders", 8, "goroutines sending gateway messages")
+	throughputRate     = flag.Float64("wholebot.rate", 0, "messages/s offered in all (0: as many as the senders can)")
+	throughputShards   = flag.Int("wholebot.shards", 1, "Discord shards, each its own bot and store, in this process")
 	memoryGuilds       = flag.Int("wholebot.guilds", 2000, "Discord guilds TestManyCommunitiesMemory holds")
 	memoryMembers      = flag.Int("wholebot.members", 1000, "members of each of those guilds")
 	memoryRounds       = flag.Int("wholebot.rounds", 2, "rounds of 50,000 messages TestManyCommunitiesMemory sends")
@@ -49,25 +56,21 @@ var (
 
 const wholeBotOperator = "operator-token-for-the-whole-bot-test-0123456789"
 
-// TestWholeBotThroughput: the real bot (bot.Run, link filter and
-// impersonation guard on by default) against the fake Discord gateway,
-// chat messages in 300 guilds sent as fast as the senders can. It reports
-// the sustained rate from the first frame sent to the last record durable,
-// and the latency from a frame sent to its record on the activities:watch
-// stream (durable, then fanned out) for a sample of guilds. No assertion
-// on speed: the figures go to BENCHMARKS.md.
-func TestWholeBotThroughput(t *testing.T) {
+// wholeBotGuild is one guild of the throughput load.
+type wholeBotGuild struct {
+	id, general string
+	users       []*discordtest.User
+}
+
+// wholeBotFake is a fake Discord with the throughput load's 300 guilds of
+// 20 members.
+func wholeBotFake() (*discordtest.Server, []wholeBotGuild) {
 	const guilds, members = 300, 20
 	dfake := discordtest.New(discordtest.Options{})
-	defer dfake.Close()
 	owner := &discordtest.User{ID: dfake.Snowflake(), Username: "owner", GlobalName: "The Owner"}
-	type guild struct {
-		id, general string
-		users       []*discordtest.User
-	}
-	gs := make([]guild, guilds)
+	gs := make([]wholeBotGuild, guilds)
 	for i := range gs {
-		g := guild{id: dfake.Snowflake(), general: dfake.Snowflake()}
+		g := wholeBotGuild{id: dfake.Snowflake(), general: dfake.Snowflake()}
 		ms := []*discordtest.Member{{User: owner, Roles: []string{}}}
 		for j := range members {
 			u := &discordtest.User{ID: dfake.Snowflake(), Username: fmt.Sprintf("m%d_%d", i, j), GlobalName: fmt.Sprintf("Member %d", j)}
@@ -80,66 +83,53 @@ func TestWholeBotThroughput(t *testing.T) {
 			Members:  ms})
 		gs[i] = g
 	}
-	dir := t.TempDir()
-	addr, err := soakFreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`log_level: warn
-storage: {path: %s}
-discord: {enabled: true, token: test-token, api_url: %s}
-api: {listen: %s, operator_token: %s}
-`, filepath.Join(dir, "w.db"), dfake.APIURL(), addr, wholeBotOperator)), "wholebot.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- bot.Run(ctx, cfg, zerolog.New(os.Stderr).Level(zerolog.WarnLevel)) }()
-	defer func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("bot.Run: %v", err)
-		}
-	}()
-	base := "http://" + addr
-	waitUntil(t, "the bot ready", func() bool { return ready(base) })
+	return dfake, gs
+}
 
-	// The latency sample: the first five guilds' watch streams.
-	sent := sync.Map{} // message content -> time sent
-	var latMu sync.Mutex
-	var lat []time.Duration
-	for _, g := range gs[:5] {
-		go watchLatency(ctx, t, base, "discord:"+g.id, func(content string, at time.Time) {
-			if v, ok := sent.Load(content); ok {
-				latMu.Lock()
-				lat = append(lat, at.Sub(v.(time.Time)))
-				latMu.Unlock()
-			}
-		})
+// sampledGuilds returns the five guilds whose messages offerLoad samples:
+// every fifth of the round, so that consecutive samples are len(gs)/5
+// messages apart.
+func sampledGuilds(gs []wholeBotGuild) []wholeBotGuild {
+	var out []wholeBotGuild
+	for i := 0; i < len(gs); i += len(gs) / 5 {
+		out = append(out, gs[i])
 	}
-	time.Sleep(time.Second) // the watchers connect
+	return out
+}
 
-	client := &http.Client{Timeout: 10 * time.Second}
-	before, err := soakScrape(ctx, client, base+"/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded := func(m soakMetrics) float64 {
-		return m.sum("chatwarden_events_recorded_total", `platform="discord"`, `type="CHAT_MESSAGE"`)
-	}
-	start, cpu0 := time.Now(), processCPU()
+// shardOf is the shard of a guild among n, as Discord routes it.
+func shardOf(guild string, n int) int {
+	id, _ := strconv.ParseUint(guild, 10, 64)
+	return int((id >> 22) % uint64(n))
+}
+
+// offerLoad sends chat messages with a link, round-robin over the guilds,
+// from -wholebot.senders goroutines for -wholebot.duration: as fast as
+// they can, or paced to -wholebot.rate in all (a sender behind its pace
+// sends at once). The messages of five guilds spread over the round
+// (sampledGuilds) are the latency sample, so that samples are spread in
+// time rather than sent together: sampled is called with each one's
+// content and the time it was sent.
+// It returns the count and how long sending took.
+func offerLoad(dfake *discordtest.Server, gs []wholeBotGuild, sampled func(content string, at time.Time)) (int64, time.Duration) {
+	start := time.Now()
+	senders := *throughputSenders
 	var n atomic.Int64
 	var wg sync.WaitGroup
-	for s := range *throughputSenders {
+	for s := range senders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := s; time.Since(start) < *throughputDuration; i += *throughputSenders {
+			for i := s; time.Since(start) < *throughputDuration; i += senders {
+				if *throughputRate > 0 {
+					if wait := time.Until(start.Add(time.Duration(float64(i) / *throughputRate * float64(time.Second)))); wait > 0 {
+						time.Sleep(wait)
+					}
+				}
 				g := gs[i%len(gs)]
 				content := fmt.Sprintf("msg %d/%d see https://example.org/page/%d", s, i, i)
-				if i%len(gs) < 5 {
-					sent.Store(content, time.Now())
+				if i%len(gs)%(len(gs)/5) == 0 {
+					sampled(content, time.Now())
 				}
 				dfake.Say(g.id, g.general, g.users[i%len(g.users)], content)
 				n.Add(1)
@@ -147,40 +137,193 @@ api: {listen: %s, operator_token: %s}
 		}()
 	}
 	wg.Wait()
-	sendTime := time.Since(start)
-	total := float64(n.Load())
-	var last soakMetrics
-	waitUntil(t, "every message durable", func() bool {
-		m, err := soakScrape(ctx, client, base+"/metrics")
-		if err != nil {
-			return false
+	return n.Load(), time.Since(start)
+}
+
+// latencies collects the latency sample of a whole-bot run.
+type latencies struct {
+	sent sync.Map // content -> time sent
+	mu   sync.Mutex
+	lat  []sample
+}
+
+type sample struct {
+	sent time.Time
+	lat  time.Duration
+}
+
+func (l *latencies) send(content string, at time.Time) { l.sent.Store(content, at) }
+
+func (l *latencies) seen(content string, at time.Time) {
+	if v, ok := l.sent.Load(content); ok {
+		l.mu.Lock()
+		l.lat = append(l.lat, sample{v.(time.Time), at.Sub(v.(time.Time))})
+		l.mu.Unlock()
+	}
+}
+
+// quantiles returns the size, p50, p99 and maximum of the samples sent
+// at or after from.
+func (l *latencies) quantiles(from time.Time) (int, time.Duration, time.Duration, time.Duration) {
+	l.mu.Lock()
+	var lat []time.Duration
+	for _, s := range l.lat {
+		if !s.sent.Before(from) {
+			lat = append(lat, s.lat)
 		}
-		last = m
-		return recorded(m)-recorded(before) >= total
-	})
-	elapsed, cpu := time.Since(start), processCPU()-cpu0
-	latMu.Lock()
+	}
+	l.mu.Unlock()
+	if len(lat) == 0 {
+		return 0, 0, 0, 0
+	}
 	slices.Sort(lat)
 	q := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(100 * time.Microsecond)
 	}
-	t.Logf("%d messages in %d guilds: sent in %s (%.0f/s offered), all durable after %s: %.0f messages/s sustained",
-		int(total), guilds, sendTime.Round(time.Millisecond), total/sendTime.Seconds(), elapsed.Round(time.Millisecond), total/elapsed.Seconds())
+	return len(lat), q(0.5), q(0.99), q(1)
+}
+
+// logLatency logs a run's latency sample, whole and without its first
+// five seconds (first messages of each guild and member, caches and
+// buffers growing).
+func (l *latencies) log(t *testing.T, what string, start time.Time) {
+	samples, p50, p99, worst := l.quantiles(start)
+	t.Logf("%s, %d samples: p50 %s, p99 %s, max %s", what, samples, p50, p99, worst)
+	samples, p50, p99, worst = l.quantiles(start.Add(5 * time.Second))
+	t.Logf("%s after the first 5 s, %d samples: p50 %s, p99 %s, max %s", what, samples, p50, p99, worst)
+}
+
+// TestWholeBotThroughput: the real bot (bot.Run, link filter and
+// impersonation guard on by default) against the fake Discord gateway,
+// chat messages in 300 guilds (offerLoad). It reports the sustained rate
+// from the first frame sent to the last record durable, the process's
+// CPU time per message, and the latency from a frame sent to its record
+// on the activities:watch stream (durable, then fanned out) for five
+// guilds (sampledGuilds). With -wholebot.shards=N it runs N bots in this process,
+// shard i of N each with its own store and API, as a fleet's shard
+// processes would. No assertion on speed: the figures go to
+// BENCHMARKS.md; TestWholeBotBaseline is the bare baseline.
+func TestWholeBotThroughput(t *testing.T) {
+	dfake, gs := wholeBotFake()
+	defer dfake.Close()
+	shards := max(1, *throughputShards)
+	dir := t.TempDir()
+	ctx, stop := context.WithCancel(context.Background())
+	bases := make([]string, shards)
+	served := make(chan error, shards)
+	for i := range shards {
+		addr, err := soakFreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse([]byte(fmt.Sprintf(`log_level: warn
+storage: {path: %s}
+discord: {enabled: true, token: test-token, api_url: %s, shard_id: %d, shard_count: %d}
+api: {listen: %s, operator_token: %s}
+`, filepath.Join(dir, fmt.Sprintf("w%d.db", i)), dfake.APIURL(), i, shards, addr, wholeBotOperator)), "wholebot.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { served <- bot.Run(ctx, cfg, zerolog.New(os.Stderr).Level(zerolog.WarnLevel)) }()
+		bases[i] = "http://" + addr
+	}
+	defer func() {
+		stop()
+		for range shards {
+			if err := <-served; err != nil {
+				t.Errorf("bot.Run: %v", err)
+			}
+		}
+	}()
+	for _, base := range bases {
+		waitUntil(t, "the bot ready", func() bool { return ready(base) })
+	}
+
+	// The latency sample: five guilds' watch streams (offerLoad), each
+	// on its shard's API.
+	var l latencies
+	for _, g := range sampledGuilds(gs) {
+		go watchLatency(ctx, t, bases[shardOf(g.id, shards)], "discord:"+g.id, l.seen)
+	}
+	time.Sleep(time.Second) // the watchers connect
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	recorded := func() (float64, []soakMetrics) {
+		total, ms := 0.0, make([]soakMetrics, shards)
+		for i, base := range bases {
+			m, err := soakScrape(ctx, client, base+"/metrics")
+			if err != nil {
+				return -1, nil
+			}
+			ms[i] = m
+			total += m.sum("chatwarden_events_recorded_total", `platform="discord"`, `type="CHAT_MESSAGE"`)
+		}
+		return total, ms
+	}
+	before, _ := recorded()
+	if before < 0 {
+		t.Fatal("no metrics")
+	}
+	start, cpu0 := time.Now(), processCPU()
+	n, sendTime := offerLoad(dfake, gs, l.send)
+	total := float64(n)
+	var last []soakMetrics
+	waitUntil(t, "every message durable", func() bool {
+		got, ms := recorded()
+		last = ms
+		return got-before >= total
+	})
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
+	t.Logf("%d shard(s), %d messages in %d guilds: sent in %s (%.0f/s offered), all durable after %s: %.0f messages/s sustained",
+		shards, n, len(gs), sendTime.Round(time.Millisecond), total/sendTime.Seconds(), elapsed.Round(time.Millisecond), total/elapsed.Seconds())
 	// CPU time is what other load on the machine disturbs least: the
 	// whole process, bot and fake together, per message.
 	t.Logf("CPU: %.0f µs per message (bot and fake in this process), %.2f cores busy on average",
 		float64(cpu.Microseconds())/total, cpu.Seconds()/elapsed.Seconds())
-	t.Logf("frame sent -> record on the watch stream, %d samples: p50 %s, p99 %s, max %s",
-		len(lat), q(0.50).Round(time.Millisecond), q(0.99).Round(time.Millisecond), q(1).Round(time.Millisecond))
-	t.Logf("recorder: p50 commit %.1f ms, p99 commit %.1f ms, mean batch %.0f events",
-		1000*last.quantile("chatwarden_recorder_commit_seconds", 0.5), 1000*last.quantile("chatwarden_recorder_commit_seconds", 0.99),
-		last.sum("chatwarden_recorder_batch_size_sum")/max(1, last.sum("chatwarden_recorder_batch_size_count")))
-	latMu.Unlock()
-	if len(lat) == 0 {
+	l.log(t, "frame sent -> record on the watch stream", start)
+	for i, m := range last {
+		t.Logf("recorder of shard %d: p50 commit %.1f ms, p99 commit %.1f ms, mean batch %.0f events", i,
+			1000*m.quantile("chatwarden_recorder_commit_seconds", 0.5), 1000*m.quantile("chatwarden_recorder_commit_seconds", 0.99),
+			m.sum("chatwarden_recorder_batch_size_sum")/max(1, m.sum("chatwarden_recorder_batch_size_count")))
+	}
+	if n, _, _, _ := l.quantiles(start); n == 0 {
 		t.Error("no latency sample arrived on the watch streams")
+	}
+}
+
+// TestWholeBotBaseline is TestWholeBotThroughput's bare baseline: the
+// same fake, guilds and load (the same flags), received by discordgo
+// sessions set up as the bot's (one per shard) with one handler that only
+// notes each message's content: what discordgo and the fake cost without
+// anything of the bot's. Its latency is from the frame sent to that
+// handler. Run it in the same invocation as TestWholeBotThroughput.
+func TestWholeBotBaseline(t *testing.T) {
+	dfake, gs := wholeBotFake()
+	defer dfake.Close()
+	shards := max(1, *throughputShards)
+	var l latencies
+	var got atomic.Int64
+	bare, err := dfake.Baseline(shards, discord.Intents, func(content string) {
+		got.Add(1)
+		l.seen(content, time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.Close()
+	time.Sleep(2 * time.Second) // the guilds arrive
+	start, cpu0 := time.Now(), processCPU()
+	n, sendTime := offerLoad(dfake, gs, l.send)
+	waitUntil(t, "every message received", func() bool { return got.Load() >= n })
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
+	total := float64(n)
+	t.Logf("bare discordgo, %d shard(s), %d messages in %d guilds: sent in %s (%.0f/s offered), all received after %s: %.0f messages/s sustained",
+		shards, n, len(gs), sendTime.Round(time.Millisecond), total/sendTime.Seconds(), elapsed.Round(time.Millisecond), total/elapsed.Seconds())
+	t.Logf("CPU: %.0f µs per message (discordgo and fake in this process), %.2f cores busy on average",
+		float64(cpu.Microseconds())/total, cpu.Seconds()/elapsed.Seconds())
+	l.log(t, "frame sent -> handler", start)
+	if got.Load() != n {
+		t.Errorf("received %d messages of %d sent", got.Load(), n)
 	}
 }
 

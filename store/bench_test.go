@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,9 +171,11 @@ var (
 	millionPath string
 )
 
-// millionStore returns a store of 1,000,000 records over 30 days: 10
-// communities of 2,000 members whose activity follows Zipf's law (a few
-// members post most messages), a mix of types.
+// millionStore returns a store of 1,000,000 records, one every 2 seconds:
+// 10 communities of 2,000 members whose activity follows Zipf's law (a few
+// members post most messages), a mix of types. CHATWARDEN_BENCH_RECORDS
+// sets another record count (BenchmarkOpen on 10,000,000); it only matters
+// when the file at CHATWARDEN_BENCH_DB does not exist yet.
 func millionStore(b *testing.B) *Store {
 	millionOnce.Do(func() {
 		millionPath = os.Getenv("CHATWARDEN_BENCH_DB")
@@ -194,8 +197,11 @@ func millionStore(b *testing.B) *Store {
 		zipf := rand.NewZipf(rand.New(rand.NewPCG(2, 3)), 1.1, 1, 1999)
 		types := []audit.EventType{audit.ChatMessage, audit.ChatMessage, audit.ChatMessage, audit.ChatMessageEdit,
 			audit.ChatMessageDelete, audit.UserJoin, audit.UserUpdate, audit.UserRemove}
-		t0 := time.Now().Add(-30 * 24 * time.Hour)
-		const total, batch = 1_000_000, 10_000
+		total, batch := 1_000_000, 10_000
+		if v, err := strconv.Atoi(os.Getenv("CHATWARDEN_BENCH_RECORDS")); err == nil && v > 0 {
+			total = (v + batch - 1) / batch * batch
+		}
+		t0 := time.Now().Add(-time.Duration(total) * 2 * time.Second)
 		for i := 0; i < total; i += batch {
 			evs := make([]*audit.Event, batch)
 			for j := range evs {
@@ -336,6 +342,130 @@ func BenchmarkBareIngest(b *testing.B) {
 	}
 }
 
+// BenchmarkBareLayout is BenchmarkRecorderIngest's allocation floor: bare
+// bbolt storing b.N events with the store's key shapes in fsync'd commits
+// at the store's fill ratio, from one goroutine. The keys and values are
+// built and sorted before the timer starts, so that what is measured is
+// bbolt's own cost of the Puts and commits:
+//
+//   - "puts=2": the 300-byte record under prop(4) id(12) and its message
+//     lookup key, prop(4) 0 snowflake(8) -> id(12) (ixmsg): the least a
+//     layout keeps if edits and deletes are to find the message's record.
+//   - "puts=5": the store's layout, the record and its four index keys
+//     (ixtype, ixuser, ixchan, ixmsg, see doc.go) with their values.
+//   - "lists": a layout the store does not have, to measure what it would
+//     save: the record, its ixmsg key, and the type, user and channel
+//     index entries grouped per commit, one Put per property and type,
+//     user or channel of the commit, whose value lists the ids (a posting
+//     list).
+//
+// The events are BenchmarkRecorderIngest's: 16 communities in turn, 2,000
+// members each drawn by Zipf's law, 20 channels. "commit=5000" is
+// BenchmarkBareIngest's commit; "commit=13333" is what the Recorder's
+// group commit reaches with 200,000 pipelined events. Run it in the same
+// invocation with the same -benchtime to compare allocs/op and B/op (per
+// event) with RecorderIngest's; puts/event counts the Puts made.
+func BenchmarkBareLayout(b *testing.B) {
+	for _, layout := range []string{"puts=2", "puts=5", "lists"} {
+		for _, commit := range []int{5000, 13333} {
+			b.Run(fmt.Sprintf("%s/commit=%d", layout, commit), func(b *testing.B) {
+				db, err := bolt.Open(filepath.Join(b.TempDir(), "bare.db"), 0o600, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				names := [][]byte{[]byte("ev"), []byte("ixmsg"), []byte("ixtype"), []byte("ixuser"), []byte("ixchan")}
+				commits := bareLayoutCommits(b.N, commit, layout)
+				b.ReportAllocs()
+				b.ResetTimer()
+				start, cpu0 := time.Now(), cpuTime()
+				puts := 0
+				for _, c := range commits {
+					err := db.Update(func(tx *bolt.Tx) error {
+						for q, kvs := range c {
+							if len(kvs) == 0 {
+								continue
+							}
+							bk, err := tx.CreateBucketIfNotExists(names[q])
+							if err != nil {
+								return err
+							}
+							bk.FillPercent = fillRatio
+							for _, kv := range kvs {
+								if err := bk.Put(kv[0], kv[1]); err != nil {
+									return err
+								}
+							}
+							puts += len(kvs)
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				el, cpu := time.Since(start), cpuTime()-cpu0
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
+				b.ReportMetric(float64(puts)/float64(b.N), "puts/event")
+			})
+		}
+	}
+}
+
+// bareLayoutCommits returns BenchmarkBareLayout's n events as commits of
+// up to size events: for each commit, the key-value pairs of each bucket
+// (ev, ixmsg, ixtype, ixuser, ixchan) sorted as the store sorts them
+// before its Puts.
+func bareLayoutCommits(n, size int, layout string) [][5][][2][]byte {
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(7, 8)), 1.1, 1, 1999)
+	rng := rand.New(rand.NewPCG(7, 9))
+	record := make([]byte, 300)
+	for i := range record {
+		record[i] = byte('a' + i%26)
+	}
+	t0 := uint64(time.Now().UnixNano())
+	snow := uint64(time.Now().UnixMilli()-1420070400000) << 22
+	var commits [][5][][2][]byte
+	for i := 0; i < n; i += size {
+		var c [5][][2][]byte
+		lists := map[string][]byte{} // bucket number, then group key -> ids
+		for j := i; j < min(i+size, n); j++ {
+			prop := binary.BigEndian.AppendUint32(nil, uint32(j%16+1))
+			id := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, t0+uint64(j)), 0)
+			user := binary.BigEndian.AppendUint32(nil, uint32(zipf.Uint64()+1))
+			ch := binary.BigEndian.AppendUint32(nil, uint32(rng.IntN(20)+1))
+			typ := byte(audit.ChatMessage)
+			c[0] = append(c[0], [2][]byte{slices.Concat(prop, id), record})
+			c[1] = append(c[1], [2][]byte{slices.Concat(prop, []byte{0}, binary.BigEndian.AppendUint64(nil, snow+uint64(j))), id})
+			switch layout {
+			case "puts=5":
+				c[2] = append(c[2], [2][]byte{slices.Concat(prop, []byte{typ}, id), nil})
+				c[3] = append(c[3], [2][]byte{slices.Concat(prop, user, id), []byte{0, typ}})
+				c[4] = append(c[4], [2][]byte{slices.Concat(prop, ch, id), []byte{typ}})
+			case "lists":
+				for q, group := range map[int][]byte{2: {typ}, 3: user, 4: ch} {
+					k := string(slices.Concat([]byte{byte(q)}, prop, group))
+					lists[k] = append(lists[k], id...)
+					if q != 2 {
+						lists[k] = append(lists[k], typ)
+					}
+				}
+			}
+		}
+		first := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, t0+uint64(i)), 0)
+		for k, ids := range lists {
+			c[k[0]] = append(c[k[0]], [2][]byte{slices.Concat([]byte(k[1:]), first), ids})
+		}
+		for q := range c {
+			slices.SortFunc(c[q], func(x, y [2][]byte) int { return bytes.Compare(x[0], y[0]) })
+		}
+		commits = append(commits, c)
+	}
+	return commits
+}
+
 // queryTypeUserSet is the queries of BenchmarkQueryTypeUser and its bare
 // baseline: 10 communities, members drawn by Zipf's law, CHAT_MESSAGE.
 func queryTypeUserSet(n int) []Query {
@@ -413,21 +543,29 @@ func BenchmarkQueryTypeUserBare(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
-// BenchmarkOpen measures opening the 1,000,000-record store read-write and
-// closing it, as every `chatwarden run` and read-write CLI command does;
-// "bare" is bbolt with its default options on the same file (after one
-// untimed open, so that it reads a synced freelist).
+// BenchmarkOpen measures opening the 1,000,000-record store (or
+// CHATWARDEN_BENCH_RECORDS records) read-write and closing it, as every
+// `chatwarden run` and read-write CLI command does; "bare" is bbolt with
+// its default options on the same file (after one untimed open, so that it
+// reads a synced freelist). The store run reports the file's free pages
+// (what its open reads and indexes) and the file's size.
 func BenchmarkOpen(b *testing.B) {
 	s := millionStore(b)
 	path := s.Path()
 	s.Close()
 	b.Run("store", func(b *testing.B) {
+		var free int
 		for i := 0; i < b.N; i++ {
 			s, err := Open(path, Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
+			free = s.db.Stats().FreePageN
 			s.Close()
+		}
+		b.ReportMetric(float64(free), "free-pages")
+		if fi, err := os.Stat(path); err == nil {
+			b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
 		}
 	})
 	b.Run("bare", func(b *testing.B) {

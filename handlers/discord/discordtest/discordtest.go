@@ -127,6 +127,9 @@ type session struct {
 	wmu    sync.Mutex
 	intent discordgo.Intent
 	large  int // the identify's large_threshold, 50 to 250
+	// shard and shards are the identify's [shard_id, num_shards]
+	// (shards.go); shards is 0 for an identify without one.
+	shard, shards int
 }
 
 type frame struct {
@@ -428,6 +431,10 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 				closeWith(c, code, text) // intents.go
 				return
 			}
+			if !validShard(id.Shard) {
+				closeWith(c, 4010, "Invalid shard.") // shards.go
+				return
+			}
 			if prev := sess; prev != nil {
 				// Identify again on this socket (after op 9): the old
 				// session's last write to it, under its lock, is over
@@ -437,6 +444,9 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			}
 			sess = &session{id: fmt.Sprintf("session-%d", s.nextID.Add(1)), conn: c, intent: id.Intents,
 				large: min(max(id.LargeThreshold, largeThresholdMin), largeThresholdMax)}
+			if id.Shard != nil {
+				sess.shard, sess.shards = id.Shard[0], id.Shard[1]
+			}
 			s.mu.Lock()
 			s.sessions[sess.id] = sess
 			s.conns[c] = sess
@@ -444,6 +454,9 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 			var stubs []map[string]any
 			var guilds []json.RawMessage
 			for _, g := range s.guilds {
+				if !sess.owns(g.ID) {
+					continue
+				}
 				stubs = append(stubs, map[string]any{"id": g.ID, "unavailable": true})
 				if sess.intent&discordgo.IntentGuilds != 0 { // GUILD_CREATE needs GUILDS (intents.go)
 					guilds = append(guilds, s.guildCreateFor(sess, g)) // under the lock: helpers change guilds
@@ -546,11 +559,20 @@ func (s *Server) Dispatch(name string, data any) {
 	s.keepMessage(name, raw) // for REST reads (messages.go)
 	s.mu.Lock()
 	sessions := make([]*session, 0, len(s.sessions))
+	sharded := false
 	for _, sess := range s.sessions {
 		sessions = append(sessions, sess)
+		sharded = sharded || sess.shards > 1
 	}
 	s.mu.Unlock()
+	guild := ""
+	if sharded {
+		guild = eventGuild(name, raw)
+	}
 	for _, sess := range sessions {
+		if !sess.owns(guild) {
+			continue
+		}
 		if raw, ok := s.shape(sess, name, raw); ok {
 			s.dispatchTo(sess, name, raw)
 		}

@@ -18,11 +18,24 @@ import (
 // returning it after READY, or the close code the gateway answered with.
 func identify(t *testing.T, s *Server, intents discordgo.Intent) (*websocket.Conn, int) {
 	t.Helper()
-	return identifyLarge(t, s, intents, 0)
+	c, code, _ := identifyWith(t, s, map[string]any{"token": "Bot test-token", "intents": intents})
+	return c, code
 }
 
 // identifyLarge identifies with a large_threshold (none when 0).
 func identifyLarge(t *testing.T, s *Server, intents discordgo.Intent, threshold int) (*websocket.Conn, int) {
+	t.Helper()
+	d := map[string]any{"token": "Bot test-token", "intents": intents}
+	if threshold != 0 {
+		d["large_threshold"] = threshold
+	}
+	c, code, _ := identifyWith(t, s, d)
+	return c, code
+}
+
+// identifyWith is identify with the IDENTIFY payload given; it also
+// returns the READY.
+func identifyWith(t *testing.T, s *Server, payload map[string]any) (*websocket.Conn, int, frame) {
 	t.Helper()
 	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.URL, "http")+"/gateway", nil)
 	if err != nil {
@@ -34,25 +47,21 @@ func identifyLarge(t *testing.T, s *Server, intents discordgo.Intent, threshold 
 	if err := c.ReadJSON(&hello); err != nil || hello.Op != 10 {
 		t.Fatalf("hello %+v: %v", hello, err)
 	}
-	d := map[string]any{"token": "Bot test-token", "intents": intents}
-	if threshold != 0 {
-		d["large_threshold"] = threshold
-	}
-	if err := c.WriteJSON(map[string]any{"op": 2, "d": d}); err != nil {
+	if err := c.WriteJSON(map[string]any{"op": 2, "d": payload}); err != nil {
 		t.Fatal(err)
 	}
 	var f frame
 	if err := c.ReadJSON(&f); err != nil {
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
-			return nil, ce.Code
+			return nil, ce.Code, f
 		}
 		t.Fatal(err)
 	}
 	if f.T != "READY" {
 		t.Fatalf("first dispatch %q, want READY", f.T)
 	}
-	return c, 0
+	return c, 0, f
 }
 
 // received reads dispatches up to the marker every session gets and
