@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"context"
 	crand "crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,7 +32,16 @@ const (
 	NSPending = "verification/pending" // platform byte, property, 0, user -> Challenge (JSON)
 	NSKey     = "verification/key"     // "hmac" -> the button-data key
 	NSBacklog = "verification/backlog" // spilled joins and leaves (package workqueue)
+	// NSFinished: pending key -> when the member's last challenge
+	// finished (unix nanoseconds, big endian). A join recorded before
+	// then and handled after (the member pressed Verify before the
+	// engine saw the join) starts no second challenge.
+	NSFinished = "verification/finished"
 )
+
+// finishedTTL is how long NSFinished keeps a finish: longer than a join
+// waits in the queue or its backlog, even across a long outage.
+const finishedTTL = 7 * 24 * time.Hour
 
 var keyName = []byte("hmac")
 
@@ -117,6 +127,9 @@ type Engine struct {
 
 	dmu       sync.Mutex
 	deadlines deadlineHeap
+
+	smu     sync.Mutex
+	sweptAt time.Time // when NSFinished was last swept
 
 	wake  chan struct{}
 	stop  chan struct{}
@@ -300,6 +313,8 @@ type Join struct {
 	MessageID string // the join service message (Telegram), deleted on failure
 	// AddedBy is who added the member, when someone else did (Telegram).
 	AddedBy string
+	// At is when the member joined (the record's time); zero if unknown.
+	At time.Time `json:",omitzero"`
 }
 
 // ParamAddedBy is the USER_JOIN param naming who added the member when
@@ -311,7 +326,7 @@ const ParamAddedBy = "added_by"
 func JoinOf(ev *audit.Event) Join {
 	return Join{Platform: ev.Platform, Property: ev.PropertyID, User: ev.ActorID, Name: ev.ActorName,
 		IsBot: ev.Params.Get(audit.ParamIsBot) == "true", ChannelID: ev.ChannelID, MessageID: ev.MessageID,
-		AddedBy: ev.Params.Get(ParamAddedBy)}
+		AddedBy: ev.Params.Get(ParamAddedBy), At: ev.Time}
 }
 
 // job is a join or leave queued by Handle; it is encoded as JSON when it
@@ -428,6 +443,11 @@ func (e *Engine) OnJoin(ctx context.Context, j Join) error {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("verification: %w", err)
+	}
+	if done, ok := e.finishedAt(key); ok && !j.At.IsZero() && !j.At.After(done) {
+		e.log.Debug().Str("property", j.Property).Str("user", j.User).
+			Msg("a join handled after the member's verification finished: no second challenge")
+		return nil
 	}
 	now := e.clock.Now()
 	c := NewChallenge(j.Platform, j.Property, j.User, j.Name, cfg, now, e.newID())
@@ -739,7 +759,8 @@ func (e *Engine) finish(ctx context.Context, pl *attached, key string, c *Challe
 	// finished, and recorded, again at the next start. The commit is
 	// awaited whatever the actions' deadline: a record that timed out
 	// while queued is still committed.
-	forget := []recorder.State{{NS: NSPending, Key: []byte(key), Delete: true}}
+	forget := []recorder.State{{NS: NSPending, Key: []byte(key), Delete: true},
+		{NS: NSFinished, Key: []byte(key), Value: binary.BigEndian.AppendUint64(nil, uint64(e.clock.Now().UnixNano()))}}
 	done := make(chan error, 1)
 	err := e.opts.Recorder.SubmitState(context.WithoutCancel(ctx), func(err error) { done <- err }, forget, ev)
 	if err == nil {
@@ -749,7 +770,47 @@ func (e *Engine) finish(ctx context.Context, pl *attached, key string, c *Challe
 		e.schedule(e.clock.Now().Add(time.Minute), key)
 		return fmt.Errorf("verification: record %s: %w", typ, err)
 	}
+	e.sweepFinished()
 	return nil
+}
+
+// finishedAt returns when the challenge of key last finished, if within
+// finishedTTL.
+func (e *Engine) finishedAt(key string) (time.Time, bool) {
+	v, err := e.opts.KV.GetKV(NSFinished, []byte(key))
+	if err != nil || len(v) != 8 {
+		return time.Time{}, false
+	}
+	at := time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+	return at, e.clock.Now().Sub(at) < finishedTTL
+}
+
+// sweepFinished deletes the finishes older than finishedTTL, at most once
+// an hour, so that NSFinished holds about a week of verifications.
+func (e *Engine) sweepFinished() {
+	now := e.clock.Now()
+	e.smu.Lock()
+	if now.Sub(e.sweptAt) < time.Hour {
+		e.smu.Unlock()
+		return
+	}
+	e.sweptAt = now
+	e.smu.Unlock()
+	var old [][]byte
+	err := e.opts.KV.ScanKV(NSFinished, nil, func(k, v []byte) error {
+		if len(v) != 8 || now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) >= finishedTTL {
+			old = append(old, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range old {
+		if err == nil {
+			err = e.opts.KV.DeleteKV(NSFinished, k)
+		}
+	}
+	if err != nil {
+		e.log.Warn().Err(err).Msg("sweep finished verifications")
+	}
 }
 
 func outcomeOf(err error) string {

@@ -672,3 +672,38 @@ func TestPendingCountFollowsChallenges(t *testing.T) {
 	ev.start() // a restart reads the challenges back; the count is unchanged
 	want("after a restart of the engine", 1, 0)
 }
+
+// TestJoinHandledAfterThePassStartsNothing: a member who presses Verify
+// before the engine has seen their join passes; the join, handled
+// afterwards, starts no second challenge (which would time out and
+// remove a verified member). A join after the pass (they left and came
+// back) is verified again.
+func TestJoinHandledAfterThePassStartsNothing(t *testing.T) {
+	ev := newEnv(t)
+	ev.configure(audit.Discord, guild, settings.Verification{ChannelID: "verify", RoleID: "verified"})
+	if _, err := ev.eng.PostPrompt(context.Background(), audit.Discord, guild); err != nil {
+		t.Fatal(err)
+	}
+	verify := ev.acts[audit.Discord].Calls("Send")[0].Sent.Buttons[0].Data
+	join := joinEvent(audit.Discord, guild, "u1", "Quick")
+	join.Time = ev.clock.Now()
+	ev.clock.Advance(time.Second)
+	r := ev.press(guild, "u1", verify)
+	if r = ev.press(guild, "u1", pick(t, r.Text, r.Buttons, true).Data); !strings.Contains(r.Text, "verified") {
+		t.Fatalf("success reply = %+v", r)
+	}
+	ev.feed(join)
+	if p := ev.pending(audit.Discord, guild); len(p) != 0 {
+		t.Fatalf("the late join started a challenge: %+v", p)
+	}
+	ev.clock.Advance(time.Hour)
+	again := joinEvent(audit.Discord, guild, "u1", "Quick")
+	again.Time = ev.clock.Now()
+	ev.feed(again)
+	if p := ev.pending(audit.Discord, guild); len(p) != 1 {
+		t.Fatalf("a join after the pass: %d challenges pending, want 1", len(p))
+	}
+	if n := len(ev.records(audit.Discord, guild, audit.VerificationFailure)); n != 0 {
+		t.Fatalf("%d VERIFICATION_FAILURE records", n)
+	}
+}
