@@ -114,7 +114,7 @@ func (h *harness) wait(chat int64, typ audit.EventType, n int) []*audit.Event {
 	h.t.Helper()
 	q := store.Query{Platform: audit.Telegram, Property: strconv.FormatInt(chat, 10), Types: []audit.EventType{typ}, Limit: 1000}
 	var evs []*audit.Event
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		page, err := h.s.Query(context.Background(), q)
 		if err != nil {
 			h.t.Fatal(err)
