@@ -36,6 +36,29 @@ type fleetProcess struct {
 	logs        testlog.Buffer
 }
 
+// leaseScene is what the lease tests share: the fake Bot API with the
+// group G of its owner and Ann, one lease, and what Ann said through say.
+type leaseScene struct {
+	fake  *telegramtest.Server
+	g     telegramtest.Chat
+	ann   telegramtest.User
+	lease *coordtest.Lease
+	sent  []string
+}
+
+func newLeaseScene(t *testing.T) *leaseScene {
+	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
+	t.Cleanup(fake.Close)
+	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
+	return &leaseScene{fake: fake, g: fake.NewSupergroup("G", owner, ann), ann: ann, lease: coordtest.New()}
+}
+
+// say has Ann say text in G, and keeps it in sent.
+func (sc *leaseScene) say(text string) {
+	sc.fake.Message(sc.g, sc.ann, text)
+	sc.sent = append(sc.sent, text)
+}
+
 func newFleetProcess(t *testing.T, name string, fake *telegramtest.Server) *fleetProcess {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), name+".db"), store.Options{})
@@ -124,15 +147,11 @@ func waitRecorded(t *testing.T, chat int64, n int, procs ...*fleetProcess) {
 // process records the batch from the lease when it starts again, though
 // it no longer holds the lease: each message once across the fleet.
 func TestLeaseBatchLeftByACrashIsRecordedOnRestart(t *testing.T) {
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
-	t.Cleanup(fake.Close)
-	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
-	g := fake.NewSupergroup("G", owner, ann)
-	lease := coordtest.New()
+	sc := newLeaseScene(t)
+	fake, g, lease := sc.fake, sc.g, sc.lease
 	a, b := newFleetProcess(t, "a", fake), newFleetProcess(t, "b", fake)
 
-	var sent []string
-	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	say := sc.say
 	for _, s := range []string{"one", "two", "three"} {
 		say(s)
 	}
@@ -171,7 +190,7 @@ func TestLeaseBatchLeftByACrashIsRecordedOnRestart(t *testing.T) {
 	a.run(lease, nil) // a second restart records nothing again
 	say("six")
 	waitRecorded(t, g.ID, 6, a, b)
-	onceEach(t, g.ID, sent, a, b)
+	onceEach(t, g.ID, sc.sent, a, b)
 	if lease.Holder() != "b" {
 		t.Fatalf("a standby took the lease: holder %q", lease.Holder())
 	}
@@ -182,14 +201,10 @@ func TestLeaseBatchLeftByACrashIsRecordedOnRestart(t *testing.T) {
 // fails, it records nothing of the batch and stands by, and the new
 // holder receives the batch from the offset in the lease.
 func TestLeaseLostBeforeCommitLeavesTheBatch(t *testing.T) {
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
-	t.Cleanup(fake.Close)
-	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
-	g := fake.NewSupergroup("G", owner, ann)
-	lease := coordtest.New()
+	sc := newLeaseScene(t)
+	fake, g, lease := sc.fake, sc.g, sc.lease
 	a, b := newFleetProcess(t, "a", fake), newFleetProcess(t, "b", fake)
-	var sent []string
-	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	say := sc.say
 
 	a.run(lease, nil)
 	say("one")
@@ -201,7 +216,7 @@ func TestLeaseLostBeforeCommitLeavesTheBatch(t *testing.T) {
 	waitRecorded(t, g.ID, 3, a, b)
 	say("four")
 	waitRecorded(t, g.ID, 4, a, b)
-	onceEach(t, g.ID, sent, a, b)
+	onceEach(t, g.ID, sc.sent, a, b)
 	gotA, gotB := map[string]int{}, map[string]int{}
 	a.texts(g.ID, gotA)
 	b.texts(g.ID, gotB)
@@ -223,11 +238,8 @@ func TestLeaseLostBeforeCommitLeavesTheBatch(t *testing.T) {
 // commit (NATS refuses messages over 1 MiB) is committed and recorded in
 // parts; the updates left out are asked for again, none lost or doubled.
 func TestLeaseSplitsALargeBatch(t *testing.T) {
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
-	t.Cleanup(fake.Close)
-	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
-	g := fake.NewSupergroup("G", owner, ann)
-	lease := coordtest.New()
+	sc := newLeaseScene(t)
+	fake, g, ann, lease := sc.fake, sc.g, sc.ann, sc.lease
 	a := newFleetProcess(t, "a", fake)
 	var sent []string
 	long := strings.Repeat("é", 2000) // 4,000 bytes of text, more escaped
@@ -305,15 +317,11 @@ func leftBatch(t *testing.T, fake *telegramtest.Server, lease *coordtest.Lease, 
 // finds its batch adopted and, not having recorded it, records nothing
 // and warns of nothing.
 func TestLeaseBatchOfAProcessThatNeverReturnsIsAdopted(t *testing.T) {
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
-	t.Cleanup(fake.Close)
-	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
-	g := fake.NewSupergroup("G", owner, ann)
-	lease := coordtest.New()
+	sc := newLeaseScene(t)
+	fake, g, lease := sc.fake, sc.g, sc.lease
 	a, b := newFleetProcess(t, "a", fake), newFleetProcess(t, "b", fake)
 	b.adoptAfter = 300 * time.Millisecond
-	var sent []string
-	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	say := sc.say
 	from, next := leftBatch(t, fake, lease, a, true, say)
 
 	lease.Expire()
@@ -330,7 +338,7 @@ func TestLeaseBatchOfAProcessThatNeverReturnsIsAdopted(t *testing.T) {
 	}
 	say("five")
 	waitRecorded(t, g.ID, 5, b)
-	onceEach(t, g.ID, sent, a, b)
+	onceEach(t, g.ID, sc.sent, a, b)
 	got := map[string]int{}
 	a.texts(g.ID, got)
 	if len(got) != 0 {
@@ -341,7 +349,7 @@ func TestLeaseBatchOfAProcessThatNeverReturnsIsAdopted(t *testing.T) {
 	waitFor(t, "a to see its batch adopted", func() bool { return strings.Contains(a.logs.String(), "another process recorded the batch") })
 	say("six")
 	waitRecorded(t, g.ID, 6, a, b)
-	onceEach(t, g.ID, sent, a, b)
+	onceEach(t, g.ID, sc.sent, a, b)
 	if strings.Contains(a.logs.String(), "twice") {
 		t.Fatalf("a warned of a double record:\n%s", a.logs.String())
 	}
@@ -353,15 +361,11 @@ func TestLeaseBatchOfAProcessThatNeverReturnsIsAdopted(t *testing.T) {
 // is then in both stores. When the dead process comes back, it does not
 // record the batch a second time, and it warns once, naming the range.
 func TestLeaseBatchRecordedBeforeTheCrashIsAdoptedWithAWarning(t *testing.T) {
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
-	t.Cleanup(fake.Close)
-	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
-	g := fake.NewSupergroup("G", owner, ann)
-	lease := coordtest.New()
+	sc := newLeaseScene(t)
+	fake, g, lease := sc.fake, sc.g, sc.lease
 	a, b := newFleetProcess(t, "a", fake), newFleetProcess(t, "b", fake)
 	b.adoptAfter = 300 * time.Millisecond
-	var sent []string
-	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	say := sc.say
 	from, next := leftBatch(t, fake, lease, a, false, say)
 
 	lease.Expire()
@@ -404,15 +408,11 @@ func TestLeaseBatchRecordedBeforeTheCrashIsAdoptedWithAWarning(t *testing.T) {
 // grace ends: it settles the batch first and records it; the holder then
 // drops the batch from the lease without adopting it.
 func TestLeaseProcessBackWithinTheGraceRecordsItsOwn(t *testing.T) {
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
-	t.Cleanup(fake.Close)
-	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
-	g := fake.NewSupergroup("G", owner, ann)
-	lease := coordtest.New()
+	sc := newLeaseScene(t)
+	fake, g, lease := sc.fake, sc.g, sc.lease
 	a, b := newFleetProcess(t, "a", fake), newFleetProcess(t, "b", fake)
 	b.adoptAfter = 3 * time.Second
-	var sent []string
-	say := func(text string) { fake.Message(g, ann, text); sent = append(sent, text) }
+	say := sc.say
 	from, next := leftBatch(t, fake, lease, a, true, say)
 
 	lease.Expire()
@@ -431,7 +431,7 @@ func TestLeaseProcessBackWithinTheGraceRecordsItsOwn(t *testing.T) {
 	}
 	say("five")
 	waitRecorded(t, g.ID, 5, a, b)
-	onceEach(t, g.ID, sent, a, b)
+	onceEach(t, g.ID, sc.sent, a, b)
 	got := map[string]int{}
 	b.texts(g.ID, got)
 	if got["one"]+got["two"]+got["three"] != 0 {
@@ -501,11 +501,8 @@ func TestLeaseClearsARecordedBatch(t *testing.T) {
 // however long it holds the lease; that process records it, or not, when
 // it starts again, as before.
 func TestLeaseLeavesAnEarlierReleasesBatch(t *testing.T) {
-	fake := telegramtest.New(telegramtest.Options{LongPollCap: time.Second, AllowedUpdates: telegram.AllowedUpdates})
-	t.Cleanup(fake.Close)
-	owner, ann := fake.NewUser("Owner"), fake.NewUser("Ann")
-	g := fake.NewSupergroup("G", owner, ann)
-	lease := coordtest.New()
+	sc := newLeaseScene(t)
+	fake, g, ann, lease := sc.fake, sc.g, sc.ann, sc.lease
 	old, err := lease.For("old").Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
