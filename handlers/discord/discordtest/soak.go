@@ -2,9 +2,11 @@ package discordtest
 
 // TrimHistory lets a long-running test (a soak test) keep the fake's
 // memory flat: it forgets the REST call log and the bodies of accepted
-// posts, and shortens each connected session's replay log to its newest
-// keep frames (a disconnected session keeps all of its log, so that a
-// resume still replays what it missed). It returns how many accepted
+// posts, shortens each connected session's replay log to its newest keep
+// frames (a disconnected session keeps all of its log, so that a resume
+// still replays what it missed) and keeps only the newest keep messages
+// of every channel for REST reads (messages.go; older ones answer 404
+// Unknown Message, as if deleted). It returns how many accepted
 // posts it forgot, by channel, so the caller can keep counting them.
 func (s *Server) TrimHistory(keep int) map[string]int {
 	if keep < 0 {
@@ -25,6 +27,7 @@ func (s *Server) TrimHistory(keep int) map[string]int {
 		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
+	s.trimMessages(keep)
 	for _, sess := range sessions {
 		sess.wmu.Lock()
 		if sess.conn != nil && len(sess.sent) > keep {
