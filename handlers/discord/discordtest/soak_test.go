@@ -29,7 +29,7 @@ func TestTrimHistoryBoundsMessages(t *testing.T) {
 			msgs[ch] = append(msgs[ch], s.Say(guild, ch, ann, fmt.Sprintf("%s message %d", ch, i)))
 		}
 	}
-	s.TrimHistory(keep)
+	s.TrimHistory(keep, keep)
 
 	get := func(path string, out any) int {
 		t.Helper()
@@ -56,7 +56,7 @@ func TestTrimHistoryBoundsMessages(t *testing.T) {
 			t.Fatalf("%s: list answered %d", ch, code)
 		}
 		if len(list) != keep {
-			t.Errorf("%s: %d messages listed after TrimHistory(%d), want %d", ch, len(list), keep, keep)
+			t.Errorf("%s: %d messages listed after TrimHistory(%d, %d), want %d", ch, len(list), keep, keep, keep)
 		}
 		for i, m := range list { // newest first
 			if want := msgs[ch][said-1-i]; m.ID != want.ID || m.Content != want.Content {
@@ -77,6 +77,6 @@ func TestTrimHistoryBoundsMessages(t *testing.T) {
 	held := len(l.byID)
 	l.mu.Unlock()
 	if want := keep * len(channels); held != want {
-		t.Errorf("the fake holds %d messages after TrimHistory(%d), want %d", held, keep, want)
+		t.Errorf("the fake holds %d messages after TrimHistory(%d, %d), want %d", held, keep, keep, want)
 	}
 }
