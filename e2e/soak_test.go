@@ -42,20 +42,28 @@ import (
 //	go test -tags soak -run TestSoak -v ./e2e/ -soak.duration=1m
 //
 // CHATWARDEN_SOAK_DURATION and CHATWARDEN_SOAK_RATE set the same as the
-// flags.
+// flags. CHATWARDEN_SOAK_HEAPPROFILE=path writes the live heap at the end
+// of the load to path and the warm heap to path.warm, so that
+// `go tool pprof -base path.warm path` shows what grew.
 var (
 	soakDurationFlag = flag.Duration("soak.duration", 0, "how long the soak test drives load after warm-up (default 10m, or $CHATWARDEN_SOAK_DURATION)")
 	soakRateFlag     = flag.Int("soak.rate", 0, "platform events per second, both platforms together (default 2000, or $CHATWARDEN_SOAK_RATE)")
 )
 
 const (
-	soakGuilds      = 200
-	soakGroups      = 50
-	soakResidents   = 10 // members present from the start; they talk
-	soakVisitors    = 20 // per community: join, maybe get renamed, leave
-	soakTick        = 10 * time.Millisecond
-	soakRecentMsgs  = 64  // messages per community that edits and deletes pick from
-	soakFakeKeep    = 500 // frames per session / messages per chat the fakes keep
+	soakGuilds     = 200
+	soakGroups     = 50
+	soakResidents  = 10 // members present from the start; they talk
+	soakVisitors   = 20 // per community: join, maybe get renamed, leave
+	soakTick       = 10 * time.Millisecond
+	soakRecentMsgs = 64  // messages per community that edits and deletes pick from
+	soakFakeFrames = 500 // frames per connected gateway session the Discord fake keeps
+	// Messages per channel or chat the fakes keep: twice what the load
+	// edits and deletes. The fakes' histories fill up as the load runs;
+	// kept small, they are a few MiB, so that the heap's growth over the
+	// warm heap is the bot's (with 500 a chat and 1,000 a Discord channel
+	// they were over 300 MiB, filling for minutes after the warm-up).
+	soakFakeMsgs    = 2 * soakRecentMsgs
 	soakSettle      = 5 * time.Second
 	soakMinWarmUp   = 10 * time.Second
 	soakMaxWarmUp   = 30 * time.Second
@@ -558,10 +566,10 @@ api:
 	// The fakes' history is trimmed as the load goes; posts are counted.
 	var dposts, tposts atomic.Int64
 	trim := func() {
-		for _, n := range dfake.TrimHistory(soakFakeKeep) {
+		for _, n := range dfake.TrimHistory(soakFakeFrames, soakFakeMsgs) {
 			dposts.Add(int64(n))
 		}
-		for _, n := range tfake.TrimHistory(soakFakeKeep) {
+		for _, n := range tfake.TrimHistory(soakFakeMsgs) {
 			tposts.Add(int64(n))
 		}
 	}
@@ -596,6 +604,12 @@ api:
 	time.Sleep(warm)
 	trim()
 	warmHeap := soakHeap()
+	if path := os.Getenv("CHATWARDEN_SOAK_HEAPPROFILE"); path != "" {
+		// The warm heap, the base for go tool pprof -base.
+		if err := soakHeapProfile(path + ".warm"); err != nil {
+			t.Errorf("heap profile: %v", err)
+		}
+	}
 	warmSent := expected.total()
 	t.Logf("warm heap after %s: %s (%d events sent)", warm, soakMiB(warmHeap), warmSent)
 	measureStart := time.Now()

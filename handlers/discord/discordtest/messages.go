@@ -68,6 +68,23 @@ func (s *Server) keepMessage(name string, raw json.RawMessage) {
 	}
 }
 
+// trimMessages keeps only the newest keep messages of every channel
+// (TrimHistory); older ones answer 404 as if deleted.
+func (s *Server) trimMessages(keep int) {
+	l := s.messageLog()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for ch, ids := range l.order {
+		if len(ids) <= keep {
+			continue
+		}
+		for _, id := range ids[:len(ids)-keep] {
+			delete(l.byID, id)
+		}
+		l.order[ch] = slices.Clone(ids[len(ids)-keep:])
+	}
+}
+
 // messageReads serves the message reads; it reports whether route was
 // one.
 func (s *Server) messageReads(w http.ResponseWriter, route string, parts []string, q url.Values) bool {

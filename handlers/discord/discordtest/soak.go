@@ -2,14 +2,16 @@ package discordtest
 
 // TrimHistory lets a long-running test (a soak test) keep the fake's
 // memory flat: it forgets the REST call log and the bodies of accepted
-// posts, and shortens each connected session's replay log to its newest
-// keep frames (a disconnected session keeps all of its log, so that a
-// resume still replays what it missed). It returns how many accepted
-// posts it forgot, by channel, so the caller can keep counting them.
-func (s *Server) TrimHistory(keep int) map[string]int {
-	if keep < 0 {
-		keep = 0
-	}
+// posts, shortens each connected session's replay log to as many of its
+// newest frames as frames says (a disconnected session keeps all of its
+// log, so that a resume still replays what it missed) and keeps as many
+// of every channel's newest messages as messages says for REST reads
+// (messages.go; older ones answer 404 Unknown Message, as if deleted).
+// It returns how many
+// accepted posts it forgot, by channel, so the caller can keep counting
+// them.
+func (s *Server) TrimHistory(frames, messages int) map[string]int {
+	frames, messages = max(frames, 0), max(messages, 0)
 	s.mu.Lock()
 	forgot := make(map[string]int, len(s.posts))
 	for ch, bodies := range s.posts {
@@ -25,10 +27,11 @@ func (s *Server) TrimHistory(keep int) map[string]int {
 		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
+	s.trimMessages(messages)
 	for _, sess := range sessions {
 		sess.wmu.Lock()
-		if sess.conn != nil && len(sess.sent) > keep {
-			sess.sent = append([]frame(nil), sess.sent[len(sess.sent)-keep:]...)
+		if sess.conn != nil && len(sess.sent) > frames {
+			sess.sent = append([]frame(nil), sess.sent[len(sess.sent)-frames:]...)
 		}
 		sess.wmu.Unlock()
 	}
