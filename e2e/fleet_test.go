@@ -56,8 +56,10 @@ func TestFleetSurvivesKills(t *testing.T) {
 	nats := clustertest.StartCluster(t, 3, filepath.Join(dir, "nats"))
 	clustertest.Provision(t, nats.URL(), "CHATWARDEN", cluster.SubjectPrefix+".>", cluster.TokenBucket("CHATWARDEN"), 3)
 
-	// Two Discords, one per shard (the fake has no sharding), with ids
-	// drawn from one of them so that no guild id repeats.
+	// Two Discords, one per shard, with ids drawn from one of them so
+	// that no guild id repeats; each guild's id puts it on the shard of
+	// its fake ((guild_id >> 22) % 2, as Discord routes guilds to shards
+	// and the fake does).
 	discords := []*discordtest.Server{discordtest.New(discordtest.Options{}), discordtest.New(discordtest.Options{})}
 	type guild struct {
 		fake        *discordtest.Server
@@ -66,10 +68,10 @@ func TestFleetSurvivesKills(t *testing.T) {
 	}
 	var guilds []guild
 	owner := &discordtest.User{ID: discords[0].Snowflake(), Username: "owner", GlobalName: "Owner"}
-	for _, d := range discords {
+	for shard, d := range discords {
 		t.Cleanup(d.Close)
 		for range 2 {
-			g := guild{fake: d, id: discords[0].Snowflake(), channel: discords[0].Snowflake()}
+			g := guild{fake: d, id: onShard(discords[0].Snowflake(), shard, 2), channel: discords[0].Snowflake()}
 			ms := []*discordtest.Member{{User: owner, Roles: []string{}}}
 			for j := range 3 {
 				u := &discordtest.User{ID: discords[0].Snowflake(), Username: fmt.Sprintf("m%d", j), GlobalName: fmt.Sprintf("Member %d", j)}
@@ -375,4 +377,19 @@ func exportAll(t *testing.T, base string) []audit.Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// onShard returns the snowflake id with its timestamp moved forward, if
+// need be, so that the guild of that id belongs to shard of shards
+// ((id >> 22) % shards == shard).
+func onShard(id string, shard, shards int) string {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	ts := n >> 22
+	for ts%uint64(shards) != uint64(shard) {
+		ts++
+	}
+	return strconv.FormatUint(ts<<22|n&(1<<22-1), 10)
 }
