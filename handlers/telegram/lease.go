@@ -424,6 +424,9 @@ func (b *Bot) pollLeased() error {
 		}
 		b.log.Info().Int64("offset", offset).Msg("holding the Telegram poller's lease: polling")
 		err = b.poll(offset, lt)
+		if errors.Is(err, errStopped) {
+			return err // a test's crash keeps the lease, as a kill would, even if Run is stopped meanwhile
+		}
 		if b.life.Err() != nil {
 			lt.clearAtStop(b)
 			b.release(t)
@@ -434,9 +437,7 @@ func (b *Bot) pollLeased() error {
 			b.log.Warn().Err(err).Msg("lost the Telegram poller's lease: standing by")
 			continue
 		}
-		if !errors.Is(err, errStopped) { // a test's crash keeps it, as a kill would
-			b.release(t)
-		}
+		b.release(t)
 		return err
 	}
 	return nil
