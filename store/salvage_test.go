@@ -23,7 +23,10 @@ import (
 	"github.com/chatwarden/chatwarden/settings"
 )
 
-var salvageRounds = flag.Int("salvage.rounds", 20, "damaged copies TestSalvageRecoversUndamagedPages makes (try 2000 by hand)")
+var (
+	salvageRounds = flag.Int("salvage.rounds", 20, "damaged copies TestSalvageRecoversUndamagedPages makes (try 2000 by hand)")
+	salvageSeed   = flag.Uint64("salvage.seed", 19, "seed of the pages and damage TestSalvageRecoversUndamagedPages picks")
+)
 
 // salvageSource writes a database of n random records over the test
 // properties, with outbox routes, platform cursors, KV state, settings, a
@@ -318,7 +321,12 @@ func TestSalvageRecoversUndamagedPages(t *testing.T) {
 	const pageSize = 4096
 	pages := len(orig) / pageSize
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(19, 3))
+	rng := rand.New(rand.NewPCG(*salvageSeed, 3))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("damage picked with -salvage.seed=%d -salvage.rounds=%d", *salvageSeed, *salvageRounds)
+		}
+	})
 	lostRounds, olderNames := 0, 0
 	for round := range *salvageRounds {
 		b := bytes.Clone(orig)
