@@ -39,9 +39,11 @@ import (
 //     Records of a community whose entries (in both props and propnum,
 //     and in every older copy of propnum left in the file) are lost
 //     cannot be attributed and are reported, not copied;
-//   - each community's chain head and the bridges of purged records, so
-//     that the copy's chains still end where the original's did and go on
-//     from there when the bot records into the copy;
+//   - each community's chain head and count and the bridges of purged
+//     records, so that the copy's chains still end where the original's
+//     did and go on from there when the bot records into the copy, and
+//     Verify on the copy counts a lost record that breaks no link (one
+//     whose successor was purged);
 //   - the settings (those that still parse), the platform cursors, the
 //     namespaced KV state (API token hashes, verification deadlines,
 //     member profiles, the engines' state) and the file's secret (the
@@ -826,8 +828,9 @@ func (sv *salvager) misplaced() map[uint64]bool {
 // writeRest writes everything but the records and the indexes.
 func (sv *salvager) writeRest() error {
 	// On a replica, records of origins other than the default one belong
-	// to their origin's chain (origin.go), not to the property's head,
-	// and each origin's count is what the copy holds of it.
+	// to their origin's chain (origin.go), not to the property's head;
+	// each origin's count stays the source's (or what the copy holds of
+	// it, when more).
 	origins := map[[16]byte]string{}
 	for _, e := range sv.kvs[nsOrigin] {
 		if len(e.k) == 16 {
@@ -853,7 +856,7 @@ func (sv *salvager) writeRest() error {
 			if err != nil {
 				continue // copied as it was; verify reports it
 			}
-			cs.count = originCounts[string(e.k)]
+			cs.count = max(cs.count, originCounts[string(e.k)]) // the source's, as a property's (below)
 			chains[i].v = cs.encode()
 		}
 	}
@@ -890,9 +893,13 @@ func (sv *salvager) writeRest() error {
 			if !p.keyKnown {
 				continue
 			}
-			// The head stays the source's, so that the copy's chain
-			// ends (and goes on) where the original's did; the count is
-			// what the copy holds.
+			// The head and the count stay the source's, so that the
+			// copy's chain ends (and goes on) where the original's did,
+			// and Verify on the copy counts the records lost: a lost
+			// record whose successor was purged breaks no link (the
+			// successor's bridge does not say what preceded it), and
+			// only the count shows it. Records of a commit after the
+			// last readable one add to the count.
 			ps := &propState{num: num}
 			if p.state != nil {
 				ps.lastSeq, ps.head = p.state.lastSeq, p.state.head
@@ -913,6 +920,15 @@ func (sv *salvager) writeRest() error {
 				copy(ps.head[:], r.ev.Hash)
 			}
 			ps.count = uint64(len(p.recs))
+			if p.state != nil {
+				newer := uint64(0)
+				for _, r := range p.recs {
+					if sv.newer[r.seq] > 0 {
+						newer++
+					}
+				}
+				ps.count = max(ps.count, p.state.count+newer)
+			}
 			if err := put(propsB, propKeyBytes(p.key.platform, p.key.id), encodeProp(ps)); err != nil {
 				return err
 			}

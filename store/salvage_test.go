@@ -495,8 +495,9 @@ func TestSalvageDropsARecordMovedToAnotherCommunity(t *testing.T) {
 		}
 		switch p.ID {
 		case "g":
-			if len(v.Gaps) != 1 || v.Records != p.Count {
-				t.Errorf("g: %+v, want one gap", v)
+			// The count stays the source's: it counts the record lost.
+			if len(v.Gaps) != 1 || v.Records+1 != p.Count {
+				t.Errorf("g: %+v, want one gap and one record fewer than the count %d", v, p.Count)
 			}
 		default:
 			if !v.OK {
@@ -528,4 +529,78 @@ func (p onePage) ReadAt(b []byte, off int64) (int, error) {
 		b[i] = p[(off+int64(i))%int64(len(p))]
 	}
 	return len(b), nil
+}
+
+// TestSalvageShowsALossBeforeAPurgedRecord: a record lost with a damaged
+// page whose successor in the chain was purged leaves no broken link in
+// the copy (Verify goes from the record before it to the purged record's
+// bridge, which does not say what preceded it); only the chain's count
+// says a record is missing. The copy keeps the count the source had, so
+// that Verify on it fails, and the report names the loss.
+// (TestSalvageRecoversUndamagedPages met this case at random.)
+func TestSalvageShowsALossBeforeAPurgedRecord(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "purged.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(41, 42))
+	// In commit order: 10 records, then the victim, then one older than
+	// the purge's cut (its successor), then 10 more.
+	var evs []*audit.Event
+	for i := range 22 {
+		e := genEvent(rng)
+		e.Platform, e.PropertyID = audit.Discord, "g"
+		e.Time = testBase.Add(10*24*time.Hour + time.Duration(i)*time.Minute)
+		switch i {
+		case 10:
+			e.Content = "the victim"
+		case 11:
+			e.Time = testBase
+		}
+		evs = append(evs, e)
+	}
+	appendAll(t, s, evs, 22)
+	if n, err := s.Purge(ctx, audit.Discord, "g", testBase.Add(24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purge: %d records, %v", n, err)
+	}
+	if v, err := s.Verify(ctx, audit.Discord, "g"); err != nil || !v.OK || v.Records != 21 {
+		t.Fatalf("the source before the damage: %+v %v", v, err)
+	}
+	must(t, s.Close())
+	victim := evs[10].ID
+	tamper(t, path, func(ev *bolt.Bucket, keys [][]byte) {
+		k := append(u32(1), victim[:]...)
+		v := bytes.Clone(ev.Get(k))
+		i := bytes.Index(v, []byte("the victim"))
+		if i < 0 {
+			t.Fatalf("the victim's content is not in its record %x", v)
+		}
+		v[i] = 'T' // decodes, but its hash no longer matches
+		must(t, ev.Put(k, v))
+	})
+
+	out := filepath.Join(t.TempDir(), "copy.db")
+	rep, err := Salvage(ctx, path, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.BadRecords) != 1 || rep.BadRecords[0].Seq != evs[10].Seq || rep.Records != 20 {
+		t.Fatalf("report: %d records, bad %+v, want 20 and the victim (seq %d)", rep.Records, rep.BadRecords, evs[10].Seq)
+	}
+	if rep.Complete() || len(rep.Communities) != 1 || rep.Communities[0].Problem == "" || rep.Communities[0].Expected != 21 {
+		t.Errorf("the report does not name the loss: complete %v, %+v", rep.Complete(), rep.Communities)
+	}
+	cp := openRO(t, out)
+	v, err := cp.Verify(ctx, audit.Discord, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.OK || v.Records != 20 || !strings.Contains(v.Problem, "20 records found, the chain's count says 21") {
+		t.Errorf("the copy, one record short, verifies: %+v", v)
+	}
+	if _, err := cp.Get(ctx, audit.Discord, "g", evs[11].ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the purged record in the copy: %v", err)
+	}
 }
