@@ -237,8 +237,28 @@ func rebuiltBucket(name string) bool {
 type salvageProp struct {
 	key      propKey
 	keyKnown bool
+	keyFrom  propName   // where key was found
+	others   []propName // other names the file gives its number: damage (resolveNames)
 	state    *propState // from props, when readable
 	recs     []salvageRec
+}
+
+// propName is a name the file gives a property number, and where.
+type propName struct {
+	key    propKey
+	bucket string
+	page   uint64
+}
+
+// name takes a name the file gives p's number: the first one found, and
+// any other (a damaged entry of props or propnum) for resolveNames.
+func (p *salvageProp) name(key propKey, bucket string, page uint64) {
+	switch {
+	case !p.keyKnown:
+		p.key, p.keyKnown, p.keyFrom = key, true, propName{key, bucket, page}
+	case key != p.key && !slices.ContainsFunc(p.others, func(n propName) bool { return n.key == key }):
+		p.others = append(p.others, propName{key, bucket, page})
+	}
 }
 
 type salvageRec struct {
@@ -303,6 +323,9 @@ func (sv *salvager) run() error {
 	if err := sv.attribute(); err != nil {
 		return err
 	}
+	if err := sv.resolveNames(); err != nil {
+		return err
+	}
 	if err := sv.checkChains(); err != nil {
 		return err
 	}
@@ -331,13 +354,10 @@ func (sv *salvager) visit(path []string, k, v []byte, page uint64) error {
 		}
 		p := sv.prop(ps.num)
 		p.state = ps
-		if !p.keyKnown {
-			p.key, p.keyKnown = key, true
-		}
+		p.name(key, "props", page)
 	case len(path) == 1 && path[0] == string(bPropNum):
 		if len(k) == 4 && len(v) >= 2 {
-			p := sv.prop(binary.BigEndian.Uint32(k))
-			p.key, p.keyKnown = propKey{audit.Platform(v[0]), string(v[1:])}, true
+			sv.prop(binary.BigEndian.Uint32(k)).name(propKey{audit.Platform(v[0]), string(v[1:])}, "propnum", page)
 		}
 	case len(path) == 1 && path[0] == string(bBridge):
 		if len(k) == 12 && len(v) == hashLen {
@@ -765,6 +785,102 @@ func (sv *salvager) checkChains() error {
 		return err
 	}
 	return sv.delete(drop)
+}
+
+// resolveNames picks, for each property number the file gives two
+// names (a damaged byte in its props or propnum entry), the one its
+// records' hashes were computed with (they cover the community's
+// platform and id): the name under which the most records whose
+// predecessor's hash is at hand check. The other names are reported as
+// damage; the records' own hashes are checked by checkChains.
+func (sv *salvager) resolveNames() error {
+	bridges := map[[12]byte][]byte{}
+	for _, b := range sv.bridges {
+		bridges[[12]byte(b.k)] = b.v
+	}
+	renamed := map[string][]byte{}
+	for _, e := range sv.kvs[nsRenamed] {
+		renamed[string(e.k)] = e.v
+	}
+	return sv.dst.db.View(func(tx *bolt.Tx) error {
+		evB := tx.Bucket(bEvents)
+		h := newChainHasher()
+		var personal []byte
+		for num, p := range sv.props {
+			if len(p.others) == 0 {
+				continue
+			}
+			// The records, and each one's stored hash by sequence number.
+			type rec struct {
+				r   record
+				key []byte
+			}
+			recs := make([]rec, 0, len(p.recs))
+			hashes := map[uint64][]byte{}
+			for _, sr := range p.recs {
+				key := append(u32(num), sr.id[:]...)
+				var r record
+				if err := decodeRecord(evB.Get(key), &r); err != nil {
+					return fmt.Errorf("record %x: %w", key, err) // decoded before it was written
+				}
+				r.ev.ID = sr.id
+				if orig := renamed[string(key)]; len(orig) == len(r.ev.ID) {
+					copy(r.ev.ID[:], orig)
+				}
+				hashes[sr.seq] = r.ev.Hash
+				recs = append(recs, rec{r, key})
+			}
+			checks := func(name propKey) int {
+				n := 0
+				for i := range recs {
+					r := &recs[i].r
+					var prev []byte
+					switch {
+					case r.prevSeq == 0:
+						prev = make([]byte, hashLen)
+					case hashes[r.prevSeq] != nil:
+						prev = hashes[r.prevSeq]
+					default:
+						var bk [12]byte
+						binary.BigEndian.PutUint32(bk[:], num)
+						binary.BigEndian.PutUint64(bk[4:], r.prevSeq)
+						if prev = bridges[bk]; prev == nil {
+							continue
+						}
+					}
+					e := &r.ev
+					e.Platform, e.PropertyID = name.platform, name.id
+					var digest [hashLen]byte
+					if e.Redacted {
+						digest = r.digest
+					} else {
+						personal = appendPersonal(personal[:0], e)
+						digest = h.personalDigest(r.nonce[:], personal)
+					}
+					if sum := h.recordHash(prev, r, &digest); bytes.Equal(sum[:], e.Hash) {
+						n++
+					}
+				}
+				return n
+			}
+			names := append([]propName{p.keyFrom}, p.others...)
+			best, bestN := 0, checks(p.key)
+			for i := 1; i < len(names); i++ {
+				if n := checks(names[i].key); n > bestN {
+					best, bestN = i, n
+				}
+			}
+			p.key = names[best].key
+			for i, n := range names {
+				if i == best {
+					continue
+				}
+				sv.rep.Damaged = append(sv.rep.Damaged, DamagedPage{Page: n.page, Bucket: n.bucket,
+					Problem: fmt.Sprintf("it names community number %d %s:%q; its records' hashes say %s:%q", num, n.key.platform, n.key.id, p.key.platform, p.key.id)})
+			}
+		}
+		return nil
+	})
 }
 
 // misplaced finds the records whose key names another community than

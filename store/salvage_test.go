@@ -604,3 +604,67 @@ func TestSalvageShowsALossBeforeAPurgedRecord(t *testing.T) {
 		t.Errorf("the purged record in the copy: %v", err)
 	}
 }
+
+// TestSalvageNamesACommunityByItsRecords: a damaged byte in a
+// community's propnum entry gives its number another name than its props
+// entry does. The records' hashes cover their community's name: the copy
+// takes the name they check with, keeps every record, and reports the
+// damaged entry. (TestSalvageRecoversUndamagedPages met this at random:
+// the copy held records under the damaged name.)
+func TestSalvageNamesACommunityByItsRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, bucket := range [][]byte{bPropNum, bProps} {
+		t.Run(string(bucket), func(t *testing.T) {
+			path, evs := onePropertyStore(t, 400)
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(t, db.Update(func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucket)
+				if string(bucket) == string(bPropNum) {
+					return b.ForEach(func(k, v []byte) error {
+						if string(v[1:]) != "g" {
+							return nil
+						}
+						return b.Put(bytes.Clone(k), append([]byte{v[0]}, "x"...))
+					})
+				}
+				k := propKeyBytes(audit.Discord, "g")
+				v := bytes.Clone(b.Get(k))
+				must(t, b.Delete(k))
+				return b.Put(propKeyBytes(audit.Discord, "x"), v)
+			}))
+			must(t, db.Close())
+
+			out := filepath.Join(t.TempDir(), "copy.db")
+			rep, err := Salvage(ctx, path, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Records != len(evs) || len(rep.BadRecords) != 0 {
+				t.Errorf("%d records of %d copied, bad %+v", rep.Records, len(evs), rep.BadRecords)
+			}
+			if len(rep.Damaged) != 1 || rep.Damaged[0].Bucket != string(bucket) || !strings.Contains(rep.Damaged[0].Problem, `"x"`) {
+				t.Errorf("damaged %+v, want the %s entry naming x", rep.Damaged, bucket)
+			}
+			cp := openRO(t, out)
+			var names []string
+			for _, p := range cp.Properties() {
+				names = append(names, p.ID)
+				v, err := cp.Verify(ctx, p.Platform, p.ID)
+				if err != nil || !v.OK {
+					t.Errorf("%s: %+v %v", p.ID, v, err)
+				}
+			}
+			if slices.Sort(names); !slices.Equal(names, []string{"g", "other"}) {
+				t.Errorf("communities in the copy: %v", names)
+			}
+			for _, e := range evs {
+				if _, err := cp.Get(ctx, e.Platform, e.PropertyID, e.ID); err != nil {
+					t.Fatalf("record %s of %s: %v", e.ID, e.PropertyID, err)
+				}
+			}
+		})
+	}
+}
