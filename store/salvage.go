@@ -326,6 +326,9 @@ func (sv *salvager) run() error {
 	if err := sv.resolveNames(); err != nil {
 		return err
 	}
+	if err := sv.oneNumberPerName(); err != nil {
+		return err
+	}
 	if err := sv.checkChains(); err != nil {
 		return err
 	}
@@ -881,6 +884,72 @@ func (sv *salvager) resolveNames() error {
 		}
 		return nil
 	})
+}
+
+// oneNumberPerName settles a name the file gives several numbers: a
+// damaged number in a props entry. The copy can name each community by
+// one number only (its props entry); left as it was, the copy's entry
+// would depend on the order of a map, and could name a number without
+// records, leaving the community's records out of every query. The
+// number kept is the one with the most records, then the one the propnum
+// bucket names; the source's chain state moves to it when it has none,
+// and the other entries are reported as damaged (with their records, if
+// any, as unattributed).
+func (sv *salvager) oneNumberPerName() error {
+	byKey := map[propKey][]uint32{}
+	for num, p := range sv.props {
+		if p.keyKnown {
+			byKey[p.key] = append(byKey[p.key], num)
+		}
+	}
+	score := func(num uint32) int {
+		p := sv.props[num]
+		n := 2 * len(p.recs)
+		if p.keyFrom.key == p.key && p.keyFrom.bucket == "propnum" ||
+			slices.ContainsFunc(p.others, func(o propName) bool { return o.key == p.key && o.bucket == "propnum" }) {
+			n++
+		}
+		return n
+	}
+	var drop [][]byte
+	for key, nums := range byKey {
+		if len(nums) < 2 {
+			continue
+		}
+		slices.Sort(nums)
+		best := nums[0]
+		for _, n := range nums[1:] {
+			if score(n) > score(best) {
+				best = n
+			}
+		}
+		kept := sv.props[best]
+		for _, n := range nums {
+			if n == best {
+				continue
+			}
+			p := sv.prop(n)
+			if kept.state == nil && p.state != nil {
+				st := *p.state
+				st.num = best
+				kept.state = &st
+			}
+			sv.rep.Damaged = append(sv.rep.Damaged, DamagedPage{Page: p.keyFrom.page, Bucket: p.keyFrom.bucket,
+				Problem: fmt.Sprintf("it gives %s:%q number %d; the community is number %d", key.platform, key.id, n, best)})
+			p.keyKnown, p.state = false, nil
+			if len(p.recs) > 0 {
+				if sv.rep.Unattributed == nil {
+					sv.rep.Unattributed = map[uint32]int{}
+				}
+				sv.rep.Unattributed[n] += len(p.recs)
+				for _, r := range p.recs {
+					drop = append(drop, append(u32(n), r.id[:]...))
+				}
+				p.recs = nil
+			}
+		}
+	}
+	return sv.delete(drop)
 }
 
 // misplaced finds the records whose key names another community than
