@@ -39,9 +39,11 @@ import (
 //     Records of a community whose entries (in both props and propnum,
 //     and in every older copy of propnum left in the file) are lost
 //     cannot be attributed and are reported, not copied;
-//   - each community's chain head and the bridges of purged records, so
-//     that the copy's chains still end where the original's did and go on
-//     from there when the bot records into the copy;
+//   - each community's chain head and count and the bridges of purged
+//     records, so that the copy's chains still end where the original's
+//     did and go on from there when the bot records into the copy, and
+//     Verify on the copy counts a lost record that breaks no link (one
+//     whose successor was purged);
 //   - the settings (those that still parse), the platform cursors, the
 //     namespaced KV state (API token hashes, verification deadlines,
 //     member profiles, the engines' state) and the file's secret (the
@@ -235,8 +237,28 @@ func rebuiltBucket(name string) bool {
 type salvageProp struct {
 	key      propKey
 	keyKnown bool
+	keyFrom  propName   // where key was found
+	others   []propName // other names the file gives its number: damage (resolveNames)
 	state    *propState // from props, when readable
 	recs     []salvageRec
+}
+
+// propName is a name the file gives a property number, and where.
+type propName struct {
+	key    propKey
+	bucket string
+	page   uint64
+}
+
+// name takes a name the file gives p's number: the first one found, and
+// any other (a damaged entry of props or propnum) for resolveNames.
+func (p *salvageProp) name(key propKey, bucket string, page uint64) {
+	switch {
+	case !p.keyKnown:
+		p.key, p.keyKnown, p.keyFrom = key, true, propName{key, bucket, page}
+	case key != p.key && !slices.ContainsFunc(p.others, func(n propName) bool { return n.key == key }):
+		p.others = append(p.others, propName{key, bucket, page})
+	}
 }
 
 type salvageRec struct {
@@ -301,6 +323,12 @@ func (sv *salvager) run() error {
 	if err := sv.attribute(); err != nil {
 		return err
 	}
+	if err := sv.resolveNames(); err != nil {
+		return err
+	}
+	if err := sv.oneNumberPerName(); err != nil {
+		return err
+	}
 	if err := sv.checkChains(); err != nil {
 		return err
 	}
@@ -329,13 +357,10 @@ func (sv *salvager) visit(path []string, k, v []byte, page uint64) error {
 		}
 		p := sv.prop(ps.num)
 		p.state = ps
-		if !p.keyKnown {
-			p.key, p.keyKnown = key, true
-		}
+		p.name(key, "props", page)
 	case len(path) == 1 && path[0] == string(bPropNum):
 		if len(k) == 4 && len(v) >= 2 {
-			p := sv.prop(binary.BigEndian.Uint32(k))
-			p.key, p.keyKnown = propKey{audit.Platform(v[0]), string(v[1:])}, true
+			sv.prop(binary.BigEndian.Uint32(k)).name(propKey{audit.Platform(v[0]), string(v[1:])}, "propnum", page)
 		}
 	case len(path) == 1 && path[0] == string(bBridge):
 		if len(k) == 12 && len(v) == hashLen {
@@ -765,6 +790,168 @@ func (sv *salvager) checkChains() error {
 	return sv.delete(drop)
 }
 
+// resolveNames picks, for each property number the file gives two
+// names (a damaged byte in its props or propnum entry), the one its
+// records' hashes were computed with (they cover the community's
+// platform and id): the name under which the most records whose
+// predecessor's hash is at hand check. The other names are reported as
+// damage; the records' own hashes are checked by checkChains.
+func (sv *salvager) resolveNames() error {
+	bridges := map[[12]byte][]byte{}
+	for _, b := range sv.bridges {
+		bridges[[12]byte(b.k)] = b.v
+	}
+	renamed := map[string][]byte{}
+	for _, e := range sv.kvs[nsRenamed] {
+		renamed[string(e.k)] = e.v
+	}
+	return sv.dst.db.View(func(tx *bolt.Tx) error {
+		evB := tx.Bucket(bEvents)
+		h := newChainHasher()
+		var personal []byte
+		for num, p := range sv.props {
+			if len(p.others) == 0 {
+				continue
+			}
+			// The records, and each one's stored hash by sequence number.
+			type rec struct {
+				r   record
+				key []byte
+			}
+			recs := make([]rec, 0, len(p.recs))
+			hashes := map[uint64][]byte{}
+			for _, sr := range p.recs {
+				key := append(u32(num), sr.id[:]...)
+				var r record
+				if err := decodeRecord(evB.Get(key), &r); err != nil {
+					return fmt.Errorf("record %x: %w", key, err) // decoded before it was written
+				}
+				r.ev.ID = sr.id
+				if orig := renamed[string(key)]; len(orig) == len(r.ev.ID) {
+					copy(r.ev.ID[:], orig)
+				}
+				hashes[sr.seq] = r.ev.Hash
+				recs = append(recs, rec{r, key})
+			}
+			checks := func(name propKey) int {
+				n := 0
+				for i := range recs {
+					r := &recs[i].r
+					var prev []byte
+					switch {
+					case r.prevSeq == 0:
+						prev = make([]byte, hashLen)
+					case hashes[r.prevSeq] != nil:
+						prev = hashes[r.prevSeq]
+					default:
+						var bk [12]byte
+						binary.BigEndian.PutUint32(bk[:], num)
+						binary.BigEndian.PutUint64(bk[4:], r.prevSeq)
+						if prev = bridges[bk]; prev == nil {
+							continue
+						}
+					}
+					e := &r.ev
+					e.Platform, e.PropertyID = name.platform, name.id
+					var digest [hashLen]byte
+					if e.Redacted {
+						digest = r.digest
+					} else {
+						personal = appendPersonal(personal[:0], e)
+						digest = h.personalDigest(r.nonce[:], personal)
+					}
+					if sum := h.recordHash(prev, r, &digest); bytes.Equal(sum[:], e.Hash) {
+						n++
+					}
+				}
+				return n
+			}
+			names := append([]propName{p.keyFrom}, p.others...)
+			best, bestN := 0, checks(p.key)
+			for i := 1; i < len(names); i++ {
+				if n := checks(names[i].key); n > bestN {
+					best, bestN = i, n
+				}
+			}
+			p.key = names[best].key
+			for i, n := range names {
+				if i == best {
+					continue
+				}
+				sv.rep.Damaged = append(sv.rep.Damaged, DamagedPage{Page: n.page, Bucket: n.bucket,
+					Problem: fmt.Sprintf("it names community number %d %s:%q; its records' hashes say %s:%q", num, n.key.platform, n.key.id, p.key.platform, p.key.id)})
+			}
+		}
+		return nil
+	})
+}
+
+// oneNumberPerName settles a name the file gives several numbers: a
+// damaged number in a props entry. The copy can name each community by
+// one number only (its props entry); left as it was, the copy's entry
+// would depend on the order of a map, and could name a number without
+// records, leaving the community's records out of every query. The
+// number kept is the one with the most records, then the one the propnum
+// bucket names; the source's chain state moves to it when it has none,
+// and the other entries are reported as damaged (with their records, if
+// any, as unattributed).
+func (sv *salvager) oneNumberPerName() error {
+	byKey := map[propKey][]uint32{}
+	for num, p := range sv.props {
+		if p.keyKnown {
+			byKey[p.key] = append(byKey[p.key], num)
+		}
+	}
+	score := func(num uint32) int {
+		p := sv.props[num]
+		n := 2 * len(p.recs)
+		if p.keyFrom.key == p.key && p.keyFrom.bucket == "propnum" ||
+			slices.ContainsFunc(p.others, func(o propName) bool { return o.key == p.key && o.bucket == "propnum" }) {
+			n++
+		}
+		return n
+	}
+	var drop [][]byte
+	for key, nums := range byKey {
+		if len(nums) < 2 {
+			continue
+		}
+		slices.Sort(nums)
+		best := nums[0]
+		for _, n := range nums[1:] {
+			if score(n) > score(best) {
+				best = n
+			}
+		}
+		kept := sv.props[best]
+		for _, n := range nums {
+			if n == best {
+				continue
+			}
+			p := sv.prop(n)
+			if kept.state == nil && p.state != nil {
+				st := *p.state
+				st.num = best
+				kept.state = &st
+			}
+			sv.rep.Damaged = append(sv.rep.Damaged, DamagedPage{Page: p.keyFrom.page, Bucket: p.keyFrom.bucket,
+				Problem: fmt.Sprintf("it gives %s:%q number %d; the community is number %d", key.platform, key.id, n, best)})
+			p.keyKnown, p.state = false, nil
+			if len(p.recs) > 0 {
+				if sv.rep.Unattributed == nil {
+					sv.rep.Unattributed = map[uint32]int{}
+				}
+				sv.rep.Unattributed[n] += len(p.recs)
+				for _, r := range p.recs {
+					drop = append(drop, append(u32(n), r.id[:]...))
+				}
+				p.recs = nil
+			}
+		}
+	}
+	return sv.delete(drop)
+}
+
 // misplaced finds the records whose key names another community than
 // their neighbours in the chains do. Sequence numbers are unique in the
 // file, so the community of a record's predecessor (the record or bridge
@@ -826,8 +1013,9 @@ func (sv *salvager) misplaced() map[uint64]bool {
 // writeRest writes everything but the records and the indexes.
 func (sv *salvager) writeRest() error {
 	// On a replica, records of origins other than the default one belong
-	// to their origin's chain (origin.go), not to the property's head,
-	// and each origin's count is what the copy holds of it.
+	// to their origin's chain (origin.go), not to the property's head;
+	// each origin's count stays the source's (or what the copy holds of
+	// it, when more).
 	origins := map[[16]byte]string{}
 	for _, e := range sv.kvs[nsOrigin] {
 		if len(e.k) == 16 {
@@ -853,7 +1041,7 @@ func (sv *salvager) writeRest() error {
 			if err != nil {
 				continue // copied as it was; verify reports it
 			}
-			cs.count = originCounts[string(e.k)]
+			cs.count = max(cs.count, originCounts[string(e.k)]) // the source's, as a property's (below)
 			chains[i].v = cs.encode()
 		}
 	}
@@ -890,9 +1078,13 @@ func (sv *salvager) writeRest() error {
 			if !p.keyKnown {
 				continue
 			}
-			// The head stays the source's, so that the copy's chain
-			// ends (and goes on) where the original's did; the count is
-			// what the copy holds.
+			// The head and the count stay the source's, so that the
+			// copy's chain ends (and goes on) where the original's did,
+			// and Verify on the copy counts the records lost: a lost
+			// record whose successor was purged breaks no link (the
+			// successor's bridge does not say what preceded it), and
+			// only the count shows it. Records of a commit after the
+			// last readable one add to the count.
 			ps := &propState{num: num}
 			if p.state != nil {
 				ps.lastSeq, ps.head = p.state.lastSeq, p.state.head
@@ -913,6 +1105,15 @@ func (sv *salvager) writeRest() error {
 				copy(ps.head[:], r.ev.Hash)
 			}
 			ps.count = uint64(len(p.recs))
+			if p.state != nil {
+				newer := uint64(0)
+				for _, r := range p.recs {
+					if sv.newer[r.seq] > 0 {
+						newer++
+					}
+				}
+				ps.count = max(ps.count, p.state.count+newer)
+			}
 			if err := put(propsB, propKeyBytes(p.key.platform, p.key.id), encodeProp(ps)); err != nil {
 				return err
 			}
