@@ -100,12 +100,12 @@ func TestFleetSurvivesKills(t *testing.T) {
 		addr := freeAddr(t)
 		bases[i] = "http://" + addr
 		dbs[i] = filepath.Join(dir, fmt.Sprintf("node%d.db", i))
-		text := fmt.Sprintf("log_level: warn\nstorage: {path: %s}\napi: {listen: %s, operator_token: %s}\ncluster: {nats_url: %q}\n",
+		text := fmt.Sprintf("log_level: warn\nstorage: {path: %s}\napi: {listen: %s, operator_token: %s}\ncluster: {nats_url: %q, lease_ttl: 4s}\n",
 			dbs[i], addr, fleetOperator, nats.URL())
 		if i < 2 {
 			// Two shards of one application: each claims its own shard id
 			// (a second claim of one shard is refused). Each has its own
-			// fake, which does not split guilds by shard.
+			// fake, holding only guilds of its shard.
 			text += fmt.Sprintf("discord: {enabled: true, token: test-token, api_url: %s, shard_id: %d, shard_count: 2}\n", discords[i].APIURL(), i)
 		}
 		if i == 0 {
@@ -117,6 +117,11 @@ func TestFleetSurvivesKills(t *testing.T) {
 		}
 	}
 	var logs testlog.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the processes' logs:\n%s", logs.String())
+		}
+	})
 	start := func(i int) *exec.Cmd {
 		sub := "run"
 		if i == 2 {
