@@ -215,7 +215,7 @@ func (s *Store) OutboxPending(ctx context.Context, sink, target string, max int)
 			}
 			d := logchannel.Delivery{Key: bytes.Clone(k), Target: target, Seq: binary.BigEndian.Uint64(k[len(prefix):])}
 			if rec := evB.Get(v); rec != nil {
-				e, err := s.decodeEvent(binary.BigEndian.Uint32(v), v[4:], rec)
+				e, err := s.decodeEventIn(tx, binary.BigEndian.Uint32(v), v[4:], rec)
 				if err != nil {
 					return err
 				}

@@ -373,6 +373,24 @@ func (s *Store) decodeEvent(prop uint32, id []byte, rec []byte) (*audit.Event, e
 	return e, nil
 }
 
+// decodeEventIn is decodeEvent for a reader of tx, which may see a
+// property whose cache entry is not published yet (propertyIn).
+func (s *Store) decodeEventIn(tx *bolt.Tx, prop uint32, id []byte, rec []byte) (*audit.Event, error) {
+	pk, ok := s.propertyIn(tx, prop)
+	if !ok {
+		return nil, fmt.Errorf("record %x: %w: unknown property %d", id, errCorrupt, prop)
+	}
+	var d decoder
+	d.propNum, d.prop, d.propSet = prop, pk, true
+	e := d.event()
+	err := s.decodeInto(&d, prop, id, rec, e)
+	d.finish()
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 // decodeInto is decodeEvent into e with d, whose finish sets e's strings.
 func (s *Store) decodeInto(d *decoder, prop uint32, id []byte, rec []byte, e *audit.Event) error {
 	// Decode from a copy: one copy pulls the record's cache lines in

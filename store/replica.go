@@ -141,7 +141,7 @@ func (s *Store) OutboxReplicas(ctx context.Context, sink, target string, max int
 				if err != nil {
 					return fmt.Errorf("record %x: %w", v[4:], err)
 				}
-				pk, ok := s.propertyByNum(binary.BigEndian.Uint32(v))
+				pk, ok := s.propertyIn(tx, binary.BigEndian.Uint32(v))
 				if !ok {
 					return fmt.Errorf("record %x: %w: unknown property", v[4:], errCorrupt)
 				}

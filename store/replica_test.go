@@ -693,3 +693,45 @@ func TestSalvageKeepsOrigins(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxReplicasOfANewPropertyBeforeItsCacheEntry: a publisher (or a
+// log-channel deliverer) may read the outbox between a commit that
+// created a property and Append's publishing of that property in its
+// cache; the entry is read from the file then, not refused as corrupt
+// (which stopped a shard on CI).
+func TestOutboxReplicasOfANewPropertyBeforeItsCacheEntry(t *testing.T) {
+	s := openTest(t)
+	e := genEvent(rand.New(rand.NewPCG(1, 2)))
+	e.Platform, e.PropertyID = audit.Telegram, "-1001"
+	if err := s.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{e}, Routes: [][]recorder.Route{replicaRoute}}); err != nil {
+		t.Fatal(err)
+	}
+	// The window: the commit is visible, the cache entry not yet.
+	s.cacheMu.Lock()
+	clear(s.propByNo)
+	s.cacheMu.Unlock()
+	out, err := s.OutboxReplicas(context.Background(), "cluster", "stream", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || out[0].Replica.Event.Platform != audit.Telegram || out[0].Replica.Event.PropertyID != "-1001" {
+		t.Fatalf("replicas %+v", out)
+	}
+	// The log channels' outbox is read the same way.
+	e = genEvent(rand.New(rand.NewPCG(3, 4)))
+	e.Platform, e.PropertyID = audit.Discord, "42"
+	route := []recorder.Route{{Sink: "discord", Target: "log"}}
+	if err := s.Append(context.Background(), &recorder.Batch{Events: []*audit.Event{e}, Routes: [][]recorder.Route{route}}); err != nil {
+		t.Fatal(err)
+	}
+	s.cacheMu.Lock()
+	clear(s.propByNo)
+	s.cacheMu.Unlock()
+	pending, err := s.OutboxPending(context.Background(), "discord", "log", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || pending[0].Event == nil || pending[0].Event.PropertyID != "42" {
+		t.Fatalf("deliveries %+v", pending)
+	}
+}

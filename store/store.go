@@ -338,6 +338,20 @@ func (s *Store) propertyByNum(num uint32) (propKey, bool) {
 	return k, ok
 }
 
+// propertyIn is propertyByNum for a reader of tx: a property created by
+// a commit that tx sees, whose cache entry Append has not published yet
+// (it does once the commit has returned), is read from the file.
+func (s *Store) propertyIn(tx *bolt.Tx, num uint32) (propKey, bool) {
+	if k, ok := s.propertyByNum(num); ok {
+		return k, true
+	}
+	v := tx.Bucket(bPropNum).Get(u32(num))
+	if len(v) < 2 {
+		return propKey{}, false
+	}
+	return propKey{platform: audit.Platform(v[0]), id: string(v[1:])}, true
+}
+
 // dictLookup returns the number of a user or channel id within tx, or 0.
 func dictLookup(tx *bolt.Tx, kind byte, id string) uint32 {
 	if id == "" {
