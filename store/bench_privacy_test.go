@@ -58,60 +58,79 @@ func BenchmarkPurgePause(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("CHATWARDEN_PURGE_RECORDS")); err == nil && v > 0 {
 		n = v
 	}
-	for range b.N {
-		path := filepath.Join(b.TempDir(), "purge.db")
-		s, err := Open(path, Options{NoSync: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rng := rand.New(rand.NewPCG(4, 4))
-		t0 := time.Now().Add(-40 * 24 * time.Hour)
-		for i := 0; i < n; i += 10_000 {
-			evs := make([]*audit.Event, min(10_000, n-i))
-			for j := range evs {
-				e := benchEvent(rng, 10, 2000)
-				e.Time = t0.Add(time.Duration(float64(i+j) / float64(n) * float64(40*24*time.Hour)))
-				evs[j] = e
-			}
-			if err := s.Append(context.Background(), &recorder.Batch{Events: evs}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		s.Close()
-		if s, err = Open(path, Options{}); err != nil { // durable commits from here on
-			b.Fatal(err)
-		}
-		stop, out := make(chan struct{}), make(chan []time.Duration, 1)
-		go appendLatencies(b, s, stop, out)
-		time.Sleep(3 * time.Second)
-		close(stop)
-		base := <-out
-		stop = make(chan struct{})
-		go appendLatencies(b, s, stop, out)
-		cut := time.Now().Add(-20 * 24 * time.Hour)
-		b.ResetTimer()
-		purged := 0
-		start := time.Now()
-		for _, p := range s.Properties() {
-			k, err := s.Purge(context.Background(), p.Platform, p.ID, cut)
-			if err != nil {
-				b.Fatal(err)
-			}
-			purged += k
-		}
-		took := time.Since(start)
-		b.StopTimer()
-		close(stop)
-		during := <-out
-		s.Close()
-		b.ReportMetric(float64(purged), "purged")
-		b.ReportMetric(took.Seconds(), "purge-s")
-		b.ReportMetric(float64(pct(during, 1).Microseconds())/1000, "max-ms")
-		b.ReportMetric(float64(pct(during, 0.99).Microseconds())/1000, "p99-ms")
-		b.ReportMetric(float64(pct(base, 1).Microseconds())/1000, "base-max-ms")
-		b.ReportMetric(float64(pct(base, 0.99).Microseconds())/1000, "base-p99-ms")
-		b.ReportMetric(float64(len(during)), "appends-during")
+	t0 := time.Now().Add(-40 * 24 * time.Hour)
+	spread := func(i int, e *audit.Event) {
+		e.Time = t0.Add(time.Duration(float64(i) / float64(n) * float64(40*24*time.Hour)))
 	}
+	for range b.N {
+		measurePause(b, n, 4, 10, spread, "purge", func(s *Store) (int, error) {
+			cut := time.Now().Add(-20 * 24 * time.Hour)
+			purged := 0
+			for _, p := range s.Properties() {
+				k, err := s.Purge(context.Background(), p.Platform, p.ID, cut)
+				if err != nil {
+					return purged, err
+				}
+				purged += k
+			}
+			return purged, nil
+		})
+	}
+}
+
+// measurePause builds a store of n benchmark events in props communities
+// without fsync (shape sets each event's fields by its index), reopens it
+// with durable commits, measures 3 s of fsync'd single-event appends as
+// the baseline, then runs work while appending again. It reports what
+// work returns (as unit+"d"), how long it took (unit+"-s"), and the
+// appends' worst and p99 latencies during it and before it.
+func measurePause(b *testing.B, n int, seed uint64, props int, shape func(i int, e *audit.Event), unit string, work func(s *Store) (int, error)) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), unit+".db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, seed))
+	for i := 0; i < n; i += 10_000 {
+		evs := make([]*audit.Event, min(10_000, n-i))
+		for j := range evs {
+			evs[j] = benchEvent(rng, props, 2000)
+			shape(i+j, evs[j])
+		}
+		if err := s.Append(context.Background(), &recorder.Batch{Events: evs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, err = Open(path, Options{}); err != nil { // durable commits from here on
+		b.Fatal(err)
+	}
+	defer s.Close()
+	stop, out := make(chan struct{}), make(chan []time.Duration, 1)
+	go appendLatencies(b, s, stop, out)
+	time.Sleep(3 * time.Second)
+	close(stop)
+	base := <-out
+	stop = make(chan struct{})
+	go appendLatencies(b, s, stop, out)
+	b.ResetTimer()
+	start := time.Now()
+	done, err := work(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	close(stop)
+	during := <-out
+	b.ReportMetric(float64(done), unit+"d")
+	b.ReportMetric(took.Seconds(), unit+"-s")
+	b.ReportMetric(float64(pct(during, 1).Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(pct(during, 0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(pct(base, 1).Microseconds())/1000, "base-max-ms")
+	b.ReportMetric(float64(pct(base, 0.99).Microseconds())/1000, "base-p99-ms")
+	b.ReportMetric(float64(len(during)), "appends-during")
 }
 
 // BenchmarkAppendDuringStalledBackup measures fsync'd single-event
