@@ -317,26 +317,11 @@ func (sv *salvager) run() error {
 			return err
 		}
 	}
-	if err := sv.flushRecords(); err != nil {
-		return err
-	}
-	if err := sv.attribute(); err != nil {
-		return err
-	}
-	if err := sv.resolveNames(); err != nil {
-		return err
-	}
-	if err := sv.oneNumberPerName(); err != nil {
-		return err
-	}
-	if err := sv.checkChains(); err != nil {
-		return err
-	}
-	if err := sv.writeRest(); err != nil {
-		return err
-	}
-	if err := sv.index(); err != nil {
-		return err
+	for _, step := range []func() error{sv.flushRecords, sv.attribute, sv.resolveNames, sv.oneNumberPerName,
+		sv.checkChains, sv.writeRest, sv.index} {
+		if err := step(); err != nil {
+			return err
+		}
 	}
 	return sv.report()
 }
