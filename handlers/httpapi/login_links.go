@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -360,18 +361,37 @@ func (p principal) viewerName() string {
 
 // sweep forgets the expired links or sessions of ns, so that links never
 // opened and sessions never ended do not pile up.
-func (s *Server) sweep(ns string) error {
+func (s *Server) sweep(ns string) error { return s.sweepKeeping(ns, "", 0) }
+
+// sweepKeeping is sweep that also ends, in the same scan, the oldest
+// sessions started with the token of tokenHash beyond keep.
+func (s *Server) sweepKeeping(ns, tokenHash string, keep int) error {
+	type session struct {
+		key     []byte
+		expires time.Time
+	}
 	now := s.now()
 	var expired [][]byte
+	var open []session
 	err := s.store.ScanKV(ns, nil, func(k, v []byte) error {
 		var g linkGrant
-		if json.Unmarshal(v, &g) != nil || !now.Before(g.Expires) {
+		switch {
+		case json.Unmarshal(v, &g) != nil || !now.Before(g.Expires):
 			expired = append(expired, bytes.Clone(k))
+		case tokenHash != "" && g.TokenHash == tokenHash:
+			open = append(open, session{bytes.Clone(k), g.Expires})
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("sweep %s: %w", ns, err)
+	}
+	if len(open) > keep {
+		// Every session lives LinkSessionTTL: the first to expire is the oldest.
+		slices.SortFunc(open, func(a, b session) int { return a.expires.Compare(b.expires) })
+		for _, o := range open[:len(open)-keep] {
+			expired = append(expired, o.key)
+		}
 	}
 	for _, k := range expired {
 		if err := s.store.DeleteKV(ns, k); err != nil {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/hex"
@@ -9,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/chatwarden/chatwarden/command"
 )
@@ -33,10 +30,7 @@ const maxTokenSessions = 20
 // and returns its id.
 func (s *Server) startTokenSession(p principal, token string) (string, error) {
 	tokenHash := hex.EncodeToString(digest(token))
-	if err := s.sweep(nsLinkSessions); err != nil {
-		return "", err
-	}
-	if err := s.endOldestSessions(tokenHash, maxTokenSessions-1); err != nil {
+	if err := s.sweepKeeping(nsLinkSessions, tokenHash, maxTokenSessions-1); err != nil {
 		return "", err
 	}
 	id, err := newSecret(sessionPrefix)
@@ -112,35 +106,4 @@ func (s *Server) setSession(w http.ResponseWriter, r *http.Request, id string) {
 func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.viaTLS(r), MaxAge: -1})
-}
-
-// endOldestSessions ends the oldest sessions started with the token of
-// tokenHash until at most keep remain.
-func (s *Server) endOldestSessions(tokenHash string, keep int) error {
-	type session struct {
-		key     []byte
-		expires time.Time
-	}
-	var open []session
-	err := s.store.ScanKV(nsLinkSessions, nil, func(k, v []byte) error {
-		var g linkGrant
-		if json.Unmarshal(v, &g) == nil && g.TokenHash == tokenHash {
-			open = append(open, session{bytes.Clone(k), g.Expires})
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("count a token's viewer sessions: %w", err)
-	}
-	if len(open) <= keep {
-		return nil
-	}
-	// Every session lives LinkSessionTTL: the first to expire is the oldest.
-	slices.SortFunc(open, func(a, b session) int { return a.expires.Compare(b.expires) })
-	for _, o := range open[:len(open)-keep] {
-		if err := s.store.DeleteKV(nsLinkSessions, o.key); err != nil {
-			return fmt.Errorf("end an old viewer session: %w", err)
-		}
-	}
-	return nil
 }
