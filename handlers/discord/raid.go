@@ -119,7 +119,9 @@ type raidRuns struct {
 	m  map[string]*raidRun // guild \x00 raid
 }
 
-// claim starts a run unless one of the raid is under way or done.
+// claim starts a run unless one of the raid is under way or done; then
+// it returns a copy of that run as it is now (runRaid changes the run
+// under r.mu when it ends).
 func (r *raidRuns) claim(guild, raid, op, by string) (*raidRun, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -128,7 +130,8 @@ func (r *raidRuns) claim(guild, raid, op, by string) (*raidRun, bool) {
 	}
 	k := guild + "\x00" + raid
 	if cur := r.m[k]; cur != nil {
-		return cur, false
+		seen := *cur
+		return &seen, false
 	}
 	run := &raidRun{op: op, by: by}
 	r.m[k] = run
