@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +313,37 @@ func TestIdentifyGateFailsOpen(t *testing.T) {
 	}
 	if d := time.Since(t0); d < time.Second {
 		t.Fatalf("the gate opened after %s, before trying for a second", d)
+	}
+}
+
+// TestShardClaimWaitsForNATS: a claim made while the NATS server is down
+// (a node restarting) waits and succeeds once it is back, rather than
+// ending the shard.
+func TestShardClaimWaitsForNATS(t *testing.T) {
+	dir := t.TempDir()
+	ns := startNATS(t, 0, dir)
+	port := ns.Addr().(*net.TCPAddr).Port
+	c := coordinator(t, ns.ClientURL(), "a", 2*time.Second)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		release, err := c.Shards().Claim(ctx, "app", 0, 1)
+		if err == nil {
+			release()
+		}
+		done <- err
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("the claim ended while NATS was down: %v", err)
+	default:
+	}
+	startNATS(t, port, dir)
+	if err := <-done; err != nil {
+		t.Fatalf("the claim after NATS came back: %v", err)
 	}
 }

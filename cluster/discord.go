@@ -169,7 +169,28 @@ func overlap(i, n, j, m int) bool { return (i-j)%gcd(n, m) == 0 }
 // the TTL (it is renewed every TTL/3), and then the claim is refused;
 // stale ones (a process that died) are removed. Then this process's claim
 // is written and renewed until release.
+//
+// While NATS does not answer (a node restarting, the cluster electing a
+// leader) Claim waits and tries again until ctx ends: only a live claim
+// of another process (coord.ErrClaimed) refuses the shard.
 func (s shardClaims) Claim(ctx context.Context, bot string, shard, count int) (func(), error) {
+	var r retry
+	for {
+		release, err := s.claim(ctx, bot, shard, count)
+		if err == nil || errors.Is(err, coord.ErrClaimed) {
+			return release, err
+		}
+		if r.failed() {
+			s.c.log.Warn().Err(err).Int("shard", shard).Int("shards", count).
+				Msg("cannot claim the Discord shard while NATS does not answer; retrying")
+		}
+		if !r.pause(ctx) {
+			return nil, err
+		}
+	}
+}
+
+func (s shardClaims) claim(ctx context.Context, bot string, shard, count int) (func(), error) {
 	c := s.c
 	kv, err := c.bucket(ctx)
 	if err != nil {
