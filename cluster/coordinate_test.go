@@ -184,11 +184,19 @@ func TestIdentifyGateSpacesEachBucket(t *testing.T) {
 	ns := startNATS(t, 0, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	gates := []coord.Identify{
-		coordinator(t, ns.ClientURL(), "p1", 5*time.Second).Identify(),
-		coordinator(t, ns.ClientURL(), "p2", 5*time.Second).Identify(),
-		coordinator(t, ns.ClientURL(), "p3", 5*time.Second).Identify(),
+	// This test is about the spacing: a gate that fails open (NATS slow
+	// to answer on a loaded machine, IdentifyFailOpen) must not pass
+	// identifies here.
+	gate := func(holder string) coord.Identify {
+		c, err := cluster.NewCoordinator(cluster.CoordinatorOptions{Conn: cluster.Conn{URL: ns.ClientURL(), Name: holder},
+			Bucket: "COORD", TTL: 5 * time.Second, Holder: holder, IdentifyFailOpen: 2 * time.Minute, Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c.Identify()
 	}
+	gates := []coord.Identify{gate("p1"), gate("p2"), gate("p3")}
 	type pass struct {
 		shard int
 		at    time.Time
